@@ -1,0 +1,450 @@
+//! Documents in the local store: raw bytes as received, parsed on first
+//! read, incremental changes appended, and the materialised index rows.
+//!
+//! A catch-up stores each snapshot's bytes without parsing them and marks
+//! the row unindexed; [`index_pending`] parses and indexes those rows when a
+//! list is first asked for. So a large catch-up costs I/O, and the parsing
+//! happens once, later, only for what is listed or opened.
+
+use automerge::{AutoCommit, ChangeHash};
+use fieldops_sync::docs::{Document, DocumentSchema, visit::AssignmentState};
+use fieldops_sync::ids::{DocId, DocKind, UserId};
+use fieldops_sync::protocol::Snapshot;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{CoreError, Result};
+use crate::store::now_ms;
+
+/// After this many appended changes a document is compacted into a new snapshot.
+const COMPACT_AFTER: i64 = 64;
+
+/// A document loaded from the store.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) kind: DocKind,
+    pub(crate) doc: AutoCommit,
+    /// Heads the server is known to have; `None`: all of them.
+    pub(crate) synced: Option<Vec<ChangeHash>>,
+    /// The persisted Automerge sync state, if any.
+    pub(crate) sync_state: Option<Vec<u8>>,
+}
+
+impl Loaded {
+    /// The heads the server has: before any unsent local change.
+    pub(crate) fn synced_heads(&mut self) -> Vec<ChangeHash> {
+        self.synced.clone().unwrap_or_else(|| self.doc.get_heads())
+    }
+}
+
+pub(crate) fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+pub(crate) fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|chunk| <[u8; 32]>::try_from(chunk).ok().map(ChangeHash))
+        .collect()
+}
+
+fn parse_kind(text: &str) -> Result<DocKind> {
+    text.parse()
+        .map_err(|_| CoreError::StoreCorrupt("unknown document kind".into()))
+}
+
+/// The kind of a stored document, without loading it.
+pub(crate) fn kind_of(conn: &Connection, id: DocId) -> Result<Option<DocKind>> {
+    conn.query_row(
+        "SELECT kind FROM documents WHERE doc_id = ?1",
+        [id.to_string()],
+        |row| row.get::<_, String>(0),
+    )
+    .optional()?
+    .map(|k| parse_kind(&k))
+    .transpose()
+}
+
+/// Loads and parses a document.
+pub(crate) fn load(conn: &Connection, id: DocId) -> Result<Option<Loaded>> {
+    let row = conn
+        .query_row(
+            "SELECT kind, snapshot, changes, synced_heads, sync_state
+             FROM documents WHERE doc_id = ?1",
+            [id.to_string()],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Vec<u8>>(1)?,
+                    row.get::<_, Vec<u8>>(2)?,
+                    row.get::<_, Option<Vec<u8>>>(3)?,
+                    row.get::<_, Option<Vec<u8>>>(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((kind, snapshot, changes, synced, sync_state)) = row else {
+        return Ok(None);
+    };
+    let mut doc = AutoCommit::load(&snapshot)?;
+    if !changes.is_empty() {
+        doc.load_incremental(&changes)?;
+    }
+    Ok(Some(Loaded {
+        kind: parse_kind(&kind)?,
+        doc,
+        synced: synced.map(|bytes| decode_heads(&bytes)),
+        sync_state,
+    }))
+}
+
+/// Stores a snapshot from the server. A document the device does not have
+/// is stored as raw bytes, unparsed; one it has is merged.
+pub(crate) fn insert_snapshot(conn: &Connection, snapshot: &Snapshot, me: Me) -> Result<()> {
+    let id = snapshot.doc_id.to_string();
+    let inserted = conn.execute(
+        "INSERT INTO documents (doc_id, kind, snapshot, server_seq, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (doc_id) DO NOTHING",
+        params![
+            id,
+            snapshot.kind.as_str(),
+            snapshot.bytes,
+            snapshot.seq.0 as i64,
+            now_ms()
+        ],
+    )?;
+    if inserted == 1 {
+        return Ok(());
+    }
+    // Already here: the bytes are changes (live path) or a whole document
+    // (re-sent, or a projection replaced); either way they merge.
+    let Some(mut loaded) = load(conn, snapshot.doc_id)? else {
+        return Ok(());
+    };
+    loaded.doc.load_incremental(&snapshot.bytes)?;
+    // The server has what it had confirmed before plus what it just sent.
+    let server_heads = match loaded.synced.clone() {
+        None => loaded.doc.get_heads(),
+        Some(before) => {
+            let mut server = loaded.doc.fork_at(&before)?;
+            server.load_incremental(&snapshot.bytes)?;
+            server.get_heads()
+        }
+    };
+    store_changes(conn, snapshot.doc_id, &mut loaded, Some(&server_heads), me)
+}
+
+/// Creates an empty document row (a sync message for a document the
+/// device has never seen fills it).
+pub(crate) fn insert_empty(conn: &Connection, id: DocId, kind: DocKind) -> Result<()> {
+    conn.execute(
+        "INSERT INTO documents (doc_id, kind, snapshot, indexed, updated_at_ms)
+         VALUES (?1, ?2, ?3, 1, ?4) ON CONFLICT (doc_id) DO NOTHING",
+        params![
+            id.to_string(),
+            kind.as_str(),
+            AutoCommit::new().save(),
+            now_ms()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Replaces a document wholesale (the server refused our changes).
+pub(crate) fn replace(
+    conn: &Connection,
+    id: DocId,
+    kind: DocKind,
+    bytes: &[u8],
+    me: Me,
+) -> Result<()> {
+    if bytes.is_empty() {
+        // The server has no such document (any more).
+        delete(conn, &[id])?;
+        return Ok(());
+    }
+    let mut doc = AutoCommit::load(bytes)?;
+    conn.execute(
+        "INSERT INTO documents (doc_id, kind, snapshot, heads, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, snapshot = excluded.snapshot,
+            changes = x'', change_count = 0, heads = excluded.heads, synced_heads = NULL,
+            sync_state = NULL, local_changes = 0, updated_at_ms = excluded.updated_at_ms",
+        params![
+            id.to_string(),
+            kind.as_str(),
+            bytes,
+            encode_heads(&doc.get_heads()),
+            now_ms()
+        ],
+    )?;
+    reindex(conn, id, kind, &doc, me)
+}
+
+/// Persists what changed in `loaded.doc` since it was loaded, and its
+/// index row. `server_heads`: heads the server is now known to have
+/// (`None` for a local edit, which keeps the previous ones).
+pub(crate) fn store_changes(
+    conn: &Connection,
+    id: DocId,
+    loaded: &mut Loaded,
+    server_heads: Option<&[ChangeHash]>,
+    me: Me,
+) -> Result<()> {
+    let bytes = loaded.doc.save_incremental();
+    let heads = loaded.doc.get_heads();
+    let synced: Vec<ChangeHash> = match server_heads {
+        Some(h) => h.to_vec(),
+        // A local edit: the caller recorded the synced heads before editing.
+        None => loaded.synced.clone().unwrap_or_else(|| heads.clone()),
+    };
+    let mut sorted_synced = synced.clone();
+    sorted_synced.sort();
+    let mut sorted_heads = heads.clone();
+    sorted_heads.sort();
+    let local = sorted_synced != sorted_heads;
+    let synced_blob = local.then(|| encode_heads(&synced));
+    loaded.synced = local.then_some(synced);
+    // Appended in Rust: SQLite's `||` would turn the blobs into text.
+    let mut changes: Vec<u8> = conn.query_row(
+        "SELECT changes FROM documents WHERE doc_id = ?1",
+        [id.to_string()],
+        |row| row.get(0),
+    )?;
+    changes.extend_from_slice(&bytes);
+    conn.execute(
+        "UPDATE documents SET changes = ?2, change_count = change_count + ?3,
+            heads = ?4, synced_heads = ?5, local_changes = ?6, updated_at_ms = ?7
+         WHERE doc_id = ?1",
+        params![
+            id.to_string(),
+            changes,
+            i64::from(!bytes.is_empty()),
+            encode_heads(&heads),
+            synced_blob,
+            i64::from(local),
+            now_ms()
+        ],
+    )?;
+    let count: i64 = conn.query_row(
+        "SELECT change_count FROM documents WHERE doc_id = ?1",
+        [id.to_string()],
+        |row| row.get(0),
+    )?;
+    if count > COMPACT_AFTER {
+        conn.execute(
+            "UPDATE documents SET snapshot = ?2, changes = x'', change_count = 0 WHERE doc_id = ?1",
+            params![id.to_string(), loaded.doc.save()],
+        )?;
+    }
+    reindex(conn, id, loaded.kind, &loaded.doc, me)
+}
+
+/// The server applied pushed changes and now has `server_heads`; `pushed`
+/// are the heads that were pushed (used if the server's include changes
+/// this device has not received yet).
+pub(crate) fn confirm(
+    conn: &Connection,
+    id: DocId,
+    server_heads: &[ChangeHash],
+    pushed: &[ChangeHash],
+    me: Me,
+) -> Result<()> {
+    let Some(mut loaded) = load(conn, id)? else {
+        return Ok(());
+    };
+    let known = server_heads
+        .iter()
+        .all(|h| loaded.doc.get_change_by_hash(h).is_some());
+    let synced = if known { server_heads } else { pushed };
+    if synced.is_empty() {
+        return Ok(());
+    }
+    store_changes(conn, id, &mut loaded, Some(synced), me)
+}
+
+/// Persists the Automerge sync state of a document.
+pub(crate) fn set_sync_state(conn: &Connection, id: DocId, state: &[u8]) -> Result<()> {
+    conn.execute(
+        "UPDATE documents SET sync_state = ?2 WHERE doc_id = ?1",
+        params![id.to_string(), state],
+    )?;
+    Ok(())
+}
+
+/// Forgets documents (and, by cascade, their index rows).
+pub(crate) fn delete(conn: &Connection, ids: &[DocId]) -> Result<usize> {
+    let mut stmt = conn.prepare_cached("DELETE FROM documents WHERE doc_id = ?1")?;
+    let mut n = 0;
+    for id in ids {
+        n += stmt.execute([id.to_string()])?;
+    }
+    Ok(n)
+}
+
+/// Documents with local changes not yet confirmed by the server.
+pub(crate) fn with_local_changes(conn: &Connection) -> Result<Vec<DocId>> {
+    let mut stmt = conn.prepare("SELECT doc_id FROM documents WHERE local_changes = 1")?;
+    let ids = stmt
+        .query_map([], |row| row.get::<_, String>(0))?
+        .filter_map(|r| r.ok().and_then(|s| s.parse().ok()))
+        .collect();
+    Ok(ids)
+}
+
+/// Who "me" is, for the `assigned_to_me` column.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Me(pub(crate) Option<UserId>);
+
+/// Writes the index row of one document.
+pub(crate) fn reindex(
+    conn: &Connection,
+    id: DocId,
+    kind: DocKind,
+    doc: &AutoCommit,
+    me: Me,
+) -> Result<()> {
+    let row = match Document::hydrate(kind, doc) {
+        Ok(document) => IndexRow::of(&document, me),
+        Err(error) => {
+            // A document from a newer schema, or broken: keep it, list it
+            // under its kind with an "unreadable" status.
+            tracing::warn!(%id, %error, "document not indexable");
+            IndexRow::unreadable(kind)
+        }
+    };
+    conn.execute(
+        "INSERT INTO doc_index (doc_id, kind, title, status, sort_key, lat, lon, assigned_to_me, parent_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
+            status = excluded.status, sort_key = excluded.sort_key, lat = excluded.lat,
+            lon = excluded.lon, assigned_to_me = excluded.assigned_to_me, parent_id = excluded.parent_id",
+        params![
+            id.to_string(),
+            kind.as_str(),
+            row.title,
+            row.status,
+            row.sort_key,
+            row.lat,
+            row.lon,
+            i64::from(row.assigned_to_me),
+            row.parent_id
+        ],
+    )?;
+    conn.execute(
+        "UPDATE documents SET indexed = 1 WHERE doc_id = ?1",
+        [id.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Parses and indexes every document stored unparsed; returns how many.
+pub(crate) fn index_pending(conn: &Connection, me: Me) -> Result<usize> {
+    let ids: Vec<String> = conn
+        .prepare("SELECT doc_id FROM documents WHERE indexed = 0")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in &ids {
+        let Ok(doc_id) = id.parse::<DocId>() else {
+            continue;
+        };
+        if let Some(loaded) = load(conn, doc_id)? {
+            reindex(conn, doc_id, loaded.kind, &loaded.doc, me)?;
+        }
+    }
+    Ok(ids.len())
+}
+
+/// Re-derives `assigned_to_me` for every visit (after a login as someone else).
+pub(crate) fn reindex_all(conn: &Connection, me: Me) -> Result<()> {
+    conn.execute("UPDATE documents SET indexed = 0", [])?;
+    index_pending(conn, me).map(|_| ())
+}
+
+struct IndexRow {
+    title: String,
+    status: String,
+    sort_key: String,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    assigned_to_me: bool,
+    parent_id: Option<String>,
+}
+
+impl IndexRow {
+    fn unreadable(kind: DocKind) -> Self {
+        IndexRow {
+            title: kind.as_str().into(),
+            status: "unreadable".into(),
+            sort_key: String::new(),
+            lat: None,
+            lon: None,
+            assigned_to_me: false,
+            parent_id: None,
+        }
+    }
+
+    fn of(document: &Document, me: Me) -> Self {
+        let base = |title: String, status: &str, sort_key: String| IndexRow {
+            title,
+            status: status.into(),
+            sort_key,
+            lat: None,
+            lon: None,
+            assigned_to_me: false,
+            parent_id: None,
+        };
+        match document {
+            Document::Visit(v) => IndexRow {
+                lat: Some(v.site.lat),
+                lon: Some(v.site.lon),
+                assigned_to_me: me.0.is_some_and(|id| {
+                    v.assignments
+                        .iter()
+                        .any(|a| a.technician_id == id && a.state != AssignmentState::Released)
+                }),
+                parent_id: v.ticket_id.map(|t| t.to_string()),
+                ..base(
+                    v.title.clone(),
+                    v.status.as_str(),
+                    v.scheduled_start.to_string(),
+                )
+            },
+            Document::Ticket(t) => IndexRow {
+                assigned_to_me: me.0 == Some(t.customer_id),
+                ..base(
+                    format!("{} {}", t.number, t.subject),
+                    t.status.as_str(),
+                    format!("{:020}", t.updated_at_ms),
+                )
+            },
+            Document::CheckIn(c) => IndexRow {
+                assigned_to_me: me.0 == Some(c.technician_id),
+                parent_id: Some(c.visit_id.to_string()),
+                lat: Some(c.lat),
+                lon: Some(c.lon),
+                ..base(
+                    c.direction.as_str().into(),
+                    c.direction.as_str(),
+                    format!("{:020}", c.device_time_ms),
+                )
+            },
+            Document::Photo(p) => IndexRow {
+                assigned_to_me: me.0 == Some(p.author_id),
+                ..base(p.caption.clone(), p.upload_state.as_str(), String::new())
+            },
+            Document::StaffNotes(n) => IndexRow {
+                parent_id: Some(n.ticket_id.to_string()),
+                ..base(String::new(), "", String::new())
+            },
+        }
+    }
+}
+
+/// Loads and hydrates a document of schema `S`.
+pub(crate) fn get_typed<S: DocumentSchema>(conn: &Connection, id: DocId) -> Result<S> {
+    let loaded = load(conn, id)?.ok_or_else(|| CoreError::not_found(S::KIND))?;
+    if loaded.kind != S::KIND {
+        return Err(CoreError::not_found(S::KIND));
+    }
+    Ok(S::hydrate(&loaded.doc)?)
+}

@@ -1,0 +1,148 @@
+//! What the core tells the app: a listener interface and the sync status.
+//!
+//! The app registers a [`CoreListener`]; the core calls it after the change
+//! is committed, from a core thread, so a UI can refresh without polling.
+//! Listeners must return quickly and must not call back into the core while
+//! holding their own locks.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use fieldops_sync::ids::{DocId, DocKind};
+
+use crate::outbox::OutboxEntry;
+
+/// Whether the device is talking to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncState {
+    /// Connected and up to date, or not asked to sync.
+    Idle,
+    /// Exchanging data.
+    Syncing,
+    /// No connection; retrying with backoff.
+    Offline,
+    /// A failure that retrying will not fix (signed out, app too old).
+    Error,
+}
+
+/// The observable sync status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncStatus {
+    /// Current state.
+    pub state: SyncState,
+    /// Commands not sent yet.
+    pub pending_commands: u64,
+    /// Commands sent and not answered yet.
+    pub sending_commands: u64,
+    /// Documents with local changes the server has not confirmed.
+    pub unsynced_documents: u64,
+    /// When the device last finished a catch-up, Unix ms.
+    pub last_synced_at_ms: Option<i64>,
+    /// The last error, for display; no personal data.
+    pub last_error: Option<String>,
+}
+
+impl Default for SyncStatus {
+    fn default() -> Self {
+        SyncStatus {
+            state: SyncState::Idle,
+            pending_commands: 0,
+            sending_commands: 0,
+            unsynced_documents: 0,
+            last_synced_at_ms: None,
+            last_error: None,
+        }
+    }
+}
+
+/// Something the app may want to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CoreEvent {
+    /// A document was written (locally or by sync).
+    DocumentChanged {
+        /// The document.
+        doc_id: DocId,
+        /// Its kind.
+        kind: DocKind,
+    },
+    /// The server answered a command.
+    CommandAnswered(OutboxEntry),
+    /// Documents left the device's scope and were removed.
+    ScopeDropped {
+        /// The documents.
+        doc_ids: Vec<DocId>,
+        /// Why, as a stable code (`out_of_scope`, `deleted`, `replaced`).
+        reason: String,
+    },
+    /// The server refused local changes to a document; it was reset to the
+    /// server's version.
+    WriteRejected {
+        /// The document.
+        doc_id: DocId,
+        /// The fields refused, as `field:reason`.
+        violations: Vec<String>,
+    },
+    /// The sync status changed.
+    SyncStatusChanged(SyncStatus),
+}
+
+/// Receives [`CoreEvent`]s.
+pub trait CoreListener: Send + Sync {
+    /// Called after the change is durably stored.
+    fn on_event(&self, event: CoreEvent);
+}
+
+/// The registered listeners and the current status.
+#[derive(Default)]
+pub(crate) struct Events {
+    listeners: RwLock<Vec<Arc<dyn CoreListener>>>,
+    status: Mutex<SyncStatus>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+impl Events {
+    pub(crate) fn add(&self, listener: Arc<dyn CoreListener>) {
+        self.listeners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(listener);
+    }
+
+    pub(crate) fn emit(&self, event: CoreEvent) {
+        let listeners = self
+            .listeners
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for listener in listeners {
+            // A panicking listener must not take the sync task down.
+            let event = event.clone();
+            let _ =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| listener.on_event(event)));
+        }
+    }
+
+    pub(crate) fn status(&self) -> SyncStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Updates the status and emits it if it changed.
+    pub(crate) fn update_status(&self, f: impl FnOnce(&mut SyncStatus)) {
+        let changed = {
+            let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            let before = status.clone();
+            f(&mut status);
+            (*status != before).then(|| status.clone())
+        };
+        if let Some(status) = changed {
+            self.emit(CoreEvent::SyncStatusChanged(status));
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The outbox: commands queued on the device until the server answers, and
+//! the photo upload queue.
+//!
+//! A command row moves `pending → sending → accepted | rejected`. It is
+//! written in the same transaction as the user's action, so once
+//! [`enqueue`] returns the command survives any crash. `sending` rows are
+//! sent again after a reconnect: the server deduplicates by
+//! [`CommandId`], so a command whose answer was lost is still applied
+//! exactly once and the replay returns the stored result. Results for rows
+//! that are already final are ignored.
+
+use fieldops_sync::commands::{Command, CommandBody, CommandOutcome, CommandResult};
+use fieldops_sync::ids::{CommandId, DocId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{CoreError, Result};
+use crate::store::now_ms;
+
+/// Where a command is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandState {
+    /// Saved on the device, not sent yet.
+    Pending,
+    /// Sent; the answer has not arrived.
+    Sending,
+    /// Applied by the server.
+    Accepted,
+    /// Refused by the server; see the reason.
+    Rejected,
+}
+
+impl CommandState {
+    fn as_str(self) -> &'static str {
+        match self {
+            CommandState::Pending => "pending",
+            CommandState::Sending => "sending",
+            CommandState::Accepted => "accepted",
+            CommandState::Rejected => "rejected",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "sending" => CommandState::Sending,
+            "accepted" => CommandState::Accepted,
+            "rejected" => CommandState::Rejected,
+            _ => CommandState::Pending,
+        }
+    }
+
+    /// Whether the server has not answered yet.
+    pub fn is_open(self) -> bool {
+        matches!(self, CommandState::Pending | CommandState::Sending)
+    }
+}
+
+/// One outbox row, as the app shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// Idempotency key.
+    pub command_id: CommandId,
+    /// Order on this device.
+    pub device_seq: u64,
+    /// `claim_visit`, `check_in`, ...
+    pub name: String,
+    /// The visit or ticket the command is about.
+    pub target_id: Option<DocId>,
+    /// State.
+    pub state: CommandState,
+    /// Machine-readable rejection reason.
+    pub reason: Option<String>,
+    /// Human rejection message.
+    pub message: Option<String>,
+    /// When the user acted, Unix ms.
+    pub created_at_ms: i64,
+    /// Last state change, Unix ms.
+    pub updated_at_ms: i64,
+}
+
+fn target_of(body: &CommandBody) -> Option<DocId> {
+    match body {
+        CommandBody::ClaimVisit { visit_id }
+        | CommandBody::ReleaseVisit { visit_id }
+        | CommandBody::RequestExtension { visit_id, .. }
+        | CommandBody::SubmitRating { visit_id, .. } => Some(*visit_id),
+        CommandBody::CheckIn(at) | CommandBody::CheckOut(at) => Some(at.visit_id),
+        CommandBody::CloseOwnTicket { ticket_id } => Some(*ticket_id),
+        CommandBody::SendChatMessage { .. } => None,
+    }
+}
+
+const COLUMNS: &str =
+    "command_id, device_seq, name, target_id, state, reason, message, created_at_ms, updated_at_ms";
+
+fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    Ok(OutboxEntry {
+        command_id: row
+            .get::<_, String>(0)?
+            .parse()
+            .unwrap_or_else(|_| CommandId::new()),
+        device_seq: row.get::<_, i64>(1)? as u64,
+        name: row.get(2)?,
+        target_id: row
+            .get::<_, Option<String>>(3)?
+            .and_then(|s| s.parse().ok()),
+        state: CommandState::parse(&row.get::<_, String>(4)?),
+        reason: row.get(5)?,
+        message: row.get(6)?,
+        created_at_ms: row.get(7)?,
+        updated_at_ms: row.get(8)?,
+    })
+}
+
+/// Validates and queues a command; returns its row.
+pub(crate) fn enqueue(conn: &Connection, body: CommandBody) -> Result<OutboxEntry> {
+    let next: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(device_seq), 0) + 1 FROM outbox",
+        [],
+        |row| row.get(0),
+    )?;
+    let now = now_ms();
+    let command = Command {
+        id: CommandId::new(),
+        device_seq: next as u64,
+        issued_at_ms: now,
+        body,
+    };
+    command.validate()?;
+    let bytes = postcard::to_allocvec(&command)
+        .map_err(|e| CoreError::Protocol(format!("encoding a command: {e}")))?;
+    conn.execute(
+        "INSERT INTO outbox (command_id, device_seq, name, target_id, command, state, created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+        params![
+            command.id.to_string(),
+            next,
+            command.body.name(),
+            target_of(&command.body).map(|id| id.to_string()),
+            bytes,
+            now
+        ],
+    )?;
+    get(conn, command.id)?.ok_or(CoreError::NotFound { kind: "command" })
+}
+
+/// One row.
+pub(crate) fn get(conn: &Connection, id: CommandId) -> Result<Option<OutboxEntry>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM outbox WHERE command_id = ?1"),
+            [id.to_string()],
+            entry,
+        )
+        .optional()?)
+}
+
+/// Rows, newest first; only unanswered ones when `open_only`.
+pub(crate) fn list(conn: &Connection, open_only: bool) -> Result<Vec<OutboxEntry>> {
+    let filter = if open_only {
+        "WHERE state IN ('pending', 'sending')"
+    } else {
+        ""
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM outbox {filter} ORDER BY device_seq DESC LIMIT 500"
+    ))?;
+    let rows = stmt
+        .query_map([], entry)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Unanswered commands in device order, to (re)send.
+pub(crate) fn unanswered(conn: &Connection, limit: usize) -> Result<Vec<Command>> {
+    let mut stmt = conn.prepare(
+        "SELECT command FROM outbox WHERE state IN ('pending', 'sending')
+         ORDER BY device_seq LIMIT ?1",
+    )?;
+    let commands = stmt
+        .query_map([limit as i64], |row| row.get::<_, Vec<u8>>(0))?
+        .map(|bytes| {
+            let bytes = bytes?;
+            postcard::from_bytes::<Command>(&bytes)
+                .map_err(|_| CoreError::StoreCorrupt("unreadable outbox command".into()))
+        })
+        .collect::<Result<_>>()?;
+    Ok(commands)
+}
+
+/// Marks commands as sent.
+pub(crate) fn mark_sending(conn: &Connection, ids: &[CommandId]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE outbox SET state = 'sending', updated_at_ms = ?2
+         WHERE command_id = ?1 AND state = 'pending'",
+    )?;
+    let now = now_ms();
+    for id in ids {
+        stmt.execute(params![id.to_string(), now])?;
+    }
+    Ok(())
+}
+
+/// Records the server's answer; returns the updated row, or `None` when the
+/// command is unknown or already answered (a replayed result).
+pub(crate) fn record_result(
+    conn: &Connection,
+    result: &CommandResult,
+) -> Result<Option<OutboxEntry>> {
+    let (state, reason, message) = match &result.outcome {
+        CommandOutcome::Accepted { .. } => (CommandState::Accepted, None, None),
+        CommandOutcome::Rejected { reason, message } => (
+            CommandState::Rejected,
+            Some(reason.as_str()),
+            Some(message.as_str()),
+        ),
+    };
+    let changed = conn.execute(
+        "UPDATE outbox SET state = ?2, reason = ?3, message = ?4, updated_at_ms = ?5
+         WHERE command_id = ?1 AND state IN ('pending', 'sending')",
+        params![
+            result.command_id.to_string(),
+            state.as_str(),
+            reason,
+            message,
+            now_ms()
+        ],
+    )?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    get(conn, result.command_id)
+}
+
+/// (pending, sending) counts.
+pub(crate) fn open_counts(conn: &Connection) -> Result<(u64, u64)> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'sending'), 0) FROM outbox",
+        [],
+        |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+    )?)
+}
+
+/// A photo waiting for upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoUpload {
+    /// Content hash, hex.
+    pub sha256: String,
+    /// The photo's metadata document.
+    pub photo_doc_id: DocId,
+    /// The normalised file on the device.
+    pub path: String,
+    /// Its size.
+    pub bytes_total: u64,
+    /// Bytes the server confirmed.
+    pub bytes_sent: u64,
+}
+
+/// Queues a photo for upload (once per content hash).
+pub(crate) fn queue_photo(conn: &Connection, upload: &PhotoUpload) -> Result<()> {
+    let now = now_ms();
+    conn.execute(
+        "INSERT INTO photo_uploads (sha256, photo_doc_id, path, bytes_total, state, created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5) ON CONFLICT (sha256) DO NOTHING",
+        params![
+            upload.sha256,
+            upload.photo_doc_id.to_string(),
+            upload.path,
+            upload.bytes_total as i64,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+/// Photos not uploaded yet, oldest first.
+pub(crate) fn pending_photos(conn: &Connection) -> Result<Vec<PhotoUpload>> {
+    let mut stmt = conn.prepare(
+        "SELECT sha256, photo_doc_id, path, bytes_total, bytes_sent FROM photo_uploads
+         WHERE state IN ('pending', 'uploading') ORDER BY created_at_ms",
+    )?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok(PhotoUpload {
+                sha256: row.get(0)?,
+                photo_doc_id: row
+                    .get::<_, String>(1)?
+                    .parse()
+                    .unwrap_or_else(|_| DocId::new()),
+                path: row.get(2)?,
+                bytes_total: row.get::<_, i64>(3)? as u64,
+                bytes_sent: row.get::<_, i64>(4)? as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}

@@ -1,0 +1,182 @@
+//! The local store's schema and its migrations, versioned with SQLite's
+//! `user_version`.
+//!
+//! Each entry of [`MIGRATIONS`] moves the schema up one version and runs in
+//! the same transaction as the version bump, so an upgrade interrupted by a
+//! kill leaves the previous version intact. Never edit a released entry:
+//! append a new one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{CoreError, Result};
+
+/// The migrations, version 1 first.
+const MIGRATIONS: &[&str] = &[
+    // 1: documents, index, outbox, cursor, account, photo queue.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+
+    -- The signed-in account (one row) and its tokens.
+    CREATE TABLE account (
+        id                   INTEGER PRIMARY KEY CHECK (id = 1),
+        base_url             TEXT NOT NULL,
+        user_id              TEXT NOT NULL,
+        role                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        email                TEXT NOT NULL,
+        department_ids       TEXT NOT NULL,
+        access_token         TEXT NOT NULL,
+        access_expires_at_ms INTEGER NOT NULL,
+        refresh_token        TEXT NOT NULL
+    ) STRICT;
+
+    -- Automerge documents: the bytes as received (parsed on first read),
+    -- then incremental changes appended until the next compaction.
+    CREATE TABLE documents (
+        doc_id        TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL CHECK (kind IN ('ticket', 'visit', 'check_in', 'photo', 'staff_notes')),
+        snapshot      BLOB NOT NULL,
+        changes       BLOB NOT NULL DEFAULT x'',
+        change_count  INTEGER NOT NULL DEFAULT 0,
+        heads         BLOB,
+        synced_heads  BLOB,
+        server_seq    INTEGER NOT NULL DEFAULT 0,
+        sync_state    BLOB,
+        local_changes INTEGER NOT NULL DEFAULT 0 CHECK (local_changes IN (0, 1)),
+        indexed       INTEGER NOT NULL DEFAULT 0 CHECK (indexed IN (0, 1)),
+        updated_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX documents_unindexed ON documents (indexed) WHERE indexed = 0;
+    CREATE INDEX documents_local ON documents (local_changes) WHERE local_changes = 1;
+
+    -- What the app lists and filters by, materialised from the documents.
+    CREATE TABLE doc_index (
+        doc_id         TEXT PRIMARY KEY REFERENCES documents (doc_id) ON DELETE CASCADE,
+        kind           TEXT NOT NULL,
+        title          TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        sort_key       TEXT NOT NULL,
+        lat            REAL,
+        lon            REAL,
+        assigned_to_me INTEGER NOT NULL CHECK (assigned_to_me IN (0, 1)),
+        parent_id      TEXT
+    ) STRICT;
+    CREATE INDEX doc_index_kind_status ON doc_index (kind, status, sort_key);
+    CREATE INDEX doc_index_mine ON doc_index (kind, assigned_to_me, sort_key);
+
+    -- Commands waiting for, or answered by, the server.
+    CREATE TABLE outbox (
+        command_id    TEXT PRIMARY KEY,
+        device_seq    INTEGER NOT NULL UNIQUE,
+        name          TEXT NOT NULL,
+        target_id     TEXT,
+        command       BLOB NOT NULL,
+        state         TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'accepted', 'rejected')),
+        reason        TEXT,
+        message       TEXT,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX outbox_open ON outbox (device_seq) WHERE state IN ('pending', 'sending');
+
+    -- Photos waiting to be uploaded (the worker comes with the photo pipeline).
+    CREATE TABLE photo_uploads (
+        sha256        TEXT PRIMARY KEY,
+        photo_doc_id  TEXT NOT NULL,
+        path          TEXT NOT NULL,
+        bytes_total   INTEGER NOT NULL,
+        bytes_sent    INTEGER NOT NULL DEFAULT 0,
+        state         TEXT NOT NULL CHECK (state IN ('pending', 'uploading', 'done', 'failed')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    ) STRICT;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Applies the connection settings of the writer: WAL, full sync (a commit
+/// that returned is on disk), foreign keys.
+pub(crate) fn configure_writer(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(CoreError::StoreCorrupt(format!(
+            "journal mode {mode} instead of wal"
+        )));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+    )?;
+    Ok(())
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`], one transaction per step.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(CoreError::StoreTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == 0 {
+        // A file that is not ours but has tables is refused, not overwritten.
+        let tables: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))?;
+        if tables > 0 {
+            return Err(CoreError::StoreCorrupt(
+                "the file holds another application's database".into(),
+            ));
+        }
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "local store migrated");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer_stores() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(CoreError::StoreTooNew { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_foreign_databases() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE notes (x TEXT)").unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(CoreError::StoreCorrupt(_))
+        ));
+    }
+}

@@ -1,0 +1,82 @@
+//! The authenticated caller, extracted from `Authorization: Bearer <jwt>`.
+//!
+//! The token's signature and expiry are checked first; then the user and the
+//! device session are read from the database, so that a deactivated account, a
+//! changed role or a revoked session takes effect at once, not at token expiry.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+
+use crate::AppState;
+use crate::db::{sessions, users};
+use crate::domain::{Role, Status};
+use crate::error::ApiError;
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: String,
+    pub session_id: String,
+    pub role: Role,
+    pub name: String,
+    /// The customer record of a customer account.
+    pub customer_id: Option<String>,
+    pub department_ids: Vec<String>,
+}
+
+impl Actor {
+    pub fn is(&self, role: Role) -> bool {
+        self.role == role
+    }
+
+    pub fn in_department(&self, department_id: &str) -> bool {
+        self.department_ids.iter().any(|d| d == department_id)
+    }
+}
+
+/// The bearer token of a request, if it has one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Checks an access token and loads who it belongs to.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Actor, ApiError> {
+    let claims = state
+        .tokens
+        .verify_access(token)
+        .ok_or(ApiError::Unauthorized("invalid or expired token"))?;
+    let user = users::get(state.db.pool(), &claims.sub)
+        .await?
+        .filter(|u| u.status == Status::Active)
+        .ok_or(ApiError::Unauthorized("account is not active"))?;
+    if !sessions::is_live(&state.db, &claims.sid).await? {
+        return Err(ApiError::Unauthorized("session has ended"));
+    }
+    let department_ids = users::department_ids(state.db.pool(), &user.id).await?;
+    Ok(Actor {
+        user_id: user.id,
+        session_id: claims.sid,
+        role: user.role,
+        name: user.name,
+        customer_id: user.customer_id,
+        department_ids,
+    })
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized("missing bearer token"))?;
+        authenticate(state, token).await
+    }
+}

@@ -1,0 +1,390 @@
+//! Who may do what: the one place where roles, ownership and departments turn
+//! into allow or deny. Handlers name the [`Action`] they are about to take and
+//! call [`Actor::authorize`]; nothing else in the server checks roles.
+
+use super::Actor;
+use crate::domain::Role::{self, *};
+use crate::error::ApiError;
+
+/// Something an actor wants to do, with what the decision depends on.
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'a> {
+    ListUsers,
+    ViewUser {
+        user_id: &'a str,
+    },
+    CreateUser {
+        role: Role,
+    },
+    /// Edit profile or departments, deactivate, reactivate, reset the password.
+    ManageUser {
+        target_role: Role,
+    },
+    ChangeRole {
+        from: Role,
+        to: Role,
+    },
+    ListDepartments,
+    ManageDepartments,
+    ListCustomers,
+    ViewCustomer {
+        customer_id: &'a str,
+    },
+    /// Create, edit, soft-delete and restore customers.
+    ManageCustomers,
+    SetPresence,
+    /// Start a resumable photo upload.
+    CreateUpload,
+    /// See, continue or cancel an upload: only the account that started it.
+    UseUpload {
+        owner_id: &'a str,
+    },
+    /// Ask whether the server already holds some bytes ("do you have hash X").
+    CheckBlob,
+    /// Get a download link for a photo. `uploader_or_owner`: the caller
+    /// uploaded these bytes or is recorded as an owner of the photo.
+    DownloadPhoto {
+        uploader_or_owner: bool,
+    },
+    /// The ticket list; what it contains is scoped by [`Actor::ticket_scope`].
+    ListTickets,
+    ViewTicket {
+        department_id: &'a str,
+        customer_id: &'a str,
+    },
+    /// Open a ticket for `customer_id` (a customer only for themselves).
+    CreateTicket {
+        customer_id: &'a str,
+    },
+    /// Edit subject, description, category, priority, department.
+    EditTicket {
+        department_id: &'a str,
+    },
+    ChangeTicketStatus {
+        department_id: &'a str,
+        customer_id: &'a str,
+        to: crate::domain::TicketStatus,
+    },
+    AssignTicket {
+        department_id: &'a str,
+    },
+    PostTicketMessage {
+        department_id: &'a str,
+        customer_id: &'a str,
+        internal: bool,
+    },
+    /// See internal notes, the audit trail and assignment reasons.
+    ViewTicketInternals,
+    TicketStats,
+    /// Set an agent's shift.
+    ManageShifts,
+    ListConversations,
+    /// Read or write a conversation of `customer_id`.
+    UseConversation {
+        customer_id: &'a str,
+    },
+    /// Start a conversation with `customer_id`.
+    StartConversation {
+        customer_id: &'a str,
+    },
+    /// List visits; what the list holds is [`Actor::visit_scope`].
+    ListVisits,
+    ViewVisit {
+        customer_id: &'a str,
+        /// Open for claims.
+        in_pool: bool,
+        /// The actor holds or held an assignment on it.
+        holder: bool,
+    },
+    /// Create visits, edit them, cancel them.
+    ManageVisits,
+    /// Change the schedule of, or cancel, a visit that technicians hold.
+    ForceVisitChange,
+    ClaimVisit,
+    /// Withdraw, check in and out, ask for extra days (on one's own assignment).
+    WorkVisit,
+    /// Mark a visit done (a technician on their own assignment, or CS).
+    CompleteVisit,
+    ReopenVisit,
+    /// Send an assignment back to the emergency pool.
+    ReturnToPool,
+    ViewAttendance,
+    /// List, approve and reject extension requests.
+    DecideExtensions,
+}
+
+/// Which visits an actor's lists contain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VisitScope {
+    All,
+    /// A technician: the open pool plus the visits they hold.
+    PoolOrHeldBy(String),
+    /// A customer: their own visits.
+    Customer(String),
+    Nothing,
+}
+
+impl Actor {
+    /// Allows or denies `action` (403 problem).
+    pub fn authorize(&self, action: Action<'_>) -> Result<(), ApiError> {
+        if self.allows(action) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+
+    fn allows(&self, action: Action<'_>) -> bool {
+        let role = self.role;
+        match action {
+            Action::ListUsers => matches!(role, Admin | Cs),
+            Action::ViewUser { user_id } => matches!(role, Admin | Cs) || user_id == self.user_id,
+            // CS enrol and look after technicians; everything else is the admin's.
+            Action::CreateUser { role: new } => role == Admin || (role == Cs && new == Technician),
+            Action::ManageUser { target_role } => {
+                role == Admin || (role == Cs && target_role == Technician)
+            }
+            Action::ChangeRole { from, to } => {
+                role == Admin || (role == Cs && from == Technician && to == Technician)
+            }
+            Action::ListDepartments => role.is_staff(),
+            Action::ManageDepartments => role == Admin,
+            Action::ListCustomers => matches!(role, Admin | Cs | Sales),
+            Action::ManageCustomers => matches!(role, Admin | Cs),
+            Action::ViewCustomer { customer_id } => {
+                matches!(role, Admin | Cs | Sales)
+                    || (role == Customer && self.customer_id.as_deref() == Some(customer_id))
+            }
+            Action::SetPresence => role.is_staff(),
+            Action::CreateUpload | Action::CheckBlob => true,
+            Action::UseUpload { owner_id } => owner_id == self.user_id,
+            // Tickets, visits and check-ins will add their scopes here.
+            Action::DownloadPhoto { uploader_or_owner } => role.is_staff() || uploader_or_owner,
+            Action::ListTickets => true,
+            Action::ViewTicket {
+                department_id,
+                customer_id,
+            } => {
+                role == Admin
+                    || (role.is_staff() && self.in_department(department_id))
+                    || self.owns(customer_id)
+            }
+            Action::CreateTicket { customer_id } => {
+                matches!(role, Admin | Cs) || self.owns(customer_id)
+            }
+            Action::EditTicket { department_id } | Action::AssignTicket { department_id } => {
+                role == Admin || (role == Cs && self.in_department(department_id))
+            }
+            Action::ChangeTicketStatus {
+                department_id,
+                customer_id,
+                to,
+            } => {
+                use crate::domain::TicketStatus::{Closed, Open};
+                role == Admin
+                    || (role == Cs && self.in_department(department_id))
+                    || (self.owns(customer_id) && matches!(to, Closed | Open))
+            }
+            Action::PostTicketMessage {
+                department_id,
+                customer_id,
+                internal,
+            } => {
+                role == Admin
+                    || (role.is_staff() && self.in_department(department_id))
+                    || (!internal && self.owns(customer_id))
+            }
+            Action::ViewTicketInternals => role.is_staff(),
+            Action::TicketStats => matches!(role, Admin | Cs),
+            Action::ManageShifts => matches!(role, Admin | Cs),
+            Action::ListConversations => matches!(role, Admin | Cs | Customer),
+            Action::UseConversation { customer_id } => {
+                matches!(role, Admin | Cs) || self.owns(customer_id)
+            }
+            Action::StartConversation { customer_id } => {
+                matches!(role, Admin | Cs) || self.owns(customer_id)
+            }
+            Action::ListVisits => true,
+            Action::ViewVisit {
+                customer_id,
+                in_pool,
+                holder,
+            } => match role {
+                Admin | Cs | Sales => true,
+                Technician => in_pool || holder,
+                Customer => self.customer_id.as_deref() == Some(customer_id),
+            },
+            Action::ManageVisits
+            | Action::ReopenVisit
+            | Action::ReturnToPool
+            | Action::ViewAttendance
+            | Action::DecideExtensions => matches!(role, Admin | Cs),
+            Action::ForceVisitChange => role == Admin,
+            Action::ClaimVisit | Action::WorkVisit => role == Technician,
+            Action::CompleteVisit => matches!(role, Admin | Cs | Technician),
+        }
+    }
+
+    /// True for the account of customer `customer_id`.
+    fn owns(&self, customer_id: &str) -> bool {
+        self.role == Customer && self.customer_id.as_deref() == Some(customer_id)
+    }
+
+    /// Which tickets this actor may list: admins all, staff their departments,
+    /// customers their own.
+    pub fn ticket_scope(&self) -> crate::db::tickets::Scope {
+        use crate::db::tickets::Scope;
+        match (self.role, &self.customer_id) {
+            (Admin, _) => Scope::All,
+            (Customer, Some(c)) => Scope::Customer(c.clone()),
+            (Customer, None) => Scope::Departments(vec![]),
+            _ => Scope::Departments(self.department_ids.clone()),
+        }
+    }
+
+    /// The visits this actor's lists may contain.
+    pub fn visit_scope(&self) -> VisitScope {
+        match self.role {
+            Admin | Cs | Sales => VisitScope::All,
+            Technician => VisitScope::PoolOrHeldBy(self.user_id.clone()),
+            Customer => self
+                .customer_id
+                .clone()
+                .map_or(VisitScope::Nothing, VisitScope::Customer),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: Role) -> Actor {
+        Actor {
+            user_id: "me".into(),
+            session_id: "s".into(),
+            role,
+            name: "x".into(),
+            customer_id: (role == Customer).then(|| "c1".into()),
+            department_ids: vec![],
+        }
+    }
+
+    #[test]
+    fn cs_manage_technicians_only() {
+        let cs = actor(Cs);
+        assert!(cs.allows(Action::CreateUser { role: Technician }));
+        assert!(!cs.allows(Action::CreateUser { role: Admin }));
+        assert!(!cs.allows(Action::CreateUser { role: Cs }));
+        assert!(cs.allows(Action::ManageUser {
+            target_role: Technician
+        }));
+        assert!(!cs.allows(Action::ManageUser { target_role: Sales }));
+        assert!(!cs.allows(Action::ChangeRole {
+            from: Technician,
+            to: Admin
+        }));
+    }
+
+    #[test]
+    fn customers_see_only_their_own_record() {
+        let c = actor(Customer);
+        assert!(c.allows(Action::ViewCustomer { customer_id: "c1" }));
+        assert!(!c.allows(Action::ViewCustomer { customer_id: "c2" }));
+        assert!(!c.allows(Action::ListCustomers));
+        assert!(!c.allows(Action::SetPresence));
+    }
+
+    #[test]
+    fn sales_read_customers_but_do_not_edit() {
+        let s = actor(Sales);
+        assert!(s.allows(Action::ListCustomers));
+        assert!(!s.allows(Action::ManageCustomers));
+    }
+
+    #[test]
+    fn uploads_belong_to_their_creator_and_photos_to_their_scope() {
+        for role in Role::ALL {
+            let a = actor(*role);
+            assert!(a.allows(Action::UseUpload { owner_id: "me" }));
+            assert!(!a.allows(Action::UseUpload { owner_id: "other" }));
+            assert!(a.allows(Action::DownloadPhoto {
+                uploader_or_owner: true
+            }));
+        }
+        assert!(actor(Cs).allows(Action::DownloadPhoto {
+            uploader_or_owner: false
+        }));
+        assert!(!actor(Customer).allows(Action::DownloadPhoto {
+            uploader_or_owner: false
+        }));
+    }
+
+    #[test]
+    fn tickets_follow_departments_and_ownership() {
+        let mut cs = actor(Cs);
+        cs.department_ids = vec!["d1".into()];
+        assert!(cs.allows(Action::ViewTicket {
+            department_id: "d1",
+            customer_id: "x"
+        }));
+        assert!(!cs.allows(Action::ViewTicket {
+            department_id: "d2",
+            customer_id: "x"
+        }));
+        let c = actor(Customer);
+        assert!(c.allows(Action::ViewTicket {
+            department_id: "d2",
+            customer_id: "c1"
+        }));
+        assert!(!c.allows(Action::ViewTicket {
+            department_id: "d2",
+            customer_id: "c2"
+        }));
+        assert!(!c.allows(Action::PostTicketMessage {
+            department_id: "d",
+            customer_id: "c1",
+            internal: true
+        }));
+        assert!(c.allows(Action::ChangeTicketStatus {
+            department_id: "d",
+            customer_id: "c1",
+            to: crate::domain::TicketStatus::Closed
+        }));
+        assert!(!c.allows(Action::ChangeTicketStatus {
+            department_id: "d",
+            customer_id: "c1",
+            to: crate::domain::TicketStatus::Resolved
+        }));
+    }
+
+    #[test]
+    fn technicians_work_visits_but_do_not_manage_them() {
+        let t = actor(Technician);
+        assert!(t.allows(Action::ClaimVisit));
+        assert!(t.allows(Action::WorkVisit));
+        assert!(!t.allows(Action::ManageVisits));
+        assert!(!t.allows(Action::DecideExtensions));
+        assert!(!t.allows(Action::ReturnToPool));
+        let hidden = Action::ViewVisit {
+            customer_id: "c9",
+            in_pool: false,
+            holder: false,
+        };
+        assert!(!t.allows(hidden));
+        assert!(!actor(Cs).allows(Action::ClaimVisit));
+        assert!(!actor(Cs).allows(Action::ForceVisitChange));
+        assert!(actor(Admin).allows(Action::ForceVisitChange));
+        assert_eq!(
+            actor(Customer).visit_scope(),
+            VisitScope::Customer("c1".into())
+        );
+    }
+
+    #[test]
+    fn everyone_may_view_themselves() {
+        for role in Role::ALL {
+            assert!(actor(*role).allows(Action::ViewUser { user_id: "me" }));
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Configuration: command-line flags, then `FIELDOPS_*` / `DATABASE_URL`
+//! environment variables, then an optional TOML file, then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+/// Settings read from the TOML file; every field is optional.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub database_url: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub access_token_ttl_secs: Option<u64>,
+    pub refresh_token_ttl_secs: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub default_phone_region: Option<String>,
+    /// `local` (default) or `s3`.
+    pub blob_store: Option<String>,
+    pub blob_dir: Option<PathBuf>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    pub max_upload_bytes: Option<u64>,
+    pub max_photo_pixels: Option<u64>,
+    pub blob_gc_grace_secs: Option<u64>,
+    pub download_url_ttl_secs: Option<u64>,
+    pub ticket_categories: Option<Vec<String>>,
+    pub ticket_default_department: Option<String>,
+    pub helpdesk_job_interval_secs: Option<u64>,
+    pub sla: Option<crate::helpdesk::sla::SlaSettings>,
+    pub whatsapp: Option<WhatsappSettings>,
+    pub attendance: Option<AttendanceConfig>,
+}
+
+/// The WhatsApp Cloud API (TOML table `[whatsapp]`). Without an app secret the
+/// webhook refuses every delivery; without an access token nothing is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhatsappSettings {
+    /// Answered in the `GET /webhooks/whatsapp` handshake.
+    pub verify_token: Option<String>,
+    /// Key of the `X-Hub-Signature-256` HMAC.
+    pub app_secret: Option<String>,
+    /// Graph API base, e.g. `https://graph.facebook.com/v21.0`.
+    pub api_base_url: String,
+    pub phone_number_id: String,
+    pub access_token: Option<String>,
+    /// Attempts before an outbound message is marked failed.
+    pub max_attempts: u32,
+}
+
+impl Default for WhatsappSettings {
+    fn default() -> Self {
+        Self {
+            verify_token: None,
+            app_secret: None,
+            api_base_url: "https://graph.facebook.com/v21.0".into(),
+            phone_number_id: String::new(),
+            access_token: None,
+            max_attempts: 8,
+        }
+    }
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing the config file {}", path.display()))
+    }
+}
+
+/// The settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    /// HS256 key for access tokens. Without one, a key is generated on first
+    /// start and kept in the database, so every instance shares it.
+    pub jwt_secret: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub max_body_bytes: usize,
+    /// Region for phone numbers written without a country code (ISO 3166).
+    pub default_phone_region: String,
+    /// Ticket categories (codes) accepted by the API.
+    pub ticket_categories: Vec<String>,
+    /// The department (by name) of tickets customers open themselves, and of chats.
+    pub ticket_default_department: String,
+    /// How often the help-desk job checks SLAs, assigns queued work and sends WhatsApp.
+    pub helpdesk_job_interval: Duration,
+    pub sla: crate::helpdesk::sla::SlaSettings,
+    pub whatsapp: WhatsappSettings,
+    /// Where photo bytes are kept.
+    pub blob_store: BlobStoreConfig,
+    /// Largest accepted upload (default 15 MiB).
+    pub max_upload_bytes: u64,
+    /// Largest accepted photo in pixels (decompression bombs; default 50 MP).
+    pub max_photo_pixels: u64,
+    /// How long a blob nothing refers to is kept before it is deleted.
+    pub blob_gc_grace: Duration,
+    /// How long a signed download URL stays valid.
+    pub download_url_ttl: Duration,
+    /// Geofence and lateness rules for check-ins.
+    pub attendance: AttendanceConfig,
+}
+
+/// How check-ins are judged (TOML table `[attendance]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttendanceConfig {
+    /// Radius around the site that counts as on site, in metres.
+    pub geofence_radius_m: f64,
+    /// The radius grows by the reported GPS accuracy, up to this many metres.
+    pub geofence_max_radius_m: f64,
+    /// When work starts on a visit day, minutes after local midnight (08:00).
+    pub workday_start_minute: i64,
+    /// A technician with no check-in this long after the start is late.
+    pub late_grace_minutes: i64,
+    /// The sites' local time as an offset from UTC in minutes (WIB, UTC+7).
+    pub utc_offset_minutes: i64,
+}
+
+impl Default for AttendanceConfig {
+    fn default() -> Self {
+        Self {
+            geofence_radius_m: 200.0,
+            geofence_max_radius_m: 1000.0,
+            workday_start_minute: 8 * 60,
+            late_grace_minutes: 30,
+            utc_offset_minutes: 7 * 60,
+        }
+    }
+}
+
+/// The object store behind photo uploads.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BlobStoreConfig {
+    /// A directory on this machine (one instance, or a shared mount).
+    Local { dir: PathBuf },
+    /// Any S3-compatible service. Credentials fall back to the usual
+    /// `AWS_*` environment variables when absent.
+    S3 {
+        /// e.g. `https://s3.eu-central-1.amazonaws.com` or `http://127.0.0.1:9000`;
+        /// AWS itself when absent.
+        endpoint: Option<String>,
+        region: String,
+        bucket: String,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for BlobStoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local { dir } => f.debug_struct("Local").field("dir", dir).finish(),
+            Self::S3 {
+                endpoint,
+                region,
+                bucket,
+                ..
+            } => f
+                .debug_struct("S3")
+                .field("endpoint", endpoint)
+                .field("region", region)
+                .field("bucket", bucket)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl Default for BlobStoreConfig {
+    fn default() -> Self {
+        Self::Local {
+            dir: PathBuf::from("data/blobs"),
+        }
+    }
+}
+
+pub const DEFAULT_TICKET_CATEGORIES: &[&str] = &[
+    "technical",
+    "billing",
+    "account",
+    "feature_request",
+    "bug",
+    "general",
+    "other",
+];
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/fieldops.db";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            jwt_secret: None,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_body_bytes: 1024 * 1024,
+            default_phone_region: "ID".to_owned(),
+            blob_store: BlobStoreConfig::default(),
+            max_upload_bytes: 15 * 1024 * 1024,
+            max_photo_pixels: 50_000_000,
+            blob_gc_grace: Duration::from_secs(7 * 24 * 3600),
+            download_url_ttl: Duration::from_secs(15 * 60),
+            ticket_categories: DEFAULT_TICKET_CATEGORIES
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
+            ticket_default_department: "Customer Service".to_owned(),
+            helpdesk_job_interval: Duration::from_secs(15),
+            sla: Default::default(),
+            whatsapp: WhatsappSettings::default(),
+            attendance: AttendanceConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Fills what `file` sets into the defaults.
+    pub fn from_file(file: FileConfig) -> anyhow::Result<Self> {
+        let d = Config::default();
+        let blob_store = match file.blob_store.as_deref().unwrap_or("local") {
+            "local" => BlobStoreConfig::Local {
+                dir: file.blob_dir.unwrap_or_else(|| PathBuf::from("data/blobs")),
+            },
+            "s3" => BlobStoreConfig::S3 {
+                endpoint: file.s3_endpoint,
+                region: file.s3_region.unwrap_or_else(|| "us-east-1".to_owned()),
+                bucket: file
+                    .s3_bucket
+                    .context("blob_store = \"s3\" needs s3_bucket")?,
+                access_key_id: file.s3_access_key_id,
+                secret_access_key: file.s3_secret_access_key,
+            },
+            other => anyhow::bail!("blob_store must be \"local\" or \"s3\", not {other:?}"),
+        };
+        Ok(Self {
+            listen: file.listen.unwrap_or(d.listen),
+            database_url: file.database_url.unwrap_or(d.database_url),
+            jwt_secret: file.jwt_secret,
+            access_token_ttl: file
+                .access_token_ttl_secs
+                .map_or(d.access_token_ttl, Duration::from_secs),
+            refresh_token_ttl: file
+                .refresh_token_ttl_secs
+                .map_or(d.refresh_token_ttl, Duration::from_secs),
+            max_body_bytes: file.max_body_bytes.unwrap_or(d.max_body_bytes),
+            default_phone_region: file.default_phone_region.unwrap_or(d.default_phone_region),
+            attendance: file.attendance.unwrap_or(d.attendance),
+            ticket_categories: file.ticket_categories.unwrap_or(d.ticket_categories),
+            ticket_default_department: file
+                .ticket_default_department
+                .unwrap_or(d.ticket_default_department),
+            helpdesk_job_interval: file
+                .helpdesk_job_interval_secs
+                .map_or(d.helpdesk_job_interval, Duration::from_secs),
+            sla: file.sla.unwrap_or(d.sla),
+            whatsapp: file.whatsapp.unwrap_or(d.whatsapp),
+            blob_store,
+            max_upload_bytes: file.max_upload_bytes.unwrap_or(d.max_upload_bytes),
+            max_photo_pixels: file.max_photo_pixels.unwrap_or(d.max_photo_pixels),
+            blob_gc_grace: file
+                .blob_gc_grace_secs
+                .map_or(d.blob_gc_grace, Duration::from_secs),
+            download_url_ttl: file
+                .download_url_ttl_secs
+                .map_or(d.download_url_ttl, Duration::from_secs),
+        })
+    }
+}

@@ -1,0 +1,289 @@
+//! Content-addressed blobs (photo bytes), who uploaded them, what they belong
+//! to, and the bookkeeping of the garbage collector.
+
+use sqlx::{AnyExecutor, FromRow};
+
+use super::{Db, Tx, now_ms};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct BlobRow {
+    pub sha256: String,
+    pub byte_size: i64,
+    pub content_type: String,
+    pub width: i64,
+    pub height: i64,
+    pub thumbnail_sha256: Option<String>,
+    pub state: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str =
+    "sha256, byte_size, content_type, width, height, thumbnail_sha256, state, created_at";
+
+/// A verified image about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewBlob<'a> {
+    pub sha256: &'a str,
+    pub byte_size: i64,
+    pub content_type: &'a str,
+    pub width: i64,
+    pub height: i64,
+    pub thumbnail_sha256: Option<&'a str>,
+}
+
+/// What [`claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller must write the bytes, then call [`mark_stored`].
+    Store,
+    /// The bytes are already stored: nothing to write.
+    AlreadyStored,
+    /// The collector is deleting this content right now: retry shortly.
+    BeingDeleted,
+}
+
+/// Claims the right to store `blob` (or finds it already stored). A row left
+/// in `storing` by a crash is claimed again: the bytes are simply rewritten.
+pub async fn claim(tx: &mut Tx, blob: &NewBlob<'_>) -> sqlx::Result<Claim> {
+    let now = now_ms();
+    let inserted = sqlx::query(
+        "INSERT INTO blobs (sha256, byte_size, content_type, width, height, thumbnail_sha256, \
+                            state, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'storing', $7, $7) ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(blob.sha256)
+    .bind(blob.byte_size)
+    .bind(blob.content_type)
+    .bind(blob.width)
+    .bind(blob.height)
+    .bind(blob.thumbnail_sha256)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::Store);
+    }
+    let state: String = sqlx::query_scalar("SELECT state FROM blobs WHERE sha256 = $1")
+        .bind(blob.sha256)
+        .fetch_one(&mut **tx)
+        .await?;
+    // A new upload makes the blob young again for the collector.
+    sqlx::query(
+        "UPDATE blobs SET unreferenced_since = NULL, updated_at = $2, \
+                          thumbnail_sha256 = COALESCE(thumbnail_sha256, $3) \
+         WHERE sha256 = $1 AND state <> 'deleting'",
+    )
+    .bind(blob.sha256)
+    .bind(now)
+    .bind(blob.thumbnail_sha256)
+    .execute(&mut **tx)
+    .await?;
+    Ok(match state.as_str() {
+        "stored" => Claim::AlreadyStored,
+        "deleting" => Claim::BeingDeleted,
+        _ => Claim::Store,
+    })
+}
+
+/// Records that the bytes of a claimed blob are in the object store.
+pub async fn mark_stored(ex: impl AnyExecutor<'_>, sha256: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE blobs SET state = 'stored', updated_at = $2 WHERE sha256 = $1")
+        .bind(sha256)
+        .bind(now_ms())
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// A stored blob.
+pub async fn get(ex: impl AnyExecutor<'_>, sha256: &str) -> sqlx::Result<Option<BlobRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM blobs WHERE sha256 = $1 AND state = 'stored'"
+    )))
+    .bind(sha256)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Points a photo at its (possibly server-made) thumbnail.
+pub async fn set_thumbnail(db: &Db, sha256: &str, thumbnail_sha256: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE blobs SET thumbnail_sha256 = $2, updated_at = $3 WHERE sha256 = $1")
+        .bind(sha256)
+        .bind(thumbnail_sha256)
+        .bind(now_ms())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Records that `user_id` uploaded these bytes (idempotent).
+pub async fn add_uploader(tx: &mut Tx, sha256: &str, user_id: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO blob_uploaders (sha256, user_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (sha256, user_id) DO NOTHING",
+    )
+    .bind(sha256)
+    .bind(user_id)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The kinds of thing a photo can belong to (`photo_owners.owner_kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerKind {
+    User,
+    Ticket,
+    Visit,
+    CheckIn,
+}
+
+impl OwnerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerKind::User => "user",
+            OwnerKind::Ticket => "ticket",
+            OwnerKind::Visit => "visit",
+            OwnerKind::CheckIn => "check_in",
+        }
+    }
+}
+
+/// Records that a photo belongs to `(kind, id)`; keeps it from collection.
+pub async fn add_owner(
+    tx: &mut Tx,
+    sha256: &str,
+    kind: OwnerKind,
+    owner_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO photo_owners (sha256, owner_kind, owner_id, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (sha256, owner_kind, owner_id) DO NOTHING",
+    )
+    .bind(sha256)
+    .bind(kind.as_str())
+    .bind(owner_id)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Removes an ownership; the blob is collected after the grace period if
+/// nothing else refers to it.
+pub async fn remove_owner(
+    tx: &mut Tx,
+    sha256: &str,
+    kind: OwnerKind,
+    owner_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM photo_owners WHERE sha256 = $1 AND owner_kind = $2 AND owner_id = $3")
+        .bind(sha256)
+        .bind(kind.as_str())
+        .bind(owner_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether `user_id` uploaded the bytes or owns the photo (or the photo whose
+/// thumbnail this is).
+pub async fn user_may_read(db: &Db, sha256: &str, user_id: &str) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM blobs b WHERE b.sha256 = $1 AND ( \
+             EXISTS (SELECT 1 FROM blob_uploaders u WHERE u.sha256 = b.sha256 AND u.user_id = $2) \
+          OR EXISTS (SELECT 1 FROM photo_owners o WHERE o.sha256 = b.sha256 \
+                         AND o.owner_kind = 'user' AND o.owner_id = $2))",
+    )
+    .bind(sha256)
+    .bind(user_id)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n > 0)
+}
+
+/// The condition "something refers to blob `b`": an owner, a live photo
+/// whose thumbnail it is, or an unfinished upload of it.
+const REFERENCED: &str = "( \
+       EXISTS (SELECT 1 FROM photo_owners o WHERE o.sha256 = b.sha256) \
+    OR EXISTS (SELECT 1 FROM blobs p WHERE p.thumbnail_sha256 = b.sha256 \
+                   AND p.state <> 'deleting' AND p.sha256 <> b.sha256 \
+                   AND (p.unreferenced_since IS NULL \
+                        OR EXISTS (SELECT 1 FROM photo_owners po WHERE po.sha256 = p.sha256))) \
+    OR EXISTS (SELECT 1 FROM uploads u WHERE u.sha256 = b.sha256 AND u.completed_at IS NULL))";
+
+/// Collector pass 1: stamps blobs that lost their last reference, clears the
+/// stamp of blobs referred to again; stamps read `now_ms`. Returns how many
+/// were newly stamped.
+pub async fn mark_unreferenced(db: &Db, now_ms: i64) -> sqlx::Result<u64> {
+    let now = now_ms;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE blobs SET unreferenced_since = NULL \
+         WHERE unreferenced_since IS NOT NULL AND state = 'stored' \
+           AND sha256 IN (SELECT b.sha256 FROM blobs b WHERE {REFERENCED})"
+    )))
+    .execute(db.pool())
+    .await?;
+    let stamped = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE blobs SET unreferenced_since = $1 \
+         WHERE unreferenced_since IS NULL AND state = 'stored' \
+           AND sha256 IN (SELECT b.sha256 FROM blobs b WHERE NOT {REFERENCED})"
+    )))
+    .bind(now)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(stamped)
+}
+
+/// Collector pass 2: moves to `deleting` every blob unreferenced since
+/// `cutoff_ms` or earlier and still unreferenced, and every `storing` row older than
+/// `stale_storing_ms` (a crash between claim and write). Returns their hashes.
+pub async fn start_deleting(
+    db: &Db,
+    cutoff_ms: i64,
+    stale_storing_ms: i64,
+) -> sqlx::Result<Vec<String>> {
+    let mut tx = db.begin_write().await?;
+    let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "UPDATE blobs SET state = 'deleting', updated_at = $3 \
+         WHERE (state = 'stored' AND unreferenced_since <= $1 \
+                AND sha256 IN (SELECT b.sha256 FROM blobs b WHERE NOT {REFERENCED})) \
+            OR (state = 'storing' AND updated_at < $2) \
+         RETURNING sha256"
+    )))
+    .bind(cutoff_ms)
+    .bind(stale_storing_ms)
+    .bind(now_ms())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Every blob in `deleting` (including those a crash left behind).
+pub async fn deleting(db: &Db) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT sha256 FROM blobs WHERE state = 'deleting'")
+        .fetch_all(db.pool())
+        .await
+}
+
+/// Collector pass 3, after the bytes are gone: forgets the blob.
+pub async fn finish_deleting(db: &Db, sha256: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM blobs WHERE sha256 = $1 AND state = 'deleting'")
+        .bind(sha256)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Whether a row exists for `sha256`, in any state.
+pub async fn known(db: &Db, sha256: &str) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blobs WHERE sha256 = $1")
+        .bind(sha256)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n > 0)
+}

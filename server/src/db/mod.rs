@@ -1,0 +1,227 @@
+//! Storage: one body of SQL for SQLite (embedded default) and PostgreSQL.
+//!
+//! # Why `sqlx::Any`
+//!
+//! Every query in fieldops is written once and runs on both backends through
+//! `sqlx::Any`. The price is a portable column vocabulary, which the migrations
+//! follow strictly:
+//!
+//! * ids are `TEXT` (UUIDv7, so they sort by creation time),
+//! * times are `BIGINT` unix milliseconds in UTC,
+//! * money is `BIGINT` minor units next to a `TEXT` currency code,
+//! * enums are `TEXT` with a `CHECK`, flags are `BIGINT` 0/1 (no `BOOLEAN`: `Any`
+//!   cannot decode SQLite columns declared that way),
+//! * coordinates are `DOUBLE PRECISION`.
+//!
+//! The alternative, a storage trait with one implementation per backend (atuin's
+//! shape), writes most queries twice for no gain here: the two dialects agree on
+//! everything we need (`RETURNING`, `ON CONFLICT`, `$n` placeholders, expression
+//! indexes). The few features that are truly backend-specific (full-text search,
+//! `LISTEN/NOTIFY`) get small, named functions that branch on [`Backend`].
+//!
+//! # Writers
+//!
+//! SQLite allows one writer at a time. A deferred transaction that reads and
+//! then writes can fail with `SQLITE_BUSY` without waiting, so every multi-step
+//! write goes through [`Db::begin_write`], which opens `BEGIN IMMEDIATE` on
+//! SQLite (taking the write lock up front and waiting up to the busy timeout) and
+//! a plain `BEGIN` on Postgres.
+
+pub mod assignments;
+pub mod attendance;
+pub mod audit;
+pub mod blobs;
+pub mod chat;
+pub mod customers;
+pub mod departments;
+pub mod extensions;
+pub mod idempotency;
+pub mod secrets;
+pub mod sessions;
+pub mod ticket_queries;
+pub mod tickets;
+pub mod uploads;
+pub mod users;
+pub mod visits;
+pub mod whatsapp;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Transaction};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The database engine behind a [`Db`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A transaction on either backend.
+pub type Tx = Transaction<'static, Any>;
+
+/// The connection pool plus the backend it talks to.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://...`). For SQLite the
+    /// file and its directory are created if missing; WAL and foreign keys are on.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!("unsupported database URL scheme (use sqlite:// or postgres://)");
+        };
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url).context("parsing the database URL")?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            sqlx::raw_sql(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            )
+                            .execute(conn)
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+            }
+        }
+        .context("connecting to the database")?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies the embedded migrations of this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.context("running migrations")
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction that will write (see the module docs).
+    pub async fn begin_write(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Adds `mode=rwc` so the file is created, and creates its parent directory.
+fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        anyhow::bail!("an in-memory SQLite database is not supported; give a file path");
+    }
+    if let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the database directory {}", dir.display()))?;
+    }
+    Ok(if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// Milliseconds since the Unix epoch, UTC.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// A new time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// True when `err` is a unique-constraint violation.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern and wraps it in `%`.
+pub fn like_contains(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    out.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_metacharacters() {
+        assert_eq!(like_contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        assert_eq!(like_contains("Budi"), "%budi%");
+    }
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        let dir = std::env::temp_dir().join(format!("fo-url-{}", new_id()));
+        let url = format!("sqlite://{}/x.db", dir.display());
+        assert!(prepare_sqlite_url(&url).is_ok_and(|u| u.ends_with("?mode=rwc")));
+        assert!(dir.exists());
+        assert!(prepare_sqlite_url("sqlite::memory:").is_err());
+    }
+}

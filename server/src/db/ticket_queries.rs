@@ -1,0 +1,291 @@
+//! Ticket lists: scope, filters, search and the stats block, and the period
+//! stats — the read side of `db::tickets`, built at run time over both backends.
+//!
+//! Search is the one backend-specific piece: [`search_condition`] uses FTS5 on
+//! SQLite and a `tsvector` in a multi-column GIN index on Postgres.
+
+use sqlx::FromRow;
+
+use super::Backend;
+use super::Db;
+use super::tickets::{COLUMNS, TicketRow};
+use crate::domain::{Priority, TicketStatus};
+
+/// Which tickets a reader may see.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    All,
+    Departments(Vec<String>),
+    Customer(String),
+}
+
+/// The list filters, validated.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub search: Option<String>,
+    pub status: Option<TicketStatus>,
+    pub category: Option<String>,
+    pub priority: Option<Priority>,
+    /// `Some(None)` = unassigned.
+    pub assignee: Option<Option<String>>,
+    pub department_id: Option<String>,
+    pub customer_id: Option<String>,
+    /// `[from, to)` of `created_at`.
+    pub created: Option<(i64, i64)>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
+pub struct ListStats {
+    pub total: i64,
+    pub open: i64,
+    pub in_progress: i64,
+    pub resolved: i64,
+    pub urgent: i64,
+}
+
+/// A bind value of a query built at run time.
+#[derive(Debug, Clone)]
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// A WHERE clause built at run time with `$n` placeholders and its values.
+#[derive(Debug, Default)]
+struct Where {
+    parts: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Where {
+    fn next(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    fn eq(&mut self, column: &str, value: Bind) {
+        let p = self.next(value);
+        self.parts.push(format!("{column} = {p}"));
+    }
+
+    fn sql(&self) -> String {
+        if self.parts.is_empty() {
+            "TRUE".into()
+        } else {
+            self.parts.join(" AND ")
+        }
+    }
+}
+
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut q = $query;
+        for b in $binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s.clone()),
+                Bind::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }};
+}
+
+/// Lowercase word tokens of a search, at most 8 of at most 40 characters.
+fn tokens(search: &str) -> Vec<String> {
+    search
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .take(8)
+        .map(|t| t.chars().take(40).collect::<String>().to_lowercase())
+        .collect()
+}
+
+/// The search condition on `t`: every word as a prefix of a word of the
+/// subject or customer name — FTS5 on SQLite, `tsvector` on Postgres — or,
+/// when the search is a ticket number (`TKT-000123`, `123`), that ticket.
+fn search_condition(backend: Backend, search: &str, w: &mut Where) -> Option<String> {
+    // A ticket number (`TKT-000123`, `123`) is looked up by its unique index alone.
+    if let Some(seq) = crate::domain::parse_ticket_number(search) {
+        let p = w.next(Bind::Int(seq));
+        return Some(format!("t.seq = {p}"));
+    }
+    let words = tokens(search);
+    let mut alternatives = Vec::new();
+    let words: Vec<&String> = words.iter().filter(|t| t.as_str() != "tkt").collect();
+    if !words.is_empty() {
+        match backend {
+            Backend::Sqlite => {
+                let query = words
+                    .iter()
+                    .map(|t| format!("\"{t}\"*"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let p = w.next(Bind::Text(query));
+                alternatives.push(format!(
+                    "t.rowid IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH {p})"
+                ));
+            }
+            Backend::Postgres => {
+                let query = words
+                    .iter()
+                    .map(|t| format!("{t}:*"))
+                    .collect::<Vec<_>>()
+                    .join(" & ");
+                let p = w.next(Bind::Text(query));
+                alternatives.push(format!("t.search @@ to_tsquery('simple', {p})"));
+            }
+        }
+    }
+    match alternatives.len() {
+        0 => None,
+        _ => Some(format!("({})", alternatives.join(" OR "))),
+    }
+}
+
+fn build_where(backend: Backend, scope: &Scope, f: &TicketFilter) -> Where {
+    let mut w = Where::default();
+    match scope {
+        Scope::All => {}
+        Scope::Customer(c) => w.eq("t.customer_id", Bind::Text(c.clone())),
+        Scope::Departments(ds) if ds.is_empty() => w.parts.push("FALSE".into()),
+        Scope::Departments(ds) => {
+            let ps: Vec<String> = ds.iter().map(|d| w.next(Bind::Text(d.clone()))).collect();
+            w.parts
+                .push(format!("t.department_id IN ({})", ps.join(", ")));
+        }
+    }
+    if let Some(s) = &f.search
+        && let Some(cond) = search_condition(backend, s, &mut w)
+    {
+        w.parts.push(cond);
+    }
+    if let Some(s) = f.status {
+        w.eq("t.status", Bind::Text(s.as_str().into()));
+    }
+    if let Some(c) = &f.category {
+        w.eq("t.category", Bind::Text(c.clone()));
+    }
+    if let Some(p) = f.priority {
+        w.eq("t.priority", Bind::Text(p.as_str().into()));
+    }
+    match &f.assignee {
+        None => {}
+        Some(None) => w.parts.push("t.assignee_id IS NULL".into()),
+        Some(Some(a)) => w.eq("t.assignee_id", Bind::Text(a.clone())),
+    }
+    if let Some(d) = &f.department_id {
+        w.eq("t.department_id", Bind::Text(d.clone()));
+    }
+    if let Some(c) = &f.customer_id {
+        w.eq("t.customer_id", Bind::Text(c.clone()));
+    }
+    if let Some((from, to)) = f.created {
+        let a = w.next(Bind::Int(from));
+        let b = w.next(Bind::Int(to));
+        w.parts
+            .push(format!("t.created_at >= {a} AND t.created_at < {b}"));
+    }
+    w
+}
+
+/// One page of tickets, newest first (`limit + 1` rows: the extra one says
+/// there is a next page), and the counts over everything the filter matches.
+///
+/// The filter runs once: the matches are materialised with the columns the
+/// counts need, the page's ids are taken from them, and only those rows are
+/// read in full.
+pub async fn page(
+    db: &Db,
+    scope: &Scope,
+    filter: &TicketFilter,
+    after: Option<&str>,
+    limit: u32,
+) -> sqlx::Result<(Vec<TicketRow>, ListStats)> {
+    let mut w = build_where(db.backend(), scope, filter);
+    let a = w.next(Bind::Text(after.unwrap_or_default().to_owned()));
+    let lim = w.next(Bind::Int(i64::from(limit) + 1));
+    let sql = format!(
+        "WITH m AS MATERIALIZED (SELECT t.id, t.status, t.priority FROM tickets t WHERE {}), \
+              s AS (SELECT COUNT(*) AS total, \
+                      COALESCE(SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0) AS open, \
+                      COALESCE(SUM(CASE WHEN status = 'in_progress' THEN 1 ELSE 0 END), 0) AS in_progress, \
+                      COALESCE(SUM(CASE WHEN status = 'resolved' THEN 1 ELSE 0 END), 0) AS resolved, \
+                      COALESCE(SUM(CASE WHEN priority = 'urgent' AND status IN ('open', 'in_progress') \
+                                   THEN 1 ELSE 0 END), 0) AS urgent \
+                    FROM m) \
+         SELECT s.total, s.open, s.in_progress, s.resolved, s.urgent, p.id FROM s \
+         LEFT JOIN (SELECT id FROM m WHERE {a} = '' OR id < {a} ORDER BY id DESC LIMIT {lim}) p ON 1 = 1",
+        w.sql()
+    );
+    type PageRow = (i64, i64, i64, i64, i64, Option<String>);
+    let rows: Vec<PageRow> = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds)
+        .fetch_all(db.pool())
+        .await?;
+    let stats = rows
+        .first()
+        .map(|r| ListStats {
+            total: r.0,
+            open: r.1,
+            in_progress: r.2,
+            resolved: r.3,
+            urgent: r.4,
+        })
+        .unwrap_or_default();
+    let ids: Vec<String> = rows.into_iter().filter_map(|r| r.5).collect();
+    if ids.is_empty() {
+        return Ok((vec![], stats));
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM tickets t WHERE t.id IN ({}) ORDER BY t.id DESC",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for id in &ids {
+        q = q.bind(id);
+    }
+    Ok((q.fetch_all(db.pool()).await?, stats))
+}
+
+/// Averages and per-agent counts over tickets created in `[from, to)`.
+#[derive(Debug, Clone, FromRow)]
+pub struct PeriodStats {
+    pub tickets: i64,
+    pub responded: i64,
+    pub avg_first_response_ms: Option<f64>,
+    pub resolved: i64,
+    pub avg_resolution_ms: Option<f64>,
+}
+
+pub async fn period_stats(
+    db: &Db,
+    scope: &Scope,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<(PeriodStats, Vec<(String, i64, i64)>)> {
+    let filter = TicketFilter {
+        created: Some((from, to)),
+        ..TicketFilter::default()
+    };
+    let w = build_where(db.backend(), scope, &filter);
+    let sql = format!(
+        "SELECT COUNT(*) AS tickets, COUNT(t.first_response_at) AS responded, \
+           AVG(CAST(t.first_response_at - t.created_at AS DOUBLE PRECISION)) AS avg_first_response_ms, \
+           COUNT(t.resolved_at) AS resolved, \
+           AVG(CAST(t.resolved_at - t.created_at AS DOUBLE PRECISION)) AS avg_resolution_ms \
+         FROM tickets t WHERE {}",
+        w.sql()
+    );
+    let summary: PeriodStats = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds)
+        .fetch_one(db.pool())
+        .await?;
+    let sql = format!(
+        "SELECT t.assignee_id, COUNT(*), COUNT(t.resolved_at) FROM tickets t \
+         WHERE {} AND t.assignee_id IS NOT NULL GROUP BY t.assignee_id ORDER BY t.assignee_id",
+        w.sql()
+    );
+    let agents = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds)
+        .fetch_all(db.pool())
+        .await?;
+    Ok((summary, agents))
+}

@@ -1,0 +1,375 @@
+//! Visits and their assignments (claims). The quota is enforced here, by
+//! [`take_seat`]: one conditional `UPDATE` that only succeeds while
+//! `seats_taken < technician_quota`. Under Postgres READ COMMITTED a
+//! concurrent claimer blocks on the row and re-checks the condition against
+//! the committed row before updating, so no interleaving passes the quota;
+//! SQLite serialises writers with `BEGIN IMMEDIATE`.
+
+use sqlx::{AnyExecutor, FromRow};
+
+use super::{Backend, Tx, new_id, now_ms};
+
+/// Where a visit is in its life.
+pub mod status {
+    pub const OPEN: &str = "open";
+    pub const ASSIGNED: &str = "assigned";
+    pub const IN_PROGRESS: &str = "in_progress";
+    pub const DONE: &str = "done";
+    pub const CANCELLED: &str = "cancelled";
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct VisitRow {
+    pub id: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub ticket_id: Option<String>,
+    pub department_id: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub site_address: String,
+    pub site_lat: f64,
+    pub site_lon: f64,
+    pub scheduled_start: String,
+    pub start_day: i64,
+    pub planned_days: i64,
+    pub technician_quota: i64,
+    pub seats_taken: i64,
+    pub status: String,
+    pub emergency: i64,
+    pub summary: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub completed_at: Option<i64>,
+    pub cancelled_at: Option<i64>,
+}
+
+impl VisitRow {
+    /// The last planned day, as days since 1970-01-01.
+    pub fn end_day(&self) -> i64 {
+        self.start_day + self.planned_days - 1
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.status == status::DONE || self.status == status::CANCELLED
+    }
+
+    /// Open for claims: not closed and a seat left.
+    pub fn in_pool(&self) -> bool {
+        !self.is_closed()
+            && self.status != status::ASSIGNED
+            && self.seats_taken < self.technician_quota
+    }
+}
+
+const SELECT: &str = "SELECT v.id, v.customer_id, c.name AS customer_name, v.ticket_id, \
+    v.department_id, v.title, v.description, v.site_address, v.site_lat, v.site_lon, \
+    v.scheduled_start, v.start_day, v.planned_days, v.technician_quota, v.seats_taken, v.status, \
+    v.emergency, v.summary, v.cancel_reason, v.created_by, v.created_at, v.updated_at, \
+    v.completed_at, v.cancelled_at FROM visits v JOIN customers c ON c.id = v.customer_id";
+
+/// The editable fields of a visit, validated.
+#[derive(Debug, Clone, Default)]
+pub struct VisitFields {
+    pub customer_id: String,
+    pub ticket_id: Option<String>,
+    pub department_id: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub site_address: String,
+    pub site_lat: f64,
+    pub site_lon: f64,
+    pub scheduled_start: String,
+    pub start_day: i64,
+    pub planned_days: i64,
+    pub technician_quota: i64,
+}
+
+/// Filters of the visit list; all optional and combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct VisitFilter {
+    pub status: Option<String>,
+    pub customer_id: Option<String>,
+    /// Visits this technician holds (or held to completion).
+    pub technician_id: Option<String>,
+    /// Only visits open for claims.
+    pub pool_only: bool,
+    /// Visits whose planned days overlap `[from_day, to_day]`.
+    pub from_day: Option<i64>,
+    pub to_day: Option<i64>,
+    /// A technician's scope: the pool plus what they hold.
+    pub pool_or_held_by: Option<String>,
+    /// A lat/lon box (min_lat, max_lat, min_lon, max_lon) around a point.
+    pub bbox: Option<(f64, f64, f64, f64)>,
+}
+
+pub async fn insert(tx: &mut Tx, f: &VisitFields, created_by: &str) -> sqlx::Result<String> {
+    let id = new_id();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO visits (id, customer_id, ticket_id, department_id, title, description, \
+             site_address, site_lat, site_lon, scheduled_start, start_day, planned_days, \
+             technician_quota, seats_taken, status, emergency, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 'open', 0, $14, $15, $15)",
+    )
+    .bind(&id)
+    .bind(&f.customer_id)
+    .bind(&f.ticket_id)
+    .bind(&f.department_id)
+    .bind(&f.title)
+    .bind(&f.description)
+    .bind(&f.site_address)
+    .bind(f.site_lat)
+    .bind(f.site_lon)
+    .bind(&f.scheduled_start)
+    .bind(f.start_day)
+    .bind(f.planned_days)
+    .bind(f.technician_quota)
+    .bind(created_by)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+pub async fn get(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<VisitRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE v.id = $1")))
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// A visit of `customer_id` titled `title` (the demo data's idempotency key).
+pub async fn find_by_title(
+    ex: impl AnyExecutor<'_>,
+    customer_id: &str,
+    title: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT id FROM visits WHERE customer_id = $1 AND title = $2")
+        .bind(customer_id)
+        .bind(title)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Reads the visit and, on Postgres, locks its row until the transaction
+/// ends, so that a read-check-write sequence sees no concurrent change.
+pub async fn lock(tx: &mut Tx, backend: Backend, id: &str) -> sqlx::Result<Option<VisitRow>> {
+    if backend == Backend::Postgres {
+        let locked: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM visits WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if locked.is_none() {
+            return Ok(None);
+        }
+    }
+    get(&mut **tx, id).await
+}
+
+/// Serialises one technician's claims (the schedule-conflict check reads
+/// other visits). SQLite's `BEGIN IMMEDIATE` already does.
+pub async fn lock_technician(tx: &mut Tx, backend: Backend, user_id: &str) -> sqlx::Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+const FILTER: &str = "($1 IS NULL OR v.status = $1) \
+    AND ($2 IS NULL OR v.customer_id = $2) \
+    AND ($3 IS NULL OR EXISTS (SELECT 1 FROM assignments a WHERE a.visit_id = v.id \
+         AND a.technician_id = $3 AND a.state <> 'released')) \
+    AND ($4 = 0 OR (v.status IN ('open', 'in_progress') AND v.seats_taken < v.technician_quota)) \
+    AND ($5 IS NULL OR v.start_day + v.planned_days - 1 >= $5) \
+    AND ($6 IS NULL OR v.start_day <= $6) \
+    AND ($7 IS NULL OR (v.status IN ('open', 'in_progress') AND v.seats_taken < v.technician_quota) \
+         OR EXISTS (SELECT 1 FROM assignments a WHERE a.visit_id = v.id \
+                    AND a.technician_id = $7 AND a.state <> 'released')) \
+    AND ($8 = 0 OR (v.site_lat BETWEEN $9 AND $10 AND v.site_lon BETWEEN $11 AND $12))";
+
+fn bind_filter<'q>(
+    q: sqlx::query::QueryAs<'q, sqlx::Any, VisitRow, sqlx::any::AnyArguments>,
+    f: &'q VisitFilter,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, VisitRow, sqlx::any::AnyArguments> {
+    q.bind(f.status.as_deref())
+        .bind(f.customer_id.as_deref())
+        .bind(f.technician_id.as_deref())
+        .bind(i64::from(f.pool_only))
+        .bind(f.from_day)
+        .bind(f.to_day)
+        .bind(f.pool_or_held_by.as_deref())
+        // Always real numbers, never NULL: sqlx 0.9's Any driver declares a
+        // NULL f64 as float4 on Postgres, and the cached statement then
+        // refuses a real f64 on the same connection.
+        .bind(i64::from(f.bbox.is_some()))
+        .bind(f.bbox.map_or(0.0, |b| b.0))
+        .bind(f.bbox.map_or(0.0, |b| b.1))
+        .bind(f.bbox.map_or(0.0, |b| b.2))
+        .bind(f.bbox.map_or(0.0, |b| b.3))
+}
+
+/// Newest first, keyset-paged by id; fetches `limit + 1` rows.
+pub async fn list(
+    ex: impl AnyExecutor<'_>,
+    filter: &VisitFilter,
+    after: Option<&str>,
+    limit: u32,
+) -> sqlx::Result<Vec<VisitRow>> {
+    let sql = format!(
+        "{SELECT} WHERE {FILTER} AND ($13 IS NULL OR v.id < $13) ORDER BY v.id DESC LIMIT $14"
+    );
+    bind_filter(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(ex)
+        .await
+}
+
+/// Up to `cap` matching visits, soonest first, for sorting by distance in Rust.
+pub async fn candidates(
+    ex: impl AnyExecutor<'_>,
+    filter: &VisitFilter,
+    cap: u32,
+) -> sqlx::Result<Vec<VisitRow>> {
+    let sql = format!("{SELECT} WHERE {FILTER} ORDER BY v.start_day, v.id LIMIT $13");
+    bind_filter(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter)
+        .bind(i64::from(cap))
+        .fetch_all(ex)
+        .await
+}
+
+/// Writes every editable field.
+pub async fn update(tx: &mut Tx, id: &str, f: &VisitFields) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE visits SET ticket_id = $2, department_id = $3, title = $4, description = $5, \
+             site_address = $6, site_lat = $7, site_lon = $8, scheduled_start = $9, \
+             start_day = $10, planned_days = $11, technician_quota = $12, \
+             status = CASE WHEN status IN ('open', 'assigned') THEN \
+                 CASE WHEN seats_taken >= $12 THEN 'assigned' ELSE 'open' END ELSE status END, \
+             updated_at = $13 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&f.ticket_id)
+    .bind(&f.department_id)
+    .bind(&f.title)
+    .bind(&f.description)
+    .bind(&f.site_address)
+    .bind(f.site_lat)
+    .bind(f.site_lon)
+    .bind(&f.scheduled_start)
+    .bind(f.start_day)
+    .bind(f.planned_days)
+    .bind(f.technician_quota)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The claim gate: takes one seat if one is left, the visit is claimable and
+/// its schedule is still the one the caller checked. `false`: nothing written.
+/// Filling the last seat moves an `open` visit to `assigned` and ends its
+/// emergency.
+pub async fn take_seat(
+    tx: &mut Tx,
+    id: &str,
+    start_day: i64,
+    planned_days: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE visits SET seats_taken = seats_taken + 1, \
+             status = CASE WHEN seats_taken + 1 >= technician_quota AND status = 'open' \
+                      THEN 'assigned' ELSE status END, \
+             emergency = CASE WHEN seats_taken + 1 >= technician_quota THEN 0 ELSE emergency END, \
+             updated_at = $4 \
+         WHERE id = $1 AND seats_taken < technician_quota \
+           AND status IN ('open', 'in_progress') AND start_day = $2 AND planned_days = $3",
+    )
+    .bind(id)
+    .bind(start_day)
+    .bind(planned_days)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives a seat back: an `assigned` visit reopens; `emergency` marks it for
+/// the emergency pool.
+pub async fn free_seat(tx: &mut Tx, id: &str, emergency: bool) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE visits SET seats_taken = seats_taken - 1, \
+             status = CASE WHEN status = 'assigned' THEN 'open' ELSE status END, \
+             emergency = CASE WHEN $2 = 1 THEN 1 ELSE emergency END, updated_at = $3 \
+         WHERE id = $1 AND seats_taken > 0",
+    )
+    .bind(id)
+    .bind(i64::from(emergency))
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves the visit from one of `from` to `to`; `false` when it was elsewhere.
+pub async fn transition(tx: &mut Tx, id: &str, from: &[&str], to: &str) -> sqlx::Result<bool> {
+    let list = from
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let now = now_ms();
+    let sql = format!(
+        "UPDATE visits SET status = $2, updated_at = $3, \
+             completed_at = CASE WHEN $2 = 'done' THEN $3 WHEN $2 = 'in_progress' THEN NULL \
+                            ELSE completed_at END, \
+             cancelled_at = CASE WHEN $2 = 'cancelled' THEN $3 ELSE cancelled_at END \
+         WHERE id = $1 AND status IN ({list})"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(to)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_summary(tx: &mut Tx, id: &str, summary: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE visits SET summary = $2 WHERE id = $1")
+        .bind(id)
+        .bind(summary)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_cancellation(tx: &mut Tx, id: &str, reason: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE visits SET cancel_reason = $2, seats_taken = 0 WHERE id = $1")
+        .bind(id)
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Adds approved extra days.
+pub async fn extend(tx: &mut Tx, id: &str, extra_days: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE visits SET planned_days = planned_days + $2, updated_at = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(extra_days)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! WhatsApp: the log of inbound message ids (Meta redelivers; each is handled
+//! once) and the persistent outbound queue (pending → sending under a lease →
+//! sent | failed, with retries).
+
+use sqlx::FromRow;
+
+use super::{Db, Tx, new_id, now_ms};
+
+/// True if `message_id` was already handled (or is being handled).
+pub async fn seen(db: &Db, message_id: &str) -> sqlx::Result<bool> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT message_id FROM whatsapp_inbound WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Claims an inbound message id; false if another delivery already did.
+pub async fn claim_inbound(
+    tx: &mut Tx,
+    message_id: &str,
+    from_phone: &str,
+    outcome: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO whatsapp_inbound (message_id, from_phone, outcome, received_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(message_id)
+    .bind(from_phone)
+    .bind(outcome)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Queues a text to `to_phone` (E.164) for sending now.
+pub async fn enqueue(tx: &mut Tx, to_phone: &str, body: &str) -> sqlx::Result<String> {
+    let id = new_id();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO whatsapp_outbox (id, to_phone, body, status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
+    )
+    .bind(&id)
+    .bind(to_phone)
+    .bind(body)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OutboxRow {
+    pub id: String,
+    pub to_phone: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub provider_id: Option<String>,
+}
+
+const COLUMNS: &str = "id, to_phone, body, status, attempts, last_error, provider_id";
+
+/// Leases the next due message for `lease_ms` (an expired lease of a crashed
+/// sender is due again); at most one caller gets each lease.
+pub async fn lease_next(db: &Db, now: i64, lease_ms: i64) -> sqlx::Result<Option<OutboxRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE whatsapp_outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 \
+         WHERE id = (SELECT id FROM whatsapp_outbox WHERE status IN ('pending', 'sending') \
+                     AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT 1) \
+           AND next_attempt_at <= $1 \
+         RETURNING {COLUMNS}"
+    )))
+    .bind(now)
+    .bind(now + lease_ms)
+    .fetch_optional(db.pool())
+    .await
+}
+
+pub async fn mark_sent(db: &Db, id: &str, provider_id: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE whatsapp_outbox SET status = 'sent', sent_at = $2, provider_id = $3, last_error = NULL \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now_ms())
+    .bind(provider_id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or failed for good when `None`.
+pub async fn mark_attempt_failed(
+    db: &Db,
+    id: &str,
+    error: &str,
+    retry_at: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE whatsapp_outbox SET status = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
+                                    last_error = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(if retry_at.is_some() {
+        "pending"
+    } else {
+        "failed"
+    })
+    .bind(retry_at)
+    .bind(error)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+pub async fn outbox(db: &Db) -> sqlx::Result<Vec<OutboxRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM whatsapp_outbox ORDER BY id"
+    )))
+    .fetch_all(db.pool())
+    .await
+}

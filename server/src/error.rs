@@ -1,0 +1,253 @@
+//! One error type for the HTTP API, rendered as `application/problem+json`
+//! (RFC 9457). Internal causes are logged with their context and never sent.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A problem with one field of the request.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name, dotted for nested fields (`site.lat`).
+    pub field: String,
+    /// What is wrong with it, for a person.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A stable identifier of the kind of problem, e.g. `urn:fieldops:problem:validation`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong this time, for a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Field-level problems, for validation errors and conflicts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A state or uniqueness conflict; `kind` is the stable problem slug.
+    #[error("conflict: {detail}")]
+    Conflict {
+        kind: &'static str,
+        detail: String,
+        field: Option<&'static str>,
+    },
+    #[error("unprocessable: {detail}")]
+    Unprocessable { kind: &'static str, detail: String },
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("service unavailable")]
+    Unavailable,
+    #[error("upgrade required")]
+    UpgradeRequired,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn conflict(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            kind,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    /// A uniqueness conflict on one field.
+    pub fn duplicate(field: &'static str) -> Self {
+        Self::Conflict {
+            kind: "duplicate",
+            detail: format!("{field} is already in use"),
+            field: Some(field),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use ApiError::*;
+        match self {
+            BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Malformed request"),
+            Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid request fields",
+            ),
+            Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            ),
+            Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Not allowed for this account",
+            ),
+            NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
+            Unprocessable { kind, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                kind,
+                "Request cannot be processed",
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Expected application/json",
+            ),
+            Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            UpgradeRequired => (
+                StatusCode::UPGRADE_REQUIRED,
+                "upgrade-required",
+                "This endpoint speaks WebSocket",
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
+        }
+    }
+}
+
+/// Builds a problem+json response.
+pub fn problem_response(
+    status: StatusCode,
+    kind: &str,
+    title: &str,
+    detail: Option<String>,
+    errors: Vec<FieldError>,
+) -> Response {
+    let body = Problem {
+        kind: format!("urn:fieldops:problem:{kind}"),
+        title: title.to_owned(),
+        status: status.as_u16(),
+        detail,
+        errors,
+    };
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, title) = self.parts();
+        let (detail, errors) = match self {
+            ApiError::BadRequest(d) => (Some(d), vec![]),
+            ApiError::Validation(errors) => (None, errors),
+            ApiError::Unauthorized(d) => (Some(d.to_owned()), vec![]),
+            ApiError::NotFound(what) => (Some(format!("{what} not found")), vec![]),
+            ApiError::Conflict { detail, field, .. } => {
+                let errors = field
+                    .map(|f| vec![FieldError::new(f, detail.clone())])
+                    .unwrap_or_default();
+                (Some(detail), errors)
+            }
+            ApiError::Unprocessable { detail, .. } => (Some(detail), vec![]),
+            ApiError::Internal(err) => {
+                tracing::error!(error = ?err, "request failed");
+                (None, vec![])
+            }
+            _ => (None, vec![]),
+        };
+        let mut response = problem_response(status, kind, title, detail, errors);
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        ApiError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => ApiError::Validation(vec![FieldError::new(
+                "body",
+                e.body_text()
+                    .trim_start_matches(
+                        "Failed to deserialize the JSON body into the target type: ",
+                    )
+                    .to_owned(),
+            )]),
+            JsonRejection::JsonSyntaxError(_) => {
+                ApiError::BadRequest("the body is not valid JSON".into())
+            }
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge
+            }
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}

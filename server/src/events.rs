@@ -1,0 +1,241 @@
+//! Live events for consoles and devices: ticket and visit changes, pool
+//! changes, attendance, chat messages, call signals, SLA breaches.
+//!
+//! Every event is written to `event_log` (so a console that reconnects can
+//! catch up with `?since=<id>`) and then fanned out:
+//!
+//! * **SQLite** (one instance): straight into an in-process broadcast channel.
+//! * **Postgres** (any number of instances): `pg_notify('fieldops_events', id)`
+//!   in the publishing transaction's wake; every instance, the publisher
+//!   included, LISTENs, loads the event by id and broadcasts it locally. One
+//!   path for all, so every instance sees the same order.
+//!
+//! Who receives an event is its [`Audience`], checked against the
+//! subscriber's [`Actor`] by [`Audience::admits`].
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use utoipa::ToSchema;
+
+use crate::auth::Actor;
+use crate::db::{Backend, Db, new_id, now_ms};
+use crate::domain::Role;
+
+/// Who may receive an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Audience {
+    /// Staff of one department (and admins); every staff member when `None`.
+    Staff { department_id: Option<String> },
+    /// One account.
+    User { user_id: String },
+    /// The accounts of one customer.
+    Customer { customer_id: String },
+    /// Server internals (sync wake-ups): never sent to a console.
+    Internal,
+}
+
+impl Audience {
+    pub fn admits(&self, actor: &Actor) -> bool {
+        match self {
+            Audience::Staff {
+                department_id: None,
+            } => actor.role.is_staff(),
+            Audience::Staff {
+                department_id: Some(d),
+            } => actor.role == Role::Admin || (actor.role.is_staff() && actor.in_department(d)),
+            Audience::User { user_id } => &actor.user_id == user_id,
+            Audience::Customer { customer_id } => actor.customer_id.as_deref() == Some(customer_id),
+            Audience::Internal => false,
+        }
+    }
+}
+
+/// Something that happened, for the people who may know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    /// Time-ordered; pass the last one seen as `since` to catch up.
+    pub id: String,
+    /// e.g. `ticket.created`, `visit.claimed`, `chat.message`.
+    pub kind: String,
+    #[serde(skip_serializing)]
+    #[schema(ignore)]
+    pub audience: Option<Audience>,
+    pub data: serde_json::Value,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+/// Publishes and distributes events. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    db: Db,
+    local: broadcast::Sender<Event>,
+    /// The NOTIFY channel: one per schema, since notifications are per database.
+    channel: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: String,
+    kind: String,
+    audience: String,
+    data: String,
+    at: i64,
+}
+
+impl EventRow {
+    fn into_event(self) -> Option<Event> {
+        Some(Event {
+            id: self.id,
+            kind: self.kind,
+            audience: Some(serde_json::from_str(&self.audience).ok()?),
+            data: serde_json::from_str(&self.data).ok()?,
+            at: self.at,
+        })
+    }
+}
+
+impl EventBus {
+    /// A bus over `db`; on Postgres also starts the LISTEN task, which stops
+    /// with `shutdown`.
+    pub async fn start(
+        db: Db,
+        database_url: &str,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let (local, _) = broadcast::channel(4096);
+        let channel = match db.backend() {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => {
+                let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+                    .fetch_one(db.pool())
+                    .await?;
+                let schema: String = schema
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                format!("fieldops_events_{schema}")
+            }
+        };
+        let bus = Self { db, local, channel };
+        if bus.db.backend() == Backend::Postgres {
+            let listener = PgListener::connect(database_url).await?;
+            tokio::spawn(bus.clone().listen(listener, shutdown));
+        }
+        Ok(bus)
+    }
+
+    /// Receives every event published from now on (filter with [`Audience::admits`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.local.subscribe()
+    }
+
+    /// Records `kind` for `audience` and delivers it to every instance.
+    /// Failing to publish is logged, not returned: the change it reports is
+    /// already committed, and consoles can catch up from the log.
+    pub async fn publish(&self, kind: &str, audience: Audience, data: serde_json::Value) {
+        if let Err(e) = self.try_publish(kind, audience, data).await {
+            tracing::warn!(error = %e, kind, "publishing an event");
+        }
+    }
+
+    async fn try_publish(
+        &self,
+        kind: &str,
+        audience: Audience,
+        data: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        let event = Event {
+            id: new_id(),
+            kind: kind.to_owned(),
+            audience: Some(audience),
+            data,
+            at: now_ms(),
+        };
+        sqlx::query(
+            "INSERT INTO event_log (id, kind, audience, data, at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&event.id)
+        .bind(&event.kind)
+        .bind(serde_json::to_string(&event.audience)?)
+        .bind(event.data.to_string())
+        .bind(event.at)
+        .execute(self.db.pool())
+        .await?;
+        match self.db.backend() {
+            Backend::Sqlite => {
+                let _ = self.local.send(event);
+            }
+            Backend::Postgres => {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(&self.channel)
+                    .bind(&event.id)
+                    .execute(self.db.pool())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Events after `since` (exclusive), oldest first, at most `limit`.
+    pub async fn since(&self, since: &str, limit: u32) -> sqlx::Result<Vec<Event>> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT id, kind, audience, data, at FROM event_log WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows.into_iter().filter_map(EventRow::into_event).collect())
+    }
+
+    async fn load(&self, id: &str) -> sqlx::Result<Option<Event>> {
+        let row: Option<EventRow> =
+            sqlx::query_as("SELECT id, kind, audience, data, at FROM event_log WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.db.pool())
+                .await?;
+        Ok(row.and_then(EventRow::into_event))
+    }
+
+    async fn listen(self, mut listener: PgListener, shutdown: CancellationToken) {
+        if let Err(e) = listener.listen(&self.channel).await {
+            tracing::error!(error = %e, "LISTEN failed; live events stay on this instance");
+            return;
+        }
+        loop {
+            let notification = tokio::select! {
+                () = shutdown.cancelled() => break,
+                n = listener.recv() => n,
+            };
+            match notification {
+                Ok(n) => match self.load(n.payload()).await {
+                    Ok(Some(event)) => {
+                        let _ = self.local.send(event);
+                    }
+                    Ok(None) => tracing::warn!(id = n.payload(), "notified of an unknown event"),
+                    Err(e) => tracing::warn!(error = %e, "loading a notified event"),
+                },
+                // PgListener reconnects by itself on the next recv.
+                Err(e) => {
+                    tracing::warn!(error = %e, "event listener connection lost; reconnecting");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+
+    /// Deletes events older than `max_age_ms`.
+    pub async fn expire(&self, max_age_ms: i64) -> sqlx::Result<u64> {
+        let done = sqlx::query("DELETE FROM event_log WHERE at < $1")
+            .bind(now_ms() - max_age_ms)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

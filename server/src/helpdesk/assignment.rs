@@ -1,0 +1,294 @@
+//! Round-robin auto-assignment of unassigned tickets.
+//!
+//! Eligible agents: active `cs` or `admin` accounts that are members of the
+//! ticket's department, whose presence is `available`, and who are within
+//! their shift (minutes of the day in the SLA calendar's time zone; no shift
+//! means any time). Tickets go urgent first, then oldest first. Among the
+//! eligible agents the one assigned least recently goes next (ties by id), so
+//! the rotation stays fair over time even as agents come and go. Every
+//! assignment records why the agent was chosen.
+//!
+//! [`drain`] runs after a ticket is created, when an agent becomes available,
+//! and on every job tick, so work queued while nobody was available (tickets,
+//! and conversations opened with nobody available) is handed out as soon as
+//! someone is.
+
+use jiff::Timestamp;
+
+use crate::AppState;
+use crate::db::tickets::{self, AssignMethod};
+use crate::db::{Tx, audit, now_ms};
+use crate::events::Audience;
+
+/// An agent who could take work now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Candidate {
+    user_id: String,
+    department_id: String,
+    last_assigned_at: i64,
+    shift_start_min: Option<i64>,
+    shift_end_min: Option<i64>,
+}
+
+/// Whether `minute` (of the day) is within `[start, end)`, wrapping past midnight.
+pub fn within_shift(start: Option<i64>, end: Option<i64>, minute: i64) -> bool {
+    match (start, end) {
+        (Some(s), Some(e)) if s <= e => (s..e).contains(&minute),
+        (Some(s), Some(e)) => minute >= s || minute < e,
+        _ => true,
+    }
+}
+
+async fn candidates(tx: &mut Tx, minute: i64) -> sqlx::Result<Vec<Candidate>> {
+    let all: Vec<Candidate> = sqlx::query_as(
+        "SELECT u.id AS user_id, m.department_id, COALESCE(r.last_assigned_at, 0) AS last_assigned_at, \
+                r.shift_start_min, r.shift_end_min \
+         FROM users u JOIN department_members m ON m.user_id = u.id \
+         LEFT JOIN agent_rotation r ON r.user_id = u.id \
+         WHERE u.status = 'active' AND u.presence = 'available' AND u.role IN ('cs', 'admin') \
+         ORDER BY last_assigned_at, u.id",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(all
+        .into_iter()
+        .filter(|c| within_shift(c.shift_start_min, c.shift_end_min, minute))
+        .collect())
+}
+
+/// Records that `user_id` was just given work: they go to the back of the line.
+async fn rotate(tx: &mut Tx, user_id: &str, now: i64) -> sqlx::Result<i64> {
+    let newest: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(last_assigned_at), 0) FROM agent_rotation")
+            .fetch_one(&mut **tx)
+            .await?;
+    let at = now.max(newest + 1);
+    sqlx::query(
+        "INSERT INTO agent_rotation (user_id, last_assigned_at, assigned_count) VALUES ($1, $2, 1) \
+         ON CONFLICT (user_id) DO UPDATE SET last_assigned_at = $2, \
+                                             assigned_count = agent_rotation.assigned_count + 1",
+    )
+    .bind(user_id)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(at)
+}
+
+/// The current minute of the day in the calendar's time zone.
+fn minute_of_day(state: &AppState) -> i64 {
+    let now = Timestamp::now().to_zoned(state.helpdesk.calendar.time_zone().clone());
+    i64::from(now.hour()) * 60 + i64::from(now.minute())
+}
+
+/// Assigns queued tickets one by one until none can be; returns how many.
+pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
+    let mut assigned = drain_conversations(state).await?;
+    while let Some((ticket_id, user_id)) = assign_one(state).await? {
+        assigned += 1;
+        if let Some(t) = tickets::get(state.db.pool(), &ticket_id).await? {
+            let data = serde_json::json!({
+                "ticket_id": t.id, "number": t.number, "assignee_id": user_id, "method": "round_robin",
+            });
+            state
+                .events
+                .publish(
+                    "ticket.assigned",
+                    Audience::Staff {
+                        department_id: Some(t.department_id.clone()),
+                    },
+                    data.clone(),
+                )
+                .await;
+            state
+                .events
+                .publish("ticket.assigned", Audience::User { user_id }, data)
+                .await;
+        }
+        if assigned >= 10_000 {
+            break;
+        }
+    }
+    Ok(assigned)
+}
+
+/// Assigns the most urgent, oldest queued ticket that has an eligible agent.
+async fn assign_one(state: &AppState) -> anyhow::Result<Option<(String, String)>> {
+    let mut tx = state.db.begin_write().await?;
+    let now = now_ms();
+    let agents = candidates(&mut tx, minute_of_day(state)).await?;
+    if agents.is_empty() {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let mut departments: Vec<&str> = agents.iter().map(|a| a.department_id.as_str()).collect();
+    departments.sort_unstable();
+    departments.dedup();
+    let placeholders: Vec<String> = (1..=departments.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id, department_id, priority FROM tickets \
+         WHERE assignee_id IS NULL AND status IN ('open', 'in_progress') \
+           AND department_id IN ({}) \
+         ORDER BY CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, \
+                  created_at, id \
+         LIMIT 1",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
+    for d in &departments {
+        query = query.bind(*d);
+    }
+    let Some((ticket_id, department_id, priority)) = query.fetch_optional(&mut *tx).await? else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    // `agents` is ordered least recently assigned first.
+    let pool: Vec<&Candidate> = agents
+        .iter()
+        .filter(|a| a.department_id == department_id)
+        .collect();
+    let Some(agent) = pool.first() else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let reason = format!(
+        "round-robin: {} of {} available agent(s) in the department within shift; \
+         least recently assigned ({}); {priority} ticket taken first by priority then age",
+        1,
+        pool.len(),
+        if agent.last_assigned_at == 0 {
+            "never assigned before".to_owned()
+        } else {
+            format!(
+                "last assigned {}",
+                crate::domain::rfc3339(agent.last_assigned_at)
+            )
+        }
+    );
+    if !tickets::set_assignee(
+        &mut tx,
+        &ticket_id,
+        &agent.user_id,
+        None,
+        AssignMethod::RoundRobin,
+        &reason,
+        true,
+    )
+    .await?
+    {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    rotate(&mut tx, &agent.user_id, now).await?;
+    audit::record(
+        &mut tx,
+        None,
+        "ticket.assigned",
+        "ticket",
+        &ticket_id,
+        serde_json::json!({ "assignee_id": agent.user_id, "method": "round_robin", "reason": reason }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some((ticket_id, agent.user_id.clone())))
+}
+
+/// Routes conversations opened while nobody was available; returns how many.
+pub async fn drain_conversations(state: &AppState) -> anyhow::Result<usize> {
+    let department =
+        crate::db::departments::by_name(&state.db, &state.config.ticket_default_department)
+            .await?
+            .map(|d| d.id);
+    let waiting: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, customer_id FROM conversations WHERE assignee_id IS NULL \
+         ORDER BY last_message_at LIMIT 500",
+    )
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut routed = 0;
+    for (id, customer_id) in waiting {
+        let mut tx = state.db.begin_write().await?;
+        let Some(agent) = pick_for_chat(state, &mut tx, department.as_deref()).await? else {
+            tx.rollback().await?;
+            break;
+        };
+        let done = sqlx::query(
+            "UPDATE conversations SET assignee_id = $2 WHERE id = $1 AND assignee_id IS NULL",
+        )
+        .bind(&id)
+        .bind(&agent)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            continue;
+        }
+        audit::record(
+            &mut tx,
+            None,
+            "conversation.assigned",
+            "conversation",
+            &id,
+            serde_json::json!({ "assignee_id": agent, "method": "round_robin" }),
+        )
+        .await?;
+        tx.commit().await?;
+        routed += 1;
+        let data = serde_json::json!({ "conversation_id": id, "customer_id": customer_id, "assignee_id": agent });
+        state
+            .events
+            .publish(
+                "conversation.assigned",
+                Audience::User { user_id: agent },
+                data,
+            )
+            .await;
+    }
+    Ok(routed)
+}
+
+/// Picks the next available agent of `department_id` for a new chat, and
+/// moves them to the back of the line. `None` when nobody is available.
+pub async fn pick_for_chat(
+    state: &AppState,
+    tx: &mut Tx,
+    department_id: Option<&str>,
+) -> sqlx::Result<Option<String>> {
+    let agents = candidates(tx, minute_of_day(state)).await?;
+    let Some(agent) = agents
+        .iter()
+        .find(|a| department_id.is_none_or(|d| a.department_id == d))
+    else {
+        return Ok(None);
+    };
+    rotate(tx, &agent.user_id, now_ms()).await?;
+    Ok(Some(agent.user_id.clone()))
+}
+
+/// Sets or clears an agent's shift (minutes of the day).
+pub async fn set_shift(tx: &mut Tx, user_id: &str, shift: Option<(i64, i64)>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO agent_rotation (user_id, shift_start_min, shift_end_min) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id) DO UPDATE SET shift_start_min = $2, shift_end_min = $3",
+    )
+    .bind(user_id)
+    .bind(shift.map(|s| s.0))
+    .bind(shift.map(|s| s.1))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_shift;
+
+    #[test]
+    fn shifts_wrap_past_midnight() {
+        assert!(within_shift(None, None, 0));
+        assert!(within_shift(Some(480), Some(960), 480));
+        assert!(!within_shift(Some(480), Some(960), 960));
+        assert!(within_shift(Some(1320), Some(360), 60));
+        assert!(!within_shift(Some(1320), Some(360), 720));
+    }
+}

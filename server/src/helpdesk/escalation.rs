@@ -1,0 +1,99 @@
+//! Marks SLA breaches and escalates, exactly once per ticket and clock across
+//! restarts and instances: the breach is claimed by a conditional update
+//! (`db::tickets::mark_breach`) in the same transaction as the escalation, so a
+//! crash before commit leaves it for the next pass and a second instance finds
+//! it already claimed.
+//!
+//! Escalating raises the priority one step (urgent stays urgent), adds a system
+//! note, writes the audit trail, and emits `ticket.sla_breached` to the
+//! department's staff and to the department lead.
+
+use crate::AppState;
+use crate::db::tickets::{self, Breach, TicketChanges};
+use crate::db::{audit, departments};
+use crate::events::Audience;
+
+/// Escalates every ticket whose deadline passed by `now`; returns how many
+/// breaches this call claimed.
+pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize> {
+    let mut claimed = 0;
+    for (id, kind) in tickets::due_breaches(&state.db, now, 500).await? {
+        let breach = if kind == "response" {
+            Breach::Response
+        } else {
+            Breach::Resolution
+        };
+        let mut tx = state.db.begin_write().await?;
+        if !tickets::mark_breach(&mut tx, &id, breach, now).await? {
+            tx.rollback().await?;
+            continue;
+        }
+        let Some(ticket) = tickets::get(&mut *tx, &id).await? else {
+            continue;
+        };
+        let raised = ticket.priority.raised();
+        if raised != ticket.priority {
+            tickets::update_fields(
+                &mut tx,
+                &id,
+                &TicketChanges {
+                    priority: Some(raised),
+                    ..TicketChanges::default()
+                },
+            )
+            .await?;
+        }
+        let note = format!(
+            "SLA {} deadline missed; priority {} -> {}",
+            breach.as_str(),
+            ticket.priority,
+            raised
+        );
+        tickets::add_message(&mut tx, &id, None, "system", &note, true).await?;
+        let detail = serde_json::json!({
+            "breach": breach.as_str(),
+            "from_priority": ticket.priority,
+            "to_priority": raised,
+        });
+        audit::record(
+            &mut tx,
+            None,
+            "ticket.sla_breached",
+            "ticket",
+            &id,
+            detail.clone(),
+        )
+        .await?;
+        tx.commit().await?;
+        claimed += 1;
+        tracing::info!(ticket = %ticket.number, breach = breach.as_str(), "SLA breached; escalated");
+        let data = serde_json::json!({
+            "ticket_id": id, "number": ticket.number, "breach": breach.as_str(),
+            "priority": raised, "department_id": ticket.department_id,
+        });
+        state
+            .events
+            .publish(
+                "ticket.sla_breached",
+                Audience::Staff {
+                    department_id: Some(ticket.department_id.clone()),
+                },
+                data.clone(),
+            )
+            .await;
+        if let Some(lead) = departments::get(&state.db, &ticket.department_id)
+            .await?
+            .and_then(|d| d.lead_user_id)
+        {
+            state
+                .events
+                .publish(
+                    "ticket.sla_breached",
+                    Audience::User { user_id: lead },
+                    data,
+                )
+                .await;
+        }
+    }
+    Ok(claimed)
+}

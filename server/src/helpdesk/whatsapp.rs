@@ -1,0 +1,204 @@
+//! WhatsApp Cloud API: the registration message format and the sender that
+//! drains the persistent outbound queue (`db::whatsapp`) with retries.
+//!
+//! Outbound requests are `POST {api_base_url}/{phone_number_id}/messages` with
+//! `Authorization: Bearer {access_token}` and the Cloud API text body
+//! `{"messaging_product":"whatsapp","recipient_type":"individual","to":"<digits>",
+//! "type":"text","text":{"preview_url":false,"body":"..."}}`. A 2xx marks the
+//! message sent; 429, 5xx and network errors retry with exponential backoff up
+//! to `max_attempts`; other 4xx fail at once. Each sent message is announced
+//! to staff as a `whatsapp.sent` live event.
+
+use std::time::Duration;
+
+use crate::AppState;
+use crate::db::{customers, now_ms, whatsapp};
+use crate::events::Audience;
+
+/// How long a sender holds a message before another may retry it.
+const LEASE_MS: i64 = 60_000;
+/// First retry delay; doubles per attempt, capped at 15 minutes.
+const BACKOFF_BASE_MS: i64 = 500;
+
+/// A registration text: `DAFTAR#<name>#<address>#<city>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub name: String,
+    pub address: String,
+    pub city: String,
+}
+
+/// What a registration-looking text turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    Registration(Registration),
+    /// Starts with `DAFTAR` but does not have the right fields.
+    BadRegistration(String),
+    NotRegistration,
+}
+
+/// The reply that explains the format.
+pub const REGISTRATION_HELP: &str = "Untuk mendaftar, kirim: DAFTAR#<nama>#<alamat>#<kota> (contoh: DAFTAR#Budi Santoso#Jl. Merdeka 1#Bandung)";
+
+/// Parses `DAFTAR#name#address#city` (case-insensitive keyword, fields trimmed).
+pub fn parse_registration(text: &str) -> Parsed {
+    let text = text.trim();
+    let mut parts = text.split('#').map(str::trim);
+    if !parts
+        .next()
+        .is_some_and(|k| k.eq_ignore_ascii_case("daftar"))
+    {
+        return Parsed::NotRegistration;
+    }
+    let fields: Vec<&str> = parts.collect();
+    let [name, address, city] = fields.as_slice() else {
+        return Parsed::BadRegistration("expected DAFTAR#<name>#<address>#<city>".into());
+    };
+    let checks = [
+        crate::domain::bounded_text(name, 120).map_err(|m| format!("name {m}")),
+        crate::domain::bounded_text(address, 300).map_err(|m| format!("address {m}")),
+        crate::domain::bounded_text(city, 100).map_err(|m| format!("city {m}")),
+    ];
+    match checks {
+        [Ok(name), Ok(address), Ok(city)] => Parsed::Registration(Registration {
+            name,
+            address,
+            city,
+        }),
+        [a, b, c] => Parsed::BadRegistration(
+            [a, b, c]
+                .into_iter()
+                .filter_map(Result::err)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    }
+}
+
+/// Queues a text to a customer's phone and wakes the sender.
+pub async fn enqueue_to_customer(
+    state: &AppState,
+    customer_id: &str,
+    body: &str,
+) -> anyhow::Result<()> {
+    let Some(customer) = customers::get(state.db.pool(), customer_id).await? else {
+        return Ok(());
+    };
+    let mut tx = state.db.begin_write().await?;
+    whatsapp::enqueue(&mut tx, &customer.phone, body).await?;
+    tx.commit().await?;
+    state.helpdesk.wake.notify_one();
+    Ok(())
+}
+
+/// Sends every due message; returns how many were sent.
+pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
+    let settings = &state.config.whatsapp;
+    let Some(token) = settings.access_token.as_deref() else {
+        return Ok(0);
+    };
+    let url = format!(
+        "{}/{}/messages",
+        settings.api_base_url.trim_end_matches('/'),
+        settings.phone_number_id
+    );
+    let mut sent = 0;
+    while let Some(msg) = whatsapp::lease_next(&state.db, now_ms(), LEASE_MS).await? {
+        let body = serde_json::json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": msg.to_phone.trim_start_matches('+'),
+            "type": "text",
+            "text": { "preview_url": false, "body": msg.body },
+        });
+        let result = state
+            .helpdesk
+            .http
+            .post(&url)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await;
+        let (error, retryable) = match result {
+            Ok(r) if r.status().is_success() => {
+                let reply: serde_json::Value = r.json().await.unwrap_or_default();
+                let provider_id = reply["messages"][0]["id"].as_str();
+                whatsapp::mark_sent(&state.db, &msg.id, provider_id).await?;
+                sent += 1;
+                let data = serde_json::json!({ "id": msg.id, "to": msg.to_phone, "attempts": msg.attempts });
+                state
+                    .events
+                    .publish(
+                        "whatsapp.sent",
+                        Audience::Staff {
+                            department_id: None,
+                        },
+                        data,
+                    )
+                    .await;
+                continue;
+            }
+            Ok(r) => {
+                let status = r.status();
+                (
+                    format!("HTTP {status}"),
+                    status.as_u16() == 429 || status.is_server_error(),
+                )
+            }
+            Err(e) => (format!("request failed: {e}"), true),
+        };
+        let attempts = u32::try_from(msg.attempts).unwrap_or(u32::MAX);
+        let retry_at = (retryable && attempts < settings.max_attempts).then(|| {
+            let delay = BACKOFF_BASE_MS.saturating_mul(1 << attempts.min(20)) / 2;
+            now_ms() + delay.min(15 * 60_000)
+        });
+        tracing::warn!(id = %msg.id, attempts, %error, retry = retry_at.is_some(), "WhatsApp send failed");
+        whatsapp::mark_attempt_failed(&state.db, &msg.id, &error, retry_at).await?;
+        if retry_at.is_some() {
+            // Retry on a later pass, not in this loop.
+            break;
+        }
+    }
+    Ok(sent)
+}
+
+/// The HTTP client for the Cloud API.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrations_parse() {
+        assert_eq!(
+            parse_registration(" daftar # Budi Santoso # Jl. Merdeka 1 # Bandung "),
+            Parsed::Registration(Registration {
+                name: "Budi Santoso".into(),
+                address: "Jl. Merdeka 1".into(),
+                city: "Bandung".into(),
+            })
+        );
+        assert!(matches!(
+            parse_registration("DAFTAR#Budi"),
+            Parsed::BadRegistration(_)
+        ));
+        assert!(matches!(
+            parse_registration("DAFTAR##x#y"),
+            Parsed::BadRegistration(_)
+        ));
+        assert_eq!(
+            parse_registration("Halo, printer saya rusak"),
+            Parsed::NotRegistration
+        );
+        assert_eq!(
+            parse_registration("DAFTARKAN saya"),
+            Parsed::NotRegistration
+        );
+    }
+}

@@ -1,0 +1,401 @@
+//! Live chat between customers and CS: conversations with their last message
+//! and unread count, paged messages, mark-read, and client-id deduplication so
+//! a message sent twice (a retry, an outbox replay) is stored once. Messages
+//! are delivered live over `/api/v1/events` as `chat.message`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, Page, PageRequest, Path, Query};
+use crate::AppState;
+use crate::auth::{Action, Actor};
+use crate::db::chat::{self, ChatMessageRow, ConversationRow};
+use crate::db::{audit, customers, departments};
+use crate::domain::{self, Role, rfc3339};
+use crate::error::{ApiError, ApiResult};
+use crate::events::Audience;
+use crate::helpdesk::assignment;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationView {
+    pub id: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    /// The CS agent it was routed to (round-robin among available staff).
+    pub assignee_id: Option<String>,
+    /// `app` or `whatsapp`.
+    pub channel: String,
+    pub last_message: Option<String>,
+    pub last_message_at: String,
+    /// Messages from others newer than the caller's read mark.
+    pub unread_count: i64,
+    pub created_at: String,
+}
+
+impl From<ConversationRow> for ConversationView {
+    fn from(c: ConversationRow) -> Self {
+        Self {
+            id: c.id,
+            customer_id: c.customer_id,
+            customer_name: c.customer_name,
+            assignee_id: c.assignee_id,
+            channel: c.channel,
+            last_message: c.last_message,
+            last_message_at: rfc3339(c.last_message_at),
+            unread_count: c.unread_count,
+            created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChatMessageView {
+    pub id: String,
+    pub conversation_id: String,
+    pub sender_id: Option<String>,
+    /// `customer`, `staff` or `system`.
+    pub sender_kind: String,
+    pub body: String,
+    pub client_id: Option<String>,
+    pub created_at: String,
+}
+
+impl From<ChatMessageRow> for ChatMessageView {
+    fn from(m: ChatMessageRow) -> Self {
+        Self {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            sender_id: m.sender_id,
+            sender_kind: m.sender_kind,
+            body: m.body,
+            client_id: m.client_id,
+            created_at: rfc3339(m.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartedConversation {
+    pub conversation: ConversationView,
+    pub message: ChatMessageView,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationListParams {
+    /// Matches the customer's name or any message.
+    pub q: Option<String>,
+    pub customer_id: Option<Uuid>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessageListParams {
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page: older messages.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartConversationRequest {
+    pub message: String,
+    /// Staff only: whom to talk to. Customers talk for themselves.
+    pub customer_id: Option<Uuid>,
+    /// The sender's id for this message; a retry with the same id is stored once.
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatMessageRequest {
+    pub body: String,
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadView {
+    pub unread_count: i64,
+}
+
+fn check_client_id(client_id: Option<&str>) -> ApiResult<Option<String>> {
+    match client_id.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(c) if c.len() <= 100 && c.chars().all(|ch| ch.is_ascii_graphic()) => {
+            Ok(Some(c.to_owned()))
+        }
+        Some(_) => Err(ApiError::field(
+            "client_id",
+            "must be up to 100 printable ASCII characters",
+        )),
+    }
+}
+
+/// Stores a message (once per client id) and delivers it live. Used by the
+/// API and by the WhatsApp webhook.
+pub(crate) async fn deliver(
+    state: &AppState,
+    conversation_id: &str,
+    customer_id: &str,
+    sender_id: Option<&str>,
+    sender_kind: &str,
+    body: &str,
+    client_id: Option<&str>,
+) -> ApiResult<(ChatMessageRow, bool)> {
+    let mut tx = state.db.begin_write().await?;
+    let (row, new) = chat::add_message(
+        &mut tx,
+        conversation_id,
+        sender_id,
+        sender_kind,
+        body,
+        client_id,
+    )
+    .await?;
+    tx.commit().await?;
+    if new {
+        publish(state, customer_id, &row).await;
+    }
+    Ok((row, new))
+}
+
+pub(crate) async fn publish(state: &AppState, customer_id: &str, m: &ChatMessageRow) {
+    let data = serde_json::to_value(ChatMessageView::from(m.clone())).unwrap_or_default();
+    let c = Audience::Customer {
+        customer_id: customer_id.to_owned(),
+    };
+    state.events.publish("chat.message", c, data.clone()).await;
+    let department_id = departments::by_name(&state.db, &state.config.ticket_default_department)
+        .await
+        .ok()
+        .flatten()
+        .map(|d| d.id);
+    state
+        .events
+        .publish("chat.message", Audience::Staff { department_id }, data)
+        .await;
+}
+
+/// Opens a conversation for `customer_id`, routed round-robin to an available
+/// agent of the help-desk department (unassigned when nobody is available).
+pub(crate) async fn open(state: &AppState, customer_id: &str, channel: &str) -> ApiResult<String> {
+    let department =
+        departments::by_name(&state.db, &state.config.ticket_default_department).await?;
+    let mut tx = state.db.begin_write().await?;
+    let assignee =
+        assignment::pick_for_chat(state, &mut tx, department.as_ref().map(|d| d.id.as_str()))
+            .await?;
+    let id = chat::create(&mut tx, customer_id, assignee.as_deref(), channel).await?;
+    audit::record(
+        &mut tx,
+        None,
+        "conversation.created",
+        "conversation",
+        &id,
+        serde_json::json!({ "assignee_id": assignee, "channel": channel }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn load(state: &AppState, actor: &Actor, id: &Uuid) -> ApiResult<ConversationRow> {
+    let c = chat::get(&state.db, &id.to_string(), &actor.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    actor.authorize(Action::UseConversation {
+        customer_id: &c.customer_id,
+    })?;
+    Ok(c)
+}
+
+/// Conversations, most recent activity first, with last message and unread count.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "chat", security(("bearer" = [])),
+    params(ConversationListParams),
+    responses((status = 200, body = Page<ConversationView>), (status = 403, body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(p): Query<ConversationListParams>,
+) -> ApiResult<Json<Page<ConversationView>>> {
+    actor.authorize(Action::ListConversations)?;
+    let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
+    let q = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if q.is_some_and(|q| q.chars().count() > 100) {
+        return Err(ApiError::field("q", "must be at most 100 characters"));
+    }
+    let customer = match actor.role {
+        Role::Customer => Some(actor.customer_id.clone().unwrap_or_default()),
+        _ => p.customer_id.map(|c| c.to_string()),
+    };
+    let rows = chat::list(
+        &state.db,
+        &actor.user_id,
+        customer.as_deref(),
+        q,
+        page.after.as_deref(),
+        page.limit,
+    )
+    .await?;
+    Ok(Json(
+        Page::from_rows(rows, page.limit, |c| &c.id).map(ConversationView::from),
+    ))
+}
+
+/// Start a conversation with a first message.
+#[utoipa::path(post, path = "/api/v1/conversations", tag = "chat", security(("bearer" = [])),
+    request_body = StartConversationRequest,
+    responses((status = 201, body = StartedConversation), (status = 200, body = StartedConversation, description = "replayed client id"), (status = 422, body = crate::error::Problem)))]
+pub async fn start(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<StartConversationRequest>,
+) -> ApiResult<(StatusCode, Json<StartedConversation>)> {
+    let customer_id = match (actor.role, &actor.customer_id, req.customer_id) {
+        (Role::Customer, Some(own), None) => own.clone(),
+        (_, _, Some(c)) => c.to_string(),
+        _ => {
+            actor.authorize(Action::StartConversation { customer_id: "" })?;
+            return Err(ApiError::field("customer_id", "is required"));
+        }
+    };
+    actor.authorize(Action::StartConversation {
+        customer_id: &customer_id,
+    })?;
+    let body =
+        domain::bounded_text(&req.message, 4000).map_err(|m| ApiError::field("message", m))?;
+    let client_id = check_client_id(req.client_id.as_deref())?;
+    if customers::get(state.db.pool(), &customer_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::field("customer_id", "names no customer"));
+    }
+    let kind = if actor.role.is_staff() {
+        "staff"
+    } else {
+        "customer"
+    };
+    // A replay of the first message of a conversation opens nothing new.
+    let replayed = match &client_id {
+        Some(c) => {
+            let mut tx = state.db.begin_write().await?;
+            let found = chat::by_client_id(&mut tx, &customer_id, c).await?;
+            tx.commit().await?;
+            found
+        }
+        None => None,
+    };
+    let conversation_id = match &replayed {
+        Some(id) => id.clone(),
+        None => open(&state, &customer_id, "app").await?,
+    };
+    let (message, _) = deliver(
+        &state,
+        &conversation_id,
+        &customer_id,
+        Some(&actor.user_id),
+        kind,
+        &body,
+        client_id.as_deref(),
+    )
+    .await?;
+    let conversation = chat::get(&state.db, &conversation_id, &actor.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    let status = if replayed.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(StartedConversation {
+            conversation: conversation.into(),
+            message: message.into(),
+        }),
+    ))
+}
+
+/// A conversation's messages, newest first, paged.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path), MessageListParams),
+    responses((status = 200, body = Page<ChatMessageView>), (status = 404, body = crate::error::Problem)))]
+pub async fn messages(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Query(p): Query<MessageListParams>,
+) -> ApiResult<Json<Page<ChatMessageView>>> {
+    let c = load(&state, &actor, &id).await?;
+    let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
+    let rows = chat::messages(state.db.pool(), &c.id, page.after.as_deref(), page.limit).await?;
+    Ok(Json(
+        Page::from_rows(rows, page.limit, |m| &m.id).map(ChatMessageView::from),
+    ))
+}
+
+/// Send a message; the same `client_id` twice stores it once (200 on the replay).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = ChatMessageRequest,
+    responses((status = 201, body = ChatMessageView), (status = 200, body = ChatMessageView, description = "replayed client id"), (status = 422, body = crate::error::Problem)))]
+pub async fn send(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<ChatMessageRequest>,
+) -> ApiResult<(StatusCode, Json<ChatMessageView>)> {
+    let c = load(&state, &actor, &id).await?;
+    let body = domain::bounded_text(&req.body, 4000).map_err(|m| ApiError::field("body", m))?;
+    let client_id = check_client_id(req.client_id.as_deref())?;
+    let kind = if actor.role.is_staff() {
+        "staff"
+    } else {
+        "customer"
+    };
+    let (row, new) = deliver(
+        &state,
+        &c.id,
+        &c.customer_id,
+        Some(&actor.user_id),
+        kind,
+        &body,
+        client_id.as_deref(),
+    )
+    .await?;
+    if kind == "staff" && c.channel == "whatsapp" && new {
+        crate::helpdesk::whatsapp::enqueue_to_customer(&state, &c.customer_id, &body).await?;
+    }
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(row.into())))
+}
+
+/// Mark everything in the conversation read for the caller.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ReadView), (status = 404, body = crate::error::Problem)))]
+pub async fn read(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<ReadView>> {
+    let c = load(&state, &actor, &id).await?;
+    let mut tx = state.db.begin_write().await?;
+    chat::mark_read(&mut tx, &c.id, &actor.user_id).await?;
+    tx.commit().await?;
+    let c = chat::get(&state.db, &c.id, &actor.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    Ok(Json(ReadView {
+        unread_count: c.unread_count,
+    }))
+}

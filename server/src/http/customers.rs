@@ -1,0 +1,332 @@
+//! Customers: CS create and edit them, sales read them, a customer reads their own.
+//! DELETE is a soft delete to `inactive`; `restore` brings a customer back.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::AppendHeaders;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, Page, PageRequest, Path, Query, nullable};
+use super::views::CustomerView;
+use crate::AppState;
+use crate::auth::{Action, Actor};
+use crate::db::{self, audit, customers};
+use crate::domain::{self, CreatedVia, GeoPoint, Status, Validator};
+use crate::error::{ApiError, ApiResult};
+use crate::events::Audience;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerListParams {
+    /// `active` or `inactive`; both when absent.
+    pub status: Option<Status>,
+    /// Matches name, phone or e-mail.
+    pub q: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomerRequest {
+    pub name: String,
+    /// Any common format; stored as E.164.
+    pub phone: String,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub city: String,
+    pub location: Option<GeoPoint>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCustomerRequest {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    pub address: Option<String>,
+    pub city: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<GeoPoint>)]
+    pub location: Option<Option<GeoPoint>>,
+}
+
+/// Validates a full set of customer fields, collecting every error.
+fn validate(state: &AppState, fields: CustomerInput<'_>) -> ApiResult<customers::CustomerFields> {
+    let mut v = Validator::new();
+    let name = v.check("name", domain::bounded_text(fields.name, 120));
+    let phone = v.check(
+        "phone",
+        domain::phone_e164(fields.phone, &state.config.default_phone_region),
+    );
+    let email = fields.email.map(|e| v.check("email", domain::email(e)));
+    let address = v.check("address", domain::optional_text(fields.address, 500));
+    let city = v.check("city", domain::optional_text(fields.city, 120));
+    let location = fields.location.and_then(|l| match l.validate() {
+        Ok(l) => Some((l.lat, l.lon)),
+        Err(m) => {
+            v.add("location", m);
+            None
+        }
+    });
+    v.finish()?;
+    Ok(customers::CustomerFields {
+        name,
+        phone,
+        email,
+        address,
+        city,
+        location,
+    })
+}
+
+struct CustomerInput<'a> {
+    name: &'a str,
+    phone: &'a str,
+    email: Option<&'a str>,
+    address: &'a str,
+    city: &'a str,
+    location: Option<GeoPoint>,
+}
+
+fn duplicate_phone(err: sqlx::Error) -> ApiError {
+    if db::is_unique_violation(&err) {
+        ApiError::duplicate("phone")
+    } else {
+        err.into()
+    }
+}
+
+/// Tells the staff consoles.
+async fn publish(state: &AppState, kind: &str, row: &customers::CustomerRow) {
+    let data = serde_json::json!({ "id": row.id, "name": row.name, "status": row.status });
+    state
+        .events
+        .publish(
+            kind,
+            Audience::Staff {
+                department_id: None,
+            },
+            data,
+        )
+        .await;
+}
+
+async fn load(state: &AppState, id: &Uuid) -> ApiResult<customers::CustomerRow> {
+    customers::get(state.db.pool(), &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("customer"))
+}
+
+/// List customers, newest first, with search and a status filter.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])), params(CustomerListParams),
+    responses((status = 200, body = Page<CustomerView>), (status = 403, body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(params): Query<CustomerListParams>,
+) -> ApiResult<Json<Page<CustomerView>>> {
+    actor.authorize(Action::ListCustomers)?;
+    let page = PageRequest::parse(params.limit, params.cursor.as_deref())?;
+    let search = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if search.is_some_and(|q| q.chars().count() > 100) {
+        return Err(ApiError::field("q", "must be at most 100 characters"));
+    }
+    // "0812 345" finds "+62812345...": search phones by their digits too.
+    let search = search.map(|q| {
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 4 && digits.len() + 3 >= q.len() {
+            digits.trim_start_matches('0').to_owned()
+        } else {
+            q.to_owned()
+        }
+    });
+    let filter = customers::CustomerFilter {
+        status: params.status,
+        search,
+    };
+    let rows = customers::list(&state.db, &filter, page.after.as_deref(), page.limit).await?;
+    Ok(Json(
+        Page::from_rows(rows, page.limit, |c| &c.id).map(CustomerView::from),
+    ))
+}
+
+/// Create a customer (created_via = manual).
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
+    request_body = CreateCustomerRequest,
+    responses((status = 201, body = CustomerView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<CreateCustomerRequest>,
+) -> ApiResult<(
+    StatusCode,
+    AppendHeaders<[(header::HeaderName, String); 1]>,
+    Json<CustomerView>,
+)> {
+    actor.authorize(Action::ManageCustomers)?;
+    let fields = validate(
+        &state,
+        CustomerInput {
+            name: &req.name,
+            phone: &req.phone,
+            email: req.email.as_deref(),
+            address: &req.address,
+            city: &req.city,
+            location: req.location,
+        },
+    )?;
+    let mut tx = state.db.begin_write().await?;
+    let row = customers::insert(&mut tx, &fields, CreatedVia::Manual)
+        .await
+        .map_err(duplicate_phone)?;
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        "customer.created",
+        "customer",
+        &row.id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    publish(&state, "customer.created", &row).await;
+    let location = format!("/api/v1/customers/{}", row.id);
+    Ok((
+        StatusCode::CREATED,
+        AppendHeaders([(header::LOCATION, location)]),
+        Json(row.into()),
+    ))
+}
+
+/// One customer.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CustomerView), (status = 404, body = crate::error::Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<CustomerView>> {
+    actor.authorize(Action::ViewCustomer {
+        customer_id: &id.to_string(),
+    })?;
+    Ok(Json(load(&state, &id).await?.into()))
+}
+
+/// Change a customer's contact details, address or location.
+#[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateCustomerRequest,
+    responses((status = 200, body = CustomerView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<UpdateCustomerRequest>,
+) -> ApiResult<Json<CustomerView>> {
+    actor.authorize(Action::ManageCustomers)?;
+    let current = load(&state, &id).await?;
+    let current_location = current
+        .lat
+        .zip(current.lon)
+        .map(|(lat, lon)| GeoPoint { lat, lon });
+    let fields = validate(
+        &state,
+        CustomerInput {
+            name: req.name.as_deref().unwrap_or(&current.name),
+            phone: req.phone.as_deref().unwrap_or(&current.phone),
+            email: match &req.email {
+                Some(e) => e.as_deref(),
+                None => current.email.as_deref(),
+            },
+            address: req.address.as_deref().unwrap_or(&current.address),
+            city: req.city.as_deref().unwrap_or(&current.city),
+            location: req.location.unwrap_or(current_location),
+        },
+    )?;
+    let mut tx = state.db.begin_write().await?;
+    let row = customers::update(&mut tx, &current.id, &fields)
+        .await
+        .map_err(duplicate_phone)?;
+    crate::db::tickets::rename_customer(&mut tx, &row.id, &row.name).await?;
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        "customer.updated",
+        "customer",
+        &row.id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    publish(&state, "customer.updated", &row).await;
+    Ok(Json(row.into()))
+}
+
+async fn set_status(
+    state: &AppState,
+    actor: &Actor,
+    id: &Uuid,
+    status: Status,
+) -> ApiResult<CustomerView> {
+    actor.authorize(Action::ManageCustomers)?;
+    let current = load(state, id).await?;
+    if current.status == status {
+        return Ok(current.into());
+    }
+    let mut tx = state.db.begin_write().await?;
+    let row = customers::set_status(&mut tx, &current.id, status).await?;
+    let action = if status == Status::Inactive {
+        "customer.deactivated"
+    } else {
+        "customer.restored"
+    };
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        action,
+        "customer",
+        &row.id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    publish(state, action, &row).await;
+    Ok(row.into())
+}
+
+/// Soft-delete: the customer becomes inactive; their history stays.
+#[utoipa::path(delete, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CustomerView), (status = 404, body = crate::error::Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<CustomerView>> {
+    Ok(Json(
+        set_status(&state, &actor, &id, Status::Inactive).await?,
+    ))
+}
+
+/// Bring a soft-deleted customer back.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/restore", tag = "customers", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CustomerView), (status = 404, body = crate::error::Problem)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<CustomerView>> {
+    Ok(Json(set_status(&state, &actor, &id, Status::Active).await?))
+}

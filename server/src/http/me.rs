@@ -1,0 +1,129 @@
+//! The caller's own account: profile, presence and password.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::Json;
+use super::views::{CustomerView, UserView};
+use crate::AppState;
+use crate::auth::{Action, Actor, password};
+use crate::db::{customers, sessions, users};
+use crate::domain::{self, Presence};
+use crate::error::{ApiError, ApiResult};
+use crate::events::Audience;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeView {
+    pub user: UserView,
+    /// The customer record, for customer accounts.
+    pub customer: Option<CustomerView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceRequest {
+    pub status: Presence,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// The caller's profile.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = MeView), (status = 401, body = crate::error::Problem)))]
+pub async fn get_me(State(state): State<AppState>, actor: Actor) -> ApiResult<Json<MeView>> {
+    let user = users::get(state.db.pool(), &actor.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    let customer = match &actor.customer_id {
+        Some(id) => customers::get(state.db.pool(), id)
+            .await?
+            .map(CustomerView::from),
+        None => None,
+    };
+    Ok(Json(MeView {
+        user: UserView::new(user, actor.department_ids),
+        customer,
+    }))
+}
+
+/// Set the caller's presence; only `available` staff receive chats, calls and tickets.
+#[utoipa::path(put, path = "/api/v1/me/status", tag = "me", security(("bearer" = [])),
+    request_body = PresenceRequest,
+    responses((status = 200, body = UserView), (status = 403, body = crate::error::Problem)))]
+pub async fn set_status(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<PresenceRequest>,
+) -> ApiResult<Json<UserView>> {
+    actor.authorize(Action::SetPresence)?;
+    users::set_presence(&state.db, &actor.user_id, req.status).await?;
+    let data =
+        serde_json::json!({ "user_id": actor.user_id, "name": actor.name, "presence": req.status });
+    state
+        .events
+        .publish(
+            "staff.presence",
+            Audience::Staff {
+                department_id: None,
+            },
+            data,
+        )
+        .await;
+    if req.status == Presence::Available {
+        // Hand out work queued while nobody was available (help desk).
+        if let Err(e) = crate::helpdesk::assignment::drain(&state).await {
+            tracing::warn!(error = ?e, "assigning queued tickets; the job retries");
+        }
+    }
+    let user = users::get(state.db.pool(), &actor.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    Ok(Json(UserView::new(user, actor.department_ids)))
+}
+
+/// Change the caller's password; every other session of the account ends.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "me", security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 422, body = crate::error::Problem)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    let new_password =
+        domain::new_password(&req.new_password).map_err(|m| ApiError::field("new_password", m))?;
+    let user = users::get(state.db.pool(), &actor.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    if !password::verify(req.current_password, Some(user.password_hash)).await {
+        return Err(ApiError::field("current_password", "is not correct"));
+    }
+    let hash = password::hash(new_password).await?;
+    let mut tx = state.db.begin_write().await?;
+    users::set_password_hash(&mut tx, &actor.user_id, &hash).await?;
+    sessions::revoke_all(
+        &mut tx,
+        &actor.user_id,
+        Some(&actor.session_id),
+        "password changed",
+    )
+    .await?;
+    crate::db::audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        "user.password_changed",
+        "user",
+        &actor.user_id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,175 @@
+//! The HTTP API under `/api/v1`, its OpenAPI document and the ops endpoints.
+
+pub mod auth;
+pub mod blobs;
+pub mod chat;
+pub mod customers;
+pub mod departments;
+pub mod extract;
+pub mod field;
+pub mod health;
+pub mod idempotency;
+pub mod live;
+pub mod me;
+pub mod shifts;
+pub mod sync;
+pub mod ticket_stats;
+pub mod ticket_views;
+pub mod tickets;
+pub mod uploads;
+pub mod users;
+pub mod views;
+pub mod visit_views;
+pub mod visits;
+pub mod whatsapp;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiError, problem_response};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "fieldops API", description = "Offline-first field service and customer service."),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem, crate::error::FieldError))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every route with its OpenAPI description.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi_json))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::register))
+        .routes(routes!(me::get_me))
+        .routes(routes!(me::set_status))
+        .routes(routes!(me::change_password))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update))
+        .routes(routes!(users::deactivate))
+        .routes(routes!(users::activate))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(departments::list, departments::create))
+        .routes(routes!(departments::update))
+        .routes(routes!(customers::list, customers::create))
+        .routes(routes!(
+            customers::get,
+            customers::update,
+            customers::delete
+        ))
+        .routes(routes!(customers::restore))
+        .routes(routes!(live::events))
+        .routes(routes!(sync::socket))
+        .routes(routes!(sync::batch))
+        .routes(routes!(uploads::discover, uploads::create))
+        .routes(routes!(uploads::offset, uploads::append, uploads::cancel))
+        .routes(routes!(blobs::check))
+        .routes(routes!(blobs::link))
+        .routes(routes!(blobs::download))
+        .routes(routes!(tickets::list, tickets::create))
+        .routes(routes!(ticket_stats::stats))
+        .routes(routes!(tickets::get, tickets::update))
+        .routes(routes!(tickets::set_status))
+        .routes(routes!(tickets::assign))
+        .routes(routes!(tickets::post_message))
+        .routes(routes!(shifts::set_shift))
+        .routes(routes!(chat::list, chat::start))
+        .routes(routes!(chat::messages, chat::send))
+        .routes(routes!(chat::read))
+        .routes(routes!(whatsapp::verify, whatsapp::receive))
+        .routes(routes!(visits::list, visits::create))
+        .routes(routes!(visits::get, visits::update))
+        .routes(routes!(visits::cancel))
+        .routes(routes!(visits::claim))
+        .routes(routes!(visits::withdraw))
+        .routes(routes!(field::check_in))
+        .routes(routes!(field::check_out))
+        .routes(routes!(field::complete))
+        .routes(routes!(field::reopen))
+        .routes(routes!(field::return_to_pool))
+        .routes(routes!(field::request_extension))
+        .routes(routes!(field::list_extensions))
+        .routes(routes!(field::approve_extension))
+        .routes(routes!(field::reject_extension))
+        .routes(routes!(field::report))
+}
+
+static SPEC: std::sync::LazyLock<utoipa::openapi::OpenApi> =
+    std::sync::LazyLock::new(|| api().into_openapi());
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    &SPEC
+}
+
+/// This document: OpenAPI 3.1 for every route.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "ops", responses((status = 200, body = Object)))]
+async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    axum::Json(openapi())
+}
+
+/// The whole application: routes, OpenAPI, and the middleware stack.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let routes: Router<AppState> = api().into();
+    routes
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async {
+            problem_response(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", None, vec![])
+        })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| panic_response()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request
+                    .extensions()
+                    .get::<RequestId>()
+                    .and_then(|id| id.header_value().to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .with_state(state)
+}
+
+fn panic_response() -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+}

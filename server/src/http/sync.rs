@@ -1,0 +1,223 @@
+//! The sync endpoints: `GET /api/v1/sync` (WebSocket, binary frames of
+//! [`fieldops_sync::protocol`]) and `POST /api/v1/sync/batch` for devices that
+//! cannot hold a socket (one request = one batch of frames).
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fieldops_sync::protocol::{ClientMessage, ErrorFrame, ServerMessage};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::sync::session::{Refused, Session};
+use crate::sync::{Changed, SYNC_EVENT};
+
+/// How long a device has to say Hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Upgrade to a sync session. The first frame must be `Hello` (which carries
+/// the access token); see the `fieldops-sync` crate for the protocol.
+#[utoipa::path(get, path = "/api/v1/sync", tag = "sync",
+    responses((status = 101, description = "Switching to the sync protocol"), (status = 426, body = crate::error::Problem)))]
+pub async fn socket(
+    State(state): State<AppState>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let ws = ws.map_err(|_| ApiError::UpgradeRequired)?;
+    Ok(ws
+        .max_message_size(fieldops_sync::protocol::limits::MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| run(state, socket)))
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
+    match message.encode() {
+        Ok(frame) => socket.send(Message::Binary(frame.into())).await.is_ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "encoding a server frame");
+            true
+        }
+    }
+}
+
+async fn send_all(socket: &mut WebSocket, messages: &[ServerMessage]) -> bool {
+    for message in messages {
+        if !send(socket, message).await {
+            return false;
+        }
+    }
+    true
+}
+
+/// The next client frame, decoded; `None` when the socket closed.
+async fn receive(socket: &mut WebSocket) -> Option<Result<ClientMessage, ErrorFrame>> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Binary(bytes)) => {
+                return Some(
+                    ClientMessage::decode(&bytes).map_err(|e| ErrorFrame::from_decode(&e)),
+                );
+            }
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+async fn run(state: AppState, mut socket: WebSocket) {
+    // Subscribe before the catch-up so no change falls between the two.
+    let mut wakeups = state.events.subscribe();
+    let first = match tokio::time::timeout(HELLO_TIMEOUT, receive(&mut socket)).await {
+        Ok(Some(Ok(message))) => message,
+        Ok(Some(Err(frame))) => {
+            send(&mut socket, &ServerMessage::Error(frame)).await;
+            return;
+        }
+        Ok(None) | Err(_) => return,
+    };
+    let mut session = match Session::open(state.clone(), first).await {
+        Ok((session, opening)) => {
+            if !send_all(&mut socket, &opening).await {
+                return;
+            }
+            session
+        }
+        Err(Refused(frame)) => {
+            send(&mut socket, &ServerMessage::Error(frame)).await;
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        }
+    };
+    let mut ping = tokio::time::interval(Duration::from_secs(25));
+    loop {
+        tokio::select! {
+            incoming = receive(&mut socket) => match incoming {
+                None => return,
+                Some(Err(frame)) => {
+                    // A frame we cannot read: say why and go on; the device decides.
+                    if !send(&mut socket, &ServerMessage::Error(frame)).await {
+                        return;
+                    }
+                }
+                Some(Ok(message)) => {
+                    let replies = session.handle(message).await;
+                    if !send_all(&mut socket, &replies).await {
+                        return;
+                    }
+                }
+            },
+            wakeup = wakeups.recv() => {
+                let relevant = match wakeup {
+                    Ok(event) if event.kind == SYNC_EVENT => serde_json::from_value::<Changed>(event.data)
+                        .is_ok_and(|changed| session.concerns(&changed)),
+                    Ok(_) => false,
+                    Err(RecvError::Lagged(_)) => true,
+                    Err(RecvError::Closed) => return,
+                };
+                if relevant {
+                    match session.catch_up().await {
+                        Ok(messages) => if !send_all(&mut socket, &messages).await { return },
+                        Err(e) => tracing::warn!(error = ?e, "live catch-up failed"),
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Splits a batch body into frames: each a 4-byte big-endian length, then the frame.
+fn split_frames(mut body: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut frames = Vec::new();
+    while !body.is_empty() {
+        let (len, rest) = body.split_first_chunk::<4>()?;
+        let len = u32::from_be_bytes(*len) as usize;
+        if len > rest.len() {
+            return None;
+        }
+        let (frame, rest) = rest.split_at(len);
+        frames.push(frame);
+        body = rest;
+    }
+    Some(frames)
+}
+
+/// Appends `message` as a length-prefixed frame.
+fn push_frame(out: &mut Vec<u8>, message: &ServerMessage) {
+    if let Ok(frame) = message.encode() {
+        out.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+        out.extend_from_slice(&frame);
+    }
+}
+
+/// One sync batch over plain HTTP: the body is length-prefixed client frames
+/// (4-byte big-endian length, then the frame), starting with `Hello`; the
+/// answer is the server frames in the same framing, ending with the `Feed`
+/// of a final catch-up.
+#[utoipa::path(post, path = "/api/v1/sync/batch", tag = "sync",
+    request_body(content = Vec<u8>, content_type = "application/vnd.fieldops.frames"),
+    responses((status = 200, content_type = "application/vnd.fieldops.frames", body = Vec<u8>), (status = 400, body = crate::error::Problem)))]
+pub async fn batch(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
+    let frames = split_frames(&body)
+        .ok_or_else(|| ApiError::BadRequest("the body is not length-prefixed frames".into()))?;
+    let mut messages = Vec::with_capacity(frames.len());
+    for frame in frames {
+        messages.push(
+            ClientMessage::decode(frame)
+                .map_err(|e| ApiError::BadRequest(format!("bad frame: {e}")))?,
+        );
+    }
+    let mut messages = messages.into_iter();
+    let first = messages
+        .next()
+        .ok_or_else(|| ApiError::BadRequest("the batch is empty".into()))?;
+    let mut out = Vec::new();
+    let mut session = match Session::open(state, first).await {
+        Ok((session, opening)) => {
+            opening.iter().for_each(|m| push_frame(&mut out, m));
+            session
+        }
+        Err(Refused(frame)) => {
+            push_frame(&mut out, &ServerMessage::Error(frame));
+            return Ok(frames_response(StatusCode::UNAUTHORIZED, out));
+        }
+    };
+    let mut wrote = false;
+    for message in messages {
+        wrote |= matches!(
+            message,
+            ClientMessage::Changes(_) | ClientMessage::SyncBatch(_) | ClientMessage::Commands(_)
+        );
+        session
+            .handle(message)
+            .await
+            .iter()
+            .for_each(|m| push_frame(&mut out, m));
+    }
+    if wrote {
+        session
+            .catch_up()
+            .await?
+            .iter()
+            .for_each(|m| push_frame(&mut out, m));
+    }
+    Ok(frames_response(StatusCode::OK, out))
+}
+
+fn frames_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/vnd.fieldops.frames")],
+        body,
+    )
+        .into_response()
+}

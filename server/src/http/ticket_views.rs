@@ -1,0 +1,219 @@
+//! The JSON shapes of tickets, their messages, SLA and history.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::tickets::{AssignmentRow, HistoryRow, ListStats, MessageRow, TicketRow};
+use crate::domain::{Priority, TicketStatus, rfc3339};
+use crate::helpdesk::sla::Deadlines;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaView {
+    /// When a first response is due; absent once answered or while paused.
+    pub response_due_at: Option<String>,
+    pub resolution_due_at: Option<String>,
+    pub response_breached_at: Option<String>,
+    pub resolution_breached_at: Option<String>,
+    pub escalated_at: Option<String>,
+    /// Waiting on the customer: the clocks are paused.
+    pub paused: bool,
+    /// How the deadlines were computed, for a person.
+    pub explanation: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketView {
+    pub id: String,
+    /// `TKT-000123`.
+    pub number: String,
+    pub subject: String,
+    pub description: String,
+    pub category: String,
+    pub priority: Priority,
+    pub status: TicketStatus,
+    pub department_id: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub assignee_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub first_response_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub sla: SlaView,
+}
+
+impl TicketView {
+    /// `deadlines` carries the explanation; the stored deadlines are what the job checks.
+    pub fn new(t: TicketRow, deadlines: Option<&Deadlines>) -> Self {
+        let answered = t.first_response_at.is_some();
+        let done = matches!(t.status, TicketStatus::Resolved | TicketStatus::Closed);
+        Self {
+            sla: SlaView {
+                response_due_at: t
+                    .response_due_at
+                    .filter(|_| !answered && t.waiting_since.is_none())
+                    .map(rfc3339),
+                resolution_due_at: t
+                    .resolution_due_at
+                    .filter(|_| !done && t.waiting_since.is_none())
+                    .map(rfc3339),
+                response_breached_at: t.response_breached_at.map(rfc3339),
+                resolution_breached_at: t.resolution_breached_at.map(rfc3339),
+                escalated_at: t.escalated_at.map(rfc3339),
+                paused: t.waiting_since.is_some(),
+                explanation: deadlines.map(|d| d.explanation.clone()).unwrap_or_default(),
+            },
+            id: t.id,
+            number: t.number,
+            subject: t.subject,
+            description: t.description,
+            category: t.category,
+            priority: t.priority,
+            status: t.status,
+            department_id: t.department_id,
+            customer_id: t.customer_id,
+            customer_name: t.customer_name,
+            assignee_id: t.assignee_id,
+            created_at: rfc3339(t.created_at),
+            updated_at: rfc3339(t.updated_at),
+            first_response_at: t.first_response_at.map(rfc3339),
+            resolved_at: t.resolved_at.map(rfc3339),
+            closed_at: t.closed_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketMessageView {
+    pub id: String,
+    pub author_id: Option<String>,
+    /// `staff`, `customer` or `system`.
+    pub author_kind: String,
+    pub body: String,
+    /// Internal notes are shown to staff only.
+    pub internal: bool,
+    pub created_at: String,
+}
+
+impl From<MessageRow> for TicketMessageView {
+    fn from(m: MessageRow) -> Self {
+        Self {
+            id: m.id,
+            author_id: m.author_id,
+            author_kind: m.author_kind,
+            body: m.body,
+            internal: m.internal != 0,
+            created_at: rfc3339(m.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryView {
+    pub action: String,
+    pub actor_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub at: String,
+}
+
+impl From<HistoryRow> for HistoryView {
+    fn from(h: HistoryRow) -> Self {
+        Self {
+            action: h.action,
+            actor_id: h.actor_id,
+            detail: serde_json::from_str(&h.detail).unwrap_or_default(),
+            at: rfc3339(h.at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignmentView {
+    pub assignee_id: String,
+    pub actor_id: Option<String>,
+    /// `round_robin` or `manual`.
+    pub method: String,
+    /// Why this agent was chosen.
+    pub reason: String,
+    pub at: String,
+}
+
+impl From<AssignmentRow> for AssignmentView {
+    fn from(a: AssignmentRow) -> Self {
+        Self {
+            assignee_id: a.assignee_id,
+            actor_id: a.actor_id,
+            method: a.method,
+            reason: a.reason,
+            at: rfc3339(a.at),
+        }
+    }
+}
+
+/// A ticket with its conversation; staff also get the audit trail and the
+/// assignment history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub ticket: TicketView,
+    pub messages: Vec<TicketMessageView>,
+    /// SHA-256 content hashes of attached photos.
+    pub attachments: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignments: Option<Vec<AssignmentView>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketStatsBlock {
+    pub total: i64,
+    pub open: i64,
+    pub in_progress: i64,
+    pub resolved: i64,
+    /// Urgent tickets still open or in progress.
+    pub urgent: i64,
+}
+
+impl From<ListStats> for TicketStatsBlock {
+    fn from(s: ListStats) -> Self {
+        Self {
+            total: s.total,
+            open: s.open,
+            in_progress: s.in_progress,
+            resolved: s.resolved,
+            urgent: s.urgent,
+        }
+    }
+}
+
+/// One page of tickets and the counts over everything the filters match.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketPage {
+    pub items: Vec<TicketView>,
+    pub next_cursor: Option<String>,
+    pub stats: TicketStatsBlock,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentStats {
+    pub user_id: String,
+    /// Tickets assigned to the agent that were created in the range.
+    pub assigned: i64,
+    /// Of those, how many are resolved.
+    pub resolved: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketPeriodStats {
+    pub from: String,
+    pub to: String,
+    pub tickets: i64,
+    pub responded: i64,
+    pub avg_first_response_secs: Option<f64>,
+    pub resolved: i64,
+    pub avg_resolution_secs: Option<f64>,
+    pub agents: Vec<AgentStats>,
+}

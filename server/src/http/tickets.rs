@@ -1,0 +1,618 @@
+//! Tickets: list with search, filters, cursor and a stats block; create, read,
+//! edit, status, assignment, messages and internal notes; period stats.
+//!
+//! Staff see the tickets of their departments (admins all); customers see and
+//! open their own and may close or reopen them. Every change is in the audit
+//! trail and is published live to the department and the customer.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::AppendHeaders;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, Page, PageRequest, Path, Query};
+use super::ticket_views::*;
+use crate::AppState;
+use crate::auth::{Action, Actor};
+use crate::db::tickets::{self, AssignMethod, NewTicket, TicketChanges, TicketFilter, TicketRow};
+use crate::db::{audit, customers, departments, now_ms, users};
+use crate::domain::{self, Priority, Role, TicketStatus, Validator};
+use crate::error::{ApiError, ApiResult};
+use crate::events::Audience;
+use crate::helpdesk::{self, assignment};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketListParams {
+    /// Ticket number (`TKT-000123` or `123`), words of the subject, or the customer's name.
+    pub search: Option<String>,
+    pub status: Option<TicketStatus>,
+    pub category: Option<String>,
+    pub priority: Option<Priority>,
+    /// A user id, `me`, or `unassigned`.
+    pub assigned_to: Option<String>,
+    pub department_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    /// `YYYY-MM-DD`: tickets created that day (SLA calendar time zone).
+    pub date: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketRequest {
+    pub subject: String,
+    #[serde(default)]
+    pub description: String,
+    pub category: String,
+    /// Default `normal`.
+    pub priority: Option<Priority>,
+    /// Staff only; default the configured help-desk department.
+    pub department_id: Option<Uuid>,
+    /// Required for staff; customers open tickets for themselves.
+    pub customer_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTicketRequest {
+    pub subject: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<Priority>,
+    pub department_id: Option<Uuid>,
+    /// `true` pauses the SLA clocks until the customer answers or this is set `false`.
+    pub waiting_on_customer: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    pub status: TicketStatus,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// A staff member of the ticket's department.
+    pub assigned_to: Uuid,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    pub body: String,
+    /// An internal note, visible to staff only.
+    #[serde(default)]
+    pub internal: bool,
+}
+
+/// Start and end (exclusive) of a calendar day in the SLA time zone.
+pub(super) fn day_range(state: &AppState, field: &str, value: &str) -> ApiResult<(i64, i64)> {
+    let date = value
+        .parse::<jiff::civil::Date>()
+        .map_err(|_| ApiError::field(field, "must be a date, YYYY-MM-DD"))?;
+    let tz = state.helpdesk.calendar.time_zone().clone();
+    let start = |d: jiff::civil::Date| {
+        d.to_zoned(tz.clone())
+            .map(|z| z.timestamp().as_millisecond())
+            .map_err(|_| ApiError::field(field, "is out of range"))
+    };
+    let next = date
+        .tomorrow()
+        .map_err(|_| ApiError::field(field, "is out of range"))?;
+    Ok((start(date)?, start(next)?))
+}
+
+fn check_category(state: &AppState, v: &mut Validator, value: &str) -> String {
+    let c = value.trim().to_lowercase();
+    if !state.config.ticket_categories.contains(&c) {
+        v.add(
+            "category",
+            format!(
+                "must be one of {}",
+                state.config.ticket_categories.join(", ")
+            ),
+        );
+    }
+    c
+}
+
+async fn load(state: &AppState, id: &Uuid) -> ApiResult<TicketRow> {
+    tickets::get(state.db.pool(), &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("ticket"))
+}
+
+fn view(state: &AppState, t: TicketRow, pauses: &[(i64, i64)]) -> TicketView {
+    let d = helpdesk::deadlines_of(&state.helpdesk.calendar, &t, pauses);
+    TicketView::new(t, Some(&d))
+}
+
+/// Publishes a ticket change to its department and its customer.
+async fn publish(state: &AppState, kind: &str, t: &TicketRow) {
+    let data = serde_json::json!({
+        "id": t.id, "number": t.number, "status": t.status, "priority": t.priority,
+        "assignee_id": t.assignee_id, "department_id": t.department_id,
+    });
+    let dept = Audience::Staff {
+        department_id: Some(t.department_id.clone()),
+    };
+    state.events.publish(kind, dept, data.clone()).await;
+    let customer = Audience::Customer {
+        customer_id: t.customer_id.clone(),
+    };
+    state.events.publish(kind, customer, data).await;
+}
+
+/// List tickets with search, filters and cursor paging, plus counts over all matches.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])),
+    params(TicketListParams),
+    responses((status = 200, body = TicketPage), (status = 422, body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(p): Query<TicketListParams>,
+) -> ApiResult<Json<TicketPage>> {
+    actor.authorize(Action::ListTickets)?;
+    let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
+    let mut v = Validator::new();
+    let search = p.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > 100) {
+        v.add("search", "must be at most 100 characters");
+    }
+    let assignee = match p.assigned_to.as_deref() {
+        None | Some("") => None,
+        Some("unassigned") => Some(None),
+        Some("me") => Some(Some(actor.user_id.clone())),
+        Some(id) => match Uuid::parse_str(id) {
+            Ok(u) => Some(Some(u.to_string())),
+            Err(_) => {
+                v.add("assigned_to", "must be a user id, `me` or `unassigned`");
+                None
+            }
+        },
+    };
+    let created = match p.date.as_deref() {
+        Some(d) => Some(day_range(&state, "date", d)?),
+        None => None,
+    };
+    v.finish()?;
+    let filter = TicketFilter {
+        search: search.map(str::to_owned),
+        status: p.status,
+        category: p.category.map(|c| c.trim().to_lowercase()),
+        priority: p.priority,
+        assignee,
+        department_id: p.department_id.map(|d| d.to_string()),
+        customer_id: p.customer_id.map(|c| c.to_string()),
+        created,
+    };
+    let scope = actor.ticket_scope();
+    let (rows, stats) = tickets::page(
+        &state.db,
+        &scope,
+        &filter,
+        page.after.as_deref(),
+        page.limit,
+    )
+    .await?;
+    let page = Page::from_rows(rows, page.limit, |t| &t.id);
+    Ok(Json(TicketPage {
+        items: page
+            .items
+            .into_iter()
+            .map(|t| TicketView::new(t, None))
+            .collect(),
+        next_cursor: page.next_cursor,
+        stats: stats.into(),
+    }))
+}
+
+/// Open a ticket. It is numbered, gets SLA deadlines and joins the round-robin queue.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])),
+    request_body = CreateTicketRequest,
+    responses((status = 201, body = TicketView), (status = 422, body = crate::error::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<CreateTicketRequest>,
+) -> ApiResult<(
+    StatusCode,
+    AppendHeaders<[(header::HeaderName, String); 1]>,
+    Json<TicketView>,
+)> {
+    let customer_id = match (actor.role, &actor.customer_id, req.customer_id) {
+        (Role::Customer, Some(own), None) => own.clone(),
+        (_, _, Some(c)) => c.to_string(),
+        _ => {
+            actor.authorize(Action::CreateTicket { customer_id: "" })?;
+            return Err(ApiError::field("customer_id", "is required"));
+        }
+    };
+    actor.authorize(Action::CreateTicket {
+        customer_id: &customer_id,
+    })?;
+    let mut v = Validator::new();
+    let subject = v.check("subject", domain::bounded_text(&req.subject, 200));
+    let description = v.check(
+        "description",
+        domain::optional_text(&req.description, 10_000),
+    );
+    let category = check_category(&state, &mut v, &req.category);
+    let customer = customers::get(state.db.pool(), &customer_id).await?;
+    if customer.is_none() {
+        v.add("customer_id", "names no customer");
+    }
+    let department_id = match req.department_id {
+        Some(d) if actor.role.is_staff() => {
+            match departments::get(&state.db, &d.to_string()).await? {
+                Some(d) => Some(d.id),
+                None => {
+                    v.add("department_id", "names no department");
+                    None
+                }
+            }
+        }
+        Some(_) => {
+            v.add("department_id", "is chosen by staff");
+            None
+        }
+        None => departments::by_name(&state.db, &state.config.ticket_default_department)
+            .await?
+            .map(|d| d.id),
+    };
+    v.finish()?;
+    let (Some(customer), Some(department_id)) = (customer, department_id) else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "the default ticket department {:?} does not exist",
+            state.config.ticket_default_department
+        )));
+    };
+    let mut tx = state.db.begin_write().await?;
+    let row = tickets::create(
+        &mut tx,
+        &NewTicket {
+            subject,
+            description,
+            category,
+            priority: req.priority.unwrap_or(Priority::Normal),
+            department_id,
+            customer_id: customer.id,
+            customer_name: customer.name,
+            created_by: Some(actor.user_id.clone()),
+            created_at: now_ms(),
+        },
+    )
+    .await?;
+    let row = helpdesk::refresh_deadlines(&mut tx, &state.helpdesk.calendar, &row.id).await?;
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        "ticket.created",
+        "ticket",
+        &row.id,
+        serde_json::json!({ "number": row.number, "priority": row.priority }),
+    )
+    .await?;
+    tx.commit().await?;
+    publish(&state, "ticket.created", &row).await;
+    if let Err(e) = assignment::drain(&state).await {
+        tracing::warn!(error = ?e, "assigning after ticket creation; the job retries");
+    }
+    let row = tickets::get(state.db.pool(), &row.id).await?.unwrap_or(row);
+    let location = format!("/api/v1/tickets/{}", row.id);
+    Ok((
+        StatusCode::CREATED,
+        AppendHeaders([(header::LOCATION, location)]),
+        Json(view(&state, row, &[])),
+    ))
+}
+
+/// One ticket with its messages (internal notes for staff only), SLA and history.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = TicketDetail), (status = 404, body = crate::error::Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<TicketDetail>> {
+    let t = load(&state, &id).await?;
+    actor.authorize(Action::ViewTicket {
+        department_id: &t.department_id,
+        customer_id: &t.customer_id,
+    })?;
+    let staff = actor.authorize(Action::ViewTicketInternals).is_ok();
+    let messages = tickets::messages(state.db.pool(), &t.id, staff).await?;
+    let attachments = tickets::attachments(state.db.pool(), &t.id).await?;
+    let pauses = tickets::pauses(state.db.pool(), &t.id).await?;
+    let (history, assignments) = if staff {
+        (
+            Some(
+                tickets::history(&state.db, &t.id)
+                    .await?
+                    .into_iter()
+                    .map(Into::into)
+                    .collect(),
+            ),
+            Some(
+                tickets::assignments(&state.db, &t.id)
+                    .await?
+                    .into_iter()
+                    .map(Into::into)
+                    .collect(),
+            ),
+        )
+    } else {
+        (None, None)
+    };
+    Ok(Json(TicketDetail {
+        ticket: view(&state, t, &pauses),
+        messages: messages.into_iter().map(Into::into).collect(),
+        attachments,
+        history,
+        assignments,
+    }))
+}
+
+/// Edit a ticket; changing the priority recomputes the SLA deadlines.
+#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateTicketRequest,
+    responses((status = 200, body = TicketView), (status = 422, body = crate::error::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<UpdateTicketRequest>,
+) -> ApiResult<Json<TicketView>> {
+    let t = load(&state, &id).await?;
+    actor.authorize(Action::EditTicket {
+        department_id: &t.department_id,
+    })?;
+    let mut v = Validator::new();
+    let changes = TicketChanges {
+        subject: req
+            .subject
+            .as_deref()
+            .map(|s| v.check("subject", domain::bounded_text(s, 200))),
+        description: req
+            .description
+            .as_deref()
+            .map(|s| v.check("description", domain::optional_text(s, 10_000))),
+        category: req
+            .category
+            .as_deref()
+            .map(|c| check_category(&state, &mut v, c)),
+        priority: req.priority,
+        department_id: match req.department_id {
+            Some(d) => match departments::get(&state.db, &d.to_string()).await? {
+                Some(d) => Some(d.id),
+                None => {
+                    v.add("department_id", "names no department");
+                    None
+                }
+            },
+            None => None,
+        },
+    };
+    v.finish()?;
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
+    tickets::update_fields(&mut tx, &t.id, &changes).await?;
+    match req.waiting_on_customer {
+        Some(true) => {
+            tickets::start_wait(&mut tx, &t.id, now).await?;
+        }
+        Some(false) => {
+            tickets::end_wait(&mut tx, &t.id, now).await?;
+        }
+        None => {}
+    }
+    let row = helpdesk::refresh_deadlines(&mut tx, &state.helpdesk.calendar, &t.id).await?;
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        "ticket.updated",
+        "ticket",
+        &t.id,
+        serde_json::json!({
+            "subject": changes.subject.is_some(), "description": changes.description.is_some(),
+            "category": changes.category, "priority": changes.priority,
+            "department_id": changes.department_id, "waiting_on_customer": req.waiting_on_customer,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    publish(&state, "ticket.updated", &row).await;
+    let pauses = tickets::pauses(state.db.pool(), &row.id).await?;
+    Ok(Json(view(&state, row, &pauses)))
+}
+
+/// Move a ticket along open → in_progress → resolved → closed (resolved may reopen).
+#[utoipa::path(put, path = "/api/v1/tickets/{id}/status", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = StatusRequest,
+    responses((status = 200, body = TicketView), (status = 409, body = crate::error::Problem)))]
+pub async fn set_status(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<StatusRequest>,
+) -> ApiResult<Json<TicketView>> {
+    let t = load(&state, &id).await?;
+    actor.authorize(Action::ChangeTicketStatus {
+        department_id: &t.department_id,
+        customer_id: &t.customer_id,
+        to: req.status,
+    })?;
+    if t.status == req.status {
+        let pauses = tickets::pauses(state.db.pool(), &t.id).await?;
+        return Ok(Json(view(&state, t, &pauses)));
+    }
+    if !t.status.can_become(req.status) {
+        return Err(ApiError::conflict(
+            "invalid-transition",
+            format!("a {} ticket cannot become {}", t.status, req.status),
+        ));
+    }
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
+    if !tickets::set_status(&mut tx, &t.id, t.status, req.status, now).await? {
+        return Err(ApiError::conflict(
+            "stale",
+            "the ticket changed meanwhile; reload it",
+        ));
+    }
+    // Resolved tickets wait on the customer's confirmation; reopening resumes the clocks.
+    match req.status {
+        TicketStatus::Resolved => {
+            tickets::start_wait(&mut tx, &t.id, now).await?;
+        }
+        TicketStatus::Open | TicketStatus::InProgress => {
+            tickets::end_wait(&mut tx, &t.id, now).await?;
+        }
+        TicketStatus::Closed => {}
+    }
+    let row = helpdesk::refresh_deadlines(&mut tx, &state.helpdesk.calendar, &t.id).await?;
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        "ticket.status_changed",
+        "ticket",
+        &t.id,
+        serde_json::json!({ "from": t.status, "to": req.status }),
+    )
+    .await?;
+    tx.commit().await?;
+    publish(&state, "ticket.updated", &row).await;
+    if row.status == TicketStatus::Open && row.assignee_id.is_none() {
+        let _ = assignment::drain(&state).await;
+    }
+    let pauses = tickets::pauses(state.db.pool(), &row.id).await?;
+    Ok(Json(view(&state, row, &pauses)))
+}
+
+/// Assign or reassign a ticket to a staff member of its department.
+#[utoipa::path(put, path = "/api/v1/tickets/{id}/assign", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = AssignRequest,
+    responses((status = 200, body = TicketView), (status = 422, body = crate::error::Problem)))]
+pub async fn assign(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<AssignRequest>,
+) -> ApiResult<Json<TicketView>> {
+    let t = load(&state, &id).await?;
+    actor.authorize(Action::AssignTicket {
+        department_id: &t.department_id,
+    })?;
+    let assignee = req.assigned_to.to_string();
+    let user = users::get(state.db.pool(), &assignee).await?;
+    let member = users::department_ids(state.db.pool(), &assignee).await?;
+    let ok = user.is_some_and(|u| u.role.is_staff() && u.status == domain::Status::Active)
+        && member.contains(&t.department_id);
+    if !ok {
+        return Err(ApiError::field(
+            "assigned_to",
+            "must be an active staff member of the ticket's department",
+        ));
+    }
+    let mut tx = state.db.begin_write().await?;
+    let reason = format!("manual: chosen by {}", actor.name);
+    tickets::set_assignee(
+        &mut tx,
+        &t.id,
+        &assignee,
+        Some(&actor.user_id),
+        AssignMethod::Manual,
+        &reason,
+        false,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        "ticket.assigned",
+        "ticket",
+        &t.id,
+        serde_json::json!({ "assignee_id": assignee, "from": t.assignee_id, "method": "manual" }),
+    )
+    .await?;
+    let row = tickets::get(&mut *tx, &t.id)
+        .await?
+        .ok_or(ApiError::NotFound("ticket"))?;
+    tx.commit().await?;
+    publish(&state, "ticket.assigned", &row).await;
+    let pauses = tickets::pauses(state.db.pool(), &row.id).await?;
+    Ok(Json(view(&state, row, &pauses)))
+}
+
+/// Add a message; `internal: true` makes it a staff-only note. A staff
+/// member's first public message is the first response; a customer's message
+/// ends a wait on the customer.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/messages", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = MessageRequest,
+    responses((status = 201, body = TicketMessageView), (status = 422, body = crate::error::Problem)))]
+pub async fn post_message(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<MessageRequest>,
+) -> ApiResult<(StatusCode, Json<TicketMessageView>)> {
+    let t = load(&state, &id).await?;
+    actor.authorize(Action::PostTicketMessage {
+        department_id: &t.department_id,
+        customer_id: &t.customer_id,
+        internal: req.internal,
+    })?;
+    let body = domain::bounded_text(&req.body, 10_000).map_err(|m| ApiError::field("body", m))?;
+    if t.status == TicketStatus::Closed {
+        return Err(ApiError::conflict("ticket-closed", "the ticket is closed"));
+    }
+    let kind = if actor.role.is_staff() {
+        "staff"
+    } else {
+        "customer"
+    };
+    let mut tx = state.db.begin_write().await?;
+    let m = tickets::add_message(
+        &mut tx,
+        &t.id,
+        Some(&actor.user_id),
+        kind,
+        &body,
+        req.internal,
+    )
+    .await?;
+    if kind == "customer" && tickets::end_wait(&mut tx, &t.id, m.created_at).await? {
+        helpdesk::refresh_deadlines(&mut tx, &state.helpdesk.calendar, &t.id).await?;
+    }
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        "ticket.message_added",
+        "ticket",
+        &t.id,
+        serde_json::json!({ "message_id": m.id, "internal": req.internal }),
+    )
+    .await?;
+    tx.commit().await?;
+    let data = serde_json::json!({ "ticket_id": t.id, "number": t.number, "message": TicketMessageView::from(m.clone()) });
+    let dept = Audience::Staff {
+        department_id: Some(t.department_id.clone()),
+    };
+    state
+        .events
+        .publish("ticket.message", dept, data.clone())
+        .await;
+    if !req.internal {
+        let c = Audience::Customer {
+            customer_id: t.customer_id.clone(),
+        };
+        state.events.publish("ticket.message", c, data).await;
+    }
+    Ok((StatusCode::CREATED, Json(m.into())))
+}

@@ -1,0 +1,515 @@
+//! Resumable photo uploads with the semantics of the tus 1.0 core protocol
+//! (and its `creation` and `termination` extensions), so standard tus clients
+//! can use them:
+//!
+//! * `OPTIONS /api/v1/uploads`: version, extensions and `Tus-Max-Size`.
+//! * `POST /api/v1/uploads` with `Upload-Length` and `Upload-Metadata`
+//!   (`sha256` required: the SHA-256 the bytes must have; `thumbnail_sha256`
+//!   optional; `filename`/`filetype` accepted and ignored, since the type is
+//!   sniffed from the bytes) → `201` with `Location`. If the server already
+//!   holds those bytes the upload is complete at once (`Upload-Offset` equals
+//!   the length) and no byte needs sending.
+//! * `HEAD /api/v1/uploads/{id}` → `Upload-Offset`: where to resume.
+//! * `PATCH /api/v1/uploads/{id}` with `Upload-Offset` and an
+//!   `application/offset+octet-stream` body → `204` with the new offset. A
+//!   chunk is kept whole or not at all: after a cut connection the client
+//!   resends it from the offset `HEAD` reports, so clients send chunks of about
+//!   1 MiB to bound what a cut costs. The chunk that completes the
+//!   upload is answered only after the whole is verified (hash, type, pixels,
+//!   a full decode) and stored; if verification fails the upload and all its
+//!   chunks are deleted and the answer is a 422 problem.
+//! * `DELETE /api/v1/uploads/{id}`: cancel.
+//!
+//! Every request except `OPTIONS` needs `Tus-Resumable: 1.0.0` (412
+//! otherwise) and a bearer token; an upload is visible only to its creator.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt as _;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::extract::Path;
+use crate::AppState;
+use crate::auth::{Action, Actor};
+use crate::db::{blobs, uploads};
+use crate::error::{ApiError, ApiResult, problem_response};
+use crate::photos;
+use crate::storage::is_sha256;
+
+pub const TUS_VERSION: &str = "1.0.0";
+const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+
+/// The answer to `POST /api/v1/uploads` (the `Location` header says the same).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadCreated {
+    pub id: String,
+    pub location: String,
+    pub upload_offset: i64,
+    pub upload_length: i64,
+    /// True when the server already held these bytes: nothing to send.
+    pub complete: bool,
+}
+
+fn tus_headers(headers: &mut HeaderMap) {
+    headers.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+fn with_tus(mut response: Response) -> Response {
+    tus_headers(response.headers_mut());
+    response
+}
+
+fn int_header(value: i64) -> HeaderValue {
+    HeaderValue::from(value)
+}
+
+/// A 412 answer unless the client speaks tus 1.0.0.
+fn tus_mismatch(headers: &HeaderMap) -> Option<Response> {
+    if headers.get("tus-resumable").and_then(|v| v.to_str().ok()) == Some(TUS_VERSION) {
+        return None;
+    }
+    let mut response = problem_response(
+        StatusCode::PRECONDITION_FAILED,
+        "tus-version",
+        "Unsupported tus version",
+        Some(format!("send Tus-Resumable: {TUS_VERSION}")),
+        vec![],
+    );
+    response
+        .headers_mut()
+        .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+    Some(with_tus(response))
+}
+
+fn header_i64(headers: &HeaderMap, name: &'static str) -> ApiResult<i64> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|v| *v >= 0)
+        .ok_or_else(|| ApiError::BadRequest(format!("{name} must be a non-negative integer")))
+}
+
+/// Parses `Upload-Metadata`: `key base64,key base64,key` (tus 1.0).
+fn parse_metadata(raw: &str) -> ApiResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut it = pair.splitn(2, ' ');
+        let key = it.next().unwrap_or_default().to_owned();
+        let value = match it.next() {
+            None => String::new(),
+            Some(v) => STANDARD
+                .decode(v.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    ApiError::field("Upload-Metadata", format!("{key} is not base64 UTF-8"))
+                })?,
+        };
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+async fn load(state: &AppState, actor: &Actor, id: &Uuid) -> ApiResult<uploads::UploadRow> {
+    let upload = uploads::get(state.db.pool(), &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("upload"))?;
+    actor.authorize(Action::UseUpload {
+        owner_id: &upload.user_id,
+    })?;
+    Ok(upload)
+}
+
+/// What this server supports (tus discovery).
+#[utoipa::path(options, path = "/api/v1/uploads", tag = "photos",
+    responses((status = 204, description = "Tus-Version, Tus-Extension and Tus-Max-Size headers")))]
+pub async fn discover(State(state): State<AppState>) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    tus_headers(headers);
+    headers.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+    headers.insert(
+        "tus-extension",
+        HeaderValue::from_static("creation,termination"),
+    );
+    headers.insert(
+        "tus-max-size",
+        HeaderValue::from(state.config.max_upload_bytes),
+    );
+    response
+}
+
+/// Start an upload (tus creation).
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "photos", security(("bearer" = [])),
+    params(
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Length" = i64, Header, description = "Total size in bytes"),
+        ("Upload-Metadata" = String, Header, description = "`sha256 <base64>` required; `thumbnail_sha256` optional"),
+    ),
+    responses((status = 201, body = UploadCreated), (status = 412, body = crate::error::Problem),
+        (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    actor.authorize(Action::CreateUpload)?;
+    if let Some(response) = tus_mismatch(&headers) {
+        return Ok(response);
+    }
+    if headers.contains_key("upload-defer-length") {
+        return Err(ApiError::BadRequest(
+            "Upload-Defer-Length is not supported".into(),
+        ));
+    }
+    let length = header_i64(&headers, "upload-length")?;
+    if length == 0 {
+        return Err(ApiError::BadRequest(
+            "Upload-Length must be positive".into(),
+        ));
+    }
+    if length as u64 > state.config.max_upload_bytes {
+        return Ok(with_tus(ApiError::PayloadTooLarge.into_response()));
+    }
+    let raw_metadata = headers
+        .get("upload-metadata")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if raw_metadata.len() > 4096 {
+        return Err(ApiError::field("Upload-Metadata", "is too long"));
+    }
+    let metadata = parse_metadata(&raw_metadata)?;
+    let find = |key: &str| {
+        metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let sha256 = find("sha256")
+        .filter(|s| is_sha256(s))
+        .ok_or_else(|| {
+            ApiError::field(
+                "Upload-Metadata.sha256",
+                "must be the SHA-256 of the bytes, 64 lowercase hex digits",
+            )
+        })?
+        .to_owned();
+    let thumbnail_sha256 = match find("thumbnail_sha256") {
+        Some(t) if is_sha256(t) => Some(t.to_owned()),
+        Some(_) => {
+            return Err(ApiError::field(
+                "Upload-Metadata.thumbnail_sha256",
+                "must be 64 lowercase hex digits",
+            ));
+        }
+        None => None,
+    };
+    // Bytes the server already holds need not travel again.
+    let existing = blobs::get(state.db.pool(), &sha256).await?;
+    if existing.as_ref().is_some_and(|b| b.byte_size != length) {
+        return Err(ApiError::Unprocessable {
+            kind: "hash-mismatch",
+            detail: "the server holds bytes with this SHA-256 and another length".into(),
+        });
+    }
+    let row = uploads::insert(
+        &state.db,
+        &uploads::NewUpload {
+            user_id: &actor.user_id,
+            sha256: &sha256,
+            thumbnail_sha256: thumbnail_sha256.as_deref(),
+            length,
+            metadata: &raw_metadata,
+            complete: existing.is_some(),
+        },
+    )
+    .await?;
+    let location = format!("/api/v1/uploads/{}", row.id);
+    let body = UploadCreated {
+        id: row.id.clone(),
+        location: location.clone(),
+        upload_offset: row.upload_offset,
+        upload_length: row.upload_length,
+        complete: row.completed_at.is_some(),
+    };
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    tus_headers(headers);
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.into()))?,
+    );
+    headers.insert("upload-offset", int_header(row.upload_offset));
+    Ok(response)
+}
+
+/// Where to resume (tus `HEAD`).
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "photos", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    responses((status = 200, description = "Upload-Offset and Upload-Length headers"),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn offset(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    load(&state, &actor, &id).await?;
+    if let Some(response) = tus_mismatch(&headers) {
+        return Ok(response);
+    }
+    // Wait for a PATCH in flight on this upload to save what it received.
+    let upload = {
+        let _guard = state.upload_locks.lock(&id.to_string()).await;
+        load(&state, &actor, &id).await?
+    };
+    let mut response = StatusCode::OK.into_response();
+    let h = response.headers_mut();
+    tus_headers(h);
+    h.insert("upload-offset", int_header(upload.upload_offset));
+    h.insert("upload-length", int_header(upload.upload_length));
+    if let Ok(v) = HeaderValue::from_str(&upload.metadata) {
+        h.insert("upload-metadata", v);
+    }
+    Ok(response)
+}
+
+/// Send the next chunk (tus `PATCH`).
+#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "photos", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Offset" = i64, Header, description = "Where this chunk starts")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses((status = 204, description = "Upload-Offset header: the new offset"),
+        (status = 409, body = crate::error::Problem), (status = 413, body = crate::error::Problem),
+        (status = 415, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn append(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let mut stream = body.into_data_stream();
+    let result = append_chunk(&state, &actor, &id, &headers, &mut stream).await;
+    if !result.as_ref().is_ok_and(|r| r.status().is_success()) {
+        // Refused before the body was read: read what is left (bounded) so
+        // the client sees this answer rather than a reset connection.
+        drain(&mut stream, state.config.max_upload_bytes).await;
+    }
+    result
+}
+
+/// Reads and drops up to `limit` bytes of a request body, for at most 5 s.
+async fn drain(stream: &mut axum::body::BodyDataStream, limit: u64) {
+    let mut seen = 0;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len() as u64;
+            if seen > limit {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+async fn append_chunk(
+    state: &AppState,
+    actor: &Actor,
+    id: &Uuid,
+    headers: &HeaderMap,
+    stream: &mut axum::body::BodyDataStream,
+) -> Result<Response, ApiError> {
+    let id = *id;
+    load(state, actor, &id).await?;
+    let _guard = state.upload_locks.lock(&id.to_string()).await;
+    let upload = load(state, actor, &id).await?;
+    if let Some(response) = tus_mismatch(headers) {
+        return Ok(response);
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if content_type != Some(OFFSET_OCTET_STREAM) {
+        return Ok(with_tus(problem_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Expected application/offset+octet-stream",
+            None,
+            vec![],
+        )));
+    }
+    let from = header_i64(headers, "upload-offset")?;
+    if from != upload.upload_offset {
+        return Err(ApiError::conflict(
+            "offset-mismatch",
+            format!(
+                "the upload is at offset {}; send HEAD and resume from there",
+                upload.upload_offset
+            ),
+        ));
+    }
+    if upload.completed_at.is_some() {
+        return Ok(done(upload.upload_length));
+    }
+    let remaining = (upload.upload_length - from) as usize;
+    let max_pixels = state.config.max_photo_pixels;
+    let mut received = BytesMut::new();
+    let mut prechecked = from > 0;
+    while let Some(chunk) = stream.next().await {
+        // A cut connection: nothing of this chunk is kept, the client resends
+        // it from the last acknowledged offset (send chunks of ~1 MiB).
+        let chunk =
+            chunk.map_err(|_| ApiError::BadRequest("the chunk arrived incomplete".into()))?;
+        if received.len() + chunk.len() > remaining {
+            return Ok(with_tus(problem_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+                Some("the chunk goes past Upload-Length".into()),
+                vec![],
+            )));
+        }
+        received.extend_from_slice(&chunk);
+        if !prechecked && received.len() >= 64 {
+            prechecked = true;
+            if let Err(rejection) = photos::precheck(&received, max_pixels) {
+                discard(state, &upload.id).await;
+                return Err(rejection.into());
+            }
+        }
+    }
+    if received.is_empty() {
+        return Ok(done(from));
+    }
+    let received: Bytes = received.freeze();
+    let len = received.len() as i64;
+    let part = state.blobs.put_part(&upload.id, received).await?;
+    let part = part.as_str();
+    let mut tx = state.db.begin_write().await?;
+    if !uploads::append_part(&mut tx, &upload.id, from, len, part).await? {
+        drop(tx);
+        state.blobs.delete_part(&upload.id, part).await?;
+        return Err(ApiError::conflict(
+            "offset-mismatch",
+            "another request moved this upload on; send HEAD and resume from there",
+        ));
+    }
+    tx.commit().await?;
+    let offset = from + len;
+    if offset < upload.upload_length {
+        return Ok(done(offset));
+    }
+    if let Err(err) = finish(state, &upload.id).await {
+        if !matches!(err, ApiError::Unprocessable { .. }) {
+            // A passing failure (storage down, a collection in progress): take
+            // the last chunk back so the client's retry of it is welcome.
+            uploads::undo_part(&state.db, &upload.id, from).await?;
+            state.blobs.delete_part(&upload.id, part).await?;
+        }
+        return Err(err);
+    }
+    Ok(done(offset))
+}
+
+/// Assembles, verifies and stores a fully received upload.
+async fn finish(state: &AppState, id: &str) -> ApiResult<()> {
+    let upload = uploads::get(state.db.pool(), id)
+        .await?
+        .ok_or(ApiError::NotFound("upload"))?;
+    let parts = uploads::parts(state.db.pool(), id).await?;
+    let mut expected = 0;
+    for (start, size, _) in &parts {
+        if *start != expected {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "upload {id} has a gap at {expected}"
+            )));
+        }
+        expected += size;
+    }
+    let names: Vec<String> = parts.into_iter().map(|(_, _, name)| name).collect();
+    let bytes = state
+        .blobs
+        .read_parts(id, &names, upload.upload_length as usize)
+        .await?;
+    match photos::store_verified(state, &upload, bytes).await {
+        Ok(()) => Ok(()),
+        Err(err @ ApiError::Unprocessable { .. }) => {
+            // Bad bytes never get better: nothing of this upload is kept.
+            discard(state, id).await;
+            Err(err)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Deletes an upload's chunks and row; failures are logged (the collector
+/// removes anything left after a day).
+async fn discard(state: &AppState, id: &str) {
+    if let Err(e) = state.blobs.delete_upload(id).await {
+        tracing::warn!(error = %e, upload = %id, "deleting the chunks of a refused upload");
+    }
+    if let Err(e) = uploads::delete(state.db.pool(), id).await {
+        tracing::warn!(error = %e, upload = %id, "deleting a refused upload");
+    }
+}
+
+fn done(offset: i64) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    tus_headers(response.headers_mut());
+    response
+        .headers_mut()
+        .insert("upload-offset", int_header(offset));
+    response
+}
+
+/// Cancel an upload and delete what was sent (tus termination).
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "photos", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    responses((status = 204), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let upload = load(&state, &actor, &id).await?;
+    if let Some(response) = tus_mismatch(&headers) {
+        return Ok(response);
+    }
+    state.blobs.delete_upload(&upload.id).await?;
+    uploads::delete(state.db.pool(), &upload.id).await?;
+    Ok(with_tus(StatusCode::NO_CONTENT.into_response()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn metadata_pairs_decode() {
+        let m = parse_metadata("sha256 YWJj, filename ZS5qcGc=,flag").unwrap();
+        assert_eq!(
+            m,
+            vec![
+                ("sha256".into(), "abc".into()),
+                ("filename".into(), "e.jpg".into()),
+                ("flag".into(), String::new())
+            ]
+        );
+        assert!(parse_metadata("sha256 !!!").is_err());
+    }
+}

@@ -1,0 +1,388 @@
+//! User management: admins manage everyone, CS enrol and look after technicians.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, Page, PageRequest, Path, Query, nullable};
+use super::views::UserView;
+use crate::AppState;
+use crate::auth::{Action, Actor, password, tokens};
+use crate::db::{self, audit, departments, sessions, users};
+use crate::domain::{self, Role, Status, Validator};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListParams {
+    pub role: Option<Role>,
+    pub status: Option<Status>,
+    pub department_id: Option<Uuid>,
+    /// Matches name or e-mail.
+    pub q: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    /// Staff roles only; customers register themselves or are created as customers.
+    pub role: Role,
+    pub password: String,
+    #[serde(default)]
+    pub department_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub name: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    pub role: Option<Role>,
+    pub department_ids: Option<Vec<Uuid>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    /// The new password; if absent (send `{}`) a temporary one is generated and returned once.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResetPasswordResponse {
+    /// Present when the server generated the password.
+    pub temporary_password: Option<String>,
+}
+
+async fn load(state: &AppState, id: &Uuid) -> ApiResult<users::UserRow> {
+    users::get(state.db.pool(), &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("user"))
+}
+
+async fn view(state: &AppState, row: users::UserRow) -> ApiResult<UserView> {
+    let department_ids = users::department_ids(state.db.pool(), &row.id).await?;
+    Ok(UserView::new(row, department_ids))
+}
+
+/// Checks that every department exists; returns them as strings.
+async fn check_departments(tx: &mut db::Tx, ids: &[Uuid]) -> ApiResult<Vec<String>> {
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    let unknown = departments::unknown_ids(tx, &ids).await?;
+    if unknown.is_empty() {
+        Ok(ids)
+    } else {
+        Err(ApiError::field(
+            "department_ids",
+            format!("unknown departments: {}", unknown.join(", ")),
+        ))
+    }
+}
+
+/// List users, newest first.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(UserListParams),
+    responses((status = 200, body = Page<UserView>), (status = 403, body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(params): Query<UserListParams>,
+) -> ApiResult<Json<Page<UserView>>> {
+    actor.authorize(Action::ListUsers)?;
+    let page = PageRequest::parse(params.limit, params.cursor.as_deref())?;
+    let search = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if search.is_some_and(|q| q.chars().count() > 100) {
+        return Err(ApiError::field("q", "must be at most 100 characters"));
+    }
+    let filter = users::UserFilter {
+        role: params.role,
+        status: params.status,
+        department_id: params.department_id.map(|d| d.to_string()),
+        search: search.map(str::to_owned),
+    };
+    let rows = users::list(&state.db, &filter, page.after.as_deref(), page.limit).await?;
+    let page = Page::from_rows(rows, page.limit, |u| &u.id);
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        items.push(view(&state, row).await?);
+    }
+    Ok(Json(Page {
+        items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Create a staff account.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUserRequest,
+    responses((status = 201, body = UserView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<CreateUserRequest>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    actor.authorize(Action::CreateUser { role: req.role })?;
+    let mut v = Validator::new();
+    let email = v.check("email", domain::email(&req.email));
+    let name = v.check("name", domain::bounded_text(&req.name, 120));
+    let phone = match req.phone.as_deref() {
+        Some(p) => Some(v.check(
+            "phone",
+            domain::phone_e164(p, &state.config.default_phone_region),
+        )),
+        None => None,
+    };
+    let pass = v.check("password", domain::new_password(&req.password));
+    if req.role == Role::Customer {
+        v.add("role", "customers register through /api/v1/auth/register");
+    }
+    v.finish()?;
+    let password_hash = password::hash(pass).await?;
+    let mut tx = state.db.begin_write().await?;
+    let department_ids = check_departments(&mut tx, &req.department_ids).await?;
+    let new = users::NewUser {
+        email,
+        name,
+        phone,
+        role: req.role,
+        password_hash,
+        customer_id: None,
+    };
+    let row = users::insert(&mut tx, &new).await.map_err(|e| {
+        if db::is_unique_violation(&e) {
+            ApiError::duplicate("email")
+        } else {
+            e.into()
+        }
+    })?;
+    users::set_departments(&mut tx, &row.id, &department_ids).await?;
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        "user.created",
+        "user",
+        &row.id,
+        serde_json::json!({ "role": row.role, "department_ids": department_ids }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(UserView::new(row, department_ids)),
+    ))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = crate::error::Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<UserView>> {
+    actor.authorize(Action::ViewUser {
+        user_id: &id.to_string(),
+    })?;
+    let row = load(&state, &id).await?;
+    Ok(Json(view(&state, row).await?))
+}
+
+/// Change a user's name, phone, role or departments.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    request_body = UpdateUserRequest,
+    responses((status = 200, body = UserView), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<UpdateUserRequest>,
+) -> ApiResult<Json<UserView>> {
+    let target = load(&state, &id).await?;
+    actor.authorize(Action::ManageUser {
+        target_role: target.role,
+    })?;
+    let role_change = req.role.filter(|r| *r != target.role);
+    if let Some(role) = role_change {
+        actor.authorize(Action::ChangeRole {
+            from: target.role,
+            to: role,
+        })?;
+    }
+    let mut v = Validator::new();
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| v.check("name", domain::bounded_text(n, 120)));
+    let phone = req.phone.as_ref().map(|p| {
+        p.as_deref().map(|p| {
+            v.check(
+                "phone",
+                domain::phone_e164(p, &state.config.default_phone_region),
+            )
+        })
+    });
+    if role_change.is_some()
+        && (role_change == Some(Role::Customer) || target.role == Role::Customer)
+    {
+        v.add("role", "customer accounts cannot change role");
+    }
+    v.finish()?;
+
+    let mut tx = state.db.begin_write().await?;
+    if target.role == Role::Admin
+        && role_change.is_some()
+        && users::active_admins(&mut tx).await? <= 1
+    {
+        return Err(ApiError::conflict(
+            "last-admin",
+            "the last active admin cannot be demoted",
+        ));
+    }
+    let changes = users::UserChanges {
+        name,
+        phone,
+        role: role_change,
+        status: None,
+    };
+    users::update(&mut tx, &target.id, &changes).await?;
+    if let Some(ids) = &req.department_ids {
+        let ids = check_departments(&mut tx, ids).await?;
+        users::set_departments(&mut tx, &target.id, &ids).await?;
+    }
+    audit::record(&mut tx, Some(&actor.user_id), "user.updated", "user", &target.id,
+        serde_json::json!({ "role": role_change, "departments_changed": req.department_ids.is_some() })).await?;
+    let row = users::get(&mut *tx, &target.id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    tx.commit().await?;
+    Ok(Json(view(&state, row).await?))
+}
+
+async fn set_status(
+    state: &AppState,
+    actor: &Actor,
+    id: &Uuid,
+    status: Status,
+) -> ApiResult<UserView> {
+    let target = load(state, id).await?;
+    actor.authorize(Action::ManageUser {
+        target_role: target.role,
+    })?;
+    if status == Status::Inactive && target.id == actor.user_id {
+        return Err(ApiError::conflict(
+            "cannot-deactivate-self",
+            "you cannot deactivate your own account",
+        ));
+    }
+    let mut tx = state.db.begin_write().await?;
+    users::update(
+        &mut tx,
+        &target.id,
+        &users::UserChanges {
+            status: Some(status),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if status == Status::Inactive {
+        sessions::revoke_all(&mut tx, &target.id, None, "account deactivated").await?;
+    }
+    let action = if status == Status::Inactive {
+        "user.deactivated"
+    } else {
+        "user.activated"
+    };
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        action,
+        "user",
+        &target.id,
+        serde_json::json!({}),
+    )
+    .await?;
+    let row = users::get(&mut *tx, &target.id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    tx.commit().await?;
+    view(state, row).await
+}
+
+/// Deactivate an account: it can no longer log in and its sessions end. Nothing is erased.
+#[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserView), (status = 409, body = crate::error::Problem)))]
+pub async fn deactivate(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(
+        set_status(&state, &actor, &id, Status::Inactive).await?,
+    ))
+}
+
+/// Reactivate a deactivated account.
+#[utoipa::path(post, path = "/api/v1/users/{id}/activate", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserView)))]
+pub async fn activate(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(set_status(&state, &actor, &id, Status::Active).await?))
+}
+
+/// Reset a user's password; their sessions end.
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = ResetPasswordRequest,
+    responses((status = 200, body = ResetPasswordResponse)))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<ResetPasswordRequest>,
+) -> ApiResult<Json<ResetPasswordResponse>> {
+    let target = load(&state, &id).await?;
+    actor.authorize(Action::ManageUser {
+        target_role: target.role,
+    })?;
+    let (new_password, temporary_password) = match req.password {
+        Some(p) => (
+            domain::new_password(&p).map_err(|m| ApiError::field("password", m))?,
+            None,
+        ),
+        None => {
+            let temp: String = tokens::random_secret()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(12)
+                .collect();
+            (temp.clone(), Some(temp))
+        }
+    };
+    let hash = password::hash(new_password).await?;
+    let mut tx = state.db.begin_write().await?;
+    users::set_password_hash(&mut tx, &target.id, &hash).await?;
+    sessions::revoke_all(&mut tx, &target.id, None, "password reset").await?;
+    audit::record(
+        &mut tx,
+        Some(&actor.user_id),
+        "user.password_reset",
+        "user",
+        &target.id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(ResetPasswordResponse { temporary_password }))
+}

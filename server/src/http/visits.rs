@@ -1,0 +1,491 @@
+//! Visits: CS create and edit them, technicians see the pool and claim seats.
+//! Thin handlers over [`crate::visits`], which the sync executor shares.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::AppendHeaders;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, Page, PageRequest, Path, Query, nullable};
+use super::visit_views::{ClaimView, Site, VisitView};
+use crate::AppState;
+use crate::auth::{Action, Actor, VisitScope};
+use crate::db::visits::{self as visit_db, VisitFields, VisitFilter, VisitRow};
+use crate::db::{assignments, customers, departments};
+use crate::domain::{self, GeoPoint, Status, Validator};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::visits::{self, claims, distance_m, lifecycle, parse_day};
+
+/// Most visits a `near` query sorts by distance.
+const NEAR_CANDIDATES: u32 = 2000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VisitListParams {
+    /// `open`, `assigned`, `in_progress`, `done` or `cancelled`.
+    pub status: Option<String>,
+    pub customer_id: Option<Uuid>,
+    /// Visits this technician holds.
+    pub technician_id: Option<Uuid>,
+    /// Only visits open for claims.
+    pub pool: Option<bool>,
+    /// Visits planned on or after this day (`YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// Visits planned on or before this day (`YYYY-MM-DD`).
+    pub to: Option<String>,
+    /// `lat,lon`: sort by distance from here (then by date), no paging.
+    pub near: Option<String>,
+    /// With `near`: only visits within this many kilometres.
+    pub within_km: Option<f64>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVisitRequest {
+    pub customer_id: Uuid,
+    /// The ticket this visit serves, if any.
+    pub ticket_id: Option<String>,
+    pub department_id: Option<Uuid>,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub site: Site,
+    /// First day, `YYYY-MM-DD`.
+    pub scheduled_start: String,
+    /// 1 to 366 (default 1).
+    pub planned_days: Option<i64>,
+    /// Technicians needed, 1 to 100.
+    pub technician_quota: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVisitRequest {
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub ticket_id: Option<Option<String>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub department_id: Option<Option<Uuid>>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub site: Option<Site>,
+    pub scheduled_start: Option<String>,
+    pub planned_days: Option<i64>,
+    pub technician_quota: Option<i64>,
+    /// Admins only: change the schedule or site of a visit technicians hold.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelVisitRequest {
+    pub reason: String,
+    /// Admins only: cancel although technicians hold it (they are released).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Validates and checks the references of a full set of fields.
+async fn validate(state: &AppState, input: VisitInput<'_>) -> ApiResult<VisitFields> {
+    let mut v = Validator::new();
+    let title = v.check("title", domain::bounded_text(input.title, 200));
+    let description = v.check(
+        "description",
+        domain::optional_text(input.description, 5000),
+    );
+    let ticket_id = input
+        .ticket_id
+        .map(|t| v.check("ticket_id", domain::bounded_text(t, 64)));
+    let site_address = v.check(
+        "site.address",
+        domain::bounded_text(&input.site.address, 500),
+    );
+    let point = GeoPoint {
+        lat: input.site.lat,
+        lon: input.site.lon,
+    };
+    if let Err(m) = point.validate() {
+        v.add("site", m);
+    }
+    let start_day = v.check("scheduled_start", parse_day(input.scheduled_start));
+    if !(1..=visits::extensions::MAX_PLANNED_DAYS).contains(&input.planned_days) {
+        v.add("planned_days", "must be between 1 and 366");
+    }
+    if !(1..=100).contains(&input.technician_quota) {
+        v.add("technician_quota", "must be between 1 and 100");
+    }
+    let customer = customers::get(state.db.pool(), input.customer_id).await?;
+    match customer {
+        None => v.add("customer_id", "no such customer"),
+        Some(c) if c.status != Status::Active => v.add("customer_id", "the customer is inactive"),
+        Some(_) => {}
+    }
+    if let Some(d) = input.department_id
+        && departments::get(&state.db, d).await?.is_none()
+    {
+        v.add("department_id", "no such department");
+    }
+    v.finish()?;
+    Ok(VisitFields {
+        customer_id: input.customer_id.to_owned(),
+        ticket_id,
+        department_id: input.department_id.map(str::to_owned),
+        title,
+        description,
+        site_address,
+        site_lat: point.lat,
+        site_lon: point.lon,
+        scheduled_start: input.scheduled_start.to_owned(),
+        start_day,
+        planned_days: input.planned_days,
+        technician_quota: input.technician_quota,
+    })
+}
+
+struct VisitInput<'a> {
+    customer_id: &'a str,
+    ticket_id: Option<&'a str>,
+    department_id: Option<&'a str>,
+    title: &'a str,
+    description: &'a str,
+    site: &'a Site,
+    scheduled_start: &'a str,
+    planned_days: i64,
+    technician_quota: i64,
+}
+
+/// The view of a visit with its assignments.
+pub(crate) async fn view(state: &AppState, row: VisitRow) -> ApiResult<VisitView> {
+    let assignments = assignments::for_visits(state.db.pool(), &[row.id.as_str()]).await?;
+    Ok(VisitView::new(row, assignments, None))
+}
+
+async fn load(state: &AppState, id: &Uuid) -> ApiResult<VisitRow> {
+    visit_db::get(state.db.pool(), &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("visit"))
+}
+
+fn parse_near(near: &str) -> Option<(f64, f64)> {
+    let (lat, lon) = near.split_once(',')?;
+    let p = GeoPoint {
+        lat: lat.trim().parse().ok()?,
+        lon: lon.trim().parse().ok()?,
+    };
+    p.validate().ok().map(|p| (p.lat, p.lon))
+}
+
+/// List visits with filters; technicians see the pool and what they hold,
+/// customers their own visits. With `near`, nearest first (then soonest).
+#[utoipa::path(get, path = "/api/v1/visits", tag = "visits", security(("bearer" = [])), params(VisitListParams),
+    responses((status = 200, body = Page<VisitView>), (status = 422, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(params): Query<VisitListParams>,
+) -> ApiResult<Json<Page<VisitView>>> {
+    actor.authorize(Action::ListVisits)?;
+    let page = PageRequest::parse(params.limit, params.cursor.as_deref())?;
+    let mut v = Validator::new();
+    if let Some(s) = &params.status
+        && !["open", "assigned", "in_progress", "done", "cancelled"].contains(&s.as_str())
+    {
+        v.add(
+            "status",
+            "must be open, assigned, in_progress, done or cancelled",
+        );
+    }
+    let from_day = params
+        .from
+        .as_deref()
+        .map(|d| v.check("from", parse_day(d)));
+    let to_day = params.to.as_deref().map(|d| v.check("to", parse_day(d)));
+    let near = params.near.as_deref().map(|n| {
+        v.check(
+            "near",
+            parse_near(n)
+                .map(Some)
+                .ok_or_else(|| "must be lat,lon in range".to_owned()),
+        )
+    });
+    if params
+        .within_km
+        .is_some_and(|k| !(k.is_finite() && k > 0.0 && k <= 20_000.0))
+    {
+        v.add("within_km", "must be between 0 and 20000");
+    }
+    v.finish()?;
+    let near = near.flatten();
+    let mut filter = VisitFilter {
+        status: params.status.clone(),
+        customer_id: params.customer_id.map(|c| c.to_string()),
+        technician_id: params.technician_id.map(|t| t.to_string()),
+        pool_only: params.pool.unwrap_or(false),
+        from_day,
+        to_day,
+        ..VisitFilter::default()
+    };
+    match actor.visit_scope() {
+        VisitScope::All => {}
+        VisitScope::PoolOrHeldBy(user) => filter.pool_or_held_by = Some(user),
+        VisitScope::Customer(own) => {
+            if filter.customer_id.as_ref().is_some_and(|c| *c != own) {
+                return Ok(Json(Page::from_rows(
+                    vec![],
+                    page.limit,
+                    |v: &VisitView| &v.id,
+                )));
+            }
+            filter.customer_id = Some(own);
+        }
+        VisitScope::Nothing => {
+            return Ok(Json(Page::from_rows(
+                vec![],
+                page.limit,
+                |v: &VisitView| &v.id,
+            )));
+        }
+    }
+    let (rows, distances, next_cursor) = match near {
+        Some(point) => {
+            if let Some(km) = params.within_km {
+                let dlat = km / 111.0;
+                let dlon = km / (111.0 * point.0.to_radians().cos().abs().max(0.01));
+                filter.bbox = Some((
+                    point.0 - dlat,
+                    point.0 + dlat,
+                    point.1 - dlon,
+                    point.1 + dlon,
+                ));
+            }
+            let mut rows: Vec<(f64, VisitRow)> =
+                visit_db::candidates(state.db.pool(), &filter, NEAR_CANDIDATES)
+                    .await?
+                    .into_iter()
+                    .map(|r| (distance_m(point, (r.site_lat, r.site_lon)), r))
+                    .filter(|(d, _)| params.within_km.is_none_or(|km| *d <= km * 1000.0))
+                    .collect();
+            rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.start_day.cmp(&b.1.start_day)));
+            rows.truncate(page.limit as usize);
+            let (d, r): (Vec<_>, Vec<_>) = rows.into_iter().map(|(d, r)| (Some(d), r)).unzip();
+            (r, d, None)
+        }
+        None => {
+            let rows =
+                visit_db::list(state.db.pool(), &filter, page.after.as_deref(), page.limit).await?;
+            let paged = Page::from_rows(rows, page.limit, |v| &v.id);
+            let d = vec![None; paged.items.len()];
+            (paged.items, d, paged.next_cursor)
+        }
+    };
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut all = assignments::for_visits(state.db.pool(), &ids).await?;
+    let items = rows
+        .into_iter()
+        .zip(distances)
+        .map(|(row, d)| {
+            let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|a| a.visit_id == row.id);
+            all = rest;
+            VisitView::new(row, mine, d)
+        })
+        .collect();
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// Create a visit in the pool.
+#[utoipa::path(post, path = "/api/v1/visits", tag = "visits", security(("bearer" = [])),
+    request_body = CreateVisitRequest,
+    responses((status = 201, body = VisitView), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<CreateVisitRequest>,
+) -> ApiResult<(
+    StatusCode,
+    AppendHeaders<[(header::HeaderName, String); 1]>,
+    Json<VisitView>,
+)> {
+    actor.authorize(Action::ManageVisits)?;
+    let customer_id = req.customer_id.to_string();
+    let department_id = req.department_id.map(|d| d.to_string());
+    let fields = validate(
+        &state,
+        VisitInput {
+            customer_id: &customer_id,
+            ticket_id: req.ticket_id.as_deref(),
+            department_id: department_id.as_deref(),
+            title: &req.title,
+            description: &req.description,
+            site: &req.site,
+            scheduled_start: &req.scheduled_start,
+            planned_days: req.planned_days.unwrap_or(1),
+            technician_quota: req.technician_quota,
+        },
+    )
+    .await?;
+    let mut tx = state.db.begin_write().await?;
+    let applied = lifecycle::create(&mut tx, &actor, &fields).await?;
+    tx.commit().await?;
+    visits::publish(&state, applied.notices).await;
+    let location = format!("/api/v1/visits/{}", applied.value.id);
+    Ok((
+        StatusCode::CREATED,
+        AppendHeaders([(header::LOCATION, location)]),
+        Json(view(&state, applied.value).await?),
+    ))
+}
+
+/// One visit with its assignments.
+#[utoipa::path(get, path = "/api/v1/visits/{id}", tag = "visits", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = VisitView), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<VisitView>> {
+    let row = load(&state, &id).await?;
+    let holder = assignments::ever_held(state.db.pool(), &row.id, &actor.user_id).await?;
+    actor.authorize(Action::ViewVisit {
+        customer_id: &row.customer_id,
+        in_pool: row.in_pool(),
+        holder,
+    })?;
+    Ok(Json(view(&state, row).await?))
+}
+
+/// Edit a visit. Schedule and site are frozen once claimed (409
+/// `visit_claimed`) unless an admin sends `force: true` (audited).
+#[utoipa::path(patch, path = "/api/v1/visits/{id}", tag = "visits", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateVisitRequest,
+    responses((status = 200, body = VisitView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<UpdateVisitRequest>,
+) -> ApiResult<Json<VisitView>> {
+    actor.authorize(Action::ManageVisits)?;
+    let current = load(&state, &id).await?;
+    let current_site = Site {
+        address: current.site_address.clone(),
+        lat: current.site_lat,
+        lon: current.site_lon,
+    };
+    let department_id = match req.department_id {
+        Some(d) => d.map(|d| d.to_string()),
+        None => current.department_id.clone(),
+    };
+    let fields = validate(
+        &state,
+        VisitInput {
+            customer_id: &current.customer_id,
+            ticket_id: match &req.ticket_id {
+                Some(t) => t.as_deref(),
+                None => current.ticket_id.as_deref(),
+            },
+            department_id: department_id.as_deref(),
+            title: req.title.as_deref().unwrap_or(&current.title),
+            description: req.description.as_deref().unwrap_or(&current.description),
+            site: req.site.as_ref().unwrap_or(&current_site),
+            scheduled_start: req
+                .scheduled_start
+                .as_deref()
+                .unwrap_or(&current.scheduled_start),
+            planned_days: req.planned_days.unwrap_or(current.planned_days),
+            technician_quota: req.technician_quota.unwrap_or(current.technician_quota),
+        },
+    )
+    .await?;
+    let mut tx = state.db.begin_write().await?;
+    let applied = lifecycle::update(
+        &mut tx,
+        state.db.backend(),
+        &actor,
+        &current.id,
+        &fields,
+        req.force,
+    )
+    .await?;
+    tx.commit().await?;
+    visits::publish(&state, applied.notices).await;
+    Ok(Json(view(&state, applied.value).await?))
+}
+
+/// Cancel a visit nobody has claimed (409 `visit_claimed` otherwise, unless
+/// an admin forces it).
+#[utoipa::path(post, path = "/api/v1/visits/{id}/cancel", tag = "visits", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = CancelVisitRequest,
+    responses((status = 200, body = VisitView), (status = 409, body = Problem)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<CancelVisitRequest>,
+) -> ApiResult<Json<VisitView>> {
+    actor.authorize(Action::ManageVisits)?;
+    let reason =
+        domain::bounded_text(&req.reason, 1000).map_err(|m| ApiError::field("reason", m))?;
+    let mut tx = state.db.begin_write().await?;
+    let applied = lifecycle::cancel(
+        &mut tx,
+        state.db.backend(),
+        &actor,
+        &id.to_string(),
+        &reason,
+        req.force,
+    )
+    .await?;
+    tx.commit().await?;
+    visits::publish(&state, applied.notices).await;
+    Ok(Json(view(&state, applied.value).await?))
+}
+
+/// Claim a seat (first come, first served). 409 with `quota_full`,
+/// `already_claimed`, `schedule_conflict` or `cancelled` when refused.
+#[utoipa::path(post, path = "/api/v1/visits/{id}/claim", tag = "visits", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ClaimView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn claim(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<ClaimView>> {
+    actor.authorize(Action::ClaimVisit)?;
+    let visit_id = id.to_string();
+    claims::precheck(&state.db, &actor, &visit_id).await?;
+    let mut tx = state.db.begin_write().await?;
+    let applied = claims::claim(&mut tx, state.db.backend(), &actor, &visit_id).await?;
+    tx.commit().await?;
+    visits::publish(&state, applied.notices).await;
+    let seat = applied.value;
+    Ok(Json(ClaimView {
+        assignment_id: seat.assignment_id,
+        visit: view(&state, seat.visit).await?,
+    }))
+}
+
+/// Give a claimed seat back before checking in.
+#[utoipa::path(post, path = "/api/v1/visits/{id}/withdraw", tag = "visits", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = VisitView), (status = 409, body = Problem)))]
+pub async fn withdraw(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<VisitView>> {
+    actor.authorize(Action::WorkVisit)?;
+    let mut tx = state.db.begin_write().await?;
+    let applied = claims::withdraw(&mut tx, state.db.backend(), &actor, &id.to_string()).await?;
+    tx.commit().await?;
+    visits::publish(&state, applied.notices).await;
+    Ok(Json(view(&state, applied.value.visit).await?))
+}

@@ -1,0 +1,187 @@
+//! fieldops-server: the axum service that coordinates technicians, customers
+//! and customer service.
+//!
+//! ```text
+//! main.rs (CLI) ──> App::build ──> http::router ──> handlers ──> auth::policy
+//!                                                         └────> db::* (sqlx Any: SQLite | Postgres)
+//! ```
+//!
+//! * [`config`]: flags, environment and TOML.
+//! * [`db`]: one body of SQL for both backends, and why.
+//! * [`auth`]: passwords, tokens, the [`auth::Actor`] extractor and the policy.
+//! * [`http`]: routes, OpenAPI, problem+json errors, idempotency.
+//! * [`events`]: live events, across instances through Postgres LISTEN/NOTIFY.
+//! * [`visits`]: field execution (claims, attendance, extensions) as service
+//!   functions shared by HTTP and the sync command executor.
+//! * [`seed`]: the demo data.
+//! * [`storage`], [`photos`]: photo bytes in object storage (local or S3),
+//!   their checks, thumbnails, signed links and garbage collection.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod helpdesk;
+pub mod http;
+pub mod metrics;
+pub mod photos;
+pub mod seed;
+pub mod storage;
+pub mod sync;
+pub mod visits;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+use db::Db;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub tokens: auth::tokens::TokenKeys,
+    pub metrics: metrics::Metrics,
+    pub events: events::EventBus,
+    /// Photo bytes (local directory or S3).
+    pub blobs: storage::BlobStore,
+    /// Signs and checks download links.
+    pub links: photos::LinkSigner,
+    /// Orders requests on one upload within this instance.
+    pub upload_locks: photos::UploadLocks,
+    pub helpdesk: helpdesk::Helpdesk,
+    /// Cancelled when the server stops; background tasks watch it.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// Connects to the database, applies migrations and loads the signing key.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        let secret = match &config.jwt_secret {
+            Some(s) if s.len() >= 32 => s.clone(),
+            Some(_) => anyhow::bail!("the JWT secret must be at least 32 characters"),
+            None => {
+                db::secrets::get_or_create(&db, "jwt_hs256", auth::tokens::random_secret).await?
+            }
+        };
+        let tokens = auth::tokens::TokenKeys::new(
+            secret.as_bytes(),
+            config.access_token_ttl,
+            config.refresh_token_ttl,
+        );
+        let blobs = storage::BlobStore::open(&config.blob_store)?;
+        let link_key =
+            db::secrets::get_or_create(&db, "download_link_hmac", auth::tokens::random_secret)
+                .await?;
+        let links = photos::LinkSigner::new(link_key.as_bytes());
+        let helpdesk = helpdesk::Helpdesk::new(&config)?;
+        let shutdown = CancellationToken::new();
+        let events =
+            events::EventBus::start(db.clone(), &config.database_url, shutdown.clone()).await?;
+        Ok(Self {
+            db,
+            config: Arc::new(config),
+            tokens,
+            metrics: metrics::Metrics::default(),
+            events,
+            blobs,
+            links,
+            upload_locks: photos::UploadLocks::default(),
+            helpdesk,
+            shutdown,
+        })
+    }
+}
+
+/// A server running on a background task.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets requests in flight finish, and waits.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.state.shutdown.cancel();
+        self.task.await.context("joining the server task")??;
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+/// Binds `state.config.listen` and serves until [`RunningServer::stop`].
+/// The socket is bound before this returns, so the server is ready at once.
+pub async fn start(state: AppState) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(state.config.listen)
+        .await
+        .with_context(|| format!("binding {}", state.config.listen))?;
+    let addr = listener.local_addr()?;
+    // Live events are small frames: without TCP_NODELAY, Nagle's algorithm
+    // and the peer's delayed ACK hold every second frame back ~40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "setting TCP_NODELAY");
+        }
+    });
+    spawn_housekeeping(state.clone());
+    helpdesk::spawn_jobs(state.clone());
+    let app = http::router(state.clone());
+    let stop = state.shutdown.clone();
+    // Small frames (a live edit, a Feed) must not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "setting TCP_NODELAY");
+        }
+    });
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+    });
+    Ok(RunningServer { addr, state, task })
+}
+
+/// How long the event log keeps events for catching up.
+const EVENT_LOG_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Periodic clean-up that any instance may run (idempotent).
+fn spawn_housekeeping(state: AppState) {
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    match db::idempotency::expire(&state.db, http::idempotency::TTL_MS).await {
+                        Ok(n) if n > 0 => tracing::info!(expired = n, "idempotency keys expired"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "expiring idempotency keys"),
+                    }
+                    if let Err(e) = state.events.expire(EVENT_LOG_TTL_MS).await {
+                        tracing::warn!(error = %e, "expiring the event log");
+                    }
+                    match photos::collect_garbage(&state).await {
+                        Ok(n) if n > 0 => tracing::info!(deleted = n, "unreferenced blobs collected"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "collecting unreferenced blobs"),
+                    }
+                }
+            }
+        }
+    });
+}

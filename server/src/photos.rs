@@ -1,0 +1,382 @@
+//! Photos on the server: checking uploaded bytes (sniffed type, pixel count,
+//! a full decode), finishing an upload into content-addressed storage,
+//! server-side thumbnails, signed download links and the garbage collector.
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hmac::{Hmac, Mac as _};
+use image::codecs::jpeg::JpegEncoder;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use sha2::{Digest as _, Sha256};
+
+use crate::AppState;
+use crate::db::{self, blobs, uploads};
+use crate::error::{ApiError, ApiResult};
+
+/// Longest edge of a server-made thumbnail, as on devices.
+pub const THUMBNAIL_EDGE: u32 = 320;
+
+/// What an uploaded image turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inspected {
+    pub content_type: &'static str,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Why bytes are not an acceptable photo.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the bytes are not a JPEG, PNG or WebP image")]
+    NotAnImage,
+    #[error("the image is {width}×{height} pixels; at most {max} pixels are accepted")]
+    TooManyPixels { width: u32, height: u32, max: u64 },
+    #[error("the image is damaged or incomplete")]
+    Corrupt,
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        let kind = match r {
+            Rejection::NotAnImage => "not-an-image",
+            Rejection::TooManyPixels { .. } => "too-many-pixels",
+            Rejection::Corrupt => "corrupt-image",
+        };
+        ApiError::Unprocessable {
+            kind,
+            detail: r.to_string(),
+        }
+    }
+}
+
+fn sniff(bytes: &[u8]) -> Result<(ImageFormat, &'static str), Rejection> {
+    match image::guess_format(bytes) {
+        Ok(ImageFormat::Jpeg) => Ok((ImageFormat::Jpeg, "image/jpeg")),
+        Ok(ImageFormat::Png) => Ok((ImageFormat::Png, "image/png")),
+        Ok(ImageFormat::WebP) => Ok((ImageFormat::WebP, "image/webp")),
+        _ => Err(Rejection::NotAnImage),
+    }
+}
+
+fn reader(bytes: &[u8], format: ImageFormat, max_pixels: u64) -> ImageReader<Cursor<&[u8]>> {
+    let mut reader = ImageReader::new(Cursor::new(bytes));
+    reader.set_format(format);
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(4).saturating_add(64 << 20));
+    reader.limits(limits);
+    reader
+}
+
+fn check_pixels(width: u32, height: u32, max: u64) -> Result<(), Rejection> {
+    if u64::from(width) * u64::from(height) > max {
+        return Err(Rejection::TooManyPixels { width, height, max });
+    }
+    if width == 0 || height == 0 {
+        return Err(Rejection::Corrupt);
+    }
+    Ok(())
+}
+
+/// The dimensions a header declares, read without decoding any pixels.
+fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Option<(u32, u32)> {
+    let mut reader = ImageReader::new(Cursor::new(bytes));
+    reader.set_format(format);
+    reader.no_limits();
+    reader.into_dimensions().ok()
+}
+
+/// An early look at the first bytes of an upload: refuses what is plainly not
+/// an image, or declares too many pixels, before the rest is sent. Returns
+/// `Ok` when the start is too short to tell.
+pub fn precheck(first_bytes: &[u8], max_pixels: u64) -> Result<(), Rejection> {
+    if first_bytes.len() < 16 {
+        return Ok(());
+    }
+    let (format, _) = sniff(first_bytes)?;
+    if let Some((w, h)) = header_dimensions(first_bytes, format) {
+        check_pixels(w, h, max_pixels)?;
+    }
+    Ok(())
+}
+
+/// Sniffs the type, checks the pixel count from the header, then decodes the
+/// whole image under limits (a truncated or damaged file fails here).
+pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, Rejection> {
+    let (format, content_type) = sniff(bytes)?;
+    let (width, height) = header_dimensions(bytes, format).ok_or(Rejection::Corrupt)?;
+    check_pixels(width, height, max_pixels)?;
+    let too_big = |e: image::ImageError| match e {
+        image::ImageError::Limits(_) => Rejection::TooManyPixels {
+            width,
+            height,
+            max: max_pixels,
+        },
+        _ => Rejection::Corrupt,
+    };
+    let decoder = reader(bytes, format, max_pixels)
+        .into_decoder()
+        .map_err(too_big)?;
+    DynamicImage::from_decoder(decoder).map_err(too_big)?;
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(Rejection::Corrupt);
+    }
+    Ok(Inspected {
+        content_type,
+        width,
+        height,
+    })
+}
+
+/// Whether a JPEG is complete: the end-of-image marker follows the first
+/// scan. Entropy-coded data never contains `FF D9` (a data `FF` is stuffed as
+/// `FF 00`), so a file cut anywhere after its header lacks it, though lenient
+/// decoders fill the missing rows with grey instead of failing.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else {
+        return false;
+    };
+    bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// A JPEG thumbnail (longest edge 320 px, orientation applied, no metadata).
+pub fn make_thumbnail(bytes: &[u8], max_pixels: u64) -> anyhow::Result<Vec<u8>> {
+    let (format, _) = sniff(bytes)?;
+    let mut decoder = reader(bytes, format, max_pixels).into_decoder()?;
+    let orientation = decoder.orientation()?;
+    let mut image = DynamicImage::from_decoder(decoder)?;
+    image.apply_orientation(orientation);
+    let thumbnail = image.thumbnail(THUMBNAIL_EDGE, THUMBNAIL_EDGE).into_rgb8();
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, 75).encode_image(&thumbnail)?;
+    Ok(out)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Checks assembled upload bytes and stores them under their hash: the hash
+/// must be the claimed one, the bytes an acceptable image. On success the
+/// blob is stored (once, however many uploads carry it) and `user_id` is
+/// recorded as an uploader; on failure nothing is stored.
+pub async fn store_verified(
+    state: &AppState,
+    upload: &uploads::UploadRow,
+    bytes: Bytes,
+) -> ApiResult<()> {
+    let actual = sha256_hex(&bytes);
+    if actual != upload.sha256 {
+        return Err(ApiError::Unprocessable {
+            kind: "hash-mismatch",
+            detail: "the bytes do not have the SHA-256 claimed when the upload was created".into(),
+        });
+    }
+    let max_pixels = state.config.max_photo_pixels;
+    let checked = bytes.clone();
+    let inspected = tokio::task::spawn_blocking(move || inspect(&checked, max_pixels))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    let byte_size = i64::try_from(bytes.len()).map_err(|e| ApiError::Internal(e.into()))?;
+    let blob = blobs::NewBlob {
+        sha256: &upload.sha256,
+        byte_size,
+        content_type: inspected.content_type,
+        width: i64::from(inspected.width),
+        height: i64::from(inspected.height),
+        thumbnail_sha256: upload.thumbnail_sha256.as_deref(),
+    };
+    let mut tx = state.db.begin_write().await?;
+    let claim = blobs::claim(&mut tx, &blob).await?;
+    tx.commit().await?;
+    match claim {
+        blobs::Claim::BeingDeleted => return Err(ApiError::Unavailable),
+        blobs::Claim::Store => {
+            state.blobs.put_blob(&upload.sha256, bytes).await?;
+            blobs::mark_stored(state.db.pool(), &upload.sha256).await?;
+        }
+        blobs::Claim::AlreadyStored => {}
+    }
+    let mut tx = state.db.begin_write().await?;
+    blobs::add_uploader(&mut tx, &upload.sha256, &upload.user_id).await?;
+    uploads::complete(&mut tx, &upload.id).await?;
+    db::audit::record(
+        &mut tx,
+        Some(&upload.user_id),
+        "blob.uploaded",
+        "blob",
+        &upload.sha256,
+        serde_json::json!({ "upload_id": upload.id, "bytes": byte_size }),
+    )
+    .await?;
+    tx.commit().await?;
+    if let Err(e) = state.blobs.delete_upload(&upload.id).await {
+        tracing::warn!(error = %e, upload = %upload.id, "deleting the chunks of a finished upload");
+    }
+    Ok(())
+}
+
+/// The thumbnail blob of a stored photo, made and stored by the server if the
+/// device sent none.
+pub async fn thumbnail_of(state: &AppState, photo: &blobs::BlobRow) -> ApiResult<String> {
+    if let Some(thumb) = &photo.thumbnail_sha256
+        && blobs::get(state.db.pool(), thumb).await?.is_some()
+    {
+        return Ok(thumb.clone());
+    }
+    let bytes = state
+        .blobs
+        .get_blob(&photo.sha256)
+        .await?
+        .ok_or(ApiError::NotFound("photo bytes"))?;
+    let max_pixels = state.config.max_photo_pixels;
+    let thumbnail = tokio::task::spawn_blocking(move || make_thumbnail(&bytes, max_pixels))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    let sha256 = sha256_hex(&thumbnail);
+    let inspected = inspect(&thumbnail, max_pixels)?;
+    let blob = blobs::NewBlob {
+        sha256: &sha256,
+        byte_size: thumbnail.len() as i64,
+        content_type: inspected.content_type,
+        width: i64::from(inspected.width),
+        height: i64::from(inspected.height),
+        thumbnail_sha256: None,
+    };
+    let mut tx = state.db.begin_write().await?;
+    let claim = blobs::claim(&mut tx, &blob).await?;
+    tx.commit().await?;
+    match claim {
+        blobs::Claim::BeingDeleted => return Err(ApiError::Unavailable),
+        blobs::Claim::Store => {
+            state
+                .blobs
+                .put_blob(&sha256, Bytes::from(thumbnail))
+                .await?;
+            blobs::mark_stored(state.db.pool(), &sha256).await?;
+        }
+        blobs::Claim::AlreadyStored => {}
+    }
+    blobs::set_thumbnail(&state.db, &photo.sha256, &sha256).await?;
+    Ok(sha256)
+}
+
+/// One lock per upload id, held by a `PATCH` while it reads and saves its
+/// chunk, and taken briefly by `HEAD`: on one instance, requests on one upload
+/// are answered in order and a `HEAD` never reports an offset a chunk in
+/// flight is about to move. (Across instances, the conditional offset update
+/// keeps chunks in order.)
+#[derive(Debug, Clone, Default)]
+pub struct UploadLocks {
+    locks: std::sync::Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>,
+        >,
+    >,
+}
+
+impl UploadLocks {
+    pub async fn lock(&self, upload_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            map.retain(|_, weak| weak.strong_count() > 0);
+            match map.get(upload_id).and_then(std::sync::Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    let lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+                    map.insert(upload_id.to_owned(), std::sync::Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Signs download links: `/api/v1/files/{sha256}?expires=<unix s>&sig=<hex>`.
+#[derive(Clone)]
+pub struct LinkSigner {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for LinkSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkSigner(..)")
+    }
+}
+
+impl LinkSigner {
+    pub fn new(key: &[u8]) -> Self {
+        Self { key: key.to_vec() }
+    }
+
+    fn mac(&self, sha256: &str, expires: i64) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!());
+        mac.update(b"fieldops-download\n");
+        mac.update(sha256.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        mac
+    }
+
+    /// A path that downloads `sha256` until `expires` (unix seconds).
+    pub fn sign(&self, sha256: &str, expires: i64) -> String {
+        let sig = hex::encode(self.mac(sha256, expires).finalize().into_bytes());
+        format!("/api/v1/files/{sha256}?expires={expires}&sig={sig}")
+    }
+
+    /// Whether `sig` is this server's signature for `(sha256, expires)` and it
+    /// has not expired at `now` (unix seconds). Constant-time comparison.
+    pub fn verify(&self, sha256: &str, expires: i64, sig: &str, now: i64) -> bool {
+        let Ok(sig) = hex::decode(sig) else {
+            return false;
+        };
+        expires >= now && self.mac(sha256, expires).verify_slice(&sig).is_ok()
+    }
+}
+
+/// How long an upload may sit untouched before its chunks are deleted.
+pub const UPLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
+/// A `storing` row older than this was left by a crash.
+const STALE_STORING: Duration = Duration::from_secs(3600);
+
+/// One garbage-collection run; any instance may run it at any time, and a run
+/// cut short by a crash is finished by the next. Returns how many blobs were
+/// deleted.
+///
+/// 1. Abandoned uploads (untouched for a day) lose their chunks and rows.
+/// 2. Blobs that nothing refers to are stamped; stamps are cleared when a
+///    reference appears again.
+/// 3. Blobs stamped longer ago than the grace period move to `deleting` (an
+///    upload of the same bytes then waits), their bytes are deleted, then
+///    their rows. Bytes in the store with no row at all (a crash between the
+///    two) are deleted once older than the grace period.
+pub async fn collect_garbage(state: &AppState) -> anyhow::Result<usize> {
+    let now = db::now_ms();
+    for id in uploads::stale(&state.db, now - UPLOAD_TTL.as_millis() as i64).await? {
+        state.blobs.delete_upload(&id).await?;
+        uploads::delete(state.db.pool(), &id).await?;
+    }
+    blobs::mark_unreferenced(&state.db, now).await?;
+    let grace = state.config.blob_gc_grace.as_millis() as i64;
+    blobs::start_deleting(
+        &state.db,
+        now - grace,
+        now - STALE_STORING.as_millis() as i64,
+    )
+    .await?;
+    let doomed = blobs::deleting(&state.db).await?;
+    for sha256 in &doomed {
+        state.blobs.delete_blob(sha256).await?;
+        blobs::finish_deleting(&state.db, sha256).await?;
+    }
+    for (sha256, modified_ms) in state.blobs.list_blobs().await? {
+        if modified_ms <= now - grace && !blobs::known(&state.db, &sha256).await? {
+            state.blobs.delete_blob(&sha256).await?;
+        }
+    }
+    Ok(doomed.len())
+}

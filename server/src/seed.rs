@@ -1,0 +1,303 @@
+//! Demo data: departments, one account per role, a handful of customers
+//! around Indonesia and a few open visits at their sites. Running it again
+//! changes nothing.
+
+use crate::auth::password;
+use crate::db::{Db, audit, customers, departments, users, visits};
+use crate::domain::{CreatedVia, Role};
+
+/// The demo accounts: (email, password, name, role, department).
+pub const DEMO_ACCOUNTS: &[(&str, &str, &str, Role, Option<&str>)] = &[
+    (
+        "admin@example.com",
+        "admin123",
+        "Admin Utama",
+        Role::Admin,
+        None,
+    ),
+    (
+        "cs@example.com",
+        "cs123",
+        "Siti Rahmawati",
+        Role::Cs,
+        Some(CUSTOMER_SERVICE),
+    ),
+    (
+        "sales@example.com",
+        "sales123",
+        "Agus Wijaya",
+        Role::Sales,
+        Some(SALES),
+    ),
+    (
+        "tech1@example.com",
+        "tech123",
+        "Budi Hartono",
+        Role::Technician,
+        Some(FIELD_SERVICE),
+    ),
+    (
+        "tech2@example.com",
+        "tech123",
+        "Dewi Lestari",
+        Role::Technician,
+        Some(FIELD_SERVICE),
+    ),
+    (
+        "tech3@example.com",
+        "tech123",
+        "Eko Prasetyo",
+        Role::Technician,
+        Some(FIELD_SERVICE),
+    ),
+    (
+        "tech4@example.com",
+        "tech123",
+        "Fajar Nugroho",
+        Role::Technician,
+        Some(FIELD_SERVICE),
+    ),
+    (
+        "tech5@example.com",
+        "tech123",
+        "Gita Permata",
+        Role::Technician,
+        Some(FIELD_SERVICE),
+    ),
+    (
+        "customer@example.com",
+        "customer123",
+        "Hendra Gunawan",
+        Role::Customer,
+        None,
+    ),
+];
+
+const CUSTOMER_SERVICE: &str = "Customer Service";
+const FIELD_SERVICE: &str = "Field Service";
+const SALES: &str = "Sales";
+
+const DEPARTMENTS: &[(&str, &str)] = &[
+    (
+        CUSTOMER_SERVICE,
+        "Triage tickets, chat with customers, schedule visits",
+    ),
+    (FIELD_SERVICE, "Technicians on site"),
+    (SALES, "Prices and invoice approval"),
+];
+
+/// (name, phone, address, city, lat, lon). The first belongs to customer@example.com.
+const CUSTOMERS: &[(&str, &str, &str, &str, f64, f64)] = &[
+    (
+        "Hendra Gunawan",
+        "+6281210000001",
+        "Jl. Jend. Sudirman Kav. 52-53, Senayan",
+        "Jakarta Selatan",
+        -6.2251,
+        106.8097,
+    ),
+    (
+        "PT Sinar Jaya Abadi",
+        "+6281210000002",
+        "Jl. Asia Afrika No. 8, Braga",
+        "Bandung",
+        -6.9218,
+        107.6071,
+    ),
+    (
+        "Toko Makmur Sentosa",
+        "+6281210000003",
+        "Jl. Tunjungan No. 21, Genteng",
+        "Surabaya",
+        -7.2613,
+        112.7395,
+    ),
+    (
+        "CV Karya Mandiri",
+        "+6281210000004",
+        "Jl. Malioboro No. 56, Sosromenduran",
+        "Yogyakarta",
+        -7.7926,
+        110.3658,
+    ),
+    (
+        "Klinik Sehat Sejahtera",
+        "+6281210000005",
+        "Jl. Pandanaran No. 102, Pekunden",
+        "Semarang",
+        -6.9856,
+        110.4160,
+    ),
+    (
+        "Hotel Bali Permai",
+        "+6281210000006",
+        "Jl. Raya Kuta No. 88, Kuta",
+        "Badung",
+        -8.7202,
+        115.1750,
+    ),
+];
+
+/// What a seeding run created.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    pub departments: usize,
+    pub users: usize,
+    pub customers: usize,
+    pub visits: usize,
+}
+
+/// (customer phone, title, description, days from today, planned days, quota).
+const VISITS: &[(&str, &str, &str, i64, i64, i64)] = &[
+    (
+        "+6281210000001",
+        "Servis AC kantor lantai 12",
+        "Tiga unit AC split tidak dingin; cuci dan isi freon.",
+        1,
+        1,
+        2,
+    ),
+    (
+        "+6281210000002",
+        "Instalasi jaringan LAN gudang",
+        "Tarik kabel Cat6 ke 24 titik dan pasang rak server.",
+        2,
+        3,
+        3,
+    ),
+    (
+        "+6281210000003",
+        "Perbaikan mesin kasir",
+        "Printer struk macet dan laci kasir tidak terbuka.",
+        1,
+        1,
+        1,
+    ),
+    (
+        "+6281210000005",
+        "Kalibrasi genset klinik",
+        "Genset 50 kVA: uji beban dan kalibrasi AVR.",
+        3,
+        2,
+        2,
+    ),
+];
+
+/// Creates whatever of the demo data is missing.
+pub async fn demo(db: &Db) -> anyhow::Result<SeedReport> {
+    let mut report = SeedReport::default();
+    for (name, description) in DEPARTMENTS {
+        if departments::by_name(db, name).await?.is_none() {
+            let mut tx = db.begin_write().await?;
+            departments::insert(&mut tx, name, description).await?;
+            tx.commit().await?;
+            report.departments += 1;
+        }
+    }
+    let mut first_customer = None;
+    for (i, (name, phone, address, city, lat, lon)) in CUSTOMERS.iter().enumerate() {
+        let mut tx = db.begin_write().await?;
+        let row = match customers::by_phone(&mut tx, phone).await? {
+            Some(row) => row,
+            None => {
+                report.customers += 1;
+                let fields = customers::CustomerFields {
+                    name: (*name).to_owned(),
+                    phone: (*phone).to_owned(),
+                    email: None,
+                    address: (*address).to_owned(),
+                    city: (*city).to_owned(),
+                    location: Some((*lat, *lon)),
+                };
+                customers::insert(&mut tx, &fields, CreatedVia::Manual).await?
+            }
+        };
+        tx.commit().await?;
+        if i == 0 {
+            first_customer = Some(row);
+        }
+    }
+    for (email, pass, name, role, department) in DEMO_ACCOUNTS {
+        if users::by_email(db.pool(), email).await?.is_some() {
+            continue;
+        }
+        let customer = first_customer.as_ref().filter(|_| *role == Role::Customer);
+        let new = users::NewUser {
+            email: (*email).to_owned(),
+            name: (*name).to_owned(),
+            phone: customer.map(|c| c.phone.clone()),
+            role: *role,
+            password_hash: password::hash((*pass).to_owned()).await?,
+            customer_id: customer.map(|c| c.id.clone()),
+        };
+        let department_ids = match department {
+            Some(d) => departments::by_name(db, d)
+                .await?
+                .map(|d| vec![d.id])
+                .unwrap_or_default(),
+            None => vec![],
+        };
+        let mut tx = db.begin_write().await?;
+        let row = users::insert(&mut tx, &new).await?;
+        users::set_departments(&mut tx, &row.id, &department_ids).await?;
+        tx.commit().await?;
+        report.users += 1;
+    }
+    report.visits = demo_visits(db).await?;
+    Ok(report)
+}
+
+/// Open visits at the demo customers' sites, from tomorrow on.
+async fn demo_visits(db: &Db) -> anyhow::Result<usize> {
+    let Some(admin) = users::by_email(db.pool(), DEMO_ACCOUNTS[0].0).await? else {
+        return Ok(0);
+    };
+    let field_service = departments::by_name(db, FIELD_SERVICE).await?.map(|d| d.id);
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    let mut created = 0;
+    for (phone, title, description, in_days, planned_days, quota) in VISITS {
+        let mut tx = db.begin_write().await?;
+        let Some(customer) = customers::by_phone(&mut tx, phone).await? else {
+            continue;
+        };
+        if visits::find_by_title(&mut *tx, &customer.id, title)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        let date = today.checked_add(jiff::Span::new().days(*in_days))?;
+        let scheduled_start = date.to_string();
+        let fields = visits::VisitFields {
+            customer_id: customer.id.clone(),
+            ticket_id: None,
+            department_id: field_service.clone(),
+            title: (*title).to_owned(),
+            description: (*description).to_owned(),
+            site_address: format!("{}, {}", customer.address, customer.city),
+            site_lat: customer.lat.unwrap_or_default(),
+            site_lon: customer.lon.unwrap_or_default(),
+            start_day: crate::visits::parse_day(&scheduled_start).map_err(anyhow::Error::msg)?,
+            scheduled_start,
+            planned_days: *planned_days,
+            technician_quota: *quota,
+        };
+        let id = visits::insert(&mut tx, &fields, &admin.id).await?;
+        audit::record(
+            &mut tx,
+            Some(&admin.id),
+            "visit.created",
+            "visit",
+            &id,
+            serde_json::json!({ "seed": true }),
+        )
+        .await?;
+        // Its sync document, so phones see it in the pool.
+        crate::sync::project::visit(&mut tx, db, &id).await?;
+        tx.commit().await?;
+        created += 1;
+    }
+    Ok(created)
+}

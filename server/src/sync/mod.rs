@@ -1,0 +1,440 @@
+//! The server side of the sync engine: the document store, scoped feeds, the
+//! write check on incoming changes, command execution and the sessions that
+//! speak [`fieldops_sync::protocol`].
+//!
+//! # Storage
+//!
+//! Each document is a row of `sync_documents` (kind, scope keys, a compacted
+//! Automerge snapshot, heads) plus the change runs stored since the snapshot
+//! (`sync_changes`), each at its **feed position** (`seq`). Positions come from
+//! one counter row updated inside the writing transaction, so they become
+//! visible in commit order on both backends: a reader that has seen position
+//! *n* has seen everything below it. After [`store::COMPACT_AFTER`] runs the
+//! document is folded into a new snapshot, which keeps storage bounded.
+//!
+//! # Scope
+//!
+//! A [`Reader`] reads: admins everything; CS and sales the documents of their
+//! departments (and those of none); customers their own documents but never
+//! staff notes; technicians the pool (projections with no customer-private
+//! fields) and the documents they were given access to (their assigned
+//! visits, their check-ins and photos). Scope is evaluated in SQL for the feed
+//! and in memory ([`Reader::sees`]) for live wake-ups; a test keeps the two in
+//! step. When a document leaves a user's scope a drop is recorded, and their
+//! devices are told to forget it.
+//!
+//! # What travels
+//!
+//! For each document in scope that changed after the device's cursor, the
+//! session sends either the whole document (snapshot plus runs) or, when the
+//! device already has everything up to its cursor, just the runs after it.
+//! Both are bytes that `load_incremental` merges. A live edit therefore costs
+//! the bytes of its own change, not of the document.
+//!
+//! # Writes
+//!
+//! Devices push raw changes ([`fieldops_sync::protocol::DocChanges`]); the
+//! server applies them with [`fieldops_sync::rules::apply_checked`], so a change
+//! that breaks a write rule is never stored or forwarded. The server's own
+//! decisions (claims, approvals) are written with [`write_as_server`] in the
+//! same transaction as the SQL change they reflect.
+//!
+//! Document ids are the ids of what they mirror: a visit's document id is the
+//! visit's id, a ticket's the ticket's.
+
+pub mod commands;
+pub mod project;
+pub mod session;
+pub mod store;
+
+use automerge::AutoCommit;
+use fieldops_sync::ids::DocKind;
+use fieldops_sync::protocol::DropReason;
+use fieldops_sync::rules::{self, Actor as RuleActor, WriteError};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::auth::Actor;
+use crate::db::{Db, Tx};
+use crate::domain::Role;
+use crate::events::Audience;
+
+/// Who reads a feed, as far as scope is concerned.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub role: Role,
+    pub user_id: String,
+    pub customer_id: Option<String>,
+    pub departments: Vec<String>,
+}
+
+impl From<&Actor> for Reader {
+    fn from(actor: &Actor) -> Self {
+        Self {
+            role: actor.role,
+            user_id: actor.user_id.clone(),
+            customer_id: actor.customer_id.clone(),
+            departments: actor.department_ids.clone(),
+        }
+    }
+}
+
+/// Where a document belongs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocScope {
+    pub customer_id: Option<String>,
+    pub department_id: Option<String>,
+    /// A pool projection, readable by every technician.
+    pub in_pool: bool,
+}
+
+/// What a live wake-up says about a stored change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Changed {
+    pub doc_id: String,
+    pub kind: DocKind,
+    pub seq: i64,
+    pub scope: DocScope,
+    /// Users with access beyond their role.
+    pub users: Vec<String>,
+    /// Users whose devices must drop the document.
+    #[serde(default)]
+    pub dropped_for: Vec<String>,
+    /// The document just left the technician pool: technicians who do not
+    /// hold it must drop it.
+    #[serde(default)]
+    pub left_pool: bool,
+}
+
+impl Reader {
+    /// The in-memory twin of the SQL scope predicate in [`store`].
+    pub fn sees(&self, kind: DocKind, scope: &DocScope, users: &[String]) -> bool {
+        if users.iter().any(|u| u == &self.user_id) {
+            return true;
+        }
+        match self.role {
+            Role::Admin => true,
+            Role::Cs | Role::Sales => scope
+                .department_id
+                .as_ref()
+                .is_none_or(|d| self.departments.iter().any(|mine| mine == d)),
+            Role::Customer => {
+                kind != DocKind::StaffNotes
+                    && scope.customer_id.is_some()
+                    && scope.customer_id == self.customer_id
+            }
+            Role::Technician => kind != DocKind::StaffNotes && scope.in_pool,
+        }
+    }
+
+    /// The identity the write rules judge.
+    pub fn rule_actor(&self) -> Option<RuleActor> {
+        let role = match self.role {
+            Role::Admin => rules::Role::Admin,
+            Role::Cs => rules::Role::Cs,
+            Role::Sales => rules::Role::Sales,
+            Role::Technician => rules::Role::Technician,
+            Role::Customer => rules::Role::Customer,
+        };
+        let user = self.user_id.parse().ok()?;
+        let departments = self
+            .departments
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect();
+        Some(RuleActor::staff(role, user, departments))
+    }
+}
+
+/// Hex of a document's heads, comma-separated.
+pub fn heads_text(doc: &mut AutoCommit) -> String {
+    doc.get_heads()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Loads a stored document: snapshot plus runs.
+pub async fn load(db: &Db, id: &str) -> anyhow::Result<Option<(store::DocRow, AutoCommit)>> {
+    let Some(row) = store::get(db.pool(), id).await? else {
+        return Ok(None);
+    };
+    let runs = store::changes_after(db.pool(), id, 0).await?;
+    let doc = assemble(&row.snapshot, &runs)?;
+    Ok(Some((row, doc)))
+}
+
+/// A document from its stored snapshot and the change runs stored since.
+fn assemble(snapshot: &[u8], runs: &[u8]) -> Result<AutoCommit, automerge::AutomergeError> {
+    let mut doc = AutoCommit::load(snapshot)?;
+    if !runs.is_empty() {
+        doc.load_incremental(runs)?;
+    }
+    Ok(doc)
+}
+
+/// Why a write was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum DocWriteError {
+    #[error("no such document")]
+    NotFound,
+    #[error("the document is of another kind")]
+    WrongKind,
+    #[error(transparent)]
+    Rejected(#[from] WriteError),
+    #[error(transparent)]
+    Storage(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for DocWriteError {
+    fn from(e: sqlx::Error) -> Self {
+        DocWriteError::Storage(e.into())
+    }
+}
+
+/// The outcome of a stored write; pass `changed` to [`notify`] after commit.
+#[derive(Debug)]
+pub struct Stored {
+    /// `None` when the write changed nothing (e.g. changes already stored).
+    pub changed: Option<Changed>,
+    /// The document as stored.
+    pub doc: AutoCommit,
+    /// Its feed position.
+    pub seq: i64,
+}
+
+/// Creates a document written by the server.
+pub async fn create(
+    tx: &mut Tx,
+    id: &str,
+    kind: DocKind,
+    scope: DocScope,
+    doc: &mut AutoCommit,
+    users: &[String],
+) -> anyhow::Result<Changed> {
+    let seq = store::next_seq(tx).await?;
+    store::insert(
+        tx,
+        id,
+        kind.as_str(),
+        &scope,
+        &doc.save(),
+        &heads_text(doc),
+        seq,
+    )
+    .await?;
+    for user in users {
+        store::grant(tx, id, user, seq).await?;
+    }
+    Ok(Changed {
+        doc_id: id.to_owned(),
+        kind,
+        seq,
+        scope,
+        users: users.to_vec(),
+        dropped_for: vec![],
+        left_pool: false,
+    })
+}
+
+/// Applies `changes` from `actor` to document `id` inside `tx`, if the write
+/// rules allow them. Nothing is stored otherwise.
+pub async fn apply_changes(
+    tx: &mut Tx,
+    db: &Db,
+    id: &str,
+    kind: DocKind,
+    changes: &[u8],
+    actor: &RuleActor,
+) -> Result<Stored, DocWriteError> {
+    update(tx, db, id, kind, |doc| {
+        rules::apply_checked(doc, kind, changes, actor).map_err(DocWriteError::from)
+    })
+    .await
+}
+
+/// Writes the server's own decision into document `id` inside `tx`.
+pub async fn write_as_server(
+    tx: &mut Tx,
+    db: &Db,
+    id: &str,
+    kind: DocKind,
+    edit: impl FnOnce(&mut AutoCommit) -> anyhow::Result<()>,
+) -> Result<Stored, DocWriteError> {
+    update(tx, db, id, kind, |doc| {
+        edit(doc).map_err(DocWriteError::Storage)
+    })
+    .await
+}
+
+/// Loads document `id` for writing, lets `edit` change it and stores the
+/// changes it made at a new feed position.
+pub async fn update(
+    tx: &mut Tx,
+    db: &Db,
+    id: &str,
+    kind: DocKind,
+    edit: impl FnOnce(&mut AutoCommit) -> Result<(), DocWriteError>,
+) -> Result<Stored, DocWriteError> {
+    let row = store::lock(tx, db.backend(), id)
+        .await?
+        .filter(|r| r.deleted == 0)
+        .ok_or(DocWriteError::NotFound)?;
+    if row.kind != kind.as_str() {
+        return Err(DocWriteError::WrongKind);
+    }
+    let runs = store::changes_after(&mut **tx, id, 0).await?;
+    let mut doc = assemble(&row.snapshot, &runs).map_err(anyhow::Error::from)?;
+    let before = doc.get_heads();
+    edit(&mut doc)?;
+    let heads = doc.get_heads();
+    if heads == before {
+        return Ok(Stored {
+            changed: None,
+            doc,
+            seq: row.seq,
+        });
+    }
+    let new_changes: Vec<u8> = doc
+        .get_changes(&before)
+        .iter()
+        .flat_map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let seq = store::next_seq(tx).await?;
+    store::append(tx, id, &new_changes, &heads_text(&mut doc), seq).await?;
+    if row.change_count + 1 >= store::COMPACT_AFTER {
+        store::compact(tx, id, &doc.save(), seq).await?;
+    }
+    let scope = DocScope {
+        customer_id: row.customer_id,
+        department_id: row.department_id,
+        in_pool: row.in_pool == 1,
+    };
+    let users = store::access_users(&mut **tx, id).await?;
+    let changed = Changed {
+        doc_id: id.to_owned(),
+        kind,
+        seq,
+        scope,
+        users,
+        dropped_for: vec![],
+        left_pool: false,
+    };
+    Ok(Stored {
+        changed: Some(changed),
+        doc,
+        seq,
+    })
+}
+
+/// Lets `user_id` read document `id` (e.g. a technician's assigned visit).
+/// Their devices receive the whole document with the next feed.
+pub async fn grant_access(tx: &mut Tx, id: &str, user_id: &str) -> anyhow::Result<Changed> {
+    let seq = store::next_seq(tx).await?;
+    store::grant(tx, id, user_id, seq).await?;
+    changed_at(tx, id, seq, vec![]).await
+}
+
+/// Takes document `id` away from `user_id`; their devices are told to drop
+/// it with `reason`. `None` if they had no access.
+pub async fn revoke_access(
+    tx: &mut Tx,
+    id: &str,
+    user_id: &str,
+    reason: DropReason,
+) -> anyhow::Result<Option<Changed>> {
+    if !store::revoke(tx, id, user_id).await? {
+        return Ok(None);
+    }
+    let seq = store::next_seq(tx).await?;
+    store::record_drop(tx, user_id, id, seq, reason.as_str()).await?;
+    Ok(Some(
+        changed_at(tx, id, seq, vec![user_id.to_owned()]).await?,
+    ))
+}
+
+/// Moves document `id` to feed position `seq` and describes it for [`notify`].
+async fn changed_at(
+    tx: &mut Tx,
+    id: &str,
+    seq: i64,
+    dropped_for: Vec<String>,
+) -> anyhow::Result<Changed> {
+    store::touch(tx, id, seq).await?;
+    let row = store::get(&mut **tx, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("document {id} vanished"))?;
+    let kind = row
+        .kind
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown kind {}", row.kind))?;
+    Ok(Changed {
+        doc_id: id.to_owned(),
+        kind,
+        seq,
+        scope: DocScope {
+            customer_id: row.customer_id,
+            department_id: row.department_id,
+            in_pool: row.in_pool == 1,
+        },
+        users: store::access_users(&mut **tx, id).await?,
+        dropped_for,
+        left_pool: false,
+    })
+}
+
+/// Wakes the sessions that may need `changed` (call after commit).
+pub async fn notify(state: &AppState, changed: &Changed) {
+    match serde_json::to_value(changed) {
+        Ok(data) => {
+            state
+                .events
+                .publish(SYNC_EVENT, Audience::Internal, data)
+                .await
+        }
+        Err(e) => tracing::error!(error = %e, "encoding a sync wake-up"),
+    }
+}
+
+/// The event kind of sync wake-ups on the bus.
+pub const SYNC_EVENT: &str = "sync.changed";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(role: Role) -> Reader {
+        Reader {
+            role,
+            user_id: "u1".into(),
+            customer_id: Some("c1".into()),
+            departments: vec!["d1".into()],
+        }
+    }
+
+    #[test]
+    fn scope_in_memory() {
+        let own = DocScope {
+            customer_id: Some("c1".into()),
+            department_id: Some("d2".into()),
+            in_pool: false,
+        };
+        let pool = DocScope {
+            in_pool: true,
+            department_id: Some("d1".into()),
+            ..Default::default()
+        };
+        assert!(reader(Role::Customer).sees(DocKind::Ticket, &own, &[]));
+        assert!(!reader(Role::Customer).sees(DocKind::StaffNotes, &own, &[]));
+        assert!(
+            !reader(Role::Cs).sees(DocKind::Ticket, &own, &[]),
+            "other department"
+        );
+        assert!(reader(Role::Cs).sees(DocKind::Visit, &pool, &[]));
+        assert!(reader(Role::Technician).sees(DocKind::Visit, &pool, &[]));
+        assert!(!reader(Role::Technician).sees(DocKind::Visit, &own, &[]));
+        assert!(reader(Role::Technician).sees(DocKind::Visit, &own, &["u1".into()]));
+        assert!(reader(Role::Admin).sees(DocKind::StaffNotes, &own, &[]));
+    }
+}

@@ -1,0 +1,190 @@
+//! Visits as sync documents: the server writes each visit's SQL state (the
+//! source of truth for schedule, quota, status and assignments) into its
+//! Automerge document, whose id is the visit's id, so phones learn every
+//! decision by ordinary sync.
+//!
+//! Scope follows the visit: while it has free seats it is in the pool (every
+//! technician reads it); its holders read it by access; the customer reads
+//! their own; staff by department. A visit document carries no
+//! customer-private fields, so the pool can be the document itself: contact
+//! details stay behind the HTTP API for the holders. Technicians who saw a
+//! visit in the pool and do not hold it are told to drop it when it leaves
+//! (one pool-exit mark on the document, not a row per technician).
+
+use automerge::AutoCommit;
+use fieldops_sync::docs::DocumentSchema;
+use fieldops_sync::docs::visit::{Assignment, AssignmentState, Site, Visit, VisitStatus};
+use fieldops_sync::ids::{AssignmentId, DepartmentId, DocId, DocKind, UserId};
+use fieldops_sync::protocol::DropReason;
+
+use super::{Changed, DocScope, store};
+use crate::AppState;
+use crate::db::visits::VisitRow;
+use crate::db::{Db, Tx, assignments, visits};
+
+fn uuid_of(id: &str) -> uuid::Uuid {
+    uuid::Uuid::parse_str(id).unwrap_or_default()
+}
+
+/// The document form of a visit row and its assignments, keeping what
+/// technicians wrote (notes, checklist) from `current`.
+fn visit_doc(
+    row: &VisitRow,
+    held: &[assignments::AssignmentRow],
+    current: Option<Visit>,
+) -> anyhow::Result<Visit> {
+    let status = match row.status.as_str() {
+        "open" => VisitStatus::Open,
+        "assigned" => VisitStatus::Assigned,
+        "in_progress" => VisitStatus::InProgress,
+        "done" => VisitStatus::Done,
+        _ => VisitStatus::Cancelled,
+    };
+    let assignments = held
+        .iter()
+        .map(|a| Assignment {
+            assignment_id: AssignmentId::from_uuid(uuid_of(&a.id)),
+            technician_id: UserId::from_uuid(uuid_of(&a.technician_id)),
+            state: match a.state.as_str() {
+                "active" => AssignmentState::Active,
+                "completed" => AssignmentState::Completed,
+                _ => AssignmentState::Released,
+            },
+        })
+        .collect();
+    let (notes, checklist) = current.map(|v| (v.notes, v.checklist)).unwrap_or_default();
+    Ok(Visit {
+        ticket_id: row
+            .ticket_id
+            .as_deref()
+            .map(|t| DocId::from_uuid(uuid_of(t))),
+        // The customer record's id.
+        customer_id: UserId::from_uuid(uuid_of(&row.customer_id)),
+        department_id: row
+            .department_id
+            .as_deref()
+            .map(|d| DepartmentId::from_uuid(uuid_of(d))),
+        title: row.title.clone(),
+        description: row.description.clone(),
+        site: Site {
+            address: row.site_address.clone(),
+            lat: row.site_lat,
+            lon: row.site_lon,
+        },
+        scheduled_start: row
+            .scheduled_start
+            .parse()
+            .map_err(|e| anyhow::anyhow!("visit {} has a bad date: {e:?}", row.id))?,
+        planned_days: u32::try_from(row.planned_days).unwrap_or_default(),
+        technician_quota: u32::try_from(row.technician_quota).unwrap_or_default(),
+        status,
+        emergency: row.emergency == 1,
+        assignments,
+        notes,
+        checklist,
+        customer_private: None,
+    })
+}
+
+/// Writes visit `visit_id`'s current state into its document, inside `tx`.
+/// Returns what changed, for [`super::notify`] after commit.
+pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<Changed>> {
+    let Some(row) = visits::get(&mut **tx, visit_id).await? else {
+        return Ok(vec![]);
+    };
+    let all = assignments::for_visits(&mut **tx, &[visit_id]).await?;
+    let holders: Vec<String> = all
+        .iter()
+        .filter(|a| a.state != "released")
+        .map(|a| a.technician_id.clone())
+        .collect();
+    let scope = DocScope {
+        customer_id: Some(row.customer_id.clone()),
+        department_id: row.department_id.clone(),
+        in_pool: row.in_pool(),
+    };
+    let mut changed = Vec::new();
+    let existing = store::get(&mut **tx, visit_id).await?;
+    match &existing {
+        None => {
+            let mut doc = visit_doc(&row, &all, None)?.to_document()?;
+            changed.push(
+                super::create(
+                    tx,
+                    visit_id,
+                    DocKind::Visit,
+                    scope.clone(),
+                    &mut doc,
+                    &holders,
+                )
+                .await?,
+            );
+        }
+        Some(_) => {
+            let stored =
+                super::write_as_server(tx, db, visit_id, DocKind::Visit, |doc: &mut AutoCommit| {
+                    let current = Visit::hydrate(doc).ok();
+                    visit_doc(&row, &all, current)?.reconcile(doc)?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("projecting visit {visit_id}: {e}"))?;
+            changed.extend(stored.changed);
+        }
+    }
+    if let Some(before) = existing {
+        let was_in_pool = before.in_pool == 1;
+        if was_in_pool != scope.in_pool {
+            let seq = store::next_seq(tx).await?;
+            store::set_scope(tx, visit_id, &scope, seq).await?;
+            if was_in_pool {
+                // Technicians who read it in the pool and do not hold it drop
+                // it: marked once on the document, resolved per reader.
+                store::mark_pool_exit(tx, visit_id, seq).await?;
+                changed.push(Changed {
+                    doc_id: visit_id.to_owned(),
+                    kind: DocKind::Visit,
+                    seq,
+                    scope: scope.clone(),
+                    users: holders.clone(),
+                    dropped_for: vec![],
+                    left_pool: true,
+                });
+            }
+        }
+        // Access follows the holders.
+        let granted = store::access_users(&mut **tx, visit_id).await?;
+        for user in holders.iter().filter(|h| !granted.contains(h)) {
+            changed.push(super::grant_access(tx, visit_id, user).await?);
+        }
+        for user in granted.iter().filter(|g| !holders.contains(g)) {
+            if let Some(c) =
+                super::revoke_access(tx, visit_id, user, DropReason::OutOfScope).await?
+            {
+                changed.push(c);
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// Projects a visit in a transaction of its own and wakes the sessions.
+/// Used after a change to the visit has committed; a failure is logged,
+/// and the next change of the visit projects it again.
+pub async fn refresh_visit(state: &AppState, visit_id: &str) {
+    let result = async {
+        let mut tx = state.db.begin_write().await?;
+        let changed = visit(&mut tx, &state.db, visit_id).await?;
+        tx.commit().await?;
+        anyhow::Ok(changed)
+    }
+    .await;
+    match result {
+        Ok(changed) => {
+            for c in &changed {
+                super::notify(state, c).await;
+            }
+        }
+        Err(e) => tracing::error!(error = ?e, visit_id, "projecting a visit into its document"),
+    }
+}

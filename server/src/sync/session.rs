@@ -1,0 +1,444 @@
+//! One device's sync session, independent of its transport: the WebSocket
+//! loop and the plain-HTTP batch endpoint both feed it client messages and
+//! send what it returns.
+
+use std::collections::HashMap;
+
+use automerge::sync::{self as am_sync, SyncDoc as _};
+use fieldops_sync::ids::{DeviceId, DocId, DocKind};
+use fieldops_sync::protocol::{
+    self, Applied, ClientMessage, Cursor, DocChanges, DocSync, DropDocs, DropReason, ErrorCode,
+    ErrorFrame, Feed, ServerMessage, Snapshot, SyncBatch, Welcome, WriteRejected, limits,
+};
+use fieldops_sync::rules::{Violation, ViolationReason, WriteError};
+
+use super::{DocWriteError, Reader, commands, store};
+use crate::AppState;
+use crate::auth::{Actor, authenticate};
+use crate::domain::Role;
+use crate::error::ApiError;
+
+/// Documents per catch-up query.
+const PAGE: i64 = 2000;
+/// Bytes per `Snapshots` frame, well under the frame limit.
+const FRAME_BUDGET: usize = 4 * 1024 * 1024;
+
+/// An authenticated session.
+#[derive(Debug)]
+pub struct Session {
+    state: AppState,
+    pub actor: Actor,
+    reader: Reader,
+    device_id: DeviceId,
+    /// Everything in scope up to here has been sent.
+    pub cursor: i64,
+    /// Automerge sync states for peers that use `SyncBatch`.
+    sync_states: HashMap<DocId, am_sync::State>,
+    /// Estimated server clock minus device clock, in milliseconds: the
+    /// smallest (server receipt - device issue time) over the commands of
+    /// this session, i.e. the clock offset plus the quickest command's
+    /// network delay. Commands queued offline only raise the candidate, so
+    /// they do not spoil the estimate.
+    pub clock_skew_ms: Option<i64>,
+}
+
+/// Why a session could not start.
+#[derive(Debug)]
+pub struct Refused(pub ErrorFrame);
+
+fn error(code: ErrorCode, message: &str) -> ErrorFrame {
+    ErrorFrame {
+        code,
+        message: message.to_owned(),
+    }
+}
+
+impl Session {
+    /// Checks the `Hello` and opens the session; returns it with the
+    /// `Welcome` and the catch-up to send.
+    pub async fn open(
+        state: AppState,
+        first: ClientMessage,
+    ) -> Result<(Self, Vec<ServerMessage>), Refused> {
+        let ClientMessage::Hello(hello) = first else {
+            return Err(Refused(error(
+                ErrorCode::UnexpectedMessage,
+                "the first message must be Hello",
+            )));
+        };
+        if hello.protocol_version != protocol::PROTOCOL_VERSION {
+            return Err(Refused(error(
+                ErrorCode::UnsupportedVersion,
+                "unsupported protocol version; update the app",
+            )));
+        }
+        let actor = match authenticate(&state, &hello.access_token).await {
+            Ok(actor) => actor,
+            Err(ApiError::Unauthorized(_)) if state.tokens.is_expired(&hello.access_token) => {
+                return Err(Refused(error(
+                    ErrorCode::TokenExpired,
+                    "the access token expired; refresh it",
+                )));
+            }
+            Err(ApiError::Unauthorized(why)) => {
+                return Err(Refused(error(ErrorCode::Unauthorized, why)));
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, "authenticating a sync session");
+                return Err(Refused(error(ErrorCode::Internal, "try again later")));
+            }
+        };
+        let current = store::current_seq(state.db.pool())
+            .await
+            .map_err(internal)?;
+        let reader = Reader::from(&actor);
+        let mut session = Session {
+            state,
+            actor,
+            reader,
+            device_id: hello.device_id,
+            cursor: i64::try_from(hello.cursor.0).unwrap_or(i64::MAX),
+            sync_states: HashMap::new(),
+            clock_skew_ms: None,
+        };
+        let mut out = vec![ServerMessage::Welcome(Welcome {
+            session: uuid::Uuid::now_v7(),
+            server_time_ms: crate::db::now_ms(),
+            cursor: Cursor(u64::try_from(current).unwrap_or_default()),
+        })];
+        out.extend(session.catch_up().await.map_err(internal)?);
+        Ok((session, out))
+    }
+
+    /// Everything in scope after the cursor: document bytes, drops, then a
+    /// `Feed` frame naming the new cursor.
+    pub async fn catch_up(&mut self) -> anyhow::Result<Vec<ServerMessage>> {
+        let db = &self.state.db;
+        let since = self.cursor;
+        let mut out = Vec::new();
+        let mut frame: Vec<Snapshot> = Vec::new();
+        let mut frame_bytes = 0;
+        let mut changed = Vec::new();
+        let mut deleted = Vec::new();
+        let mut left_pool = Vec::new();
+        let mut reached = since;
+        // Read first: every position up to it is committed before the feed
+        // query runs, so the query sees all of them.
+        let settled = store::current_seq(db.pool()).await?;
+        loop {
+            let rows = store::feed(db.pool(), &self.reader, reached, PAGE).await?;
+            let full_page = rows.len() as i64 == PAGE;
+            for row in rows {
+                reached = reached.max(row.seq);
+                let Ok(doc_id) = row.id.parse::<DocId>() else {
+                    continue;
+                };
+                let Ok(kind) = row.kind.parse::<DocKind>() else {
+                    continue;
+                };
+                if row.deleted == 1 {
+                    deleted.push(doc_id);
+                    continue;
+                }
+                // In a technician's feed without pool or access: it left the pool.
+                if self.reader.role == Role::Technician
+                    && row.in_pool == 0
+                    && row.granted_seq.is_none()
+                {
+                    left_pool.push(doc_id);
+                    continue;
+                }
+                // The device has the document up to `since` unless it was
+                // created, compacted, re-scoped or granted after that.
+                let has_it =
+                    row.full_from_seq <= since && row.granted_seq.is_none_or(|g| g <= since);
+                let bytes = if has_it {
+                    store::changes_after(db.pool(), &row.id, since).await?
+                } else if row.change_count > 0 {
+                    [
+                        row.snapshot,
+                        store::changes_after(db.pool(), &row.id, 0).await?,
+                    ]
+                    .concat()
+                } else {
+                    row.snapshot
+                };
+                if bytes.is_empty() {
+                    continue;
+                }
+                if frame_bytes + bytes.len() > FRAME_BUDGET || frame.len() == limits::MAX_SNAPSHOTS
+                {
+                    out.push(ServerMessage::Snapshots(std::mem::take(&mut frame)));
+                    frame_bytes = 0;
+                }
+                frame_bytes += bytes.len();
+                changed.push(doc_id);
+                frame.push(Snapshot {
+                    doc_id,
+                    kind,
+                    seq: Cursor(row.seq as u64),
+                    bytes,
+                });
+            }
+            if !full_page {
+                break;
+            }
+        }
+        if !frame.is_empty() {
+            out.push(ServerMessage::Snapshots(frame));
+        }
+        let mut by_reason: HashMap<String, Vec<DocId>> = HashMap::new();
+        for (id, seq, reason) in store::drops(db.pool(), &self.reader.user_id, since).await? {
+            reached = reached.max(seq);
+            if let Ok(id) = id.parse() {
+                by_reason.entry(reason).or_default().push(id);
+            }
+        }
+        if !deleted.is_empty() {
+            out.push(ServerMessage::Drop(DropDocs {
+                doc_ids: deleted,
+                reason: DropReason::Deleted,
+            }));
+        }
+        for chunk in left_pool.chunks(limits::MAX_FEED_DOCS) {
+            out.push(ServerMessage::Drop(DropDocs {
+                doc_ids: chunk.to_vec(),
+                reason: DropReason::OutOfScope,
+            }));
+        }
+        for (reason, doc_ids) in by_reason {
+            let reason = reason.parse().unwrap_or(DropReason::OutOfScope);
+            for chunk in doc_ids.chunks(limits::MAX_FEED_DOCS) {
+                out.push(ServerMessage::Drop(DropDocs {
+                    doc_ids: chunk.to_vec(),
+                    reason,
+                }));
+            }
+        }
+        self.cursor = reached.max(settled).max(since);
+        changed.truncate(limits::MAX_FEED_DOCS);
+        out.push(ServerMessage::Feed(Feed {
+            cursor: Cursor(self.cursor as u64),
+            changed,
+        }));
+        Ok(out)
+    }
+
+    /// Whether a wake-up concerns this session.
+    pub fn concerns(&self, changed: &super::Changed) -> bool {
+        changed.seq > self.cursor
+            && (self
+                .reader
+                .sees(changed.kind, &changed.scope, &changed.users)
+                || changed
+                    .dropped_for
+                    .iter()
+                    .any(|u| u == &self.reader.user_id)
+                || (changed.left_pool && self.reader.role == Role::Technician))
+    }
+
+    /// Answers one client message.
+    pub async fn handle(&mut self, message: ClientMessage) -> Vec<ServerMessage> {
+        let result = match message {
+            ClientMessage::Hello(_) => Ok(vec![ServerMessage::Error(error(
+                ErrorCode::UnexpectedMessage,
+                "the session is already open",
+            ))]),
+            ClientMessage::Changes(docs) => self.changes(docs).await,
+            ClientMessage::SyncBatch(batch) => self.sync_batch(batch).await,
+            ClientMessage::Commands(list) => {
+                self.estimate_skew(&list).await;
+                commands::execute(
+                    &self.state,
+                    &self.actor,
+                    &self.device_id.to_string(),
+                    list,
+                    self.clock_skew_ms,
+                )
+                .await
+                .map(|results| vec![ServerMessage::CommandResults(results)])
+            }
+            ClientMessage::Ack { .. } => Ok(vec![]),
+            ClientMessage::Ping { nonce } => Ok(vec![ServerMessage::Pong { nonce }]),
+        };
+        result.unwrap_or_else(|e| {
+            tracing::error!(error = ?e, "sync session");
+            vec![ServerMessage::Error(error(
+                ErrorCode::Internal,
+                "the server failed; retry later",
+            ))]
+        })
+    }
+
+    /// Updates [`Session::clock_skew_ms`] from a batch of commands and keeps
+    /// it with the device session.
+    async fn estimate_skew(&mut self, list: &[fieldops_sync::commands::Command]) {
+        let now = crate::db::now_ms();
+        let Some(candidate) = list.iter().map(|c| now - c.issued_at_ms).min() else {
+            return;
+        };
+        if self.clock_skew_ms.is_some_and(|s| s <= candidate) {
+            return;
+        }
+        self.clock_skew_ms = Some(candidate);
+        let stored = sqlx::query("UPDATE device_sessions SET clock_skew_ms = $2 WHERE id = $1")
+            .bind(&self.actor.session_id)
+            .bind(candidate)
+            .execute(self.state.db.pool())
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "storing a clock skew estimate");
+        }
+    }
+
+    async fn changes(&mut self, docs: Vec<DocChanges>) -> anyhow::Result<Vec<ServerMessage>> {
+        let Some(rule_actor) = self.reader.rule_actor() else {
+            anyhow::bail!("actor without a valid user id");
+        };
+        let mut applied = Vec::new();
+        let mut out = Vec::new();
+        let mut out_of_scope = Vec::new();
+        for doc in docs {
+            let id = doc.doc_id.to_string();
+            if !store::in_scope(self.state.db.pool(), &self.reader, &id).await? {
+                out_of_scope.push(doc.doc_id);
+                continue;
+            }
+            let mut tx = self.state.db.begin_write().await?;
+            match super::apply_changes(
+                &mut tx,
+                &self.state.db,
+                &id,
+                doc.kind,
+                &doc.changes,
+                &rule_actor,
+            )
+            .await
+            {
+                Ok(mut stored) => {
+                    tx.commit().await?;
+                    if let Some(changed) = &stored.changed {
+                        super::notify(&self.state, changed).await;
+                    }
+                    let heads = stored.doc.get_heads().iter().map(|h| h.0).collect();
+                    applied.push(Applied {
+                        doc_id: doc.doc_id,
+                        seq: Cursor(stored.seq as u64),
+                        heads,
+                    });
+                }
+                Err(DocWriteError::Rejected(why)) => {
+                    drop(tx);
+                    out.push(self.rejected(doc.doc_id, doc.kind, why).await?);
+                }
+                Err(DocWriteError::NotFound | DocWriteError::WrongKind) => {
+                    out_of_scope.push(doc.doc_id)
+                }
+                Err(DocWriteError::Storage(e)) => return Err(e),
+            }
+        }
+        if !applied.is_empty() {
+            out.insert(0, ServerMessage::Applied(applied));
+        }
+        if !out_of_scope.is_empty() {
+            out.push(ServerMessage::Drop(DropDocs {
+                doc_ids: out_of_scope,
+                reason: DropReason::OutOfScope,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// The refusal, with the authoritative document to converge back to.
+    async fn rejected(
+        &self,
+        doc_id: DocId,
+        kind: DocKind,
+        why: WriteError,
+    ) -> anyhow::Result<ServerMessage> {
+        let mut violations = match why {
+            WriteError::Violations(v) => v,
+            WriteError::Apply(_) => vec![Violation {
+                field: String::new(),
+                reason: ViolationReason::Malformed,
+            }],
+        };
+        violations.truncate(limits::MAX_VIOLATIONS);
+        let snapshot = match super::load(&self.state.db, &doc_id.to_string()).await? {
+            Some((_, mut doc)) => doc.save(),
+            None => Vec::new(),
+        };
+        Ok(ServerMessage::WriteRejected(WriteRejected {
+            doc_id,
+            kind,
+            violations,
+            snapshot,
+        }))
+    }
+
+    async fn sync_batch(&mut self, batch: SyncBatch) -> anyhow::Result<Vec<ServerMessage>> {
+        let Some(rule_actor) = self.reader.rule_actor() else {
+            anyhow::bail!("actor without a valid user id");
+        };
+        let mut replies = Vec::new();
+        let mut out = Vec::new();
+        let mut out_of_scope = Vec::new();
+        for item in batch.docs {
+            let id = item.doc_id.to_string();
+            if !store::in_scope(self.state.db.pool(), &self.reader, &id).await? {
+                out_of_scope.push(item.doc_id);
+                continue;
+            }
+            let Ok(message) = item.sync_message() else {
+                let why = WriteError::Violations(vec![Violation {
+                    field: String::new(),
+                    reason: ViolationReason::Malformed,
+                }]);
+                out.push(self.rejected(item.doc_id, item.kind, why).await?);
+                continue;
+            };
+            let state = self.sync_states.entry(item.doc_id).or_default();
+            let mut tx = self.state.db.begin_write().await?;
+            let kind = item.kind;
+            let result = super::update(&mut tx, &self.state.db, &id, kind, |doc| {
+                fieldops_sync::rules::receive_checked(doc, state, kind, message, &rule_actor)
+                    .map_err(DocWriteError::from)
+            })
+            .await;
+            match result {
+                Ok(mut stored) => {
+                    tx.commit().await?;
+                    if let Some(changed) = &stored.changed {
+                        super::notify(&self.state, changed).await;
+                    }
+                    if let Some(reply) = stored.doc.sync().generate_sync_message(state) {
+                        replies.push(DocSync::new(item.doc_id, kind, reply));
+                    }
+                }
+                Err(DocWriteError::Rejected(why)) => {
+                    drop(tx);
+                    out.push(self.rejected(item.doc_id, kind, why).await?);
+                }
+                Err(DocWriteError::NotFound | DocWriteError::WrongKind) => {
+                    out_of_scope.push(item.doc_id)
+                }
+                Err(DocWriteError::Storage(e)) => return Err(e),
+            }
+        }
+        if !replies.is_empty() {
+            out.insert(0, ServerMessage::SyncBatch(SyncBatch { docs: replies }));
+        }
+        if !out_of_scope.is_empty() {
+            out.push(ServerMessage::Drop(DropDocs {
+                doc_ids: out_of_scope,
+                reason: DropReason::OutOfScope,
+            }));
+        }
+        Ok(out)
+    }
+}
+
+fn internal(e: impl std::fmt::Debug) -> Refused {
+    tracing::error!(error = ?e, "opening a sync session");
+    Refused(error(ErrorCode::Internal, "try again later"))
+}

@@ -1,0 +1,384 @@
+//! The SQL half of the document store: documents, change runs, access, drops,
+//! the feed counter and the command log. Written once for both backends.
+
+use sqlx::{AnyExecutor, FromRow};
+
+use super::{DocScope, Reader};
+use crate::db::{Backend, Tx, now_ms};
+
+/// How many change runs a document keeps before they are folded into its snapshot.
+pub const COMPACT_AFTER: i64 = 64;
+
+/// Takes the next feed position. Serialises writers on one row until commit,
+/// so positions become visible in order.
+pub async fn next_seq(tx: &mut Tx) -> sqlx::Result<i64> {
+    sqlx::query_scalar("UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// The newest feed position.
+pub async fn current_seq(ex: impl AnyExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT value FROM sync_counter WHERE id = 1")
+        .fetch_one(ex)
+        .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DocRow {
+    pub id: String,
+    pub kind: String,
+    pub customer_id: Option<String>,
+    pub department_id: Option<String>,
+    pub in_pool: i64,
+    pub deleted: i64,
+    pub snapshot: Vec<u8>,
+    pub seq: i64,
+    pub full_from_seq: i64,
+    pub change_count: i64,
+}
+
+const DOC_COLUMNS: &str = "id, kind, customer_id, department_id, in_pool, deleted, snapshot, seq, full_from_seq, change_count";
+
+/// Loads a document for writing; on Postgres the row stays locked until commit.
+pub async fn lock(tx: &mut Tx, backend: Backend, id: &str) -> sqlx::Result<Option<DocRow>> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "", // BEGIN IMMEDIATE already holds the write lock
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DOC_COLUMNS} FROM sync_documents WHERE id = $1{lock}"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn get(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<DocRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DOC_COLUMNS} FROM sync_documents WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// The change runs stored after the snapshot, oldest first, concatenated.
+pub async fn changes_after(
+    ex: impl AnyExecutor<'_>,
+    id: &str,
+    after_seq: i64,
+) -> sqlx::Result<Vec<u8>> {
+    let runs: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT bytes FROM sync_changes WHERE doc_id = $1 AND seq > $2 ORDER BY seq",
+    )
+    .bind(id)
+    .bind(after_seq)
+    .fetch_all(ex)
+    .await?;
+    Ok(runs.concat())
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    id: &str,
+    kind: &str,
+    scope: &DocScope,
+    snapshot: &[u8],
+    heads: &str,
+    seq: i64,
+) -> sqlx::Result<()> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO sync_documents (id, kind, customer_id, department_id, in_pool, snapshot, heads, seq, \
+                                     full_from_seq, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $9)",
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(&scope.customer_id)
+    .bind(&scope.department_id)
+    .bind(i64::from(scope.in_pool))
+    .bind(snapshot)
+    .bind(heads)
+    .bind(seq)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records a run of changes at `seq`.
+pub async fn append(
+    tx: &mut Tx,
+    id: &str,
+    bytes: &[u8],
+    heads: &str,
+    seq: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO sync_changes (doc_id, seq, bytes) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(seq)
+        .bind(bytes)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "UPDATE sync_documents SET heads = $2, seq = $3, change_count = change_count + 1, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(heads)
+    .bind(seq)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Folds the change runs into a new snapshot. Readers behind `seq` then get
+/// the whole document, which Automerge merges without loss.
+pub async fn compact(tx: &mut Tx, id: &str, snapshot: &[u8], seq: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sync_changes WHERE doc_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "UPDATE sync_documents SET snapshot = $2, change_count = 0, full_from_seq = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(snapshot)
+    .bind(seq)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Changes a document's scope keys at `seq`: every reader re-receives it whole
+/// (and readers who lose it get a drop from [`record_drop`] by the caller).
+pub async fn set_scope(tx: &mut Tx, id: &str, scope: &DocScope, seq: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sync_documents SET customer_id = $2, department_id = $3, in_pool = $4, seq = $5, \
+                                   full_from_seq = $5, updated_at = $6 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&scope.customer_id)
+    .bind(&scope.department_id)
+    .bind(i64::from(scope.in_pool))
+    .bind(seq)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks a document deleted at `seq`; readers in scope are told to drop it.
+pub async fn tombstone(tx: &mut Tx, id: &str, seq: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sync_documents SET deleted = 1, seq = $2, full_from_seq = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(seq)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM sync_changes WHERE doc_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Moves a document to feed position `seq` without changing it (access changed).
+pub async fn touch(tx: &mut Tx, id: &str, seq: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sync_documents SET seq = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(seq)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Records that document `id` left the technician pool at `seq`.
+pub async fn mark_pool_exit(tx: &mut Tx, id: &str, seq: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sync_documents SET pool_exit_seq = $2 WHERE id = $1")
+        .bind(id)
+        .bind(seq)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn grant(tx: &mut Tx, id: &str, user_id: &str, seq: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sync_doc_access (doc_id, user_id, granted_seq) VALUES ($1, $2, $3) \
+         ON CONFLICT (doc_id, user_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(seq)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Removes a user's access; true if they had it.
+pub async fn revoke(tx: &mut Tx, id: &str, user_id: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM sync_doc_access WHERE doc_id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn access_users(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT user_id FROM sync_doc_access WHERE doc_id = $1 ORDER BY user_id")
+        .bind(id)
+        .fetch_all(ex)
+        .await
+}
+
+pub async fn record_drop(
+    tx: &mut Tx,
+    user_id: &str,
+    id: &str,
+    seq: i64,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO sync_drops (user_id, doc_id, seq, reason) VALUES ($1, $2, $3, $4)")
+        .bind(user_id)
+        .bind(id)
+        .bind(seq)
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// One document in a reader's feed.
+#[derive(Debug, Clone, FromRow)]
+pub struct FeedRow {
+    pub id: String,
+    pub kind: String,
+    pub seq: i64,
+    pub deleted: i64,
+    pub full_from_seq: i64,
+    pub change_count: i64,
+    pub in_pool: i64,
+    pub snapshot: Vec<u8>,
+    /// When this reader's access was granted, for documents read by access.
+    pub granted_seq: Option<i64>,
+}
+
+/// The scope predicate, over `d` (documents) with `$2` role, `$3` user id,
+/// `$4` customer id. Mirrors [`Reader::sees`]; a test keeps them in step.
+const IN_SCOPE: &str = "( \
+     $2 = 'admin' \
+  OR ($2 IN ('cs', 'sales') AND (d.department_id IS NULL OR EXISTS ( \
+        SELECT 1 FROM department_members m WHERE m.user_id = $3 AND m.department_id = d.department_id))) \
+  OR ($2 = 'customer' AND d.customer_id = $4 AND d.kind <> 'staff_notes') \
+  OR ($2 = 'technician' AND d.kind <> 'staff_notes' AND d.in_pool = 1) \
+  OR a.user_id IS NOT NULL )";
+
+/// Documents in `reader`'s scope that changed after `cursor`, oldest first,
+/// and, for technicians, the documents that left the pool since (so their
+/// devices drop them; a device with cursor 0 has nothing to drop).
+pub async fn feed(
+    ex: impl AnyExecutor<'_>,
+    reader: &Reader,
+    cursor: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<FeedRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT d.id, d.kind, d.seq, d.deleted, d.full_from_seq, d.change_count, d.in_pool, d.snapshot, \
+                a.granted_seq \
+         FROM sync_documents d \
+         LEFT JOIN sync_doc_access a ON a.doc_id = d.id AND a.user_id = $3 \
+         WHERE d.seq > $1 AND ({IN_SCOPE} \
+           OR ($2 = 'technician' AND $1 > 0 AND d.pool_exit_seq > $1)) \
+         ORDER BY d.seq LIMIT $5"
+    )))
+    .bind(cursor)
+    .bind(reader.role.as_str())
+    .bind(&reader.user_id)
+    .bind(&reader.customer_id)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
+/// Whether `reader` may read document `id` (which must exist and not be deleted).
+pub async fn in_scope(ex: impl AnyExecutor<'_>, reader: &Reader, id: &str) -> sqlx::Result<bool> {
+    let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT d.id FROM sync_documents d \
+         LEFT JOIN sync_doc_access a ON a.doc_id = d.id AND a.user_id = $3 \
+         WHERE d.id = $1 AND d.deleted = 0 AND {IN_SCOPE}"
+    )))
+    .bind(id)
+    .bind(reader.role.as_str())
+    .bind(&reader.user_id)
+    .bind(&reader.customer_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// `(doc_id, seq, reason)` of the drops for `user_id` after `cursor`.
+pub async fn drops(
+    ex: impl AnyExecutor<'_>,
+    user_id: &str,
+    cursor: i64,
+) -> sqlx::Result<Vec<(String, i64, String)>> {
+    sqlx::query_as(
+        "SELECT doc_id, seq, reason FROM sync_drops WHERE user_id = $1 AND seq > $2 ORDER BY seq",
+    )
+    .bind(user_id)
+    .bind(cursor)
+    .fetch_all(ex)
+    .await
+}
+
+/// A stored command result.
+pub async fn command_result(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT result FROM sync_commands WHERE id = $1")
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The highest `device_seq` executed for a device.
+pub async fn last_device_seq(
+    ex: impl AnyExecutor<'_>,
+    device_id: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MAX(device_seq) FROM sync_commands WHERE device_id = $1")
+        .bind(device_id)
+        .fetch_one(ex)
+        .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn record_command(
+    tx: &mut Tx,
+    id: &str,
+    user_id: &str,
+    device_id: &str,
+    device_seq: i64,
+    name: &str,
+    accepted: bool,
+    result: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sync_commands (id, user_id, device_id, device_seq, name, accepted, result, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(device_id)
+    .bind(device_seq)
+    .bind(name)
+    .bind(i64::from(accepted))
+    .bind(result)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

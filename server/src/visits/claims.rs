@@ -1,0 +1,283 @@
+//! The open pool: claiming a seat (first come, first served, never past the
+//! quota), withdrawing before check-in, and CS returning an assignment to
+//! the emergency pool.
+
+use fieldops_sync::commands::RejectReason;
+use serde_json::json;
+
+use super::{
+    Applied, Notice, VisitError, VisitResult, allow, ensure_not_closed, record_transition, reject,
+    reject_as, visit_data, visit_not_found,
+};
+use crate::auth::{Action, Actor};
+use crate::db::visits::{self, VisitRow, status};
+use crate::db::{Backend, Db, Tx, assignments, audit, is_unique_violation};
+
+/// A granted or released seat.
+#[derive(Debug, Clone)]
+pub struct SeatChange {
+    pub visit: VisitRow,
+    pub assignment_id: String,
+    pub technician_id: String,
+}
+
+/// Claims a seat on `visit_id` for the acting technician.
+///
+/// The order matters: the technician's row is locked first (so that two of
+/// their own claims cannot both pass the schedule check), then the checks
+/// run, then [`visits::take_seat`] is the gate that decides the race, and
+/// only then is the assignment inserted (its partial unique index is the
+/// last line against a double claim).
+pub async fn claim(
+    tx: &mut Tx,
+    backend: Backend,
+    actor: &Actor,
+    visit_id: &str,
+) -> VisitResult<SeatChange> {
+    allow(actor, Action::ClaimVisit)?;
+    visits::lock_technician(tx, backend, &actor.user_id).await?;
+    let before = visits::get(&mut **tx, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    ensure_not_closed(&before)?;
+    if assignments::active(&mut **tx, visit_id, &actor.user_id)
+        .await?
+        .is_some()
+    {
+        return Err(reject(
+            RejectReason::AlreadyClaimed,
+            "you already hold this visit",
+        ));
+    }
+    if before.seats_taken >= before.technician_quota {
+        return Err(quota_full(&before));
+    }
+    if let Some((other, title)) = assignments::overlapping(
+        tx,
+        &actor.user_id,
+        visit_id,
+        before.start_day,
+        before.end_day(),
+    )
+    .await?
+    {
+        return Err(reject(
+            RejectReason::ScheduleConflict,
+            format!("you already hold \"{title}\" ({other}) on some of these days"),
+        ));
+    }
+    if !visits::take_seat(tx, visit_id, before.start_day, before.planned_days).await? {
+        // Lost the race, or the visit changed since it was read.
+        let now = visits::get(&mut **tx, visit_id)
+            .await?
+            .ok_or_else(visit_not_found)?;
+        ensure_not_closed(&now)?;
+        if now.start_day != before.start_day || now.planned_days != before.planned_days {
+            return Err(reject(
+                RejectReason::Conflict,
+                "the visit was rescheduled meanwhile; look again and retry",
+            ));
+        }
+        return Err(quota_full(&now));
+    }
+    let assignment_id = match assignments::insert(tx, visit_id, &actor.user_id).await {
+        Ok(id) => id,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(reject(
+                RejectReason::AlreadyClaimed,
+                "you already hold this visit",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let after = visits::get(&mut **tx, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "visit.claimed",
+        "visit",
+        visit_id,
+        json!({ "assignment_id": assignment_id, "technician_id": actor.user_id }),
+    )
+    .await?;
+    let mut notices = Vec::with_capacity(3);
+    let mut data = visit_data(&after);
+    data["assignment_id"] = json!(assignment_id);
+    data["technician_id"] = json!(actor.user_id);
+    data["technician_name"] = json!(actor.name);
+    notices.push(Notice::staff("visit.claimed", data));
+    notices.extend(record_transition(tx, &actor.user_id, &before, &after).await?);
+    Ok(Applied {
+        value: SeatChange {
+            visit: after,
+            assignment_id,
+            technician_id: actor.user_id.clone(),
+        },
+        notices,
+    })
+}
+
+/// A read-only early answer for claims that would lose anyway: an unknown,
+/// closed or full visit, or one the technician already holds. It takes no
+/// write lock, so losers of a race are told at once instead of queueing
+/// behind the winners (SQLite has one writer). `Ok(())` decides nothing:
+/// [`claim`] does. A refusal here is as valid as one from [`claim`]: the
+/// visit was in that state when the request arrived.
+pub async fn precheck(db: &Db, actor: &Actor, visit_id: &str) -> Result<(), VisitError> {
+    allow(actor, Action::ClaimVisit)?;
+    let visit = visits::get(db.pool(), visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    ensure_not_closed(&visit)?;
+    if assignments::active(db.pool(), visit_id, &actor.user_id)
+        .await?
+        .is_some()
+    {
+        return Err(reject(
+            RejectReason::AlreadyClaimed,
+            "you already hold this visit",
+        ));
+    }
+    if visit.seats_taken >= visit.technician_quota {
+        return Err(quota_full(&visit));
+    }
+    Ok(())
+}
+
+fn quota_full(v: &VisitRow) -> VisitError {
+    reject(
+        RejectReason::QuotaFull,
+        format!(
+            "all {} technician seats of this visit are taken",
+            v.technician_quota
+        ),
+    )
+}
+
+/// The acting technician gives their seat back, before checking in.
+pub async fn withdraw(
+    tx: &mut Tx,
+    backend: Backend,
+    actor: &Actor,
+    visit_id: &str,
+) -> VisitResult<SeatChange> {
+    allow(actor, Action::WorkVisit)?;
+    let before = visits::lock(tx, backend, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    ensure_not_closed(&before)?;
+    let held = assignments::active(&mut **tx, visit_id, &actor.user_id)
+        .await?
+        .ok_or_else(|| reject(RejectReason::NotAssigned, "you do not hold this visit"))?;
+    if held.first_check_in_at.is_some() {
+        return Err(reject(
+            RejectReason::AlreadyCheckedIn,
+            "you have checked in on this visit; ask customer service to release it",
+        ));
+    }
+    release(
+        tx,
+        actor,
+        before,
+        held.id,
+        held.technician_id,
+        "withdrawn",
+        None,
+    )
+    .await
+}
+
+/// CS sends an assignment back to the pool (the technician is absent): the
+/// seat reopens, the visit is marked as an emergency, the technician is told.
+pub async fn return_to_pool(
+    tx: &mut Tx,
+    backend: Backend,
+    actor: &Actor,
+    assignment_id: &str,
+    reason: &str,
+) -> VisitResult<SeatChange> {
+    allow(actor, Action::ReturnToPool)?;
+    let held = assignments::get(&mut **tx, assignment_id)
+        .await?
+        .ok_or_else(|| reject_as(RejectReason::NotFound, "assignment", "assignment not found"))?;
+    let before = visits::lock(tx, backend, &held.visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    ensure_not_closed(&before)?;
+    if held.state != "active" {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "assignment_not_active",
+            "the assignment is no longer active",
+        ));
+    }
+    release(
+        tx,
+        actor,
+        before,
+        held.id,
+        held.technician_id,
+        "returned",
+        Some(reason),
+    )
+    .await
+}
+
+async fn release(
+    tx: &mut Tx,
+    actor: &Actor,
+    before: VisitRow,
+    assignment_id: String,
+    technician_id: String,
+    kind: &'static str,
+    reason: Option<&str>,
+) -> VisitResult<SeatChange> {
+    let returned = kind == "returned";
+    if !assignments::release(tx, &assignment_id, kind, reason, &actor.user_id).await? {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "assignment_not_active",
+            "the assignment is no longer active",
+        ));
+    }
+    visits::free_seat(tx, &before.id, returned).await?;
+    let after = visits::get(&mut **tx, &before.id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    let action = if returned {
+        "visit.returned_to_pool"
+    } else {
+        "visit.withdrawn"
+    };
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        action,
+        "visit",
+        &before.id,
+        json!({ "assignment_id": assignment_id, "technician_id": technician_id, "reason": reason }),
+    )
+    .await?;
+    let mut data = visit_data(&after);
+    data["assignment_id"] = json!(assignment_id);
+    data["technician_id"] = json!(technician_id);
+    data["reason"] = json!(reason);
+    let mut notices = vec![Notice::staff(action, data.clone())];
+    if returned {
+        // The technician's phone drops it from "my visits" and shows why.
+        data["kind"] = json!(kind);
+        notices.push(Notice::user("assignment.released", &technician_id, data));
+    }
+    notices.extend(record_transition(tx, &actor.user_id, &before, &after).await?);
+    debug_assert!(after.status != status::ASSIGNED || after.seats_taken >= after.technician_quota);
+    Ok(Applied {
+        value: SeatChange {
+            visit: after,
+            assignment_id,
+            technician_id,
+        },
+        notices,
+    })
+}

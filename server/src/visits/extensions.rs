@@ -1,0 +1,165 @@
+//! Extension requests ("tambah hari"): a technician holding a visit asks for
+//! extra days; CS approve (the visit's planned days grow) or reject.
+
+use fieldops_sync::commands::{EXTRA_DAYS, MAX_REASON_CHARS, RejectReason};
+use serde_json::json;
+
+use super::{
+    Applied, Notice, VisitResult, allow, ensure_not_closed, reject, reject_as, visit_data,
+    visit_not_found,
+};
+use crate::auth::{Action, Actor};
+use crate::db::extensions::{self, ExtensionRow};
+use crate::db::{Backend, Tx, assignments, audit, visits};
+
+/// The longest a visit may be planned for, in days (the schema's bound).
+pub const MAX_PLANNED_DAYS: i64 = 366;
+
+fn not_found() -> super::VisitError {
+    reject_as(
+        RejectReason::NotFound,
+        "extension request",
+        "extension request not found",
+    )
+}
+
+fn ext_data(e: &ExtensionRow) -> serde_json::Value {
+    json!({
+        "extension_id": e.id, "visit_id": e.visit_id, "technician_id": e.technician_id,
+        "extra_days": e.extra_days, "reason": e.reason, "status": e.status,
+        "decision_note": e.decision_note,
+    })
+}
+
+/// Files a request on the acting technician's assignment.
+pub async fn request(
+    tx: &mut Tx,
+    backend: Backend,
+    actor: &Actor,
+    visit_id: &str,
+    extra_days: i64,
+    reason: &str,
+) -> VisitResult<ExtensionRow> {
+    allow(actor, Action::WorkVisit)?;
+    if !(i64::from(*EXTRA_DAYS.start())..=i64::from(*EXTRA_DAYS.end())).contains(&extra_days) {
+        return Err(reject_as(
+            RejectReason::Invalid,
+            "extra_days",
+            "extra_days must be between 1 and 30",
+        ));
+    }
+    let reason = crate::domain::bounded_text(reason, MAX_REASON_CHARS)
+        .map_err(|m| reject_as(RejectReason::Invalid, "reason", format!("reason {m}")))?;
+    let visit = visits::lock(tx, backend, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    ensure_not_closed(&visit)?;
+    let held = assignments::active(&mut **tx, visit_id, &actor.user_id)
+        .await?
+        .ok_or_else(|| reject(RejectReason::NotAssigned, "you do not hold this visit"))?;
+    if extensions::pending_of(tx, visit_id, &actor.user_id)
+        .await?
+        .is_some()
+    {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "extension_pending",
+            "you already have a request waiting for a decision",
+        ));
+    }
+    let id =
+        extensions::insert(tx, visit_id, &held.id, &actor.user_id, extra_days, &reason).await?;
+    let row = extensions::get(&mut **tx, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "extension.requested",
+        "visit",
+        visit_id,
+        json!({ "extension_id": id, "extra_days": extra_days }),
+    )
+    .await?;
+    let notices = vec![Notice::staff("extension.requested", ext_data(&row))];
+    Ok(Applied {
+        value: row,
+        notices,
+    })
+}
+
+/// Approves (the visit gains the days) or rejects a pending request.
+pub async fn decide(
+    tx: &mut Tx,
+    backend: Backend,
+    actor: &Actor,
+    extension_id: &str,
+    approve: bool,
+    note: Option<&str>,
+) -> VisitResult<ExtensionRow> {
+    allow(actor, Action::DecideExtensions)?;
+    let ext = extensions::get(&mut **tx, extension_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let visit = visits::lock(tx, backend, &ext.visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    if ext.status != "pending" {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "extension_decided",
+            format!("the request was already {}", ext.status),
+        ));
+    }
+    if approve {
+        ensure_not_closed(&visit)?;
+        if visit.planned_days + ext.extra_days > MAX_PLANNED_DAYS {
+            return Err(reject_as(
+                RejectReason::Invalid,
+                "extra_days",
+                format!("a visit is planned for at most {MAX_PLANNED_DAYS} days"),
+            ));
+        }
+        visits::extend(tx, &visit.id, ext.extra_days).await?;
+    }
+    let status = if approve { "approved" } else { "rejected" };
+    if !extensions::decide(tx, extension_id, status, &actor.user_id, note).await? {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "extension_decided",
+            "the request was decided meanwhile",
+        ));
+    }
+    let row = extensions::get(&mut **tx, extension_id)
+        .await?
+        .ok_or_else(not_found)?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        if approve {
+            "extension.approved"
+        } else {
+            "extension.rejected"
+        },
+        "visit",
+        &visit.id,
+        json!({ "extension_id": extension_id, "extra_days": ext.extra_days }),
+    )
+    .await?;
+    let kind = if approve {
+        "extension.approved"
+    } else {
+        "extension.rejected"
+    };
+    let mut notices = vec![
+        Notice::staff(kind, ext_data(&row)),
+        Notice::user(kind, &row.technician_id, ext_data(&row)),
+    ];
+    if approve && let Some(after) = visits::get(&mut **tx, &visit.id).await? {
+        notices.push(Notice::staff("visit.updated", visit_data(&after)));
+    }
+    Ok(Applied {
+        value: row,
+        notices,
+    })
+}

@@ -1,0 +1,273 @@
+//! A visit's life outside the pool: creation, edits, cancellation (only
+//! before any claim, unless an admin forces it), completion and reopening.
+
+use fieldops_sync::commands::RejectReason;
+use serde_json::json;
+
+use super::{
+    Applied, Notice, VisitResult, allow, ensure_not_closed, record_transition, reject, reject_as,
+    visit_data, visit_not_found,
+};
+use crate::auth::{Action, Actor};
+use crate::db::visits::{self, VisitFields, VisitRow, status};
+use crate::db::{Backend, Tx, assignments, audit};
+
+/// Creates a visit in the pool. `fields` are validated and refer to an
+/// existing customer (and department).
+pub async fn create(tx: &mut Tx, actor: &Actor, fields: &VisitFields) -> VisitResult<VisitRow> {
+    allow(actor, Action::ManageVisits)?;
+    let id = visits::insert(tx, fields, &actor.user_id).await?;
+    let row = visits::get(&mut **tx, &id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "visit.created",
+        "visit",
+        &id,
+        json!({ "technician_quota": fields.technician_quota, "ticket_id": fields.ticket_id }),
+    )
+    .await?;
+    let notices = vec![Notice::staff("visit.created", visit_data(&row))];
+    Ok(Applied {
+        value: row,
+        notices,
+    })
+}
+
+fn schedule_changed(v: &VisitRow, f: &VisitFields) -> bool {
+    v.start_day != f.start_day
+        || v.planned_days != f.planned_days
+        || v.site_address != f.site_address
+        || v.site_lat.to_bits() != f.site_lat.to_bits()
+        || v.site_lon.to_bits() != f.site_lon.to_bits()
+}
+
+fn claimed(v: &VisitRow, what: &str) -> super::VisitError {
+    reject_as(
+        RejectReason::Conflict,
+        "visit_claimed",
+        format!(
+            "{} technician(s) hold this visit; {what} needs an admin's force",
+            v.seats_taken
+        ),
+    )
+}
+
+/// Writes `fields` over the visit. Schedule and site are frozen once a
+/// technician holds it, unless an admin forces the change (audited).
+pub async fn update(
+    tx: &mut Tx,
+    backend: Backend,
+    actor: &Actor,
+    visit_id: &str,
+    fields: &VisitFields,
+    force: bool,
+) -> VisitResult<VisitRow> {
+    allow(actor, Action::ManageVisits)?;
+    if force {
+        allow(actor, Action::ForceVisitChange)?;
+    }
+    let before = visits::lock(tx, backend, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    ensure_not_closed(&before)?;
+    let reschedule = schedule_changed(&before, fields);
+    if reschedule && before.seats_taken > 0 && !force {
+        return Err(claimed(&before, "changing the schedule or site"));
+    }
+    if fields.technician_quota < before.seats_taken {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "quota_below_claims",
+            format!(
+                "{} technicians hold this visit; the quota cannot go below that",
+                before.seats_taken
+            ),
+        ));
+    }
+    visits::update(tx, visit_id, fields).await?;
+    let after = visits::get(&mut **tx, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "visit.updated",
+        "visit",
+        visit_id,
+        json!({ "rescheduled": reschedule, "forced": force && reschedule && before.seats_taken > 0 }),
+    )
+    .await?;
+    let mut notices = vec![Notice::staff("visit.updated", visit_data(&after))];
+    notices.extend(record_transition(tx, &actor.user_id, &before, &after).await?);
+    Ok(Applied {
+        value: after,
+        notices,
+    })
+}
+
+/// Cancels a visit nobody holds; an admin may force it, which releases the
+/// holders (each is told) and is audited as forced.
+pub async fn cancel(
+    tx: &mut Tx,
+    backend: Backend,
+    actor: &Actor,
+    visit_id: &str,
+    reason: &str,
+    force: bool,
+) -> VisitResult<VisitRow> {
+    allow(actor, Action::ManageVisits)?;
+    if force {
+        allow(actor, Action::ForceVisitChange)?;
+    }
+    let before = visits::lock(tx, backend, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    ensure_not_closed(&before)?;
+    if before.seats_taken > 0 && !force {
+        return Err(claimed(&before, "cancelling"));
+    }
+    let released = assignments::release_all(tx, visit_id, &actor.user_id).await?;
+    visits::record_cancellation(tx, visit_id, reason).await?;
+    visits::transition(
+        tx,
+        visit_id,
+        &[status::OPEN, status::ASSIGNED, status::IN_PROGRESS],
+        status::CANCELLED,
+    )
+    .await?;
+    let after = visits::get(&mut **tx, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "visit.cancelled",
+        "visit",
+        visit_id,
+        json!({ "reason": reason, "forced": !released.is_empty(), "released": released }),
+    )
+    .await?;
+    let mut notices: Vec<Notice> = record_transition(tx, &actor.user_id, &before, &after)
+        .await?
+        .into_iter()
+        .collect();
+    for technician in &released {
+        let mut data = visit_data(&after);
+        data["kind"] = json!("cancelled");
+        data["reason"] = json!(reason);
+        notices.push(Notice::user("assignment.released", technician, data));
+    }
+    Ok(Applied {
+        value: after,
+        notices,
+    })
+}
+
+/// Marks the visit done with a work summary: by a technician holding it or
+/// by CS, once somebody has checked out and nobody is still on site.
+pub async fn complete(
+    tx: &mut Tx,
+    backend: Backend,
+    actor: &Actor,
+    visit_id: &str,
+    summary: &str,
+) -> VisitResult<VisitRow> {
+    allow(actor, Action::CompleteVisit)?;
+    let before = visits::lock(tx, backend, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    ensure_not_closed(&before)?;
+    if actor.is(crate::domain::Role::Technician)
+        && assignments::active(&mut **tx, visit_id, &actor.user_id)
+            .await?
+            .is_none()
+    {
+        return Err(reject(
+            RejectReason::NotAssigned,
+            "you do not hold this visit",
+        ));
+    }
+    let (on_site, checked_out) = assignments::site_counts(tx, visit_id).await?;
+    if on_site > 0 {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "still_on_site",
+            format!("{on_site} technician(s) are still checked in; they check out first"),
+        ));
+    }
+    if before.status != status::IN_PROGRESS || checked_out == 0 {
+        return Err(reject(
+            RejectReason::NotCheckedIn,
+            "nobody has checked in and out on this visit yet",
+        ));
+    }
+    visits::transition(tx, visit_id, &[status::IN_PROGRESS], status::DONE).await?;
+    visits::set_summary(tx, visit_id, Some(summary)).await?;
+    assignments::set_all(tx, visit_id, "active", "completed").await?;
+    let after = visits::get(&mut **tx, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "visit.completed",
+        "visit",
+        visit_id,
+        json!({}),
+    )
+    .await?;
+    let notices = record_transition(tx, &actor.user_id, &before, &after)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Applied {
+        value: after,
+        notices,
+    })
+}
+
+/// CS reopen a done visit: back to `in_progress`, its technicians hold it again.
+pub async fn reopen(
+    tx: &mut Tx,
+    backend: Backend,
+    actor: &Actor,
+    visit_id: &str,
+    reason: &str,
+) -> VisitResult<VisitRow> {
+    allow(actor, Action::ReopenVisit)?;
+    let before = visits::lock(tx, backend, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    if before.status != status::DONE {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "visit_not_done",
+            "only a done visit can be reopened",
+        ));
+    }
+    visits::transition(tx, visit_id, &[status::DONE], status::IN_PROGRESS).await?;
+    assignments::set_all(tx, visit_id, "completed", "active").await?;
+    let after = visits::get(&mut **tx, visit_id)
+        .await?
+        .ok_or_else(visit_not_found)?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "visit.reopened",
+        "visit",
+        visit_id,
+        json!({ "reason": reason }),
+    )
+    .await?;
+    let notices = record_transition(tx, &actor.user_id, &before, &after)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Applied {
+        value: after,
+        notices,
+    })
+}

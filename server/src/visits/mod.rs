@@ -1,0 +1,272 @@
+//! Field execution as service functions: claims and withdrawals, the
+//! emergency pool, attendance, extensions and the visit lifecycle.
+//!
+//! Every function here takes an open write transaction (from
+//! [`Db::begin_write`](crate::db::Db::begin_write)) and the [`Actor`], does
+//! its checks and writes, and returns either an [`Applied`] value with the
+//! live-event [`Notice`]s to publish after commit, or a typed
+//! [`VisitError::Rejected`] whose [`RejectReason`] is the machine code the
+//! sync protocol uses. The HTTP handlers and the sync command executor call
+//! the same functions:
+//!
+//! ```text
+//! let mut tx = db.begin_write().await?;
+//! match visits::claims::claim(&mut tx, db.backend(), &actor, visit_id).await {
+//!     Ok(applied) => { tx.commit().await?; visits::publish(&state, applied.notices).await }
+//!     Err(VisitError::Rejected(r)) => { drop(tx); /* answer r.reason, r.message */ }
+//!     Err(VisitError::Db(e)) => return Err(e),
+//! }
+//! ```
+//!
+//! On a rejection the caller must roll the transaction back: checks come
+//! before writes, but a rejection discovered by a constraint (a duplicate
+//! claim) leaves a Postgres transaction aborted. Every accepted change is
+//! written to the audit log in the same transaction.
+
+pub mod attendance;
+pub mod claims;
+pub mod extensions;
+pub mod lifecycle;
+
+use fieldops_sync::commands::RejectReason;
+use geo::{Distance as _, Haversine, Point};
+use serde_json::{Value, json};
+
+use crate::auth::{Action, Actor};
+use crate::db::visits::{VisitRow, status};
+use crate::db::{Tx, audit};
+use crate::error::{ApiError, FieldError};
+use crate::events::Audience;
+
+/// Why a service refused, with a stable code and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The sync protocol's reason.
+    pub reason: RejectReason,
+    /// The HTTP problem slug: the reason's code, or a finer one
+    /// (`visit_claimed`, `extension_pending`, ...). For `not_found` it names
+    /// what was missing (`visit`, `assignment`); for `invalid`, the field.
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// A service call that did not apply.
+#[derive(Debug, thiserror::Error)]
+pub enum VisitError {
+    #[error("{}: {}", .0.code, .0.message)]
+    Rejected(Rejection),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+pub type VisitResult<T> = Result<Applied<T>, VisitError>;
+
+/// Refuses with `reason`, using its code as the problem slug.
+pub fn reject(reason: RejectReason, message: impl Into<String>) -> VisitError {
+    reject_as(reason, reason.as_str(), message)
+}
+
+/// Refuses with `reason` and a finer problem slug.
+pub fn reject_as(
+    reason: RejectReason,
+    code: &'static str,
+    message: impl Into<String>,
+) -> VisitError {
+    VisitError::Rejected(Rejection {
+        reason,
+        code,
+        message: message.into(),
+    })
+}
+
+impl From<VisitError> for ApiError {
+    fn from(err: VisitError) -> Self {
+        let r = match err {
+            VisitError::Db(e) => return e.into(),
+            VisitError::Rejected(r) => r,
+        };
+        match r.reason {
+            RejectReason::NotFound => ApiError::NotFound(r.code),
+            RejectReason::Forbidden => ApiError::Forbidden,
+            RejectReason::Invalid => ApiError::Validation(vec![FieldError::new(r.code, r.message)]),
+            _ => ApiError::Conflict {
+                kind: r.code,
+                detail: r.message,
+                field: None,
+            },
+        }
+    }
+}
+
+/// Checks the policy; a denial is a [`RejectReason::Forbidden`] rejection.
+pub fn allow(actor: &Actor, action: Action<'_>) -> Result<(), VisitError> {
+    actor
+        .authorize(action)
+        .map_err(|_| reject(RejectReason::Forbidden, "not allowed for this account"))
+}
+
+/// A live event to publish once the transaction has committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub kind: &'static str,
+    pub audience: Audience,
+    pub data: Value,
+}
+
+impl Notice {
+    /// For every staff console and technician (the pool is everyone's).
+    pub fn staff(kind: &'static str, data: Value) -> Self {
+        Self {
+            kind,
+            audience: Audience::Staff {
+                department_id: None,
+            },
+            data,
+        }
+    }
+
+    /// For one account.
+    pub fn user(kind: &'static str, user_id: &str, data: Value) -> Self {
+        Self {
+            kind,
+            audience: Audience::User {
+                user_id: user_id.to_owned(),
+            },
+            data,
+        }
+    }
+}
+
+/// What an accepted call changed, and what to tell whom.
+#[derive(Debug, Clone)]
+pub struct Applied<T> {
+    pub value: T,
+    pub notices: Vec<Notice>,
+}
+
+/// After a change committed: writes the visits it touched into their sync
+/// documents (so phones learn it by sync) and publishes its notices.
+pub async fn publish(state: &crate::AppState, notices: Vec<Notice>) {
+    let mut touched: Vec<String> = notices
+        .iter()
+        .filter_map(|n| {
+            n.data
+                .get("visit_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    touched.sort();
+    touched.dedup();
+    for visit_id in &touched {
+        crate::sync::project::refresh_visit(state, visit_id).await;
+    }
+    for n in notices {
+        state.events.publish(n.kind, n.audience, n.data).await;
+    }
+}
+
+/// The fields of a visit that every visit event carries.
+pub fn visit_data(v: &VisitRow) -> Value {
+    json!({
+        "visit_id": v.id,
+        "title": v.title,
+        "status": v.status,
+        "technician_quota": v.technician_quota,
+        "seats_taken": v.seats_taken,
+        "emergency": v.emergency == 1,
+        "scheduled_start": v.scheduled_start,
+        "planned_days": v.planned_days,
+    })
+}
+
+/// Audits a status change and returns its notice; `None` when unchanged.
+pub async fn record_transition(
+    tx: &mut Tx,
+    actor_id: &str,
+    before: &VisitRow,
+    after: &VisitRow,
+) -> sqlx::Result<Option<Notice>> {
+    if before.status == after.status {
+        return Ok(None);
+    }
+    audit::record(
+        tx,
+        Some(actor_id),
+        "visit.status_changed",
+        "visit",
+        &after.id,
+        json!({ "from": before.status, "to": after.status }),
+    )
+    .await?;
+    let mut data = visit_data(after);
+    data["from"] = json!(before.status);
+    Ok(Some(Notice::staff("visit.status_changed", data)))
+}
+
+/// Rejects a visit that is cancelled or done.
+pub fn ensure_not_closed(v: &VisitRow) -> Result<(), VisitError> {
+    match v.status.as_str() {
+        status::CANCELLED => Err(reject(RejectReason::Cancelled, "the visit was cancelled")),
+        status::DONE => Err(reject_as(
+            RejectReason::Conflict,
+            "visit_done",
+            "the visit is already done",
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub fn visit_not_found() -> VisitError {
+    reject_as(RejectReason::NotFound, "visit", "visit not found")
+}
+
+/// Great-circle distance in metres between two WGS84 positions.
+pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    // geo points are (x = lon, y = lat).
+    Haversine.distance(Point::new(a.1, a.0), Point::new(b.1, b.0))
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
+pub fn parse_day(date: &str) -> Result<i64, String> {
+    let d: jiff::civil::Date = date
+        .parse()
+        .map_err(|_| "must be a date as YYYY-MM-DD".to_owned())?;
+    if date.len() != 10 || d.year() < 2000 || d.year() > 2100 {
+        return Err("must be a date as YYYY-MM-DD between 2000 and 2100".into());
+    }
+    Ok(d.duration_since(jiff::civil::date(1970, 1, 1)).as_secs() / 86_400)
+}
+
+/// The `YYYY-MM-DD` of a day number.
+pub fn day_to_date(day: i64) -> String {
+    jiff::civil::date(1970, 1, 1)
+        .checked_add(jiff::SignedDuration::from_hours(day * 24))
+        .map(|d| d.to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances_are_metres_on_the_sphere() {
+        // Monas to Bundaran HI, Jakarta: about 2.2 km.
+        let d = distance_m((-6.1754, 106.8272), (-6.1950, 106.8230));
+        assert!((2_100.0..2_350.0).contains(&d), "{d}");
+        assert!(distance_m((-6.2, 106.8), (-6.2, 106.8)) < 0.001);
+    }
+
+    #[test]
+    fn days_round_trip() {
+        assert_eq!(
+            parse_day("1970-01-02"),
+            Err("must be a date as YYYY-MM-DD between 2000 and 2100".into())
+        );
+        let day = parse_day("2026-11-22").ok();
+        assert_eq!(day.map(day_to_date).as_deref(), Some("2026-11-22"));
+        assert!(parse_day("2026-02-30").is_err());
+        assert!(parse_day("22-11-2026").is_err());
+    }
+}

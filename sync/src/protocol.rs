@@ -1,0 +1,547 @@
+//! The wire protocol between a device and the server: typed messages, their
+//! compact binary framing, and the hard limits every frame obeys.
+//!
+//! A frame is one version byte ([`FRAME_VERSION`]) followed by one message
+//! in [postcard](https://docs.rs/postcard) encoding. Both directions check
+//! every field against [`limits`]: [`ClientMessage::encode`] refuses to
+//! build a frame the server would reject, and [`ServerMessage::decode`] /
+//! [`ClientMessage::decode`] return a [`DecodeError`] for any bytes that are
+//! not a well-formed, in-limit message. Decoding never panics and never
+//! allocates more than a small multiple of the frame's length.
+//!
+//! Automerge payloads (sync messages, saved documents) are carried as opaque
+//! bytes: the frame decoder does not parse them. [`DocSync::sync_message`]
+//! does, when the receiver is ready to apply it.
+
+use automerge::ChangeHash;
+use automerge::sync;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::commands::{Command, CommandResult};
+use crate::error::{ApplyError, DecodeError, EncodeError, LimitExceeded};
+use crate::ids::{DeviceId, DocId, DocKind};
+use crate::rules::Violation;
+
+/// The session protocol spoken by this build, announced in [`Hello`].
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The first byte of every frame: the framing format.
+pub const FRAME_VERSION: u8 = 1;
+
+/// Hard limits on frames and fields. A frame breaking one is refused whole.
+pub mod limits {
+    /// A whole frame, version byte included.
+    pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
+    /// Bearer token in [`Hello`](super::Hello).
+    pub const MAX_TOKEN_BYTES: usize = 4 * 1024;
+    /// Documents announced with heads in [`Hello`](super::Hello).
+    pub const MAX_KNOWN_DOCS: usize = 10_000;
+    /// Heads per document (concurrent branches not yet merged).
+    pub const MAX_HEADS_PER_DOC: usize = 32;
+    /// Documents in one [`SyncBatch`](super::SyncBatch).
+    pub const MAX_SYNC_DOCS: usize = 1_000;
+    /// One Automerge sync message.
+    pub const MAX_SYNC_MESSAGE_BYTES: usize = 1024 * 1024;
+    /// Snapshots in one frame; initial sync spans many frames.
+    pub const MAX_SNAPSHOTS: usize = 5_000;
+    /// One compacted document.
+    pub const MAX_SNAPSHOT_BYTES: usize = 1024 * 1024;
+    /// Commands in one batch.
+    pub const MAX_COMMANDS: usize = 100;
+    /// Command results in one batch.
+    pub const MAX_RESULTS: usize = 100;
+    /// Any text inside a command or result, in bytes.
+    pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+    /// Documents in one [`Feed`](super::Feed) or [`DropDocs`](super::DropDocs).
+    pub const MAX_FEED_DOCS: usize = 10_000;
+    /// Violations reported for one document.
+    pub const MAX_VIOLATIONS: usize = 64;
+    /// A field name inside a violation.
+    pub const MAX_FIELD_BYTES: usize = 64;
+    /// Human text in [`ErrorFrame`](super::ErrorFrame).
+    pub const MAX_MESSAGE_BYTES: usize = 1024;
+}
+
+/// A position in the server's change feed. Every stored change gets the
+/// next value; a device that has everything up to `c` says so with `c`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Cursor(pub u64);
+
+/// The heads a device holds for one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocHeads {
+    /// The document.
+    pub doc_id: DocId,
+    /// Its Automerge heads, as raw 32-byte hashes.
+    pub heads: Vec<[u8; 32]>,
+}
+
+impl DocHeads {
+    /// From Automerge heads.
+    pub fn new(doc_id: DocId, heads: &[ChangeHash]) -> Self {
+        DocHeads {
+            doc_id,
+            heads: heads.iter().map(|h| h.0).collect(),
+        }
+    }
+
+    /// As Automerge heads.
+    pub fn change_hashes(&self) -> Vec<ChangeHash> {
+        self.heads.iter().copied().map(ChangeHash).collect()
+    }
+}
+
+/// Opens a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`] of the device.
+    pub protocol_version: u16,
+    /// Short-lived access token.
+    pub access_token: String,
+    /// The device.
+    pub device_id: DeviceId,
+    /// Everything up to here is stored on the device.
+    pub cursor: Cursor,
+    /// Documents with local changes the server may not have seen, so it
+    /// can start syncing them without waiting for the device to ask.
+    pub known_heads: Option<Vec<DocHeads>>,
+}
+
+/// One document's Automerge sync message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocSync {
+    /// The document.
+    pub doc_id: DocId,
+    /// Its kind, so the receiver can check and route it before parsing.
+    pub kind: DocKind,
+    /// An encoded [`automerge::sync::Message`].
+    pub message: Vec<u8>,
+}
+
+impl DocSync {
+    /// Wraps an Automerge sync message.
+    pub fn new(doc_id: DocId, kind: DocKind, message: sync::Message) -> Self {
+        DocSync {
+            doc_id,
+            kind,
+            message: message.encode(),
+        }
+    }
+
+    /// Parses the Automerge sync message.
+    pub fn sync_message(&self) -> Result<sync::Message, ApplyError> {
+        Ok(sync::Message::decode(&self.message)?)
+    }
+}
+
+/// Sync messages for several documents, in either direction.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncBatch {
+    /// One entry per document.
+    pub docs: Vec<DocSync>,
+}
+
+/// Device → server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// Opens the session; must be first.
+    Hello(Hello),
+    /// Local changes and sync requests.
+    SyncBatch(SyncBatch),
+    /// Outbox entries, in `device_seq` order.
+    Commands(Vec<Command>),
+    /// Everything up to `cursor` is durably stored on the device.
+    Ack {
+        /// The cursor stored.
+        cursor: Cursor,
+    },
+    /// Keep-alive.
+    Ping {
+        /// Echoed in the pong.
+        nonce: u64,
+    },
+    /// Local changes pushed as raw Automerge changes (the changes made since
+    /// the heads the server last confirmed for each document). One round
+    /// trip: the server answers [`ServerMessage::Applied`] or
+    /// [`ServerMessage::WriteRejected`] per document.
+    Changes(Vec<DocChanges>),
+}
+
+/// Raw Automerge changes for one document, as `AutoCommit::save_after` or
+/// `Change::raw_bytes` concatenated produce them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocChanges {
+    /// The document.
+    pub doc_id: DocId,
+    /// Its kind, checked against the stored kind.
+    pub kind: DocKind,
+    /// The change bytes.
+    pub changes: Vec<u8>,
+}
+
+/// Pushed changes were accepted and stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// The document.
+    pub doc_id: DocId,
+    /// The feed position of the stored change (the device will also see it
+    /// in the feed; it can skip what it already has).
+    pub seq: Cursor,
+    /// The server's heads after applying: the device's new confirmed heads.
+    pub heads: Vec<[u8; 32]>,
+}
+
+/// Accepts a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// Session id, for logs on both sides.
+    pub session: Uuid,
+    /// The server clock, Unix ms, so the device can estimate its skew.
+    pub server_time_ms: i64,
+    /// The feed position the catch-up will reach.
+    pub cursor: Cursor,
+}
+
+/// Document bytes: a compacted document for a device that has none of it,
+/// or, on the live path, the changes just stored. Either way the bytes are
+/// what `AutoCommit::load_incremental` accepts, so a device that already has
+/// the document merges them and one that has not stores them as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The document.
+    pub doc_id: DocId,
+    /// Its kind.
+    pub kind: DocKind,
+    /// Feed position of the newest change included.
+    pub seq: Cursor,
+    /// `save()` output, possibly followed by incremental changes; store as
+    /// is, load on first read.
+    pub bytes: Vec<u8>,
+}
+
+/// The feed has advanced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feed {
+    /// Every change in scope up to here has been sent in earlier frames.
+    pub cursor: Cursor,
+    /// Documents changed since the previous feed frame.
+    pub changed: Vec<DocId>,
+}
+
+string_enum! {
+    /// Why documents leave a device.
+    pub enum DropReason {
+        /// No longer in the device's scope (re-assigned, moved department).
+        OutOfScope = "out_of_scope",
+        /// Deleted on the server.
+        Deleted = "deleted",
+        /// A projection replaced by the full document (pool → assigned).
+        Replaced = "replaced",
+    }
+}
+
+/// Forget these documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropDocs {
+    /// The documents.
+    pub doc_ids: Vec<DocId>,
+    /// Why.
+    pub reason: DropReason,
+}
+
+/// Changes to a document were refused and not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteRejected {
+    /// The document.
+    pub doc_id: DocId,
+    /// Its kind.
+    pub kind: DocKind,
+    /// What was wrong.
+    pub violations: Vec<Violation>,
+    /// The authoritative document (`save()` bytes). The device replaces its
+    /// copy with it: the refused changes will never be accepted, so keeping
+    /// them would make them resend forever.
+    pub snapshot: Vec<u8>,
+}
+
+string_enum! {
+    /// Session-level failures.
+    pub enum ErrorCode {
+        /// The protocol or frame version is not supported: update the app.
+        UnsupportedVersion = "unsupported_version",
+        /// The token is missing, invalid or revoked.
+        Unauthorized = "unauthorized",
+        /// The token expired: refresh it and reconnect.
+        TokenExpired = "token_expired",
+        /// A frame could not be decoded.
+        Malformed = "malformed",
+        /// A frame or field is over its limit.
+        TooLarge = "too_large",
+        /// A message arrived out of place (e.g. before Hello).
+        UnexpectedMessage = "unexpected_message",
+        /// Slow down.
+        RateLimited = "rate_limited",
+        /// The server failed; retry later.
+        Internal = "internal",
+    }
+}
+
+/// A session-level error. After most codes the server closes the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFrame {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Human text, without internal details.
+    pub message: String,
+}
+
+impl ErrorFrame {
+    /// The error answering a frame that failed to decode.
+    pub fn from_decode(error: &DecodeError) -> Self {
+        let code = match error {
+            DecodeError::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            DecodeError::FrameTooLarge { .. } | DecodeError::Limit(_) => ErrorCode::TooLarge,
+            _ => ErrorCode::Malformed,
+        };
+        ErrorFrame {
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Server → device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// The session is open.
+    Welcome(Welcome),
+    /// Whole documents new to the device.
+    Snapshots(Vec<Snapshot>),
+    /// Changes and sync replies.
+    SyncBatch(SyncBatch),
+    /// Answers to commands.
+    CommandResults(Vec<CommandResult>),
+    /// The feed advanced.
+    Feed(Feed),
+    /// Documents to forget.
+    Drop(DropDocs),
+    /// Refused document changes.
+    WriteRejected(WriteRejected),
+    /// A session-level error.
+    Error(ErrorFrame),
+    /// Keep-alive answer.
+    Pong {
+        /// The ping's nonce.
+        nonce: u64,
+    },
+    /// Pushed changes that were accepted, one entry per document.
+    Applied(Vec<Applied>),
+}
+
+fn limit(field: &'static str, len: usize, max: usize) -> Result<(), LimitExceeded> {
+    if len > max {
+        Err(LimitExceeded { field, len, max })
+    } else {
+        Ok(())
+    }
+}
+
+fn limit_each<T>(
+    field: &'static str,
+    items: &[T],
+    max: usize,
+    check: impl Fn(&T) -> Result<(), LimitExceeded>,
+) -> Result<(), LimitExceeded> {
+    limit(field, items.len(), max)?;
+    items.iter().try_for_each(check)
+}
+
+fn check_sync_batch(batch: &SyncBatch) -> Result<(), LimitExceeded> {
+    use limits::*;
+    limit_each("sync_batch.docs", &batch.docs, MAX_SYNC_DOCS, |doc| {
+        limit(
+            "sync_batch.docs.message",
+            doc.message.len(),
+            MAX_SYNC_MESSAGE_BYTES,
+        )
+    })
+}
+
+fn check_command(command: &Command) -> Result<(), LimitExceeded> {
+    use crate::commands::CommandBody as B;
+    let texts: [Option<&str>; 3] = match &command.body {
+        B::RequestExtension { reason, .. } => [Some(reason), None, None],
+        B::SubmitRating { token, comment, .. } => [Some(token), comment.as_deref(), None],
+        B::SendChatMessage { body, .. } => [Some(body), None, None],
+        B::ClaimVisit { .. }
+        | B::ReleaseVisit { .. }
+        | B::CheckIn(_)
+        | B::CheckOut(_)
+        | B::CloseOwnTicket { .. } => [None, None, None],
+    };
+    texts
+        .into_iter()
+        .flatten()
+        .try_for_each(|text| limit("commands.text", text.len(), limits::MAX_TEXT_BYTES))
+}
+
+fn check_result(result: &CommandResult) -> Result<(), LimitExceeded> {
+    use crate::commands::CommandOutcome as O;
+    match &result.outcome {
+        O::Accepted { effects } => limit(
+            "command_results.effects",
+            effects.len(),
+            limits::MAX_FEED_DOCS,
+        ),
+        O::Rejected { message, .. } => limit(
+            "command_results.message",
+            message.len(),
+            limits::MAX_TEXT_BYTES,
+        ),
+    }
+}
+
+/// Messages whose every field has a hard limit.
+trait Limited {
+    fn check_limits(&self) -> Result<(), LimitExceeded>;
+}
+
+impl Limited for ClientMessage {
+    fn check_limits(&self) -> Result<(), LimitExceeded> {
+        use limits::*;
+        match self {
+            ClientMessage::Hello(hello) => {
+                limit(
+                    "hello.access_token",
+                    hello.access_token.len(),
+                    MAX_TOKEN_BYTES,
+                )?;
+                match &hello.known_heads {
+                    Some(known) => limit_each("hello.known_heads", known, MAX_KNOWN_DOCS, |doc| {
+                        limit(
+                            "hello.known_heads.heads",
+                            doc.heads.len(),
+                            MAX_HEADS_PER_DOC,
+                        )
+                    }),
+                    None => Ok(()),
+                }
+            }
+            ClientMessage::SyncBatch(batch) => check_sync_batch(batch),
+            ClientMessage::Commands(commands) => {
+                limit_each("commands", commands, MAX_COMMANDS, check_command)
+            }
+            ClientMessage::Ack { .. } | ClientMessage::Ping { .. } => Ok(()),
+            ClientMessage::Changes(docs) => limit_each("changes", docs, MAX_SYNC_DOCS, |doc| {
+                limit("changes.changes", doc.changes.len(), MAX_SYNC_MESSAGE_BYTES)
+            }),
+        }
+    }
+}
+
+impl Limited for ServerMessage {
+    fn check_limits(&self) -> Result<(), LimitExceeded> {
+        use limits::*;
+        match self {
+            ServerMessage::Welcome(_) | ServerMessage::Pong { .. } => Ok(()),
+            ServerMessage::Snapshots(snapshots) => {
+                limit_each("snapshots", snapshots, MAX_SNAPSHOTS, |s| {
+                    limit("snapshots.bytes", s.bytes.len(), MAX_SNAPSHOT_BYTES)
+                })
+            }
+            ServerMessage::SyncBatch(batch) => check_sync_batch(batch),
+            ServerMessage::CommandResults(results) => {
+                limit_each("command_results", results, MAX_RESULTS, check_result)
+            }
+            ServerMessage::Feed(feed) => limit("feed.changed", feed.changed.len(), MAX_FEED_DOCS),
+            ServerMessage::Drop(drop) => limit("drop.doc_ids", drop.doc_ids.len(), MAX_FEED_DOCS),
+            ServerMessage::WriteRejected(rejected) => {
+                limit_each(
+                    "write_rejected.violations",
+                    &rejected.violations,
+                    MAX_VIOLATIONS,
+                    |v| {
+                        limit(
+                            "write_rejected.violations.field",
+                            v.field.len(),
+                            MAX_FIELD_BYTES,
+                        )
+                    },
+                )?;
+                limit(
+                    "write_rejected.snapshot",
+                    rejected.snapshot.len(),
+                    MAX_SNAPSHOT_BYTES,
+                )
+            }
+            ServerMessage::Error(error) => {
+                limit("error.message", error.message.len(), MAX_MESSAGE_BYTES)
+            }
+            ServerMessage::Applied(applied) => limit_each("applied", applied, MAX_SYNC_DOCS, |a| {
+                limit("applied.heads", a.heads.len(), MAX_HEADS_PER_DOC)
+            }),
+        }
+    }
+}
+
+fn encode<T: Serialize + Limited>(message: &T) -> Result<Vec<u8>, EncodeError> {
+    message.check_limits()?;
+    let frame =
+        postcard::to_extend(message, vec![FRAME_VERSION]).map_err(EncodeError::Serialize)?;
+    if frame.len() > limits::MAX_FRAME_BYTES {
+        return Err(EncodeError::FrameTooLarge {
+            len: frame.len(),
+            max: limits::MAX_FRAME_BYTES,
+        });
+    }
+    Ok(frame)
+}
+
+fn decode<T: DeserializeOwned + Limited>(frame: &[u8]) -> Result<T, DecodeError> {
+    let (&version, payload) = frame.split_first().ok_or(DecodeError::Empty)?;
+    if frame.len() > limits::MAX_FRAME_BYTES {
+        return Err(DecodeError::FrameTooLarge {
+            len: frame.len(),
+            max: limits::MAX_FRAME_BYTES,
+        });
+    }
+    if version != FRAME_VERSION {
+        return Err(DecodeError::UnsupportedVersion(version));
+    }
+    let (message, rest) =
+        postcard::take_from_bytes::<T>(payload).map_err(DecodeError::Malformed)?;
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes(rest.len()));
+    }
+    message.check_limits()?;
+    Ok(message)
+}
+
+impl ClientMessage {
+    /// Encodes a frame, refusing messages over any limit.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        encode(self)
+    }
+
+    /// Decodes a frame; any malformed or oversized input is an error.
+    pub fn decode(frame: &[u8]) -> Result<Self, DecodeError> {
+        decode(frame)
+    }
+}
+
+impl ServerMessage {
+    /// Encodes a frame, refusing messages over any limit.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        encode(self)
+    }
+
+    /// Decodes a frame; any malformed or oversized input is an error.
+    pub fn decode(frame: &[u8]) -> Result<Self, DecodeError> {
+        decode(frame)
+    }
+}

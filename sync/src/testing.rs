@@ -1,0 +1,123 @@
+//! Sample documents for tests, here and in the crates that depend on this
+//! one. Every call returns fresh ids; tests adjust the fields they care about.
+
+use crate::docs::checkin::{CheckIn, Direction};
+use crate::docs::photo::{Owner, OwnerKind, Photo, UploadState};
+use crate::docs::staff_notes::{InternalNote, StaffNotes};
+use crate::docs::ticket::{Priority, Ticket, TicketNumber, TicketStatus};
+use crate::docs::visit::{
+    Assignment, AssignmentState, ChecklistItem, CustomerPrivate, Site, Visit, VisitStatus,
+};
+use crate::ids::{AssignmentId, DepartmentId, DocId, ItemId, UserId};
+
+const NOV_22_2026_MS: i64 = 1_795_305_600_000;
+
+/// An open ticket with two photos.
+pub fn sample_ticket() -> Ticket {
+    Ticket {
+        number: TicketNumber::from_sequence(123),
+        subject: "Boiler leaking".into(),
+        description: "Water under the boiler since this morning.".into(),
+        category: "heating".into(),
+        priority: Priority::High,
+        status: TicketStatus::Open,
+        customer_id: UserId::new(),
+        department_id: DepartmentId::new(),
+        assignee_id: None,
+        photo_ids: vec![DocId::new(), DocId::new()],
+        created_at_ms: NOV_22_2026_MS,
+        updated_at_ms: NOV_22_2026_MS,
+    }
+}
+
+/// An assigned visit: one active assignment, two checklist items, private data.
+pub fn sample_visit() -> Visit {
+    Visit {
+        ticket_id: Some(DocId::new()),
+        customer_id: UserId::new(),
+        department_id: Some(DepartmentId::new()),
+        title: "Replace boiler valve".into(),
+        description: "Pressure relief valve drips.".into(),
+        site: Site {
+            address: "Calle Mayor 1, Madrid".into(),
+            lat: 40.4168,
+            lon: -3.7038,
+        },
+        scheduled_start: "2026-11-24".parse().expect("valid literal"),
+        planned_days: 1,
+        technician_quota: 2,
+        status: VisitStatus::Assigned,
+        emergency: false,
+        assignments: vec![Assignment {
+            assignment_id: AssignmentId::new(),
+            technician_id: UserId::new(),
+            state: AssignmentState::Active,
+        }],
+        notes: String::new(),
+        checklist: vec![
+            ChecklistItem {
+                id: ItemId::new(),
+                label: "Close water supply".into(),
+                done: false,
+            },
+            ChecklistItem {
+                id: ItemId::new(),
+                label: "Replace valve".into(),
+                done: false,
+            },
+        ],
+        customer_private: Some(CustomerPrivate {
+            contact_name: "Ana Ruiz".into(),
+            contact_phone: "+34600111222".into(),
+            access_notes: "Gate code 4711, beware of the dog".into(),
+        }),
+    }
+}
+
+/// A check-in as the technician's device records it: no server decisions yet.
+pub fn sample_check_in() -> CheckIn {
+    CheckIn {
+        visit_id: DocId::new(),
+        technician_id: UserId::new(),
+        direction: Direction::In,
+        device_time_ms: NOV_22_2026_MS,
+        received_at_ms: None,
+        lat: 40.4169,
+        lon: -3.7037,
+        accuracy_m: 12.5,
+        within_geofence: None,
+    }
+}
+
+/// A freshly taken photo of a ticket, not uploaded yet.
+pub fn sample_photo() -> Photo {
+    Photo {
+        sha256: "ab".repeat(32).parse().expect("valid literal"),
+        byte_size: 482_133,
+        width: 1600,
+        height: 1200,
+        thumbnail_sha256: "cd".repeat(32).parse().expect("valid literal"),
+        caption: "Puddle under the boiler".into(),
+        owner: Owner {
+            kind: OwnerKind::Ticket,
+            id: DocId::new(),
+        },
+        author_id: UserId::new(),
+        taken_at_ms: NOV_22_2026_MS,
+        upload_state: UploadState::Pending,
+    }
+}
+
+/// Staff notes with one note.
+pub fn sample_staff_notes() -> StaffNotes {
+    StaffNotes {
+        ticket_id: DocId::new(),
+        department_id: DepartmentId::new(),
+        notes: vec![InternalNote {
+            id: ItemId::new(),
+            author_id: UserId::new(),
+            body: "Customer called twice; prioritise.".into(),
+            at_ms: NOV_22_2026_MS,
+        }],
+    }
+}

@@ -1,0 +1,275 @@
+//! The wire format: every message round-trips, limits hold both ways, and
+//! the decoder answers any bytes with a value or an error, never a panic.
+#![allow(clippy::unwrap_used)]
+
+use automerge::sync::{self, SyncDoc};
+use fieldops_sync::commands::{Attendance, Command, CommandBody, CommandResult, RejectReason};
+use fieldops_sync::docs::DocumentSchema;
+use fieldops_sync::error::{DecodeError, EncodeError};
+use fieldops_sync::ids::{CommandId, DeviceId, DocId, DocKind, MessageId};
+use fieldops_sync::protocol::{
+    Applied, ClientMessage, Cursor, DocChanges, DocHeads, DocSync, DropDocs, DropReason, ErrorCode,
+    ErrorFrame, FRAME_VERSION, Feed, Hello, PROTOCOL_VERSION, ServerMessage, Snapshot, SyncBatch,
+    Welcome, WriteRejected, limits,
+};
+use fieldops_sync::rules::{Violation, ViolationReason};
+use fieldops_sync::testing::sample_visit;
+use proptest::prelude::*;
+
+fn visit_sync() -> DocSync {
+    let mut doc = sample_visit().to_document().unwrap();
+    let message = doc
+        .sync()
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    DocSync::new(DocId::new(), DocKind::Visit, message)
+}
+
+fn client_messages() -> Vec<ClientMessage> {
+    let mut doc = sample_visit().to_document().unwrap();
+    vec![
+        ClientMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            access_token: "eyJhbGciOiJFZERTQSJ9.e30.sig".into(),
+            device_id: DeviceId::new(),
+            cursor: Cursor(41),
+            known_heads: Some(vec![DocHeads::new(DocId::new(), &doc.get_heads())]),
+        }),
+        ClientMessage::SyncBatch(SyncBatch {
+            docs: vec![visit_sync(), visit_sync()],
+        }),
+        ClientMessage::Commands(vec![
+            Command {
+                id: CommandId::new(),
+                device_seq: 7,
+                issued_at_ms: 1_795_305_600_000,
+                body: CommandBody::CheckIn(Attendance {
+                    visit_id: DocId::new(),
+                    lat: 40.4168,
+                    lon: -3.7038,
+                    accuracy_m: 8.0,
+                    device_time_ms: 1_795_305_600_000,
+                }),
+            },
+            Command {
+                id: CommandId::new(),
+                device_seq: 8,
+                issued_at_ms: 1_795_305_600_100,
+                body: CommandBody::SendChatMessage {
+                    conversation_id: None,
+                    client_message_id: MessageId::new(),
+                    body: "¿Llegan hoy?".into(),
+                },
+            },
+        ]),
+        ClientMessage::Ack { cursor: Cursor(42) },
+        ClientMessage::Ping { nonce: 9 },
+        ClientMessage::Changes(vec![DocChanges {
+            doc_id: DocId::new(),
+            kind: DocKind::Visit,
+            changes: sample_visit().to_document().unwrap().save(),
+        }]),
+    ]
+}
+
+fn server_messages() -> Vec<ServerMessage> {
+    let mut doc = sample_visit().to_document().unwrap();
+    vec![
+        ServerMessage::Welcome(Welcome {
+            session: uuid::Uuid::now_v7(),
+            server_time_ms: 1_795_305_600_000,
+            cursor: Cursor(100),
+        }),
+        ServerMessage::Snapshots(vec![Snapshot {
+            doc_id: DocId::new(),
+            kind: DocKind::Visit,
+            seq: Cursor(99),
+            bytes: doc.save(),
+        }]),
+        ServerMessage::SyncBatch(SyncBatch {
+            docs: vec![visit_sync()],
+        }),
+        ServerMessage::CommandResults(vec![
+            CommandResult::accepted(CommandId::new(), vec![DocId::new()]),
+            CommandResult::rejected(
+                CommandId::new(),
+                RejectReason::QuotaFull,
+                "All slots are taken.",
+            ),
+        ]),
+        ServerMessage::Feed(Feed {
+            cursor: Cursor(100),
+            changed: vec![DocId::new()],
+        }),
+        ServerMessage::Drop(DropDocs {
+            doc_ids: vec![DocId::new()],
+            reason: DropReason::OutOfScope,
+        }),
+        ServerMessage::WriteRejected(WriteRejected {
+            doc_id: DocId::new(),
+            kind: DocKind::Visit,
+            violations: vec![Violation {
+                field: "status".into(),
+                reason: ViolationReason::ServerOwned,
+            }],
+            snapshot: doc.save(),
+        }),
+        ServerMessage::Error(ErrorFrame {
+            code: ErrorCode::TokenExpired,
+            message: "Refresh the token.".into(),
+        }),
+        ServerMessage::Pong { nonce: 9 },
+        ServerMessage::Applied(vec![Applied {
+            doc_id: DocId::new(),
+            seq: Cursor(7),
+            heads: vec![[3; 32]],
+        }]),
+    ]
+}
+
+/// Valid frames of both directions, for mutation.
+fn valid_frames() -> Vec<Vec<u8>> {
+    client_messages()
+        .iter()
+        .map(|m| m.encode().unwrap())
+        .chain(server_messages().iter().map(|m| m.encode().unwrap()))
+        .collect()
+}
+
+#[test]
+fn every_message_round_trips() {
+    for message in client_messages() {
+        let frame = message.encode().unwrap();
+        assert_eq!(frame[0], FRAME_VERSION);
+        assert_eq!(ClientMessage::decode(&frame).unwrap(), message);
+    }
+    for message in server_messages() {
+        assert_eq!(
+            ServerMessage::decode(&message.encode().unwrap()).unwrap(),
+            message
+        );
+    }
+}
+
+#[test]
+fn small_messages_are_small() {
+    let ack = ClientMessage::Ack {
+        cursor: Cursor(1_000_000),
+    }
+    .encode()
+    .unwrap();
+    assert!(ack.len() <= 6, "{} bytes", ack.len());
+    let feed = ServerMessage::Feed(Feed {
+        cursor: Cursor(1_000_000),
+        changed: vec![],
+    })
+    .encode()
+    .unwrap();
+    assert!(feed.len() <= 8, "{} bytes", feed.len());
+}
+
+#[test]
+fn encoding_refuses_what_decoding_would_reject() {
+    let too_many = ClientMessage::Commands(
+        (0..=limits::MAX_COMMANDS as u64)
+            .map(|seq| Command {
+                id: CommandId::new(),
+                device_seq: seq,
+                issued_at_ms: 0,
+                body: CommandBody::ClaimVisit {
+                    visit_id: DocId::new(),
+                },
+            })
+            .collect(),
+    );
+    assert!(matches!(too_many.encode(), Err(EncodeError::Limit(l)) if l.field == "commands"));
+
+    let long_token = ClientMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        access_token: "t".repeat(limits::MAX_TOKEN_BYTES + 1),
+        device_id: DeviceId::new(),
+        cursor: Cursor(0),
+        known_heads: None,
+    });
+    assert!(
+        matches!(long_token.encode(), Err(EncodeError::Limit(l)) if l.field == "hello.access_token")
+    );
+
+    // A peer that skips the check still gets refused on the other side.
+    let mut frame = vec![FRAME_VERSION];
+    frame.extend(postcard::to_allocvec(&long_token).unwrap());
+    assert!(
+        matches!(ClientMessage::decode(&frame), Err(DecodeError::Limit(l)) if l.field == "hello.access_token")
+    );
+}
+
+#[test]
+fn frames_are_refused_by_size_version_and_shape() {
+    assert_eq!(ClientMessage::decode(&[]), Err(DecodeError::Empty));
+    let mut frame = ClientMessage::Ping { nonce: 1 }.encode().unwrap();
+    frame[0] = FRAME_VERSION + 1;
+    assert_eq!(
+        ClientMessage::decode(&frame),
+        Err(DecodeError::UnsupportedVersion(FRAME_VERSION + 1))
+    );
+    let huge = vec![FRAME_VERSION; limits::MAX_FRAME_BYTES + 1];
+    assert!(matches!(
+        ServerMessage::decode(&huge),
+        Err(DecodeError::FrameTooLarge { .. })
+    ));
+    let mut trailing = ClientMessage::Ping { nonce: 1 }.encode().unwrap();
+    trailing.push(0);
+    assert_eq!(
+        ClientMessage::decode(&trailing),
+        Err(DecodeError::TrailingBytes(1))
+    );
+    // A length prefix claiming far more than the frame holds.
+    let lying = [FRAME_VERSION, 2, 0xff, 0xff, 0xff, 0xff, 0x0f];
+    assert!(matches!(
+        ClientMessage::decode(&lying),
+        Err(DecodeError::Malformed(_))
+    ));
+    assert_eq!(
+        ErrorFrame::from_decode(&DecodeError::UnsupportedVersion(9)).code,
+        ErrorCode::UnsupportedVersion
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = ClientMessage::decode(&bytes);
+        let _ = ServerMessage::decode(&bytes);
+        let mut versioned = vec![FRAME_VERSION];
+        versioned.extend(&bytes);
+        let _ = ClientMessage::decode(&versioned);
+        let _ = ServerMessage::decode(&versioned);
+    }
+
+    #[test]
+    fn mutated_frames_never_panic_the_decoder(
+        pick in any::<prop::sample::Index>(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let frames = valid_frames();
+        let mut frame = frames[pick.index(frames.len())].clone();
+        for (at, byte) in flips {
+            let i = at.index(frame.len());
+            frame[i] = byte;
+        }
+        let _ = ClientMessage::decode(&frame);
+        let _ = ServerMessage::decode(&frame);
+        let truncated = &frame[..cut.index(frame.len() + 1)];
+        if let Ok(ClientMessage::SyncBatch(batch)) = ClientMessage::decode(truncated) {
+            // Payloads that survive the frame decoder are parsed later; that
+            // must fail cleanly too.
+            for doc in batch.docs {
+                let _ = doc.sync_message();
+            }
+        }
+        let _ = ServerMessage::decode(truncated);
+    }
+}

@@ -1,0 +1,129 @@
+//! Device-side figures for fieldops-core: time to apply a 1k-document
+//! catch-up, cold open time and memory with 10k documents in the store.
+//!
+//! `cargo bench -p fieldops-tests --bench device` (add `--profile dev` for a
+//! quick debug-build run). Prints its figures; no server needed: documents
+//! go through the same store path as a catch-up's `Snapshots` frames.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use fieldops_core::{Account, FieldopsCore};
+use fieldops_sync::docs::DocumentSchema;
+use fieldops_sync::docs::visit::VisitStatus;
+use fieldops_sync::ids::{DocId, DocKind, UserId};
+use fieldops_sync::protocol::{Cursor, Snapshot};
+use fieldops_sync::rules::Role;
+use fieldops_sync::testing::{sample_ticket, sample_visit};
+
+fn snapshots(n: usize) -> Vec<Snapshot> {
+    (0..n)
+        .map(|i| {
+            let (kind, bytes) = if i % 2 == 0 {
+                let mut v = sample_visit();
+                v.status = VisitStatus::Open;
+                v.site.lat = -6.2 + (i as f64) * 1e-4;
+                v.title = format!("Visit {i}");
+                (DocKind::Visit, v.to_document().unwrap().save())
+            } else {
+                (
+                    DocKind::Ticket,
+                    sample_ticket().to_document().unwrap().save(),
+                )
+            };
+            Snapshot {
+                doc_id: DocId::new(),
+                kind,
+                seq: Cursor(i as u64 + 1),
+                bytes,
+            }
+        })
+        .collect()
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let account = Account {
+        base_url: "http://127.0.0.1:9".into(),
+        user_id: UserId::new(),
+        role: Role::Technician,
+        name: "Bench".into(),
+        email: "bench@example.com".into(),
+        department_ids: vec![],
+    };
+
+    // Fill the store with 9k documents, as earlier catch-ups would.
+    {
+        let core = FieldopsCore::open(&path).unwrap();
+        core.sign_in_offline(account.clone()).unwrap();
+        for chunk in snapshots(9_000).chunks(1_000) {
+            core.import_snapshots(chunk).unwrap();
+        }
+        core.pool(None).unwrap();
+    }
+
+    // A 1k-document catch-up: frames of raw bytes stored without parsing.
+    let core = FieldopsCore::open(&path).unwrap();
+    let batch = snapshots(1_000);
+    let start = Instant::now();
+    core.import_snapshots(&batch).unwrap();
+    let catch_up = start.elapsed();
+    let start = Instant::now();
+    let listed = core.pool(None).unwrap().len();
+    let first_list = start.elapsed();
+    assert_eq!(core.document_count().unwrap(), 10_000);
+    drop(core);
+
+    // Cold open with 10k documents, then the first screen (pool by distance).
+    let rss_before = rss_mib();
+    let start = Instant::now();
+    let core = FieldopsCore::open(&path).unwrap();
+    let open = start.elapsed();
+    let here = fieldops_core::Position::new(-6.2, 106.8).unwrap();
+    let start = Instant::now();
+    let pool = core.pool(Some(here)).unwrap();
+    let first_screen = start.elapsed();
+    let visit = core.visit(pool[0].doc_id).unwrap();
+    let rss_after = rss_mib();
+
+    println!(
+        "device store, 10,000 documents ({} pool visits)",
+        pool.len()
+    );
+    println!(
+        "  apply a 1k-document catch-up:        {:>8.1} ms",
+        catch_up.as_secs_f64() * 1e3
+    );
+    println!(
+        "  then index + list them ({listed:>5} rows): {:>8.1} ms",
+        first_list.as_secs_f64() * 1e3
+    );
+    println!(
+        "  cold open:                           {:>8.1} ms",
+        open.as_secs_f64() * 1e3
+    );
+    println!(
+        "  first screen (pool by distance):     {:>8.1} ms",
+        first_screen.as_secs_f64() * 1e3
+    );
+    println!(
+        "  open + first screen:                 {:>8.1} ms",
+        (open + first_screen).as_secs_f64() * 1e3
+    );
+    println!(
+        "  RSS after open + list + one read:    {:>8.1} MiB (process, was {:.1} MiB before open)",
+        rss_after, rss_before
+    );
+    assert!(!visit.title.is_empty());
+}

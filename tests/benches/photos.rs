@@ -1,0 +1,127 @@
+//! Photo benchmark: the device pipeline on a 12 MP JPEG (one core), and the
+//! bytes a resumable upload (1 MiB chunks) re-sends after its connection is
+//! cut at 50 % of a 20 MB upload, and for a duplicate. Run in release:
+//!
+//! ```sh
+//! cargo bench -p fieldops-tests --bench photos
+//! ```
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use fieldops_core::photo::{self, testing};
+use fieldops_tests::photos::{self as tus, sha256_hex};
+use fieldops_tests::{Backend, TestApp};
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ExtendedColorType, ImageEncoder as _};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn pipeline() {
+    let input = testing::synthetic_jpeg(4000, 3000, 42, 90);
+    println!(
+        "input: 4000x3000 JPEG (q90, synthetic, deterministic), {} bytes",
+        input.len()
+    );
+    // Warm-up, then timed runs; the pipeline is single-threaded.
+    let out = photo::normalise(&input).unwrap();
+    let mut totals = Vec::new();
+    let mut decodes = Vec::new();
+    for _ in 0..7 {
+        let started = Instant::now();
+        let _ = image::load_from_memory(&input).unwrap();
+        decodes.push(started.elapsed());
+        let started = Instant::now();
+        let again = photo::normalise(&input).unwrap();
+        totals.push(started.elapsed());
+        assert_eq!(again.sha256, out.sha256);
+    }
+    println!(
+        "pipeline (decode + orientation + resize to 1600 + JPEG q80 + 320 thumbnail + SHA-256): \
+         median {:.1} ms, min {:.1} ms over 7 runs (target <= 250 ms)",
+        median(totals.clone()).as_secs_f64() * 1e3,
+        totals.iter().min().unwrap().as_secs_f64() * 1e3
+    );
+    println!(
+        "  of which decoding the 12 MP JPEG alone: median {:.1} ms",
+        median(decodes).as_secs_f64() * 1e3
+    );
+    println!(
+        "  output: {}x{} {} bytes, thumbnail {}x{} {} bytes",
+        out.width,
+        out.height,
+        out.image.len(),
+        out.thumbnail_width,
+        out.thumbnail_height,
+        out.thumbnail.len()
+    );
+}
+
+/// A ~20 MB valid PNG: 2600 × 2600 pixels of noise, barely compressible.
+fn twenty_megabytes() -> Vec<u8> {
+    let (w, h) = (2600u32, 2600u32);
+    let mut state = 0x9e37_79b9u32;
+    let pixels: Vec<u8> = (0..w * h * 3)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        })
+        .collect();
+    let mut out = Vec::new();
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::NoFilter)
+        .write_image(&pixels, w, h, ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+async fn uploads() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.max_upload_bytes = 25 * 1024 * 1024)
+        .await
+        .unwrap();
+    let token = app.login_as("technician").await;
+    let bytes = twenty_megabytes();
+    let sha = sha256_hex(&bytes);
+    println!("upload: {} bytes (PNG of noise)", bytes.len());
+
+    let created = tus::create(&app, &token, bytes.len(), &tus::metadata(&sha, None)).await;
+    assert_eq!(created.status, 201);
+    let location = created.headers["location"].to_str().unwrap().to_owned();
+    let half = bytes.len() / 2;
+    let started = Instant::now();
+    // Chunks of 1 MiB; the connection drops at 50 %, in the middle of one.
+    let chunk = 1 << 20;
+    let sent = tus::send_until_cut(&app, &token, &location, &bytes, chunk, half).await;
+    let resumed_at = tus::head(&app, &token, &location).await.unwrap();
+    let rest = tus::resume(&app, &token, &location, &bytes, chunk).await;
+    assert_eq!(rest.last.status, 204, "{:?}", rest.last.body);
+    let total_sent = sent + rest.bytes_sent;
+    println!(
+        "cut at 50 % ({half} bytes sent): server resumed at offset {resumed_at}; \
+         bytes re-sent: {} (target <= 1 MiB); upload + verification took {:.0} ms",
+        total_sent - bytes.len() as u64,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
+    let again = tus::upload(&app, &token, &bytes, None, 1 << 20).await;
+    println!(
+        "duplicate upload of the same 20 MB: {} bytes sent (target 0)",
+        again.bytes_sent
+    );
+    app.stop().await;
+}
+
+fn main() {
+    pipeline();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(uploads());
+}

@@ -1,0 +1,426 @@
+//! Sync engine benchmark: prints initial-sync time and bytes for 1k/10k/50k
+//! documents, small-edit latency and bytes between two devices, the cost of a
+//! no-change reconnect, server peak memory while serving 10k documents and
+//! change applications per second.
+//!
+//! The server runs as its own process (the release `fieldops` binary) over a
+//! SQLite file seeded beforehand, so its memory is its own. Devices keep the
+//! bytes they receive without parsing, as the mobile core does.
+//!
+//! Run: `cargo bench -p fieldops-tests --bench sync`
+//! (`FIELDOPS_BENCH_DOCS=1000,10000` to choose the sizes).
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fieldops_server::sync::{self, DocScope};
+use fieldops_server::{AppState, Config};
+use fieldops_sync::docs::DocumentSchema;
+use fieldops_sync::docs::visit::{Assignment, AssignmentState, Visit};
+use fieldops_sync::ids::{AssignmentId, DeviceId, DocId, DocKind};
+use fieldops_sync::protocol::{
+    ClientMessage, Cursor, DocChanges, Hello, PROTOCOL_VERSION, ServerMessage,
+};
+use fieldops_sync::testing;
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket = fieldops_tests::Socket;
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(database_url: &str) -> Self {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "fieldops-server",
+                "--bin",
+                "fieldops",
+            ])
+            .current_dir(&root)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut child = Command::new(root.join("target/release/fieldops"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .env("FIELDOPS_LOG", "warn,fieldops=info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let addr = stdout
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.split("listening on http://")
+                    .nth(1)
+                    .map(|a| a.trim().parse().unwrap())
+            })
+            .expect("the server printed its address");
+        Server { child, addr }
+    }
+
+    /// Peak resident memory of the server process, in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kb / 1024.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A device that counts bytes and keeps what it receives unparsed.
+struct Device {
+    socket: Socket,
+    cursor: u64,
+    bytes_in: usize,
+    bytes_out: usize,
+    docs: usize,
+}
+
+impl Device {
+    async fn connect(addr: SocketAddr, token: &str, cursor: u64) -> Self {
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(
+            format!("ws://{addr}/api/v1/sync"),
+            None,
+            true,
+        )
+        .await
+        .unwrap();
+        let mut device = Device {
+            socket,
+            cursor,
+            bytes_in: 0,
+            bytes_out: 0,
+            docs: 0,
+        };
+        let hello = ClientMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            access_token: token.to_owned(),
+            device_id: DeviceId::new(),
+            cursor: Cursor(cursor),
+            known_heads: None,
+        });
+        device.send(&hello).await;
+        device.until_feed().await;
+        device
+    }
+
+    async fn send(&mut self, message: &ClientMessage) {
+        let frame = message.encode().unwrap();
+        self.bytes_out += frame.len();
+        self.socket
+            .send(Message::Binary(frame.into()))
+            .await
+            .unwrap();
+    }
+
+    async fn recv(&mut self) -> ServerMessage {
+        loop {
+            if let Message::Binary(frame) = self.socket.next().await.unwrap().unwrap() {
+                self.bytes_in += frame.len();
+                let message = ServerMessage::decode(&frame).unwrap();
+                match &message {
+                    ServerMessage::Snapshots(s) => self.docs += s.len(),
+                    ServerMessage::Feed(f) => self.cursor = f.cursor.0,
+                    _ => {}
+                }
+                return message;
+            }
+        }
+    }
+
+    async fn until_feed(&mut self) {
+        while !matches!(self.recv().await, ServerMessage::Feed(_)) {}
+    }
+}
+
+async fn login(addr: SocketAddr, email: &str, password: &str) -> (String, String) {
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        reply["access_token"].as_str().unwrap().to_owned(),
+        reply["user"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A database with the demo accounts and `n` ten-field ticket documents.
+async fn seeded(n: usize) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/bench.db", dir.path().display());
+    let config = Config {
+        database_url: url.clone(),
+        ..Config::default()
+    };
+    let state = AppState::build(config).await.unwrap();
+    fieldops_server::seed::demo(&state.db).await.unwrap();
+    let mut tx = state.db.begin_write().await.unwrap();
+    for i in 0..n {
+        let mut ticket = testing::sample_ticket();
+        ticket.subject = format!("Ticket {i}: AC unit not cooling");
+        let mut doc = ticket.to_document().unwrap();
+        sync::create(
+            &mut tx,
+            &DocId::new().to_string(),
+            DocKind::Ticket,
+            DocScope::default(),
+            &mut doc,
+            &[],
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    state.shutdown.cancel();
+    state.db.close().await;
+    (dir, url)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn initial_sync(sizes: &[usize]) {
+    println!("## Initial sync to a fresh device (SQLite, release, loopback)");
+    println!("| documents | time | bytes received | server peak RSS |");
+    println!("|---|---|---|---|");
+    for &n in sizes {
+        let (_dir, url) = seeded(n).await;
+        let server = Server::start(&url);
+        let (token, _) = login(server.addr, "admin@example.com", "admin123").await;
+        let started = Instant::now();
+        let device = Device::connect(server.addr, &token, 0).await;
+        let elapsed = started.elapsed();
+        assert_eq!(device.docs, n);
+        println!(
+            "| {n} | {:.0} ms | {:.1} MiB | {:.0} MiB |",
+            elapsed.as_secs_f64() * 1000.0,
+            device.bytes_in as f64 / 1_048_576.0,
+            server.peak_rss_mib()
+        );
+    }
+}
+
+async fn edits_reconnect_and_throughput() {
+    let (_dir, url) = seeded(500).await;
+    // Visits for the edit and throughput runs, each shared by tech1 and tech2.
+    let config = Config {
+        database_url: url.clone(),
+        ..Config::default()
+    };
+    let state = AppState::build(config).await.unwrap();
+    let ids = |email: &'static str| {
+        let db = state.db.clone();
+        async move {
+            fieldops_server::db::users::by_email(db.pool(), email)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let (t1, t2) = (
+        ids("tech1@example.com").await,
+        ids("tech2@example.com").await,
+    );
+    let mut visits = Vec::new();
+    let mut tx = state.db.begin_write().await.unwrap();
+    for _ in 0..20 {
+        let mut visit = testing::sample_visit();
+        visit.assignments = [&t1, &t2]
+            .iter()
+            .map(|t| Assignment {
+                assignment_id: AssignmentId::new(),
+                technician_id: t.parse().unwrap(),
+                state: AssignmentState::Active,
+            })
+            .collect();
+        let id = DocId::new();
+        let mut doc = visit.to_document().unwrap();
+        sync::create(
+            &mut tx,
+            &id.to_string(),
+            DocKind::Visit,
+            DocScope::default(),
+            &mut doc,
+            &[t1.clone(), t2.clone()],
+        )
+        .await
+        .unwrap();
+        visits.push((id, doc));
+    }
+    tx.commit().await.unwrap();
+    state.shutdown.cancel();
+    state.db.close().await;
+
+    let server = Server::start(&url);
+    let (tok1, _) = login(server.addr, "tech1@example.com", "tech123").await;
+    let (tok2, _) = login(server.addr, "tech2@example.com", "tech123").await;
+    let mut a = Device::connect(server.addr, &tok1, 0).await;
+    let mut b = Device::connect(server.addr, &tok2, 0).await;
+
+    // One small edit A -> server -> B, 200 times.
+    let (visit_id, doc) = &mut visits[0];
+    let mut latencies = Vec::new();
+    let (mut out_bytes, mut in_bytes) = (0, 0);
+    for i in 0..200 {
+        let before = doc.get_heads();
+        let mut v = Visit::hydrate(doc).unwrap();
+        v.notes.push_str(if i % 2 == 0 { "a" } else { "b" });
+        v.reconcile(doc).unwrap();
+        let changes: Vec<u8> = doc
+            .get_changes(&before)
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect();
+        let (a_out, b_in) = (a.bytes_out, b.bytes_in);
+        let started = Instant::now();
+        a.send(&ClientMessage::Changes(vec![DocChanges {
+            doc_id: *visit_id,
+            kind: DocKind::Visit,
+            changes,
+        }]))
+        .await;
+        loop {
+            if let ServerMessage::Snapshots(s) = b.recv().await
+                && s.iter().any(|s| s.doc_id == *visit_id)
+            {
+                break;
+            }
+        }
+        latencies.push(started.elapsed());
+        b.until_feed().await;
+        out_bytes += a.bytes_out - a_out;
+        in_bytes += b.bytes_in - b_in;
+        // Drain A's answer and its own echo.
+        while !matches!(a.recv().await, ServerMessage::Feed(_)) {}
+    }
+    latencies.sort();
+    println!("\n## One small edit, device A -> server -> device B (200 edits)");
+    println!("| median | p99 | bytes A sent per edit | bytes B received per edit |");
+    println!("|---|---|---|---|");
+    println!(
+        "| {:.2} ms | {:.2} ms | {} | {} |",
+        percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        out_bytes / 200,
+        in_bytes / 200
+    );
+
+    // A device that has everything reconnects.
+    let (admin, _) = login(server.addr, "admin@example.com", "admin123").await;
+    let synced = Device::connect(server.addr, &admin, 0).await;
+    let cursor = synced.cursor;
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..50 {
+        let started = Instant::now();
+        let d = Device::connect(server.addr, &admin, cursor).await;
+        times.push(started.elapsed());
+        bytes = d.bytes_in + d.bytes_out;
+    }
+    times.sort();
+    println!("\n## No-change reconnect over {} documents", synced.docs);
+    println!("| round trips | median time (incl. WebSocket handshake) | bytes both ways |");
+    println!("|---|---|---|");
+    println!(
+        "| 1 | {:.2} ms | {bytes} |",
+        percentile(&times, 0.5).as_secs_f64() * 1000.0
+    );
+
+    // Change applications per second: 20 devices, one visit each, pushing.
+    let mut tasks = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for (id, mut doc) in visits.into_iter().skip(1) {
+        let token = if tasks.len() % 2 == 0 {
+            tok1.clone()
+        } else {
+            tok2.clone()
+        };
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut device = Device::connect(addr, &token, u64::MAX / 2).await;
+            let mut applied = 0u64;
+            while Instant::now() < deadline {
+                let before = doc.get_heads();
+                let mut v = Visit::hydrate(&doc).unwrap();
+                v.notes.push('x');
+                v.reconcile(&mut doc).unwrap();
+                let changes: Vec<u8> = doc
+                    .get_changes(&before)
+                    .iter()
+                    .flat_map(|c| c.raw_bytes().to_vec())
+                    .collect();
+                device
+                    .send(&ClientMessage::Changes(vec![DocChanges {
+                        doc_id: id,
+                        kind: DocKind::Visit,
+                        changes,
+                    }]))
+                    .await;
+                while !matches!(device.recv().await, ServerMessage::Applied(_)) {}
+                applied += 1;
+            }
+            applied
+        }));
+    }
+    let started = Instant::now();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    println!("\n## Change applications per second (19 devices pushing concurrently, SQLite)");
+    println!("| applied | per second |");
+    println!("|---|---|");
+    println!(
+        "| {total} | {:.0} |",
+        total as f64 / started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let sizes: Vec<usize> = std::env::var("FIELDOPS_BENCH_DOCS")
+        .unwrap_or_else(|_| "1000,10000,50000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    initial_sync(&sizes).await;
+    edits_reconnect_and_throughput().await;
+}

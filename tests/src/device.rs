@@ -1,0 +1,225 @@
+//! A minimal device for sync tests: a WebSocket speaking the protocol and an
+//! in-memory copy of the documents it received. Deliberately simple, so that
+//! tests exercise the server, not a client's cleverness.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use automerge::{AutoCommit, ChangeHash};
+use fieldops_sync::ids::{DeviceId, DocId, DocKind};
+use fieldops_sync::protocol::{
+    ClientMessage, Cursor, DocChanges, Hello, PROTOCOL_VERSION, ServerMessage,
+};
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::Socket;
+
+/// A simulated phone.
+#[derive(Debug)]
+pub struct Device {
+    pub socket: Socket,
+    pub docs: HashMap<DocId, (DocKind, AutoCommit)>,
+    /// Heads the server confirmed per document.
+    pub confirmed: HashMap<DocId, Vec<ChangeHash>>,
+    pub cursor: u64,
+    pub id: DeviceId,
+    /// Bytes of every binary frame received.
+    pub bytes_in: usize,
+    pub bytes_out: usize,
+}
+
+impl Device {
+    /// Connects and says Hello with `cursor`; returns the device and the
+    /// messages up to the catch-up's `Feed`.
+    pub async fn connect(
+        addr: std::net::SocketAddr,
+        token: &str,
+        cursor: u64,
+    ) -> (Self, Vec<ServerMessage>) {
+        let mut device = Device {
+            socket: Self::open(addr).await,
+            docs: HashMap::new(),
+            confirmed: HashMap::new(),
+            cursor,
+            id: DeviceId::new(),
+            bytes_in: 0,
+            bytes_out: 0,
+        };
+        let messages = device.hello(token).await;
+        (device, messages)
+    }
+
+    async fn open(addr: std::net::SocketAddr) -> Socket {
+        tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/api/v1/sync"), None, true)
+            .await
+            .unwrap()
+            .0
+    }
+
+    async fn hello(&mut self, token: &str) -> Vec<ServerMessage> {
+        self.send(ClientMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            access_token: token.to_owned(),
+            device_id: self.id,
+            cursor: Cursor(self.cursor),
+            known_heads: None,
+        }))
+        .await;
+        self.until_feed().await
+    }
+
+    /// Reconnects this device (same documents, same cursor).
+    pub async fn reconnect(
+        &mut self,
+        addr: std::net::SocketAddr,
+        token: &str,
+    ) -> Vec<ServerMessage> {
+        self.socket = Self::open(addr).await;
+        self.hello(token).await
+    }
+
+    pub async fn send(&mut self, message: ClientMessage) {
+        let frame = message.encode().unwrap();
+        self.send_raw(frame).await;
+    }
+
+    pub async fn send_raw(&mut self, frame: Vec<u8>) {
+        self.bytes_out += frame.len();
+        self.socket
+            .send(Message::Binary(frame.into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next server message, applied to the local documents.
+    pub async fn recv(&mut self) -> ServerMessage {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("timed out waiting for the server")
+                .expect("socket closed")
+                .unwrap();
+            if let Message::Binary(frame) = message {
+                self.bytes_in += frame.len();
+                let message = ServerMessage::decode(&frame).unwrap();
+                self.apply(&message);
+                return message;
+            }
+        }
+    }
+
+    /// Receives until (and including) the next `Feed` frame.
+    pub async fn until_feed(&mut self) -> Vec<ServerMessage> {
+        let mut out = Vec::new();
+        loop {
+            let message = self.recv().await;
+            let done = matches!(message, ServerMessage::Feed(_) | ServerMessage::Error(_));
+            out.push(message);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    fn apply(&mut self, message: &ServerMessage) {
+        match message {
+            ServerMessage::Snapshots(snapshots) => {
+                for s in snapshots {
+                    match self.docs.get_mut(&s.doc_id) {
+                        Some((_, doc)) => {
+                            doc.load_incremental(&s.bytes).unwrap();
+                        }
+                        None => {
+                            let doc = AutoCommit::load(&s.bytes).unwrap();
+                            self.docs.insert(s.doc_id, (s.kind, doc));
+                        }
+                    }
+                    let heads = self.docs[&s.doc_id].1.clone().get_heads();
+                    self.confirmed.insert(s.doc_id, heads);
+                }
+            }
+            ServerMessage::Feed(feed) => self.cursor = feed.cursor.0,
+            ServerMessage::Drop(drop) => {
+                for id in &drop.doc_ids {
+                    self.docs.remove(id);
+                    self.confirmed.remove(id);
+                }
+            }
+            ServerMessage::WriteRejected(rejected) => {
+                if rejected.snapshot.is_empty() {
+                    self.docs.remove(&rejected.doc_id);
+                } else {
+                    let doc = AutoCommit::load(&rejected.snapshot).unwrap();
+                    let heads = doc.clone().get_heads();
+                    self.docs.insert(rejected.doc_id, (rejected.kind, doc));
+                    self.confirmed.insert(rejected.doc_id, heads);
+                }
+            }
+            ServerMessage::Applied(applied) => {
+                for a in applied {
+                    let heads = a.heads.iter().map(|h| ChangeHash(*h)).collect();
+                    self.confirmed.insert(a.doc_id, heads);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Edits a document locally (offline is fine).
+    pub fn edit(&mut self, id: DocId, f: impl FnOnce(&mut AutoCommit)) {
+        let (_, doc) = self.docs.get_mut(&id).expect("document on the device");
+        f(doc);
+    }
+
+    /// The changes made since the server last confirmed, per document.
+    pub fn pending(&mut self) -> Vec<DocChanges> {
+        let mut out = Vec::new();
+        for (id, (kind, doc)) in &mut self.docs {
+            let confirmed = self.confirmed.get(id).cloned().unwrap_or_default();
+            let changes: Vec<u8> = doc
+                .get_changes(&confirmed)
+                .iter()
+                .flat_map(|c| c.raw_bytes().to_vec())
+                .collect();
+            if !changes.is_empty() {
+                out.push(DocChanges {
+                    doc_id: *id,
+                    kind: *kind,
+                    changes,
+                });
+            }
+        }
+        out
+    }
+
+    /// Pushes pending changes; returns every message received until each
+    /// pushed document was answered (Applied, WriteRejected or Drop).
+    pub async fn push(&mut self) -> Vec<ServerMessage> {
+        let pending = self.pending();
+        let mut waiting: std::collections::HashSet<DocId> =
+            pending.iter().map(|p| p.doc_id).collect();
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        self.send(ClientMessage::Changes(pending)).await;
+        let mut out = Vec::new();
+        while !waiting.is_empty() {
+            let message = self.recv().await;
+            match &message {
+                ServerMessage::Applied(applied) => applied.iter().for_each(|a| {
+                    waiting.remove(&a.doc_id);
+                }),
+                ServerMessage::WriteRejected(r) => {
+                    waiting.remove(&r.doc_id);
+                }
+                ServerMessage::Drop(d) => d.doc_ids.iter().for_each(|id| {
+                    waiting.remove(id);
+                }),
+                _ => {}
+            }
+            out.push(message);
+        }
+        out
+    }
+}

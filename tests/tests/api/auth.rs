@@ -1,0 +1,284 @@
+//! Login, refresh rotation and reuse detection, logout, registration, and tokens
+//! that are expired, forged or absent.
+
+use fieldops_tests::{Backend, TestApp, on_both_backends};
+use jsonwebtoken::{EncodingKey, Header};
+use reqwest::Method;
+use serde_json::json;
+
+on_both_backends!(
+    login_issues_tokens_and_rejects_bad_credentials,
+    refresh_rotates_and_reuse_revokes_the_session,
+    logout_ends_the_session,
+    registration_creates_a_customer_account,
+    registration_links_an_existing_customer_record,
+    bad_tokens_are_rejected,
+    deactivated_accounts_lose_access_at_once,
+);
+
+async fn login_issues_tokens_and_rejects_bad_credentials(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let body = app.login_full("ADMIN@example.com", "admin123").await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["user"]["role"], "admin");
+    assert!(body["user"].get("password_hash").is_none());
+    let me = app
+        .get("/api/v1/me", body["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(me.body["user"]["email"], "admin@example.com");
+    assert!(me.body["user"]["last_login_at"].is_string());
+
+    for (email, password) in [
+        ("admin@example.com", "wrong"),
+        ("nobody@example.com", "admin123"),
+        ("not an email", "x"),
+    ] {
+        let reply = app
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "email": email, "password": password })),
+            )
+            .await;
+        assert_eq!(reply.assert_problem(401), "unauthorized");
+        assert_eq!(
+            reply.body["detail"], "invalid e-mail or password",
+            "same answer either way"
+        );
+        assert_eq!(reply.headers["www-authenticate"], "Bearer");
+    }
+    app.stop().await;
+}
+
+async fn refresh_rotates_and_reuse_revokes_the_session(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let first = app.login_full("cs@example.com", "cs123").await;
+    let refresh = |token: &str| {
+        app.call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": token })),
+        )
+    };
+    let second = refresh(first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    assert_ne!(second.body["refresh_token"], first["refresh_token"]);
+    let access = second.body["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/api/v1/me", access).await.status, 200);
+
+    // The first refresh token again: a replay, so the whole session ends.
+    let replay = refresh(first["refresh_token"].as_str().unwrap()).await;
+    replay.assert_problem(401);
+    assert_eq!(
+        app.get("/api/v1/me", access).await.status,
+        401,
+        "session revoked"
+    );
+    refresh(second.body["refresh_token"].as_str().unwrap())
+        .await
+        .assert_problem(401);
+    refresh("made-up").await.assert_problem(401);
+
+    // Another device's session is untouched.
+    let other = app.login("cs@example.com", "cs123").await;
+    assert_eq!(app.get("/api/v1/me", &other).await.status, 200);
+    app.stop().await;
+}
+
+async fn logout_ends_the_session(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tokens = app.login_full("tech1@example.com", "tech123").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let out = app
+        .call(Method::POST, "/api/v1/auth/logout", Some(access), None)
+        .await;
+    assert_eq!(out.status, 204);
+    app.get("/api/v1/me", access).await.assert_problem(401);
+    app.call(
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": tokens["refresh_token"] })),
+    )
+    .await
+    .assert_problem(401);
+    app.stop().await;
+}
+
+async fn registration_creates_a_customer_account(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let body = json!({
+        "name": "Rina Marlina", "email": "rina@example.com", "phone": "0813-1111-2222",
+        "password": "rahasia123", "address": "Jl. Gatot Subroto 10", "city": "Medan"
+    });
+    let reply = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    assert_eq!(reply.body["user"]["role"], "customer");
+    let me = app
+        .get("/api/v1/me", reply.body["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(me.body["customer"]["phone"], "+6281311112222");
+    assert_eq!(me.body["customer"]["created_via"], "app");
+    assert_eq!(me.body["customer"]["city"], "Medan");
+
+    let again = app
+        .call(Method::POST, "/api/v1/auth/register", None, Some(body))
+        .await;
+    assert_eq!(again.assert_problem(409), "duplicate");
+    assert_eq!(again.body["errors"][0]["field"], "email");
+
+    let bad = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({
+                "name": "", "email": "x", "phone": "123", "password": "short"
+            })),
+        )
+        .await;
+    bad.assert_problem(422);
+    let mut fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["email", "name", "password", "phone"]);
+    app.stop().await;
+}
+
+async fn registration_links_an_existing_customer_record(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let created = app
+        .post(
+            "/api/v1/customers",
+            &cs,
+            json!({ "name": "Pak Joko", "phone": "+62 815 5555 0000" }),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let reply = app
+        .call(Method::POST, "/api/v1/auth/register", None, Some(json!({
+            "name": "Joko", "email": "joko@example.com", "phone": "081555550000", "password": "rahasia123"
+        })))
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    assert_eq!(reply.body["user"]["customer_id"], created.body["id"]);
+
+    // The demo customer's phone already has an account.
+    let taken = app
+        .call(Method::POST, "/api/v1/auth/register", None, Some(json!({
+            "name": "X", "email": "x@example.com", "phone": "+6281210000001", "password": "rahasia123"
+        })))
+        .await;
+    assert_eq!(taken.body["errors"][0]["field"], "phone");
+    taken.assert_problem(409);
+    app.stop().await;
+}
+
+async fn bad_tokens_are_rejected(backend: Backend) {
+    let secret = "a-test-secret-that-is-long-enough-for-hs256";
+    let Some(app) = TestApp::spawn_with(backend, |c| c.jwt_secret = Some(secret.into())).await
+    else {
+        return;
+    };
+    let tokens = app.login_full("admin@example.com", "admin123").await;
+    let user_id = tokens["user"]["id"].as_str().unwrap();
+    let now = jiff_now();
+    let claims = |exp: i64| json!({ "sub": user_id, "sid": "x", "role": "admin", "iss": "fieldops", "iat": now - 100, "exp": exp });
+    let sign = |key: &str, exp: i64| {
+        jsonwebtoken::encode(
+            &Header::default(),
+            &claims(exp),
+            &EncodingKey::from_secret(key.as_bytes()),
+        )
+        .unwrap()
+    };
+    let expired = sign(secret, now - 10);
+    let forged = sign("another-secret-that-is-also-long-enough!!", now + 600);
+    let no_session = sign(secret, now + 600); // right key, but no such session
+    for token in [
+        expired.as_str(),
+        forged.as_str(),
+        no_session.as_str(),
+        "garbage",
+        "",
+    ] {
+        app.get("/api/v1/me", token).await.assert_problem(401);
+    }
+    app.call(Method::GET, "/api/v1/me", None, None)
+        .await
+        .assert_problem(401);
+    app.stop().await;
+}
+
+async fn deactivated_accounts_lose_access_at_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let tech = app.login_full("tech2@example.com", "tech123").await;
+    let tech_token = tech["access_token"].as_str().unwrap();
+    let id = tech["user"]["id"].as_str().unwrap();
+    assert_eq!(
+        app.post(&format!("/api/v1/users/{id}/deactivate"), &admin, json!({}))
+            .await
+            .status,
+        200
+    );
+    app.get("/api/v1/me", tech_token).await.assert_problem(401);
+    app.call(
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "email": "tech2@example.com", "password": "tech123" })),
+    )
+    .await
+    .assert_problem(401);
+    app.call(
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": tech["refresh_token"] })),
+    )
+    .await
+    .assert_problem(401);
+    assert_eq!(
+        app.post(&format!("/api/v1/users/{id}/activate"), &admin, json!({}))
+            .await
+            .status,
+        200
+    );
+    app.login("tech2@example.com", "tech123").await;
+    app.stop().await;
+}
+
+fn jiff_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

@@ -1,0 +1,185 @@
+//! Issue 5's field flow on real phones: three fieldops-core devices (their
+//! own SQLite stores) against a real server. CS creates a visit with quota 2;
+//! three technicians claim, one of them offline; exactly two win and the
+//! third phone shows `quota_full`; check-ins inside and outside the fence;
+//! CS returns one technician to the emergency pool and a replacement claims;
+//! an extension filed offline is approved and seen on the phone.
+
+use std::time::Duration;
+
+use fieldops_core::{CommandState, FieldopsCore, Position};
+use fieldops_sync::ids::DocId;
+use fieldops_tests::{Backend, TestApp, on_both_backends};
+use serde_json::json;
+
+use crate::visits::{demo_customer, local_date, new_visit};
+
+on_both_backends!(three_phones_work_a_visit_end_to_end);
+
+const SYNC: Duration = Duration::from_secs(20);
+
+async fn phone(app: &TestApp, dir: &tempfile::TempDir, n: usize) -> FieldopsCore {
+    let core = FieldopsCore::open(dir.path().join(format!("tech{n}.db"))).unwrap();
+    core.login(&app.url(""), &format!("tech{n}@example.com"), "tech123")
+        .await
+        .unwrap();
+    core.sync_now(SYNC).await.unwrap();
+    core
+}
+
+fn state_of(
+    core: &FieldopsCore,
+    id: fieldops_sync::ids::CommandId,
+) -> (CommandState, Option<String>) {
+    let entry = core.command(id).unwrap();
+    (entry.state, entry.reason)
+}
+
+async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let created = new_visit(
+        &app,
+        &cs,
+        &customer,
+        "Perbaikan pompa air",
+        &local_date(0),
+        1,
+        2,
+    )
+    .await;
+    let visit: DocId = created["id"].as_str().unwrap().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        phone(&app, &dir, 1).await,
+        phone(&app, &dir, 2).await,
+        phone(&app, &dir, 3).await,
+    );
+    for p in [&a, &b, &c] {
+        assert!(
+            p.pool(None).unwrap().iter().any(|i| i.doc_id == visit),
+            "in every pool"
+        );
+    }
+
+    // C is offline and claims first on its phone; A and B claim online.
+    let c_claim = c.claim_visit(visit).unwrap();
+    assert_eq!(state_of(&c, c_claim.command_id).0, CommandState::Pending);
+    let a_claim = a.claim_visit(visit).unwrap();
+    a.sync_now(SYNC).await.unwrap();
+    let b_claim = b.claim_visit(visit).unwrap();
+    b.sync_now(SYNC).await.unwrap();
+    assert_eq!(state_of(&a, a_claim.command_id).0, CommandState::Accepted);
+    assert_eq!(state_of(&b, b_claim.command_id).0, CommandState::Accepted);
+    // C comes back: decided by arrival order at the server.
+    c.sync_now(SYNC).await.unwrap();
+    assert_eq!(
+        state_of(&c, c_claim.command_id),
+        (CommandState::Rejected, Some("quota_full".into()))
+    );
+    a.sync_now(SYNC).await.unwrap();
+    assert!(
+        a.my_visits(None).unwrap().iter().any(|i| i.doc_id == visit),
+        "A's visits list it"
+    );
+    assert!(
+        !c.has_document(visit).unwrap(),
+        "the full visit left C's pool"
+    );
+
+    // A checks in on site, B far away: both accepted, B's flagged.
+    let site = Position {
+        lat: -6.2251,
+        lon: 106.8097,
+    };
+    let a_in = a.check_in(visit, site, 5.0).unwrap();
+    assert!(a_in.geofence.within);
+    a.sync_now(SYNC).await.unwrap();
+    let b_in = b
+        .check_in(
+            visit,
+            Position {
+                lat: -6.30,
+                lon: 106.90,
+            },
+            5.0,
+        )
+        .unwrap();
+    assert!(!b_in.geofence.within, "the phone already knows");
+    b.sync_now(SYNC).await.unwrap();
+    assert_eq!(
+        state_of(&a, a_in.command.command_id).0,
+        CommandState::Accepted
+    );
+    assert_eq!(
+        state_of(&b, b_in.command.command_id).0,
+        CommandState::Accepted
+    );
+    let report = app
+        .get(&format!("/api/v1/attendance?date={}", local_date(0)), &cs)
+        .await;
+    assert_eq!(report.status, 200, "{:?}", report.body);
+
+    // CS sends B back to the emergency pool; B's phone drops it, C claims it.
+    let detail = app.get(&format!("/api/v1/visits/{visit}"), &cs).await;
+    let b_id = app
+        .get(
+            "/api/v1/me",
+            &app.login("tech2@example.com", "tech123").await,
+        )
+        .await
+        .body["user"]["id"]
+        .clone();
+    let b_assignment = detail.body["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["technician_id"] == b_id)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let returned = app
+        .post(
+            &format!("/api/v1/assignments/{b_assignment}/return-to-pool"),
+            &cs,
+            json!({ "reason": "Tidak datang" }),
+        )
+        .await;
+    assert_eq!(returned.status, 200, "{:?}", returned.body);
+    b.sync_now(SYNC).await.unwrap();
+    assert!(
+        !b.my_visits(None).unwrap().iter().any(|i| i.doc_id == visit),
+        "gone from B's visits"
+    );
+    c.sync_now(SYNC).await.unwrap();
+    assert!(
+        c.visit(visit).unwrap().emergency,
+        "C sees it as an emergency in the pool"
+    );
+    let replacement = c.claim_visit(visit).unwrap();
+    c.sync_now(SYNC).await.unwrap();
+    assert_eq!(
+        state_of(&c, replacement.command_id).0,
+        CommandState::Accepted
+    );
+
+    // A asks for two more days while offline; CS approves; A's phone shows it.
+    let asked = a
+        .request_extension(visit, 2, "Suku cadang belum datang")
+        .unwrap();
+    a.sync_now(SYNC).await.unwrap();
+    assert_eq!(state_of(&a, asked.command_id).0, CommandState::Accepted);
+    let pending = app.get("/api/v1/extensions?status=pending", &cs).await;
+    let ext = pending.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let approved = app
+        .post(&format!("/api/v1/extensions/{ext}/approve"), &cs, json!({}))
+        .await;
+    assert_eq!(approved.status, 200, "{:?}", approved.body);
+    a.sync_now(SYNC).await.unwrap();
+    assert_eq!(a.visit(visit).unwrap().planned_days, 3);
+    app.stop().await;
+}

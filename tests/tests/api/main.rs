@@ -1,0 +1,29 @@
+//! End-to-end tests of the HTTP API and the storage conformance suite, each run
+//! against a real server on loopback over SQLite and over PostgreSQL.
+
+#![allow(clippy::unwrap_used)]
+
+mod assignment;
+mod auth;
+mod bad_input;
+mod blob_storage;
+mod chat;
+mod claims_race;
+mod conformance;
+mod customers;
+mod escalation;
+mod field;
+mod field_phones;
+mod field_rejections;
+mod field_sync;
+mod live;
+mod matrix;
+mod mobile;
+mod ops;
+mod photos;
+mod sync;
+mod tickets;
+mod users;
+mod visit_services;
+mod visits;
+mod whatsapp;

@@ -1,0 +1,136 @@
+//! The field service functions called directly, as the sync command executor
+//! will: a transaction and an actor in, a typed outcome out.
+
+use fieldops_server::auth::Actor;
+use fieldops_server::domain::Role;
+use fieldops_server::visits::{VisitError, attendance, claims, extensions};
+use fieldops_sync::commands::RejectReason;
+use fieldops_tests::{Backend, TestApp, on_both_backends};
+
+use crate::visits::{demo_customer, new_visit};
+
+on_both_backends!(
+    services_return_typed_outcomes_and_notices,
+    distance_filters_reuse_one_connection
+);
+
+fn technician(user_id: &str) -> Actor {
+    Actor {
+        user_id: user_id.to_owned(),
+        session_id: "device".into(),
+        role: Role::Technician,
+        name: "Teknisi".into(),
+        customer_id: None,
+        department_ids: vec![],
+    }
+}
+
+fn reason<T: std::fmt::Debug>(result: Result<T, VisitError>) -> RejectReason {
+    match result {
+        Err(VisitError::Rejected(r)) => r.reason,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+async fn services_return_typed_outcomes_and_notices(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let visit = new_visit(&app, &cs, &customer, "Langsung", "2030-08-01", 1, 1).await;
+    let visit_id = visit["id"].as_str().unwrap();
+    let (t1, _) = app.token_for("tech1@example.com").await;
+    let (t2, _) = app.token_for("tech2@example.com").await;
+    let db = &app.server.state.db;
+
+    let mut tx = db.begin_write().await.unwrap();
+    let won = claims::claim(&mut tx, db.backend(), &technician(&t1), visit_id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(won.value.visit.status, "assigned");
+    let kinds: Vec<&str> = won.notices.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds, ["visit.claimed", "visit.status_changed"]);
+
+    for (who, expected) in [
+        (&t2, RejectReason::QuotaFull),
+        (&t1, RejectReason::AlreadyClaimed),
+    ] {
+        let mut tx = db.begin_write().await.unwrap();
+        let outcome = claims::claim(&mut tx, db.backend(), &technician(who), visit_id).await;
+        assert_eq!(reason(outcome), expected);
+    }
+    let mut tx = db.begin_write().await.unwrap();
+    let unknown = claims::claim(
+        &mut tx,
+        db.backend(),
+        &technician(&t2),
+        &fieldops_server::db::new_id(),
+    )
+    .await;
+    assert_eq!(reason(unknown), RejectReason::NotFound);
+    drop(tx);
+
+    let mut tx = db.begin_write().await.unwrap();
+    let out = attendance::attend(
+        &mut tx,
+        db.backend(),
+        &technician(&t1),
+        &app.server.state.config.attendance,
+        visit_id,
+        attendance::Direction::Out,
+        attendance::Position {
+            lat: -6.2251,
+            lon: 106.8097,
+            accuracy_m: 3.0,
+            device_time_ms: fieldops_server::db::now_ms(),
+        },
+    )
+    .await;
+    assert_eq!(reason(out), RejectReason::NotCheckedIn);
+    drop(tx);
+
+    let mut tx = db.begin_write().await.unwrap();
+    let absurd = extensions::request(
+        &mut tx,
+        db.backend(),
+        &technician(&t1),
+        visit_id,
+        400,
+        "lama",
+    )
+    .await;
+    assert_eq!(reason(absurd), RejectReason::Invalid);
+    let by_tech =
+        extensions::decide(&mut tx, db.backend(), &technician(&t1), "x", true, None).await;
+    assert_eq!(reason(by_tech), RejectReason::Forbidden);
+    // Rejections are rolled back by dropping the transaction.
+    drop(tx);
+    app.stop().await;
+}
+
+/// The same list statement with and without a bounding box on one
+/// connection (a NULL f64 once poisoned the cached Postgres statement).
+async fn distance_filters_reuse_one_connection(backend: Backend) {
+    use fieldops_server::db::visits::{self, VisitFilter};
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let db = &app.server.state.db;
+    let mut conn = db.pool().acquire().await.unwrap();
+    let open = VisitFilter::default();
+    let boxed = VisitFilter {
+        bbox: Some((-7.5, -7.0, 112.5, 113.0)),
+        ..VisitFilter::default()
+    };
+    for _ in 0..2 {
+        let all = visits::candidates(&mut *conn, &open, 100).await.unwrap();
+        assert_eq!(all.len(), 4, "the demo visits");
+        let near = visits::candidates(&mut *conn, &boxed, 100).await.unwrap();
+        let titles: Vec<&str> = near.iter().map(|v| v.title.as_str()).collect();
+        assert_eq!(titles, ["Perbaikan mesin kasir"]);
+    }
+    drop(conn);
+    app.stop().await;
+}

@@ -1,0 +1,314 @@
+//! Visits: create, list with filters and distance, edit, cancel; schedule
+//! and cancellation frozen once claimed unless an admin forces it (audited);
+//! who sees which visits.
+
+use fieldops_tests::{Backend, TestApp, on_both_backends};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    cs_create_list_edit_and_cancel_visits,
+    claimed_visits_freeze_schedule_and_cancel_unless_an_admin_forces,
+    technicians_and_customers_see_only_their_scope,
+);
+
+/// The demo customer Hendra Gunawan's id (site at -6.2251, 106.8097).
+pub(crate) async fn demo_customer(app: &TestApp, token: &str) -> String {
+    let list = app.get("/api/v1/customers?q=Hendra", token).await;
+    list.body["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// Today in the sites' calendar (UTC+7), as `YYYY-MM-DD`, shifted by `days`.
+pub(crate) fn local_date(days: i64) -> String {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    today
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap()
+        .to_string()
+}
+
+/// Creates a visit at (lat, lon) and returns its body.
+pub(crate) async fn new_visit(
+    app: &TestApp,
+    cs: &str,
+    customer: &str,
+    title: &str,
+    start: &str,
+    days: i64,
+    quota: i64,
+) -> Value {
+    let reply = app
+        .post("/api/v1/visits", cs, json!({
+            "customer_id": customer, "title": title, "description": "Periksa panel listrik",
+            "site": { "address": "Jl. Jend. Sudirman Kav. 52-53", "lat": -6.2251, "lon": 106.8097 },
+            "scheduled_start": start, "planned_days": days, "technician_quota": quota
+        }))
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body
+}
+
+fn titles(reply: &fieldops_tests::Reply) -> Vec<String> {
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn cs_create_list_edit_and_cancel_visits(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let created = new_visit(&app, &cs, &customer, "Ganti MCB", "2030-03-01", 2, 2).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["status"], "open");
+    assert_eq!(created["in_pool"], true);
+    assert_eq!(created["seats_left"], 2);
+    assert_eq!(created["end_date"], "2030-03-02");
+    assert_eq!(created["customer_name"], "Hendra Gunawan");
+    assert_eq!(created["site"]["lat"], -6.2251);
+
+    // Filters: status, customer, pool, date range.
+    let in_range = app
+        .get("/api/v1/visits?from=2030-03-02&to=2030-03-31", &cs)
+        .await;
+    assert_eq!(titles(&in_range), ["Ganti MCB"]);
+    let before = app
+        .get("/api/v1/visits?to=2030-02-28&from=2030-01-01", &cs)
+        .await;
+    assert!(titles(&before).is_empty());
+    let mine = app
+        .get(
+            &format!("/api/v1/visits?customer_id={customer}&limit=200"),
+            &cs,
+        )
+        .await;
+    assert_eq!(
+        titles(&mine),
+        ["Ganti MCB", "Servis AC kantor lantai 12"],
+        "newest first"
+    );
+    let done = app.get("/api/v1/visits?status=done", &cs).await;
+    assert!(titles(&done).is_empty());
+    let pool = app.get("/api/v1/visits?pool=true&limit=200", &cs).await;
+    assert_eq!(titles(&pool).len(), 5);
+
+    // Near Surabaya: the Surabaya demo visit first, then by distance.
+    let near = app
+        .get("/api/v1/visits?near=-7.2575,112.7521&limit=3", &cs)
+        .await;
+    assert_eq!(near.status, 200, "{:?}", near.body);
+    assert_eq!(near.body["items"][0]["title"], "Perbaikan mesin kasir");
+    let d: Vec<f64> = near.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["distance_m"].as_f64().unwrap())
+        .collect();
+    assert!(d.windows(2).all(|w| w[0] <= w[1]), "{d:?}");
+    let close = app
+        .get("/api/v1/visits?near=-7.2575,112.7521&within_km=50", &cs)
+        .await;
+    assert_eq!(titles(&close), ["Perbaikan mesin kasir"]);
+
+    // Edit before any claim: schedule and text.
+    let path = format!("/api/v1/visits/{id}");
+    let patched = app
+        .patch(&path, &cs, json!({ "scheduled_start": "2030-03-05", "title": "Ganti MCB 3 fasa", "ticket_id": "TKT-000123" }))
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(patched.body["scheduled_start"], "2030-03-05");
+    assert_eq!(patched.body["ticket_id"], "TKT-000123");
+    assert_eq!(patched.body["planned_days"], 2, "untouched fields stay");
+
+    let cancelled = app
+        .post(
+            &format!("{path}/cancel"),
+            &cs,
+            json!({ "reason": "Pelanggan menunda" }),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    assert_eq!(cancelled.body["cancel_reason"], "Pelanggan menunda");
+    let again = app
+        .post(&format!("{path}/cancel"), &cs, json!({ "reason": "lagi" }))
+        .await;
+    assert_eq!(again.assert_problem(409), "cancelled");
+    app.patch(&path, &cs, json!({ "title": "x" }))
+        .await
+        .assert_problem(409);
+
+    let trail = fieldops_server::db::audit::trail(&app.server.state.db, "visit", &id)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = trail.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "visit.created",
+            "visit.updated",
+            "visit.cancelled",
+            "visit.status_changed"
+        ]
+    );
+    app.stop().await;
+}
+
+async fn claimed_visits_freeze_schedule_and_cancel_unless_an_admin_forces(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let admin = app.login_as("admin").await;
+    let tech = app.login_as("technician").await;
+    let customer = demo_customer(&app, &cs).await;
+    let visit = new_visit(&app, &cs, &customer, "Pasang CCTV", "2030-04-01", 1, 2).await;
+    let path = format!("/api/v1/visits/{}", visit["id"].as_str().unwrap());
+    let claim = app.post(&format!("{path}/claim"), &tech, json!({})).await;
+    assert_eq!(claim.status, 200, "{:?}", claim.body);
+
+    let moved = app
+        .patch(&path, &cs, json!({ "scheduled_start": "2030-04-02" }))
+        .await;
+    assert_eq!(moved.assert_problem(409), "visit_claimed");
+    let cancel = app
+        .post(&format!("{path}/cancel"), &cs, json!({ "reason": "x" }))
+        .await;
+    assert_eq!(cancel.assert_problem(409), "visit_claimed");
+    let cs_force = app
+        .patch(
+            &path,
+            &cs,
+            json!({ "scheduled_start": "2030-04-02", "force": true }),
+        )
+        .await;
+    cs_force.assert_problem(403);
+    let shrink = app
+        .patch(&path, &cs, json!({ "technician_quota": 0 }))
+        .await;
+    shrink.assert_problem(422);
+    // Text edits and a bigger quota stay allowed.
+    let text = app
+        .patch(
+            &path,
+            &cs,
+            json!({ "description": "4 kamera", "technician_quota": 3 }),
+        )
+        .await;
+    assert_eq!(text.status, 200, "{:?}", text.body);
+    assert_eq!(
+        app.get(&path, &cs).await.body["scheduled_start"],
+        "2030-04-01"
+    );
+
+    let forced = app
+        .patch(
+            &path,
+            &admin,
+            json!({ "scheduled_start": "2030-04-02", "force": true }),
+        )
+        .await;
+    assert_eq!(forced.status, 200, "{:?}", forced.body);
+    assert_eq!(forced.body["scheduled_start"], "2030-04-02");
+
+    let mut phone = fieldops_tests::websocket(app.server.addr, "/api/v1/events", &tech).await;
+    let forced_cancel = app
+        .post(
+            &format!("{path}/cancel"),
+            &admin,
+            json!({ "reason": "Proyek batal", "force": true }),
+        )
+        .await;
+    assert_eq!(forced_cancel.status, 200, "{:?}", forced_cancel.body);
+    assert_eq!(forced_cancel.body["assignments"][0]["state"], "released");
+    assert_eq!(
+        forced_cancel.body["assignments"][0]["release_kind"],
+        "cancelled"
+    );
+    assert_eq!(forced_cancel.body["seats_taken"], 0);
+    loop {
+        let event = fieldops_tests::next_json(&mut phone, 10).await;
+        if event["kind"] == "assignment.released" {
+            assert_eq!(event["data"]["kind"], "cancelled");
+            break;
+        }
+    }
+    let db = &app.server.state.db;
+    let details: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, detail FROM audit_log WHERE entity_id = $1 AND action IN ('visit.updated', 'visit.cancelled') ORDER BY at, id",
+    )
+    .bind(visit["id"].as_str().unwrap())
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let forced: Vec<bool> = details
+        .iter()
+        .map(|(_, d)| serde_json::from_str::<Value>(d).unwrap()["forced"] == true)
+        .collect();
+    assert_eq!(forced, [false, true, true], "{details:?}");
+    app.stop().await;
+}
+
+async fn technicians_and_customers_see_only_their_scope(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let tech1 = app.login_as("technician").await;
+    let tech2 = app.login("tech2@example.com", "tech123").await;
+    let customer = app.login_as("customer").await;
+    let own = demo_customer(&app, &cs).await;
+    let solo = new_visit(&app, &cs, &own, "Cek UPS", "2030-05-01", 1, 1).await;
+    let path = format!("/api/v1/visits/{}", solo["id"].as_str().unwrap());
+    assert_eq!(
+        app.get(&path, &tech2).await.status,
+        200,
+        "in the pool: visible"
+    );
+    app.post(&format!("{path}/claim"), &tech1, json!({})).await;
+    // Full now: only its holder and staff see it.
+    app.get(&path, &tech2).await.assert_problem(403);
+    assert_eq!(app.get(&path, &tech1).await.status, 200);
+    let tech2_list = app.get("/api/v1/visits?limit=200", &tech2).await;
+    assert!(!titles(&tech2_list).contains(&"Cek UPS".to_owned()));
+    let tech1_list = app.get("/api/v1/visits?limit=200", &tech1).await;
+    assert!(titles(&tech1_list).contains(&"Cek UPS".to_owned()));
+    let held = app
+        .get(
+            &format!(
+                "/api/v1/visits?technician_id={}",
+                tech1_list.body["items"][0]["assignments"][0]["technician_id"]
+                    .as_str()
+                    .unwrap_or_default()
+            ),
+            &cs,
+        )
+        .await;
+    assert_eq!(titles(&held), ["Cek UPS"]);
+
+    // The customer sees their own visits only.
+    let list = app.get("/api/v1/visits?limit=200", &customer).await;
+    assert_eq!(titles(&list), ["Cek UPS", "Servis AC kantor lantai 12"]);
+    assert_eq!(app.get(&path, &customer).await.status, 200);
+    let others = app.get("/api/v1/visits?limit=200&pool=true", &cs).await;
+    let foreign = others.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["customer_id"] != own.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.get(&format!("/api/v1/visits/{foreign}"), &customer)
+        .await
+        .assert_problem(403);
+    app.stop().await;
+}

@@ -1,0 +1,307 @@
+//! fieldops-ffi: the UniFFI surface over `fieldops-core`.
+//!
+//! Only conversions live here: one Object ([`FieldopsClient`]) wrapping the
+//! core and forwarding each call, Records and Enums for data ([`types`]), a
+//! callback interface for events ([`EventListener`]) and one public error
+//! enum ([`FieldopsError`]) mapped from the core's errors in one place.
+//! Async calls run on the tokio runtime owned by the core. UniFFI catches
+//! panics at the boundary; the core itself does not panic on bad input.
+
+mod error;
+mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fieldops_core::sync::docs::ticket::TicketStatus;
+use fieldops_core::{CoreEvent, CoreListener, FieldopsCore, Position};
+
+pub use error::FieldopsError;
+use error::parse_id;
+pub use types::*;
+
+uniffi::setup_scaffolding!();
+
+type Result<T> = std::result::Result<T, FieldopsError>;
+
+/// Receives events from the core (on a core thread; hop to the UI thread).
+#[uniffi::export(with_foreign)]
+pub trait EventListener: Send + Sync {
+    /// Called after the change is stored.
+    fn on_event(&self, event: EventRecord);
+}
+
+struct ListenerAdapter(Arc<dyn EventListener>);
+
+impl CoreListener for ListenerAdapter {
+    fn on_event(&self, event: CoreEvent) {
+        self.0.on_event(event.into());
+    }
+}
+
+fn position(lat: f64, lon: f64) -> Result<Position> {
+    Ok(Position::new(lat, lon)?)
+}
+
+/// The app's handle on the engine: one per store file.
+#[derive(Debug, uniffi::Object)]
+pub struct FieldopsClient {
+    inner: FieldopsCore,
+}
+
+#[uniffi::export]
+impl FieldopsClient {
+    /// Opens (or creates) the store at `path`.
+    #[uniffi::constructor]
+    pub fn open(path: String) -> Result<Arc<Self>> {
+        Ok(Arc::new(FieldopsClient {
+            inner: FieldopsCore::open(path)?,
+        }))
+    }
+
+    /// This installation's id.
+    pub fn device_id(&self) -> String {
+        self.inner.device_id().to_string()
+    }
+
+    /// Registers an event listener.
+    pub fn add_listener(&self, listener: Arc<dyn EventListener>) {
+        self.inner.add_listener(Arc::new(ListenerAdapter(listener)));
+    }
+
+    /// The signed-in account, if any.
+    pub fn account(&self) -> Option<AccountRecord> {
+        self.inner.account().map(Into::into)
+    }
+
+    /// Signs in.
+    pub async fn login(
+        &self,
+        base_url: String,
+        email: String,
+        password: String,
+    ) -> Result<AccountRecord> {
+        Ok(self.inner.login(&base_url, &email, &password).await?.into())
+    }
+
+    /// Signs out.
+    pub fn logout(&self) -> Result<()> {
+        Ok(self.inner.logout()?)
+    }
+
+    /// Starts live sync (reconnects by itself).
+    pub fn start_sync(&self) -> Result<()> {
+        Ok(self.inner.start_sync()?)
+    }
+
+    /// Stops live sync.
+    pub fn stop_sync(&self) {
+        self.inner.stop_sync()
+    }
+
+    /// One bounded sync, for background windows.
+    pub async fn sync_now(&self, timeout_ms: u64) -> Result<SyncReportRecord> {
+        let timeout = Duration::from_millis(timeout_ms.min(600_000));
+        Ok(self.inner.sync_now(timeout).await?.into())
+    }
+
+    /// The sync status.
+    pub fn sync_status(&self) -> SyncStatusRecord {
+        self.inner.sync_status().into()
+    }
+
+    /// A visit.
+    pub fn visit(&self, id: String) -> Result<VisitRecord> {
+        let visit = self.inner.visit(parse_id("id", &id)?)?;
+        Ok(VisitRecord::new(id, visit))
+    }
+
+    /// A ticket.
+    pub fn ticket(&self, id: String) -> Result<TicketRecord> {
+        let ticket = self.inner.ticket(parse_id("id", &id)?)?;
+        Ok(TicketRecord::new(id, ticket))
+    }
+
+    /// My visits by start date, optionally of one day (`YYYY-MM-DD`).
+    pub fn my_visits(&self, date: Option<String>) -> Result<Vec<ListItemRecord>> {
+        let items = self.inner.my_visits(date.as_deref())?;
+        Ok(items.into_iter().map(Into::into).collect())
+    }
+
+    /// Open pool visits, nearest first when a position is given.
+    pub fn pool(&self, lat: Option<f64>, lon: Option<f64>) -> Result<Vec<ListItemRecord>> {
+        let from = match (lat, lon) {
+            (Some(lat), Some(lon)) => Some(position(lat, lon)?),
+            _ => None,
+        };
+        Ok(self.inner.pool(from)?.into_iter().map(Into::into).collect())
+    }
+
+    /// Tickets on the device, optionally of one status code.
+    pub fn my_tickets(&self, status: Option<String>) -> Result<Vec<ListItemRecord>> {
+        let status = status
+            .map(|s| s.parse::<TicketStatus>())
+            .transpose()
+            .map_err(|_| FieldopsError::InvalidInput {
+                field: "status".into(),
+                reason: "unknown ticket status".into(),
+            })?;
+        Ok(self
+            .inner
+            .my_tickets(status)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Distance from a position to a visit's site, metres.
+    pub fn distance_to_visit(&self, visit_id: String, lat: f64, lon: f64) -> Result<f64> {
+        Ok(self
+            .inner
+            .distance_to_visit(parse_id("visit_id", &visit_id)?, position(lat, lon)?)?)
+    }
+
+    /// Replaces a visit's notes.
+    pub fn set_visit_notes(&self, visit_id: String, notes: String) -> Result<()> {
+        Ok(self
+            .inner
+            .set_visit_notes(parse_id("visit_id", &visit_id)?, &notes)?)
+    }
+
+    /// Ticks or unticks a checklist item.
+    pub fn set_checklist_item(&self, visit_id: String, item_id: String, done: bool) -> Result<()> {
+        Ok(self.inner.set_checklist_item(
+            parse_id("visit_id", &visit_id)?,
+            parse_id("item_id", &item_id)?,
+            done,
+        )?)
+    }
+
+    /// Adds a checklist item; returns its id.
+    pub fn add_checklist_item(&self, visit_id: String, label: String) -> Result<String> {
+        let id = self
+            .inner
+            .add_checklist_item(parse_id("visit_id", &visit_id)?, &label)?;
+        Ok(id.to_string())
+    }
+
+    /// Replaces a ticket's description.
+    pub fn set_ticket_description(&self, ticket_id: String, description: String) -> Result<()> {
+        Ok(self
+            .inner
+            .set_ticket_description(parse_id("ticket_id", &ticket_id)?, &description)?)
+    }
+
+    /// Queues a claim.
+    pub fn claim_visit(&self, visit_id: String) -> Result<CommandRecord> {
+        Ok(self
+            .inner
+            .claim_visit(parse_id("visit_id", &visit_id)?)?
+            .into())
+    }
+
+    /// Queues a release (withdraw).
+    pub fn release_visit(&self, visit_id: String) -> Result<CommandRecord> {
+        Ok(self
+            .inner
+            .release_visit(parse_id("visit_id", &visit_id)?)?
+            .into())
+    }
+
+    /// Queues a check-in.
+    pub fn check_in(
+        &self,
+        visit_id: String,
+        lat: f64,
+        lon: f64,
+        accuracy_m: f64,
+    ) -> Result<AttendanceRecord> {
+        let id = parse_id("visit_id", &visit_id)?;
+        Ok(self
+            .inner
+            .check_in(id, position(lat, lon)?, accuracy_m)?
+            .into())
+    }
+
+    /// Queues a check-out.
+    pub fn check_out(
+        &self,
+        visit_id: String,
+        lat: f64,
+        lon: f64,
+        accuracy_m: f64,
+    ) -> Result<AttendanceRecord> {
+        let id = parse_id("visit_id", &visit_id)?;
+        Ok(self
+            .inner
+            .check_out(id, position(lat, lon)?, accuracy_m)?
+            .into())
+    }
+
+    /// Queues an extension request.
+    pub fn request_extension(
+        &self,
+        visit_id: String,
+        extra_days: u16,
+        reason: String,
+    ) -> Result<CommandRecord> {
+        let id = parse_id("visit_id", &visit_id)?;
+        Ok(self
+            .inner
+            .request_extension(id, extra_days, &reason)?
+            .into())
+    }
+
+    /// Queues a rating.
+    pub fn submit_rating(
+        &self,
+        visit_id: String,
+        token: String,
+        score: u8,
+        comment: Option<String>,
+    ) -> Result<CommandRecord> {
+        let id = parse_id("visit_id", &visit_id)?;
+        Ok(self
+            .inner
+            .submit_rating(id, &token, score, comment.as_deref())?
+            .into())
+    }
+
+    /// Queues closing my ticket.
+    pub fn close_ticket(&self, ticket_id: String) -> Result<CommandRecord> {
+        Ok(self
+            .inner
+            .close_ticket(parse_id("ticket_id", &ticket_id)?)?
+            .into())
+    }
+
+    /// Queues a chat message (no conversation id starts one).
+    pub fn send_chat_message(
+        &self,
+        conversation_id: Option<String>,
+        body: String,
+    ) -> Result<CommandRecord> {
+        let conversation = conversation_id
+            .map(|id| parse_id("conversation_id", &id))
+            .transpose()?;
+        Ok(self.inner.send_chat_message(conversation, &body)?.into())
+    }
+
+    /// One outbox row.
+    pub fn command(&self, command_id: String) -> Result<CommandRecord> {
+        Ok(self
+            .inner
+            .command(parse_id("command_id", &command_id)?)?
+            .into())
+    }
+
+    /// The outbox, newest first.
+    pub fn outbox(&self, open_only: bool) -> Result<Vec<CommandRecord>> {
+        Ok(self
+            .inner
+            .outbox(open_only)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}

@@ -1,0 +1,309 @@
+//! Records and Enums of the FFI, and their conversions from core types.
+//! Ids travel as canonical UUID strings; times as Unix milliseconds.
+
+use fieldops_core::sync::docs::{Ticket, Visit};
+use fieldops_core::{
+    Account, AttendanceReceipt, CommandState, CoreEvent, ListItem, OutboxEntry, SyncReport,
+    SyncState, SyncStatus,
+};
+
+/// The signed-in user.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct AccountRecord {
+    pub user_id: String,
+    pub role: String,
+    pub name: String,
+    pub email: String,
+    pub base_url: String,
+}
+
+impl From<Account> for AccountRecord {
+    fn from(a: Account) -> Self {
+        AccountRecord {
+            user_id: a.user_id.to_string(),
+            role: a.role.as_str().to_owned(),
+            name: a.name,
+            email: a.email,
+            base_url: a.base_url,
+        }
+    }
+}
+
+/// A row of a list.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ListItemRecord {
+    pub id: String,
+    pub title: String,
+    pub status: String,
+    pub sort_key: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub distance_m: Option<f64>,
+}
+
+impl From<ListItem> for ListItemRecord {
+    fn from(i: ListItem) -> Self {
+        ListItemRecord {
+            id: i.doc_id.to_string(),
+            title: i.title,
+            status: i.status,
+            sort_key: i.sort_key,
+            lat: i.position.map(|p| p.lat),
+            lon: i.position.map(|p| p.lon),
+            distance_m: i.distance_m,
+        }
+    }
+}
+
+/// One checklist entry.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ChecklistItemRecord {
+    pub id: String,
+    pub label: String,
+    pub done: bool,
+}
+
+/// A visit as the app shows it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct VisitRecord {
+    pub id: String,
+    pub ticket_id: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub address: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub scheduled_start: String,
+    pub planned_days: u32,
+    pub status: String,
+    pub technician_quota: u32,
+    pub active_assignments: u32,
+    pub technician_ids: Vec<String>,
+    pub emergency: bool,
+    pub notes: String,
+    pub checklist: Vec<ChecklistItemRecord>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub access_notes: Option<String>,
+}
+
+impl VisitRecord {
+    pub(crate) fn new(id: String, v: Visit) -> Self {
+        let active = v.active_assignments() as u32;
+        let technician_ids = v
+            .assignments
+            .iter()
+            .filter(|a| a.state == fieldops_core::sync::docs::visit::AssignmentState::Active)
+            .map(|a| a.technician_id.to_string())
+            .collect();
+        let private = v.customer_private;
+        VisitRecord {
+            id,
+            ticket_id: v.ticket_id.map(|t| t.to_string()),
+            title: v.title,
+            description: v.description,
+            address: v.site.address,
+            lat: v.site.lat,
+            lon: v.site.lon,
+            scheduled_start: v.scheduled_start.to_string(),
+            planned_days: v.planned_days,
+            status: v.status.as_str().to_owned(),
+            technician_quota: v.technician_quota,
+            active_assignments: active,
+            technician_ids,
+            emergency: v.emergency,
+            notes: v.notes,
+            checklist: v
+                .checklist
+                .into_iter()
+                .map(|i| ChecklistItemRecord {
+                    id: i.id.to_string(),
+                    label: i.label,
+                    done: i.done,
+                })
+                .collect(),
+            contact_name: private.as_ref().map(|p| p.contact_name.clone()),
+            contact_phone: private.as_ref().map(|p| p.contact_phone.clone()),
+            access_notes: private.map(|p| p.access_notes),
+        }
+    }
+}
+
+/// A ticket as the app shows it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TicketRecord {
+    pub id: String,
+    pub number: String,
+    pub subject: String,
+    pub description: String,
+    pub category: String,
+    pub priority: String,
+    pub status: String,
+    pub updated_at_ms: i64,
+}
+
+impl TicketRecord {
+    pub(crate) fn new(id: String, t: Ticket) -> Self {
+        TicketRecord {
+            id,
+            number: t.number.to_string(),
+            subject: t.subject,
+            description: t.description,
+            category: t.category,
+            priority: t.priority.as_str().to_owned(),
+            status: t.status.as_str().to_owned(),
+            updated_at_ms: t.updated_at_ms,
+        }
+    }
+}
+
+/// Where a command is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CommandStateRecord {
+    Pending,
+    Sending,
+    Accepted,
+    Rejected,
+}
+
+/// An outbox row.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct CommandRecord {
+    pub command_id: String,
+    pub device_seq: u64,
+    pub name: String,
+    pub target_id: Option<String>,
+    pub state: CommandStateRecord,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub created_at_ms: i64,
+}
+
+impl From<OutboxEntry> for CommandRecord {
+    fn from(e: OutboxEntry) -> Self {
+        CommandRecord {
+            command_id: e.command_id.to_string(),
+            device_seq: e.device_seq,
+            name: e.name,
+            target_id: e.target_id.map(|id| id.to_string()),
+            state: match e.state {
+                CommandState::Pending => CommandStateRecord::Pending,
+                CommandState::Sending => CommandStateRecord::Sending,
+                CommandState::Accepted => CommandStateRecord::Accepted,
+                CommandState::Rejected => CommandStateRecord::Rejected,
+            },
+            reason: e.reason,
+            message: e.message,
+            created_at_ms: e.created_at_ms,
+        }
+    }
+}
+
+/// A queued check-in or check-out and the device's geofence verdict.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct AttendanceRecord {
+    pub command: CommandRecord,
+    pub distance_m: f64,
+    pub within_geofence: bool,
+}
+
+impl From<AttendanceReceipt> for AttendanceRecord {
+    fn from(r: AttendanceReceipt) -> Self {
+        AttendanceRecord {
+            command: r.command.into(),
+            distance_m: r.geofence.distance_m,
+            within_geofence: r.geofence.within,
+        }
+    }
+}
+
+/// Whether the device talks to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SyncStateRecord {
+    Idle,
+    Syncing,
+    Offline,
+    Error,
+}
+
+/// The sync status.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SyncStatusRecord {
+    pub state: SyncStateRecord,
+    pub pending_commands: u64,
+    pub sending_commands: u64,
+    pub unsynced_documents: u64,
+    pub last_synced_at_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+impl From<SyncStatus> for SyncStatusRecord {
+    fn from(s: SyncStatus) -> Self {
+        SyncStatusRecord {
+            state: match s.state {
+                SyncState::Idle => SyncStateRecord::Idle,
+                SyncState::Syncing => SyncStateRecord::Syncing,
+                SyncState::Offline => SyncStateRecord::Offline,
+                SyncState::Error => SyncStateRecord::Error,
+            },
+            pending_commands: s.pending_commands,
+            sending_commands: s.sending_commands,
+            unsynced_documents: s.unsynced_documents,
+            last_synced_at_ms: s.last_synced_at_ms,
+            last_error: s.last_error,
+        }
+    }
+}
+
+/// What a one-shot sync did.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SyncReportRecord {
+    pub documents_received: u64,
+    pub commands_answered: u64,
+    pub cursor: u64,
+}
+
+impl From<SyncReport> for SyncReportRecord {
+    fn from(r: SyncReport) -> Self {
+        SyncReportRecord {
+            documents_received: r.documents_received,
+            commands_answered: r.commands_answered,
+            cursor: r.cursor,
+        }
+    }
+}
+
+/// Something changed.
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum EventRecord {
+    DocumentChanged { id: String, kind: String },
+    CommandAnswered { command: CommandRecord },
+    ScopeDropped { ids: Vec<String>, reason: String },
+    WriteRejected { id: String, violations: Vec<String> },
+    SyncStatusChanged { status: SyncStatusRecord },
+}
+
+impl From<CoreEvent> for EventRecord {
+    fn from(e: CoreEvent) -> Self {
+        match e {
+            CoreEvent::DocumentChanged { doc_id, kind } => EventRecord::DocumentChanged {
+                id: doc_id.to_string(),
+                kind: kind.as_str().to_owned(),
+            },
+            CoreEvent::CommandAnswered(entry) => EventRecord::CommandAnswered {
+                command: entry.into(),
+            },
+            CoreEvent::ScopeDropped { doc_ids, reason } => EventRecord::ScopeDropped {
+                ids: doc_ids.iter().map(|id| id.to_string()).collect(),
+                reason,
+            },
+            CoreEvent::WriteRejected { doc_id, violations } => EventRecord::WriteRejected {
+                id: doc_id.to_string(),
+                violations,
+            },
+            CoreEvent::SyncStatusChanged(status) => EventRecord::SyncStatusChanged {
+                status: status.into(),
+            },
+        }
+    }
+}

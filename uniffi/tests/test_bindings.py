@@ -1,0 +1,197 @@
+"""fieldops-ffi through its generated Python bindings, against a real server.
+
+Starts `fieldops serve --demo` on 127.0.0.1:0 with a fresh SQLite file, then
+drives a technician's phone: log in, sync, go offline, queue work, come back,
+see the answers. Also checks that bad input gets typed errors, never a crash.
+Prints 'N passed, N failed' and exits non-zero on any failure.
+"""
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+
+import fieldops_ffi as ffi
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+class Server:
+    def __init__(self):
+        self.dir = tempfile.TemporaryDirectory()
+        db = os.path.join(self.dir.name, "server.db")
+        self.proc = subprocess.Popen(
+            [os.environ["FIELDOPS_BIN"], "serve", "--demo", "--listen", "127.0.0.1:0",
+             "--database-url", f"sqlite://{db}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "FIELDOPS_LOG": "info"},
+        )
+        self.url = None
+        for line in self.proc.stdout:
+            m = re.search(r"listening on (http://[0-9.:]+)", line)
+            if m:
+                self.url = m.group(1)
+                break
+        if not self.url:
+            raise RuntimeError("the server did not start")
+        # Keep draining its output so it never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.dir.cleanup()
+
+
+class Events(ffi.EventListener):
+    def __init__(self):
+        self.events = []
+
+    def on_event(self, event):
+        self.events.append(event)
+
+
+def store_path(name):
+    return os.path.join(tempfile.mkdtemp(), name)
+
+
+@test
+def technician_flow_offline_and_back(server):
+    phone = ffi.FieldopsClient.open(store_path("phone.db"))
+    events = Events()
+    phone.add_listener(events)
+    account = asyncio.run(phone.login(server.url, "tech1@example.com", "tech123"))
+    assert account.role == "technician", account
+    report = asyncio.run(phone.sync_now(20_000))
+    assert report.cursor >= 0
+    status = phone.sync_status()
+    assert status.state == ffi.SyncStateRecord.IDLE, status
+    assert status.last_synced_at_ms is not None
+
+    # Offline: work is queued and visible at once.
+    phone.stop_sync()
+    sent = phone.send_chat_message(None, "On my way, 10 minutes.")
+    assert sent.state == ffi.CommandStateRecord.PENDING
+    assert phone.sync_status().pending_commands == 1
+    assert [c.command_id for c in phone.outbox(True)] == [sent.command_id]
+
+    # Back online: the server answers and the app hears it.
+    asyncio.run(phone.sync_now(20_000))
+    answered = phone.command(sent.command_id)
+    assert answered.state in (ffi.CommandStateRecord.ACCEPTED, ffi.CommandStateRecord.REJECTED)
+    assert phone.sync_status().pending_commands == 0
+    assert any(isinstance(e, ffi.EventRecord.COMMAND_ANSWERED) for e in events.events)
+    assert any(isinstance(e, ffi.EventRecord.SYNC_STATUS_CHANGED) for e in events.events)
+
+
+@test
+def the_session_survives_a_restart(server):
+    path = store_path("phone.db")
+    phone = ffi.FieldopsClient.open(path)
+    asyncio.run(phone.login(server.url, "tech2@example.com", "tech123"))
+    device = phone.device_id()
+    del phone
+    again = ffi.FieldopsClient.open(path)
+    assert again.device_id() == device
+    assert again.account().email == "tech2@example.com"
+    asyncio.run(again.sync_now(20_000))
+
+
+@test
+def wrong_password_is_unauthorized(server):
+    phone = ffi.FieldopsClient.open(store_path("phone.db"))
+    try:
+        asyncio.run(phone.login(server.url, "tech1@example.com", "nope"))
+    except ffi.FieldopsError.Unauthorized:
+        pass
+    else:
+        raise AssertionError("expected Unauthorized")
+    assert phone.account() is None
+
+
+def expect(error, fn, *args):
+    try:
+        fn(*args)
+    except error as e:
+        return e
+    raise AssertionError(f"expected {error.__name__}")
+
+
+@test
+def calls_before_login_are_typed_errors(server):
+    phone = ffi.FieldopsClient.open(store_path("phone.db"))
+    visit = "01900000-0000-7000-8000-000000000001"
+    expect(ffi.FieldopsError.NotLoggedIn, phone.claim_visit, visit)
+    expect(ffi.FieldopsError.NotLoggedIn, phone.start_sync)
+    expect(ffi.FieldopsError.NotLoggedIn, phone.send_chat_message, None, "hi")
+    try:
+        asyncio.run(phone.sync_now(1000))
+    except ffi.FieldopsError.NotLoggedIn:
+        pass
+    else:
+        raise AssertionError("sync before login")
+    assert phone.my_visits(None) == []
+
+
+@test
+def bad_input_is_typed_errors(server):
+    phone = ffi.FieldopsClient.open(store_path("phone.db"))
+    asyncio.run(phone.login(server.url, "tech1@example.com", "tech123"))
+    e = expect(ffi.FieldopsError.InvalidInput, phone.claim_visit, "not-an-id")
+    assert e.field == "visit_id"
+    expect(ffi.FieldopsError.InvalidInput, phone.visit, "")
+    expect(ffi.FieldopsError.NotFound, phone.visit, "01900000-0000-7000-8000-000000000001")
+    e = expect(ffi.FieldopsError.InvalidInput, phone.pool, 91.0, 0.0)
+    assert e.field == "lat"
+    expect(ffi.FieldopsError.InvalidInput, phone.check_in,
+           "01900000-0000-7000-8000-000000000001", 0.0, 181.0, 5.0)
+    expect(ffi.FieldopsError.InvalidInput, phone.my_visits, "yesterday")
+    expect(ffi.FieldopsError.InvalidInput, phone.my_tickets, "bogus")
+    expect(ffi.FieldopsError.InvalidInput, phone.send_chat_message, None, "")
+    expect(ffi.FieldopsError.InvalidInput, phone.command, "zzz")
+    try:
+        asyncio.run(phone.login("ftp://x", "a@b.c", "pw"))
+    except ffi.FieldopsError.InvalidInput:
+        pass
+    else:
+        raise AssertionError("bad base URL")
+
+
+@test
+def a_corrupted_store_file_is_a_typed_error(server):
+    path = store_path("broken.db")
+    with open(path, "wb") as f:
+        f.write(os.urandom(16384))
+    expect(ffi.FieldopsError.StoreUnusable, ffi.FieldopsClient.open, path)
+
+
+def main():
+    server = Server()
+    passed = failed = 0
+    try:
+        for fn in TESTS:
+            try:
+                fn(server)
+                passed += 1
+                print(f"ok   {fn.__name__}")
+            except Exception:
+                failed += 1
+                print(f"FAIL {fn.__name__}")
+                traceback.print_exc()
+    finally:
+        server.stop()
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
