@@ -5,10 +5,18 @@
 //! catch up with `?since=<id>`) and then fanned out:
 //!
 //! * **SQLite** (one instance): straight into an in-process broadcast channel.
-//! * **Postgres** (any number of instances): `pg_notify('fieldops_events', id)`
-//!   in the publishing transaction's wake; every instance, the publisher
-//!   included, LISTENs, loads the event by id and broadcasts it locally. One
-//!   path for all, so every instance sees the same order.
+//! * **Postgres** (any number of instances): `pg_notify('fieldops_events', id)`;
+//!   every instance, the publisher included, LISTENs, loads the event by id
+//!   and broadcasts it locally. One path for all, so every instance sees the
+//!   same order.
+//!
+//! A change and the events that report it are written in **one transaction**
+//! ([`EventBus::record`] inside it, [`EventBus::deliver`] after commit): an
+//! event exists exactly when its change does, and a busy write path pays for
+//! one commit, not one per event. On Postgres `NOTIFY` is itself
+//! transactional, so listeners hear of the events only once they are
+//! committed. [`EventBus::publish`] is the one-shot form for changes that
+//! have already committed.
 //!
 //! Who receives an event is its [`Audience`], checked against the
 //! subscriber's [`Actor`] by [`Audience::admits`].
@@ -22,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
-use crate::db::{Backend, Db, new_id, now_ms};
+use crate::db::{Backend, Db, Tx, new_id, now_ms};
 use crate::domain::Role;
 
 /// Who may receive an event.
@@ -69,6 +77,11 @@ pub struct Event {
     /// Unix milliseconds.
     pub at: i64,
 }
+
+/// Events written in a transaction, to [`EventBus::deliver`] after it commits.
+#[derive(Debug, Default)]
+#[must_use = "recorded events reach subscribers only through EventBus::deliver"]
+pub struct Recorded(Vec<Event>);
 
 /// Publishes and distributes events. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -150,36 +163,63 @@ impl EventBus {
         audience: Audience,
         data: serde_json::Value,
     ) -> anyhow::Result<()> {
-        let event = Event {
-            id: new_id(),
-            kind: kind.to_owned(),
-            audience: Some(audience),
-            data,
-            at: now_ms(),
-        };
-        sqlx::query(
-            "INSERT INTO event_log (id, kind, audience, data, at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&event.id)
-        .bind(&event.kind)
-        .bind(serde_json::to_string(&event.audience)?)
-        .bind(event.data.to_string())
-        .bind(event.at)
-        .execute(self.db.pool())
-        .await?;
-        match self.db.backend() {
-            Backend::Sqlite => {
-                let _ = self.local.send(event);
-            }
-            Backend::Postgres => {
+        let mut tx = self.db.begin_write().await?;
+        let recorded = self.record(&mut tx, vec![(kind, audience, data)]).await?;
+        tx.commit().await?;
+        self.deliver(recorded);
+        Ok(())
+    }
+
+    /// Writes `events` to the log inside `tx` (and, on Postgres, queues
+    /// their NOTIFY, sent by the database at commit). Pass the result to
+    /// [`EventBus::deliver`] once `tx` has committed; if it rolls back, the
+    /// events never existed.
+    pub async fn record(
+        &self,
+        tx: &mut Tx,
+        events: Vec<(&str, Audience, serde_json::Value)>,
+    ) -> anyhow::Result<Recorded> {
+        let at = now_ms();
+        let mut recorded = Vec::new();
+        for (kind, audience, data) in events {
+            let event = Event {
+                id: new_id(),
+                kind: kind.to_owned(),
+                audience: Some(audience),
+                data,
+                at,
+            };
+            sqlx::query(
+                "INSERT INTO event_log (id, kind, audience, data, at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&event.id)
+            .bind(&event.kind)
+            .bind(serde_json::to_string(&event.audience)?)
+            .bind(event.data.to_string())
+            .bind(event.at)
+            .execute(&mut **tx)
+            .await?;
+            if self.db.backend() == Backend::Postgres {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(&self.channel)
                     .bind(&event.id)
-                    .execute(self.db.pool())
+                    .execute(&mut **tx)
                     .await?;
             }
+            recorded.push(event);
         }
-        Ok(())
+        Ok(Recorded(recorded))
+    }
+
+    /// Hands committed events to this instance's subscribers. On Postgres
+    /// that is the LISTEN task's job (it hears every instance's events), so
+    /// this does nothing there.
+    pub fn deliver(&self, recorded: Recorded) {
+        if self.db.backend() == Backend::Sqlite {
+            for event in recorded.0 {
+                let _ = self.local.send(event);
+            }
+        }
     }
 
     /// Events after `since` (exclusive), oldest first, at most `limit`.

@@ -111,8 +111,7 @@ async fn attend(
         position,
     )
     .await?;
-    tx.commit().await?;
-    visits::publish(state, applied.notices).await;
+    visits::commit(state, tx, applied.notices).await?;
     Ok(applied.value.into())
 }
 
@@ -168,8 +167,7 @@ pub async fn complete(
         &summary,
     )
     .await?;
-    tx.commit().await?;
-    visits::publish(&state, applied.notices).await;
+    visits::commit(&state, tx, applied.notices).await?;
     Ok(Json(view(&state, applied.value).await?))
 }
 
@@ -194,8 +192,7 @@ pub async fn reopen(
         &reason,
     )
     .await?;
-    tx.commit().await?;
-    visits::publish(&state, applied.notices).await;
+    visits::commit(&state, tx, applied.notices).await?;
     Ok(Json(view(&state, applied.value).await?))
 }
 
@@ -220,8 +217,7 @@ pub async fn return_to_pool(
         &reason,
     )
     .await?;
-    tx.commit().await?;
-    visits::publish(&state, applied.notices).await;
+    visits::commit(&state, tx, applied.notices).await?;
     Ok(Json(view(&state, applied.value.visit).await?))
 }
 
@@ -246,8 +242,7 @@ pub async fn request_extension(
         &req.reason,
     )
     .await?;
-    tx.commit().await?;
-    visits::publish(&state, applied.notices).await;
+    visits::commit(&state, tx, applied.notices).await?;
     Ok((axum::http::StatusCode::CREATED, Json(applied.value.into())))
 }
 
@@ -306,8 +301,7 @@ async fn decide(
         note.as_deref().filter(|n| !n.is_empty()),
     )
     .await?;
-    tx.commit().await?;
-    visits::publish(state, applied.notices).await;
+    visits::commit(state, tx, applied.notices).await?;
     Ok(applied.value.into())
 }
 

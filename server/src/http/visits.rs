@@ -333,8 +333,7 @@ pub async fn create(
     .await?;
     let mut tx = state.db.begin_write().await?;
     let applied = lifecycle::create(&mut tx, &actor, &fields).await?;
-    tx.commit().await?;
-    visits::publish(&state, applied.notices).await;
+    visits::commit(&state, tx, applied.notices).await?;
     let location = format!("/api/v1/visits/{}", applied.value.id);
     Ok((
         StatusCode::CREATED,
@@ -415,8 +414,7 @@ pub async fn update(
         req.force,
     )
     .await?;
-    tx.commit().await?;
-    visits::publish(&state, applied.notices).await;
+    visits::commit(&state, tx, applied.notices).await?;
     Ok(Json(view(&state, applied.value).await?))
 }
 
@@ -444,8 +442,7 @@ pub async fn cancel(
         req.force,
     )
     .await?;
-    tx.commit().await?;
-    visits::publish(&state, applied.notices).await;
+    visits::commit(&state, tx, applied.notices).await?;
     Ok(Json(view(&state, applied.value).await?))
 }
 
@@ -464,8 +461,7 @@ pub async fn claim(
     claims::precheck(&state.db, &actor, &visit_id).await?;
     let mut tx = state.db.begin_write().await?;
     let applied = claims::claim(&mut tx, state.db.backend(), &actor, &visit_id).await?;
-    tx.commit().await?;
-    visits::publish(&state, applied.notices).await;
+    visits::commit(&state, tx, applied.notices).await?;
     let seat = applied.value;
     Ok(Json(ClaimView {
         assignment_id: seat.assignment_id,
@@ -485,7 +481,6 @@ pub async fn withdraw(
     actor.authorize(Action::WorkVisit)?;
     let mut tx = state.db.begin_write().await?;
     let applied = claims::withdraw(&mut tx, state.db.backend(), &actor, &id.to_string()).await?;
-    tx.commit().await?;
-    visits::publish(&state, applied.notices).await;
+    visits::commit(&state, tx, applied.notices).await?;
     Ok(Json(view(&state, applied.value.visit).await?))
 }

@@ -73,11 +73,9 @@ async fn execute_one(
         // The decision goes into the documents in the same transaction, so
         // phones learn it by sync and nothing is half-applied.
         if let CommandOutcome::Accepted { effects } = &executed.result.outcome {
-            for visit_id in effects {
-                changed.extend(
-                    super::project::visit(&mut tx, &state.db, &visit_id.to_string()).await?,
-                );
-            }
+            changed =
+                crate::visits::project(&mut tx, &state.db, effects.iter().map(ToString::to_string))
+                    .await?;
         }
     } else {
         // A refusal may have left the transaction aborted (a constraint on
@@ -110,11 +108,8 @@ async fn execute_one(
         }
         Err(e) => return Err(e.into()),
     }
-    tx.commit().await?;
-    for c in &changed {
-        super::notify(state, c).await;
-    }
-    crate::visits::publish(state, executed.notices).await;
+    // The result, the documents and the events commit together.
+    crate::visits::finish(state, tx, &changed, executed.notices).await?;
     tracing::info!(
         command = command.body.name(),
         accepted = executed.result.is_accepted(),

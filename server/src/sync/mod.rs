@@ -193,7 +193,7 @@ impl From<sqlx::Error> for DocWriteError {
     }
 }
 
-/// The outcome of a stored write; pass `changed` to [`notify`] after commit.
+/// The outcome of a stored write; end the transaction with [`commit`] and `changed`.
 #[derive(Debug)]
 pub struct Stored {
     /// `None` when the write changed nothing (e.g. changes already stored).
@@ -354,7 +354,7 @@ pub async fn revoke_access(
     ))
 }
 
-/// Moves document `id` to feed position `seq` and describes it for [`notify`].
+/// Moves document `id` to feed position `seq` and describes it for [`commit`].
 async fn changed_at(
     tx: &mut Tx,
     id: &str,
@@ -384,17 +384,32 @@ async fn changed_at(
     })
 }
 
-/// Wakes the sessions that may need `changed` (call after commit).
-pub async fn notify(state: &AppState, changed: &Changed) {
+/// The event that wakes the sessions that may need `changed`, to record in
+/// the transaction that changed it.
+pub fn wake_up(changed: &Changed) -> Option<(&'static str, Audience, serde_json::Value)> {
     match serde_json::to_value(changed) {
-        Ok(data) => {
-            state
-                .events
-                .publish(SYNC_EVENT, Audience::Internal, data)
-                .await
+        Ok(data) => Some((SYNC_EVENT, Audience::Internal, data)),
+        Err(e) => {
+            tracing::error!(error = %e, "encoding a sync wake-up");
+            None
         }
-        Err(e) => tracing::error!(error = %e, "encoding a sync wake-up"),
     }
+}
+
+/// Records the wake-ups for `changed`, after `events`, in `tx`; commits;
+/// delivers them. The way every change to documents ends, so that sessions
+/// are woken exactly for what committed.
+pub async fn commit(
+    state: &AppState,
+    mut tx: Tx,
+    changed: &[Changed],
+    mut events: Vec<(&'static str, Audience, serde_json::Value)>,
+) -> anyhow::Result<()> {
+    events.extend(changed.iter().filter_map(wake_up));
+    let recorded = state.events.record(&mut tx, events).await?;
+    tx.commit().await?;
+    state.events.deliver(recorded);
+    Ok(())
 }
 
 /// The event kind of sync wake-ups on the bus.

@@ -18,7 +18,6 @@ use fieldops_sync::ids::{AssignmentId, DepartmentId, DocId, DocKind, UserId};
 use fieldops_sync::protocol::DropReason;
 
 use super::{Changed, DocScope, store};
-use crate::AppState;
 use crate::db::visits::VisitRow;
 use crate::db::{Db, Tx, assignments, visits};
 
@@ -87,7 +86,8 @@ fn visit_doc(
 }
 
 /// Writes visit `visit_id`'s current state into its document, inside `tx`.
-/// Returns what changed, for [`super::notify`] after commit.
+/// Returns what changed, to wake the sessions with once committed
+/// ([`crate::visits::finish`]).
 pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<Changed>> {
     let Some(row) = visits::get(&mut **tx, visit_id).await? else {
         return Ok(vec![]);
@@ -166,25 +166,4 @@ pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<C
         }
     }
     Ok(changed)
-}
-
-/// Projects a visit in a transaction of its own and wakes the sessions.
-/// Used after a change to the visit has committed; a failure is logged,
-/// and the next change of the visit projects it again.
-pub async fn refresh_visit(state: &AppState, visit_id: &str) {
-    let result = async {
-        let mut tx = state.db.begin_write().await?;
-        let changed = visit(&mut tx, &state.db, visit_id).await?;
-        tx.commit().await?;
-        anyhow::Ok(changed)
-    }
-    .await;
-    match result {
-        Ok(changed) => {
-            for c in &changed {
-                super::notify(state, c).await;
-            }
-        }
-        Err(e) => tracing::error!(error = ?e, visit_id, "projecting a visit into its document"),
-    }
 }

@@ -316,10 +316,7 @@ impl Session {
             .await
             {
                 Ok(mut stored) => {
-                    tx.commit().await?;
-                    if let Some(changed) = &stored.changed {
-                        super::notify(&self.state, changed).await;
-                    }
+                    super::commit(&self.state, tx, stored.changed.as_slice(), vec![]).await?;
                     let heads = stored.doc.get_heads().iter().map(|h| h.0).collect();
                     applied.push(Applied {
                         doc_id: doc.doc_id,
@@ -407,10 +404,7 @@ impl Session {
             .await;
             match result {
                 Ok(mut stored) => {
-                    tx.commit().await?;
-                    if let Some(changed) = &stored.changed {
-                        super::notify(&self.state, changed).await;
-                    }
+                    super::commit(&self.state, tx, stored.changed.as_slice(), vec![]).await?;
                     if let Some(reply) = stored.doc.sync().generate_sync_message(state) {
                         replies.push(DocSync::new(item.doc_id, kind, reply));
                     }

@@ -4,7 +4,7 @@
 //! Every function here takes an open write transaction (from
 //! [`Db::begin_write`](crate::db::Db::begin_write)) and the [`Actor`], does
 //! its checks and writes, and returns either an [`Applied`] value with the
-//! live-event [`Notice`]s to publish after commit, or a typed
+//! live-event [`Notice`]s, or a typed
 //! [`VisitError::Rejected`] whose [`RejectReason`] is the machine code the
 //! sync protocol uses. The HTTP handlers and the sync command executor call
 //! the same functions:
@@ -12,7 +12,7 @@
 //! ```text
 //! let mut tx = db.begin_write().await?;
 //! match visits::claims::claim(&mut tx, db.backend(), &actor, visit_id).await {
-//!     Ok(applied) => { tx.commit().await?; visits::publish(&state, applied.notices).await }
+//!     Ok(applied) => visits::commit(&state, tx, applied.notices).await?,
 //!     Err(VisitError::Rejected(r)) => { drop(tx); /* answer r.reason, r.message */ }
 //!     Err(VisitError::Db(e)) => return Err(e),
 //! }
@@ -32,11 +32,13 @@ use fieldops_sync::commands::RejectReason;
 use geo::{Distance as _, Haversine, Point};
 use serde_json::{Value, json};
 
+use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::visits::{VisitRow, status};
 use crate::db::{Tx, audit};
 use crate::error::{ApiError, FieldError};
 use crate::events::Audience;
+use crate::sync::Changed;
 
 /// Why a service refused, with a stable code and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,26 +146,54 @@ pub struct Applied<T> {
     pub notices: Vec<Notice>,
 }
 
-/// After a change committed: writes the visits it touched into their sync
-/// documents (so phones learn it by sync) and publishes its notices.
-pub async fn publish(state: &crate::AppState, notices: Vec<Notice>) {
-    let mut touched: Vec<String> = notices
+/// Finishes an accepted change in `tx`: writes the visits its notices touch
+/// into their sync documents, records the notices and the sync wake-ups as
+/// events, commits, and delivers the events. One transaction, so a phone
+/// never learns of a decision that was rolled back, and a decision is never
+/// committed without its document and its events.
+pub async fn commit(state: &AppState, mut tx: Tx, notices: Vec<Notice>) -> anyhow::Result<()> {
+    let changed = project(&mut tx, &state.db, touched(&notices)).await?;
+    finish(state, tx, &changed, notices).await
+}
+
+/// The visits `notices` are about, each once.
+pub fn touched(notices: &[Notice]) -> Vec<String> {
+    let mut ids: Vec<String> = notices
         .iter()
-        .filter_map(|n| {
-            n.data
-                .get("visit_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
+        .filter_map(|n| n.data.get("visit_id").and_then(Value::as_str))
+        .map(str::to_owned)
         .collect();
-    touched.sort();
-    touched.dedup();
-    for visit_id in &touched {
-        crate::sync::project::refresh_visit(state, visit_id).await;
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Writes `visit_ids` into their documents inside `tx`.
+pub async fn project(
+    tx: &mut Tx,
+    db: &crate::db::Db,
+    visit_ids: impl IntoIterator<Item = impl AsRef<str>>,
+) -> anyhow::Result<Vec<Changed>> {
+    let mut changed = Vec::new();
+    for id in visit_ids {
+        changed.extend(crate::sync::project::visit(tx, db, id.as_ref()).await?);
     }
-    for n in notices {
-        state.events.publish(n.kind, n.audience, n.data).await;
-    }
+    Ok(changed)
+}
+
+/// Records `notices` and the wake-ups for `changed` in `tx`, commits, and
+/// delivers them.
+pub async fn finish(
+    state: &AppState,
+    tx: Tx,
+    changed: &[Changed],
+    notices: Vec<Notice>,
+) -> anyhow::Result<()> {
+    let events = notices
+        .into_iter()
+        .map(|n| (n.kind, n.audience, n.data))
+        .collect();
+    crate::sync::commit(state, tx, changed, events).await
 }
 
 /// The fields of a visit that every visit event carries.

@@ -523,8 +523,7 @@ async fn a_shrinking_scope_drops_the_document(backend: Backend) {
     .await
     .unwrap()
     .unwrap();
-    tx.commit().await.unwrap();
-    sync::notify(state, &changed).await;
+    sync::commit(state, tx, &[changed], vec![]).await.unwrap();
     let messages = device.until_feed().await;
     assert!(
         messages
