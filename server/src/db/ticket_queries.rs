@@ -2,7 +2,11 @@
 //! stats — the read side of `db::tickets`, built at run time over both backends.
 //!
 //! Search is the one backend-specific piece: [`search_condition`] uses FTS5 on
-//! SQLite and a `tsvector` in a multi-column GIN index on Postgres.
+//! SQLite and a `tsvector` in a multi-column GIN index on Postgres. On
+//! Postgres a search limited to known departments (every staff member but an
+//! admin, or a `department` filter) matches department-qualified words
+//! (`d<department id without dashes>_<word>`, migration 0009), so it reads the
+//! posting lists of its own departments only.
 
 use sqlx::FromRow;
 
@@ -100,10 +104,47 @@ fn tokens(search: &str) -> Vec<String> {
         .collect()
 }
 
+/// Departments whose qualified search words may stand in for the scope and
+/// the department filter; beyond this many, the plain words are cheaper.
+const MAX_SCOPED_DEPARTMENTS: usize = 16;
+
+/// The departments a list is limited to, if it is and they are few.
+fn search_departments<'a>(scope: &'a Scope, f: &'a TicketFilter) -> Option<Vec<&'a str>> {
+    let departments: Vec<&str> = match (&f.department_id, scope) {
+        (Some(d), _) => vec![d.as_str()],
+        (None, Scope::Departments(ds)) => ds.iter().map(String::as_str).collect(),
+        (None, Scope::All | Scope::Customer(_)) => return None,
+    };
+    (!departments.is_empty() && departments.len() <= MAX_SCOPED_DEPARTMENTS).then_some(departments)
+}
+
+/// A Postgres `tsquery` (input syntax, not parsed again) for `words` as
+/// prefixes of department-qualified words in any of `departments`.
+fn scoped_tsquery(departments: &[&str], words: &[&String]) -> String {
+    departments
+        .iter()
+        .map(|d| {
+            let d: String = d.chars().filter(char::is_ascii_alphanumeric).collect();
+            let all = words
+                .iter()
+                .map(|t| format!("'d{d}_{t}':*"))
+                .collect::<Vec<_>>()
+                .join(" & ");
+            format!("({all})")
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 /// The search condition on `t`: every word as a prefix of a word of the
 /// subject or customer name — FTS5 on SQLite, `tsvector` on Postgres — or,
 /// when the search is a ticket number (`TKT-000123`, `123`), that ticket.
-fn search_condition(backend: Backend, search: &str, w: &mut Where) -> Option<String> {
+fn search_condition(
+    backend: Backend,
+    search: &str,
+    departments: Option<&[&str]>,
+    w: &mut Where,
+) -> Option<String> {
     // A ticket number (`TKT-000123`, `123`) is looked up by its unique index alone.
     if let Some(seq) = crate::domain::parse_ticket_number(search) {
         let p = w.next(Bind::Int(seq));
@@ -124,6 +165,12 @@ fn search_condition(backend: Backend, search: &str, w: &mut Where) -> Option<Str
                 alternatives.push(format!(
                     "t.rowid IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH {p})"
                 ));
+            }
+            Backend::Postgres if let Some(departments) = departments => {
+                // Words are letters and digits only (`tokens`), so they need
+                // no quoting inside the tsquery's quotes.
+                let p = w.next(Bind::Text(scoped_tsquery(departments, &words)));
+                alternatives.push(format!("t.search_scoped @@ CAST({p} AS tsquery)"));
             }
             Backend::Postgres => {
                 let query = words
@@ -155,7 +202,8 @@ fn build_where(backend: Backend, scope: &Scope, f: &TicketFilter) -> Where {
         }
     }
     if let Some(s) = &f.search
-        && let Some(cond) = search_condition(backend, s, &mut w)
+        && let Some(cond) =
+            search_condition(backend, s, search_departments(scope, f).as_deref(), &mut w)
     {
         w.parts.push(cond);
     }
@@ -288,4 +336,47 @@ pub async fn period_stats(
         .fetch_all(db.pool())
         .await?;
     Ok((summary, agents))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoped_queries_qualify_every_word_by_every_department() {
+        let words = [String::from("modem"), String::from("lambat")];
+        let words: Vec<&String> = words.iter().collect();
+        assert_eq!(
+            scoped_tsquery(&["0192f000-aa", "b-1"], &words),
+            "('d0192f000aa_modem':* & 'd0192f000aa_lambat':*) | ('db1_modem':* & 'db1_lambat':*)"
+        );
+    }
+
+    #[test]
+    fn only_a_known_few_departments_scope_a_search() {
+        let filter = TicketFilter::default();
+        let two = Scope::Departments(vec!["a".into(), "b".into()]);
+        assert_eq!(search_departments(&two, &filter), Some(vec!["a", "b"]));
+        assert_eq!(search_departments(&Scope::All, &filter), None);
+        assert_eq!(
+            search_departments(&Scope::Customer("c".into()), &filter),
+            None
+        );
+        assert_eq!(
+            search_departments(&Scope::Departments(vec![]), &filter),
+            None
+        );
+        let many = Scope::Departments(
+            (0..=MAX_SCOPED_DEPARTMENTS)
+                .map(|i| i.to_string())
+                .collect(),
+        );
+        assert_eq!(search_departments(&many, &filter), None);
+        let one = TicketFilter {
+            department_id: Some("d".into()),
+            ..TicketFilter::default()
+        };
+        assert_eq!(search_departments(&Scope::All, &one), Some(vec!["d"]));
+        assert_eq!(search_departments(&two, &one), Some(vec!["d"]));
+    }
 }

@@ -219,6 +219,17 @@ async fn tickets_are_numbered_and_filtered(backend: Backend) {
         .len(),
         0
     );
+    // A search within one department (admin, department filter), in the
+    // wrong one, and across all of them (admin, no filter).
+    for (query, expected) in [
+        (format!("search=printer&department_id={dept}"), 2),
+        (format!("search=printer&department_id={sales_dept}"), 0),
+        ("search=printer".to_owned(), 2),
+    ] {
+        let r = app.get(&format!("/api/v1/tickets?{query}"), &admin).await;
+        assert_eq!(numbers(&r.body).len(), expected, "{query}");
+        assert_eq!(r.body["stats"]["total"], expected, "{query}");
+    }
 
     let today = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::get("Asia/Jakarta").unwrap())
