@@ -189,7 +189,11 @@ async fn assign_one(state: &AppState) -> anyhow::Result<Option<(String, String)>
         serde_json::json!({ "assignee_id": agent.user_id, "method": "round_robin", "reason": reason }),
     )
     .await?;
+    let synced = crate::sync::tickets::project(&mut tx, &state.db, &ticket_id).await?;
     tx.commit().await?;
+    for c in &synced {
+        crate::sync::notify(state, c).await;
+    }
     Ok(Some((ticket_id, agent.user_id.clone())))
 }
 

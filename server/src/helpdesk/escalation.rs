@@ -64,7 +64,12 @@ pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize>
             detail.clone(),
         )
         .await?;
+        // The raised priority reaches the phones; the note is internal.
+        let synced = crate::sync::tickets::project(&mut tx, &state.db, &id).await?;
         tx.commit().await?;
+        for c in &synced {
+            crate::sync::notify(state, c).await;
+        }
         claimed += 1;
         tracing::info!(ticket = %ticket.number, breach = breach.as_str(), "SLA breached; escalated");
         let data = serde_json::json!({
