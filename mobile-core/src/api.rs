@@ -8,10 +8,12 @@
 use std::sync::{Arc, RwLock};
 
 use fieldops_sync::commands::{Attendance, CommandBody};
-use fieldops_sync::docs::ticket::TicketStatus;
+use fieldops_sync::docs::ticket::{Priority, TicketNumber, TicketStatus};
 use fieldops_sync::docs::visit::ChecklistItem;
 use fieldops_sync::docs::{CheckIn, DocumentSchema, Photo, Ticket, Visit};
-use fieldops_sync::ids::{CommandId, ConversationId, DeviceId, DocId, ItemId, MessageId};
+use fieldops_sync::ids::{
+    CommandId, ConversationId, DepartmentId, DeviceId, DocId, DocKind, ItemId, MessageId,
+};
 use fieldops_sync::rules;
 use rusqlite::{Connection, params};
 
@@ -45,6 +47,9 @@ pub struct ListItem {
     pub position: Option<Position>,
     /// Distance from the position the list was asked for, metres.
     pub distance_m: Option<f64>,
+    /// Created on this device and not yet confirmed by the server (a
+    /// ticket opened offline: no number yet).
+    pub pending: bool,
 }
 
 /// What queueing a check-in or check-out returns.
@@ -265,6 +270,7 @@ impl FieldopsCore {
                         sort_key: row.get(3)?,
                         position: lat.zip(lon).and_then(|(a, o)| Position::new(a, o).ok()),
                         distance_m: None,
+                        pending: row.get::<_, i64>(6)? == 1,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -274,8 +280,9 @@ impl FieldopsCore {
 
     /// My visits by start date; only those starting on `date` (`YYYY-MM-DD`) if given.
     pub fn my_visits(&self, date: Option<&str>) -> Result<Vec<ListItem>> {
-        let sql = "SELECT doc_id, title, status, sort_key, lat, lon FROM doc_index
-                   WHERE kind = 'visit' AND assigned_to_me = 1 AND (?1 IS NULL OR sort_key = ?1)
+        let sql = "SELECT doc_id, title, status, sort_key, lat, lon, provisional
+                   FROM doc_index JOIN documents USING (doc_id)
+                   WHERE doc_index.kind = 'visit' AND assigned_to_me = 1 AND (?1 IS NULL OR sort_key = ?1)
                    ORDER BY sort_key, title";
         if let Some(date) = date {
             date.parse::<fieldops_sync::docs::visit::IsoDate>()
@@ -286,8 +293,9 @@ impl FieldopsCore {
 
     /// Open visits I do not hold, nearest first when a position is given.
     pub fn pool(&self, from: Option<Position>) -> Result<Vec<ListItem>> {
-        let sql = "SELECT doc_id, title, status, sort_key, lat, lon FROM doc_index
-                   WHERE kind = 'visit' AND status = 'open' AND assigned_to_me = 0
+        let sql = "SELECT doc_id, title, status, sort_key, lat, lon, provisional
+                   FROM doc_index JOIN documents USING (doc_id)
+                   WHERE doc_index.kind = 'visit' AND status = 'open' AND assigned_to_me = 0
                    ORDER BY sort_key, title";
         let mut items = self.list(sql, &[])?;
         if let Some(from) = from {
@@ -304,9 +312,10 @@ impl FieldopsCore {
 
     /// Tickets on the device, most recently updated first, optionally of one status.
     pub fn my_tickets(&self, status: Option<TicketStatus>) -> Result<Vec<ListItem>> {
-        let sql = "SELECT doc_id, title, status, sort_key, lat, lon FROM doc_index
-                   WHERE kind = 'ticket' AND (?1 IS NULL OR status = ?1)
-                   ORDER BY sort_key DESC";
+        let sql = "SELECT doc_id, title, status, sort_key, lat, lon, provisional
+                   FROM doc_index JOIN documents USING (doc_id)
+                   WHERE doc_index.kind = 'ticket' AND (?1 IS NULL OR status = ?1)
+                   ORDER BY provisional DESC, sort_key DESC";
         self.list(sql, &[&status.map(|s| s.as_str())])
     }
 
@@ -533,6 +542,71 @@ impl FieldopsCore {
         })
     }
 
+    /// Opens a ticket, online or not. The ticket is stored at once as a
+    /// local document — listed by [`my_tickets`](Self::my_tickets) as
+    /// `pending`, without a number, status open — and a `CreateTicket`
+    /// command is queued with the ticket's id. When the server's document
+    /// (with its number) arrives it replaces the local one; if the server
+    /// refuses the command, the local ticket is removed and the command
+    /// shows the reason. Customers only.
+    pub fn create_ticket(
+        &self,
+        subject: &str,
+        description: &str,
+        category: &str,
+    ) -> Result<OutboxEntry> {
+        let account = self.require_account()?;
+        if account.role != rules::Role::Customer {
+            return Err(CoreError::invalid(
+                "account",
+                "only customers open tickets from the app",
+            ));
+        }
+        let ticket_id = DocId::new();
+        let (subject, description, category) = (
+            subject.trim().to_owned(),
+            description.trim().to_owned(),
+            category.trim().to_lowercase(),
+        );
+        let body = CommandBody::CreateTicket {
+            ticket_id,
+            subject: subject.clone(),
+            description: description.clone(),
+            category: category.clone(),
+        };
+        let now = now_ms();
+        let ticket = Ticket {
+            number: TicketNumber::pending(),
+            subject,
+            description,
+            category,
+            priority: Priority::Normal,
+            status: TicketStatus::Open,
+            customer_id: account.user_id,
+            // Chosen by the server; a placeholder until its document arrives.
+            department_id: DepartmentId::new(),
+            assignee_id: None,
+            photo_ids: vec![],
+            created_at_ms: now,
+            updated_at_ms: now,
+            messages: vec![],
+        };
+        let me = Me(Some(account.user_id));
+        let entry = self.inner.store.write(|tx| {
+            // The command first: it validates the fields.
+            let entry = outbox::enqueue(tx, body)?;
+            let mut doc = ticket.to_document()?;
+            documents::insert_provisional(tx, ticket_id, DocKind::Ticket, &mut doc, me)?;
+            Ok(entry)
+        })?;
+        self.inner.events.emit(CoreEvent::DocumentChanged {
+            doc_id: ticket_id,
+            kind: DocKind::Ticket,
+        });
+        self.after_write();
+        Ok(entry)
+    }
+
     /// Closes one of my tickets.
     pub fn close_ticket(&self, ticket_id: DocId) -> Result<OutboxEntry> {
         self.require_account()?;
@@ -540,7 +614,8 @@ impl FieldopsCore {
         self.enqueue(CommandBody::CloseOwnTicket { ticket_id })
     }
 
-    /// Sends a chat message (`None` starts a conversation).
+    /// Sends a chat message (`None`: to my latest conversation, or a new one
+    /// if I have none).
     pub fn send_chat_message(
         &self,
         conversation_id: Option<ConversationId>,

@@ -461,12 +461,14 @@ impl Session_ {
             ServerMessage::Snapshots(snapshots) => {
                 let ids: Vec<(DocId, DocKind)> =
                     snapshots.iter().map(|s| (s.doc_id, s.kind)).collect();
-                blocking(inner, move |inner| {
+                let replaced_local = blocking(inner, move |inner| {
                     inner.store.write(|tx| {
+                        let mut replaced_local = false;
                         for snapshot in &snapshots {
+                            replaced_local |= documents::is_provisional(tx, snapshot.doc_id)?;
                             documents::insert_snapshot(tx, snapshot, me)?;
                         }
-                        Ok(())
+                        Ok(replaced_local)
                     })
                 })
                 .await?;
@@ -475,6 +477,11 @@ impl Session_ {
                     inner
                         .events
                         .emit(CoreEvent::DocumentChanged { doc_id, kind });
+                }
+                if replaced_local {
+                    // An edit made before the server had the document is
+                    // now a change on top of it.
+                    self.push().await?;
                 }
             }
             ServerMessage::SyncBatch(batch) => {

@@ -7,7 +7,7 @@
 //! happens once, later, only for what is listed or opened.
 
 use automerge::{AutoCommit, ChangeHash};
-use fieldops_sync::docs::{Document, DocumentSchema, visit::AssignmentState};
+use fieldops_sync::docs::{Document, DocumentSchema, Ticket, visit::AssignmentState};
 use fieldops_sync::ids::{DocId, DocKind, UserId};
 use fieldops_sync::protocol::Snapshot;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -115,6 +115,9 @@ pub(crate) fn insert_snapshot(conn: &Connection, snapshot: &Snapshot, me: Me) ->
     if inserted == 1 {
         return Ok(());
     }
+    if is_provisional(conn, snapshot.doc_id)? {
+        return replace_provisional(conn, snapshot, me);
+    }
     // Already here: the bytes are changes (live path) or a whole document
     // (re-sent, or a projection replaced); either way they merge.
     let Some(mut loaded) = load(conn, snapshot.doc_id)? else {
@@ -131,6 +134,79 @@ pub(crate) fn insert_snapshot(conn: &Connection, snapshot: &Snapshot, me: Me) ->
         }
     };
     store_changes(conn, snapshot.doc_id, &mut loaded, Some(&server_heads), me)
+}
+
+/// Whether a document was created on this device and not yet by the server.
+pub(crate) fn is_provisional(conn: &Connection, id: DocId) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT provisional FROM documents WHERE doc_id = ?1",
+            [id.to_string()],
+            |row| row.get::<_, i64>(0),
+        )
+        .optional()?
+        == Some(1))
+}
+
+/// Stores a document created on this device (a ticket opened offline):
+/// listed at once, never pushed as changes (the server creates it from the
+/// command), replaced by the server's document when that arrives.
+pub(crate) fn insert_provisional(
+    conn: &Connection,
+    id: DocId,
+    kind: DocKind,
+    doc: &mut AutoCommit,
+    me: Me,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO documents (doc_id, kind, snapshot, heads, provisional, indexed, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
+        params![
+            id.to_string(),
+            kind.as_str(),
+            doc.save(),
+            encode_heads(&doc.get_heads()),
+            now_ms()
+        ],
+    )?;
+    reindex(conn, id, kind, doc, me)
+}
+
+/// The server's document replaces a provisional one. A ticket description
+/// edited on the device after it was queued is kept, as a local edit on
+/// top of the server's document (pushed with the next sync).
+fn replace_provisional(conn: &Connection, snapshot: &Snapshot, me: Me) -> Result<()> {
+    let id = snapshot.doc_id;
+    let local = load(conn, id)?
+        .filter(|l| l.kind == DocKind::Ticket)
+        .and_then(|l| Ticket::hydrate(&l.doc).ok());
+    let edited: bool = conn.query_row(
+        "SELECT local_changes = 1 FROM documents WHERE doc_id = ?1",
+        [id.to_string()],
+        |row| row.get(0),
+    )?;
+    replace(conn, id, snapshot.kind, &snapshot.bytes, me)?;
+    conn.execute(
+        "UPDATE documents SET server_seq = ?2 WHERE doc_id = ?1",
+        params![id.to_string(), snapshot.seq.0 as i64],
+    )?;
+    let Some(local) = local.filter(|_| edited) else {
+        return Ok(());
+    };
+    let Some(mut loaded) = load(conn, id)? else {
+        return Ok(());
+    };
+    let Ok(mut server) = Ticket::hydrate(&loaded.doc) else {
+        return Ok(());
+    };
+    if server.description == local.description {
+        return Ok(());
+    }
+    let synced = loaded.synced_heads();
+    loaded.synced = Some(synced);
+    server.description = local.description;
+    server.reconcile(&mut loaded.doc)?;
+    store_changes(conn, id, &mut loaded, None, me)
 }
 
 /// Creates an empty document row (a sync message for a document the
@@ -168,7 +244,8 @@ pub(crate) fn replace(
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, snapshot = excluded.snapshot,
             changes = x'', change_count = 0, heads = excluded.heads, synced_heads = NULL,
-            sync_state = NULL, local_changes = 0, updated_at_ms = excluded.updated_at_ms",
+            sync_state = NULL, local_changes = 0, provisional = 0,
+            updated_at_ms = excluded.updated_at_ms",
         params![
             id.to_string(),
             kind.as_str(),
@@ -281,9 +358,11 @@ pub(crate) fn delete(conn: &Connection, ids: &[DocId]) -> Result<usize> {
     Ok(n)
 }
 
-/// Documents with local changes not yet confirmed by the server.
+/// Documents with local changes not yet confirmed by the server (not those
+/// the server has not created yet).
 pub(crate) fn with_local_changes(conn: &Connection) -> Result<Vec<DocId>> {
-    let mut stmt = conn.prepare("SELECT doc_id FROM documents WHERE local_changes = 1")?;
+    let mut stmt =
+        conn.prepare("SELECT doc_id FROM documents WHERE local_changes = 1 AND provisional = 0")?;
     let ids = stmt
         .query_map([], |row| row.get::<_, String>(0))?
         .filter_map(|r| r.ok().and_then(|s| s.parse().ok()))
@@ -412,7 +491,12 @@ impl IndexRow {
             Document::Ticket(t) => IndexRow {
                 assigned_to_me: me.0 == Some(t.customer_id),
                 ..base(
-                    format!("{} {}", t.number, t.subject),
+                    if t.number.is_pending() {
+                        // Not numbered by the server yet.
+                        t.subject.clone()
+                    } else {
+                        format!("{} {}", t.number, t.subject)
+                    },
                     t.status.as_str(),
                     format!("{:020}", t.updated_at_ms),
                 )

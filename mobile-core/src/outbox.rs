@@ -86,6 +86,7 @@ fn target_of(body: &CommandBody) -> Option<DocId> {
         CommandBody::CheckIn(at) | CommandBody::CheckOut(at) => Some(at.visit_id),
         CommandBody::CloseOwnTicket { ticket_id } => Some(*ticket_id),
         CommandBody::SendChatMessage { .. } => None,
+        CommandBody::CreateTicket { ticket_id, .. } => Some(*ticket_id),
     }
 }
 
@@ -228,7 +229,19 @@ pub(crate) fn record_result(
     if changed == 0 {
         return Ok(None);
     }
-    get(conn, result.command_id)
+    let entry = get(conn, result.command_id)?;
+    if let Some(e) = &entry
+        && e.state == CommandState::Rejected
+        && e.name == "create_ticket"
+        && let Some(ticket) = e.target_id
+    {
+        // The server will never create it: the local copy goes.
+        conn.execute(
+            "DELETE FROM documents WHERE doc_id = ?1 AND provisional = 1",
+            [ticket.to_string()],
+        )?;
+    }
+    Ok(entry)
 }
 
 /// (pending, sending) counts.

@@ -96,6 +96,13 @@ const MIGRATIONS: &[&str] = &[
         updated_at_ms INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 2: tickets opened on the device before the server numbered them.
+    r#"
+    -- 1: created here (a pending CreateTicket); never pushed as changes,
+    -- replaced by the server's document when it arrives.
+    ALTER TABLE documents ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0
+        CHECK (provisional IN (0, 1));
+    "#,
 ];
 
 /// The schema version this build writes.

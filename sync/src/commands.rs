@@ -27,6 +27,12 @@ pub const MAX_COMMENT_CHARS: usize = 2_000;
 pub const MAX_CHAT_BODY_CHARS: usize = 4_000;
 /// Longest rating-link token, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 512;
+/// Longest ticket subject, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 200;
+/// Longest ticket description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+/// Longest ticket category code, in characters.
+pub const MAX_CATEGORY_CHARS: usize = 64;
 /// Longest rejection message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 500;
 /// Extra days one extension request may ask for.
@@ -104,14 +110,29 @@ pub enum CommandBody {
         /// The ticket.
         ticket_id: DocId,
     },
-    /// Send a chat message; `None` starts a new conversation.
+    /// Send a chat message; without a conversation, to the sender's latest
+    /// conversation (a new one if they have none). The message id makes a
+    /// resend store nothing twice.
     SendChatMessage {
-        /// The conversation, if it exists.
+        /// The conversation, if the device knows it.
         conversation_id: Option<ConversationId>,
         /// The message id chosen by the device.
         client_message_id: MessageId,
         /// The text.
         body: String,
+    },
+    /// A customer opens a ticket, possibly while offline. The device chooses
+    /// the id (it becomes the ticket's and its document's id), so the phone
+    /// can show the ticket at once; the server assigns the number.
+    CreateTicket {
+        /// The new ticket's id.
+        ticket_id: DocId,
+        /// One-line subject, 1 to [`MAX_SUBJECT_CHARS`] characters.
+        subject: String,
+        /// The problem, up to [`MAX_DESCRIPTION_CHARS`] characters.
+        description: String,
+        /// A category code the server knows (e.g. `technical`).
+        category: String,
     },
 }
 
@@ -127,6 +148,7 @@ impl CommandBody {
             CommandBody::SubmitRating { .. } => "submit_rating",
             CommandBody::CloseOwnTicket { .. } => "close_own_ticket",
             CommandBody::SendChatMessage { .. } => "send_chat_message",
+            CommandBody::CreateTicket { .. } => "create_ticket",
         }
     }
 }
@@ -216,6 +238,27 @@ impl Command {
             }
             CommandBody::SendChatMessage { body, .. } => {
                 check_text("body", body, MAX_CHAT_BODY_CHARS, true)
+            }
+            CommandBody::CreateTicket {
+                subject,
+                description,
+                category,
+                ..
+            } => {
+                check_text("subject", subject, MAX_SUBJECT_CHARS, true)?;
+                if subject.contains('\n') {
+                    return invalid("subject", "must be one line");
+                }
+                check_text("description", description, MAX_DESCRIPTION_CHARS, false)?;
+                if category.is_empty()
+                    || category.len() > MAX_CATEGORY_CHARS
+                    || !category
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    return invalid("category", "must be a category code (a-z, 0-9, _)");
+                }
+                Ok(())
             }
         }
     }
@@ -416,6 +459,45 @@ mod tests {
         assert_eq!(field_of(say("Hola, ¿a qué hora llegan?\nGracias")), None);
         assert_eq!(field_of(say("")), Some("body"));
         assert_eq!(field_of(say("bell\u{7}")), Some("body"));
+    }
+
+    #[test]
+    fn new_tickets_need_a_subject_and_a_category_code() {
+        let open = |subject: &str, description: &str, category: &str| CommandBody::CreateTicket {
+            ticket_id: DocId::new(),
+            subject: subject.into(),
+            description: description.into(),
+            category: category.into(),
+        };
+        assert_eq!(field_of(open("AC bocor", "", "technical")), None);
+        assert_eq!(
+            field_of(open(
+                "AC bocor",
+                &"é".repeat(MAX_DESCRIPTION_CHARS),
+                "feature_request"
+            )),
+            None
+        );
+        assert_eq!(field_of(open("  ", "", "technical")), Some("subject"));
+        assert_eq!(field_of(open("a\nb", "", "technical")), Some("subject"));
+        assert_eq!(
+            field_of(open(&"s".repeat(MAX_SUBJECT_CHARS + 1), "", "technical")),
+            Some("subject")
+        );
+        assert_eq!(
+            field_of(open(
+                "AC",
+                &"d".repeat(MAX_DESCRIPTION_CHARS + 1),
+                "technical"
+            )),
+            Some("description")
+        );
+        assert_eq!(field_of(open("AC", "", "")), Some("category"));
+        assert_eq!(field_of(open("AC", "", "Technical")), Some("category"));
+        assert_eq!(
+            field_of(open("AC", "", &"c".repeat(MAX_CATEGORY_CHARS + 1))),
+            Some("category")
+        );
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub mod limits {
     pub const MAX_RESULTS: usize = 100;
     /// Any text inside a command or result, in bytes.
     pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+    /// A ticket description inside a command, in bytes.
+    pub const MAX_DESCRIPTION_BYTES: usize = 48 * 1024;
     /// Documents in one [`Feed`](super::Feed) or [`DropDocs`](super::DropDocs).
     pub const MAX_FEED_DOCS: usize = 10_000;
     /// Violations reported for one document.
@@ -378,6 +380,20 @@ fn check_command(command: &Command) -> Result<(), LimitExceeded> {
         B::RequestExtension { reason, .. } => [Some(reason), None, None],
         B::SubmitRating { token, comment, .. } => [Some(token), comment.as_deref(), None],
         B::SendChatMessage { body, .. } => [Some(body), None, None],
+        B::CreateTicket {
+            subject,
+            description,
+            category,
+            ..
+        } => {
+            // A description may be longer than other texts (10,000 characters).
+            limit(
+                "commands.description",
+                description.len(),
+                limits::MAX_DESCRIPTION_BYTES,
+            )?;
+            [Some(subject), Some(category), None]
+        }
         B::ClaimVisit { .. }
         | B::ReleaseVisit { .. }
         | B::CheckIn(_)

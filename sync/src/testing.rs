@@ -4,7 +4,7 @@
 use crate::docs::checkin::{CheckIn, Direction};
 use crate::docs::photo::{Owner, OwnerKind, Photo, UploadState};
 use crate::docs::staff_notes::{InternalNote, StaffNotes};
-use crate::docs::ticket::{Priority, Ticket, TicketNumber, TicketStatus};
+use crate::docs::ticket::{Author, Priority, Ticket, TicketMessage, TicketNumber, TicketStatus};
 use crate::docs::visit::{
     Assignment, AssignmentState, ChecklistItem, CustomerPrivate, Site, Visit, VisitStatus,
 };
@@ -27,6 +27,12 @@ pub fn sample_ticket() -> Ticket {
         photo_ids: vec![DocId::new(), DocId::new()],
         created_at_ms: NOV_22_2026_MS,
         updated_at_ms: NOV_22_2026_MS,
+        messages: vec![TicketMessage {
+            id: ItemId::new(),
+            author: Author::Customer,
+            body: "It drips onto the floor.".into(),
+            at_ms: NOV_22_2026_MS,
+        }],
     }
 }
 

@@ -61,6 +61,19 @@ fn client_messages() -> Vec<ClientMessage> {
                     body: "¿Llegan hoy?".into(),
                 },
             },
+            Command {
+                id: CommandId::new(),
+                device_seq: 9,
+                issued_at_ms: 1_795_305_600_200,
+                body: CommandBody::CreateTicket {
+                    ticket_id: DocId::new(),
+                    subject: "AC bocor".into(),
+                    // 9,000 characters, 18,000 bytes: more than other
+                    // command texts may hold.
+                    description: "é".repeat(9_000),
+                    category: "technical".into(),
+                },
+            },
         ]),
         ClientMessage::Ack { cursor: Cursor(42) },
         ClientMessage::Ping { nonce: 9 },

@@ -267,6 +267,20 @@ impl FieldopsClient {
             .into())
     }
 
+    /// Opens a ticket (customers): listed at once as pending, numbered by
+    /// the server on the next sync. The command's `target_id` is the ticket.
+    pub fn create_ticket(
+        &self,
+        subject: String,
+        description: String,
+        category: String,
+    ) -> Result<CommandRecord> {
+        Ok(self
+            .inner
+            .create_ticket(&subject, &description, &category)?
+            .into())
+    }
+
     /// Queues closing my ticket.
     pub fn close_ticket(&self, ticket_id: String) -> Result<CommandRecord> {
         Ok(self
@@ -275,7 +289,8 @@ impl FieldopsClient {
             .into())
     }
 
-    /// Queues a chat message (no conversation id starts one).
+    /// Queues a chat message (no conversation id: my latest conversation,
+    /// or a new one).
     pub fn send_chat_message(
         &self,
         conversation_id: Option<String>,

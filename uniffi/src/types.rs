@@ -39,6 +39,8 @@ pub struct ListItemRecord {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub distance_m: Option<f64>,
+    /// Created on this device, not yet confirmed by the server.
+    pub pending: bool,
 }
 
 impl From<ListItem> for ListItemRecord {
@@ -51,6 +53,7 @@ impl From<ListItem> for ListItemRecord {
             lat: i.position.map(|p| p.lat),
             lon: i.position.map(|p| p.lon),
             distance_m: i.distance_m,
+            pending: i.pending,
         }
     }
 }
@@ -129,10 +132,21 @@ impl VisitRecord {
     }
 }
 
+/// One public message on a ticket.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TicketMessageRecord {
+    pub id: String,
+    /// `customer`, `staff` or `system`.
+    pub author: String,
+    pub body: String,
+    pub at_ms: i64,
+}
+
 /// A ticket as the app shows it.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct TicketRecord {
     pub id: String,
+    /// `TKT-000000` until the server has numbered a ticket opened offline.
     pub number: String,
     pub subject: String,
     pub description: String,
@@ -140,6 +154,8 @@ pub struct TicketRecord {
     pub priority: String,
     pub status: String,
     pub updated_at_ms: i64,
+    /// The public conversation, oldest first.
+    pub messages: Vec<TicketMessageRecord>,
 }
 
 impl TicketRecord {
@@ -153,6 +169,16 @@ impl TicketRecord {
             priority: t.priority.as_str().to_owned(),
             status: t.status.as_str().to_owned(),
             updated_at_ms: t.updated_at_ms,
+            messages: t
+                .messages
+                .into_iter()
+                .map(|m| TicketMessageRecord {
+                    id: m.id.to_string(),
+                    author: m.author.as_str().to_owned(),
+                    body: m.body,
+                    at_ms: m.at_ms,
+                })
+                .collect(),
         }
     }
 }

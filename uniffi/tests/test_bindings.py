@@ -94,6 +94,30 @@ def technician_flow_offline_and_back(server):
 
 
 @test
+def customer_opens_a_ticket_offline(server):
+    phone = ffi.FieldopsClient.open(store_path("customer.db"))
+    asyncio.run(phone.login(server.url, "customer@example.com", "customer123"))
+    asyncio.run(phone.sync_now(20_000))
+    phone.stop_sync()
+    queued = phone.create_ticket("AC tidak dingin", "Sejak kemarin sore.", "technical")
+    assert queued.name == "create_ticket" and queued.target_id, queued
+    [item] = [t for t in phone.my_tickets(None) if t.id == queued.target_id]
+    assert item.pending and item.status == "open", item
+    assert phone.ticket(queued.target_id).number == "TKT-000000"
+    e = expect(ffi.FieldopsError.InvalidInput, phone.create_ticket, " ", "", "technical")
+    assert e.field == "subject", e
+
+    # Twice: the document can arrive in a frame after the command's answer.
+    asyncio.run(phone.sync_now(20_000))
+    asyncio.run(phone.sync_now(20_000))
+    assert phone.command(queued.command_id).state == ffi.CommandStateRecord.ACCEPTED
+    ticket = phone.ticket(queued.target_id)
+    assert re.fullmatch(r"TKT-\d{6,}", ticket.number) and ticket.number != "TKT-000000", ticket
+    [item] = [t for t in phone.my_tickets("open") if t.id == queued.target_id]
+    assert not item.pending and item.title.startswith(ticket.number), item
+
+
+@test
 def the_session_survives_a_restart(server):
     path = store_path("phone.db")
     phone = ffi.FieldopsClient.open(path)

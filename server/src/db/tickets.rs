@@ -52,6 +52,8 @@ pub const COLUMNS: &str = "t.id, t.seq, t.number, t.subject, t.description, t.ca
 /// A new ticket, validated.
 #[derive(Debug, Clone)]
 pub struct NewTicket {
+    /// Its id: fresh, or chosen by a device that opened it offline.
+    pub id: String,
     pub subject: String,
     pub description: String,
     pub category: String,
@@ -63,14 +65,16 @@ pub struct NewTicket {
     pub created_at: i64,
 }
 
-/// Takes the next ticket number and inserts the ticket.
+/// Takes the next ticket number and inserts the ticket. Callers project it
+/// into its sync document (`sync::tickets::project`) in the same transaction,
+/// as after every other write below.
 pub async fn create(tx: &mut Tx, new: &NewTicket) -> sqlx::Result<TicketRow> {
     let seq: i64 = sqlx::query_scalar(
         "UPDATE ticket_counters SET value = value + 1 WHERE name = 'ticket' RETURNING value",
     )
     .fetch_one(&mut **tx)
     .await?;
-    let id = new_id();
+    let id = new.id.clone();
     sqlx::query(
         "INSERT INTO tickets (id, seq, number, subject, description, category, priority, status, \
                               department_id, customer_id, customer_name, created_by, created_at, \

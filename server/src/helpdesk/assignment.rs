@@ -189,7 +189,8 @@ async fn assign_one(state: &AppState) -> anyhow::Result<Option<(String, String)>
         serde_json::json!({ "assignee_id": agent.user_id, "method": "round_robin", "reason": reason }),
     )
     .await?;
-    tx.commit().await?;
+    let synced = crate::sync::tickets::project(&mut tx, &state.db, &ticket_id).await?;
+    crate::sync::commit(state, tx, &synced, vec![]).await?;
     Ok(Some((ticket_id, agent.user_id.clone())))
 }
 

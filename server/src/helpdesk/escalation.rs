@@ -64,7 +64,9 @@ pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize>
             detail.clone(),
         )
         .await?;
-        tx.commit().await?;
+        // The raised priority reaches the phones; the note is internal.
+        let synced = crate::sync::tickets::project(&mut tx, &state.db, &id).await?;
+        crate::sync::commit(state, tx, &synced, vec![]).await?;
         claimed += 1;
         tracing::info!(ticket = %ticket.number, breach = breach.as_str(), "SLA breached; escalated");
         let data = serde_json::json!({

@@ -1,6 +1,8 @@
-//! The help desk's logic beyond single requests: SLA arithmetic ([`sla`]),
-//! round-robin assignment ([`assignment`]), the breach and escalation job
-//! ([`escalation`]) and the WhatsApp outbound queue ([`whatsapp`]).
+//! The help desk's logic beyond single requests: ticket and chat decisions
+//! as service functions shared by HTTP and sync commands ([`tickets`],
+//! [`chat`]), SLA arithmetic ([`sla`]), round-robin assignment
+//! ([`assignment`]), the breach and escalation job ([`escalation`]) and the
+//! WhatsApp outbound queue ([`whatsapp`]).
 //!
 //! One background task per instance ([`spawn_jobs`]) runs all of them on the
 //! `helpdesk_job_interval` tick. Each step is safe to run on any number of
@@ -9,8 +11,10 @@
 //! outbox lease in `db::whatsapp`).
 
 pub mod assignment;
+pub mod chat;
 pub mod escalation;
 pub mod sla;
+pub mod tickets;
 pub mod whatsapp;
 
 use std::sync::Arc;
@@ -19,7 +23,7 @@ use tokio::sync::Notify;
 
 use crate::AppState;
 use crate::db::Tx;
-use crate::db::tickets::{self, TicketRow};
+use crate::db::tickets::{self as ticket_rows, TicketRow};
 use crate::domain::TicketStatus;
 use sla::{Calendar, ClockInput, Deadlines};
 
@@ -63,10 +67,10 @@ pub async fn refresh_deadlines(
     cal: &Calendar,
     ticket_id: &str,
 ) -> sqlx::Result<TicketRow> {
-    let ticket = tickets::get(&mut **tx, ticket_id)
+    let ticket = ticket_rows::get(&mut **tx, ticket_id)
         .await?
         .ok_or(sqlx::Error::RowNotFound)?;
-    let pauses = tickets::pauses(&mut **tx, ticket_id).await?;
+    let pauses = ticket_rows::pauses(&mut **tx, ticket_id).await?;
     let d = deadlines_of(cal, &ticket, &pauses);
     // Only running clocks keep a deadline, so the breach scan stays small.
     let done = matches!(ticket.status, TicketStatus::Resolved | TicketStatus::Closed);
@@ -74,8 +78,8 @@ pub async fn refresh_deadlines(
         .response_due_at
         .filter(|_| !done && ticket.first_response_at.is_none());
     let resolution = d.resolution_due_at.filter(|_| !done);
-    tickets::set_deadlines(tx, ticket_id, response, resolution).await?;
-    tickets::get(&mut **tx, ticket_id)
+    ticket_rows::set_deadlines(tx, ticket_id, response, resolution).await?;
+    ticket_rows::get(&mut **tx, ticket_id)
         .await?
         .ok_or(sqlx::Error::RowNotFound)
 }

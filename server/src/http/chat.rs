@@ -13,11 +13,10 @@ use super::extract::{Json, Page, PageRequest, Path, Query};
 use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::chat::{self, ChatMessageRow, ConversationRow};
-use crate::db::{audit, customers, departments};
+use crate::db::customers;
 use crate::domain::{self, Role, rfc3339};
 use crate::error::{ApiError, ApiResult};
-use crate::events::Audience;
-use crate::helpdesk::assignment;
+use crate::helpdesk::chat::{self as chat_service, Sent, Target};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationView {
@@ -136,72 +135,27 @@ fn check_client_id(client_id: Option<&str>) -> ApiResult<Option<String>> {
     }
 }
 
-/// Stores a message (once per client id) and delivers it live. Used by the
-/// API and by the WhatsApp webhook.
-pub(crate) async fn deliver(
-    state: &AppState,
-    conversation_id: &str,
-    customer_id: &str,
-    sender_id: Option<&str>,
-    sender_kind: &str,
-    body: &str,
-    client_id: Option<&str>,
-) -> ApiResult<(ChatMessageRow, bool)> {
-    let mut tx = state.db.begin_write().await?;
-    let (row, new) = chat::add_message(
-        &mut tx,
-        conversation_id,
-        sender_id,
-        sender_kind,
-        body,
-        client_id,
-    )
-    .await?;
-    tx.commit().await?;
-    if new {
-        publish(state, customer_id, &row).await;
-    }
-    Ok((row, new))
-}
-
-pub(crate) async fn publish(state: &AppState, customer_id: &str, m: &ChatMessageRow) {
-    let data = serde_json::to_value(ChatMessageView::from(m.clone())).unwrap_or_default();
-    let c = Audience::Customer {
-        customer_id: customer_id.to_owned(),
-    };
-    state.events.publish("chat.message", c, data.clone()).await;
-    let department_id = departments::by_name(&state.db, &state.config.ticket_default_department)
-        .await
-        .ok()
-        .flatten()
-        .map(|d| d.id);
-    state
-        .events
-        .publish("chat.message", Audience::Staff { department_id }, data)
-        .await;
-}
-
-/// Opens a conversation for `customer_id`, routed round-robin to an available
-/// agent of the help-desk department (unassigned when nobody is available).
+/// Opens a conversation for `customer_id` in a transaction of its own (the
+/// WhatsApp webhook's path); see [`chat_service::open`].
 pub(crate) async fn open(state: &AppState, customer_id: &str, channel: &str) -> ApiResult<String> {
-    let department =
-        departments::by_name(&state.db, &state.config.ticket_default_department).await?;
     let mut tx = state.db.begin_write().await?;
-    let assignee =
-        assignment::pick_for_chat(state, &mut tx, department.as_ref().map(|d| d.id.as_str()))
-            .await?;
-    let id = chat::create(&mut tx, customer_id, assignee.as_deref(), channel).await?;
-    audit::record(
-        &mut tx,
-        None,
-        "conversation.created",
-        "conversation",
-        &id,
-        serde_json::json!({ "assignee_id": assignee, "channel": channel }),
-    )
-    .await?;
+    let id = chat_service::open(&mut tx, state, customer_id, channel).await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Runs [`chat_service::send`] in its own transaction and publishes.
+async fn send_in_tx(
+    state: &AppState,
+    actor: &Actor,
+    target: Target<'_>,
+    body: &str,
+    client_id: Option<&str>,
+) -> ApiResult<Sent> {
+    let mut tx = state.db.begin_write().await?;
+    let applied = chat_service::send(&mut tx, state, actor, target, body, client_id).await?;
+    crate::visits::finish(state, tx, &[], applied.notices).await?;
+    Ok(applied.value)
 }
 
 async fn load(state: &AppState, actor: &Actor, id: &Uuid) -> ApiResult<ConversationRow> {
@@ -276,42 +230,24 @@ pub async fn start(
     {
         return Err(ApiError::field("customer_id", "names no customer"));
     }
-    let kind = if actor.role.is_staff() {
-        "staff"
-    } else {
-        "customer"
-    };
-    // A replay of the first message of a conversation opens nothing new.
-    let replayed = match &client_id {
-        Some(c) => {
-            let mut tx = state.db.begin_write().await?;
-            let found = chat::by_client_id(&mut tx, &customer_id, c).await?;
-            tx.commit().await?;
-            found
-        }
-        None => None,
-    };
-    let conversation_id = match &replayed {
-        Some(id) => id.clone(),
-        None => open(&state, &customer_id, "app").await?,
-    };
-    let (message, _) = deliver(
+    let sent = send_in_tx(
         &state,
-        &conversation_id,
-        &customer_id,
-        Some(&actor.user_id),
-        kind,
+        &actor,
+        Target::New {
+            customer_id: &customer_id,
+        },
         &body,
         client_id.as_deref(),
     )
     .await?;
+    let (conversation_id, message) = (sent.conversation_id, sent.message);
     let conversation = chat::get(&state.db, &conversation_id, &actor.user_id)
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
-    let status = if replayed.is_some() {
-        StatusCode::OK
-    } else {
+    let status = if sent.opened {
         StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
     Ok((
         status,
@@ -353,22 +289,16 @@ pub async fn send(
     let c = load(&state, &actor, &id).await?;
     let body = domain::bounded_text(&req.body, 4000).map_err(|m| ApiError::field("body", m))?;
     let client_id = check_client_id(req.client_id.as_deref())?;
-    let kind = if actor.role.is_staff() {
-        "staff"
-    } else {
-        "customer"
-    };
-    let (row, new) = deliver(
+    let sent = send_in_tx(
         &state,
-        &c.id,
-        &c.customer_id,
-        Some(&actor.user_id),
-        kind,
+        &actor,
+        Target::Conversation(&c.id),
         &body,
         client_id.as_deref(),
     )
     .await?;
-    if kind == "staff" && c.channel == "whatsapp" && new {
+    let (row, new) = (sent.message, sent.new);
+    if actor.role.is_staff() && sent.channel == "whatsapp" && new {
         crate::helpdesk::whatsapp::enqueue_to_customer(&state, &c.customer_id, &body).await?;
     }
     let status = if new {

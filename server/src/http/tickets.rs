@@ -16,12 +16,14 @@ use super::extract::{Json, Page, PageRequest, Path, Query};
 use super::ticket_views::*;
 use crate::AppState;
 use crate::auth::{Action, Actor};
-use crate::db::tickets::{self, AssignMethod, NewTicket, TicketChanges, TicketFilter, TicketRow};
-use crate::db::{audit, customers, departments, now_ms, users};
-use crate::domain::{self, Priority, Role, TicketStatus, Validator};
+use crate::db::tickets::{self, AssignMethod, TicketChanges, TicketFilter, TicketRow};
+use crate::db::{audit, departments, now_ms, users};
+use crate::domain::{self, Priority, TicketStatus, Validator};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Audience;
+use crate::helpdesk::tickets::{self as service, DraftError};
 use crate::helpdesk::{self, assignment};
+use crate::visits::{self, Notice};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -108,17 +110,18 @@ pub(super) fn day_range(state: &AppState, field: &str, value: &str) -> ApiResult
 }
 
 fn check_category(state: &AppState, v: &mut Validator, value: &str) -> String {
-    let c = value.trim().to_lowercase();
-    if !state.config.ticket_categories.contains(&c) {
-        v.add(
-            "category",
-            format!(
-                "must be one of {}",
-                state.config.ticket_categories.join(", ")
-            ),
-        );
-    }
-    c
+    v.check("category", service::check_category(state, value))
+}
+
+/// Projects ticket `id` into its sync document inside `tx`.
+async fn project(
+    tx: &mut crate::db::Tx,
+    state: &AppState,
+    id: &str,
+) -> ApiResult<Vec<crate::sync::Changed>> {
+    crate::sync::tickets::project(tx, &state.db, id)
+        .await
+        .map_err(ApiError::Internal)
 }
 
 async fn load(state: &AppState, id: &Uuid) -> ApiResult<TicketRow> {
@@ -132,8 +135,8 @@ fn view(state: &AppState, t: TicketRow, pauses: &[(i64, i64)]) -> TicketView {
     TicketView::new(t, Some(&d))
 }
 
-/// Publishes a ticket change to its department and its customer.
-async fn publish(state: &AppState, kind: &str, t: &TicketRow) {
+/// The events of a ticket change, for its department and its customer.
+fn notices(kind: &'static str, t: &TicketRow) -> Vec<Notice> {
     let data = serde_json::json!({
         "id": t.id, "number": t.number, "status": t.status, "priority": t.priority,
         "assignee_id": t.assignee_id, "department_id": t.department_id,
@@ -141,11 +144,21 @@ async fn publish(state: &AppState, kind: &str, t: &TicketRow) {
     let dept = Audience::Staff {
         department_id: Some(t.department_id.clone()),
     };
-    state.events.publish(kind, dept, data.clone()).await;
     let customer = Audience::Customer {
         customer_id: t.customer_id.clone(),
     };
-    state.events.publish(kind, customer, data).await;
+    vec![
+        Notice {
+            kind,
+            audience: dept,
+            data: data.clone(),
+        },
+        Notice {
+            kind,
+            audience: customer,
+            data,
+        },
+    ]
 }
 
 /// List tickets with search, filters and cursor paging, plus counts over all matches.
@@ -225,81 +238,25 @@ pub async fn create(
     AppendHeaders<[(header::HeaderName, String); 1]>,
     Json<TicketView>,
 )> {
-    let customer_id = match (actor.role, &actor.customer_id, req.customer_id) {
-        (Role::Customer, Some(own), None) => own.clone(),
-        (_, _, Some(c)) => c.to_string(),
-        _ => {
-            actor.authorize(Action::CreateTicket { customer_id: "" })?;
-            return Err(ApiError::field("customer_id", "is required"));
-        }
+    let draft = service::Draft {
+        id: None,
+        subject: req.subject,
+        description: req.description,
+        category: req.category,
+        priority: req.priority,
+        department_id: req.department_id.map(|d| d.to_string()),
+        customer_id: req.customer_id.map(|c| c.to_string()),
     };
-    actor.authorize(Action::CreateTicket {
-        customer_id: &customer_id,
-    })?;
-    let mut v = Validator::new();
-    let subject = v.check("subject", domain::bounded_text(&req.subject, 200));
-    let description = v.check(
-        "description",
-        domain::optional_text(&req.description, 10_000),
-    );
-    let category = check_category(&state, &mut v, &req.category);
-    let customer = customers::get(state.db.pool(), &customer_id).await?;
-    if customer.is_none() {
-        v.add("customer_id", "names no customer");
-    }
-    let department_id = match req.department_id {
-        Some(d) if actor.role.is_staff() => {
-            match departments::get(&state.db, &d.to_string()).await? {
-                Some(d) => Some(d.id),
-                None => {
-                    v.add("department_id", "names no department");
-                    None
-                }
-            }
-        }
-        Some(_) => {
-            v.add("department_id", "is chosen by staff");
-            None
-        }
-        None => departments::by_name(&state.db, &state.config.ticket_default_department)
-            .await?
-            .map(|d| d.id),
-    };
-    v.finish()?;
-    let (Some(customer), Some(department_id)) = (customer, department_id) else {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "the default ticket department {:?} does not exist",
-            state.config.ticket_default_department
-        )));
+    let new = match service::prepare(&state, &actor, draft).await {
+        Ok(new) => new,
+        Err(DraftError::Forbidden) => return Err(ApiError::Forbidden),
+        Err(DraftError::Fields(errors)) => return Err(ApiError::Validation(errors)),
+        Err(DraftError::Db(e)) => return Err(e.into()),
     };
     let mut tx = state.db.begin_write().await?;
-    let row = tickets::create(
-        &mut tx,
-        &NewTicket {
-            subject,
-            description,
-            category,
-            priority: req.priority.unwrap_or(Priority::Normal),
-            department_id,
-            customer_id: customer.id,
-            customer_name: customer.name,
-            created_by: Some(actor.user_id.clone()),
-            created_at: now_ms(),
-        },
-    )
-    .await?;
-    let row = helpdesk::refresh_deadlines(&mut tx, &state.helpdesk.calendar, &row.id).await?;
-    audit::record(
-        &mut tx,
-        Some(&actor.user_id),
-        "ticket.created",
-        "ticket",
-        &row.id,
-        serde_json::json!({ "number": row.number, "priority": row.priority }),
-    )
-    .await?;
-    tx.commit().await?;
-    publish(&state, "ticket.created", &row).await;
+    let applied = service::create(&mut tx, &state, &actor, &new).await?;
+    let row = applied.value.ticket;
+    visits::finish(&state, tx, &applied.value.synced, applied.notices).await?;
     if let Err(e) = assignment::drain(&state).await {
         tracing::warn!(error = ?e, "assigning after ticket creation; the job retries");
     }
@@ -426,8 +383,8 @@ pub async fn update(
         }),
     )
     .await?;
-    tx.commit().await?;
-    publish(&state, "ticket.updated", &row).await;
+    let synced = project(&mut tx, &state, &t.id).await?;
+    visits::finish(&state, tx, &synced, notices("ticket.updated", &row)).await?;
     let pauses = tickets::pauses(state.db.pool(), &row.id).await?;
     Ok(Json(view(&state, row, &pauses)))
 }
@@ -442,52 +399,10 @@ pub async fn set_status(
     Path(id): Path<Uuid>,
     Json(req): Json<StatusRequest>,
 ) -> ApiResult<Json<TicketView>> {
-    let t = load(&state, &id).await?;
-    actor.authorize(Action::ChangeTicketStatus {
-        department_id: &t.department_id,
-        customer_id: &t.customer_id,
-        to: req.status,
-    })?;
-    if t.status == req.status {
-        let pauses = tickets::pauses(state.db.pool(), &t.id).await?;
-        return Ok(Json(view(&state, t, &pauses)));
-    }
-    if !t.status.can_become(req.status) {
-        return Err(ApiError::conflict(
-            "invalid-transition",
-            format!("a {} ticket cannot become {}", t.status, req.status),
-        ));
-    }
-    let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    if !tickets::set_status(&mut tx, &t.id, t.status, req.status, now).await? {
-        return Err(ApiError::conflict(
-            "stale",
-            "the ticket changed meanwhile; reload it",
-        ));
-    }
-    // Resolved tickets wait on the customer's confirmation; reopening resumes the clocks.
-    match req.status {
-        TicketStatus::Resolved => {
-            tickets::start_wait(&mut tx, &t.id, now).await?;
-        }
-        TicketStatus::Open | TicketStatus::InProgress => {
-            tickets::end_wait(&mut tx, &t.id, now).await?;
-        }
-        TicketStatus::Closed => {}
-    }
-    let row = helpdesk::refresh_deadlines(&mut tx, &state.helpdesk.calendar, &t.id).await?;
-    audit::record(
-        &mut tx,
-        Some(&actor.user_id),
-        "ticket.status_changed",
-        "ticket",
-        &t.id,
-        serde_json::json!({ "from": t.status, "to": req.status }),
-    )
-    .await?;
-    tx.commit().await?;
-    publish(&state, "ticket.updated", &row).await;
+    let applied = service::set_status(&mut tx, &state, &actor, &id.to_string(), req.status).await?;
+    let row = applied.value.ticket;
+    visits::finish(&state, tx, &applied.value.synced, applied.notices).await?;
     if row.status == TicketStatus::Open && row.assignee_id.is_none() {
         let _ = assignment::drain(&state).await;
     }
@@ -544,8 +459,8 @@ pub async fn assign(
     let row = tickets::get(&mut *tx, &t.id)
         .await?
         .ok_or(ApiError::NotFound("ticket"))?;
-    tx.commit().await?;
-    publish(&state, "ticket.assigned", &row).await;
+    let synced = project(&mut tx, &state, &t.id).await?;
+    visits::finish(&state, tx, &synced, notices("ticket.assigned", &row)).await?;
     let pauses = tickets::pauses(state.db.pool(), &row.id).await?;
     Ok(Json(view(&state, row, &pauses)))
 }
@@ -562,57 +477,17 @@ pub async fn post_message(
     Path(id): Path<Uuid>,
     Json(req): Json<MessageRequest>,
 ) -> ApiResult<(StatusCode, Json<TicketMessageView>)> {
-    let t = load(&state, &id).await?;
-    actor.authorize(Action::PostTicketMessage {
-        department_id: &t.department_id,
-        customer_id: &t.customer_id,
-        internal: req.internal,
-    })?;
-    let body = domain::bounded_text(&req.body, 10_000).map_err(|m| ApiError::field("body", m))?;
-    if t.status == TicketStatus::Closed {
-        return Err(ApiError::conflict("ticket-closed", "the ticket is closed"));
-    }
-    let kind = if actor.role.is_staff() {
-        "staff"
-    } else {
-        "customer"
-    };
     let mut tx = state.db.begin_write().await?;
-    let m = tickets::add_message(
+    let applied = service::post_message(
         &mut tx,
-        &t.id,
-        Some(&actor.user_id),
-        kind,
-        &body,
+        &state,
+        &actor,
+        &id.to_string(),
+        &req.body,
         req.internal,
     )
     .await?;
-    if kind == "customer" && tickets::end_wait(&mut tx, &t.id, m.created_at).await? {
-        helpdesk::refresh_deadlines(&mut tx, &state.helpdesk.calendar, &t.id).await?;
-    }
-    audit::record(
-        &mut tx,
-        Some(&actor.user_id),
-        "ticket.message_added",
-        "ticket",
-        &t.id,
-        serde_json::json!({ "message_id": m.id, "internal": req.internal }),
-    )
-    .await?;
-    tx.commit().await?;
-    let data = serde_json::json!({ "ticket_id": t.id, "number": t.number, "message": TicketMessageView::from(m.clone()) });
-    let dept = Audience::Staff {
-        department_id: Some(t.department_id.clone()),
-    };
-    state
-        .events
-        .publish("ticket.message", dept, data.clone())
-        .await;
-    if !req.internal {
-        let c = Audience::Customer {
-            customer_id: t.customer_id.clone(),
-        };
-        state.events.publish("ticket.message", c, data).await;
-    }
+    let (m, change) = applied.value;
+    visits::finish(&state, tx, &change.synced, applied.notices).await?;
     Ok((StatusCode::CREATED, Json(m.into())))
 }

@@ -307,9 +307,11 @@ async fn into_chat(state: &AppState, message_id: &str, phone: &str, text: &str) 
         Some(message_id),
     )
     .await?;
-    tx.commit().await?;
-    if new {
-        super::chat::publish(state, &customer.id, &row).await;
-    }
+    let notices = if new {
+        crate::helpdesk::chat::notices(state, &customer.id, &row).await
+    } else {
+        vec![]
+    };
+    crate::visits::finish(state, tx, &[], notices).await?;
     Ok(())
 }

@@ -11,8 +11,18 @@ use super::store;
 use crate::AppState;
 use crate::auth::Actor;
 use crate::db::{Tx, is_unique_violation};
+use crate::domain::{Role, TicketStatus};
+use crate::helpdesk::{
+    self,
+    chat::Target,
+    tickets::{Draft, DraftError, TicketChange},
+};
 use crate::visits::attendance::{self, Direction, Position};
-use crate::visits::{Notice, VisitError, VisitResult, claims, extensions};
+use crate::visits::{Notice, VisitError, VisitResult, claims, extensions, reject};
+
+fn forbidden() -> VisitError {
+    reject(RejectReason::Forbidden, "not allowed for this account")
+}
 
 /// What executing a command did.
 #[derive(Debug)]
@@ -20,6 +30,9 @@ pub struct Executed {
     pub result: CommandResult,
     /// Live events to publish after commit.
     pub notices: Vec<Notice>,
+    /// Documents the service already wrote (tickets); visits are projected
+    /// from the result's effects.
+    pub synced: Vec<super::Changed>,
 }
 
 /// Runs `commands` in order and answers each.
@@ -58,12 +71,14 @@ async fn execute_one(
         Executed {
             result: CommandResult::invalid(command.id, &invalid),
             notices: vec![],
+            synced: vec![],
         }
     } else if last.is_some_and(|last| device_seq <= last) {
         let message = "a later command from this device was already executed";
         Executed {
             result: CommandResult::rejected(command.id, RejectReason::OutOfOrder, message),
             notices: vec![],
+            synced: vec![],
         }
     } else {
         dispatch(&mut tx, state, actor, command, clock_skew_ms).await?
@@ -71,11 +86,14 @@ async fn execute_one(
     let mut changed = Vec::new();
     if executed.result.is_accepted() {
         // The decision goes into the documents in the same transaction, so
-        // phones learn it by sync and nothing is half-applied.
-        if let CommandOutcome::Accepted { effects } = &executed.result.outcome {
-            changed =
-                crate::visits::project(&mut tx, &state.db, effects.iter().map(ToString::to_string))
-                    .await?;
+        // phones learn it by sync and nothing is half-applied. Ticket and
+        // chat services write their documents themselves.
+        changed.extend(executed.synced.iter().cloned());
+        if let (false, CommandOutcome::Accepted { effects }) =
+            (is_helpdesk(&command.body), &executed.result.outcome)
+        {
+            let visits = effects.iter().map(ToString::to_string);
+            changed.extend(crate::visits::project(&mut tx, &state.db, visits).await?);
         }
     } else {
         // A refusal may have left the transaction aborted (a constraint on
@@ -110,12 +128,47 @@ async fn execute_one(
     }
     // The result, the documents and the events commit together.
     crate::visits::finish(state, tx, &changed, executed.notices).await?;
+    if executed.result.is_accepted() && matches!(command.body, CommandBody::CreateTicket { .. }) {
+        // Round-robin assignment runs on the help-desk job; wake it now.
+        state.helpdesk.wake.notify_one();
+    }
     tracing::info!(
         command = command.body.name(),
         accepted = executed.result.is_accepted(),
         "command executed"
     );
     Ok(executed.result)
+}
+
+/// Commands decided by the help-desk services.
+fn is_helpdesk(body: &CommandBody) -> bool {
+    matches!(
+        body,
+        CommandBody::CreateTicket { .. }
+            | CommandBody::CloseOwnTicket { .. }
+            | CommandBody::SendChatMessage { .. }
+    )
+}
+
+/// Turns a ticket service outcome into a command result.
+fn ticket_outcome(
+    command: &Command,
+    ticket_id: DocId,
+    outcome: VisitResult<TicketChange>,
+) -> anyhow::Result<Executed> {
+    match outcome {
+        Ok(applied) => Ok(Executed {
+            result: CommandResult::accepted(command.id, vec![ticket_id]),
+            notices: applied.notices,
+            synced: applied.value.synced,
+        }),
+        Err(VisitError::Rejected(r)) => Ok(Executed {
+            result: CommandResult::rejected(command.id, r.reason, r.message),
+            notices: vec![],
+            synced: vec![],
+        }),
+        Err(VisitError::Db(e)) => Err(e.into()),
+    }
 }
 
 /// Turns a visit service outcome into a command result.
@@ -128,10 +181,12 @@ fn visit_outcome<T>(
         Ok(applied) => Ok(Executed {
             result: CommandResult::accepted(command.id, vec![visit_id]),
             notices: applied.notices,
+            synced: vec![],
         }),
         Err(VisitError::Rejected(r)) => Ok(Executed {
             result: CommandResult::rejected(command.id, r.reason, r.message),
             notices: vec![],
+            synced: vec![],
         }),
         Err(VisitError::Db(e)) => Err(e.into()),
     }
@@ -204,11 +259,102 @@ async fn dispatch(
             .await;
             visit_outcome(command, *visit_id, outcome)
         }
-        // Ratings are not built yet; tickets and chat are decided over HTTP
-        // for now (their handlers are not yet service functions).
-        CommandBody::SubmitRating { .. }
-        | CommandBody::CloseOwnTicket { .. }
-        | CommandBody::SendChatMessage { .. } => {
+        CommandBody::CreateTicket {
+            ticket_id,
+            subject,
+            description,
+            category,
+        } => {
+            let draft = Draft {
+                id: Some(ticket_id.to_string()),
+                subject: subject.clone(),
+                description: description.clone(),
+                category: category.clone(),
+                ..Draft::default()
+            };
+            let new = match helpdesk::tickets::prepare(state, actor, draft).await {
+                Ok(new) => new,
+                Err(DraftError::Db(e)) => return Err(e.into()),
+                Err(DraftError::Forbidden) => {
+                    return ticket_outcome(command, *ticket_id, Err(forbidden()));
+                }
+                Err(DraftError::Fields(errors)) => {
+                    let message = errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    return ticket_outcome(
+                        command,
+                        *ticket_id,
+                        Err(reject(RejectReason::Invalid, message)),
+                    );
+                }
+            };
+            let outcome = helpdesk::tickets::create(tx, state, actor, &new).await;
+            ticket_outcome(command, *ticket_id, outcome)
+        }
+        CommandBody::CloseOwnTicket { ticket_id } => {
+            // Staff close tickets over HTTP; this command is the customer's.
+            let outcome = if actor.role == Role::Customer {
+                helpdesk::tickets::set_status(
+                    tx,
+                    state,
+                    actor,
+                    &ticket_id.to_string(),
+                    TicketStatus::Closed,
+                )
+                .await
+            } else {
+                Err(forbidden())
+            };
+            ticket_outcome(command, *ticket_id, outcome)
+        }
+        CommandBody::SendChatMessage {
+            conversation_id,
+            client_message_id,
+            body,
+        } => {
+            let conversation = conversation_id.map(|c| c.to_string());
+            let customer = actor.customer_id.clone().unwrap_or_default();
+            let target = match &conversation {
+                Some(id) => Target::Conversation(id),
+                None if actor.role == Role::Customer => Target::Latest {
+                    customer_id: &customer,
+                },
+                // Staff answer in a conversation they name.
+                None => {
+                    return Ok(Executed {
+                        result: CommandResult::rejected(
+                            command.id,
+                            RejectReason::Invalid,
+                            "`conversation_id` is required for staff",
+                        ),
+                        notices: vec![],
+                        synced: vec![],
+                    });
+                }
+            };
+            let client_id = client_message_id.to_string();
+            let outcome =
+                helpdesk::chat::send(tx, state, actor, target, body, Some(&client_id)).await;
+            // A conversation is not a document: nothing to sync.
+            match outcome {
+                Ok(applied) => Ok(Executed {
+                    result: CommandResult::accepted(command.id, vec![]),
+                    notices: applied.notices,
+                    synced: vec![],
+                }),
+                Err(VisitError::Rejected(r)) => Ok(Executed {
+                    result: CommandResult::rejected(command.id, r.reason, r.message),
+                    notices: vec![],
+                    synced: vec![],
+                }),
+                Err(VisitError::Db(e)) => Err(e.into()),
+            }
+        }
+        // Ratings are not built yet (no signed rating links exist).
+        CommandBody::SubmitRating { .. } => {
             let name = command.body.name();
             Ok(Executed {
                 result: CommandResult::rejected(
@@ -217,6 +363,7 @@ async fn dispatch(
                     format!("this server does not take {name} through sync yet; use the HTTP API"),
                 ),
                 notices: vec![],
+                synced: vec![],
             })
         }
     }

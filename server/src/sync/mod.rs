@@ -46,6 +46,7 @@ pub mod commands;
 pub mod project;
 pub mod session;
 pub mod store;
+pub mod tickets;
 
 use automerge::AutoCommit;
 use fieldops_sync::ids::DocKind;

@@ -305,6 +305,9 @@ impl Session {
                 continue;
             }
             let mut tx = self.state.db.begin_write().await?;
+            if doc.kind == DocKind::Ticket {
+                super::tickets::lock_row(&mut tx, self.state.db.backend(), &id).await?;
+            }
             match super::apply_changes(
                 &mut tx,
                 &self.state.db,
@@ -316,7 +319,19 @@ impl Session {
             .await
             {
                 Ok(mut stored) => {
-                    super::commit(&self.state, tx, stored.changed.as_slice(), vec![]).await?;
+                    let notices = match self
+                        .follow_write(&mut tx, doc.kind, &id, &stored.doc)
+                        .await?
+                    {
+                        Ok(notices) => notices,
+                        Err(why) => {
+                            drop(tx);
+                            out.push(self.rejected(doc.doc_id, doc.kind, why).await?);
+                            continue;
+                        }
+                    };
+                    let changed = stored.changed.as_slice();
+                    crate::visits::finish(&self.state, tx, changed, notices).await?;
                     let heads = stored.doc.get_heads().iter().map(|h| h.0).collect();
                     applied.push(Applied {
                         doc_id: doc.doc_id,
@@ -344,6 +359,22 @@ impl Session {
             }));
         }
         Ok(out)
+    }
+
+    /// What the server adds to a device's accepted write before commit: a
+    /// ticket's description is mirrored into SQL, and a change to a field SQL
+    /// owns is refused (see [`super::tickets`]).
+    async fn follow_write(
+        &self,
+        tx: &mut crate::db::Tx,
+        kind: DocKind,
+        id: &str,
+        doc: &automerge::AutoCommit,
+    ) -> anyhow::Result<Result<Vec<crate::visits::Notice>, WriteError>> {
+        if kind != DocKind::Ticket {
+            return Ok(Ok(vec![]));
+        }
+        super::tickets::after_device_write(tx, &self.actor, id, doc).await
     }
 
     /// The refusal, with the authoritative document to converge back to.
@@ -394,21 +425,32 @@ impl Session {
                 out.push(self.rejected(item.doc_id, item.kind, why).await?);
                 continue;
             };
-            let state = self.sync_states.entry(item.doc_id).or_default();
+            // Taken out of the map while the write runs, put back after.
+            let mut state = self.sync_states.remove(&item.doc_id).unwrap_or_default();
             let mut tx = self.state.db.begin_write().await?;
             let kind = item.kind;
+            if kind == DocKind::Ticket {
+                super::tickets::lock_row(&mut tx, self.state.db.backend(), &id).await?;
+            }
             let result = super::update(&mut tx, &self.state.db, &id, kind, |doc| {
-                fieldops_sync::rules::receive_checked(doc, state, kind, message, &rule_actor)
+                fieldops_sync::rules::receive_checked(doc, &mut state, kind, message, &rule_actor)
                     .map_err(DocWriteError::from)
             })
             .await;
             match result {
-                Ok(mut stored) => {
-                    super::commit(&self.state, tx, stored.changed.as_slice(), vec![]).await?;
-                    if let Some(reply) = stored.doc.sync().generate_sync_message(state) {
-                        replies.push(DocSync::new(item.doc_id, kind, reply));
+                Ok(mut stored) => match self.follow_write(&mut tx, kind, &id, &stored.doc).await? {
+                    Ok(notices) => {
+                        let changed = stored.changed.as_slice();
+                        crate::visits::finish(&self.state, tx, changed, notices).await?;
+                        if let Some(reply) = stored.doc.sync().generate_sync_message(&mut state) {
+                            replies.push(DocSync::new(item.doc_id, kind, reply));
+                        }
                     }
-                }
+                    Err(why) => {
+                        drop(tx);
+                        out.push(self.rejected(item.doc_id, kind, why).await?);
+                    }
+                },
                 Err(DocWriteError::Rejected(why)) => {
                     drop(tx);
                     out.push(self.rejected(item.doc_id, kind, why).await?);
@@ -418,6 +460,7 @@ impl Session {
                 }
                 Err(DocWriteError::Storage(e)) => return Err(e),
             }
+            self.sync_states.insert(item.doc_id, state);
         }
         if !replies.is_empty() {
             out.insert(0, ServerMessage::SyncBatch(SyncBatch { docs: replies }));

@@ -3,10 +3,15 @@
 //! Internal notes are not here: they live in a separate
 //! [`StaffNotes`](super::StaffNotes) document that never reaches customers.
 //!
+//! The public conversation on the ticket (customer messages and staff
+//! replies) is here, written by the server only; staff-only notes are not.
+//!
 //! Version history: version 1 stored `description` as a plain string, so
 //! concurrent edits replaced each other. Version 2 stores it as Automerge
 //! text, which merges character by character; [`upgrade`](super::upgrade)
-//! converts older documents.
+//! converts older documents. `messages` was added to version 2 as an
+//! optional field: a document without it has no messages yet, and readers
+//! that predate it ignore it.
 
 use core::fmt;
 use core::str::FromStr;
@@ -16,7 +21,7 @@ use automerge::AutoCommit;
 use super::codec::{MapRead, MapWrite};
 use super::{DocumentSchema, Header, UpgradeStep};
 use crate::error::SchemaError;
-use crate::ids::{DepartmentId, DocId, DocKind, UserId};
+use crate::ids::{DepartmentId, DocId, DocKind, ItemId, UserId};
 
 document_fields! {
     /// The fields of a ticket document.
@@ -45,7 +50,41 @@ document_fields! {
         CreatedAtMs = "created_at_ms",
         /// Last server-accepted change, Unix milliseconds UTC.
         UpdatedAtMs = "updated_at_ms",
+        /// The public messages, oldest first. Server-written.
+        Messages = "messages",
     }
+}
+
+mod keys {
+    pub(super) const ID: &str = "id";
+    pub(super) const AUTHOR: &str = "author";
+    pub(super) const BODY: &str = "body";
+    pub(super) const AT_MS: &str = "at_ms";
+}
+
+string_enum! {
+    /// Who wrote a public ticket message.
+    pub enum Author {
+        /// The customer.
+        Customer = "customer",
+        /// A staff member.
+        Staff = "staff",
+        /// The system (automatic notices).
+        System = "system",
+    }
+}
+
+/// One public message on a ticket. Internal notes never appear here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketMessage {
+    /// The message's id (the server's).
+    pub id: ItemId,
+    /// Who wrote it.
+    pub author: Author,
+    /// The text.
+    pub body: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
 }
 
 string_enum! {
@@ -91,6 +130,18 @@ impl TicketNumber {
     /// The number as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The placeholder a device writes into a ticket it created offline,
+    /// until the server's document (with the real number) replaces it. The
+    /// server numbers from 1, so this never names a real ticket.
+    pub fn pending() -> Self {
+        Self::from_sequence(0)
+    }
+
+    /// Whether this is the [`pending`](Self::pending) placeholder.
+    pub fn is_pending(&self) -> bool {
+        *self == Self::pending()
     }
 }
 
@@ -140,6 +191,8 @@ pub struct Ticket {
     pub created_at_ms: i64,
     /// Last accepted change, Unix ms.
     pub updated_at_ms: i64,
+    /// The public messages, oldest first.
+    pub messages: Vec<TicketMessage>,
 }
 
 impl DocumentSchema for Ticket {
@@ -163,6 +216,14 @@ impl DocumentSchema for Ticket {
             photo_ids: root.parse_list(Field::PhotoIds.key())?,
             created_at_ms: root.i64(Field::CreatedAtMs.key())?,
             updated_at_ms: root.i64(Field::UpdatedAtMs.key())?,
+            messages: root.map_list(Field::Messages.key(), |m| {
+                Ok(TicketMessage {
+                    id: m.parse(keys::ID)?,
+                    author: m.parse(keys::AUTHOR)?,
+                    body: m.str(keys::BODY)?,
+                    at_ms: m.i64(keys::AT_MS)?,
+                })
+            })?,
         })
     }
 
@@ -181,7 +242,17 @@ impl DocumentSchema for Ticket {
         root.display_list(Field::PhotoIds.key(), &self.photo_ids)?;
         root.put(Field::CreatedAtMs.key(), self.created_at_ms)?;
         root.put(Field::UpdatedAtMs.key(), self.updated_at_ms)?;
-        Ok(())
+        root.keyed_list(
+            Field::Messages.key(),
+            keys::ID,
+            &self.messages,
+            |m| m.id.to_string(),
+            |record, m| {
+                record.put(keys::AUTHOR, m.author.as_str())?;
+                record.put(keys::BODY, m.body.as_str())?;
+                record.put(keys::AT_MS, m.at_ms)
+            },
+        )
     }
 }
 
@@ -293,6 +364,8 @@ mod tests {
     fn ticket_numbers_are_validated() {
         assert_eq!(TicketNumber::from_sequence(123).as_str(), "TKT-000123");
         assert!("TKT-000123".parse::<TicketNumber>().is_ok());
+        assert!(TicketNumber::pending().is_pending());
+        assert!(!TicketNumber::from_sequence(1).is_pending());
         for bad in ["TKT-123", "tkt-000123", "TKT-00012a", "000123"] {
             assert!(bad.parse::<TicketNumber>().is_err(), "{bad}");
         }

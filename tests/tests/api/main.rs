@@ -22,6 +22,7 @@ mod mobile;
 mod ops;
 mod photos;
 mod sync;
+mod ticket_phones;
 mod tickets;
 mod users;
 mod visit_services;

@@ -1,0 +1,193 @@
+//! Sending a chat message as a service function, shared by the HTTP API
+//! (`http::chat`) and the sync command `SendChatMessage` (a customer's
+//! messages composed offline, sent from the phone's outbox).
+//!
+//! Same shape as [`super::tickets`]: an open write transaction and the
+//! [`Actor`] in, an [`Applied`] value with notices (published after commit)
+//! or a typed rejection out. A message with a client id already stored in
+//! the conversation is not stored again; the stored one is returned with
+//! `new: false`.
+
+use fieldops_sync::commands::RejectReason;
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::{Action, Actor};
+use crate::db::chat::{self, ChatMessageRow};
+use crate::db::{Tx, audit, departments};
+use crate::domain;
+use crate::events::Audience;
+use crate::visits::{Applied, Notice, VisitError, allow, reject_as};
+
+/// Longest chat message, in characters.
+pub const MAX_BODY_CHARS: usize = 4_000;
+
+/// Where a message goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// An existing conversation.
+    Conversation(&'a str),
+    /// A new conversation with this customer (`POST /conversations`).
+    New { customer_id: &'a str },
+    /// The customer's latest conversation, or a new one if they have none
+    /// (a phone's `SendChatMessage` without a conversation id).
+    Latest { customer_id: &'a str },
+}
+
+/// What sending did.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub conversation_id: String,
+    pub customer_id: String,
+    /// `app` or `whatsapp`.
+    pub channel: String,
+    /// The stored message (the earlier one on a client-id replay).
+    pub message: ChatMessageRow,
+    /// False when the client id was already stored.
+    pub new: bool,
+    /// A conversation was opened for this message.
+    pub opened: bool,
+}
+
+/// Opens a conversation for `customer_id`, routed round-robin to an
+/// available agent of the help-desk department (unassigned when nobody is
+/// available).
+pub async fn open(
+    tx: &mut Tx,
+    state: &AppState,
+    customer_id: &str,
+    channel: &str,
+) -> sqlx::Result<String> {
+    let department =
+        departments::by_name(&state.db, &state.config.ticket_default_department).await?;
+    let assignee =
+        super::assignment::pick_for_chat(state, tx, department.as_ref().map(|d| d.id.as_str()))
+            .await?;
+    let id = chat::create(tx, customer_id, assignee.as_deref(), channel).await?;
+    audit::record(
+        tx,
+        None,
+        "conversation.created",
+        "conversation",
+        &id,
+        json!({ "assignee_id": assignee, "channel": channel }),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The live events of a new message: to the customer and to the help desk.
+pub async fn notices(state: &AppState, customer_id: &str, m: &ChatMessageRow) -> Vec<Notice> {
+    let data = serde_json::to_value(crate::http::chat::ChatMessageView::from(m.clone()))
+        .unwrap_or_default();
+    let department_id = departments::by_name(&state.db, &state.config.ticket_default_department)
+        .await
+        .ok()
+        .flatten()
+        .map(|d| d.id);
+    vec![
+        Notice {
+            kind: "chat.message",
+            audience: Audience::Customer {
+                customer_id: customer_id.to_owned(),
+            },
+            data: data.clone(),
+        },
+        Notice {
+            kind: "chat.message",
+            audience: Audience::Staff { department_id },
+            data,
+        },
+    ]
+}
+
+/// Stores a message from `actor` (once per client id) in `target`.
+pub async fn send(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    target: Target<'_>,
+    body: &str,
+    client_id: Option<&str>,
+) -> Result<Applied<Sent>, VisitError> {
+    let body = domain::bounded_text(body, MAX_BODY_CHARS)
+        .map_err(|m| reject_as(RejectReason::Invalid, "body", m))?;
+    let (conversation_id, customer_id, opened) = match target {
+        Target::Conversation(id) => {
+            let found: Option<(String, String)> =
+                sqlx::query_as("SELECT id, customer_id FROM conversations WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let Some((id, customer_id)) = found else {
+                return Err(reject_as(
+                    RejectReason::NotFound,
+                    "conversation",
+                    "conversation not found",
+                ));
+            };
+            allow(
+                actor,
+                Action::UseConversation {
+                    customer_id: &customer_id,
+                },
+            )?;
+            (id, customer_id, false)
+        }
+        Target::New { customer_id } | Target::Latest { customer_id } => {
+            allow(actor, Action::StartConversation { customer_id })?;
+            // A replay of a message opens nothing new.
+            let replayed = match client_id {
+                Some(c) => chat::by_client_id(tx, customer_id, c).await?,
+                None => None,
+            };
+            let latest = match (replayed, target) {
+                (Some(id), _) => Some(id),
+                (None, Target::Latest { .. }) => chat::latest_of_customer(tx, customer_id).await?,
+                (None, _) => None,
+            };
+            match latest {
+                Some(id) => (id, customer_id.to_owned(), false),
+                None => (
+                    open(tx, state, customer_id, "app").await?,
+                    customer_id.to_owned(),
+                    true,
+                ),
+            }
+        }
+    };
+    let channel: String = sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1")
+        .bind(&conversation_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let kind = if actor.role.is_staff() {
+        "staff"
+    } else {
+        "customer"
+    };
+    let (message, new) = chat::add_message(
+        tx,
+        &conversation_id,
+        Some(&actor.user_id),
+        kind,
+        &body,
+        client_id,
+    )
+    .await?;
+    let notices = if new {
+        notices(state, &customer_id, &message).await
+    } else {
+        vec![]
+    };
+    Ok(Applied {
+        value: Sent {
+            conversation_id,
+            customer_id,
+            channel,
+            message,
+            new,
+            opened,
+        },
+        notices,
+    })
+}

@@ -1,0 +1,417 @@
+//! Ticket decisions as service functions: open a ticket, move its status,
+//! add a message or an internal note.
+//!
+//! They follow the shape of `crate::visits` (and share its outcome types):
+//! each takes an open write transaction and the [`Actor`], does its checks
+//! and writes — the SQL change, the audit trail and the ticket's sync
+//! document ([`crate::sync::tickets::project`]) — and returns either an
+//! [`Applied`] [`TicketChange`] whose notices and document wake-ups are
+//! published after commit with [`publish`], or a typed rejection carrying a
+//! [`RejectReason`]. The HTTP handlers (`http::tickets`) and the sync command
+//! executor (`CreateTicket`, `CloseOwnTicket`) call the same functions:
+//!
+//! ```text
+//! let mut tx = state.db.begin_write().await?;
+//! match helpdesk::tickets::set_status(&mut tx, &state, &actor, id, to).await {
+//!     Ok(applied) => visits::finish(&state, tx, &applied.value.synced, applied.notices).await?,
+//!     Err(VisitError::Rejected(r)) => { drop(tx); /* answer r.reason, r.message */ }
+//!     Err(VisitError::Db(e)) => return Err(e),
+//! }
+//! ```
+//!
+//! On a rejection the caller rolls the transaction back.
+
+use fieldops_sync::commands::RejectReason;
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::{Action, Actor};
+use crate::db::tickets::{self, MessageRow, NewTicket, TicketRow};
+use crate::db::{Tx, audit, customers, departments, now_ms};
+use crate::domain::{self, Priority, Role, TicketStatus};
+use crate::error::FieldError;
+use crate::events::Audience;
+use crate::sync::{self, Changed};
+use crate::visits::{Applied, Notice, VisitError, allow, reject_as};
+
+/// What a ticket service changed.
+#[derive(Debug, Clone)]
+pub struct TicketChange {
+    /// The ticket after the change.
+    pub ticket: TicketRow,
+    /// Sync documents written; wake their readers after commit.
+    pub synced: Vec<Changed>,
+}
+
+pub type TicketResult<T> = Result<Applied<T>, VisitError>;
+
+/// A projection failure (storage, or a row the document schema refuses) as
+/// the services' storage error: it is logged and answered as an internal
+/// error, never shown.
+fn storage(e: anyhow::Error) -> VisitError {
+    match e.downcast::<sqlx::Error>() {
+        Ok(e) => VisitError::Db(e),
+        Err(e) => VisitError::Db(sqlx::Error::Protocol(format!("{e:#}"))),
+    }
+}
+
+/// Projects ticket `id` into its document inside `tx`.
+async fn project(tx: &mut Tx, state: &AppState, id: &str) -> Result<Vec<Changed>, VisitError> {
+    sync::tickets::project(tx, &state.db, id)
+        .await
+        .map_err(storage)
+}
+
+/// The fields every ticket event carries.
+pub fn event_data(t: &TicketRow) -> serde_json::Value {
+    json!({
+        "id": t.id, "number": t.number, "status": t.status, "priority": t.priority,
+        "assignee_id": t.assignee_id, "department_id": t.department_id,
+    })
+}
+
+fn notices(kind: &'static str, t: &TicketRow) -> Vec<Notice> {
+    sync::tickets::ticket_notices(kind, t, event_data(t))
+}
+
+/// A ticket as asked for, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    /// The id to use (chosen by a device); `None`: a fresh one.
+    pub id: Option<String>,
+    pub subject: String,
+    pub description: String,
+    pub category: String,
+    pub priority: Option<Priority>,
+    /// Staff only.
+    pub department_id: Option<String>,
+    /// Required for staff; customers open tickets for themselves.
+    pub customer_id: Option<String>,
+}
+
+/// Why a draft cannot become a ticket.
+#[derive(Debug)]
+pub enum DraftError {
+    /// The actor may not open this ticket.
+    Forbidden,
+    /// Field problems, every one of them.
+    Fields(Vec<FieldError>),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for DraftError {
+    fn from(e: sqlx::Error) -> Self {
+        DraftError::Db(e)
+    }
+}
+
+/// A category code in the configured list, normalised.
+pub fn check_category(state: &AppState, value: &str) -> Result<String, String> {
+    let c = value.trim().to_lowercase();
+    if state.config.ticket_categories.contains(&c) {
+        Ok(c)
+    } else {
+        Err(format!(
+            "must be one of {}",
+            state.config.ticket_categories.join(", ")
+        ))
+    }
+}
+
+/// Validates a draft for `actor` and fills in the defaults (the help-desk
+/// department, the customer's own record).
+pub async fn prepare(
+    state: &AppState,
+    actor: &Actor,
+    draft: Draft,
+) -> Result<NewTicket, DraftError> {
+    let customer_id = match (actor.role, &actor.customer_id, &draft.customer_id) {
+        (Role::Customer, Some(own), None) => own.clone(),
+        (_, _, Some(c)) => c.clone(),
+        _ => {
+            if actor
+                .authorize(Action::CreateTicket { customer_id: "" })
+                .is_err()
+            {
+                return Err(DraftError::Forbidden);
+            }
+            return Err(DraftError::Fields(vec![FieldError::new(
+                "customer_id",
+                "is required",
+            )]));
+        }
+    };
+    if actor
+        .authorize(Action::CreateTicket {
+            customer_id: &customer_id,
+        })
+        .is_err()
+    {
+        return Err(DraftError::Forbidden);
+    }
+    let mut errors = Vec::new();
+    let mut check = |field: &str, r: Result<String, String>| {
+        r.unwrap_or_else(|m| {
+            errors.push(FieldError::new(field, m));
+            String::new()
+        })
+    };
+    let subject = check("subject", domain::bounded_text(&draft.subject, 200));
+    let description = check(
+        "description",
+        domain::optional_text(&draft.description, 10_000),
+    );
+    let category = check("category", check_category(state, &draft.category));
+    let id = match &draft.id {
+        Some(id) => check(
+            "id",
+            uuid::Uuid::parse_str(id)
+                .ok()
+                .filter(|u| !u.is_nil())
+                .map(|u| u.to_string())
+                .ok_or_else(|| "must be a UUID".to_owned()),
+        ),
+        None => crate::db::new_id(),
+    };
+    let customer = customers::get(state.db.pool(), &customer_id).await?;
+    if customer.is_none() {
+        errors.push(FieldError::new("customer_id", "names no customer"));
+    }
+    let department_id = match &draft.department_id {
+        Some(d) if actor.role.is_staff() => match departments::get(&state.db, d).await? {
+            Some(d) => Some(d.id),
+            None => {
+                errors.push(FieldError::new("department_id", "names no department"));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new("department_id", "is chosen by staff"));
+            None
+        }
+        None => departments::by_name(&state.db, &state.config.ticket_default_department)
+            .await?
+            .map(|d| d.id),
+    };
+    if !errors.is_empty() {
+        return Err(DraftError::Fields(errors));
+    }
+    let (Some(customer), Some(department_id)) = (customer, department_id) else {
+        return Err(DraftError::Db(sqlx::Error::Protocol(format!(
+            "the default ticket department {:?} does not exist",
+            state.config.ticket_default_department
+        ))));
+    };
+    Ok(NewTicket {
+        id,
+        subject,
+        description,
+        category,
+        priority: draft.priority.unwrap_or(Priority::Normal),
+        department_id,
+        customer_id: customer.id,
+        customer_name: customer.name,
+        created_by: Some(actor.user_id.clone()),
+        created_at: now_ms(),
+    })
+}
+
+/// Opens a prepared ticket: numbers it, sets its SLA deadlines, audits it
+/// and creates its document. A ticket id (or document id) already in use is
+/// a `conflict`. Assignment follows after commit (the help-desk job, or
+/// `assignment::drain`).
+pub async fn create(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    new: &NewTicket,
+) -> TicketResult<TicketChange> {
+    if tickets::get(&mut **tx, &new.id).await?.is_some()
+        || sync::store::get(&mut **tx, &new.id).await?.is_some()
+    {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "ticket_exists",
+            "a ticket or document with this id already exists",
+        ));
+    }
+    let row = tickets::create(tx, new).await?;
+    let row = super::refresh_deadlines(tx, &state.helpdesk.calendar, &row.id).await?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "ticket.created",
+        "ticket",
+        &row.id,
+        json!({ "number": row.number, "priority": row.priority }),
+    )
+    .await?;
+    let synced = project(tx, state, &row.id).await?;
+    Ok(Applied {
+        notices: notices("ticket.created", &row),
+        value: TicketChange {
+            ticket: row,
+            synced,
+        },
+    })
+}
+
+async fn load(tx: &mut Tx, id: &str) -> Result<TicketRow, VisitError> {
+    tickets::get(&mut **tx, id)
+        .await?
+        .ok_or_else(|| reject_as(RejectReason::NotFound, "ticket", "ticket not found"))
+}
+
+/// Moves a ticket along open → in_progress → resolved → closed (resolved
+/// may reopen). Customers may close or reopen their own. Asking for the
+/// status it already has changes nothing and is accepted.
+pub async fn set_status(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    to: TicketStatus,
+) -> TicketResult<TicketChange> {
+    let t = load(tx, id).await?;
+    allow(
+        actor,
+        Action::ChangeTicketStatus {
+            department_id: &t.department_id,
+            customer_id: &t.customer_id,
+            to,
+        },
+    )?;
+    if t.status == to {
+        return Ok(Applied {
+            value: TicketChange {
+                ticket: t,
+                synced: vec![],
+            },
+            notices: vec![],
+        });
+    }
+    if !t.status.can_become(to) {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "invalid-transition",
+            format!("a {} ticket cannot become {to}", t.status),
+        ));
+    }
+    let now = now_ms();
+    if !tickets::set_status(tx, &t.id, t.status, to, now).await? {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "stale",
+            "the ticket changed meanwhile; reload it",
+        ));
+    }
+    // Resolved tickets wait on the customer's confirmation; reopening resumes the clocks.
+    match to {
+        TicketStatus::Resolved => {
+            tickets::start_wait(tx, &t.id, now).await?;
+        }
+        TicketStatus::Open | TicketStatus::InProgress => {
+            tickets::end_wait(tx, &t.id, now).await?;
+        }
+        TicketStatus::Closed => {}
+    }
+    let row = super::refresh_deadlines(tx, &state.helpdesk.calendar, &t.id).await?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "ticket.status_changed",
+        "ticket",
+        &t.id,
+        json!({ "from": t.status, "to": to }),
+    )
+    .await?;
+    let synced = project(tx, state, &t.id).await?;
+    Ok(Applied {
+        notices: notices("ticket.updated", &row),
+        value: TicketChange {
+            ticket: row,
+            synced,
+        },
+    })
+}
+
+/// Adds a message; `internal` makes it a staff-only note, which never
+/// reaches the ticket document. A staff member's first public message is
+/// the first response; a customer's message ends a wait on the customer.
+pub async fn post_message(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    body: &str,
+    internal: bool,
+) -> TicketResult<(MessageRow, TicketChange)> {
+    let t = load(tx, id).await?;
+    allow(
+        actor,
+        Action::PostTicketMessage {
+            department_id: &t.department_id,
+            customer_id: &t.customer_id,
+            internal,
+        },
+    )?;
+    let body = domain::bounded_text(body, 10_000)
+        .map_err(|m| reject_as(RejectReason::Invalid, "body", m))?;
+    if t.status == TicketStatus::Closed {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "ticket-closed",
+            "the ticket is closed",
+        ));
+    }
+    let kind = if actor.role.is_staff() {
+        "staff"
+    } else {
+        "customer"
+    };
+    let m = tickets::add_message(tx, &t.id, Some(&actor.user_id), kind, &body, internal).await?;
+    if kind == "customer" && tickets::end_wait(tx, &t.id, m.created_at).await? {
+        super::refresh_deadlines(tx, &state.helpdesk.calendar, &t.id).await?;
+    }
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "ticket.message_added",
+        "ticket",
+        &t.id,
+        json!({ "message_id": m.id, "internal": internal }),
+    )
+    .await?;
+    // An internal note changes nothing a customer may read; the document
+    // is left alone (its update time included).
+    let synced = if internal {
+        vec![]
+    } else {
+        project(tx, state, &t.id).await?
+    };
+    let data = json!({
+        "ticket_id": t.id, "number": t.number,
+        "message": crate::http::ticket_views::TicketMessageView::from(m.clone()),
+    });
+    let mut out = vec![Notice {
+        kind: "ticket.message",
+        audience: Audience::Staff {
+            department_id: Some(t.department_id.clone()),
+        },
+        data: data.clone(),
+    }];
+    if !internal {
+        out.push(Notice {
+            kind: "ticket.message",
+            audience: Audience::Customer {
+                customer_id: t.customer_id.clone(),
+            },
+            data,
+        });
+    }
+    let ticket = tickets::get(&mut **tx, &t.id).await?.unwrap_or(t);
+    Ok(Applied {
+        value: (m, TicketChange { ticket, synced }),
+        notices: out,
+    })
+}
