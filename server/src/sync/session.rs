@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use automerge::sync::{self as am_sync, SyncDoc as _};
+use fieldops_sync::docs::DocumentSchema as _;
 use fieldops_sync::ids::{DeviceId, DocId, DocKind};
 use fieldops_sync::protocol::{
     self, Applied, ClientMessage, Cursor, DocChanges, DocSync, DropDocs, DropReason, ErrorCode,
@@ -12,7 +13,7 @@ use fieldops_sync::protocol::{
 };
 use fieldops_sync::rules::{Violation, ViolationReason, WriteError};
 
-use super::{DocWriteError, Reader, commands, store};
+use super::{DocWriteError, Reader, commands, photos, store};
 use crate::AppState;
 use crate::auth::{Actor, authenticate};
 use crate::domain::Role;
@@ -300,21 +301,41 @@ impl Session {
         let mut out_of_scope = Vec::new();
         for doc in docs {
             let id = doc.doc_id.to_string();
-            if !store::in_scope(self.state.db.pool(), &self.reader, &id).await? {
+            let mut tx;
+            let result = if store::in_scope(self.state.db.pool(), &self.reader, &id).await? {
+                tx = self.state.db.begin_write().await?;
+                if doc.kind == DocKind::Photo {
+                    photos::apply_device_changes(
+                        &mut tx,
+                        &self.state.db,
+                        &id,
+                        &doc.changes,
+                        &rule_actor,
+                    )
+                    .await
+                } else {
+                    super::apply_changes(
+                        &mut tx,
+                        &self.state.db,
+                        &id,
+                        doc.kind,
+                        &doc.changes,
+                        &rule_actor,
+                    )
+                    .await
+                }
+            } else if doc.kind == DocKind::Photo
+                && store::get(self.state.db.pool(), &id).await?.is_none()
+            {
+                // A photo taken on the device: its first push creates it.
+                tx = self.state.db.begin_write().await?;
+                photos::create_from_device(&mut tx, &self.actor, &rule_actor, &id, &doc.changes)
+                    .await
+            } else {
                 out_of_scope.push(doc.doc_id);
                 continue;
-            }
-            let mut tx = self.state.db.begin_write().await?;
-            match super::apply_changes(
-                &mut tx,
-                &self.state.db,
-                &id,
-                doc.kind,
-                &doc.changes,
-                &rule_actor,
-            )
-            .await
-            {
+            };
+            match result {
                 Ok(mut stored) => {
                     tx.commit().await?;
                     if let Some(changed) = &stored.changed {
@@ -400,11 +421,22 @@ impl Session {
             let state = self.sync_states.entry(item.doc_id).or_default();
             let mut tx = self.state.db.begin_write().await?;
             let kind = item.kind;
-            let result = super::update(&mut tx, &self.state.db, &id, kind, |doc| {
+            let mut before = None;
+            let mut result = super::update(&mut tx, &self.state.db, &id, kind, |doc| {
+                if kind == DocKind::Photo {
+                    before = fieldops_sync::docs::Photo::hydrate(doc).ok();
+                }
                 fieldops_sync::rules::receive_checked(doc, state, kind, message, &rule_actor)
                     .map_err(DocWriteError::from)
             })
             .await;
+            if kind == DocKind::Photo
+                && let Ok(stored) = &result
+                && stored.changed.is_some()
+                && let Err(e) = photos::check_stored(&mut tx, before.as_ref(), &stored.doc).await
+            {
+                result = Err(e);
+            }
             match result {
                 Ok(mut stored) => {
                     tx.commit().await?;
@@ -417,6 +449,8 @@ impl Session {
                 }
                 Err(DocWriteError::Rejected(why)) => {
                     drop(tx);
+                    // Forget what the refused message taught the sync state.
+                    self.sync_states.remove(&item.doc_id);
                     out.push(self.rejected(item.doc_id, kind, why).await?);
                 }
                 Err(DocWriteError::NotFound | DocWriteError::WrongKind) => {
