@@ -22,7 +22,7 @@ use crate::documents::{self, Me};
 use crate::error::{CoreError, Result};
 use crate::events::{CoreEvent, CoreListener, Events, SyncStatus};
 use crate::geo::{GeofenceCheck, Position, check_geofence};
-use crate::outbox::{self, OutboxEntry, PhotoUpload};
+use crate::outbox::{self, OutboxEntry};
 use crate::store::{Store, now_ms};
 
 /// Longest visit notes, in characters.
@@ -74,6 +74,8 @@ pub(crate) struct Inner {
     pub(crate) live: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Serialises token refreshes: a refresh token works once.
     pub(crate) refresh_lock: tokio::sync::Mutex<()>,
+    /// Photo files and the upload worker's settings.
+    pub(crate) uploads: crate::uploads::Uploads,
 }
 
 impl Inner {
@@ -101,13 +103,16 @@ impl Inner {
                 [],
                 |r| r.get(0),
             )?;
-            Ok((pending, sending, docs as u64))
+            let uploads = crate::uploads::counts(conn)?;
+            Ok((pending, sending, docs as u64, uploads))
         });
-        if let Ok((pending, sending, docs)) = counts {
+        if let Ok((pending, sending, docs, (uploads, failed))) = counts {
             self.events.update_status(|s| {
                 s.pending_commands = pending;
                 s.sending_commands = sending;
                 s.unsynced_documents = docs;
+                s.pending_uploads = uploads;
+                s.failed_uploads = failed;
             });
         }
     }
@@ -135,6 +140,7 @@ impl FieldopsCore {
     /// session kept in it, if any.
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self> {
         let store = Store::open(path)?;
+        let uploads = crate::uploads::Uploads::open(store.path())?;
         let device_id = store.device_id()?;
         let session = store.read(crate::account::load)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -156,6 +162,7 @@ impl FieldopsCore {
             kick: tokio::sync::Notify::new(),
             live: std::sync::Mutex::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
+            uploads,
         });
         inner.refresh_counts();
         Ok(FieldopsCore {
@@ -338,14 +345,13 @@ impl FieldopsCore {
             .ok_or(CoreError::NotFound { kind: "command" })
     }
 
-    /// Photos waiting for upload.
-    pub fn pending_photo_uploads(&self) -> Result<Vec<PhotoUpload>> {
-        self.inner.store.read(outbox::pending_photos)
-    }
-
-    /// Queues a photo for upload (the photo pipeline calls this).
-    pub fn queue_photo_upload(&self, upload: &PhotoUpload) -> Result<()> {
-        self.inner.store.write(|tx| outbox::queue_photo(tx, upload))
+    /// Photos attached to a ticket or visit, as the list shows them
+    /// (title: caption; status: upload state).
+    pub fn photos_of(&self, owner_id: DocId) -> Result<Vec<ListItem>> {
+        let sql = "SELECT doc_id, title, status, sort_key, lat, lon, provisional
+                   FROM doc_index JOIN documents USING (doc_id)
+                   WHERE doc_index.kind = 'photo' AND parent_id = ?1 ORDER BY sort_key, doc_id";
+        self.list(sql, &[&owner_id.to_string()])
     }
 
     // ---- collaborative edits ----------------------------------------------
@@ -359,20 +365,7 @@ impl FieldopsCore {
         edit: impl FnOnce(&mut S) -> Result<()>,
     ) -> Result<()> {
         let account = self.require_account()?;
-        let actor = account.actor();
-        let me = Me(Some(account.user_id));
-        self.inner.store.write(|tx| {
-            let mut loaded = documents::load(tx, id)?
-                .filter(|l| l.kind == S::KIND)
-                .ok_or_else(|| CoreError::not_found(S::KIND))?;
-            let synced = loaded.synced_heads();
-            loaded.synced = Some(synced.clone());
-            let mut value = S::hydrate(&loaded.doc)?;
-            edit(&mut value)?;
-            value.reconcile(&mut loaded.doc)?;
-            rules::check_since(&mut loaded.doc, S::KIND, &synced, &actor)?;
-            documents::store_changes(tx, id, &mut loaded, None, me)
-        })?;
+        edit_document(&self.inner, &account, id, edit)?;
         self.inner.events.emit(CoreEvent::DocumentChanged {
             doc_id: id,
             kind: S::KIND,
@@ -650,7 +643,31 @@ impl FieldopsCore {
     }
 }
 
-fn check_len(field: &'static str, text: &str, max: usize) -> Result<()> {
+/// Applies `edit` to document `id` of kind `S` as `account`, checks the
+/// result against the write rules, and stores it (nothing if it fails).
+pub(crate) fn edit_document<S: DocumentSchema>(
+    inner: &Inner,
+    account: &Account,
+    id: DocId,
+    edit: impl FnOnce(&mut S) -> Result<()>,
+) -> Result<()> {
+    let actor = account.actor();
+    let me = Me(Some(account.user_id));
+    inner.store.write(|tx| {
+        let mut loaded = documents::load(tx, id)?
+            .filter(|l| l.kind == S::KIND)
+            .ok_or_else(|| CoreError::not_found(S::KIND))?;
+        let synced = loaded.synced_heads();
+        loaded.synced = Some(synced.clone());
+        let mut value = S::hydrate(&loaded.doc)?;
+        edit(&mut value)?;
+        value.reconcile(&mut loaded.doc)?;
+        rules::check_since(&mut loaded.doc, S::KIND, &synced, &actor)?;
+        documents::store_changes(tx, id, &mut loaded, None, me)
+    })
+}
+
+pub(crate) fn check_len(field: &'static str, text: &str, max: usize) -> Result<()> {
     if text.chars().count() > max {
         return Err(CoreError::invalid(
             field,

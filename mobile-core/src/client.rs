@@ -42,6 +42,10 @@ pub struct SyncReport {
     pub commands_answered: u64,
     /// The cursor stored at the end.
     pub cursor: u64,
+    /// Photo files whose bytes reached the server (or were there already).
+    pub uploads_completed: u64,
+    /// Bytes sent in upload chunks (a chunk cut short counts whole).
+    pub upload_bytes_sent: u64,
 }
 
 impl FieldopsCore {
@@ -73,6 +77,7 @@ impl FieldopsCore {
                                 "DELETE FROM documents; DELETE FROM outbox; DELETE FROM photo_uploads;
                                  DELETE FROM meta WHERE key = 'cursor';",
                             )?;
+                            inner.uploads.clear();
                         }
                         account::save(tx, &stored)?;
                         documents::reindex_all(tx, me)
@@ -129,7 +134,8 @@ impl FieldopsCore {
     }
 
     /// One bounded sync: connect, catch up, push local changes and the
-    /// outbox, wait for the answers, and stop within `timeout`.
+    /// outbox, wait for the answers, upload queued photos (then push the
+    /// documents that now say `stored`), and stop within `timeout`.
     pub async fn sync_now(&self, timeout: Duration) -> Result<SyncReport> {
         if self.inner.session().is_none() {
             return Err(CoreError::NotLoggedIn);
@@ -137,7 +143,7 @@ impl FieldopsCore {
         let inner = self.inner.clone();
         self.runtime()
             .spawn(async move {
-                let result = tokio::time::timeout(timeout, run_session(&inner, true)).await;
+                let result = tokio::time::timeout(timeout, Box::pin(one_shot(&inner))).await;
                 match result {
                     Ok(Ok(report)) => Ok(report),
                     Ok(Err(error)) => {
@@ -155,8 +161,24 @@ impl FieldopsCore {
     }
 }
 
+/// A session, the photo uploads, and a second session if the uploads
+/// marked photos `stored`.
+async fn one_shot(inner: &Arc<Inner>) -> Result<SyncReport> {
+    let mut report = Box::pin(run_session(inner, true)).await?;
+    let uploads = crate::uploads::upload_pass(inner).await?;
+    report.uploads_completed = uploads.completed;
+    report.upload_bytes_sent = uploads.bytes_sent;
+    if uploads.marked > 0 {
+        let again = Box::pin(run_session(inner, true)).await?;
+        report.documents_received += again.documents_received;
+        report.commands_answered += again.commands_answered;
+        report.cursor = report.cursor.max(again.cursor);
+    }
+    Ok(report)
+}
+
 /// Runs a store operation on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     inner: &Arc<Inner>,
     f: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -178,7 +200,12 @@ fn set_failure(inner: &Inner, error: &CoreError) {
     });
 }
 
+/// The live session and, beside it, the photo upload worker.
 async fn live_loop(inner: Arc<Inner>) {
+    tokio::join!(sync_loop(inner.clone()), crate::uploads::upload_loop(inner));
+}
+
+async fn sync_loop(inner: Arc<Inner>) {
     let mut failures: u32 = 0;
     loop {
         match run_session(&inner, false).await {
@@ -204,7 +231,7 @@ async fn live_loop(inner: Arc<Inner>) {
 }
 
 /// A session token, refreshed first if it expired.
-async fn fresh_session(inner: &Arc<Inner>, force: bool) -> Result<Session> {
+pub(crate) async fn fresh_session(inner: &Arc<Inner>, force: bool) -> Result<Session> {
     let _guard = inner.refresh_lock.lock().await;
     let session = inner.session().ok_or(CoreError::NotLoggedIn)?;
     if !force && !session.access_expired() {
@@ -329,6 +356,8 @@ impl Session_ {
             }
         };
         tracing::debug!(session = %welcome.session, cursor = welcome.cursor.0, "sync session open");
+        // Online again: queued photos may go now.
+        inner.uploads.kick.notify_one();
         Ok(Session_ {
             inner: inner.clone(),
             ws,
@@ -397,6 +426,24 @@ impl Session_ {
     /// Pushes local changes (one `Changes` frame: per document, the changes
     /// since the heads the server confirmed), then the outbox.
     async fn push(&mut self) -> Result<()> {
+        let commands = blocking(&self.inner, |inner| {
+            inner.store.write(|tx| {
+                let commands = outbox::unanswered(tx, protocol::limits::MAX_COMMANDS)?;
+                let ids: Vec<CommandId> = commands.iter().map(|c| c.id).collect();
+                outbox::mark_sending(tx, &ids)?;
+                Ok(commands)
+            })
+        })
+        .await?;
+        let fresh: Vec<_> = commands
+            .into_iter()
+            .filter(|c| !self.in_flight.contains(&c.id))
+            .collect();
+        if !fresh.is_empty() {
+            self.in_flight.extend(fresh.iter().map(|c| c.id));
+            send(&mut self.ws, &ClientMessage::Commands(fresh)).await?;
+            self.inner.refresh_counts();
+        }
         let skip: HashSet<DocId> = self.pushed.keys().copied().collect();
         let docs = blocking(&self.inner, move |inner| {
             inner.store.read(|conn| {
@@ -432,24 +479,6 @@ impl Session_ {
         }
         for chunk in frame.chunks(protocol::limits::MAX_SYNC_DOCS) {
             send(&mut self.ws, &ClientMessage::Changes(chunk.to_vec())).await?;
-        }
-        let commands = blocking(&self.inner, |inner| {
-            inner.store.write(|tx| {
-                let commands = outbox::unanswered(tx, protocol::limits::MAX_COMMANDS)?;
-                let ids: Vec<CommandId> = commands.iter().map(|c| c.id).collect();
-                outbox::mark_sending(tx, &ids)?;
-                Ok(commands)
-            })
-        })
-        .await?;
-        let fresh: Vec<_> = commands
-            .into_iter()
-            .filter(|c| !self.in_flight.contains(&c.id))
-            .collect();
-        if !fresh.is_empty() {
-            self.in_flight.extend(fresh.iter().map(|c| c.id));
-            send(&mut self.ws, &ClientMessage::Commands(fresh)).await?;
-            self.inner.refresh_counts();
         }
         Ok(())
     }

@@ -225,6 +225,34 @@ pub(crate) fn insert_empty(conn: &Connection, id: DocId, kind: DocKind) -> Resul
     Ok(())
 }
 
+/// Stores a document created on this device: everything in it is a local
+/// change the server has not seen (synced heads: none).
+pub(crate) fn insert_local(
+    conn: &Connection,
+    id: DocId,
+    kind: DocKind,
+    doc: AutoCommit,
+    me: Me,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO documents (doc_id, kind, snapshot, synced_heads, updated_at_ms)
+         VALUES (?1, ?2, ?3, x'', ?4)",
+        params![
+            id.to_string(),
+            kind.as_str(),
+            AutoCommit::new().save(),
+            now_ms()
+        ],
+    )?;
+    let mut loaded = Loaded {
+        kind,
+        doc,
+        synced: Some(Vec::new()),
+        sync_state: None,
+    };
+    store_changes(conn, id, &mut loaded, None, me)
+}
+
 /// Replaces a document wholesale (the server refused our changes).
 pub(crate) fn replace(
     conn: &Connection,
@@ -514,7 +542,12 @@ impl IndexRow {
             },
             Document::Photo(p) => IndexRow {
                 assigned_to_me: me.0 == Some(p.author_id),
-                ..base(p.caption.clone(), p.upload_state.as_str(), String::new())
+                parent_id: Some(p.owner.id.to_string()),
+                ..base(
+                    p.caption.clone(),
+                    p.upload_state.as_str(),
+                    format!("{:020}", p.taken_at_ms),
+                )
             },
             Document::StaffNotes(n) => IndexRow {
                 parent_id: Some(n.ticket_id.to_string()),

@@ -68,6 +68,13 @@ pub enum CoreError {
     /// The core is shutting down.
     #[error("the core is closed")]
     Closed,
+    /// The image could not be made into a photo (not an image, damaged,
+    /// too large, too many pixels); nothing was stored.
+    #[error("photo: {0}")]
+    Photo(#[from] crate::photo::PhotoError),
+    /// The device's file storage failed (full, not writable).
+    #[error("device storage: {0}")]
+    Storage(String),
 }
 
 /// Results of the core.

@@ -35,6 +35,10 @@ pub struct SyncStatus {
     pub sending_commands: u64,
     /// Documents with local changes the server has not confirmed.
     pub unsynced_documents: u64,
+    /// Photo files (photos and thumbnails) whose bytes are not on the server yet.
+    pub pending_uploads: u64,
+    /// Photo files the server refused (see `pending_photo_uploads`).
+    pub failed_uploads: u64,
     /// When the device last finished a catch-up, Unix ms.
     pub last_synced_at_ms: Option<i64>,
     /// The last error, for display; no personal data.
@@ -48,6 +52,8 @@ impl Default for SyncStatus {
             pending_commands: 0,
             sending_commands: 0,
             unsynced_documents: 0,
+            pending_uploads: 0,
+            failed_uploads: 0,
             last_synced_at_ms: None,
             last_error: None,
         }
@@ -83,6 +89,33 @@ pub enum CoreEvent {
     },
     /// The sync status changed.
     SyncStatusChanged(SyncStatus),
+    /// Bytes of a photo file reached the server: after each acknowledged
+    /// chunk, and once at the end (`bytes_sent == bytes_total`, also when the
+    /// server already had them and nothing was sent).
+    UploadProgress {
+        /// The photo document.
+        photo_id: DocId,
+        /// The file's hash.
+        sha256: String,
+        /// The thumbnail rather than the photo.
+        thumbnail: bool,
+        /// Bytes the server acknowledged.
+        bytes_sent: u64,
+        /// The file's size.
+        bytes_total: u64,
+    },
+    /// A photo upload failed. `permanent`: the server refused the bytes and
+    /// they are not retried; otherwise the worker retries with backoff.
+    UploadFailed {
+        /// The photo document.
+        photo_id: DocId,
+        /// The file's hash.
+        sha256: String,
+        /// A stable code and a short text, e.g. `corrupt-image: ...`.
+        reason: String,
+        /// Whether it will not be retried.
+        permanent: bool,
+    },
 }
 
 /// Receives [`CoreEvent`]s.

@@ -10,7 +10,9 @@
 //!   the pool by distance, my tickets by status;
 //! * the outbox of commands ([`outbox`]): `pending → sending → accepted |
 //!   rejected`, ordered by `device_seq`, keyed by the idempotency key;
-//! * the feed cursor, the signed-in account and the photo upload queue.
+//! * the feed cursor, the signed-in account and the photo upload queue
+//!   ([`uploads`](crate::FieldopsCore::attach_photo): photos attached
+//!   offline, uploaded resumably by a worker when online).
 //!
 //! Reads and writes never wait for the network. Collaborative edits (visit
 //! notes, checklist, ticket description) are Automerge changes, checked
@@ -35,6 +37,7 @@ pub mod outbox;
 pub mod photo;
 pub mod schema;
 pub mod store;
+mod uploads;
 
 pub use account::Account;
 pub use api::{
@@ -45,7 +48,10 @@ pub use client::SyncReport;
 pub use error::{CoreError, Result};
 pub use events::{CoreEvent, CoreListener, SyncState, SyncStatus};
 pub use geo::{GeofenceCheck, Position};
-pub use outbox::{CommandState, OutboxEntry, PhotoUpload};
+pub use outbox::{CommandState, OutboxEntry};
+pub use uploads::{
+    AttachedPhoto, DEFAULT_CHUNK_BYTES, MAX_CAPTION_CHARS, PhotoUpload, UploadKind, UploadStatus,
+};
 
 /// The shared documents, ids and commands, re-exported for callers.
 pub use fieldops_sync as sync;

@@ -1,5 +1,5 @@
-//! The outbox: commands queued on the device until the server answers, and
-//! the photo upload queue.
+//! The outbox: commands queued on the device until the server answers (the
+//! photo upload queue is in [`crate::uploads`]).
 //!
 //! A command row moves `pending → sending → accepted | rejected`. It is
 //! written in the same transaction as the user's action, so once
@@ -251,59 +251,4 @@ pub(crate) fn open_counts(conn: &Connection) -> Result<(u64, u64)> {
         [],
         |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
     )?)
-}
-
-/// A photo waiting for upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PhotoUpload {
-    /// Content hash, hex.
-    pub sha256: String,
-    /// The photo's metadata document.
-    pub photo_doc_id: DocId,
-    /// The normalised file on the device.
-    pub path: String,
-    /// Its size.
-    pub bytes_total: u64,
-    /// Bytes the server confirmed.
-    pub bytes_sent: u64,
-}
-
-/// Queues a photo for upload (once per content hash).
-pub(crate) fn queue_photo(conn: &Connection, upload: &PhotoUpload) -> Result<()> {
-    let now = now_ms();
-    conn.execute(
-        "INSERT INTO photo_uploads (sha256, photo_doc_id, path, bytes_total, state, created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5) ON CONFLICT (sha256) DO NOTHING",
-        params![
-            upload.sha256,
-            upload.photo_doc_id.to_string(),
-            upload.path,
-            upload.bytes_total as i64,
-            now
-        ],
-    )?;
-    Ok(())
-}
-
-/// Photos not uploaded yet, oldest first.
-pub(crate) fn pending_photos(conn: &Connection) -> Result<Vec<PhotoUpload>> {
-    let mut stmt = conn.prepare(
-        "SELECT sha256, photo_doc_id, path, bytes_total, bytes_sent FROM photo_uploads
-         WHERE state IN ('pending', 'uploading') ORDER BY created_at_ms",
-    )?;
-    let rows = stmt
-        .query_map([], |row| {
-            Ok(PhotoUpload {
-                sha256: row.get(0)?,
-                photo_doc_id: row
-                    .get::<_, String>(1)?
-                    .parse()
-                    .unwrap_or_else(|_| DocId::new()),
-                path: row.get(2)?,
-                bytes_total: row.get::<_, i64>(3)? as u64,
-                bytes_sent: row.get::<_, i64>(4)? as u64,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
 }

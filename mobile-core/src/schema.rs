@@ -103,6 +103,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE documents ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0
         CHECK (provisional IN (0, 1));
     "#,
+    // 3: the upload worker: one row per file (photo or thumbnail) with the
+    // server's upload URL; `bytes_sent` is the offset the server acknowledged.
+    r#"
+    ALTER TABLE photo_uploads ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'
+        CHECK (kind IN ('image', 'thumbnail'));
+    ALTER TABLE photo_uploads ADD COLUMN thumbnail_sha256 TEXT;
+    ALTER TABLE photo_uploads ADD COLUMN upload_url TEXT;
+    ALTER TABLE photo_uploads ADD COLUMN bytes_transmitted INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX photo_uploads_open ON photo_uploads (created_at_ms)
+        WHERE state IN ('pending', 'uploading');
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -234,21 +234,42 @@ fn photos_are_created_pending_and_captioned_by_their_author() {
         edit(&photo, &author, |p| p.caption.insert_str(0, "Kitchen: ")),
         Ok(())
     );
-    // Authors set the upload state once, to pending, when they create the photo.
+    // Authors mark their photo uploaded (the server checks it holds the
+    // bytes); nobody but the server rejects it or moves it back.
     assert_eq!(
         edit(&photo, &author, |p| p.upload_state = UploadState::Stored),
-        refused("upload_state", R::Immutable)
+        Ok(())
+    );
+    assert_eq!(
+        edit(&photo, &author, |p| p.upload_state = UploadState::Rejected),
+        refused("upload_state", R::ServerOwned)
+    );
+    let stored = Photo {
+        upload_state: UploadState::Stored,
+        ..photo.clone()
+    };
+    assert_eq!(
+        edit(&stored, &author, |p| p.upload_state = UploadState::Pending),
+        refused("upload_state", R::ServerOwned)
+    );
+    assert_eq!(
+        edit(&photo, &Actor::user(Role::Technician, UserId::new()), |p| {
+            p.upload_state = UploadState::Stored
+        }),
+        refused("upload_state", R::NotOwner)
     );
     let stranger = Actor::user(Role::Technician, UserId::new());
     assert_eq!(
         edit(&photo, &stranger, |p| p.caption.clear()),
         refused("caption", R::NotOwner)
     );
-    let stored = Photo {
-        upload_state: UploadState::Stored,
+    // Created already uploaded (bytes sent before the document): allowed.
+    assert_eq!(create(&stored, &author), Ok(()));
+    let rejected = Photo {
+        upload_state: UploadState::Rejected,
         ..photo
     };
-    assert_eq!(create(&stored, &author).unwrap_err()[0].1, R::ServerOwned);
+    assert_eq!(create(&rejected, &author).unwrap_err()[0].1, R::ServerOwned);
 }
 
 #[test]

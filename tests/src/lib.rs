@@ -10,6 +10,7 @@
 
 pub mod device;
 pub mod photos;
+pub mod proxy;
 
 use std::time::Duration;
 

@@ -242,3 +242,25 @@ pub async fn download(
     let bytes = response.bytes().await.unwrap().to_vec();
     (link, Some(bytes))
 }
+
+/// Opens a ticket as `customer` and records photo `sha256` as attached to it
+/// (as the server does when a device pushes the photo's document), so that
+/// staff of its department may download it. Returns the ticket id.
+pub async fn attach_to_new_ticket(app: &TestApp, customer: &str, sha256: &str) -> String {
+    use fieldops_server::db::blobs::{self, OwnerKind};
+    let ticket = app
+        .post(
+            "/api/v1/tickets",
+            customer,
+            serde_json::json!({ "subject": "Foto kerusakan", "category": "technical" }),
+        )
+        .await;
+    assert_eq!(ticket.status, 201, "{:?}", ticket.body);
+    let id = ticket.body["id"].as_str().unwrap().to_owned();
+    let mut tx = app.server.state.db.begin_write().await.unwrap();
+    blobs::add_owner(&mut tx, sha256, OwnerKind::Ticket, &id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}

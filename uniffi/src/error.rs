@@ -50,6 +50,22 @@ pub enum FieldopsError {
     /// A bounded call ran out of time.
     #[error("timed out")]
     Timeout,
+    /// The image is not a usable photo; nothing was stored. `code`:
+    /// `empty`, `too_large`, `too_many_pixels`, `unsupported_format`,
+    /// `corrupt` or `processing`.
+    #[error("photo {code}: {reason}")]
+    InvalidPhoto {
+        /// A stable code.
+        code: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The device's storage failed (full, not writable).
+    #[error("device storage: {reason}")]
+    DeviceStorage {
+        /// Why.
+        reason: String,
+    },
     /// Anything else; report it.
     #[error("internal error: {reason}")]
     Internal {
@@ -83,6 +99,22 @@ impl From<CoreError> for FieldopsError {
             }
             CoreError::Network(reason) => FieldopsError::Network { reason },
             CoreError::Timeout => FieldopsError::Timeout,
+            CoreError::Photo(e) => {
+                use fieldops_core::photo::PhotoError as P;
+                let code = match &e {
+                    P::Empty => "empty",
+                    P::TooLarge { .. } => "too_large",
+                    P::TooManyPixels { .. } => "too_many_pixels",
+                    P::UnsupportedFormat => "unsupported_format",
+                    P::Corrupt(_) => "corrupt",
+                    P::Processing(_) => "processing",
+                };
+                FieldopsError::InvalidPhoto {
+                    code: code.to_owned(),
+                    reason: e.to_string(),
+                }
+            }
+            CoreError::Storage(reason) => FieldopsError::DeviceStorage { reason },
             other => FieldopsError::Internal {
                 reason: other.to_string(),
             },

@@ -13,6 +13,7 @@ mod types;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fieldops_core::sync::docs::photo::{Owner, OwnerKind};
 use fieldops_core::sync::docs::ticket::TicketStatus;
 use fieldops_core::{CoreEvent, CoreListener, FieldopsCore, Position};
 
@@ -318,5 +319,60 @@ impl FieldopsClient {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// Attaches a photo (JPEG, PNG or WebP bytes) to a ticket or visit: the
+    /// normalised photo and its thumbnail are kept on the device, the photo
+    /// document is recorded at once and the upload queued. Call it off the
+    /// UI thread.
+    pub fn attach_photo(
+        &self,
+        owner_kind: PhotoOwnerKind,
+        owner_id: String,
+        image: Vec<u8>,
+        caption: String,
+        taken_at_ms: i64,
+    ) -> Result<AttachedPhotoRecord> {
+        let kind = match owner_kind {
+            PhotoOwnerKind::Ticket => OwnerKind::Ticket,
+            PhotoOwnerKind::Visit => OwnerKind::Visit,
+        };
+        let owner = Owner {
+            kind,
+            id: parse_id("owner_id", &owner_id)?,
+        };
+        Ok(self
+            .inner
+            .attach_photo(owner, &image, &caption, taken_at_ms)?
+            .into())
+    }
+
+    /// A photo's metadata.
+    pub fn photo(&self, id: String) -> Result<PhotoRecord> {
+        let photo = self.inner.photo(parse_id("id", &id)?)?;
+        Ok(PhotoRecord::new(id, photo))
+    }
+
+    /// The photos of a ticket or visit (title: caption; status: upload state).
+    pub fn photos_of(&self, owner_id: String) -> Result<Vec<ListItemRecord>> {
+        let items = self.inner.photos_of(parse_id("owner_id", &owner_id)?)?;
+        Ok(items.into_iter().map(Into::into).collect())
+    }
+
+    /// Photo files not on the server yet (pending, uploading or refused).
+    pub fn pending_photo_uploads(&self) -> Result<Vec<PhotoUploadRecord>> {
+        Ok(self
+            .inner
+            .pending_photo_uploads()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// The device's file of a photo or thumbnail, by hash, if present.
+    pub fn photo_file(&self, sha256: String) -> Option<String> {
+        self.inner
+            .photo_file(&sha256)
+            .map(|p| p.display().to_string())
     }
 }

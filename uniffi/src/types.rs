@@ -1,10 +1,10 @@
 //! Records and Enums of the FFI, and their conversions from core types.
 //! Ids travel as canonical UUID strings; times as Unix milliseconds.
 
-use fieldops_core::sync::docs::{Ticket, Visit};
+use fieldops_core::sync::docs::{Photo, Ticket, Visit};
 use fieldops_core::{
-    Account, AttendanceReceipt, CommandState, CoreEvent, ListItem, OutboxEntry, SyncReport,
-    SyncState, SyncStatus,
+    Account, AttachedPhoto, AttendanceReceipt, CommandState, CoreEvent, ListItem, OutboxEntry,
+    PhotoUpload, SyncReport, SyncState, SyncStatus, UploadKind, UploadStatus,
 };
 
 /// The signed-in user.
@@ -259,6 +259,10 @@ pub struct SyncStatusRecord {
     pub pending_commands: u64,
     pub sending_commands: u64,
     pub unsynced_documents: u64,
+    /// Photo files (photos and thumbnails) not on the server yet.
+    pub pending_uploads: u64,
+    /// Photo files the server refused.
+    pub failed_uploads: u64,
     pub last_synced_at_ms: Option<i64>,
     pub last_error: Option<String>,
 }
@@ -275,6 +279,8 @@ impl From<SyncStatus> for SyncStatusRecord {
             pending_commands: s.pending_commands,
             sending_commands: s.sending_commands,
             unsynced_documents: s.unsynced_documents,
+            pending_uploads: s.pending_uploads,
+            failed_uploads: s.failed_uploads,
             last_synced_at_ms: s.last_synced_at_ms,
             last_error: s.last_error,
         }
@@ -287,6 +293,8 @@ pub struct SyncReportRecord {
     pub documents_received: u64,
     pub commands_answered: u64,
     pub cursor: u64,
+    pub uploads_completed: u64,
+    pub upload_bytes_sent: u64,
 }
 
 impl From<SyncReport> for SyncReportRecord {
@@ -295,6 +303,8 @@ impl From<SyncReport> for SyncReportRecord {
             documents_received: r.documents_received,
             commands_answered: r.commands_answered,
             cursor: r.cursor,
+            uploads_completed: r.uploads_completed,
+            upload_bytes_sent: r.upload_bytes_sent,
         }
     }
 }
@@ -302,11 +312,37 @@ impl From<SyncReport> for SyncReportRecord {
 /// Something changed.
 #[derive(Debug, Clone, uniffi::Enum)]
 pub enum EventRecord {
-    DocumentChanged { id: String, kind: String },
-    CommandAnswered { command: CommandRecord },
-    ScopeDropped { ids: Vec<String>, reason: String },
-    WriteRejected { id: String, violations: Vec<String> },
-    SyncStatusChanged { status: SyncStatusRecord },
+    DocumentChanged {
+        id: String,
+        kind: String,
+    },
+    CommandAnswered {
+        command: CommandRecord,
+    },
+    ScopeDropped {
+        ids: Vec<String>,
+        reason: String,
+    },
+    WriteRejected {
+        id: String,
+        violations: Vec<String>,
+    },
+    SyncStatusChanged {
+        status: SyncStatusRecord,
+    },
+    UploadProgress {
+        photo_id: String,
+        sha256: String,
+        thumbnail: bool,
+        bytes_sent: u64,
+        bytes_total: u64,
+    },
+    UploadFailed {
+        photo_id: String,
+        sha256: String,
+        reason: String,
+        permanent: bool,
+    },
 }
 
 impl From<CoreEvent> for EventRecord {
@@ -330,6 +366,150 @@ impl From<CoreEvent> for EventRecord {
             CoreEvent::SyncStatusChanged(status) => EventRecord::SyncStatusChanged {
                 status: status.into(),
             },
+            CoreEvent::UploadProgress {
+                photo_id,
+                sha256,
+                thumbnail,
+                bytes_sent,
+                bytes_total,
+            } => EventRecord::UploadProgress {
+                photo_id: photo_id.to_string(),
+                sha256,
+                thumbnail,
+                bytes_sent,
+                bytes_total,
+            },
+            CoreEvent::UploadFailed {
+                photo_id,
+                sha256,
+                reason,
+                permanent,
+            } => EventRecord::UploadFailed {
+                photo_id: photo_id.to_string(),
+                sha256,
+                reason,
+                permanent,
+            },
+        }
+    }
+}
+
+/// What a photo is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PhotoOwnerKind {
+    Ticket,
+    Visit,
+}
+
+/// A photo attached on this device.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct AttachedPhotoRecord {
+    pub photo_id: String,
+    pub sha256: String,
+    pub thumbnail_sha256: String,
+    pub byte_size: u64,
+    pub width: u32,
+    pub height: u32,
+    /// The normalised JPEG on the device.
+    pub path: String,
+    /// Its thumbnail on the device.
+    pub thumbnail_path: String,
+}
+
+impl From<AttachedPhoto> for AttachedPhotoRecord {
+    fn from(p: AttachedPhoto) -> Self {
+        AttachedPhotoRecord {
+            photo_id: p.photo_id.to_string(),
+            sha256: p.sha256,
+            thumbnail_sha256: p.thumbnail_sha256,
+            byte_size: p.byte_size,
+            width: p.width,
+            height: p.height,
+            path: p.path.display().to_string(),
+            thumbnail_path: p.thumbnail_path.display().to_string(),
+        }
+    }
+}
+
+/// A photo's metadata document.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PhotoRecord {
+    pub id: String,
+    pub sha256: String,
+    pub thumbnail_sha256: String,
+    pub byte_size: u64,
+    pub width: u32,
+    pub height: u32,
+    pub caption: String,
+    /// `ticket` or `visit`.
+    pub owner_kind: String,
+    pub owner_id: String,
+    pub author_id: String,
+    pub taken_at_ms: i64,
+    /// `pending` (bytes only on the device), `stored` or `rejected`.
+    pub upload_state: String,
+}
+
+impl PhotoRecord {
+    pub(crate) fn new(id: String, p: Photo) -> Self {
+        PhotoRecord {
+            id,
+            sha256: p.sha256.to_string(),
+            thumbnail_sha256: p.thumbnail_sha256.to_string(),
+            byte_size: p.byte_size,
+            width: p.width,
+            height: p.height,
+            caption: p.caption,
+            owner_kind: p.owner.kind.as_str().to_owned(),
+            owner_id: p.owner.id.to_string(),
+            author_id: p.author_id.to_string(),
+            taken_at_ms: p.taken_at_ms,
+            upload_state: p.upload_state.as_str().to_owned(),
+        }
+    }
+}
+
+/// Where a queued photo file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum UploadStatusRecord {
+    Pending,
+    Uploading,
+    Done,
+    Failed,
+}
+
+/// A photo file in the upload queue.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PhotoUploadRecord {
+    pub sha256: String,
+    pub photo_id: String,
+    pub thumbnail: bool,
+    pub path: String,
+    pub bytes_total: u64,
+    /// Bytes the server acknowledged.
+    pub bytes_sent: u64,
+    pub status: UploadStatusRecord,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+impl From<PhotoUpload> for PhotoUploadRecord {
+    fn from(u: PhotoUpload) -> Self {
+        PhotoUploadRecord {
+            sha256: u.sha256,
+            photo_id: u.photo_doc_id.to_string(),
+            thumbnail: u.kind == UploadKind::Thumbnail,
+            path: u.path.display().to_string(),
+            bytes_total: u.bytes_total,
+            bytes_sent: u.bytes_sent,
+            status: match u.status {
+                UploadStatus::Pending => UploadStatusRecord::Pending,
+                UploadStatus::Uploading => UploadStatusRecord::Uploading,
+                UploadStatus::Done => UploadStatusRecord::Done,
+                UploadStatus::Failed => UploadStatusRecord::Failed,
+            },
+            attempts: u.attempts,
+            last_error: u.last_error,
         }
     }
 }

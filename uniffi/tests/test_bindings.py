@@ -7,13 +7,19 @@ Prints 'N passed, N failed' and exits non-zero on any failure.
 """
 
 import asyncio
+import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
+import urllib.error
+import urllib.request
+import zlib
 
 import fieldops_ffi as ffi
 
@@ -196,6 +202,91 @@ def a_corrupted_store_file_is_a_typed_error(server):
     with open(path, "wb") as f:
         f.write(os.urandom(16384))
     expect(ffi.FieldopsError.StoreUnusable, ffi.FieldopsClient.open, path)
+
+
+def http(server, method, path, token=None, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(server.url + path, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
+def png(width, height):
+    """A small RGB PNG with a gradient, made without any imaging library."""
+    rows = b"".join(
+        b"\x00" + bytes(v for x in range(width) for v in (x * 255 // width, y * 255 // height, 96))
+        for y in range(height)
+    )
+
+    def chunk(kind, payload):
+        return (struct.pack(">I", len(payload)) + kind + payload
+                + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@test
+def a_photo_attached_offline_is_uploaded_after_sync(server):
+    status, login = http(server, "POST", "/api/v1/auth/login",
+                         body={"email": "customer@example.com", "password": "customer123"})
+    assert status == 200, status
+    token = login["access_token"]
+    status, ticket = http(server, "POST", "/api/v1/tickets", token,
+                          {"subject": "Keran bocor", "category": "technical"})
+    assert status == 201, status
+
+    phone = ffi.FieldopsClient.open(store_path("customer.db"))
+    events = Events()
+    phone.add_listener(events)
+    asyncio.run(phone.login(server.url, "customer@example.com", "customer123"))
+
+    # Offline (no sync running): the photo is there at once, its upload queued.
+    attached = phone.attach_photo(ffi.PhotoOwnerKind.TICKET, ticket["id"], png(640, 480),
+                                  "Keran di dapur", int(time.time() * 1000))
+    assert (attached.width, attached.height) == (640, 480), attached
+    photo = phone.photo(attached.photo_id)
+    assert photo.upload_state == "pending" and photo.caption == "Keran di dapur", photo
+    assert [p.id for p in phone.photos_of(ticket["id"])] == [attached.photo_id]
+    assert phone.photo_file(attached.sha256) == attached.path
+    queued = phone.pending_photo_uploads()
+    assert sorted(u.thumbnail for u in queued) == [False, True], queued
+    assert all(u.status == ffi.UploadStatusRecord.PENDING for u in queued)
+    assert phone.sync_status().pending_uploads == 2
+
+    # Online: the document goes up, then the bytes, then "stored".
+    report = asyncio.run(phone.sync_now(30_000))
+    assert report.uploads_completed == 2, report
+    assert report.upload_bytes_sent == attached.byte_size + os.path.getsize(attached.thumbnail_path)
+    assert phone.photo(attached.photo_id).upload_state == "stored"
+    assert phone.pending_photo_uploads() == []
+    assert phone.sync_status().pending_uploads == 0
+    progress = [e for e in events.events if isinstance(e, ffi.EventRecord.UPLOAD_PROGRESS)]
+    assert any(e.sha256 == attached.sha256 and e.bytes_sent == e.bytes_total for e in progress)
+    status, blob = http(server, "GET", f"/api/v1/blobs/{attached.sha256}", token)
+    assert status == 200 and blob["byte_size"] == attached.byte_size, (status, blob)
+    status, link = http(server, "GET", f"/api/v1/blobs/{attached.sha256}/link?variant=thumbnail", token)
+    assert status == 200 and link["sha256"] == attached.thumbnail_sha256, (status, link)
+
+    # Bad input: typed errors, nothing stored.
+    e = expect(ffi.FieldopsError.InvalidPhoto, phone.attach_photo, ffi.PhotoOwnerKind.TICKET,
+               ticket["id"], b"not a photo at all", "", 0)
+    assert e.code == "unsupported_format", e
+    e = expect(ffi.FieldopsError.InvalidPhoto, phone.attach_photo, ffi.PhotoOwnerKind.TICKET,
+               ticket["id"], png(64, 48)[:60], "", 0)
+    assert e.code in ("corrupt", "unsupported_format"), e
+    e = expect(ffi.FieldopsError.InvalidInput, phone.attach_photo, ffi.PhotoOwnerKind.VISIT,
+               "nope", png(64, 48), "", 0)
+    assert e.field == "owner_id"
+    assert phone.pending_photo_uploads() == []
 
 
 def main():

@@ -41,10 +41,20 @@ pub enum Action<'a> {
     },
     /// Ask whether the server already holds some bytes ("do you have hash X").
     CheckBlob,
-    /// Get a download link for a photo. `uploader_or_owner`: the caller
-    /// uploaded these bytes or is recorded as an owner of the photo.
+    /// Get a download link for a photo or its thumbnail. `uploader_or_owner`:
+    /// the caller uploaded these bytes or is recorded as an owner of the
+    /// photo; `sees_an_owner`: the caller may see a ticket or visit the photo
+    /// is attached to (decided with [`Action::ViewTicket`] and
+    /// [`Action::ViewVisit`]).
     DownloadPhoto {
         uploader_or_owner: bool,
+        sees_an_owner: bool,
+    },
+    /// Attach a photo taken on a device to a ticket or visit of customer
+    /// `customer_id`; `holder`: the actor holds (or held) a visit of it.
+    AttachPhoto {
+        customer_id: &'a str,
+        holder: bool,
     },
     /// The ticket list; what it contains is scoped by [`Actor::ticket_scope`].
     ListTickets,
@@ -158,8 +168,17 @@ impl Actor {
             Action::SetPresence => role.is_staff(),
             Action::CreateUpload | Action::CheckBlob => true,
             Action::UseUpload { owner_id } => owner_id == self.user_id,
-            // Tickets, visits and check-ins will add their scopes here.
-            Action::DownloadPhoto { uploader_or_owner } => role.is_staff() || uploader_or_owner,
+            // Photos follow what they are attached to; admins see all.
+            Action::DownloadPhoto {
+                uploader_or_owner,
+                sees_an_owner,
+            } => role == Admin || uploader_or_owner || sees_an_owner,
+            // Customers on their own tickets and visits, technicians on the
+            // visits they hold. Staff attach over HTTP.
+            Action::AttachPhoto {
+                customer_id,
+                holder,
+            } => self.owns(customer_id) || (role == Technician && holder),
             Action::ListTickets => true,
             Action::ViewTicket {
                 department_id,
@@ -309,14 +328,47 @@ mod tests {
             assert!(a.allows(Action::UseUpload { owner_id: "me" }));
             assert!(!a.allows(Action::UseUpload { owner_id: "other" }));
             assert!(a.allows(Action::DownloadPhoto {
-                uploader_or_owner: true
+                uploader_or_owner: true,
+                sees_an_owner: false,
+            }));
+            assert!(a.allows(Action::DownloadPhoto {
+                uploader_or_owner: false,
+                sees_an_owner: true,
             }));
         }
-        assert!(actor(Cs).allows(Action::DownloadPhoto {
-            uploader_or_owner: false
+        // Staff no longer see every photo: only those of what they may see.
+        for role in [Cs, Sales, Technician, Customer] {
+            assert!(!actor(role).allows(Action::DownloadPhoto {
+                uploader_or_owner: false,
+                sees_an_owner: false,
+            }));
+        }
+        assert!(actor(Admin).allows(Action::DownloadPhoto {
+            uploader_or_owner: false,
+            sees_an_owner: false,
         }));
-        assert!(!actor(Customer).allows(Action::DownloadPhoto {
-            uploader_or_owner: false
+        // Attaching: the customer to their own, a technician to what they hold.
+        let customer = actor(Customer);
+        let own = customer.customer_id.clone().unwrap_or_default();
+        assert!(customer.allows(Action::AttachPhoto {
+            customer_id: &own,
+            holder: false
+        }));
+        assert!(!customer.allows(Action::AttachPhoto {
+            customer_id: "someone-else",
+            holder: true
+        }));
+        assert!(actor(Technician).allows(Action::AttachPhoto {
+            customer_id: "c1",
+            holder: true
+        }));
+        assert!(!actor(Technician).allows(Action::AttachPhoto {
+            customer_id: "c1",
+            holder: false
+        }));
+        assert!(!actor(Cs).allows(Action::AttachPhoto {
+            customer_id: "c1",
+            holder: true
         }));
     }
 

@@ -287,3 +287,34 @@ pub async fn known(db: &Db, sha256: &str) -> sqlx::Result<bool> {
         .await?;
     Ok(n > 0)
 }
+
+/// Lists photo `sha256` among a ticket's attachments (idempotent).
+pub async fn attach_to_ticket(
+    tx: &mut Tx,
+    ticket_id: &str,
+    sha256: &str,
+    added_by: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO ticket_attachments (ticket_id, photo_hash, added_by, added_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (ticket_id, photo_hash) DO NOTHING",
+    )
+    .bind(ticket_id)
+    .bind(sha256)
+    .bind(added_by)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The tickets, visits and check-ins a photo (or thumbnail) belongs to.
+pub async fn owners(ex: impl AnyExecutor<'_>, sha256: &str) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT owner_kind, owner_id FROM photo_owners \
+         WHERE sha256 = $1 AND owner_kind <> 'user' ORDER BY owner_kind, owner_id",
+    )
+    .bind(sha256)
+    .fetch_all(ex)
+    .await
+}

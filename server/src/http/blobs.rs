@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use crate::AppState;
 use crate::auth::{Action, Actor};
-use crate::db::blobs;
+use crate::db::{assignments, blobs, tickets, visits};
 use crate::error::{ApiError, ApiResult};
 use crate::photos;
 use crate::storage::is_sha256;
@@ -93,8 +93,45 @@ pub struct DownloadLink {
     pub byte_size: i64,
 }
 
+/// Whether `actor` may see a ticket or visit that photo `sha256` is attached to.
+async fn sees_an_owner(state: &AppState, actor: &Actor, sha256: &str) -> ApiResult<bool> {
+    for (kind, id) in blobs::owners(state.db.pool(), sha256).await? {
+        let allowed = match kind.as_str() {
+            "ticket" => match tickets::get(state.db.pool(), &id).await? {
+                Some(t) => actor
+                    .authorize(Action::ViewTicket {
+                        department_id: &t.department_id,
+                        customer_id: &t.customer_id,
+                    })
+                    .is_ok(),
+                None => false,
+            },
+            "visit" => match visits::get(state.db.pool(), &id).await? {
+                Some(v) => {
+                    let holder =
+                        assignments::ever_held(state.db.pool(), &v.id, &actor.user_id).await?;
+                    actor
+                        .authorize(Action::ViewVisit {
+                            customer_id: &v.customer_id,
+                            in_pool: v.in_pool(),
+                            holder,
+                        })
+                        .is_ok()
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        if allowed {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// A signed link to a photo or its thumbnail, for those who may see it:
-/// staff, the accounts that uploaded it, and its recorded owners.
+/// admins, the accounts that uploaded it, its recorded owners, and whoever may
+/// see a ticket or visit it is attached to.
 #[utoipa::path(get, path = "/api/v1/blobs/{sha256}/link", tag = "photos", security(("bearer" = [])),
     params(("sha256" = String, Path), LinkParams),
     responses((status = 200, body = DownloadLink), (status = 403, body = crate::error::Problem),
@@ -107,7 +144,11 @@ pub async fn link(
 ) -> ApiResult<Json<DownloadLink>> {
     valid_sha(&sha256)?;
     let uploader_or_owner = blobs::user_may_read(&state.db, &sha256, &actor.user_id).await?;
-    actor.authorize(Action::DownloadPhoto { uploader_or_owner })?;
+    let sees_an_owner = !uploader_or_owner && sees_an_owner(&state, &actor, &sha256).await?;
+    actor.authorize(Action::DownloadPhoto {
+        uploader_or_owner,
+        sees_an_owner,
+    })?;
     let photo = blobs::get(state.db.pool(), &sha256)
         .await?
         .ok_or(ApiError::NotFound("blob"))?;

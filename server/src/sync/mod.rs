@@ -37,12 +37,14 @@
 //! server applies them with [`fieldops_sync::rules::apply_checked`], so a change
 //! that breaks a write rule is never stored or forwarded. The server's own
 //! decisions (claims, approvals) are written with [`write_as_server`] in the
-//! same transaction as the SQL change they reflect.
+//! same transaction as the SQL change they reflect. Photo documents are the
+//! one kind devices create: see [`photos`].
 //!
 //! Document ids are the ids of what they mirror: a visit's document id is the
 //! visit's id, a ticket's the ticket's.
 
 pub mod commands;
+pub mod photos;
 pub mod project;
 pub mod session;
 pub mod store;

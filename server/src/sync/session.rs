@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use automerge::sync::{self as am_sync, SyncDoc as _};
+use fieldops_sync::docs::DocumentSchema as _;
 use fieldops_sync::ids::{DeviceId, DocId, DocKind};
 use fieldops_sync::protocol::{
     self, Applied, ClientMessage, Cursor, DocChanges, DocSync, DropDocs, DropReason, ErrorCode,
@@ -12,7 +13,7 @@ use fieldops_sync::protocol::{
 };
 use fieldops_sync::rules::{Violation, ViolationReason, WriteError};
 
-use super::{DocWriteError, Reader, commands, store};
+use super::{DocWriteError, Reader, commands, photos, store};
 use crate::AppState;
 use crate::auth::{Actor, authenticate};
 use crate::domain::Role;
@@ -300,24 +301,44 @@ impl Session {
         let mut out_of_scope = Vec::new();
         for doc in docs {
             let id = doc.doc_id.to_string();
-            if !store::in_scope(self.state.db.pool(), &self.reader, &id).await? {
+            let mut tx;
+            let result = if store::in_scope(self.state.db.pool(), &self.reader, &id).await? {
+                tx = self.state.db.begin_write().await?;
+                if doc.kind == DocKind::Photo {
+                    photos::apply_device_changes(
+                        &mut tx,
+                        &self.state.db,
+                        &id,
+                        &doc.changes,
+                        &rule_actor,
+                    )
+                    .await
+                } else {
+                    if doc.kind == DocKind::Ticket {
+                        super::tickets::lock_row(&mut tx, self.state.db.backend(), &id).await?;
+                    }
+                    super::apply_changes(
+                        &mut tx,
+                        &self.state.db,
+                        &id,
+                        doc.kind,
+                        &doc.changes,
+                        &rule_actor,
+                    )
+                    .await
+                }
+            } else if doc.kind == DocKind::Photo
+                && store::get(self.state.db.pool(), &id).await?.is_none()
+            {
+                // A photo taken on the device: its first push creates it.
+                tx = self.state.db.begin_write().await?;
+                photos::create_from_device(&mut tx, &self.actor, &rule_actor, &id, &doc.changes)
+                    .await
+            } else {
                 out_of_scope.push(doc.doc_id);
                 continue;
-            }
-            let mut tx = self.state.db.begin_write().await?;
-            if doc.kind == DocKind::Ticket {
-                super::tickets::lock_row(&mut tx, self.state.db.backend(), &id).await?;
-            }
-            match super::apply_changes(
-                &mut tx,
-                &self.state.db,
-                &id,
-                doc.kind,
-                &doc.changes,
-                &rule_actor,
-            )
-            .await
-            {
+            };
+            match result {
                 Ok(mut stored) => {
                     let notices = match self
                         .follow_write(&mut tx, doc.kind, &id, &stored.doc)
@@ -432,11 +453,22 @@ impl Session {
             if kind == DocKind::Ticket {
                 super::tickets::lock_row(&mut tx, self.state.db.backend(), &id).await?;
             }
-            let result = super::update(&mut tx, &self.state.db, &id, kind, |doc| {
+            let mut before = None;
+            let mut result = super::update(&mut tx, &self.state.db, &id, kind, |doc| {
+                if kind == DocKind::Photo {
+                    before = fieldops_sync::docs::Photo::hydrate(doc).ok();
+                }
                 fieldops_sync::rules::receive_checked(doc, &mut state, kind, message, &rule_actor)
                     .map_err(DocWriteError::from)
             })
             .await;
+            if kind == DocKind::Photo
+                && let Ok(stored) = &result
+                && stored.changed.is_some()
+                && let Err(e) = photos::check_stored(&mut tx, before.as_ref(), &stored.doc).await
+            {
+                result = Err(e);
+            }
             match result {
                 Ok(mut stored) => match self.follow_write(&mut tx, kind, &id, &stored.doc).await? {
                     Ok(notices) => {
@@ -448,11 +480,14 @@ impl Session {
                     }
                     Err(why) => {
                         drop(tx);
+                        // Forget what the refused message taught the sync state.
+                        state = am_sync::State::new();
                         out.push(self.rejected(item.doc_id, kind, why).await?);
                     }
                 },
                 Err(DocWriteError::Rejected(why)) => {
                     drop(tx);
+                    state = am_sync::State::new();
                     out.push(self.rejected(item.doc_id, kind, why).await?);
                 }
                 Err(DocWriteError::NotFound | DocWriteError::WrongKind) => {

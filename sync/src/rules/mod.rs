@@ -177,6 +177,11 @@ pub enum Condition {
     ServerFieldsUnset,
     /// Existing notes are untouched and every added note is the actor's.
     AppendsOwnNotes,
+    /// The photo moves from pending (or nothing, for a creation) to stored.
+    /// The table cannot see the object store: the server additionally
+    /// refuses the change unless it holds the bytes
+    /// ([`ViolationReason::BytesMissing`]).
+    MarksUploaded,
 }
 
 impl Condition {
@@ -207,6 +212,15 @@ impl Condition {
                 Document::CheckIn(c) => c.within_geofence.is_none() && c.received_at_ms.is_none(),
                 _ => true,
             },
+            (Condition::MarksUploaded, Document::Photo(_)) => match (change.before, change.after) {
+                (before, Document::Photo(after)) => {
+                    after.upload_state == photo::UploadState::Stored
+                        && before.is_none_or(|b| {
+                            matches!(b, Document::Photo(b) if b.upload_state == photo::UploadState::Pending)
+                        })
+                }
+                _ => false,
+            },
             (Condition::AppendsOwnNotes, _) => match (change.before, change.after) {
                 (Some(Document::StaffNotes(before)), Document::StaffNotes(after)) => {
                     let (kept, added): (Vec<_>, Vec<_>) = after
@@ -236,6 +250,7 @@ impl Condition {
             Condition::AssignedToVisit => ViolationReason::NotAssigned,
             Condition::ServerFieldsUnset => ViolationReason::ServerOwned,
             Condition::AppendsOwnNotes => ViolationReason::AppendOnly,
+            Condition::MarksUploaded => ViolationReason::ServerOwned,
         }
     }
 }
@@ -265,6 +280,9 @@ string_enum! {
         Malformed = "malformed",
         /// The document is not of the expected kind.
         KindMismatch = "kind_mismatch",
+        /// A photo was marked uploaded but the server does not hold its
+        /// bytes (or its thumbnail's): upload them first.
+        BytesMissing = "bytes_missing",
     }
 }
 

@@ -10,11 +10,13 @@
 //! ticket a customer attaches a photo to is theirs, or that the visit of a
 //! check-in is one the technician is assigned to. The server enforces those
 //! through scope (a client can only sync documents in its scope) and by
-//! executing attendance as commands.
+//! executing attendance as commands. Nor can it see the object store: a
+//! device may mark its photo `stored`, and the server refuses that change
+//! (`bytes_missing`) unless it holds the photo's and its thumbnail's bytes.
 
 use super::Condition::{
-    AppendsOwnNotes, AssignedToVisit, Creating, Existing, InDepartment, OwnRecord, OwnTicket,
-    ServerFieldsUnset, TicketStatusIn, VisitStatusIn,
+    AppendsOwnNotes, AssignedToVisit, Creating, Existing, InDepartment, MarksUploaded, OwnRecord,
+    OwnTicket, ServerFieldsUnset, TicketStatusIn, VisitStatusIn,
 };
 use super::Role::{Admin, Cs, Customer, Sales, Server, Technician};
 use super::{Fields, Rule};
@@ -94,6 +96,20 @@ pub static RULES: &[Rule] = &[
         roles: &[Customer, Technician],
         fields: Fields::Photo(P::ALL),
         when: &[Creating, OwnRecord, ServerFieldsUnset],
+    },
+    // ... or already marked uploaded (a photo taken offline whose bytes went
+    // up before its document): the server accepts `stored` only for bytes it
+    // holds (see `MarksUploaded`).
+    Rule {
+        roles: &[Customer, Technician],
+        fields: Fields::Photo(P::ALL),
+        when: &[Creating, OwnRecord, MarksUploaded],
+    },
+    // ... mark them uploaded once the bytes are on the server ...
+    Rule {
+        roles: &[Customer, Technician],
+        fields: Fields::Photo(&[P::UploadState]),
+        when: &[Existing, OwnRecord, MarksUploaded],
     },
     // ... and caption them afterwards.
     Rule {

@@ -176,6 +176,7 @@ async fn photos_upload_resume_and_download_end_to_end(kind: Store) {
     );
     let done = tus::resume(&app, &customer, &location, &photo.image, chunk).await;
     assert_eq!(done.last.status, 204, "{:?}", done.last.body);
+    tus::attach_to_new_ticket(&app, &customer, &photo.sha256).await;
     // S3 downloads redirect to a presigned URL; the client follows it.
     let (_, bytes) = tus::download(&app, &cs, &photo.sha256, "original").await;
     assert_eq!(bytes.unwrap(), photo.image);

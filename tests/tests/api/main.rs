@@ -20,6 +20,7 @@ mod live;
 mod matrix;
 mod mobile;
 mod ops;
+mod photo_queue;
 mod photos;
 mod sync;
 mod ticket_phones;

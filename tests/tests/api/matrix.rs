@@ -202,7 +202,9 @@ const PROTECTED: &[Route] = &[
     Route {
         method: "GET",
         path: "/api/v1/blobs/{blob}/link",
-        allowed: STAFF,
+        // Attached to nothing: only its uploader (the admin) may download it;
+        // attached photos follow their ticket or visit (tests/api/photo_queue.rs).
+        allowed: &["admin"],
         body: none,
     },
     Route {

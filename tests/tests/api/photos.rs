@@ -127,6 +127,14 @@ async fn upload_cut_at_half_resumes_and_duplicates_send_nothing(backend: Backend
         (Some(1600), Some(1200))
     );
 
+    // Attached to nothing yet, it is the uploader's alone ...
+    tus::download(&app, &cs, &first.sha256, "original")
+        .await
+        .0
+        .assert_problem(403);
+    // ... until it belongs to a ticket CS may see (devices record this when
+    // they push the photo's document, see photo_queue.rs).
+    tus::attach_to_new_ticket(&app, &customer, &first.sha256).await;
     // CS downloads the photo and the device's thumbnail, byte for byte.
     let (link, bytes) = tus::download(&app, &cs, &first.sha256, "original").await;
     assert_eq!(bytes.unwrap(), first.image);

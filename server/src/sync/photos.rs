@@ -1,0 +1,189 @@
+//! Photo documents written by devices.
+//!
+//! A phone creates a photo's document itself, offline, the moment the photo
+//! is taken (`upload_state: pending`), and pushes it with its other changes.
+//! Unlike every other kind, the server does not know such a document before
+//! it arrives, so [`create_from_device`] admits it: the write rules judge the
+//! creation (the author is the actor, only device fields are set), the owner
+//! must be a ticket or visit the author may attach to ([`Action::AttachPhoto`]),
+//! and the document takes the owner's scope (its customer and department;
+//! the author reads it by access). The photo's bytes and thumbnail are then
+//! recorded as owned by that ticket or visit, which keeps them from the
+//! garbage collector and lets whoever may see the owner download them.
+//!
+//! The device marks the photo `stored` once its bytes are uploaded. The
+//! rules allow the author that move; [`check_upload_claim`] adds what the
+//! rules cannot see: the server must hold the photo's and its thumbnail's
+//! bytes, otherwise the change is refused with `bytes_missing` and never
+//! stored. So a document never says "stored" for bytes nobody can download.
+
+use automerge::AutoCommit;
+use fieldops_sync::docs::DocumentSchema;
+use fieldops_sync::docs::photo::{OwnerKind, Photo, UploadState};
+use fieldops_sync::ids::DocKind;
+use fieldops_sync::rules::{self, Actor as RuleActor, Violation, ViolationReason, WriteError};
+use sqlx::FromRow;
+
+use super::{DocScope, DocWriteError, Stored};
+use crate::auth::{Action, Actor};
+use crate::db::{Db, Tx, blobs};
+
+fn refuse(field: &str, reason: ViolationReason) -> DocWriteError {
+    DocWriteError::Rejected(WriteError::Violations(vec![Violation {
+        field: field.to_owned(),
+        reason,
+    }]))
+}
+
+#[derive(Debug, FromRow)]
+struct OwnerRow {
+    customer_id: String,
+    department_id: Option<String>,
+    status: String,
+}
+
+/// The scope a photo of `photo.owner` gets, if `actor` may attach to it.
+async fn owner_scope(
+    tx: &mut Tx,
+    actor: &Actor,
+    photo: &Photo,
+) -> Result<(DocScope, blobs::OwnerKind), DocWriteError> {
+    let id = photo.owner.id.to_string();
+    let (row, kind, holder): (Option<OwnerRow>, _, i64) = match photo.owner.kind {
+        OwnerKind::Ticket => {
+            let row = sqlx::query_as(
+                "SELECT customer_id, department_id, status FROM tickets WHERE id = $1",
+            )
+            .bind(&id)
+            .fetch_optional(&mut **tx)
+            .await?;
+            // A technician holding a visit of the ticket may add to it.
+            let holder = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM assignments a JOIN visits v ON v.id = a.visit_id \
+                 WHERE v.ticket_id = $1 AND a.technician_id = $2 AND a.state <> 'released'",
+            )
+            .bind(&id)
+            .bind(&actor.user_id)
+            .fetch_one(&mut **tx)
+            .await?;
+            (row, blobs::OwnerKind::Ticket, holder)
+        }
+        OwnerKind::Visit => {
+            let row = sqlx::query_as(
+                "SELECT customer_id, department_id, status FROM visits WHERE id = $1",
+            )
+            .bind(&id)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let holder = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM assignments \
+                 WHERE visit_id = $1 AND technician_id = $2 AND state <> 'released'",
+            )
+            .bind(&id)
+            .bind(&actor.user_id)
+            .fetch_one(&mut **tx)
+            .await?;
+            (row, blobs::OwnerKind::Visit, holder)
+        }
+        // Check-in photos come with check-in documents, not from here yet.
+        OwnerKind::CheckIn => return Err(refuse("owner", ViolationReason::NotOwner)),
+    };
+    let row = row.ok_or_else(|| refuse("owner", ViolationReason::NotOwner))?;
+    actor
+        .authorize(Action::AttachPhoto {
+            customer_id: &row.customer_id,
+            holder: holder > 0,
+        })
+        .map_err(|_| refuse("owner", ViolationReason::NotOwner))?;
+    if matches!(row.status.as_str(), "closed" | "cancelled") {
+        return Err(refuse("owner", ViolationReason::WrongState));
+    }
+    let scope = DocScope {
+        customer_id: Some(row.customer_id),
+        department_id: row.department_id,
+        in_pool: false,
+    };
+    Ok((scope, kind))
+}
+
+/// Refuses a move to `stored` (from `before`, `None` for a creation) unless
+/// the server holds the photo's bytes and its thumbnail's.
+pub async fn check_upload_claim(
+    tx: &mut Tx,
+    before: Option<&Photo>,
+    after: &Photo,
+) -> Result<(), DocWriteError> {
+    let claims = after.upload_state == UploadState::Stored
+        && before.is_none_or(|b| b.upload_state != UploadState::Stored);
+    if !claims {
+        return Ok(());
+    }
+    for sha in [&after.sha256, &after.thumbnail_sha256] {
+        if blobs::get(&mut **tx, sha.as_str()).await?.is_none() {
+            return Err(refuse("upload_state", ViolationReason::BytesMissing));
+        }
+    }
+    Ok(())
+}
+
+/// Creates the photo document `id` from a device's first changes, inside
+/// `tx`, if the rules and the owner allow it. Nothing is stored otherwise.
+pub async fn create_from_device(
+    tx: &mut Tx,
+    actor: &Actor,
+    rule_actor: &RuleActor,
+    id: &str,
+    changes: &[u8],
+) -> Result<Stored, DocWriteError> {
+    let mut doc = AutoCommit::new();
+    rules::apply_checked(&mut doc, DocKind::Photo, changes, rule_actor)?;
+    let photo = Photo::hydrate(&doc).map_err(|_| refuse("", ViolationReason::Malformed))?;
+    let (scope, owner_kind) = owner_scope(tx, actor, &photo).await?;
+    check_upload_claim(tx, None, &photo).await?;
+    let author = photo.author_id.to_string();
+    let changed = super::create(tx, id, DocKind::Photo, scope, &mut doc, &[author]).await?;
+    let owner_id = photo.owner.id.to_string();
+    for sha in [&photo.sha256, &photo.thumbnail_sha256] {
+        blobs::add_owner(tx, sha.as_str(), owner_kind, &owner_id).await?;
+    }
+    if owner_kind == blobs::OwnerKind::Ticket {
+        blobs::attach_to_ticket(tx, &owner_id, photo.sha256.as_str(), &actor.user_id).await?;
+    }
+    let seq = changed.seq;
+    Ok(Stored {
+        changed: Some(changed),
+        doc,
+        seq,
+    })
+}
+
+/// Applies a device's changes to the existing photo document `id` inside
+/// `tx`: the write rules, then [`check_upload_claim`].
+pub async fn apply_device_changes(
+    tx: &mut Tx,
+    db: &Db,
+    id: &str,
+    changes: &[u8],
+    rule_actor: &RuleActor,
+) -> Result<Stored, DocWriteError> {
+    let mut before = None;
+    let stored = super::update(tx, db, id, DocKind::Photo, |doc| {
+        before = Photo::hydrate(doc).ok();
+        rules::apply_checked(doc, DocKind::Photo, changes, rule_actor).map_err(DocWriteError::from)
+    })
+    .await?;
+    if stored.changed.is_some() {
+        check_stored(tx, before.as_ref(), &stored.doc).await?;
+    }
+    Ok(stored)
+}
+
+/// [`check_upload_claim`] on a stored document.
+pub async fn check_stored(
+    tx: &mut Tx,
+    before: Option<&Photo>,
+    after: &AutoCommit,
+) -> Result<(), DocWriteError> {
+    let after = Photo::hydrate(after).map_err(|_| refuse("", ViolationReason::Malformed))?;
+    check_upload_claim(tx, before, &after).await
+}
