@@ -29,11 +29,7 @@ on_both_backends!(
 const SYNC: Duration = Duration::from_secs(30);
 const CHUNK: usize = 64 * 1024;
 
-/// The ticket the photos are attached to. Opened over HTTP for now; once
-/// tickets can be opened offline (`create_ticket` on the phone, branch
-/// `tickets`), open it on the phone while offline instead and keep the rest:
-/// the outbox goes before document changes, so the ticket exists on the
-/// server before its photos arrive.
+/// A ticket opened over HTTP, for the photo attached to a second ticket.
 async fn ticket_for_photos(app: &TestApp, customer: &str, subject: &str) -> DocId {
     let reply = app
         .post(
@@ -67,7 +63,6 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
     let proxy = CutProxy::start(app.server.addr).await;
     let customer = app.login_as("customer").await;
     let cs = app.login_as("cs").await;
-    let first_ticket = ticket_for_photos(&app, &customer, "Pipa bocor").await;
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("customer.db");
@@ -78,8 +73,21 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
         .unwrap();
     phone.sync_now(SYNC).await.unwrap();
 
-    // Offline: two photos, visible at once, their uploads queued.
+    // Offline: a new ticket and two photos on it, visible at once, their
+    // uploads queued. The outbox goes before document changes, so the ticket
+    // exists on the server before its photos arrive.
     proxy.set_online(false);
+    phone
+        .create_ticket(
+            "Pipa bocor",
+            "Air menetes dari pipa di bawah wastafel",
+            "technical",
+        )
+        .unwrap();
+    let opened = phone.my_tickets(None).unwrap();
+    assert_eq!(opened.len(), 1);
+    assert!(opened[0].pending, "opened offline, not yet numbered");
+    let first_ticket = opened[0].doc_id;
     let taken = 1_767_225_600_000;
     let image_a = testing::synthetic_jpeg(2000, 1500, 11, 90);
     let image_b = testing::synthetic_jpeg(1500, 2000, 12, 90);
@@ -206,6 +214,12 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
     let detail = app
         .get(&format!("/api/v1/tickets/{first_ticket}"), &cs)
         .await;
+    assert_eq!(
+        detail.status, 200,
+        "the ticket opened offline reached the server"
+    );
+    assert_eq!(detail.body["subject"], "Pipa bocor");
+    assert!(detail.body["number"].as_str().unwrap().starts_with("TKT-"));
     let attachments = detail.body["attachments"].as_array().unwrap();
     assert!(attachments.contains(&json!(a.sha256)), "{attachments:?}");
     assert!(attachments.contains(&json!(b.sha256)));
