@@ -24,8 +24,13 @@
 //! SQLite allows one writer at a time. A deferred transaction that reads and
 //! then writes can fail with `SQLITE_BUSY` without waiting, so every multi-step
 //! write goes through [`Db::begin_write`], which opens `BEGIN IMMEDIATE` on
-//! SQLite (taking the write lock up front and waiting up to the busy timeout) and
-//! a plain `BEGIN` on Postgres.
+//! SQLite (taking the write lock up front) and a plain `BEGIN` on Postgres.
+//!
+//! On SQLite those transactions run on a pool of **one** connection, apart
+//! from the readers' pool: writers queue for it in arrival order inside the
+//! process instead of retrying `BEGIN IMMEDIATE` under SQLite's busy handler,
+//! which sleeps between attempts (1, 2, 5, … 100 ms) and so turned a burst of
+//! writers into idle waiting. The busy timeout stays for other processes.
 
 pub mod assignments;
 pub mod attendance;
@@ -71,6 +76,9 @@ pub type Tx = Transaction<'static, Any>;
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// SQLite: the one connection write transactions take turns on. Postgres:
+    /// the same pool as `pool`.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -91,34 +99,45 @@ impl Db {
             Backend::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url).context("parsing the database URL")?;
-        let pool = match backend {
-            Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            sqlx::raw_sql(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                            )
-                            .execute(conn)
-                            .await?;
-                            Ok(())
-                        })
+        let sqlite = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                // A burst of writers waits its turn for the writer.
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .execute(conn)
+                        .await?;
+                        Ok(())
                     })
-                    .connect_with(options)
-                    .await
+                })
+        };
+        let context = "connecting to the database";
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let pool = sqlite(8).connect_with(options.clone()).await;
+                let writer = sqlite(1).connect_with(options).await;
+                (pool.context(context)?, writer.context(context)?)
             }
             Backend::Postgres => {
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await
+                    .context(context)?;
+                (pool.clone(), pool)
             }
-        }
-        .context("connecting to the database")?;
-        Ok(Self { pool, backend })
+        };
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     /// Applies the embedded migrations of this backend.
@@ -141,7 +160,7 @@ impl Db {
     /// Starts a transaction that will write (see the module docs).
     pub async fn begin_write(&self) -> sqlx::Result<Tx> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
     }
@@ -149,6 +168,7 @@ impl Db {
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 
