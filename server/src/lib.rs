@@ -25,6 +25,7 @@ pub mod error;
 pub mod events;
 pub mod helpdesk;
 pub mod http;
+pub mod keyed_locks;
 pub mod metrics;
 pub mod photos;
 pub mod seed;
@@ -58,7 +59,9 @@ pub struct AppState {
     /// Signs and checks download links.
     pub links: photos::LinkSigner,
     /// Orders requests on one upload within this instance.
-    pub upload_locks: photos::UploadLocks,
+    pub upload_locks: keyed_locks::KeyedLocks,
+    /// Lets claims on one visit take turns within this instance.
+    pub claim_locks: keyed_locks::KeyedLocks,
     pub helpdesk: helpdesk::Helpdesk,
     /// Cancelled when the server stops; background tasks watch it.
     pub shutdown: CancellationToken,
@@ -98,7 +101,8 @@ impl AppState {
             events,
             blobs,
             links,
-            upload_locks: photos::UploadLocks::default(),
+            upload_locks: keyed_locks::KeyedLocks::default(),
+            claim_locks: keyed_locks::KeyedLocks::default(),
             helpdesk,
             shutdown,
         })

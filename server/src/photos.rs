@@ -262,38 +262,6 @@ pub async fn thumbnail_of(state: &AppState, photo: &blobs::BlobRow) -> ApiResult
     Ok(sha256)
 }
 
-/// One lock per upload id, held by a `PATCH` while it reads and saves its
-/// chunk, and taken briefly by `HEAD`: on one instance, requests on one upload
-/// are answered in order and a `HEAD` never reports an offset a chunk in
-/// flight is about to move. (Across instances, the conditional offset update
-/// keeps chunks in order.)
-#[derive(Debug, Clone, Default)]
-pub struct UploadLocks {
-    locks: std::sync::Arc<
-        std::sync::Mutex<
-            std::collections::HashMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>,
-        >,
-    >,
-}
-
-impl UploadLocks {
-    pub async fn lock(&self, upload_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-            map.retain(|_, weak| weak.strong_count() > 0);
-            match map.get(upload_id).and_then(std::sync::Weak::upgrade) {
-                Some(lock) => lock,
-                None => {
-                    let lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
-                    map.insert(upload_id.to_owned(), std::sync::Arc::downgrade(&lock));
-                    lock
-                }
-            }
-        };
-        lock.lock_owned().await
-    }
-}
-
 type HmacSha256 = Hmac<Sha256>;
 
 /// Signs download links: `/api/v1/files/{sha256}?expires=<unix s>&sig=<hex>`.

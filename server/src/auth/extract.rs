@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use crate::AppState;
-use crate::db::{sessions, users};
+use crate::db::users;
 use crate::domain::{Role, Status};
 use crate::error::ApiError;
 
@@ -51,21 +51,21 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Actor, ApiErr
         .tokens
         .verify_access(token)
         .ok_or(ApiError::Unauthorized("invalid or expired token"))?;
-    let user = users::get(state.db.pool(), &claims.sub)
+    // One round trip: it runs on every request.
+    let user = users::caller(state.db.pool(), &claims.sub, &claims.sid)
         .await?
         .filter(|u| u.status == Status::Active)
         .ok_or(ApiError::Unauthorized("account is not active"))?;
-    if !sessions::is_live(&state.db, &claims.sid).await? {
+    if !user.session_live {
         return Err(ApiError::Unauthorized("session has ended"));
     }
-    let department_ids = users::department_ids(state.db.pool(), &user.id).await?;
     Ok(Actor {
         user_id: user.id,
         session_id: claims.sid,
         role: user.role,
         name: user.name,
         customer_id: user.customer_id,
-        department_ids,
+        department_ids: user.department_ids,
     })
 }
 

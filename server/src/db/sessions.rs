@@ -2,7 +2,7 @@
 
 use sqlx::{AnyExecutor, FromRow};
 
-use super::{Db, Tx, new_id, now_ms};
+use super::{Tx, new_id, now_ms};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct RefreshRow {
@@ -107,14 +107,4 @@ pub async fn revoke_all(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// True while the session exists and is not revoked.
-pub async fn is_live(db: &Db, session_id: &str) -> sqlx::Result<bool> {
-    let live: Option<String> =
-        sqlx::query_scalar("SELECT id FROM device_sessions WHERE id = $1 AND revoked_at IS NULL")
-            .bind(session_id)
-            .fetch_optional(db.pool())
-            .await?;
-    Ok(live.is_some())
 }

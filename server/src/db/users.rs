@@ -124,6 +124,70 @@ pub async fn department_ids(ex: impl AnyExecutor<'_>, user_id: &str) -> sqlx::Re
     .await
 }
 
+/// Who a request's token speaks for, read in one round trip: the account,
+/// whether its device session is live, and its departments.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub status: Status,
+    pub customer_id: Option<String>,
+    pub session_live: bool,
+    pub department_ids: Vec<String>,
+}
+
+#[derive(FromRow)]
+struct CallerRow {
+    id: String,
+    name: String,
+    #[sqlx(try_from = "String")]
+    role: Role,
+    #[sqlx(try_from = "String")]
+    status: Status,
+    customer_id: Option<String>,
+    session_id: Option<String>,
+    department_id: Option<String>,
+}
+
+/// Reads user `user_id` and device session `session_id` (one row per
+/// department); `None` if the user does not exist.
+pub async fn caller(
+    ex: impl AnyExecutor<'_>,
+    user_id: &str,
+    session_id: &str,
+) -> sqlx::Result<Option<Caller>> {
+    let rows: Vec<CallerRow> = sqlx::query_as(
+        "SELECT u.id, u.name, u.role, u.status, u.customer_id, s.id AS session_id, \
+                m.department_id \
+         FROM users u \
+         LEFT JOIN device_sessions s \
+           ON s.id = $2 AND s.user_id = u.id AND s.revoked_at IS NULL \
+         LEFT JOIN department_members m ON m.user_id = u.id \
+         WHERE u.id = $1 \
+         ORDER BY m.department_id",
+    )
+    .bind(user_id)
+    .bind(session_id)
+    .fetch_all(ex)
+    .await?;
+    let mut rows = rows.into_iter();
+    let Some(first) = rows.next() else {
+        return Ok(None);
+    };
+    let mut department_ids: Vec<String> = first.department_id.into_iter().collect();
+    department_ids.extend(rows.filter_map(|r| r.department_id));
+    Ok(Some(Caller {
+        id: first.id,
+        name: first.name,
+        role: first.role,
+        status: first.status,
+        customer_id: first.customer_id,
+        session_live: first.session_id.is_some(),
+        department_ids,
+    }))
+}
+
 /// Replaces the memberships of `user_id` with `department_ids`.
 pub async fn set_departments(
     tx: &mut Tx,

@@ -65,6 +65,13 @@ async fn execute_one(
         return Ok(serde_json::from_str(&stored)?);
     }
     let device_seq = i64::try_from(command.device_seq).unwrap_or(i64::MAX);
+    // Claims on one visit take turns (keyed_locks); always before the writer.
+    let _turn = match &command.body {
+        CommandBody::ClaimVisit { visit_id } => {
+            Some(state.claim_locks.lock(&visit_id.to_string()).await)
+        }
+        _ => None,
+    };
     let mut tx = state.db.begin_write().await?;
     let last = store::last_device_seq(&mut *tx, device_id).await?;
     let executed = if let Err(invalid) = command.validate() {

@@ -262,9 +262,19 @@ async fn refresh_tokens_are_single_use(backend: Backend) {
         .unwrap();
     assert!(row.used_at.is_some());
     tx.commit().await.unwrap();
-    assert!(sessions::is_live(&db, &s).await.unwrap());
+    let caller = users::caller(db.pool(), &u.id, &s).await.unwrap().unwrap();
+    assert!(caller.session_live);
+    assert_eq!(caller.role, Role::Cs);
     sessions::revoke(db.pool(), &s, "test").await.unwrap();
-    assert!(!sessions::is_live(&db, &s).await.unwrap());
+    let caller = users::caller(db.pool(), &u.id, &s).await.unwrap().unwrap();
+    assert!(!caller.session_live, "a revoked session is not live");
+    assert!(
+        users::caller(db.pool(), "nobody", &s)
+            .await
+            .unwrap()
+            .is_none(),
+        "an unknown user"
+    );
     t.drop_schema().await;
 }
 
