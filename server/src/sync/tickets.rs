@@ -36,6 +36,7 @@ use fieldops_sync::docs::ticket::{
     Author, Priority as DocPriority, Ticket, TicketMessage, TicketNumber, TicketStatus as DocStatus,
 };
 use fieldops_sync::ids::{DepartmentId, DocKind, ItemId, UserId};
+use fieldops_sync::protocol::DropReason;
 use fieldops_sync::rules::{Violation, ViolationReason, WriteError};
 use serde_json::json;
 
@@ -157,22 +158,56 @@ pub async fn project(tx: &mut Tx, db: &Db, ticket_id: &str) -> anyhow::Result<Ve
                 || before.customer_id != scope.customer_id
             {
                 // Moved to another department: its staff read it from the
-                // whole document on their next feed.
+                // whole document on their next feed; the old department's
+                // staff (unless also in the new one) are told to drop it.
                 let seq = store::next_seq(tx).await?;
                 store::set_scope(tx, ticket_id, &scope, seq).await?;
+                let mut dropped_for = Vec::new();
+                if let Some(old) = before.department_id.as_deref()
+                    && old != row.department_id
+                {
+                    dropped_for = staff_leaving(tx, old, &row.department_id).await?;
+                    for user in &dropped_for {
+                        store::record_drop(
+                            tx,
+                            user,
+                            ticket_id,
+                            seq,
+                            DropReason::OutOfScope.as_str(),
+                        )
+                        .await?;
+                    }
+                }
                 changed.push(Changed {
                     doc_id: ticket_id.to_owned(),
                     kind: DocKind::Ticket,
                     seq,
                     scope,
                     users: vec![],
-                    dropped_for: vec![],
+                    dropped_for,
                     left_pool: false,
                 });
             }
         }
     }
     Ok(changed)
+}
+
+/// Members of department `from` who read its tickets by department and are
+/// not in department `to`: they lose a ticket moved from one to the other.
+/// (Admins read every ticket.)
+async fn staff_leaving(tx: &mut Tx, from: &str, to: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT m.user_id FROM department_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.department_id = $1 AND u.role <> 'admin' \
+           AND NOT EXISTS (SELECT 1 FROM department_members n \
+                           WHERE n.user_id = m.user_id AND n.department_id = $2) \
+         ORDER BY m.user_id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut **tx)
+    .await
 }
 
 /// Locks ticket `id`'s row for the rest of `tx` (Postgres; SQLite's write

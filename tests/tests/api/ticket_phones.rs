@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     a_customer_phone_opens_and_follows_a_ticket_offline,
     replayed_ticket_and_chat_commands_apply_once,
+    a_ticket_moved_to_another_department_leaves_the_old_ones_devices,
 );
 
 const SYNC: Duration = Duration::from_secs(20);
@@ -425,5 +426,49 @@ async fn replayed_ticket_and_chat_commands_apply_once(backend: Backend) {
             ..
         }
     ));
+    app.stop().await;
+}
+
+async fn a_ticket_moved_to_another_department_leaves_the_old_ones_devices(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let cs = app.login_as("cs").await;
+    let customer = app.login("customer@example.com", "customer123").await;
+    let created = app
+        .post(
+            "/api/v1/tickets",
+            &customer,
+            json!({ "subject": "Lampu teras mati", "category": "technical" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id: DocId = created.body["id"].as_str().unwrap().parse().unwrap();
+    let (mut device, _) = Device::connect(app.server.addr, &cs, 0).await;
+    assert!(device.docs.contains_key(&id), "the CS department reads it");
+
+    let sales = crate::tickets::department_id(&app, &admin, "Sales").await;
+    let moved = app
+        .patch(
+            &format!("/api/v1/tickets/{id}"),
+            &admin,
+            json!({ "department_id": sales }),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    let messages = device.until_feed().await;
+    assert!(
+        messages
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Drop(d) if d.doc_ids.contains(&id))),
+        "{messages:?}"
+    );
+    assert!(!device.docs.contains_key(&id), "dropped from the device");
+    // The customer still reads it; a fresh CS device no longer receives it.
+    let (fresh, _) = Device::connect(app.server.addr, &cs, 0).await;
+    assert!(!fresh.docs.contains_key(&id));
+    let (own, _) = Device::connect(app.server.addr, &customer, 0).await;
+    assert!(own.docs.contains_key(&id));
     app.stop().await;
 }
