@@ -7,7 +7,7 @@
 //! creation (the author is the actor, only device fields are set), the owner
 //! must be a ticket or visit the author may attach to ([`Action::AttachPhoto`]),
 //! and the document takes the owner's scope (its customer and department;
-//! the author reads it by access). The photo's bytes and thumbnail are then
+//! the author, and for a visit its current holders, read it by access). The photo's bytes and thumbnail are then
 //! recorded as owned by that ticket or visit, which keeps them from the
 //! garbage collector and lets whoever may see the owner download them.
 //!
@@ -26,7 +26,7 @@ use sqlx::FromRow;
 
 use super::{DocScope, DocWriteError, Stored};
 use crate::auth::{Action, Actor};
-use crate::db::{Db, Tx, blobs};
+use crate::db::{Db, Tx, assignments, blobs};
 
 fn refuse(field: &str, reason: ViolationReason) -> DocWriteError {
     DocWriteError::Rejected(WriteError::Violations(vec![Violation {
@@ -140,9 +140,21 @@ pub async fn create_from_device(
     let photo = Photo::hydrate(&doc).map_err(|_| refuse("", ViolationReason::Malformed))?;
     let (scope, owner_kind) = owner_scope(tx, actor, &photo).await?;
     check_upload_claim(tx, None, &photo).await?;
-    let author = photo.author_id.to_string();
-    let changed = super::create(tx, id, DocKind::Photo, scope, &mut doc, &[author]).await?;
     let owner_id = photo.owner.id.to_string();
+    // The author reads it by access, and so do the visit's other holders
+    // (before/after photos are the crew's, not one technician's).
+    let mut readers = vec![photo.author_id.to_string()];
+    if owner_kind == blobs::OwnerKind::Visit {
+        let held = assignments::for_visits(&mut **tx, &[owner_id.as_str()]).await?;
+        readers.extend(
+            held.into_iter()
+                .filter(|a| a.state != "released")
+                .map(|a| a.technician_id),
+        );
+        readers.sort();
+        readers.dedup();
+    }
+    let changed = super::create(tx, id, DocKind::Photo, scope, &mut doc, &readers).await?;
     for sha in [&photo.sha256, &photo.thumbnail_sha256] {
         blobs::add_owner(tx, sha.as_str(), owner_kind, &owner_id).await?;
     }

@@ -123,6 +123,28 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
         .await;
     assert_eq!(report.status, 200, "{:?}", report.body);
 
+    // A takes a "before" photo of the visit; B, who holds it too, receives it.
+    let before = a
+        .attach_photo(
+            fieldops_sync::docs::photo::Owner {
+                kind: fieldops_sync::docs::photo::OwnerKind::Visit,
+                id: visit,
+            },
+            &fieldops_core::photo::testing::synthetic_jpeg(800, 600, 7, 90),
+            "Pompa sebelum diperbaiki",
+            1_767_225_600_000,
+        )
+        .unwrap();
+    a.sync_now(SYNC).await.unwrap();
+    b.sync_now(SYNC).await.unwrap();
+    let on_b = b.photo(before.photo_id).unwrap();
+    assert_eq!(on_b.caption, "Pompa sebelum diperbaiki");
+    assert_eq!(b.photos_of(visit).unwrap().len(), 1);
+    assert!(
+        !c.has_document(before.photo_id).unwrap(),
+        "not to a technician who does not hold the visit"
+    );
+
     // CS sends B back to the emergency pool; B's phone drops it, C claims it.
     let detail = app.get(&format!("/api/v1/visits/{visit}"), &cs).await;
     let b_id = app
