@@ -218,9 +218,7 @@ async fn sync_loop(inner: Arc<Inner>) {
                 failures = failures.saturating_add(1);
             }
         }
-        let base = 0.5 * 2f64.powi(failures.min(6) as i32);
-        let jitter = rand::rng().random_range(0.5..1.5);
-        let delay = Duration::from_secs_f64((base * jitter).min(60.0));
+        let delay = backoff(failures, 6, Duration::from_secs(60));
         tracing::debug!(?delay, failures, "sync reconnecting");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -742,4 +740,13 @@ fn apply_sync(
         reply.map(|m| DocSync::new(doc.doc_id, doc.kind, m)),
         changed,
     ))
+}
+
+/// The wait before retry number `failures`: half a second doubled per
+/// failure (at most `max_doublings` times), jittered by ±50 % so that many
+/// devices do not retry in step, and never more than `cap`.
+pub(crate) fn backoff(failures: u32, max_doublings: u32, cap: Duration) -> Duration {
+    let base = 0.5 * 2f64.powi(failures.min(max_doublings) as i32);
+    let jitter = rand::rng().random_range(0.5..1.5);
+    Duration::from_secs_f64((base * jitter).min(cap.as_secs_f64()))
 }

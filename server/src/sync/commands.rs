@@ -35,6 +35,17 @@ pub struct Executed {
     pub synced: Vec<super::Changed>,
 }
 
+impl Executed {
+    /// A result that changed nothing (a refusal decided before any service ran).
+    fn answer(result: CommandResult) -> Self {
+        Self {
+            result,
+            notices: vec![],
+            synced: vec![],
+        }
+    }
+}
+
 /// Runs `commands` in order and answers each.
 ///
 /// `clock_skew_ms` is the session's estimate of server minus device time,
@@ -75,18 +86,14 @@ async fn execute_one(
     let mut tx = state.db.begin_write().await?;
     let last = store::last_device_seq(&mut *tx, device_id).await?;
     let executed = if let Err(invalid) = command.validate() {
-        Executed {
-            result: CommandResult::invalid(command.id, &invalid),
-            notices: vec![],
-            synced: vec![],
-        }
+        Executed::answer(CommandResult::invalid(command.id, &invalid))
     } else if last.is_some_and(|last| device_seq <= last) {
         let message = "a later command from this device was already executed";
-        Executed {
-            result: CommandResult::rejected(command.id, RejectReason::OutOfOrder, message),
-            notices: vec![],
-            synced: vec![],
-        }
+        Executed::answer(CommandResult::rejected(
+            command.id,
+            RejectReason::OutOfOrder,
+            message,
+        ))
     } else {
         dispatch(&mut tx, state, actor, command, clock_skew_ms).await?
     };
@@ -157,46 +164,43 @@ fn is_helpdesk(body: &CommandBody) -> bool {
     )
 }
 
-/// Turns a ticket service outcome into a command result.
+/// Turns a service outcome into a command result: accepted with `effects`
+/// (and the documents `synced` says the service wrote), or refused.
+fn executed<T>(
+    command: &Command,
+    effects: Vec<DocId>,
+    outcome: VisitResult<T>,
+    synced: impl FnOnce(T) -> Vec<super::Changed>,
+) -> anyhow::Result<Executed> {
+    match outcome {
+        Ok(applied) => Ok(Executed {
+            result: CommandResult::accepted(command.id, effects),
+            notices: applied.notices,
+            synced: synced(applied.value),
+        }),
+        Err(VisitError::Rejected(r)) => Ok(Executed::answer(CommandResult::rejected(
+            command.id, r.reason, r.message,
+        ))),
+        Err(VisitError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// A ticket service's outcome; the service wrote the ticket's document.
 fn ticket_outcome(
     command: &Command,
     ticket_id: DocId,
     outcome: VisitResult<TicketChange>,
 ) -> anyhow::Result<Executed> {
-    match outcome {
-        Ok(applied) => Ok(Executed {
-            result: CommandResult::accepted(command.id, vec![ticket_id]),
-            notices: applied.notices,
-            synced: applied.value.synced,
-        }),
-        Err(VisitError::Rejected(r)) => Ok(Executed {
-            result: CommandResult::rejected(command.id, r.reason, r.message),
-            notices: vec![],
-            synced: vec![],
-        }),
-        Err(VisitError::Db(e)) => Err(e.into()),
-    }
+    executed(command, vec![ticket_id], outcome, |change| change.synced)
 }
 
-/// Turns a visit service outcome into a command result.
+/// A visit service's outcome; the visit is projected from the effects.
 fn visit_outcome<T>(
     command: &Command,
     visit_id: DocId,
     outcome: VisitResult<T>,
 ) -> anyhow::Result<Executed> {
-    match outcome {
-        Ok(applied) => Ok(Executed {
-            result: CommandResult::accepted(command.id, vec![visit_id]),
-            notices: applied.notices,
-            synced: vec![],
-        }),
-        Err(VisitError::Rejected(r)) => Ok(Executed {
-            result: CommandResult::rejected(command.id, r.reason, r.message),
-            notices: vec![],
-            synced: vec![],
-        }),
-        Err(VisitError::Db(e)) => Err(e.into()),
-    }
+    executed(command, vec![visit_id], outcome, |_| vec![])
 }
 
 /// The domain work of one command, inside `tx`: the same service functions
@@ -331,47 +335,27 @@ async fn dispatch(
                 },
                 // Staff answer in a conversation they name.
                 None => {
-                    return Ok(Executed {
-                        result: CommandResult::rejected(
-                            command.id,
-                            RejectReason::Invalid,
-                            "`conversation_id` is required for staff",
-                        ),
-                        notices: vec![],
-                        synced: vec![],
-                    });
+                    return Ok(Executed::answer(CommandResult::rejected(
+                        command.id,
+                        RejectReason::Invalid,
+                        "`conversation_id` is required for staff",
+                    )));
                 }
             };
             let client_id = client_message_id.to_string();
             let outcome =
                 helpdesk::chat::send(tx, state, actor, target, body, Some(&client_id)).await;
             // A conversation is not a document: nothing to sync.
-            match outcome {
-                Ok(applied) => Ok(Executed {
-                    result: CommandResult::accepted(command.id, vec![]),
-                    notices: applied.notices,
-                    synced: vec![],
-                }),
-                Err(VisitError::Rejected(r)) => Ok(Executed {
-                    result: CommandResult::rejected(command.id, r.reason, r.message),
-                    notices: vec![],
-                    synced: vec![],
-                }),
-                Err(VisitError::Db(e)) => Err(e.into()),
-            }
+            executed(command, vec![], outcome, |_| vec![])
         }
         // Ratings are not built yet (no signed rating links exist).
         CommandBody::SubmitRating { .. } => {
             let name = command.body.name();
-            Ok(Executed {
-                result: CommandResult::rejected(
-                    command.id,
-                    RejectReason::Unavailable,
-                    format!("this server does not take {name} through sync yet; use the HTTP API"),
-                ),
-                notices: vec![],
-                synced: vec![],
-            })
+            Ok(Executed::answer(CommandResult::rejected(
+                command.id,
+                RejectReason::Unavailable,
+                format!("this server does not take {name} through sync yet; use the HTTP API"),
+            )))
         }
     }
 }
