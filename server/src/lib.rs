@@ -54,6 +54,8 @@ pub struct AppState {
     pub tokens: auth::tokens::TokenKeys,
     pub metrics: metrics::Metrics,
     pub events: events::EventBus,
+    /// What changed in the sync feed, read once for every session here.
+    pub live: sync::live::LiveFeed,
     /// Photo bytes (local directory or S3).
     pub blobs: storage::BlobStore,
     /// Signs and checks download links.
@@ -93,12 +95,14 @@ impl AppState {
         let shutdown = CancellationToken::new();
         let events =
             events::EventBus::start(db.clone(), &config.database_url, shutdown.clone()).await?;
+        let live = sync::live::LiveFeed::start(db.clone(), &events, shutdown.clone()).await?;
         Ok(Self {
             db,
             config: Arc::new(config),
             tokens,
             metrics: metrics::Metrics::default(),
             events,
+            live,
             blobs,
             links,
             upload_locks: keyed_locks::KeyedLocks::default(),
@@ -134,18 +138,13 @@ pub async fn start(state: AppState) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("binding {}", state.config.listen))?;
     let addr = listener.local_addr()?;
-    // Live events are small frames: without TCP_NODELAY, Nagle's algorithm
-    // and the peer's delayed ACK hold every second frame back ~40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "setting TCP_NODELAY");
-        }
-    });
     spawn_housekeeping(state.clone());
     helpdesk::spawn_jobs(state.clone());
     let app = http::router(state.clone());
     let stop = state.shutdown.clone();
-    // Small frames (a live edit, a Feed) must not wait for Nagle's algorithm.
+    // Small frames (a live edit, a Feed, an event) must not wait for
+    // Nagle's algorithm: with the peer's delayed ACK, every second frame
+    // was held back ~40 ms.
     let listener = listener.tap_io(|tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "setting TCP_NODELAY");

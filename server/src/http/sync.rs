@@ -16,7 +16,6 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::sync::session::{Refused, Session};
-use crate::sync::{Changed, SYNC_EVENT};
 
 /// How long a device has to say Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -71,7 +70,7 @@ async fn receive(socket: &mut WebSocket) -> Option<Result<ClientMessage, ErrorFr
 
 async fn run(state: AppState, mut socket: WebSocket) {
     // Subscribe before the catch-up so no change falls between the two.
-    let mut wakeups = state.events.subscribe();
+    let mut slices = state.live.subscribe();
     let first = match tokio::time::timeout(HELLO_TIMEOUT, receive(&mut socket)).await {
         Ok(Some(Ok(message))) => message,
         Ok(Some(Err(frame))) => {
@@ -111,19 +110,24 @@ async fn run(state: AppState, mut socket: WebSocket) {
                     }
                 }
             },
-            wakeup = wakeups.recv() => {
-                let relevant = match wakeup {
-                    Ok(event) if event.kind == SYNC_EVENT => serde_json::from_value::<Changed>(event.data)
-                        .is_ok_and(|changed| session.concerns(&changed)),
-                    Ok(_) => false,
-                    Err(RecvError::Lagged(_)) => true,
+            slice = slices.recv() => {
+                let live = match slice {
+                    Ok(slice) => session.live(&slice),
+                    Err(RecvError::Lagged(_)) => None,
                     Err(RecvError::Closed) => return,
                 };
-                if relevant {
-                    match session.catch_up().await {
-                        Ok(messages) => if !send_all(&mut socket, &messages).await { return },
-                        Err(e) => tracing::warn!(error = ?e, "live catch-up failed"),
-                    }
+                let messages = match live {
+                    Some(messages) => messages,
+                    None => match session.catch_up().await {
+                        Ok(messages) => messages,
+                        Err(e) => {
+                            tracing::warn!(error = ?e, "live catch-up failed");
+                            continue;
+                        }
+                    },
+                };
+                if !send_all(&mut socket, &messages).await {
+                    return;
                 }
             }
             _ = ping.tick() => {

@@ -2,7 +2,7 @@
 //! loop and the plain-HTTP batch endpoint both feed it client messages and
 //! send what it returns.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use automerge::sync::{self as am_sync, SyncDoc as _};
 use fieldops_sync::docs::DocumentSchema as _;
@@ -13,6 +13,7 @@ use fieldops_sync::protocol::{
 };
 use fieldops_sync::rules::{Violation, ViolationReason, WriteError};
 
+use super::live::Slice;
 use super::{DocWriteError, Reader, commands, photos, store};
 use crate::AppState;
 use crate::auth::{Actor, authenticate};
@@ -111,17 +112,12 @@ impl Session {
         Ok((session, out))
     }
 
-    /// Everything in scope after the cursor: document bytes, drops, then a
-    /// `Feed` frame naming the new cursor.
+    /// Everything in scope after the cursor, read from the database:
+    /// document bytes, drops, then a `Feed` frame naming the new cursor.
     pub async fn catch_up(&mut self) -> anyhow::Result<Vec<ServerMessage>> {
         let db = &self.state.db;
         let since = self.cursor;
-        let mut out = Vec::new();
-        let mut frame: Vec<Snapshot> = Vec::new();
-        let mut frame_bytes = 0;
-        let mut changed = Vec::new();
-        let mut deleted = Vec::new();
-        let mut left_pool = Vec::new();
+        let mut frames = FeedFrames::default();
         let mut reached = since;
         // Read first: every position up to it is committed before the feed
         // query runs, so the query sees all of them.
@@ -131,111 +127,131 @@ impl Session {
             let full_page = rows.len() as i64 == PAGE;
             for row in rows {
                 reached = reached.max(row.seq);
-                let Ok(doc_id) = row.id.parse::<DocId>() else {
+                let (Ok(doc_id), Ok(kind)) = (row.id.parse::<DocId>(), row.kind.parse::<DocKind>())
+                else {
                     continue;
                 };
-                let Ok(kind) = row.kind.parse::<DocKind>() else {
-                    continue;
-                };
-                if row.deleted == 1 {
-                    deleted.push(doc_id);
-                    continue;
-                }
-                // In a technician's feed without pool or access: it left the pool.
-                if self.reader.role == Role::Technician
-                    && row.in_pool == 0
-                    && row.granted_seq.is_none()
-                {
-                    left_pool.push(doc_id);
-                    continue;
-                }
-                // The device has the document up to `since` unless it was
-                // created, compacted, re-scoped or granted after that.
-                let has_it =
-                    row.full_from_seq <= since && row.granted_seq.is_none_or(|g| g <= since);
-                let bytes = if has_it {
-                    store::changes_after(db.pool(), &row.id, since).await?
-                } else if row.change_count > 0 {
-                    [
+                let send = self.what_to_send(
+                    row.deleted == 1,
+                    row.in_pool == 1,
+                    row.full_from_seq,
+                    row.granted_seq,
+                );
+                let bytes = match send {
+                    Delivery::Deleted => {
+                        frames.deleted.push(doc_id);
+                        continue;
+                    }
+                    Delivery::LeftPool => {
+                        frames.left_pool.push(doc_id);
+                        continue;
+                    }
+                    Delivery::RunsAfterCursor => {
+                        store::changes_after(db.pool(), &row.id, since).await?
+                    }
+                    Delivery::Whole if row.change_count > 0 => [
                         row.snapshot,
                         store::changes_after(db.pool(), &row.id, 0).await?,
                     ]
-                    .concat()
-                } else {
-                    row.snapshot
+                    .concat(),
+                    Delivery::Whole => row.snapshot,
                 };
-                if bytes.is_empty() {
-                    continue;
-                }
-                if frame_bytes + bytes.len() > FRAME_BUDGET || frame.len() == limits::MAX_SNAPSHOTS
-                {
-                    out.push(ServerMessage::Snapshots(std::mem::take(&mut frame)));
-                    frame_bytes = 0;
-                }
-                frame_bytes += bytes.len();
-                changed.push(doc_id);
-                frame.push(Snapshot {
-                    doc_id,
-                    kind,
-                    seq: Cursor(row.seq as u64),
-                    bytes,
-                });
+                frames.document(doc_id, kind, row.seq, bytes);
             }
             if !full_page {
                 break;
             }
         }
-        if !frame.is_empty() {
-            out.push(ServerMessage::Snapshots(frame));
-        }
-        let mut by_reason: HashMap<String, Vec<DocId>> = HashMap::new();
         for (id, seq, reason) in store::drops(db.pool(), &self.reader.user_id, since).await? {
             reached = reached.max(seq);
-            if let Ok(id) = id.parse() {
-                by_reason.entry(reason).or_default().push(id);
-            }
-        }
-        if !deleted.is_empty() {
-            out.push(ServerMessage::Drop(DropDocs {
-                doc_ids: deleted,
-                reason: DropReason::Deleted,
-            }));
-        }
-        for chunk in left_pool.chunks(limits::MAX_FEED_DOCS) {
-            out.push(ServerMessage::Drop(DropDocs {
-                doc_ids: chunk.to_vec(),
-                reason: DropReason::OutOfScope,
-            }));
-        }
-        for (reason, doc_ids) in by_reason {
-            let reason = reason.parse().unwrap_or(DropReason::OutOfScope);
-            for chunk in doc_ids.chunks(limits::MAX_FEED_DOCS) {
-                out.push(ServerMessage::Drop(DropDocs {
-                    doc_ids: chunk.to_vec(),
-                    reason,
-                }));
-            }
+            frames.dropped(&id, &reason);
         }
         self.cursor = reached.max(settled).max(since);
-        changed.truncate(limits::MAX_FEED_DOCS);
-        out.push(ServerMessage::Feed(Feed {
-            cursor: Cursor(self.cursor as u64),
-            changed,
-        }));
-        Ok(out)
+        Ok(frames.finish(self.cursor))
     }
 
-    /// Whether a wake-up concerns this session.
-    pub fn concerns(&self, changed: &super::Changed) -> bool {
-        changed.seq > self.cursor
-            && (self
-                .reader
-                .sees(changed.kind, &changed.scope, &changed.users)
-                || changed
-                    .dropped_for
-                    .iter()
-                    .any(|u| u == &self.reader.user_id)
-                || (changed.left_pool && self.reader.role == Role::Technician))
+    /// What a shared [`Slice`] of the live feed brings this session's
+    /// device: the frames [`Session::catch_up`] would send for it, built
+    /// from memory. `None` when the slice cannot stand in for the database
+    /// (the session's cursor is behind it, or it was too big to share):
+    /// catch up instead. A slice with nothing for this reader sends nothing
+    /// and only moves the session's cursor.
+    pub fn live(&mut self, slice: &Slice) -> Option<Vec<ServerMessage>> {
+        let since = self.cursor;
+        if since >= slice.to {
+            return Some(vec![]);
+        }
+        if since < slice.from {
+            return None;
+        }
+        let docs = slice.docs.as_ref()?;
+        let me = &self.reader.user_id;
+        let mut frames = FeedFrames::default();
+        for doc in docs.iter().filter(|d| d.seq > since) {
+            // The feed query's predicate, in memory.
+            let pool_exit =
+                self.reader.role == Role::Technician && since > 0 && doc.pool_exit_seq > since;
+            if !pool_exit && !self.reader.sees(doc.kind, &doc.scope, &doc.users) {
+                continue;
+            }
+            let send = self.what_to_send(
+                doc.deleted,
+                doc.scope.in_pool,
+                doc.full_from_seq,
+                doc.granted_seq(me),
+            );
+            let bytes = match send {
+                Delivery::Deleted => {
+                    frames.deleted.push(doc.doc_id);
+                    continue;
+                }
+                Delivery::LeftPool => {
+                    frames.left_pool.push(doc.doc_id);
+                    continue;
+                }
+                Delivery::RunsAfterCursor => doc.runs_after(since),
+                Delivery::Whole => [doc.snapshot.as_slice(), &doc.runs_after(0)].concat(),
+            };
+            frames.document(doc.doc_id, doc.kind, doc.seq, bytes);
+        }
+        for drop in slice
+            .drops
+            .iter()
+            .filter(|d| &d.user_id == me && d.seq > since)
+        {
+            frames.dropped(&drop.doc_id, &drop.reason);
+        }
+        self.cursor = slice.to;
+        Some(if frames.is_empty() {
+            vec![]
+        } else {
+            frames.finish(self.cursor)
+        })
+    }
+
+    /// How a document in this session's feed reaches the device.
+    fn what_to_send(
+        &self,
+        deleted: bool,
+        in_pool: bool,
+        full_from_seq: i64,
+        granted_seq: Option<i64>,
+    ) -> Delivery {
+        if deleted {
+            return Delivery::Deleted;
+        }
+        // In a technician's feed without pool or access: it left the pool.
+        if self.reader.role == Role::Technician && !in_pool && granted_seq.is_none() {
+            return Delivery::LeftPool;
+        }
+        // The device has the document up to the cursor unless it was
+        // created, compacted, re-scoped or granted after that.
+        let since = self.cursor;
+        if full_from_seq <= since && granted_seq.is_none_or(|g| g <= since) {
+            Delivery::RunsAfterCursor
+        } else {
+            Delivery::Whole
+        }
     }
 
     /// Answers one client message.
@@ -507,6 +523,103 @@ impl Session {
             }));
         }
         Ok(out)
+    }
+}
+
+/// How one document of a feed travels.
+enum Delivery {
+    /// Tell the device to drop it: deleted.
+    Deleted,
+    /// Tell the technician's device to drop it: it left the pool.
+    LeftPool,
+    /// The change runs after the session's cursor.
+    RunsAfterCursor,
+    /// Snapshot and every run.
+    Whole,
+}
+
+/// The frames of one feed step: documents in frames under the size budget,
+/// then drops by reason, then the `Feed` frame naming the new cursor.
+#[derive(Default)]
+struct FeedFrames {
+    out: Vec<ServerMessage>,
+    frame: Vec<Snapshot>,
+    frame_bytes: usize,
+    changed: Vec<DocId>,
+    deleted: Vec<DocId>,
+    left_pool: Vec<DocId>,
+    by_reason: BTreeMap<String, Vec<DocId>>,
+}
+
+impl FeedFrames {
+    fn document(&mut self, doc_id: DocId, kind: DocKind, seq: i64, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.frame_bytes + bytes.len() > FRAME_BUDGET
+            || self.frame.len() == limits::MAX_SNAPSHOTS
+        {
+            let full = std::mem::take(&mut self.frame);
+            self.out.push(ServerMessage::Snapshots(full));
+            self.frame_bytes = 0;
+        }
+        self.frame_bytes += bytes.len();
+        self.changed.push(doc_id);
+        self.frame.push(Snapshot {
+            doc_id,
+            kind,
+            seq: Cursor(u64::try_from(seq).unwrap_or_default()),
+            bytes,
+        });
+    }
+
+    fn dropped(&mut self, doc_id: &str, reason: &str) {
+        if let Ok(id) = doc_id.parse() {
+            self.by_reason
+                .entry(reason.to_owned())
+                .or_default()
+                .push(id);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.out.is_empty()
+            && self.frame.is_empty()
+            && self.deleted.is_empty()
+            && self.left_pool.is_empty()
+            && self.by_reason.is_empty()
+    }
+
+    fn finish(mut self, cursor: i64) -> Vec<ServerMessage> {
+        if !self.frame.is_empty() {
+            self.out.push(ServerMessage::Snapshots(self.frame));
+        }
+        if !self.deleted.is_empty() {
+            self.out.push(ServerMessage::Drop(DropDocs {
+                doc_ids: self.deleted,
+                reason: DropReason::Deleted,
+            }));
+        }
+        let recorded = self
+            .by_reason
+            .into_iter()
+            .map(|(reason, ids)| (reason.parse().unwrap_or(DropReason::OutOfScope), ids));
+        for (reason, doc_ids) in
+            std::iter::once((DropReason::OutOfScope, self.left_pool)).chain(recorded)
+        {
+            for chunk in doc_ids.chunks(limits::MAX_FEED_DOCS) {
+                self.out.push(ServerMessage::Drop(DropDocs {
+                    doc_ids: chunk.to_vec(),
+                    reason,
+                }));
+            }
+        }
+        self.changed.truncate(limits::MAX_FEED_DOCS);
+        self.out.push(ServerMessage::Feed(Feed {
+            cursor: Cursor(u64::try_from(cursor).unwrap_or_default()),
+            changed: self.changed,
+        }));
+        self.out
     }
 }
 

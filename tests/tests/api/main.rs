@@ -17,6 +17,7 @@ mod field_phones;
 mod field_rejections;
 mod field_sync;
 mod live;
+mod live_feed;
 mod matrix;
 mod mobile;
 mod ops;

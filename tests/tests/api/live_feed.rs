@@ -1,0 +1,175 @@
+//! The shared live feed against the database feed: for every kind of reader,
+//! the frames a session builds from a [`Slice`] in memory are the frames it
+//! would have read from SQL, byte for byte, across pool entries and exits,
+//! access grants, drops, CS edits and new tickets.
+
+use fieldops_server::sync::live;
+use fieldops_server::sync::session::Session;
+use fieldops_server::sync::{self, store};
+use fieldops_sync::ids::DeviceId;
+use fieldops_sync::protocol::{ClientMessage, Cursor, DropReason, Hello, PROTOCOL_VERSION};
+use fieldops_tests::{Backend, TestApp, on_both_backends};
+use serde_json::json;
+
+on_both_backends!(live_slices_send_what_the_database_feed_sends);
+
+const EVERYONE: [&str; 6] = ["admin", "cs", "sales", "tech1", "tech2", "customer"];
+
+/// Two sessions of one reader at the same cursor: one follows the slices,
+/// the other reads the database.
+struct Pair {
+    who: &'static str,
+    live: Session,
+    sql: Session,
+}
+
+async fn open(app: &TestApp, token: &str) -> Session {
+    let state = app.server.state.clone();
+    let cursor = store::current_seq(state.db.pool()).await.unwrap();
+    let hello = ClientMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        access_token: token.to_owned(),
+        device_id: DeviceId::new(),
+        cursor: Cursor(cursor as u64),
+        known_heads: None,
+    });
+    let (session, _) = Session::open(state, hello).await.unwrap();
+    session
+}
+
+/// Reads the slice since `from` and checks every pair against it; the
+/// slice's end, and who received frames.
+async fn compare(app: &TestApp, pairs: &mut [Pair], from: i64) -> (i64, Vec<&'static str>) {
+    let slice = live::read(&app.server.state.db, from)
+        .await
+        .unwrap()
+        .expect("something changed");
+    assert!(slice.docs.is_some(), "a small slice is shared");
+    let mut reached = Vec::new();
+    for pair in pairs.iter_mut() {
+        assert_eq!(pair.live.cursor, from, "{}", pair.who);
+        let live = pair.live.live(&slice).expect("the slice covers the cursor");
+        let sql = pair.sql.catch_up().await.unwrap();
+        if live.is_empty() {
+            // Nothing for this reader: the database feed says only where it is.
+            assert_eq!(sql.len(), 1, "{}: {sql:?}", pair.who);
+        } else {
+            assert_eq!(live, sql, "{}", pair.who);
+            reached.push(pair.who);
+        }
+        assert_eq!(pair.live.cursor, pair.sql.cursor, "{}", pair.who);
+    }
+    (slice.to, reached)
+}
+
+async fn live_slices_send_what_the_database_feed_sends(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let tech1 = app.login("tech1@example.com", "tech123").await;
+    let tech2 = app.login("tech2@example.com", "tech123").await;
+    let customer = app.login_as("customer").await;
+    let mut pairs = Vec::new();
+    for (who, token) in [
+        ("admin", app.login_as("admin").await),
+        ("cs", cs.clone()),
+        ("sales", app.login_as("sales").await),
+        ("tech1", tech1.clone()),
+        ("tech2", tech2.clone()),
+        ("customer", customer.clone()),
+    ] {
+        let (live, sql) = (open(&app, &token).await, open(&app, &token).await);
+        pairs.push(Pair { who, live, sql });
+    }
+    let from = pairs[0].live.cursor;
+    let me = app.get("/api/v1/me", &customer).await;
+    let customer_id = me.body["customer"]["id"].as_str().unwrap().to_owned();
+
+    // Step 1: a visit enters the pool, a ticket is opened for the customer.
+    let visit = app
+        .post(
+            "/api/v1/visits",
+            &cs,
+            json!({
+                "customer_id": customer_id, "title": "Live feed",
+                "site": { "address": "Jl. Sudirman 1", "lat": -6.2, "lon": 106.8 },
+                "scheduled_start": "2031-03-01", "technician_quota": 1
+            }),
+        )
+        .await;
+    assert_eq!(visit.status, 201, "{:?}", visit.body);
+    let visit_id = visit.body["id"].as_str().unwrap().to_owned();
+    let ticket = app
+        .post(
+            "/api/v1/tickets",
+            &cs,
+            json!({ "subject": "Printer macet", "category": "technical",
+                    "priority": "high", "customer_id": customer_id }),
+        )
+        .await;
+    assert_eq!(ticket.status, 201, "{:?}", ticket.body);
+    let (from, reached) = compare(&app, &mut pairs, from).await;
+    assert_eq!(reached, EVERYONE);
+
+    // Step 2: tech1 claims the only seat (access for tech1, the pool exit
+    // for tech2), then CS edits the visit.
+    let claim = app
+        .post(
+            &format!("/api/v1/visits/{visit_id}/claim"),
+            &tech1,
+            json!({}),
+        )
+        .await;
+    assert_eq!(claim.status, 200, "{:?}", claim.body);
+    let assignment = claim.body["assignment_id"].as_str().unwrap().to_owned();
+    let edit = app
+        .patch(
+            &format!("/api/v1/visits/{visit_id}"),
+            &cs,
+            json!({ "description": "Bring a ladder" }),
+        )
+        .await;
+    assert_eq!(edit.status, 200, "{:?}", edit.body);
+    let (from, reached) = compare(&app, &mut pairs, from).await;
+    assert_eq!(reached, EVERYONE);
+
+    // Step 3: CS sends it back to the pool (tech1 loses access: a recorded
+    // drop) and tech2 is given the ticket by access; step 4 takes it back.
+    let back = app
+        .post(
+            &format!("/api/v1/assignments/{assignment}/return-to-pool"),
+            &cs,
+            json!({ "reason": "absent" }),
+        )
+        .await;
+    assert_eq!(back.status, 200, "{:?}", back.body);
+    let state = &app.server.state;
+    let mut tx = state.db.begin_write().await.unwrap();
+    let ticket_id = ticket.body["id"].as_str().unwrap();
+    let tech2_id = app.get("/api/v1/me", &tech2).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let granted = sync::grant_access(&mut tx, ticket_id, &tech2_id)
+        .await
+        .unwrap();
+    sync::commit(state, tx, &[granted], vec![]).await.unwrap();
+    let (from, reached) = compare(&app, &mut pairs, from).await;
+    assert_eq!(reached, EVERYONE);
+    let mut tx = state.db.begin_write().await.unwrap();
+    let revoked = sync::revoke_access(&mut tx, ticket_id, &tech2_id, DropReason::OutOfScope)
+        .await
+        .unwrap()
+        .unwrap();
+    sync::commit(state, tx, &[revoked], vec![]).await.unwrap();
+    let (_, reached) = compare(&app, &mut pairs, from).await;
+    assert_eq!(reached, ["tech2"], "only the reader who lost it");
+
+    // A session behind the slice reads the database instead.
+    let stale = live::read(&state.db, from - 1).await.unwrap().unwrap();
+    let mut behind = open(&app, &tech1).await;
+    behind.cursor = from - 2;
+    assert!(behind.live(&stale).is_none());
+    app.stop().await;
+}
