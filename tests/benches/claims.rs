@@ -105,6 +105,36 @@ async fn race(
     (results, wall)
 }
 
+/// The floor the machine sets: the same burst shape, but each claimer asks
+/// for `GET /api/v1/me` (authentication and one small read, no write).
+async fn floor(app: &Arc<TestApp>, claimers: &[(String, String)]) -> (Vec<Duration>, Duration) {
+    let start = Instant::now();
+    let tasks: Vec<_> = claimers
+        .iter()
+        .map(|(_, token)| {
+            let (app, token) = (Arc::clone(app), token.clone());
+            tokio::spawn(async move {
+                let sent = Instant::now();
+                let status = app
+                    .client
+                    .get(app.url("/api/v1/me"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                assert_eq!(status, 200);
+                sent.elapsed()
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(claimers.len());
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    (results, start.elapsed())
+}
+
 /// Time from a CS change (PATCH) to its event on each of `DEVICES` sockets.
 async fn fan_out(
     app: &TestApp,
@@ -216,6 +246,20 @@ async fn bench(backend: Backend, rounds: usize) {
     let customer = customer_id(&app, &cs).await;
     let claimers = app.quick_technicians(CLAIMERS, "bench").await;
     let app = Arc::new(app);
+    let (mut reads, mut wall) = (vec![], Duration::ZERO);
+    for _ in 0..rounds {
+        let (r, w) = floor(&app, &claimers).await;
+        reads.extend(r);
+        wall += w;
+    }
+    reads.sort();
+    println!(
+        "{backend:?}, floor: {rounds} rounds x {CLAIMERS} authenticated GET /me at once\n  \
+         p50 {} p99 {} (wall time {} per round)",
+        ms(percentile(&reads, 50.0)),
+        ms(percentile(&reads, 99.0)),
+        ms(wall / rounds as u32),
+    );
     let mut round = 0;
     for (label, in_flight) in [("burst of 500", CLAIMERS), ("32 in flight", 32)] {
         let (mut all, mut won, mut lost, mut walls) = (vec![], vec![], vec![], vec![]);
