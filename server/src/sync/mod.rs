@@ -92,22 +92,14 @@ pub struct DocScope {
     pub in_pool: bool,
 }
 
-/// What a live wake-up says about a stored change.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A stored change: the document and the feed position it moved to. Every
+/// write returns these, and the transaction ends with [`commit`], which
+/// records one wake-up for them; the instance's [`live`] feed then reads
+/// what changed, so the wake-up itself needs to say no more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changed {
     pub doc_id: String,
-    pub kind: DocKind,
     pub seq: i64,
-    pub scope: DocScope,
-    /// Users with access beyond their role.
-    pub users: Vec<String>,
-    /// Users whose devices must drop the document.
-    #[serde(default)]
-    pub dropped_for: Vec<String>,
-    /// The document just left the technician pool: technicians who do not
-    /// hold it must drop it.
-    #[serde(default)]
-    pub left_pool: bool,
 }
 
 impl Reader {
@@ -233,12 +225,7 @@ pub async fn create(
     }
     Ok(Changed {
         doc_id: id.to_owned(),
-        kind,
         seq,
-        scope,
-        users: users.to_vec(),
-        dropped_for: vec![],
-        left_pool: false,
     })
 }
 
@@ -310,20 +297,9 @@ pub async fn update(
     if row.change_count + 1 >= store::COMPACT_AFTER {
         store::compact(tx, id, &doc.save(), seq).await?;
     }
-    let scope = DocScope {
-        customer_id: row.customer_id,
-        department_id: row.department_id,
-        in_pool: row.in_pool == 1,
-    };
-    let users = store::access_users(&mut **tx, id).await?;
     let changed = Changed {
         doc_id: id.to_owned(),
-        kind,
         seq,
-        scope,
-        users,
-        dropped_for: vec![],
-        left_pool: false,
     };
     Ok(Stored {
         changed: Some(changed),
@@ -337,7 +313,7 @@ pub async fn update(
 pub async fn grant_access(tx: &mut Tx, id: &str, user_id: &str) -> anyhow::Result<Changed> {
     let seq = store::next_seq(tx).await?;
     store::grant(tx, id, user_id, seq).await?;
-    changed_at(tx, id, seq, vec![]).await
+    Ok(changed_at(tx, id, seq).await?)
 }
 
 /// Takes document `id` away from `user_id`; their devices are told to drop
@@ -353,54 +329,29 @@ pub async fn revoke_access(
     }
     let seq = store::next_seq(tx).await?;
     store::record_drop(tx, user_id, id, seq, reason.as_str()).await?;
-    Ok(Some(
-        changed_at(tx, id, seq, vec![user_id.to_owned()]).await?,
-    ))
+    Ok(Some(changed_at(tx, id, seq).await?))
 }
 
-/// Moves document `id` to feed position `seq` and describes it for [`commit`].
-async fn changed_at(
-    tx: &mut Tx,
-    id: &str,
-    seq: i64,
-    dropped_for: Vec<String>,
-) -> anyhow::Result<Changed> {
+/// Moves document `id` to feed position `seq` (its readers changed).
+async fn changed_at(tx: &mut Tx, id: &str, seq: i64) -> sqlx::Result<Changed> {
     store::touch(tx, id, seq).await?;
-    let row = store::get(&mut **tx, id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("document {id} vanished"))?;
-    let kind = row
-        .kind
-        .parse()
-        .map_err(|_| anyhow::anyhow!("unknown kind {}", row.kind))?;
     Ok(Changed {
         doc_id: id.to_owned(),
-        kind,
         seq,
-        scope: DocScope {
-            customer_id: row.customer_id,
-            department_id: row.department_id,
-            in_pool: row.in_pool == 1,
-        },
-        users: store::access_users(&mut **tx, id).await?,
-        dropped_for,
-        left_pool: false,
     })
 }
 
-/// The event that wakes the sessions that may need `changed`, to record in
-/// the transaction that changed it.
-pub fn wake_up(changed: &Changed) -> Option<(&'static str, Audience, serde_json::Value)> {
-    match serde_json::to_value(changed) {
-        Ok(data) => Some((SYNC_EVENT, Audience::Internal, data)),
-        Err(e) => {
-            tracing::error!(error = %e, "encoding a sync wake-up");
-            None
-        }
+/// The event that wakes the live feed of every instance for `changed`, to
+/// record in the transaction that changed it; `None` when nothing did.
+pub fn wake_up(changed: &[Changed]) -> Option<(&'static str, Audience, serde_json::Value)> {
+    if changed.is_empty() {
+        return None;
     }
+    let data = serde_json::json!({ "changed": changed });
+    Some((SYNC_EVENT, Audience::Internal, data))
 }
 
-/// Records the wake-ups for `changed`, after `events`, in `tx`; commits;
+/// Records the wake-up for `changed`, after `events`, in `tx`; commits;
 /// delivers them. The way every change to documents ends, so that sessions
 /// are woken exactly for what committed.
 pub async fn commit(
@@ -409,7 +360,7 @@ pub async fn commit(
     changed: &[Changed],
     mut events: Vec<(&'static str, Audience, serde_json::Value)>,
 ) -> anyhow::Result<()> {
-    events.extend(changed.iter().filter_map(wake_up));
+    events.extend(wake_up(changed));
     let recorded = state.events.record(&mut tx, events).await?;
     tx.commit().await?;
     state.events.deliver(recorded);

@@ -141,16 +141,11 @@ pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<C
                 // Technicians who read it in the pool and do not hold it drop
                 // it: marked once on the document, resolved per reader.
                 store::mark_pool_exit(tx, visit_id, seq).await?;
-                changed.push(Changed {
-                    doc_id: visit_id.to_owned(),
-                    kind: DocKind::Visit,
-                    seq,
-                    scope: scope.clone(),
-                    users: holders.clone(),
-                    dropped_for: vec![],
-                    left_pool: true,
-                });
             }
+            changed.push(Changed {
+                doc_id: visit_id.to_owned(),
+                seq,
+            });
         }
         // Access follows the holders.
         let granted = store::access_users(&mut **tx, visit_id).await?;

@@ -162,12 +162,10 @@ pub async fn project(tx: &mut Tx, db: &Db, ticket_id: &str) -> anyhow::Result<Ve
                 // staff (unless also in the new one) are told to drop it.
                 let seq = store::next_seq(tx).await?;
                 store::set_scope(tx, ticket_id, &scope, seq).await?;
-                let mut dropped_for = Vec::new();
                 if let Some(old) = before.department_id.as_deref()
                     && old != row.department_id
                 {
-                    dropped_for = staff_leaving(tx, old, &row.department_id).await?;
-                    for user in &dropped_for {
+                    for user in &staff_leaving(tx, old, &row.department_id).await? {
                         store::record_drop(
                             tx,
                             user,
@@ -180,12 +178,7 @@ pub async fn project(tx: &mut Tx, db: &Db, ticket_id: &str) -> anyhow::Result<Ve
                 }
                 changed.push(Changed {
                     doc_id: ticket_id.to_owned(),
-                    kind: DocKind::Ticket,
                     seq,
-                    scope,
-                    users: vec![],
-                    dropped_for,
-                    left_pool: false,
                 });
             }
         }
