@@ -5,10 +5,11 @@
 //! catch up with `?since=<id>`) and then fanned out:
 //!
 //! * **SQLite** (one instance): straight into an in-process broadcast channel.
-//! * **Postgres** (any number of instances): `pg_notify('fieldops_events', id)`;
-//!   every instance, the publisher included, LISTENs, loads the event by id
-//!   and broadcasts it locally. One path for all, so every instance sees the
-//!   same order.
+//! * **Postgres** (any number of instances): `pg_notify('fieldops_events', …)`
+//!   with the event itself as JSON (or, past Postgres' 8000-byte payload
+//!   limit, its id, and the listener loads it); every instance, the publisher
+//!   included, LISTENs and broadcasts it locally. One path for all, so every
+//!   instance sees the same order.
 //!
 //! A change and the events that report it are written in **one transaction**
 //! ([`EventBus::record`] inside it, [`EventBus::deliver`] after commit): an
@@ -113,6 +114,51 @@ impl EventRow {
     }
 }
 
+/// Postgres caps a notification's payload at 8000 bytes.
+const MAX_NOTIFY_PAYLOAD: usize = 7900;
+
+/// An event as a `NOTIFY` carries it, audience included.
+#[derive(Serialize, Deserialize)]
+struct Notified {
+    id: String,
+    kind: String,
+    audience: Audience,
+    data: serde_json::Value,
+    at: i64,
+}
+
+/// What a `NOTIFY` carries: the whole event as JSON when it fits, so that
+/// listeners need not read it back (a query per event on every instance),
+/// and otherwise its id.
+fn notification(event: &Event) -> String {
+    let Some(audience) = event.audience.clone() else {
+        return event.id.clone();
+    };
+    let wire = Notified {
+        id: event.id.clone(),
+        kind: event.kind.clone(),
+        audience,
+        data: event.data.clone(),
+        at: event.at,
+    };
+    match serde_json::to_string(&wire) {
+        Ok(json) if json.len() <= MAX_NOTIFY_PAYLOAD => json,
+        _ => event.id.clone(),
+    }
+}
+
+impl From<Notified> for Event {
+    fn from(n: Notified) -> Self {
+        Event {
+            id: n.id,
+            kind: n.kind,
+            audience: Some(n.audience),
+            data: n.data,
+            at: n.at,
+        }
+    }
+}
+
 impl EventBus {
     /// A bus over `db`; on Postgres also starts the LISTEN task, which stops
     /// with `shutdown`.
@@ -202,7 +248,7 @@ impl EventBus {
             if self.db.backend() == Backend::Postgres {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(&self.channel)
-                    .bind(&event.id)
+                    .bind(notification(&event))
                     .execute(&mut **tx)
                     .await?;
             }
@@ -254,12 +300,20 @@ impl EventBus {
                 n = listener.recv() => n,
             };
             match notification {
-                Ok(n) => match self.load(n.payload()).await {
-                    Ok(Some(event)) => {
-                        let _ = self.local.send(event);
+                Ok(n) => match serde_json::from_str::<Notified>(n.payload()) {
+                    Ok(event) => {
+                        let _ = self.local.send(event.into());
                     }
-                    Ok(None) => tracing::warn!(id = n.payload(), "notified of an unknown event"),
-                    Err(e) => tracing::warn!(error = %e, "loading a notified event"),
+                    // Too big to travel in the notification: its id did.
+                    Err(_) => match self.load(n.payload()).await {
+                        Ok(Some(event)) => {
+                            let _ = self.local.send(event);
+                        }
+                        Ok(None) => {
+                            tracing::warn!(id = n.payload(), "notified of an unknown event")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "loading a notified event"),
+                    },
                 },
                 // PgListener reconnects by itself on the next recv.
                 Err(e) => {

@@ -90,6 +90,23 @@ async fn events_cross_instances_and_replay_after_reconnect(backend: Backend) {
         .await;
     let seen = next_json(&mut console, 10).await;
     assert_eq!(seen["data"]["id"], first.body["id"]);
+    // An event too big for a NOTIFY payload (8000 bytes) travels by id and
+    // arrives whole all the same.
+    let big = "x".repeat(20_000);
+    app.server
+        .state
+        .events
+        .publish(
+            "ops.bulk",
+            fieldops_server::events::Audience::Staff {
+                department_id: None,
+            },
+            json!({ "note": big }),
+        )
+        .await;
+    let bulky = next_json(&mut console, 10).await;
+    assert_eq!(bulky["kind"], "ops.bulk");
+    assert_eq!(bulky["data"]["note"].as_str().map(str::len), Some(20_000));
     drop(console);
 
     // Offline for a while: two more changes happen.
@@ -101,7 +118,7 @@ async fn events_cross_instances_and_replay_after_reconnect(backend: Backend) {
         )
         .await;
     }
-    let since = seen["id"].as_str().unwrap();
+    let since = bulky["id"].as_str().unwrap();
     let mut console = websocket(addr, &format!("/api/v1/events?since={since}"), &cs).await;
     let names: Vec<String> = [
         next_json(&mut console, 10).await,

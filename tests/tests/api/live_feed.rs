@@ -7,11 +7,17 @@ use fieldops_server::sync::live;
 use fieldops_server::sync::session::Session;
 use fieldops_server::sync::{self, store};
 use fieldops_sync::ids::DeviceId;
+use fieldops_sync::ids::DocId;
+use fieldops_sync::protocol::ServerMessage;
 use fieldops_sync::protocol::{ClientMessage, Cursor, DropReason, Hello, PROTOCOL_VERSION};
+use fieldops_tests::device::Device;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::json;
 
-on_both_backends!(live_slices_send_what_the_database_feed_sends);
+on_both_backends!(
+    live_slices_send_what_the_database_feed_sends,
+    a_change_on_one_instance_reaches_phones_on_another
+);
 
 const EVERYONE: [&str; 6] = ["admin", "cs", "sales", "tech1", "tech2", "customer"];
 
@@ -171,5 +177,54 @@ async fn live_slices_send_what_the_database_feed_sends(backend: Backend) {
     let mut behind = open(&app, &tech1).await;
     behind.cursor = from - 2;
     assert!(behind.live(&stale).is_none());
+    app.stop().await;
+}
+
+/// Each instance reads the feed for its own sessions: a visit created
+/// through one instance reaches a phone connected to another (on Postgres;
+/// SQLite is one instance, so both ends are the same server there).
+async fn a_change_on_one_instance_reaches_phones_on_another(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let peer = match backend {
+        Backend::Postgres => Some(app.spawn_peer().await),
+        Backend::Sqlite => None,
+    };
+    let addr = peer.as_ref().map_or(app.server.addr, |p| p.addr);
+    let cs = app.login_as("cs").await;
+    let tech = app.login("tech1@example.com", "tech123").await;
+    let (mut phone, _) = Device::connect(addr, &tech, 0).await;
+    let customer = app.get("/api/v1/customers?q=Hendra", &cs).await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = app
+        .post(
+            "/api/v1/visits",
+            &cs,
+            json!({
+                "customer_id": customer, "title": "Across instances",
+                "site": { "address": "Jl. Thamrin 2", "lat": -6.19, "lon": 106.82 },
+                "scheduled_start": "2031-04-01", "technician_quota": 2
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let visit: DocId = created.body["id"].as_str().unwrap().parse().unwrap();
+    // The first live step that concerns this phone brings the new visit.
+    let live = tokio::time::timeout(std::time::Duration::from_secs(10), phone.until_feed())
+        .await
+        .expect("the change reaches the other instance's phone");
+    assert!(
+        live.iter().any(
+            |m| matches!(m, ServerMessage::Snapshots(s) if s.iter().any(|s| s.doc_id == visit))
+        ),
+        "{live:?}"
+    );
+    assert!(phone.docs.contains_key(&visit), "in the pool on the phone");
+    if let Some(peer) = peer {
+        peer.stop().await.unwrap();
+    }
     app.stop().await;
 }
