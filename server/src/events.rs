@@ -114,6 +114,9 @@ impl EventRow {
     }
 }
 
+/// Events written by one statement (five parameters each).
+const EVENTS_PER_STATEMENT: usize = 100;
+
 /// Postgres caps a notification's payload at 8000 bytes.
 const MAX_NOTIFY_PAYLOAD: usize = 7900;
 
@@ -225,36 +228,64 @@ impl EventBus {
         tx: &mut Tx,
         events: Vec<(&str, Audience, serde_json::Value)>,
     ) -> anyhow::Result<Recorded> {
+        if events.is_empty() {
+            return Ok(Recorded::default());
+        }
         let at = now_ms();
-        let mut recorded = Vec::new();
-        for (kind, audience, data) in events {
-            let event = Event {
+        let recorded: Vec<Event> = events
+            .into_iter()
+            .map(|(kind, audience, data)| Event {
                 id: new_id(),
                 kind: kind.to_owned(),
                 audience: Some(audience),
                 data,
                 at,
-            };
-            sqlx::query(
-                "INSERT INTO event_log (id, kind, audience, data, at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&event.id)
-            .bind(&event.kind)
-            .bind(serde_json::to_string(&event.audience)?)
-            .bind(event.data.to_string())
-            .bind(event.at)
-            .execute(&mut **tx)
-            .await?;
-            if self.db.backend() == Backend::Postgres {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(&self.channel)
-                    .bind(notification(&event))
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            recorded.push(event);
+            })
+            .collect();
+        // One statement for a batch of them (and one for their
+        // notifications): this runs inside every write, often while it holds
+        // the feed counter. Batches keep within the bind-parameter limits.
+        for batch in recorded.chunks(EVENTS_PER_STATEMENT) {
+            self.insert(tx, batch).await?;
         }
         Ok(Recorded(recorded))
+    }
+
+    async fn insert(&self, tx: &mut Tx, batch: &[Event]) -> anyhow::Result<()> {
+        let rows = (0..batch.len())
+            .map(|i| {
+                let params: Vec<String> = (1..=5).map(|k| format!("${}", i * 5 + k)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("INSERT INTO event_log (id, kind, audience, data, at) VALUES {rows}");
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for event in batch {
+            insert = insert
+                .bind(&event.id)
+                .bind(&event.kind)
+                .bind(serde_json::to_string(&event.audience)?)
+                .bind(event.data.to_string())
+                .bind(event.at);
+        }
+        insert.execute(&mut **tx).await?;
+        if self.db.backend() == Backend::Postgres {
+            // In order: the rows are numbered and sorted before pg_notify runs.
+            let rows = (0..batch.len())
+                .map(|i| format!("({i}, ${})", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT pg_notify($1, v.payload) FROM (VALUES {rows}) AS v(n, payload) ORDER BY v.n"
+            );
+            let mut notify = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&self.channel);
+            for event in batch {
+                notify = notify.bind(notification(event));
+            }
+            notify.execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// Hands committed events to this instance's subscribers. On Postgres
