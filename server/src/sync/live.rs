@@ -47,7 +47,10 @@ use crate::events::EventBus;
 /// their own feeds (a bulk import is not a live edit).
 const MAX_SLICE_DOCS: i64 = 256;
 /// At most this many stored bytes (snapshots and runs) in a shared slice.
-const MAX_SLICE_BYTES: usize = 8 * 1024 * 1024;
+const MAX_SLICE_BYTES: usize = 4 * 1024 * 1024;
+/// Slices a slow session may fall behind by before it reads its own feed;
+/// with the byte cap, this bounds what lagging sessions keep in memory.
+const BACKLOG: usize = 64;
 /// A read even without a wake-up, in case one was lost.
 const TICK: Duration = Duration::from_secs(5);
 
@@ -137,7 +140,7 @@ impl LiveFeed {
         events: &EventBus,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let (slices, _) = broadcast::channel(256);
+        let (slices, _) = broadcast::channel(BACKLOG);
         let feed = Self { slices };
         // Subscribed before the first position is read: no wake-up falls between.
         let wakeups = events.subscribe();
@@ -176,6 +179,15 @@ impl LiveFeed {
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Closed) => return,
                 }
+            }
+            if self.slices.receiver_count() == 0 {
+                // No session to serve: skip ahead. Sessions that open later
+                // catch up from the database and then follow the next slice.
+                match store::current_seq(db.pool()).await {
+                    Ok(now) => from = now,
+                    Err(e) => tracing::warn!(error = %e, "reading the feed position"),
+                }
+                continue;
             }
             match read(&db, from).await {
                 Ok(Some(slice)) => {
