@@ -109,6 +109,24 @@ impl Device {
         }
     }
 
+    /// Receives until the server closes the session; the close code.
+    pub async fn until_closed(&mut self) -> Option<u16> {
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("timed out waiting for the server to close");
+            match next {
+                None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+                Some(Ok(Message::Binary(frame))) => {
+                    let message = ServerMessage::decode(&frame).unwrap();
+                    self.apply(&message);
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
     /// Receives until (and including) the next `Feed` frame.
     pub async fn until_feed(&mut self) -> Vec<ServerMessage> {
         let mut out = Vec::new();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fieldops_sync::protocol::{ClientMessage, ErrorFrame, ServerMessage};
@@ -15,7 +15,12 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::sync::live::Live;
 use crate::sync::session::{Refused, Session};
+
+/// The close code that ends a session because the account's role,
+/// departments or status changed: reconnect (a private-use code).
+pub const ACCOUNT_CHANGED: u16 = 4000;
 
 /// How long a device has to say Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -110,9 +115,21 @@ async fn run(state: AppState, mut socket: WebSocket) {
                     }
                 }
             },
-            slice = slices.recv() => {
-                let live = match slice {
-                    Ok(slice) => session.live(&slice),
+            live = slices.recv() => {
+                let live = match live {
+                    Ok(Live::Slice(slice)) => session.live(&slice),
+                    Ok(Live::AccountChanged { user_id }) if user_id == session.actor.user_id => {
+                        // A plain close: the device reconnects as after any
+                        // drop, and its new session loads the new scope (or
+                        // is refused if the account was deactivated).
+                        let close = CloseFrame {
+                            code: ACCOUNT_CHANGED,
+                            reason: "the account changed; reconnect".into(),
+                        };
+                        let _ = socket.send(Message::Close(Some(close))).await;
+                        return;
+                    }
+                    Ok(Live::AccountChanged { .. }) => continue,
                     Err(RecvError::Lagged(_)) => None,
                     Err(RecvError::Closed) => return,
                 };

@@ -264,7 +264,16 @@ pub async fn update(
     let row = users::get(&mut *tx, &target.id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
+    // What the account may read changed: its live sync sessions end.
+    let scope_changed = role_change.is_some() || req.department_ids.is_some();
+    let events = if scope_changed {
+        vec![crate::sync::account_changed(&target.id)]
+    } else {
+        vec![]
+    };
+    let recorded = state.events.record(&mut tx, events).await?;
     tx.commit().await?;
+    state.events.deliver(recorded);
     Ok(Json(view(&state, row).await?))
 }
 
@@ -314,7 +323,12 @@ async fn set_status(
     let row = users::get(&mut *tx, &target.id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
+    let recorded = state
+        .events
+        .record(&mut tx, vec![crate::sync::account_changed(&target.id)])
+        .await?;
     tx.commit().await?;
+    state.events.deliver(recorded);
     view(state, row).await
 }
 

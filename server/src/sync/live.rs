@@ -21,6 +21,11 @@
 //! too big to share ([`Slice::docs`] is `None`) fall back to reading its own
 //! feed in SQL, as on connect.
 //!
+//! Scope in memory is the scope the session loaded when it opened, so an
+//! account whose role, departments or status change ([`super::account_changed`])
+//! has its sessions closed through the same channel ([`Live::AccountChanged`]):
+//! the device reconnects as after any drop, under its new scope.
+//!
 //! The task wakes on the sync wake-up events of the [`EventBus`] (on Postgres
 //! these arrive from every instance through LISTEN), coalesces the ones that
 //! queue up while it reads, and also reads on a slow tick, so a wake-up lost
@@ -39,7 +44,7 @@ use tokio::sync::broadcast::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{DocScope, SYNC_EVENT, store};
+use super::{ACCOUNT_EVENT, DocScope, SYNC_EVENT, store};
 use crate::db::{Backend, Db};
 use crate::events::EventBus;
 
@@ -127,10 +132,21 @@ struct DocRow {
     pool_exit_seq: i64,
 }
 
+/// What the live feed tells the sessions of its instance, in order.
+#[derive(Debug, Clone)]
+pub enum Live {
+    /// What changed in the feed.
+    Slice(Arc<Slice>),
+    /// This account's role, departments or status changed: its sessions
+    /// judge scope from what they loaded at the start, so they end and the
+    /// device reconnects under the new scope.
+    AccountChanged { user_id: String },
+}
+
 /// The live feed's broadcast. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LiveFeed {
-    slices: broadcast::Sender<Arc<Slice>>,
+    slices: broadcast::Sender<Live>,
 }
 
 impl LiveFeed {
@@ -149,9 +165,20 @@ impl LiveFeed {
         Ok(feed)
     }
 
-    /// Receives every slice read from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Slice>> {
+    /// Receives every slice read, and every account change, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Live> {
         self.slices.subscribe()
+    }
+
+    /// Passes an account change on at once; whether `event` asks for a read.
+    fn wants_read(&self, event: &crate::events::Event) -> bool {
+        if event.kind == ACCOUNT_EVENT
+            && let Some(user_id) = event.data.get("user_id").and_then(|u| u.as_str())
+        {
+            let user_id = user_id.to_owned();
+            let _ = self.slices.send(Live::AccountChanged { user_id });
+        }
+        event.kind == SYNC_EVENT
     }
 
     async fn run(
@@ -166,7 +193,7 @@ impl LiveFeed {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 event = wakeups.recv() => match event {
-                    Ok(event) if event.kind != SYNC_EVENT => continue,
+                    Ok(event) if !self.wants_read(&event) => continue,
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 },
@@ -175,7 +202,10 @@ impl LiveFeed {
             // The wake-ups that queued up meanwhile are covered by this read.
             loop {
                 match wakeups.try_recv() {
-                    Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+                    Ok(event) => {
+                        self.wants_read(&event);
+                    }
+                    Err(TryRecvError::Lagged(_)) => {}
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Closed) => return,
                 }
@@ -193,7 +223,7 @@ impl LiveFeed {
                 Ok(Some(slice)) => {
                     from = slice.to;
                     // Nobody listening is fine: no session is open.
-                    let _ = self.slices.send(Arc::new(slice));
+                    let _ = self.slices.send(Live::Slice(Arc::new(slice)));
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, from, "reading the live feed"),

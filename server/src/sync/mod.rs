@@ -367,6 +367,17 @@ pub async fn commit(
     Ok(())
 }
 
+/// The event that ends an account's sync sessions because what it may read
+/// changed (role, departments, status); record it in the transaction that
+/// changed the account.
+pub fn account_changed(user_id: &str) -> (&'static str, Audience, serde_json::Value) {
+    let data = serde_json::json!({ "user_id": user_id });
+    (ACCOUNT_EVENT, Audience::Internal, data)
+}
+
+/// The event kind of [`account_changed`] on the bus.
+pub const ACCOUNT_EVENT: &str = "account.changed";
+
 /// The event kind of sync wake-ups on the bus.
 pub const SYNC_EVENT: &str = "sync.changed";
 

@@ -16,7 +16,8 @@ use serde_json::json;
 
 on_both_backends!(
     live_slices_send_what_the_database_feed_sends,
-    a_change_on_one_instance_reaches_phones_on_another
+    a_change_on_one_instance_reaches_phones_on_another,
+    an_account_whose_scope_changes_is_reconnected
 );
 
 const EVERYONE: [&str; 6] = ["admin", "cs", "sales", "tech1", "tech2", "customer"];
@@ -226,5 +227,63 @@ async fn a_change_on_one_instance_reaches_phones_on_another(backend: Backend) {
     if let Some(peer) = peer {
         peer.stop().await.unwrap();
     }
+    app.stop().await;
+}
+
+/// Live sessions filter by the scope they loaded at the start: when an
+/// admin takes a CS agent out of their department, the agent's session is
+/// closed (the device reconnects under its new scope), and other sessions go
+/// on.
+async fn an_account_whose_scope_changes_is_reconnected(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let cs = app.login_as("cs").await;
+    let tech = app.login("tech1@example.com", "tech123").await;
+    let (mut agent, _) = Device::connect(app.server.addr, &cs, 0).await;
+    let (mut phone, _) = Device::connect(app.server.addr, &tech, 0).await;
+    let cs_id = app.get("/api/v1/me", &cs).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let moved = app
+        .patch(
+            &format!("/api/v1/users/{cs_id}"),
+            &admin,
+            json!({ "department_ids": [] }),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(
+        agent.until_closed().await,
+        Some(fieldops_server::http::sync::ACCOUNT_CHANGED),
+        "the agent's session is closed"
+    );
+    // Reconnecting works, under the new scope.
+    let (_, welcome) = Device::connect(app.server.addr, &cs, 0).await;
+    assert!(matches!(welcome.last(), Some(ServerMessage::Feed(_))));
+    // The technician's session is still live.
+    let customer = app.get("/api/v1/customers?q=Hendra", &admin).await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = app
+        .post(
+            "/api/v1/visits",
+            &admin,
+            json!({
+                "customer_id": customer, "title": "Still live",
+                "site": { "address": "Jl. Thamrin 3", "lat": -6.19, "lon": 106.82 },
+                "scheduled_start": "2031-05-01", "technician_quota": 1
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let visit: DocId = created.body["id"].as_str().unwrap().parse().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), phone.until_feed())
+        .await
+        .expect("the technician still hears of changes");
+    assert!(phone.docs.contains_key(&visit));
     app.stop().await;
 }
