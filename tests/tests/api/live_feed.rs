@@ -181,6 +181,27 @@ async fn live_slices_send_what_the_database_feed_sends(backend: Backend) {
     app.stop().await;
 }
 
+/// A new visit in the pool for the demo customer Hendra, created by `staff`.
+async fn pool_visit(app: &TestApp, staff: &str, title: &str, day: &str) -> DocId {
+    let customer = app.get("/api/v1/customers?q=Hendra", staff).await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = app
+        .post(
+            "/api/v1/visits",
+            staff,
+            json!({
+                "customer_id": customer, "title": title,
+                "site": { "address": "Jl. Thamrin 2", "lat": -6.19, "lon": 106.82 },
+                "scheduled_start": day, "technician_quota": 1
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    created.body["id"].as_str().unwrap().parse().unwrap()
+}
+
 /// Each instance reads the feed for its own sessions: a visit created
 /// through one instance reaches a phone connected to another (on Postgres;
 /// SQLite is one instance, so both ends are the same server there).
@@ -196,23 +217,7 @@ async fn a_change_on_one_instance_reaches_phones_on_another(backend: Backend) {
     let cs = app.login_as("cs").await;
     let tech = app.login("tech1@example.com", "tech123").await;
     let (mut phone, _) = Device::connect(addr, &tech, 0).await;
-    let customer = app.get("/api/v1/customers?q=Hendra", &cs).await.body["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let created = app
-        .post(
-            "/api/v1/visits",
-            &cs,
-            json!({
-                "customer_id": customer, "title": "Across instances",
-                "site": { "address": "Jl. Thamrin 2", "lat": -6.19, "lon": 106.82 },
-                "scheduled_start": "2031-04-01", "technician_quota": 2
-            }),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    let visit: DocId = created.body["id"].as_str().unwrap().parse().unwrap();
+    let visit = pool_visit(&app, &cs, "Across instances", "2031-04-01").await;
     // The first live step that concerns this phone brings the new visit.
     let live = tokio::time::timeout(std::time::Duration::from_secs(10), phone.until_feed())
         .await
@@ -264,23 +269,7 @@ async fn an_account_whose_scope_changes_is_reconnected(backend: Backend) {
     let (_, welcome) = Device::connect(app.server.addr, &cs, 0).await;
     assert!(matches!(welcome.last(), Some(ServerMessage::Feed(_))));
     // The technician's session is still live.
-    let customer = app.get("/api/v1/customers?q=Hendra", &admin).await.body["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let created = app
-        .post(
-            "/api/v1/visits",
-            &admin,
-            json!({
-                "customer_id": customer, "title": "Still live",
-                "site": { "address": "Jl. Thamrin 3", "lat": -6.19, "lon": 106.82 },
-                "scheduled_start": "2031-05-01", "technician_quota": 1
-            }),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    let visit: DocId = created.body["id"].as_str().unwrap().parse().unwrap();
+    let visit = pool_visit(&app, &admin, "Still live", "2031-05-01").await;
     tokio::time::timeout(std::time::Duration::from_secs(10), phone.until_feed())
         .await
         .expect("the technician still hears of changes");
