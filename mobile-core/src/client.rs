@@ -16,7 +16,7 @@ use automerge::sync::{self as am_sync, SyncDoc};
 use fieldops_sync::ids::{CommandId, DocId, DocKind};
 use fieldops_sync::protocol::{
     self, ClientMessage, Cursor, DocChanges, DocHeads, DocSync, ErrorCode, Hello, ServerMessage,
-    SyncBatch,
+    SyncBatch, close,
 };
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
@@ -677,6 +677,11 @@ async fn next_message(ws: &mut Ws) -> Result<ServerMessage, SessionError> {
         match frame.map_err(|e| CoreError::Network(e.to_string()))? {
             Message::Binary(bytes) => {
                 return Ok(ServerMessage::decode(&bytes).map_err(CoreError::from)?);
+            }
+            // Signed out elsewhere (logout, password reset, deactivation):
+            // reconnecting would only be refused.
+            Message::Close(Some(frame)) if u16::from(frame.code) == close::SIGNED_OUT => {
+                return Err(CoreError::Unauthorized(frame.reason.to_string()).into());
             }
             Message::Close(_) => {
                 return Err(CoreError::Network("server closed the session".into()).into());

@@ -30,6 +30,17 @@ pub const PROTOCOL_VERSION: u16 = 1;
 /// The first byte of every frame: the framing format.
 pub const FRAME_VERSION: u8 = 1;
 
+/// The WebSocket close codes (private-use range) a server ends a session
+/// with, so a device knows what to do next.
+pub mod close {
+    /// The account's role, departments or status changed: reconnect; the new
+    /// session loads the new scope.
+    pub const ACCOUNT_CHANGED: u16 = 4000;
+    /// This device session was signed out (logout, password change or reset,
+    /// deactivation, a reused refresh token): sign in again.
+    pub const SIGNED_OUT: u16 = 4001;
+}
+
 /// Hard limits on frames and fields. A frame breaking one is refused whole.
 pub mod limits {
     /// A whole frame, version byte included.

@@ -339,6 +339,23 @@ pub async fn websocket(addr: std::net::SocketAddr, path: &str, token: &str) -> S
     socket
 }
 
+/// Reads `socket` until the server closes it; the close code, if it sent one.
+pub async fn close_code(socket: &mut Socket, secs: u64) -> Option<u16> {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("timed out waiting for the server to close");
+        match message {
+            None | Some(Err(_)) => return None,
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
 /// The next JSON text message, skipping pings; panics after `secs` seconds.
 pub async fn next_json(socket: &mut Socket, secs: u64) -> Value {
     use futures_util::StreamExt as _;

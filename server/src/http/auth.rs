@@ -12,6 +12,7 @@ use crate::auth::{Actor, password, tokens};
 use crate::db::{self, customers, sessions, users};
 use crate::domain::{self, CreatedVia, Role, Status, Validator};
 use crate::error::{ApiError, ApiResult};
+use crate::sync::{SignedOut, signed_out};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -138,7 +139,10 @@ pub async fn refresh(
     }
     if found.used_at.is_some() || !sessions::use_refresh(&mut tx, &hash).await? {
         sessions::revoke(&mut *tx, &found.session_id, "refresh token reused").await?;
+        let ended = signed_out(&found.user_id, SignedOut::Only(&found.session_id));
+        let recorded = state.events.record(&mut tx, vec![ended]).await?;
         tx.commit().await?;
+        state.events.deliver(recorded);
         tracing::warn!(session = %found.session_id, "refresh token reuse; session revoked");
         return Err(ApiError::Unauthorized(
             "refresh token already used; session revoked",
@@ -168,7 +172,12 @@ pub async fn refresh(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = crate::error::Problem)))]
 pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<StatusCode> {
-    sessions::revoke(state.db.pool(), &actor.session_id, "logout").await?;
+    let mut tx = state.db.begin_write().await?;
+    sessions::revoke(&mut *tx, &actor.session_id, "logout").await?;
+    let ended = signed_out(&actor.user_id, SignedOut::Only(&actor.session_id));
+    let recorded = state.events.record(&mut tx, vec![ended]).await?;
+    tx.commit().await?;
+    state.events.deliver(recorded);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,7 +4,10 @@
 //! `access_token` query parameter. With `since=<event id>` the stream starts
 //! with the events recorded after it (a reconnecting console loses nothing it
 //! may see). Each message is a JSON [`Event`](crate::events::Event); a
-//! `{"kind":"stream.lagged"}` message tells a slow consumer to reload.
+//! `{"kind":"stream.lagged"}` message tells a slow consumer to reload. The
+//! stream is closed like a sync session when the account's scope changes
+//! (close code 4000: reconnect) or its device session is signed out (4001:
+//! sign in again).
 
 use std::time::Duration;
 
@@ -23,6 +26,7 @@ use crate::AppState;
 use crate::auth::{Actor, authenticate};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
+use crate::sync::{ACCOUNT_EVENT, Ending};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -90,6 +94,17 @@ async fn stream(
     loop {
         tokio::select! {
             received = live.recv() => match received {
+                // Its scope was judged at connect, and a signed-out session
+                // must stop hearing anything: close as the sync session does.
+                Ok(event) if event.kind == ACCOUNT_EVENT => {
+                    if let Ok(ending) = Ending::deserialize(&event.data)
+                        && ending.ends(&actor.user_id, &actor.session_id)
+                    {
+                        let frame = super::sync::close_frame(&ending);
+                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        return;
+                    }
+                }
                 Ok(event) => {
                     let admitted = event.audience.as_ref().is_some_and(|a| a.admits(&actor));
                     if admitted && event.id > last_seen && !send(&mut socket, &event).await {

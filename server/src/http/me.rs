@@ -115,6 +115,10 @@ pub async fn change_password(
         "password changed",
     )
     .await?;
+    let ended = crate::sync::signed_out(
+        &actor.user_id,
+        crate::sync::SignedOut::AllBut(&actor.session_id),
+    );
     crate::db::audit::record(
         &mut tx,
         Some(&actor.user_id),
@@ -124,6 +128,8 @@ pub async fn change_password(
         serde_json::json!({}),
     )
     .await?;
+    let recorded = state.events.record(&mut tx, vec![ended]).await?;
     tx.commit().await?;
+    state.events.deliver(recorded);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,12 +15,26 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::sync::Ending;
 use crate::sync::live::Live;
 use crate::sync::session::{Refused, Session};
 
-/// The close code that ends a session because the account's role,
-/// departments or status changed: reconnect (a private-use code).
-pub const ACCOUNT_CHANGED: u16 = 4000;
+pub use fieldops_sync::protocol::close::{ACCOUNT_CHANGED, SIGNED_OUT};
+
+/// How a session that `ending` ends is closed. After a scope change the
+/// device reconnects as after any drop and its new session loads the new
+/// scope; after a sign-out it is refused until it signs in again.
+pub(super) fn close_frame(ending: &Ending) -> CloseFrame {
+    let reason = if ending.signed_out {
+        "signed out; sign in again"
+    } else {
+        "the account changed; reconnect"
+    };
+    CloseFrame {
+        code: ending.close_code(),
+        reason: reason.into(),
+    }
+}
 
 /// How long a device has to say Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -118,18 +132,13 @@ async fn run(state: AppState, mut socket: WebSocket) {
             live = slices.recv() => {
                 let live = match live {
                     Ok(Live::Slice(slice)) => session.live(&slice),
-                    Ok(Live::AccountChanged { user_id }) if user_id == session.actor.user_id => {
-                        // A plain close: the device reconnects as after any
-                        // drop, and its new session loads the new scope (or
-                        // is refused if the account was deactivated).
-                        let close = CloseFrame {
-                            code: ACCOUNT_CHANGED,
-                            reason: "the account changed; reconnect".into(),
-                        };
-                        let _ = socket.send(Message::Close(Some(close))).await;
+                    Ok(Live::Ended(ending))
+                        if ending.ends(&session.actor.user_id, &session.actor.session_id) =>
+                    {
+                        let _ = socket.send(Message::Close(Some(close_frame(&ending)))).await;
                         return;
                     }
-                    Ok(Live::AccountChanged { .. }) => continue,
+                    Ok(Live::Ended(_)) => continue,
                     Err(RecvError::Lagged(_)) => None,
                     Err(RecvError::Closed) => return,
                 };

@@ -248,6 +248,29 @@ pub async fn update(
             "the last active admin cannot be demoted",
         ));
     }
+    let department_ids = match &req.department_ids {
+        Some(ids) => Some(check_departments(&mut tx, ids).await?),
+        None => None,
+    };
+    let scope_changed = role_change.is_some() || department_ids.is_some();
+    if scope_changed {
+        // Devices delete what the account may no longer read.
+        let now = crate::sync::Reader {
+            role: target.role,
+            user_id: target.id.clone(),
+            customer_id: target.customer_id.clone(),
+            departments: users::department_ids(&mut *tx, &target.id).await?,
+        };
+        let next = crate::sync::Reader {
+            role: role_change.unwrap_or(target.role),
+            departments: department_ids
+                .clone()
+                .unwrap_or_else(|| now.departments.clone()),
+            ..now.clone()
+        };
+        let seq = crate::sync::store::next_seq(&mut tx).await?;
+        crate::sync::store::drop_lost_scope(&mut tx, &now, &next, seq).await?;
+    }
     let changes = users::UserChanges {
         name,
         phone,
@@ -255,9 +278,8 @@ pub async fn update(
         status: None,
     };
     users::update(&mut tx, &target.id, &changes).await?;
-    if let Some(ids) = &req.department_ids {
-        let ids = check_departments(&mut tx, ids).await?;
-        users::set_departments(&mut tx, &target.id, &ids).await?;
+    if let Some(ids) = &department_ids {
+        users::set_departments(&mut tx, &target.id, ids).await?;
     }
     audit::record(&mut tx, Some(&actor.user_id), "user.updated", "user", &target.id,
         serde_json::json!({ "role": role_change, "departments_changed": req.department_ids.is_some() })).await?;
@@ -265,7 +287,6 @@ pub async fn update(
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     // What the account may read changed: its live sync sessions end.
-    let scope_changed = role_change.is_some() || req.department_ids.is_some();
     let events = if scope_changed {
         vec![crate::sync::account_changed(&target.id)]
     } else {
@@ -323,10 +344,13 @@ async fn set_status(
     let row = users::get(&mut *tx, &target.id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    let recorded = state
-        .events
-        .record(&mut tx, vec![crate::sync::account_changed(&target.id)])
-        .await?;
+    // A deactivated account is signed out everywhere.
+    let ending = if status == Status::Inactive {
+        crate::sync::signed_out(&target.id, crate::sync::SignedOut::All)
+    } else {
+        crate::sync::account_changed(&target.id)
+    };
+    let recorded = state.events.record(&mut tx, vec![ending]).await?;
     tx.commit().await?;
     state.events.deliver(recorded);
     view(state, row).await
@@ -397,6 +421,9 @@ pub async fn reset_password(
         serde_json::json!({}),
     )
     .await?;
+    let ended = crate::sync::signed_out(&target.id, crate::sync::SignedOut::All);
+    let recorded = state.events.record(&mut tx, vec![ended]).await?;
     tx.commit().await?;
+    state.events.deliver(recorded);
     Ok(Json(ResetPasswordResponse { temporary_password }))
 }

@@ -23,8 +23,11 @@
 //!
 //! Scope in memory is the scope the session loaded when it opened, so an
 //! account whose role, departments or status change ([`super::account_changed`])
-//! has its sessions closed through the same channel ([`Live::AccountChanged`]):
-//! the device reconnects as after any drop, under its new scope.
+//! has its sessions closed through the same channel ([`Live::Ended`]): the
+//! device reconnects as after any drop, under its new scope. A device session
+//! that is signed out ([`super::signed_out`]: logout, a password change or
+//! reset, deactivation) has its live session closed the same way, with a code
+//! that tells the device to sign in again.
 //!
 //! The task wakes on the sync wake-up events of the [`EventBus`] (on Postgres
 //! these arrive from every instance through LISTEN), coalesces the ones that
@@ -44,7 +47,9 @@ use tokio::sync::broadcast::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{ACCOUNT_EVENT, DocScope, SYNC_EVENT, store};
+use serde::Deserialize;
+
+use super::{ACCOUNT_EVENT, DocScope, Ending, SYNC_EVENT, store};
 use crate::db::{Backend, Db};
 use crate::events::EventBus;
 
@@ -137,10 +142,10 @@ struct DocRow {
 pub enum Live {
     /// What changed in the feed.
     Slice(Arc<Slice>),
-    /// This account's role, departments or status changed: its sessions
-    /// judge scope from what they loaded at the start, so they end and the
-    /// device reconnects under the new scope.
-    AccountChanged { user_id: String },
+    /// Some sessions of an account end: its role, departments or status
+    /// changed (sessions judge scope from what they loaded at the start, so
+    /// the device reconnects under the new scope), or it was signed out.
+    Ended(Arc<Ending>),
 }
 
 /// The live feed's broadcast. Cheap to clone.
@@ -172,11 +177,13 @@ impl LiveFeed {
 
     /// Passes an account change on at once; whether `event` asks for a read.
     fn wants_read(&self, event: &crate::events::Event) -> bool {
-        if event.kind == ACCOUNT_EVENT
-            && let Some(user_id) = event.data.get("user_id").and_then(|u| u.as_str())
-        {
-            let user_id = user_id.to_owned();
-            let _ = self.slices.send(Live::AccountChanged { user_id });
+        if event.kind == ACCOUNT_EVENT {
+            match Ending::deserialize(&event.data) {
+                Ok(ending) => {
+                    let _ = self.slices.send(Live::Ended(Arc::new(ending)));
+                }
+                Err(e) => tracing::warn!(error = %e, "unreadable account event"),
+            }
         }
         event.kind == SYNC_EVENT
     }

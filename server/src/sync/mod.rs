@@ -53,7 +53,7 @@ pub mod tickets;
 
 use automerge::AutoCommit;
 use fieldops_sync::ids::DocKind;
-use fieldops_sync::protocol::DropReason;
+use fieldops_sync::protocol::{DropReason, close};
 use fieldops_sync::rules::{self, Actor as RuleActor, WriteError};
 use serde::{Deserialize, Serialize};
 
@@ -369,19 +369,97 @@ pub async fn commit(
 
 /// The event that ends an account's sync sessions because what it may read
 /// changed (role, departments, status); record it in the transaction that
-/// changed the account.
+/// changed the account. Its devices reconnect under the new scope.
 pub fn account_changed(user_id: &str) -> (&'static str, Audience, serde_json::Value) {
-    let data = serde_json::json!({ "user_id": user_id });
+    ending(Ending {
+        user_id: user_id.to_owned(),
+        ..Ending::default()
+    })
+}
+
+/// Which of an account's device sessions a sign-out ended.
+#[derive(Debug, Clone, Copy)]
+pub enum SignedOut<'a> {
+    /// Every session (deactivation, a password reset).
+    All,
+    /// This one (logout, a reused refresh token).
+    Only(&'a str),
+    /// Every session but this one (the one that changed the password).
+    AllBut(&'a str),
+}
+
+/// The event that closes the live sync sessions of device sessions that
+/// were just revoked; record it in the transaction that revoked them. Their
+/// devices must sign in again.
+pub fn signed_out(
+    user_id: &str,
+    which: SignedOut<'_>,
+) -> (&'static str, Audience, serde_json::Value) {
+    let (session_id, keep_session_id) = match which {
+        SignedOut::All => (None, None),
+        SignedOut::Only(id) => (Some(id.to_owned()), None),
+        SignedOut::AllBut(id) => (None, Some(id.to_owned())),
+    };
+    ending(Ending {
+        user_id: user_id.to_owned(),
+        signed_out: true,
+        session_id,
+        keep_session_id,
+    })
+}
+
+fn ending(ending: Ending) -> (&'static str, Audience, serde_json::Value) {
+    let data = serde_json::to_value(ending).unwrap_or_default();
     (ACCOUNT_EVENT, Audience::Internal, data)
 }
 
-/// The event kind of [`account_changed`] on the bus.
+/// What an [`ACCOUNT_EVENT`] says: which live sync sessions of an account end,
+/// and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ending {
+    pub user_id: String,
+    /// The device sessions were revoked (sign in again); otherwise the
+    /// account's scope changed (reconnect).
+    #[serde(default)]
+    pub signed_out: bool,
+    /// Only this device session ends.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// Every device session but this one ends.
+    #[serde(default)]
+    pub keep_session_id: Option<String>,
+}
+
+impl Ending {
+    /// Whether the live session of device session `session_id` of
+    /// `user_id` ends.
+    pub fn ends(&self, user_id: &str, session_id: &str) -> bool {
+        self.user_id == user_id
+            && self
+                .session_id
+                .as_deref()
+                .is_none_or(|only| only == session_id)
+            && self.keep_session_id.as_deref() != Some(session_id)
+    }
+
+    /// The close code the session ends with.
+    pub fn close_code(&self) -> u16 {
+        if self.signed_out {
+            close::SIGNED_OUT
+        } else {
+            close::ACCOUNT_CHANGED
+        }
+    }
+}
+
+/// The event kind of [`account_changed`] and [`signed_out`] on the bus.
 pub const ACCOUNT_EVENT: &str = "account.changed";
 
 /// The event kind of sync wake-ups on the bus.
 pub const SYNC_EVENT: &str = "sync.changed";
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -392,6 +470,25 @@ mod tests {
             customer_id: Some("c1".into()),
             departments: vec!["d1".into()],
         }
+    }
+
+    #[test]
+    fn an_ending_names_the_sessions_it_closes() {
+        let decode = |(_, _, data): (&str, Audience, serde_json::Value)| {
+            serde_json::from_value::<Ending>(data).unwrap()
+        };
+        let changed = decode(account_changed("u1"));
+        assert!(changed.ends("u1", "s1") && changed.ends("u1", "s2"));
+        assert!(!changed.ends("u2", "s1"));
+        assert_eq!(changed.close_code(), close::ACCOUNT_CHANGED);
+        let all = decode(signed_out("u1", SignedOut::All));
+        assert!(all.ends("u1", "s1") && all.ends("u1", "s2"));
+        assert_eq!(all.close_code(), close::SIGNED_OUT);
+        let one = decode(signed_out("u1", SignedOut::Only("s1")));
+        assert!(one.ends("u1", "s1") && !one.ends("u1", "s2"));
+        let but = decode(signed_out("u1", SignedOut::AllBut("s1")));
+        assert!(!but.ends("u1", "s1") && but.ends("u1", "s2"));
+        assert!(!but.ends("u2", "s2"));
     }
 
     #[test]

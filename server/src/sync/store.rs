@@ -278,6 +278,52 @@ const IN_SCOPE: &str = "( \
   OR ($2 = 'technician' AND d.kind <> 'staff_notes' AND d.in_pool = 1) \
   OR a.user_id IS NOT NULL )";
 
+/// Records a drop for every live document `now` may read but `next` may not
+/// (the same account, whose role or departments are about to change), so its
+/// devices delete them on their next feed instead of keeping them offline.
+/// Run it before the change, in the same transaction: the current scope is
+/// read from the current department membership. One statement however many
+/// documents; returns how many drops it recorded.
+pub async fn drop_lost_scope(
+    tx: &mut Tx,
+    now: &Reader,
+    next: &Reader,
+    seq: i64,
+) -> sqlx::Result<u64> {
+    debug_assert_eq!(now.user_id, next.user_id);
+    let departments = if next.departments.is_empty() {
+        "1 = 0".to_owned()
+    } else {
+        let params: Vec<String> = (0..next.departments.len())
+            .map(|i| format!("${}", i + 6))
+            .collect();
+        format!("d.department_id IN ({})", params.join(", "))
+    };
+    // Every branch is true or false, never NULL, so NOT (...) keeps exactly
+    // the documents `next` cannot read.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO sync_drops (user_id, doc_id, seq, reason) \
+         SELECT $3, d.id, $1, 'out_of_scope' FROM sync_documents d \
+         LEFT JOIN sync_doc_access a ON a.doc_id = d.id AND a.user_id = $3 \
+         WHERE d.deleted = 0 AND {IN_SCOPE} AND NOT ( \
+              $5 = 'admin' \
+           OR ($5 IN ('cs', 'sales') AND (d.department_id IS NULL OR {departments})) \
+           OR ($5 = 'customer' AND d.customer_id IS NOT NULL AND d.customer_id = COALESCE($4, '') \
+               AND d.kind <> 'staff_notes') \
+           OR ($5 = 'technician' AND d.kind <> 'staff_notes' AND d.in_pool = 1) \
+           OR a.user_id IS NOT NULL )"
+    )))
+    .bind(seq)
+    .bind(now.role.as_str())
+    .bind(&now.user_id)
+    .bind(&now.customer_id)
+    .bind(next.role.as_str());
+    for department in &next.departments {
+        query = query.bind(department);
+    }
+    Ok(query.execute(&mut **tx).await?.rows_affected())
+}
+
 /// Documents in `reader`'s scope that changed after `cursor`, oldest first,
 /// and, for technicians, the documents that left the pool since (so their
 /// devices drop them; a device with cursor 0 has nothing to drop).

@@ -17,7 +17,8 @@ use serde_json::json;
 on_both_backends!(
     live_slices_send_what_the_database_feed_sends,
     a_change_on_one_instance_reaches_phones_on_another,
-    an_account_whose_scope_changes_is_reconnected
+    an_account_whose_scope_changes_is_reconnected,
+    signed_out_devices_are_closed_and_told_to_sign_in
 );
 
 const EVERYONE: [&str; 6] = ["admin", "cs", "sales", "tech1", "tech2", "customer"];
@@ -237,8 +238,8 @@ async fn a_change_on_one_instance_reaches_phones_on_another(backend: Backend) {
 
 /// Live sessions filter by the scope they loaded at the start: when an
 /// admin takes a CS agent out of their department, the agent's session is
-/// closed (the device reconnects under its new scope), and other sessions go
-/// on.
+/// closed, the device reconnects under its new scope and deletes the
+/// department's documents, and other sessions go on.
 async fn an_account_whose_scope_changes_is_reconnected(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -246,12 +247,24 @@ async fn an_account_whose_scope_changes_is_reconnected(backend: Backend) {
     let admin = app.login_as("admin").await;
     let cs = app.login_as("cs").await;
     let tech = app.login("tech1@example.com", "tech123").await;
+    let me = app.get("/api/v1/me", &cs).await.body;
+    let cs_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let customer = app.get("/api/v1/customers?q=Hendra", &cs).await.body["items"][0]["id"].clone();
+    let departmental = app
+        .post(
+            "/api/v1/visits",
+            &cs,
+            json!({
+                "customer_id": customer, "title": "The department's visit",
+                "department_id": me["user"]["department_ids"][0],
+                "site": { "address": "Jl. Thamrin 3", "lat": -6.19, "lon": 106.82 },
+                "scheduled_start": "2031-05-02", "technician_quota": 1
+            }),
+        )
+        .await;
+    assert_eq!(departmental.status, 201, "{:?}", departmental.body);
     let (mut agent, _) = Device::connect(app.server.addr, &cs, 0).await;
     let (mut phone, _) = Device::connect(app.server.addr, &tech, 0).await;
-    let cs_id = app.get("/api/v1/me", &cs).await.body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let moved = app
         .patch(
             &format!("/api/v1/users/{cs_id}"),
@@ -265,14 +278,127 @@ async fn an_account_whose_scope_changes_is_reconnected(backend: Backend) {
         Some(fieldops_server::http::sync::ACCOUNT_CHANGED),
         "the agent's session is closed"
     );
-    // Reconnecting works, under the new scope.
-    let (_, welcome) = Device::connect(app.server.addr, &cs, 0).await;
+    // Reconnecting works, under the new scope, and the device is told to
+    // delete the department's documents it holds.
+    let departmental: Vec<DocId> = sqlx::query_scalar::<_, String>(
+        "SELECT id FROM sync_documents WHERE department_id IS NOT NULL",
+    )
+    .fetch_all(app.server.state.db.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|id| id.parse().unwrap())
+    .collect();
+    let held = departmental
+        .iter()
+        .filter(|d| agent.docs.contains_key(d))
+        .count();
+    assert!(held > 0, "the agent held its department's documents");
+    let welcome = agent.reconnect(app.server.addr, &cs).await;
     assert!(matches!(welcome.last(), Some(ServerMessage::Feed(_))));
+    let dropped: Vec<DocId> = welcome
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::Drop(d) if d.reason == DropReason::OutOfScope => Some(d.doc_ids.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(dropped.len(), held, "{dropped:?}");
+    assert!(
+        departmental.iter().all(|d| !agent.docs.contains_key(d)),
+        "nothing of the department is left on the device"
+    );
     // The technician's session is still live.
     let visit = pool_visit(&app, &admin, "Still live", "2031-05-01").await;
     tokio::time::timeout(std::time::Duration::from_secs(10), phone.until_feed())
         .await
         .expect("the technician still hears of changes");
     assert!(phone.docs.contains_key(&visit));
+    app.stop().await;
+}
+
+/// A device session that is signed out elsewhere has its live session closed
+/// with `SIGNED_OUT`, not left streaming until the socket drops: a logout
+/// closes that device's session only; an admin's password reset closes the
+/// rest (sync sessions and event streams), and the phone core stops retrying
+/// and says why.
+async fn signed_out_devices_are_closed_and_told_to_sign_in(backend: Backend) {
+    use fieldops_server::http::sync::SIGNED_OUT;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let tablet = app.login("tech1@example.com", "tech123").await;
+    let spare = app.login("tech1@example.com", "tech123").await;
+    let (mut on_tablet, _) = Device::connect(app.server.addr, &tablet, 0).await;
+    let (mut on_spare, _) = Device::connect(app.server.addr, &spare, 0).await;
+    let mut events = fieldops_tests::websocket(app.server.addr, "/api/v1/events", &spare).await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = fieldops_core::FieldopsCore::open(dir.path().join("phone.db")).unwrap();
+    phone
+        .login(&app.url(""), "tech1@example.com", "tech123")
+        .await
+        .unwrap();
+    phone.start_sync().unwrap();
+    let visit = pool_visit(&app, &admin, "Before the reset", "2031-06-01").await;
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while phone.visit(visit).is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the phone core is live");
+
+    let out = app.post("/api/v1/auth/logout", &tablet, json!({})).await;
+    assert_eq!(out.status, 204, "{:?}", out.body);
+    assert_eq!(on_tablet.until_closed().await, Some(SIGNED_OUT));
+    let still = pool_visit(&app, &admin, "After the logout", "2031-06-02").await;
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !on_spare.docs.contains_key(&still) {
+            on_spare.until_feed().await;
+        }
+    })
+    .await
+    .expect("the other device session goes on");
+
+    let tech_id = app.get("/api/v1/me", &spare).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reset = app
+        .post(
+            &format!("/api/v1/users/{tech_id}/reset-password"),
+            &admin,
+            json!({ "password": "a-new-secret-9" }),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{:?}", reset.body);
+    assert_eq!(on_spare.until_closed().await, Some(SIGNED_OUT));
+    assert_eq!(
+        fieldops_tests::close_code(&mut events, 10).await,
+        Some(SIGNED_OUT),
+        "the event stream of that session ends too"
+    );
+    assert_eq!(app.get("/api/v1/me", &spare).await.status, 401);
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let status = phone.sync_status();
+            if status.state == fieldops_core::SyncState::Error {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the phone core stops on the sign-out");
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("signed out")),
+        "{status:?}"
+    );
+    phone.stop_sync();
     app.stop().await;
 }
