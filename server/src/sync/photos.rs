@@ -7,7 +7,9 @@
 //! creation (the author is the actor, only device fields are set), the owner
 //! must be a ticket or visit the author may attach to ([`Action::AttachPhoto`]),
 //! and the document takes the owner's scope (its customer and department;
-//! the author, and for a visit its current holders, read it by access). The photo's bytes and thumbnail are then
+//! the author, and for a visit its current holders, read it by access; a
+//! technician who joins the visit later is given its photos when the visit
+//! is projected). The photo's bytes and thumbnail are then
 //! recorded as owned by that ticket or visit, which keeps them from the
 //! garbage collector and lets whoever may see the owner download them.
 //!
@@ -155,6 +157,8 @@ pub async fn create_from_device(
         readers.dedup();
     }
     let changed = super::create(tx, id, DocKind::Photo, scope, &mut doc, &readers).await?;
+    // Whoever joins the visit's crew later is given it too (sync::project).
+    super::store::set_parent(tx, id, &owner_id).await?;
     for sha in [&photo.sha256, &photo.thumbnail_sha256] {
         blobs::add_owner(tx, sha.as_str(), owner_kind, &owner_id).await?;
     }

@@ -147,10 +147,15 @@ pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<C
                 seq,
             });
         }
-        // Access follows the holders.
+        // Access follows the holders; a technician who joins the crew later
+        // (a replacement from the emergency pool) also gets the photos
+        // taken on the visit so far.
         let granted = store::access_users(&mut **tx, visit_id).await?;
         for user in holders.iter().filter(|h| !granted.contains(h)) {
             changed.push(super::grant_access(tx, visit_id, user).await?);
+            for photo in store::photos_not_shared_with(&mut **tx, visit_id, user).await? {
+                changed.push(super::grant_access(tx, &photo, user).await?);
+            }
         }
         for user in granted.iter().filter(|g| !holders.contains(g)) {
             if let Some(c) =

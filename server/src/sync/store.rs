@@ -219,6 +219,35 @@ pub async fn grant(tx: &mut Tx, id: &str, user_id: &str, seq: i64) -> sqlx::Resu
     Ok(())
 }
 
+/// Records that document `id` belongs to `parent_id` (a photo's ticket or visit).
+pub async fn set_parent(tx: &mut Tx, id: &str, parent_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sync_documents SET parent_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(parent_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The live photo documents of `parent_id` that `user_id` may not read by
+/// access yet.
+pub async fn photos_not_shared_with(
+    ex: impl AnyExecutor<'_>,
+    parent_id: &str,
+    user_id: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT d.id FROM sync_documents d \
+         WHERE d.parent_id = $1 AND d.kind = 'photo' AND d.deleted = 0 \
+           AND NOT EXISTS (SELECT 1 FROM sync_doc_access a WHERE a.doc_id = d.id AND a.user_id = $2) \
+         ORDER BY d.id",
+    )
+    .bind(parent_id)
+    .bind(user_id)
+    .fetch_all(ex)
+    .await
+}
+
 /// Removes a user's access; true if they had it.
 pub async fn revoke(tx: &mut Tx, id: &str, user_id: &str) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM sync_doc_access WHERE doc_id = $1 AND user_id = $2")

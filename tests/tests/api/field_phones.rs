@@ -2,7 +2,8 @@
 //! own SQLite stores) against a real server. CS creates a visit with quota 2;
 //! three technicians claim, one of them offline; exactly two win and the
 //! third phone shows `quota_full`; check-ins inside and outside the fence;
-//! CS returns one technician to the emergency pool and a replacement claims;
+//! CS returns one technician to the emergency pool and a replacement claims
+//! (and receives the photos taken so far);
 //! an extension filed offline is approved and seen on the phone.
 
 use std::time::Duration;
@@ -188,6 +189,13 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
         state_of(&c, replacement.command_id).0,
         CommandState::Accepted
     );
+    // The replacement joins the crew with the visit's photos so far.
+    c.sync_now(SYNC).await.unwrap();
+    assert_eq!(
+        c.photo(before.photo_id).unwrap().caption,
+        "Pompa sebelum diperbaiki"
+    );
+    assert_eq!(c.photos_of(visit).unwrap().len(), 1);
 
     // A asks for two more days while offline; CS approves; A's phone shows it.
     let asked = a
