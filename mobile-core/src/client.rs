@@ -34,7 +34,7 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// What a finished one-shot sync did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SyncReport {
     /// Documents received or updated.
     pub documents_received: u64,
@@ -46,6 +46,10 @@ pub struct SyncReport {
     pub uploads_completed: u64,
     /// Bytes sent in upload chunks (a chunk cut short counts whole).
     pub upload_bytes_sent: u64,
+    /// Why the photo uploads stopped, when they did (the connection dropped
+    /// mid-upload, say). The sync itself succeeded; the uploads resume from
+    /// their offsets on the next sync.
+    pub upload_error: Option<String>,
 }
 
 impl FieldopsCore {
@@ -162,10 +166,20 @@ impl FieldopsCore {
 }
 
 /// A session, the photo uploads, and a second session if the uploads
-/// marked photos `stored`.
+/// marked photos `stored`. Uploads that fail after a good session do not fail
+/// the sync (its documents and command results are stored): the report says
+/// why they stopped. A sign-in problem still fails it.
 async fn one_shot(inner: &Arc<Inner>) -> Result<SyncReport> {
     let mut report = Box::pin(run_session(inner, true)).await?;
-    let uploads = crate::uploads::upload_pass(inner).await?;
+    let uploads = match crate::uploads::upload_pass(inner).await {
+        Ok(uploads) => uploads,
+        Err(error @ (CoreError::Unauthorized(_) | CoreError::NotLoggedIn)) => return Err(error),
+        Err(error) => {
+            tracing::debug!(%error, "photo uploads stopped");
+            report.upload_error = Some(error.to_string());
+            return Ok(report);
+        }
+    };
     report.uploads_completed = uploads.completed;
     report.upload_bytes_sent = uploads.bytes_sent;
     if uploads.marked > 0 {
@@ -382,7 +396,7 @@ impl Session_ {
             if one_shot && self.caught_up && self.quiet().await? {
                 let _ = self.ws.close(None).await;
                 self.finish_status();
-                return Ok(self.report);
+                return Ok(self.report.clone());
             }
             tokio::select! {
                 message = next_message(&mut self.ws) => {

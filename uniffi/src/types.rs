@@ -295,6 +295,8 @@ pub struct SyncReportRecord {
     pub cursor: u64,
     pub uploads_completed: u64,
     pub upload_bytes_sent: u64,
+    /// Why the photo uploads stopped, when they did; the sync succeeded.
+    pub upload_error: Option<String>,
 }
 
 impl From<SyncReport> for SyncReportRecord {
@@ -305,6 +307,7 @@ impl From<SyncReport> for SyncReportRecord {
             cursor: r.cursor,
             uploads_completed: r.uploads_completed,
             upload_bytes_sent: r.upload_bytes_sent,
+            upload_error: r.upload_error,
         }
     }
 }

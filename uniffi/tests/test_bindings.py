@@ -265,6 +265,7 @@ def a_photo_attached_offline_is_uploaded_after_sync(server):
     # Online: the document goes up, then the bytes, then "stored".
     report = asyncio.run(phone.sync_now(30_000))
     assert report.uploads_completed == 2, report
+    assert report.upload_error is None, report
     assert report.upload_bytes_sent == attached.byte_size + os.path.getsize(attached.thumbnail_path)
     assert phone.photo(attached.photo_id).upload_state == "stored"
     assert phone.pending_photo_uploads() == []
