@@ -270,11 +270,26 @@ pub async fn update(
 ) -> Result<Stored, DocWriteError> {
     let row = store::lock(tx, db.backend(), id)
         .await?
-        .filter(|r| r.deleted == 0)
         .ok_or(DocWriteError::NotFound)?;
+    update_locked(tx, row, kind, &mut FeedPosition::default(), edit).await
+}
+
+/// [`update`] of a document row the caller has already locked
+/// ([`store::lock`]), storing the changes at `position`.
+pub async fn update_locked(
+    tx: &mut Tx,
+    row: store::DocRow,
+    kind: DocKind,
+    position: &mut FeedPosition,
+    edit: impl FnOnce(&mut AutoCommit) -> Result<(), DocWriteError>,
+) -> Result<Stored, DocWriteError> {
+    if row.deleted != 0 {
+        return Err(DocWriteError::NotFound);
+    }
     if row.kind != kind.as_str() {
         return Err(DocWriteError::WrongKind);
     }
+    let id = row.id.as_str();
     let runs = store::changes_after(&mut **tx, id, 0).await?;
     let mut doc = assemble(&row.snapshot, &runs).map_err(anyhow::Error::from)?;
     let before = doc.get_heads();
@@ -292,7 +307,7 @@ pub async fn update(
         .iter()
         .flat_map(|c| c.raw_bytes().to_vec())
         .collect();
-    let seq = store::next_seq(tx).await?;
+    let seq = position.get(tx).await?;
     store::append(tx, id, &new_changes, &heads_text(&mut doc), seq).await?;
     if row.change_count + 1 >= store::COMPACT_AFTER {
         store::compact(tx, id, &doc.save(), seq).await?;
@@ -306,6 +321,28 @@ pub async fn update(
         doc,
         seq,
     })
+}
+
+/// One feed position shared by the document writes of one transaction,
+/// taken on first use. Positions become visible in commit order and a
+/// transaction's writes become visible together, so one position serves
+/// them as well as several would, and each [`store::next_seq`] is a
+/// statement on the row every writer queues for (on Postgres, held until
+/// commit). A document may take at most one change run per position
+/// (`sync_changes` is keyed by document and position).
+#[derive(Debug, Default)]
+pub struct FeedPosition(Option<i64>);
+
+impl FeedPosition {
+    /// The position, taken from the feed counter the first time.
+    pub async fn get(&mut self, tx: &mut Tx) -> sqlx::Result<i64> {
+        if let Some(seq) = self.0 {
+            return Ok(seq);
+        }
+        let seq = store::next_seq(tx).await?;
+        self.0 = Some(seq);
+        Ok(seq)
+    }
 }
 
 /// Lets `user_id` read document `id` (e.g. a technician's assigned visit).

@@ -17,7 +17,7 @@ use fieldops_sync::docs::visit::{Assignment, AssignmentState, Site, Visit, Visit
 use fieldops_sync::ids::{AssignmentId, DepartmentId, DocId, DocKind, UserId};
 use fieldops_sync::protocol::DropReason;
 
-use super::{Changed, DocScope, store};
+use super::{Changed, DocScope, DocWriteError, FeedPosition, store};
 use crate::db::visits::VisitRow;
 use crate::db::{Db, Tx, assignments, visits};
 
@@ -87,7 +87,8 @@ fn visit_doc(
 
 /// Writes visit `visit_id`'s current state into its document, inside `tx`.
 /// Returns what changed, to wake the sessions with once committed
-/// ([`crate::visits::finish`]).
+/// ([`crate::visits::finish`]). Everything it changes shares one feed
+/// position ([`FeedPosition`]).
 pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<Changed>> {
     let Some(row) = visits::get(&mut **tx, visit_id).await? else {
         return Ok(vec![]);
@@ -103,67 +104,75 @@ pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<C
         department_id: row.department_id.clone(),
         in_pool: row.in_pool(),
     };
+    let Some(existing) = store::lock(tx, db.backend(), visit_id).await? else {
+        let mut doc = visit_doc(&row, &all, None)?.to_document()?;
+        let created =
+            super::create(tx, visit_id, DocKind::Visit, scope, &mut doc, &holders).await?;
+        return Ok(vec![created]);
+    };
+    let was_in_pool = existing.in_pool == 1;
+    let mut position = FeedPosition::default();
     let mut changed = Vec::new();
-    let existing = store::get(&mut **tx, visit_id).await?;
-    match &existing {
-        None => {
-            let mut doc = visit_doc(&row, &all, None)?.to_document()?;
-            changed.push(
-                super::create(
-                    tx,
-                    visit_id,
-                    DocKind::Visit,
-                    scope.clone(),
-                    &mut doc,
-                    &holders,
-                )
-                .await?,
-            );
+    let stored = super::update_locked(
+        tx,
+        existing,
+        DocKind::Visit,
+        &mut position,
+        |doc: &mut AutoCommit| {
+            let current = Visit::hydrate(doc).ok();
+            visit_doc(&row, &all, current)
+                .and_then(|v| Ok(v.reconcile(doc)?))
+                .map_err(DocWriteError::Storage)
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("projecting visit {visit_id}: {e}"))?;
+    // Whether the document already stands at the shared position.
+    let mut moved = stored.changed.is_some();
+    changed.extend(stored.changed);
+    if was_in_pool != scope.in_pool {
+        let seq = position.get(tx).await?;
+        store::set_scope(tx, visit_id, &scope, seq).await?;
+        if was_in_pool {
+            // Technicians who read it in the pool and do not hold it drop
+            // it: marked once on the document, resolved per reader.
+            store::mark_pool_exit(tx, visit_id, seq).await?;
         }
-        Some(_) => {
-            let stored =
-                super::write_as_server(tx, db, visit_id, DocKind::Visit, |doc: &mut AutoCommit| {
-                    let current = Visit::hydrate(doc).ok();
-                    visit_doc(&row, &all, current)?.reconcile(doc)?;
-                    Ok(())
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("projecting visit {visit_id}: {e}"))?;
-            changed.extend(stored.changed);
+        moved = true;
+        changed.push(Changed {
+            doc_id: visit_id.to_owned(),
+            seq,
+        });
+    }
+    // Access follows the holders; a technician who joins the crew later
+    // (a replacement from the emergency pool) also gets the photos taken on
+    // the visit so far.
+    let granted = store::access_users(&mut **tx, visit_id).await?;
+    let joined: Vec<&String> = holders.iter().filter(|h| !granted.contains(h)).collect();
+    let left: Vec<&String> = granted.iter().filter(|g| !holders.contains(g)).collect();
+    if joined.is_empty() && left.is_empty() {
+        return Ok(changed);
+    }
+    let seq = position.get(tx).await?;
+    for user in joined {
+        store::grant(tx, visit_id, user, seq).await?;
+        for photo in store::photos_not_shared_with(&mut **tx, visit_id, user).await? {
+            store::grant(tx, &photo, user, seq).await?;
+            store::touch(tx, &photo, seq).await?;
+            changed.push(Changed { doc_id: photo, seq });
         }
     }
-    if let Some(before) = existing {
-        let was_in_pool = before.in_pool == 1;
-        if was_in_pool != scope.in_pool {
-            let seq = store::next_seq(tx).await?;
-            store::set_scope(tx, visit_id, &scope, seq).await?;
-            if was_in_pool {
-                // Technicians who read it in the pool and do not hold it drop
-                // it: marked once on the document, resolved per reader.
-                store::mark_pool_exit(tx, visit_id, seq).await?;
-            }
-            changed.push(Changed {
-                doc_id: visit_id.to_owned(),
-                seq,
-            });
+    for user in left {
+        if store::revoke(tx, visit_id, user).await? {
+            store::record_drop(tx, user, visit_id, seq, DropReason::OutOfScope.as_str()).await?;
         }
-        // Access follows the holders; a technician who joins the crew later
-        // (a replacement from the emergency pool) also gets the photos
-        // taken on the visit so far.
-        let granted = store::access_users(&mut **tx, visit_id).await?;
-        for user in holders.iter().filter(|h| !granted.contains(h)) {
-            changed.push(super::grant_access(tx, visit_id, user).await?);
-            for photo in store::photos_not_shared_with(&mut **tx, visit_id, user).await? {
-                changed.push(super::grant_access(tx, &photo, user).await?);
-            }
-        }
-        for user in granted.iter().filter(|g| !holders.contains(g)) {
-            if let Some(c) =
-                super::revoke_access(tx, visit_id, user, DropReason::OutOfScope).await?
-            {
-                changed.push(c);
-            }
-        }
+    }
+    if !moved {
+        store::touch(tx, visit_id, seq).await?;
+        changed.push(Changed {
+            doc_id: visit_id.to_owned(),
+            seq,
+        });
     }
     Ok(changed)
 }
