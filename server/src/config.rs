@@ -37,6 +37,7 @@ pub struct FileConfig {
     pub sla: Option<crate::helpdesk::sla::SlaSettings>,
     pub whatsapp: Option<WhatsappSettings>,
     pub attendance: Option<AttendanceConfig>,
+    pub login_throttle: Option<LoginThrottleConfig>,
 }
 
 /// The WhatsApp Cloud API (TOML table `[whatsapp]`). Without an app secret the
@@ -110,6 +111,32 @@ pub struct Config {
     pub download_url_ttl: Duration,
     /// Geofence and lateness rules for check-ins.
     pub attendance: AttendanceConfig,
+    /// Limits on failed sign-ins.
+    pub login_throttle: LoginThrottleConfig,
+}
+
+/// How many sign-ins may fail before more are refused with 429 until the
+/// window ends (TOML table `[login_throttle]`; 0 turns a limit off).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginThrottleConfig {
+    /// Per account (e-mail address), whoever tries.
+    pub max_failures_per_account: u32,
+    /// Per client address, whichever accounts it tries. Behind a reverse
+    /// proxy every request comes from the proxy: raise or turn this off.
+    pub max_failures_per_address: u32,
+    /// The window, in seconds, counted from its first failure.
+    pub window_secs: u64,
+}
+
+impl Default for LoginThrottleConfig {
+    fn default() -> Self {
+        Self {
+            max_failures_per_account: 10,
+            max_failures_per_address: 100,
+            window_secs: 15 * 60,
+        }
+    }
 }
 
 /// How check-ins are judged (TOML table `[attendance]`).
@@ -221,6 +248,7 @@ impl Default for Config {
             sla: Default::default(),
             whatsapp: WhatsappSettings::default(),
             attendance: AttendanceConfig::default(),
+            login_throttle: LoginThrottleConfig::default(),
         }
     }
 }
@@ -257,6 +285,7 @@ impl Config {
             max_body_bytes: file.max_body_bytes.unwrap_or(d.max_body_bytes),
             default_phone_region: file.default_phone_region.unwrap_or(d.default_phone_region),
             attendance: file.attendance.unwrap_or(d.attendance),
+            login_throttle: file.login_throttle.unwrap_or(d.login_throttle),
             ticket_categories: file.ticket_categories.unwrap_or(d.ticket_categories),
             ticket_default_department: file
                 .ticket_default_department

@@ -74,6 +74,12 @@ pub enum ApiError {
     Unavailable,
     #[error("upgrade required")]
     UpgradeRequired,
+    /// Too many attempts; try again after this many seconds (`Retry-After`).
+    #[error("too many requests: {detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -148,6 +154,11 @@ impl ApiError {
                 "upgrade-required",
                 "This endpoint speaks WebSocket",
             ),
+            TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many attempts",
+            ),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -183,6 +194,12 @@ pub fn problem_response(
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind, title) = self.parts();
+        let retry_after = match &self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let (detail, errors) = match self {
             ApiError::BadRequest(d) => (Some(d), vec![]),
             ApiError::Validation(errors) => (None, errors),
@@ -195,6 +212,7 @@ impl IntoResponse for ApiError {
                 (Some(detail), errors)
             }
             ApiError::Unprocessable { detail, .. } => (Some(detail), vec![]),
+            ApiError::TooManyRequests { detail, .. } => (Some(detail), vec![]),
             ApiError::Internal(err) => {
                 tracing::error!(error = ?err, "request failed");
                 (None, vec![])
@@ -202,6 +220,11 @@ impl IntoResponse for ApiError {
             _ => (None, vec![]),
         };
         let mut response = problem_response(status, kind, title, detail, errors);
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

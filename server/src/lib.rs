@@ -168,6 +168,8 @@ pub async fn start(state: AppState) -> anyhow::Result<RunningServer> {
         }
     });
     let task = tokio::spawn(async move {
+        // Connection info: the sign-in throttle keys by client address.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await
@@ -191,6 +193,11 @@ fn spawn_housekeeping(state: AppState) {
                         Ok(n) if n > 0 => tracing::info!(expired = n, "idempotency keys expired"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "expiring idempotency keys"),
+                    }
+                    let window = state.config.login_throttle.window_secs.saturating_mul(1000);
+                    let window = i64::try_from(window).unwrap_or(i64::MAX);
+                    if let Err(e) = db::login_failures::expire(&state.db, window).await {
+                        tracing::warn!(error = %e, "expiring sign-in failure counts");
                     }
                     if let Err(e) = state.events.expire(EVENT_LOG_TTL_MS).await {
                         tracing::warn!(error = %e, "expiring the event log");

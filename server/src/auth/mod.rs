@@ -3,6 +3,7 @@
 
 pub mod password;
 pub mod policy;
+pub mod throttle;
 pub mod tokens;
 
 pub(crate) mod extract;

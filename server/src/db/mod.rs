@@ -41,6 +41,7 @@ pub mod customers;
 pub mod departments;
 pub mod extensions;
 pub mod idempotency;
+pub mod login_failures;
 pub mod secrets;
 pub mod sessions;
 pub mod ticket_queries;

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::extract::Json;
 use super::views::UserView;
 use crate::AppState;
-use crate::auth::{Actor, password, tokens};
+use crate::auth::{Actor, password, throttle, tokens};
 use crate::db::{self, customers, sessions, users};
 use crate::domain::{self, CreatedVia, Role, Status, Validator};
 use crate::error::{ApiError, ApiResult};
@@ -101,12 +101,15 @@ const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized("invalid e-mail or pass
 
 /// Log in with e-mail and password; opens a device session.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem),
+              (status = 429, description = "Too many failed sign-ins for this account or address; see Retry-After", body = crate::error::Problem)))]
 pub async fn login(
     State(state): State<AppState>,
+    client: throttle::ClientAddr,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let email = domain::email(&req.email).map_err(|_| BAD_CREDENTIALS)?;
+    let attempt = throttle::admit(&state, &email, client).await?;
     let user = users::by_email(state.db.pool(), &email)
         .await?
         .filter(|u| u.status == Status::Active);
@@ -115,6 +118,7 @@ pub async fn login(
         return Err(BAD_CREDENTIALS);
     }
     let user = user.ok_or(BAD_CREDENTIALS)?;
+    attempt.succeeded(&state).await?;
     let mut tx = state.db.begin_write().await?;
     let response = open_session(&state, &mut tx, user, req.device_name.as_deref()).await?;
     tx.commit().await?;

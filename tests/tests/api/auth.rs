@@ -14,6 +14,7 @@ on_both_backends!(
     registration_links_an_existing_customer_record,
     bad_tokens_are_rejected,
     deactivated_accounts_lose_access_at_once,
+    password_guessing_is_throttled_per_account_and_address,
 );
 
 async fn login_issues_tokens_and_rejects_bad_credentials(backend: Backend) {
@@ -281,4 +282,66 @@ fn jiff_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+async fn try_login(app: &TestApp, email: &str, password: &str) -> fieldops_tests::Reply {
+    app.call(
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "email": email, "password": password })),
+    )
+    .await
+}
+
+/// Past the limit an account is refused with 429 and `Retry-After` even with
+/// the right password, while other accounts sign in; a success before the
+/// limit starts the account afresh; an address that sprays guesses over many
+/// accounts is refused too, though its successful sign-ins never count.
+async fn password_guessing_is_throttled_per_account_and_address(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.login_throttle.max_failures_per_account = 3;
+        c.login_throttle.max_failures_per_address = 8;
+    })
+    .await
+    else {
+        return;
+    };
+    // Two typos, then the right password: the account starts afresh.
+    for _ in 0..2 {
+        assert_eq!(try_login(&app, "cs@example.com", "wrong").await.status, 401);
+    }
+    app.login_as("cs").await;
+    for _ in 0..3 {
+        assert_eq!(try_login(&app, "cs@example.com", "wrong").await.status, 401);
+    }
+    let (email, password) = fieldops_tests::demo_account("cs");
+    let refused = try_login(&app, email, password).await;
+    assert_eq!(refused.assert_problem(429), "too-many-requests");
+    let wait: u64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("try again in")
+    );
+    // Other accounts are not locked out, and many successful sign-ins from
+    // one address never count against it.
+    for _ in 0..10 {
+        app.login_as("admin").await;
+    }
+    // Guesses spread over accounts: 6 attempts that did not succeed so far
+    // from this address (the refused one counts), 2 more reach its limit of
+    // 8, and the next guess is refused unchecked.
+    for email in ["a@example.com", "b@example.com"] {
+        assert_eq!(try_login(&app, email, "guess").await.status, 401);
+    }
+    let sprayed = try_login(&app, "d@example.com", "guess").await;
+    assert_eq!(sprayed.assert_problem(429), "too-many-requests");
+    app.stop().await;
 }
