@@ -353,6 +353,16 @@ impl FieldopsClient {
         Ok(PhotoRecord::new(id, photo))
     }
 
+    /// The path of photo `id`'s file (or its thumbnail's), downloaded the
+    /// first time when another device took the photo.
+    pub async fn fetch_photo(&self, id: String, thumbnail: bool) -> Result<String> {
+        let path = self
+            .inner
+            .fetch_photo(parse_id("id", &id)?, thumbnail)
+            .await?;
+        Ok(path.to_string_lossy().into_owned())
+    }
+
     /// The photos of a ticket or visit (title: caption; status: upload state).
     pub fn photos_of(&self, owner_id: String) -> Result<Vec<ListItemRecord>> {
         let items = self.inner.photos_of(parse_id("owner_id", &owner_id)?)?;

@@ -45,6 +45,7 @@ use crate::events::CoreEvent;
 use crate::photo;
 use crate::store::now_ms;
 
+mod download;
 mod worker;
 pub(crate) use worker::{upload_loop, upload_pass};
 

@@ -46,7 +46,7 @@ pub(crate) struct PassReport {
 }
 
 /// Why one file's upload stopped.
-enum Stop {
+pub(super) enum Stop {
     /// The server refused the bytes for good (`problem type`, detail).
     Refused(String, String),
     /// Retry later.
@@ -152,7 +152,7 @@ pub(crate) async fn upload_pass(inner: &Arc<Inner>) -> Result<PassReport> {
 }
 
 /// The server's absolute URL for `location` (a path or a full URL).
-fn absolute(base_url: &str, location: &str) -> String {
+pub(super) fn absolute(base_url: &str, location: &str) -> String {
     if location.starts_with("http://") || location.starts_with("https://") {
         location.to_owned()
     } else {
@@ -162,7 +162,7 @@ fn absolute(base_url: &str, location: &str) -> String {
 
 /// Sends a request built by `build` (given the base URL and a token) with a
 /// fresh access token, refreshing it once if the server says it expired.
-async fn send(
+pub(super) async fn send(
     inner: &Arc<Inner>,
     build: impl Fn(&str, &str) -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, Stop> {

@@ -196,6 +196,14 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
         "Pompa sebelum diperbaiki"
     );
     assert_eq!(c.photos_of(visit).unwrap().len(), 1);
+    // Its bytes come on demand, checked against the document's hash.
+    assert!(c.photo_file(&before.sha256).is_none(), "not taken on C");
+    for (thumbnail, sha) in [(true, &before.thumbnail_sha256), (false, &before.sha256)] {
+        let path = c.fetch_photo(before.photo_id, thumbnail).await.unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&fieldops_core::photo::sha256_hex(&bytes), sha);
+    }
+    assert!(c.photo_file(&before.sha256).is_some(), "kept on C");
 
     // A asks for two more days while offline; CS approves; A's phone shows it.
     let asked = a
