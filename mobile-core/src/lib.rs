@@ -50,7 +50,8 @@ pub use events::{CoreEvent, CoreListener, SyncState, SyncStatus};
 pub use geo::{GeofenceCheck, Position};
 pub use outbox::{CommandState, OutboxEntry};
 pub use uploads::{
-    AttachedPhoto, DEFAULT_CHUNK_BYTES, MAX_CAPTION_CHARS, PhotoUpload, UploadKind, UploadStatus,
+    AttachedPhoto, DEFAULT_CHUNK_BYTES, KEEP_UPLOADED_PHOTOS, MAX_CAPTION_CHARS, PhotoUpload,
+    UploadKind, UploadStatus,
 };
 
 /// The shared documents, ids and commands, re-exported for callers.

@@ -363,6 +363,15 @@ impl FieldopsClient {
         Ok(path.to_string_lossy().into_owned())
     }
 
+    /// Deletes the full-size files of photos uploaded at least
+    /// `uploaded_before_secs` ago (thumbnails stay; `fetch_photo` brings an
+    /// original back). Returns the bytes freed.
+    pub fn free_photo_space(&self, uploaded_before_secs: u64) -> Result<u64> {
+        Ok(self
+            .inner
+            .free_photo_space(Duration::from_secs(uploaded_before_secs))?)
+    }
+
     /// The photos of a ticket or visit (title: caption; status: upload state).
     pub fn photos_of(&self, owner_id: String) -> Result<Vec<ListItemRecord>> {
         let items = self.inner.photos_of(parse_id("owner_id", &owner_id)?)?;

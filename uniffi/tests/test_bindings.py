@@ -269,6 +269,8 @@ def a_photo_attached_offline_is_uploaded_after_sync(server):
     assert report.upload_bytes_sent == attached.byte_size + os.path.getsize(attached.thumbnail_path)
     assert phone.photo(attached.photo_id).upload_state == "stored"
     assert asyncio.run(phone.fetch_photo(attached.photo_id, True)) == attached.thumbnail_path
+    assert phone.free_photo_space(0) == attached.byte_size
+    assert asyncio.run(phone.fetch_photo(attached.photo_id, False)) == attached.path
     assert phone.pending_photo_uploads() == []
     assert phone.sync_status().pending_uploads == 0
     progress = [e for e in events.events if isinstance(e, ffi.EventRecord.UPLOAD_PROGRESS)]

@@ -46,7 +46,9 @@ use crate::photo;
 use crate::store::now_ms;
 
 mod download;
+mod prune;
 mod worker;
+pub use prune::KEEP_UPLOADED_PHOTOS;
 pub(crate) use worker::{upload_loop, upload_pass};
 
 /// Longest photo caption, in characters.

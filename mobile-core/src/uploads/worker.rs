@@ -148,6 +148,13 @@ pub(crate) async fn upload_pass(inner: &Arc<Inner>) -> Result<PassReport> {
         }
     }
     report.marked = mark_uploaded(inner).await?;
+    // Full-size files uploaded long ago make room (thumbnails stay).
+    let pruned = blocking(inner, |inner| {
+        super::prune::prune(inner, super::KEEP_UPLOADED_PHOTOS)
+    });
+    if let Err(error) = pruned.await {
+        tracing::warn!(%error, "pruning uploaded photo files");
+    }
     Ok(report)
 }
 

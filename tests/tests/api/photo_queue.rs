@@ -286,6 +286,19 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
         .unwrap();
     assert_eq!(owners.len(), 2, "{owners:?}");
     assert!(owners.contains(&("ticket".into(), second_ticket.to_string())));
+
+    // Short of space: the uploaded full-size files go, thumbnails stay, and
+    // an original comes back from the server when opened.
+    let freed = phone.free_photo_space(Duration::ZERO).unwrap();
+    assert_eq!(freed, a.byte_size + b.byte_size);
+    assert!(phone.photo_file(&a.sha256).is_none());
+    assert!(phone.photo_file(&a.thumbnail_sha256).is_some());
+    assert_eq!(phone.free_photo_space(Duration::ZERO).unwrap(), 0);
+    let back = phone.fetch_photo(a.photo_id, false).await.unwrap();
+    assert_eq!(
+        fieldops_core::photo::sha256_hex(&std::fs::read(back).unwrap()),
+        a.sha256
+    );
     drop(phone);
     drop(proxy);
     app.stop().await;
