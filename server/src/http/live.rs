@@ -112,6 +112,12 @@ async fn stream(
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
+                    // It may have missed an account event: look again.
+                    if let Ok(Some(ending)) = crate::sync::recheck(&state, &actor).await {
+                        let frame = super::sync::close_frame(&ending);
+                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        return;
+                    }
                     let lagged = Event {
                         id: String::new(),
                         kind: "stream.lagged".into(),

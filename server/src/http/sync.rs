@@ -139,7 +139,18 @@ async fn run(state: AppState, mut socket: WebSocket) {
                         return;
                     }
                     Ok(Live::Ended(_)) => continue,
-                    Err(RecvError::Lagged(_)) => None,
+                    // It may have missed an account event: look again.
+                    Err(RecvError::Lagged(_)) => match crate::sync::recheck(&state, &session.actor).await {
+                        Ok(Some(ending)) => {
+                            let _ = socket.send(Message::Close(Some(close_frame(&ending)))).await;
+                            return;
+                        }
+                        Ok(None) => None,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "rechecking a lagged session");
+                            None
+                        }
+                    },
                     Err(RecvError::Closed) => return,
                 };
                 let messages = match live {

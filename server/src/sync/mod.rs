@@ -489,6 +489,27 @@ impl Ending {
     }
 }
 
+/// Reads `actor`'s account and device session again: the [`Ending`] a live
+/// session opened as `actor` must close with, if it was signed out or its
+/// scope changed since. For sessions that lagged behind the live feed, which
+/// may have missed the account event itself.
+pub async fn recheck(state: &AppState, actor: &Actor) -> sqlx::Result<Option<Ending>> {
+    let now = crate::db::users::caller(state.db.pool(), &actor.user_id, &actor.session_id).await?;
+    let ending = |signed_out| Ending {
+        user_id: actor.user_id.clone(),
+        signed_out,
+        session_id: Some(actor.session_id.clone()),
+        keep_session_id: None,
+    };
+    Ok(match now {
+        Some(u) if u.status == crate::domain::Status::Active && u.session_live => {
+            let same = u.role == actor.role && u.department_ids == actor.department_ids;
+            (!same).then(|| ending(false))
+        }
+        _ => Some(ending(true)),
+    })
+}
+
 /// The event kind of [`account_changed`] and [`signed_out`] on the bus.
 pub const ACCOUNT_EVENT: &str = "account.changed";
 

@@ -18,7 +18,8 @@ on_both_backends!(
     live_slices_send_what_the_database_feed_sends,
     a_change_on_one_instance_reaches_phones_on_another,
     an_account_whose_scope_changes_is_reconnected,
-    signed_out_devices_are_closed_and_told_to_sign_in
+    signed_out_devices_are_closed_and_told_to_sign_in,
+    a_lagged_session_rechecks_its_account
 );
 
 const EVERYONE: [&str; 6] = ["admin", "cs", "sales", "tech1", "tech2", "customer"];
@@ -400,5 +401,47 @@ async fn signed_out_devices_are_closed_and_told_to_sign_in(backend: Backend) {
         "{status:?}"
     );
     phone.stop_sync();
+    app.stop().await;
+}
+
+/// A session that lagged behind the live feed may have missed the account
+/// event that should have closed it; it reads its account again and learns
+/// the same: nothing while it is unchanged, a scope change, a sign-out.
+async fn a_lagged_session_rechecks_its_account(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let state = &app.server.state;
+    let admin = app.login_as("admin").await;
+    let cs = app.login_as("cs").await;
+    let actor = fieldops_server::auth::authenticate(state, &cs)
+        .await
+        .unwrap();
+    assert_eq!(sync::recheck(state, &actor).await.unwrap(), None);
+    let moved = app
+        .patch(
+            &format!("/api/v1/users/{}", actor.user_id),
+            &admin,
+            json!({ "department_ids": [] }),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    let changed = sync::recheck(state, &actor).await.unwrap().unwrap();
+    assert_eq!(
+        changed.close_code(),
+        fieldops_server::http::sync::ACCOUNT_CHANGED
+    );
+    assert!(changed.ends(&actor.user_id, &actor.session_id));
+    // Under its new scope it is fine again, until it signs out.
+    let actor = fieldops_server::auth::authenticate(state, &cs)
+        .await
+        .unwrap();
+    assert_eq!(sync::recheck(state, &actor).await.unwrap(), None);
+    assert_eq!(
+        app.post("/api/v1/auth/logout", &cs, json!({})).await.status,
+        204
+    );
+    let ended = sync::recheck(state, &actor).await.unwrap().unwrap();
+    assert_eq!(ended.close_code(), fieldops_server::http::sync::SIGNED_OUT);
     app.stop().await;
 }
