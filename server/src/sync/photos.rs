@@ -8,8 +8,8 @@
 //! must be a ticket or visit the author may attach to ([`Action::AttachPhoto`]),
 //! and the document takes the owner's scope (its customer and department;
 //! the author, and for a visit its current holders, read it by access; a
-//! technician who joins the visit later is given its photos when the visit
-//! is projected). The photo's bytes and thumbnail are then
+//! technician who joins the visit later is given its photos, and one who
+//! leaves loses those others took, when the visit is projected). The photo's bytes and thumbnail are then
 //! recorded as owned by that ticket or visit, which keeps them from the
 //! garbage collector and lets whoever may see the owner download them.
 //!
@@ -158,7 +158,7 @@ pub async fn create_from_device(
     }
     let changed = super::create(tx, id, DocKind::Photo, scope, &mut doc, &readers).await?;
     // Whoever joins the visit's crew later is given it too (sync::project).
-    super::store::set_parent(tx, id, &owner_id).await?;
+    super::store::set_parent(tx, id, &owner_id, &photo.author_id.to_string()).await?;
     for sha in [&photo.sha256, &photo.thumbnail_sha256] {
         blobs::add_owner(tx, sha.as_str(), owner_kind, &owner_id).await?;
     }

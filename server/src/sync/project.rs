@@ -162,9 +162,15 @@ pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<C
             changed.push(Changed { doc_id: photo, seq });
         }
     }
+    // One who leaves (withdrawn, returned to the pool) loses the visit and
+    // the photos others took; their own stay theirs.
     for user in left {
-        if store::revoke(tx, visit_id, user).await? {
-            store::record_drop(tx, user, visit_id, seq, DropReason::OutOfScope.as_str()).await?;
+        let mut lost = store::photos_shared_with(&mut **tx, visit_id, user).await?;
+        lost.push(visit_id.to_owned());
+        for doc in lost {
+            if store::revoke(tx, &doc, user).await? {
+                store::record_drop(tx, user, &doc, seq, DropReason::OutOfScope.as_str()).await?;
+            }
         }
     }
     if !moved {

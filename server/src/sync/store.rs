@@ -219,14 +219,41 @@ pub async fn grant(tx: &mut Tx, id: &str, user_id: &str, seq: i64) -> sqlx::Resu
     Ok(())
 }
 
-/// Records that document `id` belongs to `parent_id` (a photo's ticket or visit).
-pub async fn set_parent(tx: &mut Tx, id: &str, parent_id: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sync_documents SET parent_id = $2 WHERE id = $1")
+/// Records that document `id` belongs to `parent_id` (a photo's ticket or
+/// visit) and was made by `author_id`.
+pub async fn set_parent(
+    tx: &mut Tx,
+    id: &str,
+    parent_id: &str,
+    author_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sync_documents SET parent_id = $2, author_id = $3 WHERE id = $1")
         .bind(id)
         .bind(parent_id)
+        .bind(author_id)
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The photo documents of `parent_id` that `user_id` reads by access but
+/// did not take.
+pub async fn photos_shared_with(
+    ex: impl AnyExecutor<'_>,
+    parent_id: &str,
+    user_id: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT d.id FROM sync_documents d \
+         JOIN sync_doc_access a ON a.doc_id = d.id AND a.user_id = $2 \
+         WHERE d.parent_id = $1 AND d.kind = 'photo' AND d.deleted = 0 \
+           AND (d.author_id IS NULL OR d.author_id <> $2) \
+         ORDER BY d.id",
+    )
+    .bind(parent_id)
+    .bind(user_id)
+    .fetch_all(ex)
+    .await
 }
 
 /// The live photo documents of `parent_id` that `user_id` may not read by

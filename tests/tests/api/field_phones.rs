@@ -178,6 +178,10 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
         !b.my_visits(None).unwrap().iter().any(|i| i.doc_id == visit),
         "gone from B's visits"
     );
+    assert!(
+        !b.has_document(before.photo_id).unwrap(),
+        "and the crew's photos A took went with it"
+    );
     c.sync_now(SYNC).await.unwrap();
     assert!(
         c.visit(visit).unwrap().emergency,
