@@ -51,28 +51,30 @@ pub async fn admit(state: &AppState, email: &str, addr: ClientAddr) -> ApiResult
         .filter(|_| limits.max_failures_per_address > 0)
         .map(|ip| format!("address:{}", address_key(ip)));
     let now = now_ms();
-    let mut wait_ms = 0;
+    // The address first: a refused address does not get to count attempts
+    // on (and so create rows for) the accounts it names.
     for (key, limit) in [
-        (&account, limits.max_failures_per_account),
         (&address, limits.max_failures_per_address),
+        (&account, limits.max_failures_per_account),
     ] {
         let Some(key) = key else { continue };
         let (count, window_start) = login_failures::attempt(&state.db, key, window_ms, now).await?;
         if count > i64::from(limit) {
-            wait_ms = wait_ms.max(window_start.saturating_add(window_ms) - now);
+            return Err(too_many(window_start.saturating_add(window_ms) - now));
         }
     }
-    if wait_ms > 0 {
-        let retry_after_secs = u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1);
-        return Err(ApiError::TooManyRequests {
-            detail: format!(
-                "too many failed sign-ins; try again in {}",
-                humanize(retry_after_secs)
-            ),
-            retry_after_secs,
-        });
-    }
     Ok(Attempt { account, address })
+}
+
+fn too_many(wait_ms: i64) -> ApiError {
+    let retry_after_secs = u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1);
+    ApiError::TooManyRequests {
+        detail: format!(
+            "too many failed sign-ins; try again in {}",
+            humanize(retry_after_secs)
+        ),
+        retry_after_secs,
+    }
 }
 
 impl Attempt {
