@@ -436,3 +436,42 @@ impl TestApp {
         out
     }
 }
+
+/// What a phone core reports, as a channel a test can wait on.
+#[derive(Debug)]
+pub struct CoreEvents(tokio::sync::mpsc::UnboundedReceiver<fieldops_core::CoreEvent>);
+
+struct Forward(tokio::sync::mpsc::UnboundedSender<fieldops_core::CoreEvent>);
+
+impl fieldops_core::CoreListener for Forward {
+    fn on_event(&self, event: fieldops_core::CoreEvent) {
+        let _ = self.0.send(event);
+    }
+}
+
+impl CoreEvents {
+    /// Listens to `core` from now on.
+    pub fn of(core: &fieldops_core::FieldopsCore) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        core.add_listener(std::sync::Arc::new(Forward(tx)));
+        Self(rx)
+    }
+
+    /// Waits up to `secs` for the first event `wanted` accepts.
+    pub async fn until(
+        &mut self,
+        secs: u64,
+        wanted: impl Fn(&fieldops_core::CoreEvent) -> bool,
+    ) -> fieldops_core::CoreEvent {
+        tokio::time::timeout(Duration::from_secs(secs), async {
+            loop {
+                let event = self.0.recv().await.expect("the core is gone");
+                if wanted(&event) {
+                    return event;
+                }
+            }
+        })
+        .await
+        .expect("timed out waiting for the core")
+    }
+}

@@ -45,6 +45,10 @@ pub(crate) fn prune(inner: &Inner, uploaded_before: Duration) -> Result<u64> {
     })?;
     let mut freed = 0;
     for (sha256, photo_id) in candidates {
+        // Pruned before: its row stays `done`, its file is gone.
+        if !inner.uploads.path(&sha256).is_file() {
+            continue;
+        }
         let Ok(id) = photo_id.parse::<DocId>() else {
             continue;
         };

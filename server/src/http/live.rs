@@ -113,8 +113,7 @@ async fn stream(
                 }
                 Err(RecvError::Lagged(missed)) => {
                     // It may have missed an account event: look again.
-                    if let Ok(Some(ending)) = crate::sync::recheck(&state, &actor).await {
-                        let frame = super::sync::close_frame(&ending);
+                    if let Some(frame) = super::sync::close_if_ended(&state, &actor).await {
                         let _ = socket.send(Message::Close(Some(frame))).await;
                         return;
                     }

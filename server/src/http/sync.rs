@@ -14,6 +14,7 @@ use fieldops_sync::protocol::{ClientMessage, ErrorFrame, ServerMessage};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
+use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::sync::Ending;
 use crate::sync::live::Live;
@@ -33,6 +34,19 @@ pub(super) fn close_frame(ending: &Ending) -> CloseFrame {
     CloseFrame {
         code: ending.close_code(),
         reason: reason.into(),
+    }
+}
+
+/// For a session that lagged behind the live feed and may have missed the
+/// account event that ends it: the frame to close it with, if its account or
+/// device session changed ([`crate::sync::recheck`]).
+pub(super) async fn close_if_ended(state: &AppState, actor: &Actor) -> Option<CloseFrame> {
+    match crate::sync::recheck(state, actor).await {
+        Ok(ending) => ending.as_ref().map(close_frame),
+        Err(e) => {
+            tracing::warn!(error = %e, "rechecking a lagged session");
+            None
+        }
     }
 }
 
@@ -140,17 +154,13 @@ async fn run(state: AppState, mut socket: WebSocket) {
                     }
                     Ok(Live::Ended(_)) => continue,
                     // It may have missed an account event: look again.
-                    Err(RecvError::Lagged(_)) => match crate::sync::recheck(&state, &session.actor).await {
-                        Ok(Some(ending)) => {
-                            let _ = socket.send(Message::Close(Some(close_frame(&ending)))).await;
+                    Err(RecvError::Lagged(_)) => {
+                        if let Some(frame) = close_if_ended(&state, &session.actor).await {
+                            let _ = socket.send(Message::Close(Some(frame))).await;
                             return;
                         }
-                        Ok(None) => None,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "rechecking a lagged session");
-                            None
-                        }
-                    },
+                        None
+                    }
                     Err(RecvError::Closed) => return,
                 };
                 let messages = match live {

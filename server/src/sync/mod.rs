@@ -345,26 +345,32 @@ impl FeedPosition {
     }
 }
 
-/// Lets `user_id` read document `id` (e.g. a technician's assigned visit).
-/// Their devices receive the whole document with the next feed.
-pub async fn grant_access(tx: &mut Tx, id: &str, user_id: &str) -> anyhow::Result<Changed> {
-    let seq = store::next_seq(tx).await?;
+/// Lets `user_id` read document `id` (e.g. a technician's assigned visit)
+/// at `position`. Their devices receive the whole document with the next feed.
+pub async fn grant_access(
+    tx: &mut Tx,
+    id: &str,
+    user_id: &str,
+    position: &mut FeedPosition,
+) -> anyhow::Result<Changed> {
+    let seq = position.get(tx).await?;
     store::grant(tx, id, user_id, seq).await?;
     Ok(changed_at(tx, id, seq).await?)
 }
 
-/// Takes document `id` away from `user_id`; their devices are told to drop
-/// it with `reason`. `None` if they had no access.
+/// Takes document `id` away from `user_id` at `position`; their devices are
+/// told to drop it with `reason`. `None` if they had no access.
 pub async fn revoke_access(
     tx: &mut Tx,
     id: &str,
     user_id: &str,
     reason: DropReason,
+    position: &mut FeedPosition,
 ) -> anyhow::Result<Option<Changed>> {
     if !store::revoke(tx, id, user_id).await? {
         return Ok(None);
     }
-    let seq = store::next_seq(tx).await?;
+    let seq = position.get(tx).await?;
     store::record_drop(tx, user_id, id, seq, reason.as_str()).await?;
     Ok(Some(changed_at(tx, id, seq).await?))
 }

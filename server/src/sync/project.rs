@@ -153,24 +153,24 @@ pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<C
     if joined.is_empty() && left.is_empty() {
         return Ok(changed);
     }
+    // The visit's own access rows; its document moves to the position once,
+    // below, rather than once per reader.
     let seq = position.get(tx).await?;
     for user in joined {
         store::grant(tx, visit_id, user, seq).await?;
         for photo in store::photos_not_shared_with(&mut **tx, visit_id, user).await? {
-            store::grant(tx, &photo, user, seq).await?;
-            store::touch(tx, &photo, seq).await?;
-            changed.push(Changed { doc_id: photo, seq });
+            changed.push(super::grant_access(tx, &photo, user, &mut position).await?);
         }
     }
     // One who leaves (withdrawn, returned to the pool) loses the visit and
     // the photos others took; their own stay theirs.
     for user in left {
-        let mut lost = store::photos_shared_with(&mut **tx, visit_id, user).await?;
-        lost.push(visit_id.to_owned());
-        for doc in lost {
-            if store::revoke(tx, &doc, user).await? {
-                store::record_drop(tx, user, &doc, seq, DropReason::OutOfScope.as_str()).await?;
-            }
+        if store::revoke(tx, visit_id, user).await? {
+            store::record_drop(tx, user, visit_id, seq, DropReason::OutOfScope.as_str()).await?;
+        }
+        for photo in store::photos_shared_with(&mut **tx, visit_id, user).await? {
+            let reason = DropReason::OutOfScope;
+            changed.extend(super::revoke_access(tx, &photo, user, reason, &mut position).await?);
         }
     }
     if !moved {

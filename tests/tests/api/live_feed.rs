@@ -3,6 +3,7 @@
 //! would have read from SQL, byte for byte, across pool entries and exits,
 //! access grants, drops, CS edits and new tickets.
 
+use fieldops_core::CoreEvent;
 use fieldops_server::sync::live;
 use fieldops_server::sync::session::Session;
 use fieldops_server::sync::{self, store};
@@ -160,17 +161,23 @@ async fn live_slices_send_what_the_database_feed_sends(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    let granted = sync::grant_access(&mut tx, ticket_id, &tech2_id)
+    let granted = sync::grant_access(&mut tx, ticket_id, &tech2_id, &mut Default::default())
         .await
         .unwrap();
     sync::commit(state, tx, &[granted], vec![]).await.unwrap();
     let (from, reached) = compare(&app, &mut pairs, from).await;
     assert_eq!(reached, EVERYONE);
     let mut tx = state.db.begin_write().await.unwrap();
-    let revoked = sync::revoke_access(&mut tx, ticket_id, &tech2_id, DropReason::OutOfScope)
-        .await
-        .unwrap()
-        .unwrap();
+    let revoked = sync::revoke_access(
+        &mut tx,
+        ticket_id,
+        &tech2_id,
+        DropReason::OutOfScope,
+        &mut Default::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     sync::commit(state, tx, &[revoked], vec![]).await.unwrap();
     let (_, reached) = compare(&app, &mut pairs, from).await;
     assert_eq!(reached, ["tech2"], "only the reader who lost it");
@@ -341,15 +348,16 @@ async fn signed_out_devices_are_closed_and_told_to_sign_in(backend: Backend) {
         .login(&app.url(""), "tech1@example.com", "tech123")
         .await
         .unwrap();
+    let mut heard = fieldops_tests::CoreEvents::of(&phone);
     phone.start_sync().unwrap();
     let visit = pool_visit(&app, &admin, "Before the reset", "2031-06-01").await;
-    tokio::time::timeout(std::time::Duration::from_secs(20), async {
-        while phone.visit(visit).is_err() {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the phone core is live");
+    // The phone core is live: the new pool visit arrives by itself.
+    heard
+        .until(
+            20,
+            |e| matches!(e, CoreEvent::DocumentChanged { doc_id, .. } if *doc_id == visit),
+        )
+        .await;
 
     let out = app.post("/api/v1/auth/logout", &tablet, json!({})).await;
     assert_eq!(out.status, 204, "{:?}", out.body);
@@ -382,17 +390,11 @@ async fn signed_out_devices_are_closed_and_told_to_sign_in(backend: Backend) {
         "the event stream of that session ends too"
     );
     assert_eq!(app.get("/api/v1/me", &spare).await.status, 401);
-    let status = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            let status = phone.sync_status();
-            if status.state == fieldops_core::SyncState::Error {
-                return status;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the phone core stops on the sign-out");
+    // The phone core stops on the sign-out.
+    let stopped = |e: &CoreEvent| matches!(e, CoreEvent::SyncStatusChanged(s) if s.state == fieldops_core::SyncState::Error);
+    let CoreEvent::SyncStatusChanged(status) = heard.until(10, stopped).await else {
+        unreachable!("matched above");
+    };
     assert!(
         status
             .last_error

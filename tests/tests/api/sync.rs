@@ -519,6 +519,7 @@ async fn a_shrinking_scope_drops_the_document(backend: Backend) {
         &w.visit.to_string(),
         &w.tech2.1,
         DropReason::OutOfScope,
+        &mut Default::default(),
     )
     .await
     .unwrap()
