@@ -39,19 +39,8 @@ pub async fn claim(
     let before = visits::get(&mut **tx, visit_id)
         .await?
         .ok_or_else(visit_not_found)?;
-    ensure_not_closed(&before)?;
-    if assignments::active(&mut **tx, visit_id, &actor.user_id)
-        .await?
-        .is_some()
-    {
-        return Err(reject(
-            RejectReason::AlreadyClaimed,
-            "you already hold this visit",
-        ));
-    }
-    if before.seats_taken >= before.technician_quota {
-        return Err(quota_full(&before));
-    }
+    let holds = assignments::active(&mut **tx, visit_id, &actor.user_id).await?;
+    refusal(&before, holds.is_some())?;
     if let Some((other, title)) = assignments::overlapping(
         tx,
         &actor.user_id,
@@ -130,18 +119,23 @@ pub async fn precheck(db: &Db, actor: &Actor, visit_id: &str) -> Result<(), Visi
     let visit = visits::get(db.pool(), visit_id)
         .await?
         .ok_or_else(visit_not_found)?;
-    ensure_not_closed(&visit)?;
-    if assignments::active(db.pool(), visit_id, &actor.user_id)
-        .await?
-        .is_some()
-    {
+    let holds = assignments::active(db.pool(), visit_id, &actor.user_id).await?;
+    refusal(&visit, holds.is_some())
+}
+
+/// Whether a claim on `visit` loses on what is known without writing: the
+/// visit is closed, the claimer already `holds` a seat, or none is left.
+/// [`claim`] and [`precheck`] both ask it, so both give the same reason.
+pub fn refusal(visit: &VisitRow, holds: bool) -> Result<(), VisitError> {
+    ensure_not_closed(visit)?;
+    if holds {
         return Err(reject(
             RejectReason::AlreadyClaimed,
             "you already hold this visit",
         ));
     }
     if visit.seats_taken >= visit.technician_quota {
-        return Err(quota_full(&visit));
+        return Err(quota_full(visit));
     }
     Ok(())
 }
