@@ -17,6 +17,7 @@ pub struct FileConfig {
     pub jwt_secret: Option<String>,
     pub access_token_ttl_secs: Option<u64>,
     pub refresh_token_ttl_secs: Option<u64>,
+    pub caller_cache_ttl_ms: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub default_phone_region: Option<String>,
     /// `local` (default) or `s3`.
@@ -88,6 +89,9 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How long an authenticated caller is kept in memory (`auth::cache`);
+    /// zero reads the database on every request.
+    pub caller_cache_ttl: Duration,
     pub max_body_bytes: usize,
     /// Region for phone numbers written without a country code (ISO 3166).
     pub default_phone_region: String,
@@ -232,6 +236,7 @@ impl Default for Config {
             jwt_secret: None,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            caller_cache_ttl: Duration::from_secs(2),
             max_body_bytes: 1024 * 1024,
             default_phone_region: "ID".to_owned(),
             blob_store: BlobStoreConfig::default(),
@@ -282,6 +287,9 @@ impl Config {
             refresh_token_ttl: file
                 .refresh_token_ttl_secs
                 .map_or(d.refresh_token_ttl, Duration::from_secs),
+            caller_cache_ttl: file
+                .caller_cache_ttl_ms
+                .map_or(d.caller_cache_ttl, Duration::from_millis),
             max_body_bytes: file.max_body_bytes.unwrap_or(d.max_body_bytes),
             default_phone_region: file.default_phone_region.unwrap_or(d.default_phone_region),
             attendance: file.attendance.unwrap_or(d.attendance),

@@ -22,6 +22,7 @@
 //! Who receives an event is its [`Audience`], checked against the
 //! subscriber's [`Actor`] by [`Audience::admits`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
+use crate::auth::cache::CallerCache;
 use crate::db::{Backend, Db, Tx, new_id, now_ms};
 use crate::domain::Role;
 
@@ -91,6 +93,8 @@ pub struct EventBus {
     local: broadcast::Sender<Event>,
     /// The NOTIFY channel: one per schema, since notifications are per database.
     channel: String,
+    /// Forgets the callers whose account an event says changed.
+    callers: Arc<CallerCache>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -168,6 +172,7 @@ impl EventBus {
     pub async fn start(
         db: Db,
         database_url: &str,
+        callers: Arc<CallerCache>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let (local, _) = broadcast::channel(4096);
@@ -184,7 +189,12 @@ impl EventBus {
                 format!("fieldops_events_{schema}")
             }
         };
-        let bus = Self { db, local, channel };
+        let bus = Self {
+            db,
+            local,
+            channel,
+            callers,
+        };
         if bus.db.backend() == Backend::Postgres {
             let listener = PgListener::connect(database_url).await?;
             tokio::spawn(bus.clone().listen(listener, shutdown));
@@ -290,8 +300,12 @@ impl EventBus {
 
     /// Hands committed events to this instance's subscribers. On Postgres
     /// that is the LISTEN task's job (it hears every instance's events), so
-    /// this does nothing there.
+    /// all this does there is forget the cached callers of changed accounts
+    /// at once, before the change is answered (`auth::cache`).
     pub fn deliver(&self, recorded: Recorded) {
+        for event in &recorded.0 {
+            self.forget_caller(event);
+        }
         if self.db.backend() == Backend::Sqlite {
             for event in recorded.0 {
                 let _ = self.local.send(event);
@@ -320,6 +334,28 @@ impl EventBus {
         Ok(row.and_then(EventRow::into_event))
     }
 
+    /// An account event (sign-out, role or department change, deactivation)
+    /// ends the cached caller of that account.
+    fn forget_caller(&self, event: &Event) {
+        if event.kind == crate::sync::ACCOUNT_EVENT {
+            match event
+                .data
+                .get("user_id")
+                .and_then(serde_json::Value::as_str)
+            {
+                Some(user_id) => self.callers.forget_user(user_id),
+                None => self.callers.forget_all(),
+            }
+        }
+    }
+
+    /// Broadcasts an event heard from the database, after forgetting the
+    /// cached caller it ends.
+    fn heard(&self, event: Event) {
+        self.forget_caller(&event);
+        let _ = self.local.send(event);
+    }
+
     async fn listen(self, mut listener: PgListener, shutdown: CancellationToken) {
         if let Err(e) = listener.listen(&self.channel).await {
             tracing::error!(error = %e, "LISTEN failed; live events stay on this instance");
@@ -332,14 +368,10 @@ impl EventBus {
             };
             match notification {
                 Ok(n) => match serde_json::from_str::<Notified>(n.payload()) {
-                    Ok(event) => {
-                        let _ = self.local.send(event.into());
-                    }
+                    Ok(event) => self.heard(event.into()),
                     // Too big to travel in the notification: its id did.
                     Err(_) => match self.load(n.payload()).await {
-                        Ok(Some(event)) => {
-                            let _ = self.local.send(event);
-                        }
+                        Ok(Some(event)) => self.heard(event),
                         Ok(None) => {
                             tracing::warn!(id = n.payload(), "notified of an unknown event")
                         }
@@ -349,6 +381,8 @@ impl EventBus {
                 // PgListener reconnects by itself on the next recv.
                 Err(e) => {
                     tracing::warn!(error = %e, "event listener connection lost; reconnecting");
+                    // Account events may be missed until it is back.
+                    self.callers.forget_all();
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }

@@ -69,6 +69,8 @@ pub struct Shared {
     pub db: Db,
     pub config: Arc<Config>,
     pub tokens: auth::tokens::TokenKeys,
+    /// Authenticated callers, kept briefly (`auth::cache`).
+    pub callers: Arc<auth::cache::CallerCache>,
     pub metrics: metrics::Metrics,
     pub events: events::EventBus,
     /// What changed in the sync feed, read once for every session here.
@@ -110,13 +112,20 @@ impl AppState {
         let links = photos::LinkSigner::new(link_key.as_bytes());
         let helpdesk = helpdesk::Helpdesk::new(&config)?;
         let shutdown = CancellationToken::new();
-        let events =
-            events::EventBus::start(db.clone(), &config.database_url, shutdown.clone()).await?;
+        let callers = Arc::new(auth::cache::CallerCache::new(config.caller_cache_ttl));
+        let events = events::EventBus::start(
+            db.clone(),
+            &config.database_url,
+            Arc::clone(&callers),
+            shutdown.clone(),
+        )
+        .await?;
         let live = sync::live::LiveFeed::start(db.clone(), &events, shutdown.clone()).await?;
         Ok(Self(Arc::new(Shared {
             db,
             config: Arc::new(config),
             tokens,
+            callers,
             metrics: metrics::Metrics::default(),
             events,
             live,

@@ -1,8 +1,10 @@
 //! The authenticated caller, extracted from `Authorization: Bearer <jwt>`.
 //!
 //! The token's signature and expiry are checked first; then the user and the
-//! device session are read from the database, so that a deactivated account, a
-//! changed role or a revoked session takes effect at once, not at token expiry.
+//! device session are read from the database (or from the short-lived
+//! [`CallerCache`](super::cache::CallerCache), which every account change
+//! clears), so that a deactivated account, a changed role or a revoked
+//! session takes effect at once, not at token expiry.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -51,9 +53,22 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Actor, ApiErr
         .tokens
         .verify_access(token)
         .ok_or(ApiError::Unauthorized("invalid or expired token"))?;
-    // One round trip: it runs on every request.
-    let user = users::caller(state.db.pool(), &claims.sub, &claims.sid)
-        .await?
+    // One round trip, and none while the caller is cached (`auth::cache`).
+    let user = match state.callers.get(&claims.sub, &claims.sid) {
+        Some(cached) => Some(cached),
+        None => {
+            let epoch = state.callers.epoch();
+            let read = users::caller(state.db.pool(), &claims.sub, &claims.sid).await?;
+            if let Some(u) = read
+                .as_ref()
+                .filter(|u| u.status == Status::Active && u.session_live)
+            {
+                state.callers.put(epoch, &claims.sid, u.clone());
+            }
+            read
+        }
+    };
+    let user = user
         .filter(|u| u.status == Status::Active)
         .ok_or(ApiError::Unauthorized("account is not active"))?;
     if !user.session_live {

@@ -1,6 +1,7 @@
 //! Identity: password hashing, tokens, the authenticated-caller extractor and
 //! the one policy that decides who may do what.
 
+pub mod cache;
 pub mod password;
 pub mod policy;
 pub mod throttle;

@@ -14,6 +14,7 @@ on_both_backends!(
     registration_links_an_existing_customer_record,
     bad_tokens_are_rejected,
     deactivated_accounts_lose_access_at_once,
+    cached_callers_end_with_their_account,
     password_guessing_is_throttled_per_account_and_address,
 );
 
@@ -244,6 +245,8 @@ async fn deactivated_accounts_lose_access_at_once(backend: Backend) {
     let tech = app.login_full("tech2@example.com", "tech123").await;
     let tech_token = tech["access_token"].as_str().unwrap();
     let id = tech["user"]["id"].as_str().unwrap();
+    // Authenticated once, so the caller is cached when the account ends.
+    assert_eq!(app.get("/api/v1/me", tech_token).await.status, 200);
     assert_eq!(
         app.post(&format!("/api/v1/users/{id}/deactivate"), &admin, json!({}))
             .await
@@ -275,6 +278,87 @@ async fn deactivated_accounts_lose_access_at_once(backend: Backend) {
     );
     app.login("tech2@example.com", "tech123").await;
     app.stop().await;
+}
+
+/// Authenticated callers are cached for a moment (`auth::cache`), yet a role
+/// change or a sign-out takes effect on the very next request on the
+/// instance that made it, and on another instance as soon as it hears of it.
+async fn cached_callers_end_with_their_account(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let peer = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(app.spawn_peer().await),
+    };
+    let mut heard = peer.as_ref().map(|p| p.state.events.subscribe());
+    let peer_addr = peer.as_ref().map(|p| p.addr);
+    let admin = app.login_as("admin").await;
+    let tech = app.login_full("tech1@example.com", "tech123").await;
+    let token = tech["access_token"].as_str().unwrap();
+    let id = tech["user"]["id"].as_str().unwrap();
+    // Each instance is asked twice, the second time from its cache.
+    for _ in 0..2 {
+        app.get("/api/v1/customers", token)
+            .await
+            .assert_problem(403);
+        assert_on_peer(&app, peer_addr, "/api/v1/customers", token, 403).await;
+    }
+
+    let promoted = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &admin,
+            json!({ "role": "cs" }),
+        )
+        .await;
+    assert_eq!(promoted.status, 200, "{:?}", promoted.body);
+    assert_eq!(app.get("/api/v1/customers", token).await.status, 200);
+    hear_account_event(heard.as_mut()).await;
+    assert_on_peer(&app, peer_addr, "/api/v1/customers", token, 200).await;
+
+    let out = app
+        .call(Method::POST, "/api/v1/auth/logout", Some(token), None)
+        .await;
+    assert_eq!(out.status, 204);
+    app.get("/api/v1/me", token).await.assert_problem(401);
+    hear_account_event(heard.as_mut()).await;
+    assert_on_peer(&app, peer_addr, "/api/v1/me", token, 401).await;
+    if let Some(peer) = peer {
+        peer.stop().await.unwrap();
+    }
+    app.stop().await;
+}
+
+/// Waits until the peer's event bus has passed on an account event (it
+/// forgets the cached caller before it does).
+async fn hear_account_event(
+    heard: Option<&mut tokio::sync::broadcast::Receiver<fieldops_server::events::Event>>,
+) {
+    let Some(heard) = heard else { return };
+    let account_event =
+        async { while heard.recv().await.unwrap().kind != fieldops_server::sync::ACCOUNT_EVENT {} };
+    tokio::time::timeout(std::time::Duration::from_secs(10), account_event)
+        .await
+        .expect("the peer hears of the account change");
+}
+
+async fn assert_on_peer(
+    app: &TestApp,
+    peer: Option<std::net::SocketAddr>,
+    path: &str,
+    token: &str,
+    status: u16,
+) {
+    let Some(peer) = peer else { return };
+    let reply = app
+        .client
+        .get(format!("http://{peer}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), status, "{path} on the peer");
 }
 
 fn jiff_now() -> i64 {
