@@ -111,6 +111,23 @@ pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<C
         return Ok(vec![created]);
     };
     let was_in_pool = existing.in_pool == 1;
+    // Access follows the holders; a technician who joins the crew later
+    // (a replacement from the emergency pool) also gets the photos taken on
+    // the visit so far, and one who leaves (withdrawn, returned to the pool)
+    // loses the visit and the photos others took; their own stay theirs.
+    // Read before the feed position is taken: on Postgres every writer
+    // queues for that row until commit, so only writes follow it.
+    let granted = store::access_users(&mut **tx, visit_id).await?;
+    let mut joined = Vec::new();
+    for user in holders.iter().filter(|h| !granted.contains(h)) {
+        let photos = store::photos_not_shared_with(&mut **tx, visit_id, user).await?;
+        joined.push((user, photos));
+    }
+    let mut left = Vec::new();
+    for user in granted.iter().filter(|g| !holders.contains(g)) {
+        let photos = store::photos_shared_with(&mut **tx, visit_id, user).await?;
+        left.push((user, photos));
+    }
     let mut position = FeedPosition::default();
     let mut changed = Vec::new();
     let stored = super::update_locked(
@@ -144,31 +161,23 @@ pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<C
             seq,
         });
     }
-    // Access follows the holders; a technician who joins the crew later
-    // (a replacement from the emergency pool) also gets the photos taken on
-    // the visit so far.
-    let granted = store::access_users(&mut **tx, visit_id).await?;
-    let joined: Vec<&String> = holders.iter().filter(|h| !granted.contains(h)).collect();
-    let left: Vec<&String> = granted.iter().filter(|g| !holders.contains(g)).collect();
     if joined.is_empty() && left.is_empty() {
         return Ok(changed);
     }
     // The visit's own access rows; its document moves to the position once,
     // below, rather than once per reader.
     let seq = position.get(tx).await?;
-    for user in joined {
+    for (user, photos) in joined {
         store::grant(tx, visit_id, user, seq).await?;
-        for photo in store::photos_not_shared_with(&mut **tx, visit_id, user).await? {
+        for photo in photos {
             changed.push(super::grant_access(tx, &photo, user, &mut position).await?);
         }
     }
-    // One who leaves (withdrawn, returned to the pool) loses the visit and
-    // the photos others took; their own stay theirs.
-    for user in left {
+    for (user, photos) in left {
         if store::revoke(tx, visit_id, user).await? {
             store::record_drop(tx, user, visit_id, seq, DropReason::OutOfScope.as_str()).await?;
         }
-        for photo in store::photos_shared_with(&mut **tx, visit_id, user).await? {
+        for photo in photos {
             let reason = DropReason::OutOfScope;
             changed.extend(super::revoke_access(tx, &photo, user, reason, &mut position).await?);
         }
