@@ -9,15 +9,26 @@
 //! ```sh
 //! cargo bench -p fieldops-tests --bench claims            # both backends
 //! FIELDOPS_BENCH_ROUNDS=5 cargo bench -p fieldops-tests --bench claims
+//! # the load generator alone, against `fieldops serve --demo` elsewhere:
+//! FIELDOPS_BENCH_SERVER=10.0.0.5:8080 cargo bench -p fieldops-tests --bench claims
 //! ```
+//!
+//! With `FIELDOPS_BENCH_SERVER` the benchmark starts no server: it signs in
+//! with the demo accounts of the server at that address, enrols its 500
+//! technicians through the API (fresh e-mails each run) and measures the
+//! same shapes, so that the server's figures can be taken on a machine the
+//! load generator does not share. Only for measurements you start by hand:
+//! the test suite never leaves loopback.
 
 #![allow(clippy::unwrap_used)] // a benchmark: a failed step should stop it
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fieldops_tests::{Backend, TestApp, next_json, websocket};
-use serde_json::json;
+use fieldops_tests::{Backend, TestApp, demo_account, next_json, websocket};
+use reqwest::Method;
+use serde_json::{Value, json};
 
 const VISITS: usize = 50;
 const CLAIMERS: usize = 500;
@@ -35,16 +46,82 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn customer_id(app: &TestApp, cs: &str) -> String {
-    app.get("/api/v1/customers?q=Hendra", cs).await.body["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+/// The server under load: one this process started, or one elsewhere.
+struct Target {
+    client: reqwest::Client,
+    addr: SocketAddr,
+}
+
+impl Target {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if !token.is_empty() {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn login(&self, email: &str, password: &str) -> String {
+        let body = json!({ "email": email, "password": password });
+        let (status, reply) = self
+            .send(Method::POST, "/api/v1/auth/login", "", Some(body))
+            .await;
+        assert_eq!(status, 200, "login {email}: {reply}");
+        reply["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn customer_id(&self, cs: &str) -> String {
+        let (_, list) = self
+            .send(Method::GET, "/api/v1/customers?q=Hendra", cs, None)
+            .await;
+        list["items"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Enrols `n` technicians through the API and signs each in.
+    async fn enrol_technicians(&self, admin: &str, n: usize) -> Vec<(String, String)> {
+        use futures_util::StreamExt as _;
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let enrol = (0..n).map(|i| {
+            let email = format!("bench-{}-{i}@example.com", &run[..8]);
+            async move {
+                let body = json!({
+                    "email": email, "name": format!("Teknisi {i}"),
+                    "role": "technician", "password": "bench-password-1"
+                });
+                let (status, reply) = self
+                    .send(Method::POST, "/api/v1/users", admin, Some(body))
+                    .await;
+                assert_eq!(status, 201, "{reply}");
+                let id = reply["id"].as_str().unwrap().to_owned();
+                (id, self.login(&email, "bench-password-1").await)
+            }
+        });
+        // Sign-ins hash passwords on the server: a few at a time.
+        futures_util::stream::iter(enrol)
+            .buffered(8)
+            .collect()
+            .await
+    }
 }
 
 /// One race on fresh visits: (latency, won) per claim, and the wall time.
 async fn race(
-    app: &Arc<TestApp>,
+    app: &Arc<Target>,
     cs: &str,
     customer: &str,
     claimers: &[(String, String)],
@@ -53,21 +130,18 @@ async fn race(
 ) -> (Vec<(Duration, bool)>, Duration) {
     let mut ids = Vec::with_capacity(VISITS);
     for i in 0..VISITS {
-        let reply = app
-            .post(
-                "/api/v1/visits",
-                cs,
-                json!({
-                    "customer_id": customer, "title": format!("Bench {round}-{i}"),
-                    "site": { "address": "Jl. Bench 1", "lat": -6.2, "lon": 106.8 },
-                    // A different day per round: one technician may hold one visit a day.
-                    "scheduled_start": format!("2031-01-{:02}", round + 1),
-                    "technician_quota": (i % 3) + 1
-                }),
-            )
+        let body = json!({
+            "customer_id": customer, "title": format!("Bench {round}-{i}"),
+            "site": { "address": "Jl. Bench 1", "lat": -6.2, "lon": 106.8 },
+            // A different day per round: one technician may hold one visit a day.
+            "scheduled_start": format!("2031-01-{:02}", round + 1),
+            "technician_quota": (i % 3) + 1
+        });
+        let (status, reply) = app
+            .send(Method::POST, "/api/v1/visits", cs, Some(body))
             .await;
-        assert_eq!(reply.status, 201, "{:?}", reply.body);
-        ids.push(reply.body["id"].as_str().unwrap().to_owned());
+        assert_eq!(status, 201, "{reply}");
+        ids.push(reply["id"].as_str().unwrap().to_owned());
     }
     let ids = Arc::new(ids);
     let gate = Arc::new(tokio::sync::Semaphore::new(in_flight));
@@ -107,7 +181,7 @@ async fn race(
 
 /// The floor the machine sets: the same burst shape, but each claimer asks
 /// for `GET /api/v1/me` (authentication and one small read, no write).
-async fn floor(app: &Arc<TestApp>, claimers: &[(String, String)]) -> (Vec<Duration>, Duration) {
+async fn floor(app: &Arc<Target>, claimers: &[(String, String)]) -> (Vec<Duration>, Duration) {
     let start = Instant::now();
     let tasks: Vec<_> = claimers
         .iter()
@@ -137,31 +211,26 @@ async fn floor(app: &Arc<TestApp>, claimers: &[(String, String)]) -> (Vec<Durati
 
 /// Time from a CS change (PATCH) to its event on each of `DEVICES` sockets.
 async fn fan_out(
-    app: &TestApp,
+    app: &Target,
     cs: &str,
     devices: &[(String, String)],
     rounds: usize,
 ) -> Vec<Duration> {
     let mut sockets = Vec::with_capacity(devices.len());
     for (_, token) in devices {
-        sockets.push(websocket(app.server.addr, "/api/v1/events", token).await);
+        sockets.push(websocket(app.addr, "/api/v1/events", token).await);
     }
-    let visit = app.get("/api/v1/visits?limit=1", cs).await.body["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, list) = app
+        .send(Method::GET, "/api/v1/visits?limit=1", cs, None)
+        .await;
+    let visit = list["items"][0]["id"].as_str().unwrap().to_owned();
     let mut latencies = Vec::new();
     // Round 0 warms the connections up and is not counted.
     for r in 0..=rounds {
         let sent = Instant::now();
-        let reply = app
-            .patch(
-                &format!("/api/v1/visits/{visit}"),
-                cs,
-                json!({ "description": format!("rev {r}") }),
-            )
-            .await;
-        assert_eq!(reply.status, 200);
+        let path = format!("/api/v1/visits/{visit}");
+        let body = json!({ "description": format!("rev {r}") });
+        assert_eq!(app.send(Method::PATCH, &path, cs, Some(body)).await.0, 200);
         let waits = sockets.iter_mut().map(|s| async move {
             loop {
                 let e = next_json(s, 10).await;
@@ -181,43 +250,35 @@ async fn fan_out(
 /// Time from a CS change (PATCH) to its arrival, as document bytes, on each of
 /// `DEVICES` phones holding a live sync session (the visit is in their pool).
 async fn fan_out_sync(
-    app: &TestApp,
+    app: &Target,
     cs: &str,
     customer: &str,
     devices: &[(String, String)],
     rounds: usize,
 ) -> Vec<Duration> {
     use fieldops_sync::protocol::ServerMessage;
-    let reply = app
-        .post(
-            "/api/v1/visits",
-            cs,
-            json!({
-                "customer_id": customer, "title": "Fan-out", "description": "rev 0",
-                "site": { "address": "Jl. Thamrin 1", "lat": -6.19, "lon": 106.82 },
-                "scheduled_start": "2031-01-01", "planned_days": 1, "technician_quota": 1
-            }),
-        )
+    let body = json!({
+        "customer_id": customer, "title": "Fan-out", "description": "rev 0",
+        "site": { "address": "Jl. Thamrin 1", "lat": -6.19, "lon": 106.82 },
+        "scheduled_start": "2031-01-01", "planned_days": 1, "technician_quota": 1
+    });
+    let (status, reply) = app
+        .send(Method::POST, "/api/v1/visits", cs, Some(body))
         .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    let visit: fieldops_sync::ids::DocId = reply.body["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(status, 201, "{reply}");
+    let visit: fieldops_sync::ids::DocId = reply["id"].as_str().unwrap().parse().unwrap();
     let mut phones = Vec::with_capacity(devices.len());
     for (_, token) in devices {
-        let (phone, _) = fieldops_tests::device::Device::connect(app.server.addr, token, 0).await;
+        let (phone, _) = fieldops_tests::device::Device::connect(app.addr, token, 0).await;
         assert!(phone.docs.contains_key(&visit), "in the pool");
         phones.push(phone);
     }
     let mut latencies = Vec::new();
     for r in 0..=rounds {
         let sent = Instant::now();
-        let reply = app
-            .patch(
-                &format!("/api/v1/visits/{visit}"),
-                cs,
-                json!({ "description": format!("rev {}", r + 1) }),
-            )
-            .await;
-        assert_eq!(reply.status, 200);
+        let path = format!("/api/v1/visits/{visit}");
+        let body = json!({ "description": format!("rev {}", r + 1) });
+        assert_eq!(app.send(Method::PATCH, &path, cs, Some(body)).await.0, 200);
         let waits = phones.iter_mut().map(|p| async move {
             loop {
                 if let ServerMessage::Snapshots(s) = p.recv().await
@@ -237,15 +298,41 @@ async fn fan_out_sync(
     latencies
 }
 
-async fn bench(backend: Backend, rounds: usize) {
+/// A server of this process on `backend`.
+async fn bench_local(backend: Backend, rounds: usize) {
     let Some(app) = TestApp::spawn(backend).await else {
         println!("{backend:?}: skipped (no database)");
         return;
     };
-    let cs = app.login_as("cs").await;
-    let customer = customer_id(&app, &cs).await;
     let claimers = app.quick_technicians(CLAIMERS, "bench").await;
-    let app = Arc::new(app);
+    let target = Target {
+        client: app.client.clone(),
+        addr: app.server.addr,
+    };
+    bench(target, &format!("{backend:?}"), claimers, rounds).await;
+    app.stop().await;
+}
+
+/// The server at `addr`, serving the demo data.
+async fn bench_remote(addr: SocketAddr, rounds: usize) {
+    let target = Target {
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        addr,
+    };
+    let (email, password) = demo_account("admin");
+    let admin = target.login(email, password).await;
+    let claimers = target.enrol_technicians(&admin, CLAIMERS).await;
+    bench(target, &format!("server at {addr}"), claimers, rounds).await;
+}
+
+async fn bench(target: Target, backend: &str, claimers: Vec<(String, String)>, rounds: usize) {
+    let (email, password) = demo_account("cs");
+    let cs = target.login(email, password).await;
+    let customer = target.customer_id(&cs).await;
+    let app = Arc::new(target);
     let (mut reads, mut wall) = (vec![], Duration::ZERO);
     for _ in 0..rounds {
         let (r, w) = floor(&app, &claimers).await;
@@ -254,7 +341,7 @@ async fn bench(backend: Backend, rounds: usize) {
     }
     reads.sort();
     println!(
-        "{backend:?}, floor: {rounds} rounds x {CLAIMERS} authenticated GET /me at once\n  \
+        "{backend}, floor: {rounds} rounds x {CLAIMERS} authenticated GET /me at once\n  \
          p50 {} p99 {} (wall time {} per round)",
         ms(percentile(&reads, 50.0)),
         ms(percentile(&reads, 99.0)),
@@ -277,7 +364,7 @@ async fn bench(backend: Backend, rounds: usize) {
         }
         let total: Duration = walls.iter().sum();
         println!(
-            "{backend:?}, {label}: {rounds} rounds x {CLAIMERS} claims on {VISITS} visits\n  \
+            "{backend}, {label}: {rounds} rounds x {CLAIMERS} claims on {VISITS} visits\n  \
              all     p50 {} p99 {} max {}\n  winners p50 {} p99 {}\n  losers  p50 {} p99 {}\n  \
              throughput {:.0} claims/s (race wall time {} per round)",
             ms(percentile(&all, 50.0)),
@@ -307,7 +394,6 @@ async fn bench(backend: Backend, rounds: usize) {
         ms(percentile(&fan, 99.0)),
         fan.len()
     );
-    Arc::try_unwrap(app).unwrap().stop().await;
 }
 
 fn main() {
@@ -319,8 +405,17 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let remote = std::env::var("FIELDOPS_BENCH_SERVER").ok().map(|a| {
+        a.parse::<SocketAddr>()
+            .expect("FIELDOPS_BENCH_SERVER is host:port, e.g. 10.0.0.5:8080")
+    });
     runtime.block_on(async {
-        bench(Backend::Sqlite, rounds).await;
-        bench(Backend::Postgres, rounds).await;
+        match remote {
+            Some(addr) => bench_remote(addr, rounds).await,
+            None => {
+                bench_local(Backend::Sqlite, rounds).await;
+                bench_local(Backend::Postgres, rounds).await;
+            }
+        }
     });
 }
