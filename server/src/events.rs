@@ -25,6 +25,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
@@ -196,7 +197,14 @@ impl EventBus {
             callers,
         };
         if bus.db.backend() == Backend::Postgres {
-            let listener = PgListener::connect(database_url).await?;
+            // LISTEN before returning: a change committed once the server is
+            // up must reach this instance (it used to LISTEN from the task,
+            // and a peer started under load could miss the first events).
+            let mut listener = PgListener::connect(database_url).await?;
+            listener
+                .listen(&bus.channel)
+                .await
+                .context("LISTEN for live events")?;
             tokio::spawn(bus.clone().listen(listener, shutdown));
         }
         Ok(bus)
@@ -356,11 +364,8 @@ impl EventBus {
         let _ = self.local.send(event);
     }
 
+    /// Passes on what `listener` (already listening) hears, until shutdown.
     async fn listen(self, mut listener: PgListener, shutdown: CancellationToken) {
-        if let Err(e) = listener.listen(&self.channel).await {
-            tracing::error!(error = %e, "LISTEN failed; live events stay on this instance");
-            return;
-        }
         loop {
             let notification = tokio::select! {
                 () = shutdown.cancelled() => break,
