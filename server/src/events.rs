@@ -230,8 +230,18 @@ impl EventBus {
         audience: Audience,
         data: serde_json::Value,
     ) -> anyhow::Result<()> {
-        let mut tx = self.db.begin_write().await?;
-        let recorded = self.record(&mut tx, vec![(kind, audience, data)]).await?;
+        let tx = self.db.begin_write().await?;
+        self.commit(tx, vec![(kind, audience, data)]).await
+    }
+
+    /// Records `events` in `tx`, commits it, and delivers them: the end of
+    /// a change whose only side effects are these events.
+    pub async fn commit(
+        &self,
+        mut tx: Tx,
+        events: Vec<(&str, Audience, serde_json::Value)>,
+    ) -> anyhow::Result<()> {
+        let recorded = self.record(&mut tx, events).await?;
         tx.commit().await?;
         self.deliver(recorded);
         Ok(())

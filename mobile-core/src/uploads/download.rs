@@ -43,9 +43,7 @@ impl FieldopsCore {
             return Ok(path);
         }
         if photo.upload_state != UploadState::Stored {
-            return Err(CoreError::Network(
-                "the photo is not on the server yet; try again later".into(),
-            ));
+            return Err(not_on_server_yet());
         }
         let inner = self.inner.clone();
         self.runtime()
@@ -82,11 +80,7 @@ async fn download(
                 "this account may not see the photo".into(),
             ));
         }
-        StatusCode::NOT_FOUND => {
-            return Err(CoreError::Network(
-                "the photo is not on the server yet; try again later".into(),
-            ));
-        }
+        StatusCode::NOT_FOUND => return Err(not_on_server_yet()),
         status => return Err(CoreError::Network(format!("photo link: HTTP {status}"))),
     }
     let link: Link = response.json().await?;
@@ -108,4 +102,9 @@ async fn download(
         ));
     }
     blocking(inner, move |inner| inner.uploads.write(&wanted, &bytes)).await
+}
+
+/// Its bytes are still on their way from the device that took it.
+fn not_on_server_yet() -> CoreError {
+    CoreError::Network("the photo is not on the server yet; try again later".into())
 }

@@ -74,12 +74,17 @@ impl CallerCache {
 
     /// The caller of `session_id` if `user_id` owns it and it is fresh.
     pub fn get(&self, user_id: &str, session_id: &str) -> Option<Caller> {
+        self.get_at(user_id, session_id, Instant::now())
+    }
+
+    /// [`get`](Self::get) as of `now`.
+    fn get_at(&self, user_id: &str, session_id: &str, now: Instant) -> Option<Caller> {
         if self.ttl.is_zero() {
             return None;
         }
         let inner = self.inner();
         let entry = inner.entries.get(session_id)?;
-        (entry.caller.id == user_id && entry.until > Instant::now()).then(|| entry.caller.clone())
+        (entry.caller.id == user_id && entry.until > now).then(|| entry.caller.clone())
     }
 
     /// Keeps `caller` for `session_id`, unless something was forgotten
@@ -163,10 +168,12 @@ mod tests {
 
     #[test]
     fn entries_expire_and_a_zero_ttl_keeps_nothing() {
-        let cache = CallerCache::new(Duration::from_millis(1));
+        let ttl = Duration::from_secs(2);
+        let cache = CallerCache::new(ttl);
         cache.put(cache.epoch(), "s1", caller("u1"));
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(cache.get("u1", "s1").is_none());
+        let later = Instant::now() + ttl;
+        assert!(cache.get("u1", "s1").is_some());
+        assert!(cache.get_at("u1", "s1", later).is_none());
         let off = CallerCache::new(Duration::ZERO);
         off.put(off.epoch(), "s1", caller("u1"));
         assert!(off.get("u1", "s1").is_none());

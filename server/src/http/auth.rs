@@ -144,9 +144,7 @@ pub async fn refresh(
     if found.used_at.is_some() || !sessions::use_refresh(&mut tx, &hash).await? {
         sessions::revoke(&mut *tx, &found.session_id, "refresh token reused").await?;
         let ended = signed_out(&found.user_id, SignedOut::Only(&found.session_id));
-        let recorded = state.events.record(&mut tx, vec![ended]).await?;
-        tx.commit().await?;
-        state.events.deliver(recorded);
+        state.events.commit(tx, vec![ended]).await?;
         tracing::warn!(session = %found.session_id, "refresh token reuse; session revoked");
         return Err(ApiError::Unauthorized(
             "refresh token already used; session revoked",
@@ -179,9 +177,7 @@ pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<St
     let mut tx = state.db.begin_write().await?;
     sessions::revoke(&mut *tx, &actor.session_id, "logout").await?;
     let ended = signed_out(&actor.user_id, SignedOut::Only(&actor.session_id));
-    let recorded = state.events.record(&mut tx, vec![ended]).await?;
-    tx.commit().await?;
-    state.events.deliver(recorded);
+    state.events.commit(tx, vec![ended]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -128,8 +128,6 @@ pub async fn change_password(
         serde_json::json!({}),
     )
     .await?;
-    let recorded = state.events.record(&mut tx, vec![ended]).await?;
-    tx.commit().await?;
-    state.events.deliver(recorded);
+    state.events.commit(tx, vec![ended]).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -292,9 +292,7 @@ pub async fn update(
     } else {
         vec![]
     };
-    let recorded = state.events.record(&mut tx, events).await?;
-    tx.commit().await?;
-    state.events.deliver(recorded);
+    state.events.commit(tx, events).await?;
     Ok(Json(view(&state, row).await?))
 }
 
@@ -350,9 +348,7 @@ async fn set_status(
     } else {
         crate::sync::account_changed(&target.id)
     };
-    let recorded = state.events.record(&mut tx, vec![ending]).await?;
-    tx.commit().await?;
-    state.events.deliver(recorded);
+    state.events.commit(tx, vec![ending]).await?;
     view(state, row).await
 }
 
@@ -422,8 +418,6 @@ pub async fn reset_password(
     )
     .await?;
     let ended = crate::sync::signed_out(&target.id, crate::sync::SignedOut::All);
-    let recorded = state.events.record(&mut tx, vec![ended]).await?;
-    tx.commit().await?;
-    state.events.deliver(recorded);
+    state.events.commit(tx, vec![ended]).await?;
     Ok(Json(ResetPasswordResponse { temporary_password }))
 }

@@ -40,14 +40,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fieldops_sync::ids::{DocId, DocKind};
+use serde::Deserialize;
 use sqlx::FromRow;
 use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
 use tokio_util::sync::CancellationToken;
-
-use serde::Deserialize;
 
 use super::{ACCOUNT_EVENT, DocScope, Ending, SYNC_EVENT, store};
 use crate::db::{Backend, Db};

@@ -399,15 +399,12 @@ pub fn wake_up(changed: &[Changed]) -> Option<(&'static str, Audience, serde_jso
 /// are woken exactly for what committed.
 pub async fn commit(
     state: &AppState,
-    mut tx: Tx,
+    tx: Tx,
     changed: &[Changed],
     mut events: Vec<(&'static str, Audience, serde_json::Value)>,
 ) -> anyhow::Result<()> {
     events.extend(wake_up(changed));
-    let recorded = state.events.record(&mut tx, events).await?;
-    tx.commit().await?;
-    state.events.deliver(recorded);
-    Ok(())
+    state.events.commit(tx, events).await
 }
 
 /// The event that ends an account's sync sessions because what it may read
