@@ -9,10 +9,8 @@
 //!   chunk, and `HEAD` takes it briefly, so requests on one upload are answered
 //!   in order and a `HEAD` never reports an offset a chunk in flight is about
 //!   to move.
-//! * Claims: claims on one visit take turns, each checking the visit again
-//!   (read-only) once it has its turn. When the visit fills, the claimers still
-//!   waiting are told `quota_full` from that read instead of queueing for the
-//!   database's write lock behind the claims of every other visit.
+//! * Claims: claims on one visit pass the [claim gate](crate::visits::gate)
+//!   in arrival order, taking turns for its reads only (never for the write).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

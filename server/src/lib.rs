@@ -81,8 +81,8 @@ pub struct Shared {
     pub links: photos::LinkSigner,
     /// Orders requests on one upload within this instance.
     pub upload_locks: keyed_locks::KeyedLocks,
-    /// Lets claims on one visit take turns within this instance.
-    pub claim_locks: keyed_locks::KeyedLocks,
+    /// Tells claims bound to lose before they queue for the writer.
+    pub claim_gate: visits::gate::ClaimGate,
     pub helpdesk: helpdesk::Helpdesk,
     /// Cancelled when the server stops; background tasks watch it.
     pub shutdown: CancellationToken,
@@ -132,7 +132,7 @@ impl AppState {
             blobs,
             links,
             upload_locks: keyed_locks::KeyedLocks::default(),
-            claim_locks: keyed_locks::KeyedLocks::default(),
+            claim_gate: visits::gate::ClaimGate::default(),
             helpdesk,
             shutdown,
         })))

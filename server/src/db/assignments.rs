@@ -104,7 +104,7 @@ pub async fn for_visits(
 /// Another held visit of the technician whose days overlap `[start, end]`
 /// (days since 1970-01-01): its id and title.
 pub async fn overlapping(
-    tx: &mut Tx,
+    ex: impl AnyExecutor<'_>,
     technician_id: &str,
     visit_id: &str,
     start_day: i64,
@@ -121,7 +121,7 @@ pub async fn overlapping(
     .bind(visit_id)
     .bind(start_day)
     .bind(end_day)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(ex)
     .await
 }
 

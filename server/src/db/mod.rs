@@ -31,6 +31,11 @@
 //! process instead of retrying `BEGIN IMMEDIATE` under SQLite's busy handler,
 //! which sleeps between attempts (1, 2, 5, … 100 ms) and so turned a burst of
 //! writers into idle waiting. The busy timeout stays for other processes.
+//!
+//! Postgres write transactions have their own pool too (8 connections next
+//! to the readers' 16): writers that wait on a row lock hold their
+//! connection meanwhile, and in one pool a burst of them starved the reads
+//! that answer everyone else — the claim gate's among them.
 
 pub mod assignments;
 pub mod attendance;
@@ -77,8 +82,9 @@ pub type Tx = Transaction<'static, Any>;
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
-    /// SQLite: the one connection write transactions take turns on. Postgres:
-    /// the same pool as `pool`.
+    /// The connections write transactions take turns on: one on SQLite, a
+    /// few on Postgres. Apart from `pool`, so that a burst of writers
+    /// (which queue on row locks anyway) never leaves reads without one.
     writer: AnyPool,
     backend: Backend,
 }
@@ -125,13 +131,14 @@ impl Db {
                 (pool.context(context)?, writer.context(context)?)
             }
             Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(options)
-                    .await
-                    .context(context)?;
-                (pool.clone(), pool)
+                let postgres = |connections: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(connections)
+                        .acquire_timeout(Duration::from_secs(10))
+                };
+                let pool = postgres(16).connect_with(options.clone()).await;
+                let writer = postgres(8).connect_with(options).await;
+                (pool.context(context)?, writer.context(context)?)
             }
         };
         Ok(Self {
@@ -162,7 +169,7 @@ impl Db {
     pub async fn begin_write(&self) -> sqlx::Result<Tx> {
         match self.backend {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Postgres => self.writer.begin().await,
         }
     }
 

@@ -141,6 +141,30 @@ pub async fn get(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<Visi
         .await
 }
 
+/// A visit and the technicians holding a seat on it, read together (one
+/// statement, so both come from one snapshot).
+pub async fn with_holders(
+    ex: impl AnyExecutor<'_>,
+    id: &str,
+) -> sqlx::Result<Option<(VisitRow, Vec<String>)>> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        visit: VisitRow,
+        holder: Option<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM ({SELECT} WHERE v.id = $1) v \
+         LEFT JOIN (SELECT visit_id, technician_id AS holder FROM assignments \
+                    WHERE visit_id = $1 AND state = 'active') a ON a.visit_id = v.id"
+    )))
+    .bind(id)
+    .fetch_all(ex)
+    .await?;
+    let holders = rows.iter().filter_map(|r| r.holder.clone()).collect();
+    Ok(rows.into_iter().next().map(|r| (r.visit, holders)))
+}
+
 /// A visit of `customer_id` titled `title` (the demo data's idempotency key).
 pub async fn find_by_title(
     ex: impl AnyExecutor<'_>,

@@ -458,13 +458,12 @@ pub async fn claim(
 ) -> ApiResult<Json<ClaimView>> {
     actor.authorize(Action::ClaimVisit)?;
     let visit_id = id.to_string();
-    // Claims on one visit take turns (keyed_locks); always before the writer.
-    let turn = state.claim_locks.lock(&visit_id).await;
-    claims::precheck(&state.db, &actor, &visit_id).await?;
+    // Losers are told here, before the writer (`visits::gate`).
+    let admitted = state.claim_gate.admit(&state.db, &actor, &visit_id).await?;
     let mut tx = state.db.begin_write().await?;
     let applied = claims::claim(&mut tx, state.db.backend(), &actor, &visit_id).await?;
     visits::commit(&state, tx, applied.notices).await?;
-    drop(turn);
+    drop(admitted);
     let seat = applied.value;
     Ok(Json(ClaimView {
         assignment_id: seat.assignment_id,

@@ -76,12 +76,20 @@ async fn execute_one(
         return Ok(serde_json::from_str(&stored)?);
     }
     let device_seq = i64::try_from(command.device_seq).unwrap_or(i64::MAX);
-    // Claims on one visit take turns (keyed_locks); always before the writer.
-    let _turn = match &command.body {
+    // A claim passes the gate before the writer (`visits::gate`); the
+    // admission counts it as in flight until this function returns.
+    let (_admitted, refused) = match &command.body {
         CommandBody::ClaimVisit { visit_id } => {
-            Some(state.claim_locks.lock(&visit_id.to_string()).await)
+            match state
+                .claim_gate
+                .admit(&state.db, actor, &visit_id.to_string())
+                .await
+            {
+                Ok(admitted) => (Some(admitted), None),
+                Err(refused) => (None, Some(refused)),
+            }
         }
-        _ => None,
+        _ => (None, None),
     };
     let mut tx = state.db.begin_write().await?;
     let last = store::last_device_seq(&mut *tx, device_id).await?;
@@ -94,6 +102,9 @@ async fn execute_one(
             RejectReason::OutOfOrder,
             message,
         ))
+    } else if let Some(refused) = refused {
+        let outcome: VisitResult<()> = Err(refused);
+        executed(command, vec![], outcome, |()| vec![])?
     } else {
         dispatch(&mut tx, state, actor, command, clock_skew_ms).await?
     };

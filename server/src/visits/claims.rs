@@ -11,7 +11,7 @@ use super::{
 };
 use crate::auth::{Action, Actor};
 use crate::db::visits::{self, VisitRow, status};
-use crate::db::{Backend, Db, Tx, assignments, audit, is_unique_violation};
+use crate::db::{Backend, Tx, assignments, audit, is_unique_violation};
 
 /// A granted or released seat.
 #[derive(Debug, Clone)]
@@ -41,20 +41,7 @@ pub async fn claim(
         .ok_or_else(visit_not_found)?;
     let holds = assignments::active(&mut **tx, visit_id, &actor.user_id).await?;
     refusal(&before, holds.is_some())?;
-    if let Some((other, title)) = assignments::overlapping(
-        tx,
-        &actor.user_id,
-        visit_id,
-        before.start_day,
-        before.end_day(),
-    )
-    .await?
-    {
-        return Err(reject(
-            RejectReason::ScheduleConflict,
-            format!("you already hold \"{title}\" ({other}) on some of these days"),
-        ));
-    }
+    schedule_conflict(&mut **tx, &actor.user_id, &before).await?;
     if !visits::take_seat(tx, visit_id, before.start_day, before.planned_days).await? {
         // Lost the race, or the visit changed since it was read.
         let now = visits::get(&mut **tx, visit_id)
@@ -108,24 +95,10 @@ pub async fn claim(
     })
 }
 
-/// A read-only early answer for claims that would lose anyway: an unknown,
-/// closed or full visit, or one the technician already holds. It takes no
-/// write lock, so losers of a race are told at once instead of queueing
-/// behind the winners (SQLite has one writer). `Ok(())` decides nothing:
-/// [`claim`] does. A refusal here is as valid as one from [`claim`]: the
-/// visit was in that state when the request arrived.
-pub async fn precheck(db: &Db, actor: &Actor, visit_id: &str) -> Result<(), VisitError> {
-    allow(actor, Action::ClaimVisit)?;
-    let visit = visits::get(db.pool(), visit_id)
-        .await?
-        .ok_or_else(visit_not_found)?;
-    let holds = assignments::active(db.pool(), visit_id, &actor.user_id).await?;
-    refusal(&visit, holds.is_some())
-}
-
 /// Whether a claim on `visit` loses on what is known without writing: the
 /// visit is closed, the claimer already `holds` a seat, or none is left.
-/// [`claim`] and [`precheck`] both ask it, so both give the same reason.
+/// [`claim`] and the [`ClaimGate`](super::gate::ClaimGate) both ask it, so
+/// both give the same reason.
 pub fn refusal(visit: &VisitRow, holds: bool) -> Result<(), VisitError> {
     ensure_not_closed(visit)?;
     if holds {
@@ -140,7 +113,30 @@ pub fn refusal(visit: &VisitRow, holds: bool) -> Result<(), VisitError> {
     Ok(())
 }
 
-fn quota_full(v: &VisitRow) -> VisitError {
+/// Refuses when the technician holds another visit on some of `visit`'s days.
+pub(super) async fn schedule_conflict(
+    ex: impl sqlx::AnyExecutor<'_>,
+    technician_id: &str,
+    visit: &VisitRow,
+) -> Result<(), VisitError> {
+    let overlap = assignments::overlapping(
+        ex,
+        technician_id,
+        &visit.id,
+        visit.start_day,
+        visit.end_day(),
+    )
+    .await?;
+    match overlap {
+        Some((other, title)) => Err(reject(
+            RejectReason::ScheduleConflict,
+            format!("you already hold \"{title}\" ({other}) on some of these days"),
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn quota_full(v: &VisitRow) -> VisitError {
     reject(
         RejectReason::QuotaFull,
         format!(

@@ -26,6 +26,7 @@
 pub mod attendance;
 pub mod claims;
 pub mod extensions;
+pub mod gate;
 pub mod lifecycle;
 
 use fieldops_sync::commands::RejectReason;

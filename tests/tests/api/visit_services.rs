@@ -3,6 +3,7 @@
 
 use fieldops_server::auth::Actor;
 use fieldops_server::domain::Role;
+use fieldops_server::visits::gate::ClaimGate;
 use fieldops_server::visits::{VisitError, attendance, claims, extensions};
 use fieldops_sync::commands::RejectReason;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
@@ -11,6 +12,7 @@ use crate::visits::{demo_customer, new_visit};
 
 on_both_backends!(
     services_return_typed_outcomes_and_notices,
+    claim_gate_counts_claims_in_flight_once,
     distance_filters_reuse_one_connection
 );
 
@@ -107,6 +109,93 @@ async fn services_return_typed_outcomes_and_notices(backend: Backend) {
     assert_eq!(reason(by_tech), RejectReason::Forbidden);
     // Rejections are rolled back by dropping the transaction.
     drop(tx);
+    app.stop().await;
+}
+
+/// The claim gate refuses what in-flight claims and holders already fill,
+/// counts a claim that committed while still in flight once, admits a
+/// second claim of the same technician without a second seat, refuses a
+/// schedule conflict without holding a seat, and keeps nothing once the
+/// claims end. The database still decides the admitted.
+async fn claim_gate_counts_claims_in_flight_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let visit = new_visit(&app, &cs, &customer, "Gerbang", "2030-08-02", 1, 2).await;
+    let visit_id = visit["id"].as_str().unwrap();
+    let mut techs = Vec::new();
+    for n in 1..=4 {
+        techs.push(technician(
+            &app.token_for(&format!("tech{n}@example.com")).await.0,
+        ));
+    }
+    let db = &app.server.state.db;
+    let gate = ClaimGate::default();
+
+    let a = gate.admit(db, &techs[0], visit_id).await.unwrap();
+    let b = gate.admit(db, &techs[1], visit_id).await.unwrap();
+    assert_eq!(
+        reason(gate.admit(db, &techs[2], visit_id).await),
+        RejectReason::QuotaFull,
+        "two in flight fill a quota of two"
+    );
+    let a_again = gate.admit(db, &techs[0], visit_id).await.unwrap();
+    assert_eq!(gate.in_flight(visit_id), 3, "admitted, but no second seat");
+    drop((b, a_again));
+
+    // `a` commits; its request has not ended: it is one seat, not two.
+    let mut tx = db.begin_write().await.unwrap();
+    claims::claim(&mut tx, db.backend(), &techs[0], visit_id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let c = gate.admit(db, &techs[2], visit_id).await.unwrap();
+    assert_eq!(
+        reason(gate.admit(db, &techs[3], visit_id).await),
+        RejectReason::QuotaFull
+    );
+    assert_eq!(
+        reason(gate.admit(db, &techs[0], visit_id).await),
+        RejectReason::AlreadyClaimed,
+        "a holder is told from the read"
+    );
+    drop((a, c));
+    assert_eq!(gate.in_flight(visit_id), 0, "nothing kept once they end");
+
+    // A holder of a visit on the same day is refused and holds no seat.
+    let same_day = new_visit(&app, &cs, &customer, "Bentrok", "2030-08-02", 1, 1).await;
+    let same_day = same_day["id"].as_str().unwrap();
+    assert_eq!(
+        reason(gate.admit(db, &techs[0], same_day).await),
+        RejectReason::ScheduleConflict
+    );
+    assert_eq!(gate.in_flight(same_day), 0);
+
+    // A seat nobody is taking is admitted again; the database decides.
+    let d = gate.admit(db, &techs[3], visit_id).await.unwrap();
+    let mut tx = db.begin_write().await.unwrap();
+    claims::claim(&mut tx, db.backend(), &techs[3], visit_id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    drop(d);
+    assert_eq!(
+        reason(gate.admit(db, &techs[2], visit_id).await),
+        RejectReason::QuotaFull,
+        "full in the database"
+    );
+    let unknown = gate
+        .admit(db, &techs[2], &fieldops_server::db::new_id())
+        .await;
+    assert_eq!(reason(unknown), RejectReason::NotFound);
+    let mut cs_actor = technician(&techs[2].user_id);
+    cs_actor.role = Role::Cs;
+    assert_eq!(
+        reason(gate.admit(db, &cs_actor, visit_id).await),
+        RejectReason::Forbidden
+    );
     app.stop().await;
 }
 

@@ -1,0 +1,144 @@
+//! The claim gate: which claims go on to the database, and which are told
+//! they lost before they queue for it.
+//!
+//! A claim that reaches the write transaction waits for every write ahead of
+//! it (SQLite has one writer; on Postgres the feed is written in turn), so a
+//! claim that is bound to lose should not go there. The gate answers it from
+//! a read plus what this instance already has in flight:
+//!
+//! 1. Claims on one visit pass the gate in arrival order (a short turn per
+//!    visit, held only for the gate's two reads, never for the write).
+//! 2. The gate reads the visit with its seat holders, and refuses what
+//!    [`claims::refusal`](super::claims::refusal) refuses (closed, already
+//!    held, full); a claim it admits is also checked against the
+//!    technician's schedule, so a `schedule_conflict` holds no seat.
+//! 3. It counts the claims admitted on this instance that are still in flight
+//!    and not yet among the holders it read. When holders and in-flight claims
+//!    fill the quota, the claim is refused `quota_full` at once; otherwise it
+//!    is admitted and counted until its request ends.
+//!
+//! The database still decides every admitted claim ([`claims::claim`]'s
+//! conditional update and unique index), so no count here can put a visit
+//! past its quota, on one instance or several. What the gate trades is
+//! this: a claim refused because the seats are *being* taken loses even if
+//! a claim ahead of it then fails (a reschedule meanwhile, a schedule
+//! conflict made by the same technician's concurrent claim elsewhere, a
+//! database error). The
+//! seat then stays open in the pool, for whoever claims next, as after a
+//! withdrawal.
+//!
+//! Why the counts never refuse a claim that should have won: the visit and
+//! its holders come from one read, and a claim leaves the in-flight set only
+//! when its request ends, after its commit. A claim that committed is
+//! therefore either among the holders read (and counted once, as a holder)
+//! or was not yet committed when they were read (and counted once, in
+//! flight). The only error possible is counting too few — a claim that
+//! committed after the read and left the set before the count — and such a
+//! claim is admitted and decided by the database, as without the gate.
+//!
+//! [`claims::claim`]: super::claims::claim
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::claims::{quota_full, refusal, schedule_conflict};
+use super::{VisitError, allow, visit_not_found};
+use crate::auth::{Action, Actor};
+use crate::db::{Db, visits};
+use crate::keyed_locks::KeyedLocks;
+
+/// Admits claims on this instance; clones share the same state.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimGate {
+    turns: KeyedLocks,
+    /// Visit id → technicians whose admitted claim is still in flight.
+    in_flight: Arc<Mutex<HashMap<String, Vec<String>>>>,
+}
+
+/// An admitted claim: counted as in flight until dropped.
+#[derive(Debug)]
+#[must_use = "the claim counts as in flight only while this is held"]
+pub struct Admitted {
+    gate: ClaimGate,
+    visit_id: String,
+    technician_id: String,
+}
+
+impl ClaimGate {
+    /// Lets the acting technician's claim on `visit_id` go on to the
+    /// database, or refuses it with the reason it would lose for.
+    pub async fn admit(
+        &self,
+        db: &Db,
+        actor: &Actor,
+        visit_id: &str,
+    ) -> Result<Admitted, VisitError> {
+        allow(actor, Action::ClaimVisit)?;
+        let _turn = self.turns.lock(visit_id).await;
+        let (visit, holders) = visits::with_holders(db.pool(), visit_id)
+            .await?
+            .ok_or_else(visit_not_found)?;
+        let me = &actor.user_id;
+        refusal(&visit, holders.contains(me))?;
+        if !self.enter(visit_id, me, &holders, visit.technician_quota) {
+            return Err(quota_full(&visit));
+        }
+        let admitted = Admitted {
+            gate: self.clone(),
+            visit_id: visit_id.to_owned(),
+            technician_id: me.clone(),
+        };
+        // Checked once admitted (few are), so that a claim that would fail
+        // on the technician's own schedule holds no seat while it does.
+        schedule_conflict(db.pool(), me, &visit).await?;
+        Ok(admitted)
+    }
+
+    /// Counts `me` in flight on the visit, or returns `false` (counting
+    /// nothing) when its holders and the claims in flight fill `quota`.
+    fn enter(&self, visit_id: &str, me: &str, holders: &[String], quota: i64) -> bool {
+        let mut in_flight = self.lock();
+        let claims = in_flight.get(visit_id).map_or(&[][..], Vec::as_slice);
+        // A second claim of the same technician (a retry, the same command
+        // over two connections) takes no second seat here: it goes on, and
+        // the database answers it as it answers any double claim.
+        if !claims.iter().any(|t| t == me) {
+            let mut pending: Vec<&String> =
+                claims.iter().filter(|t| !holders.contains(t)).collect();
+            pending.sort_unstable();
+            pending.dedup();
+            let taken = holders.len() + pending.len();
+            if i64::try_from(taken).unwrap_or(i64::MAX) >= quota {
+                return false;
+            }
+        }
+        in_flight
+            .entry(visit_id.to_owned())
+            .or_default()
+            .push(me.to_owned());
+        true
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<String>>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many admitted claims on `visit_id` are in flight here.
+    pub fn in_flight(&self, visit_id: &str) -> usize {
+        self.lock().get(visit_id).map_or(0, Vec::len)
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut in_flight = self.gate.lock();
+        if let Some(claims) = in_flight.get_mut(&self.visit_id) {
+            if let Some(at) = claims.iter().position(|t| *t == self.technician_id) {
+                claims.swap_remove(at);
+            }
+            if claims.is_empty() {
+                in_flight.remove(&self.visit_id);
+            }
+        }
+    }
+}
