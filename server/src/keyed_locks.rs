@@ -9,8 +9,8 @@
 //!   chunk, and `HEAD` takes it briefly, so requests on one upload are answered
 //!   in order and a `HEAD` never reports an offset a chunk in flight is about
 //!   to move.
-//! * Claims: claims on one visit pass the [claim gate](crate::visits::gate)
-//!   in arrival order, taking turns for its reads only (never for the write).
+//! * Claims: the claims the [claim gate](crate::visits::gate) admits on one
+//!   visit take turns at the database; refused claims never wait for one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

@@ -459,7 +459,8 @@ pub async fn claim(
     actor.authorize(Action::ClaimVisit)?;
     let visit_id = id.to_string();
     // Losers are told here, before the writer (`visits::gate`).
-    let admitted = state.claim_gate.admit(&state.db, &actor, &visit_id).await?;
+    let mut admitted = state.claim_gate.admit(&state.db, &actor, &visit_id).await?;
+    admitted.take_turn().await;
     let mut tx = state.db.begin_write().await?;
     let applied = claims::claim(&mut tx, state.db.backend(), &actor, &visit_id).await?;
     visits::commit(&state, tx, applied.notices).await?;

@@ -85,7 +85,10 @@ async fn execute_one(
                 .admit(&state.db, actor, &visit_id.to_string())
                 .await
             {
-                Ok(admitted) => (Some(admitted), None),
+                Ok(mut admitted) => {
+                    admitted.take_turn().await;
+                    (Some(admitted), None)
+                }
                 Err(refused) => (None, Some(refused)),
             }
         }

@@ -6,16 +6,21 @@
 //! claim that is bound to lose should not go there. The gate answers it from
 //! a read plus what this instance already has in flight:
 //!
-//! 1. Claims on one visit pass the gate in arrival order (a short turn per
-//!    visit, held only for the gate's two reads, never for the write).
-//! 2. The gate reads the visit with its seat holders, and refuses what
+//! 1. The gate reads the visit with its seat holders, and refuses what
 //!    [`claims::refusal`](super::claims::refusal) refuses (closed, already
 //!    held, full); a claim it admits is also checked against the
 //!    technician's schedule, so a `schedule_conflict` holds no seat.
-//! 3. It counts the claims admitted on this instance that are still in flight
+//! 2. It counts the claims admitted on this instance that are still in flight
 //!    and not yet among the holders it read. When holders and in-flight claims
 //!    fill the quota, the claim is refused `quota_full` at once; otherwise it
 //!    is admitted and counted until its request ends.
+//! 3. Admitted claims on one visit then take turns, in the order they were
+//!    admitted, until their transaction ends: the winners of one visit would
+//!    only queue on its row lock inside the database, each holding a writer
+//!    connection that another visit's winner could use.
+//!
+//! Refused claims never wait for a turn, and the reads take none: claims
+//! that arrive together are admitted in the order their reads complete.
 //!
 //! The database still decides every admitted claim ([`claims::claim`]'s
 //! conditional update and unique index), so no count here can put a visit
@@ -41,6 +46,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::OwnedMutexGuard;
+
 use super::claims::{quota_full, refusal, schedule_conflict};
 use super::{VisitError, allow, visit_not_found};
 use crate::auth::{Action, Actor};
@@ -62,6 +69,8 @@ pub struct Admitted {
     gate: ClaimGate,
     visit_id: String,
     technician_id: String,
+    /// The visit's turn at the database (see the module docs).
+    turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl ClaimGate {
@@ -74,7 +83,6 @@ impl ClaimGate {
         visit_id: &str,
     ) -> Result<Admitted, VisitError> {
         allow(actor, Action::ClaimVisit)?;
-        let _turn = self.turns.lock(visit_id).await;
         let (visit, holders) = visits::with_holders(db.pool(), visit_id)
             .await?
             .ok_or_else(visit_not_found)?;
@@ -87,6 +95,7 @@ impl ClaimGate {
             gate: self.clone(),
             visit_id: visit_id.to_owned(),
             technician_id: me.clone(),
+            turn: None,
         };
         // Checked once admitted (few are), so that a claim that would fail
         // on the technician's own schedule holds no seat while it does.
@@ -126,6 +135,16 @@ impl ClaimGate {
     /// How many admitted claims on `visit_id` are in flight here.
     pub fn in_flight(&self, visit_id: &str) -> usize {
         self.lock().get(visit_id).map_or(0, Vec::len)
+    }
+}
+
+impl Admitted {
+    /// Waits for this claim's turn on its visit; call it right before the
+    /// write transaction and keep `self` until that transaction ends.
+    pub async fn take_turn(&mut self) {
+        if self.turn.is_none() {
+            self.turn = Some(self.gate.turns.lock(&self.visit_id).await);
+        }
     }
 }
 

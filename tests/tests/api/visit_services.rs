@@ -134,8 +134,15 @@ async fn claim_gate_counts_claims_in_flight_once(backend: Backend) {
     let db = &app.server.state.db;
     let gate = ClaimGate::default();
 
-    let a = gate.admit(db, &techs[0], visit_id).await.unwrap();
-    let b = gate.admit(db, &techs[1], visit_id).await.unwrap();
+    let mut a = gate.admit(db, &techs[0], visit_id).await.unwrap();
+    let mut b = gate.admit(db, &techs[1], visit_id).await.unwrap();
+    // Admitted claims on one visit take turns at the database.
+    a.take_turn().await;
+    let wait = std::time::Duration::from_millis(50);
+    assert!(
+        tokio::time::timeout(wait, b.take_turn()).await.is_err(),
+        "b waits for a"
+    );
     assert_eq!(
         reason(gate.admit(db, &techs[2], visit_id).await),
         RejectReason::QuotaFull,
@@ -144,6 +151,9 @@ async fn claim_gate_counts_claims_in_flight_once(backend: Backend) {
     let a_again = gate.admit(db, &techs[0], visit_id).await.unwrap();
     assert_eq!(gate.in_flight(visit_id), 3, "admitted, but no second seat");
     drop((b, a_again));
+    let mut other = gate.admit(db, &techs[1], visit_id).await.unwrap();
+    assert!(tokio::time::timeout(wait, other.take_turn()).await.is_err());
+    drop(other);
 
     // `a` commits; its request has not ended: it is one seat, not two.
     let mut tx = db.begin_write().await.unwrap();
