@@ -28,9 +28,8 @@
 //! this: a claim refused because the seats are *being* taken loses even if
 //! a claim ahead of it then fails (a reschedule meanwhile, a schedule
 //! conflict made by the same technician's concurrent claim elsewhere, a
-//! database error). The
-//! seat then stays open in the pool, for whoever claims next, as after a
-//! withdrawal.
+//! database error). The seat then stays open in the pool, for whoever
+//! claims next, as after a withdrawal.
 //!
 //! Why the counts never refuse a claim that should have won: the visit and
 //! its holders come from one read, and a claim leaves the in-flight set only
