@@ -121,18 +121,20 @@ impl AppState {
         )
         .await?;
         let live = sync::live::LiveFeed::start(db.clone(), &events, shutdown.clone()).await?;
+        let metrics = metrics::Metrics::default();
+        let claim_gate = visits::gate::ClaimGate::new(metrics.claim_gate_reads());
         Ok(Self(Arc::new(Shared {
             db,
             config: Arc::new(config),
             tokens,
             callers,
-            metrics: metrics::Metrics::default(),
+            metrics,
             events,
             live,
             blobs,
             links,
             upload_locks: keyed_locks::KeyedLocks::default(),
-            claim_gate: visits::gate::ClaimGate::default(),
+            claim_gate,
             helpdesk,
             shutdown,
         })))

@@ -1,5 +1,6 @@
-//! Prometheus metrics: request counts and latencies per route, kept per app
-//! instance (no global registry, so tests can run many servers in one process).
+//! Prometheus metrics: request counts and latencies per route, and the claim
+//! gate's reads, kept per app instance (no global registry, so tests can run
+//! many servers in one process).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,6 +36,7 @@ pub struct Metrics {
     registry: Arc<Registry>,
     requests: Family<RequestLabels, Counter>,
     latency: HistogramFamily,
+    claim_gate_reads: Counter,
 }
 
 impl Default for Metrics {
@@ -49,15 +51,27 @@ impl Default for Metrics {
             "HTTP request latency",
             latency.clone(),
         );
+        let claim_gate_reads = Counter::default();
+        registry.register(
+            "claim_gate_reads",
+            "Reads of a visit with its holders made by the claim gate",
+            claim_gate_reads.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
             latency,
+            claim_gate_reads,
         }
     }
 }
 
 impl Metrics {
+    /// The counter the [claim gate](crate::visits::gate) adds its reads to.
+    pub fn claim_gate_reads(&self) -> Counter {
+        self.claim_gate_reads.clone()
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {

@@ -13,6 +13,7 @@ use crate::visits::{demo_customer, new_visit};
 on_both_backends!(
     services_return_typed_outcomes_and_notices,
     claim_gate_counts_claims_in_flight_once,
+    claim_gate_shares_reads_among_claims_that_arrive_together,
     distance_filters_reuse_one_connection
 );
 
@@ -206,6 +207,72 @@ async fn claim_gate_counts_claims_in_flight_once(backend: Backend) {
         reason(gate.admit(db, &cs_actor, visit_id).await),
         RejectReason::Forbidden
     );
+    app.stop().await;
+}
+
+/// Claims on one visit that arrive while its read runs share the next read:
+/// four claims together cost two reads, and are answered as if each had
+/// read alone. The server's gate counts its reads in `/metrics`.
+async fn claim_gate_shares_reads_among_claims_that_arrive_together(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let visit = new_visit(&app, &cs, &customer, "Serentak", "2030-08-03", 1, 1).await;
+    let visit_id = visit["id"].as_str().unwrap();
+    let mut techs = Vec::new();
+    for n in 1..=4 {
+        techs.push(technician(
+            &app.token_for(&format!("tech{n}@example.com")).await.0,
+        ));
+    }
+    let db = &app.server.state.db;
+    let gate = ClaimGate::default();
+
+    // The first claim starts a read at once; the other three arrive while
+    // it runs, wait for the next read and share it. (The test holds every
+    // reader connection until all four have arrived, or a fast read could
+    // finish before the next claim is polled.)
+    let pool = db.pool();
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        held.push(pool.acquire().await.unwrap());
+    }
+    let claims = futures_util::future::join_all(techs.iter().map(|t| gate.admit(db, t, visit_id)));
+    let release = async {
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+    };
+    let (outcomes, ()) = tokio::join!(claims, release);
+    assert_eq!(gate.reads(), 2, "one read alone, then one for three");
+    let mut outcomes = outcomes.into_iter();
+    let first = outcomes.next().unwrap().unwrap();
+    for refused in outcomes {
+        assert_eq!(reason(refused), RejectReason::QuotaFull);
+    }
+    assert_eq!(gate.in_flight(visit_id), 1);
+    drop(first);
+
+    // A read is shared only by the claims that arrived before it began.
+    drop(gate.admit(db, &techs[1], visit_id).await.unwrap());
+    assert_eq!(gate.reads(), 3);
+
+    // The server's own gate reports its reads.
+    let claimed = app
+        .post(
+            &format!("/api/v1/visits/{visit_id}/claim"),
+            &app.token_for("tech1@example.com").await.1,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status, 200, "{:?}", claimed.body);
+    assert_eq!(app.server.state.claim_gate.reads(), 1);
+    let metrics = app.call(reqwest::Method::GET, "/metrics", None, None).await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(text.contains("fieldops_claim_gate_reads_total 1"), "{text}");
     app.stop().await;
 }
 
