@@ -22,21 +22,50 @@
 //!
 //! So a revocation takes effect at once on the instance that made it, on the
 //! others as soon as its notification arrives, and within the TTL at worst.
+//!
+//! Misses share reads ([`CallerCache::load`]), as the claim gate's reads do:
+//! one read of callers runs at a time, and the misses that arrive while it
+//! runs are read together by the next one, in one statement. Each caller is
+//! thus read after its request arrived, and the read's epoch is taken when
+//! it begins, after every request it answers arrived.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::db::users::Caller;
+use tokio::sync::OnceCell;
+
+use crate::db::Db;
+use crate::db::users::{self, Caller};
+use crate::domain::Status;
 
 /// More entries than this and the expired ones are swept out on the next put.
 const SWEEP_ABOVE: usize = 10_000;
+/// At most this many callers in one read; more misses start another.
+const MAX_BATCH: usize = 512;
 
 /// See the module docs.
 #[derive(Debug)]
 pub struct CallerCache {
     ttl: Duration,
     inner: Mutex<Inner>,
+    /// The read that misses arriving now join; it leaves when it begins.
+    next_read: Mutex<Option<Arc<Batch>>>,
+    /// One read of callers runs at a time.
+    reading: tokio::sync::Mutex<()>,
+    reads: AtomicU64,
+}
+
+/// `(user_id, session_id)`.
+type Key = (String, String);
+
+/// Misses read together. A read that fails is not shared: the next request
+/// waiting for it reads again.
+#[derive(Debug, Default)]
+struct Batch {
+    keys: Mutex<Vec<Key>>,
+    read: OnceCell<HashMap<Key, Caller>>,
 }
 
 #[derive(Debug, Default)]
@@ -59,12 +88,71 @@ impl CallerCache {
         Self {
             ttl,
             inner: Mutex::default(),
+            next_read: Mutex::default(),
+            reading: tokio::sync::Mutex::default(),
+            reads: AtomicU64::new(0),
         }
     }
 
+    /// The caller of `session_id` if `user_id` owns it: from the cache, or
+    /// from a read shared with the misses that arrive with it. `None` when
+    /// the user does not exist.
+    pub async fn load(
+        &self,
+        db: &Db,
+        user_id: &str,
+        session_id: &str,
+    ) -> sqlx::Result<Option<Caller>> {
+        if let Some(cached) = self.get(user_id, session_id) {
+            return Ok(Some(cached));
+        }
+        let key = (user_id.to_owned(), session_id.to_owned());
+        let batch = {
+            let mut next = lock(&self.next_read);
+            let batch = Arc::clone(next.get_or_insert_with(Arc::default));
+            let mut keys = lock(&batch.keys);
+            keys.push(key.clone());
+            if keys.len() >= MAX_BATCH {
+                *next = None;
+            }
+            drop(keys);
+            batch
+        };
+        let read = batch
+            .read
+            .get_or_try_init(|| async {
+                let _reading = self.reading.lock().await;
+                {
+                    let mut next = lock(&self.next_read);
+                    if next.as_ref().is_some_and(|b| Arc::ptr_eq(b, &batch)) {
+                        *next = None;
+                    }
+                }
+                // Nobody joins from here on.
+                let mut keys = lock(&batch.keys).clone();
+                keys.sort_unstable();
+                keys.dedup();
+                let epoch = self.epoch();
+                self.reads.fetch_add(1, Ordering::Relaxed);
+                let read = users::callers(db.pool(), &keys).await?;
+                for ((_, session_id), caller) in &read {
+                    if caller.status == Status::Active && caller.session_live {
+                        self.put(epoch, session_id, caller.clone());
+                    }
+                }
+                Ok::<_, sqlx::Error>(read)
+            })
+            .await?;
+        Ok(read.get(&key).cloned())
+    }
+
+    /// How many reads [`load`](Self::load) has made.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // The map stays consistent even if a holder panicked.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner)
     }
 
     /// The epoch to hand to [`put`](Self::put); read it before the database.
@@ -120,6 +208,11 @@ impl CallerCache {
         inner.epoch += 1;
         inner.entries.clear();
     }
+}
+
+/// The maps stay consistent even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use crate::AppState;
-use crate::db::users;
 use crate::domain::{Role, Status};
 use crate::error::ApiError;
 
@@ -53,21 +52,12 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Actor, ApiErr
         .tokens
         .verify_access(token)
         .ok_or(ApiError::Unauthorized("invalid or expired token"))?;
-    // One round trip, and none while the caller is cached (`auth::cache`).
-    let user = match state.callers.get(&claims.sub, &claims.sid) {
-        Some(cached) => Some(cached),
-        None => {
-            let epoch = state.callers.epoch();
-            let read = users::caller(state.db.pool(), &claims.sub, &claims.sid).await?;
-            if let Some(u) = read
-                .as_ref()
-                .filter(|u| u.status == Status::Active && u.session_live)
-            {
-                state.callers.put(epoch, &claims.sid, u.clone());
-            }
-            read
-        }
-    };
+    // No round trip while the caller is cached, and misses that arrive
+    // together share one (`auth::cache`).
+    let user = state
+        .callers
+        .load(&state.db, &claims.sub, &claims.sid)
+        .await?;
     let user = user
         .filter(|u| u.status == Status::Active)
         .ok_or(ApiError::Unauthorized("account is not active"))?;

@@ -1,5 +1,7 @@
 //! Users, their departments and presence.
 
+use std::collections::HashMap;
+
 use sqlx::{AnyExecutor, FromRow};
 
 use super::{Db, Tx, like_contains, now_ms};
@@ -186,6 +188,59 @@ pub async fn caller(
         session_live: first.session_id.is_some(),
         department_ids,
     }))
+}
+
+/// [`caller`] for many `(user_id, session_id)` pairs in one statement; a
+/// pair whose user does not exist is absent from the answer.
+pub async fn callers(
+    ex: impl AnyExecutor<'_>,
+    keys: &[(String, String)],
+) -> sqlx::Result<HashMap<(String, String), Caller>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let values: Vec<String> = (0..keys.len())
+        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let sql = format!(
+        "WITH k (uid, sid) AS (VALUES {}) \
+         SELECT k.uid AS key_user_id, k.sid AS key_session_id, u.id, u.name, u.role, \
+                u.status, u.customer_id, s.id AS session_id, m.department_id \
+         FROM k JOIN users u ON u.id = k.uid \
+         LEFT JOIN device_sessions s \
+           ON s.id = k.sid AND s.user_id = u.id AND s.revoked_at IS NULL \
+         LEFT JOIN department_members m ON m.user_id = u.id \
+         ORDER BY k.uid, k.sid, m.department_id",
+        values.join(", ")
+    );
+    #[derive(FromRow)]
+    struct Row {
+        key_user_id: String,
+        key_session_id: String,
+        #[sqlx(flatten)]
+        caller: CallerRow,
+    }
+    // One statement per batch size: not worth a place in the statement cache.
+    let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for (user_id, session_id) in keys {
+        query = query.bind(user_id).bind(session_id);
+    }
+    let mut callers: HashMap<(String, String), Caller> = HashMap::new();
+    for row in query.fetch_all(ex).await? {
+        let r = row.caller;
+        let key = (row.key_user_id, row.key_session_id);
+        let caller = callers.entry(key).or_insert_with(|| Caller {
+            id: r.id,
+            name: r.name,
+            role: r.role,
+            status: r.status,
+            customer_id: r.customer_id,
+            session_live: r.session_id.is_some(),
+            department_ids: vec![],
+        });
+        caller.department_ids.extend(r.department_id);
+    }
+    Ok(callers)
 }
 
 /// Replaces the memberships of `user_id` with `department_ids`.

@@ -15,6 +15,7 @@ on_both_backends!(
     bad_tokens_are_rejected,
     deactivated_accounts_lose_access_at_once,
     cached_callers_end_with_their_account,
+    caller_misses_that_arrive_together_share_one_read,
     password_guessing_is_throttled_per_account_and_address,
 );
 
@@ -427,5 +428,80 @@ async fn password_guessing_is_throttled_per_account_and_address(backend: Backend
     }
     let sprayed = try_login(&app, "d@example.com", "guess").await;
     assert_eq!(sprayed.assert_problem(429), "too-many-requests");
+    app.stop().await;
+}
+
+/// Cache misses that arrive while a read of callers runs are read together by
+/// the next one, each answered as its own read would: a live session, a
+/// revoked one, a user with departments, a user that does not exist.
+async fn caller_misses_that_arrive_together_share_one_read(backend: Backend) {
+    use fieldops_server::auth::cache::CallerCache;
+    use fieldops_server::db::{new_id, sessions, users};
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let db = &app.server.state.db;
+    let mut keys = Vec::new();
+    for email in ["tech1@example.com", "tech2@example.com", "cs@example.com"] {
+        let user = users::by_email(db.pool(), email).await.unwrap().unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        let session = sessions::create(&mut tx, &user.id, "test").await.unwrap();
+        tx.commit().await.unwrap();
+        keys.push((user.id, session));
+    }
+    sessions::revoke(db.pool(), &keys[1].1, "test")
+        .await
+        .unwrap();
+    keys.push((new_id(), new_id()));
+    let mut expected = Vec::new();
+    for (user, session) in &keys {
+        expected.push(users::caller(db.pool(), user, session).await.unwrap());
+    }
+    assert!(expected[0].as_ref().is_some_and(|c| c.session_live));
+    assert!(expected[1].as_ref().is_some_and(|c| !c.session_live));
+    assert!(expected[3].is_none());
+
+    let cache = CallerCache::new(std::time::Duration::from_secs(60));
+    // A first miss reads alone, and the test holds every reader connection
+    // until the other three have arrived (a fast read could otherwise end
+    // before the next miss is polled).
+    let pool = db.pool();
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        held.push(pool.acquire().await.unwrap());
+    }
+    let loads = futures_util::future::join_all(keys.iter().map(|(u, s)| cache.load(db, u, s)));
+    let release = async {
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+    };
+    let (loaded, ()) = tokio::join!(loads, release);
+    assert_eq!(cache.reads(), 2, "one read alone, then one for three");
+    for (loaded, expected) in loaded.into_iter().zip(&expected) {
+        let loaded = loaded.unwrap();
+        assert_eq!(
+            loaded
+                .as_ref()
+                .map(|c| (&c.id, c.role, c.session_live, &c.department_ids)),
+            expected
+                .as_ref()
+                .map(|c| (&c.id, c.role, c.session_live, &c.department_ids)),
+        );
+    }
+    // Live sessions are cached; a revoked one is read again.
+    cache
+        .load(db, &keys[0].0, &keys[0].1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cache.reads(), 2);
+    cache
+        .load(db, &keys[1].0, &keys[1].1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cache.reads(), 3);
     app.stop().await;
 }
