@@ -156,7 +156,9 @@ impl Db {
                         })
                 };
                 let pool = postgres(16).connect_with(options.clone()).await;
-                let writer = postgres(8).connect_with(options).await;
+                // Kept open: a burst of claims after a quiet spell would
+                // otherwise open them mid-burst (a backend process each).
+                let writer = postgres(8).min_connections(8).connect_with(options).await;
                 (pool.context(context)?, writer.context(context)?)
             }
         };
