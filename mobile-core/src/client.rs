@@ -21,6 +21,7 @@ use fieldops_sync::protocol::{
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::account::{self, Account, Session};
 use crate::api::{FieldopsCore, Inner};
@@ -325,7 +326,10 @@ struct Session_ {
 impl Session_ {
     async fn open(inner: &Arc<Inner>, session: &Session) -> Result<Self, SessionError> {
         let url = ws_url(&session.account.base_url);
-        let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+        let config = WebSocketConfig::default()
+            .read_buffer_size(protocol::limits::SOCKET_READ_BUFFER_BYTES)
+            .max_message_size(Some(protocol::limits::MAX_FRAME_BYTES));
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
             .await
             .map_err(|e| CoreError::Network(e.to_string()))?;
         inner.events.update_status(|s| s.state = SyncState::Syncing);

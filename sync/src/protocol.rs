@@ -45,6 +45,13 @@ pub mod close {
 pub mod limits {
     /// A whole frame, version byte included.
     pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
+    /// The read buffer each side gives a WebSocket. Not a frame limit: a
+    /// bigger frame is read in several steps. tungstenite zero-fills the
+    /// free part of its read buffer (128 KiB by default) before every read
+    /// attempt, even one that finds nothing to read, so on a server holding
+    /// many quiet sockets a large buffer costs memory per socket and a
+    /// memset per wake-up.
+    pub const SOCKET_READ_BUFFER_BYTES: usize = 16 * 1024;
     /// Bearer token in [`Hello`](super::Hello).
     pub const MAX_TOKEN_BYTES: usize = 4 * 1024;
     /// Documents announced with heads in [`Hello`](super::Hello).

@@ -3,15 +3,17 @@
 //! tests exercise the server, not a client's cleverness.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::hash_map::Entry;
+use std::time::{Duration, Instant};
 
 use automerge::{AutoCommit, ChangeHash};
 use fieldops_sync::ids::{DeviceId, DocId, DocKind};
 use fieldops_sync::protocol::{
-    ClientMessage, Cursor, DocChanges, Hello, PROTOCOL_VERSION, ServerMessage,
+    ClientMessage, Cursor, DocChanges, Hello, PROTOCOL_VERSION, ServerMessage, limits,
 };
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::Socket;
 
@@ -51,7 +53,11 @@ impl Device {
     }
 
     async fn open(addr: std::net::SocketAddr) -> Socket {
-        tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/api/v1/sync"), None, true)
+        // The buffer a phone uses (mobile-core), not tungstenite's 128 KiB:
+        // a hundred devices in one process zero-fill it on every read.
+        let config = WebSocketConfig::default().read_buffer_size(limits::SOCKET_READ_BUFFER_BYTES);
+        let url = format!("ws://{addr}/api/v1/sync");
+        tokio_tungstenite::connect_async_with_config(url, Some(config), true)
             .await
             .unwrap()
             .0
@@ -94,6 +100,15 @@ impl Device {
 
     /// The next server message, applied to the local documents.
     pub async fn recv(&mut self) -> ServerMessage {
+        let (_, message) = self.recv_unapplied().await;
+        self.apply(&message);
+        message
+    }
+
+    /// The next server message and when its frame came off the socket, not
+    /// yet applied (pass it to [`Device::apply`]). For measuring when a
+    /// change reaches a device apart from the device's own work on it.
+    pub async fn recv_unapplied(&mut self) -> (Instant, ServerMessage) {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
                 .await
@@ -101,10 +116,9 @@ impl Device {
                 .expect("socket closed")
                 .unwrap();
             if let Message::Binary(frame) = message {
+                let arrived = Instant::now();
                 self.bytes_in += frame.len();
-                let message = ServerMessage::decode(&frame).unwrap();
-                self.apply(&message);
-                return message;
+                return (arrived, ServerMessage::decode(&frame).unwrap());
             }
         }
     }
@@ -140,21 +154,22 @@ impl Device {
         }
     }
 
-    fn apply(&mut self, message: &ServerMessage) {
+    /// Applies a server message to the local documents and cursor.
+    pub fn apply(&mut self, message: &ServerMessage) {
         match message {
             ServerMessage::Snapshots(snapshots) => {
                 for s in snapshots {
-                    match self.docs.get_mut(&s.doc_id) {
-                        Some((_, doc)) => {
-                            doc.load_incremental(&s.bytes).unwrap();
+                    let (_, doc) = match self.docs.entry(s.doc_id) {
+                        Entry::Occupied(entry) => {
+                            let doc = entry.into_mut();
+                            doc.1.load_incremental(&s.bytes).unwrap();
+                            doc
                         }
-                        None => {
-                            let doc = AutoCommit::load(&s.bytes).unwrap();
-                            self.docs.insert(s.doc_id, (s.kind, doc));
+                        Entry::Vacant(entry) => {
+                            entry.insert((s.kind, AutoCommit::load(&s.bytes).unwrap()))
                         }
-                    }
-                    let heads = self.docs[&s.doc_id].1.clone().get_heads();
-                    self.confirmed.insert(s.doc_id, heads);
+                    };
+                    self.confirmed.insert(s.doc_id, doc.get_heads());
                 }
             }
             ServerMessage::Feed(feed) => self.cursor = feed.cursor.0,
@@ -168,8 +183,8 @@ impl Device {
                 if rejected.snapshot.is_empty() {
                     self.docs.remove(&rejected.doc_id);
                 } else {
-                    let doc = AutoCommit::load(&rejected.snapshot).unwrap();
-                    let heads = doc.clone().get_heads();
+                    let mut doc = AutoCommit::load(&rejected.snapshot).unwrap();
+                    let heads = doc.get_heads();
                     self.docs.insert(rejected.doc_id, (rejected.kind, doc));
                     self.confirmed.insert(rejected.doc_id, heads);
                 }

@@ -55,7 +55,9 @@ pub async fn events(
     // Subscribe before answering 101: an event published right after the
     // client sees the upgrade must reach it.
     let live = state.events.subscribe();
-    Ok(ws.on_upgrade(move |socket| stream(state, actor, params.since, live, socket)))
+    Ok(ws
+        .read_buffer_size(fieldops_sync::protocol::limits::SOCKET_READ_BUFFER_BYTES)
+        .on_upgrade(move |socket| stream(state, actor, params.since, live, socket)))
 }
 
 async fn send(socket: &mut WebSocket, event: &Event) -> bool {

@@ -10,7 +10,8 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fieldops_sync::protocol::{ClientMessage, ErrorFrame, ServerMessage};
+use fieldops_sync::protocol::{ClientMessage, ErrorFrame, ServerMessage, limits};
+use futures_util::SinkExt as _;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
@@ -63,27 +64,30 @@ pub async fn socket(
 ) -> ApiResult<Response> {
     let ws = ws.map_err(|_| ApiError::UpgradeRequired)?;
     Ok(ws
-        .max_message_size(fieldops_sync::protocol::limits::MAX_FRAME_BYTES)
+        .max_message_size(limits::MAX_FRAME_BYTES)
+        .read_buffer_size(limits::SOCKET_READ_BUFFER_BYTES)
         .on_upgrade(move |socket| run(state, socket)))
 }
 
 async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
-    match message.encode() {
-        Ok(frame) => socket.send(Message::Binary(frame.into())).await.is_ok(),
-        Err(e) => {
-            tracing::error!(error = %e, "encoding a server frame");
-            true
-        }
-    }
+    send_all(socket, std::slice::from_ref(message)).await
 }
 
+/// Sends `messages` in one write: the frames are queued, then flushed
+/// together (a live delivery is a `Snapshots` and a `Feed` frame; one
+/// write each cost a syscall and a wake-up of the device per frame).
 async fn send_all(socket: &mut WebSocket, messages: &[ServerMessage]) -> bool {
     for message in messages {
-        if !send(socket, message).await {
-            return false;
+        match message.encode() {
+            Ok(frame) => {
+                if socket.feed(Message::Binary(frame.into())).await.is_err() {
+                    return false;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "encoding a server frame"),
         }
     }
-    true
+    socket.flush().await.is_ok()
 }
 
 /// The next client frame, decoded; `None` when the socket closed.
