@@ -13,9 +13,16 @@
 //!   visit take turns at the database; refused claims never wait for one.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::sync::OwnedMutexGuard;
+
+/// Locks a std mutex whose data stays valid even if a holder panicked
+/// (maps and counters updated in one step): a panic elsewhere must not
+/// take every later request down with it.
+pub(crate) fn unpoisoned<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Locks by key. Cheap to clone; clones share the locks.
 #[derive(Debug, Clone, Default)]
@@ -27,7 +34,7 @@ impl KeyedLocks {
     /// Waits for the lock of `key` (waiters are served in arrival order).
     pub async fn lock(&self, key: &str) -> OwnedMutexGuard<()> {
         let lock = {
-            let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = unpoisoned(&self.locks);
             map.retain(|_, weak| weak.strong_count() > 0);
             match map.get(key).and_then(Weak::upgrade) {
                 Some(lock) => lock,

@@ -324,6 +324,27 @@ pub fn demo_account(role: &str) -> (&'static str, &'static str) {
 
 pub const ROLES: [&str; 5] = ["admin", "cs", "sales", "technician", "customer"];
 
+/// Runs `work` while every connection of `db`'s read pool is held, and
+/// lets them go once `work` has been polled a few times: everything `work`
+/// starts then queues for a connection together, so that a fast read cannot
+/// finish before the next request is polled. For tests of reads shared by
+/// the requests that arrive while one runs.
+pub async fn with_readers_held<F: std::future::Future>(db: &Db, work: F) -> F::Output {
+    let pool = db.pool();
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        held.push(pool.acquire().await.unwrap());
+    }
+    let release = async {
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+    };
+    let (out, ()) = tokio::join!(work, release);
+    out
+}
+
 /// A WebSocket client connected to a test server.
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

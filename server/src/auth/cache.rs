@@ -39,6 +39,7 @@ use tokio::sync::OnceCell;
 use crate::db::Db;
 use crate::db::users::{self, Caller};
 use crate::domain::Status;
+use crate::keyed_locks::unpoisoned;
 
 /// More entries than this and the expired ones are swept out on the next put.
 const SWEEP_ABOVE: usize = 10_000;
@@ -108,9 +109,9 @@ impl CallerCache {
         }
         let key = (user_id.to_owned(), session_id.to_owned());
         let batch = {
-            let mut next = lock(&self.next_read);
+            let mut next = unpoisoned(&self.next_read);
             let batch = Arc::clone(next.get_or_insert_with(Arc::default));
-            let mut keys = lock(&batch.keys);
+            let mut keys = unpoisoned(&batch.keys);
             keys.push(key.clone());
             if keys.len() >= MAX_BATCH {
                 *next = None;
@@ -123,13 +124,13 @@ impl CallerCache {
             .get_or_try_init(|| async {
                 let _reading = self.reading.lock().await;
                 {
-                    let mut next = lock(&self.next_read);
+                    let mut next = unpoisoned(&self.next_read);
                     if next.as_ref().is_some_and(|b| Arc::ptr_eq(b, &batch)) {
                         *next = None;
                     }
                 }
                 // Nobody joins from here on.
-                let mut keys = lock(&batch.keys).clone();
+                let mut keys = unpoisoned(&batch.keys).clone();
                 keys.sort_unstable();
                 keys.dedup();
                 let epoch = self.epoch();
@@ -152,7 +153,7 @@ impl CallerCache {
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        lock(&self.inner)
+        unpoisoned(&self.inner)
     }
 
     /// The epoch to hand to [`put`](Self::put); read it before the database.
@@ -208,11 +209,6 @@ impl CallerCache {
         inner.epoch += 1;
         inner.entries.clear();
     }
-}
-
-/// The maps stay consistent even if a holder panicked.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

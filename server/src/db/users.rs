@@ -152,46 +152,20 @@ struct CallerRow {
     department_id: Option<String>,
 }
 
-/// Reads user `user_id` and device session `session_id` (one row per
-/// department); `None` if the user does not exist.
+/// Reads user `user_id` and device session `session_id`; `None` if the user
+/// does not exist. [`callers`] for one key.
 pub async fn caller(
     ex: impl AnyExecutor<'_>,
     user_id: &str,
     session_id: &str,
 ) -> sqlx::Result<Option<Caller>> {
-    let rows: Vec<CallerRow> = sqlx::query_as(
-        "SELECT u.id, u.name, u.role, u.status, u.customer_id, s.id AS session_id, \
-                m.department_id \
-         FROM users u \
-         LEFT JOIN device_sessions s \
-           ON s.id = $2 AND s.user_id = u.id AND s.revoked_at IS NULL \
-         LEFT JOIN department_members m ON m.user_id = u.id \
-         WHERE u.id = $1 \
-         ORDER BY m.department_id",
-    )
-    .bind(user_id)
-    .bind(session_id)
-    .fetch_all(ex)
-    .await?;
-    let mut rows = rows.into_iter();
-    let Some(first) = rows.next() else {
-        return Ok(None);
-    };
-    let mut department_ids: Vec<String> = first.department_id.into_iter().collect();
-    department_ids.extend(rows.filter_map(|r| r.department_id));
-    Ok(Some(Caller {
-        id: first.id,
-        name: first.name,
-        role: first.role,
-        status: first.status,
-        customer_id: first.customer_id,
-        session_live: first.session_id.is_some(),
-        department_ids,
-    }))
+    let key = (user_id.to_owned(), session_id.to_owned());
+    Ok(callers(ex, std::slice::from_ref(&key)).await?.remove(&key))
 }
 
-/// [`caller`] for many `(user_id, session_id)` pairs in one statement; a
-/// pair whose user does not exist is absent from the answer.
+/// The callers of many `(user_id, session_id)` pairs, in one statement (one
+/// row per pair and department); a pair whose user does not exist is absent
+/// from the answer.
 pub async fn callers(
     ex: impl AnyExecutor<'_>,
     keys: &[(String, String)],

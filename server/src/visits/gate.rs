@@ -59,7 +59,7 @@ use super::{VisitError, allow, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::db::Db;
 use crate::db::visits::{self, VisitRow};
-use crate::keyed_locks::KeyedLocks;
+use crate::keyed_locks::{KeyedLocks, unpoisoned};
 
 /// Admits claims on this instance; clones share the same state.
 #[derive(Debug, Clone, Default)]
@@ -136,7 +136,7 @@ impl ClaimGate {
     /// The visit with its holders, from a read that began after this call.
     async fn read(&self, db: &Db, visit_id: &str) -> Result<Arc<SharedRead>, VisitError> {
         let read = Arc::clone(
-            lock(&self.next_read)
+            unpoisoned(&self.next_read)
                 .entry(visit_id.to_owned())
                 .or_default(),
         );
@@ -146,7 +146,7 @@ impl ClaimGate {
                 // Claims arriving from now on wait for the next read. (When
                 // this read failed before, it has already left the map.)
                 {
-                    let mut next = lock(&self.next_read);
+                    let mut next = unpoisoned(&self.next_read);
                     if next.get(visit_id).is_some_and(|r| Arc::ptr_eq(r, &read)) {
                         next.remove(visit_id);
                     }
@@ -166,7 +166,7 @@ impl ClaimGate {
     /// Counts `me` in flight on the visit, or returns `false` (counting
     /// nothing) when its holders and the claims in flight fill `quota`.
     fn enter(&self, visit_id: &str, me: &str, holders: &[String], quota: i64) -> bool {
-        let mut in_flight = lock(&self.in_flight);
+        let mut in_flight = unpoisoned(&self.in_flight);
         let claims = in_flight.get(visit_id).map_or(&[][..], Vec::as_slice);
         // A second claim of the same technician (a retry, the same command
         // over two connections) takes no second seat here: it goes on, and
@@ -190,12 +190,10 @@ impl ClaimGate {
 
     /// How many admitted claims on `visit_id` are in flight here.
     pub fn in_flight(&self, visit_id: &str) -> usize {
-        lock(&self.in_flight).get(visit_id).map_or(0, Vec::len)
+        unpoisoned(&self.in_flight)
+            .get(visit_id)
+            .map_or(0, Vec::len)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Admitted {
@@ -210,7 +208,7 @@ impl Admitted {
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        let mut in_flight = lock(&self.gate.in_flight);
+        let mut in_flight = unpoisoned(&self.gate.in_flight);
         if let Some(claims) = in_flight.get_mut(&self.visit_id) {
             if let Some(at) = claims.iter().position(|t| *t == self.technician_id) {
                 claims.swap_remove(at);

@@ -462,22 +462,9 @@ async fn caller_misses_that_arrive_together_share_one_read(backend: Backend) {
     assert!(expected[3].is_none());
 
     let cache = CallerCache::new(std::time::Duration::from_secs(60));
-    // A first miss reads alone, and the test holds every reader connection
-    // until the other three have arrived (a fast read could otherwise end
-    // before the next miss is polled).
-    let pool = db.pool();
-    let mut held = Vec::new();
-    for _ in 0..pool.options().get_max_connections() {
-        held.push(pool.acquire().await.unwrap());
-    }
+    // A first miss reads alone; the other three arrive while it runs.
     let loads = futures_util::future::join_all(keys.iter().map(|(u, s)| cache.load(db, u, s)));
-    let release = async {
-        for _ in 0..3 {
-            tokio::task::yield_now().await;
-        }
-        drop(held);
-    };
-    let (loaded, ()) = tokio::join!(loads, release);
+    let loaded = fieldops_tests::with_readers_held(db, loads).await;
     assert_eq!(cache.reads(), 2, "one read alone, then one for three");
     for (loaded, expected) in loaded.into_iter().zip(&expected) {
         let loaded = loaded.unwrap();

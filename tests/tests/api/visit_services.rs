@@ -231,22 +231,9 @@ async fn claim_gate_shares_reads_among_claims_that_arrive_together(backend: Back
     let gate = ClaimGate::default();
 
     // The first claim starts a read at once; the other three arrive while
-    // it runs, wait for the next read and share it. (The test holds every
-    // reader connection until all four have arrived, or a fast read could
-    // finish before the next claim is polled.)
-    let pool = db.pool();
-    let mut held = Vec::new();
-    for _ in 0..pool.options().get_max_connections() {
-        held.push(pool.acquire().await.unwrap());
-    }
+    // it runs, wait for the next read and share it.
     let claims = futures_util::future::join_all(techs.iter().map(|t| gate.admit(db, t, visit_id)));
-    let release = async {
-        for _ in 0..3 {
-            tokio::task::yield_now().await;
-        }
-        drop(held);
-    };
-    let (outcomes, ()) = tokio::join!(claims, release);
+    let outcomes = fieldops_tests::with_readers_held(db, claims).await;
     assert_eq!(gate.reads(), 2, "one read alone, then one for three");
     let mut outcomes = outcomes.into_iter();
     let first = outcomes.next().unwrap().unwrap();
