@@ -467,15 +467,17 @@ async fn caller_misses_that_arrive_together_share_one_read(backend: Backend) {
     let loaded = fieldops_tests::with_readers_held(db, loads).await;
     assert_eq!(cache.reads(), 2, "one read alone, then one for three");
     for (loaded, expected) in loaded.into_iter().zip(&expected) {
-        let loaded = loaded.unwrap();
-        assert_eq!(
-            loaded
-                .as_ref()
-                .map(|c| (&c.id, c.role, c.session_live, &c.department_ids)),
-            expected
-                .as_ref()
-                .map(|c| (&c.id, c.role, c.session_live, &c.department_ids)),
-        );
+        let seen = |c: &Option<users::Caller>| {
+            c.as_ref().map(|c| {
+                (
+                    c.id.clone(),
+                    c.role,
+                    c.session_live,
+                    c.department_ids.clone(),
+                )
+            })
+        };
+        assert_eq!(seen(&loaded.unwrap()), seen(expected));
     }
     // Live sessions are cached; a revoked one is read again.
     cache

@@ -28,6 +28,17 @@ fn technician(user_id: &str) -> Actor {
     }
 }
 
+/// The four demo technicians, as actors.
+async fn demo_technicians(app: &TestApp) -> Vec<Actor> {
+    let mut techs = Vec::new();
+    for n in 1..=4 {
+        techs.push(technician(
+            &app.token_for(&format!("tech{n}@example.com")).await.0,
+        ));
+    }
+    techs
+}
+
 fn reason<T: std::fmt::Debug>(result: Result<T, VisitError>) -> RejectReason {
     match result {
         Err(VisitError::Rejected(r)) => r.reason,
@@ -126,12 +137,7 @@ async fn claim_gate_counts_claims_in_flight_once(backend: Backend) {
     let customer = demo_customer(&app, &cs).await;
     let visit = new_visit(&app, &cs, &customer, "Gerbang", "2030-08-02", 1, 2).await;
     let visit_id = visit["id"].as_str().unwrap();
-    let mut techs = Vec::new();
-    for n in 1..=4 {
-        techs.push(technician(
-            &app.token_for(&format!("tech{n}@example.com")).await.0,
-        ));
-    }
+    let techs = demo_technicians(&app).await;
     let db = &app.server.state.db;
     let gate = ClaimGate::default();
 
@@ -221,12 +227,7 @@ async fn claim_gate_shares_reads_among_claims_that_arrive_together(backend: Back
     let customer = demo_customer(&app, &cs).await;
     let visit = new_visit(&app, &cs, &customer, "Serentak", "2030-08-03", 1, 1).await;
     let visit_id = visit["id"].as_str().unwrap();
-    let mut techs = Vec::new();
-    for n in 1..=4 {
-        techs.push(technician(
-            &app.token_for(&format!("tech{n}@example.com")).await.0,
-        ));
-    }
+    let techs = demo_technicians(&app).await;
     let db = &app.server.state.db;
     let gate = ClaimGate::default();
 
