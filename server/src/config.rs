@@ -19,6 +19,7 @@ pub struct FileConfig {
     pub refresh_token_ttl_secs: Option<u64>,
     pub caller_cache_ttl_ms: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    pub idempotency_lease_ms: Option<u64>,
     pub default_phone_region: Option<String>,
     /// `local` (default) or `s3`.
     pub blob_store: Option<String>,
@@ -39,6 +40,7 @@ pub struct FileConfig {
     pub whatsapp: Option<WhatsappSettings>,
     pub attendance: Option<AttendanceConfig>,
     pub login_throttle: Option<LoginThrottleConfig>,
+    pub trusted_proxies: Option<Vec<TrustedProxy>>,
 }
 
 /// The WhatsApp Cloud API (TOML table `[whatsapp]`). Without an app secret the
@@ -56,6 +58,11 @@ pub struct WhatsappSettings {
     pub access_token: Option<String>,
     /// Attempts before an outbound message is marked failed.
     pub max_attempts: u32,
+    /// The approved authentication template that carries one-time codes
+    /// (its body takes the code as `{{1}}`, its copy-code button the code
+    /// again), and the template's language code.
+    pub code_template: String,
+    pub code_template_language: String,
 }
 
 impl Default for WhatsappSettings {
@@ -67,6 +74,8 @@ impl Default for WhatsappSettings {
             phone_number_id: String::new(),
             access_token: None,
             max_attempts: 8,
+            code_template: "fieldops_kode_verifikasi".into(),
+            code_template_language: "id".into(),
         }
     }
 }
@@ -93,6 +102,10 @@ pub struct Config {
     /// zero reads the database on every request.
     pub caller_cache_ttl: Duration,
     pub max_body_bytes: usize,
+    /// How long a request holds its `Idempotency-Key` before a retry may
+    /// take it over (`http::idempotency`): after a crash, the wait before the
+    /// retry runs.
+    pub idempotency_lease: Duration,
     /// Region for phone numbers written without a country code (ISO 3166).
     pub default_phone_region: String,
     /// Ticket categories (codes) accepted by the API.
@@ -117,29 +130,108 @@ pub struct Config {
     pub attendance: AttendanceConfig,
     /// Limits on failed sign-ins.
     pub login_throttle: LoginThrottleConfig,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
-/// How many sign-ins may fail before more are refused with 429 until the
-/// window ends (TOML table `[login_throttle]`; 0 turns a limit off).
+/// How failed sign-ins slow the next attempt (TOML table
+/// `[login_throttle]`; see `auth::throttle`). Past a key's free failures,
+/// each failure doubles its wait, from `first_delay_ms` up to
+/// `max_delay_secs`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginThrottleConfig {
-    /// Per account (e-mail address), whoever tries.
-    pub max_failures_per_account: u32,
-    /// Per client address, whichever accounts it tries. Behind a reverse
-    /// proxy every request comes from the proxy: raise or turn this off.
-    pub max_failures_per_address: u32,
-    /// The window, in seconds, counted from its first failure.
-    pub window_secs: u64,
+    /// One client guessing one account.
+    pub free_failures_per_account_and_address: u32,
+    /// Many clients guessing one account; the wait holds back only clients
+    /// that failed on it themselves, never the owner from a fresh address.
+    #[serde(alias = "max_failures_per_account")]
+    pub free_failures_per_account: u32,
+    /// One client guessing many accounts. Behind a reverse proxy, set
+    /// `trusted_proxies` so that this is the client's own address.
+    #[serde(alias = "max_failures_per_address")]
+    pub free_failures_per_address: u32,
+    /// The first wait past the allowance, in milliseconds.
+    pub first_delay_ms: u64,
+    /// The longest wait, in seconds.
+    pub max_delay_secs: u64,
+    /// Failures are forgotten after this many seconds without one.
+    #[serde(alias = "window_secs")]
+    pub forget_after_secs: u64,
 }
 
 impl Default for LoginThrottleConfig {
     fn default() -> Self {
         Self {
-            max_failures_per_account: 10,
-            max_failures_per_address: 100,
-            window_secs: 15 * 60,
+            free_failures_per_account_and_address: 5,
+            free_failures_per_account: 20,
+            free_failures_per_address: 50,
+            first_delay_ms: 1000,
+            max_delay_secs: 15 * 60,
+            forget_after_secs: 15 * 60,
         }
+    }
+}
+
+/// A reverse proxy (or a network of them, as a CIDR) whose
+/// `X-Forwarded-For` names the client (`trusted_proxies`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl TrustedProxy {
+    /// Whether `ip` is within this network.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let ip = match ip {
+            V6(v6) => v6.to_ipv4_mapped().map_or(V6(v6), V4),
+            v4 => v4,
+        };
+        match (self.network, ip) {
+            (V4(net), V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (V6(net), V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+
+    /// `10.0.0.0/8`, `fd00::/8`, or one address.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not an IP address or CIDR (e.g. 10.0.0.0/8)");
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix.parse::<u8>().map_err(|_| bad())?)),
+            None => (s.trim(), None),
+        };
+        let network: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(Self { network, prefix })
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -238,6 +330,7 @@ impl Default for Config {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             caller_cache_ttl: Duration::from_secs(2),
             max_body_bytes: 1024 * 1024,
+            idempotency_lease: Duration::from_secs(5),
             default_phone_region: "ID".to_owned(),
             blob_store: BlobStoreConfig::default(),
             max_upload_bytes: 15 * 1024 * 1024,
@@ -254,6 +347,7 @@ impl Default for Config {
             whatsapp: WhatsappSettings::default(),
             attendance: AttendanceConfig::default(),
             login_throttle: LoginThrottleConfig::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -291,9 +385,13 @@ impl Config {
                 .caller_cache_ttl_ms
                 .map_or(d.caller_cache_ttl, Duration::from_millis),
             max_body_bytes: file.max_body_bytes.unwrap_or(d.max_body_bytes),
+            idempotency_lease: file
+                .idempotency_lease_ms
+                .map_or(d.idempotency_lease, Duration::from_millis),
             default_phone_region: file.default_phone_region.unwrap_or(d.default_phone_region),
             attendance: file.attendance.unwrap_or(d.attendance),
             login_throttle: file.login_throttle.unwrap_or(d.login_throttle),
+            trusted_proxies: file.trusted_proxies.unwrap_or(d.trusted_proxies),
             ticket_categories: file.ticket_categories.unwrap_or(d.ticket_categories),
             ticket_default_department: file
                 .ticket_default_department

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use fieldops_sync::text::{self, Shape};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -186,27 +187,33 @@ impl Validator {
     }
 }
 
-/// Trimmed text that is not empty and at most `max` characters long.
+/// Trimmed running text (tabs and line breaks allowed) that is not empty and
+/// at most `max` characters long. The rule is `fieldops_sync::text`'s, which
+/// sync commands and documents follow too.
 pub fn bounded_text(value: &str, max: usize) -> Result<String, String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err("must not be empty".into());
-    }
-    optional_text(trimmed, max)
+    checked(value, Shape::Paragraph, max, true)
 }
 
-/// Trimmed text of at most `max` characters; may be empty.
+/// Trimmed running text of at most `max` characters; may be empty.
 pub fn optional_text(value: &str, max: usize) -> Result<String, String> {
+    checked(value, Shape::Paragraph, max, false)
+}
+
+/// A trimmed one-line label that is not empty: names, titles, subjects. No
+/// line breaks, and none of the invisible characters that disguise a name
+/// (bidi overrides, zero-width spaces).
+pub fn line(value: &str, max: usize) -> Result<String, String> {
+    checked(value, Shape::Line, max, true)
+}
+
+/// [`line`], but may be empty.
+pub fn optional_line(value: &str, max: usize) -> Result<String, String> {
+    checked(value, Shape::Line, max, false)
+}
+
+fn checked(value: &str, shape: Shape, max: usize, required: bool) -> Result<String, String> {
     let trimmed = value.trim();
-    if trimmed.chars().count() > max {
-        return Err(format!("must be at most {max} characters"));
-    }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err("must not contain control characters".into());
-    }
+    text::check(trimmed, shape, max, required).map_err(|p| p.describe())?;
     Ok(trimmed.to_owned())
 }
 
@@ -324,6 +331,14 @@ mod tests {
         assert!(bounded_text("   ", 10).is_err());
         assert!(bounded_text(&"x".repeat(11), 10).is_err());
         assert!(bounded_text("a\u{0}b", 10).is_err());
+        assert_eq!(
+            bounded_text("baris 1\nbaris 2", 20).as_deref(),
+            Ok("baris 1\nbaris 2")
+        );
+        assert!(line("Budi\nAdmin", 20).is_err());
+        assert!(line("Budi\u{202E}nimdA", 20).is_err());
+        assert!(line("Bu\u{200B}di", 20).is_err());
+        assert_eq!(optional_line("  ", 20).as_deref(), Ok(""));
     }
 
     #[test]

@@ -19,8 +19,13 @@
 //! committed. [`EventBus::publish`] is the one-shot form for changes that
 //! have already committed.
 //!
-//! Who receives an event is its [`Audience`], checked against the
-//! subscriber's [`Actor`] by [`Audience::admits`].
+//! Who receives an event is decided twice, by [`Event::readable_by`]: its
+//! [`Audience`] names the people it is about (a department's staff, one
+//! account, a customer's accounts), and for events sent to staff the policy
+//! says which roles may read that [kind](KINDS) at all
+//! (`Actor::reads_staff_event`) — the same roles that may read the same
+//! thing over HTTP, so a technician, who is staff, never hears of a new
+//! customer's name or a WhatsApp recipient's number.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +72,42 @@ impl Audience {
     }
 }
 
+/// Every kind of event the server records. Each is judged by
+/// `Actor::reads_staff_event` when sent to staff; recording an unlisted kind
+/// fails the tests (a debug assertion), and the policy lets only admins read
+/// a kind it does not know.
+pub const KINDS: &[&str] = &[
+    "visit.created",
+    "visit.updated",
+    "visit.status_changed",
+    "visit.claimed",
+    "visit.withdrawn",
+    "visit.returned_to_pool",
+    "assignment.released",
+    "attendance.checked_in",
+    "attendance.checked_out",
+    "extension.requested",
+    "extension.approved",
+    "extension.rejected",
+    "ticket.created",
+    "ticket.updated",
+    "ticket.assigned",
+    "ticket.message",
+    "ticket.sla_breached",
+    "chat.message",
+    "conversation.assigned",
+    "customer.created",
+    "customer.updated",
+    "customer.deactivated",
+    "customer.restored",
+    "customer.registered",
+    "customer.merged",
+    "whatsapp.sent",
+    "staff.presence",
+    crate::sync::SYNC_EVENT,
+    crate::sync::ACCOUNT_EVENT,
+];
+
 /// Something that happened, for the people who may know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Event {
@@ -105,6 +146,20 @@ struct EventRow {
     audience: String,
     data: String,
     at: i64,
+}
+
+impl Event {
+    /// Whether `actor` may receive this event: its audience includes them
+    /// and, when it is sent to staff, their role may read its kind.
+    pub fn readable_by(&self, actor: &Actor) -> bool {
+        match &self.audience {
+            Some(audience @ Audience::Staff { .. }) => {
+                audience.admits(actor) && actor.reads_staff_event(&self.kind)
+            }
+            Some(audience) => audience.admits(actor),
+            None => false,
+        }
+    }
 }
 
 impl EventRow {
@@ -210,7 +265,7 @@ impl EventBus {
         Ok(bus)
     }
 
-    /// Receives every event published from now on (filter with [`Audience::admits`]).
+    /// Receives every event published from now on (filter with [`Event::readable_by`]).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.local.subscribe()
     }
@@ -256,6 +311,11 @@ impl EventBus {
         tx: &mut Tx,
         events: Vec<(&str, Audience, serde_json::Value)>,
     ) -> anyhow::Result<Recorded> {
+        debug_assert!(
+            events.iter().all(|(kind, ..)| KINDS.contains(kind)),
+            "an event kind missing from events::KINDS: {:?}",
+            events.iter().map(|e| e.0).collect::<Vec<_>>()
+        );
         if events.is_empty() {
             return Ok(Recorded::default());
         }

@@ -17,12 +17,14 @@
 //! * [`storage`], [`photos`]: photo bytes in object storage (local or S3),
 //!   their checks, thumbnails, signed links and garbage collection.
 
+pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod faults;
 pub mod helpdesk;
 pub mod http;
 pub mod keyed_locks;
@@ -32,6 +34,7 @@ pub mod seed;
 pub mod storage;
 pub mod sync;
 pub mod visits;
+pub mod work;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -79,6 +82,8 @@ pub struct Shared {
     pub blobs: storage::BlobStore,
     /// Signs and checks download links.
     pub links: photos::LinkSigner,
+    /// Hashes the one-time codes that prove a phone.
+    pub codes: accounts::phone_codes::CodeKey,
     /// Orders requests on one upload within this instance.
     pub upload_locks: keyed_locks::KeyedLocks,
     /// Tells claims bound to lose before they queue for the writer.
@@ -110,6 +115,9 @@ impl AppState {
             db::secrets::get_or_create(&db, "download_link_hmac", auth::tokens::random_secret)
                 .await?;
         let links = photos::LinkSigner::new(link_key.as_bytes());
+        let code_key =
+            db::secrets::get_or_create(&db, "phone_code_hmac", auth::tokens::random_secret).await?;
+        let codes = accounts::phone_codes::CodeKey::new(code_key.as_bytes());
         let helpdesk = helpdesk::Helpdesk::new(&config)?;
         let shutdown = CancellationToken::new();
         let callers = Arc::new(auth::cache::CallerCache::new(config.caller_cache_ttl));
@@ -133,6 +141,7 @@ impl AppState {
             live,
             blobs,
             links,
+            codes,
             upload_locks: keyed_locks::KeyedLocks::default(),
             claim_gate,
             helpdesk,
@@ -205,9 +214,9 @@ fn spawn_housekeeping(state: AppState) {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "expiring idempotency keys"),
                     }
-                    let window = state.config.login_throttle.window_secs.saturating_mul(1000);
-                    let window = i64::try_from(window).unwrap_or(i64::MAX);
-                    if let Err(e) = db::login_failures::expire(&state.db, window).await {
+                    let forget = state.config.login_throttle.forget_after_secs.saturating_mul(1000);
+                    let forget = i64::try_from(forget).unwrap_or(i64::MAX);
+                    if let Err(e) = db::login_failures::expire(&state.db, forget).await {
                         tracing::warn!(error = %e, "expiring sign-in failure counts");
                     }
                     if let Err(e) = state.events.expire(EVENT_LOG_TTL_MS).await {

@@ -193,7 +193,7 @@ async fn create_user(
         .filter(|r| r.is_staff())
         .context("role must be admin, cs, sales or technician")?;
     let email = domain::email(email).map_err(|m| anyhow::anyhow!("email {m}"))?;
-    let name = domain::bounded_text(name, 120).map_err(|m| anyhow::anyhow!("name {m}"))?;
+    let name = domain::line(name, 120).map_err(|m| anyhow::anyhow!("name {m}"))?;
     let password = domain::new_password(password).map_err(|m| anyhow::anyhow!("password {m}"))?;
     let mut department_ids = Vec::new();
     for d in department_names {

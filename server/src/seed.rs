@@ -209,7 +209,7 @@ pub async fn demo(db: &Db) -> anyhow::Result<SeedReport> {
                     city: (*city).to_owned(),
                     location: Some((*lat, *lon)),
                 };
-                customers::insert(&mut tx, &fields, CreatedVia::Manual).await?
+                customers::insert(&mut tx, &fields, CreatedVia::Manual, true).await?
             }
         };
         tx.commit().await?;

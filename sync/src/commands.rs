@@ -173,19 +173,17 @@ fn check_text(
     max_chars: usize,
     required: bool,
 ) -> Result<(), InvalidCommand> {
-    if required && text.trim().is_empty() {
-        return invalid(field, "must not be blank");
-    }
-    if text.chars().count() > max_chars {
-        return invalid(field, "is too long");
-    }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return invalid(field, "contains control characters");
-    }
-    Ok(())
+    use crate::text::{Shape, TextProblem, check};
+    check(text, Shape::Paragraph, max_chars, required).map_err(|problem| InvalidCommand {
+        field,
+        problem: match problem {
+            TextProblem::Blank => "must not be blank",
+            TextProblem::TooLong { .. } => "is too long",
+            TextProblem::Control | TextProblem::InvisibleFormatting => {
+                "contains control characters"
+            }
+        },
+    })
 }
 
 impl Attendance {

@@ -183,3 +183,4 @@ pub mod ids;
 pub mod protocol;
 pub mod rules;
 pub mod testing;
+pub mod text;

@@ -287,6 +287,7 @@ async fn main() {
             &mut tx,
             &fields,
             fieldops_server::domain::CreatedVia::Manual,
+            true,
         )
         .await
         .unwrap();

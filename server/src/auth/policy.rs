@@ -244,6 +244,30 @@ impl Actor {
         }
     }
 
+    /// Whether this staff member may read live events of `kind` sent to
+    /// staff (`crate::events::KINDS`): the roles that may read the same thing
+    /// over HTTP. The event's audience narrows it further (a department).
+    pub fn reads_staff_event(&self, kind: &str) -> bool {
+        let role = self.role;
+        if !role.is_staff() {
+            return false;
+        }
+        match kind.split_once('.').map_or(kind, |(family, _)| family) {
+            // Names, phones and addresses: who may list customers.
+            "customer" => self.allows(Action::ListCustomers),
+            // Whom a message went to, what a customer wrote.
+            "whatsapp" | "chat" | "conversation" => self.allows(Action::ListConversations),
+            // Where a technician stood, and when.
+            "attendance" => self.allows(Action::ViewAttendance),
+            "extension" => self.allows(Action::DecideExtensions),
+            // The pool: technicians claim from it.
+            "visit" | "assignment" => self.allows(Action::ListVisits),
+            // The audience holds the department.
+            "ticket" | "staff" => true,
+            _ => role == Admin,
+        }
+    }
+
     /// True for the account of customer `customer_id`.
     fn owns(&self, customer_id: &str) -> bool {
         self.role == Customer && self.customer_id.as_deref() == Some(customer_id)

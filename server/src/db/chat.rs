@@ -65,11 +65,15 @@ pub async fn create(
     Ok(id)
 }
 
-pub async fn get(db: &Db, id: &str, reader: &str) -> sqlx::Result<Option<ConversationRow>> {
+pub async fn get(
+    ex: impl AnyExecutor<'_>,
+    id: &str,
+    reader: &str,
+) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE c.id = $2")))
         .bind(reader)
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(ex)
         .await
 }
 

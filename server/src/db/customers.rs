@@ -23,10 +23,22 @@ pub struct CustomerRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub deactivated_at: Option<i64>,
+    /// 1 when the phone is known to be the customer's: CS entered it, it
+    /// sent a WhatsApp message, or its owner proved it with a code. Only
+    /// verified phones are unique and link an app account.
+    pub phone_verified: i64,
+    /// The record this one was merged into by CS (then it is inactive).
+    pub merged_into: Option<String>,
+}
+
+impl CustomerRow {
+    pub fn phone_verified(&self) -> bool {
+        self.phone_verified == 1
+    }
 }
 
 const COLUMNS: &str = "id, name, phone, email, address, city, lat, lon, status, created_via, \
-                       created_at, updated_at, deactivated_at";
+                       created_at, updated_at, deactivated_at, phone_verified, merged_into";
 
 /// A customer's editable fields, validated.
 #[derive(Debug, Clone, Default)]
@@ -46,17 +58,20 @@ pub struct CustomerFilter {
     pub search: Option<String>,
 }
 
+/// Inserts a customer; `phone_verified` says whether the phone is known
+/// to be theirs (see [`CustomerRow::phone_verified`]).
 pub async fn insert(
     tx: &mut Tx,
     fields: &CustomerFields,
     via: CreatedVia,
+    phone_verified: bool,
 ) -> sqlx::Result<CustomerRow> {
     let now = now_ms();
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO customers (id, name, phone, email, address, city, lat, lon, status, \
-                                created_via, created_at, updated_at) \
+                                created_via, created_at, updated_at, phone_verified) \
          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $11 = 1 THEN $7 END, CASE WHEN $11 = 1 THEN $8 END, \
-                 'active', $9, $10, $10) RETURNING {COLUMNS}"
+                 'active', $9, $10, $10, $12) RETURNING {COLUMNS}"
     )))
     .bind(new_id())
     .bind(&fields.name)
@@ -69,6 +84,7 @@ pub async fn insert(
     .bind(via.as_str())
     .bind(now)
     .bind(i64::from(fields.location.is_some()))
+    .bind(i64::from(phone_verified))
     .fetch_one(&mut **tx)
     .await
 }
@@ -82,9 +98,10 @@ pub async fn get(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<Cust
     .await
 }
 
+/// The customer whose verified phone is `phone` (there is at most one).
 pub async fn by_phone(tx: &mut Tx, phone: &str) -> sqlx::Result<Option<CustomerRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM customers WHERE phone = $1"
+        "SELECT {COLUMNS} FROM customers WHERE phone = $1 AND phone_verified = 1"
     )))
     .bind(phone)
     .fetch_optional(&mut **tx)
@@ -122,12 +139,13 @@ fn lat_lon(fields: &CustomerFields) -> (f64, f64) {
     fields.location.unwrap_or((0.0, 0.0))
 }
 
-/// Writes every field of `fields`; returns the updated row.
+/// Writes every field of `fields` (by staff or from the phone itself, so
+/// the phone counts as verified); returns the updated row.
 pub async fn update(tx: &mut Tx, id: &str, fields: &CustomerFields) -> sqlx::Result<CustomerRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE customers SET name = $2, phone = $3, email = $4, address = $5, city = $6, \
                               lat = CASE WHEN $10 = 1 THEN $7 END, lon = CASE WHEN $10 = 1 THEN $8 END, \
-                              updated_at = $9 \
+                              updated_at = $9, phone_verified = 1 \
          WHERE id = $1 RETURNING {COLUMNS}"
     )))
     .bind(id)
@@ -158,4 +176,60 @@ pub async fn set_status(tx: &mut Tx, id: &str, status: Status) -> sqlx::Result<C
     .bind(now)
     .fetch_one(&mut **tx)
     .await
+}
+
+/// Whether customer `id` has an app account.
+pub async fn has_account(tx: &mut Tx, id: &str) -> sqlx::Result<bool> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE customer_id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// What [`merge`] moved, for the documents to re-project.
+#[derive(Debug, Default)]
+pub struct Moved {
+    pub ticket_ids: Vec<String>,
+    pub visit_ids: Vec<String>,
+    /// The app account that now belongs to the surviving record.
+    pub user_id: Option<String>,
+}
+
+/// Moves the rows of customer `from` — its app account, tickets, visits and
+/// conversations — to customer `into` (the sync documents are moved by
+/// `sync::move_customer_documents`), and retires
+/// `from` (inactive, `merged_into` set). `into`'s own fields are kept.
+pub async fn merge(tx: &mut Tx, from: &str, into: &str) -> sqlx::Result<Moved> {
+    let ids = |table: &'static str| {
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {table} WHERE customer_id = $1 ORDER BY id"
+        )))
+        .bind(from)
+    };
+    let moved = Moved {
+        ticket_ids: ids("tickets").fetch_all(&mut **tx).await?,
+        visit_ids: ids("visits").fetch_all(&mut **tx).await?,
+        user_id: ids("users").fetch_optional(&mut **tx).await?,
+    };
+    for table in ["users", "tickets", "visits", "conversations"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET customer_id = $2 WHERE customer_id = $1"
+        )))
+        .bind(from)
+        .bind(into)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE customers SET status = 'inactive', deactivated_at = $2, updated_at = $2, \
+                              merged_into = $3 WHERE id = $1",
+    )
+    .bind(from)
+    .bind(now)
+    .bind(into)
+    .execute(&mut **tx)
+    .await?;
+    Ok(moved)
 }

@@ -25,10 +25,10 @@ pub async fn list(db: &Db) -> sqlx::Result<Vec<DepartmentRow>> {
         .await
 }
 
-pub async fn get(db: &Db, id: &str) -> sqlx::Result<Option<DepartmentRow>> {
+pub async fn get(ex: impl sqlx::AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<DepartmentRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE d.id = $1")))
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(ex)
         .await
 }
 

@@ -1,33 +1,91 @@
-//! Sign-in attempts that did not succeed, per throttle key in a fixed window (see
+//! Sign-in attempts per throttle key, and when the key may try next (see
 //! `crate::auth::throttle`).
 
 use super::{Db, now_ms};
 
-/// Counts one sign-in attempt of `key` — in the window still open at `now`
-/// (ms), or in a new one — and returns the window's count and start. Counted
-/// before the password is checked, so parallel guesses cannot all slip in
-/// under the limit; a success takes its attempt back.
-pub async fn attempt(db: &Db, key: &str, window_ms: i64, now: i64) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as(
-        "INSERT INTO login_failures (throttle_key, failures, window_start) VALUES ($1, 1, $2) \
-         ON CONFLICT (throttle_key) DO UPDATE SET \
-           failures = CASE WHEN login_failures.window_start > $3 \
-                           THEN login_failures.failures + 1 ELSE 1 END, \
-           window_start = CASE WHEN login_failures.window_start > $3 \
-                               THEN login_failures.window_start ELSE $2 END \
-         RETURNING failures, window_start",
-    )
-    .bind(key)
-    .bind(now)
-    .bind(now - window_ms)
-    .fetch_one(db.pool())
-    .await
+/// A key's attempts as they count now.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Failures not yet forgotten.
+    pub failures: i64,
+    /// The earliest next attempt (unix ms).
+    pub next_at: i64,
+    /// The row as read, for the conditional update that counts the next one.
+    row: (i64, i64),
 }
 
-/// Takes back one attempt of `key` (it succeeded).
+#[derive(sqlx::FromRow)]
+struct Row {
+    failures: i64,
+    last_at: i64,
+    next_at: i64,
+}
+
+/// The attempts of `key`; those of a key quiet since before `forget_before`
+/// (ms) count as none.
+pub async fn get(db: &Db, key: &str, forget_before: i64) -> sqlx::Result<Option<Seen>> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT failures, last_at, next_at FROM login_failures WHERE throttle_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|r| {
+        let forgotten = r.last_at < forget_before;
+        Seen {
+            failures: if forgotten { 0 } else { r.failures },
+            next_at: if forgotten { 0 } else { r.next_at },
+            row: (r.failures, r.last_at),
+        }
+    }))
+}
+
+/// Counts one attempt of `key` at `now` (ms) — as one more than `seen` —
+/// and makes it wait until `next_at`. False when another attempt was
+/// counted since `seen` was read (nothing is written then), so parallel
+/// guesses cannot all slip in under one count.
+pub async fn count(
+    db: &Db,
+    key: &str,
+    seen: Option<&Seen>,
+    now: i64,
+    next_at: i64,
+) -> sqlx::Result<bool> {
+    let done = match seen {
+        None => {
+            sqlx::query(
+                "INSERT INTO login_failures (throttle_key, failures, last_at, next_at) \
+                 VALUES ($1, 1, $2, $3) ON CONFLICT (throttle_key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(now)
+            .bind(next_at)
+            .execute(db.pool())
+            .await?
+        }
+        Some(seen) => {
+            sqlx::query(
+                "UPDATE login_failures SET failures = $2, last_at = $3, next_at = $4 \
+                 WHERE throttle_key = $1 AND failures = $5 AND last_at = $6",
+            )
+            .bind(key)
+            .bind(seen.failures + 1)
+            .bind(now)
+            .bind(next_at)
+            .bind(seen.row.0)
+            .bind(seen.row.1)
+            .execute(db.pool())
+            .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
+}
+
+/// Takes back one attempt of `key` (it succeeded), and its wait.
 pub async fn forgive_one(db: &Db, key: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE login_failures SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0",
+        "UPDATE login_failures SET failures = failures - 1, next_at = 0 \
+         WHERE throttle_key = $1 AND failures > 0",
     )
     .bind(key)
     .execute(db.pool())
@@ -35,7 +93,7 @@ pub async fn forgive_one(db: &Db, key: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Forgets the failures of `key` (a successful sign-in).
+/// Forgets the attempts of `key` (a successful sign-in).
 pub async fn clear(db: &Db, key: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1")
         .bind(key)
@@ -44,10 +102,13 @@ pub async fn clear(db: &Db, key: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Deletes windows that closed more than `window_ms` ago; returns how many.
-pub async fn expire(db: &Db, window_ms: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM login_failures WHERE window_start < $1")
-        .bind(now_ms() - window_ms)
+/// Deletes keys quiet for longer than `forget_ms` whose wait is over;
+/// returns how many.
+pub async fn expire(db: &Db, forget_ms: i64) -> sqlx::Result<u64> {
+    let now = now_ms();
+    let done = sqlx::query("DELETE FROM login_failures WHERE last_at < $1 AND next_at < $2")
+        .bind(now - forget_ms)
+        .bind(now)
         .execute(db.pool())
         .await?;
     Ok(done.rows_affected())

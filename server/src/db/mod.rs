@@ -47,6 +47,7 @@ pub mod departments;
 pub mod extensions;
 pub mod idempotency;
 pub mod login_failures;
+pub mod phone_codes;
 pub mod secrets;
 pub mod sessions;
 pub mod ticket_queries;

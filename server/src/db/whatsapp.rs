@@ -53,18 +53,52 @@ pub async fn enqueue(tx: &mut Tx, to_phone: &str, body: &str) -> sqlx::Result<St
     Ok(id)
 }
 
+/// Queues an approved template message (one that may be sent outside the
+/// 24-hour customer-service window): `template` is its JSON (name,
+/// language, parameters), `body` a readable rendition for people. When
+/// `secret`, both are blanked once the message is sent or given up.
+pub async fn enqueue_template(
+    tx: &mut Tx,
+    to_phone: &str,
+    body: &str,
+    template: &serde_json::Value,
+    secret: bool,
+) -> sqlx::Result<String> {
+    let id = new_id();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO whatsapp_outbox (id, to_phone, body, template, secret, status, attempts, \
+                                      next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+    )
+    .bind(&id)
+    .bind(to_phone)
+    .bind(body)
+    .bind(template.to_string())
+    .bind(i64::from(secret))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct OutboxRow {
     pub id: String,
     pub to_phone: String,
     pub body: String,
+    /// The template's JSON, for template messages.
+    pub template: Option<String>,
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub provider_id: Option<String>,
 }
 
-const COLUMNS: &str = "id, to_phone, body, status, attempts, last_error, provider_id";
+const COLUMNS: &str = "id, to_phone, body, template, status, attempts, last_error, provider_id";
+
+/// What a secret message keeps once it is out of the queue.
+const REDACTED: &str = "[redacted]";
 
 /// Leases the next due message for `lease_ms` (an expired lease of a crashed
 /// sender is due again); at most one caller gets each lease.
@@ -84,12 +118,15 @@ pub async fn lease_next(db: &Db, now: i64, lease_ms: i64) -> sqlx::Result<Option
 
 pub async fn mark_sent(db: &Db, id: &str, provider_id: Option<&str>) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE whatsapp_outbox SET status = 'sent', sent_at = $2, provider_id = $3, last_error = NULL \
+        "UPDATE whatsapp_outbox SET status = 'sent', sent_at = $2, provider_id = $3, last_error = NULL, \
+                body = CASE WHEN secret = 1 THEN $4 ELSE body END, \
+                template = CASE WHEN secret = 1 THEN NULL ELSE template END \
          WHERE id = $1",
     )
     .bind(id)
     .bind(now_ms())
     .bind(provider_id)
+    .bind(REDACTED)
     .execute(db.pool())
     .await?;
     Ok(())
@@ -104,7 +141,10 @@ pub async fn mark_attempt_failed(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE whatsapp_outbox SET status = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
-                                    last_error = $4 WHERE id = $1",
+                last_error = $4, \
+                body = CASE WHEN secret = 1 AND $3 IS NULL THEN $5 ELSE body END, \
+                template = CASE WHEN secret = 1 AND $3 IS NULL THEN NULL ELSE template END \
+         WHERE id = $1",
     )
     .bind(id)
     .bind(if retry_at.is_some() {
@@ -114,6 +154,7 @@ pub async fn mark_attempt_failed(
     })
     .bind(retry_at)
     .bind(error)
+    .bind(REDACTED)
     .execute(db.pool())
     .await?;
     Ok(())

@@ -19,6 +19,7 @@ use crate::AppState;
 use crate::db::tickets::{self, AssignMethod};
 use crate::db::{Tx, audit, now_ms};
 use crate::events::Audience;
+use crate::work::{Effects, Work};
 
 /// An agent who could take work now.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -84,27 +85,13 @@ fn minute_of_day(state: &AppState) -> i64 {
 /// Assigns queued tickets one by one until none can be; returns how many.
 pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
     let mut assigned = drain_conversations(state).await?;
-    while let Some((ticket_id, user_id)) = assign_one(state).await? {
+    loop {
+        let mut work = Work::begin(state).await?;
+        let Some(effects) = assign_next(work.tx(), state).await? else {
+            break;
+        };
+        work.commit(effects).await?;
         assigned += 1;
-        if let Some(t) = tickets::get(state.db.pool(), &ticket_id).await? {
-            let data = serde_json::json!({
-                "ticket_id": t.id, "number": t.number, "assignee_id": user_id, "method": "round_robin",
-            });
-            state
-                .events
-                .publish(
-                    "ticket.assigned",
-                    Audience::Staff {
-                        department_id: Some(t.department_id.clone()),
-                    },
-                    data.clone(),
-                )
-                .await;
-            state
-                .events
-                .publish("ticket.assigned", Audience::User { user_id }, data)
-                .await;
-        }
         if assigned >= 10_000 {
             break;
         }
@@ -112,13 +99,25 @@ pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
     Ok(assigned)
 }
 
-/// Assigns the most urgent, oldest queued ticket that has an eligible agent.
-async fn assign_one(state: &AppState) -> anyhow::Result<Option<(String, String)>> {
-    let mut tx = state.db.begin_write().await?;
+/// Assigns every queued ticket that has an eligible agent inside `tx`: for
+/// a change that queues a ticket and answers with it assigned (creation).
+pub async fn assign_queued(tx: &mut Tx, state: &AppState) -> anyhow::Result<Effects> {
+    let mut effects = Effects::none();
+    for _ in 0..100 {
+        match assign_next(tx, state).await? {
+            Some(more) => effects = effects.and(more),
+            None => break,
+        }
+    }
+    Ok(effects)
+}
+
+/// Assigns the most urgent, oldest queued ticket that has an eligible agent,
+/// in `tx`; `None` (and nothing written) when there is none.
+async fn assign_next(tx: &mut Tx, state: &AppState) -> anyhow::Result<Option<Effects>> {
     let now = now_ms();
-    let agents = candidates(&mut tx, minute_of_day(state)).await?;
+    let agents = candidates(tx, minute_of_day(state)).await?;
     if agents.is_empty() {
-        tx.rollback().await?;
         return Ok(None);
     }
     let mut departments: Vec<&str> = agents.iter().map(|a| a.department_id.as_str()).collect();
@@ -138,8 +137,7 @@ async fn assign_one(state: &AppState) -> anyhow::Result<Option<(String, String)>
     for d in &departments {
         query = query.bind(*d);
     }
-    let Some((ticket_id, department_id, priority)) = query.fetch_optional(&mut *tx).await? else {
-        tx.rollback().await?;
+    let Some((ticket_id, department_id, priority)) = query.fetch_optional(&mut **tx).await? else {
         return Ok(None);
     };
     // `agents` is ordered least recently assigned first.
@@ -148,7 +146,6 @@ async fn assign_one(state: &AppState) -> anyhow::Result<Option<(String, String)>
         .filter(|a| a.department_id == department_id)
         .collect();
     let Some(agent) = pool.first() else {
-        tx.rollback().await?;
         return Ok(None);
     };
     let reason = format!(
@@ -166,7 +163,7 @@ async fn assign_one(state: &AppState) -> anyhow::Result<Option<(String, String)>
         }
     );
     if !tickets::set_assignee(
-        &mut tx,
+        tx,
         &ticket_id,
         &agent.user_id,
         None,
@@ -176,12 +173,11 @@ async fn assign_one(state: &AppState) -> anyhow::Result<Option<(String, String)>
     )
     .await?
     {
-        tx.rollback().await?;
         return Ok(None);
     }
-    rotate(&mut tx, &agent.user_id, now).await?;
+    rotate(tx, &agent.user_id, now).await?;
     audit::record(
-        &mut tx,
+        tx,
         None,
         "ticket.assigned",
         "ticket",
@@ -189,9 +185,24 @@ async fn assign_one(state: &AppState) -> anyhow::Result<Option<(String, String)>
         serde_json::json!({ "assignee_id": agent.user_id, "method": "round_robin", "reason": reason }),
     )
     .await?;
-    let synced = crate::sync::tickets::project(&mut tx, &state.db, &ticket_id).await?;
-    crate::sync::commit(state, tx, &synced, vec![]).await?;
-    Ok(Some((ticket_id, agent.user_id.clone())))
+    let synced = crate::sync::tickets::project(tx, &state.db, &ticket_id).await?;
+    let mut effects = Effects::none().with_changed(synced);
+    if let Some(t) = tickets::get(&mut **tx, &ticket_id).await? {
+        let data = serde_json::json!({
+            "ticket_id": t.id, "number": t.number, "assignee_id": agent.user_id, "method": "round_robin",
+        });
+        let department = Audience::Staff {
+            department_id: Some(t.department_id.clone()),
+        };
+        let agent = Audience::User {
+            user_id: agent.user_id.clone(),
+        };
+        effects = effects.with_events([
+            ("ticket.assigned", department, data.clone()),
+            ("ticket.assigned", agent, data),
+        ]);
+    }
+    Ok(Some(effects))
 }
 
 /// Routes conversations opened while nobody was available; returns how many.

@@ -83,7 +83,7 @@ pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize>
                 data.clone(),
             )
             .await;
-        if let Some(lead) = departments::get(&state.db, &ticket.department_id)
+        if let Some(lead) = departments::get(state.db.pool(), &ticket.department_id)
             .await?
             .and_then(|d| d.lead_user_id)
         {

@@ -156,7 +156,7 @@ pub async fn prepare(
             String::new()
         })
     };
-    let subject = check("subject", domain::bounded_text(&draft.subject, 200));
+    let subject = check("subject", domain::line(&draft.subject, 200));
     let description = check(
         "description",
         domain::optional_text(&draft.description, 10_000),
@@ -178,7 +178,7 @@ pub async fn prepare(
         errors.push(FieldError::new("customer_id", "names no customer"));
     }
     let department_id = match &draft.department_id {
-        Some(d) if actor.role.is_staff() => match departments::get(&state.db, d).await? {
+        Some(d) if actor.role.is_staff() => match departments::get(state.db.pool(), d).await? {
             Some(d) => Some(d.id),
             None => {
                 errors.push(FieldError::new("department_id", "names no department"));

@@ -4,7 +4,9 @@
 //! Outbound requests are `POST {api_base_url}/{phone_number_id}/messages` with
 //! `Authorization: Bearer {access_token}` and the Cloud API text body
 //! `{"messaging_product":"whatsapp","recipient_type":"individual","to":"<digits>",
-//! "type":"text","text":{"preview_url":false,"body":"..."}}`. A 2xx marks the
+//! "type":"text","text":{"preview_url":false,"body":"..."}}`, or, for
+//! approved templates (which may be sent outside the 24-hour window),
+//! `"type":"template","template":{"name":..,"language":{"code":..},"components":[..]}`. A 2xx marks the
 //! message sent; 429, 5xx and network errors retry with exponential backoff up
 //! to `max_attempts`; other 4xx fail at once. Each sent message is announced
 //! to staff as a `whatsapp.sent` live event.
@@ -12,7 +14,7 @@
 use std::time::Duration;
 
 use crate::AppState;
-use crate::db::{customers, now_ms, whatsapp};
+use crate::db::{Tx, customers, now_ms, whatsapp};
 use crate::events::Audience;
 
 /// How long a sender holds a message before another may retry it.
@@ -55,9 +57,9 @@ pub fn parse_registration(text: &str) -> Parsed {
         return Parsed::BadRegistration("expected DAFTAR#<name>#<address>#<city>".into());
     };
     let checks = [
-        crate::domain::bounded_text(name, 120).map_err(|m| format!("name {m}")),
+        crate::domain::line(name, 120).map_err(|m| format!("name {m}")),
         crate::domain::bounded_text(address, 300).map_err(|m| format!("address {m}")),
-        crate::domain::bounded_text(city, 100).map_err(|m| format!("city {m}")),
+        crate::domain::line(city, 100).map_err(|m| format!("city {m}")),
     ];
     match checks {
         [Ok(name), Ok(address), Ok(city)] => Parsed::Registration(Registration {
@@ -75,19 +77,12 @@ pub fn parse_registration(text: &str) -> Parsed {
     }
 }
 
-/// Queues a text to a customer's phone and wakes the sender.
-pub async fn enqueue_to_customer(
-    state: &AppState,
-    customer_id: &str,
-    body: &str,
-) -> anyhow::Result<()> {
-    let Some(customer) = customers::get(state.db.pool(), customer_id).await? else {
-        return Ok(());
-    };
-    let mut tx = state.db.begin_write().await?;
-    whatsapp::enqueue(&mut tx, &customer.phone, body).await?;
-    tx.commit().await?;
-    state.helpdesk.wake.notify_one();
+/// Queues a text to a customer's phone, in the transaction of the change
+/// that says it; wake the sender (`helpdesk.wake`) once it commits.
+pub async fn enqueue_to_customer(tx: &mut Tx, customer_id: &str, body: &str) -> sqlx::Result<()> {
+    if let Some(customer) = customers::get(&mut **tx, customer_id).await? {
+        whatsapp::enqueue(tx, &customer.phone, body).await?;
+    }
     Ok(())
 }
 
@@ -104,13 +99,27 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
     );
     let mut sent = 0;
     while let Some(msg) = whatsapp::lease_next(&state.db, now_ms(), LEASE_MS).await? {
-        let body = serde_json::json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": msg.to_phone.trim_start_matches('+'),
-            "type": "text",
-            "text": { "preview_url": false, "body": msg.body },
-        });
+        let to = msg.to_phone.trim_start_matches('+');
+        let template = msg
+            .template
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+        let body = match template {
+            Some(template) => serde_json::json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": to,
+                "type": "template",
+                "template": template,
+            }),
+            None => serde_json::json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": to,
+                "type": "text",
+                "text": { "preview_url": false, "body": msg.body },
+            }),
+        };
         let result = state
             .helpdesk
             .http

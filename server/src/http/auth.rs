@@ -8,11 +8,13 @@ use utoipa::ToSchema;
 use super::extract::Json;
 use super::views::UserView;
 use crate::AppState;
+use crate::accounts::{phone_codes, registration};
 use crate::auth::{Actor, password, throttle, tokens};
-use crate::db::{self, customers, sessions, users};
-use crate::domain::{self, CreatedVia, Role, Status, Validator};
+use crate::db::{self, sessions, users};
+use crate::domain::{self, Status, Validator};
 use crate::error::{ApiError, ApiResult};
 use crate::sync::{SignedOut, signed_out};
+use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +42,34 @@ pub struct RegisterRequest {
     pub address: Option<String>,
     pub city: Option<String>,
     pub device_name: Option<String>,
+    /// Proves the phone: the `code_id` from `POST /auth/phone-codes` and the
+    /// code WhatsApp delivered. Needed to take over the customer record CS
+    /// or WhatsApp already made for this phone; without it a separate
+    /// record is made.
+    pub phone_code: Option<PhoneCode>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneCode {
+    pub code_id: String,
+    #[schema(pattern = "^[0-9]{6}$")]
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneCodeRequest {
+    /// Any common format.
+    pub phone: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhoneCodeSent {
+    /// Pass back with the code in `phone_code.code_id`.
+    pub code_id: String,
+    /// Seconds the code stays valid.
+    pub expires_in: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -181,8 +211,49 @@ pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<St
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Register as a customer. A customer record that CS or WhatsApp created for
-/// the same phone number is linked to the new account.
+/// Send a one-time code to a phone over WhatsApp, to prove it when
+/// registering. Answers the same whether or not the number is known;
+/// limited per phone and per client address (429 with `Retry-After`).
+#[utoipa::path(post, path = "/api/v1/auth/phone-codes", tag = "auth", request_body = PhoneCodeRequest,
+    responses((status = 202, body = PhoneCodeSent), (status = 422, body = crate::error::Problem),
+              (status = 429, description = "Too many codes for this phone or address; see Retry-After", body = crate::error::Problem)))]
+pub async fn send_phone_code(
+    State(state): State<AppState>,
+    client: throttle::ClientAddr,
+    Json(req): Json<PhoneCodeRequest>,
+) -> ApiResult<(StatusCode, Json<PhoneCodeSent>)> {
+    let phone = domain::phone_e164(&req.phone, &state.config.default_phone_region)
+        .map_err(|m| ApiError::field("phone", m))?;
+    let from = client.0.map(throttle::address_key);
+    let settings = &state.config.whatsapp;
+    let template = phone_codes::Template {
+        name: &settings.code_template,
+        language: &settings.code_template_language,
+    };
+    let mut work = Work::begin(&state).await?;
+    let sent = phone_codes::issue(
+        work.tx(),
+        &state.codes,
+        template,
+        &phone,
+        from.as_deref(),
+        db::now_ms(),
+    )
+    .await?;
+    work.commit(Effects::none()).await?;
+    state.helpdesk.wake.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PhoneCodeSent {
+            code_id: sent.id,
+            expires_in: sent.expires_in.as_secs(),
+        }),
+    ))
+}
+
+/// Register as a customer. With a proved phone (`phone_code`), the
+/// customer record CS or WhatsApp made for it becomes the account's;
+/// without, the account gets a record of its own that CS can merge.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = TokenResponse), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)))]
@@ -191,7 +262,7 @@ pub async fn register(
     Json(req): Json<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
     let mut v = Validator::new();
-    let name = v.check("name", domain::bounded_text(&req.name, 120));
+    let name = v.check("name", domain::line(&req.name, 120));
     let email = v.check("email", domain::email(&req.email));
     let phone = v.check(
         "phone",
@@ -204,72 +275,57 @@ pub async fn register(
     );
     let city = v.check(
         "city",
-        domain::optional_text(req.city.as_deref().unwrap_or(""), 120),
+        domain::optional_line(req.city.as_deref().unwrap_or(""), 120),
     );
     v.finish()?;
-    let password_hash = password::hash(pass).await?;
-
-    let mut tx = state.db.begin_write().await?;
-    if users::by_email(&mut *tx, &email).await?.is_some() {
-        return Err(ApiError::duplicate("email"));
-    }
-    let customer = match customers::by_phone(&mut tx, &phone).await? {
-        Some(existing) => {
-            let linked: Option<String> =
-                sqlx::query_scalar("SELECT id FROM users WHERE customer_id = $1")
-                    .bind(&existing.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if linked.is_some() {
-                return Err(ApiError::duplicate("phone"));
+    // The code is redeemed in a change of its own: a wrong guess stays
+    // counted whatever becomes of this request.
+    let phone_proved = match &req.phone_code {
+        None => false,
+        Some(given) => {
+            let mut work = Work::begin(&state).await?;
+            let redeemed = phone_codes::redeem(
+                work.tx(),
+                &state.codes,
+                &given.code_id,
+                &given.code,
+                &phone,
+                db::now_ms(),
+            )
+            .await?;
+            work.commit(Effects::none()).await?;
+            if redeemed.is_err() {
+                return Err(ApiError::field(
+                    "phone_code",
+                    "is wrong, expired or used; ask for a new code",
+                ));
             }
-            if existing.status == Status::Inactive {
-                customers::set_status(&mut tx, &existing.id, Status::Active).await?
-            } else {
-                existing
-            }
-        }
-        None => {
-            let fields = customers::CustomerFields {
-                name: name.clone(),
-                phone,
-                email: Some(email.clone()),
-                address,
-                city,
-                location: None,
-            };
-            customers::insert(&mut tx, &fields, CreatedVia::App).await?
+            true
         }
     };
-    let user = users::insert(
-        &mut tx,
-        &users::NewUser {
-            email,
+    let password_hash = password::hash(pass).await?;
+    let mut work = Work::begin(&state).await?;
+    let registered = registration::register(
+        work.tx(),
+        registration::NewCustomerAccount {
             name,
-            phone: Some(customer.phone.clone()),
-            role: Role::Customer,
+            email,
+            phone,
             password_hash,
-            customer_id: Some(customer.id.clone()),
+            address,
+            city,
+            phone_proved,
         },
     )
-    .await
-    .map_err(|e| {
-        if db::is_unique_violation(&e) {
-            ApiError::duplicate("email")
-        } else {
-            e.into()
-        }
-    })?;
-    db::audit::record(
-        &mut tx,
-        Some(&user.id),
-        "customer.registered",
-        "customer",
-        &customer.id,
-        serde_json::json!({}),
+    .await?;
+    let response = open_session(
+        &state,
+        work.tx(),
+        registered.user,
+        req.device_name.as_deref(),
     )
     .await?;
-    let response = open_session(&state, &mut tx, user, req.device_name.as_deref()).await?;
-    tx.commit().await?;
+    // Never stored for a retry: the route takes no idempotency key.
+    work.commit(registered.effects).await?;
     Ok((StatusCode::CREATED, Json(response)))
 }

@@ -16,7 +16,8 @@ use crate::db::chat::{self, ChatMessageRow, ConversationRow};
 use crate::db::customers;
 use crate::domain::{self, Role, rfc3339};
 use crate::error::{ApiError, ApiResult};
-use crate::helpdesk::chat::{self as chat_service, Sent, Target};
+use crate::helpdesk::chat::{self as chat_service, Target};
+use crate::work::{Effects, Work};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationView {
@@ -144,22 +145,8 @@ pub(crate) async fn open(state: &AppState, customer_id: &str, channel: &str) -> 
     Ok(id)
 }
 
-/// Runs [`chat_service::send`] in its own transaction and publishes.
-async fn send_in_tx(
-    state: &AppState,
-    actor: &Actor,
-    target: Target<'_>,
-    body: &str,
-    client_id: Option<&str>,
-) -> ApiResult<Sent> {
-    let mut tx = state.db.begin_write().await?;
-    let applied = chat_service::send(&mut tx, state, actor, target, body, client_id).await?;
-    crate::visits::finish(state, tx, &[], applied.notices).await?;
-    Ok(applied.value)
-}
-
 async fn load(state: &AppState, actor: &Actor, id: &Uuid) -> ApiResult<ConversationRow> {
-    let c = chat::get(&state.db, &id.to_string(), &actor.user_id)
+    let c = chat::get(state.db.pool(), &id.to_string(), &actor.user_id)
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
     actor.authorize(Action::UseConversation {
@@ -230,18 +217,21 @@ pub async fn start(
     {
         return Err(ApiError::field("customer_id", "names no customer"));
     }
-    let sent = send_in_tx(
+    let mut work = Work::begin(&state).await?;
+    let target = Target::New {
+        customer_id: &customer_id,
+    };
+    let applied = chat_service::send(
+        work.tx(),
         &state,
         &actor,
-        Target::New {
-            customer_id: &customer_id,
-        },
+        target,
         &body,
         client_id.as_deref(),
     )
     .await?;
-    let (conversation_id, message) = (sent.conversation_id, sent.message);
-    let conversation = chat::get(&state.db, &conversation_id, &actor.user_id)
+    let sent = applied.value;
+    let conversation = chat::get(&mut **work.tx(), &sent.conversation_id, &actor.user_id)
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
     let status = if sent.opened {
@@ -249,13 +239,14 @@ pub async fn start(
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(StartedConversation {
-            conversation: conversation.into(),
-            message: message.into(),
-        }),
-    ))
+    let body = StartedConversation {
+        conversation: conversation.into(),
+        message: sent.message.into(),
+    };
+    let body = work
+        .respond(Effects::notices(applied.notices), status, body)
+        .await?;
+    Ok((status, Json(body)))
 }
 
 /// A conversation's messages, newest first, paged.
@@ -289,24 +280,36 @@ pub async fn send(
     let c = load(&state, &actor, &id).await?;
     let body = domain::bounded_text(&req.body, 4000).map_err(|m| ApiError::field("body", m))?;
     let client_id = check_client_id(req.client_id.as_deref())?;
-    let sent = send_in_tx(
+    let mut work = Work::begin(&state).await?;
+    let target = Target::Conversation(&c.id);
+    let applied = chat_service::send(
+        work.tx(),
         &state,
         &actor,
-        Target::Conversation(&c.id),
+        target,
         &body,
         client_id.as_deref(),
     )
     .await?;
-    let (row, new) = (sent.message, sent.new);
-    if actor.role.is_staff() && sent.channel == "whatsapp" && new {
-        crate::helpdesk::whatsapp::enqueue_to_customer(&state, &c.customer_id, &body).await?;
+    let sent = applied.value;
+    // A staff reply in a WhatsApp conversation goes out with the message.
+    let to_whatsapp = actor.role.is_staff() && sent.channel == "whatsapp" && sent.new;
+    if to_whatsapp {
+        crate::helpdesk::whatsapp::enqueue_to_customer(work.tx(), &c.customer_id, &body).await?;
     }
-    let status = if new {
+    let status = if sent.new {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(row.into())))
+    let view = ChatMessageView::from(sent.message);
+    let view = work
+        .respond(Effects::notices(applied.notices), status, view)
+        .await?;
+    if to_whatsapp {
+        state.helpdesk.wake.notify_one();
+    }
+    Ok((status, Json(view)))
 }
 
 /// Mark everything in the conversation read for the caller.
@@ -319,13 +322,15 @@ pub async fn read(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<ReadView>> {
     let c = load(&state, &actor, &id).await?;
-    let mut tx = state.db.begin_write().await?;
-    chat::mark_read(&mut tx, &c.id, &actor.user_id).await?;
-    tx.commit().await?;
-    let c = chat::get(&state.db, &c.id, &actor.user_id)
+    let mut work = Work::begin(&state).await?;
+    chat::mark_read(work.tx(), &c.id, &actor.user_id).await?;
+    let c = chat::get(&mut **work.tx(), &c.id, &actor.user_id)
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
-    Ok(Json(ReadView {
+    let body = ReadView {
         unread_count: c.unread_count,
-    }))
+    };
+    Ok(Json(
+        work.respond(Effects::none(), StatusCode::OK, body).await?,
+    ))
 }

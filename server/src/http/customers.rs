@@ -16,6 +16,7 @@ use crate::db::{self, audit, customers};
 use crate::domain::{self, CreatedVia, GeoPoint, Status, Validator};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Audience;
+use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -64,14 +65,14 @@ pub struct UpdateCustomerRequest {
 /// Validates a full set of customer fields, collecting every error.
 fn validate(state: &AppState, fields: CustomerInput<'_>) -> ApiResult<customers::CustomerFields> {
     let mut v = Validator::new();
-    let name = v.check("name", domain::bounded_text(fields.name, 120));
+    let name = v.check("name", domain::line(fields.name, 120));
     let phone = v.check(
         "phone",
         domain::phone_e164(fields.phone, &state.config.default_phone_region),
     );
     let email = fields.email.map(|e| v.check("email", domain::email(e)));
     let address = v.check("address", domain::optional_text(fields.address, 500));
-    let city = v.check("city", domain::optional_text(fields.city, 120));
+    let city = v.check("city", domain::optional_line(fields.city, 120));
     let location = fields.location.and_then(|l| match l.validate() {
         Ok(l) => Some((l.lat, l.lon)),
         Err(m) => {
@@ -107,19 +108,13 @@ fn duplicate_phone(err: sqlx::Error) -> ApiError {
     }
 }
 
-/// Tells the staff consoles.
-async fn publish(state: &AppState, kind: &str, row: &customers::CustomerRow) {
+/// The event that tells the staff consoles.
+fn customer_event(kind: &'static str, row: &customers::CustomerRow) -> Effects {
     let data = serde_json::json!({ "id": row.id, "name": row.name, "status": row.status });
-    state
-        .events
-        .publish(
-            kind,
-            Audience::Staff {
-                department_id: None,
-            },
-            data,
-        )
-        .await;
+    let audience = Audience::Staff {
+        department_id: None,
+    };
+    Effects::events(vec![(kind, audience, data)])
 }
 
 async fn load(state: &AppState, id: &Uuid) -> ApiResult<customers::CustomerRow> {
@@ -186,12 +181,13 @@ pub async fn create(
             location: req.location,
         },
     )?;
-    let mut tx = state.db.begin_write().await?;
-    let row = customers::insert(&mut tx, &fields, CreatedVia::Manual)
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
+    let row = customers::insert(tx, &fields, CreatedVia::Manual, true)
         .await
         .map_err(duplicate_phone)?;
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         "customer.created",
         "customer",
@@ -199,13 +195,15 @@ pub async fn create(
         serde_json::json!({}),
     )
     .await?;
-    tx.commit().await?;
-    publish(&state, "customer.created", &row).await;
+    let effects = customer_event("customer.created", &row);
     let location = format!("/api/v1/customers/{}", row.id);
+    let body = work
+        .respond(effects, StatusCode::CREATED, CustomerView::from(row))
+        .await?;
     Ok((
         StatusCode::CREATED,
         AppendHeaders([(header::LOCATION, location)]),
-        Json(row.into()),
+        Json(body),
     ))
 }
 
@@ -254,13 +252,14 @@ pub async fn update(
             location: req.location.unwrap_or(current_location),
         },
     )?;
-    let mut tx = state.db.begin_write().await?;
-    let row = customers::update(&mut tx, &current.id, &fields)
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
+    let row = customers::update(tx, &current.id, &fields)
         .await
         .map_err(duplicate_phone)?;
-    crate::db::tickets::rename_customer(&mut tx, &row.id, &row.name).await?;
+    crate::db::tickets::rename_customer(tx, &row.id, &row.name).await?;
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         "customer.updated",
         "customer",
@@ -268,9 +267,11 @@ pub async fn update(
         serde_json::json!({}),
     )
     .await?;
-    tx.commit().await?;
-    publish(&state, "customer.updated", &row).await;
-    Ok(Json(row.into()))
+    let effects = customer_event("customer.updated", &row);
+    let body = work
+        .respond(effects, StatusCode::OK, CustomerView::from(row))
+        .await?;
+    Ok(Json(body))
 }
 
 async fn set_status(
@@ -284,15 +285,16 @@ async fn set_status(
     if current.status == status {
         return Ok(current.into());
     }
-    let mut tx = state.db.begin_write().await?;
-    let row = customers::set_status(&mut tx, &current.id, status).await?;
+    let mut work = Work::begin(state).await?;
+    let tx = work.tx();
+    let row = customers::set_status(tx, &current.id, status).await?;
     let action = if status == Status::Inactive {
         "customer.deactivated"
     } else {
         "customer.restored"
     };
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         action,
         "customer",
@@ -300,9 +302,9 @@ async fn set_status(
         serde_json::json!({}),
     )
     .await?;
-    tx.commit().await?;
-    publish(state, action, &row).await;
-    Ok(row.into())
+    let effects = customer_event(action, &row);
+    work.respond(effects, StatusCode::OK, CustomerView::from(row))
+        .await
 }
 
 /// Soft-delete: the customer becomes inactive; their history stays.
@@ -329,4 +331,39 @@ pub async fn restore(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CustomerView>> {
     Ok(Json(set_status(&state, &actor, &id, Status::Active).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The customer that remains.
+    pub into: Uuid,
+}
+
+/// Merge a duplicate customer record into another: its app account,
+/// tickets, visits and conversations move over, and it is retired. For the
+/// record an app registration without a proved phone leaves behind.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/merge", tag = "customers", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = MergeRequest,
+    responses((status = 200, body = CustomerView), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn merge(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<MergeRequest>,
+) -> ApiResult<Json<CustomerView>> {
+    let mut work = Work::begin(&state).await?;
+    let (merged, effects) = crate::accounts::registration::merge(
+        work.tx(),
+        &state.db,
+        &actor,
+        &id.to_string(),
+        &req.into.to_string(),
+    )
+    .await?;
+    let body = work
+        .respond(effects, StatusCode::OK, CustomerView::from(merged))
+        .await?;
+    Ok(Json(body))
 }

@@ -13,6 +13,7 @@ use crate::auth::{Action, Actor};
 use crate::db::{self, audit, departments, users};
 use crate::domain::{self, Validator};
 use crate::error::{ApiError, ApiResult};
+use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -56,11 +57,12 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<DepartmentView>)> {
     actor.authorize(Action::ManageDepartments)?;
     let mut v = Validator::new();
-    let name = v.check("name", domain::bounded_text(&req.name, 100));
+    let name = v.check("name", domain::line(&req.name, 100));
     let description = v.check("description", domain::optional_text(&req.description, 1000));
     v.finish()?;
-    let mut tx = state.db.begin_write().await?;
-    let id = departments::insert(&mut tx, &name, &description)
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
+    let id = departments::insert(tx, &name, &description)
         .await
         .map_err(|e| {
             if db::is_unique_violation(&e) {
@@ -70,7 +72,7 @@ pub async fn create(
             }
         })?;
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         "department.created",
         "department",
@@ -78,11 +80,17 @@ pub async fn create(
         serde_json::json!({}),
     )
     .await?;
-    tx.commit().await?;
-    let row = departments::get(&state.db, &id)
+    let row = departments::get(&mut **tx, &id)
         .await?
         .ok_or(ApiError::NotFound("department"))?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    let body = work
+        .respond(
+            Effects::none(),
+            StatusCode::CREATED,
+            DepartmentView::from(row),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// Rename a department, describe it or set its lead.
@@ -101,7 +109,7 @@ pub async fn update(
     let name = req
         .name
         .as_deref()
-        .map(|n| v.check("name", domain::bounded_text(n, 100)));
+        .map(|n| v.check("name", domain::line(n, 100)));
     let description = req
         .description
         .as_deref()
@@ -114,9 +122,10 @@ pub async fn update(
             return Err(ApiError::field("lead_user_id", "must be a staff member"));
         }
     }
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
     let changed = departments::update(
-        &mut tx,
+        tx,
         &id,
         name.as_deref(),
         description.as_deref(),
@@ -134,7 +143,7 @@ pub async fn update(
         return Err(ApiError::NotFound("department"));
     }
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         "department.updated",
         "department",
@@ -142,9 +151,11 @@ pub async fn update(
         serde_json::json!({}),
     )
     .await?;
-    tx.commit().await?;
-    let row = departments::get(&state.db, &id)
+    let row = departments::get(&mut **tx, &id)
         .await?
         .ok_or(ApiError::NotFound("department"))?;
-    Ok(Json(row.into()))
+    let body = work
+        .respond(Effects::none(), StatusCode::OK, DepartmentView::from(row))
+        .await?;
+    Ok(Json(body))
 }

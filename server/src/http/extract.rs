@@ -1,17 +1,55 @@
 //! Request extractors whose rejections are problem+json, and cursor pagination.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use fieldops_sync::text::{TextProblem, has_forbidden_control};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 
-/// `axum::Json` with problem+json rejections.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body, with problem+json rejections that name the field, and
+/// refused when any string in it holds a character no text may hold
+/// (`fieldops_sync::text`: NUL and other control characters), whichever
+/// field it is in: the one edge every JSON body crosses.
+#[derive(Debug)]
 pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(e.body_text())
+            }
+        })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|_| ApiError::BadRequest("the body is not valid JSON".into()))?;
+        if let Some(field) = forbidden_text(&value, &mut String::new()) {
+            return Err(ApiError::field(&field, TextProblem::Control.describe()));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(Json)
+            .map_err(|e| {
+                let field = match e.path().to_string() {
+                    p if p == "." => "body".to_owned(),
+                    p => p,
+                };
+                ApiError::field(&field, e.into_inner().to_string())
+            })
+    }
+}
 
 impl<T: Serialize> axum::response::IntoResponse for Json<T> {
     fn into_response(self) -> axum::response::Response {
@@ -19,10 +57,99 @@ impl<T: Serialize> axum::response::IntoResponse for Json<T> {
     }
 }
 
-/// `axum::extract::Query` with problem+json rejections.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// `application/json`, or any `application/*+json`.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence.starts_with("application/") && essence.ends_with("+json")
+}
+
+/// The dotted path of the first string (or key) in `value` that holds a
+/// forbidden character.
+fn forbidden_text(value: &serde_json::Value, path: &mut String) -> Option<String> {
+    use serde_json::Value;
+    let at = |path: &str| {
+        if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path.to_owned()
+        }
+    };
+    match value {
+        Value::String(s) => has_forbidden_control(s).then(|| at(path)),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = forbidden_text(item, path);
+            path.truncate(len);
+            found
+        }),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let len = path.len();
+            let found = if has_forbidden_control(key) {
+                // The key itself is unprintable: name the object holding it.
+                Some(at(&path[..len]))
+            } else {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                forbidden_text(item, path)
+            };
+            path.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
+/// Query parameters, with problem+json rejections, and refused when a value
+/// holds a character no text may hold (`?q=%00`), naming the parameter.
+#[derive(Debug)]
 pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| ApiError::BadRequest("the query string is malformed".into()))?;
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(name, value)| has_forbidden_control(name) || has_forbidden_control(value))
+        {
+            let name = if has_forbidden_control(name) {
+                "query"
+            } else {
+                name.as_str()
+            };
+            return Err(ApiError::field(name, TextProblem::Control.describe()));
+        }
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|e| {
+                let inner = e.inner().to_string();
+                ApiError::BadRequest(match e.path().to_string() {
+                    p if p == "." => format!("the query string: {inner}"),
+                    p => format!("query parameter {p}: {inner}"),
+                })
+            })
+    }
+}
 
 /// `axum::extract::Path` with problem+json rejections.
 #[derive(Debug, FromRequestParts)]

@@ -3,6 +3,7 @@
 //! Thin handlers over [`crate::visits`], which the sync executor shares.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -19,6 +20,7 @@ use crate::domain::{self, rfc3339};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::visits::attendance::{self, Direction, Position};
 use crate::visits::{self, claims, extensions, lifecycle, parse_day};
+use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +77,17 @@ pub struct ExtensionListParams {
     pub cursor: Option<String>,
 }
 
+/// Commits a change to a visit and answers with the visit as it now is.
+async fn respond_with_visit(
+    mut work: Work<'_>,
+    notices: Vec<visits::Notice>,
+    visit: crate::db::visits::VisitRow,
+) -> ApiResult<Json<VisitView>> {
+    let body = view(&mut **work.tx(), visit).await?;
+    let effects = Effects::notices(notices);
+    Ok(Json(work.respond(effects, StatusCode::OK, body).await?))
+}
+
 fn reason(text: &str) -> ApiResult<String> {
     domain::bounded_text(text, 1000).map_err(|m| ApiError::field("reason", m))
 }
@@ -100,9 +113,9 @@ async fn attend(
     if let Err((field, message)) = position.validate(now_ms()) {
         return Err(ApiError::field(field, message));
     }
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(state).await?;
     let applied = attendance::attend(
-        &mut tx,
+        work.tx(),
         state.db.backend(),
         actor,
         &state.config.attendance,
@@ -111,8 +124,9 @@ async fn attend(
         position,
     )
     .await?;
-    visits::commit(state, tx, applied.notices).await?;
-    Ok(applied.value.into())
+    let body = AttendanceView::from(applied.value);
+    let effects = Effects::notices(applied.notices);
+    work.respond(effects, StatusCode::OK, body).await
 }
 
 /// Check in on site (holder of the assignment only). Outside the geofence is
@@ -158,17 +172,16 @@ pub async fn complete(
     actor.authorize(Action::CompleteVisit)?;
     let summary =
         domain::bounded_text(&req.summary, 5000).map_err(|m| ApiError::field("summary", m))?;
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(&state).await?;
     let applied = lifecycle::complete(
-        &mut tx,
+        work.tx(),
         state.db.backend(),
         &actor,
         &id.to_string(),
         &summary,
     )
     .await?;
-    visits::commit(&state, tx, applied.notices).await?;
-    Ok(Json(view(&state, applied.value).await?))
+    respond_with_visit(work, applied.notices, applied.value).await
 }
 
 /// Reopen a done visit.
@@ -183,17 +196,16 @@ pub async fn reopen(
 ) -> ApiResult<Json<VisitView>> {
     actor.authorize(Action::ReopenVisit)?;
     let reason = reason(&req.reason)?;
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(&state).await?;
     let applied = lifecycle::reopen(
-        &mut tx,
+        work.tx(),
         state.db.backend(),
         &actor,
         &id.to_string(),
         &reason,
     )
     .await?;
-    visits::commit(&state, tx, applied.notices).await?;
-    Ok(Json(view(&state, applied.value).await?))
+    respond_with_visit(work, applied.notices, applied.value).await
 }
 
 /// Send an (absent) technician's assignment back to the emergency pool.
@@ -208,17 +220,16 @@ pub async fn return_to_pool(
 ) -> ApiResult<Json<VisitView>> {
     actor.authorize(Action::ReturnToPool)?;
     let reason = reason(&req.reason)?;
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(&state).await?;
     let applied = claims::return_to_pool(
-        &mut tx,
+        work.tx(),
         state.db.backend(),
         &actor,
         &id.to_string(),
         &reason,
     )
     .await?;
-    visits::commit(&state, tx, applied.notices).await?;
-    Ok(Json(view(&state, applied.value.visit).await?))
+    respond_with_visit(work, applied.notices, applied.value.visit).await
 }
 
 /// Ask for extra days ("tambah hari") on a visit one holds.
@@ -230,11 +241,11 @@ pub async fn request_extension(
     actor: Actor,
     Path(id): Path<Uuid>,
     Json(req): Json<ExtensionRequest>,
-) -> ApiResult<(axum::http::StatusCode, Json<ExtensionView>)> {
+) -> ApiResult<(StatusCode, Json<ExtensionView>)> {
     actor.authorize(Action::WorkVisit)?;
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(&state).await?;
     let applied = extensions::request(
-        &mut tx,
+        work.tx(),
         state.db.backend(),
         &actor,
         &id.to_string(),
@@ -242,8 +253,10 @@ pub async fn request_extension(
         &req.reason,
     )
     .await?;
-    visits::commit(&state, tx, applied.notices).await?;
-    Ok((axum::http::StatusCode::CREATED, Json(applied.value.into())))
+    let body = ExtensionView::from(applied.value);
+    let effects = Effects::notices(applied.notices);
+    let body = work.respond(effects, StatusCode::CREATED, body).await?;
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// Extension requests, newest first.
@@ -291,9 +304,9 @@ async fn decide(
         Some(n) => Some(domain::optional_text(n, 1000).map_err(|m| ApiError::field("note", m))?),
         None => None,
     };
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(state).await?;
     let applied = extensions::decide(
-        &mut tx,
+        work.tx(),
         state.db.backend(),
         actor,
         &id.to_string(),
@@ -301,8 +314,9 @@ async fn decide(
         note.as_deref().filter(|n| !n.is_empty()),
     )
     .await?;
-    visits::commit(state, tx, applied.notices).await?;
-    Ok(applied.value.into())
+    let body = ExtensionView::from(applied.value);
+    let effects = Effects::notices(applied.notices);
+    work.respond(effects, StatusCode::OK, body).await
 }
 
 /// Approve a pending request: the visit's planned days grow.

@@ -1,11 +1,33 @@
-//! `Idempotency-Key` on POST requests: the same key with the same body returns
-//! the stored response without running the handler again; the same key with
-//! another body is a 422. Keys are scoped to the caller and kept for 24 hours.
+//! `Idempotency-Key` on POST requests: a retry with the same key and body
+//! gets the stored response (`Idempotent-Replayed: true`) without running
+//! the request again; the same key with another body is a 422. Keys belong
+//! to the signed-in account and are kept for 24 hours.
 //!
-//! The response is stored after the handler's transaction commits. A crash in
-//! between leaves the key "in progress" (409) until it expires, which is safe
-//! (no second effect) but not ideal; commands on the sync path record their
-//! results in the same transaction instead.
+//! # Exactly once, even across a crash
+//!
+//! A request first takes a **lease** on its key: a row with a random token
+//! that is its own for a few seconds (`idempotency_lease_ms`, 5 s). The write the request makes stores the
+//! response under the key **in its own transaction**, and only while the
+//! token still holds the lease (`crate::work`). So:
+//!
+//! * killed or cut off before its commit: nothing was written; the lease
+//!   runs out within seconds and a retry runs the request afresh;
+//! * killed after its commit: the response is stored; a retry replays it;
+//! * a retry while the first copy still runs: 409 with `Retry-After` until
+//!   the lease ends; if the first copy then commits, its response is
+//!   replayed; if a slow first copy outlives its lease, the retry takes the
+//!   key over and the first copy's commit is refused and rolled back.
+//!
+//! Requests refused before writing anything (4xx) store their answer after
+//! the handler returns, under the same lease; a server error frees the key.
+//!
+//! # Who may use a key
+//!
+//! Only a caller with a valid session: the key is scoped to the account, and
+//! a replay authenticates the caller again, so a session that has since
+//! ended gets 401, not the stored response. Anonymous requests and the
+//! authentication endpoints (which mint secrets that must never be stored)
+//! ignore the header.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -15,16 +37,24 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest as _, Sha256};
 
 use crate::AppState;
-use crate::db::idempotency;
+use crate::auth::tokens::random_secret;
+use crate::db::{idempotency, now_ms};
 use crate::error::ApiError;
+use crate::work::{self, HeldKey};
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED: &str = "idempotent-replayed";
 /// How long a key is remembered.
 pub const TTL_MS: i64 = 24 * 3600 * 1000;
 
+/// Routes that never take an idempotency key: their responses carry
+/// secrets (tokens, a temporary password), which must not be stored.
+fn unkeyed(path: &str) -> bool {
+    path.starts_with("/api/v1/auth/") || path.ends_with("/reset-password")
+}
+
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST {
+    if request.method() != Method::POST || unkeyed(request.uri().path()) {
         return next.run(request).await;
     }
     let Some(key) = request.headers().get(HEADER) else {
@@ -40,7 +70,18 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             .into_response();
         }
     };
-    match run(&state, key, request, next).await {
+    // Only a signed-in caller's key counts, and a replay checks the caller
+    // again; otherwise the handler answers (401 where it needs a caller).
+    let token = crate::auth::extract::bearer(request.headers()).map(str::to_owned);
+    let actor = match token {
+        Some(token) => crate::auth::authenticate(&state, &token).await.ok(),
+        None => None,
+    };
+    let Some(actor) = actor else {
+        return next.run(request).await;
+    };
+    let scope = format!("user:{}", actor.user_id);
+    match run(&state, scope, key, request, next).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
@@ -48,50 +89,46 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
 
 async fn run(
     state: &AppState,
+    scope: String,
     key: String,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let scope = crate::auth::tokens_scope(state, request.headers());
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, state.config.max_body_bytes)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
-    let mut hasher = Sha256::new();
-    hasher.update(parts.method.as_str());
-    hasher.update([0]);
-    hasher.update(parts.uri.path());
-    hasher.update([0]);
-    hasher.update(&bytes);
-    let request_hash = format!("{:x}", hasher.finalize());
+    let request_hash = request_hash(&parts.method, parts.uri.path(), &bytes);
 
-    if !idempotency::claim(&state.db, &scope, &key, &request_hash).await? {
-        let stored = idempotency::get(&state.db, &scope, &key).await?;
-        return match stored {
-            Some(s) if s.request_hash != request_hash => Err(ApiError::Unprocessable {
-                kind: "idempotency-key-reused",
-                detail: "this Idempotency-Key was used with a different request".into(),
-            }),
-            Some(idempotency::StoredResponse {
-                status: Some(status),
-                content_type,
-                body,
-                ..
-            }) => Ok(replay(status, content_type, body.unwrap_or_default())),
-            _ => Err(ApiError::conflict(
-                "idempotency-in-progress",
-                "a request with this Idempotency-Key is still being processed",
-            )),
-        };
+    let token = random_secret();
+    let lease = idempotency::lease(
+        &state.db,
+        &scope,
+        &key,
+        &request_hash,
+        &token,
+        now_ms() + i64::try_from(state.config.idempotency_lease.as_millis()).unwrap_or(i64::MAX),
+    )
+    .await?;
+    if let idempotency::Lease::Held(held) = lease {
+        return answer_held(held, &request_hash);
     }
 
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    if response.status().is_server_error() {
-        idempotency::release(&state.db, &scope, &key).await?;
+    let held = HeldKey::new(scope, key, token);
+    let response = work::with_key(
+        held.clone(),
+        next.run(Request::from_parts(parts, Body::from(bytes))),
+    )
+    .await;
+    if held.stored() {
         return Ok(response);
     }
+    if response.status().is_server_error() {
+        idempotency::release(&state.db, &held.scope, &held.key, &held.token).await?;
+        return Ok(response);
+    }
+    // Refused before any write (or a write with nothing to remember): store
+    // the answer so that a retry gets the same one.
     let (parts, body) = response.into_parts();
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
@@ -100,16 +137,62 @@ async fn run(
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    idempotency::complete(
-        &state.db,
-        &scope,
-        &key,
+    let mut tx = state.db.begin_write().await?;
+    idempotency::store(
+        &mut tx,
+        &held.scope,
+        &held.key,
+        &held.token,
         parts.status.as_u16(),
         content_type,
         &body,
     )
     .await?;
+    tx.commit().await?;
     Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// The answer to a retry whose key is taken: the stored response, or why not.
+fn answer_held(
+    held: idempotency::StoredResponse,
+    request_hash: &str,
+) -> Result<Response, ApiError> {
+    if held.request_hash != request_hash {
+        return Err(ApiError::Unprocessable {
+            kind: "idempotency-key-reused",
+            detail: "this Idempotency-Key was used with a different request".into(),
+        });
+    }
+    match held.status {
+        Some(status) => Ok(replay(
+            status,
+            held.content_type,
+            held.body.unwrap_or_default(),
+        )),
+        None => {
+            let wait_ms = held.lease_until.unwrap_or(0) - now_ms();
+            let retry_after_secs = u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1);
+            let mut response = ApiError::conflict(
+                "idempotency-in-progress",
+                "a request with this Idempotency-Key is still being processed",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            Ok(response)
+        }
+    }
+}
+
+fn request_hash(method: &Method, path: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_str());
+    hasher.update([0]);
+    hasher.update(path);
+    hasher.update([0]);
+    hasher.update(body);
+    format!("{:x}", hasher.finalize())
 }
 
 fn replay(status: i64, content_type: Option<String>, body: Vec<u8>) -> Response {

@@ -79,10 +79,7 @@ async fn stream(
     if let Some(since) = since {
         match state.events.since(&since, 1000).await {
             Ok(events) => {
-                for event in events
-                    .iter()
-                    .filter(|e| e.audience.as_ref().is_some_and(|a| a.admits(&actor)))
-                {
+                for event in events.iter().filter(|e| e.readable_by(&actor)) {
                     if !send(&mut socket, event).await {
                         return;
                     }
@@ -108,7 +105,7 @@ async fn stream(
                     }
                 }
                 Ok(event) => {
-                    let admitted = event.audience.as_ref().is_some_and(|a| a.admits(&actor));
+                    let admitted = event.readable_by(&actor);
                     if admitted && event.id > last_seen && !send(&mut socket, &event).await {
                         return;
                     }

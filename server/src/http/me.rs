@@ -13,6 +13,7 @@ use crate::db::{customers, sessions, users};
 use crate::domain::{self, Presence};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Audience;
+use crate::work::{Effects, Work};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeView {
@@ -106,10 +107,11 @@ pub async fn change_password(
         return Err(ApiError::field("current_password", "is not correct"));
     }
     let hash = password::hash(new_password).await?;
-    let mut tx = state.db.begin_write().await?;
-    users::set_password_hash(&mut tx, &actor.user_id, &hash).await?;
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
+    users::set_password_hash(tx, &actor.user_id, &hash).await?;
     sessions::revoke_all(
-        &mut tx,
+        tx,
         &actor.user_id,
         Some(&actor.session_id),
         "password changed",
@@ -120,7 +122,7 @@ pub async fn change_password(
         crate::sync::SignedOut::AllBut(&actor.session_id),
     );
     crate::db::audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         "user.password_changed",
         "user",
@@ -128,6 +130,6 @@ pub async fn change_password(
         serde_json::json!({}),
     )
     .await?;
-    state.events.commit(tx, vec![ended]).await?;
-    Ok(StatusCode::NO_CONTENT)
+    work.respond_empty(Effects::events(vec![ended]), StatusCode::NO_CONTENT)
+        .await
 }

@@ -11,6 +11,7 @@ pub mod health;
 pub mod idempotency;
 pub mod live;
 pub mod me;
+mod openapi;
 pub mod shifts;
 pub mod sync;
 pub mod ticket_stats;
@@ -73,6 +74,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::register))
+        .routes(routes!(auth::send_phone_code))
         .routes(routes!(me::get_me))
         .routes(routes!(me::set_status))
         .routes(routes!(me::change_password))
@@ -90,6 +92,7 @@ fn api() -> OpenApiRouter<AppState> {
             customers::delete
         ))
         .routes(routes!(customers::restore))
+        .routes(routes!(customers::merge))
         .routes(routes!(live::events))
         .routes(routes!(sync::socket))
         .routes(routes!(sync::batch))
@@ -126,8 +129,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(field::report))
 }
 
-static SPEC: std::sync::LazyLock<utoipa::openapi::OpenApi> =
-    std::sync::LazyLock::new(|| api().into_openapi());
+static SPEC: std::sync::LazyLock<utoipa::openapi::OpenApi> = std::sync::LazyLock::new(|| {
+    let mut doc = api().into_openapi();
+    openapi::document_shared_answers(&mut doc);
+    doc
+});
 
 /// The OpenAPI document of every route.
 pub fn openapi() -> &'static utoipa::openapi::OpenApi {

@@ -24,6 +24,7 @@ use crate::events::Audience;
 use crate::helpdesk::tickets::{self as service, DraftError};
 use crate::helpdesk::{self, assignment};
 use crate::visits::{self, Notice};
+use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -253,19 +254,30 @@ pub async fn create(
         Err(DraftError::Fields(errors)) => return Err(ApiError::Validation(errors)),
         Err(DraftError::Db(e)) => return Err(e.into()),
     };
-    let mut tx = state.db.begin_write().await?;
-    let applied = service::create(&mut tx, &state, &actor, &new).await?;
+    let mut work = Work::begin(&state).await?;
+    let applied = service::create(work.tx(), &state, &actor, &new).await?;
     let row = applied.value.ticket;
-    visits::finish(&state, tx, &applied.value.synced, applied.notices).await?;
+    // Round-robin hands the new ticket out in the same change, so that the
+    // answer (stored for a retry) says who has it.
+    let assigned = assignment::assign_queued(work.tx(), &state).await?;
+    let row = tickets::get(&mut **work.tx(), &row.id)
+        .await?
+        .unwrap_or(row);
+    let location = format!("/api/v1/tickets/{}", row.id);
+    let effects = Effects::notices(applied.notices)
+        .with_changed(applied.value.synced)
+        .and(assigned);
+    let body = work
+        .respond(effects, StatusCode::CREATED, view(&state, row, &[]))
+        .await?;
+    // Conversations that waited for an agent, and anything left.
     if let Err(e) = assignment::drain(&state).await {
         tracing::warn!(error = ?e, "assigning after ticket creation; the job retries");
     }
-    let row = tickets::get(state.db.pool(), &row.id).await?.unwrap_or(row);
-    let location = format!("/api/v1/tickets/{}", row.id);
     Ok((
         StatusCode::CREATED,
         AppendHeaders([(header::LOCATION, location)]),
-        Json(view(&state, row, &[])),
+        Json(body),
     ))
 }
 
@@ -335,7 +347,7 @@ pub async fn update(
         subject: req
             .subject
             .as_deref()
-            .map(|s| v.check("subject", domain::bounded_text(s, 200))),
+            .map(|s| v.check("subject", domain::line(s, 200))),
         description: req
             .description
             .as_deref()
@@ -346,7 +358,7 @@ pub async fn update(
             .map(|c| check_category(&state, &mut v, c)),
         priority: req.priority,
         department_id: match req.department_id {
-            Some(d) => match departments::get(&state.db, &d.to_string()).await? {
+            Some(d) => match departments::get(state.db.pool(), &d.to_string()).await? {
                 Some(d) => Some(d.id),
                 None => {
                     v.add("department_id", "names no department");
@@ -477,9 +489,9 @@ pub async fn post_message(
     Path(id): Path<Uuid>,
     Json(req): Json<MessageRequest>,
 ) -> ApiResult<(StatusCode, Json<TicketMessageView>)> {
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(&state).await?;
     let applied = service::post_message(
-        &mut tx,
+        work.tx(),
         &state,
         &actor,
         &id.to_string(),
@@ -488,6 +500,8 @@ pub async fn post_message(
     )
     .await?;
     let (m, change) = applied.value;
-    visits::finish(&state, tx, &change.synced, applied.notices).await?;
-    Ok((StatusCode::CREATED, Json(m.into())))
+    let effects = Effects::notices(applied.notices).with_changed(change.synced);
+    let body = TicketMessageView::from(m);
+    let body = work.respond(effects, StatusCode::CREATED, body).await?;
+    Ok((StatusCode::CREATED, Json(body)))
 }

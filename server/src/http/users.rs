@@ -13,6 +13,7 @@ use crate::auth::{Action, Actor, password, tokens};
 use crate::db::{self, audit, departments, sessions, users};
 use crate::domain::{self, Role, Status, Validator};
 use crate::error::{ApiError, ApiResult};
+use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -72,8 +73,9 @@ async fn load(state: &AppState, id: &Uuid) -> ApiResult<users::UserRow> {
         .ok_or(ApiError::NotFound("user"))
 }
 
-async fn view(state: &AppState, row: users::UserRow) -> ApiResult<UserView> {
-    let department_ids = users::department_ids(state.db.pool(), &row.id).await?;
+/// A user as the API shows it, read from the pool or the changing transaction.
+async fn view(ex: impl sqlx::AnyExecutor<'_>, row: users::UserRow) -> ApiResult<UserView> {
+    let department_ids = users::department_ids(ex, &row.id).await?;
     Ok(UserView::new(row, department_ids))
 }
 
@@ -115,7 +117,7 @@ pub async fn list(
     let page = Page::from_rows(rows, page.limit, |u| &u.id);
     let mut items = Vec::with_capacity(page.items.len());
     for row in page.items {
-        items.push(view(&state, row).await?);
+        items.push(view(state.db.pool(), row).await?);
     }
     Ok(Json(Page {
         items,
@@ -134,7 +136,7 @@ pub async fn create(
     actor.authorize(Action::CreateUser { role: req.role })?;
     let mut v = Validator::new();
     let email = v.check("email", domain::email(&req.email));
-    let name = v.check("name", domain::bounded_text(&req.name, 120));
+    let name = v.check("name", domain::line(&req.name, 120));
     let phone = match req.phone.as_deref() {
         Some(p) => Some(v.check(
             "phone",
@@ -148,8 +150,9 @@ pub async fn create(
     }
     v.finish()?;
     let password_hash = password::hash(pass).await?;
-    let mut tx = state.db.begin_write().await?;
-    let department_ids = check_departments(&mut tx, &req.department_ids).await?;
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
+    let department_ids = check_departments(tx, &req.department_ids).await?;
     let new = users::NewUser {
         email,
         name,
@@ -158,16 +161,16 @@ pub async fn create(
         password_hash,
         customer_id: None,
     };
-    let row = users::insert(&mut tx, &new).await.map_err(|e| {
+    let row = users::insert(tx, &new).await.map_err(|e| {
         if db::is_unique_violation(&e) {
             ApiError::duplicate("email")
         } else {
             e.into()
         }
     })?;
-    users::set_departments(&mut tx, &row.id, &department_ids).await?;
+    users::set_departments(tx, &row.id, &department_ids).await?;
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         "user.created",
         "user",
@@ -175,11 +178,11 @@ pub async fn create(
         serde_json::json!({ "role": row.role, "department_ids": department_ids }),
     )
     .await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(UserView::new(row, department_ids)),
-    ))
+    let body = UserView::new(row, department_ids);
+    let body = work
+        .respond(Effects::none(), StatusCode::CREATED, body)
+        .await?;
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// One user.
@@ -194,7 +197,7 @@ pub async fn get(
         user_id: &id.to_string(),
     })?;
     let row = load(&state, &id).await?;
-    Ok(Json(view(&state, row).await?))
+    Ok(Json(view(state.db.pool(), row).await?))
 }
 
 /// Change a user's name, phone, role or departments.
@@ -222,7 +225,7 @@ pub async fn update(
     let name = req
         .name
         .as_deref()
-        .map(|n| v.check("name", domain::bounded_text(n, 120)));
+        .map(|n| v.check("name", domain::line(n, 120)));
     let phone = req.phone.as_ref().map(|p| {
         p.as_deref().map(|p| {
             v.check(
@@ -238,18 +241,16 @@ pub async fn update(
     }
     v.finish()?;
 
-    let mut tx = state.db.begin_write().await?;
-    if target.role == Role::Admin
-        && role_change.is_some()
-        && users::active_admins(&mut tx).await? <= 1
-    {
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
+    if target.role == Role::Admin && role_change.is_some() && users::active_admins(tx).await? <= 1 {
         return Err(ApiError::conflict(
             "last-admin",
             "the last active admin cannot be demoted",
         ));
     }
     let department_ids = match &req.department_ids {
-        Some(ids) => Some(check_departments(&mut tx, ids).await?),
+        Some(ids) => Some(check_departments(tx, ids).await?),
         None => None,
     };
     let scope_changed = role_change.is_some() || department_ids.is_some();
@@ -259,7 +260,7 @@ pub async fn update(
             role: target.role,
             user_id: target.id.clone(),
             customer_id: target.customer_id.clone(),
-            departments: users::department_ids(&mut *tx, &target.id).await?,
+            departments: users::department_ids(&mut **tx, &target.id).await?,
         };
         let next = crate::sync::Reader {
             role: role_change.unwrap_or(target.role),
@@ -268,8 +269,8 @@ pub async fn update(
                 .unwrap_or_else(|| now.departments.clone()),
             ..now.clone()
         };
-        let seq = crate::sync::store::next_seq(&mut tx).await?;
-        crate::sync::store::drop_lost_scope(&mut tx, &now, &next, seq).await?;
+        let seq = crate::sync::store::next_seq(tx).await?;
+        crate::sync::store::drop_lost_scope(tx, &now, &next, seq).await?;
     }
     let changes = users::UserChanges {
         name,
@@ -277,23 +278,26 @@ pub async fn update(
         role: role_change,
         status: None,
     };
-    users::update(&mut tx, &target.id, &changes).await?;
+    users::update(tx, &target.id, &changes).await?;
     if let Some(ids) = &department_ids {
-        users::set_departments(&mut tx, &target.id, ids).await?;
+        users::set_departments(tx, &target.id, ids).await?;
     }
-    audit::record(&mut tx, Some(&actor.user_id), "user.updated", "user", &target.id,
+    audit::record(tx, Some(&actor.user_id), "user.updated", "user", &target.id,
         serde_json::json!({ "role": role_change, "departments_changed": req.department_ids.is_some() })).await?;
-    let row = users::get(&mut *tx, &target.id)
+    let row = users::get(&mut **tx, &target.id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
+    let body = view(&mut **tx, row).await?;
     // What the account may read changed: its live sync sessions end.
     let events = if scope_changed {
         vec![crate::sync::account_changed(&target.id)]
     } else {
         vec![]
     };
-    state.events.commit(tx, events).await?;
-    Ok(Json(view(&state, row).await?))
+    let body = work
+        .respond(Effects::events(events), StatusCode::OK, body)
+        .await?;
+    Ok(Json(body))
 }
 
 async fn set_status(
@@ -312,9 +316,10 @@ async fn set_status(
             "you cannot deactivate your own account",
         ));
     }
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(state).await?;
+    let tx = work.tx();
     users::update(
-        &mut tx,
+        tx,
         &target.id,
         &users::UserChanges {
             status: Some(status),
@@ -323,7 +328,7 @@ async fn set_status(
     )
     .await?;
     if status == Status::Inactive {
-        sessions::revoke_all(&mut tx, &target.id, None, "account deactivated").await?;
+        sessions::revoke_all(tx, &target.id, None, "account deactivated").await?;
     }
     let action = if status == Status::Inactive {
         "user.deactivated"
@@ -331,7 +336,7 @@ async fn set_status(
         "user.activated"
     };
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         action,
         "user",
@@ -339,17 +344,18 @@ async fn set_status(
         serde_json::json!({}),
     )
     .await?;
-    let row = users::get(&mut *tx, &target.id)
+    let row = users::get(&mut **tx, &target.id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
+    let body = view(&mut **tx, row).await?;
     // A deactivated account is signed out everywhere.
     let ending = if status == Status::Inactive {
         crate::sync::signed_out(&target.id, crate::sync::SignedOut::All)
     } else {
         crate::sync::account_changed(&target.id)
     };
-    state.events.commit(tx, vec![ending]).await?;
-    view(state, row).await
+    work.respond(Effects::events(vec![ending]), StatusCode::OK, body)
+        .await
 }
 
 /// Deactivate an account: it can no longer log in and its sessions end. Nothing is erased.
@@ -376,10 +382,11 @@ pub async fn activate(
     Ok(Json(set_status(&state, &actor, &id, Status::Active).await?))
 }
 
-/// Reset a user's password; their sessions end.
+/// Reset another user's password; their sessions end. One's own password
+/// changes at `POST /me/password` (409 `own-password` here).
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = ResetPasswordRequest,
-    responses((status = 200, body = ResetPasswordResponse)))]
+    responses((status = 200, body = ResetPasswordResponse), (status = 409, body = crate::error::Problem)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     actor: Actor,
@@ -390,6 +397,14 @@ pub async fn reset_password(
     actor.authorize(Action::ManageUser {
         target_role: target.role,
     })?;
+    if target.id == actor.user_id {
+        // Without the current password a stolen session could take the
+        // account for good: one's own password changes at /me/password.
+        return Err(ApiError::conflict(
+            "own-password",
+            "change your own password with POST /api/v1/me/password",
+        ));
+    }
     let (new_password, temporary_password) = match req.password {
         Some(p) => (
             domain::new_password(&p).map_err(|m| ApiError::field("password", m))?,
@@ -405,11 +420,12 @@ pub async fn reset_password(
         }
     };
     let hash = password::hash(new_password).await?;
-    let mut tx = state.db.begin_write().await?;
-    users::set_password_hash(&mut tx, &target.id, &hash).await?;
-    sessions::revoke_all(&mut tx, &target.id, None, "password reset").await?;
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
+    users::set_password_hash(tx, &target.id, &hash).await?;
+    sessions::revoke_all(tx, &target.id, None, "password reset").await?;
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         "user.password_reset",
         "user",
@@ -418,6 +434,8 @@ pub async fn reset_password(
     )
     .await?;
     let ended = crate::sync::signed_out(&target.id, crate::sync::SignedOut::All);
-    state.events.commit(tx, vec![ended]).await?;
+    // Never stored for a retry: the route takes no idempotency key (it
+    // answers with a secret).
+    work.commit(Effects::events(vec![ended])).await?;
     Ok(Json(ResetPasswordResponse { temporary_password }))
 }

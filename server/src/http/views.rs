@@ -85,6 +85,12 @@ pub struct CustomerView {
     pub updated_at: String,
     /// When the customer was soft-deleted, if they are inactive.
     pub deactivated_at: Option<String>,
+    /// Whether the phone is known to be theirs: CS entered it, it wrote on
+    /// WhatsApp, or its owner proved it with a code. An app registration
+    /// without proof is not, and may duplicate another record (merge it).
+    pub phone_verified: bool,
+    /// The customer this record was merged into.
+    pub merged_into: Option<String>,
 }
 
 impl From<CustomerRow> for CustomerView {
@@ -102,6 +108,8 @@ impl From<CustomerRow> for CustomerView {
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
             deactivated_at: row.deactivated_at.map(rfc3339),
+            phone_verified: row.phone_verified == 1,
+            merged_into: row.merged_into,
         }
     }
 }

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::AppendHeaders;
 use serde::Deserialize;
+use sqlx::AnyExecutor;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -17,6 +18,7 @@ use crate::db::{assignments, customers, departments};
 use crate::domain::{self, GeoPoint, Status, Validator};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::visits::{self, claims, distance_m, lifecycle, parse_day};
+use crate::work::{Effects, Work};
 
 /// Most visits a `near` query sorts by distance.
 const NEAR_CANDIDATES: u32 = 2000;
@@ -96,7 +98,7 @@ pub struct CancelVisitRequest {
 /// Validates and checks the references of a full set of fields.
 async fn validate(state: &AppState, input: VisitInput<'_>) -> ApiResult<VisitFields> {
     let mut v = Validator::new();
-    let title = v.check("title", domain::bounded_text(input.title, 200));
+    let title = v.check("title", domain::line(input.title, 200));
     let description = v.check(
         "description",
         domain::optional_text(input.description, 5000),
@@ -129,7 +131,7 @@ async fn validate(state: &AppState, input: VisitInput<'_>) -> ApiResult<VisitFie
         Some(_) => {}
     }
     if let Some(d) = input.department_id
-        && departments::get(&state.db, d).await?.is_none()
+        && departments::get(state.db.pool(), d).await?.is_none()
     {
         v.add("department_id", "no such department");
     }
@@ -163,8 +165,10 @@ struct VisitInput<'a> {
 }
 
 /// The view of a visit with its assignments.
-pub(crate) async fn view(state: &AppState, row: VisitRow) -> ApiResult<VisitView> {
-    let assignments = assignments::for_visits(state.db.pool(), &[row.id.as_str()]).await?;
+/// A visit as the API shows it; `ex` is the pool, or the transaction that
+/// changed the visit (a response is rendered before its change commits).
+pub(crate) async fn view(ex: impl AnyExecutor<'_>, row: VisitRow) -> ApiResult<VisitView> {
+    let assignments = assignments::for_visits(ex, &[row.id.as_str()]).await?;
     Ok(VisitView::new(row, assignments, None))
 }
 
@@ -331,14 +335,17 @@ pub async fn create(
         },
     )
     .await?;
-    let mut tx = state.db.begin_write().await?;
-    let applied = lifecycle::create(&mut tx, &actor, &fields).await?;
-    visits::commit(&state, tx, applied.notices).await?;
+    let mut work = Work::begin(&state).await?;
+    let applied = lifecycle::create(work.tx(), &actor, &fields).await?;
     let location = format!("/api/v1/visits/{}", applied.value.id);
+    let body = view(&mut **work.tx(), applied.value).await?;
+    let body = work
+        .respond(Effects::notices(applied.notices), StatusCode::CREATED, body)
+        .await?;
     Ok((
         StatusCode::CREATED,
         AppendHeaders([(header::LOCATION, location)]),
-        Json(view(&state, applied.value).await?),
+        Json(body),
     ))
 }
 
@@ -358,7 +365,7 @@ pub async fn get(
         in_pool: row.in_pool(),
         holder,
     })?;
-    Ok(Json(view(&state, row).await?))
+    Ok(Json(view(state.db.pool(), row).await?))
 }
 
 /// Edit a visit. Schedule and site are frozen once claimed (409
@@ -404,9 +411,9 @@ pub async fn update(
         },
     )
     .await?;
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(&state).await?;
     let applied = lifecycle::update(
-        &mut tx,
+        work.tx(),
         state.db.backend(),
         &actor,
         &current.id,
@@ -414,8 +421,9 @@ pub async fn update(
         req.force,
     )
     .await?;
-    visits::commit(&state, tx, applied.notices).await?;
-    Ok(Json(view(&state, applied.value).await?))
+    let body = view(&mut **work.tx(), applied.value).await?;
+    let effects = Effects::notices(applied.notices);
+    Ok(Json(work.respond(effects, StatusCode::OK, body).await?))
 }
 
 /// Cancel a visit nobody has claimed (409 `visit_claimed` otherwise, unless
@@ -432,9 +440,9 @@ pub async fn cancel(
     actor.authorize(Action::ManageVisits)?;
     let reason =
         domain::bounded_text(&req.reason, 1000).map_err(|m| ApiError::field("reason", m))?;
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(&state).await?;
     let applied = lifecycle::cancel(
-        &mut tx,
+        work.tx(),
         state.db.backend(),
         &actor,
         &id.to_string(),
@@ -442,8 +450,9 @@ pub async fn cancel(
         req.force,
     )
     .await?;
-    visits::commit(&state, tx, applied.notices).await?;
-    Ok(Json(view(&state, applied.value).await?))
+    let body = view(&mut **work.tx(), applied.value).await?;
+    let effects = Effects::notices(applied.notices);
+    Ok(Json(work.respond(effects, StatusCode::OK, body).await?))
 }
 
 /// Claim a seat (first come, first served). 409 with `quota_full`,
@@ -461,15 +470,17 @@ pub async fn claim(
     // Losers are told here, before the writer (`visits::gate`).
     let mut admitted = state.claim_gate.admit(&state.db, &actor, &visit_id).await?;
     admitted.take_turn().await;
-    let mut tx = state.db.begin_write().await?;
-    let applied = claims::claim(&mut tx, state.db.backend(), &actor, &visit_id).await?;
-    visits::commit(&state, tx, applied.notices).await?;
-    drop(admitted);
+    let mut work = Work::begin(&state).await?;
+    let applied = claims::claim(work.tx(), state.db.backend(), &actor, &visit_id).await?;
     let seat = applied.value;
-    Ok(Json(ClaimView {
+    let body = ClaimView {
         assignment_id: seat.assignment_id,
-        visit: view(&state, seat.visit).await?,
-    }))
+        visit: view(&mut **work.tx(), seat.visit).await?,
+    };
+    let effects = Effects::notices(applied.notices);
+    let body = work.respond(effects, StatusCode::OK, body).await?;
+    drop(admitted);
+    Ok(Json(body))
 }
 
 /// Give a claimed seat back before checking in.
@@ -482,8 +493,9 @@ pub async fn withdraw(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<VisitView>> {
     actor.authorize(Action::WorkVisit)?;
-    let mut tx = state.db.begin_write().await?;
-    let applied = claims::withdraw(&mut tx, state.db.backend(), &actor, &id.to_string()).await?;
-    visits::commit(&state, tx, applied.notices).await?;
-    Ok(Json(view(&state, applied.value.visit).await?))
+    let mut work = Work::begin(&state).await?;
+    let applied = claims::withdraw(work.tx(), state.db.backend(), &actor, &id.to_string()).await?;
+    let body = view(&mut **work.tx(), applied.value.visit).await?;
+    let effects = Effects::notices(applied.notices);
+    Ok(Json(work.respond(effects, StatusCode::OK, body).await?))
 }

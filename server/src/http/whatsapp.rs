@@ -167,15 +167,19 @@ async fn handle(state: &AppState, m: InboundMessage) -> ApiResult<()> {
         tracing::info!(id = %m.id, "WhatsApp message from an invalid number; ignored");
         return Ok(());
     };
+    // A customer's words are never refused (Meta would redeliver them
+    // forever): what no text may hold is dropped, and a text with nothing
+    // left is acknowledged like any message we do not handle.
     let text = match (&m.kind[..], &m.text) {
-        ("text", Some(t)) => t.body.clone(),
-        _ => {
-            let mut tx = state.db.begin_write().await?;
-            whatsapp::claim_inbound(&mut tx, &m.id, &phone, "ignored").await?;
-            tx.commit().await?;
-            tracing::info!(id = %m.id, kind = %m.kind, "WhatsApp non-text message ignored");
-            return Ok(());
-        }
+        ("text", Some(t)) => Some(fieldops_sync::text::sanitize(&t.body)),
+        _ => None,
+    };
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        let mut tx = state.db.begin_write().await?;
+        whatsapp::claim_inbound(&mut tx, &m.id, &phone, "ignored").await?;
+        tx.commit().await?;
+        tracing::info!(id = %m.id, kind = %m.kind, "WhatsApp message without text ignored");
+        return Ok(());
     };
     match parse_registration(&text) {
         Parsed::Registration(r) => register(state, &m.id, &phone, r).await,
@@ -231,7 +235,7 @@ async fn register(
                 location: None,
             };
             (
-                customers::insert(&mut tx, &fields, CreatedVia::Whatsapp).await?,
+                customers::insert(&mut tx, &fields, CreatedVia::Whatsapp, true).await?,
                 "customer.created",
             )
         }
@@ -267,8 +271,8 @@ async fn register(
 }
 
 async fn into_chat(state: &AppState, message_id: &str, phone: &str, text: &str) -> ApiResult<()> {
-    let body =
-        domain::bounded_text(text, 4000).unwrap_or_else(|_| text.chars().take(4000).collect());
+    // Sanitized already: only a text longer than a chat message is cut.
+    let body: String = text.chars().take(4000).collect();
     let customer = {
         let mut tx = state.db.begin_write().await?;
         let c = customers::by_phone(&mut tx, phone).await?;

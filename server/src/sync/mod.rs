@@ -375,6 +375,22 @@ pub async fn revoke_access(
     Ok(Some(changed_at(tx, id, seq).await?))
 }
 
+/// Hands every document of customer `from` to customer `into` at
+/// `position`, re-sent whole to their readers (a merge of two records).
+pub async fn move_customer_documents(
+    tx: &mut Tx,
+    from: &str,
+    into: &str,
+    position: &mut FeedPosition,
+) -> anyhow::Result<Vec<Changed>> {
+    let seq = position.get(tx).await?;
+    let ids = store::rescope_customer(tx, from, into, seq).await?;
+    Ok(ids
+        .into_iter()
+        .map(|doc_id| Changed { doc_id, seq })
+        .collect())
+}
+
 /// Moves document `id` to feed position `seq` (its readers changed).
 async fn changed_at(tx: &mut Tx, id: &str, seq: i64) -> sqlx::Result<Changed> {
     store::touch(tx, id, seq).await?;

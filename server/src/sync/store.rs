@@ -196,6 +196,26 @@ pub async fn touch(tx: &mut Tx, id: &str, seq: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Gives every document of customer `from` or `into` to `into` at `seq`,
+/// whole for every reader (a merge of customer records); returns their ids.
+pub async fn rescope_customer(
+    tx: &mut Tx,
+    from: &str,
+    into: &str,
+    seq: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "UPDATE sync_documents SET customer_id = $2, seq = $3, full_from_seq = $3, updated_at = $4 \
+         WHERE customer_id = $1 OR customer_id = $2 RETURNING id",
+    )
+    .bind(from)
+    .bind(into)
+    .bind(seq)
+    .bind(now_ms())
+    .fetch_all(&mut **tx)
+    .await
+}
+
 /// Records that document `id` left the technician pool at `seq`.
 pub async fn mark_pool_exit(tx: &mut Tx, id: &str, seq: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE sync_documents SET pool_exit_seq = $2 WHERE id = $1")

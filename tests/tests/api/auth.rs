@@ -11,12 +11,12 @@ on_both_backends!(
     refresh_rotates_and_reuse_revokes_the_session,
     logout_ends_the_session,
     registration_creates_a_customer_account,
-    registration_links_an_existing_customer_record,
     bad_tokens_are_rejected,
     deactivated_accounts_lose_access_at_once,
     cached_callers_end_with_their_account,
     caller_misses_that_arrive_together_share_one_read,
-    password_guessing_is_throttled_per_account_and_address,
+    guessing_a_named_account_slows_the_guesser_not_the_owner,
+    clients_behind_a_trusted_proxy_are_throttled_apart,
 );
 
 async fn login_issues_tokens_and_rejects_bad_credentials(backend: Backend) {
@@ -167,38 +167,6 @@ async fn registration_creates_a_customer_account(backend: Backend) {
         .collect();
     fields.sort_unstable();
     assert_eq!(fields, ["email", "name", "password", "phone"]);
-    app.stop().await;
-}
-
-async fn registration_links_an_existing_customer_record(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let cs = app.login_as("cs").await;
-    let created = app
-        .post(
-            "/api/v1/customers",
-            &cs,
-            json!({ "name": "Pak Joko", "phone": "+62 815 5555 0000" }),
-        )
-        .await;
-    assert_eq!(created.status, 201);
-    let reply = app
-        .call(Method::POST, "/api/v1/auth/register", None, Some(json!({
-            "name": "Joko", "email": "joko@example.com", "phone": "081555550000", "password": "rahasia123"
-        })))
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    assert_eq!(reply.body["user"]["customer_id"], created.body["id"]);
-
-    // The demo customer's phone already has an account.
-    let taken = app
-        .call(Method::POST, "/api/v1/auth/register", None, Some(json!({
-            "name": "X", "email": "x@example.com", "phone": "+6281210000001", "password": "rahasia123"
-        })))
-        .await;
-    assert_eq!(taken.body["errors"][0]["field"], "phone");
-    taken.assert_problem(409);
     app.stop().await;
 }
 
@@ -369,65 +337,144 @@ fn jiff_now() -> i64 {
         .as_secs() as i64
 }
 
-async fn try_login(app: &TestApp, email: &str, password: &str) -> fieldops_tests::Reply {
-    app.call(
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({ "email": email, "password": password })),
-    )
-    .await
+/// Signs in as `email` from client address `from`, as the load balancer
+/// (a trusted proxy on loopback) reports it.
+async fn login_from(
+    app: &TestApp,
+    from: &str,
+    email: &str,
+    password: &str,
+) -> fieldops_tests::Reply {
+    let request = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", from)
+        .json(&json!({ "email": email, "password": password }));
+    TestApp::read(request.send().await.unwrap()).await
 }
 
-/// Past the limit an account is refused with 429 and `Retry-After` even with
-/// the right password, while other accounts sign in; a success before the
-/// limit starts the account afresh; an address that sprays guesses over many
-/// accounts is refused too, though its successful sign-ins never count.
-async fn password_guessing_is_throttled_per_account_and_address(backend: Backend) {
+fn retry_after(reply: &fieldops_tests::Reply) -> u64 {
+    reply.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The probe's attack: ten wrong passwords for the admin, then the admin.
+/// The guesser waits longer and longer (429, `Retry-After`, the password
+/// not even checked); the admin, from another address, signs in at once.
+async fn guessing_a_named_account_slows_the_guesser_not_the_owner(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.login_throttle.max_failures_per_account = 3;
-        c.login_throttle.max_failures_per_address = 8;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.login_throttle.free_failures_per_account_and_address = 3;
+        c.login_throttle.free_failures_per_account = 5;
     })
     .await
     else {
         return;
     };
-    // Two typos, then the right password: the account starts afresh.
-    for _ in 0..2 {
-        assert_eq!(try_login(&app, "cs@example.com", "wrong").await.status, 401);
-    }
-    app.login_as("cs").await;
+    let attacker = "198.51.100.66";
     for _ in 0..3 {
-        assert_eq!(try_login(&app, "cs@example.com", "wrong").await.status, 401);
+        let guess = login_from(&app, attacker, "admin@example.com", "wrong").await;
+        assert_eq!(guess.status, 401);
     }
-    let (email, password) = fieldops_tests::demo_account("cs");
-    let refused = try_login(&app, email, password).await;
+    // The fourth guess is counted and fails; the fifth must wait.
+    assert_eq!(
+        login_from(&app, attacker, "admin@example.com", "wrong")
+            .await
+            .status,
+        401
+    );
+    let refused = login_from(&app, attacker, "admin@example.com", "admin123").await;
     assert_eq!(refused.assert_problem(429), "too-many-requests");
-    let wait: u64 = refused.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=900).contains(&wait), "{wait}");
     assert!(
         refused.body["detail"]
             .as_str()
             .unwrap()
             .contains("try again in")
     );
-    // Other accounts are not locked out, and many successful sign-ins from
-    // one address never count against it.
-    for _ in 0..10 {
-        app.login_as("admin").await;
+    let first_wait = retry_after(&refused);
+    // Waiting it out buys one more guess, and a longer wait after it.
+    tokio::time::sleep(std::time::Duration::from_secs(first_wait)).await;
+    assert_eq!(
+        login_from(&app, attacker, "admin@example.com", "wrong")
+            .await
+            .status,
+        401
+    );
+    let again = login_from(&app, attacker, "admin@example.com", "wrong").await;
+    assert_eq!(again.assert_problem(429), "too-many-requests");
+    assert!(retry_after(&again) > first_wait, "the delay grows");
+    // More guessers on the same account: each gets its first guess...
+    for i in 0..4 {
+        let other = format!("203.0.113.{i}");
+        assert_eq!(
+            login_from(&app, &other, "admin@example.com", "wrong")
+                .await
+                .status,
+            401
+        );
     }
-    // Guesses spread over accounts: 6 attempts that did not succeed so far
-    // from this address (the refused one counts), 2 more reach its limit of
-    // 8, and the next guess is refused unchecked.
-    for email in ["a@example.com", "b@example.com"] {
-        assert_eq!(try_login(&app, email, "guess").await.status, 401);
+    // ...and is held back by the account's delay on its second.
+    let second = login_from(&app, "203.0.113.0", "admin@example.com", "wrong").await;
+    assert_eq!(second.assert_problem(429), "too-many-requests");
+    // The owner, from an address that never failed, is never refused.
+    let owner = login_from(&app, "192.0.2.10", "admin@example.com", "admin123").await;
+    assert_eq!(owner.status, 200, "{:?}", owner.body);
+    app.stop().await;
+}
+
+/// Behind the load balancer, the address is the client's, not the
+/// balancer's: a client spraying guesses over accounts is slowed, while the
+/// office next to it keeps signing in. From an untrusted peer the header is
+/// ignored, so a guesser cannot pick a fresh address for each try.
+async fn clients_behind_a_trusted_proxy_are_throttled_apart(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        c.login_throttle.free_failures_per_address = 4;
+    })
+    .await
+    else {
+        return;
+    };
+    let sprayer = "198.51.100.7";
+    for i in 0..4 {
+        let email = format!("nobody{i}@example.com");
+        assert_eq!(login_from(&app, sprayer, &email, "guess").await.status, 401);
     }
-    let sprayed = try_login(&app, "d@example.com", "guess").await;
+    assert_eq!(
+        login_from(&app, sprayer, "nobody9@example.com", "guess")
+            .await
+            .status,
+        401,
+        "the fifth failure is counted"
+    );
+    let sprayed = login_from(&app, sprayer, "nobody10@example.com", "guess").await;
     assert_eq!(sprayed.assert_problem(429), "too-many-requests");
+    // The balancer's other clients are untouched, and many successful
+    // sign-ins from one address never count against it.
+    for _ in 0..6 {
+        let ok = login_from(&app, "198.51.100.8", "cs@example.com", "cs123").await;
+        assert_eq!(ok.status, 200);
+    }
+    app.stop().await;
+
+    // Without trusted proxies, X-Forwarded-For is the client's own claim.
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.login_throttle.free_failures_per_address = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    for i in 0..3 {
+        let claimed = format!("192.0.2.{i}");
+        let guess = login_from(&app, &claimed, &format!("x{i}@example.com"), "guess").await;
+        assert_eq!(guess.status, 401);
+    }
+    let caught = login_from(&app, "192.0.2.99", "y@example.com", "guess").await;
+    assert_eq!(caught.assert_problem(429), "too-many-requests");
     app.stop().await;
 }
 

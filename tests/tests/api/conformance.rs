@@ -74,6 +74,7 @@ async fn unique_violations_are_recognised(backend: Backend) {
         &mut tx,
         &customer("A", "+6281100000001"),
         CreatedVia::Manual,
+        true,
     )
     .await
     .unwrap();
@@ -81,6 +82,7 @@ async fn unique_violations_are_recognised(backend: Backend) {
         &mut tx,
         &customer("B", "+6281100000001"),
         CreatedVia::Manual,
+        true,
     )
     .await
     .unwrap_err();
@@ -97,6 +99,7 @@ async fn customers_round_trip_with_filters_and_escaped_search(backend: Backend) 
         &mut tx,
         &customer("Toko 50% Diskon", "+6281100000001"),
         CreatedVia::Manual,
+        true,
     )
     .await
     .unwrap();
@@ -104,6 +107,7 @@ async fn customers_round_trip_with_filters_and_escaped_search(backend: Backend) 
         &mut tx,
         &customer("Toko_Baru", "+6281100000002"),
         CreatedVia::Whatsapp,
+        true,
     )
     .await
     .unwrap();
@@ -111,6 +115,7 @@ async fn customers_round_trip_with_filters_and_escaped_search(backend: Backend) 
         &mut tx,
         &customer("Warung Bu Sri", "+6281100000003"),
         CreatedVia::App,
+        true,
     )
     .await
     .unwrap();
@@ -169,6 +174,7 @@ async fn keyset_pages_cover_everything_once(backend: Backend) {
             &mut tx,
             &customer(&format!("C{i}"), &format!("+62811000001{i:02}")),
             CreatedVia::Manual,
+            true,
         )
         .await
         .unwrap();
@@ -237,7 +243,7 @@ async fn department_memberships_are_replaced(backend: Backend) {
             .unwrap()
             .is_empty()
     );
-    let dept = departments::get(&db, &d2).await.unwrap().unwrap();
+    let dept = departments::get(db.pool(), &d2).await.unwrap().unwrap();
     assert_eq!(dept.member_count, 1);
     t.drop_schema().await;
 }
@@ -279,29 +285,61 @@ async fn refresh_tokens_are_single_use(backend: Backend) {
 }
 
 async fn idempotency_keys_are_claimed_once(backend: Backend) {
+    use idempotency::Lease;
     let Some((t, db)) = fresh(backend).await else {
         return;
     };
-    assert!(idempotency::claim(&db, "user:1", "k", "h").await.unwrap());
-    assert!(!idempotency::claim(&db, "user:1", "k", "h").await.unwrap());
+    let later = fieldops_server::db::now_ms() + 60_000;
+    let lease = |scope: &'static str, token: &'static str, until: i64| {
+        let db = db.clone();
+        async move {
+            idempotency::lease(&db, scope, "k", "h", token, until)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(matches!(lease("user:1", "a", later).await, Lease::Taken));
+    match lease("user:1", "b", later).await {
+        Lease::Held(held) => assert!(held.status.is_none() && held.lease_until == Some(later)),
+        Lease::Taken => panic!("a held key was leased twice"),
+    }
     assert!(
-        idempotency::claim(&db, "user:2", "k", "h").await.unwrap(),
+        matches!(lease("user:2", "c", later).await, Lease::Taken),
         "scoped per caller"
     );
-    idempotency::complete(
-        &db,
-        "user:1",
-        "k",
-        201,
-        Some("application/json"),
-        b"{\"id\":1}",
-    )
-    .await
-    .unwrap();
-    let stored = idempotency::get(&db, "user:1", "k").await.unwrap().unwrap();
-    assert_eq!(stored.status, Some(201));
-    assert_eq!(stored.body.as_deref(), Some(&b"{\"id\":1}"[..]));
-    assert_eq!(idempotency::expire(&db, -1000).await.unwrap(), 2);
+    // Only the holder's token stores the response, inside a transaction.
+    let store = |token: &'static str| {
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin_write().await.unwrap();
+            let stored = idempotency::store(
+                &mut tx,
+                "user:1",
+                "k",
+                token,
+                201,
+                Some("application/json"),
+                b"{\"id\":1}",
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            stored
+        }
+    };
+    assert!(!store("b").await, "not the holder");
+    assert!(store("a").await);
+    match lease("user:1", "d", later).await {
+        Lease::Held(held) => {
+            assert_eq!(held.status, Some(201));
+            assert_eq!(held.body.as_deref(), Some(&b"{\"id\":1}"[..]));
+        }
+        Lease::Taken => panic!("a key with a response was leased again"),
+    }
+    // A lease that ran out without a response passes to the next request.
+    assert!(matches!(lease("user:3", "e", 0).await, Lease::Taken));
+    assert!(matches!(lease("user:3", "f", later).await, Lease::Taken));
+    assert_eq!(idempotency::expire(&db, -1000).await.unwrap(), 3);
     t.drop_schema().await;
 }
 
@@ -361,6 +399,7 @@ async fn failed_transactions_leave_nothing(backend: Backend) {
         &mut tx,
         &customer("Kept", "+6281100000009"),
         CreatedVia::Manual,
+        true,
     )
     .await
     .unwrap();
@@ -370,6 +409,7 @@ async fn failed_transactions_leave_nothing(backend: Backend) {
         &mut tx,
         &customer("Lost", "+6281100000010"),
         CreatedVia::Manual,
+        true,
     )
     .await
     .unwrap();
@@ -377,6 +417,7 @@ async fn failed_transactions_leave_nothing(backend: Backend) {
         &mut tx,
         &customer("Dup", "+6281100000009"),
         CreatedVia::Manual,
+        true,
     )
     .await;
     assert!(err.is_err());
@@ -405,11 +446,11 @@ mod located_after_unlocated {
             let mut tx = db.begin_write().await.unwrap();
             let mut without = customer(&format!("A{round}"), &format!("+628110000091{round}"));
             without.location = None;
-            customers::insert(&mut tx, &without, CreatedVia::Manual)
+            customers::insert(&mut tx, &without, CreatedVia::Manual, true)
                 .await
                 .unwrap();
             let with = customer(&format!("B{round}"), &format!("+628110000092{round}"));
-            let row = customers::insert(&mut tx, &with, CreatedVia::Manual)
+            let row = customers::insert(&mut tx, &with, CreatedVia::Manual, true)
                 .await
                 .unwrap();
             assert_eq!((row.lat, row.lon), (Some(-6.2), Some(106.8)));

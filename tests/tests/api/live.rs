@@ -97,7 +97,7 @@ async fn events_cross_instances_and_replay_after_reconnect(backend: Backend) {
         .state
         .events
         .publish(
-            "ops.bulk",
+            "customer.updated",
             fieldops_server::events::Audience::Staff {
                 department_id: None,
             },
@@ -105,7 +105,7 @@ async fn events_cross_instances_and_replay_after_reconnect(backend: Backend) {
         )
         .await;
     let bulky = next_json(&mut console, 10).await;
-    assert_eq!(bulky["kind"], "ops.bulk");
+    assert_eq!(bulky["kind"], "customer.updated");
     assert_eq!(bulky["data"]["note"].as_str().map(str::len), Some(20_000));
     drop(console);
 

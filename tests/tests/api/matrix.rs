@@ -16,6 +16,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/register"),
+    ("POST", "/api/v1/auth/phone-codes"),
     // The sync endpoints authenticate inside the protocol (Hello); tested in sync.rs.
     ("GET", "/api/v1/sync"),
     ("POST", "/api/v1/sync/batch"),
@@ -167,6 +168,13 @@ const PROTECTED: &[Route] = &[
         path: "/api/v1/customers/{customer}/restore",
         allowed: &["admin", "cs"],
         body: empty,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/customers/{customer}/merge",
+        allowed: &["admin", "cs"],
+        // Into itself: refused (422) after the policy, so the target stays.
+        body: |_| Some(json!({ "into": "{customer}" })),
     },
     // `{upload}` is an upload the admin started; `{blob}` bytes the admin uploaded.
     Route {

@@ -212,6 +212,18 @@ async fn password_resets_end_sessions(backend: Backend) {
     )
     .await
     .assert_problem(403);
+    // Nor may an admin reset their own without the current password: that
+    // goes through /me/password.
+    let admin = app.login_as("admin").await;
+    let own = app
+        .post(
+            &format!("/api/v1/users/{admin_id}/reset-password"),
+            &admin,
+            json!({ "password": "taken-over-1" }),
+        )
+        .await;
+    assert_eq!(own.assert_problem(409), "own-password");
+    app.login_as("admin").await;
     app.stop().await;
 }
 

@@ -16,7 +16,10 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
-on_both_backends!(whatsapp_registers_chats_and_replies);
+on_both_backends!(
+    whatsapp_registers_chats_and_replies,
+    control_characters_in_a_whatsapp_text_are_dropped_not_refused,
+);
 
 const SECRET: &str = "app-secret-for-tests";
 
@@ -302,4 +305,50 @@ async fn whatsapp_registers_chats_and_replies(backend: Backend) {
     );
     app.stop().await;
     mock_task.abort();
+}
+
+/// The probe's signed text with a NUL answered 500 on Postgres every time,
+/// so Meta redelivered it forever; and blank texts became empty messages.
+/// Now what no text may hold is dropped, the rest reaches CS, and a text
+/// with nothing left is acknowledged and left out.
+async fn control_characters_in_a_whatsapp_text_are_dropped_not_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.whatsapp.app_secret = Some(SECRET.into());
+    })
+    .await
+    else {
+        return;
+    };
+    let hendra = "6281210000001"; // the demo customer
+    let nul = text_payload("wamid.nul", hendra, "AC\u{0} bocor\u{7}, tolong");
+    assert_eq!(deliver_signed(&app, &nul).await, 200);
+    assert_eq!(deliver_signed(&app, &nul).await, 200, "a redelivery too");
+    let blank = text_payload("wamid.blank", hendra, " \u{0} \n ");
+    assert_eq!(deliver_signed(&app, &blank).await, 200);
+
+    let cs = app.login_as("cs").await;
+    let conversations = app.get("/api/v1/conversations", &cs).await;
+    let conversation = conversations.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "whatsapp")
+        .expect("the text reached a conversation")
+        .clone();
+    let id = conversation["id"].as_str().unwrap();
+    let messages = app
+        .get(&format!("/api/v1/conversations/{id}/messages"), &cs)
+        .await;
+    let bodies: Vec<&str> = messages.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["AC bocor, tolong"],
+        "once, cleaned, and no blank message"
+    );
+    app.stop().await;
 }

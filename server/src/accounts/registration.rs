@@ -1,0 +1,192 @@
+//! Customer self-registration, and merging duplicate customer records.
+//!
+//! A registration links the new account to the existing customer record of
+//! its phone only when the phone is **proved** (a one-time code, see
+//! [`super::phone_codes`]). Without proof it gets a customer record of its
+//! own, marked `phone_verified = false`: its owner sees only what they
+//! create, staff see a new customer flagged as a possible duplicate
+//! (`customer.registered`, with `possible_duplicate_of`), and CS, having
+//! checked who it is, merge it into the existing record ([`merge`]).
+
+use serde_json::json;
+
+use crate::auth::{Action, Actor};
+use crate::db::customers::{self, CustomerFields, CustomerRow};
+use crate::db::users::{self, UserRow};
+use crate::db::{self, Tx, audit};
+use crate::domain::{CreatedVia, Role, Status};
+use crate::error::ApiError;
+use crate::events::Audience;
+use crate::sync::FeedPosition;
+use crate::work::Effects;
+
+/// A registration, validated.
+#[derive(Debug, Clone)]
+pub struct NewCustomerAccount {
+    pub name: String,
+    pub email: String,
+    /// E.164.
+    pub phone: String,
+    pub password_hash: String,
+    pub address: String,
+    pub city: String,
+    /// The phone was proved by a code redeemed for it.
+    pub phone_proved: bool,
+}
+
+/// What a registration made.
+#[derive(Debug)]
+pub struct Registered {
+    pub user: UserRow,
+    pub customer: CustomerRow,
+    pub effects: Effects,
+}
+
+/// Registers `new` as a customer account in `tx` (see the module docs).
+pub async fn register(tx: &mut Tx, new: NewCustomerAccount) -> Result<Registered, ApiError> {
+    if users::by_email(&mut **tx, &new.email).await?.is_some() {
+        return Err(ApiError::duplicate("email"));
+    }
+    let existing = customers::by_phone(tx, &new.phone).await?;
+    if let Some(existing) = &existing
+        && customers::has_account(tx, &existing.id).await?
+    {
+        return Err(ApiError::duplicate("phone"));
+    }
+    let (customer, duplicate_of) = match existing {
+        Some(existing) if new.phone_proved => {
+            let row = if existing.status == Status::Inactive {
+                customers::set_status(tx, &existing.id, Status::Active).await?
+            } else {
+                existing
+            };
+            (row, None)
+        }
+        existing => {
+            let fields = CustomerFields {
+                name: new.name.clone(),
+                phone: new.phone.clone(),
+                email: Some(new.email.clone()),
+                address: new.address.clone(),
+                city: new.city.clone(),
+                location: None,
+            };
+            let row = customers::insert(tx, &fields, CreatedVia::App, new.phone_proved).await?;
+            (row, existing.map(|e| e.id))
+        }
+    };
+    let user = users::insert(
+        tx,
+        &users::NewUser {
+            email: new.email,
+            name: new.name,
+            phone: Some(customer.phone.clone()),
+            role: Role::Customer,
+            password_hash: new.password_hash,
+            customer_id: Some(customer.id.clone()),
+        },
+    )
+    .await
+    .map_err(|e| {
+        if db::is_unique_violation(&e) {
+            ApiError::duplicate("email")
+        } else {
+            e.into()
+        }
+    })?;
+    let data = json!({
+        "id": customer.id, "name": customer.name, "status": customer.status,
+        "phone_verified": customer.phone_verified(), "possible_duplicate_of": duplicate_of,
+    });
+    audit::record(
+        tx,
+        Some(&user.id),
+        "customer.registered",
+        "customer",
+        &customer.id,
+        data.clone(),
+    )
+    .await?;
+    let staff = Audience::Staff {
+        department_id: None,
+    };
+    Ok(Registered {
+        user,
+        customer,
+        effects: Effects::events(vec![("customer.registered", staff, data)]),
+    })
+}
+
+/// Merges customer `from` into customer `into` in `tx`: the app account,
+/// tickets, visits, conversations and documents of `from` move to `into`,
+/// and `from` is retired (inactive, `merged_into`). For the duplicate an
+/// unproved registration leaves, once CS know whose it is.
+pub async fn merge(
+    tx: &mut Tx,
+    db: &crate::db::Db,
+    actor: &Actor,
+    from: &str,
+    into: &str,
+) -> Result<(CustomerRow, Effects), ApiError> {
+    actor.authorize(Action::ManageCustomers)?;
+    if from == into {
+        return Err(ApiError::field("into", "must be another customer"));
+    }
+    let source = customers::get(&mut **tx, from)
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    let target = customers::get(&mut **tx, into)
+        .await?
+        .ok_or_else(|| ApiError::field("into", "names no customer"))?;
+    if source.merged_into.is_some() {
+        return Err(ApiError::conflict(
+            "customer-merged",
+            "this customer was merged already",
+        ));
+    }
+    if target.merged_into.is_some() {
+        return Err(ApiError::field(
+            "into",
+            "was itself merged into another customer",
+        ));
+    }
+    if customers::has_account(tx, from).await? && customers::has_account(tx, into).await? {
+        return Err(ApiError::conflict(
+            "both-have-accounts",
+            "both customers have an app account; one customer may have only one",
+        ));
+    }
+    let moved = customers::merge(tx, from, into).await?;
+    crate::db::tickets::rename_customer(tx, into, &target.name).await?;
+    // Every document of either record is re-sent whole under its new
+    // scope, so the moved account's phone receives what it may now read.
+    let mut position = FeedPosition::default();
+    let mut changed = crate::sync::move_customer_documents(tx, from, into, &mut position).await?;
+    for ticket in &moved.ticket_ids {
+        changed.extend(crate::sync::tickets::project(tx, db, ticket).await?);
+    }
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "customer.merged",
+        "customer",
+        into,
+        json!({ "from": from, "tickets": moved.ticket_ids.len(), "visits": moved.visit_ids.len() }),
+    )
+    .await?;
+    let merged = customers::get(&mut **tx, into)
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    let staff = Audience::Staff {
+        department_id: None,
+    };
+    let data = json!({ "id": into, "from": from, "name": merged.name });
+    let mut effects = Effects::events(vec![("customer.merged", staff, data)])
+        .with_changed(changed)
+        .with_visits(moved.visit_ids);
+    if let Some(user_id) = &moved.user_id {
+        // What the account may read changed: its sessions reconnect.
+        effects = effects.with_events([crate::sync::account_changed(user_id)]);
+    }
+    Ok((merged, effects))
+}

@@ -1,0 +1,265 @@
+//! The unit of work: where a write commits, together with everything that
+//! must be true exactly when it is.
+//!
+//! A change to fieldops is never only rows. The visits it touched must be
+//! re-projected into their sync documents, the phones and consoles in scope
+//! must be woken and told, and the request that asked for it — when it came
+//! with an `Idempotency-Key` — must be answerable again with the same
+//! response. If any of these could commit apart from the change, a crash in
+//! between would leave a phone that never hears of a decision, or a retry
+//! that applies it twice. So they share one transaction:
+//!
+//! ```text
+//! Work::begin ─> service(work.tx(), actor, …) ─> Work::commit / Work::respond
+//!                                                  ├ project the visit documents the effects name
+//!                                                  ├ record the events (+ the sync wake-up)
+//!                                                  ├ store the response under the request's key
+//!                                                  ├ COMMIT
+//!                                                  └ deliver the events
+//! ```
+//!
+//! Dropping a [`Work`] without committing rolls everything back.
+//!
+//! The request's idempotency key reaches the unit of work as a task-local
+//! set by the HTTP layer ([`with_key`]), not as a parameter: every write a
+//! request makes then honours it, and no handler can forget to pass it on.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::AppState;
+use crate::db::{Tx, idempotency};
+use crate::error::{ApiError, ApiResult};
+use crate::events::Audience;
+use crate::faults;
+use crate::sync::Changed;
+use crate::visits::Notice;
+
+/// An event to record with the change.
+pub type RawEvent = (&'static str, Audience, serde_json::Value);
+
+/// What a change means outside its own rows.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct Effects {
+    /// Visits whose sync documents must be re-projected.
+    visits: Vec<String>,
+    /// Documents already written in the transaction.
+    changed: Vec<Changed>,
+    events: Vec<RawEvent>,
+}
+
+impl Effects {
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Live notices; the visits they name are re-projected.
+    pub fn notices(notices: Vec<Notice>) -> Self {
+        Self::none().with_notices(notices)
+    }
+
+    pub fn events(events: Vec<RawEvent>) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
+
+    pub fn with_notices(mut self, notices: Vec<Notice>) -> Self {
+        self.visits.extend(crate::visits::touched(&notices));
+        self.events
+            .extend(notices.into_iter().map(|n| (n.kind, n.audience, n.data)));
+        self
+    }
+
+    pub fn with_events(mut self, events: impl IntoIterator<Item = RawEvent>) -> Self {
+        self.events.extend(events);
+        self
+    }
+
+    /// Both sets of effects, `self`'s first.
+    pub fn and(mut self, other: Effects) -> Self {
+        self.visits.extend(other.visits);
+        self.changed.extend(other.changed);
+        self.events.extend(other.events);
+        self
+    }
+
+    /// Visits whose sync documents must be re-projected.
+    pub fn with_visits(mut self, visit_ids: impl IntoIterator<Item = String>) -> Self {
+        self.visits.extend(visit_ids);
+        self
+    }
+
+    /// Documents the change already wrote (their readers are woken).
+    pub fn with_changed(mut self, changed: impl IntoIterator<Item = Changed>) -> Self {
+        self.changed.extend(changed);
+        self
+    }
+}
+
+/// The `Idempotency-Key` a request holds while it runs (see
+/// `crate::http::idempotency`).
+#[derive(Debug, Clone)]
+pub struct HeldKey {
+    pub scope: String,
+    pub key: String,
+    /// Proves the lease is still this request's when the response is stored.
+    pub token: String,
+    stored: Arc<AtomicBool>,
+}
+
+impl HeldKey {
+    pub fn new(scope: String, key: String, token: String) -> Self {
+        Self {
+            scope,
+            key,
+            token,
+            stored: Arc::default(),
+        }
+    }
+
+    /// Whether a unit of work stored the response with its change.
+    pub fn stored(&self) -> bool {
+        self.stored.load(Ordering::Acquire)
+    }
+}
+
+tokio::task_local! {
+    static HELD_KEY: HeldKey;
+}
+
+/// Runs `request` with `key` held: the unit of work that commits its write
+/// stores the response under it.
+pub async fn with_key<F: Future>(key: HeldKey, request: F) -> F::Output {
+    HELD_KEY.scope(key, request).await
+}
+
+fn held_key() -> Option<HeldKey> {
+    HELD_KEY.try_with(Clone::clone).ok()
+}
+
+/// One write transaction and what it commits with.
+#[derive(Debug)]
+#[must_use = "a unit of work that is not committed rolls back"]
+pub struct Work<'s> {
+    state: &'s AppState,
+    tx: Tx,
+}
+
+impl<'s> Work<'s> {
+    /// Opens the write transaction.
+    pub async fn begin(state: &'s AppState) -> sqlx::Result<Self> {
+        let tx = state.db.begin_write().await?;
+        let key = held_key();
+        faults::hit(faults::point::BEGUN, key.as_ref().map(|k| k.key.as_str())).await;
+        Ok(Self { state, tx })
+    }
+
+    /// The transaction, for the service and the storage layer.
+    pub fn tx(&mut self) -> &mut Tx {
+        &mut self.tx
+    }
+
+    /// Commits the change with `effects`. For writes that answer nobody's
+    /// request (sync commands keep their own results, jobs none).
+    pub async fn commit(self, effects: Effects) -> anyhow::Result<()> {
+        self.finish(effects, None).await
+    }
+
+    /// Commits the change with `effects`, storing `body` (as JSON, with
+    /// `status`) as the response to the request's idempotency key, if it has
+    /// one; returns `body` for the adapter to send.
+    pub async fn respond<T: Serialize>(
+        self,
+        effects: Effects,
+        status: StatusCode,
+        body: T,
+    ) -> ApiResult<T> {
+        let json = serde_json::to_vec(&body).map_err(anyhow::Error::from)?;
+        self.finish(effects, Some((status, Some("application/json"), &json)))
+            .await
+            .map_err(api_error)?;
+        Ok(body)
+    }
+
+    /// [`Work::respond`] for a response without a body (`204 No Content`).
+    pub async fn respond_empty(
+        self,
+        effects: Effects,
+        status: StatusCode,
+    ) -> ApiResult<StatusCode> {
+        self.finish(effects, Some((status, None, &[])))
+            .await
+            .map_err(api_error)?;
+        Ok(status)
+    }
+
+    async fn finish(
+        mut self,
+        effects: Effects,
+        response: Option<(StatusCode, Option<&str>, &[u8])>,
+    ) -> anyhow::Result<()> {
+        let Effects {
+            mut visits,
+            mut changed,
+            mut events,
+        } = effects;
+        visits.sort();
+        visits.dedup();
+        changed.extend(crate::visits::project(&mut self.tx, &self.state.db, &visits).await?);
+        events.extend(crate::sync::wake_up(&changed));
+        let recorded = self.state.events.record(&mut self.tx, events).await?;
+        let key = held_key();
+        let tag = key.as_ref().map(|k| k.key.as_str());
+        faults::hit(faults::point::BEFORE_COMMIT, tag).await;
+        if let (Some(key), Some((status, content_type, body))) = (&key, response) {
+            let stored = idempotency::store(
+                &mut self.tx,
+                &key.scope,
+                &key.key,
+                &key.token,
+                status.as_u16(),
+                content_type,
+                body,
+            )
+            .await?;
+            if !stored {
+                return Err(LeaseLost.into());
+            }
+        }
+        self.tx.commit().await?;
+        faults::hit(faults::point::AFTER_COMMIT, tag).await;
+        if let Some(key) = key.filter(|_| response.is_some()) {
+            key.stored.store(true, Ordering::Release);
+        }
+        self.state.events.deliver(recorded);
+        Ok(())
+    }
+}
+
+fn api_error(e: anyhow::Error) -> ApiError {
+    match e.downcast::<LeaseLost>() {
+        Ok(lost) => lost.into(),
+        Err(e) => ApiError::Internal(e),
+    }
+}
+
+/// The request's idempotency lease passed to a copy of it before this one
+/// committed: this one rolls back, the copy's outcome stands.
+#[derive(Debug, thiserror::Error)]
+#[error("another request with this Idempotency-Key took over")]
+struct LeaseLost;
+
+impl From<LeaseLost> for ApiError {
+    fn from(_: LeaseLost) -> Self {
+        ApiError::conflict(
+            "idempotency-in-progress",
+            "a retry of this request with the same Idempotency-Key is being processed",
+        )
+    }
+}
