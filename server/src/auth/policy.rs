@@ -41,11 +41,11 @@ pub enum Action<'a> {
     },
     /// Ask whether the server already holds some bytes ("do you have hash X").
     CheckBlob,
-    /// Get a download link for a photo or its thumbnail. `uploader_or_owner`:
-    /// the caller uploaded these bytes or is recorded as an owner of the
-    /// photo; `sees_an_owner`: the caller may see a ticket or visit the photo
-    /// is attached to (decided with [`Action::ViewTicket`] and
-    /// [`Action::ViewVisit`]).
+    /// Read a photo or its thumbnail (a download link, or "do you have
+    /// hash X"). `uploader_or_owner`: the caller uploaded these bytes or is
+    /// recorded as an owner of the photo; `sees_an_owner`: the caller may see
+    /// a ticket or visit the photo was attached to by an uploader (decided
+    /// with [`Action::ViewTicket`] and [`Action::ViewVisit`]).
     DownloadPhoto {
         uploader_or_owner: bool,
         sees_an_owner: bool,

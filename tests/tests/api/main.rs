@@ -6,6 +6,7 @@
 mod assignment;
 mod auth;
 mod bad_input;
+mod blob_access;
 mod blob_storage;
 mod chat;
 mod claims_race;
