@@ -262,7 +262,8 @@ async fn reads_directly(state: &AppState, actor: &Actor, sha256: &str) -> ApiRes
 }
 
 /// Whether `actor` may see a ticket or visit that photo `sha256` is attached
-/// to ([`Action::ViewTicket`], [`Action::ViewVisit`]).
+/// to: the ticket itself ([`Action::ViewTicket`]), or a visit's photos
+/// ([`Action::ViewVisitPhotos`]: its current holders, not the pool).
 async fn sees_an_owner(state: &AppState, actor: &Actor, sha256: &str) -> ApiResult<bool> {
     let pool = state.db.pool();
     for (kind, id) in blobs::owners(pool, sha256).await? {
@@ -278,11 +279,10 @@ async fn sees_an_owner(state: &AppState, actor: &Actor, sha256: &str) -> ApiResu
             },
             "visit" => match visits::get(pool, &id).await? {
                 Some(v) => {
-                    let holder = assignments::ever_held(pool, &v.id, &actor.user_id).await?;
+                    let holder = assignments::holds(pool, &v.id, &actor.user_id).await?;
                     actor
-                        .authorize(Action::ViewVisit {
+                        .authorize(Action::ViewVisitPhotos {
                             customer_id: &v.customer_id,
-                            in_pool: v.in_pool(),
                             holder,
                         })
                         .is_ok()

@@ -28,6 +28,7 @@ mod sync;
 mod ticket_phones;
 mod tickets;
 mod users;
+mod visit_leavers;
 mod visit_services;
 mod visits;
 mod whatsapp;
