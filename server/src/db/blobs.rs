@@ -350,7 +350,11 @@ pub async fn attach_to_ticket(
 }
 
 /// Whether `user_id` uploaded the stored bytes `sha256` (proved it holds them).
-pub async fn uploaded_by(ex: impl AnyExecutor<'_>, sha256: &str, user_id: &str) -> sqlx::Result<bool> {
+pub async fn uploaded_by(
+    ex: impl AnyExecutor<'_>,
+    sha256: &str,
+    user_id: &str,
+) -> sqlx::Result<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM blob_uploaders u JOIN blobs b ON b.sha256 = u.sha256 \
          WHERE u.sha256 = $1 AND u.user_id = $2 AND b.state = 'stored'",

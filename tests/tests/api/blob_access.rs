@@ -101,7 +101,12 @@ async fn push_new(device: &mut Device, photo: &Photo) -> (DocId, ServerMessage) 
         .push()
         .await
         .into_iter()
-        .find(|m| matches!(m, ServerMessage::Applied(_) | ServerMessage::WriteRejected(_)))
+        .find(|m| {
+            matches!(
+                m,
+                ServerMessage::Applied(_) | ServerMessage::WriteRejected(_)
+            )
+        })
         .unwrap();
     (id, answer)
 }
@@ -117,7 +122,12 @@ async fn mark_stored(device: &mut Device, id: DocId) -> ServerMessage {
         .push()
         .await
         .into_iter()
-        .find(|m| matches!(m, ServerMessage::Applied(_) | ServerMessage::WriteRejected(_)))
+        .find(|m| {
+            matches!(
+                m,
+                ServerMessage::Applied(_) | ServerMessage::WriteRejected(_)
+            )
+        })
         .unwrap()
 }
 
@@ -159,7 +169,9 @@ async fn a_known_hash_opens_no_strangers_photo(backend: Backend) {
     // 1. "Do you have it?" and a link: the same answers as for a hash nobody has.
     for sha in [&secret.sha256, &secret.thumbnail_sha256] {
         let asked = app.get(&format!("/api/v1/blobs/{sha}"), &attacker).await;
-        let nobody = app.get(&format!("/api/v1/blobs/{unknown}"), &attacker).await;
+        let nobody = app
+            .get(&format!("/api/v1/blobs/{unknown}"), &attacker)
+            .await;
         assert_eq!(asked.assert_problem(404), "not-found");
         assert_eq!(
             told(&asked),
@@ -210,7 +222,13 @@ async fn a_known_hash_opens_no_strangers_photo(backend: Backend) {
     // 3. An upload of the victim's hash: no shortcut and no "another length"
     // refusal; both end as an upload of any unknown hash does.
     for length in [secret.image.len(), secret.image.len() + 1] {
-        let claimed = tus::create(&app, &attacker, length, &tus::metadata(&secret.sha256, None)).await;
+        let claimed = tus::create(
+            &app,
+            &attacker,
+            length,
+            &tus::metadata(&secret.sha256, None),
+        )
+        .await;
         let nobody = tus::create(&app, &attacker, length, &tus::metadata(&unknown, None)).await;
         for reply in [&claimed, &nobody] {
             assert_eq!(reply.status, 201, "{:?}", reply.body);
@@ -270,7 +288,10 @@ async fn a_known_hash_opens_no_strangers_photo(backend: Backend) {
         UploadState::Stored,
     );
     let (_, answer) = push_new(&mut phone, &born_stored).await;
-    assert!(matches!(answer, ServerMessage::WriteRejected(_)), "{answer:?}");
+    assert!(
+        matches!(answer, ServerMessage::WriteRejected(_)),
+        "{answer:?}"
+    );
     for sha in [&secret.sha256, &secret.thumbnail_sha256] {
         for variant in ["original", "thumbnail"] {
             tus::download(&app, &attacker, sha, variant)
@@ -323,15 +344,27 @@ async fn owners_duplicates_and_staff_keep_their_photos(backend: Backend) {
 
     // The photo goes before its thumbnail here (a plain tus client): the
     // thumbnail counts once the same account has sent both.
-    let image = tus::upload(&app, &customer, &p.image, Some(&p.thumbnail_sha256), 1 << 20).await;
+    let image = tus::upload(
+        &app,
+        &customer,
+        &p.image,
+        Some(&p.thumbnail_sha256),
+        1 << 20,
+    )
+    .await;
     assert_eq!(image.last.status, 204, "{:?}", image.last.body);
     let thumb = tus::upload(&app, &customer, &p.thumbnail, None, 1 << 20).await;
     assert_eq!(thumb.last.status, 204, "{:?}", thumb.last.body);
-    assert!(matches!(mark_stored(&mut phone, id).await, ServerMessage::Applied(_)));
+    assert!(matches!(
+        mark_stored(&mut phone, id).await,
+        ServerMessage::Applied(_)
+    ));
 
     // The owner: "do you have it?" tells size and dimensions, the thumbnail
     // link gives the device's thumbnail.
-    let check = app.get(&format!("/api/v1/blobs/{}", p.sha256), &customer).await;
+    let check = app
+        .get(&format!("/api/v1/blobs/{}", p.sha256), &customer)
+        .await;
     assert_eq!(check.status, 200, "{:?}", check.body);
     assert_eq!(check.body["byte_size"], p.image.len());
     let (link, bytes) = tus::download(&app, &customer, &p.sha256, "thumbnail").await;
@@ -341,7 +374,13 @@ async fn owners_duplicates_and_staff_keep_their_photos(backend: Backend) {
     // A duplicate upload by the owner sends nothing, with or without asking.
     let again = tus::upload(&app, &customer, &p.image, None, 1 << 20).await;
     assert_eq!(again.bytes_sent, 0);
-    let created = tus::create(&app, &customer, p.image.len(), &tus::metadata(&p.sha256, None)).await;
+    let created = tus::create(
+        &app,
+        &customer,
+        p.image.len(),
+        &tus::metadata(&p.sha256, None),
+    )
+    .await;
     assert_eq!(created.status, 201);
     assert_eq!(created.body["complete"], true);
     // For the owner, another length is plainly the wrong bytes.
@@ -369,7 +408,10 @@ async fn owners_duplicates_and_staff_keep_their_photos(backend: Backend) {
     let owners = blobs::owners(app.server.state.db.pool(), &p.sha256)
         .await
         .unwrap();
-    assert!(owners.contains(&("ticket".to_owned(), second.to_string())), "{owners:?}");
+    assert!(
+        owners.contains(&("ticket".to_owned(), second.to_string())),
+        "{owners:?}"
+    );
     let (_, bytes) = tus::download(&app, &cs, &p.sha256, "original").await;
     assert_eq!(bytes.unwrap(), p.image);
     let (link, bytes) = tus::download(&app, &cs, &p.sha256, "thumbnail").await;

@@ -437,8 +437,8 @@ async fn downloads_need_scope_and_a_valid_signature(backend: Backend) {
         &other_id,
         &customer_id,
     )
-        .await
-        .unwrap();
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(
         tus::download(&app, &other, &photo.sha256, "original")

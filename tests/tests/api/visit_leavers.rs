@@ -73,7 +73,10 @@ async fn link_statuses(app: &TestApp, token: &str, p: &NormalisedPhoto) -> Vec<u
         (&p.thumbnail_sha256, "original"),
     ] {
         let reply = app
-            .get(&format!("/api/v1/blobs/{sha}/link?variant={variant}"), token)
+            .get(
+                &format!("/api/v1/blobs/{sha}/link?variant={variant}"),
+                token,
+            )
             .await;
         out.push(reply.status.as_u16());
     }
@@ -132,7 +135,9 @@ async fn technicians_who_leave_lose_the_visit_and_its_photos(backend: Backend) {
 
     // They withdraw: the visit is back in the pool, and they see it as the
     // pool shows it to everyone, but not the crew's photo.
-    let withdrawn = app.post(&format!("{path}/withdraw"), leaver, json!({})).await;
+    let withdrawn = app
+        .post(&format!("{path}/withdraw"), leaver, json!({}))
+        .await;
     assert_eq!(withdrawn.status, 200, "{:?}", withdrawn.body);
     let seen = app.get(&path, leaver).await;
     assert_eq!(seen.status, 200, "{:?}", seen.body);
@@ -140,7 +145,9 @@ async fn technicians_who_leave_lose_the_visit_and_its_photos(backend: Backend) {
     assert_eq!(link_statuses(&app, leaver, &p).await, [403, 403, 403]);
 
     // Someone else takes the seat: out of the pool, out of their sight.
-    let claimed = app.post(&format!("{path}/claim"), returned, json!({})).await;
+    let claimed = app
+        .post(&format!("{path}/claim"), returned, json!({}))
+        .await;
     assert_eq!(claimed.status, 200, "{:?}", claimed.body);
     assert_eq!(link_statuses(&app, returned, &p).await, [200, 200, 200]);
     app.get(&path, leaver).await.assert_problem(403);
@@ -161,7 +168,9 @@ async fn technicians_who_leave_lose_the_visit_and_its_photos(backend: Backend) {
     assert_eq!(seen.body["emergency"], true);
     assert_eq!(Some(seen.body), in_pool_list(&app, returned, &id).await);
     assert_eq!(link_statuses(&app, returned, &p).await, [403, 403, 403]);
-    let claimed = app.post(&format!("{path}/claim"), replacement, json!({})).await;
+    let claimed = app
+        .post(&format!("{path}/claim"), replacement, json!({}))
+        .await;
     assert_eq!(claimed.status, 200, "{:?}", claimed.body);
     app.get(&path, returned).await.assert_problem(403);
     assert_eq!(link_statuses(&app, returned, &p).await, [403, 403, 403]);
