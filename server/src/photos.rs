@@ -1,6 +1,14 @@
 //! Photos on the server: checking uploaded bytes (sniffed type, pixel count,
 //! a full decode), finishing an upload into content-addressed storage,
-//! server-side thumbnails, signed download links and the garbage collector.
+//! who may read a photo ([`may_read`]), server-side thumbnails, signed
+//! download links and the garbage collector.
+//!
+//! A SHA-256 is a name, not a secret: it travels in photo documents, ticket
+//! attachments and links. So nothing is granted for naming a hash, and no
+//! answer tells a caller who may not read some bytes whether they exist.
+//! Access comes from proof of possession (having uploaded the bytes) or from
+//! what the photo is attached to, and an attachment or a thumbnail claim
+//! counts only when the account that made it uploaded the bytes it names.
 
 use std::io::Cursor;
 use std::time::Duration;
@@ -12,7 +20,8 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use sha2::{Digest as _, Sha256};
 
 use crate::AppState;
-use crate::db::{self, blobs, uploads};
+use crate::auth::{Action, Actor};
+use crate::db::{self, assignments, blobs, tickets, uploads, visits};
 use crate::error::{ApiError, ApiResult};
 
 /// Longest edge of a server-made thumbnail, as on devices.
@@ -160,7 +169,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Checks assembled upload bytes and stores them under their hash: the hash
 /// must be the claimed one, the bytes an acceptable image. On success the
 /// blob is stored (once, however many uploads carry it) and `user_id` is
-/// recorded as an uploader; on failure nothing is stored.
+/// recorded as an uploader; on failure nothing is stored. The upload's
+/// thumbnail claim is linked once the same account has uploaded both files,
+/// in either order ([`blobs::link_thumbnail`]).
 pub async fn store_verified(
     state: &AppState,
     upload: &uploads::UploadRow,
@@ -185,7 +196,6 @@ pub async fn store_verified(
         content_type: inspected.content_type,
         width: i64::from(inspected.width),
         height: i64::from(inspected.height),
-        thumbnail_sha256: upload.thumbnail_sha256.as_deref(),
     };
     let mut tx = state.db.begin_write().await?;
     let claim = blobs::claim(&mut tx, &blob).await?;
@@ -200,6 +210,12 @@ pub async fn store_verified(
     }
     let mut tx = state.db.begin_write().await?;
     blobs::add_uploader(&mut tx, &upload.sha256, &upload.user_id).await?;
+    if let Some(thumbnail) = &upload.thumbnail_sha256 {
+        blobs::link_thumbnail(&mut tx, &upload.sha256, thumbnail, &upload.user_id).await?;
+    }
+    for photo in blobs::claimed_by_uploads(&mut tx, &upload.sha256, &upload.user_id).await? {
+        blobs::link_thumbnail(&mut tx, &photo, &upload.sha256, &upload.user_id).await?;
+    }
     uploads::complete(&mut tx, &upload.id).await?;
     db::audit::record(
         &mut tx,
@@ -217,8 +233,73 @@ pub async fn store_verified(
     Ok(())
 }
 
+/// Whether `actor` may read blob `sha256` (which need not exist): admins
+/// all; the accounts that uploaded it; whoever may see a ticket or visit it
+/// is attached to by an uploader ([`blobs::owners`]); and, for a thumbnail,
+/// whoever may read a photo it is the thumbnail of. Callers that may not read
+/// a blob must not learn whether it exists.
+pub async fn may_read(state: &AppState, actor: &Actor, sha256: &str) -> ApiResult<bool> {
+    if reads_directly(state, actor, sha256).await? {
+        return Ok(true);
+    }
+    for photo in blobs::photos_with_thumbnail(state.db.pool(), sha256).await? {
+        if reads_directly(state, actor, &photo).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+async fn reads_directly(state: &AppState, actor: &Actor, sha256: &str) -> ApiResult<bool> {
+    let uploader_or_owner = blobs::user_may_read(&state.db, sha256, &actor.user_id).await?;
+    let sees_an_owner = !uploader_or_owner && sees_an_owner(state, actor, sha256).await?;
+    Ok(actor
+        .authorize(Action::DownloadPhoto {
+            uploader_or_owner,
+            sees_an_owner,
+        })
+        .is_ok())
+}
+
+/// Whether `actor` may see a ticket or visit that photo `sha256` is attached
+/// to: the ticket itself ([`Action::ViewTicket`]), or a visit's photos
+/// ([`Action::ViewVisitPhotos`]: its current holders, not the pool).
+async fn sees_an_owner(state: &AppState, actor: &Actor, sha256: &str) -> ApiResult<bool> {
+    let pool = state.db.pool();
+    for (kind, id) in blobs::owners(pool, sha256).await? {
+        let allowed = match kind.as_str() {
+            "ticket" => match tickets::get(pool, &id).await? {
+                Some(t) => actor
+                    .authorize(Action::ViewTicket {
+                        department_id: &t.department_id,
+                        customer_id: &t.customer_id,
+                    })
+                    .is_ok(),
+                None => false,
+            },
+            "visit" => match visits::get(pool, &id).await? {
+                Some(v) => {
+                    let holder = assignments::holds(pool, &v.id, &actor.user_id).await?;
+                    actor
+                        .authorize(Action::ViewVisitPhotos {
+                            customer_id: &v.customer_id,
+                            holder,
+                        })
+                        .is_ok()
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        if allowed {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The thumbnail blob of a stored photo, made and stored by the server if the
-/// device sent none.
+/// device sent none (or its claim was never backed by an upload of both).
 pub async fn thumbnail_of(state: &AppState, photo: &blobs::BlobRow) -> ApiResult<String> {
     if let Some(thumb) = &photo.thumbnail_sha256
         && blobs::get(state.db.pool(), thumb).await?.is_some()
@@ -242,7 +323,6 @@ pub async fn thumbnail_of(state: &AppState, photo: &blobs::BlobRow) -> ApiResult
         content_type: inspected.content_type,
         width: i64::from(inspected.width),
         height: i64::from(inspected.height),
-        thumbnail_sha256: None,
     };
     let mut tx = state.db.begin_write().await?;
     let claim = blobs::claim(&mut tx, &blob).await?;

@@ -244,10 +244,15 @@ pub async fn download(
 }
 
 /// Opens a ticket as `customer` and records photo `sha256` as attached to it
-/// (as the server does when a device pushes the photo's document), so that
-/// staff of its department may download it. Returns the ticket id.
+/// by the customer (as the server does when a device pushes the photo's
+/// document), so that staff of its department may download it once the
+/// customer has uploaded it. Returns the ticket id.
 pub async fn attach_to_new_ticket(app: &TestApp, customer: &str, sha256: &str) -> String {
     use fieldops_server::db::blobs::{self, OwnerKind};
+    let me = app.get("/api/v1/me", customer).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let ticket = app
         .post(
             "/api/v1/tickets",
@@ -258,7 +263,7 @@ pub async fn attach_to_new_ticket(app: &TestApp, customer: &str, sha256: &str) -
     assert_eq!(ticket.status, 201, "{:?}", ticket.body);
     let id = ticket.body["id"].as_str().unwrap().to_owned();
     let mut tx = app.server.state.db.begin_write().await.unwrap();
-    blobs::add_owner(&mut tx, sha256, OwnerKind::Ticket, &id)
+    blobs::add_owner(&mut tx, sha256, OwnerKind::Ticket, &id, &me)
         .await
         .unwrap();
     tx.commit().await.unwrap();

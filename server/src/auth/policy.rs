@@ -41,17 +41,17 @@ pub enum Action<'a> {
     },
     /// Ask whether the server already holds some bytes ("do you have hash X").
     CheckBlob,
-    /// Get a download link for a photo or its thumbnail. `uploader_or_owner`:
-    /// the caller uploaded these bytes or is recorded as an owner of the
-    /// photo; `sees_an_owner`: the caller may see a ticket or visit the photo
-    /// is attached to (decided with [`Action::ViewTicket`] and
-    /// [`Action::ViewVisit`]).
+    /// Read a photo or its thumbnail (a download link, or "do you have
+    /// hash X"). `uploader_or_owner`: the caller uploaded these bytes or is
+    /// recorded as an owner of the photo; `sees_an_owner`: the caller may see
+    /// a ticket or visit the photo was attached to by an uploader (decided
+    /// with [`Action::ViewTicket`] and [`Action::ViewVisitPhotos`]).
     DownloadPhoto {
         uploader_or_owner: bool,
         sees_an_owner: bool,
     },
     /// Attach a photo taken on a device to a ticket or visit of customer
-    /// `customer_id`; `holder`: the actor holds (or held) a visit of it.
+    /// `customer_id`; `holder`: the actor holds a visit of it now.
     AttachPhoto {
         customer_id: &'a str,
         holder: bool,
@@ -103,7 +103,15 @@ pub enum Action<'a> {
         customer_id: &'a str,
         /// Open for claims.
         in_pool: bool,
-        /// The actor holds or held an assignment on it.
+        /// The actor holds an assignment on it now (not released).
+        holder: bool,
+    },
+    /// See the photos attached to a visit. The pool shows a visit, never its
+    /// photos (photo documents never enter the pool in sync either), so a
+    /// technician sees them only while holding the visit.
+    ViewVisitPhotos {
+        customer_id: &'a str,
+        /// The actor holds an assignment on it now (not released).
         holder: bool,
     },
     /// Create visits, edit them, cancel them.
@@ -231,6 +239,14 @@ impl Actor {
             } => match role {
                 Admin | Cs | Sales => true,
                 Technician => in_pool || holder,
+                Customer => self.customer_id.as_deref() == Some(customer_id),
+            },
+            Action::ViewVisitPhotos {
+                customer_id,
+                holder,
+            } => match role {
+                Admin | Cs | Sales => true,
+                Technician => holder,
                 Customer => self.customer_id.as_deref() == Some(customer_id),
             },
             Action::ManageVisits
@@ -448,6 +464,20 @@ mod tests {
             holder: false,
         };
         assert!(!t.allows(hidden));
+        // The pool shows the visit, not its photos; holders see both.
+        assert!(t.allows(Action::ViewVisit {
+            customer_id: "c9",
+            in_pool: true,
+            holder: false,
+        }));
+        assert!(!t.allows(Action::ViewVisitPhotos {
+            customer_id: "c9",
+            holder: false,
+        }));
+        assert!(t.allows(Action::ViewVisitPhotos {
+            customer_id: "c9",
+            holder: true,
+        }));
         assert!(!actor(Cs).allows(Action::ClaimVisit));
         assert!(!actor(Cs).allows(Action::ForceVisitChange));
         assert!(actor(Admin).allows(Action::ForceVisitChange));

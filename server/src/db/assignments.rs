@@ -65,14 +65,17 @@ pub async fn active(
     .await
 }
 
-/// Whether the technician ever held an assignment on the visit.
-pub async fn ever_held(
+/// Whether the technician holds the visit now: an assignment not released
+/// (active, or completed with the visit). One who withdrew or was returned
+/// to the pool does not, as in the sync scope (`sync::project::visit`).
+pub async fn holds(
     ex: impl AnyExecutor<'_>,
     visit_id: &str,
     technician_id: &str,
 ) -> sqlx::Result<bool> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM assignments WHERE visit_id = $1 AND technician_id = $2",
+        "SELECT COUNT(*) FROM assignments \
+         WHERE visit_id = $1 AND technician_id = $2 AND state <> 'released'",
     )
     .bind(visit_id)
     .bind(technician_id)

@@ -1,5 +1,11 @@
 //! Content-addressed blobs (photo bytes), who uploaded them, what they belong
 //! to, and the bookkeeping of the garbage collector.
+//!
+//! Knowing a hash proves nothing: hashes travel in documents, links and logs.
+//! What proves possession is an upload whose bytes hashed to it
+//! (`blob_uploaders`). So every fact recorded here on someone's word counts
+//! only once that account has uploaded the bytes it names: an ownership
+//! (`photo_owners.attached_by`) and a photo's thumbnail ([`link_thumbnail`]).
 
 use sqlx::{AnyExecutor, FromRow};
 
@@ -28,7 +34,6 @@ pub struct NewBlob<'a> {
     pub content_type: &'a str,
     pub width: i64,
     pub height: i64,
-    pub thumbnail_sha256: Option<&'a str>,
 }
 
 /// What [`claim`] found.
@@ -47,16 +52,15 @@ pub enum Claim {
 pub async fn claim(tx: &mut Tx, blob: &NewBlob<'_>) -> sqlx::Result<Claim> {
     let now = now_ms();
     let inserted = sqlx::query(
-        "INSERT INTO blobs (sha256, byte_size, content_type, width, height, thumbnail_sha256, \
+        "INSERT INTO blobs (sha256, byte_size, content_type, width, height, \
                             state, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'storing', $7, $7) ON CONFLICT (sha256) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, 'storing', $6, $6) ON CONFLICT (sha256) DO NOTHING",
     )
     .bind(blob.sha256)
     .bind(blob.byte_size)
     .bind(blob.content_type)
     .bind(blob.width)
     .bind(blob.height)
-    .bind(blob.thumbnail_sha256)
     .bind(now)
     .execute(&mut **tx)
     .await?
@@ -70,13 +74,11 @@ pub async fn claim(tx: &mut Tx, blob: &NewBlob<'_>) -> sqlx::Result<Claim> {
         .await?;
     // A new upload makes the blob young again for the collector.
     sqlx::query(
-        "UPDATE blobs SET unreferenced_since = NULL, updated_at = $2, \
-                          thumbnail_sha256 = COALESCE(thumbnail_sha256, $3) \
+        "UPDATE blobs SET unreferenced_since = NULL, updated_at = $2 \
          WHERE sha256 = $1 AND state <> 'deleting'",
     )
     .bind(blob.sha256)
     .bind(now)
-    .bind(blob.thumbnail_sha256)
     .execute(&mut **tx)
     .await?;
     Ok(match state.as_str() {
@@ -106,7 +108,7 @@ pub async fn get(ex: impl AnyExecutor<'_>, sha256: &str) -> sqlx::Result<Option<
     .await
 }
 
-/// Points a photo at its (possibly server-made) thumbnail.
+/// Points a photo at the thumbnail the server made of it.
 pub async fn set_thumbnail(db: &Db, sha256: &str, thumbnail_sha256: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE blobs SET thumbnail_sha256 = $2, updated_at = $3 WHERE sha256 = $1")
         .bind(sha256)
@@ -115,6 +117,36 @@ pub async fn set_thumbnail(db: &Db, sha256: &str, thumbnail_sha256: &str) -> sql
         .execute(db.pool())
         .await?;
     Ok(())
+}
+
+/// Points photo `sha256` at `thumbnail_sha256` on the word of `user_id`, if
+/// that account uploaded both (so it holds both and shows readers of the photo
+/// nothing it could not show them itself), both are stored and the photo has
+/// no thumbnail yet. Returns whether it did. A claim nobody backs is never
+/// linked; the server then makes the thumbnail itself.
+pub async fn link_thumbnail(
+    tx: &mut Tx,
+    sha256: &str,
+    thumbnail_sha256: &str,
+    user_id: &str,
+) -> sqlx::Result<bool> {
+    if sha256 == thumbnail_sha256 {
+        return Ok(false);
+    }
+    let done = sqlx::query(
+        "UPDATE blobs SET thumbnail_sha256 = $2, updated_at = $4 \
+         WHERE sha256 = $1 AND thumbnail_sha256 IS NULL AND state = 'stored' \
+           AND EXISTS (SELECT 1 FROM blob_uploaders p WHERE p.sha256 = $1 AND p.user_id = $3) \
+           AND EXISTS (SELECT 1 FROM blob_uploaders t JOIN blobs tb ON tb.sha256 = t.sha256 \
+                       WHERE t.sha256 = $2 AND t.user_id = $3 AND tb.state = 'stored')",
+    )
+    .bind(sha256)
+    .bind(thumbnail_sha256)
+    .bind(user_id)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records that `user_id` uploaded these bytes (idempotent).
@@ -151,21 +183,25 @@ impl OwnerKind {
     }
 }
 
-/// Records that a photo belongs to `(kind, id)`; keeps it from collection.
+/// Records that a photo belongs to `(kind, id)` on the word of `attached_by`;
+/// keeps it from collection. It lets whoever may see the owner read the
+/// photo only once `attached_by` has uploaded its bytes (see [`owners`]).
 pub async fn add_owner(
     tx: &mut Tx,
     sha256: &str,
     kind: OwnerKind,
     owner_id: &str,
+    attached_by: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO photo_owners (sha256, owner_kind, owner_id, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (sha256, owner_kind, owner_id) DO NOTHING",
+        "INSERT INTO photo_owners (sha256, owner_kind, owner_id, created_at, attached_by) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256, owner_kind, owner_id) DO NOTHING",
     )
     .bind(sha256)
     .bind(kind.as_str())
     .bind(owner_id)
     .bind(now_ms())
+    .bind(attached_by)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -188,15 +224,20 @@ pub async fn remove_owner(
     Ok(())
 }
 
-/// Whether `user_id` uploaded the bytes or owns the photo (or the photo whose
-/// thumbnail this is).
+/// The condition "ownership row `o` counts": the account that attached the
+/// photo uploaded its bytes.
+const BACKED: &str = "EXISTS (SELECT 1 FROM blob_uploaders bu \
+                       WHERE bu.sha256 = o.sha256 AND bu.user_id = o.attached_by)";
+
+/// Whether `user_id` uploaded the bytes, or owns the photo (a `user`
+/// ownership attached by an uploader).
 pub async fn user_may_read(db: &Db, sha256: &str, user_id: &str) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) FROM blobs b WHERE b.sha256 = $1 AND ( \
              EXISTS (SELECT 1 FROM blob_uploaders u WHERE u.sha256 = b.sha256 AND u.user_id = $2) \
           OR EXISTS (SELECT 1 FROM photo_owners o WHERE o.sha256 = b.sha256 \
-                         AND o.owner_kind = 'user' AND o.owner_id = $2))",
-    )
+                         AND o.owner_kind = 'user' AND o.owner_id = $2 AND {BACKED}))"
+    )))
     .bind(sha256)
     .bind(user_id)
     .fetch_one(db.pool())
@@ -308,12 +349,65 @@ pub async fn attach_to_ticket(
     Ok(())
 }
 
-/// The tickets, visits and check-ins a photo (or thumbnail) belongs to.
-pub async fn owners(ex: impl AnyExecutor<'_>, sha256: &str) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as(
-        "SELECT owner_kind, owner_id FROM photo_owners \
-         WHERE sha256 = $1 AND owner_kind <> 'user' ORDER BY owner_kind, owner_id",
+/// Whether `user_id` uploaded the stored bytes `sha256` (proved it holds them).
+pub async fn uploaded_by(
+    ex: impl AnyExecutor<'_>,
+    sha256: &str,
+    user_id: &str,
+) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM blob_uploaders u JOIN blobs b ON b.sha256 = u.sha256 \
+         WHERE u.sha256 = $1 AND u.user_id = $2 AND b.state = 'stored'",
     )
+    .bind(sha256)
+    .bind(user_id)
+    .fetch_one(ex)
+    .await?;
+    Ok(n > 0)
+}
+
+/// The photos `user_id` uploaded claiming `thumbnail_sha256` as their
+/// thumbnail (for a thumbnail that arrives after its photo).
+pub async fn claimed_by_uploads(
+    tx: &mut Tx,
+    thumbnail_sha256: &str,
+    user_id: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT sha256 FROM uploads \
+         WHERE user_id = $1 AND thumbnail_sha256 = $2 AND completed_at IS NOT NULL",
+    )
+    .bind(user_id)
+    .bind(thumbnail_sha256)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The stored photos whose thumbnail `sha256` is (at most a few: thumbnails
+/// are made per photo).
+pub async fn photos_with_thumbnail(
+    ex: impl AnyExecutor<'_>,
+    sha256: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT sha256 FROM blobs WHERE thumbnail_sha256 = $1 AND state = 'stored' \
+         ORDER BY sha256 LIMIT 16",
+    )
+    .bind(sha256)
+    .fetch_all(ex)
+    .await
+}
+
+/// The tickets, visits and check-ins a photo (or thumbnail) belongs to, on
+/// the word of an account that uploaded its bytes. Ownerships nobody backs
+/// (a document naming a hash its author never uploaded) are left out: they
+/// show the photo to no one.
+pub async fn owners(ex: impl AnyExecutor<'_>, sha256: &str) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT o.owner_kind, o.owner_id FROM photo_owners o \
+         WHERE o.sha256 = $1 AND o.owner_kind <> 'user' AND {BACKED} \
+         ORDER BY o.owner_kind, o.owner_id"
+    )))
     .bind(sha256)
     .fetch_all(ex)
     .await

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use crate::AppState;
 use crate::auth::{Action, Actor};
-use crate::db::{assignments, blobs, tickets, visits};
+use crate::db::blobs;
 use crate::error::{ApiError, ApiResult};
 use crate::photos;
 use crate::storage::is_sha256;
@@ -45,8 +45,12 @@ fn valid_sha(sha256: &str) -> ApiResult<()> {
     }
 }
 
-/// Whether the server holds these bytes (200) or not (404). Devices ask
-/// before uploading, so a photo already on the server is never sent again.
+/// Whether the server holds these bytes (200) or not (404), for bytes the
+/// caller may read ([`photos::may_read`]: their own uploads, photos of what
+/// they may see). Devices ask before uploading, so their own photo, or the
+/// same photo on a second ticket, is never sent again. Bytes the caller may
+/// not read answer 404 as if unknown: a hash is no proof of anything, and
+/// this answer must not tell a stranger that a photo exists, or its size.
 #[utoipa::path(get, path = "/api/v1/blobs/{sha256}", tag = "photos", security(("bearer" = [])),
     params(("sha256" = String, Path)),
     responses((status = 200, body = BlobView), (status = 404, body = crate::error::Problem)))]
@@ -57,6 +61,9 @@ pub async fn check(
 ) -> ApiResult<Json<BlobView>> {
     actor.authorize(Action::CheckBlob)?;
     valid_sha(&sha256)?;
+    if !photos::may_read(&state, &actor, &sha256).await? {
+        return Err(ApiError::NotFound("blob"));
+    }
     let blob = blobs::get(state.db.pool(), &sha256)
         .await?
         .ok_or(ApiError::NotFound("blob"))?;
@@ -93,45 +100,12 @@ pub struct DownloadLink {
     pub byte_size: i64,
 }
 
-/// Whether `actor` may see a ticket or visit that photo `sha256` is attached to.
-async fn sees_an_owner(state: &AppState, actor: &Actor, sha256: &str) -> ApiResult<bool> {
-    for (kind, id) in blobs::owners(state.db.pool(), sha256).await? {
-        let allowed = match kind.as_str() {
-            "ticket" => match tickets::get(state.db.pool(), &id).await? {
-                Some(t) => actor
-                    .authorize(Action::ViewTicket {
-                        department_id: &t.department_id,
-                        customer_id: &t.customer_id,
-                    })
-                    .is_ok(),
-                None => false,
-            },
-            "visit" => match visits::get(state.db.pool(), &id).await? {
-                Some(v) => {
-                    let holder =
-                        assignments::ever_held(state.db.pool(), &v.id, &actor.user_id).await?;
-                    actor
-                        .authorize(Action::ViewVisit {
-                            customer_id: &v.customer_id,
-                            in_pool: v.in_pool(),
-                            holder,
-                        })
-                        .is_ok()
-                }
-                None => false,
-            },
-            _ => false,
-        };
-        if allowed {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// A signed link to a photo or its thumbnail, for those who may see it:
-/// admins, the accounts that uploaded it, its recorded owners, and whoever may
-/// see a ticket or visit it is attached to.
+/// A signed link to a photo or its thumbnail, for those who may read it
+/// ([`photos::may_read`]): admins, the accounts that uploaded it, and whoever
+/// may see a ticket or visit an uploader attached it to. Others get 403
+/// whether or not the bytes exist; unknown hashes 404 for those who may.
+/// The link is signed only for a hash the caller was authorized for: the
+/// thumbnail is one only its photo's uploader could claim, or the server's.
 #[utoipa::path(get, path = "/api/v1/blobs/{sha256}/link", tag = "photos", security(("bearer" = [])),
     params(("sha256" = String, Path), LinkParams),
     responses((status = 200, body = DownloadLink), (status = 403, body = crate::error::Problem),
@@ -143,12 +117,7 @@ pub async fn link(
     Query(params): Query<LinkParams>,
 ) -> ApiResult<Json<DownloadLink>> {
     valid_sha(&sha256)?;
-    let uploader_or_owner = blobs::user_may_read(&state.db, &sha256, &actor.user_id).await?;
-    let sees_an_owner = !uploader_or_owner && sees_an_owner(&state, &actor, &sha256).await?;
-    actor.authorize(Action::DownloadPhoto {
-        uploader_or_owner,
-        sees_an_owner,
-    })?;
+    authorize_read(&state, &actor, &sha256).await?;
     let photo = blobs::get(state.db.pool(), &sha256)
         .await?
         .ok_or(ApiError::NotFound("blob"))?;
@@ -156,6 +125,7 @@ pub async fn link(
         Variant::Original => photo,
         Variant::Thumbnail => {
             let thumb = photos::thumbnail_of(&state, &photo).await?;
+            authorize_read(&state, &actor, &thumb).await?;
             blobs::get(state.db.pool(), &thumb)
                 .await?
                 .ok_or(ApiError::NotFound("thumbnail"))?
@@ -170,6 +140,15 @@ pub async fn link(
         content_type: target.content_type,
         byte_size: target.byte_size,
     }))
+}
+
+/// 403 unless `actor` may read `sha256`.
+async fn authorize_read(state: &AppState, actor: &Actor, sha256: &str) -> ApiResult<()> {
+    if photos::may_read(state, actor, sha256).await? {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

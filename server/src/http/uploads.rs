@@ -7,8 +7,10 @@
 //!   (`sha256` required: the SHA-256 the bytes must have; `thumbnail_sha256`
 //!   optional; `filename`/`filetype` accepted and ignored, since the type is
 //!   sniffed from the bytes) → `201` with `Location`. If the server already
-//!   holds those bytes the upload is complete at once (`Upload-Offset` equals
-//!   the length) and no byte needs sending.
+//!   holds those bytes and the caller may read them (their own, or a photo of
+//!   what they may see) the upload is complete at once (`Upload-Offset`
+//!   equals the length) and no byte needs sending; anyone else sends them.
+//!   A `thumbnail_sha256` counts once the same account has uploaded both.
 //! * `HEAD /api/v1/uploads/{id}` → `Upload-Offset`: where to resume.
 //! * `PATCH /api/v1/uploads/{id}` with `Upload-Offset` and an
 //!   `application/offset+octet-stream` body → `204` with the new offset. A
@@ -214,8 +216,15 @@ pub async fn create(
         }
         None => None,
     };
-    // Bytes the server already holds need not travel again.
-    let existing = blobs::get(state.db.pool(), &sha256).await?;
+    // Bytes the server already holds need not travel again, if the caller
+    // may read them. Anyone else sends the bytes like for a new photo (which
+    // proves they hold them) and learns nothing from any answer here: a wrong
+    // length or wrong bytes end as every false hash does, in `hash-mismatch`
+    // once the last byte arrives.
+    let existing = match blobs::get(state.db.pool(), &sha256).await? {
+        Some(blob) if photos::may_read(&state, &actor, &sha256).await? => Some(blob),
+        _ => None,
+    };
     if existing.as_ref().is_some_and(|b| b.byte_size != length) {
         return Err(ApiError::Unprocessable {
             kind: "hash-mismatch",

@@ -349,7 +349,10 @@ pub async fn create(
     ))
 }
 
-/// One visit with its assignments.
+/// One visit with its assignments: for staff, its customer, the technicians
+/// who hold it now, and, while it is in the pool, every technician (the view
+/// the pool list gives). One who withdrew or was returned is refused once the
+/// visit leaves the pool.
 #[utoipa::path(get, path = "/api/v1/visits/{id}", tag = "visits", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = VisitView), (status = 404, body = Problem)))]
@@ -359,7 +362,7 @@ pub async fn get(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<VisitView>> {
     let row = load(&state, &id).await?;
-    let holder = assignments::ever_held(state.db.pool(), &row.id, &actor.user_id).await?;
+    let holder = assignments::holds(state.db.pool(), &row.id, &actor.user_id).await?;
     actor.authorize(Action::ViewVisit {
         customer_id: &row.customer_id,
         in_pool: row.in_pool(),

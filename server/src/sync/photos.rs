@@ -10,14 +10,19 @@
 //! the author, and for a visit its current holders, read it by access; a
 //! technician who joins the visit later is given its photos, and one who
 //! leaves loses those others took, when the visit is projected). The photo's bytes and thumbnail are then
-//! recorded as owned by that ticket or visit, which keeps them from the
-//! garbage collector and lets whoever may see the owner download them.
+//! recorded as owned by that ticket or visit on the author's word, which
+//! keeps them from the garbage collector and, once the author has uploaded
+//! them, lets whoever may see the owner download them. The document names
+//! its hashes before the bytes travel, so the author cannot be asked to
+//! prove possession here; a document naming someone else's photo is stored
+//! like any other but shows that photo to nobody (`db::blobs::owners`).
 //!
 //! The device marks the photo `stored` once its bytes are uploaded. The
 //! rules allow the author that move; [`check_upload_claim`] adds what the
 //! rules cannot see: the server must hold the photo's and its thumbnail's
-//! bytes, otherwise the change is refused with `bytes_missing` and never
-//! stored. So a document never says "stored" for bytes nobody can download.
+//! bytes from the author's own uploads, otherwise the change is refused with
+//! `bytes_missing` and never stored. So a document never says "stored" for
+//! bytes nobody can download through it.
 
 use automerge::AutoCommit;
 use fieldops_sync::docs::DocumentSchema;
@@ -109,7 +114,9 @@ async fn owner_scope(
 }
 
 /// Refuses a move to `stored` (from `before`, `None` for a creation) unless
-/// the server holds the photo's bytes and its thumbnail's.
+/// the server holds the photo's bytes and its thumbnail's, uploaded by the
+/// photo's author (a zero-byte upload of one's own earlier photo counts: its
+/// first upload proved possession).
 pub async fn check_upload_claim(
     tx: &mut Tx,
     before: Option<&Photo>,
@@ -120,8 +127,9 @@ pub async fn check_upload_claim(
     if !claims {
         return Ok(());
     }
+    let author = after.author_id.to_string();
     for sha in [&after.sha256, &after.thumbnail_sha256] {
-        if blobs::get(&mut **tx, sha.as_str()).await?.is_none() {
+        if !blobs::uploaded_by(&mut **tx, sha.as_str(), &author).await? {
             return Err(refuse("upload_state", ViolationReason::BytesMissing));
         }
     }
@@ -160,7 +168,7 @@ pub async fn create_from_device(
     // Whoever joins the visit's crew later is given it too (sync::project).
     super::store::set_parent(tx, id, &owner_id, &photo.author_id.to_string()).await?;
     for sha in [&photo.sha256, &photo.thumbnail_sha256] {
-        blobs::add_owner(tx, sha.as_str(), owner_kind, &owner_id).await?;
+        blobs::add_owner(tx, sha.as_str(), owner_kind, &owner_id, &actor.user_id).await?;
     }
     if owner_kind == blobs::OwnerKind::Ticket {
         blobs::attach_to_ticket(tx, &owner_id, photo.sha256.as_str(), &actor.user_id).await?;

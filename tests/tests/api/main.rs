@@ -6,6 +6,7 @@
 mod assignment;
 mod auth;
 mod bad_input;
+mod blob_access;
 mod blob_storage;
 mod chat;
 mod claims_race;
@@ -31,6 +32,7 @@ mod text_edge;
 mod ticket_phones;
 mod tickets;
 mod users;
+mod visit_leavers;
 mod visit_services;
 mod visits;
 mod whatsapp;

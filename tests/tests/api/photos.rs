@@ -405,27 +405,40 @@ async fn downloads_need_scope_and_a_valid_signature(backend: Backend) {
         204
     );
 
-    // Another customer may ask whether the bytes exist, but not see them...
+    // Another customer may not see them, nor learn that they exist...
     assert_eq!(
         app.get(&format!("/api/v1/blobs/{}", photo.sha256), &other)
             .await
             .status,
-        200
+        404
     );
     let link = app
         .get(&format!("/api/v1/blobs/{}/link", photo.sha256), &other)
         .await;
     link.assert_problem(403);
-    // ... until they are recorded as an owner.
+    // ... until the uploader records them as an owner.
     let state = &app.server.state;
-    let other_id = app.get("/api/v1/me", &other).await.body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id_of = |token: String| {
+        let app = &app;
+        async move {
+            app.get("/api/v1/me", &token).await.body["user"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let other_id = id_of(other.clone()).await;
+    let customer_id = id_of(customer.clone()).await;
     let mut tx = state.db.begin_write().await.unwrap();
-    blobs::add_owner(&mut tx, &photo.sha256, OwnerKind::User, &other_id)
-        .await
-        .unwrap();
+    blobs::add_owner(
+        &mut tx,
+        &photo.sha256,
+        OwnerKind::User,
+        &other_id,
+        &customer_id,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(
         tus::download(&app, &other, &photo.sha256, "original")
@@ -481,8 +494,12 @@ async fn unreferenced_blobs_are_collected_after_the_grace_period(backend: Backen
         );
     }
     let state = &app.server.state;
+    let tech_id = app.get("/api/v1/me", &tech).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut tx = state.db.begin_write().await.unwrap();
-    blobs::add_owner(&mut tx, &kept.sha256, OwnerKind::Visit, "visit-1")
+    blobs::add_owner(&mut tx, &kept.sha256, OwnerKind::Visit, "visit-1", &tech_id)
         .await
         .unwrap();
     tx.commit().await.unwrap();
