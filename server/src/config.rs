@@ -39,6 +39,7 @@ pub struct FileConfig {
     pub whatsapp: Option<WhatsappSettings>,
     pub attendance: Option<AttendanceConfig>,
     pub login_throttle: Option<LoginThrottleConfig>,
+    pub sockets: Option<SocketLimitsConfig>,
 }
 
 /// The WhatsApp Cloud API (TOML table `[whatsapp]`). Without an app secret the
@@ -117,6 +118,8 @@ pub struct Config {
     pub attendance: AttendanceConfig,
     /// Limits on failed sign-ins.
     pub login_throttle: LoginThrottleConfig,
+    /// Limits on open WebSockets.
+    pub sockets: SocketLimitsConfig,
 }
 
 /// How many sign-ins may fail before more are refused with 429 until the
@@ -139,6 +142,34 @@ impl Default for LoginThrottleConfig {
             max_failures_per_account: 10,
             max_failures_per_address: 100,
             window_secs: 15 * 60,
+        }
+    }
+}
+
+/// How many WebSockets one caller may hold open on one instance (TOML table
+/// `[sockets]`; 0 turns a limit off). Each open socket costs buffers and a
+/// task, so without a bound one account, or one address that has not even
+/// signed in, could hold as many as it likes. Past a limit the socket is
+/// refused with 429 before the upgrade, or, for a sync session whose
+/// account is known only from its `Hello`, with an `Error` frame and close
+/// code 1013.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocketLimitsConfig {
+    /// Per account: event streams and sync sessions together (a console
+    /// tab holds one, a phone one).
+    pub max_per_account: u32,
+    /// Per client address (an IPv6 client by its /64): sync sockets that
+    /// have not yet said `Hello`. Phones behind one carrier NAT share an
+    /// address, but each is unauthenticated only for one round trip.
+    pub max_unauthenticated_per_address: u32,
+}
+
+impl Default for SocketLimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_per_account: 16,
+            max_unauthenticated_per_address: 32,
         }
     }
 }
@@ -254,6 +285,7 @@ impl Default for Config {
             whatsapp: WhatsappSettings::default(),
             attendance: AttendanceConfig::default(),
             login_throttle: LoginThrottleConfig::default(),
+            sockets: SocketLimitsConfig::default(),
         }
     }
 }
@@ -294,6 +326,7 @@ impl Config {
             default_phone_region: file.default_phone_region.unwrap_or(d.default_phone_region),
             attendance: file.attendance.unwrap_or(d.attendance),
             login_throttle: file.login_throttle.unwrap_or(d.login_throttle),
+            sockets: file.sockets.unwrap_or(d.sockets),
             ticket_categories: file.ticket_categories.unwrap_or(d.ticket_categories),
             ticket_default_department: file
                 .ticket_default_department

@@ -92,7 +92,7 @@ impl Attempt {
 }
 
 /// An IPv4 address whole; an IPv6 one by its /64.
-fn address_key(ip: IpAddr) -> String {
+pub(crate) fn address_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

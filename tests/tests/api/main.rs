@@ -23,6 +23,7 @@ mod mobile;
 mod ops;
 mod photo_queue;
 mod photos;
+mod sockets;
 mod sync;
 mod ticket_phones;
 mod tickets;
