@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod body_limit;
 pub mod chat;
 pub mod customers;
 pub mod departments;
@@ -152,6 +153,7 @@ pub fn router(state: AppState) -> Router {
             problem_response(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", None, vec![])
         })
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), body_limit::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| panic_response()))

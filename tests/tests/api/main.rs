@@ -7,6 +7,7 @@ mod assignment;
 mod auth;
 mod bad_input;
 mod blob_storage;
+mod body_limit;
 mod chat;
 mod claims_race;
 mod conformance;
