@@ -336,13 +336,23 @@ impl Session_ {
         let (cursor, known) = blocking(inner, |inner| {
             let cursor = inner.store.cursor()?;
             let known = inner.store.read(|conn| {
-                let mut heads = Vec::new();
-                for id in documents::with_local_changes(conn)?
-                    .into_iter()
-                    .take(protocol::limits::MAX_KNOWN_DOCS)
-                {
+                use protocol::limits::{MAX_HEADS_PER_DOC, MAX_KNOWN_DOCS, MAX_KNOWN_HEADS};
+                // As many as the Hello's limits allow; the rest are pushed
+                // as changes anyway once the session is open.
+                let (mut heads, mut total) = (Vec::new(), 0);
+                for id in documents::with_local_changes(conn)? {
+                    if heads.len() == MAX_KNOWN_DOCS || total == MAX_KNOWN_HEADS {
+                        break;
+                    }
                     if let Some(mut loaded) = documents::load(conn, id)? {
-                        heads.push(DocHeads::new(id, &loaded.doc.get_heads()));
+                        let doc_heads = loaded.doc.get_heads();
+                        if doc_heads.len() > MAX_HEADS_PER_DOC
+                            || total + doc_heads.len() > MAX_KNOWN_HEADS
+                        {
+                            continue;
+                        }
+                        total += doc_heads.len();
+                        heads.push(DocHeads::new(id, &doc_heads));
                     }
                 }
                 Ok(heads)

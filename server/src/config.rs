@@ -41,6 +41,7 @@ pub struct FileConfig {
     pub attendance: Option<AttendanceConfig>,
     pub login_throttle: Option<LoginThrottleConfig>,
     pub trusted_proxies: Option<Vec<TrustedProxy>>,
+    pub sockets: Option<SocketLimitsConfig>,
 }
 
 /// The WhatsApp Cloud API (TOML table `[whatsapp]`). Without an app secret the
@@ -132,6 +133,8 @@ pub struct Config {
     pub login_throttle: LoginThrottleConfig,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// Limits on open WebSockets.
+    pub sockets: SocketLimitsConfig,
 }
 
 /// How failed sign-ins slow the next attempt (TOML table
@@ -232,6 +235,34 @@ impl<'de> Deserialize<'de> for TrustedProxy {
         String::deserialize(d)?
             .parse()
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// How many WebSockets one caller may hold open on one instance (TOML table
+/// `[sockets]`; 0 turns a limit off). Each open socket costs buffers and a
+/// task, so without a bound one account, or one address that has not even
+/// signed in, could hold as many as it likes. Past a limit the socket is
+/// refused with 429 before the upgrade, or, for a sync session whose
+/// account is known only from its `Hello`, with an `Error` frame and close
+/// code 1013.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocketLimitsConfig {
+    /// Per account: event streams and sync sessions together (a console
+    /// tab holds one, a phone one).
+    pub max_per_account: u32,
+    /// Per client address (an IPv6 client by its /64): sync sockets that
+    /// have not yet said `Hello`. Phones behind one carrier NAT share an
+    /// address, but each is unauthenticated only for one round trip.
+    pub max_unauthenticated_per_address: u32,
+}
+
+impl Default for SocketLimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_per_account: 16,
+            max_unauthenticated_per_address: 32,
+        }
     }
 }
 
@@ -348,6 +379,7 @@ impl Default for Config {
             attendance: AttendanceConfig::default(),
             login_throttle: LoginThrottleConfig::default(),
             trusted_proxies: Vec::new(),
+            sockets: SocketLimitsConfig::default(),
         }
     }
 }
@@ -392,6 +424,7 @@ impl Config {
             attendance: file.attendance.unwrap_or(d.attendance),
             login_throttle: file.login_throttle.unwrap_or(d.login_throttle),
             trusted_proxies: file.trusted_proxies.unwrap_or(d.trusted_proxies),
+            sockets: file.sockets.unwrap_or(d.sockets),
             ticket_categories: file.ticket_categories.unwrap_or(d.ticket_categories),
             ticket_default_department: file
                 .ticket_default_department

@@ -80,6 +80,9 @@ pub enum ApiError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// The caller holds as many WebSockets as it may ([`crate::http::sockets`]).
+    #[error("too many connections: {0}")]
+    TooManyConnections(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -159,6 +162,11 @@ impl ApiError {
                 "too-many-requests",
                 "Too many attempts",
             ),
+            TooManyConnections(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-connections",
+                "Too many open connections",
+            ),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -213,6 +221,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unprocessable { detail, .. } => (Some(detail), vec![]),
             ApiError::TooManyRequests { detail, .. } => (Some(detail), vec![]),
+            ApiError::TooManyConnections(d) => (Some(d.to_owned()), vec![]),
             ApiError::Internal(err) => {
                 tracing::error!(error = ?err, "request failed");
                 (None, vec![])

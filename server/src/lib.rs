@@ -88,6 +88,8 @@ pub struct Shared {
     pub upload_locks: keyed_locks::KeyedLocks,
     /// Tells claims bound to lose before they queue for the writer.
     pub claim_gate: visits::gate::ClaimGate,
+    /// Open WebSockets, counted per account and per unauthenticated address.
+    pub sockets: http::sockets::SocketSlots,
     pub helpdesk: helpdesk::Helpdesk,
     /// Cancelled when the server stops; background tasks watch it.
     pub shutdown: CancellationToken,
@@ -131,6 +133,7 @@ impl AppState {
         let live = sync::live::LiveFeed::start(db.clone(), &events, shutdown.clone()).await?;
         let metrics = metrics::Metrics::default();
         let claim_gate = visits::gate::ClaimGate::new(metrics.claim_gate_reads());
+        let sockets = http::sockets::SocketSlots::new(config.sockets.clone());
         Ok(Self(Arc::new(Shared {
             db,
             config: Arc::new(config),
@@ -144,6 +147,7 @@ impl AppState {
             codes,
             upload_locks: keyed_locks::KeyedLocks::default(),
             claim_gate,
+            sockets,
             helpdesk,
             shutdown,
         })))

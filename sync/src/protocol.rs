@@ -39,6 +39,27 @@ pub mod close {
     /// This device session was signed out (logout, password change or reset,
     /// deactivation, a reused refresh token): sign in again.
     pub const SIGNED_OUT: u16 = 4001;
+
+    /// The standard code (RFC 6455) that closes a session the server ends
+    /// with an [`ErrorFrame`](super::ErrorFrame) of `code`: the frame says
+    /// why, the code lets a plain WebSocket client see it too.
+    pub const fn after_error(code: super::ErrorCode) -> u16 {
+        use super::ErrorCode as E;
+        match code {
+            // Message Too Big.
+            E::TooLarge => 1009,
+            // Internal Error.
+            E::Internal => 1011,
+            // Try Again Later.
+            E::RateLimited => 1013,
+            // Policy Violation: a refused Hello, a frame that is not the protocol.
+            E::UnsupportedVersion
+            | E::Unauthorized
+            | E::TokenExpired
+            | E::Malformed
+            | E::UnexpectedMessage => 1008,
+        }
+    }
 }
 
 /// Hard limits on frames and fields. A frame breaking one is refused whole.
@@ -55,9 +76,31 @@ pub mod limits {
     /// Bearer token in [`Hello`](super::Hello).
     pub const MAX_TOKEN_BYTES: usize = 4 * 1024;
     /// Documents announced with heads in [`Hello`](super::Hello).
-    pub const MAX_KNOWN_DOCS: usize = 10_000;
+    pub const MAX_KNOWN_DOCS: usize = 256;
+    /// Heads announced in [`Hello`](super::Hello), all documents together.
+    pub const MAX_KNOWN_HEADS: usize = 512;
     /// Heads per document (concurrent branches not yet merged).
     pub const MAX_HEADS_PER_DOC: usize = 32;
+    /// The largest [`Hello`](super::Hello) frame: every field above at its
+    /// limit, in postcard's encoding (a `u16` or `u64` varint at its longest,
+    /// a length prefix before each string, id and list, a UUID as 16 bytes).
+    /// A server reads the first frame of a session before it knows who is
+    /// calling, so it reads no more than this.
+    pub const MAX_HELLO_BYTES: usize = 1 // frame version
+        + 1 // message variant
+        + varint_len(u16::MAX as u64) // protocol_version
+        + varint_len(MAX_TOKEN_BYTES as u64) + MAX_TOKEN_BYTES // access_token
+        + UUID_BYTES // device_id
+        + varint_len(u64::MAX) // cursor
+        + 1 // known_heads: Some
+        + varint_len(MAX_KNOWN_DOCS as u64) // its length
+        + MAX_KNOWN_DOCS * (UUID_BYTES + varint_len(MAX_HEADS_PER_DOC as u64)) // doc ids, head counts
+        + MAX_KNOWN_HEADS * 32; // the heads
+
+    // What a server reads from a stranger stays small: raising a Hello
+    // limit must not make it a frame's worth.
+    const _: () = assert!(MAX_HELLO_BYTES <= 32 * 1024);
+
     /// Documents in one [`SyncBatch`](super::SyncBatch).
     pub const MAX_SYNC_DOCS: usize = 1_000;
     /// One Automerge sync message.
@@ -82,6 +125,19 @@ pub mod limits {
     pub const MAX_FIELD_BYTES: usize = 64;
     /// Human text in [`ErrorFrame`](super::ErrorFrame).
     pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+    /// A UUID in postcard: a length byte and 16 bytes.
+    const UUID_BYTES: usize = 1 + 16;
+
+    /// Bytes of `n` as a postcard (LEB128) varint.
+    const fn varint_len(mut n: u64) -> usize {
+        let mut len = 1;
+        while n >= 0x80 {
+            n >>= 7;
+            len += 1;
+        }
+        len
+    }
 }
 
 /// A position in the server's change feed. Every stored change gets the
@@ -455,16 +511,18 @@ impl Limited for ClientMessage {
                     hello.access_token.len(),
                     MAX_TOKEN_BYTES,
                 )?;
-                match &hello.known_heads {
-                    Some(known) => limit_each("hello.known_heads", known, MAX_KNOWN_DOCS, |doc| {
-                        limit(
-                            "hello.known_heads.heads",
-                            doc.heads.len(),
-                            MAX_HEADS_PER_DOC,
-                        )
-                    }),
-                    None => Ok(()),
-                }
+                let Some(known) = &hello.known_heads else {
+                    return Ok(());
+                };
+                limit_each("hello.known_heads", known, MAX_KNOWN_DOCS, |doc| {
+                    limit(
+                        "hello.known_heads.heads",
+                        doc.heads.len(),
+                        MAX_HEADS_PER_DOC,
+                    )
+                })?;
+                let heads = known.iter().map(|doc| doc.heads.len()).sum();
+                limit("hello.known_heads.total", heads, MAX_KNOWN_HEADS)
             }
             ClientMessage::SyncBatch(batch) => check_sync_batch(batch),
             ClientMessage::Commands(commands) => {

@@ -217,6 +217,47 @@ fn encoding_refuses_what_decoding_would_reject() {
 }
 
 #[test]
+fn the_largest_hello_is_exactly_max_hello_bytes() {
+    // Every field at its limit: the bound a server reads a first frame under
+    // is the real size of the largest Hello, not a guess.
+    let mut heads_left = limits::MAX_KNOWN_HEADS;
+    let known = (0..limits::MAX_KNOWN_DOCS)
+        .map(|_| {
+            let n = heads_left.min(limits::MAX_HEADS_PER_DOC);
+            heads_left -= n;
+            DocHeads {
+                doc_id: DocId::new(),
+                heads: vec![[0xff; 32]; n],
+            }
+        })
+        .collect();
+    let mut hello = Hello {
+        protocol_version: u16::MAX,
+        access_token: "t".repeat(limits::MAX_TOKEN_BYTES),
+        device_id: DeviceId::new(),
+        cursor: Cursor(u64::MAX),
+        known_heads: Some(known),
+    };
+    let frame = ClientMessage::Hello(hello.clone()).encode().unwrap();
+    assert_eq!(frame.len(), limits::MAX_HELLO_BYTES);
+
+    // One head more, on any document, is over the limit both ways.
+    let known = hello.known_heads.as_mut().unwrap();
+    known.last_mut().unwrap().heads.push([0; 32]);
+    let over = ClientMessage::Hello(hello);
+    assert!(
+        matches!(over.encode(), Err(EncodeError::Limit(l)) if l.field == "hello.known_heads.total")
+    );
+    let mut frame = vec![FRAME_VERSION];
+    frame.extend(postcard::to_allocvec(&over).unwrap());
+    assert!(frame.len() > limits::MAX_HELLO_BYTES);
+    assert!(matches!(
+        ClientMessage::decode(&frame),
+        Err(DecodeError::Limit(_))
+    ));
+}
+
+#[test]
 fn frames_are_refused_by_size_version_and_shape() {
     assert_eq!(ClientMessage::decode(&[]), Err(DecodeError::Empty));
     let mut frame = ClientMessage::Ping { nonce: 1 }.encode().unwrap();

@@ -11,6 +11,7 @@
 pub mod device;
 pub mod photos;
 pub mod proxy;
+pub mod raw_socket;
 
 use std::time::Duration;
 

@@ -8,12 +8,19 @@
 //! stream is closed like a sync session when the account's scope changes
 //! (close code 4000: reconnect) or its device session is signed out (4001:
 //! sign in again).
+//!
+//! A console only listens: what it sends is control frames and perhaps a
+//! close. So a message from it may hold [`MAX_CONSOLE_MESSAGE_BYTES`], not
+//! the 64 MiB tungstenite would otherwise buffer per socket; a bigger one
+//! is refused on its frame header, or as soon as its fragments pass the
+//! bound, with close code 1009. An account may hold only so many sockets
+//! ([`super::sockets`]); past that the upgrade is refused with 429.
 
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -28,6 +35,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::sync::{ACCOUNT_EVENT, Ending};
 
+/// The largest message (and WebSocket frame) a console may send.
+pub const MAX_CONSOLE_MESSAGE_BYTES: usize = 4 * 1024;
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsParams {
@@ -39,7 +49,8 @@ pub struct EventsParams {
 
 /// Upgrade to a WebSocket that carries the caller's live events.
 #[utoipa::path(get, path = "/api/v1/events", tag = "live", params(EventsParams),
-    responses((status = 101, description = "Switching to the event stream"), (status = 401, body = crate::error::Problem), (status = 426, body = crate::error::Problem)))]
+    responses((status = 101, description = "Switching to the event stream"), (status = 401, body = crate::error::Problem), (status = 426, body = crate::error::Problem),
+        (status = 429, description = "The account holds too many open sockets", body = crate::error::Problem)))]
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -52,12 +63,37 @@ pub async fn events(
         .ok_or(ApiError::Unauthorized("missing bearer token"))?;
     let actor = authenticate(&state, &token).await?;
     let ws = ws.map_err(|_| ApiError::UpgradeRequired)?;
+    let slot = state.sockets.for_account(&actor.user_id)?;
     // Subscribe before answering 101: an event published right after the
     // client sees the upgrade must reach it.
     let live = state.events.subscribe();
     Ok(ws
         .read_buffer_size(fieldops_sync::protocol::limits::SOCKET_READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| stream(state, actor, params.since, live, socket)))
+        .max_message_size(MAX_CONSOLE_MESSAGE_BYTES)
+        .max_frame_size(MAX_CONSOLE_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            stream(state, actor, params.since, live, socket).await;
+            drop(slot);
+        }))
+}
+
+/// The close frame for a socket whose read failed: 1009 for a message over
+/// [`MAX_CONSOLE_MESSAGE_BYTES`], 1002 for frames that break RFC 6455.
+/// `None` when the connection itself is gone.
+fn refusal(error: axum::Error) -> Option<CloseFrame> {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let (code, reason) = match error.into_inner().downcast_ref::<WsError>()? {
+        WsError::Capacity(_) => (
+            1009,
+            format!("a console message is at most {MAX_CONSOLE_MESSAGE_BYTES} bytes"),
+        ),
+        WsError::Protocol(_) => (1002, "not a WebSocket frame".to_owned()),
+        _ => return None,
+    };
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
 }
 
 async fn send(socket: &mut WebSocket, event: &Event) -> bool {
@@ -130,7 +166,13 @@ async fn stream(
                 Err(RecvError::Closed) => return,
             },
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Close(_))) | None => return,
+                Some(Err(e)) => {
+                    if let Some(frame) = refusal(e) {
+                        let _ = socket.send(Message::Close(Some(frame))).await;
+                    }
+                    return;
+                }
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {

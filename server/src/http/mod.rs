@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod body_limit;
 pub mod chat;
 pub mod customers;
 pub mod departments;
@@ -13,10 +14,12 @@ pub mod live;
 pub mod me;
 mod openapi;
 pub mod shifts;
+pub mod sockets;
 pub mod sync;
 pub mod ticket_stats;
 pub mod ticket_views;
 pub mod tickets;
+pub mod upgrade;
 pub mod uploads;
 pub mod users;
 pub mod views;
@@ -156,6 +159,7 @@ pub fn router(state: AppState) -> Router {
             problem_response(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", None, vec![])
         })
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), body_limit::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| panic_response()))

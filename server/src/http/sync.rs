@@ -1,21 +1,35 @@
 //! The sync endpoints: `GET /api/v1/sync` (WebSocket, binary frames of
 //! [`fieldops_sync::protocol`]) and `POST /api/v1/sync/batch` for devices that
 //! cannot hold a socket (one request = one batch of frames).
+//!
+//! The socket is bounded before it is trusted: an address may hold only so
+//! many sockets that have not yet said `Hello` ([`super::sockets`]), and
+//! the first frame is read under the size of the largest `Hello`
+//! ([`limits::MAX_HELLO_BYTES`], a few KiB) rather than the 8 MiB a frame
+//! may have once the session is open ([`super::upgrade`] says how). Every
+//! refusal — a `Hello` refused, a frame over its limit, a socket over the
+//! account's limit — is an `Error` frame saying why, then a close code
+//! ([`fieldops_sync::protocol::close::after_error`]).
 
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::CloseFrame;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fieldops_sync::protocol::{ClientMessage, ErrorFrame, ServerMessage, limits};
-use futures_util::SinkExt as _;
+use fieldops_sync::protocol::{ClientMessage, ErrorCode, ErrorFrame, ServerMessage, close, limits};
+use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::broadcast::error::RecvError;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self as ws, Message};
 
+use super::sockets::Slot;
+use super::upgrade::{FirstMessage, RawSocket, RawUpgrade, read_first_message};
 use crate::AppState;
 use crate::auth::Actor;
+use crate::auth::throttle::ClientAddr;
 use crate::error::{ApiError, ApiResult};
 use crate::sync::Ending;
 use crate::sync::live::Live;
@@ -54,29 +68,41 @@ pub(super) async fn close_if_ended(state: &AppState, actor: &Actor) -> Option<Cl
 /// How long a device has to say Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The sync socket once its `Hello` is read.
+type Socket = WebSocketStream<RawSocket>;
+
+/// Its limits: a frame of up to [`limits::MAX_FRAME_BYTES`], in one
+/// WebSocket frame or several; a bigger one is refused on its header,
+/// before it is read.
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(limits::SOCKET_READ_BUFFER_BYTES)
+        .max_message_size(Some(limits::MAX_FRAME_BYTES))
+        .max_frame_size(Some(limits::MAX_FRAME_BYTES))
+}
+
 /// Upgrade to a sync session. The first frame must be `Hello` (which carries
 /// the access token); see the `fieldops-sync` crate for the protocol.
 #[utoipa::path(get, path = "/api/v1/sync", tag = "sync",
-    responses((status = 101, description = "Switching to the sync protocol"), (status = 426, body = crate::error::Problem)))]
+    responses((status = 101, description = "Switching to the sync protocol"), (status = 426, body = crate::error::Problem),
+        (status = 429, description = "Too many sockets from this address have not yet said Hello", body = crate::error::Problem)))]
 pub async fn socket(
     State(state): State<AppState>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    addr: ClientAddr,
+    upgrade: RawUpgrade,
 ) -> ApiResult<Response> {
-    let ws = ws.map_err(|_| ApiError::UpgradeRequired)?;
-    Ok(ws
-        .max_message_size(limits::MAX_FRAME_BYTES)
-        .read_buffer_size(limits::SOCKET_READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| run(state, socket)))
+    let unauthenticated = state.sockets.for_unauthenticated(addr)?;
+    Ok(upgrade.on_upgrade(move |io| run(state, io, unauthenticated)))
 }
 
-async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
+async fn send(socket: &mut Socket, message: &ServerMessage) -> bool {
     send_all(socket, std::slice::from_ref(message)).await
 }
 
 /// Sends `messages` in one write: the frames are queued, then flushed
 /// together (a live delivery is a `Snapshots` and a `Feed` frame; one
 /// write each cost a syscall and a wake-up of the device per frame).
-async fn send_all(socket: &mut WebSocket, messages: &[ServerMessage]) -> bool {
+async fn send_all(socket: &mut Socket, messages: &[ServerMessage]) -> bool {
     for message in messages {
         match message.encode() {
             Ok(frame) => {
@@ -90,57 +116,145 @@ async fn send_all(socket: &mut WebSocket, messages: &[ServerMessage]) -> bool {
     socket.flush().await.is_ok()
 }
 
-/// The next client frame, decoded; `None` when the socket closed.
-async fn receive(socket: &mut WebSocket) -> Option<Result<ClientMessage, ErrorFrame>> {
+/// Ends a session the server refuses: an `Error` frame saying why, then
+/// the close code that goes with it.
+async fn refuse(socket: &mut Socket, frame: ErrorFrame) {
+    let closing = ws::protocol::CloseFrame {
+        code: close::after_error(frame.code).into(),
+        reason: frame.code.as_str().into(),
+    };
+    if send(socket, &ServerMessage::Error(frame)).await {
+        let _ = socket.send(Message::Close(Some(closing))).await;
+    }
+}
+
+fn error(code: ErrorCode, message: String) -> ErrorFrame {
+    ErrorFrame { code, message }
+}
+
+/// What came off the socket.
+enum Incoming {
+    Message(ClientMessage),
+    /// A frame that is not a protocol message: the session goes on.
+    Undecodable(ErrorFrame),
+    /// The WebSocket itself failed (a frame over the limit, a frame that
+    /// breaks RFC 6455): nothing more can be read.
+    Broken(ErrorFrame),
+    Closed,
+}
+
+/// The next client frame, decoded.
+async fn receive(socket: &mut Socket) -> Incoming {
     loop {
-        match socket.recv().await? {
-            Ok(Message::Binary(bytes)) => {
-                return Some(
-                    ClientMessage::decode(&bytes).map_err(|e| ErrorFrame::from_decode(&e)),
-                );
+        match socket.next().await {
+            Some(Ok(Message::Binary(bytes))) => {
+                return match ClientMessage::decode(&bytes) {
+                    Ok(message) => Incoming::Message(message),
+                    Err(e) => Incoming::Undecodable(ErrorFrame::from_decode(&e)),
+                };
             }
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(_) => {}
+            Some(Ok(Message::Close(_))) | None => return Incoming::Closed,
+            Some(Ok(_)) => {}
+            Some(Err(ws::Error::Capacity(e))) => {
+                let max = limits::MAX_FRAME_BYTES;
+                let why = format!("{e}; a frame is at most {max} bytes");
+                return Incoming::Broken(error(ErrorCode::TooLarge, why));
+            }
+            Some(Err(ws::Error::Protocol(e))) => {
+                return Incoming::Broken(error(ErrorCode::Malformed, e.to_string()));
+            }
+            // The connection is gone: nobody is left to tell.
+            Some(Err(_)) => return Incoming::Closed,
         }
     }
 }
 
-async fn run(state: AppState, mut socket: WebSocket) {
+/// An event-stream close frame as the sync socket's.
+fn close_message(frame: CloseFrame) -> Message {
+    Message::Close(Some(ws::protocol::CloseFrame {
+        code: frame.code.into(),
+        reason: frame.reason.as_str().into(),
+    }))
+}
+
+/// Reads the `Hello` under its own size limit, then builds the socket with
+/// the session's: the socket and the `Hello`, or `None` once the client has
+/// been refused (or has gone).
+async fn hello(mut io: RawSocket) -> Option<(Socket, ClientMessage)> {
+    let max = limits::MAX_HELLO_BYTES;
+    let first = tokio::time::timeout(HELLO_TIMEOUT, read_first_message(&mut io, max)).await;
+    let (read, refusal) = match first {
+        Ok(Ok(FirstMessage::Read(bytes))) => (bytes, None),
+        Ok(Ok(FirstMessage::TooLarge { announced })) => {
+            let why =
+                format!("a session opens with a Hello of at most {max} bytes, not {announced}");
+            (vec![], Some(error(ErrorCode::TooLarge, why)))
+        }
+        Ok(Ok(FirstMessage::Malformed)) => {
+            let why = "a session opens with a Hello in one binary message".to_owned();
+            (vec![], Some(error(ErrorCode::Malformed, why)))
+        }
+        Err(_) => {
+            let why = format!("no Hello within {} s", HELLO_TIMEOUT.as_secs());
+            (vec![], Some(error(ErrorCode::UnexpectedMessage, why)))
+        }
+        Ok(Ok(FirstMessage::Closed) | Err(_)) => return None,
+    };
+    let mut socket =
+        WebSocketStream::from_partially_read(io, read, Role::Server, Some(config())).await;
+    if let Some(frame) = refusal {
+        refuse(&mut socket, frame).await;
+        return None;
+    }
+    match receive(&mut socket).await {
+        Incoming::Message(message) => Some((socket, message)),
+        Incoming::Undecodable(frame) | Incoming::Broken(frame) => {
+            refuse(&mut socket, frame).await;
+            None
+        }
+        Incoming::Closed => None,
+    }
+}
+
+async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
+    let Some((mut socket, first)) = hello(io).await else {
+        return;
+    };
     // Subscribe before the catch-up so no change falls between the two.
     let mut slices = state.live.subscribe();
-    let first = match tokio::time::timeout(HELLO_TIMEOUT, receive(&mut socket)).await {
-        Ok(Some(Ok(message))) => message,
-        Ok(Some(Err(frame))) => {
-            send(&mut socket, &ServerMessage::Error(frame)).await;
-            return;
-        }
-        Ok(None) | Err(_) => return,
+    let mut session = match Session::accept(state.clone(), first).await {
+        Ok(session) => session,
+        Err(Refused(frame)) => return refuse(&mut socket, frame).await,
     };
-    let mut session = match Session::open(state.clone(), first).await {
-        Ok((session, opening)) => {
+    drop(unauthenticated);
+    let _slot = match state.sockets.for_account(&session.actor.user_id) {
+        Ok(slot) => slot,
+        Err(too_many) => {
+            let frame = error(ErrorCode::RateLimited, too_many.0.to_owned());
+            return refuse(&mut socket, frame).await;
+        }
+    };
+    match session.opening().await {
+        Ok(opening) => {
             if !send_all(&mut socket, &opening).await {
                 return;
             }
-            session
         }
-        Err(Refused(frame)) => {
-            send(&mut socket, &ServerMessage::Error(frame)).await;
-            let _ = socket.send(Message::Close(None)).await;
-            return;
-        }
-    };
+        Err(Refused(frame)) => return refuse(&mut socket, frame).await,
+    }
     let mut ping = tokio::time::interval(Duration::from_secs(25));
     loop {
         tokio::select! {
             incoming = receive(&mut socket) => match incoming {
-                None => return,
-                Some(Err(frame)) => {
+                Incoming::Closed => return,
+                Incoming::Broken(frame) => return refuse(&mut socket, frame).await,
+                Incoming::Undecodable(frame) => {
                     // A frame we cannot read: say why and go on; the device decides.
                     if !send(&mut socket, &ServerMessage::Error(frame)).await {
                         return;
                     }
                 }
-                Some(Ok(message)) => {
+                Incoming::Message(message) => {
                     let replies = session.handle(message).await;
                     if !send_all(&mut socket, &replies).await {
                         return;
@@ -153,14 +267,14 @@ async fn run(state: AppState, mut socket: WebSocket) {
                     Ok(Live::Ended(ending))
                         if ending.ends(&session.actor.user_id, &session.actor.session_id) =>
                     {
-                        let _ = socket.send(Message::Close(Some(close_frame(&ending)))).await;
+                        let _ = socket.send(close_message(close_frame(&ending))).await;
                         return;
                     }
                     Ok(Live::Ended(_)) => continue,
                     // It may have missed an account event: look again.
                     Err(RecvError::Lagged(_)) => {
                         if let Some(frame) = close_if_ended(&state, &session.actor).await {
-                            let _ = socket.send(Message::Close(Some(frame))).await;
+                            let _ = socket.send(close_message(frame)).await;
                             return;
                         }
                         None

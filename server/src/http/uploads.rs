@@ -46,7 +46,7 @@ use crate::photos;
 use crate::storage::is_sha256;
 
 pub const TUS_VERSION: &str = "1.0.0";
-const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+pub const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 
 /// The answer to `POST /api/v1/uploads` (the `Location` header says the same).
 #[derive(Debug, Serialize, ToSchema)]

@@ -62,6 +62,16 @@ impl Session {
         state: AppState,
         first: ClientMessage,
     ) -> Result<(Self, Vec<ServerMessage>), Refused> {
+        let mut session = Self::accept(state, first).await?;
+        let opening = session.opening().await?;
+        Ok((session, opening))
+    }
+
+    /// Checks the `Hello`: the session of the account it authenticates,
+    /// nothing read or sent yet (a caller may still refuse it, say for
+    /// holding too many sockets, before [`Session::opening`] costs a
+    /// catch-up).
+    pub async fn accept(state: AppState, first: ClientMessage) -> Result<Self, Refused> {
         let ClientMessage::Hello(hello) = first else {
             return Err(Refused(error(
                 ErrorCode::UnexpectedMessage,
@@ -90,11 +100,8 @@ impl Session {
                 return Err(Refused(error(ErrorCode::Internal, "try again later")));
             }
         };
-        let current = store::current_seq(state.db.pool())
-            .await
-            .map_err(internal)?;
         let reader = Reader::from(&actor);
-        let mut session = Session {
+        Ok(Session {
             state,
             actor,
             reader,
@@ -102,14 +109,21 @@ impl Session {
             cursor: i64::try_from(hello.cursor.0).unwrap_or(i64::MAX),
             sync_states: HashMap::new(),
             clock_skew_ms: None,
-        };
+        })
+    }
+
+    /// The `Welcome` and the catch-up that open an accepted session.
+    pub async fn opening(&mut self) -> Result<Vec<ServerMessage>, Refused> {
+        let current = store::current_seq(self.state.db.pool())
+            .await
+            .map_err(internal)?;
         let mut out = vec![ServerMessage::Welcome(Welcome {
             session: uuid::Uuid::now_v7(),
             server_time_ms: crate::db::now_ms(),
             cursor: Cursor(u64::try_from(current).unwrap_or_default()),
         })];
-        out.extend(session.catch_up().await.map_err(internal)?);
-        Ok((session, out))
+        out.extend(self.catch_up().await.map_err(internal)?);
+        Ok(out)
     }
 
     /// Everything in scope after the cursor, read from the database:
