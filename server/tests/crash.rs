@@ -8,77 +8,36 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use fieldops_server::faults::point;
+use fieldops_tests::process::ServerProcess;
 use fieldops_tests::{Backend, TestDb};
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+/// Starts `fieldops serve --demo` on `db`, with `fault` armed if given.
+fn start(db: &TestDb, fault: Option<&str>) -> ServerProcess {
+    let env: Vec<(&str, &str)> = fault.map(|f| ("FIELDOPS_FAULT", f)).into_iter().collect();
+    ServerProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_fieldops")),
+        &db.url,
+        &["--demo"],
+        &env,
+    )
 }
 
-impl Server {
-    /// Starts `fieldops serve --demo` on `db`, with `fault` armed if given.
-    fn start(db: &TestDb, fault: Option<String>) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fieldops"));
-        command
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-            .args(["--database-url", &db.url])
-            .env("FIELDOPS_LOG", "warn,fieldops=info")
-            .env_remove("FIELDOPS_FAULT")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(fault) = fault {
-            command.env("FIELDOPS_FAULT", fault);
-        }
-        let mut child = command.spawn().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let addr = stdout
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.split("listening on http://")
-                    .nth(1)
-                    .map(|a| a.trim().parse().unwrap())
-            })
-            .expect("the server printed its address");
-        Server { child, addr }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn login(&self, client: &reqwest::Client) -> String {
-        let reply: Value = client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&json!({ "email": "cs@example.com", "password": "cs123" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        reply["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// Waits for the process to end by itself (the fault point aborted it).
-    fn wait_for_crash(mut self) {
-        let status = self.child.wait().unwrap();
-        assert!(!status.success(), "the server aborted at its fault point");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+async fn login(client: &reqwest::Client, server: &ServerProcess) -> String {
+    let reply: Value = client
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({ "email": "cs@example.com", "password": "cs123" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["access_token"].as_str().unwrap().to_owned()
 }
 
 fn new_customer(phone: &str) -> Value {
@@ -88,7 +47,7 @@ fn new_customer(phone: &str) -> Value {
 /// POSTs `body` to /customers with `key`.
 async fn create(
     client: &reqwest::Client,
-    server: &Server,
+    server: &ServerProcess,
     token: &str,
     key: &str,
     body: &Value,
@@ -104,7 +63,7 @@ async fn create(
 
 async fn customers_with(
     client: &reqwest::Client,
-    server: &Server,
+    server: &ServerProcess,
     token: &str,
     phone: &str,
 ) -> usize {
@@ -135,14 +94,17 @@ async fn crash_and_retry(backend: Backend, at: &str, key: &str, phone: &str) -> 
         .build()
         .unwrap();
     let body = new_customer(phone);
-    let doomed = Server::start(&db, Some(format!("{at}:abort:{key}")));
-    let token = doomed.login(&client).await;
+    let doomed = start(&db, Some(&format!("{at}:abort:{key}")));
+    let token = login(&client, &doomed).await;
     let cut = create(&client, &doomed, &token, key, &body).await;
     assert!(cut.is_err(), "the connection died with the process");
-    doomed.wait_for_crash();
+    assert!(
+        !doomed.wait().success(),
+        "the server aborted at its fault point"
+    );
 
-    let server = Server::start(&db, None);
-    let token = server.login(&client).await;
+    let server = start(&db, None);
+    let token = login(&client, &server).await;
     let mut reply = create(&client, &server, &token, key, &body).await.unwrap();
     for _ in 0..10 {
         if reply.status() != 409 {

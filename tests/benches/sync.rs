@@ -12,9 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fieldops_server::sync::{self, DocScope};
@@ -26,76 +24,35 @@ use fieldops_sync::protocol::{
     ClientMessage, Cursor, DocChanges, Hello, PROTOCOL_VERSION, ServerMessage,
 };
 use fieldops_sync::testing;
+use fieldops_tests::process::ServerProcess;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket = fieldops_tests::Socket;
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(database_url: &str) -> Self {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "fieldops-server",
-                "--bin",
-                "fieldops",
-            ])
-            .current_dir(&root)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let mut child = Command::new(root.join("target/release/fieldops"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
-            .env("FIELDOPS_LOG", "warn,fieldops=info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let addr = stdout
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.split("listening on http://")
-                    .nth(1)
-                    .map(|a| a.trim().parse().unwrap())
-            })
-            .expect("the server printed its address");
-        Server { child, addr }
-    }
-
-    /// Peak resident memory of the server process, in MiB.
-    fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap();
-        kb / 1024.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Builds the release `fieldops` binary and starts it on `database_url`.
+fn start_server(database_url: &str) -> ServerProcess {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "fieldops-server",
+            "--bin",
+            "fieldops",
+        ])
+        .current_dir(&root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    ServerProcess::start(
+        &root.join("target/release/fieldops"),
+        database_url,
+        &[],
+        &[],
+    )
 }
 
 /// A device that counts bytes and keeps what it receives unparsed.
@@ -222,7 +179,7 @@ async fn initial_sync(sizes: &[usize]) {
     println!("|---|---|---|---|");
     for &n in sizes {
         let (_dir, url) = seeded(n).await;
-        let server = Server::start(&url);
+        let server = start_server(&url);
         let (token, _) = login(server.addr, "admin@example.com", "admin123").await;
         let started = Instant::now();
         let device = Device::connect(server.addr, &token, 0).await;
@@ -289,7 +246,7 @@ async fn edits_reconnect_and_throughput() {
     state.shutdown.cancel();
     state.db.close().await;
 
-    let server = Server::start(&url);
+    let server = start_server(&url);
     let (tok1, _) = login(server.addr, "tech1@example.com", "tech123").await;
     let (tok2, _) = login(server.addr, "tech2@example.com", "tech123").await;
     let mut a = Device::connect(server.addr, &tok1, 0).await;

@@ -10,6 +10,7 @@
 
 pub mod device;
 pub mod photos;
+pub mod process;
 pub mod proxy;
 pub mod raw_socket;
 

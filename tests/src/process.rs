@@ -1,0 +1,78 @@
+//! The `fieldops` binary as a child process on loopback, for tests that
+//! kill it (crash trials) and benchmarks that measure it apart from the
+//! load generator.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A running `fieldops serve`; killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `binary serve --listen 127.0.0.1:0 --database-url
+    /// database_url` plus `args`, with `env` set, and waits for the address
+    /// it prints.
+    pub fn start(binary: &Path, database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(binary);
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .args(args)
+            .env("FIELDOPS_LOG", "warn,fieldops=info")
+            .env_remove("FIELDOPS_FAULT")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().expect("the fieldops binary starts");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let addr = stdout
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.split("listening on http://")
+                    .nth(1)
+                    .and_then(|a| a.trim().parse().ok())
+            })
+            .expect("the server printed its address");
+        Self { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Peak resident memory of the process, in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the process's status");
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status");
+        kb / 1024.0
+    }
+
+    /// Waits for the process to end by itself; its exit status.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("waiting for the process")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
