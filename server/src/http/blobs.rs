@@ -52,7 +52,7 @@ fn valid_sha(sha256: &str) -> ApiResult<()> {
 /// not read answer 404 as if unknown: a hash is no proof of anything, and
 /// this answer must not tell a stranger that a photo exists, or its size.
 #[utoipa::path(get, path = "/api/v1/blobs/{sha256}", tag = "photos", security(("bearer" = [])),
-    params(("sha256" = String, Path)),
+    params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$")),
     responses((status = 200, body = BlobView), (status = 404, body = crate::error::Problem)))]
 pub async fn check(
     State(state): State<AppState>,
@@ -83,6 +83,7 @@ pub enum Variant {
 pub struct LinkParams {
     /// `original` (default) or `thumbnail` (made by the server if the device
     /// sent none).
+    #[param(inline)]
     pub variant: Option<Variant>,
 }
 

@@ -87,8 +87,10 @@ pub struct StartedConversation {
 #[into_params(parameter_in = Query)]
 pub struct ConversationListParams {
     /// Matches the customer's name or any message.
+    #[param(max_length = 100)]
     pub q: Option<String>,
     pub customer_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -96,6 +98,7 @@ pub struct ConversationListParams {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MessageListParams {
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page: older messages.
     pub cursor: Option<String>,

@@ -24,8 +24,10 @@ pub struct CustomerListParams {
     /// `active` or `inactive`; both when absent.
     pub status: Option<Status>,
     /// Matches name, phone or e-mail.
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -64,6 +64,7 @@ pub struct DecisionRequest {
 #[into_params(parameter_in = Query)]
 pub struct AttendanceParams {
     /// The day, `YYYY-MM-DD` in the sites' calendar; today when absent.
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub date: Option<String>,
 }
 
@@ -73,6 +74,7 @@ pub struct ExtensionListParams {
     /// `pending`, `approved` or `rejected`.
     pub status: Option<String>,
     pub visit_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

@@ -17,8 +17,10 @@ use crate::error::{ApiError, ApiResult};
 #[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// `YYYY-MM-DD`, inclusive (default 30 days before `to`).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub from: Option<String>,
     /// `YYYY-MM-DD`, inclusive (default today).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub to: Option<String>,
 }
 

@@ -30,6 +30,7 @@ use crate::work::{Effects, Work};
 #[into_params(parameter_in = Query)]
 pub struct TicketListParams {
     /// Ticket number (`TKT-000123` or `123`), words of the subject, or the customer's name.
+    #[param(max_length = 100)]
     pub search: Option<String>,
     pub status: Option<TicketStatus>,
     pub category: Option<String>,
@@ -39,7 +40,9 @@ pub struct TicketListParams {
     pub department_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
     /// `YYYY-MM-DD`: tickets created that day (SLA calendar time zone).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub date: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

@@ -34,13 +34,16 @@ pub struct VisitListParams {
     /// Only visits open for claims.
     pub pool: Option<bool>,
     /// Visits planned on or after this day (`YYYY-MM-DD`).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub from: Option<String>,
     /// Visits planned on or before this day (`YYYY-MM-DD`).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub to: Option<String>,
     /// `lat,lon`: sort by distance from here (then by date), no paging.
     pub near: Option<String>,
     /// With `near`: only visits within this many kilometres.
     pub within_km: Option<f64>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

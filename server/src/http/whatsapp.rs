@@ -124,15 +124,17 @@ struct TextBody {
 /// Deliveries from Meta: signature first, then each message once.
 #[utoipa::path(post, path = "/webhooks/whatsapp", tag = "webhooks",
     request_body(content = Object, description = "Cloud API webhook payload"),
-    responses((status = 200), (status = 401, body = crate::error::Problem), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200), (status = 401, body = crate::error::Problem), (status = 400, body = crate::error::Problem),
+              (status = 404, description = "No WhatsApp app secret is configured", body = crate::error::Problem)))]
 pub async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     let Some(secret) = state.config.whatsapp.app_secret.as_deref() else {
+        // Not a fault of the server's: this deployment has no WhatsApp.
         tracing::warn!("WhatsApp webhook called but no app secret is configured");
-        return Err(ApiError::Unavailable);
+        return Err(ApiError::NotFound("WhatsApp webhook (not configured)"));
     };
     let header = headers
         .get("x-hub-signature-256")
