@@ -83,7 +83,8 @@ async fn execute_one(
     let gated = match &command.body {
         CommandBody::ClaimVisit { visit_id } if command.validate().is_ok() => {
             let last = store::last_device_seq(state.db.pool(), device_id).await?;
-            (!last.is_some_and(|last| device_seq <= last)).then_some(visit_id)
+            last.is_none_or(|last| device_seq > last)
+                .then_some(visit_id)
         }
         _ => None,
     };

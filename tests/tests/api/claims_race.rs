@@ -282,7 +282,7 @@ async fn claims_told_quota_full_leave_no_seat_open(backend: Backend) {
         })
         .collect();
 
-    let mut told_full = vec![0; VISITS];
+    let mut told_full = [0; VISITS];
     let mut greedy_wins = vec![0; greedy.len()];
     for task in by_http {
         let (v, who, reply): (usize, Claimer, Reply) = task.await.unwrap();
