@@ -7,16 +7,15 @@
 //! a read plus what this instance already has in flight:
 //!
 //! 1. The gate reads the visit with its seat holders and, for each claimer
-//!    of the read, another visit they hold on some of its days. It refuses
-//!    what [`claims::claim`] refuses on those: what
-//!    [`claims::refusal`](super::claims::refusal) refuses (closed, already
-//!    held, full), then `schedule_conflict`.
-//!    Claims on one visit share its reads, as a group commit shares a
-//!    flush: one read of a visit runs at a time, and the claims that arrive
-//!    while it runs wait for the next one and share it. A claim is thus
-//!    answered from a read that began after it arrived, as if it had made
-//!    the read itself, and a burst of claims on a visit costs the database
-//!    two or three reads instead of one per claim.
+//!    sharing the read, another visit that claimer holds on some of the same
+//!    days. On that it refuses what [`claims::claim`] would: closed, already
+//!    held or full ([`claims::refusal`](super::claims::refusal)), then
+//!    `schedule_conflict`. Claims on one visit share its reads, as a group
+//!    commit shares a flush: one read of a visit runs at a time, and the
+//!    claims that arrive while it runs wait for the next one and share it. A
+//!    claim is thus answered from a read that began after it arrived, as if it
+//!    had made the read itself, and a burst of claims on a visit costs the
+//!    database two or three reads instead of one per claim.
 //! 2. It counts the claims admitted on this instance that are still in flight
 //!    and not yet among the holders it read. When holders and in-flight claims
 //!    fill the quota, the claim is refused `quota_full` at once; otherwise it
@@ -29,21 +28,21 @@
 //! Refused claims never wait for a turn at the database: claims that arrive
 //! together are admitted in the order they read.
 //!
-//! A claim refused `quota_full` is refused for the claims that fill the
-//! quota, so only claims that can still win are counted. A claim the read
-//! shows will lose is told why before it is counted: a technician who holds
-//! a visit on the same days takes no seat from a free one while the database
-//! refuses them. What a read cannot show is a technician's own claims in
-//! flight: of their claims on overlapping days only the first to commit can
-//! win, and counting all of them would refuse others for seats that stay
-//! open. So a technician's claims on overlapping days of different visits
-//! are decided one after another: a claim waits, counted nowhere, while an
-//! admitted claim of the same technician on an overlapping visit is in
-//! flight, then reads again (and is told `schedule_conflict` if that claim
-//! won). A claim during whose read such a claim ended reads again too, as
-//! the read may have begun before that claim committed. A second claim on
-//! the same visit (a retry, the same command over two connections) is
-//! admitted without a second seat: of the two, one at most takes it.
+//! A claim is refused `quota_full` for the claims counted, so only claims
+//! that can still win are counted. A claim the read shows will lose is told
+//! why before it is counted: a technician who holds a visit on the same days
+//! takes no seat from a free one while the database refuses them. What a
+//! read cannot show is a technician's own claims in flight: of their claims
+//! on overlapping days only the first to commit can win, and counting all of
+//! them would refuse others for seats that stay open. So a technician's
+//! claims on overlapping days of different visits are decided one after
+//! another: a claim waits, counted nowhere, while an admitted claim of the
+//! same technician on an overlapping visit is in flight, then reads again
+//! (and is told `schedule_conflict` if that claim won). A claim during whose
+//! read such a claim ended reads again too, as the read may have begun
+//! before that claim committed. A second claim on the same visit (a retry,
+//! the same command over two connections) is admitted without a second seat:
+//! of the two, one at most takes it.
 //!
 //! The database still decides every admitted claim ([`claims::claim`]'s
 //! conditional update and unique index), so no count here can put a visit
