@@ -125,44 +125,6 @@ pub async fn overlapping(
     .await
 }
 
-/// [`overlapping`] for many technicians in one query per few hundred (the
-/// claim gate asks it for every claimer sharing one read of a visit): each
-/// of `technician_ids` that holds another visit on some of `[start, end]`,
-/// with that visit's id and title, once.
-pub async fn overlapping_for(
-    conn: &mut sqlx::AnyConnection,
-    technician_ids: &[String],
-    visit_id: &str,
-    start_day: i64,
-    end_day: i64,
-) -> sqlx::Result<Vec<(String, String, String)>> {
-    let mut found: Vec<(String, String, String)> = Vec::new();
-    // Well under every backend's limit on bound parameters.
-    for chunk in technician_ids.chunks(500) {
-        let placeholders = (4..chunk.len() + 4)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT a.technician_id, v.id, v.title \
-             FROM assignments a JOIN visits v ON v.id = a.visit_id \
-             WHERE a.technician_id IN ({placeholders}) AND a.state = 'active' AND v.id <> $1 \
-               AND v.status NOT IN ('done', 'cancelled') \
-               AND v.start_day <= $3 AND v.start_day + v.planned_days - 1 >= $2 \
-             ORDER BY a.technician_id, v.start_day, v.id"
-        )))
-        .bind(visit_id)
-        .bind(start_day)
-        .bind(end_day);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        found.extend(q.fetch_all(&mut *conn).await?);
-    }
-    found.dedup_by(|a, b| a.0 == b.0);
-    Ok(found)
-}
-
 /// Ends an active assignment: `withdrawn`, `returned` or `cancelled`.
 pub async fn release(
     tx: &mut Tx,

@@ -74,8 +74,8 @@ use tokio_util::sync::CancellationToken;
 use super::claims::{holds_overlapping, quota_full, refusal};
 use super::{VisitError, allow, visit_not_found};
 use crate::auth::{Action, Actor};
-use crate::db::visits::{self, VisitRow};
-use crate::db::{Db, assignments};
+use crate::db::Db;
+use crate::db::visits::{self, ClaimView, VisitRow};
 use crate::keyed_locks::{KeyedLocks, unpoisoned};
 
 /// Admits claims on this instance; clones share the same state.
@@ -141,17 +141,7 @@ impl Days {
 struct SharedRead {
     /// The technicians whose claims joined the read.
     claimers: Mutex<Vec<String>>,
-    result: OnceCell<Option<Read>>,
-}
-
-/// What a read found: the visit, its holders, and for each of the read's
-/// claimers who holds another visit on some of its days, that visit's id
-/// and title.
-#[derive(Debug)]
-struct Read {
-    visit: VisitRow,
-    holders: Vec<String>,
-    conflicts: HashMap<String, (String, String)>,
+    result: OnceCell<Option<ClaimView>>,
 }
 
 /// What the count says of a claim that passed its read.
@@ -205,17 +195,17 @@ impl ClaimGate {
         let claim = self.arrive(me, visit_id);
         loop {
             let read = self.read(db, &claim, visit_id).await?;
-            let Read {
+            let ClaimView {
                 visit,
                 holders,
-                conflicts,
+                overlaps,
             } = read
                 .result
                 .get()
                 .and_then(Option::as_ref)
                 .ok_or_else(visit_not_found)?;
             refusal(visit, holders.contains(me))?;
-            if let Some((other, title)) = conflicts.get(me) {
+            if let Some((_, other, title)) = overlaps.iter().find(|(t, ..)| t == me) {
                 return Err(holds_overlapping(other, title));
             }
             match self.enter(&claim, visit, holders) {
@@ -289,26 +279,7 @@ impl ClaimGate {
                 claimers.sort_unstable();
                 claimers.dedup();
                 let mut conn = db.pool().acquire().await?;
-                let Some((visit, holders)) = visits::with_holders(&mut *conn, visit_id).await?
-                else {
-                    return Ok::<_, sqlx::Error>(None);
-                };
-                let conflicts = assignments::overlapping_for(
-                    &mut conn,
-                    &claimers,
-                    visit_id,
-                    visit.start_day,
-                    visit.end_day(),
-                )
-                .await?
-                .into_iter()
-                .map(|(technician, other, title)| (technician, (other, title)))
-                .collect();
-                Ok(Some(Read {
-                    visit,
-                    holders,
-                    conflicts,
-                }))
+                visits::claim_view(&mut conn, visit_id, &claimers).await
             })
             .await?;
         Ok(read)

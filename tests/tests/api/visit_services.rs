@@ -15,6 +15,7 @@ on_both_backends!(
     claim_gate_counts_claims_in_flight_once,
     claim_gate_shares_reads_among_claims_that_arrive_together,
     claim_gate_counts_only_claims_that_can_still_win,
+    the_gate_read_finds_overlaps_among_thousands_of_claimers,
     distance_filters_reuse_one_connection
 );
 
@@ -341,6 +342,66 @@ async fn claim_gate_counts_only_claims_that_can_still_win(backend: Backend) {
     assert_eq!(gate.in_flight(third), 1);
     drop(after);
     assert_eq!(gate.in_flight(third), 0);
+    app.stop().await;
+}
+
+/// The gate's read of a visit checks every claimer sharing it, past the
+/// claimers one statement takes (1,000): holders and overlaps come out apart.
+async fn the_gate_read_finds_overlaps_among_thousands_of_claimers(backend: Backend) {
+    use fieldops_server::db::visits;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let visit = new_visit(&app, &cs, &customer, "Ramai", "2030-08-05", 2, 3).await;
+    let visit = visit["id"].as_str().unwrap();
+    let before = new_visit(&app, &cs, &customer, "Sebelum", "2030-08-04", 2, 2).await;
+    let before = before["id"].as_str().unwrap();
+    let after = new_visit(&app, &cs, &customer, "Sesudah", "2030-08-07", 1, 1).await;
+    let after = after["id"].as_str().unwrap();
+    let techs = demo_technicians(&app).await;
+    let db = &app.server.state.db;
+    for (t, v) in [(0, visit), (1, before), (2, before), (3, after)] {
+        let mut tx = db.begin_write().await.unwrap();
+        claims::claim(&mut tx, db.backend(), &techs[t], v)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    // techs[1] first, techs[2] among the last; techs[3] holds a later day.
+    let mut claimers: Vec<String> = (0..2_500).map(|i| format!("nobody-{i:04}")).collect();
+    claimers[0] = techs[1].user_id.clone();
+    claimers[2_400] = techs[2].user_id.clone();
+    claimers.push(techs[3].user_id.clone());
+    let mut conn = db.pool().acquire().await.unwrap();
+    let view = visits::claim_view(&mut conn, visit, &claimers)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.holders, [techs[0].user_id.clone()]);
+    let mut expected = vec![
+        (
+            techs[1].user_id.clone(),
+            before.to_owned(),
+            "Sebelum".to_owned(),
+        ),
+        (
+            techs[2].user_id.clone(),
+            before.to_owned(),
+            "Sebelum".to_owned(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(view.overlaps, expected);
+    let unknown = fieldops_server::db::new_id();
+    assert!(
+        visits::claim_view(&mut conn, &unknown, &claimers)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(conn);
     app.stop().await;
 }
 
