@@ -141,28 +141,108 @@ pub async fn get(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<Visi
         .await
 }
 
-/// A visit and the technicians holding a seat on it, read together (one
-/// statement, so both come from one snapshot).
-pub async fn with_holders(
-    ex: impl AnyExecutor<'_>,
+/// What the claim gate reads of a visit: the visit, the technicians holding
+/// a seat on it, and which of the claimers hold another visit on some of its
+/// days.
+#[derive(Debug)]
+pub struct ClaimView {
+    pub visit: VisitRow,
+    pub holders: Vec<String>,
+    /// (claimer, other visit's id, its title), at most one per claimer.
+    pub overlaps: Vec<(String, String, String)>,
+}
+
+/// Claimers checked per statement: well under every backend's limit on
+/// bound parameters.
+const CLAIMERS_PER_STATEMENT: usize = 1000;
+
+/// Reads [`ClaimView`] of visit `id` for `claimers`, in one statement (so
+/// that it all comes from one snapshot) unless there are more claimers than
+/// one statement takes; the rest are checked in further statements.
+pub async fn claim_view(
+    conn: &mut sqlx::AnyConnection,
     id: &str,
-) -> sqlx::Result<Option<(VisitRow, Vec<String>)>> {
+    claimers: &[String],
+) -> sqlx::Result<Option<ClaimView>> {
     #[derive(FromRow)]
     struct Row {
         #[sqlx(flatten)]
         visit: VisitRow,
-        holder: Option<String>,
+        claimer: Option<String>,
+        other_id: Option<String>,
+        other_title: Option<String>,
     }
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT * FROM ({SELECT} WHERE v.id = $1) v \
-         LEFT JOIN (SELECT visit_id, technician_id AS holder FROM assignments \
-                    WHERE visit_id = $1 AND state = 'active') a ON a.visit_id = v.id"
+    let mut chunks = claimers.chunks(CLAIMERS_PER_STATEMENT);
+    let first = chunks.next().unwrap_or_default();
+    let overlaps = if first.is_empty() {
+        String::new()
+    } else {
+        format!("UNION ALL {}", overlaps_of(first.len()))
+    };
+    // A holder is a row without another visit.
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM ({SELECT} WHERE v.id = $1) v LEFT JOIN ( \
+           SELECT technician_id AS claimer, CAST(NULL AS TEXT) AS other_id, \
+                  CAST(NULL AS TEXT) AS other_title \
+           FROM assignments WHERE visit_id = $1 AND state = 'active' \
+           {overlaps}) x ON 1 = 1"
     )))
-    .bind(id)
-    .fetch_all(ex)
-    .await?;
-    let holders = rows.iter().filter_map(|r| r.holder.clone()).collect();
-    Ok(rows.into_iter().next().map(|r| (r.visit, holders)))
+    .bind(id);
+    for claimer in first {
+        q = q.bind(claimer);
+    }
+    let rows: Vec<Row> = q.fetch_all(&mut *conn).await?;
+    let Some(visit) = rows.first().map(|r| r.visit.clone()) else {
+        return Ok(None);
+    };
+    let mut view = ClaimView {
+        visit,
+        holders: Vec::new(),
+        overlaps: Vec::new(),
+    };
+    for row in rows {
+        match (row.claimer, row.other_id, row.other_title) {
+            (Some(holder), None, _) => view.holders.push(holder),
+            (Some(claimer), Some(other), title) => {
+                view.overlaps
+                    .push((claimer, other, title.unwrap_or_default()));
+            }
+            (None, _, _) => {}
+        }
+    }
+    for chunk in chunks {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(overlaps_of(chunk.len()))).bind(id);
+        for claimer in chunk {
+            q = q.bind(claimer);
+        }
+        view.overlaps.extend(
+            q.fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|(c, o, t): (String, String, Option<String>)| (c, o, t.unwrap_or_default())),
+        );
+    }
+    view.overlaps.sort_unstable();
+    view.overlaps.dedup_by(|a, b| a.0 == b.0);
+    Ok(Some(view))
+}
+
+/// The held visits of the `n` technicians bound from `$2` on whose days
+/// overlap visit `$1`'s (as in [`super::assignments::overlapping`]).
+fn overlaps_of(n: usize) -> String {
+    let params = (2..n + 2)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT a.technician_id AS claimer, o.id AS other_id, o.title AS other_title \
+         FROM visits t \
+         JOIN assignments a ON a.technician_id IN ({params}) AND a.state = 'active' \
+         JOIN visits o ON o.id = a.visit_id \
+         WHERE t.id = $1 AND o.id <> t.id AND o.status NOT IN ('done', 'cancelled') \
+           AND o.start_day <= t.start_day + t.planned_days - 1 \
+           AND o.start_day + o.planned_days - 1 >= t.start_day"
+    )
 }
 
 /// A visit of `customer_id` titled `title` (the demo data's idempotency key).

@@ -77,9 +77,19 @@ async fn execute_one(
     }
     let device_seq = i64::try_from(command.device_seq).unwrap_or(i64::MAX);
     // A claim passes the gate before the writer (`visits::gate`); the
-    // admission counts it as in flight until this function returns.
-    let (_admitted, refused) = match &command.body {
-        CommandBody::ClaimVisit { visit_id } => {
+    // admission counts it as in flight until this function returns. A claim
+    // refused below before any service runs (invalid, or a sequence number
+    // already passed: both final) never goes there, as it cannot win.
+    let gated = match &command.body {
+        CommandBody::ClaimVisit { visit_id } if command.validate().is_ok() => {
+            let last = store::last_device_seq(state.db.pool(), device_id).await?;
+            last.is_none_or(|last| device_seq > last)
+                .then_some(visit_id)
+        }
+        _ => None,
+    };
+    let (_admitted, refused) = match gated {
+        Some(visit_id) => {
             match state
                 .claim_gate
                 .admit(&state.db, actor, &visit_id.to_string())
@@ -92,7 +102,7 @@ async fn execute_one(
                 Err(refused) => (None, Some(refused)),
             }
         }
-        _ => (None, None),
+        None => (None, None),
     };
     let mut tx = state.db.begin_write().await?;
     let last = store::last_device_seq(&mut *tx, device_id).await?;

@@ -114,7 +114,7 @@ pub fn refusal(visit: &VisitRow, holds: bool) -> Result<(), VisitError> {
 }
 
 /// Refuses when the technician holds another visit on some of `visit`'s days.
-pub(super) async fn schedule_conflict(
+async fn schedule_conflict(
     ex: impl sqlx::AnyExecutor<'_>,
     technician_id: &str,
     visit: &VisitRow,
@@ -128,12 +128,18 @@ pub(super) async fn schedule_conflict(
     )
     .await?;
     match overlap {
-        Some((other, title)) => Err(reject(
-            RejectReason::ScheduleConflict,
-            format!("you already hold \"{title}\" ({other}) on some of these days"),
-        )),
+        Some((other, title)) => Err(holds_overlapping(&other, &title)),
         None => Ok(()),
     }
+}
+
+/// The `schedule_conflict` refusal: the claimer holds visit `other`, titled
+/// `title`, on some of the same days.
+pub(super) fn holds_overlapping(other: &str, title: &str) -> VisitError {
+    reject(
+        RejectReason::ScheduleConflict,
+        format!("you already hold \"{title}\" ({other}) on some of these days"),
+    )
 }
 
 pub(super) fn quota_full(v: &VisitRow) -> VisitError {

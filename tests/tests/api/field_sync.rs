@@ -2,6 +2,8 @@
 //! commands (claim, check in, ask for days) that run through the same service
 //! functions as the HTTP API, exactly once.
 
+use fieldops_server::auth::Actor;
+use fieldops_server::domain::Role;
 use fieldops_sync::commands::{
     Attendance, Command, CommandBody, CommandOutcome, CommandResult, RejectReason,
 };
@@ -15,7 +17,10 @@ use serde_json::json;
 
 use crate::visits::{demo_customer, local_date, new_visit};
 
-on_both_backends!(claims_check_ins_and_extensions_travel_as_commands);
+on_both_backends!(
+    claims_check_ins_and_extensions_travel_as_commands,
+    claim_commands_refused_before_any_service_take_no_seat_at_the_gate
+);
 
 fn command(seq: u64, body: CommandBody) -> Command {
     Command {
@@ -197,5 +202,58 @@ async fn claims_check_ins_and_extensions_travel_as_commands(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(count, 8);
+    app.stop().await;
+}
+
+/// A claim command the executor refuses before any service runs (here: a
+/// sequence number the phone already used) cannot win, so it does not pass
+/// the claim gate: it is answered at once while the visit's admitted claims
+/// wait for their turn at the database, and counts against no seat.
+async fn claim_commands_refused_before_any_service_take_no_seat_at_the_gate(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let earlier = new_visit(&app, &cs, &customer, "Kemarin", "2030-07-01", 1, 1).await;
+    let visit = new_visit(&app, &cs, &customer, "Dua kursi", "2030-07-02", 1, 2).await;
+    let (earlier, visit_id): (DocId, DocId) = (
+        earlier["id"].as_str().unwrap().parse().unwrap(),
+        visit["id"].as_str().unwrap().parse().unwrap(),
+    );
+    let token = app.login("tech1@example.com", "tech123").await;
+    let mut phone = Device::connect(app.server.addr, &token, 0).await.0;
+    let first = run(
+        &mut phone,
+        command(1, CommandBody::ClaimVisit { visit_id: earlier }),
+    )
+    .await;
+    assert!(first.is_accepted(), "{first:?}");
+
+    // Another technician's claim is admitted and holds the visit's turn.
+    let state = &app.server.state;
+    let gate = &state.claim_gate;
+    let actor = |user_id: String| Actor {
+        user_id,
+        session_id: "device".into(),
+        role: Role::Technician,
+        name: "Teknisi".into(),
+        customer_id: None,
+        department_ids: vec![],
+    };
+    let tech2 = actor(app.token_for("tech2@example.com").await.0);
+    let mut ahead = gate
+        .admit(&state.db, &tech2, &visit_id.to_string())
+        .await
+        .unwrap();
+    ahead.take_turn().await;
+
+    let stale = run(&mut phone, command(1, CommandBody::ClaimVisit { visit_id })).await;
+    assert_eq!(rejected(&stale), Some(RejectReason::OutOfOrder));
+    assert_eq!(gate.in_flight(&visit_id.to_string()), 1);
+    let tech3 = actor(app.token_for("tech3@example.com").await.0);
+    let behind = gate.admit(&state.db, &tech3, &visit_id.to_string()).await;
+    assert!(behind.is_ok(), "the second seat is free: {behind:?}");
+    drop((ahead, behind));
     app.stop().await;
 }

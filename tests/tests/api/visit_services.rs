@@ -14,6 +14,8 @@ on_both_backends!(
     services_return_typed_outcomes_and_notices,
     claim_gate_counts_claims_in_flight_once,
     claim_gate_shares_reads_among_claims_that_arrive_together,
+    claim_gate_counts_only_claims_that_can_still_win,
+    the_gate_read_finds_overlaps_among_thousands_of_claimers,
     distance_filters_reuse_one_connection
 );
 
@@ -261,6 +263,145 @@ async fn claim_gate_shares_reads_among_claims_that_arrive_together(backend: Back
     let metrics = app.call(reqwest::Method::GET, "/metrics", None, None).await;
     let text = metrics.body.as_str().unwrap();
     assert!(text.contains("fieldops_claim_gate_reads_total 1"), "{text}");
+    app.stop().await;
+}
+
+/// The gate counts only claims that can still win. Claimers who hold a visit
+/// on the same day share a read with the free claimer behind them and are
+/// told `schedule_conflict` from it, taking no seat from her. A technician's
+/// claim on a visit overlapping one they are claiming waits, counted
+/// nowhere, until that claim ends: then it is told `schedule_conflict` if
+/// that claim won, or goes on if it failed.
+async fn claim_gate_counts_only_claims_that_can_still_win(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let day = "2030-08-04";
+    let seat = new_visit(&app, &cs, &customer, "Satu kursi", day, 1, 1).await;
+    let seat = seat["id"].as_str().unwrap();
+    let held = new_visit(&app, &cs, &customer, "Dipegang", day, 1, 2).await;
+    let held = held["id"].as_str().unwrap();
+    let techs = demo_technicians(&app).await;
+    let db = &app.server.state.db;
+    for t in &techs[..2] {
+        let mut tx = db.begin_write().await.unwrap();
+        claims::claim(&mut tx, db.backend(), t, held).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let gate = ClaimGate::default();
+
+    // The first claim reads alone; the second busy one and the free one
+    // share the next read, the busy one first.
+    let claims = futures_util::future::join_all(techs[..3].iter().map(|t| gate.admit(db, t, seat)));
+    let mut outcomes = fieldops_tests::with_readers_held(db, claims).await;
+    assert_eq!(gate.reads(), 2);
+    let free = outcomes
+        .pop()
+        .unwrap()
+        .expect("the free claimer is admitted");
+    for busy in outcomes {
+        assert_eq!(reason(busy), RejectReason::ScheduleConflict);
+    }
+    assert_eq!(gate.in_flight(seat), 1);
+    drop(free);
+
+    // techs[2] claims `seat`; their claim on `beside`, the same day, waits.
+    let beside = new_visit(&app, &cs, &customer, "Sebelah", day, 1, 1).await;
+    let beside = beside["id"].as_str().unwrap();
+    let first = gate.admit(db, &techs[2], seat).await.unwrap();
+    let mut second = Box::pin(gate.admit(db, &techs[2], beside));
+    let wait = std::time::Duration::from_millis(50);
+    assert!(
+        tokio::time::timeout(wait, &mut second).await.is_err(),
+        "waits for the first"
+    );
+    assert_eq!(gate.in_flight(beside), 0, "counted nowhere meanwhile");
+    let rival = gate
+        .admit(db, &techs[3], beside)
+        .await
+        .expect("a waiting claim takes no seat");
+    // The first wins: the second is told so.
+    let mut tx = db.begin_write().await.unwrap();
+    claims::claim(&mut tx, db.backend(), &techs[2], seat)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    drop(first);
+    assert_eq!(reason(second.await), RejectReason::ScheduleConflict);
+
+    // techs[3]'s claim on `third` waits for theirs on `beside`, which then
+    // fails (dropped uncommitted): it goes on.
+    let third = new_visit(&app, &cs, &customer, "Ketiga", day, 1, 1).await;
+    let third = third["id"].as_str().unwrap();
+    let mut after = Box::pin(gate.admit(db, &techs[3], third));
+    assert!(tokio::time::timeout(wait, &mut after).await.is_err());
+    drop(rival);
+    let after = after.await.expect("admitted once the other claim failed");
+    assert_eq!(gate.in_flight(third), 1);
+    drop(after);
+    assert_eq!(gate.in_flight(third), 0);
+    app.stop().await;
+}
+
+/// The gate's read of a visit checks every claimer sharing it, past the
+/// claimers one statement takes (1,000): holders and overlaps come out apart.
+async fn the_gate_read_finds_overlaps_among_thousands_of_claimers(backend: Backend) {
+    use fieldops_server::db::visits;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let visit = new_visit(&app, &cs, &customer, "Ramai", "2030-08-05", 2, 3).await;
+    let visit = visit["id"].as_str().unwrap();
+    let before = new_visit(&app, &cs, &customer, "Sebelum", "2030-08-04", 2, 2).await;
+    let before = before["id"].as_str().unwrap();
+    let after = new_visit(&app, &cs, &customer, "Sesudah", "2030-08-07", 1, 1).await;
+    let after = after["id"].as_str().unwrap();
+    let techs = demo_technicians(&app).await;
+    let db = &app.server.state.db;
+    for (t, v) in [(0, visit), (1, before), (2, before), (3, after)] {
+        let mut tx = db.begin_write().await.unwrap();
+        claims::claim(&mut tx, db.backend(), &techs[t], v)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    // techs[1] first, techs[2] among the last; techs[3] holds a later day.
+    let mut claimers: Vec<String> = (0..2_500).map(|i| format!("nobody-{i:04}")).collect();
+    claimers[0] = techs[1].user_id.clone();
+    claimers[2_400] = techs[2].user_id.clone();
+    claimers.push(techs[3].user_id.clone());
+    let mut conn = db.pool().acquire().await.unwrap();
+    let view = visits::claim_view(&mut conn, visit, &claimers)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.holders, [techs[0].user_id.clone()]);
+    let mut expected = vec![
+        (
+            techs[1].user_id.clone(),
+            before.to_owned(),
+            "Sebelum".to_owned(),
+        ),
+        (
+            techs[2].user_id.clone(),
+            before.to_owned(),
+            "Sebelum".to_owned(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(view.overlaps, expected);
+    let unknown = fieldops_server::db::new_id();
+    assert!(
+        visits::claim_view(&mut conn, &unknown, &claimers)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(conn);
     app.stop().await;
 }
 
