@@ -12,12 +12,11 @@
 //!   instance sees the same order.
 //!
 //! A change and the events that report it are written in **one transaction**
-//! ([`EventBus::record`] inside it, [`EventBus::deliver`] after commit): an
-//! event exists exactly when its change does, and a busy write path pays for
-//! one commit, not one per event. On Postgres `NOTIFY` is itself
-//! transactional, so listeners hear of the events only once they are
-//! committed. [`EventBus::publish`] is the one-shot form for changes that
-//! have already committed.
+//! ([`EventBus::record`] inside it, [`EventBus::deliver`] after commit, both
+//! called by the unit of work, `crate::work`): an event exists exactly when
+//! its change does, and a busy write path pays for one commit, not one per
+//! event. On Postgres `NOTIFY` is itself transactional, so listeners hear of
+//! the events only once they are committed.
 //!
 //! Who receives an event is decided twice, by [`Event::readable_by`]: its
 //! [`Audience`] names the people it is about (a department's staff, one
@@ -32,6 +31,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -121,6 +121,39 @@ pub struct Event {
     pub data: serde_json::Value,
     /// Unix milliseconds.
     pub at: i64,
+}
+
+/// A live event for the unit of work to record with its change, as a
+/// service names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub kind: &'static str,
+    pub audience: Audience,
+    pub data: Value,
+}
+
+impl Notice {
+    /// For every staff console and technician (the pool is everyone's).
+    pub fn staff(kind: &'static str, data: Value) -> Self {
+        Self {
+            kind,
+            audience: Audience::Staff {
+                department_id: None,
+            },
+            data,
+        }
+    }
+
+    /// For one account.
+    pub fn user(kind: &'static str, user_id: &str, data: Value) -> Self {
+        Self {
+            kind,
+            audience: Audience::User {
+                user_id: user_id.to_owned(),
+            },
+            data,
+        }
+    }
 }
 
 /// Events written in a transaction, to [`EventBus::deliver`] after it commits.
@@ -268,38 +301,6 @@ impl EventBus {
     /// Receives every event published from now on (filter with [`Event::readable_by`]).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.local.subscribe()
-    }
-
-    /// Records `kind` for `audience` and delivers it to every instance.
-    /// Failing to publish is logged, not returned: the change it reports is
-    /// already committed, and consoles can catch up from the log.
-    pub async fn publish(&self, kind: &str, audience: Audience, data: serde_json::Value) {
-        if let Err(e) = self.try_publish(kind, audience, data).await {
-            tracing::warn!(error = %e, kind, "publishing an event");
-        }
-    }
-
-    async fn try_publish(
-        &self,
-        kind: &str,
-        audience: Audience,
-        data: serde_json::Value,
-    ) -> anyhow::Result<()> {
-        let tx = self.db.begin_write().await?;
-        self.commit(tx, vec![(kind, audience, data)]).await
-    }
-
-    /// Records `events` in `tx`, commits it, and delivers them: the end of
-    /// a change whose only side effects are these events.
-    pub async fn commit(
-        &self,
-        mut tx: Tx,
-        events: Vec<(&str, Audience, serde_json::Value)>,
-    ) -> anyhow::Result<()> {
-        let recorded = self.record(&mut tx, events).await?;
-        tx.commit().await?;
-        self.deliver(recorded);
-        Ok(())
     }
 
     /// Writes `events` to the log inside `tx` (and, on Postgres, queues

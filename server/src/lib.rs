@@ -2,17 +2,25 @@
 //! and customer service.
 //!
 //! ```text
-//! main.rs (CLI) ──> App::build ──> http::router ──> handlers ──> auth::policy
-//!                                                         └────> db::* (sqlx Any: SQLite | Postgres)
+//! adapters  (http, sync session + command executor, webhooks, jobs, main.rs)
+//!    └─> services  (accounts, visits, helpdesk, photos)
+//!           └─> unit of work  (work: the only commit — documents, events and
+//!           │                  the idempotency record commit with the change)
+//!           └─> storage  (db: all SQL, one body for SQLite and Postgres)
+//!                  └─> model  (domain, auth::Actor, fieldops-sync)
 //! ```
 //!
 //! * [`config`]: flags, environment and TOML.
 //! * [`db`]: one body of SQL for both backends, and why.
-//! * [`auth`]: passwords, tokens, the [`auth::Actor`] extractor and the policy.
+//! * [`work`]: the unit of work; [`faults`]: the points where tests stop it.
+//! * [`auth`]: passwords, tokens, the [`auth::Actor`] extractor, the policy
+//!   and the sign-in throttle; [`accounts`]: sessions, registration with a
+//!   proved phone, staff accounts.
 //! * [`http`]: routes, OpenAPI, problem+json errors, idempotency.
 //! * [`events`]: live events, across instances through Postgres LISTEN/NOTIFY.
 //! * [`visits`]: field execution (claims, attendance, extensions) as service
 //!   functions shared by HTTP and the sync command executor.
+//! * [`helpdesk`]: tickets, SLA, assignment, chat and WhatsApp.
 //! * [`seed`]: the demo data.
 //! * [`storage`], [`photos`]: photo bytes in object storage (local or S3),
 //!   their checks, thumbnails, signed links and garbage collection.
@@ -213,7 +221,7 @@ fn spawn_housekeeping(state: AppState) {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {
-                    match db::idempotency::expire(&state.db, http::idempotency::TTL_MS).await {
+                    match work::expire_keys(&state, http::idempotency::TTL_MS).await {
                         Ok(n) if n > 0 => tracing::info!(expired = n, "idempotency keys expired"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "expiring idempotency keys"),

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use fieldops_server::accounts::staff;
 use fieldops_server::config::{Config, FileConfig};
-use fieldops_server::db::{Db, departments, users};
+use fieldops_server::db::{Db, departments};
 use fieldops_server::domain::{self, Role};
+use fieldops_server::work::{Effects, Work};
 use fieldops_server::{AppState, auth, seed};
 use tracing_subscriber::EnvFilter;
 
@@ -125,10 +127,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Seed { demo } => {
             anyhow::ensure!(demo, "say what to seed: --demo");
-            let db = Db::connect(&config.database_url).await?;
-            db.migrate().await?;
-            let report = seed::demo(&db).await?;
+            let state = AppState::build(config).await?;
+            let report = seed::demo(&state).await?;
             tracing::info!(?report, "demo data loaded");
+            state.shutdown.cancel();
             Ok(())
         }
         Command::User(UserCommand::Create {
@@ -138,9 +140,10 @@ async fn main() -> anyhow::Result<()> {
             password,
             department,
         }) => {
-            let db = Db::connect(&config.database_url).await?;
-            db.migrate().await?;
-            create_user(&db, &email, &name, &role, &password, &department).await
+            let state = AppState::build(config).await?;
+            let created = create_user(&state, &email, &name, &role, &password, &department).await;
+            state.shutdown.cancel();
+            created
         }
     }
 }
@@ -148,7 +151,7 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let state = AppState::build(config).await?;
     if demo {
-        let report = seed::demo(&state.db).await?;
+        let report = seed::demo(&state).await?;
         tracing::info!(?report, "demo data loaded (admin@example.com / admin123)");
     }
     let server = fieldops_server::start(state).await?;
@@ -182,7 +185,7 @@ async fn shutdown_signal() {
 }
 
 async fn create_user(
-    db: &Db,
+    state: &AppState,
     email: &str,
     name: &str,
     role: &str,
@@ -197,34 +200,24 @@ async fn create_user(
     let password = domain::new_password(password).map_err(|m| anyhow::anyhow!("password {m}"))?;
     let mut department_ids = Vec::new();
     for d in department_names {
-        let dept = departments::by_name(db, d)
+        let dept = departments::by_name(&state.db, d)
             .await?
             .with_context(|| format!("no department named {d:?}"))?;
         department_ids.push(dept.id);
     }
-    let password_hash = auth::password::hash(password).await?;
-    let mut tx = db.begin_write().await?;
-    let row = users::insert(
-        &mut tx,
-        &users::NewUser {
-            email,
-            name,
-            phone: None,
-            role,
-            password_hash,
-            customer_id: None,
-        },
-    )
-    .await
-    .map_err(|e| {
-        if fieldops_server::db::is_unique_violation(&e) {
-            anyhow::anyhow!("that e-mail is already in use")
-        } else {
-            e.into()
-        }
-    })?;
-    users::set_departments(&mut tx, &row.id, &department_ids).await?;
-    tx.commit().await?;
+    let new = staff::NewStaff {
+        email,
+        name,
+        phone: None,
+        role,
+        password_hash: auth::password::hash(password).await?,
+        department_ids,
+    };
+    let mut work = Work::begin(state).await?;
+    let row = staff::create(work.tx(), None, new)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    work.commit(Effects::none()).await?;
     println!("created {} ({}) with id {}", row.email, row.role, row.id);
     Ok(())
 }

@@ -23,6 +23,7 @@ use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::{self, assignments, blobs, tickets, uploads, visits};
 use crate::error::{ApiError, ApiResult};
+use crate::work::{Effects, Work};
 
 /// Longest edge of a server-made thumbnail, as on devices.
 pub const THUMBNAIL_EDGE: u32 = 320;
@@ -197,9 +198,7 @@ pub async fn store_verified(
         width: i64::from(inspected.width),
         height: i64::from(inspected.height),
     };
-    let mut tx = state.db.begin_write().await?;
-    let claim = blobs::claim(&mut tx, &blob).await?;
-    tx.commit().await?;
+    let claim = claim_blob(state, &blob).await?;
     match claim {
         blobs::Claim::BeingDeleted => return Err(ApiError::Unavailable),
         blobs::Claim::Store => {
@@ -208,17 +207,18 @@ pub async fn store_verified(
         }
         blobs::Claim::AlreadyStored => {}
     }
-    let mut tx = state.db.begin_write().await?;
-    blobs::add_uploader(&mut tx, &upload.sha256, &upload.user_id).await?;
+    let mut work = Work::begin(state).await?;
+    let tx = work.tx();
+    blobs::add_uploader(tx, &upload.sha256, &upload.user_id).await?;
     if let Some(thumbnail) = &upload.thumbnail_sha256 {
-        blobs::link_thumbnail(&mut tx, &upload.sha256, thumbnail, &upload.user_id).await?;
+        blobs::link_thumbnail(tx, &upload.sha256, thumbnail, &upload.user_id).await?;
     }
-    for photo in blobs::claimed_by_uploads(&mut tx, &upload.sha256, &upload.user_id).await? {
-        blobs::link_thumbnail(&mut tx, &photo, &upload.sha256, &upload.user_id).await?;
+    for photo in blobs::claimed_by_uploads(tx, &upload.sha256, &upload.user_id).await? {
+        blobs::link_thumbnail(tx, &photo, &upload.sha256, &upload.user_id).await?;
     }
-    uploads::complete(&mut tx, &upload.id).await?;
+    uploads::complete(tx, &upload.id).await?;
     db::audit::record(
-        &mut tx,
+        tx,
         Some(&upload.user_id),
         "blob.uploaded",
         "blob",
@@ -226,11 +226,20 @@ pub async fn store_verified(
         serde_json::json!({ "upload_id": upload.id, "bytes": byte_size }),
     )
     .await?;
-    tx.commit().await?;
+    work.commit(Effects::none()).await?;
     if let Err(e) = state.blobs.delete_upload(&upload.id).await {
         tracing::warn!(error = %e, upload = %upload.id, "deleting the chunks of a finished upload");
     }
     Ok(())
+}
+
+/// Claims the storing of `blob` (its row first, then the bytes), in a
+/// change of its own so that concurrent uploads of the same bytes agree.
+async fn claim_blob(state: &AppState, blob: &blobs::NewBlob<'_>) -> anyhow::Result<blobs::Claim> {
+    let mut work = Work::begin(state).await?;
+    let claim = blobs::claim(work.tx(), blob).await?;
+    work.commit(Effects::none()).await?;
+    Ok(claim)
 }
 
 /// Whether `actor` may read blob `sha256` (which need not exist): admins
@@ -324,9 +333,7 @@ pub async fn thumbnail_of(state: &AppState, photo: &blobs::BlobRow) -> ApiResult
         width: i64::from(inspected.width),
         height: i64::from(inspected.height),
     };
-    let mut tx = state.db.begin_write().await?;
-    let claim = blobs::claim(&mut tx, &blob).await?;
-    tx.commit().await?;
+    let claim = claim_blob(state, &blob).await?;
     match claim {
         blobs::Claim::BeingDeleted => return Err(ApiError::Unavailable),
         blobs::Claim::Store => {
@@ -410,12 +417,10 @@ pub async fn collect_garbage(state: &AppState) -> anyhow::Result<usize> {
     }
     blobs::mark_unreferenced(&state.db, now).await?;
     let grace = state.config.blob_gc_grace.as_millis() as i64;
-    blobs::start_deleting(
-        &state.db,
-        now - grace,
-        now - STALE_STORING.as_millis() as i64,
-    )
-    .await?;
+    let mut work = Work::begin(state).await?;
+    let stale_storing = now - STALE_STORING.as_millis() as i64;
+    blobs::start_deleting(work.tx(), now - grace, stale_storing).await?;
+    work.commit(Effects::none()).await?;
     let doomed = blobs::deleting(&state.db).await?;
     for sha256 in &doomed {
         state.blobs.delete_blob(sha256).await?;

@@ -2,9 +2,11 @@
 //! around Indonesia and a few open visits at their sites. Running it again
 //! changes nothing.
 
+use crate::AppState;
 use crate::auth::password;
-use crate::db::{Db, audit, customers, departments, users, visits};
+use crate::db::{audit, customers, departments, users, visits};
 use crate::domain::{CreatedVia, Role};
+use crate::work::{Effects, Work};
 
 /// The demo accounts: (email, password, name, role, department).
 pub const DEMO_ACCOUNTS: &[(&str, &str, &str, Role, Option<&str>)] = &[
@@ -184,20 +186,21 @@ const VISITS: &[(&str, &str, &str, i64, i64, i64)] = &[
 ];
 
 /// Creates whatever of the demo data is missing.
-pub async fn demo(db: &Db) -> anyhow::Result<SeedReport> {
+pub async fn demo(state: &AppState) -> anyhow::Result<SeedReport> {
+    let db = &state.db;
     let mut report = SeedReport::default();
     for (name, description) in DEPARTMENTS {
         if departments::by_name(db, name).await?.is_none() {
-            let mut tx = db.begin_write().await?;
-            departments::insert(&mut tx, name, description).await?;
-            tx.commit().await?;
+            let mut work = Work::begin(state).await?;
+            departments::insert(work.tx(), name, description).await?;
+            work.commit(Effects::none()).await?;
             report.departments += 1;
         }
     }
     let mut first_customer = None;
     for (i, (name, phone, address, city, lat, lon)) in CUSTOMERS.iter().enumerate() {
-        let mut tx = db.begin_write().await?;
-        let row = match customers::by_phone(&mut tx, phone).await? {
+        let mut work = Work::begin(state).await?;
+        let row = match customers::by_phone(work.tx(), phone).await? {
             Some(row) => row,
             None => {
                 report.customers += 1;
@@ -209,10 +212,10 @@ pub async fn demo(db: &Db) -> anyhow::Result<SeedReport> {
                     city: (*city).to_owned(),
                     location: Some((*lat, *lon)),
                 };
-                customers::insert(&mut tx, &fields, CreatedVia::Manual, true).await?
+                customers::insert(work.tx(), &fields, CreatedVia::Manual, true).await?
             }
         };
-        tx.commit().await?;
+        work.commit(Effects::none()).await?;
         if i == 0 {
             first_customer = Some(row);
         }
@@ -237,18 +240,19 @@ pub async fn demo(db: &Db) -> anyhow::Result<SeedReport> {
                 .unwrap_or_default(),
             None => vec![],
         };
-        let mut tx = db.begin_write().await?;
-        let row = users::insert(&mut tx, &new).await?;
-        users::set_departments(&mut tx, &row.id, &department_ids).await?;
-        tx.commit().await?;
+        let mut work = Work::begin(state).await?;
+        let row = users::insert(work.tx(), &new).await?;
+        users::set_departments(work.tx(), &row.id, &department_ids).await?;
+        work.commit(Effects::none()).await?;
         report.users += 1;
     }
-    report.visits = demo_visits(db).await?;
+    report.visits = demo_visits(state).await?;
     Ok(report)
 }
 
 /// Open visits at the demo customers' sites, from tomorrow on.
-async fn demo_visits(db: &Db) -> anyhow::Result<usize> {
+async fn demo_visits(state: &AppState) -> anyhow::Result<usize> {
+    let db = &state.db;
     let Some(admin) = users::by_email(db.pool(), DEMO_ACCOUNTS[0].0).await? else {
         return Ok(0);
     };
@@ -258,11 +262,12 @@ async fn demo_visits(db: &Db) -> anyhow::Result<usize> {
         .date();
     let mut created = 0;
     for (phone, title, description, in_days, planned_days, quota) in VISITS {
-        let mut tx = db.begin_write().await?;
-        let Some(customer) = customers::by_phone(&mut tx, phone).await? else {
+        let mut work = Work::begin(state).await?;
+        let tx = work.tx();
+        let Some(customer) = customers::by_phone(tx, phone).await? else {
             continue;
         };
-        if visits::find_by_title(&mut *tx, &customer.id, title)
+        if visits::find_by_title(&mut **tx, &customer.id, title)
             .await?
             .is_some()
         {
@@ -284,9 +289,9 @@ async fn demo_visits(db: &Db) -> anyhow::Result<usize> {
             planned_days: *planned_days,
             technician_quota: *quota,
         };
-        let id = visits::insert(&mut tx, &fields, &admin.id).await?;
+        let id = visits::insert(tx, &fields, &admin.id).await?;
         audit::record(
-            &mut tx,
+            tx,
             Some(&admin.id),
             "visit.created",
             "visit",
@@ -295,8 +300,7 @@ async fn demo_visits(db: &Db) -> anyhow::Result<usize> {
         )
         .await?;
         // Its sync document, so phones see it in the pool.
-        crate::sync::project::visit(&mut tx, db, &id).await?;
-        tx.commit().await?;
+        work.commit(Effects::none().with_visits([id])).await?;
         created += 1;
     }
     Ok(created)

@@ -34,9 +34,9 @@ use crate::AppState;
 use crate::db::{Tx, idempotency};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Audience;
+use crate::events::Notice;
 use crate::faults;
 use crate::sync::Changed;
-use crate::visits::Notice;
 
 /// An event to record with the change.
 pub type RawEvent = (&'static str, Audience, serde_json::Value);
@@ -62,6 +62,17 @@ impl Effects {
         Self::none().with_notices(notices)
     }
 
+    /// Live notices about documents the change has already written
+    /// (nothing is re-projected for them).
+    pub fn told(notices: Vec<Notice>) -> Self {
+        Self::events(
+            notices
+                .into_iter()
+                .map(|n| (n.kind, n.audience, n.data))
+                .collect(),
+        )
+    }
+
     pub fn events(events: Vec<RawEvent>) -> Self {
         Self {
             events,
@@ -70,7 +81,13 @@ impl Effects {
     }
 
     pub fn with_notices(mut self, notices: Vec<Notice>) -> Self {
-        self.visits.extend(crate::visits::touched(&notices));
+        // Visit events name their visit; its document is re-projected.
+        self.visits.extend(
+            notices
+                .iter()
+                .filter_map(|n| n.data.get("visit_id").and_then(serde_json::Value::as_str))
+                .map(str::to_owned),
+        );
         self.events
             .extend(notices.into_iter().map(|n| (n.kind, n.audience, n.data)));
         self
@@ -100,6 +117,19 @@ impl Effects {
         self.changed.extend(changed);
         self
     }
+}
+
+/// Records one event and delivers it, as a change of its own.
+pub async fn publish(
+    state: &AppState,
+    kind: &'static str,
+    audience: Audience,
+    data: serde_json::Value,
+) -> anyhow::Result<()> {
+    Work::begin(state)
+        .await?
+        .commit(Effects::events(vec![(kind, audience, data)]))
+        .await
 }
 
 /// The `Idempotency-Key` a request holds while it runs (see
@@ -139,6 +169,71 @@ pub async fn with_key<F: Future>(key: HeldKey, request: F) -> F::Output {
     HELD_KEY.scope(key, request).await
 }
 
+/// Takes the lease on `(scope, key)` for `lease_ms` under a fresh token
+/// (see `crate::http::idempotency`): the held key, or the row that holds it.
+pub async fn lease_key(
+    state: &AppState,
+    scope: String,
+    key: String,
+    request_hash: &str,
+    lease_ms: i64,
+) -> sqlx::Result<Result<HeldKey, idempotency::StoredResponse>> {
+    let token = crate::auth::tokens::random_secret();
+    let mut tx = state.db.begin_write().await?;
+    let lease = idempotency::lease(
+        &mut tx,
+        &scope,
+        &key,
+        request_hash,
+        &token,
+        crate::db::now_ms().saturating_add(lease_ms),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(match lease {
+        idempotency::Lease::Taken => Ok(HeldKey::new(scope, key, token)),
+        idempotency::Lease::Held(held) => Err(held),
+    })
+}
+
+/// Frees `key` (its request failed on the server's side): a retry runs at once.
+pub async fn release_key(state: &AppState, key: &HeldKey) -> sqlx::Result<()> {
+    let mut tx = state.db.begin_write().await?;
+    idempotency::release(&mut tx, &key.scope, &key.key, &key.token).await?;
+    tx.commit().await
+}
+
+/// Stores the answer to a request that wrote nothing (a refusal) under
+/// `key`, for its retries.
+pub async fn store_answer(
+    state: &AppState,
+    key: &HeldKey,
+    status: StatusCode,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> sqlx::Result<()> {
+    let mut tx = state.db.begin_write().await?;
+    idempotency::store(
+        &mut tx,
+        &key.scope,
+        &key.key,
+        &key.token,
+        status.as_u16(),
+        content_type,
+        body,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Forgets keys older than `max_age_ms`; returns how many.
+pub async fn expire_keys(state: &AppState, max_age_ms: i64) -> sqlx::Result<u64> {
+    let mut tx = state.db.begin_write().await?;
+    let expired = idempotency::expire(&mut tx, max_age_ms).await?;
+    tx.commit().await?;
+    Ok(expired)
+}
+
 fn held_key() -> Option<HeldKey> {
     HELD_KEY.try_with(Clone::clone).ok()
 }
@@ -146,18 +241,21 @@ fn held_key() -> Option<HeldKey> {
 /// One write transaction and what it commits with.
 #[derive(Debug)]
 #[must_use = "a unit of work that is not committed rolls back"]
-pub struct Work<'s> {
-    state: &'s AppState,
+pub struct Work {
+    state: AppState,
     tx: Tx,
 }
 
-impl<'s> Work<'s> {
+impl Work {
     /// Opens the write transaction.
-    pub async fn begin(state: &'s AppState) -> sqlx::Result<Self> {
+    pub async fn begin(state: &AppState) -> sqlx::Result<Self> {
         let tx = state.db.begin_write().await?;
         let key = held_key();
         faults::hit(faults::point::BEGUN, key.as_ref().map(|k| k.key.as_str())).await;
-        Ok(Self { state, tx })
+        Ok(Self {
+            state: state.clone(),
+            tx,
+        })
     }
 
     /// The transaction, for the service and the storage layer.
@@ -211,7 +309,9 @@ impl<'s> Work<'s> {
         } = effects;
         visits.sort();
         visits.dedup();
-        changed.extend(crate::visits::project(&mut self.tx, &self.state.db, &visits).await?);
+        for visit in &visits {
+            changed.extend(crate::sync::project::visit(&mut self.tx, &self.state.db, visit).await?);
+        }
         events.extend(crate::sync::wake_up(&changed));
         let recorded = self.state.events.record(&mut self.tx, events).await?;
         let key = held_key();

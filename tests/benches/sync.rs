@@ -146,7 +146,7 @@ async fn seeded(n: usize) -> (tempfile::TempDir, String) {
         ..Config::default()
     };
     let state = AppState::build(config).await.unwrap();
-    fieldops_server::seed::demo(&state.db).await.unwrap();
+    fieldops_server::seed::demo(&state).await.unwrap();
     let mut tx = state.db.begin_write().await.unwrap();
     for i in 0..n {
         let mut ticket = testing::sample_ticket();

@@ -255,7 +255,7 @@ async fn main() {
         ..Config::default()
     };
     let state = AppState::build(config).await.unwrap();
-    fieldops_server::seed::demo(&state.db).await.unwrap();
+    fieldops_server::seed::demo(&state).await.unwrap();
     let db = state.db.clone();
 
     // Five departments (the CS agent belongs to one) and 2,000 customers.

@@ -207,7 +207,7 @@ impl TestApp {
         };
         tweak(&mut config);
         let state = AppState::build(config).await.unwrap();
-        fieldops_server::seed::demo(&state.db).await.unwrap();
+        fieldops_server::seed::demo(&state).await.unwrap();
         let server = fieldops_server::start(state).await.unwrap();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

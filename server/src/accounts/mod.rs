@@ -1,5 +1,5 @@
-//! Who people are: customers registering from the app with a phone they
-//! prove, the one-time codes that prove it, and CS merging the duplicate
+//! Who people are: signing in and out, customers registering from the app
+//! with a phone they prove, the one-time codes that prove it, and CS merging the duplicate
 //! customer records an unproved registration leaves behind.
 //!
 //! Services in the house shape: a unit of work's transaction and the
@@ -8,3 +8,5 @@
 
 pub mod phone_codes;
 pub mod registration;
+pub mod sessions;
+pub mod staff;

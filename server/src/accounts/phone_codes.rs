@@ -25,8 +25,10 @@ use hmac::{Hmac, Mac as _};
 use rand::Rng as _;
 use sha2::Sha256;
 
+use crate::AppState;
 use crate::db::{Tx, new_id, phone_codes, whatsapp};
 use crate::error::ApiError;
+use crate::work::{Effects, Work};
 
 /// How long a code stays valid.
 pub const CODE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -84,6 +86,28 @@ pub struct CodeSent {
 pub struct Template<'a> {
     pub name: &'a str,
     pub language: &'a str,
+}
+
+/// Sends a code to `phone` (E.164), asked from client address `from`.
+pub async fn send(state: &AppState, phone: &str, from: Option<&str>) -> Result<CodeSent, ApiError> {
+    let settings = &state.config.whatsapp;
+    let template = Template {
+        name: &settings.code_template,
+        language: &settings.code_template_language,
+    };
+    let mut work = Work::begin(state).await?;
+    let sent = issue(
+        work.tx(),
+        &state.codes,
+        template,
+        phone,
+        from,
+        crate::db::now_ms(),
+    )
+    .await?;
+    work.commit(Effects::none()).await?;
+    state.helpdesk.wake.notify_one();
+    Ok(sent)
 }
 
 /// Issues a code for `phone` (E.164), asked from client address `from`,

@@ -10,6 +10,7 @@
 
 use serde_json::json;
 
+use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::customers::{self, CustomerFields, CustomerRow};
 use crate::db::users::{self, UserRow};
@@ -18,7 +19,7 @@ use crate::domain::{CreatedVia, Role, Status};
 use crate::error::ApiError;
 use crate::events::Audience;
 use crate::sync::FeedPosition;
-use crate::work::Effects;
+use crate::work::{Effects, Work};
 
 /// A registration, validated.
 #[derive(Debug, Clone)]
@@ -40,6 +41,72 @@ pub struct Registered {
     pub user: UserRow,
     pub customer: CustomerRow,
     pub effects: Effects,
+}
+
+/// A sign-up, its fields validated.
+#[derive(Debug)]
+pub struct SignUp {
+    pub name: String,
+    pub email: String,
+    /// E.164.
+    pub phone: String,
+    /// As typed; hashed here.
+    pub password: String,
+    pub address: String,
+    pub city: String,
+}
+
+/// Signs `new` up as a customer and opens their first device session.
+/// `code` (`code_id`, code) proves the phone; it is redeemed in a change of
+/// its own, so that a wrong guess stays counted whatever becomes of the
+/// sign-up.
+pub async fn sign_up(
+    state: &AppState,
+    new: SignUp,
+    code: Option<(String, String)>,
+    device_name: Option<&str>,
+) -> Result<super::sessions::Tokens, ApiError> {
+    let phone_proved = match code {
+        None => false,
+        Some((code_id, code)) => {
+            let mut work = Work::begin(state).await?;
+            let redeemed = super::phone_codes::redeem(
+                work.tx(),
+                &state.codes,
+                &code_id,
+                &code,
+                &new.phone,
+                crate::db::now_ms(),
+            )
+            .await?;
+            work.commit(Effects::none()).await?;
+            if redeemed.is_err() {
+                return Err(ApiError::field(
+                    "phone_code",
+                    "is wrong, expired or used; ask for a new code",
+                ));
+            }
+            true
+        }
+    };
+    let password_hash = crate::auth::password::hash(new.password).await?;
+    let mut work = Work::begin(state).await?;
+    let registered = register(
+        work.tx(),
+        NewCustomerAccount {
+            name: new.name,
+            email: new.email,
+            phone: new.phone,
+            password_hash,
+            address: new.address,
+            city: new.city,
+            phone_proved,
+        },
+    )
+    .await?;
+    let tokens = super::sessions::open(state, work.tx(), registered.user, device_name).await?;
+    work.commit(registered.effects).await?;
+    Ok(tokens)
 }
 
 /// Registers `new` as a customer account in `tx` (see the module docs).

@@ -45,6 +45,7 @@ use crate::AppState;
 use crate::config::TrustedProxy;
 use crate::db::{login_failures, now_ms};
 use crate::error::{ApiError, ApiResult};
+use crate::work::{Effects, Work};
 
 /// The client's IP address (see the module docs), when the server runs with
 /// connection info ([`crate::start`] does).
@@ -127,23 +128,28 @@ impl Keys {
 
 /// Counts an attempt to sign in as `email` from `addr`, or refuses it while
 /// one of its keys waits out a delay.
+///
+/// The keys are read and counted in one write transaction that locks their
+/// rows (always in the same order, so attempts never deadlock): parallel
+/// attempts are counted one after another, never lost and never refused for
+/// racing each other, so a burst of sign-ins from one office is slowed by
+/// nothing but its failures, and a burst of guesses cannot slip in under
+/// one count.
 pub async fn admit(state: &AppState, email: &str, addr: ClientAddr) -> ApiResult<Attempt> {
     let limits = &state.config.login_throttle;
     let keys = Keys::of(email, addr);
+    let mut work = Work::begin(state).await?;
     let now = now_ms();
-    let forget_ms = millis(Duration::from_secs(limits.forget_after_secs));
-    let read = |key: Option<&String>| {
-        let key = key.cloned();
-        async move {
-            match key {
-                Some(key) => login_failures::get(&state.db, &key, now - forget_ms).await,
-                None => Ok(None),
-            }
-        }
+    let forget_before = now - millis(Duration::from_secs(limits.forget_after_secs));
+    let mut lock = async |key: Option<&String>| match key {
+        Some(key) => login_failures::lock(work.tx(), key, now, forget_before)
+            .await
+            .map(Some),
+        None => Ok(None),
     };
-    let address = read(keys.address.as_ref()).await?;
-    let pair = read(keys.pair.as_ref()).await?;
-    let account = read(Some(&keys.account)).await?;
+    let address = lock(keys.address.as_ref()).await?;
+    let pair = lock(keys.pair.as_ref()).await?;
+    let account = lock(Some(&keys.account)).await?;
     // The account's delay holds back only the clients that failed on it.
     let pair_failed = pair.as_ref().is_some_and(|p| p.failures > 0);
     let waits = [
@@ -152,6 +158,7 @@ pub async fn admit(state: &AppState, email: &str, addr: ClientAddr) -> ApiResult
         account.as_ref().filter(|_| pair_failed).map(|c| c.next_at),
     ];
     if let Some(until) = waits.into_iter().flatten().filter(|at| *at > now).max() {
+        // Dropping the work rolls back: a refused attempt is not counted.
         return Err(too_many(until - now));
     }
     let counts = [
@@ -172,23 +179,27 @@ pub async fn admit(state: &AppState, email: &str, addr: ClientAddr) -> ApiResult
         ),
     ];
     for (key, current, free) in counts {
-        let Some(key) = key else { continue };
-        let failures = current.as_ref().map_or(0, |c| c.failures) + 1;
+        let (Some(key), Some(current)) = (key, current) else {
+            continue;
+        };
+        let failures = current.failures + 1;
         let delay = delay_after(
             u32::try_from(failures).unwrap_or(u32::MAX),
             free,
             Duration::from_millis(limits.first_delay_ms),
             Duration::from_secs(limits.max_delay_secs),
         );
-        let counted =
-            login_failures::count(&state.db, key, current.as_ref(), now, now + millis(delay))
-                .await?;
-        if !counted {
-            // Another attempt on this key was counted meanwhile: this one
-            // waits for the next turn rather than slipping past the count.
-            return Err(too_many(1000));
-        }
+        // Within the allowance there is no wait at all (not a wait until
+        // `now`, which a parallel attempt whose clock read came earlier
+        // would have to obey).
+        let next_at = if delay.is_zero() {
+            0
+        } else {
+            now + millis(delay)
+        };
+        login_failures::count(work.tx(), key, failures, now, next_at).await?;
     }
+    work.commit(Effects::none()).await?;
     Ok(Attempt {
         account: keys.account,
         pair: keys.pair,

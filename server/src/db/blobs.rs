@@ -283,11 +283,10 @@ pub async fn mark_unreferenced(db: &Db, now_ms: i64) -> sqlx::Result<u64> {
 /// `cutoff_ms` or earlier and still unreferenced, and every `storing` row older than
 /// `stale_storing_ms` (a crash between claim and write). Returns their hashes.
 pub async fn start_deleting(
-    db: &Db,
+    tx: &mut Tx,
     cutoff_ms: i64,
     stale_storing_ms: i64,
 ) -> sqlx::Result<Vec<String>> {
-    let mut tx = db.begin_write().await?;
     let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "UPDATE blobs SET state = 'deleting', updated_at = $3 \
          WHERE (state = 'stored' AND unreferenced_since <= $1 \
@@ -298,9 +297,8 @@ pub async fn start_deleting(
     .bind(cutoff_ms)
     .bind(stale_storing_ms)
     .bind(now_ms())
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
-    tx.commit().await?;
     Ok(rows)
 }
 

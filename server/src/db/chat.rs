@@ -212,3 +212,30 @@ pub async fn mark_read(tx: &mut Tx, conversation_id: &str, user_id: &str) -> sql
     .await?;
     Ok(())
 }
+
+/// Conversations nobody was routed to (nobody was available), oldest
+/// activity first: `(id, customer_id)`.
+pub async fn unassigned(
+    ex: impl AnyExecutor<'_>,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT id, customer_id FROM conversations WHERE assignee_id IS NULL \
+         ORDER BY last_message_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
+/// Gives conversation `id` to `agent` unless someone has it; false if so.
+pub async fn assign_if_unassigned(tx: &mut Tx, id: &str, agent: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE conversations SET assignee_id = $2 WHERE id = $1 AND assignee_id IS NULL",
+    )
+    .bind(id)
+    .bind(agent)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

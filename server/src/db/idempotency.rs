@@ -2,7 +2,7 @@
 //! two copies of one request from running at once (see
 //! `crate::http::idempotency` for the protocol).
 
-use super::{Db, Tx, now_ms};
+use super::{Tx, now_ms};
 
 /// A key's row: who holds it (while no response is stored) and, once the
 /// request has run, its response.
@@ -28,7 +28,7 @@ pub enum Lease {
 /// a new key, or one whose holder's lease ended without a response (it
 /// crashed, or its client went away before it committed).
 pub async fn lease(
-    db: &Db,
+    tx: &mut Tx,
     scope: &str,
     key: &str,
     request_hash: &str,
@@ -36,7 +36,6 @@ pub async fn lease(
     until: i64,
 ) -> sqlx::Result<Lease> {
     let now = now_ms();
-    let mut tx = db.begin_write().await?;
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at, lease_token, lease_until) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, idem_key) DO NOTHING",
@@ -47,7 +46,7 @@ pub async fn lease(
     .bind(now)
     .bind(token)
     .bind(until)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected()
         == 1;
@@ -63,7 +62,7 @@ pub async fn lease(
         .bind(token)
         .bind(until)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected()
             == 1;
@@ -76,11 +75,10 @@ pub async fn lease(
         )
         .bind(scope)
         .bind(key)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         Lease::Held(held)
     };
-    tx.commit().await?;
     Ok(outcome)
 }
 
@@ -114,8 +112,7 @@ pub async fn store(
 
 /// Frees a key whose request failed on the server's side, so that a retry
 /// runs at once.
-pub async fn release(db: &Db, scope: &str, key: &str, token: &str) -> sqlx::Result<()> {
-    let mut tx = db.begin_write().await?;
+pub async fn release(tx: &mut Tx, scope: &str, key: &str, token: &str) -> sqlx::Result<()> {
     sqlx::query(
         "DELETE FROM idempotency_keys \
          WHERE scope = $1 AND idem_key = $2 AND lease_token = $3 AND status IS NULL",
@@ -123,18 +120,16 @@ pub async fn release(db: &Db, scope: &str, key: &str, token: &str) -> sqlx::Resu
     .bind(scope)
     .bind(key)
     .bind(token)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// Deletes keys older than `max_age_ms`; returns how many.
-pub async fn expire(db: &Db, max_age_ms: i64) -> sqlx::Result<u64> {
-    let mut tx = db.begin_write().await?;
+pub async fn expire(tx: &mut Tx, max_age_ms: i64) -> sqlx::Result<u64> {
     let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
         .bind(now_ms() - max_age_ms)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
     Ok(done.rows_affected())
 }

@@ -1,7 +1,7 @@
 //! Sign-in attempts per throttle key, and when the key may try next (see
 //! `crate::auth::throttle`).
 
-use super::{Db, now_ms};
+use super::{Db, Tx, now_ms};
 
 /// A key's attempts as they count now.
 #[derive(Debug, Clone)]
@@ -10,8 +10,6 @@ pub struct Seen {
     pub failures: i64,
     /// The earliest next attempt (unix ms).
     pub next_at: i64,
-    /// The row as read, for the conditional update that counts the next one.
-    row: (i64, i64),
 }
 
 #[derive(sqlx::FromRow)]
@@ -21,64 +19,49 @@ struct Row {
     next_at: i64,
 }
 
-/// The attempts of `key`; those of a key quiet since before `forget_before`
-/// (ms) count as none.
-pub async fn get(db: &Db, key: &str, forget_before: i64) -> sqlx::Result<Option<Seen>> {
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT failures, last_at, next_at FROM login_failures WHERE throttle_key = $1",
+/// The attempts of `key`, its row locked until `tx` ends (created, with
+/// none, if it has none: a rolled-back attempt leaves nothing behind). A
+/// key quiet since before `forget_before` (ms) counts as having none.
+pub async fn lock(tx: &mut Tx, key: &str, now: i64, forget_before: i64) -> sqlx::Result<Seen> {
+    // An upsert that changes nothing is how both dialects lock a row that
+    // may not exist yet (SQLite's write transaction holds the whole file).
+    let row: Row = sqlx::query_as(
+        "INSERT INTO login_failures (throttle_key, failures, last_at, next_at) \
+         VALUES ($1, 0, $2, 0) \
+         ON CONFLICT (throttle_key) DO UPDATE SET failures = login_failures.failures \
+         RETURNING failures, last_at, next_at",
     )
     .bind(key)
-    .fetch_optional(db.pool())
+    .bind(now)
+    .fetch_one(&mut **tx)
     .await?;
-    Ok(row.map(|r| {
-        let forgotten = r.last_at < forget_before;
-        Seen {
-            failures: if forgotten { 0 } else { r.failures },
-            next_at: if forgotten { 0 } else { r.next_at },
-            row: (r.failures, r.last_at),
-        }
-    }))
+    let forgotten = row.last_at < forget_before;
+    Ok(Seen {
+        failures: if forgotten { 0 } else { row.failures },
+        next_at: if forgotten { 0 } else { row.next_at },
+    })
 }
 
-/// Counts one attempt of `key` at `now` (ms) — as one more than `seen` —
-/// and makes it wait until `next_at`. False when another attempt was
-/// counted since `seen` was read (nothing is written then), so parallel
-/// guesses cannot all slip in under one count.
+/// Sets `key`'s count to `failures`, its last attempt to `now` (ms) and
+/// its earliest next attempt to `next_at`; the row is [`lock`]ed.
 pub async fn count(
-    db: &Db,
+    tx: &mut Tx,
     key: &str,
-    seen: Option<&Seen>,
+    failures: i64,
     now: i64,
     next_at: i64,
-) -> sqlx::Result<bool> {
-    let done = match seen {
-        None => {
-            sqlx::query(
-                "INSERT INTO login_failures (throttle_key, failures, last_at, next_at) \
-                 VALUES ($1, 1, $2, $3) ON CONFLICT (throttle_key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(now)
-            .bind(next_at)
-            .execute(db.pool())
-            .await?
-        }
-        Some(seen) => {
-            sqlx::query(
-                "UPDATE login_failures SET failures = $2, last_at = $3, next_at = $4 \
-                 WHERE throttle_key = $1 AND failures = $5 AND last_at = $6",
-            )
-            .bind(key)
-            .bind(seen.failures + 1)
-            .bind(now)
-            .bind(next_at)
-            .bind(seen.row.0)
-            .bind(seen.row.1)
-            .execute(db.pool())
-            .await?
-        }
-    };
-    Ok(done.rows_affected() == 1)
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE login_failures SET failures = $2, last_at = $3, next_at = $4 \
+         WHERE throttle_key = $1",
+    )
+    .bind(key)
+    .bind(failures)
+    .bind(now)
+    .bind(next_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Takes back one attempt of `key` (it succeeded), and its wait.

@@ -98,12 +98,11 @@ pub async fn append_part(
 
 /// Takes back the chunk that starts at `from` (its verification failed for a
 /// passing reason), so that the client may send it again.
-pub async fn undo_part(db: &Db, id: &str, from: i64) -> sqlx::Result<()> {
-    let mut tx = db.begin_write().await?;
+pub async fn undo_part(tx: &mut Tx, id: &str, from: i64) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1 AND start_offset = $2")
         .bind(id)
         .bind(from)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     sqlx::query(
         "UPDATE uploads SET upload_offset = $2, updated_at = $3 \
@@ -112,9 +111,9 @@ pub async fn undo_part(db: &Db, id: &str, from: i64) -> sqlx::Result<()> {
     .bind(id)
     .bind(from)
     .bind(now_ms())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// The recorded chunks of an upload, in order.

@@ -284,12 +284,12 @@ pub async fn set_password_hash(tx: &mut Tx, id: &str, hash: &str) -> sqlx::Resul
     Ok(())
 }
 
-pub async fn set_presence(db: &Db, id: &str, presence: Presence) -> sqlx::Result<()> {
+pub async fn set_presence(tx: &mut Tx, id: &str, presence: Presence) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET presence = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(presence.as_str())
         .bind(now_ms())
-        .execute(db.pool())
+        .execute(&mut **tx)
         .await?;
     Ok(())
 }

@@ -116,7 +116,7 @@ pub async fn lease_next(db: &Db, now: i64, lease_ms: i64) -> sqlx::Result<Option
     .await
 }
 
-pub async fn mark_sent(db: &Db, id: &str, provider_id: Option<&str>) -> sqlx::Result<()> {
+pub async fn mark_sent(tx: &mut Tx, id: &str, provider_id: Option<&str>) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE whatsapp_outbox SET status = 'sent', sent_at = $2, provider_id = $3, last_error = NULL, \
                 body = CASE WHEN secret = 1 THEN $4 ELSE body END, \
@@ -127,7 +127,7 @@ pub async fn mark_sent(db: &Db, id: &str, provider_id: Option<&str>) -> sqlx::Re
     .bind(now_ms())
     .bind(provider_id)
     .bind(REDACTED)
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }

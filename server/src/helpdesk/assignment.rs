@@ -211,32 +211,19 @@ pub async fn drain_conversations(state: &AppState) -> anyhow::Result<usize> {
         crate::db::departments::by_name(&state.db, &state.config.ticket_default_department)
             .await?
             .map(|d| d.id);
-    let waiting: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, customer_id FROM conversations WHERE assignee_id IS NULL \
-         ORDER BY last_message_at LIMIT 500",
-    )
-    .fetch_all(state.db.pool())
-    .await?;
+    let waiting = crate::db::chat::unassigned(state.db.pool(), 500).await?;
     let mut routed = 0;
     for (id, customer_id) in waiting {
-        let mut tx = state.db.begin_write().await?;
-        let Some(agent) = pick_for_chat(state, &mut tx, department.as_deref()).await? else {
-            tx.rollback().await?;
+        let mut work = Work::begin(state).await?;
+        let tx = work.tx();
+        let Some(agent) = pick_for_chat(state, tx, department.as_deref()).await? else {
             break;
         };
-        let done = sqlx::query(
-            "UPDATE conversations SET assignee_id = $2 WHERE id = $1 AND assignee_id IS NULL",
-        )
-        .bind(&id)
-        .bind(&agent)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
+        if !crate::db::chat::assign_if_unassigned(tx, &id, &agent).await? {
             continue;
         }
         audit::record(
-            &mut tx,
+            tx,
             None,
             "conversation.assigned",
             "conversation",
@@ -244,17 +231,11 @@ pub async fn drain_conversations(state: &AppState) -> anyhow::Result<usize> {
             serde_json::json!({ "assignee_id": agent, "method": "round_robin" }),
         )
         .await?;
-        tx.commit().await?;
-        routed += 1;
         let data = serde_json::json!({ "conversation_id": id, "customer_id": customer_id, "assignee_id": agent });
-        state
-            .events
-            .publish(
-                "conversation.assigned",
-                Audience::User { user_id: agent },
-                data,
-            )
-            .await;
+        let to = Audience::User { user_id: agent };
+        work.commit(Effects::events(vec![("conversation.assigned", to, data)]))
+            .await?;
+        routed += 1;
     }
     Ok(routed)
 }

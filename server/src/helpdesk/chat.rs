@@ -78,8 +78,8 @@ pub async fn open(
 
 /// The live events of a new message: to the customer and to the help desk.
 pub async fn notices(state: &AppState, customer_id: &str, m: &ChatMessageRow) -> Vec<Notice> {
-    let data = serde_json::to_value(crate::http::chat::ChatMessageView::from(m.clone()))
-        .unwrap_or_default();
+    let data =
+        serde_json::to_value(super::payloads::ChatMessageView::from(m.clone())).unwrap_or_default();
     let department_id = departments::by_name(&state.db, &state.config.ticket_default_department)
         .await
         .ok()

@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::db::tickets::{self, Breach, TicketChanges};
 use crate::db::{audit, departments};
 use crate::events::Audience;
+use crate::work::{Effects, Work};
 
 /// Escalates every ticket whose deadline passed by `now`; returns how many
 /// breaches this call claimed.
@@ -23,18 +24,18 @@ pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize>
         } else {
             Breach::Resolution
         };
-        let mut tx = state.db.begin_write().await?;
-        if !tickets::mark_breach(&mut tx, &id, breach, now).await? {
-            tx.rollback().await?;
+        let mut work = Work::begin(state).await?;
+        let tx = work.tx();
+        if !tickets::mark_breach(tx, &id, breach, now).await? {
             continue;
         }
-        let Some(ticket) = tickets::get(&mut *tx, &id).await? else {
+        let Some(ticket) = tickets::get(&mut **tx, &id).await? else {
             continue;
         };
         let raised = ticket.priority.raised();
         if raised != ticket.priority {
             tickets::update_fields(
-                &mut tx,
+                tx,
                 &id,
                 &TicketChanges {
                     priority: Some(raised),
@@ -49,14 +50,14 @@ pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize>
             ticket.priority,
             raised
         );
-        tickets::add_message(&mut tx, &id, None, "system", &note, true).await?;
+        tickets::add_message(tx, &id, None, "system", &note, true).await?;
         let detail = serde_json::json!({
             "breach": breach.as_str(),
             "from_priority": ticket.priority,
             "to_priority": raised,
         });
         audit::record(
-            &mut tx,
+            tx,
             None,
             "ticket.sla_breached",
             "ticket",
@@ -65,37 +66,26 @@ pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize>
         )
         .await?;
         // The raised priority reaches the phones; the note is internal.
-        let synced = crate::sync::tickets::project(&mut tx, &state.db, &id).await?;
-        crate::sync::commit(state, tx, &synced, vec![]).await?;
-        claimed += 1;
-        tracing::info!(ticket = %ticket.number, breach = breach.as_str(), "SLA breached; escalated");
+        let synced = crate::sync::tickets::project(tx, &state.db, &id).await?;
         let data = serde_json::json!({
             "ticket_id": id, "number": ticket.number, "breach": breach.as_str(),
             "priority": raised, "department_id": ticket.department_id,
         });
-        state
-            .events
-            .publish(
-                "ticket.sla_breached",
-                Audience::Staff {
-                    department_id: Some(ticket.department_id.clone()),
-                },
-                data.clone(),
-            )
-            .await;
-        if let Some(lead) = departments::get(state.db.pool(), &ticket.department_id)
+        let department = Audience::Staff {
+            department_id: Some(ticket.department_id.clone()),
+        };
+        let mut events = vec![("ticket.sla_breached", department, data.clone())];
+        if let Some(lead) = departments::get(&mut **tx, &ticket.department_id)
             .await?
             .and_then(|d| d.lead_user_id)
         {
-            state
-                .events
-                .publish(
-                    "ticket.sla_breached",
-                    Audience::User { user_id: lead },
-                    data,
-                )
-                .await;
+            let lead = Audience::User { user_id: lead };
+            events.push(("ticket.sla_breached", lead, data));
         }
+        work.commit(Effects::events(events).with_changed(synced))
+            .await?;
+        claimed += 1;
+        tracing::info!(ticket = %ticket.number, breach = breach.as_str(), "SLA breached; escalated");
     }
     Ok(claimed)
 }

@@ -6,15 +6,18 @@
 //! and writes — the SQL change, the audit trail and the ticket's sync
 //! document ([`crate::sync::tickets::project`]) — and returns either an
 //! [`Applied`] [`TicketChange`] whose notices and document wake-ups are
-//! published after commit with [`publish`], or a typed rejection carrying a
+//! committed with the change by the unit of work, or a typed rejection carrying a
 //! [`RejectReason`]. The HTTP handlers (`http::tickets`) and the sync command
 //! executor (`CreateTicket`, `CloseOwnTicket`) call the same functions:
 //!
 //! ```text
-//! let mut tx = state.db.begin_write().await?;
-//! match helpdesk::tickets::set_status(&mut tx, &state, &actor, id, to).await {
-//!     Ok(applied) => visits::finish(&state, tx, &applied.value.synced, applied.notices).await?,
-//!     Err(VisitError::Rejected(r)) => { drop(tx); /* answer r.reason, r.message */ }
+//! let mut work = Work::begin(&state).await?;
+//! match helpdesk::tickets::set_status(work.tx(), &state, &actor, id, to).await {
+//!     Ok(applied) => {
+//!         let effects = Effects::told(applied.notices).with_changed(applied.value.synced);
+//!         work.commit(effects).await?
+//!     }
+//!     Err(VisitError::Rejected(r)) => { drop(work); /* answer r.reason, r.message */ }
 //!     Err(VisitError::Db(e)) => return Err(e),
 //! }
 //! ```
@@ -391,7 +394,7 @@ pub async fn post_message(
     };
     let data = json!({
         "ticket_id": t.id, "number": t.number,
-        "message": crate::http::ticket_views::TicketMessageView::from(m.clone()),
+        "message": super::payloads::TicketMessageView::from(m.clone()),
     });
     let mut out = vec![Notice {
         kind: "ticket.message",

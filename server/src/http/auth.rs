@@ -8,13 +8,10 @@ use utoipa::ToSchema;
 use super::extract::Json;
 use super::views::UserView;
 use crate::AppState;
-use crate::accounts::{phone_codes, registration};
-use crate::auth::{Actor, password, throttle, tokens};
-use crate::db::{self, sessions, users};
-use crate::domain::{self, Status, Validator};
+use crate::accounts::{phone_codes, registration, sessions};
+use crate::auth::{Actor, throttle};
+use crate::domain::{self, Validator};
 use crate::error::{ApiError, ApiResult};
-use crate::sync::{SignedOut, signed_out};
-use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -84,50 +81,17 @@ pub struct TokenResponse {
     pub user: UserView,
 }
 
-/// Opens a device session and issues its first tokens, inside `tx`.
-async fn open_session(
-    state: &AppState,
-    tx: &mut db::Tx,
-    user: users::UserRow,
-    device_name: Option<&str>,
-) -> ApiResult<TokenResponse> {
-    let device = device_name
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .unwrap_or("unnamed device");
-    let device: String = device.chars().take(100).collect();
-    let session_id = sessions::create(tx, &user.id, &device).await?;
-    let refresh_token = issue_refresh(state, tx, &session_id).await?;
-    users::touch_login(tx, &user.id).await?;
-    let department_ids = users::department_ids(&mut **tx, &user.id).await?;
-    token_response(state, user, department_ids, &session_id, refresh_token)
+impl From<sessions::Tokens> for TokenResponse {
+    fn from(t: sessions::Tokens) -> Self {
+        Self {
+            access_token: t.access_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+            refresh_token: t.refresh_token,
+            user: UserView::new(t.user, t.department_ids),
+        }
+    }
 }
-
-async fn issue_refresh(state: &AppState, tx: &mut db::Tx, session_id: &str) -> ApiResult<String> {
-    let (token, hash) = tokens::new_refresh_token();
-    let expires_at = db::now_ms() + state.tokens.refresh_ttl.as_millis() as i64;
-    sessions::add_refresh_token(tx, session_id, &hash, expires_at).await?;
-    Ok(token)
-}
-
-fn token_response(
-    state: &AppState,
-    user: users::UserRow,
-    department_ids: Vec<String>,
-    session_id: &str,
-    refresh_token: String,
-) -> ApiResult<TokenResponse> {
-    let access_token = state.tokens.issue_access(&user.id, session_id, user.role)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: state.tokens.access_ttl.as_secs(),
-        refresh_token,
-        user: UserView::new(user, department_ids),
-    })
-}
-
-const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized("invalid e-mail or password");
 
 /// Log in with e-mail and password; opens a device session.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
@@ -138,21 +102,9 @@ pub async fn login(
     client: throttle::ClientAddr,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let email = domain::email(&req.email).map_err(|_| BAD_CREDENTIALS)?;
-    let attempt = throttle::admit(&state, &email, client).await?;
-    let user = users::by_email(state.db.pool(), &email)
-        .await?
-        .filter(|u| u.status == Status::Active);
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    if !password::verify(req.password, hash).await {
-        return Err(BAD_CREDENTIALS);
-    }
-    let user = user.ok_or(BAD_CREDENTIALS)?;
-    attempt.succeeded(&state).await?;
-    let mut tx = state.db.begin_write().await?;
-    let response = open_session(&state, &mut tx, user, req.device_name.as_deref()).await?;
-    tx.commit().await?;
-    Ok(Json(response))
+    let device = req.device_name.as_deref();
+    let tokens = sessions::sign_in(&state, &req.email, req.password, device, client).await?;
+    Ok(Json(tokens.into()))
 }
 
 /// Trade a refresh token for new tokens. Each refresh token works once; using
@@ -163,51 +115,15 @@ pub async fn refresh(
     State(state): State<AppState>,
     Json(req): Json<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let hash = tokens::hash_refresh_token(&req.refresh_token);
-    let mut tx = state.db.begin_write().await?;
-    let found = sessions::find_refresh(&mut tx, &hash)
-        .await?
-        .ok_or(ApiError::Unauthorized("unknown refresh token"))?;
-    if found.revoked_at.is_some() {
-        return Err(ApiError::Unauthorized("session has ended"));
-    }
-    if found.used_at.is_some() || !sessions::use_refresh(&mut tx, &hash).await? {
-        sessions::revoke(&mut *tx, &found.session_id, "refresh token reused").await?;
-        let ended = signed_out(&found.user_id, SignedOut::Only(&found.session_id));
-        state.events.commit(tx, vec![ended]).await?;
-        tracing::warn!(session = %found.session_id, "refresh token reuse; session revoked");
-        return Err(ApiError::Unauthorized(
-            "refresh token already used; session revoked",
-        ));
-    }
-    if found.expires_at < db::now_ms() {
-        return Err(ApiError::Unauthorized("refresh token expired"));
-    }
-    let user = users::get(&mut *tx, &found.user_id)
-        .await?
-        .filter(|u| u.status == Status::Active)
-        .ok_or(ApiError::Unauthorized("account is not active"))?;
-    let refresh_token = issue_refresh(&state, &mut tx, &found.session_id).await?;
-    sessions::touch(&mut tx, &found.session_id).await?;
-    let department_ids = users::department_ids(&mut *tx, &user.id).await?;
-    tx.commit().await?;
-    Ok(Json(token_response(
-        &state,
-        user,
-        department_ids,
-        &found.session_id,
-        refresh_token,
-    )?))
+    let tokens = sessions::refresh(&state, &req.refresh_token).await?;
+    Ok(Json(tokens.into()))
 }
 
 /// End the caller's device session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = crate::error::Problem)))]
 pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin_write().await?;
-    sessions::revoke(&mut *tx, &actor.session_id, "logout").await?;
-    let ended = signed_out(&actor.user_id, SignedOut::Only(&actor.session_id));
-    state.events.commit(tx, vec![ended]).await?;
+    sessions::sign_out(&state, &actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -225,23 +141,7 @@ pub async fn send_phone_code(
     let phone = domain::phone_e164(&req.phone, &state.config.default_phone_region)
         .map_err(|m| ApiError::field("phone", m))?;
     let from = client.0.map(throttle::address_key);
-    let settings = &state.config.whatsapp;
-    let template = phone_codes::Template {
-        name: &settings.code_template,
-        language: &settings.code_template_language,
-    };
-    let mut work = Work::begin(&state).await?;
-    let sent = phone_codes::issue(
-        work.tx(),
-        &state.codes,
-        template,
-        &phone,
-        from.as_deref(),
-        db::now_ms(),
-    )
-    .await?;
-    work.commit(Effects::none()).await?;
-    state.helpdesk.wake.notify_one();
+    let sent = phone_codes::send(&state, &phone, from.as_deref()).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(PhoneCodeSent {
@@ -278,54 +178,15 @@ pub async fn register(
         domain::optional_line(req.city.as_deref().unwrap_or(""), 120),
     );
     v.finish()?;
-    // The code is redeemed in a change of its own: a wrong guess stays
-    // counted whatever becomes of this request.
-    let phone_proved = match &req.phone_code {
-        None => false,
-        Some(given) => {
-            let mut work = Work::begin(&state).await?;
-            let redeemed = phone_codes::redeem(
-                work.tx(),
-                &state.codes,
-                &given.code_id,
-                &given.code,
-                &phone,
-                db::now_ms(),
-            )
-            .await?;
-            work.commit(Effects::none()).await?;
-            if redeemed.is_err() {
-                return Err(ApiError::field(
-                    "phone_code",
-                    "is wrong, expired or used; ask for a new code",
-                ));
-            }
-            true
-        }
+    let code = req.phone_code.map(|c| (c.code_id, c.code));
+    let sign_up = registration::SignUp {
+        name,
+        email,
+        phone,
+        password: pass,
+        address,
+        city,
     };
-    let password_hash = password::hash(pass).await?;
-    let mut work = Work::begin(&state).await?;
-    let registered = registration::register(
-        work.tx(),
-        registration::NewCustomerAccount {
-            name,
-            email,
-            phone,
-            password_hash,
-            address,
-            city,
-            phone_proved,
-        },
-    )
-    .await?;
-    let response = open_session(
-        &state,
-        work.tx(),
-        registered.user,
-        req.device_name.as_deref(),
-    )
-    .await?;
-    // Never stored for a retry: the route takes no idempotency key.
-    work.commit(registered.effects).await?;
-    Ok((StatusCode::CREATED, Json(response)))
+    let tokens = registration::sign_up(&state, sign_up, code, req.device_name.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(tokens.into())))
 }

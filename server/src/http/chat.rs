@@ -12,11 +12,12 @@ use uuid::Uuid;
 use super::extract::{Json, Page, PageRequest, Path, Query};
 use crate::AppState;
 use crate::auth::{Action, Actor};
-use crate::db::chat::{self, ChatMessageRow, ConversationRow};
+use crate::db::chat::{self, ConversationRow};
 use crate::db::customers;
 use crate::domain::{self, Role, rfc3339};
 use crate::error::{ApiError, ApiResult};
 use crate::helpdesk::chat::{self as chat_service, Target};
+pub use crate::helpdesk::payloads::ChatMessageView;
 use crate::work::{Effects, Work};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,32 +48,6 @@ impl From<ConversationRow> for ConversationView {
             last_message_at: rfc3339(c.last_message_at),
             unread_count: c.unread_count,
             created_at: rfc3339(c.created_at),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ChatMessageView {
-    pub id: String,
-    pub conversation_id: String,
-    pub sender_id: Option<String>,
-    /// `customer`, `staff` or `system`.
-    pub sender_kind: String,
-    pub body: String,
-    pub client_id: Option<String>,
-    pub created_at: String,
-}
-
-impl From<ChatMessageRow> for ChatMessageView {
-    fn from(m: ChatMessageRow) -> Self {
-        Self {
-            id: m.id,
-            conversation_id: m.conversation_id,
-            sender_id: m.sender_id,
-            sender_kind: m.sender_kind,
-            body: m.body,
-            client_id: m.client_id,
-            created_at: rfc3339(m.created_at),
         }
     }
 }
@@ -137,15 +112,6 @@ fn check_client_id(client_id: Option<&str>) -> ApiResult<Option<String>> {
             "must be up to 100 printable ASCII characters",
         )),
     }
-}
-
-/// Opens a conversation for `customer_id` in a transaction of its own (the
-/// WhatsApp webhook's path); see [`chat_service::open`].
-pub(crate) async fn open(state: &AppState, customer_id: &str, channel: &str) -> ApiResult<String> {
-    let mut tx = state.db.begin_write().await?;
-    let id = chat_service::open(&mut tx, state, customer_id, channel).await?;
-    tx.commit().await?;
-    Ok(id)
 }
 
 async fn load(state: &AppState, actor: &Actor, id: &Uuid) -> ApiResult<ConversationRow> {

@@ -81,7 +81,7 @@ pub struct ExtensionListParams {
 
 /// Commits a change to a visit and answers with the visit as it now is.
 async fn respond_with_visit(
-    mut work: Work<'_>,
+    mut work: Work,
     notices: Vec<visits::Notice>,
     visit: crate::db::visits::VisitRow,
 ) -> ApiResult<Json<VisitView>> {

@@ -37,10 +37,9 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest as _, Sha256};
 
 use crate::AppState;
-use crate::auth::tokens::random_secret;
 use crate::db::{idempotency, now_ms};
 use crate::error::ApiError;
-use crate::work::{self, HeldKey};
+use crate::work;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED: &str = "idempotent-replayed";
@@ -100,21 +99,11 @@ async fn run(
         .map_err(|_| ApiError::PayloadTooLarge)?;
     let request_hash = request_hash(&parts.method, parts.uri.path(), &bytes);
 
-    let token = random_secret();
-    let lease = idempotency::lease(
-        &state.db,
-        &scope,
-        &key,
-        &request_hash,
-        &token,
-        now_ms() + i64::try_from(state.config.idempotency_lease.as_millis()).unwrap_or(i64::MAX),
-    )
-    .await?;
-    if let idempotency::Lease::Held(held) = lease {
-        return answer_held(held, &request_hash);
-    }
-
-    let held = HeldKey::new(scope, key, token);
+    let lease_ms = i64::try_from(state.config.idempotency_lease.as_millis()).unwrap_or(i64::MAX);
+    let held = match work::lease_key(state, scope, key, &request_hash, lease_ms).await? {
+        Ok(held) => held,
+        Err(stored) => return answer_held(stored, &request_hash),
+    };
     let response = work::with_key(
         held.clone(),
         next.run(Request::from_parts(parts, Body::from(bytes))),
@@ -124,7 +113,7 @@ async fn run(
         return Ok(response);
     }
     if response.status().is_server_error() {
-        idempotency::release(&state.db, &held.scope, &held.key, &held.token).await?;
+        work::release_key(state, &held).await?;
         return Ok(response);
     }
     // Refused before any write (or a write with nothing to remember): store
@@ -137,18 +126,7 @@ async fn run(
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let mut tx = state.db.begin_write().await?;
-    idempotency::store(
-        &mut tx,
-        &held.scope,
-        &held.key,
-        &held.token,
-        parts.status.as_u16(),
-        content_type,
-        &body,
-    )
-    .await?;
-    tx.commit().await?;
+    work::store_answer(state, &held, parts.status, content_type, &body).await?;
     Ok(Response::from_parts(parts, Body::from(body)))
 }
 

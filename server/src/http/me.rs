@@ -64,19 +64,15 @@ pub async fn set_status(
     Json(req): Json<PresenceRequest>,
 ) -> ApiResult<Json<UserView>> {
     actor.authorize(Action::SetPresence)?;
-    users::set_presence(&state.db, &actor.user_id, req.status).await?;
+    let mut work = Work::begin(&state).await?;
+    users::set_presence(work.tx(), &actor.user_id, req.status).await?;
     let data =
         serde_json::json!({ "user_id": actor.user_id, "name": actor.name, "presence": req.status });
-    state
-        .events
-        .publish(
-            "staff.presence",
-            Audience::Staff {
-                department_id: None,
-            },
-            data,
-        )
-        .await;
+    let staff = Audience::Staff {
+        department_id: None,
+    };
+    work.commit(Effects::events(vec![("staff.presence", staff, data)]))
+        .await?;
     if req.status == Presence::Available {
         // Hand out work queued while nobody was available (help desk).
         if let Err(e) = crate::helpdesk::assignment::drain(&state).await {

@@ -190,12 +190,18 @@ mod tests {
                 let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
                 if secured {
                     for status in ["401", "403", "408"] {
-                        assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+                        assert!(
+                            responses.contains_key(status),
+                            "{method} {path} lacks {status}"
+                        );
                     }
                 }
                 if op.get("requestBody").is_some() {
                     for status in ["400", "413", "415", "422"] {
-                        assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+                        assert!(
+                            responses.contains_key(status),
+                            "{method} {path} lacks {status}"
+                        );
                     }
                 }
             }

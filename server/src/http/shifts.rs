@@ -12,6 +12,7 @@ use crate::auth::{Action, Actor};
 use crate::db::{audit, users};
 use crate::error::{ApiError, ApiResult};
 use crate::helpdesk::assignment;
+use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -61,10 +62,11 @@ pub async fn set_shift(
             ));
         }
     };
-    let mut tx = state.db.begin_write().await?;
-    assignment::set_shift(&mut tx, &user.id, shift).await?;
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
+    assignment::set_shift(tx, &user.id, shift).await?;
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         "user.shift_set",
         "user",
@@ -72,7 +74,7 @@ pub async fn set_shift(
         serde_json::json!({ "start": req.start, "end": req.end }),
     )
     .await?;
-    tx.commit().await?;
+    work.commit(Effects::none()).await?;
     state.helpdesk.wake.notify_one();
     Ok(Json(req))
 }

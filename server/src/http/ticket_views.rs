@@ -3,8 +3,9 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::tickets::{AssignmentRow, HistoryRow, ListStats, MessageRow, TicketRow};
+use crate::db::tickets::{AssignmentRow, HistoryRow, ListStats, TicketRow};
 use crate::domain::{Priority, TicketStatus, rfc3339};
+pub use crate::helpdesk::payloads::TicketMessageView;
 use crate::helpdesk::sla::Deadlines;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,31 +81,6 @@ impl TicketView {
             first_response_at: t.first_response_at.map(rfc3339),
             resolved_at: t.resolved_at.map(rfc3339),
             closed_at: t.closed_at.map(rfc3339),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TicketMessageView {
-    pub id: String,
-    pub author_id: Option<String>,
-    /// `staff`, `customer` or `system`.
-    pub author_kind: String,
-    pub body: String,
-    /// Internal notes are shown to staff only.
-    pub internal: bool,
-    pub created_at: String,
-}
-
-impl From<MessageRow> for TicketMessageView {
-    fn from(m: MessageRow) -> Self {
-        Self {
-            id: m.id,
-            author_id: m.author_id,
-            author_kind: m.author_kind,
-            body: m.body,
-            internal: m.internal != 0,
-            created_at: rfc3339(m.created_at),
         }
     }
 }

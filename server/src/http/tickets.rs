@@ -23,7 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::Audience;
 use crate::helpdesk::tickets::{self as service, DraftError};
 use crate::helpdesk::{self, assignment};
-use crate::visits::{self, Notice};
+use crate::visits::Notice;
 use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -267,7 +267,7 @@ pub async fn create(
         .await?
         .unwrap_or(row);
     let location = format!("/api/v1/tickets/{}", row.id);
-    let effects = Effects::notices(applied.notices)
+    let effects = Effects::told(applied.notices)
         .with_changed(applied.value.synced)
         .and(assigned);
     let body = work
@@ -373,20 +373,21 @@ pub async fn update(
     };
     v.finish()?;
     let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
-    tickets::update_fields(&mut tx, &t.id, &changes).await?;
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
+    tickets::update_fields(tx, &t.id, &changes).await?;
     match req.waiting_on_customer {
         Some(true) => {
-            tickets::start_wait(&mut tx, &t.id, now).await?;
+            tickets::start_wait(tx, &t.id, now).await?;
         }
         Some(false) => {
-            tickets::end_wait(&mut tx, &t.id, now).await?;
+            tickets::end_wait(tx, &t.id, now).await?;
         }
         None => {}
     }
-    let row = helpdesk::refresh_deadlines(&mut tx, &state.helpdesk.calendar, &t.id).await?;
+    let row = helpdesk::refresh_deadlines(tx, &state.helpdesk.calendar, &t.id).await?;
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         "ticket.updated",
         "ticket",
@@ -398,10 +399,11 @@ pub async fn update(
         }),
     )
     .await?;
-    let synced = project(&mut tx, &state, &t.id).await?;
-    visits::finish(&state, tx, &synced, notices("ticket.updated", &row)).await?;
-    let pauses = tickets::pauses(state.db.pool(), &row.id).await?;
-    Ok(Json(view(&state, row, &pauses)))
+    let synced = project(tx, &state, &t.id).await?;
+    let pauses = tickets::pauses(&mut **tx, &row.id).await?;
+    let effects = Effects::told(notices("ticket.updated", &row)).with_changed(synced);
+    let body = view(&state, row, &pauses);
+    Ok(Json(work.respond(effects, StatusCode::OK, body).await?))
 }
 
 /// Move a ticket along open → in_progress → resolved → closed (resolved may reopen).
@@ -414,15 +416,20 @@ pub async fn set_status(
     Path(id): Path<Uuid>,
     Json(req): Json<StatusRequest>,
 ) -> ApiResult<Json<TicketView>> {
-    let mut tx = state.db.begin_write().await?;
-    let applied = service::set_status(&mut tx, &state, &actor, &id.to_string(), req.status).await?;
+    let mut work = Work::begin(&state).await?;
+    let applied =
+        service::set_status(work.tx(), &state, &actor, &id.to_string(), req.status).await?;
     let row = applied.value.ticket;
-    visits::finish(&state, tx, &applied.value.synced, applied.notices).await?;
-    if row.status == TicketStatus::Open && row.assignee_id.is_none() {
+    let pauses = tickets::pauses(&mut **work.tx(), &row.id).await?;
+    let reopened_unassigned = row.status == TicketStatus::Open && row.assignee_id.is_none();
+    let effects = Effects::told(applied.notices).with_changed(applied.value.synced);
+    let body = work
+        .respond(effects, StatusCode::OK, view(&state, row, &pauses))
+        .await?;
+    if reopened_unassigned {
         let _ = assignment::drain(&state).await;
     }
-    let pauses = tickets::pauses(state.db.pool(), &row.id).await?;
-    Ok(Json(view(&state, row, &pauses)))
+    Ok(Json(body))
 }
 
 /// Assign or reassign a ticket to a staff member of its department.
@@ -450,10 +457,11 @@ pub async fn assign(
             "must be an active staff member of the ticket's department",
         ));
     }
-    let mut tx = state.db.begin_write().await?;
+    let mut work = Work::begin(&state).await?;
+    let tx = work.tx();
     let reason = format!("manual: chosen by {}", actor.name);
     tickets::set_assignee(
-        &mut tx,
+        tx,
         &t.id,
         &assignee,
         Some(&actor.user_id),
@@ -463,7 +471,7 @@ pub async fn assign(
     )
     .await?;
     audit::record(
-        &mut tx,
+        tx,
         Some(&actor.user_id),
         "ticket.assigned",
         "ticket",
@@ -471,13 +479,14 @@ pub async fn assign(
         serde_json::json!({ "assignee_id": assignee, "from": t.assignee_id, "method": "manual" }),
     )
     .await?;
-    let row = tickets::get(&mut *tx, &t.id)
+    let row = tickets::get(&mut **tx, &t.id)
         .await?
         .ok_or(ApiError::NotFound("ticket"))?;
-    let synced = project(&mut tx, &state, &t.id).await?;
-    visits::finish(&state, tx, &synced, notices("ticket.assigned", &row)).await?;
-    let pauses = tickets::pauses(state.db.pool(), &row.id).await?;
-    Ok(Json(view(&state, row, &pauses)))
+    let synced = project(tx, &state, &t.id).await?;
+    let pauses = tickets::pauses(&mut **tx, &row.id).await?;
+    let effects = Effects::told(notices("ticket.assigned", &row)).with_changed(synced);
+    let body = view(&state, row, &pauses);
+    Ok(Json(work.respond(effects, StatusCode::OK, body).await?))
 }
 
 /// Add a message; `internal: true` makes it a staff-only note. A staff
@@ -503,7 +512,7 @@ pub async fn post_message(
     )
     .await?;
     let (m, change) = applied.value;
-    let effects = Effects::notices(applied.notices).with_changed(change.synced);
+    let effects = Effects::told(applied.notices).with_changed(change.synced);
     let body = TicketMessageView::from(m);
     let body = work.respond(effects, StatusCode::CREATED, body).await?;
     Ok((StatusCode::CREATED, Json(body)))

@@ -44,6 +44,7 @@ use crate::db::{blobs, uploads};
 use crate::error::{ApiError, ApiResult, problem_response};
 use crate::photos;
 use crate::storage::is_sha256;
+use crate::work::{Effects, Work};
 
 pub const TUS_VERSION: &str = "1.0.0";
 pub const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
@@ -405,16 +406,16 @@ async fn append_chunk(
     let len = received.len() as i64;
     let part = state.blobs.put_part(&upload.id, received).await?;
     let part = part.as_str();
-    let mut tx = state.db.begin_write().await?;
-    if !uploads::append_part(&mut tx, &upload.id, from, len, part).await? {
-        drop(tx);
+    let mut work = Work::begin(state).await?;
+    if !uploads::append_part(work.tx(), &upload.id, from, len, part).await? {
+        drop(work);
         state.blobs.delete_part(&upload.id, part).await?;
         return Err(ApiError::conflict(
             "offset-mismatch",
             "another request moved this upload on; send HEAD and resume from there",
         ));
     }
-    tx.commit().await?;
+    work.commit(Effects::none()).await?;
     let offset = from + len;
     if offset < upload.upload_length {
         return Ok(done(offset));
@@ -423,7 +424,9 @@ async fn append_chunk(
         if !matches!(err, ApiError::Unprocessable { .. }) {
             // A passing failure (storage down, a collection in progress): take
             // the last chunk back so the client's retry of it is welcome.
-            uploads::undo_part(&state.db, &upload.id, from).await?;
+            let mut work = Work::begin(state).await?;
+            uploads::undo_part(work.tx(), &upload.id, from).await?;
+            work.commit(Effects::none()).await?;
             state.blobs.delete_part(&upload.id, part).await?;
         }
         return Err(err);

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::extract::{Json, Page, PageRequest, Path, Query, nullable};
 use super::views::UserView;
 use crate::AppState;
+use crate::accounts::staff;
 use crate::auth::{Action, Actor, password, tokens};
 use crate::db::{self, audit, departments, sessions, users};
 use crate::domain::{self, Role, Status, Validator};
@@ -152,35 +153,17 @@ pub async fn create(
     }
     v.finish()?;
     let password_hash = password::hash(pass).await?;
-    let mut work = Work::begin(&state).await?;
-    let tx = work.tx();
-    let department_ids = check_departments(tx, &req.department_ids).await?;
-    let new = users::NewUser {
+    let new = staff::NewStaff {
         email,
         name,
         phone,
         role: req.role,
         password_hash,
-        customer_id: None,
+        department_ids: req.department_ids.iter().map(Uuid::to_string).collect(),
     };
-    let row = users::insert(tx, &new).await.map_err(|e| {
-        if db::is_unique_violation(&e) {
-            ApiError::duplicate("email")
-        } else {
-            e.into()
-        }
-    })?;
-    users::set_departments(tx, &row.id, &department_ids).await?;
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        "user.created",
-        "user",
-        &row.id,
-        serde_json::json!({ "role": row.role, "department_ids": department_ids }),
-    )
-    .await?;
-    let body = UserView::new(row, department_ids);
+    let mut work = Work::begin(&state).await?;
+    let row = staff::create(work.tx(), Some(&actor.user_id), new.clone()).await?;
+    let body = UserView::new(row, new.department_ids);
     let body = work
         .respond(Effects::none(), StatusCode::CREATED, body)
         .await?;

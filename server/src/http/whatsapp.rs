@@ -2,12 +2,13 @@
 //! deliveries, whose `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with
 //! the app secret) is checked before anything is parsed.
 //!
-//! Each text message is handled once (by message id; Meta redelivers):
-//! `DAFTAR#<name>#<address>#<city>` creates or updates the sender's customer
-//! record (`created_via = whatsapp`, phone in E.164) and queues a confirmation;
-//! any other text from a known customer goes into their chat conversation; a
-//! stranger gets the registration format. Anything else (statuses, media,
-//! unknown shapes) is acknowledged and logged, so Meta does not retry it.
+//! This adapter only checks and parses; what a message means is the help
+//! desk's (`helpdesk::whatsapp::inbound`): each message is handled once (by
+//! message id; Meta redelivers), a registration text creates or updates the
+//! sender's customer record, any other text from a known customer goes into
+//! their chat conversation, a stranger gets the registration format.
+//! Anything else (statuses, media, unknown shapes) is acknowledged and
+//! logged, so Meta does not retry it.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -19,13 +20,9 @@ use utoipa::IntoParams;
 
 use super::extract::Query;
 use crate::AppState;
-use crate::db::chat;
-use crate::db::customers::{self, CustomerFields};
-use crate::db::{audit, whatsapp};
-use crate::domain::{self, CreatedVia};
+use crate::domain;
 use crate::error::{ApiError, ApiResult};
-use crate::events::Audience;
-use crate::helpdesk::whatsapp::{Parsed, REGISTRATION_HELP, parse_registration};
+use crate::helpdesk::whatsapp::inbound;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -157,9 +154,10 @@ pub async fn receive(
     Ok(StatusCode::OK)
 }
 
+/// Parses one delivered message and hands it to the help desk.
 async fn handle(state: &AppState, m: InboundMessage) -> ApiResult<()> {
-    if m.id.is_empty() || m.id.len() > 200 || whatsapp::seen(&state.db, &m.id).await? {
-        tracing::info!(id = %m.id, "WhatsApp message already handled or without id; ignored");
+    if m.id.is_empty() || m.id.len() > 200 {
+        tracing::info!(id = %m.id, "WhatsApp message without a usable id; ignored");
         return Ok(());
     }
     let Ok(phone) = domain::phone_e164(
@@ -169,155 +167,15 @@ async fn handle(state: &AppState, m: InboundMessage) -> ApiResult<()> {
         tracing::info!(id = %m.id, "WhatsApp message from an invalid number; ignored");
         return Ok(());
     };
-    // A customer's words are never refused (Meta would redeliver them
-    // forever): what no text may hold is dropped, and a text with nothing
-    // left is acknowledged like any message we do not handle.
-    let text = match (&m.kind[..], &m.text) {
-        ("text", Some(t)) => Some(fieldops_sync::text::sanitize(&t.body)),
+    let text = match (&m.kind[..], m.text) {
+        ("text", Some(t)) => Some(t.body),
         _ => None,
     };
-    let Some(text) = text.filter(|t| !t.is_empty()) else {
-        let mut tx = state.db.begin_write().await?;
-        whatsapp::claim_inbound(&mut tx, &m.id, &phone, "ignored").await?;
-        tx.commit().await?;
-        tracing::info!(id = %m.id, kind = %m.kind, "WhatsApp message without text ignored");
-        return Ok(());
+    let inbound = inbound::Inbound {
+        message_id: m.id,
+        phone,
+        text,
     };
-    match parse_registration(&text) {
-        Parsed::Registration(r) => register(state, &m.id, &phone, r).await,
-        Parsed::BadRegistration(why) => {
-            let mut tx = state.db.begin_write().await?;
-            if whatsapp::claim_inbound(&mut tx, &m.id, &phone, "bad_registration").await? {
-                whatsapp::enqueue(
-                    &mut tx,
-                    &phone,
-                    &format!("Format pendaftaran salah ({why}). {REGISTRATION_HELP}"),
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            state.helpdesk.wake.notify_one();
-            Ok(())
-        }
-        Parsed::NotRegistration => into_chat(state, &m.id, &phone, &text).await,
-    }
-}
-
-async fn register(
-    state: &AppState,
-    message_id: &str,
-    phone: &str,
-    r: crate::helpdesk::whatsapp::Registration,
-) -> ApiResult<()> {
-    let mut tx = state.db.begin_write().await?;
-    if !whatsapp::claim_inbound(&mut tx, message_id, phone, "registration").await? {
-        return Ok(());
-    }
-    let (row, action) = match customers::by_phone(&mut tx, phone).await? {
-        Some(existing) => {
-            let fields = CustomerFields {
-                name: r.name.clone(),
-                phone: existing.phone.clone(),
-                email: existing.email.clone(),
-                address: r.address.clone(),
-                city: r.city.clone(),
-                location: existing.lat.zip(existing.lon),
-            };
-            let row = customers::update(&mut tx, &existing.id, &fields).await?;
-            crate::db::tickets::rename_customer(&mut tx, &row.id, &row.name).await?;
-            (row, "customer.updated")
-        }
-        None => {
-            let fields = CustomerFields {
-                name: r.name.clone(),
-                phone: phone.to_owned(),
-                email: None,
-                address: r.address.clone(),
-                city: r.city.clone(),
-                location: None,
-            };
-            (
-                customers::insert(&mut tx, &fields, CreatedVia::Whatsapp, true).await?,
-                "customer.created",
-            )
-        }
-    };
-    audit::record(
-        &mut tx,
-        None,
-        action,
-        "customer",
-        &row.id,
-        serde_json::json!({ "via": "whatsapp", "message_id": message_id }),
-    )
-    .await?;
-    let reply = format!(
-        "Terima kasih {}, pendaftaran Anda berhasil. Balas pesan ini untuk menghubungi layanan pelanggan kami.",
-        row.name
-    );
-    whatsapp::enqueue(&mut tx, phone, &reply).await?;
-    tx.commit().await?;
-    state.helpdesk.wake.notify_one();
-    let data = serde_json::json!({ "id": row.id, "name": row.name, "status": row.status, "created_via": row.created_via });
-    state
-        .events
-        .publish(
-            action,
-            Audience::Staff {
-                department_id: None,
-            },
-            data,
-        )
-        .await;
-    Ok(())
-}
-
-async fn into_chat(state: &AppState, message_id: &str, phone: &str, text: &str) -> ApiResult<()> {
-    // Sanitized already: only a text longer than a chat message is cut.
-    let body: String = text.chars().take(4000).collect();
-    let customer = {
-        let mut tx = state.db.begin_write().await?;
-        let c = customers::by_phone(&mut tx, phone).await?;
-        if c.is_none()
-            && whatsapp::claim_inbound(&mut tx, message_id, phone, "unknown_sender").await?
-        {
-            whatsapp::enqueue(&mut tx, phone, REGISTRATION_HELP).await?;
-        }
-        tx.commit().await?;
-        c
-    };
-    let Some(customer) = customer else {
-        state.helpdesk.wake.notify_one();
-        return Ok(());
-    };
-    let existing = {
-        let mut tx = state.db.begin_write().await?;
-        let id = chat::latest_of_customer(&mut tx, &customer.id).await?;
-        tx.commit().await?;
-        id
-    };
-    let conversation_id = match existing {
-        Some(id) => id,
-        None => super::chat::open(state, &customer.id, "whatsapp").await?,
-    };
-    let mut tx = state.db.begin_write().await?;
-    if !whatsapp::claim_inbound(&mut tx, message_id, phone, "chat").await? {
-        return Ok(());
-    }
-    let (row, new) = chat::add_message(
-        &mut tx,
-        &conversation_id,
-        None,
-        "customer",
-        &body,
-        Some(message_id),
-    )
-    .await?;
-    let notices = if new {
-        crate::helpdesk::chat::notices(state, &customer.id, &row).await
-    } else {
-        vec![]
-    };
-    crate::visits::finish(state, tx, &[], notices).await?;
+    inbound::receive(state, inbound).await?;
     Ok(())
 }

@@ -19,6 +19,7 @@ use crate::helpdesk::{
 };
 use crate::visits::attendance::{self, Direction, Position};
 use crate::visits::{Notice, VisitError, VisitResult, claims, extensions, reject};
+use crate::work::{Effects, Work};
 
 fn forbidden() -> VisitError {
     reject(RejectReason::Forbidden, "not allowed for this account")
@@ -104,8 +105,8 @@ async fn execute_one(
         }
         None => (None, None),
     };
-    let mut tx = state.db.begin_write().await?;
-    let last = store::last_device_seq(&mut *tx, device_id).await?;
+    let mut work = Work::begin(state).await?;
+    let last = store::last_device_seq(&mut **work.tx(), device_id).await?;
     let executed = if let Err(invalid) = command.validate() {
         Executed::answer(CommandResult::invalid(command.id, &invalid))
     } else if last.is_some_and(|last| device_seq <= last) {
@@ -119,9 +120,10 @@ async fn execute_one(
         let outcome: VisitResult<()> = Err(refused);
         executed(command, vec![], outcome, |()| vec![])?
     } else {
-        dispatch(&mut tx, state, actor, command, clock_skew_ms).await?
+        dispatch(work.tx(), state, actor, command, clock_skew_ms).await?
     };
     let mut changed = Vec::new();
+    let mut visits = Vec::new();
     if executed.result.is_accepted() {
         // The decision goes into the documents in the same transaction, so
         // phones learn it by sync and nothing is half-applied. Ticket and
@@ -130,18 +132,17 @@ async fn execute_one(
         if let (false, CommandOutcome::Accepted { effects }) =
             (is_helpdesk(&command.body), &executed.result.outcome)
         {
-            let visits = effects.iter().map(ToString::to_string);
-            changed.extend(crate::visits::project(&mut tx, &state.db, visits).await?);
+            visits.extend(effects.iter().map(ToString::to_string));
         }
     } else {
         // A refusal may have left the transaction aborted (a constraint on
         // Postgres): nothing of it is kept, and the refusal is recorded anew.
-        drop(tx);
-        tx = state.db.begin_write().await?;
+        drop(work);
+        work = Work::begin(state).await?;
     }
     let json = serde_json::to_string(&executed.result)?;
     let recorded = store::record_command(
-        &mut tx,
+        work.tx(),
         &id,
         &actor.user_id,
         device_id,
@@ -156,7 +157,7 @@ async fn execute_one(
         // The same command, sent twice at once over two connections: the
         // other one won, and its result is the answer.
         Err(e) if is_unique_violation(&e) => {
-            drop(tx);
+            drop(work);
             let stored = store::command_result(state.db.pool(), &id)
                 .await?
                 .unwrap_or_default();
@@ -165,7 +166,10 @@ async fn execute_one(
         Err(e) => return Err(e.into()),
     }
     // The result, the documents and the events commit together.
-    crate::visits::finish(state, tx, &changed, executed.notices).await?;
+    let effects = Effects::told(executed.notices)
+        .with_changed(changed)
+        .with_visits(visits);
+    work.commit(effects).await?;
     if executed.result.is_accepted() && matches!(command.body, CommandBody::CreateTicket { .. }) {
         // Round-robin assignment runs on the help-desk job; wake it now.
         state.helpdesk.wake.notify_one();

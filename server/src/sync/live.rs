@@ -272,7 +272,8 @@ pub async fn read(db: &Db, from: i64) -> sqlx::Result<Option<Slice>> {
     } else {
         docs(&mut tx, from, rows).await?
     };
-    tx.commit().await?;
+    // A read-only snapshot: nothing to keep, ending it is all.
+    tx.rollback().await?;
     Ok(Some(Slice {
         from,
         to,

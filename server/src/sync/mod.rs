@@ -410,19 +410,6 @@ pub fn wake_up(changed: &[Changed]) -> Option<(&'static str, Audience, serde_jso
     Some((SYNC_EVENT, Audience::Internal, data))
 }
 
-/// Records the wake-up for `changed`, after `events`, in `tx`; commits;
-/// delivers them. The way every change to documents ends, so that sessions
-/// are woken exactly for what committed.
-pub async fn commit(
-    state: &AppState,
-    tx: Tx,
-    changed: &[Changed],
-    mut events: Vec<(&'static str, Audience, serde_json::Value)>,
-) -> anyhow::Result<()> {
-    events.extend(wake_up(changed));
-    state.events.commit(tx, events).await
-}
-
 /// The event that ends an account's sync sessions because what it may read
 /// changed (role, departments, status); record it in the transaction that
 /// changed the account. Its devices reconnect under the new scope.

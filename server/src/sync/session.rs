@@ -19,6 +19,7 @@ use crate::AppState;
 use crate::auth::{Actor, authenticate};
 use crate::domain::Role;
 use crate::error::ApiError;
+use crate::work::{Effects, Work};
 
 /// Documents per catch-up query.
 const PAGE: i64 = 2000;
@@ -275,8 +276,8 @@ impl Session {
                 ErrorCode::UnexpectedMessage,
                 "the session is already open",
             ))]),
-            ClientMessage::Changes(docs) => self.changes(docs).await,
-            ClientMessage::SyncBatch(batch) => self.sync_batch(batch).await,
+            ClientMessage::Changes(docs) => Box::pin(self.changes(docs)).await,
+            ClientMessage::SyncBatch(batch) => Box::pin(self.sync_batch(batch)).await,
             ClientMessage::Commands(list) => {
                 self.estimate_skew(&list).await;
                 commands::execute(
@@ -331,12 +332,12 @@ impl Session {
         let mut out_of_scope = Vec::new();
         for doc in docs {
             let id = doc.doc_id.to_string();
-            let mut tx;
+            let mut work;
             let result = if store::in_scope(self.state.db.pool(), &self.reader, &id).await? {
-                tx = self.state.db.begin_write().await?;
+                work = Work::begin(&self.state).await?;
                 if doc.kind == DocKind::Photo {
                     photos::apply_device_changes(
-                        &mut tx,
+                        work.tx(),
                         &self.state.db,
                         &id,
                         &doc.changes,
@@ -345,10 +346,10 @@ impl Session {
                     .await
                 } else {
                     if doc.kind == DocKind::Ticket {
-                        super::tickets::lock_row(&mut tx, self.state.db.backend(), &id).await?;
+                        super::tickets::lock_row(work.tx(), self.state.db.backend(), &id).await?;
                     }
                     super::apply_changes(
-                        &mut tx,
+                        work.tx(),
                         &self.state.db,
                         &id,
                         doc.kind,
@@ -361,8 +362,8 @@ impl Session {
                 && store::get(self.state.db.pool(), &id).await?.is_none()
             {
                 // A photo taken on the device: its first push creates it.
-                tx = self.state.db.begin_write().await?;
-                photos::create_from_device(&mut tx, &self.actor, &rule_actor, &id, &doc.changes)
+                work = Work::begin(&self.state).await?;
+                photos::create_from_device(work.tx(), &self.actor, &rule_actor, &id, &doc.changes)
                     .await
             } else {
                 out_of_scope.push(doc.doc_id);
@@ -371,18 +372,19 @@ impl Session {
             match result {
                 Ok(mut stored) => {
                     let notices = match self
-                        .follow_write(&mut tx, doc.kind, &id, &stored.doc)
+                        .follow_write(work.tx(), doc.kind, &id, &stored.doc)
                         .await?
                     {
                         Ok(notices) => notices,
                         Err(why) => {
-                            drop(tx);
+                            drop(work);
                             out.push(self.rejected(doc.doc_id, doc.kind, why).await?);
                             continue;
                         }
                     };
-                    let changed = stored.changed.as_slice();
-                    crate::visits::finish(&self.state, tx, changed, notices).await?;
+                    let changed = std::mem::take(&mut stored.changed);
+                    work.commit(Effects::told(notices).with_changed(changed))
+                        .await?;
                     let heads = stored.doc.get_heads().iter().map(|h| h.0).collect();
                     applied.push(Applied {
                         doc_id: doc.doc_id,
@@ -391,7 +393,7 @@ impl Session {
                     });
                 }
                 Err(DocWriteError::Rejected(why)) => {
-                    drop(tx);
+                    drop(work);
                     out.push(self.rejected(doc.doc_id, doc.kind, why).await?);
                 }
                 Err(DocWriteError::NotFound | DocWriteError::WrongKind) => {
@@ -478,13 +480,13 @@ impl Session {
             };
             // Taken out of the map while the write runs, put back after.
             let mut state = self.sync_states.remove(&item.doc_id).unwrap_or_default();
-            let mut tx = self.state.db.begin_write().await?;
+            let mut work = Work::begin(&self.state).await?;
             let kind = item.kind;
             if kind == DocKind::Ticket {
-                super::tickets::lock_row(&mut tx, self.state.db.backend(), &id).await?;
+                super::tickets::lock_row(work.tx(), self.state.db.backend(), &id).await?;
             }
             let mut before = None;
-            let mut result = super::update(&mut tx, &self.state.db, &id, kind, |doc| {
+            let mut result = super::update(work.tx(), &self.state.db, &id, kind, |doc| {
                 if kind == DocKind::Photo {
                     before = fieldops_sync::docs::Photo::hydrate(doc).ok();
                 }
@@ -495,28 +497,30 @@ impl Session {
             if kind == DocKind::Photo
                 && let Ok(stored) = &result
                 && stored.changed.is_some()
-                && let Err(e) = photos::check_stored(&mut tx, before.as_ref(), &stored.doc).await
+                && let Err(e) = photos::check_stored(work.tx(), before.as_ref(), &stored.doc).await
             {
                 result = Err(e);
             }
             match result {
-                Ok(mut stored) => match self.follow_write(&mut tx, kind, &id, &stored.doc).await? {
+                Ok(mut stored) => match self.follow_write(work.tx(), kind, &id, &stored.doc).await?
+                {
                     Ok(notices) => {
-                        let changed = stored.changed.as_slice();
-                        crate::visits::finish(&self.state, tx, changed, notices).await?;
+                        let changed = std::mem::take(&mut stored.changed);
+                        work.commit(Effects::told(notices).with_changed(changed))
+                            .await?;
                         if let Some(reply) = stored.doc.sync().generate_sync_message(&mut state) {
                             replies.push(DocSync::new(item.doc_id, kind, reply));
                         }
                     }
                     Err(why) => {
-                        drop(tx);
+                        drop(work);
                         // Forget what the refused message taught the sync state.
                         state = am_sync::State::new();
                         out.push(self.rejected(item.doc_id, kind, why).await?);
                     }
                 },
                 Err(DocWriteError::Rejected(why)) => {
-                    drop(tx);
+                    drop(work);
                     state = am_sync::State::new();
                     out.push(self.rejected(item.doc_id, kind, why).await?);
                 }

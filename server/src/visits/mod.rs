@@ -10,10 +10,10 @@
 //! the same functions:
 //!
 //! ```text
-//! let mut tx = db.begin_write().await?;
-//! match visits::claims::claim(&mut tx, db.backend(), &actor, visit_id).await {
-//!     Ok(applied) => visits::commit(&state, tx, applied.notices).await?,
-//!     Err(VisitError::Rejected(r)) => { drop(tx); /* answer r.reason, r.message */ }
+//! let mut work = Work::begin(&state).await?;
+//! match visits::claims::claim(work.tx(), db.backend(), &actor, visit_id).await {
+//!     Ok(applied) => work.commit(Effects::notices(applied.notices)).await?,
+//!     Err(VisitError::Rejected(r)) => { drop(work); /* answer r.reason, r.message */ }
 //!     Err(VisitError::Db(e)) => return Err(e),
 //! }
 //! ```
@@ -33,12 +33,10 @@ use fieldops_sync::commands::RejectReason;
 use geo::{Distance as _, Haversine, Point};
 use serde_json::{Value, json};
 
-use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::visits::{VisitRow, status};
 use crate::db::{Tx, audit};
 use crate::error::{ApiError, FieldError};
-use crate::events::Audience;
 use crate::sync::Changed;
 
 /// Why a service refused, with a stable code and a message for people.
@@ -108,65 +106,13 @@ pub fn allow(actor: &Actor, action: Action<'_>) -> Result<(), VisitError> {
         .map_err(|_| reject(RejectReason::Forbidden, "not allowed for this account"))
 }
 
-/// A live event to publish once the transaction has committed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Notice {
-    pub kind: &'static str,
-    pub audience: Audience,
-    pub data: Value,
-}
-
-impl Notice {
-    /// For every staff console and technician (the pool is everyone's).
-    pub fn staff(kind: &'static str, data: Value) -> Self {
-        Self {
-            kind,
-            audience: Audience::Staff {
-                department_id: None,
-            },
-            data,
-        }
-    }
-
-    /// For one account.
-    pub fn user(kind: &'static str, user_id: &str, data: Value) -> Self {
-        Self {
-            kind,
-            audience: Audience::User {
-                user_id: user_id.to_owned(),
-            },
-            data,
-        }
-    }
-}
+pub use crate::events::Notice;
 
 /// What an accepted call changed, and what to tell whom.
 #[derive(Debug, Clone)]
 pub struct Applied<T> {
     pub value: T,
     pub notices: Vec<Notice>,
-}
-
-/// Finishes an accepted change in `tx`: writes the visits its notices touch
-/// into their sync documents, records the notices and the sync wake-ups as
-/// events, commits, and delivers the events. One transaction, so a phone
-/// never learns of a decision that was rolled back, and a decision is never
-/// committed without its document and its events.
-pub async fn commit(state: &AppState, mut tx: Tx, notices: Vec<Notice>) -> anyhow::Result<()> {
-    let changed = project(&mut tx, &state.db, touched(&notices)).await?;
-    finish(state, tx, &changed, notices).await
-}
-
-/// The visits `notices` are about, each once.
-pub fn touched(notices: &[Notice]) -> Vec<String> {
-    let mut ids: Vec<String> = notices
-        .iter()
-        .filter_map(|n| n.data.get("visit_id").and_then(Value::as_str))
-        .map(str::to_owned)
-        .collect();
-    ids.sort();
-    ids.dedup();
-    ids
 }
 
 /// Writes `visit_ids` into their documents inside `tx`.
@@ -180,21 +126,6 @@ pub async fn project(
         changed.extend(crate::sync::project::visit(tx, db, id.as_ref()).await?);
     }
     Ok(changed)
-}
-
-/// Records `notices` and the wake-ups for `changed` in `tx`, commits, and
-/// delivers them.
-pub async fn finish(
-    state: &AppState,
-    tx: Tx,
-    changed: &[Changed],
-    notices: Vec<Notice>,
-) -> anyhow::Result<()> {
-    let events = notices
-        .into_iter()
-        .map(|n| (n.kind, n.audience, n.data))
-        .collect();
-    crate::sync::commit(state, tx, changed, events).await
 }
 
 /// The fields of a visit that every visit event carries.

@@ -17,6 +17,7 @@ on_both_backends!(
     caller_misses_that_arrive_together_share_one_read,
     guessing_a_named_account_slows_the_guesser_not_the_owner,
     clients_behind_a_trusted_proxy_are_throttled_apart,
+    parallel_sign_ins_from_one_office_are_never_refused,
 );
 
 async fn login_issues_tokens_and_rejects_bad_credentials(backend: Backend) {
@@ -475,6 +476,23 @@ async fn clients_behind_a_trusted_proxy_are_throttled_apart(backend: Backend) {
     }
     let caught = login_from(&app, "192.0.2.99", "y@example.com", "guess").await;
     assert_eq!(caught.assert_problem(429), "too-many-requests");
+    app.stop().await;
+}
+
+/// A morning at the office: the whole team signs in at once from one
+/// address. Counting their attempts races (each is counted before its
+/// password is checked), and no racing count may turn into a 429.
+async fn parallel_sign_ins_from_one_office_are_never_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let logins = (0..24).map(|i| {
+        let (email, password) = fieldops_tests::demo_account(fieldops_tests::ROLES[i % 5]);
+        login_from(&app, "198.51.100.20", email, password)
+    });
+    for reply in futures_util::future::join_all(logins).await {
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
     app.stop().await;
 }
 

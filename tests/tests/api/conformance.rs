@@ -293,9 +293,12 @@ async fn idempotency_keys_are_claimed_once(backend: Backend) {
     let lease = |scope: &'static str, token: &'static str, until: i64| {
         let db = db.clone();
         async move {
-            idempotency::lease(&db, scope, "k", "h", token, until)
+            let mut tx = db.begin_write().await.unwrap();
+            let lease = idempotency::lease(&mut tx, scope, "k", "h", token, until)
                 .await
-                .unwrap()
+                .unwrap();
+            tx.commit().await.unwrap();
+            lease
         }
     };
     assert!(matches!(lease("user:1", "a", later).await, Lease::Taken));
@@ -339,7 +342,9 @@ async fn idempotency_keys_are_claimed_once(backend: Backend) {
     // A lease that ran out without a response passes to the next request.
     assert!(matches!(lease("user:3", "e", 0).await, Lease::Taken));
     assert!(matches!(lease("user:3", "f", later).await, Lease::Taken));
-    assert_eq!(idempotency::expire(&db, -1000).await.unwrap(), 3);
+    let mut tx = db.begin_write().await.unwrap();
+    assert_eq!(idempotency::expire(&mut tx, -1000).await.unwrap(), 3);
+    tx.commit().await.unwrap();
     t.drop_schema().await;
 }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use fieldops_server::events::{Audience, KINDS};
+use fieldops_server::work::publish;
 use fieldops_tests::{Backend, ROLES, Socket, TestApp, next_json, on_both_backends, websocket};
 use serde_json::json;
 
@@ -41,7 +42,7 @@ async fn every_event_kind_reaches_exactly_its_roles(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let bus = &app.server.state.events;
+    let state = &app.server.state;
     let mut consoles = Vec::new();
     for role in ROLES {
         let token = app.login_as(role).await;
@@ -59,14 +60,17 @@ async fn every_event_kind_reaches_exactly_its_roles(backend: Backend) {
         let everyone = Audience::Staff {
             department_id: None,
         };
-        bus.publish(kind, everyone, json!({ "probe": kind })).await;
+        publish(state, kind, everyone, json!({ "probe": kind }))
+            .await
+            .unwrap();
     }
     for (_, user_id, _, _) in &consoles {
         let to = Audience::User {
             user_id: user_id.clone(),
         };
-        bus.publish("visit.updated", to, json!({ "sentinel": true }))
-            .await;
+        publish(state, "visit.updated", to, json!({ "sentinel": true }))
+            .await
+            .unwrap();
     }
     for (role, _, _, socket) in &mut consoles {
         let seen = kinds_until_sentinel(socket).await;
@@ -93,8 +97,9 @@ async fn every_event_kind_reaches_exactly_its_roles(backend: Backend) {
         let to = Audience::User {
             user_id: user_id.clone(),
         };
-        bus.publish("visit.updated", to, json!({ "sentinel": true }))
-            .await;
+        publish(state, "visit.updated", to, json!({ "sentinel": true }))
+            .await
+            .unwrap();
     }
     for (role, _, _, socket) in &mut consoles {
         let seen = kinds_until_sentinel(socket).await;

@@ -52,15 +52,14 @@ async fn consoles_receive_the_events_they_may_see(backend: Backend) {
     // something of their own and check it is the first thing they get.
     let me = app.get("/api/v1/me", &customer).await;
     let customer_id = me.body["customer"]["id"].as_str().unwrap().to_owned();
-    app.server
-        .state
-        .events
-        .publish(
-            "ticket.updated",
-            fieldops_server::events::Audience::Customer { customer_id },
-            json!({ "n": 1 }),
-        )
-        .await;
+    fieldops_server::work::publish(
+        &app.server.state,
+        "ticket.updated",
+        fieldops_server::events::Audience::Customer { customer_id },
+        json!({ "n": 1 }),
+    )
+    .await
+    .unwrap();
     let own = next_json(&mut phone, 10).await;
     assert_eq!(own["kind"], "ticket.updated");
 
@@ -93,17 +92,16 @@ async fn events_cross_instances_and_replay_after_reconnect(backend: Backend) {
     // An event too big for a NOTIFY payload (8000 bytes) travels by id and
     // arrives whole all the same.
     let big = "x".repeat(20_000);
-    app.server
-        .state
-        .events
-        .publish(
-            "customer.updated",
-            fieldops_server::events::Audience::Staff {
-                department_id: None,
-            },
-            json!({ "note": big }),
-        )
-        .await;
+    fieldops_server::work::publish(
+        &app.server.state,
+        "customer.updated",
+        fieldops_server::events::Audience::Staff {
+            department_id: None,
+        },
+        json!({ "note": big }),
+    )
+    .await
+    .unwrap();
     let bulky = next_json(&mut console, 10).await;
     assert_eq!(bulky["kind"], "customer.updated");
     assert_eq!(bulky["data"]["note"].as_str().map(str::len), Some(20_000));

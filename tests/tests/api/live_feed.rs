@@ -7,6 +7,7 @@ use fieldops_core::CoreEvent;
 use fieldops_server::sync::live;
 use fieldops_server::sync::session::Session;
 use fieldops_server::sync::{self, store};
+use fieldops_server::work::{Effects, Work};
 use fieldops_sync::ids::DeviceId;
 use fieldops_sync::ids::DocId;
 use fieldops_sync::protocol::ServerMessage;
@@ -155,21 +156,23 @@ async fn live_slices_send_what_the_database_feed_sends(backend: Backend) {
         .await;
     assert_eq!(back.status, 200, "{:?}", back.body);
     let state = &app.server.state;
-    let mut tx = state.db.begin_write().await.unwrap();
+    let mut work = Work::begin(state).await.unwrap();
     let ticket_id = ticket.body["id"].as_str().unwrap();
     let tech2_id = app.get("/api/v1/me", &tech2).await.body["user"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let granted = sync::grant_access(&mut tx, ticket_id, &tech2_id, &mut Default::default())
+    let granted = sync::grant_access(work.tx(), ticket_id, &tech2_id, &mut Default::default())
         .await
         .unwrap();
-    sync::commit(state, tx, &[granted], vec![]).await.unwrap();
+    work.commit(Effects::none().with_changed([granted]))
+        .await
+        .unwrap();
     let (from, reached) = compare(&app, &mut pairs, from).await;
     assert_eq!(reached, EVERYONE);
-    let mut tx = state.db.begin_write().await.unwrap();
+    let mut work = Work::begin(state).await.unwrap();
     let revoked = sync::revoke_access(
-        &mut tx,
+        work.tx(),
         ticket_id,
         &tech2_id,
         DropReason::OutOfScope,
@@ -178,7 +181,9 @@ async fn live_slices_send_what_the_database_feed_sends(backend: Backend) {
     .await
     .unwrap()
     .unwrap();
-    sync::commit(state, tx, &[revoked], vec![]).await.unwrap();
+    work.commit(Effects::none().with_changed([revoked]))
+        .await
+        .unwrap();
     let (_, reached) = compare(&app, &mut pairs, from).await;
     assert_eq!(reached, ["tech2"], "only the reader who lost it");
 

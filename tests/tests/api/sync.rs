@@ -3,6 +3,7 @@
 
 use automerge::AutoCommit;
 use fieldops_server::sync::{self, DocScope, store};
+use fieldops_server::work::{Effects, Work};
 use fieldops_sync::docs::DocumentSchema;
 use fieldops_sync::docs::visit::{Assignment, AssignmentState, Visit, VisitStatus};
 use fieldops_sync::ids::{AssignmentId, DocId, DocKind, UserId};
@@ -513,9 +514,9 @@ async fn a_shrinking_scope_drops_the_document(backend: Backend) {
     let (mut device, _) = Device::connect(w.app.server.addr, &w.tech2.0, 0).await;
     assert!(device.docs.contains_key(&w.visit));
     let state = &w.app.server.state;
-    let mut tx = state.db.begin_write().await.unwrap();
+    let mut work = Work::begin(state).await.unwrap();
     let changed = sync::revoke_access(
-        &mut tx,
+        work.tx(),
         &w.visit.to_string(),
         &w.tech2.1,
         DropReason::OutOfScope,
@@ -524,7 +525,9 @@ async fn a_shrinking_scope_drops_the_document(backend: Backend) {
     .await
     .unwrap()
     .unwrap();
-    sync::commit(state, tx, &[changed], vec![]).await.unwrap();
+    work.commit(Effects::none().with_changed([changed]))
+        .await
+        .unwrap();
     let messages = device.until_feed().await;
     assert!(
         messages

@@ -311,12 +311,20 @@ async fn claim_gate_counts_only_claims_that_can_still_win(backend: Backend) {
     let beside = new_visit(&app, &cs, &customer, "Sebelah", day, 1, 1).await;
     let beside = beside["id"].as_str().unwrap();
     let first = gate.admit(db, &techs[2], seat).await.unwrap();
-    let mut second = Box::pin(gate.admit(db, &techs[2], beside));
+    // In tasks of their own: a claim left half-polled while it holds the
+    // visit's shared read would block every other claim on that visit.
+    let admit = |tech: &Actor, visit: &str| {
+        let (gate, db, tech, visit) = (gate.clone(), db.clone(), tech.clone(), visit.to_owned());
+        tokio::spawn(async move { gate.admit(&db, &tech, &visit).await })
+    };
+    let reads = gate.reads();
+    let second = admit(&techs[2], beside);
+    while gate.reads() == reads {
+        tokio::task::yield_now().await;
+    }
     let wait = std::time::Duration::from_millis(50);
-    assert!(
-        tokio::time::timeout(wait, &mut second).await.is_err(),
-        "waits for the first"
-    );
+    tokio::time::sleep(wait).await;
+    assert!(!second.is_finished(), "waits for the first");
     assert_eq!(gate.in_flight(beside), 0, "counted nowhere meanwhile");
     let rival = gate
         .admit(db, &techs[3], beside)
@@ -329,16 +337,27 @@ async fn claim_gate_counts_only_claims_that_can_still_win(backend: Backend) {
         .unwrap();
     tx.commit().await.unwrap();
     drop(first);
-    assert_eq!(reason(second.await), RejectReason::ScheduleConflict);
+    assert_eq!(
+        reason(second.await.unwrap()),
+        RejectReason::ScheduleConflict
+    );
 
     // techs[3]'s claim on `third` waits for theirs on `beside`, which then
     // fails (dropped uncommitted): it goes on.
     let third = new_visit(&app, &cs, &customer, "Ketiga", day, 1, 1).await;
     let third = third["id"].as_str().unwrap();
-    let mut after = Box::pin(gate.admit(db, &techs[3], third));
-    assert!(tokio::time::timeout(wait, &mut after).await.is_err());
+    let reads = gate.reads();
+    let after = admit(&techs[3], third);
+    while gate.reads() == reads {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(wait).await;
+    assert!(!after.is_finished(), "waits for the claim on `beside`");
     drop(rival);
-    let after = after.await.expect("admitted once the other claim failed");
+    let after = after
+        .await
+        .unwrap()
+        .expect("admitted once the other claim failed");
     assert_eq!(gate.in_flight(third), 1);
     drop(after);
     assert_eq!(gate.in_flight(third), 0);

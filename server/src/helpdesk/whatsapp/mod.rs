@@ -11,11 +11,14 @@
 //! to `max_attempts`; other 4xx fail at once. Each sent message is announced
 //! to staff as a `whatsapp.sent` live event.
 
+pub mod inbound;
+
 use std::time::Duration;
 
 use crate::AppState;
 use crate::db::{Tx, customers, now_ms, whatsapp};
 use crate::events::Audience;
+use crate::work::{Effects, Work};
 
 /// How long a sender holds a message before another may retry it.
 const LEASE_MS: i64 = 60_000;
@@ -132,19 +135,15 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
             Ok(r) if r.status().is_success() => {
                 let reply: serde_json::Value = r.json().await.unwrap_or_default();
                 let provider_id = reply["messages"][0]["id"].as_str();
-                whatsapp::mark_sent(&state.db, &msg.id, provider_id).await?;
-                sent += 1;
+                let mut work = Work::begin(state).await?;
+                whatsapp::mark_sent(work.tx(), &msg.id, provider_id).await?;
                 let data = serde_json::json!({ "id": msg.id, "to": msg.to_phone, "attempts": msg.attempts });
-                state
-                    .events
-                    .publish(
-                        "whatsapp.sent",
-                        Audience::Staff {
-                            department_id: None,
-                        },
-                        data,
-                    )
-                    .await;
+                let staff = Audience::Staff {
+                    department_id: None,
+                };
+                work.commit(Effects::events(vec![("whatsapp.sent", staff, data)]))
+                    .await?;
+                sent += 1;
                 continue;
             }
             Ok(r) => {

@@ -1,0 +1,60 @@
+//! What the help desk's live events carry about messages: owned here, by the
+//! services that send them; the HTTP API answers with the same shapes.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::chat::ChatMessageRow;
+use crate::db::tickets::MessageRow;
+use crate::domain::rfc3339;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChatMessageView {
+    pub id: String,
+    pub conversation_id: String,
+    pub sender_id: Option<String>,
+    /// `customer`, `staff` or `system`.
+    pub sender_kind: String,
+    pub body: String,
+    pub client_id: Option<String>,
+    pub created_at: String,
+}
+
+impl From<ChatMessageRow> for ChatMessageView {
+    fn from(m: ChatMessageRow) -> Self {
+        Self {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            sender_id: m.sender_id,
+            sender_kind: m.sender_kind,
+            body: m.body,
+            client_id: m.client_id,
+            created_at: rfc3339(m.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketMessageView {
+    pub id: String,
+    pub author_id: Option<String>,
+    /// `staff`, `customer` or `system`.
+    pub author_kind: String,
+    pub body: String,
+    /// Internal notes are shown to staff only.
+    pub internal: bool,
+    pub created_at: String,
+}
+
+impl From<MessageRow> for TicketMessageView {
+    fn from(m: MessageRow) -> Self {
+        Self {
+            id: m.id,
+            author_id: m.author_id,
+            author_kind: m.author_kind,
+            body: m.body,
+            internal: m.internal != 0,
+            created_at: rfc3339(m.created_at),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! What an inbound WhatsApp message means, once the webhook has checked and
+//! parsed it: each message is handled once (by its id; Meta redelivers), in
+//! one unit of work.
+//!
+//! * `DAFTAR#<name>#<address>#<city>` creates the sender's customer record
+//!   (`created_via = whatsapp`, the phone verified: the message came from
+//!   it) or updates name, address and city of an existing one, and queues a
+//!   confirmation; a malformed one gets the format back.
+//! * Any other text from a known customer goes into their latest
+//!   conversation (a new one, routed round-robin, if they have none).
+//! * A stranger gets the registration format.
+//! * A customer's words are never refused (Meta would redeliver them
+//!   forever): what no text may hold is dropped
+//!   (`fieldops_sync::text::sanitize`), and a message with no text left is
+//!   acknowledged and ignored.
+
+use serde_json::json;
+
+use super::{Parsed, REGISTRATION_HELP, Registration, parse_registration};
+use crate::AppState;
+use crate::db::customers::{self, CustomerFields};
+use crate::db::{Tx, audit, chat, whatsapp};
+use crate::domain::CreatedVia;
+use crate::events::Audience;
+use crate::work::{Effects, Work};
+
+/// Longest chat message kept from WhatsApp, in characters.
+const MAX_CHAT_CHARS: usize = 4000;
+
+/// One delivered message, as the webhook parsed it.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// Meta's message id (`wamid…`).
+    pub message_id: String,
+    /// The sender, E.164.
+    pub phone: String,
+    /// The text, for text messages.
+    pub text: Option<String>,
+}
+
+/// Handles `m` once (see the module docs).
+pub async fn receive(state: &AppState, m: Inbound) -> anyhow::Result<()> {
+    if whatsapp::seen(&state.db, &m.message_id).await? {
+        tracing::info!(id = %m.message_id, "WhatsApp message already handled; ignored");
+        return Ok(());
+    }
+    let text = m
+        .text
+        .as_deref()
+        .map(fieldops_sync::text::sanitize)
+        .filter(|t| !t.is_empty());
+    let mut work = Work::begin(state).await?;
+    let tx = work.tx();
+    let (claimed, effects) = match text.as_deref().map(parse_registration) {
+        None => {
+            tracing::info!(id = %m.message_id, "WhatsApp message without text ignored");
+            (claim(tx, &m, "ignored").await?, Effects::none())
+        }
+        Some(Parsed::Registration(r)) => match claim(tx, &m, "registration").await? {
+            true => (true, register(tx, &m, r).await?),
+            false => (false, Effects::none()),
+        },
+        Some(Parsed::BadRegistration(why)) => {
+            let claimed = claim(tx, &m, "bad_registration").await?;
+            if claimed {
+                let reply = format!("Format pendaftaran salah ({why}). {REGISTRATION_HELP}");
+                whatsapp::enqueue(tx, &m.phone, &reply).await?;
+            }
+            (claimed, Effects::none())
+        }
+        Some(Parsed::NotRegistration) => {
+            let text = text.as_deref().unwrap_or_default();
+            match customers::by_phone(tx, &m.phone).await? {
+                None => {
+                    let claimed = claim(tx, &m, "unknown_sender").await?;
+                    if claimed {
+                        whatsapp::enqueue(tx, &m.phone, REGISTRATION_HELP).await?;
+                    }
+                    (claimed, Effects::none())
+                }
+                Some(customer) => match claim(tx, &m, "chat").await? {
+                    true => (true, into_chat(tx, state, &m, &customer.id, text).await?),
+                    false => (false, Effects::none()),
+                },
+            }
+        }
+    };
+    if !claimed {
+        // Another delivery of the same message got here first.
+        return Ok(());
+    }
+    work.commit(effects).await?;
+    state.helpdesk.wake.notify_one();
+    Ok(())
+}
+
+/// Records that message `m` is handled (as `outcome`); false when it was.
+async fn claim(tx: &mut Tx, m: &Inbound, outcome: &str) -> sqlx::Result<bool> {
+    whatsapp::claim_inbound(tx, &m.message_id, &m.phone, outcome).await
+}
+
+async fn register(tx: &mut Tx, m: &Inbound, r: Registration) -> anyhow::Result<Effects> {
+    let (row, action) = match customers::by_phone(tx, &m.phone).await? {
+        Some(existing) => {
+            let fields = CustomerFields {
+                name: r.name,
+                phone: existing.phone.clone(),
+                email: existing.email.clone(),
+                address: r.address,
+                city: r.city,
+                location: existing.lat.zip(existing.lon),
+            };
+            let row = customers::update(tx, &existing.id, &fields).await?;
+            crate::db::tickets::rename_customer(tx, &row.id, &row.name).await?;
+            (row, "customer.updated")
+        }
+        None => {
+            let fields = CustomerFields {
+                name: r.name,
+                phone: m.phone.clone(),
+                email: None,
+                address: r.address,
+                city: r.city,
+                location: None,
+            };
+            let row = customers::insert(tx, &fields, CreatedVia::Whatsapp, true).await?;
+            (row, "customer.created")
+        }
+    };
+    audit::record(
+        tx,
+        None,
+        action,
+        "customer",
+        &row.id,
+        json!({ "via": "whatsapp", "message_id": m.message_id }),
+    )
+    .await?;
+    let reply = format!(
+        "Terima kasih {}, pendaftaran Anda berhasil. Balas pesan ini untuk menghubungi layanan pelanggan kami.",
+        row.name
+    );
+    whatsapp::enqueue(tx, &m.phone, &reply).await?;
+    let data = json!({ "id": row.id, "name": row.name, "status": row.status, "created_via": row.created_via });
+    let staff = Audience::Staff {
+        department_id: None,
+    };
+    Ok(Effects::events(vec![(action, staff, data)]))
+}
+
+async fn into_chat(
+    tx: &mut Tx,
+    state: &AppState,
+    m: &Inbound,
+    customer_id: &str,
+    text: &str,
+) -> anyhow::Result<Effects> {
+    let conversation_id = match chat::latest_of_customer(tx, customer_id).await? {
+        Some(id) => id,
+        None => crate::helpdesk::chat::open(tx, state, customer_id, "whatsapp").await?,
+    };
+    let body: String = text.chars().take(MAX_CHAT_CHARS).collect();
+    let (row, new) = chat::add_message(
+        tx,
+        &conversation_id,
+        None,
+        "customer",
+        &body,
+        Some(&m.message_id),
+    )
+    .await?;
+    let notices = if new {
+        crate::helpdesk::chat::notices(state, customer_id, &row).await
+    } else {
+        vec![]
+    };
+    Ok(Effects::told(notices))
+}
