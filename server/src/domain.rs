@@ -178,11 +178,11 @@ impl Validator {
     }
 
     /// `Ok(())` if nothing failed, otherwise every collected error as a 422.
-    pub fn finish(self) -> Result<(), crate::error::ApiError> {
+    pub fn finish(self) -> Result<(), crate::service::ServiceError> {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(crate::error::ApiError::Validation(self.errors))
+            Err(crate::service::ServiceError::Invalid(self.errors))
         }
     }
 }
@@ -386,5 +386,29 @@ mod tests {
             assert_eq!(Role::parse(role.as_str()), Some(*role));
         }
         assert_eq!(Role::parse("root"), None);
+    }
+}
+
+/// Who is acting: the signed-in account a request, a sync session or a
+/// job acts for, as the services and the policy see it. Adapters make one
+/// (the HTTP extractor in `auth::extract`, the sync session at `Hello`).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: String,
+    pub session_id: String,
+    pub role: Role,
+    pub name: String,
+    /// The customer record of a customer account.
+    pub customer_id: Option<String>,
+    pub department_ids: Vec<String>,
+}
+
+impl Actor {
+    pub fn is(&self, role: Role) -> bool {
+        self.role == role
+    }
+
+    pub fn in_department(&self, department_id: &str) -> bool {
+        self.department_ids.iter().any(|d| d == department_id)
     }
 }

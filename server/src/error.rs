@@ -5,26 +5,12 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fieldops_sync::commands::RejectReason;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// A problem with one field of the request.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field's name, dotted for nested fields (`site.lat`).
-    pub field: String,
-    /// What is wrong with it, for a person.
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.to_owned(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::service::FieldError;
+use crate::service::ServiceError;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -240,6 +226,48 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// The one mapping of a service's refusal to an HTTP problem.
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        let r = match err {
+            ServiceError::Rejected(r) => r,
+            ServiceError::Invalid(errors) => return ApiError::Validation(errors),
+            ServiceError::Unprocessable { kind, detail } => {
+                return ApiError::Unprocessable { kind, detail };
+            }
+            ServiceError::Duplicate(field) => return ApiError::duplicate(field),
+            ServiceError::Unauthenticated(why) => return ApiError::Unauthorized(why),
+            ServiceError::Throttled {
+                detail,
+                retry_after_secs,
+            } => {
+                return ApiError::TooManyRequests {
+                    detail,
+                    retry_after_secs,
+                };
+            }
+            ServiceError::Unavailable => return ApiError::Unavailable,
+            ServiceError::Internal(e) => return ApiError::Internal(e),
+        };
+        match r.reason {
+            RejectReason::NotFound => ApiError::NotFound(r.code),
+            RejectReason::Forbidden => ApiError::Forbidden,
+            RejectReason::Invalid => ApiError::Validation(vec![FieldError::new(r.code, r.message)]),
+            _ => ApiError::Conflict {
+                kind: r.code,
+                detail: r.message,
+                field: None,
+            },
+        }
+    }
+}
+
+impl From<crate::auth::Denial> for ApiError {
+    fn from(_: crate::auth::Denial) -> Self {
+        ApiError::Forbidden
     }
 }
 

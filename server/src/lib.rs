@@ -39,6 +39,7 @@ pub mod keyed_locks;
 pub mod metrics;
 pub mod photos;
 pub mod seed;
+pub mod service;
 pub mod storage;
 pub mod sync;
 pub mod visits;

@@ -22,7 +22,7 @@ use sha2::{Digest as _, Sha256};
 use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::{self, assignments, blobs, tickets, uploads, visits};
-use crate::error::{ApiError, ApiResult};
+use crate::service::ServiceError;
 use crate::work::{Effects, Work};
 
 /// Longest edge of a server-made thumbnail, as on devices.
@@ -47,14 +47,14 @@ pub enum Rejection {
     Corrupt,
 }
 
-impl From<Rejection> for ApiError {
+impl From<Rejection> for ServiceError {
     fn from(r: Rejection) -> Self {
         let kind = match r {
             Rejection::NotAnImage => "not-an-image",
             Rejection::TooManyPixels { .. } => "too-many-pixels",
             Rejection::Corrupt => "corrupt-image",
         };
-        ApiError::Unprocessable {
+        ServiceError::Unprocessable {
             kind,
             detail: r.to_string(),
         }
@@ -177,10 +177,10 @@ pub async fn store_verified(
     state: &AppState,
     upload: &uploads::UploadRow,
     bytes: Bytes,
-) -> ApiResult<()> {
+) -> Result<(), ServiceError> {
     let actual = sha256_hex(&bytes);
     if actual != upload.sha256 {
-        return Err(ApiError::Unprocessable {
+        return Err(ServiceError::Unprocessable {
             kind: "hash-mismatch",
             detail: "the bytes do not have the SHA-256 claimed when the upload was created".into(),
         });
@@ -189,8 +189,8 @@ pub async fn store_verified(
     let checked = bytes.clone();
     let inspected = tokio::task::spawn_blocking(move || inspect(&checked, max_pixels))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
-    let byte_size = i64::try_from(bytes.len()).map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| ServiceError::Internal(e.into()))??;
+    let byte_size = i64::try_from(bytes.len()).map_err(|e| ServiceError::Internal(e.into()))?;
     let blob = blobs::NewBlob {
         sha256: &upload.sha256,
         byte_size,
@@ -200,7 +200,7 @@ pub async fn store_verified(
     };
     let claim = claim_blob(state, &blob).await?;
     match claim {
-        blobs::Claim::BeingDeleted => return Err(ApiError::Unavailable),
+        blobs::Claim::BeingDeleted => return Err(ServiceError::Unavailable),
         blobs::Claim::Store => {
             state.blobs.put_blob(&upload.sha256, bytes).await?;
             blobs::mark_stored(state.db.pool(), &upload.sha256).await?;
@@ -247,7 +247,7 @@ async fn claim_blob(state: &AppState, blob: &blobs::NewBlob<'_>) -> anyhow::Resu
 /// is attached to by an uploader ([`blobs::owners`]); and, for a thumbnail,
 /// whoever may read a photo it is the thumbnail of. Callers that may not read
 /// a blob must not learn whether it exists.
-pub async fn may_read(state: &AppState, actor: &Actor, sha256: &str) -> ApiResult<bool> {
+pub async fn may_read(state: &AppState, actor: &Actor, sha256: &str) -> Result<bool, ServiceError> {
     if reads_directly(state, actor, sha256).await? {
         return Ok(true);
     }
@@ -259,7 +259,11 @@ pub async fn may_read(state: &AppState, actor: &Actor, sha256: &str) -> ApiResul
     Ok(false)
 }
 
-async fn reads_directly(state: &AppState, actor: &Actor, sha256: &str) -> ApiResult<bool> {
+async fn reads_directly(
+    state: &AppState,
+    actor: &Actor,
+    sha256: &str,
+) -> Result<bool, ServiceError> {
     let uploader_or_owner = blobs::user_may_read(&state.db, sha256, &actor.user_id).await?;
     let sees_an_owner = !uploader_or_owner && sees_an_owner(state, actor, sha256).await?;
     Ok(actor
@@ -273,7 +277,11 @@ async fn reads_directly(state: &AppState, actor: &Actor, sha256: &str) -> ApiRes
 /// Whether `actor` may see a ticket or visit that photo `sha256` is attached
 /// to: the ticket itself ([`Action::ViewTicket`]), or a visit's photos
 /// ([`Action::ViewVisitPhotos`]: its current holders, not the pool).
-async fn sees_an_owner(state: &AppState, actor: &Actor, sha256: &str) -> ApiResult<bool> {
+async fn sees_an_owner(
+    state: &AppState,
+    actor: &Actor,
+    sha256: &str,
+) -> Result<bool, ServiceError> {
     let pool = state.db.pool();
     for (kind, id) in blobs::owners(pool, sha256).await? {
         let allowed = match kind.as_str() {
@@ -309,7 +317,10 @@ async fn sees_an_owner(state: &AppState, actor: &Actor, sha256: &str) -> ApiResu
 
 /// The thumbnail blob of a stored photo, made and stored by the server if the
 /// device sent none (or its claim was never backed by an upload of both).
-pub async fn thumbnail_of(state: &AppState, photo: &blobs::BlobRow) -> ApiResult<String> {
+pub async fn thumbnail_of(
+    state: &AppState,
+    photo: &blobs::BlobRow,
+) -> Result<String, ServiceError> {
     if let Some(thumb) = &photo.thumbnail_sha256
         && blobs::get(state.db.pool(), thumb).await?.is_some()
     {
@@ -319,11 +330,11 @@ pub async fn thumbnail_of(state: &AppState, photo: &blobs::BlobRow) -> ApiResult
         .blobs
         .get_blob(&photo.sha256)
         .await?
-        .ok_or(ApiError::NotFound("photo bytes"))?;
+        .ok_or(ServiceError::not_found("photo bytes"))?;
     let max_pixels = state.config.max_photo_pixels;
     let thumbnail = tokio::task::spawn_blocking(move || make_thumbnail(&bytes, max_pixels))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
+        .map_err(|e| ServiceError::Internal(e.into()))??;
     let sha256 = sha256_hex(&thumbnail);
     let inspected = inspect(&thumbnail, max_pixels)?;
     let blob = blobs::NewBlob {
@@ -335,7 +346,7 @@ pub async fn thumbnail_of(state: &AppState, photo: &blobs::BlobRow) -> ApiResult
     };
     let claim = claim_blob(state, &blob).await?;
     match claim {
-        blobs::Claim::BeingDeleted => return Err(ApiError::Unavailable),
+        blobs::Claim::BeingDeleted => return Err(ServiceError::Unavailable),
         blobs::Claim::Store => {
             state
                 .blobs

@@ -27,7 +27,7 @@ use sha2::Sha256;
 
 use crate::AppState;
 use crate::db::{Tx, new_id, phone_codes, whatsapp};
-use crate::error::ApiError;
+use crate::service::ServiceError;
 use crate::work::{Effects, Work};
 
 /// How long a code stays valid.
@@ -89,7 +89,11 @@ pub struct Template<'a> {
 }
 
 /// Sends a code to `phone` (E.164), asked from client address `from`.
-pub async fn send(state: &AppState, phone: &str, from: Option<&str>) -> Result<CodeSent, ApiError> {
+pub async fn send(
+    state: &AppState,
+    phone: &str,
+    from: Option<&str>,
+) -> Result<CodeSent, ServiceError> {
     let settings = &state.config.whatsapp;
     let template = Template {
         name: &settings.code_template,
@@ -119,7 +123,7 @@ pub async fn issue(
     phone: &str,
     from: Option<&str>,
     now: i64,
-) -> Result<CodeSent, ApiError> {
+) -> Result<CodeSent, ServiceError> {
     let window_start = now - millis(WINDOW);
     let (for_phone, oldest) = phone_codes::recent_for_phone(tx, phone, window_start).await?;
     if for_phone >= PER_PHONE {
@@ -180,7 +184,7 @@ pub async fn redeem(
     code: &str,
     phone: &str,
     now: i64,
-) -> Result<Result<(), Refused>, ApiError> {
+) -> Result<Result<(), Refused>, ServiceError> {
     let Some(row) = phone_codes::get(tx, id).await? else {
         return Ok(Err(Refused::Invalid));
     };
@@ -205,13 +209,13 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn too_many(oldest: Option<i64>, now: i64) -> ApiError {
+fn too_many(oldest: Option<i64>, now: i64) -> ServiceError {
     let frees_at = oldest.unwrap_or(now) + millis(WINDOW);
     let secs = u64::try_from(frees_at - now)
         .unwrap_or(0)
         .div_ceil(1000)
         .max(1);
-    ApiError::TooManyRequests {
+    ServiceError::Throttled {
         detail: format!(
             "too many verification codes asked; try again in {} min",
             secs.div_ceil(60)

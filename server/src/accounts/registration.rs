@@ -16,8 +16,8 @@ use crate::db::customers::{self, CustomerFields, CustomerRow};
 use crate::db::users::{self, UserRow};
 use crate::db::{self, Tx, audit};
 use crate::domain::{CreatedVia, Role, Status};
-use crate::error::ApiError;
 use crate::events::Audience;
+use crate::service::ServiceError;
 use crate::sync::FeedPosition;
 use crate::work::{Effects, Work};
 
@@ -65,7 +65,7 @@ pub async fn sign_up(
     new: SignUp,
     code: Option<(String, String)>,
     device_name: Option<&str>,
-) -> Result<super::sessions::Tokens, ApiError> {
+) -> Result<super::sessions::Tokens, ServiceError> {
     let phone_proved = match code {
         None => false,
         Some((code_id, code)) => {
@@ -81,7 +81,7 @@ pub async fn sign_up(
             .await?;
             work.commit(Effects::none()).await?;
             if redeemed.is_err() {
-                return Err(ApiError::field(
+                return Err(ServiceError::field(
                     "phone_code",
                     "is wrong, expired or used; ask for a new code",
                 ));
@@ -110,15 +110,15 @@ pub async fn sign_up(
 }
 
 /// Registers `new` as a customer account in `tx` (see the module docs).
-pub async fn register(tx: &mut Tx, new: NewCustomerAccount) -> Result<Registered, ApiError> {
+pub async fn register(tx: &mut Tx, new: NewCustomerAccount) -> Result<Registered, ServiceError> {
     if users::by_email(&mut **tx, &new.email).await?.is_some() {
-        return Err(ApiError::duplicate("email"));
+        return Err(ServiceError::Duplicate("email"));
     }
     let existing = customers::by_phone(tx, &new.phone).await?;
     if let Some(existing) = &existing
         && customers::has_account(tx, &existing.id).await?
     {
-        return Err(ApiError::duplicate("phone"));
+        return Err(ServiceError::Duplicate("phone"));
     }
     let (customer, duplicate_of) = match existing {
         Some(existing) if new.phone_proved => {
@@ -156,7 +156,7 @@ pub async fn register(tx: &mut Tx, new: NewCustomerAccount) -> Result<Registered
     .await
     .map_err(|e| {
         if db::is_unique_violation(&e) {
-            ApiError::duplicate("email")
+            ServiceError::Duplicate("email")
         } else {
             e.into()
         }
@@ -194,31 +194,31 @@ pub async fn merge(
     actor: &Actor,
     from: &str,
     into: &str,
-) -> Result<(CustomerRow, Effects), ApiError> {
+) -> Result<(CustomerRow, Effects), ServiceError> {
     actor.authorize(Action::ManageCustomers)?;
     if from == into {
-        return Err(ApiError::field("into", "must be another customer"));
+        return Err(ServiceError::field("into", "must be another customer"));
     }
     let source = customers::get(&mut **tx, from)
         .await?
-        .ok_or(ApiError::NotFound("customer"))?;
+        .ok_or(ServiceError::not_found("customer"))?;
     let target = customers::get(&mut **tx, into)
         .await?
-        .ok_or_else(|| ApiError::field("into", "names no customer"))?;
+        .ok_or_else(|| ServiceError::field("into", "names no customer"))?;
     if source.merged_into.is_some() {
-        return Err(ApiError::conflict(
+        return Err(ServiceError::conflict(
             "customer-merged",
             "this customer was merged already",
         ));
     }
     if target.merged_into.is_some() {
-        return Err(ApiError::field(
+        return Err(ServiceError::field(
             "into",
             "was itself merged into another customer",
         ));
     }
     if customers::has_account(tx, from).await? && customers::has_account(tx, into).await? {
-        return Err(ApiError::conflict(
+        return Err(ServiceError::conflict(
             "both-have-accounts",
             "both customers have an app account; one customer may have only one",
         ));
@@ -243,7 +243,7 @@ pub async fn merge(
     .await?;
     let merged = customers::get(&mut **tx, into)
         .await?
-        .ok_or(ApiError::NotFound("customer"))?;
+        .ok_or(ServiceError::not_found("customer"))?;
     let staff = Audience::Staff {
         department_id: None,
     };

@@ -10,7 +10,7 @@ use crate::auth::{Actor, password, throttle, tokens};
 use crate::db::users::{self, UserRow};
 use crate::db::{self, Tx, sessions};
 use crate::domain::{self, Status};
-use crate::error::ApiError;
+use crate::service::ServiceError;
 use crate::sync::{SignedOut, signed_out};
 use crate::work::{Effects, Work};
 
@@ -25,7 +25,7 @@ pub struct Tokens {
     pub department_ids: Vec<String>,
 }
 
-const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized("invalid e-mail or password");
+const BAD_CREDENTIALS: ServiceError = ServiceError::Unauthenticated("invalid e-mail or password");
 
 /// Signs in with e-mail and password from `client`, opening a device
 /// session named `device_name`.
@@ -35,7 +35,7 @@ pub async fn sign_in(
     password: String,
     device_name: Option<&str>,
     client: throttle::ClientAddr,
-) -> Result<Tokens, ApiError> {
+) -> Result<Tokens, ServiceError> {
     let email = domain::email(email).map_err(|_| BAD_CREDENTIALS)?;
     let attempt = throttle::admit(state, &email, client).await?;
     let user = users::by_email(state.db.pool(), &email)
@@ -59,7 +59,7 @@ pub async fn open(
     tx: &mut Tx,
     user: UserRow,
     device_name: Option<&str>,
-) -> Result<Tokens, ApiError> {
+) -> Result<Tokens, ServiceError> {
     let device = device_name
         .map(str::trim)
         .filter(|d| !d.is_empty())
@@ -76,7 +76,7 @@ async fn issue(
     tx: &mut Tx,
     user: UserRow,
     session_id: &str,
-) -> Result<Tokens, ApiError> {
+) -> Result<Tokens, ServiceError> {
     let (refresh_token, hash) = tokens::new_refresh_token();
     let ttl = i64::try_from(state.tokens.refresh_ttl.as_millis()).unwrap_or(i64::MAX);
     sessions::add_refresh_token(tx, session_id, &hash, db::now_ms().saturating_add(ttl)).await?;
@@ -92,32 +92,32 @@ async fn issue(
 }
 
 /// Trades `refresh_token` for new tokens (see the module docs on reuse).
-pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, ApiError> {
+pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, ServiceError> {
     let hash = tokens::hash_refresh_token(refresh_token);
     let mut work = Work::begin(state).await?;
     let tx = work.tx();
     let found = sessions::find_refresh(tx, &hash)
         .await?
-        .ok_or(ApiError::Unauthorized("unknown refresh token"))?;
+        .ok_or(ServiceError::Unauthenticated("unknown refresh token"))?;
     if found.revoked_at.is_some() {
-        return Err(ApiError::Unauthorized("session has ended"));
+        return Err(ServiceError::Unauthenticated("session has ended"));
     }
     if found.used_at.is_some() || !sessions::use_refresh(tx, &hash).await? {
         sessions::revoke(&mut **tx, &found.session_id, "refresh token reused").await?;
         let ended = signed_out(&found.user_id, SignedOut::Only(&found.session_id));
         work.commit(Effects::events(vec![ended])).await?;
         tracing::warn!(session = %found.session_id, "refresh token reuse; session revoked");
-        return Err(ApiError::Unauthorized(
+        return Err(ServiceError::Unauthenticated(
             "refresh token already used; session revoked",
         ));
     }
     if found.expires_at < db::now_ms() {
-        return Err(ApiError::Unauthorized("refresh token expired"));
+        return Err(ServiceError::Unauthenticated("refresh token expired"));
     }
     let user = users::get(&mut **tx, &found.user_id)
         .await?
         .filter(|u| u.status == Status::Active)
-        .ok_or(ApiError::Unauthorized("account is not active"))?;
+        .ok_or(ServiceError::Unauthenticated("account is not active"))?;
     sessions::touch(tx, &found.session_id).await?;
     let tokens = issue(state, tx, user, &found.session_id).await?;
     work.commit(Effects::none()).await?;
@@ -126,7 +126,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
 
 /// Ends `actor`'s device session; its live sync session and event stream
 /// close.
-pub async fn sign_out(state: &AppState, actor: &Actor) -> Result<(), ApiError> {
+pub async fn sign_out(state: &AppState, actor: &Actor) -> Result<(), ServiceError> {
     let mut work = Work::begin(state).await?;
     sessions::revoke(&mut **work.tx(), &actor.session_id, "logout").await?;
     let ended = signed_out(&actor.user_id, SignedOut::Only(&actor.session_id));

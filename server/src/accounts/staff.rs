@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::db::users::{self, UserRow};
 use crate::db::{self, Tx, audit, departments};
 use crate::domain::Role;
-use crate::error::ApiError;
+use crate::service::ServiceError;
 
 /// A staff account to create, its fields validated.
 #[derive(Debug, Clone)]
@@ -21,10 +21,10 @@ pub struct NewStaff {
 
 /// Creates `new` in `tx`, in its departments; `by` is who did it (none from
 /// the command line).
-pub async fn create(tx: &mut Tx, by: Option<&str>, new: NewStaff) -> Result<UserRow, ApiError> {
+pub async fn create(tx: &mut Tx, by: Option<&str>, new: NewStaff) -> Result<UserRow, ServiceError> {
     let unknown = departments::unknown_ids(tx, &new.department_ids).await?;
     if !unknown.is_empty() {
-        return Err(ApiError::field(
+        return Err(ServiceError::field(
             "department_ids",
             format!("unknown departments: {}", unknown.join(", ")),
         ));
@@ -43,7 +43,7 @@ pub async fn create(tx: &mut Tx, by: Option<&str>, new: NewStaff) -> Result<User
     .await
     .map_err(|e| {
         if db::is_unique_violation(&e) {
-            ApiError::duplicate("email")
+            ServiceError::Duplicate("email")
         } else {
             e.into()
         }

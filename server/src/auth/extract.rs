@@ -11,30 +11,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use crate::AppState;
-use crate::domain::{Role, Status};
+use crate::domain::{Actor, Status};
 use crate::error::ApiError;
-
-/// Who is calling.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub user_id: String,
-    pub session_id: String,
-    pub role: Role,
-    pub name: String,
-    /// The customer record of a customer account.
-    pub customer_id: Option<String>,
-    pub department_ids: Vec<String>,
-}
-
-impl Actor {
-    pub fn is(&self, role: Role) -> bool {
-        self.role == role
-    }
-
-    pub fn in_department(&self, department_id: &str) -> bool {
-        self.department_ids.iter().any(|d| d == department_id)
-    }
-}
 
 /// The bearer token of a request, if it has one.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -9,5 +9,6 @@ pub mod tokens;
 
 pub(crate) mod extract;
 
-pub use extract::{Actor, authenticate};
-pub use policy::{Action, VisitScope};
+pub use crate::domain::Actor;
+pub use extract::authenticate;
+pub use policy::{Action, Denial, VisitScope};

@@ -4,7 +4,17 @@
 
 use super::Actor;
 use crate::domain::Role::{self, *};
-use crate::error::ApiError;
+
+/// The policy said no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not allowed for this account")]
+pub struct Denial;
+
+impl From<Denial> for crate::service::ServiceError {
+    fn from(_: Denial) -> Self {
+        crate::service::forbidden()
+    }
+}
 
 /// Something an actor wants to do, with what the decision depends on.
 #[derive(Debug, Clone, Copy)]
@@ -143,12 +153,14 @@ pub enum VisitScope {
 }
 
 impl Actor {
-    /// Allows or denies `action` (403 problem).
-    pub fn authorize(&self, action: Action<'_>) -> Result<(), ApiError> {
+    /// Allows or denies `action`. Adapters render a denial (a 403 problem,
+    /// a `forbidden` command result); services turn it into a
+    /// [`ServiceError`](crate::service::ServiceError) with `?`.
+    pub fn authorize(&self, action: Action<'_>) -> Result<(), Denial> {
         if self.allows(action) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden)
+            Err(Denial)
         }
     }
 

@@ -44,7 +44,7 @@ use axum::http::request::Parts;
 use crate::AppState;
 use crate::config::TrustedProxy;
 use crate::db::{login_failures, now_ms};
-use crate::error::{ApiError, ApiResult};
+use crate::service::ServiceError;
 use crate::work::{Effects, Work};
 
 /// The client's IP address (see the module docs), when the server runs with
@@ -135,7 +135,11 @@ impl Keys {
 /// racing each other, so a burst of sign-ins from one office is slowed by
 /// nothing but its failures, and a burst of guesses cannot slip in under
 /// one count.
-pub async fn admit(state: &AppState, email: &str, addr: ClientAddr) -> ApiResult<Attempt> {
+pub async fn admit(
+    state: &AppState,
+    email: &str,
+    addr: ClientAddr,
+) -> Result<Attempt, ServiceError> {
     let limits = &state.config.login_throttle;
     let keys = Keys::of(email, addr);
     let mut work = Work::begin(state).await?;
@@ -211,9 +215,9 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn too_many(wait_ms: i64) -> ApiError {
+fn too_many(wait_ms: i64) -> ServiceError {
     let retry_after_secs = u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1);
-    ApiError::TooManyRequests {
+    ServiceError::Throttled {
         detail: format!(
             "too many failed sign-ins; try again in {}",
             humanize(retry_after_secs)
@@ -225,7 +229,7 @@ fn too_many(wait_ms: i64) -> ApiError {
 impl Attempt {
     /// The password was right: the account and this client's attempts on it
     /// start afresh, and the address gets this attempt back.
-    pub async fn succeeded(self, state: &AppState) -> ApiResult<()> {
+    pub async fn succeeded(self, state: &AppState) -> Result<(), ServiceError> {
         login_failures::clear(&state.db, &self.account).await?;
         if let Some(key) = &self.pair {
             login_failures::clear(&state.db, key).await?;

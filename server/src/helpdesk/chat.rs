@@ -17,7 +17,7 @@ use crate::db::chat::{self, ChatMessageRow};
 use crate::db::{Tx, audit, departments};
 use crate::domain;
 use crate::events::Audience;
-use crate::visits::{Applied, Notice, VisitError, allow, reject_as};
+use crate::service::{Applied, Notice, ServiceError, allow, reject_as};
 
 /// Longest chat message, in characters.
 pub const MAX_BODY_CHARS: usize = 4_000;
@@ -109,7 +109,7 @@ pub async fn send(
     target: Target<'_>,
     body: &str,
     client_id: Option<&str>,
-) -> Result<Applied<Sent>, VisitError> {
+) -> Result<Applied<Sent>, ServiceError> {
     let body = domain::bounded_text(body, MAX_BODY_CHARS)
         .map_err(|m| reject_as(RejectReason::Invalid, "body", m))?;
     let (conversation_id, customer_id, opened) = match target {

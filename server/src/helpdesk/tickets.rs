@@ -1,25 +1,20 @@
 //! Ticket decisions as service functions: open a ticket, move its status,
 //! add a message or an internal note.
 //!
-//! They follow the shape of `crate::visits` (and share its outcome types):
-//! each takes an open write transaction and the [`Actor`], does its checks
+//! They follow the shape of `crate::visits` (and share the service types of
+//! [`crate::service`]): each takes the transaction of a unit of work and
+//! the [`Actor`], does its checks
 //! and writes — the SQL change, the audit trail and the ticket's sync
 //! document ([`crate::sync::tickets::project`]) — and returns either an
 //! [`Applied`] [`TicketChange`] whose notices and document wake-ups are
-//! committed with the change by the unit of work, or a typed rejection carrying a
-//! [`RejectReason`]. The HTTP handlers (`http::tickets`) and the sync command
+//! committed with the change by the unit of work, or a [`ServiceError`]. The HTTP handlers (`http::tickets`) and the sync command
 //! executor (`CreateTicket`, `CloseOwnTicket`) call the same functions:
 //!
 //! ```text
 //! let mut work = Work::begin(&state).await?;
-//! match helpdesk::tickets::set_status(work.tx(), &state, &actor, id, to).await {
-//!     Ok(applied) => {
-//!         let effects = Effects::told(applied.notices).with_changed(applied.value.synced);
-//!         work.commit(effects).await?
-//!     }
-//!     Err(VisitError::Rejected(r)) => { drop(work); /* answer r.reason, r.message */ }
-//!     Err(VisitError::Db(e)) => return Err(e),
-//! }
+//! let applied = helpdesk::tickets::set_status(work.tx(), &state, &actor, id, to).await?;
+//! let effects = Effects::told(applied.notices).with_changed(applied.value.synced);
+//! work.respond(effects, StatusCode::OK, view).await
 //! ```
 //!
 //! On a rejection the caller rolls the transaction back.
@@ -32,10 +27,10 @@ use crate::auth::{Action, Actor};
 use crate::db::tickets::{self, MessageRow, NewTicket, TicketRow};
 use crate::db::{Tx, audit, customers, departments, now_ms};
 use crate::domain::{self, Priority, Role, TicketStatus};
-use crate::error::FieldError;
 use crate::events::Audience;
+use crate::service::FieldError;
+use crate::service::{Applied, Notice, ServiceError, allow, forbidden, reject_as};
 use crate::sync::{self, Changed};
-use crate::visits::{Applied, Notice, VisitError, allow, reject_as};
 
 /// What a ticket service changed.
 #[derive(Debug, Clone)]
@@ -46,23 +41,13 @@ pub struct TicketChange {
     pub synced: Vec<Changed>,
 }
 
-pub type TicketResult<T> = Result<Applied<T>, VisitError>;
-
-/// A projection failure (storage, or a row the document schema refuses) as
-/// the services' storage error: it is logged and answered as an internal
-/// error, never shown.
-fn storage(e: anyhow::Error) -> VisitError {
-    match e.downcast::<sqlx::Error>() {
-        Ok(e) => VisitError::Db(e),
-        Err(e) => VisitError::Db(sqlx::Error::Protocol(format!("{e:#}"))),
-    }
-}
+pub type TicketResult<T> = Result<Applied<T>, ServiceError>;
 
 /// Projects ticket `id` into its document inside `tx`.
-async fn project(tx: &mut Tx, state: &AppState, id: &str) -> Result<Vec<Changed>, VisitError> {
+async fn project(tx: &mut Tx, state: &AppState, id: &str) -> Result<Vec<Changed>, ServiceError> {
     sync::tickets::project(tx, &state.db, id)
         .await
-        .map_err(storage)
+        .map_err(ServiceError::Internal)
 }
 
 /// The fields every ticket event carries.
@@ -92,22 +77,6 @@ pub struct Draft {
     pub customer_id: Option<String>,
 }
 
-/// Why a draft cannot become a ticket.
-#[derive(Debug)]
-pub enum DraftError {
-    /// The actor may not open this ticket.
-    Forbidden,
-    /// Field problems, every one of them.
-    Fields(Vec<FieldError>),
-    Db(sqlx::Error),
-}
-
-impl From<sqlx::Error> for DraftError {
-    fn from(e: sqlx::Error) -> Self {
-        DraftError::Db(e)
-    }
-}
-
 /// A category code in the configured list, normalised.
 pub fn check_category(state: &AppState, value: &str) -> Result<String, String> {
     let c = value.trim().to_lowercase();
@@ -127,7 +96,7 @@ pub async fn prepare(
     state: &AppState,
     actor: &Actor,
     draft: Draft,
-) -> Result<NewTicket, DraftError> {
+) -> Result<NewTicket, ServiceError> {
     let customer_id = match (actor.role, &actor.customer_id, &draft.customer_id) {
         (Role::Customer, Some(own), None) => own.clone(),
         (_, _, Some(c)) => c.clone(),
@@ -136,9 +105,9 @@ pub async fn prepare(
                 .authorize(Action::CreateTicket { customer_id: "" })
                 .is_err()
             {
-                return Err(DraftError::Forbidden);
+                return Err(forbidden());
             }
-            return Err(DraftError::Fields(vec![FieldError::new(
+            return Err(ServiceError::Invalid(vec![FieldError::new(
                 "customer_id",
                 "is required",
             )]));
@@ -150,7 +119,7 @@ pub async fn prepare(
         })
         .is_err()
     {
-        return Err(DraftError::Forbidden);
+        return Err(forbidden());
     }
     let mut errors = Vec::new();
     let mut check = |field: &str, r: Result<String, String>| {
@@ -197,13 +166,13 @@ pub async fn prepare(
             .map(|d| d.id),
     };
     if !errors.is_empty() {
-        return Err(DraftError::Fields(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let (Some(customer), Some(department_id)) = (customer, department_id) else {
-        return Err(DraftError::Db(sqlx::Error::Protocol(format!(
+        return Err(ServiceError::Internal(anyhow::anyhow!(
             "the default ticket department {:?} does not exist",
             state.config.ticket_default_department
-        ))));
+        )));
     };
     Ok(NewTicket {
         id,
@@ -259,7 +228,7 @@ pub async fn create(
     })
 }
 
-async fn load(tx: &mut Tx, id: &str) -> Result<TicketRow, VisitError> {
+async fn load(tx: &mut Tx, id: &str) -> Result<TicketRow, ServiceError> {
     tickets::get(&mut **tx, id)
         .await?
         .ok_or_else(|| reject_as(RejectReason::NotFound, "ticket", "ticket not found"))

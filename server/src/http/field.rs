@@ -82,7 +82,7 @@ pub struct ExtensionListParams {
 /// Commits a change to a visit and answers with the visit as it now is.
 async fn respond_with_visit(
     mut work: Work,
-    notices: Vec<visits::Notice>,
+    notices: Vec<crate::service::Notice>,
     visit: crate::db::visits::VisitRow,
 ) -> ApiResult<Json<VisitView>> {
     let body = view(&mut **work.tx(), visit).await?;

@@ -21,9 +21,9 @@ use crate::db::{audit, departments, now_ms, users};
 use crate::domain::{self, Priority, TicketStatus, Validator};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Audience;
-use crate::helpdesk::tickets::{self as service, DraftError};
+use crate::helpdesk::tickets::{self as service};
 use crate::helpdesk::{self, assignment};
-use crate::visits::Notice;
+use crate::service::Notice;
 use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -251,12 +251,7 @@ pub async fn create(
         department_id: req.department_id.map(|d| d.to_string()),
         customer_id: req.customer_id.map(|c| c.to_string()),
     };
-    let new = match service::prepare(&state, &actor, draft).await {
-        Ok(new) => new,
-        Err(DraftError::Forbidden) => return Err(ApiError::Forbidden),
-        Err(DraftError::Fields(errors)) => return Err(ApiError::Validation(errors)),
-        Err(DraftError::Db(e)) => return Err(e.into()),
-    };
+    let new = service::prepare(&state, &actor, draft).await?;
     let mut work = Work::begin(&state).await?;
     let applied = service::create(work.tx(), &state, &actor, &new).await?;
     let row = applied.value.ticket;

@@ -43,6 +43,7 @@ use crate::auth::{Action, Actor};
 use crate::db::{blobs, uploads};
 use crate::error::{ApiError, ApiResult, problem_response};
 use crate::photos;
+use crate::service::ServiceError;
 use crate::storage::is_sha256;
 use crate::work::{Effects, Work};
 
@@ -395,7 +396,7 @@ async fn append_chunk(
             prechecked = true;
             if let Err(rejection) = photos::precheck(&received, max_pixels) {
                 discard(state, &upload.id).await;
-                return Err(rejection.into());
+                return Err(ServiceError::from(rejection).into());
             }
         }
     }
@@ -456,12 +457,12 @@ async fn finish(state: &AppState, id: &str) -> ApiResult<()> {
         .await?;
     match photos::store_verified(state, &upload, bytes).await {
         Ok(()) => Ok(()),
-        Err(err @ ApiError::Unprocessable { .. }) => {
+        Err(err @ ServiceError::Unprocessable { .. }) => {
             // Bad bytes never get better: nothing of this upload is kept.
             discard(state, id).await;
-            Err(err)
+            Err(err.into())
         }
-        Err(err) => Err(err),
+        Err(err) => Err(err.into()),
     }
 }
 

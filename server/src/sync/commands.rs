@@ -15,15 +15,12 @@ use crate::domain::{Role, TicketStatus};
 use crate::helpdesk::{
     self,
     chat::Target,
-    tickets::{Draft, DraftError, TicketChange},
+    tickets::{Draft, TicketChange},
 };
+use crate::service::{Notice, ServiceError, ServiceResult, forbidden};
 use crate::visits::attendance::{self, Direction, Position};
-use crate::visits::{Notice, VisitError, VisitResult, claims, extensions, reject};
+use crate::visits::{claims, extensions};
 use crate::work::{Effects, Work};
-
-fn forbidden() -> VisitError {
-    reject(RejectReason::Forbidden, "not allowed for this account")
-}
 
 /// What executing a command did.
 #[derive(Debug)]
@@ -117,7 +114,7 @@ async fn execute_one(
             message,
         ))
     } else if let Some(refused) = refused {
-        let outcome: VisitResult<()> = Err(refused);
+        let outcome: ServiceResult<()> = Err(refused);
         executed(command, vec![], outcome, |()| vec![])?
     } else {
         dispatch(work.tx(), state, actor, command, clock_skew_ms).await?
@@ -197,7 +194,7 @@ fn is_helpdesk(body: &CommandBody) -> bool {
 fn executed<T>(
     command: &Command,
     effects: Vec<DocId>,
-    outcome: VisitResult<T>,
+    outcome: ServiceResult<T>,
     synced: impl FnOnce(T) -> Vec<super::Changed>,
 ) -> anyhow::Result<Executed> {
     match outcome {
@@ -206,18 +203,45 @@ fn executed<T>(
             notices: applied.notices,
             synced: synced(applied.value),
         }),
-        Err(VisitError::Rejected(r)) => Ok(Executed::answer(CommandResult::rejected(
-            command.id, r.reason, r.message,
-        ))),
-        Err(VisitError::Db(e)) => Err(e.into()),
+        Err(refusal) => refused(command, refusal),
     }
+}
+
+/// The one mapping of a service's refusal to a command result. Storage
+/// failures are not an answer: the batch fails and the device retries.
+fn refused(command: &Command, refusal: ServiceError) -> anyhow::Result<Executed> {
+    let (reason, message) = match refusal {
+        ServiceError::Rejected(r) => (r.reason, r.message),
+        ServiceError::Invalid(errors) => (
+            RejectReason::Invalid,
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        ServiceError::Unprocessable { detail, .. } => (RejectReason::Invalid, detail),
+        ServiceError::Duplicate(field) => {
+            (RejectReason::Conflict, format!("{field} is already in use"))
+        }
+        ServiceError::Unauthenticated(why) => (RejectReason::Forbidden, why.to_owned()),
+        ServiceError::Throttled { detail, .. } => (RejectReason::Unavailable, detail),
+        ServiceError::Unavailable => (
+            RejectReason::Unavailable,
+            "temporarily unavailable; retry later".to_owned(),
+        ),
+        ServiceError::Internal(e) => return Err(e),
+    };
+    Ok(Executed::answer(CommandResult::rejected(
+        command.id, reason, message,
+    )))
 }
 
 /// A ticket service's outcome; the service wrote the ticket's document.
 fn ticket_outcome(
     command: &Command,
     ticket_id: DocId,
-    outcome: VisitResult<TicketChange>,
+    outcome: ServiceResult<TicketChange>,
 ) -> anyhow::Result<Executed> {
     executed(command, vec![ticket_id], outcome, |change| change.synced)
 }
@@ -226,7 +250,7 @@ fn ticket_outcome(
 fn visit_outcome<T>(
     command: &Command,
     visit_id: DocId,
-    outcome: VisitResult<T>,
+    outcome: ServiceResult<T>,
 ) -> anyhow::Result<Executed> {
     executed(command, vec![visit_id], outcome, |_| vec![])
 }
@@ -313,22 +337,7 @@ async fn dispatch(
             };
             let new = match helpdesk::tickets::prepare(state, actor, draft).await {
                 Ok(new) => new,
-                Err(DraftError::Db(e)) => return Err(e.into()),
-                Err(DraftError::Forbidden) => {
-                    return ticket_outcome(command, *ticket_id, Err(forbidden()));
-                }
-                Err(DraftError::Fields(errors)) => {
-                    let message = errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.field, e.message))
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    return ticket_outcome(
-                        command,
-                        *ticket_id,
-                        Err(reject(RejectReason::Invalid, message)),
-                    );
-                }
+                Err(refusal) => return refused(command, refusal),
             };
             let outcome = helpdesk::tickets::create(tx, state, actor, &new).await;
             ticket_outcome(command, *ticket_id, outcome)

@@ -423,7 +423,7 @@ impl Session {
         kind: DocKind,
         id: &str,
         doc: &automerge::AutoCommit,
-    ) -> anyhow::Result<Result<Vec<crate::visits::Notice>, WriteError>> {
+    ) -> anyhow::Result<Result<Vec<crate::service::Notice>, WriteError>> {
         if kind != DocKind::Ticket {
             return Ok(Ok(vec![]));
         }

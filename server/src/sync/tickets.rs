@@ -45,7 +45,7 @@ use crate::auth::Actor;
 use crate::db::tickets::{self, MessageRow, TicketRow};
 use crate::db::{Backend, Db, Tx, audit, now_ms};
 use crate::events::Audience;
-use crate::visits::Notice;
+use crate::service::Notice;
 
 /// Longest description a device may write, in characters (as over HTTP).
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;

@@ -4,15 +4,13 @@
 use fieldops_sync::commands::RejectReason;
 use serde_json::json;
 
-use super::{
-    Applied, Notice, VisitResult, allow, distance_m, ensure_not_closed, record_transition, reject,
-    reject_as, visit_data, visit_not_found,
-};
+use super::{distance_m, ensure_not_closed, record_transition, visit_data, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::config::AttendanceConfig;
 use crate::db::attendance::{self, AttendanceRow, NewAttendance};
 use crate::db::visits::{self, status};
 use crate::db::{Backend, Db, Tx, assignments, audit, now_ms};
+use crate::service::{Applied, Notice, ServiceResult, allow, reject, reject_as};
 
 /// Arriving or leaving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +85,7 @@ pub async fn attend(
     visit_id: &str,
     direction: Direction,
     at: Position,
-) -> VisitResult<AttendanceRow> {
+) -> ServiceResult<AttendanceRow> {
     allow(actor, Action::WorkVisit)?;
     let received_at = now_ms();
     if let Err((field, problem)) = at.validate(received_at) {

@@ -5,13 +5,11 @@
 use fieldops_sync::commands::RejectReason;
 use serde_json::json;
 
-use super::{
-    Applied, Notice, VisitError, VisitResult, allow, ensure_not_closed, record_transition, reject,
-    reject_as, visit_data, visit_not_found,
-};
+use super::{ensure_not_closed, record_transition, visit_data, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::db::visits::{self, VisitRow, status};
 use crate::db::{Backend, Tx, assignments, audit, is_unique_violation};
+use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject, reject_as};
 
 /// A granted or released seat.
 #[derive(Debug, Clone)]
@@ -33,7 +31,7 @@ pub async fn claim(
     backend: Backend,
     actor: &Actor,
     visit_id: &str,
-) -> VisitResult<SeatChange> {
+) -> ServiceResult<SeatChange> {
     allow(actor, Action::ClaimVisit)?;
     visits::lock_technician(tx, backend, &actor.user_id).await?;
     let before = visits::get(&mut **tx, visit_id)
@@ -99,7 +97,7 @@ pub async fn claim(
 /// visit is closed, the claimer already `holds` a seat, or none is left.
 /// [`claim`] and the [`ClaimGate`](super::gate::ClaimGate) both ask it, so
 /// both give the same reason.
-pub fn refusal(visit: &VisitRow, holds: bool) -> Result<(), VisitError> {
+pub fn refusal(visit: &VisitRow, holds: bool) -> Result<(), ServiceError> {
     ensure_not_closed(visit)?;
     if holds {
         return Err(reject(
@@ -118,7 +116,7 @@ async fn schedule_conflict(
     ex: impl sqlx::AnyExecutor<'_>,
     technician_id: &str,
     visit: &VisitRow,
-) -> Result<(), VisitError> {
+) -> Result<(), ServiceError> {
     let overlap = assignments::overlapping(
         ex,
         technician_id,
@@ -135,14 +133,14 @@ async fn schedule_conflict(
 
 /// The `schedule_conflict` refusal: the claimer holds visit `other`, titled
 /// `title`, on some of the same days.
-pub(super) fn holds_overlapping(other: &str, title: &str) -> VisitError {
+pub(super) fn holds_overlapping(other: &str, title: &str) -> ServiceError {
     reject(
         RejectReason::ScheduleConflict,
         format!("you already hold \"{title}\" ({other}) on some of these days"),
     )
 }
 
-pub(super) fn quota_full(v: &VisitRow) -> VisitError {
+pub(super) fn quota_full(v: &VisitRow) -> ServiceError {
     reject(
         RejectReason::QuotaFull,
         format!(
@@ -158,7 +156,7 @@ pub async fn withdraw(
     backend: Backend,
     actor: &Actor,
     visit_id: &str,
-) -> VisitResult<SeatChange> {
+) -> ServiceResult<SeatChange> {
     allow(actor, Action::WorkVisit)?;
     let before = visits::lock(tx, backend, visit_id)
         .await?
@@ -193,7 +191,7 @@ pub async fn return_to_pool(
     actor: &Actor,
     assignment_id: &str,
     reason: &str,
-) -> VisitResult<SeatChange> {
+) -> ServiceResult<SeatChange> {
     allow(actor, Action::ReturnToPool)?;
     let held = assignments::get(&mut **tx, assignment_id)
         .await?
@@ -229,7 +227,7 @@ async fn release(
     technician_id: String,
     kind: &'static str,
     reason: Option<&str>,
-) -> VisitResult<SeatChange> {
+) -> ServiceResult<SeatChange> {
     let returned = kind == "returned";
     if !assignments::release(tx, &assignment_id, kind, reason, &actor.user_id).await? {
         return Err(reject_as(

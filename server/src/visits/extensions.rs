@@ -4,18 +4,16 @@
 use fieldops_sync::commands::{EXTRA_DAYS, MAX_REASON_CHARS, RejectReason};
 use serde_json::json;
 
-use super::{
-    Applied, Notice, VisitResult, allow, ensure_not_closed, reject, reject_as, visit_data,
-    visit_not_found,
-};
+use super::{ensure_not_closed, visit_data, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::db::extensions::{self, ExtensionRow};
 use crate::db::{Backend, Tx, assignments, audit, visits};
+use crate::service::{Applied, Notice, ServiceResult, allow, reject, reject_as};
 
 /// The longest a visit may be planned for, in days (the schema's bound).
 pub const MAX_PLANNED_DAYS: i64 = 366;
 
-fn not_found() -> super::VisitError {
+fn not_found() -> super::ServiceError {
     reject_as(
         RejectReason::NotFound,
         "extension request",
@@ -39,7 +37,7 @@ pub async fn request(
     visit_id: &str,
     extra_days: i64,
     reason: &str,
-) -> VisitResult<ExtensionRow> {
+) -> ServiceResult<ExtensionRow> {
     allow(actor, Action::WorkVisit)?;
     if !(i64::from(*EXTRA_DAYS.start())..=i64::from(*EXTRA_DAYS.end())).contains(&extra_days) {
         return Err(reject_as(
@@ -96,7 +94,7 @@ pub async fn decide(
     extension_id: &str,
     approve: bool,
     note: Option<&str>,
-) -> VisitResult<ExtensionRow> {
+) -> ServiceResult<ExtensionRow> {
     allow(actor, Action::DecideExtensions)?;
     let ext = extensions::get(&mut **tx, extension_id)
         .await?

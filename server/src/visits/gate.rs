@@ -72,11 +72,12 @@ use tokio::sync::{OnceCell, OwnedMutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use super::claims::{holds_overlapping, quota_full, refusal};
-use super::{VisitError, allow, visit_not_found};
+use super::visit_not_found;
 use crate::auth::{Action, Actor};
 use crate::db::Db;
 use crate::db::visits::{self, ClaimView, VisitRow};
 use crate::keyed_locks::{KeyedLocks, unpoisoned};
+use crate::service::{ServiceError, allow};
 
 /// Admits claims on this instance; clones share the same state.
 #[derive(Debug, Clone, Default)]
@@ -189,7 +190,7 @@ impl ClaimGate {
         db: &Db,
         actor: &Actor,
         visit_id: &str,
-    ) -> Result<Admitted, VisitError> {
+    ) -> Result<Admitted, ServiceError> {
         allow(actor, Action::ClaimVisit)?;
         let me = &actor.user_id;
         let claim = self.arrive(me, visit_id);
@@ -253,7 +254,7 @@ impl ClaimGate {
         db: &Db,
         claim: &Registration,
         visit_id: &str,
-    ) -> Result<Arc<SharedRead>, VisitError> {
+    ) -> Result<Arc<SharedRead>, ServiceError> {
         // Claims of this technician that end from now on may have committed
         // after the read began: `enter` looks at them.
         self.with_claim(claim, |c| c.ended.clear());

@@ -4,17 +4,15 @@
 use fieldops_sync::commands::RejectReason;
 use serde_json::json;
 
-use super::{
-    Applied, Notice, VisitResult, allow, ensure_not_closed, record_transition, reject, reject_as,
-    visit_data, visit_not_found,
-};
+use super::{ensure_not_closed, record_transition, visit_data, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::db::visits::{self, VisitFields, VisitRow, status};
 use crate::db::{Backend, Tx, assignments, audit};
+use crate::service::{Applied, Notice, ServiceResult, allow, reject, reject_as};
 
 /// Creates a visit in the pool. `fields` are validated and refer to an
 /// existing customer (and department).
-pub async fn create(tx: &mut Tx, actor: &Actor, fields: &VisitFields) -> VisitResult<VisitRow> {
+pub async fn create(tx: &mut Tx, actor: &Actor, fields: &VisitFields) -> ServiceResult<VisitRow> {
     allow(actor, Action::ManageVisits)?;
     let id = visits::insert(tx, fields, &actor.user_id).await?;
     let row = visits::get(&mut **tx, &id)
@@ -44,7 +42,7 @@ fn schedule_changed(v: &VisitRow, f: &VisitFields) -> bool {
         || v.site_lon.to_bits() != f.site_lon.to_bits()
 }
 
-fn claimed(v: &VisitRow, what: &str) -> super::VisitError {
+fn claimed(v: &VisitRow, what: &str) -> super::ServiceError {
     reject_as(
         RejectReason::Conflict,
         "visit_claimed",
@@ -64,7 +62,7 @@ pub async fn update(
     visit_id: &str,
     fields: &VisitFields,
     force: bool,
-) -> VisitResult<VisitRow> {
+) -> ServiceResult<VisitRow> {
     allow(actor, Action::ManageVisits)?;
     if force {
         allow(actor, Action::ForceVisitChange)?;
@@ -117,7 +115,7 @@ pub async fn cancel(
     visit_id: &str,
     reason: &str,
     force: bool,
-) -> VisitResult<VisitRow> {
+) -> ServiceResult<VisitRow> {
     allow(actor, Action::ManageVisits)?;
     if force {
         allow(actor, Action::ForceVisitChange)?;
@@ -174,7 +172,7 @@ pub async fn complete(
     actor: &Actor,
     visit_id: &str,
     summary: &str,
-) -> VisitResult<VisitRow> {
+) -> ServiceResult<VisitRow> {
     allow(actor, Action::CompleteVisit)?;
     let before = visits::lock(tx, backend, visit_id)
         .await?
@@ -236,7 +234,7 @@ pub async fn reopen(
     actor: &Actor,
     visit_id: &str,
     reason: &str,
-) -> VisitResult<VisitRow> {
+) -> ServiceResult<VisitRow> {
     allow(actor, Action::ReopenVisit)?;
     let before = visits::lock(tx, backend, visit_id)
         .await?

@@ -1,27 +1,25 @@
 //! Field execution as service functions: claims and withdrawals, the
 //! emergency pool, attendance, extensions and the visit lifecycle.
 //!
-//! Every function here takes an open write transaction (from
-//! [`Db::begin_write`](crate::db::Db::begin_write)) and the [`Actor`], does
-//! its checks and writes, and returns either an [`Applied`] value with the
-//! live-event [`Notice`]s, or a typed
-//! [`VisitError::Rejected`] whose [`RejectReason`] is the machine code the
+//! Every function here takes the transaction of a unit of work
+//! ([`Work::tx`](crate::work::Work::tx)) and the acting
+//! [`Actor`](crate::auth::Actor), does its checks and writes, and returns
+//! either an [`Applied`](crate::service::Applied) value with the live-event
+//! [`Notice`]s, or a [`ServiceError`] — for a rule, a
+//! [`ServiceError::Rejected`] whose `RejectReason` is the machine code the
 //! sync protocol uses. The HTTP handlers and the sync command executor call
 //! the same functions:
 //!
 //! ```text
 //! let mut work = Work::begin(&state).await?;
-//! match visits::claims::claim(work.tx(), db.backend(), &actor, visit_id).await {
-//!     Ok(applied) => work.commit(Effects::notices(applied.notices)).await?,
-//!     Err(VisitError::Rejected(r)) => { drop(work); /* answer r.reason, r.message */ }
-//!     Err(VisitError::Db(e)) => return Err(e),
-//! }
+//! let applied = visits::claims::claim(work.tx(), db.backend(), &actor, visit_id).await?;
+//! work.respond(Effects::notices(applied.notices), StatusCode::OK, view).await
 //! ```
 //!
-//! On a rejection the caller must roll the transaction back: checks come
-//! before writes, but a rejection discovered by a constraint (a duplicate
-//! claim) leaves a Postgres transaction aborted. Every accepted change is
-//! written to the audit log in the same transaction.
+//! On a refusal the caller drops the unit of work, which rolls back: checks
+//! come before writes, but a rejection discovered by a constraint (a
+//! duplicate claim) leaves a Postgres transaction aborted. Every accepted
+//! change is written to the audit log in the same transaction.
 
 pub mod attendance;
 pub mod claims;
@@ -33,87 +31,10 @@ use fieldops_sync::commands::RejectReason;
 use geo::{Distance as _, Haversine, Point};
 use serde_json::{Value, json};
 
-use crate::auth::{Action, Actor};
 use crate::db::visits::{VisitRow, status};
 use crate::db::{Tx, audit};
-use crate::error::{ApiError, FieldError};
+use crate::service::{Notice, ServiceError, reject, reject_as};
 use crate::sync::Changed;
-
-/// Why a service refused, with a stable code and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// The sync protocol's reason.
-    pub reason: RejectReason,
-    /// The HTTP problem slug: the reason's code, or a finer one
-    /// (`visit_claimed`, `extension_pending`, ...). For `not_found` it names
-    /// what was missing (`visit`, `assignment`); for `invalid`, the field.
-    pub code: &'static str,
-    pub message: String,
-}
-
-/// A service call that did not apply.
-#[derive(Debug, thiserror::Error)]
-pub enum VisitError {
-    #[error("{}: {}", .0.code, .0.message)]
-    Rejected(Rejection),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
-pub type VisitResult<T> = Result<Applied<T>, VisitError>;
-
-/// Refuses with `reason`, using its code as the problem slug.
-pub fn reject(reason: RejectReason, message: impl Into<String>) -> VisitError {
-    reject_as(reason, reason.as_str(), message)
-}
-
-/// Refuses with `reason` and a finer problem slug.
-pub fn reject_as(
-    reason: RejectReason,
-    code: &'static str,
-    message: impl Into<String>,
-) -> VisitError {
-    VisitError::Rejected(Rejection {
-        reason,
-        code,
-        message: message.into(),
-    })
-}
-
-impl From<VisitError> for ApiError {
-    fn from(err: VisitError) -> Self {
-        let r = match err {
-            VisitError::Db(e) => return e.into(),
-            VisitError::Rejected(r) => r,
-        };
-        match r.reason {
-            RejectReason::NotFound => ApiError::NotFound(r.code),
-            RejectReason::Forbidden => ApiError::Forbidden,
-            RejectReason::Invalid => ApiError::Validation(vec![FieldError::new(r.code, r.message)]),
-            _ => ApiError::Conflict {
-                kind: r.code,
-                detail: r.message,
-                field: None,
-            },
-        }
-    }
-}
-
-/// Checks the policy; a denial is a [`RejectReason::Forbidden`] rejection.
-pub fn allow(actor: &Actor, action: Action<'_>) -> Result<(), VisitError> {
-    actor
-        .authorize(action)
-        .map_err(|_| reject(RejectReason::Forbidden, "not allowed for this account"))
-}
-
-pub use crate::events::Notice;
-
-/// What an accepted call changed, and what to tell whom.
-#[derive(Debug, Clone)]
-pub struct Applied<T> {
-    pub value: T,
-    pub notices: Vec<Notice>,
-}
 
 /// Writes `visit_ids` into their documents inside `tx`.
 pub async fn project(
@@ -167,7 +88,7 @@ pub async fn record_transition(
 }
 
 /// Rejects a visit that is cancelled or done.
-pub fn ensure_not_closed(v: &VisitRow) -> Result<(), VisitError> {
+pub fn ensure_not_closed(v: &VisitRow) -> Result<(), ServiceError> {
     match v.status.as_str() {
         status::CANCELLED => Err(reject(RejectReason::Cancelled, "the visit was cancelled")),
         status::DONE => Err(reject_as(
@@ -179,7 +100,7 @@ pub fn ensure_not_closed(v: &VisitRow) -> Result<(), VisitError> {
     }
 }
 
-pub fn visit_not_found() -> VisitError {
+pub fn visit_not_found() -> ServiceError {
     reject_as(RejectReason::NotFound, "visit", "visit not found")
 }
 

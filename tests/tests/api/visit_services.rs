@@ -3,8 +3,9 @@
 
 use fieldops_server::auth::Actor;
 use fieldops_server::domain::Role;
+use fieldops_server::service::ServiceError;
 use fieldops_server::visits::gate::ClaimGate;
-use fieldops_server::visits::{VisitError, attendance, claims, extensions};
+use fieldops_server::visits::{attendance, claims, extensions};
 use fieldops_sync::commands::RejectReason;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 
@@ -41,9 +42,9 @@ async fn demo_technicians(app: &TestApp) -> Vec<Actor> {
     techs
 }
 
-fn reason<T: std::fmt::Debug>(result: Result<T, VisitError>) -> RejectReason {
+fn reason<T: std::fmt::Debug>(result: Result<T, ServiceError>) -> RejectReason {
     match result {
-        Err(VisitError::Rejected(r)) => r.reason,
+        Err(ServiceError::Rejected(r)) => r.reason,
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
