@@ -12,12 +12,8 @@ use std::path::{Path, PathBuf};
 const SQL_NOT_YET_IN_STORAGE: &[&str] = &[
     "src/events.rs",
     "src/helpdesk/assignment.rs",
-    "src/helpdesk/chat.rs",
-    "src/http/health.rs",
-    "src/sync/commands.rs",
     "src/sync/live.rs",
     "src/sync/photos.rs",
-    "src/sync/session.rs",
     "src/sync/store.rs",
     "src/sync/tickets.rs",
 ];

@@ -6,6 +6,8 @@
 //! acting identity in, a value and its effects (or a typed refusal) out;
 //! the HTTP handlers only parse, call and render.
 
+pub mod customers;
+pub mod departments;
 pub mod phone_codes;
 pub mod registration;
 pub mod sessions;

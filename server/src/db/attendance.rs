@@ -41,12 +41,15 @@ pub struct NewAttendance<'a> {
     pub distance_m: f64,
     pub within_geofence: bool,
     pub fence_radius_m: f64,
+    /// How far the device's clock was estimated off the server's, in ms.
+    pub clock_skew_ms: Option<i64>,
 }
 
 pub async fn insert(tx: &mut Tx, a: &NewAttendance<'_>) -> sqlx::Result<AttendanceRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO attendance ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {COLUMNS}"
+        "INSERT INTO attendance ({COLUMNS}, clock_skew_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         RETURNING {COLUMNS}"
     )))
     .bind(new_id())
     .bind(a.visit_id)
@@ -61,6 +64,7 @@ pub async fn insert(tx: &mut Tx, a: &NewAttendance<'_>) -> sqlx::Result<Attendan
     .bind(a.distance_m)
     .bind(i64::from(a.within_geofence))
     .bind(a.fence_radius_m)
+    .bind(a.clock_skew_ms)
     .fetch_one(&mut **tx)
     .await
 }

@@ -65,6 +65,14 @@ pub async fn create(
     Ok(id)
 }
 
+/// The customer and the channel (`app`, `whatsapp`) of conversation `id`.
+pub async fn customer_and_channel(tx: &mut Tx, id: &str) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as("SELECT customer_id, channel FROM conversations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
 pub async fn get(
     ex: impl AnyExecutor<'_>,
     id: &str,

@@ -196,6 +196,11 @@ impl Db {
     }
 
     /// Closes the pool, waiting for connections to be returned.
+    /// One round trip to the database: is it answering?
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;

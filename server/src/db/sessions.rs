@@ -79,6 +79,20 @@ pub async fn touch(tx: &mut Tx, session_id: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Keeps a sync session's estimate of its device's clock skew (ms).
+pub async fn set_clock_skew(
+    ex: impl AnyExecutor<'_>,
+    session_id: &str,
+    skew_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE device_sessions SET clock_skew_ms = $2 WHERE id = $1")
+        .bind(session_id)
+        .bind(skew_ms)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
 pub async fn revoke(ex: impl AnyExecutor<'_>, session_id: &str, reason: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE device_sessions SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL")
         .bind(session_id)

@@ -114,12 +114,7 @@ pub async fn send(
         .map_err(|m| reject_as(RejectReason::Invalid, "body", m))?;
     let (conversation_id, customer_id, opened) = match target {
         Target::Conversation(id) => {
-            let found: Option<(String, String)> =
-                sqlx::query_as("SELECT id, customer_id FROM conversations WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            let Some((id, customer_id)) = found else {
+            let Some((customer_id, _)) = chat::customer_and_channel(tx, id).await? else {
                 return Err(reject_as(
                     RejectReason::NotFound,
                     "conversation",
@@ -132,7 +127,7 @@ pub async fn send(
                     customer_id: &customer_id,
                 },
             )?;
-            (id, customer_id, false)
+            (id.to_owned(), customer_id, false)
         }
         Target::New { customer_id } | Target::Latest { customer_id } => {
             allow(actor, Action::StartConversation { customer_id })?;
@@ -156,10 +151,11 @@ pub async fn send(
             }
         }
     };
-    let channel: String = sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1")
-        .bind(&conversation_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let (_, channel) = chat::customer_and_channel(tx, &conversation_id)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!("conversation {conversation_id} vanished mid-transaction")
+        })?;
     let kind = if actor.role.is_staff() {
         "staff"
     } else {

@@ -11,12 +11,12 @@ use uuid::Uuid;
 use super::extract::{Json, Page, PageRequest, Path, Query, nullable};
 use super::views::CustomerView;
 use crate::AppState;
+use crate::accounts::customers as service;
 use crate::auth::{Action, Actor};
-use crate::db::{self, audit, customers};
-use crate::domain::{self, CreatedVia, GeoPoint, Status, Validator};
+use crate::db::customers;
+use crate::domain::{GeoPoint, Status};
 use crate::error::{ApiError, ApiResult};
-use crate::events::Audience;
-use crate::work::{Effects, Work};
+use crate::work::Work;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -62,61 +62,6 @@ pub struct UpdateCustomerRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<GeoPoint>)]
     pub location: Option<Option<GeoPoint>>,
-}
-
-/// Validates a full set of customer fields, collecting every error.
-fn validate(state: &AppState, fields: CustomerInput<'_>) -> ApiResult<customers::CustomerFields> {
-    let mut v = Validator::new();
-    let name = v.check("name", domain::line(fields.name, 120));
-    let phone = v.check(
-        "phone",
-        domain::phone_e164(fields.phone, &state.config.default_phone_region),
-    );
-    let email = fields.email.map(|e| v.check("email", domain::email(e)));
-    let address = v.check("address", domain::optional_text(fields.address, 500));
-    let city = v.check("city", domain::optional_line(fields.city, 120));
-    let location = fields.location.and_then(|l| match l.validate() {
-        Ok(l) => Some((l.lat, l.lon)),
-        Err(m) => {
-            v.add("location", m);
-            None
-        }
-    });
-    v.finish()?;
-    Ok(customers::CustomerFields {
-        name,
-        phone,
-        email,
-        address,
-        city,
-        location,
-    })
-}
-
-struct CustomerInput<'a> {
-    name: &'a str,
-    phone: &'a str,
-    email: Option<&'a str>,
-    address: &'a str,
-    city: &'a str,
-    location: Option<GeoPoint>,
-}
-
-fn duplicate_phone(err: sqlx::Error) -> ApiError {
-    if db::is_unique_violation(&err) {
-        ApiError::duplicate("phone")
-    } else {
-        err.into()
-    }
-}
-
-/// The event that tells the staff consoles.
-fn customer_event(kind: &'static str, row: &customers::CustomerRow) -> Effects {
-    let data = serde_json::json!({ "id": row.id, "name": row.name, "status": row.status });
-    let audience = Audience::Staff {
-        department_id: None,
-    };
-    Effects::events(vec![(kind, audience, data)])
 }
 
 async fn load(state: &AppState, id: &Uuid) -> ApiResult<customers::CustomerRow> {
@@ -171,33 +116,16 @@ pub async fn create(
     AppendHeaders<[(header::HeaderName, String); 1]>,
     Json<CustomerView>,
 )> {
-    actor.authorize(Action::ManageCustomers)?;
-    let fields = validate(
-        &state,
-        CustomerInput {
-            name: &req.name,
-            phone: &req.phone,
-            email: req.email.as_deref(),
-            address: &req.address,
-            city: &req.city,
-            location: req.location,
-        },
-    )?;
+    let input = service::Input {
+        name: req.name,
+        phone: req.phone,
+        email: req.email,
+        address: req.address,
+        city: req.city,
+        location: req.location,
+    };
     let mut work = Work::begin(&state).await?;
-    let tx = work.tx();
-    let row = customers::insert(tx, &fields, CreatedVia::Manual, true)
-        .await
-        .map_err(duplicate_phone)?;
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        "customer.created",
-        "customer",
-        &row.id,
-        serde_json::json!({}),
-    )
-    .await?;
-    let effects = customer_event("customer.created", &row);
+    let (row, effects) = service::create(work.tx(), &state, &actor, &input).await?;
     let location = format!("/api/v1/customers/{}", row.id);
     let body = work
         .respond(effects, StatusCode::CREATED, CustomerView::from(row))
@@ -234,42 +162,16 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(req): Json<UpdateCustomerRequest>,
 ) -> ApiResult<Json<CustomerView>> {
-    actor.authorize(Action::ManageCustomers)?;
-    let current = load(&state, &id).await?;
-    let current_location = current
-        .lat
-        .zip(current.lon)
-        .map(|(lat, lon)| GeoPoint { lat, lon });
-    let fields = validate(
-        &state,
-        CustomerInput {
-            name: req.name.as_deref().unwrap_or(&current.name),
-            phone: req.phone.as_deref().unwrap_or(&current.phone),
-            email: match &req.email {
-                Some(e) => e.as_deref(),
-                None => current.email.as_deref(),
-            },
-            address: req.address.as_deref().unwrap_or(&current.address),
-            city: req.city.as_deref().unwrap_or(&current.city),
-            location: req.location.unwrap_or(current_location),
-        },
-    )?;
+    let edit = service::Edit {
+        name: req.name,
+        phone: req.phone,
+        email: req.email,
+        address: req.address,
+        city: req.city,
+        location: req.location,
+    };
     let mut work = Work::begin(&state).await?;
-    let tx = work.tx();
-    let row = customers::update(tx, &current.id, &fields)
-        .await
-        .map_err(duplicate_phone)?;
-    crate::db::tickets::rename_customer(tx, &row.id, &row.name).await?;
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        "customer.updated",
-        "customer",
-        &row.id,
-        serde_json::json!({}),
-    )
-    .await?;
-    let effects = customer_event("customer.updated", &row);
+    let (row, effects) = service::update(work.tx(), &state, &actor, &id.to_string(), edit).await?;
     let body = work
         .respond(effects, StatusCode::OK, CustomerView::from(row))
         .await?;
@@ -282,29 +184,8 @@ async fn set_status(
     id: &Uuid,
     status: Status,
 ) -> ApiResult<CustomerView> {
-    actor.authorize(Action::ManageCustomers)?;
-    let current = load(state, id).await?;
-    if current.status == status {
-        return Ok(current.into());
-    }
     let mut work = Work::begin(state).await?;
-    let tx = work.tx();
-    let row = customers::set_status(tx, &current.id, status).await?;
-    let action = if status == Status::Inactive {
-        "customer.deactivated"
-    } else {
-        "customer.restored"
-    };
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        action,
-        "customer",
-        &row.id,
-        serde_json::json!({}),
-    )
-    .await?;
-    let effects = customer_event(action, &row);
+    let (row, effects) = service::set_status(work.tx(), actor, &id.to_string(), status).await?;
     work.respond(effects, StatusCode::OK, CustomerView::from(row))
         .await
 }

@@ -9,10 +9,10 @@ use uuid::Uuid;
 use super::extract::{Json, Path, nullable};
 use super::views::DepartmentView;
 use crate::AppState;
+use crate::accounts::departments as service;
 use crate::auth::{Action, Actor};
-use crate::db::{self, audit, departments, users};
-use crate::domain::{self, Validator};
-use crate::error::{ApiError, ApiResult};
+use crate::db::departments;
+use crate::error::ApiResult;
 use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,34 +55,8 @@ pub async fn create(
     actor: Actor,
     Json(req): Json<CreateDepartmentRequest>,
 ) -> ApiResult<(StatusCode, Json<DepartmentView>)> {
-    actor.authorize(Action::ManageDepartments)?;
-    let mut v = Validator::new();
-    let name = v.check("name", domain::line(&req.name, 100));
-    let description = v.check("description", domain::optional_text(&req.description, 1000));
-    v.finish()?;
     let mut work = Work::begin(&state).await?;
-    let tx = work.tx();
-    let id = departments::insert(tx, &name, &description)
-        .await
-        .map_err(|e| {
-            if db::is_unique_violation(&e) {
-                ApiError::duplicate("name")
-            } else {
-                e.into()
-            }
-        })?;
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        "department.created",
-        "department",
-        &id,
-        serde_json::json!({}),
-    )
-    .await?;
-    let row = departments::get(&mut **tx, &id)
-        .await?
-        .ok_or(ApiError::NotFound("department"))?;
+    let row = service::create(work.tx(), &actor, &req.name, &req.description).await?;
     let body = work
         .respond(
             Effects::none(),
@@ -103,57 +77,13 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(req): Json<UpdateDepartmentRequest>,
 ) -> ApiResult<Json<DepartmentView>> {
-    actor.authorize(Action::ManageDepartments)?;
-    let id = id.to_string();
-    let mut v = Validator::new();
-    let name = req
-        .name
-        .as_deref()
-        .map(|n| v.check("name", domain::line(n, 100)));
-    let description = req
-        .description
-        .as_deref()
-        .map(|d| v.check("description", domain::optional_text(d, 1000)));
-    v.finish()?;
-    let lead = req.lead_user_id.map(|l| l.map(|u| u.to_string()));
-    if let Some(Some(lead)) = &lead {
-        let user = users::get(state.db.pool(), lead).await?;
-        if !user.is_some_and(|u| u.role.is_staff()) {
-            return Err(ApiError::field("lead_user_id", "must be a staff member"));
-        }
-    }
+    let edit = service::Edit {
+        name: req.name,
+        description: req.description,
+        lead_user_id: req.lead_user_id.map(|l| l.map(|u| u.to_string())),
+    };
     let mut work = Work::begin(&state).await?;
-    let tx = work.tx();
-    let changed = departments::update(
-        tx,
-        &id,
-        name.as_deref(),
-        description.as_deref(),
-        lead.as_ref().map(|l| l.as_deref()),
-    )
-    .await
-    .map_err(|e| {
-        if db::is_unique_violation(&e) {
-            ApiError::duplicate("name")
-        } else {
-            e.into()
-        }
-    })?;
-    if changed == 0 {
-        return Err(ApiError::NotFound("department"));
-    }
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        "department.updated",
-        "department",
-        &id,
-        serde_json::json!({}),
-    )
-    .await?;
-    let row = departments::get(&mut **tx, &id)
-        .await?
-        .ok_or(ApiError::NotFound("department"))?;
+    let row = service::update(work.tx(), &actor, &id.to_string(), edit).await?;
     let body = work
         .respond(Effects::none(), StatusCode::OK, DepartmentView::from(row))
         .await?;

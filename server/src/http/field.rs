@@ -111,6 +111,7 @@ async fn attend(
         lon: req.lon,
         accuracy_m: req.accuracy_m,
         device_time_ms: device_time.as_millisecond(),
+        clock_skew_ms: None,
     };
     if let Err((field, message)) = position.validate(now_ms()) {
         return Err(ApiError::field(field, message));

@@ -25,13 +25,10 @@ pub async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, body = Health), (status = 503, body = crate::error::Problem)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
-    sqlx::query("SELECT 1")
-        .execute(state.db.pool())
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "readiness check failed");
-            ApiError::Unavailable
-        })?;
+    state.db.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness check failed");
+        ApiError::Unavailable
+    })?;
     Ok(Json(Health { status: "ready" }))
 }
 

@@ -10,8 +10,8 @@ use super::extract::{Json, Page, PageRequest, Path, Query, nullable};
 use super::views::UserView;
 use crate::AppState;
 use crate::accounts::staff;
-use crate::auth::{Action, Actor, password, tokens};
-use crate::db::{self, audit, departments, sessions, users};
+use crate::auth::{Action, Actor, password};
+use crate::db::users;
 use crate::domain::{self, Role, Status, Validator};
 use crate::error::{ApiError, ApiResult};
 use crate::work::{Effects, Work};
@@ -80,20 +80,6 @@ async fn load(state: &AppState, id: &Uuid) -> ApiResult<users::UserRow> {
 async fn view(ex: impl sqlx::AnyExecutor<'_>, row: users::UserRow) -> ApiResult<UserView> {
     let department_ids = users::department_ids(ex, &row.id).await?;
     Ok(UserView::new(row, department_ids))
-}
-
-/// Checks that every department exists; returns them as strings.
-async fn check_departments(tx: &mut db::Tx, ids: &[Uuid]) -> ApiResult<Vec<String>> {
-    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    let unknown = departments::unknown_ids(tx, &ids).await?;
-    if unknown.is_empty() {
-        Ok(ids)
-    } else {
-        Err(ApiError::field(
-            "department_ids",
-            format!("unknown departments: {}", unknown.join(", ")),
-        ))
-    }
 }
 
 /// List users, newest first.
@@ -195,93 +181,18 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(req): Json<UpdateUserRequest>,
 ) -> ApiResult<Json<UserView>> {
-    let target = load(&state, &id).await?;
-    actor.authorize(Action::ManageUser {
-        target_role: target.role,
-    })?;
-    let role_change = req.role.filter(|r| *r != target.role);
-    if let Some(role) = role_change {
-        actor.authorize(Action::ChangeRole {
-            from: target.role,
-            to: role,
-        })?;
-    }
-    let mut v = Validator::new();
-    let name = req
-        .name
-        .as_deref()
-        .map(|n| v.check("name", domain::line(n, 120)));
-    let phone = req.phone.as_ref().map(|p| {
-        p.as_deref().map(|p| {
-            v.check(
-                "phone",
-                domain::phone_e164(p, &state.config.default_phone_region),
-            )
-        })
-    });
-    if role_change.is_some()
-        && (role_change == Some(Role::Customer) || target.role == Role::Customer)
-    {
-        v.add("role", "customer accounts cannot change role");
-    }
-    v.finish()?;
-
+    let edit = staff::Edit {
+        name: req.name,
+        phone: req.phone,
+        role: req.role,
+        department_ids: req
+            .department_ids
+            .map(|ids| ids.iter().map(Uuid::to_string).collect()),
+    };
     let mut work = Work::begin(&state).await?;
-    let tx = work.tx();
-    if target.role == Role::Admin && role_change.is_some() && users::active_admins(tx).await? <= 1 {
-        return Err(ApiError::conflict(
-            "last-admin",
-            "the last active admin cannot be demoted",
-        ));
-    }
-    let department_ids = match &req.department_ids {
-        Some(ids) => Some(check_departments(tx, ids).await?),
-        None => None,
-    };
-    let scope_changed = role_change.is_some() || department_ids.is_some();
-    if scope_changed {
-        // Devices delete what the account may no longer read.
-        let now = crate::sync::Reader {
-            role: target.role,
-            user_id: target.id.clone(),
-            customer_id: target.customer_id.clone(),
-            departments: users::department_ids(&mut **tx, &target.id).await?,
-        };
-        let next = crate::sync::Reader {
-            role: role_change.unwrap_or(target.role),
-            departments: department_ids
-                .clone()
-                .unwrap_or_else(|| now.departments.clone()),
-            ..now.clone()
-        };
-        let seq = crate::sync::store::next_seq(tx).await?;
-        crate::sync::store::drop_lost_scope(tx, &now, &next, seq).await?;
-    }
-    let changes = users::UserChanges {
-        name,
-        phone,
-        role: role_change,
-        status: None,
-    };
-    users::update(tx, &target.id, &changes).await?;
-    if let Some(ids) = &department_ids {
-        users::set_departments(tx, &target.id, ids).await?;
-    }
-    audit::record(tx, Some(&actor.user_id), "user.updated", "user", &target.id,
-        serde_json::json!({ "role": role_change, "departments_changed": req.department_ids.is_some() })).await?;
-    let row = users::get(&mut **tx, &target.id)
-        .await?
-        .ok_or(ApiError::NotFound("user"))?;
-    let body = view(&mut **tx, row).await?;
-    // What the account may read changed: its live sync sessions end.
-    let events = if scope_changed {
-        vec![crate::sync::account_changed(&target.id)]
-    } else {
-        vec![]
-    };
-    let body = work
-        .respond(Effects::events(events), StatusCode::OK, body)
-        .await?;
+    let (row, effects) = staff::update(work.tx(), &state, &actor, &id.to_string(), edit).await?;
+    let body = view(&mut **work.tx(), row).await?;
+    let body = work.respond(effects, StatusCode::OK, body).await?;
     Ok(Json(body))
 }
 
@@ -291,56 +202,10 @@ async fn set_status(
     id: &Uuid,
     status: Status,
 ) -> ApiResult<UserView> {
-    let target = load(state, id).await?;
-    actor.authorize(Action::ManageUser {
-        target_role: target.role,
-    })?;
-    if status == Status::Inactive && target.id == actor.user_id {
-        return Err(ApiError::conflict(
-            "cannot-deactivate-self",
-            "you cannot deactivate your own account",
-        ));
-    }
     let mut work = Work::begin(state).await?;
-    let tx = work.tx();
-    users::update(
-        tx,
-        &target.id,
-        &users::UserChanges {
-            status: Some(status),
-            ..Default::default()
-        },
-    )
-    .await?;
-    if status == Status::Inactive {
-        sessions::revoke_all(tx, &target.id, None, "account deactivated").await?;
-    }
-    let action = if status == Status::Inactive {
-        "user.deactivated"
-    } else {
-        "user.activated"
-    };
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        action,
-        "user",
-        &target.id,
-        serde_json::json!({}),
-    )
-    .await?;
-    let row = users::get(&mut **tx, &target.id)
-        .await?
-        .ok_or(ApiError::NotFound("user"))?;
-    let body = view(&mut **tx, row).await?;
-    // A deactivated account is signed out everywhere.
-    let ending = if status == Status::Inactive {
-        crate::sync::signed_out(&target.id, crate::sync::SignedOut::All)
-    } else {
-        crate::sync::account_changed(&target.id)
-    };
-    work.respond(Effects::events(vec![ending]), StatusCode::OK, body)
-        .await
+    let (row, effects) = staff::set_status(work.tx(), actor, &id.to_string(), status).await?;
+    let body = view(&mut **work.tx(), row).await?;
+    work.respond(effects, StatusCode::OK, body).await
 }
 
 /// Deactivate an account: it can no longer log in and its sessions end. Nothing is erased.
@@ -378,49 +243,7 @@ pub async fn reset_password(
     Path(id): Path<Uuid>,
     Json(req): Json<ResetPasswordRequest>,
 ) -> ApiResult<Json<ResetPasswordResponse>> {
-    let target = load(&state, &id).await?;
-    actor.authorize(Action::ManageUser {
-        target_role: target.role,
-    })?;
-    if target.id == actor.user_id {
-        // Without the current password a stolen session could take the
-        // account for good: one's own password changes at /me/password.
-        return Err(ApiError::conflict(
-            "own-password",
-            "change your own password with POST /api/v1/me/password",
-        ));
-    }
-    let (new_password, temporary_password) = match req.password {
-        Some(p) => (
-            domain::new_password(&p).map_err(|m| ApiError::field("password", m))?,
-            None,
-        ),
-        None => {
-            let temp: String = tokens::random_secret()
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .take(12)
-                .collect();
-            (temp.clone(), Some(temp))
-        }
-    };
-    let hash = password::hash(new_password).await?;
-    let mut work = Work::begin(&state).await?;
-    let tx = work.tx();
-    users::set_password_hash(tx, &target.id, &hash).await?;
-    sessions::revoke_all(tx, &target.id, None, "password reset").await?;
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        "user.password_reset",
-        "user",
-        &target.id,
-        serde_json::json!({}),
-    )
-    .await?;
-    let ended = crate::sync::signed_out(&target.id, crate::sync::SignedOut::All);
-    // Never stored for a retry: the route takes no idempotency key (it
-    // answers with a secret).
-    work.commit(Effects::events(vec![ended])).await?;
+    let temporary_password =
+        staff::reset_password(&state, &actor, &id.to_string(), req.password).await?;
     Ok(Json(ResetPasswordResponse { temporary_password }))
 }

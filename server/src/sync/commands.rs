@@ -271,6 +271,7 @@ async fn dispatch(
         lon: a.lon,
         accuracy_m: a.accuracy_m,
         device_time_ms: a.device_time_ms,
+        clock_skew_ms,
     };
     match &command.body {
         CommandBody::ClaimVisit { visit_id } => {
@@ -297,13 +298,6 @@ async fn dispatch(
                 attendance(a),
             )
             .await;
-            if let (Ok(applied), Some(skew)) = (&outcome, clock_skew_ms) {
-                sqlx::query("UPDATE attendance SET clock_skew_ms = $2 WHERE id = $1")
-                    .bind(&applied.value.id)
-                    .bind(skew)
-                    .execute(&mut **tx)
-                    .await?;
-            }
             visit_outcome(command, a.visit_id, outcome)
         }
         CommandBody::RequestExtension {

@@ -313,11 +313,12 @@ impl Session {
             return;
         }
         self.clock_skew_ms = Some(candidate);
-        let stored = sqlx::query("UPDATE device_sessions SET clock_skew_ms = $2 WHERE id = $1")
-            .bind(&self.actor.session_id)
-            .bind(candidate)
-            .execute(self.state.db.pool())
-            .await;
+        let stored = crate::db::sessions::set_clock_skew(
+            self.state.db.pool(),
+            &self.actor.session_id,
+            candidate,
+        )
+        .await;
         if let Err(e) = stored {
             tracing::warn!(error = %e, "storing a clock skew estimate");
         }

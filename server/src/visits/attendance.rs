@@ -37,6 +37,9 @@ pub struct Position {
     pub accuracy_m: f64,
     /// The phone's clock at the event, unix ms.
     pub device_time_ms: i64,
+    /// How far the phone's clock runs off the server's, in ms, when the
+    /// adapter has estimated it (a sync session does); kept for audits.
+    pub clock_skew_ms: Option<i64>,
 }
 
 /// Device times further ahead of the server than this are refused.
@@ -134,6 +137,7 @@ pub async fn attend(
             distance_m: distance,
             within_geofence: distance <= radius,
             fence_radius_m: radius,
+            clock_skew_ms: at.clock_skew_ms,
         },
     )
     .await?;
@@ -283,6 +287,7 @@ mod tests {
             lon: 106.8,
             accuracy_m: 10.0,
             device_time_ms: now,
+            clock_skew_ms: None,
         };
         assert!(ok.validate(now).is_ok());
         let field = |p: Position| p.validate(now).err().map(|e| e.0);

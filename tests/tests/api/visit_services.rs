@@ -102,6 +102,7 @@ async fn services_return_typed_outcomes_and_notices(backend: Backend) {
             lon: 106.8097,
             accuracy_m: 3.0,
             device_time_ms: fieldops_server::db::now_ms(),
+            clock_skew_ms: None,
         },
     )
     .await;

@@ -1,0 +1,170 @@
+//! Customer records as CS keep them: creating one by hand, changing its
+//! contact details, soft-deleting and restoring it. (A customer's own app
+//! account comes from [`super::registration`]; WhatsApp senders become
+//! customers in `helpdesk::whatsapp::inbound`.) Every change is audited and
+//! announced to the staff consoles.
+
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::{Action, Actor};
+use crate::db::customers::{self, CustomerFields, CustomerRow};
+use crate::db::{self, Tx, audit, tickets};
+use crate::domain::{self, CreatedVia, GeoPoint, Status, Validator};
+use crate::events::Audience;
+use crate::service::ServiceError;
+use crate::work::Effects;
+
+/// A customer's fields as asked, validated by [`create`] and [`update`].
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    pub name: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub address: String,
+    pub city: String,
+    pub location: Option<GeoPoint>,
+}
+
+/// A change to a customer's fields: `None` keeps one; `Some(None)` clears
+/// the e-mail address or the location.
+#[derive(Debug, Clone, Default)]
+pub struct Edit {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<Option<String>>,
+    pub address: Option<String>,
+    pub city: Option<String>,
+    pub location: Option<Option<GeoPoint>>,
+}
+
+/// Validates a full set of customer fields, collecting every error.
+fn validate(state: &AppState, input: &Input) -> Result<CustomerFields, ServiceError> {
+    let mut v = Validator::new();
+    let name = v.check("name", domain::line(&input.name, 120));
+    let phone = v.check(
+        "phone",
+        domain::phone_e164(&input.phone, &state.config.default_phone_region),
+    );
+    let email = input
+        .email
+        .as_deref()
+        .map(|e| v.check("email", domain::email(e)));
+    let address = v.check("address", domain::optional_text(&input.address, 500));
+    let city = v.check("city", domain::optional_line(&input.city, 120));
+    let location = input.location.and_then(|l| match l.validate() {
+        Ok(l) => Some((l.lat, l.lon)),
+        Err(m) => {
+            v.add("location", m);
+            None
+        }
+    });
+    v.finish()?;
+    Ok(CustomerFields {
+        name,
+        phone,
+        email,
+        address,
+        city,
+        location,
+    })
+}
+
+fn duplicate_phone(err: sqlx::Error) -> ServiceError {
+    if db::is_unique_violation(&err) {
+        ServiceError::Duplicate("phone")
+    } else {
+        err.into()
+    }
+}
+
+/// The event that tells the staff consoles.
+fn announced(kind: &'static str, row: &CustomerRow) -> Effects {
+    let data = json!({ "id": row.id, "name": row.name, "status": row.status });
+    let audience = Audience::Staff {
+        department_id: None,
+    };
+    Effects::events(vec![(kind, audience, data)])
+}
+
+async fn load(tx: &mut Tx, id: &str) -> Result<CustomerRow, ServiceError> {
+    customers::get(&mut **tx, id)
+        .await?
+        .ok_or(ServiceError::not_found("customer"))
+}
+
+async fn record(tx: &mut Tx, actor: &Actor, action: &str, id: &str) -> Result<(), ServiceError> {
+    audit::record(tx, Some(&actor.user_id), action, "customer", id, json!({})).await?;
+    Ok(())
+}
+
+/// CS create a customer record by hand (a phone call, a walk-in).
+pub async fn create(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    input: &Input,
+) -> Result<(CustomerRow, Effects), ServiceError> {
+    actor.authorize(Action::ManageCustomers)?;
+    let fields = validate(state, input)?;
+    let row = customers::insert(tx, &fields, CreatedVia::Manual, true)
+        .await
+        .map_err(duplicate_phone)?;
+    record(tx, actor, "customer.created", &row.id).await?;
+    Ok((row.clone(), announced("customer.created", &row)))
+}
+
+/// Changes a customer's contact details, address or location; the tickets
+/// that show the customer's name follow.
+pub async fn update(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    edit: Edit,
+) -> Result<(CustomerRow, Effects), ServiceError> {
+    actor.authorize(Action::ManageCustomers)?;
+    let current = load(tx, id).await?;
+    let current_location = current
+        .lat
+        .zip(current.lon)
+        .map(|(lat, lon)| GeoPoint { lat, lon });
+    let input = Input {
+        name: edit.name.unwrap_or(current.name),
+        phone: edit.phone.unwrap_or(current.phone),
+        email: edit.email.unwrap_or(current.email),
+        address: edit.address.unwrap_or(current.address),
+        city: edit.city.unwrap_or(current.city),
+        location: edit.location.unwrap_or(current_location),
+    };
+    let fields = validate(state, &input)?;
+    let row = customers::update(tx, &current.id, &fields)
+        .await
+        .map_err(duplicate_phone)?;
+    tickets::rename_customer(tx, &row.id, &row.name).await?;
+    record(tx, actor, "customer.updated", &row.id).await?;
+    Ok((row.clone(), announced("customer.updated", &row)))
+}
+
+/// Soft-deletes (`Inactive`: the history stays) or restores a customer.
+/// Asking for the status it has changes nothing.
+pub async fn set_status(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: &str,
+    status: Status,
+) -> Result<(CustomerRow, Effects), ServiceError> {
+    actor.authorize(Action::ManageCustomers)?;
+    let current = load(tx, id).await?;
+    if current.status == status {
+        return Ok((current, Effects::none()));
+    }
+    let row = customers::set_status(tx, &current.id, status).await?;
+    let action = if status == Status::Inactive {
+        "customer.deactivated"
+    } else {
+        "customer.restored"
+    };
+    record(tx, actor, action, &row.id).await?;
+    Ok((row.clone(), announced(action, &row)))
+}
