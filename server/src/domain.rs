@@ -258,6 +258,16 @@ pub fn new_password(value: &str) -> Result<String, String> {
     }
 }
 
+/// Where the work is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Site {
+    pub address: String,
+    /// Latitude in degrees, -90 to 90.
+    pub lat: f64,
+    /// Longitude in degrees, -180 to 180.
+    pub lon: f64,
+}
+
 /// A WGS84 position.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GeoPoint {

@@ -12,15 +12,7 @@ use crate::domain::rfc3339;
 use crate::visits::attendance::DayEntry;
 use crate::visits::day_to_date;
 
-/// Where the work is.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
-pub struct Site {
-    pub address: String,
-    /// Latitude in degrees, -90 to 90.
-    pub lat: f64,
-    /// Longitude in degrees, -180 to 180.
-    pub lon: f64,
-}
+pub use crate::domain::Site;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AssignmentView {

@@ -13,15 +13,12 @@ use super::extract::{Json, Page, PageRequest, Path, Query, nullable};
 use super::visit_views::{ClaimView, Site, VisitView};
 use crate::AppState;
 use crate::auth::{Action, Actor, VisitScope};
-use crate::db::visits::{self as visit_db, VisitFields, VisitFilter, VisitRow};
-use crate::db::{assignments, customers, departments};
-use crate::domain::{self, GeoPoint, Status, Validator};
+use crate::db::assignments;
+use crate::db::visits::{self as visit_db, VisitFilter, VisitRow};
+use crate::domain::{self, GeoPoint, Validator};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::visits::{self, claims, distance_m, lifecycle, parse_day};
+use crate::visits::{self, claims, lifecycle, parse_day};
 use crate::work::{Effects, Work};
-
-/// Most visits a `near` query sorts by distance.
-const NEAR_CANDIDATES: u32 = 2000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -96,75 +93,6 @@ pub struct CancelVisitRequest {
     /// Admins only: cancel although technicians hold it (they are released).
     #[serde(default)]
     pub force: bool,
-}
-
-/// Validates and checks the references of a full set of fields.
-async fn validate(state: &AppState, input: VisitInput<'_>) -> ApiResult<VisitFields> {
-    let mut v = Validator::new();
-    let title = v.check("title", domain::line(input.title, 200));
-    let description = v.check(
-        "description",
-        domain::optional_text(input.description, 5000),
-    );
-    let ticket_id = input
-        .ticket_id
-        .map(|t| v.check("ticket_id", domain::bounded_text(t, 64)));
-    let site_address = v.check(
-        "site.address",
-        domain::bounded_text(&input.site.address, 500),
-    );
-    let point = GeoPoint {
-        lat: input.site.lat,
-        lon: input.site.lon,
-    };
-    if let Err(m) = point.validate() {
-        v.add("site", m);
-    }
-    let start_day = v.check("scheduled_start", parse_day(input.scheduled_start));
-    if !(1..=visits::extensions::MAX_PLANNED_DAYS).contains(&input.planned_days) {
-        v.add("planned_days", "must be between 1 and 366");
-    }
-    if !(1..=100).contains(&input.technician_quota) {
-        v.add("technician_quota", "must be between 1 and 100");
-    }
-    let customer = customers::get(state.db.pool(), input.customer_id).await?;
-    match customer {
-        None => v.add("customer_id", "no such customer"),
-        Some(c) if c.status != Status::Active => v.add("customer_id", "the customer is inactive"),
-        Some(_) => {}
-    }
-    if let Some(d) = input.department_id
-        && departments::get(state.db.pool(), d).await?.is_none()
-    {
-        v.add("department_id", "no such department");
-    }
-    v.finish()?;
-    Ok(VisitFields {
-        customer_id: input.customer_id.to_owned(),
-        ticket_id,
-        department_id: input.department_id.map(str::to_owned),
-        title,
-        description,
-        site_address,
-        site_lat: point.lat,
-        site_lon: point.lon,
-        scheduled_start: input.scheduled_start.to_owned(),
-        start_day,
-        planned_days: input.planned_days,
-        technician_quota: input.technician_quota,
-    })
-}
-
-struct VisitInput<'a> {
-    customer_id: &'a str,
-    ticket_id: Option<&'a str>,
-    department_id: Option<&'a str>,
-    title: &'a str,
-    description: &'a str,
-    site: &'a Site,
-    scheduled_start: &'a str,
-    planned_days: i64,
-    technician_quota: i64,
 }
 
 /// The view of a visit with its assignments.
@@ -263,25 +191,14 @@ pub async fn list(
     }
     let (rows, distances, next_cursor) = match near {
         Some(point) => {
-            if let Some(km) = params.within_km {
-                let dlat = km / 111.0;
-                let dlon = km / (111.0 * point.0.to_radians().cos().abs().max(0.01));
-                filter.bbox = Some((
-                    point.0 - dlat,
-                    point.0 + dlat,
-                    point.1 - dlon,
-                    point.1 + dlon,
-                ));
-            }
-            let mut rows: Vec<(f64, VisitRow)> =
-                visit_db::candidates(state.db.pool(), &filter, NEAR_CANDIDATES)
-                    .await?
-                    .into_iter()
-                    .map(|r| (distance_m(point, (r.site_lat, r.site_lon)), r))
-                    .filter(|(d, _)| params.within_km.is_none_or(|km| *d <= km * 1000.0))
-                    .collect();
-            rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.start_day.cmp(&b.1.start_day)));
-            rows.truncate(page.limit as usize);
+            let rows = visits::nearest(
+                &state.db,
+                filter,
+                point,
+                params.within_km,
+                page.limit as usize,
+            )
+            .await?;
             let (d, r): (Vec<_>, Vec<_>) = rows.into_iter().map(|(d, r)| (Some(d), r)).unzip();
             (r, d, None)
         }
@@ -320,26 +237,19 @@ pub async fn create(
     AppendHeaders<[(header::HeaderName, String); 1]>,
     Json<VisitView>,
 )> {
-    actor.authorize(Action::ManageVisits)?;
-    let customer_id = req.customer_id.to_string();
-    let department_id = req.department_id.map(|d| d.to_string());
-    let fields = validate(
-        &state,
-        VisitInput {
-            customer_id: &customer_id,
-            ticket_id: req.ticket_id.as_deref(),
-            department_id: department_id.as_deref(),
-            title: &req.title,
-            description: &req.description,
-            site: &req.site,
-            scheduled_start: &req.scheduled_start,
-            planned_days: req.planned_days.unwrap_or(1),
-            technician_quota: req.technician_quota,
-        },
-    )
-    .await?;
+    let input = lifecycle::VisitInput {
+        customer_id: req.customer_id.to_string(),
+        ticket_id: req.ticket_id,
+        department_id: req.department_id.map(|d| d.to_string()),
+        title: req.title,
+        description: req.description,
+        site: req.site,
+        scheduled_start: req.scheduled_start,
+        planned_days: req.planned_days.unwrap_or(1),
+        technician_quota: req.technician_quota,
+    };
     let mut work = Work::begin(&state).await?;
-    let applied = lifecycle::create(work.tx(), &actor, &fields).await?;
+    let applied = lifecycle::create(work.tx(), &actor, &input).await?;
     let location = format!("/api/v1/visits/{}", applied.value.id);
     let body = view(&mut **work.tx(), applied.value).await?;
     let body = work
@@ -385,45 +295,23 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(req): Json<UpdateVisitRequest>,
 ) -> ApiResult<Json<VisitView>> {
-    actor.authorize(Action::ManageVisits)?;
-    let current = load(&state, &id).await?;
-    let current_site = Site {
-        address: current.site_address.clone(),
-        lat: current.site_lat,
-        lon: current.site_lon,
+    let edit = lifecycle::VisitEdit {
+        ticket_id: req.ticket_id,
+        department_id: req.department_id.map(|d| d.map(|d| d.to_string())),
+        title: req.title,
+        description: req.description,
+        site: req.site,
+        scheduled_start: req.scheduled_start,
+        planned_days: req.planned_days,
+        technician_quota: req.technician_quota,
     };
-    let department_id = match req.department_id {
-        Some(d) => d.map(|d| d.to_string()),
-        None => current.department_id.clone(),
-    };
-    let fields = validate(
-        &state,
-        VisitInput {
-            customer_id: &current.customer_id,
-            ticket_id: match &req.ticket_id {
-                Some(t) => t.as_deref(),
-                None => current.ticket_id.as_deref(),
-            },
-            department_id: department_id.as_deref(),
-            title: req.title.as_deref().unwrap_or(&current.title),
-            description: req.description.as_deref().unwrap_or(&current.description),
-            site: req.site.as_ref().unwrap_or(&current_site),
-            scheduled_start: req
-                .scheduled_start
-                .as_deref()
-                .unwrap_or(&current.scheduled_start),
-            planned_days: req.planned_days.unwrap_or(current.planned_days),
-            technician_quota: req.technician_quota.unwrap_or(current.technician_quota),
-        },
-    )
-    .await?;
     let mut work = Work::begin(&state).await?;
     let applied = lifecycle::update(
         work.tx(),
         state.db.backend(),
         &actor,
-        &current.id,
-        &fields,
+        &id.to_string(),
+        edit,
         req.force,
     )
     .await?;

@@ -4,16 +4,133 @@
 use fieldops_sync::commands::RejectReason;
 use serde_json::json;
 
-use super::{ensure_not_closed, record_transition, visit_data, visit_not_found};
+use super::{ensure_not_closed, parse_day, record_transition, visit_data, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::db::visits::{self, VisitFields, VisitRow, status};
-use crate::db::{Backend, Tx, assignments, audit};
-use crate::service::{Applied, Notice, ServiceResult, allow, reject, reject_as};
+use crate::db::{Backend, Tx, assignments, audit, customers, departments};
+use crate::domain::{self, GeoPoint, Site, Status, Validator};
+use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject, reject_as};
 
-/// Creates a visit in the pool. `fields` are validated and refer to an
-/// existing customer (and department).
-pub async fn create(tx: &mut Tx, actor: &Actor, fields: &VisitFields) -> ServiceResult<VisitRow> {
+/// A visit as asked for; [`create`] and [`update`] validate it and check
+/// what it names.
+#[derive(Debug, Clone)]
+pub struct VisitInput {
+    pub customer_id: String,
+    /// The ticket this visit serves, if any.
+    pub ticket_id: Option<String>,
+    pub department_id: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub site: Site,
+    /// First day, `YYYY-MM-DD`.
+    pub scheduled_start: String,
+    pub planned_days: i64,
+    pub technician_quota: i64,
+}
+
+/// A change to a visit: `None` keeps a field, `Some(None)` clears the
+/// ticket or the department.
+#[derive(Debug, Clone, Default)]
+pub struct VisitEdit {
+    pub ticket_id: Option<Option<String>>,
+    pub department_id: Option<Option<String>>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub site: Option<Site>,
+    pub scheduled_start: Option<String>,
+    pub planned_days: Option<i64>,
+    pub technician_quota: Option<i64>,
+}
+
+impl VisitEdit {
+    /// `visit` with this edit over it.
+    fn over(self, visit: &VisitRow) -> VisitInput {
+        VisitInput {
+            customer_id: visit.customer_id.clone(),
+            ticket_id: self.ticket_id.unwrap_or_else(|| visit.ticket_id.clone()),
+            department_id: self
+                .department_id
+                .unwrap_or_else(|| visit.department_id.clone()),
+            title: self.title.unwrap_or_else(|| visit.title.clone()),
+            description: self
+                .description
+                .unwrap_or_else(|| visit.description.clone()),
+            site: self.site.unwrap_or_else(|| Site {
+                address: visit.site_address.clone(),
+                lat: visit.site_lat,
+                lon: visit.site_lon,
+            }),
+            scheduled_start: self
+                .scheduled_start
+                .unwrap_or_else(|| visit.scheduled_start.clone()),
+            planned_days: self.planned_days.unwrap_or(visit.planned_days),
+            technician_quota: self.technician_quota.unwrap_or(visit.technician_quota),
+        }
+    }
+}
+
+/// Validates a full set of fields, collecting every problem, and checks
+/// that the customer (active) and the department exist.
+async fn check(tx: &mut Tx, input: &VisitInput) -> Result<VisitFields, ServiceError> {
+    let mut v = Validator::new();
+    let title = v.check("title", domain::line(&input.title, 200));
+    let description = v.check(
+        "description",
+        domain::optional_text(&input.description, 5000),
+    );
+    let ticket_id = input
+        .ticket_id
+        .as_deref()
+        .map(|t| v.check("ticket_id", domain::bounded_text(t, 64)));
+    let site_address = v.check(
+        "site.address",
+        domain::bounded_text(&input.site.address, 500),
+    );
+    let point = GeoPoint {
+        lat: input.site.lat,
+        lon: input.site.lon,
+    };
+    if let Err(m) = point.validate() {
+        v.add("site", m);
+    }
+    let start_day = v.check("scheduled_start", parse_day(&input.scheduled_start));
+    if !(1..=super::extensions::MAX_PLANNED_DAYS).contains(&input.planned_days) {
+        v.add("planned_days", "must be between 1 and 366");
+    }
+    if !(1..=100).contains(&input.technician_quota) {
+        v.add("technician_quota", "must be between 1 and 100");
+    }
+    match customers::get(&mut **tx, &input.customer_id).await? {
+        None => v.add("customer_id", "no such customer"),
+        Some(c) if c.status != Status::Active => v.add("customer_id", "the customer is inactive"),
+        Some(_) => {}
+    }
+    if let Some(d) = &input.department_id
+        && departments::get(&mut **tx, d).await?.is_none()
+    {
+        v.add("department_id", "no such department");
+    }
+    v.finish()?;
+    Ok(VisitFields {
+        customer_id: input.customer_id.clone(),
+        ticket_id,
+        department_id: input.department_id.clone(),
+        title,
+        description,
+        site_address,
+        site_lat: point.lat,
+        site_lon: point.lon,
+        scheduled_start: input.scheduled_start.clone(),
+        start_day,
+        planned_days: input.planned_days,
+        technician_quota: input.technician_quota,
+    })
+}
+
+/// Creates a visit in the pool, for an active customer.
+pub async fn create(tx: &mut Tx, actor: &Actor, input: &VisitInput) -> ServiceResult<VisitRow> {
     allow(actor, Action::ManageVisits)?;
+    let fields = &check(tx, input).await?;
     let id = visits::insert(tx, fields, &actor.user_id).await?;
     let row = visits::get(&mut **tx, &id)
         .await?
@@ -53,23 +170,24 @@ fn claimed(v: &VisitRow, what: &str) -> super::ServiceError {
     )
 }
 
-/// Writes `fields` over the visit. Schedule and site are frozen once a
+/// Writes `edit` over the visit. Schedule and site are frozen once a
 /// technician holds it, unless an admin forces the change (audited).
 pub async fn update(
     tx: &mut Tx,
     backend: Backend,
     actor: &Actor,
     visit_id: &str,
-    fields: &VisitFields,
+    edit: VisitEdit,
     force: bool,
 ) -> ServiceResult<VisitRow> {
     allow(actor, Action::ManageVisits)?;
-    if force {
-        allow(actor, Action::ForceVisitChange)?;
-    }
     let before = visits::lock(tx, backend, visit_id)
         .await?
         .ok_or_else(visit_not_found)?;
+    let fields = &check(tx, &edit.over(&before)).await?;
+    if force {
+        allow(actor, Action::ForceVisitChange)?;
+    }
     ensure_not_closed(&before)?;
     let reschedule = schedule_changed(&before, fields);
     if reschedule && before.seats_taken > 0 && !force {

@@ -104,6 +104,42 @@ pub fn visit_not_found() -> ServiceError {
     reject_as(RejectReason::NotFound, "visit", "visit not found")
 }
 
+/// How many visits a distance search ranks (`GET /visits?near=`).
+pub const NEAR_CANDIDATES: u32 = 2000;
+
+/// The visits `filter` lets through nearest `point` (lat, lon) first, then
+/// soonest, at most `limit`, with their distances in metres; with
+/// `within_km`, only those that close. A bounding box narrows the read to
+/// the circle's square; the exact distance decides.
+pub async fn nearest(
+    db: &crate::db::Db,
+    mut filter: crate::db::visits::VisitFilter,
+    point: (f64, f64),
+    within_km: Option<f64>,
+    limit: usize,
+) -> sqlx::Result<Vec<(f64, VisitRow)>> {
+    if let Some(km) = within_km {
+        let dlat = km / 111.0;
+        let dlon = km / (111.0 * point.0.to_radians().cos().abs().max(0.01));
+        filter.bbox = Some((
+            point.0 - dlat,
+            point.0 + dlat,
+            point.1 - dlon,
+            point.1 + dlon,
+        ));
+    }
+    let mut rows: Vec<(f64, VisitRow)> =
+        crate::db::visits::candidates(db.pool(), &filter, NEAR_CANDIDATES)
+            .await?
+            .into_iter()
+            .map(|r| (distance_m(point, (r.site_lat, r.site_lon)), r))
+            .filter(|(d, _)| within_km.is_none_or(|km| *d <= km * 1000.0))
+            .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.start_day.cmp(&b.1.start_day)));
+    rows.truncate(limit);
+    Ok(rows)
+}
+
 /// Great-circle distance in metres between two WGS84 positions.
 pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     // geo points are (x = lon, y = lat).
