@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::tickets::{self, MessageRow, NewTicket, TicketRow};
-use crate::db::{Tx, audit, customers, departments, now_ms};
+use crate::db::{Tx, audit, customers, departments, now_ms, users};
 use crate::domain::{self, Priority, Role, TicketStatus};
 use crate::events::Audience;
 use crate::service::FieldError;
@@ -43,6 +43,155 @@ pub struct TicketChange {
 
 pub type TicketResult<T> = Result<Applied<T>, ServiceError>;
 
+/// A change to a ticket's fields: `None` keeps one.
+#[derive(Debug, Clone, Default)]
+pub struct TicketEdit {
+    pub subject: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<Priority>,
+    pub department_id: Option<String>,
+    /// Start (`true`) or end (`false`) a wait on the customer, which
+    /// pauses the SLA clock.
+    pub waiting_on_customer: Option<bool>,
+}
+
+/// Edits a ticket (staff of its department); a new priority or a wait on
+/// the customer recomputes the SLA deadlines.
+pub async fn update(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    edit: TicketEdit,
+) -> TicketResult<TicketChange> {
+    let t = load(tx, id).await?;
+    allow(
+        actor,
+        Action::EditTicket {
+            department_id: &t.department_id,
+        },
+    )?;
+    let mut v = domain::Validator::new();
+    let changes = tickets::TicketChanges {
+        subject: edit
+            .subject
+            .as_deref()
+            .map(|s| v.check("subject", domain::line(s, 200))),
+        description: edit
+            .description
+            .as_deref()
+            .map(|s| v.check("description", domain::optional_text(s, 10_000))),
+        category: edit
+            .category
+            .as_deref()
+            .map(|c| v.check("category", check_category(state, c))),
+        priority: edit.priority,
+        department_id: match &edit.department_id {
+            Some(d) => match departments::get(&mut **tx, d).await? {
+                Some(d) => Some(d.id),
+                None => {
+                    v.add("department_id", "names no department");
+                    None
+                }
+            },
+            None => None,
+        },
+    };
+    v.finish()?;
+    let now = now_ms();
+    tickets::update_fields(tx, &t.id, &changes).await?;
+    match edit.waiting_on_customer {
+        Some(true) => {
+            tickets::start_wait(tx, &t.id, now).await?;
+        }
+        Some(false) => {
+            tickets::end_wait(tx, &t.id, now).await?;
+        }
+        None => {}
+    }
+    let row = crate::helpdesk::refresh_deadlines(tx, &state.helpdesk.calendar, &t.id).await?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "ticket.updated",
+        "ticket",
+        &t.id,
+        json!({
+            "subject": changes.subject.is_some(), "description": changes.description.is_some(),
+            "category": changes.category, "priority": changes.priority,
+            "department_id": changes.department_id,
+            "waiting_on_customer": edit.waiting_on_customer,
+        }),
+    )
+    .await?;
+    let synced = project(tx, state, &t.id).await?;
+    Ok(Applied {
+        notices: notices("ticket.updated", &row),
+        value: TicketChange {
+            ticket: row,
+            synced,
+        },
+    })
+}
+
+/// Assigns or reassigns a ticket, by hand, to an active staff member of
+/// its department.
+pub async fn assign(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    assignee: &str,
+) -> TicketResult<TicketChange> {
+    let t = load(tx, id).await?;
+    allow(
+        actor,
+        Action::AssignTicket {
+            department_id: &t.department_id,
+        },
+    )?;
+    let user = users::get(&mut **tx, assignee).await?;
+    let member = users::department_ids(&mut **tx, assignee).await?;
+    let ok = user.is_some_and(|u| u.role.is_staff() && u.status == domain::Status::Active)
+        && member.contains(&t.department_id);
+    if !ok {
+        return Err(ServiceError::field(
+            "assigned_to",
+            "must be an active staff member of the ticket's department",
+        ));
+    }
+    let reason = format!("manual: chosen by {}", actor.name);
+    tickets::set_assignee(
+        tx,
+        &t.id,
+        assignee,
+        Some(&actor.user_id),
+        tickets::AssignMethod::Manual,
+        &reason,
+        false,
+    )
+    .await?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "ticket.assigned",
+        "ticket",
+        &t.id,
+        json!({ "assignee_id": assignee, "from": t.assignee_id, "method": "manual" }),
+    )
+    .await?;
+    let row = load(tx, &t.id).await?;
+    let synced = project(tx, state, &t.id).await?;
+    Ok(Applied {
+        notices: notices("ticket.assigned", &row),
+        value: TicketChange {
+            ticket: row,
+            synced,
+        },
+    })
+}
+
 /// Projects ticket `id` into its document inside `tx`.
 async fn project(tx: &mut Tx, state: &AppState, id: &str) -> Result<Vec<Changed>, ServiceError> {
     sync::tickets::project(tx, &state.db, id)
@@ -50,16 +199,8 @@ async fn project(tx: &mut Tx, state: &AppState, id: &str) -> Result<Vec<Changed>
         .map_err(ServiceError::Internal)
 }
 
-/// The fields every ticket event carries.
-pub fn event_data(t: &TicketRow) -> serde_json::Value {
-    json!({
-        "id": t.id, "number": t.number, "status": t.status, "priority": t.priority,
-        "assignee_id": t.assignee_id, "department_id": t.department_id,
-    })
-}
-
 fn notices(kind: &'static str, t: &TicketRow) -> Vec<Notice> {
-    sync::tickets::ticket_notices(kind, t, event_data(t))
+    sync::tickets::ticket_notices(kind, t)
 }
 
 /// A ticket as asked for, before validation.

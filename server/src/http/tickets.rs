@@ -16,14 +16,12 @@ use super::extract::{Json, Page, PageRequest, Path, Query};
 use super::ticket_views::*;
 use crate::AppState;
 use crate::auth::{Action, Actor};
-use crate::db::tickets::{self, AssignMethod, TicketChanges, TicketFilter, TicketRow};
-use crate::db::{audit, departments, now_ms, users};
-use crate::domain::{self, Priority, TicketStatus, Validator};
+use crate::db::tickets::{self, TicketFilter, TicketRow};
+use crate::domain::{Priority, TicketStatus, Validator};
 use crate::error::{ApiError, ApiResult};
-use crate::events::Audience;
 use crate::helpdesk::tickets::{self as service};
 use crate::helpdesk::{self, assignment};
-use crate::service::Notice;
+use crate::service::Applied;
 use crate::work::{Effects, Work};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -113,21 +111,6 @@ pub(super) fn day_range(state: &AppState, field: &str, value: &str) -> ApiResult
     Ok((start(date)?, start(next)?))
 }
 
-fn check_category(state: &AppState, v: &mut Validator, value: &str) -> String {
-    v.check("category", service::check_category(state, value))
-}
-
-/// Projects ticket `id` into its sync document inside `tx`.
-async fn project(
-    tx: &mut crate::db::Tx,
-    state: &AppState,
-    id: &str,
-) -> ApiResult<Vec<crate::sync::Changed>> {
-    crate::sync::tickets::project(tx, &state.db, id)
-        .await
-        .map_err(ApiError::Internal)
-}
-
 async fn load(state: &AppState, id: &Uuid) -> ApiResult<TicketRow> {
     tickets::get(state.db.pool(), &id.to_string())
         .await?
@@ -139,30 +122,17 @@ fn view(state: &AppState, t: TicketRow, pauses: &[(i64, i64)]) -> TicketView {
     TicketView::new(t, Some(&d))
 }
 
-/// The events of a ticket change, for its department and its customer.
-fn notices(kind: &'static str, t: &TicketRow) -> Vec<Notice> {
-    let data = serde_json::json!({
-        "id": t.id, "number": t.number, "status": t.status, "priority": t.priority,
-        "assignee_id": t.assignee_id, "department_id": t.department_id,
-    });
-    let dept = Audience::Staff {
-        department_id: Some(t.department_id.clone()),
-    };
-    let customer = Audience::Customer {
-        customer_id: t.customer_id.clone(),
-    };
-    vec![
-        Notice {
-            kind,
-            audience: dept,
-            data: data.clone(),
-        },
-        Notice {
-            kind,
-            audience: customer,
-            data,
-        },
-    ]
+/// Commits a ticket change and answers with the ticket as it now is.
+async fn respond_with_ticket(
+    state: &AppState,
+    mut work: Work,
+    applied: Applied<service::TicketChange>,
+) -> ApiResult<Json<TicketView>> {
+    let row = applied.value.ticket;
+    let pauses = tickets::pauses(&mut **work.tx(), &row.id).await?;
+    let effects = Effects::told(applied.notices).with_changed(applied.value.synced);
+    let body = view(state, row, &pauses);
+    Ok(Json(work.respond(effects, StatusCode::OK, body).await?))
 }
 
 /// List tickets with search, filters and cursor paging, plus counts over all matches.
@@ -336,69 +306,17 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(req): Json<UpdateTicketRequest>,
 ) -> ApiResult<Json<TicketView>> {
-    let t = load(&state, &id).await?;
-    actor.authorize(Action::EditTicket {
-        department_id: &t.department_id,
-    })?;
-    let mut v = Validator::new();
-    let changes = TicketChanges {
-        subject: req
-            .subject
-            .as_deref()
-            .map(|s| v.check("subject", domain::line(s, 200))),
-        description: req
-            .description
-            .as_deref()
-            .map(|s| v.check("description", domain::optional_text(s, 10_000))),
-        category: req
-            .category
-            .as_deref()
-            .map(|c| check_category(&state, &mut v, c)),
+    let edit = service::TicketEdit {
+        subject: req.subject,
+        description: req.description,
+        category: req.category,
         priority: req.priority,
-        department_id: match req.department_id {
-            Some(d) => match departments::get(state.db.pool(), &d.to_string()).await? {
-                Some(d) => Some(d.id),
-                None => {
-                    v.add("department_id", "names no department");
-                    None
-                }
-            },
-            None => None,
-        },
+        department_id: req.department_id.map(|d| d.to_string()),
+        waiting_on_customer: req.waiting_on_customer,
     };
-    v.finish()?;
-    let now = now_ms();
     let mut work = Work::begin(&state).await?;
-    let tx = work.tx();
-    tickets::update_fields(tx, &t.id, &changes).await?;
-    match req.waiting_on_customer {
-        Some(true) => {
-            tickets::start_wait(tx, &t.id, now).await?;
-        }
-        Some(false) => {
-            tickets::end_wait(tx, &t.id, now).await?;
-        }
-        None => {}
-    }
-    let row = helpdesk::refresh_deadlines(tx, &state.helpdesk.calendar, &t.id).await?;
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        "ticket.updated",
-        "ticket",
-        &t.id,
-        serde_json::json!({
-            "subject": changes.subject.is_some(), "description": changes.description.is_some(),
-            "category": changes.category, "priority": changes.priority,
-            "department_id": changes.department_id, "waiting_on_customer": req.waiting_on_customer,
-        }),
-    )
-    .await?;
-    let synced = project(tx, &state, &t.id).await?;
-    let pauses = tickets::pauses(&mut **tx, &row.id).await?;
-    let effects = Effects::told(notices("ticket.updated", &row)).with_changed(synced);
-    let body = view(&state, row, &pauses);
-    Ok(Json(work.respond(effects, StatusCode::OK, body).await?))
+    let applied = service::update(work.tx(), &state, &actor, &id.to_string(), edit).await?;
+    respond_with_ticket(&state, work, applied).await
 }
 
 /// Move a ticket along open → in_progress → resolved → closed (resolved may reopen).
@@ -437,51 +355,10 @@ pub async fn assign(
     Path(id): Path<Uuid>,
     Json(req): Json<AssignRequest>,
 ) -> ApiResult<Json<TicketView>> {
-    let t = load(&state, &id).await?;
-    actor.authorize(Action::AssignTicket {
-        department_id: &t.department_id,
-    })?;
     let assignee = req.assigned_to.to_string();
-    let user = users::get(state.db.pool(), &assignee).await?;
-    let member = users::department_ids(state.db.pool(), &assignee).await?;
-    let ok = user.is_some_and(|u| u.role.is_staff() && u.status == domain::Status::Active)
-        && member.contains(&t.department_id);
-    if !ok {
-        return Err(ApiError::field(
-            "assigned_to",
-            "must be an active staff member of the ticket's department",
-        ));
-    }
     let mut work = Work::begin(&state).await?;
-    let tx = work.tx();
-    let reason = format!("manual: chosen by {}", actor.name);
-    tickets::set_assignee(
-        tx,
-        &t.id,
-        &assignee,
-        Some(&actor.user_id),
-        AssignMethod::Manual,
-        &reason,
-        false,
-    )
-    .await?;
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        "ticket.assigned",
-        "ticket",
-        &t.id,
-        serde_json::json!({ "assignee_id": assignee, "from": t.assignee_id, "method": "manual" }),
-    )
-    .await?;
-    let row = tickets::get(&mut **tx, &t.id)
-        .await?
-        .ok_or(ApiError::NotFound("ticket"))?;
-    let synced = project(tx, &state, &t.id).await?;
-    let pauses = tickets::pauses(&mut **tx, &row.id).await?;
-    let effects = Effects::told(notices("ticket.assigned", &row)).with_changed(synced);
-    let body = view(&state, row, &pauses);
-    Ok(Json(work.respond(effects, StatusCode::OK, body).await?))
+    let applied = service::assign(work.tx(), &state, &actor, &id.to_string(), &assignee).await?;
+    respond_with_ticket(&state, work, applied).await
 }
 
 /// Add a message; `internal: true` makes it a staff-only note. A staff

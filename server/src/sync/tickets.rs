@@ -284,15 +284,16 @@ pub async fn after_device_write(
         json!({ "description": true, "via": "sync" }),
     )
     .await?;
-    let data = json!({
-        "id": row.id, "number": row.number, "status": row.status, "priority": row.priority,
-        "assignee_id": row.assignee_id, "department_id": row.department_id,
-    });
-    Ok(Ok(ticket_notices("ticket.updated", &row, data)))
+    Ok(Ok(ticket_notices("ticket.updated", &row)))
 }
 
-/// A ticket event for its department and its customer.
-pub fn ticket_notices(kind: &'static str, t: &TicketRow, data: serde_json::Value) -> Vec<Notice> {
+/// A ticket event for its department and its customer, with the fields
+/// every ticket event carries. The one builder of ticket notices.
+pub fn ticket_notices(kind: &'static str, t: &TicketRow) -> Vec<Notice> {
+    let data = json!({
+        "id": t.id, "number": t.number, "status": t.status, "priority": t.priority,
+        "assignee_id": t.assignee_id, "department_id": t.department_id,
+    });
     vec![
         Notice {
             kind,
