@@ -362,8 +362,7 @@ pub async fn claim(
     actor.authorize(Action::ClaimVisit)?;
     let visit_id = id.to_string();
     // Losers are told here, before the writer (`visits::gate`).
-    let mut admitted = state.claim_gate.admit(&state.db, &actor, &visit_id).await?;
-    admitted.take_turn().await;
+    let admitted = state.claim_gate.pass(&state.db, &actor, &visit_id).await?;
     let mut work = Work::begin(&state).await?;
     let applied = claims::claim(work.tx(), state.db.backend(), &actor, &visit_id).await?;
     let seat = applied.value;

@@ -88,15 +88,9 @@ async fn execute_one(
     };
     let (_admitted, refused) = match gated {
         Some(visit_id) => {
-            match state
-                .claim_gate
-                .admit(&state.db, actor, &visit_id.to_string())
-                .await
-            {
-                Ok(mut admitted) => {
-                    admitted.take_turn().await;
-                    (Some(admitted), None)
-                }
+            let visit_id = visit_id.to_string();
+            match state.claim_gate.pass(&state.db, actor, &visit_id).await {
+                Ok(admitted) => (Some(admitted), None),
                 Err(refused) => (None, Some(refused)),
             }
         }

@@ -183,6 +183,20 @@ impl ClaimGate {
         }
     }
 
+    /// How a claim goes in, from any adapter: [`admit`](Self::admit)ted
+    /// (or refused), then in line for its [turn](Admitted::take_turn). Keep
+    /// the admission until the claim's write transaction ends.
+    pub async fn pass(
+        &self,
+        db: &Db,
+        actor: &Actor,
+        visit_id: &str,
+    ) -> Result<Admitted, ServiceError> {
+        let mut admitted = self.admit(db, actor, visit_id).await?;
+        admitted.take_turn().await;
+        Ok(admitted)
+    }
+
     /// Lets the acting technician's claim on `visit_id` go on to the
     /// database, or refuses it with the reason it would lose for.
     pub async fn admit(
