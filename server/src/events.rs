@@ -39,6 +39,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Actor;
 use crate::auth::cache::CallerCache;
+use crate::db::event_log::{self, EventRow};
 use crate::db::{Backend, Db, Tx, new_id, now_ms};
 use crate::domain::Role;
 
@@ -172,15 +173,6 @@ pub struct EventBus {
     callers: Arc<CallerCache>,
 }
 
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    id: String,
-    kind: String,
-    audience: String,
-    data: String,
-    at: i64,
-}
-
 impl Event {
     /// Whether `actor` may receive this event: its audience includes them
     /// and, when it is sent to staff, their role may read its kind.
@@ -195,20 +187,16 @@ impl Event {
     }
 }
 
-impl EventRow {
-    fn into_event(self) -> Option<Event> {
-        Some(Event {
-            id: self.id,
-            kind: self.kind,
-            audience: Some(serde_json::from_str(&self.audience).ok()?),
-            data: serde_json::from_str(&self.data).ok()?,
-            at: self.at,
-        })
-    }
+/// A stored event as the bus knows it; `None` for a row it cannot read.
+fn event_of(row: EventRow) -> Option<Event> {
+    Some(Event {
+        id: row.id,
+        kind: row.kind,
+        audience: Some(serde_json::from_str(&row.audience).ok()?),
+        data: serde_json::from_str(&row.data).ok()?,
+        at: row.at,
+    })
 }
-
-/// Events written by one statement (five parameters each).
-const EVENTS_PER_STATEMENT: usize = 100;
 
 /// Postgres caps a notification's payload at 8000 bytes.
 const MAX_NOTIFY_PAYLOAD: usize = 7900;
@@ -268,9 +256,7 @@ impl EventBus {
         let channel = match db.backend() {
             Backend::Sqlite => String::new(),
             Backend::Postgres => {
-                let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
-                    .fetch_one(db.pool())
-                    .await?;
+                let schema = event_log::current_schema(&db).await?;
                 let schema: String = schema
                     .chars()
                     .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -334,45 +320,29 @@ impl EventBus {
         // One statement for a batch of them (and one for their
         // notifications): this runs inside every write, often while it holds
         // the feed counter. Batches keep within the bind-parameter limits.
-        for batch in recorded.chunks(EVENTS_PER_STATEMENT) {
+        for batch in recorded.chunks(event_log::ROWS_PER_STATEMENT) {
             self.insert(tx, batch).await?;
         }
         Ok(Recorded(recorded))
     }
 
     async fn insert(&self, tx: &mut Tx, batch: &[Event]) -> anyhow::Result<()> {
-        let rows = (0..batch.len())
-            .map(|i| {
-                let params: Vec<String> = (1..=5).map(|k| format!("${}", i * 5 + k)).collect();
-                format!("({})", params.join(", "))
+        let rows = batch
+            .iter()
+            .map(|e| {
+                Ok(EventRow {
+                    id: e.id.clone(),
+                    kind: e.kind.clone(),
+                    audience: serde_json::to_string(&e.audience)?,
+                    data: e.data.to_string(),
+                    at: e.at,
+                })
             })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!("INSERT INTO event_log (id, kind, audience, data, at) VALUES {rows}");
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for event in batch {
-            insert = insert
-                .bind(&event.id)
-                .bind(&event.kind)
-                .bind(serde_json::to_string(&event.audience)?)
-                .bind(event.data.to_string())
-                .bind(event.at);
-        }
-        insert.execute(&mut **tx).await?;
+            .collect::<serde_json::Result<Vec<_>>>()?;
+        event_log::insert(tx, &rows).await?;
         if self.db.backend() == Backend::Postgres {
-            // In order: the rows are numbered and sorted before pg_notify runs.
-            let rows = (0..batch.len())
-                .map(|i| format!("({i}, ${})", i + 2))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "SELECT pg_notify($1, v.payload) FROM (VALUES {rows}) AS v(n, payload) ORDER BY v.n"
-            );
-            let mut notify = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&self.channel);
-            for event in batch {
-                notify = notify.bind(notification(event));
-            }
-            notify.execute(&mut **tx).await?;
+            let payloads: Vec<String> = batch.iter().map(notification).collect();
+            event_log::notify(tx, &self.channel, &payloads).await?;
         }
         Ok(())
     }
@@ -394,23 +364,12 @@ impl EventBus {
 
     /// Events after `since` (exclusive), oldest first, at most `limit`.
     pub async fn since(&self, since: &str, limit: u32) -> sqlx::Result<Vec<Event>> {
-        let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT id, kind, audience, data, at FROM event_log WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(since)
-        .bind(i64::from(limit))
-        .fetch_all(self.db.pool())
-        .await?;
-        Ok(rows.into_iter().filter_map(EventRow::into_event).collect())
+        let rows = event_log::after(&self.db, since, limit).await?;
+        Ok(rows.into_iter().filter_map(event_of).collect())
     }
 
     async fn load(&self, id: &str) -> sqlx::Result<Option<Event>> {
-        let row: Option<EventRow> =
-            sqlx::query_as("SELECT id, kind, audience, data, at FROM event_log WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.db.pool())
-                .await?;
-        Ok(row.and_then(EventRow::into_event))
+        Ok(event_log::get(&self.db, id).await?.and_then(event_of))
     }
 
     /// An account event (sign-out, role or department change, deactivation)
@@ -467,10 +426,6 @@ impl EventBus {
 
     /// Deletes events older than `max_age_ms`.
     pub async fn expire(&self, max_age_ms: i64) -> sqlx::Result<u64> {
-        let done = sqlx::query("DELETE FROM event_log WHERE at < $1")
-            .bind(now_ms() - max_age_ms)
-            .execute(self.db.pool())
-            .await?;
-        Ok(done.rows_affected())
+        event_log::delete_before(&self.db, now_ms() - max_age_ms).await
     }
 }

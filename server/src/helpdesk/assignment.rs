@@ -16,20 +16,13 @@
 use jiff::Timestamp;
 
 use crate::AppState;
+use crate::auth::{Action, Actor};
+use crate::db::rotation::{self, Candidate, rotate};
 use crate::db::tickets::{self, AssignMethod};
-use crate::db::{Tx, audit, now_ms};
+use crate::db::{Tx, audit, now_ms, users};
 use crate::events::Audience;
+use crate::service::ServiceError;
 use crate::work::{Effects, Work};
-
-/// An agent who could take work now.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Candidate {
-    user_id: String,
-    department_id: String,
-    last_assigned_at: i64,
-    shift_start_min: Option<i64>,
-    shift_end_min: Option<i64>,
-}
 
 /// Whether `minute` (of the day) is within `[start, end)`, wrapping past midnight.
 pub fn within_shift(start: Option<i64>, end: Option<i64>, minute: i64) -> bool {
@@ -40,40 +33,14 @@ pub fn within_shift(start: Option<i64>, end: Option<i64>, minute: i64) -> bool {
     }
 }
 
+/// The agents who could take work at `minute` of the day, least recently
+/// assigned first.
 async fn candidates(tx: &mut Tx, minute: i64) -> sqlx::Result<Vec<Candidate>> {
-    let all: Vec<Candidate> = sqlx::query_as(
-        "SELECT u.id AS user_id, m.department_id, COALESCE(r.last_assigned_at, 0) AS last_assigned_at, \
-                r.shift_start_min, r.shift_end_min \
-         FROM users u JOIN department_members m ON m.user_id = u.id \
-         LEFT JOIN agent_rotation r ON r.user_id = u.id \
-         WHERE u.status = 'active' AND u.presence = 'available' AND u.role IN ('cs', 'admin') \
-         ORDER BY last_assigned_at, u.id",
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(all
+    Ok(rotation::available(tx)
+        .await?
         .into_iter()
         .filter(|c| within_shift(c.shift_start_min, c.shift_end_min, minute))
         .collect())
-}
-
-/// Records that `user_id` was just given work: they go to the back of the line.
-async fn rotate(tx: &mut Tx, user_id: &str, now: i64) -> sqlx::Result<i64> {
-    let newest: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(last_assigned_at), 0) FROM agent_rotation")
-            .fetch_one(&mut **tx)
-            .await?;
-    let at = now.max(newest + 1);
-    sqlx::query(
-        "INSERT INTO agent_rotation (user_id, last_assigned_at, assigned_count) VALUES ($1, $2, 1) \
-         ON CONFLICT (user_id) DO UPDATE SET last_assigned_at = $2, \
-                                             assigned_count = agent_rotation.assigned_count + 1",
-    )
-    .bind(user_id)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(at)
 }
 
 /// The current minute of the day in the calendar's time zone.
@@ -123,21 +90,9 @@ async fn assign_next(tx: &mut Tx, state: &AppState) -> anyhow::Result<Option<Eff
     let mut departments: Vec<&str> = agents.iter().map(|a| a.department_id.as_str()).collect();
     departments.sort_unstable();
     departments.dedup();
-    let placeholders: Vec<String> = (1..=departments.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT id, department_id, priority FROM tickets \
-         WHERE assignee_id IS NULL AND status IN ('open', 'in_progress') \
-           AND department_id IN ({}) \
-         ORDER BY CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, \
-                  created_at, id \
-         LIMIT 1",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
-    for d in &departments {
-        query = query.bind(*d);
-    }
-    let Some((ticket_id, department_id, priority)) = query.fetch_optional(&mut **tx).await? else {
+    let Some((ticket_id, department_id, priority)) =
+        rotation::next_queued_ticket(tx, &departments).await?
+    else {
         return Ok(None);
     };
     // `agents` is ordered least recently assigned first.
@@ -258,16 +213,54 @@ pub async fn pick_for_chat(
     Ok(Some(agent.user_id.clone()))
 }
 
-/// Sets or clears an agent's shift (minutes of the day).
-pub async fn set_shift(tx: &mut Tx, user_id: &str, shift: Option<(i64, i64)>) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO agent_rotation (user_id, shift_start_min, shift_end_min) VALUES ($1, $2, $3) \
-         ON CONFLICT (user_id) DO UPDATE SET shift_start_min = $2, shift_end_min = $3",
+fn minutes(field: &str, v: &str) -> Result<i64, ServiceError> {
+    let t = jiff::civil::Time::strptime("%H:%M", v.trim())
+        .map_err(|_| ServiceError::field(field, "must be HH:MM"))?;
+    Ok(i64::from(t.hour()) * 60 + i64::from(t.minute()))
+}
+
+/// Sets a staff member's shift, `start` to `end` as `HH:MM` in the SLA
+/// calendar's time zone (an `end` before `start` runs past midnight), or
+/// clears it (neither given: any time). Wake the assigner after commit.
+pub async fn set_shift(
+    tx: &mut Tx,
+    actor: &Actor,
+    user_id: &str,
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<(), ServiceError> {
+    actor.authorize(Action::ManageShifts)?;
+    let user = users::get(&mut **tx, user_id)
+        .await?
+        .ok_or(ServiceError::not_found("user"))?;
+    if !user.role.is_staff() {
+        return Err(ServiceError::field("id", "customers have no shift"));
+    }
+    let shift = match (start, end) {
+        (None, None) => None,
+        (Some(s), Some(e)) => {
+            let (s, e) = (minutes("start", s)?, minutes("end", e)?);
+            if s == e {
+                return Err(ServiceError::field("end", "must differ from start"));
+            }
+            Some((s, e))
+        }
+        _ => {
+            return Err(ServiceError::field(
+                "end",
+                "give both start and end, or neither",
+            ));
+        }
+    };
+    rotation::set_shift(tx, &user.id, shift).await?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "user.shift_set",
+        "user",
+        &user.id,
+        serde_json::json!({ "start": start, "end": end }),
     )
-    .bind(user_id)
-    .bind(shift.map(|s| s.0))
-    .bind(shift.map(|s| s.1))
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }

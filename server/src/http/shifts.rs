@@ -8,9 +8,8 @@ use uuid::Uuid;
 
 use super::extract::{Json, Path};
 use crate::AppState;
-use crate::auth::{Action, Actor};
-use crate::db::{audit, users};
-use crate::error::{ApiError, ApiResult};
+use crate::auth::Actor;
+use crate::error::ApiResult;
 use crate::helpdesk::assignment;
 use crate::work::{Effects, Work};
 
@@ -23,12 +22,6 @@ pub struct ShiftRequest {
     pub end: Option<String>,
 }
 
-fn minutes(field: &str, v: &str) -> ApiResult<i64> {
-    let t = jiff::civil::Time::strptime("%H:%M", v.trim())
-        .map_err(|_| ApiError::field(field, "must be HH:MM"))?;
-    Ok(i64::from(t.hour()) * 60 + i64::from(t.minute()))
-}
-
 /// Set or clear a staff member's shift.
 #[utoipa::path(put, path = "/api/v1/users/{id}/shift", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = ShiftRequest,
@@ -39,39 +32,13 @@ pub async fn set_shift(
     Path(id): Path<Uuid>,
     Json(req): Json<ShiftRequest>,
 ) -> ApiResult<Json<ShiftRequest>> {
-    actor.authorize(Action::ManageShifts)?;
-    let user = users::get(state.db.pool(), &id.to_string())
-        .await?
-        .ok_or(ApiError::NotFound("user"))?;
-    if !user.role.is_staff() {
-        return Err(ApiError::field("id", "customers have no shift"));
-    }
-    let shift = match (&req.start, &req.end) {
-        (None, None) => None,
-        (Some(s), Some(e)) => {
-            let (s, e) = (minutes("start", s)?, minutes("end", e)?);
-            if s == e {
-                return Err(ApiError::field("end", "must differ from start"));
-            }
-            Some((s, e))
-        }
-        _ => {
-            return Err(ApiError::field(
-                "end",
-                "give both start and end, or neither",
-            ));
-        }
-    };
     let mut work = Work::begin(&state).await?;
-    let tx = work.tx();
-    assignment::set_shift(tx, &user.id, shift).await?;
-    audit::record(
-        tx,
-        Some(&actor.user_id),
-        "user.shift_set",
-        "user",
-        &user.id,
-        serde_json::json!({ "start": req.start, "end": req.end }),
+    assignment::set_shift(
+        work.tx(),
+        &actor,
+        &id.to_string(),
+        req.start.as_deref(),
+        req.end.as_deref(),
     )
     .await?;
     work.commit(Effects::none()).await?;
