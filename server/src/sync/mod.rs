@@ -93,7 +93,7 @@ pub struct DocScope {
 }
 
 /// A stored change: the document and the feed position it moved to. Every
-/// write returns these, and the transaction ends with [`commit`], which
+/// write returns these, and the unit of work (`crate::work`) ends the transaction,
 /// records one wake-up for them; the instance's [`live`] feed then reads
 /// what changed, so the wake-up itself needs to say no more.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,7 +189,7 @@ impl From<sqlx::Error> for DocWriteError {
     }
 }
 
-/// The outcome of a stored write; end the transaction with [`commit`] and `changed`.
+/// The outcome of a stored write; the unit of work commits it with `changed`.
 #[derive(Debug)]
 pub struct Stored {
     /// `None` when the write changed nothing (e.g. changes already stored).
