@@ -92,6 +92,13 @@ pub struct DocScope {
     pub in_pool: bool,
 }
 
+/// A UUID the server stored, for a document: a stored id that is not one
+/// is an error (the projection fails loudly), never a nil id put in a
+/// document.
+pub fn stored_uuid(id: &str) -> anyhow::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(id).map_err(|_| anyhow::anyhow!("stored id {id:?} is not a UUID"))
+}
+
 /// A stored change: the document and the feed position it moved to. Every
 /// write returns these, and the unit of work (`crate::work`) ends the transaction,
 /// records one wake-up for them; the instance's [`live`] feed then reads

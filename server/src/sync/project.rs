@@ -17,13 +17,9 @@ use fieldops_sync::docs::visit::{Assignment, AssignmentState, Site, Visit, Visit
 use fieldops_sync::ids::{AssignmentId, DepartmentId, DocId, DocKind, UserId};
 use fieldops_sync::protocol::DropReason;
 
-use super::{Changed, DocScope, DocWriteError, FeedPosition, store};
+use super::{Changed, DocScope, DocWriteError, FeedPosition, store, stored_uuid};
 use crate::db::visits::VisitRow;
 use crate::db::{Db, Tx, assignments, visits};
-
-fn uuid_of(id: &str) -> uuid::Uuid {
-    uuid::Uuid::parse_str(id).unwrap_or_default()
-}
 
 /// The document form of a visit row and its assignments, keeping what
 /// technicians wrote (notes, checklist) from `current`.
@@ -37,32 +33,38 @@ fn visit_doc(
         "assigned" => VisitStatus::Assigned,
         "in_progress" => VisitStatus::InProgress,
         "done" => VisitStatus::Done,
-        _ => VisitStatus::Cancelled,
+        "cancelled" => VisitStatus::Cancelled,
+        other => anyhow::bail!("visit {} has an unknown status {other:?}", row.id),
     };
     let assignments = held
         .iter()
-        .map(|a| Assignment {
-            assignment_id: AssignmentId::from_uuid(uuid_of(&a.id)),
-            technician_id: UserId::from_uuid(uuid_of(&a.technician_id)),
-            state: match a.state.as_str() {
-                "active" => AssignmentState::Active,
-                "completed" => AssignmentState::Completed,
-                _ => AssignmentState::Released,
-            },
+        .map(|a| {
+            Ok(Assignment {
+                assignment_id: AssignmentId::from_uuid(stored_uuid(&a.id)?),
+                technician_id: UserId::from_uuid(stored_uuid(&a.technician_id)?),
+                state: match a.state.as_str() {
+                    "active" => AssignmentState::Active,
+                    "completed" => AssignmentState::Completed,
+                    "released" => AssignmentState::Released,
+                    other => anyhow::bail!("assignment {} has an unknown state {other:?}", a.id),
+                },
+            })
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     let (notes, checklist) = current.map(|v| (v.notes, v.checklist)).unwrap_or_default();
     Ok(Visit {
         ticket_id: row
             .ticket_id
             .as_deref()
-            .map(|t| DocId::from_uuid(uuid_of(t))),
+            .map(|t| stored_uuid(t).map(DocId::from_uuid))
+            .transpose()?,
         // The customer record's id.
-        customer_id: UserId::from_uuid(uuid_of(&row.customer_id)),
+        customer_id: UserId::from_uuid(stored_uuid(&row.customer_id)?),
         department_id: row
             .department_id
             .as_deref()
-            .map(|d| DepartmentId::from_uuid(uuid_of(d))),
+            .map(|d| stored_uuid(d).map(DepartmentId::from_uuid))
+            .transpose()?,
         title: row.title.clone(),
         description: row.description.clone(),
         site: Site {
@@ -74,8 +76,8 @@ fn visit_doc(
             .scheduled_start
             .parse()
             .map_err(|e| anyhow::anyhow!("visit {} has a bad date: {e:?}", row.id))?,
-        planned_days: u32::try_from(row.planned_days).unwrap_or_default(),
-        technician_quota: u32::try_from(row.technician_quota).unwrap_or_default(),
+        planned_days: u32::try_from(row.planned_days)?,
+        technician_quota: u32::try_from(row.technician_quota)?,
         status,
         emergency: row.emergency == 1,
         assignments,

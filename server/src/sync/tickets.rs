@@ -40,7 +40,7 @@ use fieldops_sync::protocol::DropReason;
 use fieldops_sync::rules::{Violation, ViolationReason, WriteError};
 use serde_json::json;
 
-use super::{Changed, DocScope, store};
+use super::{Changed, DocScope, store, stored_uuid};
 use crate::auth::Actor;
 use crate::db::tickets::{self, MessageRow, TicketRow};
 use crate::db::{Backend, Db, Tx, audit, now_ms};
@@ -50,19 +50,17 @@ use crate::service::Notice;
 /// Longest description a device may write, in characters (as over HTTP).
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 
-fn uuid_of(id: &str) -> uuid::Uuid {
-    uuid::Uuid::parse_str(id).unwrap_or_default()
-}
-
 /// The public messages of a ticket in document form.
-fn doc_messages(rows: &[MessageRow]) -> Vec<TicketMessage> {
+fn doc_messages(rows: &[MessageRow]) -> anyhow::Result<Vec<TicketMessage>> {
     rows.iter()
         .filter(|m| m.internal == 0)
-        .map(|m| TicketMessage {
-            id: ItemId::from_uuid(uuid_of(&m.id)),
-            author: m.author_kind.parse().unwrap_or(Author::System),
-            body: m.body.clone(),
-            at_ms: m.created_at,
+        .map(|m| {
+            Ok(TicketMessage {
+                id: ItemId::from_uuid(stored_uuid(&m.id)?),
+                author: m.author_kind.parse().unwrap_or(Author::System),
+                body: m.body.clone(),
+                at_ms: m.created_at,
+            })
         })
         .collect()
 }
@@ -96,16 +94,17 @@ fn ticket_doc(
         category: row.category.clone(),
         priority,
         status,
-        customer_id: UserId::from_uuid(uuid_of(account_id)),
-        department_id: DepartmentId::from_uuid(uuid_of(&row.department_id)),
+        customer_id: UserId::from_uuid(stored_uuid(account_id)?),
+        department_id: DepartmentId::from_uuid(stored_uuid(&row.department_id)?),
         assignee_id: row
             .assignee_id
             .as_deref()
-            .map(|a| UserId::from_uuid(uuid_of(a))),
+            .map(|a| stored_uuid(a).map(UserId::from_uuid))
+            .transpose()?,
         photo_ids: current.map(|t| t.photo_ids).unwrap_or_default(),
         created_at_ms: row.created_at,
         updated_at_ms: row.updated_at,
-        messages: doc_messages(messages),
+        messages: doc_messages(messages)?,
     })
 }
 
