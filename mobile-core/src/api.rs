@@ -23,7 +23,7 @@ use crate::error::{CoreError, Result};
 use crate::events::{CoreEvent, CoreListener, Events, SyncStatus};
 use crate::geo::{GeofenceCheck, Position, check_geofence};
 use crate::outbox::{self, OutboxEntry};
-use crate::store::{Store, now_ms};
+use crate::store::{Store, id_at, now_ms};
 
 /// Longest visit notes, in characters.
 pub const MAX_NOTES_CHARS: usize = 20_000;
@@ -268,10 +268,7 @@ impl FieldopsCore {
                     let lat: Option<f64> = row.get(4)?;
                     let lon: Option<f64> = row.get(5)?;
                     Ok(ListItem {
-                        doc_id: row
-                            .get::<_, String>(0)?
-                            .parse()
-                            .unwrap_or_else(|_| DocId::new()),
+                        doc_id: id_at(row, 0)?,
                         title: row.get(1)?,
                         status: row.get(2)?,
                         sort_key: row.get(3)?,

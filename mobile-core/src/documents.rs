@@ -13,7 +13,7 @@ use fieldops_sync::protocol::Snapshot;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{CoreError, Result};
-use crate::store::now_ms;
+use crate::store::{id_at, now_ms};
 
 /// After this many appended changes a document is compacted into a new snapshot.
 const COMPACT_AFTER: i64 = 64;
@@ -392,9 +392,8 @@ pub(crate) fn with_local_changes(conn: &Connection) -> Result<Vec<DocId>> {
     let mut stmt =
         conn.prepare("SELECT doc_id FROM documents WHERE local_changes = 1 AND provisional = 0")?;
     let ids = stmt
-        .query_map([], |row| row.get::<_, String>(0))?
-        .filter_map(|r| r.ok().and_then(|s| s.parse().ok()))
-        .collect();
+        .query_map([], |row| id_at(row, 0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
 }
 
@@ -446,14 +445,11 @@ pub(crate) fn reindex(
 
 /// Parses and indexes every document stored unparsed; returns how many.
 pub(crate) fn index_pending(conn: &Connection, me: Me) -> Result<usize> {
-    let ids: Vec<String> = conn
+    let ids: Vec<DocId> = conn
         .prepare("SELECT doc_id FROM documents WHERE indexed = 0")?
-        .query_map([], |row| row.get(0))?
+        .query_map([], |row| id_at(row, 0))?
         .collect::<rusqlite::Result<_>>()?;
-    for id in &ids {
-        let Ok(doc_id) = id.parse::<DocId>() else {
-            continue;
-        };
+    for &doc_id in &ids {
         if let Some(loaded) = load(conn, doc_id)? {
             reindex(conn, doc_id, loaded.kind, &loaded.doc, me)?;
         }

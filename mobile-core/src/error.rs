@@ -97,6 +97,11 @@ impl CoreError {
 
 impl From<rusqlite::Error> for CoreError {
     fn from(error: rusqlite::Error) -> Self {
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, cause) = &error
+            && let Some(bad) = cause.downcast_ref::<crate::store::BadStoredId>()
+        {
+            return CoreError::StoreCorrupt(bad.to_string());
+        }
         CoreError::Sqlite(Box::new(error))
     }
 }

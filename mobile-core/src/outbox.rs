@@ -14,7 +14,7 @@ use fieldops_sync::ids::{CommandId, DocId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{CoreError, Result};
-use crate::store::now_ms;
+use crate::store::{id_at, now_ms, opt_id_at};
 
 /// Where a command is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,15 +95,10 @@ const COLUMNS: &str =
 
 fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
     Ok(OutboxEntry {
-        command_id: row
-            .get::<_, String>(0)?
-            .parse()
-            .unwrap_or_else(|_| CommandId::new()),
+        command_id: id_at(row, 0)?,
         device_seq: row.get::<_, i64>(1)? as u64,
         name: row.get(2)?,
-        target_id: row
-            .get::<_, Option<String>>(3)?
-            .and_then(|s| s.parse().ok()),
+        target_id: opt_id_at(row, 3)?,
         state: CommandState::parse(&row.get::<_, String>(4)?),
         reason: row.get(5)?,
         message: row.get(6)?,

@@ -9,11 +9,13 @@
 //! Reads use their own connection and see the last committed state.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 
 use fieldops_sync::ids::DeviceId;
 use fieldops_sync::protocol::Cursor;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use crate::error::{CoreError, Result};
 use crate::schema;
@@ -150,6 +152,41 @@ pub(crate) fn set_cursor(conn: &Connection, cursor: Cursor) -> Result<()> {
         meta_set(conn, "cursor", &cursor.0.to_string())?;
     }
     Ok(())
+}
+
+/// An id column whose text is not a valid id: the store is corrupt.
+///
+/// Ids in the store were all written by the core from typed ids, so one that
+/// does not parse is damage, reported as [`CoreError::StoreCorrupt`]. It is
+/// never replaced by a fresh or nil id, which would name a document or
+/// command that does not exist, nor silently skipped.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid id in column {column}")]
+pub(crate) struct BadStoredId {
+    column: String,
+}
+
+fn parse_id<T: FromStr>(text: &str, column: &str) -> Result<T, BadStoredId> {
+    text.parse().map_err(|_| BadStoredId {
+        column: column.to_owned(),
+    })
+}
+
+/// Reads the id in column `idx` of `row`; see [`BadStoredId`].
+pub(crate) fn id_at<T: FromStr>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    parse_id(&text, row.as_ref().column_name(idx).unwrap_or("?"))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+/// Reads the nullable id in column `idx` of `row`; see [`BadStoredId`].
+pub(crate) fn opt_id_at<T: FromStr>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
+    match row.get::<_, Option<String>>(idx)? {
+        None => Ok(None),
+        Some(text) => parse_id(&text, row.as_ref().column_name(idx).unwrap_or("?"))
+            .map(Some)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e))),
+    }
 }
 
 /// Unix milliseconds now.

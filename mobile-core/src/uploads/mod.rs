@@ -43,7 +43,7 @@ use crate::documents::{self, Me};
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
 use crate::photo;
-use crate::store::now_ms;
+use crate::store::{id_at, now_ms};
 
 mod download;
 mod prune;
@@ -237,10 +237,7 @@ fn row_to_upload(uploads: &Uploads, row: &rusqlite::Row<'_>) -> rusqlite::Result
     let state: String = row.get(6)?;
     Ok(PhotoUpload {
         sha256: row.get(0)?,
-        photo_doc_id: row
-            .get::<_, String>(1)?
-            .parse()
-            .unwrap_or_else(|_| DocId::new()),
+        photo_doc_id: id_at(row, 1)?,
         kind: if kind == "thumbnail" {
             UploadKind::Thumbnail
         } else {

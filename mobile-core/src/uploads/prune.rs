@@ -14,7 +14,7 @@ use super::Uploads;
 use crate::api::{FieldopsCore, Inner};
 use crate::documents;
 use crate::error::Result;
-use crate::store::now_ms;
+use crate::store::{id_at, now_ms};
 
 /// How long the device keeps a photo's full-size file after its upload
 /// finished, unless [`FieldopsCore::free_photo_space`] is asked sooner.
@@ -35,23 +35,20 @@ impl FieldopsCore {
 pub(crate) fn prune(inner: &Inner, uploaded_before: Duration) -> Result<u64> {
     let age_ms = i64::try_from(uploaded_before.as_millis()).unwrap_or(i64::MAX);
     let cutoff = now_ms().saturating_sub(age_ms);
-    let candidates: Vec<(String, String)> = inner.store.read(|conn| {
+    let candidates: Vec<(String, DocId)> = inner.store.read(|conn| {
         let mut stmt = conn.prepare(
             "SELECT sha256, photo_doc_id FROM photo_uploads
              WHERE kind = 'image' AND state = 'done' AND updated_at_ms <= ?1",
         )?;
-        let rows = stmt.query_map(params![cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map(params![cutoff], |r| Ok((r.get(0)?, id_at(r, 1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     })?;
     let mut freed = 0;
-    for (sha256, photo_id) in candidates {
+    for (sha256, id) in candidates {
         // Pruned before: its row stays `done`, its file is gone.
         if !inner.uploads.path(&sha256).is_file() {
             continue;
         }
-        let Ok(id) = photo_id.parse::<DocId>() else {
-            continue;
-        };
         let photo = inner
             .store
             .read(|conn| documents::get_typed::<Photo>(conn, id));

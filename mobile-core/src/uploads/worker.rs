@@ -32,7 +32,7 @@ use crate::client::{blocking, fresh_session};
 use crate::documents;
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
-use crate::store::now_ms;
+use crate::store::{id_at, now_ms};
 
 /// What one [`upload_pass`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -434,9 +434,8 @@ async fn mark_uploaded(inner: &Arc<Inner>) -> Result<u64> {
                  WHERE kind = 'photo' AND status = 'pending' AND assigned_to_me = 1",
             )?;
             let ids = stmt
-                .query_map([], |row| row.get::<_, String>(0))?
-                .filter_map(|r| r.ok().and_then(|s| s.parse().ok()))
-                .collect();
+                .query_map([], |row| id_at(row, 0))?
+                .collect::<rusqlite::Result<_>>()?;
             Ok(ids)
         })?;
         let mut marked = Vec::new();
