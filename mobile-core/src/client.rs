@@ -285,33 +285,38 @@ async fn run_session(inner: &Arc<Inner>, one_shot: bool) -> Result<SyncReport> {
     let mut refreshed = false;
     loop {
         let session = fresh_session(inner, refreshed).await?;
-        match Session_::open(inner, &session).await {
+        match SyncConnection::open(inner, &session).await {
             Ok(mut s) => return s.run(one_shot).await,
-            Err(SessionError::TokenExpired) if !refreshed => refreshed = true,
-            Err(SessionError::TokenExpired) => {
+            Err(ConnectionError::TokenExpired) if !refreshed => refreshed = true,
+            Err(ConnectionError::TokenExpired) => {
                 return Err(CoreError::Unauthorized(
                     "token refused after refresh".into(),
                 ));
             }
-            Err(SessionError::Core(e)) => return Err(e),
+            Err(ConnectionError::Core(e)) => return Err(e),
         }
     }
 }
 
-enum SessionError {
+/// Why a [`SyncConnection`] could not open or read a frame.
+enum ConnectionError {
+    /// The server says the access token expired: refresh it, connect again.
     TokenExpired,
+    /// Anything else.
     Core(CoreError),
 }
 
-impl From<CoreError> for SessionError {
+impl From<CoreError> for ConnectionError {
     fn from(e: CoreError) -> Self {
-        SessionError::Core(e)
+        ConnectionError::Core(e)
     }
 }
 
-/// A connected session.
-#[allow(non_camel_case_types)]
-struct Session_ {
+/// One open WebSocket session on `/api/v1/sync`: the socket, the per-document
+/// Automerge sync states, and what was pushed and not yet answered. It lives
+/// from `Welcome` to the socket's close; [`run_session`] opens a new one per
+/// connection. (Not the signed-in [`Session`], which holds the tokens.)
+struct SyncConnection {
     inner: Arc<Inner>,
     ws: Ws,
     target: Cursor,
@@ -323,8 +328,8 @@ struct Session_ {
     report: SyncReport,
 }
 
-impl Session_ {
-    async fn open(inner: &Arc<Inner>, session: &Session) -> Result<Self, SessionError> {
+impl SyncConnection {
+    async fn open(inner: &Arc<Inner>, session: &Session) -> Result<Self, ConnectionError> {
         let url = ws_url(&session.account.base_url);
         let config = WebSocketConfig::default()
             .read_buffer_size(protocol::limits::SOCKET_READ_BUFFER_BYTES)
@@ -372,7 +377,7 @@ impl Session_ {
             match next_message(&mut ws).await? {
                 ServerMessage::Welcome(welcome) => break welcome,
                 ServerMessage::Error(e) if e.code == ErrorCode::TokenExpired => {
-                    return Err(SessionError::TokenExpired);
+                    return Err(ConnectionError::TokenExpired);
                 }
                 ServerMessage::Error(e) => return Err(error_frame(e).into()),
                 ServerMessage::Pong { .. } => continue,
@@ -384,7 +389,7 @@ impl Session_ {
         tracing::debug!(session = %welcome.session, cursor = welcome.cursor.0, "sync session open");
         // Online again: queued photos may go now.
         inner.uploads.kick.notify_one();
-        Ok(Session_ {
+        Ok(SyncConnection {
             inner: inner.clone(),
             ws,
             target: welcome.cursor,
@@ -415,8 +420,8 @@ impl Session_ {
             tokio::select! {
                 message = next_message(&mut self.ws) => {
                     let message = message.map_err(|e| match e {
-                        SessionError::Core(e) => e,
-                        SessionError::TokenExpired => CoreError::Network("token expired".into()),
+                        ConnectionError::Core(e) => e,
+                        ConnectionError::TokenExpired => CoreError::Network("token expired".into()),
                     })?;
                     self.handle(message).await?;
                 }
@@ -697,7 +702,7 @@ fn error_frame(e: protocol::ErrorFrame) -> CoreError {
     }
 }
 
-async fn next_message(ws: &mut Ws) -> Result<ServerMessage, SessionError> {
+async fn next_message(ws: &mut Ws) -> Result<ServerMessage, ConnectionError> {
     loop {
         let Some(frame) = ws.next().await else {
             return Err(CoreError::Network("connection closed".into()).into());
