@@ -95,6 +95,17 @@ impl CoreError {
     }
 }
 
+/// [`CoreError::InvalidInput`] if `text` is longer than `max` characters.
+pub(crate) fn check_len(field: &'static str, text: &str, max: usize) -> Result<()> {
+    if text.chars().count() > max {
+        return Err(CoreError::invalid(
+            field,
+            format!("longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
 impl From<rusqlite::Error> for CoreError {
     fn from(error: rusqlite::Error) -> Self {
         if let rusqlite::Error::FromSqlConversionFailure(_, _, cause) = &error

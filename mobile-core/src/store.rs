@@ -189,6 +189,12 @@ pub(crate) fn opt_id_at<T: FromStr>(row: &Row<'_>, idx: usize) -> rusqlite::Resu
     }
 }
 
+/// Forgets the feed cursor (another user's data was wiped).
+pub(crate) fn clear_cursor(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM meta WHERE key = 'cursor'", [])?;
+    Ok(())
+}
+
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -17,22 +17,24 @@ fn setup(dir: &tempfile::TempDir) -> (FieldopsCore, std::path::PathBuf, DocId) {
     let visit = sample_visit();
     let me: UserId = visit.assignments[0].technician_id;
     let id = DocId::new();
-    core.import_snapshots(&[Snapshot {
-        doc_id: id,
-        kind: DocKind::Visit,
-        seq: Cursor(1),
-        bytes: visit.to_document().unwrap().save(),
-    }])
-    .unwrap();
-    core.sign_in_offline(Account {
-        base_url: "http://127.0.0.1:9".into(),
-        user_id: me,
-        role: Role::Technician,
-        name: "Tech".into(),
-        email: "tech1@example.com".into(),
-        department_ids: vec![],
-    })
-    .unwrap();
+    core.documents()
+        .import_snapshots(&[Snapshot {
+            doc_id: id,
+            kind: DocKind::Visit,
+            seq: Cursor(1),
+            bytes: visit.to_document().unwrap().save(),
+        }])
+        .unwrap();
+    core.auth()
+        .sign_in_offline(Account {
+            base_url: "http://127.0.0.1:9".into(),
+            user_id: me,
+            role: Role::Technician,
+            name: "Tech".into(),
+            email: "tech1@example.com".into(),
+            department_ids: vec![],
+        })
+        .unwrap();
     (core, path, id)
 }
 
@@ -52,25 +54,25 @@ fn is_corrupt<T: std::fmt::Debug>(result: Result<T, CoreError>) -> bool {
 fn a_damaged_command_id_is_reported_not_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let (core, path, visit) = setup(&dir);
-    core.claim_visit(visit).unwrap();
+    core.visits().claim(visit).unwrap();
     damage(&path, "UPDATE outbox SET command_id = 'not-an-id'");
-    assert!(is_corrupt(core.outbox(false)));
+    assert!(is_corrupt(core.outbox().list(false)));
 }
 
 #[test]
 fn a_damaged_command_target_is_reported_not_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let (core, path, visit) = setup(&dir);
-    core.claim_visit(visit).unwrap();
+    core.visits().claim(visit).unwrap();
     damage(&path, "UPDATE outbox SET target_id = 'nope'");
-    assert!(is_corrupt(core.outbox(false)));
+    assert!(is_corrupt(core.outbox().list(false)));
 }
 
 #[test]
 fn a_damaged_document_id_is_reported_by_lists() {
     let dir = tempfile::tempdir().unwrap();
     let (core, path, visit) = setup(&dir);
-    assert_eq!(core.my_visits(None).unwrap().len(), 1);
+    assert_eq!(core.visits().mine(None).unwrap().len(), 1);
     damage(
         &path,
         &format!(
@@ -79,17 +81,17 @@ fn a_damaged_document_id_is_reported_by_lists() {
              UPDATE documents SET doc_id = 'x' WHERE doc_id = '{visit}';"
         ),
     );
-    assert!(is_corrupt(core.my_visits(None)));
+    assert!(is_corrupt(core.visits().mine(None)));
 }
 
 #[test]
 fn a_nil_id_is_not_an_id() {
     let dir = tempfile::tempdir().unwrap();
     let (core, path, visit) = setup(&dir);
-    core.claim_visit(visit).unwrap();
+    core.visits().claim(visit).unwrap();
     damage(
         &path,
         "UPDATE outbox SET command_id = '00000000-0000-0000-0000-000000000000'",
     );
-    assert!(is_corrupt(core.outbox(false)));
+    assert!(is_corrupt(core.outbox().list(false)));
 }
