@@ -77,6 +77,28 @@ pub enum CoreError {
     Storage(String),
 }
 
+/// An id column whose text is not a valid id: the store is corrupt.
+///
+/// Ids in the store were all written by the core from typed ids, so one that
+/// does not parse is damage, reported as [`CoreError::StoreCorrupt`]
+/// (through `From<rusqlite::Error>`, as the row mappers of
+/// `store::id_at` raise it). It is never replaced by a fresh or nil id,
+/// which would name a document or command that does not exist, nor
+/// silently skipped.
+#[derive(Debug, Error)]
+#[error("invalid id in column {column}")]
+pub(crate) struct BadStoredId {
+    column: String,
+}
+
+impl BadStoredId {
+    pub(crate) fn new(column: &str) -> Self {
+        BadStoredId {
+            column: column.to_owned(),
+        }
+    }
+}
+
 /// Results of the core.
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
 
@@ -109,7 +131,7 @@ pub(crate) fn check_len(field: &'static str, text: &str, max: usize) -> Result<(
 impl From<rusqlite::Error> for CoreError {
     fn from(error: rusqlite::Error) -> Self {
         if let rusqlite::Error::FromSqlConversionFailure(_, _, cause) = &error
-            && let Some(bad) = cause.downcast_ref::<crate::store::BadStoredId>()
+            && let Some(bad) = cause.downcast_ref::<BadStoredId>()
         {
             return CoreError::StoreCorrupt(bad.to_string());
         }

@@ -37,7 +37,11 @@
 //!
 //! # Layers
 //!
-//! Imports go one way, from the top of this list down:
+//! Imports go one way, from the top of this list down; a module never
+//! names one of its own layer or above (`tests/layers.rs` fails if one
+//! does, and if a module writes another's table). Being separate modules of
+//! one crate, the compiler would accept a cycle; the test is what keeps the
+//! shape, and its table of layers is the one to extend.
 //!
 //! 1. `facade` — [`FieldopsCore`]: opens the store, builds the shared state,
 //!    hands out the handles. The only module that knows every feature.
@@ -52,10 +56,10 @@
 //! 4. `account` (tokens and the `account` table), below the shared state
 //!    that holds the session.
 //! 5. [`store`] (one SQLite writer, one reader, `Store::write` the only
-//!    commit), [`schema`], `files` (the photo files next to the store),
-//!    `events` ([`CoreEvent`], [`SyncStatus`]).
-//! 6. `model` ([`Account`], [`OutboxEntry`]), [`error`], [`geo`],
-//!    [`photo`] (the image pipeline), and `fieldops-sync`.
+//!    commit), `files` (the photo files next to the store), `events`
+//!    ([`CoreEvent`], [`SyncStatus`]).
+//! 6. `model` ([`Account`], [`OutboxEntry`]), [`schema`], [`geo`]; then
+//!    [`error`]; then [`photo`] (the image pipeline); and `fieldops-sync`.
 //!
 //! # What the store holds
 //!

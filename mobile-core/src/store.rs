@@ -17,7 +17,7 @@ use fieldops_sync::protocol::Cursor;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior};
 
-use crate::error::{CoreError, Result};
+use crate::error::{BadStoredId, CoreError, Result};
 use crate::schema;
 
 /// The local store.
@@ -154,22 +154,8 @@ pub(crate) fn set_cursor(conn: &Connection, cursor: Cursor) -> Result<()> {
     Ok(())
 }
 
-/// An id column whose text is not a valid id: the store is corrupt.
-///
-/// Ids in the store were all written by the core from typed ids, so one that
-/// does not parse is damage, reported as [`CoreError::StoreCorrupt`]. It is
-/// never replaced by a fresh or nil id, which would name a document or
-/// command that does not exist, nor silently skipped.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid id in column {column}")]
-pub(crate) struct BadStoredId {
-    column: String,
-}
-
 fn parse_id<T: FromStr>(text: &str, column: &str) -> Result<T, BadStoredId> {
-    text.parse().map_err(|_| BadStoredId {
-        column: column.to_owned(),
-    })
+    text.parse().map_err(|_| BadStoredId::new(column))
 }
 
 /// Reads the id in column `idx` of `row`; see [`BadStoredId`].
