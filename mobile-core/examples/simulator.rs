@@ -54,9 +54,10 @@ const SYNC: Duration = Duration::from_secs(15);
 async fn run_device(args: &Args, dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
     let name = format!("tech{n}");
     let core = FieldopsCore::open(dir.join(format!("{name}.db")))?;
-    core.login(&args.server, &format!("{name}@example.com"), &args.password)
+    core.auth()
+        .login(&args.server, &format!("{name}@example.com"), &args.password)
         .await?;
-    let report = core.sync_now(SYNC).await?;
+    let report = core.sync().now(SYNC).await?;
     println!(
         "[{name}] synced: {} documents, cursor {}",
         report.documents_received, report.cursor
@@ -65,7 +66,7 @@ async fn run_device(args: &Args, dir: &std::path::Path, n: usize) -> anyhow::Res
         lat: args.lat,
         lon: args.lon,
     };
-    let pool = core.pool(Some(here))?;
+    let pool = core.visits().pool(Some(here))?;
     for item in pool.iter().take(3) {
         println!(
             "[{name}] pool: {} ({}, {:.1} km)",
@@ -79,10 +80,10 @@ async fn run_device(args: &Args, dir: &std::path::Path, n: usize) -> anyhow::Res
         return Ok(());
     };
     if args.claim {
-        let queued = core.claim_visit(target)?;
+        let queued = core.visits().claim(target)?;
         println!("[{name}] claim queued ({:?})", queued.state);
-        core.sync_now(SYNC).await?;
-        let answer = core.command(queued.command_id)?;
+        core.sync().now(SYNC).await?;
+        let answer = core.outbox().get(queued.command_id)?;
         match answer.state {
             CommandState::Accepted => println!("[{name}] claim accepted"),
             CommandState::Rejected => println!(
@@ -95,19 +96,19 @@ async fn run_device(args: &Args, dir: &std::path::Path, n: usize) -> anyhow::Res
             return Ok(());
         }
     }
-    let visit = core.visit(target)?;
+    let visit = core.visits().get(target)?;
     if args.check_in {
         let site = Position {
             lat: visit.site.lat,
             lon: visit.site.lon,
         };
-        let receipt = core.check_in(target, site, 8.0)?;
+        let receipt = core.visits().check_in(target, site, 8.0)?;
         println!(
             "[{name}] checked in; on the phone the geofence says {:?}",
             receipt.geofence
         );
-        core.sync_now(SYNC).await?;
-        let answer = core.command(receipt.command.command_id)?;
+        core.sync().now(SYNC).await?;
+        let answer = core.outbox().get(receipt.command.command_id)?;
         println!(
             "[{name}] check-in {:?} {}",
             answer.state,
@@ -116,13 +117,13 @@ async fn run_device(args: &Args, dir: &std::path::Path, n: usize) -> anyhow::Res
     }
     if let Some(notes) = &args.notes {
         // Written with no network: visible at once, sent on the next sync.
-        core.set_visit_notes(target, notes)?;
+        core.visits().set_notes(target, notes)?;
         println!(
             "[{name}] notes saved offline; unsynced documents: {}",
-            core.sync_status().unsynced_documents
+            core.sync().status().unsynced_documents
         );
-        core.sync_now(SYNC).await?;
-        println!("[{name}] notes now: {:?}", core.visit(target)?.notes);
+        core.sync().now(SYNC).await?;
+        println!("[{name}] notes now: {:?}", core.visits().get(target)?.notes);
     }
     Ok(())
 }

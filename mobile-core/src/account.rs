@@ -1,41 +1,21 @@
-//! The signed-in account: login, token refresh, and their persistence.
+//! The signed-in account's tokens: the `account` table, and the token
+//! calls to the server (`login`, `refresh`).
 //!
 //! Tokens live in the store's `account` row so the app works offline after
 //! a restart and can resume syncing without asking for the password again.
 //! (On a phone the platform keychain is the better home for the refresh
 //! token; the app can wrap the store file with platform encryption.)
+//!
+//! This module is below the shared state, which holds the [`Session`]; the
+//! sign-in use cases (wiping another user's data, reindexing) are the
+//! [`Auth`](crate::Auth) handle's, in [`crate::auth`].
 
-use fieldops_sync::ids::{DepartmentId, UserId};
-use fieldops_sync::rules::{Actor, Role};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 
 use crate::error::{CoreError, Result};
+use crate::model::Account;
 use crate::store::now_ms;
-
-/// Who is signed in on this device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// Server base URL, e.g. `http://127.0.0.1:8080`.
-    pub base_url: String,
-    /// The user.
-    pub user_id: UserId,
-    /// Their role.
-    pub role: Role,
-    /// Display name.
-    pub name: String,
-    /// E-mail.
-    pub email: String,
-    /// Departments (staff, technicians).
-    pub department_ids: Vec<DepartmentId>,
-}
-
-impl Account {
-    /// The write-rule actor for local pre-checks.
-    pub fn actor(&self) -> Actor {
-        Actor::staff(self.role, self.user_id, self.department_ids.clone())
-    }
-}
 
 /// An account with its tokens.
 #[derive(Debug, Clone)]

@@ -1,19 +1,33 @@
 //! Documents in the local store: raw bytes as received, parsed on first
-//! read, incremental changes appended, and the materialised index rows.
+//! read, incremental changes appended, and the materialised index rows; the
+//! [`Documents`] handle (`core.documents()`) for what is common to every
+//! kind: generic edits, presence, counts.
 //!
 //! A catch-up stores each snapshot's bytes without parsing them and marks
 //! the row unindexed; [`index_pending`] parses and indexes those rows when a
 //! list is first asked for. So a large catch-up costs I/O, and the parsing
 //! happens once, later, only for what is listed or opened.
+//!
+//! This module owns the `documents` and `doc_index` tables. The features
+//! read the index with their own queries (my visits, the pool, my tickets,
+//! a ticket's photos) through [`list`], which maps the rows to
+//! [`ListItem`]s; every other statement on these tables is here.
+
+use std::sync::Arc;
 
 use automerge::{AutoCommit, ChangeHash};
 use fieldops_sync::docs::{Document, DocumentSchema, Ticket, visit::AssignmentState};
 use fieldops_sync::ids::{DocId, DocKind, UserId};
 use fieldops_sync::protocol::Snapshot;
+use fieldops_sync::rules;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{CoreError, Result};
-use crate::store::now_ms;
+use crate::events::CoreEvent;
+use crate::geo::Position;
+use crate::model::Account;
+use crate::shared::Shared;
+use crate::store::{Store, id_at, now_ms};
 
 /// After this many appended changes a document is compacted into a new snapshot.
 const COMPACT_AFTER: i64 = 64;
@@ -392,15 +406,21 @@ pub(crate) fn with_local_changes(conn: &Connection) -> Result<Vec<DocId>> {
     let mut stmt =
         conn.prepare("SELECT doc_id FROM documents WHERE local_changes = 1 AND provisional = 0")?;
     let ids = stmt
-        .query_map([], |row| row.get::<_, String>(0))?
-        .filter_map(|r| r.ok().and_then(|s| s.parse().ok()))
-        .collect();
+        .query_map([], |row| id_at(row, 0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
 }
 
 /// Who "me" is, for the `assigned_to_me` column.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Me(pub(crate) Option<UserId>);
+
+impl Me {
+    /// The signed-in user of the core.
+    pub(crate) fn of(shared: &Shared) -> Me {
+        Me(shared.user_id())
+    }
+}
 
 /// Writes the index row of one document.
 pub(crate) fn reindex(
@@ -446,14 +466,11 @@ pub(crate) fn reindex(
 
 /// Parses and indexes every document stored unparsed; returns how many.
 pub(crate) fn index_pending(conn: &Connection, me: Me) -> Result<usize> {
-    let ids: Vec<String> = conn
+    let ids: Vec<DocId> = conn
         .prepare("SELECT doc_id FROM documents WHERE indexed = 0")?
-        .query_map([], |row| row.get(0))?
+        .query_map([], |row| id_at(row, 0))?
         .collect::<rusqlite::Result<_>>()?;
-    for id in &ids {
-        let Ok(doc_id) = id.parse::<DocId>() else {
-            continue;
-        };
+    for &doc_id in &ids {
         if let Some(loaded) = load(conn, doc_id)? {
             reindex(conn, doc_id, loaded.kind, &loaded.doc, me)?;
         }
@@ -564,4 +581,217 @@ pub(crate) fn get_typed<S: DocumentSchema>(conn: &Connection, id: DocId) -> Resu
         return Err(CoreError::not_found(S::KIND));
     }
     Ok(S::hydrate(&loaded.doc)?)
+}
+
+/// Whether a stored document has unconfirmed local changes, counted.
+pub(crate) fn unsynced_count(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM documents WHERE local_changes = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}
+
+/// Forgets a document created on this device that the server will never
+/// create (its command was refused).
+pub(crate) fn delete_provisional(conn: &Connection, id: DocId) -> Result<()> {
+    conn.execute(
+        "DELETE FROM documents WHERE doc_id = ?1 AND provisional = 1",
+        [id.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Forgets every document (another user signed in).
+pub(crate) fn clear(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM documents", [])?;
+    Ok(())
+}
+
+/// Parses and indexes what a catch-up stored unparsed, before a list.
+fn ensure_indexed(shared: &Shared) -> Result<()> {
+    let pending: bool = shared.store.read(|conn| {
+        Ok(conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM documents WHERE indexed = 0)",
+            [],
+            |r| r.get(0),
+        )?)
+    })?;
+    if pending {
+        let me = Me::of(shared);
+        shared.store.write(|tx| index_pending(tx, me))?;
+    }
+    Ok(())
+}
+
+/// A row of a list, from the materialised index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListItem {
+    /// The document.
+    pub doc_id: DocId,
+    /// Title (visit title, ticket number and subject).
+    pub title: String,
+    /// Status code.
+    pub status: String,
+    /// Visit start date, or an update time for tickets.
+    pub sort_key: String,
+    /// Site position, for visits.
+    pub position: Option<Position>,
+    /// Distance from the position the list was asked for, metres.
+    pub distance_m: Option<f64>,
+    /// Created on this device and not yet confirmed by the server (a
+    /// ticket opened offline: no number yet).
+    pub pending: bool,
+}
+
+/// The columns a list query selects, in this order, for [`list`].
+pub(crate) const LIST_COLUMNS: &str = "doc_id, title, status, sort_key, lat, lon, provisional";
+
+/// Runs a feature's list query over `doc_index JOIN documents` (selecting
+/// [`LIST_COLUMNS`]), after indexing what is unindexed.
+pub(crate) fn list(
+    shared: &Shared,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<ListItem>> {
+    ensure_indexed(shared)?;
+    shared.store.read(|conn| {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt
+            .query_map(args, |row| {
+                let lat: Option<f64> = row.get(4)?;
+                let lon: Option<f64> = row.get(5)?;
+                Ok(ListItem {
+                    doc_id: id_at(row, 0)?,
+                    title: row.get(1)?,
+                    status: row.get(2)?,
+                    sort_key: row.get(3)?,
+                    position: lat.zip(lon).and_then(|(a, o)| Position::new(a, o).ok()),
+                    distance_m: None,
+                    pending: row.get::<_, i64>(6)? == 1,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    })
+}
+
+/// A document of schema `S` from the reader connection.
+pub(crate) fn get<S: DocumentSchema>(shared: &Shared, id: DocId) -> Result<S> {
+    shared.store.read(|conn| get_typed::<S>(conn, id))
+}
+
+/// Applies `edit` to document `id` of kind `S` as `account`, checks the
+/// result against the write rules, and stores it in one transaction
+/// (nothing if it fails). No event: see [`edit`].
+pub(crate) fn apply_edit<S: DocumentSchema>(
+    store: &Store,
+    account: &Account,
+    id: DocId,
+    edit: impl FnOnce(&mut S) -> Result<()>,
+) -> Result<()> {
+    let actor = account.actor();
+    let me = Me(Some(account.user_id));
+    store.write(|tx| {
+        let mut loaded = load(tx, id)?
+            .filter(|l| l.kind == S::KIND)
+            .ok_or_else(|| CoreError::not_found(S::KIND))?;
+        let synced = loaded.synced_heads();
+        loaded.synced = Some(synced.clone());
+        let mut value = S::hydrate(&loaded.doc)?;
+        edit(&mut value)?;
+        value.reconcile(&mut loaded.doc)?;
+        rules::check_since(&mut loaded.doc, S::KIND, &synced, &actor)?;
+        store_changes(tx, id, &mut loaded, None, me)
+    })
+}
+
+/// A local edit as the signed-in user ([`apply_edit`]), then the
+/// `DocumentChanged` event, the status recount and a nudge to the sync client.
+pub(crate) fn edit<S: DocumentSchema>(
+    shared: &Shared,
+    id: DocId,
+    edit: impl FnOnce(&mut S) -> Result<()>,
+) -> Result<()> {
+    let account = shared.require_account()?;
+    apply_edit(&shared.store, &account, id, edit)?;
+    shared.events.emit(CoreEvent::DocumentChanged {
+        doc_id: id,
+        kind: S::KIND,
+    });
+    shared.after_write();
+    Ok(())
+}
+
+/// What is common to every document on the device, whatever its kind
+/// (`core.documents()`). Each kind's own calls are on its handle:
+/// [`Visits`](crate::Visits), [`Tickets`](crate::Tickets),
+/// [`Photos`](crate::Photos).
+#[derive(Debug, Clone, Copy)]
+pub struct Documents<'a> {
+    shared: &'a Arc<Shared>,
+}
+
+impl<'a> Documents<'a> {
+    pub(crate) fn new(shared: &'a Arc<Shared>) -> Self {
+        Documents { shared }
+    }
+
+    /// Applies `edit` to a document of kind `S`, checks the result against
+    /// the write rules as the signed-in user, and stores it. Nothing is
+    /// stored if the edit fails or breaks a rule.
+    pub fn edit<S: DocumentSchema>(
+        &self,
+        id: DocId,
+        edit: impl FnOnce(&mut S) -> Result<()>,
+    ) -> Result<()> {
+        crate::documents::edit(self.shared, id, edit)
+    }
+
+    /// A document of schema `S` (a visit, a ticket, a check-in, a photo...).
+    pub fn get<S: DocumentSchema>(&self, id: DocId) -> Result<S> {
+        get(self.shared, id)
+    }
+
+    /// Whether a document is on the device (any kind).
+    pub fn contains(&self, id: DocId) -> Result<bool> {
+        Ok(self.shared.store.read(|conn| kind_of(conn, id))?.is_some())
+    }
+
+    /// Number of documents on the device.
+    pub fn count(&self) -> Result<u64> {
+        self.shared.store.read(|conn| {
+            Ok(
+                conn.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0))?
+                    as u64,
+            )
+        })
+    }
+
+    /// Unix ms of the last local write to a document (for "edited" badges).
+    pub fn updated_at_ms(&self, id: DocId) -> Result<Option<i64>> {
+        self.shared.store.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT updated_at_ms FROM documents WHERE doc_id = ?1",
+                    params![id.to_string()],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    /// Stores snapshots as a catch-up would (raw bytes, parsed on first
+    /// read). For tests, benchmarks and the simulator; not for apps.
+    #[doc(hidden)]
+    pub fn import_snapshots(&self, snapshots: &[Snapshot]) -> Result<()> {
+        let me = Me::of(self.shared);
+        self.shared.store.write(|tx| {
+            for snapshot in snapshots {
+                insert_snapshot(tx, snapshot, me)?;
+            }
+            Ok(())
+        })
+    }
 }

@@ -77,6 +77,28 @@ pub enum CoreError {
     Storage(String),
 }
 
+/// An id column whose text is not a valid id: the store is corrupt.
+///
+/// Ids in the store were all written by the core from typed ids, so one that
+/// does not parse is damage, reported as [`CoreError::StoreCorrupt`]
+/// (through `From<rusqlite::Error>`, as the row mappers of
+/// `store::id_at` raise it). It is never replaced by a fresh or nil id,
+/// which would name a document or command that does not exist, nor
+/// silently skipped.
+#[derive(Debug, Error)]
+#[error("invalid id in column {column}")]
+pub(crate) struct BadStoredId {
+    column: String,
+}
+
+impl BadStoredId {
+    pub(crate) fn new(column: &str) -> Self {
+        BadStoredId {
+            column: column.to_owned(),
+        }
+    }
+}
+
 /// Results of the core.
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
 
@@ -95,8 +117,24 @@ impl CoreError {
     }
 }
 
+/// [`CoreError::InvalidInput`] if `text` is longer than `max` characters.
+pub(crate) fn check_len(field: &'static str, text: &str, max: usize) -> Result<()> {
+    if text.chars().count() > max {
+        return Err(CoreError::invalid(
+            field,
+            format!("longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
 impl From<rusqlite::Error> for CoreError {
     fn from(error: rusqlite::Error) -> Self {
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, cause) = &error
+            && let Some(bad) = cause.downcast_ref::<BadStoredId>()
+        {
+            return CoreError::StoreCorrupt(bad.to_string());
+        }
         CoreError::Sqlite(Box::new(error))
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use fieldops_sync::ids::{DocId, DocKind};
 
-use crate::outbox::OutboxEntry;
+use crate::model::OutboxEntry;
 
 /// Whether the device is talking to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct SyncStatus {
     pub unsynced_documents: u64,
     /// Photo files (photos and thumbnails) whose bytes are not on the server yet.
     pub pending_uploads: u64,
-    /// Photo files the server refused (see `pending_photo_uploads`).
+    /// Photo files the server refused (see [`Photos::pending_uploads`](crate::Photos::pending_uploads)).
     pub failed_uploads: u64,
     /// When the device last finished a catch-up, Unix ms.
     pub last_synced_at_ms: Option<i64>,
@@ -57,6 +57,31 @@ impl Default for SyncStatus {
             last_synced_at_ms: None,
             last_error: None,
         }
+    }
+}
+
+/// The work not yet on the server, as counted for [`SyncStatus`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PendingWork {
+    /// Commands not sent yet.
+    pub(crate) pending_commands: u64,
+    /// Commands sent and not answered yet.
+    pub(crate) sending_commands: u64,
+    /// Documents with unconfirmed local changes.
+    pub(crate) unsynced_documents: u64,
+    /// Photo files not on the server yet.
+    pub(crate) pending_uploads: u64,
+    /// Photo files the server refused.
+    pub(crate) failed_uploads: u64,
+}
+
+impl SyncStatus {
+    pub(crate) fn set_pending(&mut self, work: PendingWork) {
+        self.pending_commands = work.pending_commands;
+        self.sending_commands = work.sending_commands;
+        self.unsynced_documents = work.unsynced_documents;
+        self.pending_uploads = work.pending_uploads;
+        self.failed_uploads = work.failed_uploads;
     }
 }
 

@@ -1,80 +1,75 @@
 //! The outbox: commands queued on the device until the server answers (the
-//! photo upload queue is in [`crate::uploads`]).
+//! photo upload queue is [`Photos`](crate::Photos)'). The [`Outbox`] handle
+//! (`core.outbox()`) lists it; the features queue into it with `enqueue`
+//! and the sync client drains it. This module owns the `outbox` table.
 //!
 //! A command row moves `pending → sending → accepted | rejected`. It is
 //! written in the same transaction as the user's action, so once
-//! [`enqueue`] returns the command survives any crash. `sending` rows are
+//! `enqueue` returns the command survives any crash. `sending` rows are
 //! sent again after a reconnect: the server deduplicates by
 //! [`CommandId`], so a command whose answer was lost is still applied
 //! exactly once and the replay returns the stored result. Results for rows
 //! that are already final are ignored.
 
+use std::sync::Arc;
+
 use fieldops_sync::commands::{Command, CommandBody, CommandOutcome, CommandResult};
 use fieldops_sync::ids::{CommandId, DocId};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::documents;
 use crate::error::{CoreError, Result};
-use crate::store::now_ms;
+use crate::events::CoreEvent;
+use crate::model::{CommandState, OutboxEntry};
+use crate::shared::Shared;
+use crate::store::{id_at, now_ms, opt_id_at};
 
-/// Where a command is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommandState {
-    /// Saved on the device, not sent yet.
-    Pending,
-    /// Sent; the answer has not arrived.
-    Sending,
-    /// Applied by the server.
-    Accepted,
-    /// Refused by the server; see the reason.
-    Rejected,
+/// The commands queued on this device (`core.outbox()`).
+#[derive(Debug, Clone, Copy)]
+pub struct Outbox<'a> {
+    shared: &'a Arc<Shared>,
 }
 
-impl CommandState {
-    fn as_str(self) -> &'static str {
-        match self {
-            CommandState::Pending => "pending",
-            CommandState::Sending => "sending",
-            CommandState::Accepted => "accepted",
-            CommandState::Rejected => "rejected",
-        }
+impl<'a> Outbox<'a> {
+    pub(crate) fn new(shared: &'a Arc<Shared>) -> Self {
+        Outbox { shared }
     }
 
-    fn parse(text: &str) -> Self {
-        match text {
-            "sending" => CommandState::Sending,
-            "accepted" => CommandState::Accepted,
-            "rejected" => CommandState::Rejected,
-            _ => CommandState::Pending,
-        }
+    /// The outbox, newest first (unanswered only when `open_only`).
+    pub fn list(&self, open_only: bool) -> Result<Vec<OutboxEntry>> {
+        self.shared.store.read(|conn| list(conn, open_only))
     }
 
-    /// Whether the server has not answered yet.
-    pub fn is_open(self) -> bool {
-        matches!(self, CommandState::Pending | CommandState::Sending)
+    /// One command.
+    pub fn get(&self, id: CommandId) -> Result<OutboxEntry> {
+        self.shared
+            .store
+            .read(|conn| get(conn, id))?
+            .ok_or(CoreError::NotFound { kind: "command" })
+    }
+
+    /// Records a server answer as the sync client would. For tests,
+    /// benchmarks and the simulator; not for apps.
+    #[doc(hidden)]
+    pub fn record_result(&self, result: &CommandResult) -> Result<Option<OutboxEntry>> {
+        let entry = self.shared.store.write(|tx| record_result(tx, result))?;
+        if let Some(entry) = &entry {
+            self.shared
+                .events
+                .emit(CoreEvent::CommandAnswered(entry.clone()));
+        }
+        self.shared.refresh_status();
+        Ok(entry)
     }
 }
 
-/// One outbox row, as the app shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxEntry {
-    /// Idempotency key.
-    pub command_id: CommandId,
-    /// Order on this device.
-    pub device_seq: u64,
-    /// `claim_visit`, `check_in`, ...
-    pub name: String,
-    /// The visit or ticket the command is about.
-    pub target_id: Option<DocId>,
-    /// State.
-    pub state: CommandState,
-    /// Machine-readable rejection reason.
-    pub reason: Option<String>,
-    /// Human rejection message.
-    pub message: Option<String>,
-    /// When the user acted, Unix ms.
-    pub created_at_ms: i64,
-    /// Last state change, Unix ms.
-    pub updated_at_ms: i64,
+/// Validates and queues a command as the signed-in user, then recounts and
+/// wakes the sync client; returns its row.
+pub(crate) fn queue(shared: &Shared, body: CommandBody) -> Result<OutboxEntry> {
+    shared.require_account()?;
+    let entry = shared.store.write(|tx| enqueue(tx, body))?;
+    shared.after_write();
+    Ok(entry)
 }
 
 fn target_of(body: &CommandBody) -> Option<DocId> {
@@ -95,15 +90,10 @@ const COLUMNS: &str =
 
 fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
     Ok(OutboxEntry {
-        command_id: row
-            .get::<_, String>(0)?
-            .parse()
-            .unwrap_or_else(|_| CommandId::new()),
+        command_id: id_at(row, 0)?,
         device_seq: row.get::<_, i64>(1)? as u64,
         name: row.get(2)?,
-        target_id: row
-            .get::<_, Option<String>>(3)?
-            .and_then(|s| s.parse().ok()),
+        target_id: opt_id_at(row, 3)?,
         state: CommandState::parse(&row.get::<_, String>(4)?),
         reason: row.get(5)?,
         message: row.get(6)?,
@@ -236,10 +226,7 @@ pub(crate) fn record_result(
         && let Some(ticket) = e.target_id
     {
         // The server will never create it: the local copy goes.
-        conn.execute(
-            "DELETE FROM documents WHERE doc_id = ?1 AND provisional = 1",
-            [ticket.to_string()],
-        )?;
+        documents::delete_provisional(conn, ticket)?;
     }
     Ok(entry)
 }
@@ -251,4 +238,10 @@ pub(crate) fn open_counts(conn: &Connection) -> Result<(u64, u64)> {
         [],
         |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
     )?)
+}
+
+/// Forgets every command (another user signed in).
+pub(crate) fn clear(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM outbox", [])?;
+    Ok(())
 }

@@ -9,13 +9,15 @@
 //! Reads use their own connection and see the last committed state.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 
 use fieldops_sync::ids::DeviceId;
 use fieldops_sync::protocol::Cursor;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior};
 
-use crate::error::{CoreError, Result};
+use crate::error::{BadStoredId, CoreError, Result};
 use crate::schema;
 
 /// The local store.
@@ -149,6 +151,33 @@ pub(crate) fn set_cursor(conn: &Connection, cursor: Cursor) -> Result<()> {
     if cursor.0 > current {
         meta_set(conn, "cursor", &cursor.0.to_string())?;
     }
+    Ok(())
+}
+
+fn parse_id<T: FromStr>(text: &str, column: &str) -> Result<T, BadStoredId> {
+    text.parse().map_err(|_| BadStoredId::new(column))
+}
+
+/// Reads the id in column `idx` of `row`; see [`BadStoredId`].
+pub(crate) fn id_at<T: FromStr>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    parse_id(&text, row.as_ref().column_name(idx).unwrap_or("?"))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+/// Reads the nullable id in column `idx` of `row`; see [`BadStoredId`].
+pub(crate) fn opt_id_at<T: FromStr>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
+    match row.get::<_, Option<String>>(idx)? {
+        None => Ok(None),
+        Some(text) => parse_id(&text, row.as_ref().column_name(idx).unwrap_or("?"))
+            .map(Some)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e))),
+    }
+}
+
+/// Forgets the feed cursor (another user's data was wiped).
+pub(crate) fn clear_cursor(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM meta WHERE key = 'cursor'", [])?;
     Ok(())
 }
 

@@ -29,26 +29,29 @@ fn child_writer() {
     let core = FieldopsCore::open(&path).unwrap();
     let visit = sample_visit();
     let id = DocId::new();
-    core.import_snapshots(&[Snapshot {
-        doc_id: id,
-        kind: DocKind::Visit,
-        seq: Cursor(1),
-        bytes: visit.to_document().unwrap().save(),
-    }])
-    .unwrap();
-    core.sign_in_offline(Account {
-        base_url: "http://127.0.0.1:9".into(),
-        user_id: visit.assignments[0].technician_id,
-        role: Role::Technician,
-        name: "Tech".into(),
-        email: "t@example.com".into(),
-        department_ids: vec![],
-    })
-    .unwrap();
+    core.documents()
+        .import_snapshots(&[Snapshot {
+            doc_id: id,
+            kind: DocKind::Visit,
+            seq: Cursor(1),
+            bytes: visit.to_document().unwrap().save(),
+        }])
+        .unwrap();
+    core.auth()
+        .sign_in_offline(Account {
+            base_url: "http://127.0.0.1:9".into(),
+            user_id: visit.assignments[0].technician_id,
+            role: Role::Technician,
+            name: "Tech".into(),
+            email: "t@example.com".into(),
+            department_ids: vec![],
+        })
+        .unwrap();
     println!("visit {id}");
     for n in 0.. {
-        core.set_visit_notes(id, &format!("note {n}")).unwrap();
+        core.visits().set_notes(id, &format!("note {n}")).unwrap();
         let entry = core
+            .tickets()
             .send_chat_message(None, &format!("message {n}"))
             .unwrap();
         println!("saved {n} {}", entry.command_id);
@@ -97,13 +100,13 @@ fn a_killed_writer_loses_nothing_it_reported_saved() {
 
     let core = FieldopsCore::open(&path).unwrap();
     let (last, _) = saved.last().unwrap();
-    let notes = core.visit(visit.unwrap()).unwrap().notes;
+    let notes = core.visits().get(visit.unwrap()).unwrap().notes;
     let stored: u64 = notes.strip_prefix("note ").unwrap().parse().unwrap();
     assert!(stored >= *last, "notes {stored} older than reported {last}");
     for (_, command) in &saved {
-        core.command(command.parse().unwrap()).unwrap();
+        core.outbox().get(command.parse().unwrap()).unwrap();
     }
-    let open = core.outbox(true).unwrap();
+    let open = core.outbox().list(true).unwrap();
     assert!(open.len() >= saved.len());
     // device_seq stays dense and ordered after the crash.
     let mut seqs: Vec<u64> = open.iter().map(|e| e.device_seq).collect();

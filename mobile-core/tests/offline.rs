@@ -47,12 +47,15 @@ fn setup(dir: &tempfile::TempDir) -> (FieldopsCore, UserId, DocId, DocId) {
     pool.customer_private = None;
     pool.site.lat = 40.5;
     let (mine_id, pool_id) = (DocId::new(), DocId::new());
-    core.import_snapshots(&[
-        snapshot(mine_id, DocKind::Visit, mine.to_document().unwrap().save()),
-        snapshot(pool_id, DocKind::Visit, pool.to_document().unwrap().save()),
-    ])
-    .unwrap();
-    core.sign_in_offline(account(me, Role::Technician)).unwrap();
+    core.documents()
+        .import_snapshots(&[
+            snapshot(mine_id, DocKind::Visit, mine.to_document().unwrap().save()),
+            snapshot(pool_id, DocKind::Visit, pool.to_document().unwrap().save()),
+        ])
+        .unwrap();
+    core.auth()
+        .sign_in_offline(account(me, Role::Technician))
+        .unwrap();
     (core, me, mine_id, pool_id)
 }
 
@@ -72,10 +75,13 @@ fn edits_are_visible_at_once_and_survive_reopening() {
     let events = Arc::new(Recorder::default());
     core.add_listener(events.clone());
 
-    core.set_visit_notes(mine, "Valve replaced.").unwrap();
-    let item = core.add_checklist_item(mine, "Photo of meter").unwrap();
-    core.set_checklist_item(mine, item, true).unwrap();
-    assert_eq!(core.visit(mine).unwrap().notes, "Valve replaced.");
+    core.visits().set_notes(mine, "Valve replaced.").unwrap();
+    let item = core
+        .visits()
+        .add_checklist_item(mine, "Photo of meter")
+        .unwrap();
+    core.visits().set_checklist_item(mine, item, true).unwrap();
+    assert_eq!(core.visits().get(mine).unwrap().notes, "Valve replaced.");
     assert!(
         events
             .0
@@ -84,14 +90,14 @@ fn edits_are_visible_at_once_and_survive_reopening() {
             .iter()
             .any(|e| matches!(e, CoreEvent::DocumentChanged { doc_id, .. } if *doc_id == mine))
     );
-    assert_eq!(core.sync_status().unsynced_documents, 1);
+    assert_eq!(core.sync().status().unsynced_documents, 1);
     drop(core);
 
     let core = FieldopsCore::open(dir.path().join("store.db")).unwrap();
-    let visit = core.visit(mine).unwrap();
+    let visit = core.visits().get(mine).unwrap();
     assert_eq!(visit.notes, "Valve replaced.");
     assert!(visit.checklist.iter().any(|i| i.id == item && i.done));
-    assert!(core.account().is_some(), "the session is kept");
+    assert!(core.auth().account().is_some(), "the session is kept");
 }
 
 #[test]
@@ -99,55 +105,58 @@ fn edits_breaking_the_rules_are_refused_and_not_stored() {
     let dir = tempfile::tempdir().unwrap();
     let (core, _, _, pool) = setup(&dir);
     // Not assigned to the pool visit: its notes are not mine to write.
-    let err = core.set_visit_notes(pool, "hello").unwrap_err();
+    let err = core.visits().set_notes(pool, "hello").unwrap_err();
     let CoreError::Forbidden(violations) = err else {
         panic!("expected a rule violation, got {err:?}");
     };
     assert_eq!(violations[0].field, "notes");
-    assert_eq!(core.visit(pool).unwrap().notes, "");
+    assert_eq!(core.visits().get(pool).unwrap().notes, "");
     // Server-owned fields through the generic edit are refused too.
     let err = core
+        .documents()
         .edit::<fieldops_core::sync::docs::Visit>(pool, |v| {
             v.status = VisitStatus::Done;
             Ok(())
         })
         .unwrap_err();
     assert!(matches!(err, CoreError::Forbidden(_)));
-    assert_eq!(core.sync_status().unsynced_documents, 0);
+    assert_eq!(core.sync().status().unsynced_documents, 0);
 }
 
 #[test]
 fn lists_come_from_the_index() {
     let dir = tempfile::tempdir().unwrap();
     let (core, _, mine, pool) = setup(&dir);
-    let visits = core.my_visits(None).unwrap();
+    let visits = core.visits().mine(None).unwrap();
     assert_eq!(visits.len(), 1);
     assert_eq!(visits[0].doc_id, mine);
-    assert_eq!(core.my_visits(Some("2026-11-24")).unwrap().len(), 1);
-    assert_eq!(core.my_visits(Some("2026-11-25")).unwrap().len(), 0);
+    assert_eq!(core.visits().mine(Some("2026-11-24")).unwrap().len(), 1);
+    assert_eq!(core.visits().mine(Some("2026-11-25")).unwrap().len(), 0);
     let near_pool = Position::new(40.5, -3.7038).unwrap();
-    let listed = core.pool(Some(near_pool)).unwrap();
+    let listed = core.visits().pool(Some(near_pool)).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].doc_id, pool);
     assert!(listed[0].distance_m.unwrap() < 1.0);
-    let far = core.distance_to_visit(mine, near_pool).unwrap();
+    let far = core.visits().distance_to(mine, near_pool).unwrap();
     assert!((9_000.0..9_500.0).contains(&far), "{far}");
-    assert!(core.my_tickets(None).unwrap().is_empty());
+    assert!(core.tickets().list(None).unwrap().is_empty());
 }
 
 #[test]
 fn commands_are_pending_until_answered_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let (core, _, mine, pool) = setup(&dir);
-    let claim = core.claim_visit(pool).unwrap();
+    let claim = core.visits().claim(pool).unwrap();
     assert_eq!(claim.state, CommandState::Pending);
-    let site = core.visit(mine).unwrap().site;
+    let site = core.visits().get(mine).unwrap().site;
     let receipt = core
+        .visits()
         .check_in(mine, Position::new(site.lat, site.lon).unwrap(), 10.0)
         .unwrap();
     assert!(receipt.geofence.within);
     assert!(receipt.command.device_seq > claim.device_seq);
     let far = core
+        .visits()
         .check_out(
             mine,
             Position::new(site.lat + 0.01, site.lon).unwrap(),
@@ -155,20 +164,20 @@ fn commands_are_pending_until_answered_exactly_once() {
         )
         .unwrap();
     assert!(!far.geofence.within, "the device warns, the server decides");
-    assert_eq!(core.sync_status().pending_commands, 3);
+    assert_eq!(core.sync().status().pending_commands, 3);
 
     let rejected = CommandResult::rejected(claim.command_id, RejectReason::QuotaFull, "full");
-    let entry = core.record_command_result(&rejected).unwrap().unwrap();
+    let entry = core.outbox().record_result(&rejected).unwrap().unwrap();
     assert_eq!(entry.state, CommandState::Rejected);
     assert_eq!(entry.reason.as_deref(), Some("quota_full"));
     // A replayed or contradictory late answer changes nothing.
     let late = CommandResult::accepted(claim.command_id, vec![]);
-    assert!(core.record_command_result(&late).unwrap().is_none());
+    assert!(core.outbox().record_result(&late).unwrap().is_none());
     assert_eq!(
-        core.command(claim.command_id).unwrap().state,
+        core.outbox().get(claim.command_id).unwrap().state,
         CommandState::Rejected
     );
-    assert_eq!(core.outbox(true).unwrap().len(), 2);
+    assert_eq!(core.outbox().list(true).unwrap().len(), 2);
 }
 
 #[test]
@@ -177,47 +186,55 @@ fn bad_input_gets_typed_errors() {
     let core = FieldopsCore::open(dir.path().join("store.db")).unwrap();
     // Before login.
     assert!(matches!(
-        core.claim_visit(DocId::new()),
+        core.visits().claim(DocId::new()),
         Err(CoreError::NotLoggedIn)
     ));
-    assert!(matches!(core.start_sync(), Err(CoreError::NotLoggedIn)));
+    assert!(matches!(core.sync().start(), Err(CoreError::NotLoggedIn)));
     let (core, _, mine, _) = {
         drop(core);
         setup(&tempfile::tempdir_in(dir.path()).unwrap())
     };
     assert!(matches!(
-        core.claim_visit(DocId::new()),
+        core.visits().claim(DocId::new()),
         Err(CoreError::NotFound { .. })
     ));
-    assert!(matches!(core.ticket(mine), Err(CoreError::NotFound { .. })));
+    assert!(matches!(
+        core.tickets().get(mine),
+        Err(CoreError::NotFound { .. })
+    ));
     assert!(Position::new(95.0, 0.0).is_err());
     assert!(matches!(
-        core.check_in(mine, Position::new(0.0, 0.0).unwrap(), f64::NAN),
+        core.visits()
+            .check_in(mine, Position::new(0.0, 0.0).unwrap(), f64::NAN),
         Err(CoreError::InvalidInput {
             field: "accuracy_m",
             ..
         })
     ));
     assert!(matches!(
-        core.request_extension(mine, 0, "parts"),
+        core.visits().request_extension(mine, 0, "parts"),
         Err(CoreError::InvalidInput {
             field: "extra_days",
             ..
         })
     ));
     assert!(matches!(
-        core.submit_rating(mine, "tok", 9, None),
+        core.visits().submit_rating(mine, "tok", 9, None),
         Err(CoreError::InvalidInput { field: "score", .. })
     ));
     assert!(matches!(
-        core.my_visits(Some("tomorrow")),
+        core.visits().mine(Some("tomorrow")),
         Err(CoreError::InvalidInput { field: "date", .. })
     ));
     assert!(matches!(
-        core.set_visit_notes(mine, &"x".repeat(fieldops_core::MAX_NOTES_CHARS + 1)),
+        core.visits()
+            .set_notes(mine, &"x".repeat(fieldops_core::MAX_NOTES_CHARS + 1)),
         Err(CoreError::InvalidInput { .. })
     ));
-    assert!(core.outbox(false).unwrap().is_empty(), "nothing was queued");
+    assert!(
+        core.outbox().list(false).unwrap().is_empty(),
+        "nothing was queued"
+    );
 }
 
 #[test]
@@ -226,21 +243,28 @@ fn a_ticket_description_edit_follows_the_customer_rules() {
     let core = FieldopsCore::open(dir.path().join("store.db")).unwrap();
     let ticket = sample_ticket();
     let id = DocId::new();
-    core.import_snapshots(&[snapshot(
-        id,
-        DocKind::Ticket,
-        ticket.to_document().unwrap().save(),
-    )])
-    .unwrap();
-    core.sign_in_offline(account(ticket.customer_id, Role::Customer))
+    core.documents()
+        .import_snapshots(&[snapshot(
+            id,
+            DocKind::Ticket,
+            ticket.to_document().unwrap().save(),
+        )])
         .unwrap();
-    core.set_ticket_description(id, "Leaking worse now.")
+    core.auth()
+        .sign_in_offline(account(ticket.customer_id, Role::Customer))
         .unwrap();
-    assert_eq!(core.ticket(id).unwrap().description, "Leaking worse now.");
-    assert_eq!(core.my_tickets(None).unwrap().len(), 1);
-    core.close_ticket(id).unwrap();
+    core.tickets()
+        .set_description(id, "Leaking worse now.")
+        .unwrap();
+    assert_eq!(
+        core.tickets().get(id).unwrap().description,
+        "Leaking worse now."
+    );
+    assert_eq!(core.tickets().list(None).unwrap().len(), 1);
+    core.tickets().close(id).unwrap();
     let other = FieldopsCore::open(dir.path().join("other.db")).unwrap();
     other
+        .documents()
         .import_snapshots(&[snapshot(
             id,
             DocKind::Ticket,
@@ -248,10 +272,11 @@ fn a_ticket_description_edit_follows_the_customer_rules() {
         )])
         .unwrap();
     other
+        .auth()
         .sign_in_offline(account(UserId::new(), Role::Customer))
         .unwrap();
     assert!(matches!(
-        other.set_ticket_description(id, "not mine"),
+        other.tickets().set_description(id, "not mine"),
         Err(CoreError::Forbidden(_))
     ));
 }

@@ -15,15 +15,16 @@ use fieldops_core::{Account, CoreError, FieldopsCore, UploadKind, UploadStatus};
 
 fn customer(core: &FieldopsCore) -> UserId {
     let me = UserId::new();
-    core.sign_in_offline(Account {
-        base_url: "http://127.0.0.1:9".into(),
-        user_id: me,
-        role: Role::Customer,
-        name: "Hendra".into(),
-        email: "customer@example.com".into(),
-        department_ids: vec![],
-    })
-    .unwrap();
+    core.auth()
+        .sign_in_offline(Account {
+            base_url: "http://127.0.0.1:9".into(),
+            user_id: me,
+            role: Role::Customer,
+            name: "Hendra".into(),
+            email: "customer@example.com".into(),
+            department_ids: vec![],
+        })
+        .unwrap();
     me
 }
 
@@ -43,11 +44,12 @@ fn a_photo_attached_offline_is_stored_listed_and_queued() {
     let owner = DocId::new();
     let image = testing::with_exif_orientation(&testing::synthetic_jpeg(2000, 1000, 1, 85), 6);
     let attached = core
-        .attach_photo(ticket(owner), &image, "Atap bocor", 1_767_225_600_000)
+        .photos()
+        .attach(ticket(owner), &image, "Atap bocor", 1_767_225_600_000)
         .unwrap();
     // Orientation 6 turns it upright: portrait, longest edge 1600.
     assert_eq!((attached.width, attached.height), (800, 1600));
-    let photo = core.photo(attached.photo_id).unwrap();
+    let photo = core.photos().get(attached.photo_id).unwrap();
     assert_eq!(photo.upload_state, UploadState::Pending);
     assert_eq!(photo.author_id, me);
     assert_eq!(photo.owner, ticket(owner));
@@ -66,13 +68,13 @@ fn a_photo_attached_offline_is_stored_listed_and_queued() {
         attached.thumbnail_sha256
     );
     // Listed under its ticket, queued thumbnail first, counted in the status.
-    let listed = core.photos_of(owner).unwrap();
+    let listed = core.photos().of(owner).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
         (listed[0].title.as_str(), listed[0].status.as_str()),
         ("Atap bocor", "pending")
     );
-    let queue = core.pending_photo_uploads().unwrap();
+    let queue = core.photos().pending_uploads().unwrap();
     assert_eq!(
         queue.iter().map(|u| u.kind).collect::<Vec<_>>(),
         vec![UploadKind::Thumbnail, UploadKind::Image]
@@ -82,25 +84,29 @@ fn a_photo_attached_offline_is_stored_listed_and_queued() {
             .iter()
             .all(|u| u.status == UploadStatus::Pending && u.bytes_sent == 0)
     );
-    let status = core.sync_status();
+    let status = core.sync().status();
     assert_eq!((status.pending_uploads, status.unsynced_documents), (2, 1));
 
     // The same photo again (another ticket): a second document, one upload.
     let again = core
-        .attach_photo(ticket(DocId::new()), &image, "", 1_767_225_600_001)
+        .photos()
+        .attach(ticket(DocId::new()), &image, "", 1_767_225_600_001)
         .unwrap();
     assert_eq!(again.sha256, attached.sha256);
     assert_ne!(again.photo_id, attached.photo_id);
-    assert_eq!(core.pending_photo_uploads().unwrap().len(), 2);
+    assert_eq!(core.photos().pending_uploads().unwrap().len(), 2);
 
     // A restart keeps all of it.
     drop(core);
     let core = FieldopsCore::open(&path).unwrap();
-    assert_eq!(core.photo(attached.photo_id).unwrap().caption, "Atap bocor");
-    assert_eq!(core.pending_photo_uploads().unwrap().len(), 2);
-    assert_eq!(core.sync_status().pending_uploads, 2);
-    assert_eq!(core.photo_file(&attached.sha256), Some(attached.path));
-    assert_eq!(core.photo_file("../../etc/passwd"), None);
+    assert_eq!(
+        core.photos().get(attached.photo_id).unwrap().caption,
+        "Atap bocor"
+    );
+    assert_eq!(core.photos().pending_uploads().unwrap().len(), 2);
+    assert_eq!(core.sync().status().pending_uploads, 2);
+    assert_eq!(core.photos().file(&attached.sha256), Some(attached.path));
+    assert_eq!(core.photos().file("../../etc/passwd"), None);
 }
 
 #[test]
@@ -110,7 +116,7 @@ fn bad_photos_and_owners_are_typed_errors_and_store_nothing() {
     let owner = ticket(DocId::new());
     let jpeg = testing::synthetic_jpeg(300, 200, 2, 90);
     assert!(matches!(
-        core.attach_photo(owner, &jpeg, "", 0),
+        core.photos().attach(owner, &jpeg, "", 0),
         Err(CoreError::NotLoggedIn)
     ));
     customer(&core);
@@ -122,7 +128,7 @@ fn bad_photos_and_owners_are_typed_errors_and_store_nothing() {
     ] {
         assert!(
             matches!(
-                core.attach_photo(owner, &bad, "", 0),
+                core.photos().attach(owner, &bad, "", 0),
                 Err(CoreError::Photo(_))
             ),
             "{} bytes",
@@ -130,14 +136,14 @@ fn bad_photos_and_owners_are_typed_errors_and_store_nothing() {
         );
     }
     assert!(matches!(
-        core.attach_photo(owner, &jpeg, &"x".repeat(2001), 0),
+        core.photos().attach(owner, &jpeg, &"x".repeat(2001), 0),
         Err(CoreError::InvalidInput {
             field: "caption",
             ..
         })
     ));
     assert!(matches!(
-        core.attach_photo(
+        core.photos().attach(
             Owner {
                 kind: OwnerKind::CheckIn,
                 id: DocId::new()
@@ -150,20 +156,21 @@ fn bad_photos_and_owners_are_typed_errors_and_store_nothing() {
     ));
     // A visit on the device named as a ticket.
     let visit = DocId::new();
-    core.import_snapshots(&[Snapshot {
-        doc_id: visit,
-        kind: DocKind::Visit,
-        seq: Cursor(1),
-        bytes: sample_visit().to_document().unwrap().save(),
-    }])
-    .unwrap();
+    core.documents()
+        .import_snapshots(&[Snapshot {
+            doc_id: visit,
+            kind: DocKind::Visit,
+            seq: Cursor(1),
+            bytes: sample_visit().to_document().unwrap().save(),
+        }])
+        .unwrap();
     assert!(matches!(
-        core.attach_photo(ticket(visit), &jpeg, "", 0),
+        core.photos().attach(ticket(visit), &jpeg, "", 0),
         Err(CoreError::InvalidInput { field: "owner", .. })
     ));
     // Nothing of any of these was kept.
-    assert!(core.pending_photo_uploads().unwrap().is_empty());
-    assert_eq!(core.document_count().unwrap(), 1, "only the visit");
+    assert!(core.photos().pending_uploads().unwrap().is_empty());
+    assert_eq!(core.documents().count().unwrap(), 1, "only the visit");
     let files = std::fs::read_dir(dir.path().join("store.db.photos"))
         .unwrap()
         .count();

@@ -66,23 +66,23 @@ fn main() {
     // Fill the store with 9k documents, as earlier catch-ups would.
     {
         let core = FieldopsCore::open(&path).unwrap();
-        core.sign_in_offline(account.clone()).unwrap();
+        core.auth().sign_in_offline(account.clone()).unwrap();
         for chunk in snapshots(9_000).chunks(1_000) {
-            core.import_snapshots(chunk).unwrap();
+            core.documents().import_snapshots(chunk).unwrap();
         }
-        core.pool(None).unwrap();
+        core.visits().pool(None).unwrap();
     }
 
     // A 1k-document catch-up: frames of raw bytes stored without parsing.
     let core = FieldopsCore::open(&path).unwrap();
     let batch = snapshots(1_000);
     let start = Instant::now();
-    core.import_snapshots(&batch).unwrap();
+    core.documents().import_snapshots(&batch).unwrap();
     let catch_up = start.elapsed();
     let start = Instant::now();
-    let listed = core.pool(None).unwrap().len();
+    let listed = core.visits().pool(None).unwrap().len();
     let first_list = start.elapsed();
-    assert_eq!(core.document_count().unwrap(), 10_000);
+    assert_eq!(core.documents().count().unwrap(), 10_000);
     drop(core);
 
     // Cold open with 10k documents, then the first screen (pool by distance).
@@ -92,9 +92,9 @@ fn main() {
     let open = start.elapsed();
     let here = fieldops_core::Position::new(-6.2, 106.8).unwrap();
     let start = Instant::now();
-    let pool = core.pool(Some(here)).unwrap();
+    let pool = core.visits().pool(Some(here)).unwrap();
     let first_screen = start.elapsed();
-    let visit = core.visit(pool[0].doc_id).unwrap();
+    let visit = core.visits().get(pool[0].doc_id).unwrap();
     let rss_after = rss_mib();
 
     println!(

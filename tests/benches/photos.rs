@@ -134,22 +134,23 @@ async fn device_worker() {
     let timeout = Duration::from_secs(120);
     let phone = FieldopsCore::open(&path).unwrap();
     phone
+        .auth()
         .login(&proxy.url(), "tech1@example.com", "tech123")
         .await
         .unwrap();
-    phone.queue_raw_upload(&bytes).unwrap();
+    phone.photos().queue_raw_upload(&bytes).unwrap();
     // Cut at 50 %, in the middle of a 1 MiB chunk; then the app restarts.
     let half = total / 2;
     proxy.cut_patches_at(half);
     let started = Instant::now();
-    assert!(phone.sync_now(timeout).await.is_err());
-    let acked = phone.pending_photo_uploads().unwrap()[0].bytes_sent;
+    assert!(phone.sync().now(timeout).await.is_err());
+    let acked = phone.photos().pending_uploads().unwrap()[0].bytes_sent;
     drop(phone);
     let phone = FieldopsCore::open(&path).unwrap();
     proxy.set_online(true);
-    let report = phone.sync_now(timeout).await.unwrap();
+    let report = phone.sync().now(timeout).await.unwrap();
     assert_eq!(report.uploads_completed, 1);
-    assert!(phone.pending_photo_uploads().unwrap().is_empty());
+    assert!(phone.photos().pending_uploads().unwrap().is_empty());
     println!(
         "device worker: cut at 50 % ({half} of {total} bytes), restarted, resumed at the \
          server's offset {acked}; bytes re-sent: {} (target <= 1 MiB); {:.0} ms in all",
@@ -157,8 +158,8 @@ async fn device_worker() {
         started.elapsed().as_secs_f64() * 1e3
     );
     let before = proxy.patch_bytes();
-    phone.queue_raw_upload(&bytes).unwrap();
-    let report = phone.sync_now(timeout).await.unwrap();
+    phone.photos().queue_raw_upload(&bytes).unwrap();
+    let report = phone.sync().now(timeout).await.unwrap();
     assert_eq!(report.uploads_completed, 1);
     println!(
         "device worker, the same 20 MB queued again: {} bytes sent (target 0)",

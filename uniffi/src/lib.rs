@@ -72,7 +72,7 @@ impl FieldopsClient {
 
     /// The signed-in account, if any.
     pub fn account(&self) -> Option<AccountRecord> {
-        self.inner.account().map(Into::into)
+        self.inner.auth().account().map(Into::into)
     }
 
     /// Signs in.
@@ -82,50 +82,55 @@ impl FieldopsClient {
         email: String,
         password: String,
     ) -> Result<AccountRecord> {
-        Ok(self.inner.login(&base_url, &email, &password).await?.into())
+        Ok(self
+            .inner
+            .auth()
+            .login(&base_url, &email, &password)
+            .await?
+            .into())
     }
 
     /// Signs out.
     pub fn logout(&self) -> Result<()> {
-        Ok(self.inner.logout()?)
+        Ok(self.inner.auth().logout()?)
     }
 
     /// Starts live sync (reconnects by itself).
     pub fn start_sync(&self) -> Result<()> {
-        Ok(self.inner.start_sync()?)
+        Ok(self.inner.sync().start()?)
     }
 
     /// Stops live sync.
     pub fn stop_sync(&self) {
-        self.inner.stop_sync()
+        self.inner.sync().stop()
     }
 
     /// One bounded sync, for background windows.
     pub async fn sync_now(&self, timeout_ms: u64) -> Result<SyncReportRecord> {
         let timeout = Duration::from_millis(timeout_ms.min(600_000));
-        Ok(self.inner.sync_now(timeout).await?.into())
+        Ok(self.inner.sync().now(timeout).await?.into())
     }
 
     /// The sync status.
     pub fn sync_status(&self) -> SyncStatusRecord {
-        self.inner.sync_status().into()
+        self.inner.sync().status().into()
     }
 
     /// A visit.
     pub fn visit(&self, id: String) -> Result<VisitRecord> {
-        let visit = self.inner.visit(parse_id("id", &id)?)?;
+        let visit = self.inner.visits().get(parse_id("id", &id)?)?;
         Ok(VisitRecord::new(id, visit))
     }
 
     /// A ticket.
     pub fn ticket(&self, id: String) -> Result<TicketRecord> {
-        let ticket = self.inner.ticket(parse_id("id", &id)?)?;
+        let ticket = self.inner.tickets().get(parse_id("id", &id)?)?;
         Ok(TicketRecord::new(id, ticket))
     }
 
     /// My visits by start date, optionally of one day (`YYYY-MM-DD`).
     pub fn my_visits(&self, date: Option<String>) -> Result<Vec<ListItemRecord>> {
-        let items = self.inner.my_visits(date.as_deref())?;
+        let items = self.inner.visits().mine(date.as_deref())?;
         Ok(items.into_iter().map(Into::into).collect())
     }
 
@@ -135,7 +140,13 @@ impl FieldopsClient {
             (Some(lat), Some(lon)) => Some(position(lat, lon)?),
             _ => None,
         };
-        Ok(self.inner.pool(from)?.into_iter().map(Into::into).collect())
+        Ok(self
+            .inner
+            .visits()
+            .pool(from)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Tickets on the device, optionally of one status code.
@@ -149,7 +160,8 @@ impl FieldopsClient {
             })?;
         Ok(self
             .inner
-            .my_tickets(status)?
+            .tickets()
+            .list(status)?
             .into_iter()
             .map(Into::into)
             .collect())
@@ -159,19 +171,21 @@ impl FieldopsClient {
     pub fn distance_to_visit(&self, visit_id: String, lat: f64, lon: f64) -> Result<f64> {
         Ok(self
             .inner
-            .distance_to_visit(parse_id("visit_id", &visit_id)?, position(lat, lon)?)?)
+            .visits()
+            .distance_to(parse_id("visit_id", &visit_id)?, position(lat, lon)?)?)
     }
 
     /// Replaces a visit's notes.
     pub fn set_visit_notes(&self, visit_id: String, notes: String) -> Result<()> {
         Ok(self
             .inner
-            .set_visit_notes(parse_id("visit_id", &visit_id)?, &notes)?)
+            .visits()
+            .set_notes(parse_id("visit_id", &visit_id)?, &notes)?)
     }
 
     /// Ticks or unticks a checklist item.
     pub fn set_checklist_item(&self, visit_id: String, item_id: String, done: bool) -> Result<()> {
-        Ok(self.inner.set_checklist_item(
+        Ok(self.inner.visits().set_checklist_item(
             parse_id("visit_id", &visit_id)?,
             parse_id("item_id", &item_id)?,
             done,
@@ -182,6 +196,7 @@ impl FieldopsClient {
     pub fn add_checklist_item(&self, visit_id: String, label: String) -> Result<String> {
         let id = self
             .inner
+            .visits()
             .add_checklist_item(parse_id("visit_id", &visit_id)?, &label)?;
         Ok(id.to_string())
     }
@@ -190,14 +205,16 @@ impl FieldopsClient {
     pub fn set_ticket_description(&self, ticket_id: String, description: String) -> Result<()> {
         Ok(self
             .inner
-            .set_ticket_description(parse_id("ticket_id", &ticket_id)?, &description)?)
+            .tickets()
+            .set_description(parse_id("ticket_id", &ticket_id)?, &description)?)
     }
 
     /// Queues a claim.
     pub fn claim_visit(&self, visit_id: String) -> Result<CommandRecord> {
         Ok(self
             .inner
-            .claim_visit(parse_id("visit_id", &visit_id)?)?
+            .visits()
+            .claim(parse_id("visit_id", &visit_id)?)?
             .into())
     }
 
@@ -205,7 +222,8 @@ impl FieldopsClient {
     pub fn release_visit(&self, visit_id: String) -> Result<CommandRecord> {
         Ok(self
             .inner
-            .release_visit(parse_id("visit_id", &visit_id)?)?
+            .visits()
+            .release(parse_id("visit_id", &visit_id)?)?
             .into())
     }
 
@@ -220,6 +238,7 @@ impl FieldopsClient {
         let id = parse_id("visit_id", &visit_id)?;
         Ok(self
             .inner
+            .visits()
             .check_in(id, position(lat, lon)?, accuracy_m)?
             .into())
     }
@@ -235,6 +254,7 @@ impl FieldopsClient {
         let id = parse_id("visit_id", &visit_id)?;
         Ok(self
             .inner
+            .visits()
             .check_out(id, position(lat, lon)?, accuracy_m)?
             .into())
     }
@@ -249,6 +269,7 @@ impl FieldopsClient {
         let id = parse_id("visit_id", &visit_id)?;
         Ok(self
             .inner
+            .visits()
             .request_extension(id, extra_days, &reason)?
             .into())
     }
@@ -264,6 +285,7 @@ impl FieldopsClient {
         let id = parse_id("visit_id", &visit_id)?;
         Ok(self
             .inner
+            .visits()
             .submit_rating(id, &token, score, comment.as_deref())?
             .into())
     }
@@ -278,7 +300,8 @@ impl FieldopsClient {
     ) -> Result<CommandRecord> {
         Ok(self
             .inner
-            .create_ticket(&subject, &description, &category)?
+            .tickets()
+            .create(&subject, &description, &category)?
             .into())
     }
 
@@ -286,7 +309,8 @@ impl FieldopsClient {
     pub fn close_ticket(&self, ticket_id: String) -> Result<CommandRecord> {
         Ok(self
             .inner
-            .close_ticket(parse_id("ticket_id", &ticket_id)?)?
+            .tickets()
+            .close(parse_id("ticket_id", &ticket_id)?)?
             .into())
     }
 
@@ -300,14 +324,19 @@ impl FieldopsClient {
         let conversation = conversation_id
             .map(|id| parse_id("conversation_id", &id))
             .transpose()?;
-        Ok(self.inner.send_chat_message(conversation, &body)?.into())
+        Ok(self
+            .inner
+            .tickets()
+            .send_chat_message(conversation, &body)?
+            .into())
     }
 
     /// One outbox row.
     pub fn command(&self, command_id: String) -> Result<CommandRecord> {
         Ok(self
             .inner
-            .command(parse_id("command_id", &command_id)?)?
+            .outbox()
+            .get(parse_id("command_id", &command_id)?)?
             .into())
     }
 
@@ -315,7 +344,8 @@ impl FieldopsClient {
     pub fn outbox(&self, open_only: bool) -> Result<Vec<CommandRecord>> {
         Ok(self
             .inner
-            .outbox(open_only)?
+            .outbox()
+            .list(open_only)?
             .into_iter()
             .map(Into::into)
             .collect())
@@ -343,13 +373,14 @@ impl FieldopsClient {
         };
         Ok(self
             .inner
-            .attach_photo(owner, &image, &caption, taken_at_ms)?
+            .photos()
+            .attach(owner, &image, &caption, taken_at_ms)?
             .into())
     }
 
     /// A photo's metadata.
     pub fn photo(&self, id: String) -> Result<PhotoRecord> {
-        let photo = self.inner.photo(parse_id("id", &id)?)?;
+        let photo = self.inner.photos().get(parse_id("id", &id)?)?;
         Ok(PhotoRecord::new(id, photo))
     }
 
@@ -358,7 +389,8 @@ impl FieldopsClient {
     pub async fn fetch_photo(&self, id: String, thumbnail: bool) -> Result<String> {
         let path = self
             .inner
-            .fetch_photo(parse_id("id", &id)?, thumbnail)
+            .photos()
+            .fetch(parse_id("id", &id)?, thumbnail)
             .await?;
         Ok(path.to_string_lossy().into_owned())
     }
@@ -369,12 +401,13 @@ impl FieldopsClient {
     pub fn free_photo_space(&self, uploaded_before_secs: u64) -> Result<u64> {
         Ok(self
             .inner
-            .free_photo_space(Duration::from_secs(uploaded_before_secs))?)
+            .photos()
+            .free_space(Duration::from_secs(uploaded_before_secs))?)
     }
 
     /// The photos of a ticket or visit (title: caption; status: upload state).
     pub fn photos_of(&self, owner_id: String) -> Result<Vec<ListItemRecord>> {
-        let items = self.inner.photos_of(parse_id("owner_id", &owner_id)?)?;
+        let items = self.inner.photos().of(parse_id("owner_id", &owner_id)?)?;
         Ok(items.into_iter().map(Into::into).collect())
     }
 
@@ -382,7 +415,8 @@ impl FieldopsClient {
     pub fn pending_photo_uploads(&self) -> Result<Vec<PhotoUploadRecord>> {
         Ok(self
             .inner
-            .pending_photo_uploads()?
+            .photos()
+            .pending_uploads()?
             .into_iter()
             .map(Into::into)
             .collect())
@@ -391,7 +425,8 @@ impl FieldopsClient {
     /// The device's file of a photo or thumbnail, by hash, if present.
     pub fn photo_file(&self, sha256: String) -> Option<String> {
         self.inner
-            .photo_file(&sha256)
+            .photos()
+            .file(&sha256)
             .map(|p| p.display().to_string())
     }
 }

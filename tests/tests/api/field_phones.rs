@@ -21,10 +21,11 @@ const SYNC: Duration = Duration::from_secs(20);
 
 async fn phone(app: &TestApp, dir: &tempfile::TempDir, n: usize) -> FieldopsCore {
     let core = FieldopsCore::open(dir.path().join(format!("tech{n}.db"))).unwrap();
-    core.login(&app.url(""), &format!("tech{n}@example.com"), "tech123")
+    core.auth()
+        .login(&app.url(""), &format!("tech{n}@example.com"), "tech123")
         .await
         .unwrap();
-    core.sync_now(SYNC).await.unwrap();
+    core.sync().now(SYNC).await.unwrap();
     core
 }
 
@@ -32,7 +33,7 @@ fn state_of(
     core: &FieldopsCore,
     id: fieldops_sync::ids::CommandId,
 ) -> (CommandState, Option<String>) {
-    let entry = core.command(id).unwrap();
+    let entry = core.outbox().get(id).unwrap();
     (entry.state, entry.reason)
 }
 
@@ -61,33 +62,41 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
     );
     for p in [&a, &b, &c] {
         assert!(
-            p.pool(None).unwrap().iter().any(|i| i.doc_id == visit),
+            p.visits()
+                .pool(None)
+                .unwrap()
+                .iter()
+                .any(|i| i.doc_id == visit),
             "in every pool"
         );
     }
 
     // C is offline and claims first on its phone; A and B claim online.
-    let c_claim = c.claim_visit(visit).unwrap();
+    let c_claim = c.visits().claim(visit).unwrap();
     assert_eq!(state_of(&c, c_claim.command_id).0, CommandState::Pending);
-    let a_claim = a.claim_visit(visit).unwrap();
-    a.sync_now(SYNC).await.unwrap();
-    let b_claim = b.claim_visit(visit).unwrap();
-    b.sync_now(SYNC).await.unwrap();
+    let a_claim = a.visits().claim(visit).unwrap();
+    a.sync().now(SYNC).await.unwrap();
+    let b_claim = b.visits().claim(visit).unwrap();
+    b.sync().now(SYNC).await.unwrap();
     assert_eq!(state_of(&a, a_claim.command_id).0, CommandState::Accepted);
     assert_eq!(state_of(&b, b_claim.command_id).0, CommandState::Accepted);
     // C comes back: decided by arrival order at the server.
-    c.sync_now(SYNC).await.unwrap();
+    c.sync().now(SYNC).await.unwrap();
     assert_eq!(
         state_of(&c, c_claim.command_id),
         (CommandState::Rejected, Some("quota_full".into()))
     );
-    a.sync_now(SYNC).await.unwrap();
+    a.sync().now(SYNC).await.unwrap();
     assert!(
-        a.my_visits(None).unwrap().iter().any(|i| i.doc_id == visit),
+        a.visits()
+            .mine(None)
+            .unwrap()
+            .iter()
+            .any(|i| i.doc_id == visit),
         "A's visits list it"
     );
     assert!(
-        !c.has_document(visit).unwrap(),
+        !c.documents().contains(visit).unwrap(),
         "the full visit left C's pool"
     );
 
@@ -96,10 +105,11 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
         lat: -6.2251,
         lon: 106.8097,
     };
-    let a_in = a.check_in(visit, site, 5.0).unwrap();
+    let a_in = a.visits().check_in(visit, site, 5.0).unwrap();
     assert!(a_in.geofence.within);
-    a.sync_now(SYNC).await.unwrap();
+    a.sync().now(SYNC).await.unwrap();
     let b_in = b
+        .visits()
         .check_in(
             visit,
             Position {
@@ -110,7 +120,7 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
         )
         .unwrap();
     assert!(!b_in.geofence.within, "the phone already knows");
-    b.sync_now(SYNC).await.unwrap();
+    b.sync().now(SYNC).await.unwrap();
     assert_eq!(
         state_of(&a, a_in.command.command_id).0,
         CommandState::Accepted
@@ -126,7 +136,8 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
 
     // A takes a "before" photo of the visit; B, who holds it too, receives it.
     let before = a
-        .attach_photo(
+        .photos()
+        .attach(
             fieldops_sync::docs::photo::Owner {
                 kind: fieldops_sync::docs::photo::OwnerKind::Visit,
                 id: visit,
@@ -136,13 +147,13 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
             1_767_225_600_000,
         )
         .unwrap();
-    a.sync_now(SYNC).await.unwrap();
-    b.sync_now(SYNC).await.unwrap();
-    let on_b = b.photo(before.photo_id).unwrap();
+    a.sync().now(SYNC).await.unwrap();
+    b.sync().now(SYNC).await.unwrap();
+    let on_b = b.photos().get(before.photo_id).unwrap();
     assert_eq!(on_b.caption, "Pompa sebelum diperbaiki");
-    assert_eq!(b.photos_of(visit).unwrap().len(), 1);
+    assert_eq!(b.photos().of(visit).unwrap().len(), 1);
     assert!(
-        !c.has_document(before.photo_id).unwrap(),
+        !c.documents().contains(before.photo_id).unwrap(),
         "not to a technician who does not hold the visit"
     );
 
@@ -173,47 +184,52 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
         )
         .await;
     assert_eq!(returned.status, 200, "{:?}", returned.body);
-    b.sync_now(SYNC).await.unwrap();
+    b.sync().now(SYNC).await.unwrap();
     assert!(
-        !b.my_visits(None).unwrap().iter().any(|i| i.doc_id == visit),
+        !b.visits()
+            .mine(None)
+            .unwrap()
+            .iter()
+            .any(|i| i.doc_id == visit),
         "gone from B's visits"
     );
     assert!(
-        !b.has_document(before.photo_id).unwrap(),
+        !b.documents().contains(before.photo_id).unwrap(),
         "and the crew's photos A took went with it"
     );
-    c.sync_now(SYNC).await.unwrap();
+    c.sync().now(SYNC).await.unwrap();
     assert!(
-        c.visit(visit).unwrap().emergency,
+        c.visits().get(visit).unwrap().emergency,
         "C sees it as an emergency in the pool"
     );
-    let replacement = c.claim_visit(visit).unwrap();
-    c.sync_now(SYNC).await.unwrap();
+    let replacement = c.visits().claim(visit).unwrap();
+    c.sync().now(SYNC).await.unwrap();
     assert_eq!(
         state_of(&c, replacement.command_id).0,
         CommandState::Accepted
     );
     // The replacement joins the crew with the visit's photos so far.
-    c.sync_now(SYNC).await.unwrap();
+    c.sync().now(SYNC).await.unwrap();
     assert_eq!(
-        c.photo(before.photo_id).unwrap().caption,
+        c.photos().get(before.photo_id).unwrap().caption,
         "Pompa sebelum diperbaiki"
     );
-    assert_eq!(c.photos_of(visit).unwrap().len(), 1);
+    assert_eq!(c.photos().of(visit).unwrap().len(), 1);
     // Its bytes come on demand, checked against the document's hash.
-    assert!(c.photo_file(&before.sha256).is_none(), "not taken on C");
+    assert!(c.photos().file(&before.sha256).is_none(), "not taken on C");
     for (thumbnail, sha) in [(true, &before.thumbnail_sha256), (false, &before.sha256)] {
-        let path = c.fetch_photo(before.photo_id, thumbnail).await.unwrap();
+        let path = c.photos().fetch(before.photo_id, thumbnail).await.unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&fieldops_core::photo::sha256_hex(&bytes), sha);
     }
-    assert!(c.photo_file(&before.sha256).is_some(), "kept on C");
+    assert!(c.photos().file(&before.sha256).is_some(), "kept on C");
 
     // A asks for two more days while offline; CS approves; A's phone shows it.
     let asked = a
+        .visits()
         .request_extension(visit, 2, "Suku cadang belum datang")
         .unwrap();
-    a.sync_now(SYNC).await.unwrap();
+    a.sync().now(SYNC).await.unwrap();
     assert_eq!(state_of(&a, asked.command_id).0, CommandState::Accepted);
     let pending = app.get("/api/v1/extensions?status=pending", &cs).await;
     let ext = pending.body["items"][0]["id"].as_str().unwrap().to_owned();
@@ -221,7 +237,7 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
         .post(&format!("/api/v1/extensions/{ext}/approve"), &cs, json!({}))
         .await;
     assert_eq!(approved.status, 200, "{:?}", approved.body);
-    a.sync_now(SYNC).await.unwrap();
-    assert_eq!(a.visit(visit).unwrap().planned_days, 3);
+    a.sync().now(SYNC).await.unwrap();
+    assert_eq!(a.visits().get(visit).unwrap().planned_days, 3);
     app.stop().await;
 }

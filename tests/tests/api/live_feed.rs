@@ -350,11 +350,12 @@ async fn signed_out_devices_are_closed_and_told_to_sign_in(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let phone = fieldops_core::FieldopsCore::open(dir.path().join("phone.db")).unwrap();
     phone
+        .auth()
         .login(&app.url(""), "tech1@example.com", "tech123")
         .await
         .unwrap();
     let mut heard = fieldops_tests::CoreEvents::of(&phone);
-    phone.start_sync().unwrap();
+    phone.sync().start().unwrap();
     let visit = pool_visit(&app, &admin, "Before the reset", "2031-06-01").await;
     // The phone core is live: the new pool visit arrives by itself.
     heard
@@ -407,7 +408,7 @@ async fn signed_out_devices_are_closed_and_told_to_sign_in(backend: Backend) {
             .is_some_and(|e| e.contains("signed out")),
         "{status:?}"
     );
-    phone.stop_sync();
+    phone.sync().stop();
     app.stop().await;
 }
 

@@ -61,7 +61,10 @@ async fn assigned_visit(app: &TestApp) -> DocId {
 
 async fn device(app: &TestApp, dir: &tempfile::TempDir, name: &str, email: &str) -> FieldopsCore {
     let core = FieldopsCore::open(dir.path().join(format!("{name}.db"))).unwrap();
-    core.login(&app.url(""), email, "tech123").await.unwrap();
+    core.auth()
+        .login(&app.url(""), email, "tech123")
+        .await
+        .unwrap();
     core
 }
 
@@ -73,26 +76,33 @@ async fn offline_edits_on_two_devices_converge(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let a = device(&app, &dir, "a", "tech1@example.com").await;
     let b = device(&app, &dir, "b", "tech2@example.com").await;
-    a.sync_now(SYNC).await.unwrap();
-    b.sync_now(SYNC).await.unwrap();
+    a.sync().now(SYNC).await.unwrap();
+    b.sync().now(SYNC).await.unwrap();
     assert_eq!(
-        a.my_visits(None).unwrap().len(),
+        a.visits().mine(None).unwrap().len(),
         1,
         "the catch-up listed it"
     );
 
     // Both offline: concurrent edits of the same visit.
-    a.set_visit_notes(visit, "Valve replaced.").unwrap();
-    let item = b.add_checklist_item(visit, "Photo of meter").unwrap();
-    b.set_visit_notes(visit, "Customer asked for invoice.")
+    a.visits().set_notes(visit, "Valve replaced.").unwrap();
+    let item = b
+        .visits()
+        .add_checklist_item(visit, "Photo of meter")
         .unwrap();
-    assert_eq!(a.sync_status().unsynced_documents, 1);
+    b.visits()
+        .set_notes(visit, "Customer asked for invoice.")
+        .unwrap();
+    assert_eq!(a.sync().status().unsynced_documents, 1);
 
     // Back online, in any order.
-    a.sync_now(SYNC).await.unwrap();
-    b.sync_now(SYNC).await.unwrap();
-    a.sync_now(SYNC).await.unwrap();
-    let (va, vb) = (a.visit(visit).unwrap(), b.visit(visit).unwrap());
+    a.sync().now(SYNC).await.unwrap();
+    b.sync().now(SYNC).await.unwrap();
+    a.sync().now(SYNC).await.unwrap();
+    let (va, vb) = (
+        a.visits().get(visit).unwrap(),
+        b.visits().get(visit).unwrap(),
+    );
     assert_eq!(va, vb, "both devices hold the same visit");
     assert!(va.notes.contains("Valve replaced."), "{}", va.notes);
     assert!(
@@ -101,21 +111,21 @@ async fn offline_edits_on_two_devices_converge(backend: Backend) {
         va.notes
     );
     assert!(va.checklist.iter().any(|i| i.id == item));
-    let status = a.sync_status();
+    let status = a.sync().status();
     assert_eq!(status.unsynced_documents, 0);
     assert_eq!(status.state, SyncState::Idle);
     assert!(status.last_synced_at_ms.is_some());
 
     // Live: B stays connected and sees A's next edit without asking.
-    b.start_sync().unwrap();
-    a.set_visit_notes(visit, "Done, all good.").unwrap();
-    a.sync_now(SYNC).await.unwrap();
+    b.sync().start().unwrap();
+    a.visits().set_notes(visit, "Done, all good.").unwrap();
+    a.sync().now(SYNC).await.unwrap();
     let deadline = std::time::Instant::now() + SYNC;
-    while b.visit(visit).unwrap().notes != "Done, all good." {
+    while b.visits().get(visit).unwrap().notes != "Done, all good." {
         assert!(std::time::Instant::now() < deadline, "B never saw A's edit");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    b.stop_sync();
+    b.sync().stop();
     app.stop().await;
 }
 
@@ -127,11 +137,15 @@ async fn a_command_whose_answer_was_lost_is_applied_once(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("phone.db");
     let core = FieldopsCore::open(&path).unwrap();
-    core.login(&app.url(""), "tech1@example.com", "tech123")
+    core.auth()
+        .login(&app.url(""), "tech1@example.com", "tech123")
         .await
         .unwrap();
-    core.sync_now(SYNC).await.unwrap();
-    let command = core.request_extension(visit, 2, "parts on order").unwrap();
+    core.sync().now(SYNC).await.unwrap();
+    let command = core
+        .visits()
+        .request_extension(visit, 2, "parts on order")
+        .unwrap();
     assert_eq!(command.state, CommandState::Pending);
     drop(core);
 
@@ -145,15 +159,21 @@ async fn a_command_whose_answer_was_lost_is_applied_once(backend: Backend) {
         std::fs::copy(&wal, dir.path().join("copy.db-wal")).unwrap();
     }
     let twin = FieldopsCore::open(&copy).unwrap();
-    twin.sync_now(SYNC).await.unwrap();
-    let answered = twin.command(command.command_id).unwrap();
+    twin.sync().now(SYNC).await.unwrap();
+    let answered = twin.outbox().get(command.command_id).unwrap();
     assert!(!answered.state.is_open());
     drop(twin);
 
     let core = FieldopsCore::open(&path).unwrap();
-    assert!(core.command(command.command_id).unwrap().state.is_open());
-    core.sync_now(SYNC).await.unwrap();
-    let replayed = core.command(command.command_id).unwrap();
+    assert!(
+        core.outbox()
+            .get(command.command_id)
+            .unwrap()
+            .state
+            .is_open()
+    );
+    core.sync().now(SYNC).await.unwrap();
+    let replayed = core.outbox().get(command.command_id).unwrap();
     assert_eq!(
         replayed.state, answered.state,
         "the stored result is replayed"
@@ -179,12 +199,12 @@ async fn out_of_scope_stays_away_and_a_no_change_sync_receives_nothing(backend: 
     let dir = tempfile::tempdir().unwrap();
     // tech3 is not assigned: the visit is not in their scope at all.
     let c = device(&app, &dir, "c", "tech3@example.com").await;
-    let report = c.sync_now(SYNC).await.unwrap();
-    assert!(!c.has_document(visit).unwrap());
+    let report = c.sync().now(SYNC).await.unwrap();
+    assert!(!c.documents().contains(visit).unwrap());
     let a = device(&app, &dir, "a", "tech1@example.com").await;
-    let first = a.sync_now(SYNC).await.unwrap();
+    let first = a.sync().now(SYNC).await.unwrap();
     assert!(first.cursor >= report.cursor);
-    let again = a.sync_now(SYNC).await.unwrap();
+    let again = a.sync().now(SYNC).await.unwrap();
     assert_eq!(again.documents_received, 0, "nothing new: nothing sent");
     assert_eq!(again.cursor, first.cursor);
     app.stop().await;

@@ -52,7 +52,7 @@ fn ticket(id: DocId) -> Owner {
 
 async fn open_phone(path: &std::path::Path) -> FieldopsCore {
     let phone = FieldopsCore::open(path).unwrap();
-    phone.set_upload_chunk_bytes(CHUNK);
+    phone.photos().set_upload_chunk_bytes(CHUNK);
     phone
 }
 
@@ -68,23 +68,25 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
     let path = dir.path().join("customer.db");
     let phone = open_phone(&path).await;
     phone
+        .auth()
         .login(&proxy.url(), "customer@example.com", "customer123")
         .await
         .unwrap();
-    phone.sync_now(SYNC).await.unwrap();
+    phone.sync().now(SYNC).await.unwrap();
 
     // Offline: a new ticket and two photos on it, visible at once, their
     // uploads queued. The outbox goes before document changes, so the ticket
     // exists on the server before its photos arrive.
     proxy.set_online(false);
     phone
-        .create_ticket(
+        .tickets()
+        .create(
             "Pipa bocor",
             "Air menetes dari pipa di bawah wastafel",
             "technical",
         )
         .unwrap();
-    let opened = phone.my_tickets(None).unwrap();
+    let opened = phone.tickets().list(None).unwrap();
     assert_eq!(opened.len(), 1);
     assert!(opened[0].pending, "opened offline, not yet numbered");
     let first_ticket = opened[0].doc_id;
@@ -92,7 +94,8 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
     let image_a = testing::synthetic_jpeg(2000, 1500, 11, 90);
     let image_b = testing::synthetic_jpeg(1500, 2000, 12, 90);
     let a = phone
-        .attach_photo(
+        .photos()
+        .attach(
             ticket(first_ticket),
             &image_a,
             "Pipa di bawah wastafel",
@@ -100,14 +103,15 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
         )
         .unwrap();
     let b = phone
-        .attach_photo(ticket(first_ticket), &image_b, "Lantai basah", taken + 1)
+        .photos()
+        .attach(ticket(first_ticket), &image_b, "Lantai basah", taken + 1)
         .unwrap();
     assert_ne!(a.sha256, b.sha256);
-    let doc = phone.photo(a.photo_id).unwrap();
+    let doc = phone.photos().get(a.photo_id).unwrap();
     assert_eq!(doc.upload_state, UploadState::Pending);
     assert_eq!(doc.caption, "Pipa di bawah wastafel");
     assert_eq!((doc.width, doc.height), (1600, 1200));
-    let listed = phone.photos_of(first_ticket).unwrap();
+    let listed = phone.photos().of(first_ticket).unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().all(|p| p.status == "pending"));
     assert_eq!(
@@ -116,16 +120,16 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
         "the normalised photo is on the device"
     );
     assert_eq!(
-        phone.photo_file(&a.thumbnail_sha256),
+        phone.photos().file(&a.thumbnail_sha256),
         Some(a.thumbnail_path.clone())
     );
     assert_eq!(
-        phone.sync_status().pending_uploads,
+        phone.sync().status().pending_uploads,
         4,
         "two photos, two thumbnails"
     );
     assert!(matches!(
-        phone.sync_now(SYNC).await,
+        phone.sync().now(SYNC).await,
         Err(CoreError::Network(_))
     ));
 
@@ -137,16 +141,17 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
     proxy.cut_patches_at(thumb_a + half);
     // The session went through; only the uploads stopped, and the report
     // says so instead of failing the whole sync.
-    let report = phone.sync_now(SYNC).await.unwrap();
+    let report = phone.sync().now(SYNC).await.unwrap();
     assert!(report.upload_error.is_some(), "{report:?}");
     assert_eq!(
-        phone.sync_status().pending_commands,
+        phone.sync().status().pending_commands,
         0,
         "commands were sent"
     );
     let acked = (half / CHUNK as u64) * CHUNK as u64;
     let row = phone
-        .pending_photo_uploads()
+        .photos()
+        .pending_uploads()
         .unwrap()
         .into_iter()
         .find(|u| u.sha256 == a.sha256)
@@ -170,7 +175,8 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
     drop(phone);
     let phone = open_phone(&path).await;
     let row = phone
-        .pending_photo_uploads()
+        .photos()
+        .pending_uploads()
         .unwrap()
         .into_iter()
         .find(|u| u.sha256 == a.sha256)
@@ -182,7 +188,7 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
     let before = proxy.patch_bytes();
     assert_eq!(before, thumb_a + half);
     proxy.set_online(true);
-    let report = phone.sync_now(SYNC).await.unwrap();
+    let report = phone.sync().now(SYNC).await.unwrap();
     assert_eq!(
         report.uploads_completed, 3,
         "the rest of A, B and its thumbnail"
@@ -197,12 +203,12 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
     assert!(resent < CHUNK as u64);
     for photo in [&a, &b] {
         assert_eq!(
-            phone.photo(photo.photo_id).unwrap().upload_state,
+            phone.photos().get(photo.photo_id).unwrap().upload_state,
             UploadState::Stored
         );
     }
-    assert!(phone.pending_photo_uploads().unwrap().is_empty());
-    let status = phone.sync_status();
+    assert!(phone.photos().pending_uploads().unwrap().is_empty());
+    let status = phone.sync().status();
     assert_eq!((status.pending_uploads, status.unsynced_documents), (0, 0));
 
     // The server agrees, lists them on the ticket, and CS downloads both
@@ -264,7 +270,8 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
     let second_ticket = ticket_for_photos(&app, &customer, "Pipa bocor lagi").await;
     let (patches, creates) = (proxy.patch_bytes(), proxy.count("POST", "/api/v1/uploads"));
     let again = phone
-        .attach_photo(
+        .photos()
+        .attach(
             ticket(second_ticket),
             &image_a,
             "Sama seperti kemarin",
@@ -273,12 +280,12 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
         .unwrap();
     assert_eq!(again.sha256, a.sha256);
     assert_ne!(again.photo_id, a.photo_id);
-    let report = phone.sync_now(SYNC).await.unwrap();
+    let report = phone.sync().now(SYNC).await.unwrap();
     assert_eq!(report.upload_bytes_sent, 0);
     assert_eq!(proxy.patch_bytes(), patches, "0 bytes for a duplicate");
     assert_eq!(proxy.count("POST", "/api/v1/uploads"), creates);
     assert_eq!(
-        phone.photo(again.photo_id).unwrap().upload_state,
+        phone.photos().get(again.photo_id).unwrap().upload_state,
         UploadState::Stored
     );
     let owners = blobs::owners(app.server.state.db.pool(), &a.sha256)
@@ -289,12 +296,12 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
 
     // Short of space: the uploaded full-size files go, thumbnails stay, and
     // an original comes back from the server when opened.
-    let freed = phone.free_photo_space(Duration::ZERO).unwrap();
+    let freed = phone.photos().free_space(Duration::ZERO).unwrap();
     assert_eq!(freed, a.byte_size + b.byte_size);
-    assert!(phone.photo_file(&a.sha256).is_none());
-    assert!(phone.photo_file(&a.thumbnail_sha256).is_some());
-    assert_eq!(phone.free_photo_space(Duration::ZERO).unwrap(), 0);
-    let back = phone.fetch_photo(a.photo_id, false).await.unwrap();
+    assert!(phone.photos().file(&a.sha256).is_none());
+    assert!(phone.photos().file(&a.thumbnail_sha256).is_some());
+    assert_eq!(phone.photos().free_space(Duration::ZERO).unwrap(), 0);
+    let back = phone.photos().fetch(a.photo_id, false).await.unwrap();
     assert_eq!(
         fieldops_core::photo::sha256_hex(&std::fs::read(back).unwrap()),
         a.sha256

@@ -34,10 +34,11 @@ async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> Reply {
 
 async fn customer_phone(app: &TestApp, dir: &tempfile::TempDir) -> FieldopsCore {
     let core = FieldopsCore::open(dir.path().join("customer.db")).unwrap();
-    core.login(&app.url(""), "customer@example.com", "customer123")
+    core.auth()
+        .login(&app.url(""), "customer@example.com", "customer123")
         .await
         .unwrap();
-    core.sync_now(SYNC).await.unwrap();
+    core.sync().now(SYNC).await.unwrap();
     core
 }
 
@@ -45,7 +46,7 @@ async fn customer_phone(app: &TestApp, dir: &tempfile::TempDir) -> FieldopsCore 
 /// its answer), at most five rounds.
 async fn sync_until(core: &FieldopsCore, done: impl Fn(&FieldopsCore) -> bool) {
     for _ in 0..5 {
-        core.sync_now(SYNC).await.unwrap();
+        core.sync().now(SYNC).await.unwrap();
         if done(core) {
             return;
         }
@@ -71,41 +72,48 @@ async fn a_customer_phone_opens_and_follows_a_ticket_offline(backend: Backend) {
     // Offline: the ticket is listed at once, pending, and a chat message is
     // queued; the description is edited before the server ever saw it.
     let created = phone
-        .create_ticket("AC tidak dingin", "Unit di kamar tidur.", "technical")
+        .tickets()
+        .create("AC tidak dingin", "Unit di kamar tidur.", "technical")
         .unwrap();
     assert_eq!(created.state, CommandState::Pending);
     let ticket_id = created.target_id.unwrap();
-    let listed = phone.my_tickets(None).unwrap();
+    let listed = phone.tickets().list(None).unwrap();
     let item = listed.iter().find(|i| i.doc_id == ticket_id).unwrap();
     assert!(item.pending);
     assert_eq!(
         (item.title.as_str(), item.status.as_str()),
         ("AC tidak dingin", "open")
     );
-    assert!(phone.ticket(ticket_id).unwrap().number.is_pending());
+    assert!(phone.tickets().get(ticket_id).unwrap().number.is_pending());
     phone
-        .set_ticket_description(ticket_id, "Unit di kamar tidur, airnya menetes.")
+        .tickets()
+        .set_description(ticket_id, "Unit di kamar tidur, airnya menetes.")
         .unwrap();
     let chat = phone
+        .tickets()
         .send_chat_message(None, "Halo, saya baru membuka tiket AC")
         .unwrap();
 
     // Online: numbered by the server; the offline edit survives.
     sync_until(&phone, |p| {
-        p.ticket(ticket_id).is_ok_and(|t| !t.number.is_pending())
-            && p.command(chat.command_id).is_ok_and(|c| !c.state.is_open())
-            && p.sync_status().unsynced_documents == 0
+        p.tickets()
+            .get(ticket_id)
+            .is_ok_and(|t| !t.number.is_pending())
+            && p.outbox()
+                .get(chat.command_id)
+                .is_ok_and(|c| !c.state.is_open())
+            && p.sync().status().unsynced_documents == 0
     })
     .await;
     assert_eq!(
-        phone.command(created.command_id).unwrap().state,
+        phone.outbox().get(created.command_id).unwrap().state,
         CommandState::Accepted
     );
     assert_eq!(
-        phone.command(chat.command_id).unwrap().state,
+        phone.outbox().get(chat.command_id).unwrap().state,
         CommandState::Accepted
     );
-    let on_phone = phone.ticket(ticket_id).unwrap();
+    let on_phone = phone.tickets().get(ticket_id).unwrap();
     let detail = app.get(&format!("/api/v1/tickets/{ticket_id}"), &cs).await;
     assert_eq!(detail.status, 200, "{:?}", detail.body);
     assert_eq!(detail.body["number"], on_phone.number.as_str());
@@ -116,7 +124,8 @@ async fn a_customer_phone_opens_and_follows_a_ticket_offline(backend: Backend) {
     );
     assert_eq!(on_phone.description, "Unit di kamar tidur, airnya menetes.");
     let item = phone
-        .my_tickets(Some(TicketStatus::Open))
+        .tickets()
+        .list(Some(TicketStatus::Open))
         .unwrap()
         .into_iter()
         .find(|i| i.doc_id == ticket_id)
@@ -147,9 +156,10 @@ async fn a_customer_phone_opens_and_follows_a_ticket_offline(backend: Backend) {
 
     // A description edit on the phone reaches SQL (and HTTP).
     phone
-        .set_ticket_description(ticket_id, "Sudah dicoba dimatikan, tetap menetes.")
+        .tickets()
+        .set_description(ticket_id, "Sudah dicoba dimatikan, tetap menetes.")
         .unwrap();
-    sync_until(&phone, |p| p.sync_status().unsynced_documents == 0).await;
+    sync_until(&phone, |p| p.sync().status().unsynced_documents == 0).await;
     let detail = app.get(&format!("/api/v1/tickets/{ticket_id}"), &cs).await;
     assert_eq!(
         detail.body["description"],
@@ -174,11 +184,12 @@ async fn a_customer_phone_opens_and_follows_a_ticket_offline(backend: Backend) {
     assert_eq!(started.status, 200, "{:?}", started.body);
 
     sync_until(&phone, |p| {
-        p.ticket(ticket_id)
+        p.tickets()
+            .get(ticket_id)
             .is_ok_and(|t| t.status == TicketStatus::InProgress && t.messages.len() == 1)
     })
     .await;
-    let on_phone = phone.ticket(ticket_id).unwrap();
+    let on_phone = phone.tickets().get(ticket_id).unwrap();
     assert_eq!(on_phone.messages[0].body, REPLY);
     assert_eq!(on_phone.messages[0].author, Author::Staff);
     // Everything the customer's feed carries (the document with its whole
@@ -240,14 +251,15 @@ async fn a_customer_phone_opens_and_follows_a_ticket_offline(backend: Backend) {
     assert_eq!(detail.body["subject"], "AC tidak dingin");
 
     // The customer closes it from the phone.
-    let close = phone.close_ticket(ticket_id).unwrap();
+    let close = phone.tickets().close(ticket_id).unwrap();
     sync_until(&phone, |p| {
-        p.ticket(ticket_id)
+        p.tickets()
+            .get(ticket_id)
             .is_ok_and(|t| t.status == TicketStatus::Closed)
     })
     .await;
     assert_eq!(
-        phone.command(close.command_id).unwrap().state,
+        phone.outbox().get(close.command_id).unwrap().state,
         CommandState::Accepted
     );
     let detail = app.get(&format!("/api/v1/tickets/{ticket_id}"), &cs).await;

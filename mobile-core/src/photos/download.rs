@@ -1,21 +1,19 @@
 //! Photos this device did not take — a crew mate's, or those an earlier
 //! crew took before a replacement joined — arrive as documents; their bytes
-//! are fetched on demand with [`FieldopsCore::fetch_photo`]: a signed link
+//! are fetched on demand with [`Photos::fetch`](super::Photos::fetch): a signed link
 //! from `GET /api/v1/blobs/{sha256}/link`, then the bytes, checked against
 //! the document's hash and kept beside the device's own photo files.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use fieldops_sync::docs::photo::UploadState;
-use fieldops_sync::ids::DocId;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::worker::{Stop, absolute, send};
-use crate::api::{FieldopsCore, Inner};
-use crate::client::{blocking, fresh_session};
 use crate::error::{CoreError, Result};
 use crate::photo;
+use crate::shared::Shared;
 
 /// The part of the server's `DownloadLink` the device needs.
 #[derive(Deserialize)]
@@ -24,44 +22,17 @@ struct Link {
     sha256: String,
 }
 
-impl FieldopsCore {
-    /// The device's file of photo `photo_id` (with `thumbnail`, of its
-    /// thumbnail), fetched from the server the first time when another
-    /// device took the photo. `NotFound` if the photo document is not on the
-    /// device; `Network` while its bytes are not on the server yet (its
-    /// `upload_state` is not `stored`) or the server cannot be reached;
-    /// `Unauthorized` if this account may not see it.
-    pub async fn fetch_photo(&self, photo_id: DocId, thumbnail: bool) -> Result<PathBuf> {
-        let photo = self.photo(photo_id)?;
-        let original = photo.sha256.to_string();
-        let wanted = if thumbnail {
-            photo.thumbnail_sha256.to_string()
-        } else {
-            original.clone()
-        };
-        if let Some(path) = self.photo_file(&wanted) {
-            return Ok(path);
-        }
-        if photo.upload_state != UploadState::Stored {
-            return Err(not_on_server_yet());
-        }
-        let inner = self.inner.clone();
-        self.runtime()
-            .spawn(async move { download(&inner, &original, thumbnail, wanted).await })
-            .await
-            .map_err(|_| CoreError::Closed)?
-    }
-}
-
-async fn download(
-    inner: &std::sync::Arc<Inner>,
+/// Fetches the file `wanted` (the photo `original` or its thumbnail) and
+/// keeps it beside the device's own photo files.
+pub(super) async fn download(
+    shared: &Arc<Shared>,
     original: &str,
     thumbnail: bool,
     wanted: String,
 ) -> Result<PathBuf> {
     let variant = if thumbnail { "thumbnail" } else { "original" };
-    let response = send(inner, |base, token| {
-        inner
+    let response = send(shared, |base, token| {
+        shared
             .http
             .get(format!(
                 "{base}/api/v1/blobs/{original}/link?variant={variant}"
@@ -87,8 +58,8 @@ async fn download(
     if link.sha256 != wanted {
         return Err(CoreError::Network("the server linked another file".into()));
     }
-    let base_url = fresh_session(inner, false).await?.account.base_url;
-    let bytes = inner
+    let base_url = shared.fresh_session(false).await?.account.base_url;
+    let bytes = shared
         .http
         .get(absolute(&base_url, &link.url))
         .send()
@@ -101,10 +72,12 @@ async fn download(
             "the downloaded photo does not match its hash".into(),
         ));
     }
-    blocking(inner, move |inner| inner.uploads.write(&wanted, &bytes)).await
+    shared
+        .blocking(move |shared| shared.files.write(&wanted, &bytes))
+        .await
 }
 
 /// Its bytes are still on their way from the device that took it.
-fn not_on_server_yet() -> CoreError {
+pub(super) fn not_on_server_yet() -> CoreError {
     CoreError::Network("the photo is not on the server yet; try again later".into())
 }

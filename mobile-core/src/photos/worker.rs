@@ -2,8 +2,8 @@
 //! `stored` once their bytes are on the server.
 //!
 //! [`upload_pass`] runs when the device is online: inside
-//! [`FieldopsCore::sync_now`](crate::FieldopsCore::sync_now) after the sync session, and as a task beside
-//! the live session of [`FieldopsCore::start_sync`](crate::FieldopsCore::start_sync) (woken by attaching, by
+//! [`SyncClient::now`](crate::SyncClient::now) after the sync session, and as a task beside
+//! the live session of [`SyncClient::start`](crate::SyncClient::start) (woken by attaching, by
 //! reconnecting, and by a backoff timer after failures). For each row, oldest
 //! first and the thumbnail before its photo, it asks the server whether it
 //! holds the hash (then nothing is sent), otherwise creates a tus upload and
@@ -24,15 +24,13 @@ use fieldops_sync::docs::Photo;
 use fieldops_sync::docs::photo::UploadState;
 use fieldops_sync::ids::{DocId, DocKind};
 use reqwest::{Method, StatusCode};
-use rusqlite::{OptionalExtension, params};
 
-use super::{PhotoUpload, TUS_VERSION, UploadKind, io_error, next_open, thumbnail_of};
-use crate::api::Inner;
-use crate::client::{blocking, fresh_session};
+use super::{PhotoUpload, TUS_VERSION, UploadKind, pending_of_mine, queue};
 use crate::documents;
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
-use crate::store::now_ms;
+use crate::files::io_error;
+use crate::shared::{Shared, backoff};
 
 /// What one [`upload_pass`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,91 +65,73 @@ impl From<reqwest::Error> for Stop {
 
 /// Uploads every queued file, then marks the photos whose files are all on
 /// the server. Stops at the first error worth retrying.
-pub(crate) async fn upload_pass(inner: &Arc<Inner>) -> Result<PassReport> {
+pub(crate) async fn upload_pass(shared: &Arc<Shared>) -> Result<PassReport> {
     let mut report = PassReport::default();
     loop {
-        let next = blocking(inner, |inner| {
-            inner.store.read(|conn| next_open(conn, &inner.uploads))
-        })
-        .await?;
+        let next = shared
+            .blocking(|shared| {
+                shared
+                    .store
+                    .read(|conn| queue::next_open(conn, &shared.files))
+            })
+            .await?;
         let Some(row) = next else { break };
-        match upload_one(inner, &row, &mut report).await {
+        match upload_one(shared, &row, &mut report).await {
             Ok(()) => {
                 report.completed += 1;
                 let sha = row.sha256.clone();
-                blocking(inner, move |inner| {
-                    inner.store.write(|tx| {
-                        tx.execute(
-                            "UPDATE photo_uploads SET state = 'done', bytes_sent = bytes_total,
-                                last_error = NULL, updated_at_ms = ?2 WHERE sha256 = ?1",
-                            params![sha, now_ms()],
-                        )?;
-                        Ok(())
-                    })
-                })
-                .await?;
-                inner.events.emit(CoreEvent::UploadProgress {
+                shared
+                    .blocking(move |shared| shared.store.write(|tx| queue::mark_done(tx, &sha)))
+                    .await?;
+                shared.events.emit(CoreEvent::UploadProgress {
                     photo_id: row.photo_doc_id,
                     sha256: row.sha256.clone(),
                     thumbnail: row.kind == UploadKind::Thumbnail,
                     bytes_sent: row.bytes_total,
                     bytes_total: row.bytes_total,
                 });
-                inner.refresh_counts();
+                shared.refresh_status();
             }
             Err(Stop::Refused(code, detail)) => {
                 tracing::warn!(sha256 = %row.sha256, %code, "the server refused a photo");
                 let reason = format!("{code}: {detail}");
                 let (sha, stored_reason) = (row.sha256.clone(), reason.clone());
-                blocking(inner, move |inner| {
-                    inner.store.write(|tx| {
-                        tx.execute(
-                            "UPDATE photo_uploads SET state = 'failed', upload_url = NULL,
-                                attempts = attempts + 1, last_error = ?2, updated_at_ms = ?3
-                             WHERE sha256 = ?1",
-                            params![sha, stored_reason, now_ms()],
-                        )?;
-                        Ok(())
+                shared
+                    .blocking(move |shared| {
+                        shared
+                            .store
+                            .write(|tx| queue::mark_failed(tx, &sha, &stored_reason))
                     })
-                })
-                .await?;
-                inner.events.emit(CoreEvent::UploadFailed {
+                    .await?;
+                shared.events.emit(CoreEvent::UploadFailed {
                     photo_id: row.photo_doc_id,
                     sha256: row.sha256.clone(),
                     reason,
                     permanent: true,
                 });
-                inner.refresh_counts();
+                shared.refresh_status();
             }
             Err(Stop::Retry(error)) => {
                 let (sha, text) = (row.sha256.clone(), error.to_string());
-                blocking(inner, move |inner| {
-                    inner.store.write(|tx| {
-                        tx.execute(
-                            "UPDATE photo_uploads SET attempts = attempts + 1, last_error = ?2,
-                                updated_at_ms = ?3 WHERE sha256 = ?1",
-                            params![sha, text, now_ms()],
-                        )?;
-                        Ok(())
+                shared
+                    .blocking(move |shared| {
+                        shared.store.write(|tx| queue::note_retry(tx, &sha, &text))
                     })
-                })
-                .await?;
-                inner.events.emit(CoreEvent::UploadFailed {
+                    .await?;
+                shared.events.emit(CoreEvent::UploadFailed {
                     photo_id: row.photo_doc_id,
                     sha256: row.sha256.clone(),
                     reason: error.to_string(),
                     permanent: false,
                 });
-                inner.refresh_counts();
+                shared.refresh_status();
                 return Err(error);
             }
         }
     }
-    report.marked = mark_uploaded(inner).await?;
+    report.marked = mark_uploaded(shared).await?;
     // Full-size files uploaded long ago make room (thumbnails stay).
-    let pruned = blocking(inner, |inner| {
-        super::prune::prune(inner, super::KEEP_UPLOADED_PHOTOS)
-    });
+    let pruned = shared.blocking(|shared| super::prune::prune(shared, super::KEEP_UPLOADED_PHOTOS));
     if let Err(error) = pruned.await {
         tracing::warn!(%error, "pruning uploaded photo files");
     }
@@ -170,12 +150,12 @@ pub(super) fn absolute(base_url: &str, location: &str) -> String {
 /// Sends a request built by `build` (given the base URL and a token) with a
 /// fresh access token, refreshing it once if the server says it expired.
 pub(super) async fn send(
-    inner: &Arc<Inner>,
+    shared: &Arc<Shared>,
     build: impl Fn(&str, &str) -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, Stop> {
     let mut force = false;
     loop {
-        let session = fresh_session(inner, force).await?;
+        let session = shared.fresh_session(force).await?;
         let response = build(&session.account.base_url, &session.access_token)
             .send()
             .await?;
@@ -192,8 +172,8 @@ pub(super) async fn send(
     }
 }
 
-fn tus(inner: &Inner, method: Method, url: &str, token: &str) -> reqwest::RequestBuilder {
-    inner
+fn tus(shared: &Shared, method: Method, url: &str, token: &str) -> reqwest::RequestBuilder {
+    shared
         .http
         .request(method, url)
         .bearer_auth(token)
@@ -235,32 +215,25 @@ fn unexpected(what: &str, status: StatusCode) -> Stop {
 
 /// Persists the server's upload URL and acknowledged offset of a file.
 async fn save_progress(
-    inner: &Arc<Inner>,
+    shared: &Arc<Shared>,
     sha256: &str,
     url: Option<String>,
     offset: u64,
     transmitted: u64,
 ) -> Result<()> {
     let sha = sha256.to_owned();
-    blocking(inner, move |inner| {
-        inner.store.write(|tx| {
-            tx.execute(
-                "UPDATE photo_uploads SET upload_url = ?2, bytes_sent = ?3,
-                    bytes_transmitted = bytes_transmitted + ?4,
-                    state = CASE WHEN ?2 IS NULL THEN 'pending' ELSE 'uploading' END,
-                    updated_at_ms = ?5
-                 WHERE sha256 = ?1",
-                params![sha, url, offset as i64, transmitted as i64, now_ms()],
-            )?;
-            Ok(())
+    shared
+        .blocking(move |shared| {
+            shared
+                .store
+                .write(|tx| queue::save_progress(tx, &sha, url.as_deref(), offset, transmitted))
         })
-    })
-    .await
+        .await
 }
 
 /// Uploads one file to the end (or stops).
 async fn upload_one(
-    inner: &Arc<Inner>,
+    shared: &Arc<Shared>,
     row: &PhotoUpload,
     report: &mut PassReport,
 ) -> Result<(), Stop> {
@@ -273,8 +246,8 @@ async fn upload_one(
             Some(location) => location.clone(),
             None => {
                 // Do you have it? Then nothing travels.
-                let response = send(inner, |base, token| {
-                    inner
+                let response = send(shared, |base, token| {
+                    shared
                         .http
                         .get(format!("{base}/api/v1/blobs/{sha}"))
                         .bearer_auth(token)
@@ -287,18 +260,19 @@ async fn upload_one(
                 }
                 let thumbnail = {
                     let sha = sha.to_owned();
-                    blocking(inner, move |inner| {
-                        inner.store.read(|conn| thumbnail_of(conn, &sha))
-                    })
-                    .await?
+                    shared
+                        .blocking(move |shared| {
+                            shared.store.read(|conn| queue::thumbnail_of(conn, &sha))
+                        })
+                        .await?
                 };
                 let mut metadata = format!("sha256 {}", STANDARD.encode(sha));
                 if let Some(t) = &thumbnail {
                     metadata.push_str(&format!(",thumbnail_sha256 {}", STANDARD.encode(t)));
                 }
-                let response = send(inner, |base, token| {
+                let response = send(shared, |base, token| {
                     tus(
-                        inner,
+                        shared,
                         Method::POST,
                         &format!("{base}/api/v1/uploads"),
                         token,
@@ -322,14 +296,14 @@ async fn upload_one(
                         Stop::Retry(CoreError::Protocol("upload without a Location".into()))
                     })?
                     .to_owned();
-                save_progress(inner, sha, Some(location.clone()), 0, 0).await?;
+                save_progress(shared, sha, Some(location.clone()), 0, 0).await?;
                 url = Some(location.clone());
                 location
             }
         };
         // Where the server is: a cut connection or a restart resumes here.
-        let response = send(inner, |base, token| {
-            tus(inner, Method::HEAD, &absolute(base, &location), token)
+        let response = send(shared, |base, token| {
+            tus(shared, Method::HEAD, &absolute(base, &location), token)
         })
         .await?;
         let mut offset = match response.status() {
@@ -338,17 +312,17 @@ async fn upload_one(
             })?,
             // Expired, collected, or not ours (another account): start over.
             StatusCode::NOT_FOUND | StatusCode::GONE | StatusCode::FORBIDDEN => {
-                save_progress(inner, sha, None, 0, 0).await?;
+                save_progress(shared, sha, None, 0, 0).await?;
                 url = None;
                 continue;
             }
             other => return Err(unexpected("resuming an upload", other)),
         };
-        save_progress(inner, sha, Some(location.clone()), offset, 0).await?;
+        save_progress(shared, sha, Some(location.clone()), offset, 0).await?;
         if offset >= total {
             return Ok(());
         }
-        let path = inner.uploads.path(sha);
+        let path = shared.files.path(sha);
         let bytes = tokio::fs::read(&path).await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Stop::Refused("file-missing".into(), "the photo file is gone".into())
@@ -362,14 +336,14 @@ async fn upload_one(
                 "the photo file has another size".into(),
             ));
         }
-        let chunk = inner.uploads.chunk_bytes() as u64;
+        let chunk = shared.upload_chunk_bytes() as u64;
         while offset < total {
             let end = (offset + chunk).min(total);
             let body = &bytes[offset as usize..end as usize];
             let len = body.len() as u64;
             report.bytes_sent += len;
-            let sent = send(inner, |base, token| {
-                tus(inner, Method::PATCH, &absolute(base, &location), token)
+            let sent = send(shared, |base, token| {
+                tus(shared, Method::PATCH, &absolute(base, &location), token)
                     .header("upload-offset", offset.to_string())
                     .header("content-type", "application/offset+octet-stream")
                     .body(body.to_vec())
@@ -379,15 +353,15 @@ async fn upload_one(
                 Ok(response) => response,
                 Err(stop) => {
                     // The chunk may or may not have arrived: HEAD will say.
-                    save_progress(inner, sha, Some(location.clone()), offset, len).await?;
+                    save_progress(shared, sha, Some(location.clone()), offset, len).await?;
                     return Err(stop);
                 }
             };
             match response.status() {
                 StatusCode::NO_CONTENT => {
                     offset = offset_header(&response).unwrap_or(end);
-                    save_progress(inner, sha, Some(location.clone()), offset, len).await?;
-                    inner.events.emit(CoreEvent::UploadProgress {
+                    save_progress(shared, sha, Some(location.clone()), offset, len).await?;
+                    shared.events.emit(CoreEvent::UploadProgress {
                         photo_id: row.photo_doc_id,
                         sha256: row.sha256.clone(),
                         thumbnail: row.kind == UploadKind::Thumbnail,
@@ -400,7 +374,7 @@ async fn upload_one(
                     break; // ask HEAD again
                 }
                 StatusCode::NOT_FOUND | StatusCode::FORBIDDEN => {
-                    save_progress(inner, sha, None, 0, len).await?;
+                    save_progress(shared, sha, None, 0, len).await?;
                     url = None;
                     break;
                 }
@@ -410,7 +384,7 @@ async fn upload_one(
                     return Err(refusal(response).await);
                 }
                 other => {
-                    save_progress(inner, sha, Some(location.clone()), offset, len).await?;
+                    save_progress(shared, sha, Some(location.clone()), offset, len).await?;
                     return Err(unexpected("sending a chunk", other));
                 }
             }
@@ -423,73 +397,56 @@ async fn upload_one(
 
 /// Marks `stored` every pending photo of mine whose files are all on the
 /// server; returns how many.
-async fn mark_uploaded(inner: &Arc<Inner>) -> Result<u64> {
-    let marked = blocking(inner, |inner| {
-        let Some(session) = inner.session() else {
-            return Ok(Vec::new());
-        };
-        let candidates: Vec<DocId> = inner.store.read(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT doc_id FROM doc_index
-                 WHERE kind = 'photo' AND status = 'pending' AND assigned_to_me = 1",
-            )?;
-            let ids = stmt
-                .query_map([], |row| row.get::<_, String>(0))?
-                .filter_map(|r| r.ok().and_then(|s| s.parse().ok()))
-                .collect();
-            Ok(ids)
-        })?;
-        let mut marked = Vec::new();
-        for id in candidates {
-            let done = inner.store.read(|conn| {
-                let photo = documents::get_typed::<Photo>(conn, id)?;
-                let mut all = true;
-                for sha in [photo.sha256.as_str(), photo.thumbnail_sha256.as_str()] {
-                    let state: Option<String> = conn
-                        .query_row(
-                            "SELECT state FROM photo_uploads WHERE sha256 = ?1",
-                            [sha],
-                            |row| row.get(0),
-                        )
-                        .optional()?;
-                    all &= state.as_deref() == Some("done");
+async fn mark_uploaded(shared: &Arc<Shared>) -> Result<u64> {
+    let marked = shared
+        .blocking(|shared| {
+            let Some(account) = shared.account() else {
+                return Ok(Vec::new());
+            };
+            let candidates: Vec<DocId> = shared.store.read(pending_of_mine)?;
+            let mut marked = Vec::new();
+            for id in candidates {
+                let done = shared.store.read(|conn| {
+                    let photo = documents::get_typed::<Photo>(conn, id)?;
+                    let mut all = true;
+                    for sha in [photo.sha256.as_str(), photo.thumbnail_sha256.as_str()] {
+                        all &= queue::state_of(conn, sha)?.as_deref() == Some("done");
+                    }
+                    Ok(all && photo.upload_state == UploadState::Pending)
+                })?;
+                if !done {
+                    continue;
                 }
-                Ok(all && photo.upload_state == UploadState::Pending)
-            })?;
-            if !done {
-                continue;
+                let edited = documents::apply_edit::<Photo>(&shared.store, &account, id, |p| {
+                    p.upload_state = UploadState::Stored;
+                    Ok(())
+                });
+                match edited {
+                    Ok(()) => marked.push(id),
+                    Err(e) => tracing::warn!(%id, error = %e, "marking a photo uploaded"),
+                }
             }
-            let edited = crate::api::edit_document::<Photo>(inner, &session.account, id, |p| {
-                p.upload_state = UploadState::Stored;
-                Ok(())
-            });
-            match edited {
-                Ok(()) => marked.push(id),
-                Err(e) => tracing::warn!(%id, error = %e, "marking a photo uploaded"),
-            }
-        }
-        Ok(marked)
-    })
-    .await?;
+            Ok(marked)
+        })
+        .await?;
     for id in &marked {
-        inner.events.emit(CoreEvent::DocumentChanged {
+        shared.events.emit(CoreEvent::DocumentChanged {
             doc_id: *id,
             kind: DocKind::Photo,
         });
     }
     if !marked.is_empty() {
-        inner.refresh_counts();
-        inner.kick.notify_one();
+        shared.after_write();
     }
     Ok(marked.len() as u64)
 }
 
 /// The worker beside the live session: a pass whenever there may be work
 /// (a photo attached, a reconnection), retried with backoff and jitter.
-pub(crate) async fn upload_loop(inner: Arc<Inner>) {
+pub(crate) async fn upload_loop(shared: Arc<Shared>) {
     let mut failures: u32 = 0;
     loop {
-        match upload_pass(&inner).await {
+        match upload_pass(&shared).await {
             Ok(_) => failures = 0,
             Err(CoreError::Unauthorized(_) | CoreError::NotLoggedIn) => return,
             Err(error) => {
@@ -500,11 +457,11 @@ pub(crate) async fn upload_loop(inner: Arc<Inner>) {
         let wait = if failures == 0 {
             Duration::from_secs(600)
         } else {
-            crate::client::backoff(failures, 7, Duration::from_secs(120))
+            backoff(failures, 7, Duration::from_secs(120))
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = inner.uploads.kick.notified() => {}
+            _ = shared.upload_kick.notified() => {}
         }
     }
 }

@@ -1,0 +1,377 @@
+//! Photos on the device (`core.photos()`): attaching, reading, the durable
+//! upload queue and the worker that uploads it, fetching photos other
+//! devices took, and freeing space.
+//!
+//! # Attaching
+//!
+//! [`Photos::attach`] runs the pipeline ([`crate::photo`]), writes the
+//! normalised JPEG and its thumbnail as files named by their SHA-256 next to
+//! the store ([`crate::files`]), and then, in one store transaction, creates
+//! the photo document (`upload_state: pending`, checked against the write
+//! rules like any local edit) and queues one upload row per file. The files
+//! are durable before the transaction commits, so a crash at any instant
+//! leaves either nothing the app was told about, or a photo whose bytes are
+//! on disk; a crash between the two leaves an unused, content-addressed file
+//! that the next attach of the same photo reuses. The photo is visible at
+//! once ([`Photos::get`], [`Photos::of`]) and its document syncs like any
+//! other.
+//!
+//! # The queue
+//!
+//! `photo_uploads` ([`queue`]) holds one row per file (photo or thumbnail),
+//! keyed by its hash, so a photo attached twice is uploaded once: `pending →
+//! uploading → done | failed`. While uploading, the row keeps the server's
+//! upload URL and the offset the server acknowledged, written after every
+//! chunk, so a dropped connection or an app restart resumes from the
+//! server's `HEAD` offset and re-sends at most one chunk.
+//!
+//! The worker that sends the queue is in [`worker`], fetching in
+//! [`download`], freeing space in [`prune`]. This module and [`queue`] hold
+//! all of the feature's SQL.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use fieldops_sync::docs::photo::{Owner, OwnerKind, Sha256Hex, UploadState};
+use fieldops_sync::docs::{DocumentSchema, Photo};
+use fieldops_sync::ids::{DocId, DocKind};
+use fieldops_sync::rules;
+use rusqlite::Connection;
+
+use crate::documents::{self, LIST_COLUMNS, ListItem, Me};
+use crate::error::{CoreError, Result, check_len};
+use crate::events::CoreEvent;
+use crate::photo;
+use crate::shared::Shared;
+use crate::store::id_at;
+
+mod download;
+mod prune;
+mod queue;
+mod worker;
+pub use prune::KEEP_UPLOADED_PHOTOS;
+pub(crate) use worker::{upload_loop, upload_pass};
+
+/// Longest photo caption, in characters.
+pub const MAX_CAPTION_CHARS: usize = 2_000;
+/// Bytes per `PATCH`: what a cut connection costs at most.
+pub const DEFAULT_CHUNK_BYTES: usize = 1 << 20;
+const TUS_VERSION: &str = "1.0.0";
+
+/// Which file of a photo an upload row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadKind {
+    /// The normalised photo.
+    Image,
+    /// Its thumbnail.
+    Thumbnail,
+}
+
+impl UploadKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            UploadKind::Image => "image",
+            UploadKind::Thumbnail => "thumbnail",
+        }
+    }
+}
+
+/// Where an upload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadStatus {
+    /// Queued; nothing acknowledged yet.
+    Pending,
+    /// Some bytes are on the server; resumes from `bytes_sent`.
+    Uploading,
+    /// The server holds the bytes.
+    Done,
+    /// The server refused the bytes; not retried. See `last_error`.
+    Failed,
+}
+
+impl UploadStatus {
+    fn parse(text: &str) -> Self {
+        match text {
+            "uploading" => UploadStatus::Uploading,
+            "done" => UploadStatus::Done,
+            "failed" => UploadStatus::Failed,
+            _ => UploadStatus::Pending,
+        }
+    }
+}
+
+/// One file in the upload queue, as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoUpload {
+    /// Content hash, hex.
+    pub sha256: String,
+    /// The (latest) photo document the file belongs to.
+    pub photo_doc_id: DocId,
+    /// Photo or thumbnail.
+    pub kind: UploadKind,
+    /// The file on the device.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes_total: u64,
+    /// Bytes the server acknowledged.
+    pub bytes_sent: u64,
+    /// State.
+    pub status: UploadStatus,
+    /// The server's upload URL once created (a path on the server).
+    pub upload_url: Option<String>,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The last failure, as a stable code and a short text.
+    pub last_error: Option<String>,
+}
+
+/// What [`Photos::attach`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedPhoto {
+    /// The photo document.
+    pub photo_id: DocId,
+    /// SHA-256 of the normalised JPEG.
+    pub sha256: String,
+    /// SHA-256 of the thumbnail.
+    pub thumbnail_sha256: String,
+    /// Size of the normalised JPEG.
+    pub byte_size: u64,
+    /// Its dimensions.
+    pub width: u32,
+    pub height: u32,
+    /// The normalised JPEG on the device.
+    pub path: PathBuf,
+    /// The thumbnail on the device.
+    pub thumbnail_path: PathBuf,
+}
+
+/// `(pending or uploading, failed)` photo files, for the sync status.
+pub(crate) fn upload_counts(conn: &Connection) -> Result<(u64, u64)> {
+    queue::counts(conn)
+}
+
+/// Forgets the upload queue (another user signed in; the files go with
+/// [`PhotoFiles::clear`](crate::files::PhotoFiles::clear)).
+pub(crate) fn clear_queue(conn: &Connection) -> Result<()> {
+    queue::clear(conn)
+}
+
+/// My photos whose document still says `pending`.
+fn pending_of_mine(conn: &Connection) -> Result<Vec<DocId>> {
+    let mut stmt = conn.prepare(
+        "SELECT doc_id FROM doc_index
+         WHERE kind = 'photo' AND status = 'pending' AND assigned_to_me = 1",
+    )?;
+    let ids = stmt
+        .query_map([], |row| id_at(row, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
+/// Photos on this device (`core.photos()`).
+#[derive(Debug, Clone, Copy)]
+pub struct Photos<'a> {
+    shared: &'a Arc<Shared>,
+}
+
+impl<'a> Photos<'a> {
+    pub(crate) fn new(shared: &'a Arc<Shared>) -> Self {
+        Photos { shared }
+    }
+
+    /// Attaches a photo (JPEG, PNG or WebP bytes) to a ticket or visit: runs
+    /// the pipeline, keeps the normalised JPEG and its thumbnail on the
+    /// device, records the photo document (visible at once, offline too) and
+    /// queues the upload. CPU-heavy (~0.1–0.3 s): call it off the UI thread.
+    pub fn attach(
+        &self,
+        owner: Owner,
+        image: &[u8],
+        caption: &str,
+        taken_at_ms: i64,
+    ) -> Result<AttachedPhoto> {
+        let shared = self.shared;
+        let account = shared.require_account()?;
+        check_len("caption", caption, MAX_CAPTION_CHARS)?;
+        let expected = match owner.kind {
+            OwnerKind::Ticket => DocKind::Ticket,
+            OwnerKind::Visit => DocKind::Visit,
+            OwnerKind::CheckIn => {
+                return Err(CoreError::invalid(
+                    "owner",
+                    "photos are attached to tickets and visits",
+                ));
+            }
+        };
+        // The owner may not be on the device (a ticket opened elsewhere);
+        // when it is, it must be of the kind named. The server checks the rest.
+        let found = shared
+            .store
+            .read(|conn| documents::kind_of(conn, owner.id))?;
+        if found.is_some_and(|kind| kind != expected) {
+            return Err(CoreError::invalid(
+                "owner",
+                format!("is not a {}", expected.as_str()),
+            ));
+        }
+        let normalised = photo::normalise(image)?;
+        let path = shared.files.write(&normalised.sha256, &normalised.image)?;
+        let thumbnail_path = shared
+            .files
+            .write(&normalised.thumbnail_sha256, &normalised.thumbnail)?;
+        let photo_id = DocId::new();
+        let value = Photo {
+            sha256: normalised
+                .sha256
+                .parse()
+                .map_err(|e| CoreError::invalid("image", e))?,
+            byte_size: normalised.image.len() as u64,
+            width: normalised.width,
+            height: normalised.height,
+            thumbnail_sha256: normalised
+                .thumbnail_sha256
+                .parse()
+                .map_err(|e| CoreError::invalid("image", e))?,
+            caption: caption.to_owned(),
+            owner,
+            author_id: account.user_id,
+            taken_at_ms,
+            upload_state: UploadState::Pending,
+        };
+        let mut doc = value.to_document()?;
+        rules::check_since(&mut doc, DocKind::Photo, &[], &account.actor())?;
+        let me = Me(Some(account.user_id));
+        shared.store.write(|tx| {
+            documents::insert_local(tx, photo_id, DocKind::Photo, doc, me)?;
+            queue::queue(
+                tx,
+                &normalised.thumbnail_sha256,
+                photo_id,
+                UploadKind::Thumbnail,
+                normalised.thumbnail.len(),
+                None,
+            )?;
+            queue::queue(
+                tx,
+                &normalised.sha256,
+                photo_id,
+                UploadKind::Image,
+                normalised.image.len(),
+                Some(&normalised.thumbnail_sha256),
+            )
+        })?;
+        shared.events.emit(CoreEvent::DocumentChanged {
+            doc_id: photo_id,
+            kind: DocKind::Photo,
+        });
+        shared.after_write();
+        shared.upload_kick.notify_one();
+        Ok(AttachedPhoto {
+            photo_id,
+            sha256: normalised.sha256,
+            thumbnail_sha256: normalised.thumbnail_sha256,
+            byte_size: normalised.image.len() as u64,
+            width: normalised.width,
+            height: normalised.height,
+            path,
+            thumbnail_path,
+        })
+    }
+
+    /// A photo's metadata.
+    pub fn get(&self, id: DocId) -> Result<Photo> {
+        documents::get(self.shared, id)
+    }
+
+    /// Photos attached to a ticket or visit, as the list shows them
+    /// (title: caption; status: upload state).
+    pub fn of(&self, owner_id: DocId) -> Result<Vec<ListItem>> {
+        let sql = format!(
+            "SELECT {LIST_COLUMNS} FROM doc_index JOIN documents USING (doc_id)
+             WHERE doc_index.kind = 'photo' AND parent_id = ?1 ORDER BY sort_key, doc_id"
+        );
+        documents::list(self.shared, &sql, &[&owner_id.to_string()])
+    }
+
+    /// Files not on the server yet (pending, uploading, or refused), oldest first.
+    pub fn pending_uploads(&self) -> Result<Vec<PhotoUpload>> {
+        let files = &self.shared.files;
+        self.shared
+            .store
+            .read(|conn| queue::unfinished(conn, files))
+    }
+
+    /// The device's copy of a photo or thumbnail by its hash, if it has one.
+    pub fn file(&self, sha256: &str) -> Option<PathBuf> {
+        if sha256.parse::<Sha256Hex>().is_err() {
+            return None;
+        }
+        let path = self.shared.files.path(sha256);
+        path.is_file().then_some(path)
+    }
+
+    /// The device's file of photo `photo_id` (with `thumbnail`, of its
+    /// thumbnail), fetched from the server the first time when another
+    /// device took the photo. `NotFound` if the photo document is not on the
+    /// device; `Network` while its bytes are not on the server yet (its
+    /// `upload_state` is not `stored`) or the server cannot be reached;
+    /// `Unauthorized` if this account may not see it.
+    pub async fn fetch(&self, photo_id: DocId, thumbnail: bool) -> Result<PathBuf> {
+        let photo = self.get(photo_id)?;
+        let original = photo.sha256.to_string();
+        let wanted = if thumbnail {
+            photo.thumbnail_sha256.to_string()
+        } else {
+            original.clone()
+        };
+        if let Some(path) = self.file(&wanted) {
+            return Ok(path);
+        }
+        if photo.upload_state != UploadState::Stored {
+            return Err(download::not_on_server_yet());
+        }
+        let shared = self.shared.clone();
+        self.shared
+            .run(async move { download::download(&shared, &original, thumbnail, wanted).await })
+            .await
+    }
+
+    /// Deletes the device's full-size files of photos that reached the server
+    /// at least `uploaded_before` ago and whose documents say `stored`;
+    /// thumbnails stay. Returns the bytes freed. Runs by itself after each
+    /// upload pass with [`KEEP_UPLOADED_PHOTOS`]; call it sooner when the
+    /// phone runs short of space.
+    pub fn free_space(&self, uploaded_before: Duration) -> Result<u64> {
+        prune::prune(self.shared, uploaded_before)
+    }
+
+    /// Sets the upload chunk size (tests and benchmarks; at least 1 KiB).
+    #[doc(hidden)]
+    pub fn set_upload_chunk_bytes(&self, bytes: usize) {
+        self.shared
+            .upload_chunk_bytes
+            .store(bytes.max(1024), Ordering::Relaxed);
+    }
+
+    /// Queues raw image bytes for upload without a document (benchmarks).
+    #[doc(hidden)]
+    pub fn queue_raw_upload(&self, bytes: &[u8]) -> Result<String> {
+        let sha256 = photo::sha256_hex(bytes);
+        self.shared.files.write(&sha256, bytes)?;
+        self.shared.store.write(|tx| {
+            queue::queue(
+                tx,
+                &sha256,
+                DocId::new(),
+                UploadKind::Image,
+                bytes.len(),
+                None,
+            )
+        })?;
+        self.shared.refresh_status();
+        self.shared.upload_kick.notify_one();
+        Ok(sha256)
+    }
+}

@@ -1,0 +1,47 @@
+//! Freeing the phone's storage: once a photo is on the server its full-size
+//! file need not stay on the device. Thumbnails stay (lists show them
+//! offline); a pruned original comes back with
+//! [`Photos::fetch`](super::Photos::fetch) when someone opens it.
+
+use std::time::Duration;
+
+use fieldops_sync::docs::Photo;
+use fieldops_sync::docs::photo::UploadState;
+
+use super::queue;
+use crate::documents;
+use crate::error::Result;
+use crate::shared::Shared;
+use crate::store::now_ms;
+
+/// How long the device keeps a photo's full-size file after its upload
+/// finished, unless [`Photos::free_space`](super::Photos::free_space) is
+/// asked sooner.
+pub const KEEP_UPLOADED_PHOTOS: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Deletes the full-size files uploaded at least `uploaded_before` ago
+/// whose photos say `stored`; returns the bytes freed.
+pub(crate) fn prune(shared: &Shared, uploaded_before: Duration) -> Result<u64> {
+    let age_ms = i64::try_from(uploaded_before.as_millis()).unwrap_or(i64::MAX);
+    let cutoff = now_ms().saturating_sub(age_ms);
+    let candidates = shared
+        .store
+        .read(|conn| queue::uploaded_images_before(conn, cutoff))?;
+    let mut freed = 0;
+    for (sha256, id) in candidates {
+        // Pruned before: its row stays `done`, its file is gone.
+        if !shared.files.path(&sha256).is_file() {
+            continue;
+        }
+        let photo = shared
+            .store
+            .read(|conn| documents::get_typed::<Photo>(conn, id));
+        if photo.is_ok_and(|p| p.upload_state == UploadState::Stored) {
+            freed += shared.files.remove(&sha256);
+        }
+    }
+    if freed > 0 {
+        tracing::info!(bytes = freed, "uploaded photo files pruned");
+    }
+    Ok(freed)
+}
