@@ -11,7 +11,8 @@
 //! over either default.
 //!
 //! ```sh
-//! FIELDOPS_BENCH_SMOKE=1 cargo test --workspace --bins --bench '*'   # what CI runs
+//! FIELDOPS_BENCH_SMOKE=1 cargo test --workspace --bins --bench '*'   # as .ci/run does
+//! FIELDOPS_BENCH_SMOKE=1 cargo bench -p fieldops-tests --bench sync   # one, in release
 //! ```
 
 /// The environment variable that asks for smoke runs.
