@@ -18,22 +18,68 @@
 //! technicians through the API (fresh e-mails each run) and measures the
 //! same shapes, so that the server's figures can be taken on a machine the
 //! load generator does not share. Only for measurements you start by hand:
-//! the test suite never leaves loopback.
+//! the test suite never leaves loopback. A server (or a proxy in front of
+//! it) that answers 429 or 503 with `Retry-After` is waited for and asked
+//! again, up to five times; the wait counts in the request's latency and the
+//! number of such answers is printed.
+//!
+//! `FIELDOPS_BENCH_SMOKE=1` runs one round of 60 claimers on 6 visits and a
+//! 10-device fan-out (see [`fieldops_tests::bench`]).
 
 #![allow(clippy::unwrap_used)] // a benchmark: a failed step should stop it
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fieldops_sync::docs::{DocumentSchema as _, Visit};
-use fieldops_tests::{Backend, TestApp, demo_account, next_json, websocket};
-use reqwest::Method;
+use fieldops_tests::{Backend, TestApp, bench, demo_account, next_json, websocket};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-const VISITS: usize = 50;
-const CLAIMERS: usize = 500;
-const DEVICES: usize = 100;
+/// How big a run is: the measured size, or a smoke run's.
+#[derive(Debug, Clone, Copy)]
+struct Size {
+    /// Visits per race (quotas 1, 2, 3, 1, ...).
+    visits: usize,
+    /// Claimers per race, spread evenly over the visits.
+    claimers: usize,
+    /// Connected event sockets and phones for the fan-out figures.
+    devices: usize,
+    /// Timed CS changes in each fan-out (after one warm-up).
+    changes: usize,
+}
+
+impl Size {
+    fn get() -> Self {
+        bench::size(
+            Size {
+                visits: 50,
+                claimers: 500,
+                devices: 100,
+                changes: 20,
+            },
+            Size {
+                visits: 6,
+                claimers: 60,
+                devices: 10,
+                changes: 2,
+            },
+        )
+    }
+
+    /// Seats in one race: every visit's quota.
+    fn seats(&self) -> usize {
+        (0..self.visits).map(|i| i % 3 + 1).sum()
+    }
+}
+
+/// Times a 429 or 503 answer is waited for and the request sent again.
+const RETRIES: u32 = 5;
+/// The wait when a 429/503 names none (or an HTTP date), and the longest.
+const DEFAULT_WAIT: Duration = Duration::from_secs(1);
+const LONGEST_WAIT: Duration = Duration::from_secs(60);
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -55,11 +101,42 @@ fn micros(d: Duration) -> String {
 struct Target {
     client: reqwest::Client,
     addr: SocketAddr,
+    size: Size,
+    /// 429/503 answers waited for and retried.
+    retried: AtomicU64,
 }
 
 impl Target {
+    fn new(client: reqwest::Client, addr: SocketAddr) -> Self {
+        Self {
+            client,
+            addr,
+            size: Size::get(),
+            retried: AtomicU64::new(0),
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends the request `build` makes; a 429 or 503 answer is waited for as
+    /// its `Retry-After` says (whole seconds; [`DEFAULT_WAIT`] without one)
+    /// and the request sent again, up to [`RETRIES`] times.
+    async fn execute(&self, build: impl Fn() -> RequestBuilder) -> Response {
+        let mut attempt = 0;
+        loop {
+            let response = build().send().await.unwrap();
+            let status = response.status();
+            let busy = status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE;
+            if !busy || attempt == RETRIES {
+                return response;
+            }
+            attempt += 1;
+            self.retried.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(retry_after(&response)).await;
+        }
     }
 
     async fn send(
@@ -69,14 +146,18 @@ impl Target {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self.client.request(method, self.url(path));
-        if !token.is_empty() {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
+        let response = self
+            .execute(|| {
+                let mut request = self.client.request(method.clone(), self.url(path));
+                if !token.is_empty() {
+                    request = request.bearer_auth(token);
+                }
+                if let Some(body) = &body {
+                    request = request.json(body);
+                }
+                request
+            })
+            .await;
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -124,6 +205,17 @@ impl Target {
     }
 }
 
+/// How long a 429/503 answer asks the client to wait.
+fn retry_after(response: &Response) -> Duration {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_WAIT, Duration::from_secs)
+        .min(LONGEST_WAIT)
+}
+
 /// One race on fresh visits: (latency, won) per claim, and the wall time.
 async fn race(
     app: &Arc<Target>,
@@ -133,8 +225,9 @@ async fn race(
     round: usize,
     in_flight: usize,
 ) -> (Vec<(Duration, bool)>, Duration) {
-    let mut ids = Vec::with_capacity(VISITS);
-    for i in 0..VISITS {
+    let visits = app.size.visits;
+    let mut ids = Vec::with_capacity(visits);
+    for i in 0..visits {
         let body = json!({
             "customer_id": customer, "title": format!("Bench {round}-{i}"),
             "site": { "address": "Jl. Bench 1", "lat": -6.2, "lon": 106.8 },
@@ -159,28 +252,24 @@ async fn race(
             let gate = Arc::clone(&gate);
             tokio::spawn(async move {
                 let _permit = gate.acquire().await.unwrap();
-                let url = app.url(&format!("/api/v1/visits/{}/claim", ids[i % VISITS]));
+                let url = app.url(&format!("/api/v1/visits/{}/claim", ids[i % visits]));
                 let sent = Instant::now();
                 let status = app
-                    .client
-                    .post(url)
-                    .bearer_auth(token)
-                    .send()
+                    .execute(|| app.client.post(&url).bearer_auth(&token))
                     .await
-                    .unwrap()
                     .status();
                 assert!(status == 200 || status == 409, "{status}");
                 (sent.elapsed(), status == 200)
             })
         })
         .collect();
-    let mut results = Vec::with_capacity(CLAIMERS);
+    let mut results = Vec::with_capacity(claimers.len());
     for t in tasks {
         results.push(t.await.unwrap());
     }
     let wall = start.elapsed();
     let winners = results.iter().filter(|r| r.1).count();
-    assert_eq!(winners, (0..VISITS).map(|i| i % 3 + 1).sum::<usize>());
+    assert_eq!(winners, app.size.seats());
     (results, wall)
 }
 
@@ -194,13 +283,10 @@ async fn floor(app: &Arc<Target>, claimers: &[(String, String)]) -> (Vec<Duratio
             let (app, token) = (Arc::clone(app), token.clone());
             tokio::spawn(async move {
                 let sent = Instant::now();
+                let url = app.url("/api/v1/me");
                 let status = app
-                    .client
-                    .get(app.url("/api/v1/me"))
-                    .bearer_auth(token)
-                    .send()
+                    .execute(|| app.client.get(&url).bearer_auth(&token))
                     .await
-                    .unwrap()
                     .status();
                 assert_eq!(status, 200);
                 sent.elapsed()
@@ -214,7 +300,7 @@ async fn floor(app: &Arc<Target>, claimers: &[(String, String)]) -> (Vec<Duratio
     (results, start.elapsed())
 }
 
-/// Time from a CS change (PATCH) to its event on each of `DEVICES` sockets.
+/// Time from a CS change (PATCH) to its event on each device's socket.
 async fn fan_out(
     app: &Target,
     cs: &str,
@@ -252,7 +338,7 @@ async fn fan_out(
     latencies
 }
 
-/// What a CS change costs on `DEVICES` phones holding live sync sessions.
+/// What a CS change costs on phones holding live sync sessions.
 struct SyncFanOut {
     /// From sending the PATCH to the frame with the visit's bytes coming off
     /// each phone's socket.
@@ -263,8 +349,8 @@ struct SyncFanOut {
     applies: Vec<Duration>,
 }
 
-/// Time from a CS change (PATCH) to its arrival, as document bytes, on each of
-/// `DEVICES` phones holding a live sync session (the visit is in their pool).
+/// Time from a CS change (PATCH) to its arrival, as document bytes, on each
+/// phone holding a live sync session (the visit is in their pool).
 async fn fan_out_sync(
     app: &Target,
     cs: &str,
@@ -340,27 +426,22 @@ async fn bench_local(backend: Backend, rounds: usize) {
         println!("{backend:?}: skipped (no database)");
         return;
     };
-    let claimers = app.quick_technicians(CLAIMERS, "bench").await;
-    let target = Target {
-        client: app.client.clone(),
-        addr: app.server.addr,
-    };
+    let target = Target::new(app.client.clone(), app.server.addr);
+    let claimers = app.quick_technicians(target.size.claimers, "bench").await;
     bench(target, &format!("{backend:?}"), claimers, rounds).await;
     app.stop().await;
 }
 
 /// The server at `addr`, serving the demo data.
 async fn bench_remote(addr: SocketAddr, rounds: usize) {
-    let target = Target {
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-        addr,
-    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let target = Target::new(client, addr);
     let (email, password) = demo_account("admin");
     let admin = target.login(email, password).await;
-    let claimers = target.enrol_technicians(&admin, CLAIMERS).await;
+    let claimers = target.enrol_technicians(&admin, target.size.claimers).await;
     bench(target, &format!("server at {addr}"), claimers, rounds).await;
 }
 
@@ -369,7 +450,13 @@ async fn bench(target: Target, backend: &str, claimers: Vec<(String, String)>, r
     let cs = target.login(email, password).await;
     let customer = target.customer_id(&cs).await;
     let app = Arc::new(target);
-    // One untimed round opens the 500 connections, as the races find them.
+    let Size {
+        visits,
+        claimers: n,
+        devices,
+        changes,
+    } = app.size;
+    // One untimed round opens the connections, as the races find them.
     floor(&app, &claimers).await;
     let (mut reads, mut wall) = (vec![], Duration::ZERO);
     for _ in 0..rounds {
@@ -379,14 +466,15 @@ async fn bench(target: Target, backend: &str, claimers: Vec<(String, String)>, r
     }
     reads.sort();
     println!(
-        "{backend}, floor: {rounds} rounds x {CLAIMERS} authenticated GET /me at once\n  \
+        "{backend}, floor: {rounds} rounds x {n} authenticated GET /me at once\n  \
          p50 {} p99 {} (wall time {} per round)",
         ms(percentile(&reads, 50.0)),
         ms(percentile(&reads, 99.0)),
         ms(wall / rounds as u32),
     );
     let mut round = 0;
-    for (label, in_flight) in [("burst of 500", CLAIMERS), ("32 in flight", 32)] {
+    let burst = format!("burst of {n}");
+    for (label, in_flight) in [(burst.as_str(), n), ("32 in flight", 32)] {
         let (mut all, mut won, mut lost, mut walls) = (vec![], vec![], vec![], vec![]);
         for _ in 0..rounds {
             let (results, wall) = race(&app, &cs, &customer, &claimers, round, in_flight).await;
@@ -402,7 +490,7 @@ async fn bench(target: Target, backend: &str, claimers: Vec<(String, String)>, r
         }
         let total: Duration = walls.iter().sum();
         println!(
-            "{backend}, {label}: {rounds} rounds x {CLAIMERS} claims on {VISITS} visits\n  \
+            "{backend}, {label}: {rounds} rounds x {n} claims on {visits} visits\n  \
              all     p50 {} p99 {} max {}\n  winners p50 {} p99 {}\n  losers  p50 {} p99 {}\n  \
              throughput {:.0} claims/s (race wall time {} per round)",
             ms(percentile(&all, 50.0)),
@@ -416,10 +504,10 @@ async fn bench(target: Target, backend: &str, claimers: Vec<(String, String)>, r
             ms(total / rounds as u32),
         );
     }
-    let mut fan = fan_out(&app, &cs, &claimers[..DEVICES], 20).await;
+    let mut fan = fan_out(&app, &cs, &claimers[..devices], changes).await;
     fan.sort();
     println!(
-        "  CS change -> {DEVICES} event sockets: p50 {} p99 {} ({} deliveries)",
+        "  CS change -> {devices} event sockets: p50 {} p99 {} ({} deliveries)",
         ms(percentile(&fan, 50.0)),
         ms(percentile(&fan, 99.0)),
         fan.len()
@@ -427,11 +515,11 @@ async fn bench(target: Target, backend: &str, claimers: Vec<(String, String)>, r
     let SyncFanOut {
         mut arrivals,
         mut applies,
-    } = fan_out_sync(&app, &cs, &customer, &claimers[..DEVICES], 20).await;
+    } = fan_out_sync(&app, &cs, &customer, &claimers[..devices], changes).await;
     arrivals.sort();
     applies.sort();
     println!(
-        "  CS change -> {DEVICES} phones on live sync sessions: p50 {} p99 {} ({} deliveries)\n  \
+        "  CS change -> {devices} phones on live sync sessions: p50 {} p99 {} ({} deliveries)\n  \
          each phone's merge of it, after: p50 {} p99 {}",
         ms(percentile(&arrivals, 50.0)),
         ms(percentile(&arrivals, 99.0)),
@@ -439,13 +527,18 @@ async fn bench(target: Target, backend: &str, claimers: Vec<(String, String)>, r
         micros(percentile(&applies, 50.0)),
         micros(percentile(&applies, 99.0)),
     );
+    let retried = app.retried.load(Ordering::Relaxed);
+    if retried > 0 {
+        println!("  {retried} answers were 429/503 and retried after their Retry-After");
+    }
 }
 
 fn main() {
+    bench::announce("claims");
     let rounds = std::env::var("FIELDOPS_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(bench::size(3, 1));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

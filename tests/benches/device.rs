@@ -2,7 +2,8 @@
 //! catch-up, cold open time and memory with 10k documents in the store.
 //!
 //! `cargo bench -p fieldops-tests --bench device` (add `--profile dev` for a
-//! quick debug-build run). Prints its figures; no server needed: documents
+//! quick debug-build run; `FIELDOPS_BENCH_SMOKE=1` for a smoke run at 200
+//! documents, see [`fieldops_tests::bench`]). Prints its figures; no server needed: documents
 //! go through the same store path as a catch-up's `Snapshots` frames.
 
 #![allow(clippy::unwrap_used)]
@@ -16,6 +17,7 @@ use fieldops_sync::ids::{DocId, DocKind, UserId};
 use fieldops_sync::protocol::{Cursor, Snapshot};
 use fieldops_sync::rules::Role;
 use fieldops_sync::testing::{sample_ticket, sample_visit};
+use fieldops_tests::bench;
 
 fn snapshots(n: usize) -> Vec<Snapshot> {
     (0..n)
@@ -52,6 +54,9 @@ fn rss_mib() -> f64 {
 }
 
 fn main() {
+    bench::announce("device");
+    // Documents already in the store, and the catch-up applied on top.
+    let (stored, catch_up_size) = bench::size((9_000, 1_000), (180, 20));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("device.db");
     let account = Account {
@@ -63,29 +68,32 @@ fn main() {
         department_ids: vec![],
     };
 
-    // Fill the store with 9k documents, as earlier catch-ups would.
+    // Fill the store, as earlier catch-ups would.
     {
         let core = FieldopsCore::open(&path).unwrap();
         core.auth().sign_in_offline(account.clone()).unwrap();
-        for chunk in snapshots(9_000).chunks(1_000) {
+        for chunk in snapshots(stored).chunks(catch_up_size) {
             core.documents().import_snapshots(chunk).unwrap();
         }
         core.visits().pool(None).unwrap();
     }
 
-    // A 1k-document catch-up: frames of raw bytes stored without parsing.
+    // A catch-up: frames of raw bytes stored without parsing.
     let core = FieldopsCore::open(&path).unwrap();
-    let batch = snapshots(1_000);
+    let batch = snapshots(catch_up_size);
     let start = Instant::now();
     core.documents().import_snapshots(&batch).unwrap();
     let catch_up = start.elapsed();
     let start = Instant::now();
     let listed = core.visits().pool(None).unwrap().len();
     let first_list = start.elapsed();
-    assert_eq!(core.documents().count().unwrap(), 10_000);
+    assert_eq!(
+        core.documents().count().unwrap(),
+        (stored + catch_up_size) as u64
+    );
     drop(core);
 
-    // Cold open with 10k documents, then the first screen (pool by distance).
+    // Cold open with all of them, then the first screen (pool by distance).
     let rss_before = rss_mib();
     let start = Instant::now();
     let core = FieldopsCore::open(&path).unwrap();
@@ -98,11 +106,12 @@ fn main() {
     let rss_after = rss_mib();
 
     println!(
-        "device store, 10,000 documents ({} pool visits)",
+        "device store, {} documents ({} pool visits)",
+        stored + catch_up_size,
         pool.len()
     );
     println!(
-        "  apply a 1k-document catch-up:        {:>8.1} ms",
+        "  apply a {catch_up_size:>5}-document catch-up:   {:>8.1} ms",
         catch_up.as_secs_f64() * 1e3
     );
     println!(

@@ -3,16 +3,19 @@
 //! no-change reconnect, server peak memory while serving 10k documents and
 //! change applications per second.
 //!
-//! The server runs as its own process (the release `fieldops` binary) over a
+//! The server runs as its own process (the `fieldops` binary, built in the
+//! benchmark's profile: release under `cargo bench`) over a
 //! SQLite file seeded beforehand, so its memory is its own. Devices keep the
 //! bytes they receive without parsing, as the mobile core does.
 //!
 //! Run: `cargo bench -p fieldops-tests --bench sync`
-//! (`FIELDOPS_BENCH_DOCS=1000,10000` to choose the sizes).
+//! (`FIELDOPS_BENCH_DOCS=1000,10000` to choose the sizes;
+//! `FIELDOPS_BENCH_SMOKE=1` for a smoke run, see [`fieldops_tests::bench`]).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fieldops_server::sync::{self, DocScope};
@@ -24,19 +27,34 @@ use fieldops_sync::protocol::{
     ClientMessage, Cursor, DocChanges, Hello, PROTOCOL_VERSION, ServerMessage,
 };
 use fieldops_sync::testing;
+use fieldops_tests::bench;
 use fieldops_tests::process::ServerProcess;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket = fieldops_tests::Socket;
 
-/// Builds the release `fieldops` binary and starts it on `database_url`.
-fn start_server(database_url: &str) -> ServerProcess {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+/// The `fieldops` binary, built in this benchmark's own profile (release
+/// under `cargo bench`, debug under `cargo test`), unless
+/// `FIELDOPS_BENCH_SERVER_BIN` names one already built (CI passes the one its
+/// test step built, so a smoke run builds nothing more).
+fn server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FIELDOPS_BENCH_SERVER_BIN") {
+        return PathBuf::from(path);
+    }
+    // This executable is target/<profile dir>/deps/sync-<hash>.
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()).unwrap() {
+        "debug" => "dev",
+        other => other,
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let status = std::process::Command::new(env!("CARGO"))
         .args([
             "build",
-            "--release",
+            "--profile",
+            profile,
             "--quiet",
             "-p",
             "fieldops-server",
@@ -47,12 +65,11 @@ fn start_server(database_url: &str) -> ServerProcess {
         .status()
         .unwrap();
     assert!(status.success());
-    ServerProcess::start(
-        &root.join("target/release/fieldops"),
-        database_url,
-        &[],
-        &[],
-    )
+    profile_dir.join("fieldops")
+}
+
+fn start_server(binary: &Path, database_url: &str) -> ServerProcess {
+    ServerProcess::start(binary, database_url, &[], &[])
 }
 
 /// A device that counts bytes and keeps what it receives unparsed.
@@ -137,8 +154,11 @@ async fn login(addr: SocketAddr, email: &str, password: &str) -> (String, String
     )
 }
 
-/// A database with the demo accounts and `n` ten-field ticket documents.
-async fn seeded(n: usize) -> (tempfile::TempDir, String) {
+/// A database with the demo data and `n` ten-field ticket documents, and
+/// how many documents the server holds for the demo admin's fresh device:
+/// the tickets plus whatever documents the demo itself made (its visits),
+/// counted by the feed query the session runs.
+async fn seeded(n: usize) -> (tempfile::TempDir, String, usize) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/bench.db", dir.path().display());
     let config = Config {
@@ -164,29 +184,46 @@ async fn seeded(n: usize) -> (tempfile::TempDir, String) {
         .unwrap();
     }
     tx.commit().await.unwrap();
+    let admin = fieldops_server::db::users::by_email(state.db.pool(), "admin@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let reader = sync::Reader {
+        role: admin.role,
+        user_id: admin.id,
+        customer_id: admin.customer_id,
+        departments: vec![],
+    };
+    let held = sync::store::feed(state.db.pool(), &reader, 0, i64::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|row| row.deleted == 0)
+        .count();
+    assert!(held >= n, "{held} documents for {n} seeded tickets");
     state.shutdown.cancel();
     state.db.close().await;
-    (dir, url)
+    (dir, url, held)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn initial_sync(sizes: &[usize]) {
-    println!("## Initial sync to a fresh device (SQLite, release, loopback)");
-    println!("| documents | time | bytes received | server peak RSS |");
-    println!("|---|---|---|---|");
+async fn initial_sync(binary: &Path, sizes: &[usize]) {
+    println!("## Initial sync to a fresh device (SQLite, loopback)");
+    println!("| tickets seeded | documents received | time | bytes received | server peak RSS |");
+    println!("|---|---|---|---|---|");
     for &n in sizes {
-        let (_dir, url) = seeded(n).await;
-        let server = start_server(&url);
+        let (_dir, url, held) = seeded(n).await;
+        let server = start_server(binary, &url);
         let (token, _) = login(server.addr, "admin@example.com", "admin123").await;
         let started = Instant::now();
         let device = Device::connect(server.addr, &token, 0).await;
         let elapsed = started.elapsed();
-        assert_eq!(device.docs, n);
+        assert_eq!(device.docs, held, "every document the server holds for it");
         println!(
-            "| {n} | {:.0} ms | {:.1} MiB | {:.0} MiB |",
+            "| {n} | {held} | {:.0} ms | {:.1} MiB | {:.0} MiB |",
             elapsed.as_secs_f64() * 1000.0,
             device.bytes_in as f64 / 1_048_576.0,
             server.peak_rss_mib()
@@ -194,8 +231,8 @@ async fn initial_sync(sizes: &[usize]) {
     }
 }
 
-async fn edits_reconnect_and_throughput() {
-    let (_dir, url) = seeded(500).await;
+async fn edits_reconnect_and_throughput(binary: &Path) {
+    let (_dir, url, _) = seeded(bench::size(500, 20)).await;
     // Visits for the edit and throughput runs, each shared by tech1 and tech2.
     let config = Config {
         database_url: url.clone(),
@@ -218,7 +255,8 @@ async fn edits_reconnect_and_throughput() {
     );
     let mut visits = Vec::new();
     let mut tx = state.db.begin_write().await.unwrap();
-    for _ in 0..20 {
+    let pushers = bench::size(19, 3);
+    for _ in 0..=pushers {
         let mut visit = testing::sample_visit();
         visit.assignments = [&t1, &t2]
             .iter()
@@ -246,17 +284,18 @@ async fn edits_reconnect_and_throughput() {
     state.shutdown.cancel();
     state.db.close().await;
 
-    let server = start_server(&url);
+    let server = start_server(binary, &url);
     let (tok1, _) = login(server.addr, "tech1@example.com", "tech123").await;
     let (tok2, _) = login(server.addr, "tech2@example.com", "tech123").await;
     let mut a = Device::connect(server.addr, &tok1, 0).await;
     let mut b = Device::connect(server.addr, &tok2, 0).await;
 
     // One small edit A -> server -> B, 200 times.
+    let edits = bench::size(200, 10);
     let (visit_id, doc) = &mut visits[0];
     let mut latencies = Vec::new();
     let (mut out_bytes, mut in_bytes) = (0, 0);
-    for i in 0..200 {
+    for i in 0..edits {
         let before = doc.get_heads();
         let mut v = Visit::hydrate(doc).unwrap();
         v.notes.push_str(if i % 2 == 0 { "a" } else { "b" });
@@ -289,15 +328,15 @@ async fn edits_reconnect_and_throughput() {
         while !matches!(a.recv().await, ServerMessage::Feed(_)) {}
     }
     latencies.sort();
-    println!("\n## One small edit, device A -> server -> device B (200 edits)");
+    println!("\n## One small edit, device A -> server -> device B ({edits} edits)");
     println!("| median | p99 | bytes A sent per edit | bytes B received per edit |");
     println!("|---|---|---|---|");
     println!(
         "| {:.2} ms | {:.2} ms | {} | {} |",
         percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
-        out_bytes / 200,
-        in_bytes / 200
+        out_bytes / edits,
+        in_bytes / edits
     );
 
     // A device that has everything reconnects.
@@ -306,7 +345,7 @@ async fn edits_reconnect_and_throughput() {
     let cursor = synced.cursor;
     let mut times = Vec::new();
     let mut bytes = 0;
-    for _ in 0..50 {
+    for _ in 0..bench::size(50, 5) {
         let started = Instant::now();
         let d = Device::connect(server.addr, &admin, cursor).await;
         times.push(started.elapsed());
@@ -321,9 +360,9 @@ async fn edits_reconnect_and_throughput() {
         percentile(&times, 0.5).as_secs_f64() * 1000.0
     );
 
-    // Change applications per second: 20 devices, one visit each, pushing.
+    // Change applications per second: one device per remaining visit, pushing.
     let mut tasks = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + bench::size(Duration::from_secs(5), Duration::from_secs(1));
     for (id, mut doc) in visits.into_iter().skip(1) {
         let token = if tasks.len() % 2 == 0 {
             tok1.clone()
@@ -362,7 +401,9 @@ async fn edits_reconnect_and_throughput() {
     for task in tasks {
         total += task.await.unwrap();
     }
-    println!("\n## Change applications per second (19 devices pushing concurrently, SQLite)");
+    println!(
+        "\n## Change applications per second ({pushers} devices pushing concurrently, SQLite)"
+    );
     println!("| applied | per second |");
     println!("|---|---|");
     println!(
@@ -373,11 +414,13 @@ async fn edits_reconnect_and_throughput() {
 
 #[tokio::main]
 async fn main() {
+    bench::announce("sync");
     let sizes: Vec<usize> = std::env::var("FIELDOPS_BENCH_DOCS")
-        .unwrap_or_else(|_| "1000,10000,50000".into())
+        .unwrap_or_else(|_| bench::size("1000,10000,50000", "100").into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    initial_sync(&sizes).await;
-    edits_reconnect_and_throughput().await;
+    let binary = server_binary();
+    initial_sync(&binary, &sizes).await;
+    edits_reconnect_and_throughput(&binary).await;
 }

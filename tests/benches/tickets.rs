@@ -10,7 +10,8 @@
 //!
 //! Postgres comes from `FIELDOPS_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); the run uses a schema of its
-//! own and drops it at the end.
+//! own and drops it at the end. `FIELDOPS_BENCH_SMOKE=1` loads 1,000
+//! tickets and asks each query a few times (see [`fieldops_tests::bench`]).
 
 #![allow(clippy::unwrap_used)]
 
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use fieldops_server::db::{Db, now_ms};
 use fieldops_server::{AppState, Config};
-use fieldops_tests::{Backend, TestDb, demo_account};
+use fieldops_tests::{Backend, TestDb, bench, demo_account};
 
 const SUBJECT_WORDS: &[&str] = &[
     "printer",
@@ -124,7 +125,7 @@ fn rows_wanted() -> u64 {
         .cloned()
         .or_else(|| std::env::var("FIELDOPS_BENCH_TICKETS").ok())
         .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(100_000)
+        .unwrap_or(bench::size(100_000, 1_000))
 }
 
 fn progress(done: u64, total: u64, started: Instant) {
@@ -244,6 +245,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    bench::announce("tickets");
     let total = rows_wanted();
     let Some(test_db) = TestDb::new(Backend::Postgres).await else {
         eprintln!("PostgreSQL is unreachable; the ticket benchmark needs it");
@@ -326,19 +328,20 @@ async fn main() {
         format!("search={number}"),
         "search=router&priority=high&status=open&limit=20".to_owned(),
     ];
+    let (warm_up, timed) = bench::size((20, 100), (2, 5));
     let mut per_query: Vec<(String, Vec<Duration>, i64)> = Vec::new();
     for q in &queries {
         let url = format!("{base}/api/v1/tickets?{q}");
         let mut times = Vec::new();
         let mut total_matches = 0;
-        for i in 0..120 {
+        for i in 0..warm_up + timed {
             let t = Instant::now();
             let r = client.get(&url).bearer_auth(&token).send().await.unwrap();
             assert!(r.status().is_success(), "{q}: {}", r.status());
             let body: serde_json::Value = r.json().await.unwrap();
             let elapsed = t.elapsed();
             total_matches = body["stats"]["total"].as_i64().unwrap_or_default();
-            if i >= 20 {
+            if i >= warm_up {
                 times.push(elapsed);
             }
         }

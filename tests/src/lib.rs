@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used)] // test support: a failed step should stop the test
 
+pub mod bench;
 pub mod device;
 pub mod photos;
 pub mod process;
