@@ -53,11 +53,13 @@ fn visit_doc(
         .collect::<anyhow::Result<_>>()?;
     let (notes, checklist) = current.map(|v| (v.notes, v.checklist)).unwrap_or_default();
     Ok(Visit {
+        // A visit's ticket is free text over HTTP today (a ticket number
+        // from elsewhere, say): only a ticket document's id names one.
         ticket_id: row
             .ticket_id
             .as_deref()
-            .map(|t| stored_uuid(t).map(DocId::from_uuid))
-            .transpose()?,
+            .and_then(|t| uuid::Uuid::parse_str(t).ok())
+            .map(DocId::from_uuid),
         // The customer record's id.
         customer_id: UserId::from_uuid(stored_uuid(&row.customer_id)?),
         department_id: row
