@@ -13,7 +13,7 @@ pub use crate::service::FieldError;
 use crate::service::ServiceError;
 
 /// The body of every error response.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct Problem {
     /// A stable identifier of the kind of problem, e.g. `urn:fieldops:problem:validation`.
     #[serde(rename = "type")]
@@ -26,7 +26,7 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Field-level problems, for validation errors and conflicts.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
 

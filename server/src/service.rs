@@ -20,7 +20,7 @@ use crate::auth::{Action, Actor};
 pub use crate::events::Notice;
 
 /// A problem with one field of the request.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema, PartialEq, Eq)]
 pub struct FieldError {
     /// The field's name, dotted for nested fields (`site.lat`).
     pub field: String,

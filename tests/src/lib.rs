@@ -9,7 +9,9 @@
 #![allow(clippy::unwrap_used)] // test support: a failed step should stop the test
 
 pub mod bench;
+pub mod client;
 pub mod device;
+pub mod fixtures;
 pub mod photos;
 pub mod process;
 pub mod proxy;

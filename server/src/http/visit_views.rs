@@ -1,7 +1,7 @@
 //! The JSON shapes of visits, assignments, attendance records and extension
 //! requests, built from rows.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::assignments::AssignmentRow;
@@ -14,7 +14,7 @@ use crate::visits::day_to_date;
 
 pub use crate::domain::Site;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AssignmentView {
     pub id: String,
     pub technician_id: String,
@@ -50,7 +50,7 @@ impl From<AssignmentRow> for AssignmentView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VisitView {
     pub id: String,
     pub customer_id: String,
@@ -124,13 +124,13 @@ impl VisitView {
 }
 
 /// A granted claim.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ClaimView {
     pub assignment_id: String,
     pub visit: VisitView,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttendanceView {
     pub id: String,
     pub visit_id: String,
@@ -174,7 +174,7 @@ impl From<AttendanceRow> for AttendanceView {
 }
 
 /// One technician expected on site on the report's day.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttendanceEntryView {
     pub visit_id: String,
     pub visit_title: String,
@@ -213,7 +213,7 @@ impl From<DayEntry> for AttendanceEntryView {
 }
 
 /// The attendance of one day.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttendanceReport {
     pub date: String,
     /// Start of work plus grace, after which a missing check-in is late.
@@ -221,7 +221,7 @@ pub struct AttendanceReport {
     pub entries: Vec<AttendanceEntryView>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ExtensionView {
     pub id: String,
     pub visit_id: String,

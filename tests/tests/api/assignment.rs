@@ -80,7 +80,7 @@ async fn round_robin_is_fair_over_a_thousand_tickets(backend: Backend) {
         return;
     };
     let admin = app.login_as("admin").await;
-    let customer = crate::tickets::customer_ids(&app, &admin).await[0]
+    let customer = fieldops_tests::fixtures::customer_ids(&app, &admin).await[0]
         .0
         .clone();
     let (dept, agents) = team(&app, &admin, "Round Robin", 5).await;
@@ -166,7 +166,7 @@ async fn queued_tickets_go_to_the_next_available_agent_urgent_first(backend: Bac
         return;
     };
     let admin = app.login_as("admin").await;
-    let customer = crate::tickets::customer_ids(&app, &admin).await[0]
+    let customer = fieldops_tests::fixtures::customer_ids(&app, &admin).await[0]
         .0
         .clone();
     let (dept, agents) = team(&app, &admin, "Night Desk", 2).await;

@@ -15,7 +15,7 @@ use fieldops_tests::device::Device;
 use fieldops_tests::{Backend, Reply, TestApp, on_both_backends};
 use serde_json::json;
 
-use crate::visits::{demo_customer, new_visit};
+use fieldops_tests::fixtures::{demo_customer, new_visit};
 
 on_both_backends!(
     five_hundred_claimers_never_pass_the_quota,

@@ -2,10 +2,11 @@
 //! check-in inside and outside the geofence, the attendance report, the
 //! emergency pool, extensions, completion and reopening, with live events.
 
+use fieldops_tests::client::{At, NewVisit};
 use fieldops_tests::{Backend, TestApp, next_json, on_both_backends, websocket};
 use serde_json::{Value, json};
 
-use crate::visits::{demo_customer, local_date, new_visit};
+use fieldops_tests::fixtures::{demo_customer, local_date, new_visit};
 
 on_both_backends!(
     quota_two_three_claimers_then_attendance_emergency_and_extension,
@@ -256,52 +257,45 @@ async fn schedule_conflicts_and_withdrawals(backend: Backend) {
     let cs = app.login_as("cs").await;
     let tech = app.login_as("technician").await;
     let customer = demo_customer(&app, &cs).await;
-    let first = new_visit(&app, &cs, &customer, "Minggu 1", "2030-06-01", 3, 1).await;
-    let overlap = new_visit(&app, &cs, &customer, "Tumpang", "2030-06-03", 1, 1).await;
-    let after = new_visit(&app, &cs, &customer, "Sesudah", "2030-06-04", 1, 1).await;
-    let claim = |v: &Value| format!("/api/v1/visits/{}/claim", v["id"].as_str().unwrap());
-    assert_eq!(app.post(&claim(&first), &tech, json!({})).await.status, 200);
-    let clash = app.post(&claim(&overlap), &tech, json!({})).await;
-    assert_eq!(clash.assert_problem(409), "schedule_conflict");
-    assert!(clash.body["detail"].as_str().unwrap().contains("Minggu 1"));
-    assert_eq!(app.post(&claim(&after), &tech, json!({})).await.status, 200);
+    let (cs, tech) = (app.api(&cs), app.api(&tech));
+    let visit = async |title, start, days| {
+        let new = NewVisit::new(&customer, title, start).days(days);
+        cs.create_visit(&new).await.unwrap()
+    };
+    let first = visit("Minggu 1", "2030-06-01", 3).await;
+    let overlap = visit("Tumpang", "2030-06-03", 1).await;
+    let after = visit("Sesudah", "2030-06-04", 1).await;
+    tech.claim(&first.id).await.unwrap();
+    let clash = tech.claim(&overlap.id).await.unwrap_err();
+    assert_eq!((clash.status, clash.slug()), (409, "schedule_conflict"));
+    assert!(clash.problem.detail.unwrap().contains("Minggu 1"));
+    tech.claim(&after.id).await.unwrap();
 
     // Withdrawing returns the seat; then the overlapping one is free to take.
-    let first_path = format!("/api/v1/visits/{}", first["id"].as_str().unwrap());
-    let withdrawn = app
-        .post(&format!("{first_path}/withdraw"), &tech, json!({}))
-        .await;
-    assert_eq!(withdrawn.status, 200, "{:?}", withdrawn.body);
-    assert_eq!(withdrawn.body["status"], "open");
-    assert_eq!(withdrawn.body["seats_taken"], 0);
-    assert_eq!(withdrawn.body["emergency"], false);
+    let withdrawn = tech.withdraw(&first.id).await.unwrap();
+    assert_eq!(withdrawn.status, "open");
+    assert_eq!(withdrawn.seats_taken, 0);
+    assert!(!withdrawn.emergency);
     assert_eq!(
-        withdrawn.body["assignments"][0]["release_kind"],
-        "withdrawn"
+        withdrawn.assignments[0].release_kind.as_deref(),
+        Some("withdrawn")
     );
-    assert_eq!(
-        app.post(&claim(&overlap), &tech, json!({})).await.status,
-        200
-    );
-    let not_held = app
-        .post(&format!("{first_path}/withdraw"), &tech, json!({}))
-        .await;
-    assert_eq!(not_held.assert_problem(409), "not_assigned");
+    tech.claim(&overlap.id).await.unwrap();
+    let not_held = tech.withdraw(&first.id).await.unwrap_err();
+    assert_eq!((not_held.status, not_held.slug()), (409, "not_assigned"));
 
     // After checking in, withdrawing is refused.
-    let after_path = format!("/api/v1/visits/{}", after["id"].as_str().unwrap());
-    let checked = app
-        .post(
-            &format!("{after_path}/check-in"),
-            &tech,
-            at(-6.2251, 106.8097, 5.0),
-        )
-        .await;
-    assert_eq!(checked.status, 200, "{:?}", checked.body);
-    let refused = app
-        .post(&format!("{after_path}/withdraw"), &tech, json!({}))
-        .await;
-    assert_eq!(refused.assert_problem(409), "already_checked_in");
+    let on_site = At {
+        lat: -6.2251,
+        lon: 106.8097,
+        accuracy_m: 5.0,
+    };
+    tech.check_in(&after.id, on_site).await.unwrap();
+    let refused = tech.withdraw(&after.id).await.unwrap_err();
+    assert_eq!(
+        (refused.status, refused.slug()),
+        (409, "already_checked_in")
+    );
     app.stop().await;
 }
 

@@ -13,7 +13,7 @@ use fieldops_sync::ids::DocId;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::json;
 
-use crate::visits::{demo_customer, local_date, new_visit};
+use fieldops_tests::fixtures::{demo_customer, local_date, new_visit};
 
 on_both_backends!(three_phones_work_a_visit_end_to_end);
 

@@ -3,7 +3,7 @@
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::json;
 
-use crate::visits::{demo_customer, new_visit};
+use fieldops_tests::fixtures::{demo_customer, new_visit};
 
 on_both_backends!(bad_field_requests_are_typed_and_write_nothing);
 

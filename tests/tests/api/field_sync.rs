@@ -15,7 +15,7 @@ use fieldops_tests::device::Device;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::json;
 
-use crate::visits::{demo_customer, local_date, new_visit};
+use fieldops_tests::fixtures::{demo_customer, local_date, new_visit};
 
 on_both_backends!(
     claims_check_ins_and_extensions_travel_as_commands,

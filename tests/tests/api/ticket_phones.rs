@@ -460,7 +460,7 @@ async fn a_ticket_moved_to_another_department_leaves_the_old_ones_devices(backen
     let (mut device, _) = Device::connect(app.server.addr, &cs, 0).await;
     assert!(device.docs.contains_key(&id), "the CS department reads it");
 
-    let sales = crate::tickets::department_id(&app, &admin, "Sales").await;
+    let sales = fieldops_tests::fixtures::department_id(&app, &admin, "Sales").await;
     let moved = app
         .patch(
             &format!("/api/v1/tickets/{id}"),

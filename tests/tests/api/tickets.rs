@@ -2,6 +2,7 @@
 //! department scoping, customers seeing only their own, internal notes hidden
 //! from customers, status rules, the audit trail and the period stats.
 
+use fieldops_tests::fixtures::{customer_ids, department_id};
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -12,37 +13,6 @@ on_both_backends!(
     internal_notes_status_rules_and_audit_trail,
     period_stats_average_response_and_resolution,
 );
-
-/// (id, name) of the demo customers, by name.
-pub(crate) async fn customer_ids(app: &TestApp, token: &str) -> Vec<(String, String)> {
-    let list = app.get("/api/v1/customers?limit=200", token).await;
-    let mut out: Vec<(String, String)> = list.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_owned(),
-                c["name"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.1.cmp(&b.1));
-    out
-}
-
-pub(crate) async fn department_id(app: &TestApp, token: &str, name: &str) -> String {
-    let list = app.get("/api/v1/departments", token).await;
-    list.body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == name)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 fn numbers(reply: &Value) -> Vec<String> {
     reply["items"]

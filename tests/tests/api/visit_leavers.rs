@@ -14,7 +14,7 @@ use fieldops_tests::photos as tus;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::{Value, json};
 
-use crate::visits::{demo_customer, new_visit};
+use fieldops_tests::fixtures::{demo_customer, new_visit};
 
 on_both_backends!(technicians_who_leave_lose_the_visit_and_its_photos);
 

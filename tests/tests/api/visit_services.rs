@@ -9,7 +9,7 @@ use fieldops_server::visits::{attendance, claims, extensions};
 use fieldops_sync::commands::RejectReason;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 
-use crate::visits::{demo_customer, new_visit};
+use fieldops_tests::fixtures::{demo_customer, new_visit};
 
 on_both_backends!(
     services_return_typed_outcomes_and_notices,

@@ -2,6 +2,7 @@
 //! and cancellation frozen once claimed unless an admin forces it (audited);
 //! who sees which visits.
 
+use fieldops_tests::fixtures::{demo_customer, new_visit};
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::{Value, json};
 
@@ -10,44 +11,6 @@ on_both_backends!(
     claimed_visits_freeze_schedule_and_cancel_unless_an_admin_forces,
     technicians_and_customers_see_only_their_scope,
 );
-
-/// The demo customer Hendra Gunawan's id (site at -6.2251, 106.8097).
-pub(crate) async fn demo_customer(app: &TestApp, token: &str) -> String {
-    let list = app.get("/api/v1/customers?q=Hendra", token).await;
-    list.body["items"][0]["id"].as_str().unwrap().to_owned()
-}
-
-/// Today in the sites' calendar (UTC+7), as `YYYY-MM-DD`, shifted by `days`.
-pub(crate) fn local_date(days: i64) -> String {
-    let today = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
-        .date();
-    today
-        .checked_add(jiff::Span::new().days(days))
-        .unwrap()
-        .to_string()
-}
-
-/// Creates a visit at (lat, lon) and returns its body.
-pub(crate) async fn new_visit(
-    app: &TestApp,
-    cs: &str,
-    customer: &str,
-    title: &str,
-    start: &str,
-    days: i64,
-    quota: i64,
-) -> Value {
-    let reply = app
-        .post("/api/v1/visits", cs, json!({
-            "customer_id": customer, "title": title, "description": "Periksa panel listrik",
-            "site": { "address": "Jl. Jend. Sudirman Kav. 52-53", "lat": -6.2251, "lon": 106.8097 },
-            "scheduled_start": start, "planned_days": days, "technician_quota": quota
-        }))
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body
-}
 
 fn titles(reply: &fieldops_tests::Reply) -> Vec<String> {
     assert_eq!(reply.status, 200, "{:?}", reply.body);

@@ -1,0 +1,77 @@
+//! What many tests start from: the demo data's customers and departments,
+//! dates in the sites' calendar, a visit made over HTTP (its raw body, for
+//! tests that check the JSON; [`crate::client`] answers with view types).
+
+use serde_json::{Value, json};
+
+use crate::TestApp;
+
+/// The demo customer Hendra Gunawan's id (site at -6.2251, 106.8097).
+pub async fn demo_customer(app: &TestApp, token: &str) -> String {
+    let list = app.get("/api/v1/customers?q=Hendra", token).await;
+    list.body["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// Today in the sites' calendar (UTC+7), as `YYYY-MM-DD`, shifted by `days`.
+pub fn local_date(days: i64) -> String {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    today
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap()
+        .to_string()
+}
+
+/// Creates a visit at (lat, lon) and returns its body.
+pub async fn new_visit(
+    app: &TestApp,
+    cs: &str,
+    customer: &str,
+    title: &str,
+    start: &str,
+    days: i64,
+    quota: i64,
+) -> Value {
+    let reply = app
+        .post("/api/v1/visits", cs, json!({
+            "customer_id": customer, "title": title, "description": "Periksa panel listrik",
+            "site": { "address": "Jl. Jend. Sudirman Kav. 52-53", "lat": -6.2251, "lon": 106.8097 },
+            "scheduled_start": start, "planned_days": days, "technician_quota": quota
+        }))
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body
+}
+
+/// (id, name) of the demo customers, by name.
+pub async fn customer_ids(app: &TestApp, token: &str) -> Vec<(String, String)> {
+    let list = app.get("/api/v1/customers?limit=200", token).await;
+    let mut out: Vec<(String, String)> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
+
+/// The id of the demo department called `name`.
+pub async fn department_id(app: &TestApp, token: &str, name: &str) -> String {
+    let list = app.get("/api/v1/departments", token).await;
+    list.body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
