@@ -170,13 +170,15 @@ impl Actor {
             Action::ListUsers => matches!(role, Admin | Cs),
             Action::ViewUser { user_id } => matches!(role, Admin | Cs) || user_id == self.user_id,
             // CS enrol and look after technicians; everything else is the admin's.
-            Action::CreateUser { role: new } => role == Admin || (role == Cs && new == Technician),
+            // Seed 003: "Admin/CS mendaftarkan akun untuk Teknisi atau CS baru".
+            Action::CreateUser { role: new } => {
+                role == Admin || (role == Cs && matches!(new, Technician | Cs))
+            }
             Action::ManageUser { target_role } => {
                 role == Admin || (role == Cs && target_role == Technician)
             }
-            Action::ChangeRole { from, to } => {
-                role == Admin || (role == Cs && from == Technician && to == Technician)
-            }
+            // Role changes are the admin's alone.
+            Action::ChangeRole { .. } => role == Admin,
             Action::ListDepartments => role.is_staff(),
             Action::ManageDepartments => role == Admin,
             Action::ListCustomers => matches!(role, Admin | Cs | Sales),
@@ -346,7 +348,8 @@ mod tests {
         let cs = actor(Cs);
         assert!(cs.allows(Action::CreateUser { role: Technician }));
         assert!(!cs.allows(Action::CreateUser { role: Admin }));
-        assert!(!cs.allows(Action::CreateUser { role: Cs }));
+        assert!(cs.allows(Action::CreateUser { role: Cs }));
+        assert!(!cs.allows(Action::CreateUser { role: Sales }));
         assert!(cs.allows(Action::ManageUser {
             target_role: Technician
         }));
@@ -354,6 +357,10 @@ mod tests {
         assert!(!cs.allows(Action::ChangeRole {
             from: Technician,
             to: Admin
+        }));
+        assert!(!cs.allows(Action::ChangeRole {
+            from: Technician,
+            to: Cs
         }));
     }
 

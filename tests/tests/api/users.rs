@@ -1,6 +1,7 @@
 //! User management: who may create and change whom, role escalation, the
 //! last admin, password resets and presence.
 
+use fieldops_tests::fixtures::department_id;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use reqwest::Method;
 use serde_json::json;
@@ -13,19 +14,6 @@ on_both_backends!(
     presence_and_own_password,
     user_list_filters,
 );
-
-async fn department_id(app: &TestApp, token: &str, name: &str) -> String {
-    let list = app.get("/api/v1/departments", token).await;
-    list.body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == name)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 async fn admins_create_staff_and_cs_create_technicians(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -50,6 +38,16 @@ async fn admins_create_staff_and_cs_create_technicians(backend: Backend) {
     app.login("tech9@example.com", "password-1").await;
 
     app.post("/api/v1/users", &cs, json!({ "email": "boss@example.com", "name": "B", "role": "admin", "password": "password-1" }))
+        .await
+        .assert_problem(403);
+    // CS enrol a new CS colleague too (seed 003), but no other role.
+    let colleague = app
+        .post("/api/v1/users", &cs, json!({ "email": "cs3@example.com", "name": "Sari", "role": "cs", "password": "password-1" }))
+        .await;
+    assert_eq!(colleague.status, 201, "{:?}", colleague.body);
+    assert_eq!(colleague.body["role"], "cs");
+    app.login("cs3@example.com", "password-1").await;
+    app.post("/api/v1/users", &cs, json!({ "email": "sales9@example.com", "name": "S", "role": "sales", "password": "password-1" }))
         .await
         .assert_problem(403);
     let dup = app
@@ -96,6 +94,10 @@ async fn role_escalation_is_refused_and_changes_nothing(backend: Backend) {
     let path = format!("/api/v1/users/{tech_id}");
 
     app.patch(&path, &cs, json!({ "role": "admin" }))
+        .await
+        .assert_problem(403);
+    // Role changes are the admin's alone, even to a role CS may enrol.
+    app.patch(&path, &cs, json!({ "role": "cs" }))
         .await
         .assert_problem(403);
     app.patch(&path, tech, json!({ "role": "admin" }))
