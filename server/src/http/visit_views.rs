@@ -191,6 +191,9 @@ pub struct AttendanceEntryView {
     pub arrived_late: bool,
     pub check_in: Option<AttendanceView>,
     pub check_out: Option<AttendanceView>,
+    /// A check-in or check-out of the day was outside the geofence (the
+    /// records say how far): for CS to follow up.
+    pub outside_geofence: bool,
 }
 
 impl From<DayEntry> for AttendanceEntryView {
@@ -208,6 +211,7 @@ impl From<DayEntry> for AttendanceEntryView {
             arrived_late: e.arrived_late,
             check_in: e.check_in.map(Into::into),
             check_out: e.check_out.map(Into::into),
+            outside_geofence: e.outside_geofence,
         }
     }
 }

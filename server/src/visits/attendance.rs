@@ -222,6 +222,8 @@ pub struct DayEntry {
     pub arrived_late: bool,
     pub check_in: Option<AttendanceRow>,
     pub check_out: Option<AttendanceRow>,
+    /// Some check-in or check-out of the day was outside the geofence.
+    pub outside_geofence: bool,
 }
 
 /// The attendance report of `day` (days since 1970-01-01, in the sites'
@@ -247,6 +249,7 @@ pub async fn report(
             let mut mine = records
                 .iter()
                 .filter(|r| r.assignment_id == e.assignment_id);
+            let outside_geofence = mine.clone().any(|r| r.within_geofence == 0);
             let check_in = mine.clone().find(|r| r.direction == "in").cloned();
             let check_out = mine.rfind(|r| r.direction == "out").cloned();
             let status = match &check_in {
@@ -262,6 +265,7 @@ pub async fn report(
                 arrived_late,
                 check_in,
                 check_out,
+                outside_geofence,
             }
         })
         .collect())

@@ -371,6 +371,27 @@ async fn attendance_report_tells_present_late_and_absent(backend: Backend) {
         .find(|e| e["status"] == "present")
         .unwrap();
     assert_eq!(entry["check_in"]["within_geofence"], true);
+    assert_eq!(entry["outside_geofence"], false);
+    // A check-in kilometres away is accepted, and the row says so.
+    let far = app
+        .post(
+            &format!("/api/v1/visits/{}/check-in", today["id"].as_str().unwrap()),
+            &tech2,
+            at(-6.30, 106.90, 5.0),
+        )
+        .await;
+    assert_eq!(far.status, 200, "{:?}", far.body);
+    let now = app
+        .get(&format!("/api/v1/attendance?date={}", local_date(0)), &cs)
+        .await;
+    let dewi = now.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["technician_name"] == "Dewi Lestari")
+        .unwrap();
+    assert_eq!(dewi["status"], "present");
+    assert_eq!(dewi["outside_geofence"], true, "{dewi}");
     let yesterday = app
         .get(&format!("/api/v1/attendance?date={}", local_date(-1)), &cs)
         .await;
