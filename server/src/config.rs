@@ -282,6 +282,14 @@ pub struct AttendanceConfig {
     pub utc_offset_minutes: i64,
 }
 
+impl AttendanceConfig {
+    /// The day (days since 1970-01-01) it is at `now_ms` in the sites'
+    /// calendar.
+    pub fn today(&self, now_ms: i64) -> i64 {
+        (now_ms + self.utc_offset_minutes * 60_000).div_euclid(86_400_000)
+    }
+}
+
 impl Default for AttendanceConfig {
     fn default() -> Self {
         Self {

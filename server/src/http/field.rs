@@ -363,7 +363,7 @@ pub async fn report(
     let now = now_ms();
     let day = match params.date.as_deref() {
         Some(d) => parse_day(d).map_err(|m| ApiError::field("date", m))?,
-        None => (now + rules.utc_offset_minutes * 60_000).div_euclid(86_400_000),
+        None => rules.today(now),
     };
     let entries = attendance::report(&state.db, rules, day, now).await?;
     let late_after = day * 86_400_000 - rules.utc_offset_minutes * 60_000

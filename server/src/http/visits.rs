@@ -62,6 +62,10 @@ pub struct CreateVisitRequest {
     pub planned_days: Option<i64>,
     /// Technicians needed, 1 to 100.
     pub technician_quota: i64,
+    /// Admins only: backfill a visit whose start is already past (a
+    /// `scheduled_start` before today is refused otherwise).
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -249,7 +253,8 @@ pub async fn create(
         technician_quota: req.technician_quota,
     };
     let mut work = Work::begin(&state).await?;
-    let applied = lifecycle::create(work.tx(), &actor, &input).await?;
+    let rules = &state.config.attendance;
+    let applied = lifecycle::create(work.tx(), &actor, rules, &input, req.force).await?;
     let location = format!("/api/v1/visits/{}", applied.value.id);
     let body = view(&mut **work.tx(), applied.value).await?;
     let body = work
@@ -310,6 +315,7 @@ pub async fn update(
         work.tx(),
         state.db.backend(),
         &actor,
+        &state.config.attendance,
         &id.to_string(),
         edit,
         req.force,

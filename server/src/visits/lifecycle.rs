@@ -6,8 +6,9 @@ use serde_json::json;
 
 use super::{ensure_not_closed, parse_day, record_transition, visit_data, visit_not_found};
 use crate::auth::{Action, Actor};
+use crate::config::AttendanceConfig;
 use crate::db::visits::{self, VisitFields, VisitRow, status};
-use crate::db::{Backend, Tx, assignments, audit, customers, departments};
+use crate::db::{Backend, Tx, assignments, audit, customers, departments, now_ms};
 use crate::domain::{self, GeoPoint, Site, Status, Validator};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject, reject_as};
 
@@ -71,7 +72,13 @@ impl VisitEdit {
 
 /// Validates a full set of fields, collecting every problem, and checks
 /// that the customer (active) and the department exist.
-async fn check(tx: &mut Tx, input: &VisitInput) -> Result<VisitFields, ServiceError> {
+/// `earliest` is the first day the visit may start on (today, unless an
+/// admin backfills); `None`, any day.
+async fn check(
+    tx: &mut Tx,
+    input: &VisitInput,
+    earliest: Option<i64>,
+) -> Result<VisitFields, ServiceError> {
     let mut v = Validator::new();
     let title = v.check("title", domain::line(&input.title, 200));
     let description = v.check(
@@ -93,7 +100,15 @@ async fn check(tx: &mut Tx, input: &VisitInput) -> Result<VisitFields, ServiceEr
     if let Err(m) = point.validate() {
         v.add("site", m);
     }
-    let start_day = v.check("scheduled_start", parse_day(&input.scheduled_start));
+    let start = parse_day(&input.scheduled_start);
+    let past = matches!((&start, earliest), (Ok(day), Some(earliest)) if *day < earliest);
+    let start_day = v.check("scheduled_start", start);
+    if past {
+        v.add(
+            "scheduled_start",
+            "is in the past; visits start today or later (an admin may backfill with force)",
+        );
+    }
     if !(1..=super::extensions::MAX_PLANNED_DAYS).contains(&input.planned_days) {
         v.add("planned_days", "must be between 1 and 366");
     }
@@ -128,9 +143,22 @@ async fn check(tx: &mut Tx, input: &VisitInput) -> Result<VisitFields, ServiceEr
 }
 
 /// Creates a visit in the pool, for an active customer.
-pub async fn create(tx: &mut Tx, actor: &Actor, input: &VisitInput) -> ServiceResult<VisitRow> {
+///
+/// A visit starts today or later in the sites' calendar; an admin backfills
+/// one that already happened with `backfill`.
+pub async fn create(
+    tx: &mut Tx,
+    actor: &Actor,
+    rules: &AttendanceConfig,
+    input: &VisitInput,
+    backfill: bool,
+) -> ServiceResult<VisitRow> {
     allow(actor, Action::ManageVisits)?;
-    let fields = &check(tx, input).await?;
+    if backfill {
+        allow(actor, Action::ForceVisitChange)?;
+    }
+    let earliest = (!backfill).then(|| rules.today(now_ms()));
+    let fields = &check(tx, input, earliest).await?;
     let id = visits::insert(tx, fields, &actor.user_id).await?;
     let row = visits::get(&mut **tx, &id)
         .await?
@@ -171,11 +199,13 @@ fn claimed(v: &VisitRow, what: &str) -> super::ServiceError {
 }
 
 /// Writes `edit` over the visit. Schedule and site are frozen once a
-/// technician holds it, unless an admin forces the change (audited).
+/// technician holds it, unless an admin forces the change (audited); a
+/// new start date is today or later, unless an admin forces it.
 pub async fn update(
     tx: &mut Tx,
     backend: Backend,
     actor: &Actor,
+    rules: &AttendanceConfig,
     visit_id: &str,
     edit: VisitEdit,
     force: bool,
@@ -184,7 +214,12 @@ pub async fn update(
     let before = visits::lock(tx, backend, visit_id)
         .await?
         .ok_or_else(visit_not_found)?;
-    let fields = &check(tx, &edit.over(&before)).await?;
+    let moved = edit
+        .scheduled_start
+        .as_ref()
+        .is_some_and(|s| *s != before.scheduled_start);
+    let earliest = (moved && !force).then(|| rules.today(now_ms()));
+    let fields = &check(tx, &edit.over(&before), earliest).await?;
     if force {
         allow(actor, Action::ForceVisitChange)?;
     }

@@ -314,7 +314,17 @@ async fn attendance_report_tells_present_late_and_absent(backend: Backend) {
     let tech2 = app.login("tech2@example.com", "tech123").await;
     let customer = demo_customer(&app, &cs).await;
     let today = new_visit(&app, &cs, &customer, "Hari ini", &local_date(0), 1, 2).await;
-    let past = new_visit(&app, &cs, &customer, "Kemarin", &local_date(-1), 1, 1).await;
+    // Yesterday's visit is a backfill, which only an admin may make.
+    let admin = app.login_as("admin").await;
+    let past = app
+        .post("/api/v1/visits", &admin, json!({
+            "customer_id": customer, "title": "Kemarin", "force": true,
+            "site": { "address": "Jl. Jend. Sudirman Kav. 52-53", "lat": -6.2251, "lon": 106.8097 },
+            "scheduled_start": local_date(-1), "planned_days": 1, "technician_quota": 1
+        }))
+        .await;
+    assert_eq!(past.status, 201, "{:?}", past.body);
+    let past = past.body;
     let tomorrow = new_visit(&app, &cs, &customer, "Besok", &local_date(1), 1, 1).await;
     for (v, t) in [
         (&today, &tech1),

@@ -2,7 +2,7 @@
 //! and cancellation frozen once claimed unless an admin forces it (audited);
 //! who sees which visits.
 
-use fieldops_tests::fixtures::{demo_customer, new_visit};
+use fieldops_tests::fixtures::{demo_customer, local_date, new_visit};
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::{Value, json};
 
@@ -10,6 +10,7 @@ on_both_backends!(
     cs_create_list_edit_and_cancel_visits,
     claimed_visits_freeze_schedule_and_cancel_unless_an_admin_forces,
     technicians_and_customers_see_only_their_scope,
+    no_visits_in_the_past_unless_an_admin_backfills,
 );
 
 fn titles(reply: &fieldops_tests::Reply) -> Vec<String> {
@@ -273,5 +274,57 @@ async fn technicians_and_customers_see_only_their_scope(backend: Backend) {
     app.get(&format!("/api/v1/visits/{foreign}"), &customer)
         .await
         .assert_problem(403);
+    app.stop().await;
+}
+
+/// A visit starts today or later in the sites' calendar; an admin may
+/// backfill one that already happened (`force`), CS may not.
+async fn no_visits_in_the_past_unless_an_admin_backfills(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let admin = app.login_as("admin").await;
+    let customer = demo_customer(&app, &cs).await;
+    let body = |start: String, force: bool| {
+        json!({
+            "customer_id": customer, "title": "Servis AC", "force": force,
+            "site": { "address": "Jl. Melati 3", "lat": -6.2251, "lon": 106.8097 },
+            "scheduled_start": start, "technician_quota": 1
+        })
+    };
+    let yesterday = local_date(-1);
+    let refused = app
+        .post("/api/v1/visits", &cs, body(yesterday.clone(), false))
+        .await;
+    refused.assert_problem(422);
+    assert_eq!(refused.body["errors"][0]["field"], "scheduled_start");
+    assert_eq!(refused.body["errors"].as_array().unwrap().len(), 1);
+    app.post("/api/v1/visits", &cs, body(yesterday.clone(), true))
+        .await
+        .assert_problem(403);
+    let today = app
+        .post("/api/v1/visits", &cs, body(local_date(0), false))
+        .await;
+    assert_eq!(today.status, 201, "{:?}", today.body);
+    let backfilled = app
+        .post("/api/v1/visits", &admin, body(yesterday.clone(), true))
+        .await;
+    assert_eq!(backfilled.status, 201, "{:?}", backfilled.body);
+    assert_eq!(backfilled.body["scheduled_start"], yesterday.as_str());
+
+    // Moving a visit into the past is refused; editing a backfilled visit's
+    // text is not a move.
+    let today_path = format!("/api/v1/visits/{}", today.body["id"].as_str().unwrap());
+    let moved = app
+        .patch(&today_path, &cs, json!({ "scheduled_start": yesterday }))
+        .await;
+    moved.assert_problem(422);
+    assert_eq!(moved.body["errors"][0]["field"], "scheduled_start");
+    let past_path = format!("/api/v1/visits/{}", backfilled.body["id"].as_str().unwrap());
+    let renamed = app
+        .patch(&past_path, &cs, json!({ "title": "Servis AC (susulan)" }))
+        .await;
+    assert_eq!(renamed.status, 200, "{:?}", renamed.body);
     app.stop().await;
 }
