@@ -308,6 +308,12 @@ impl From<QueryRejection> for ApiError {
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
+        match rejection {
+            // A path segment that cannot be an id (`/tickets/queue`,
+            // `/customers/not-a-uuid`) names nothing: 404, never the
+            // parser's wording.
+            PathRejection::FailedToDeserializePathParams(_) => ApiError::NotFound("resource"),
+            other => ApiError::BadRequest(other.body_text()),
+        }
     }
 }

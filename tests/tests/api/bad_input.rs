@@ -103,12 +103,17 @@ async fn malformed_requests_are_clear_4xx_and_write_nothing(backend: Backend) {
         "nothing was written"
     );
 
-    for path in [
-        "/api/v1/customers/not-a-uuid",
-        "/api/v1/customers?limit=abc",
-    ] {
-        app.get(path, &cs).await.assert_problem(400);
-    }
+    // A path that cannot name a customer is not found; a malformed query is
+    // a bad request.
+    let unknown = app.get("/api/v1/customers/not-a-uuid", &cs).await;
+    assert_eq!(unknown.assert_problem(404), "not-found");
+    assert_eq!(unknown.body["detail"], "resource not found");
+    app.get("/api/v1/tickets/queue", &cs)
+        .await
+        .assert_problem(404);
+    app.get("/api/v1/customers?limit=abc", &cs)
+        .await
+        .assert_problem(400);
     app.get("/api/v1/customers?limit=0", &cs)
         .await
         .assert_problem(422);

@@ -74,7 +74,7 @@ async fn bad_field_requests_are_typed_and_write_nothing(backend: Backend) {
     );
     app.post("/api/v1/visits/not-a-uuid/claim", &tech, json!({}))
         .await
-        .assert_problem(400);
+        .assert_problem(404);
     assert_eq!(
         app.post(&format!("{cancelled_path}/claim"), &tech, json!({}))
             .await
