@@ -127,6 +127,18 @@ pub fn allow(actor: &Actor, action: Action<'_>) -> Result<(), ServiceError> {
     actor.authorize(action).map_err(|_| forbidden())
 }
 
+/// For `map_err` on a write: a unique-constraint violation means `field`'s
+/// value is taken ([`ServiceError::Duplicate`]); anything else is internal.
+pub fn taken(field: &'static str) -> impl FnOnce(sqlx::Error) -> ServiceError {
+    move |e| {
+        if crate::db::is_unique_violation(&e) {
+            ServiceError::Duplicate(field)
+        } else {
+            e.into()
+        }
+    }
+}
+
 impl ServiceError {
     /// One field's problem.
     pub fn field(field: &str, message: impl Into<String>) -> Self {

@@ -9,10 +9,10 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::customers::{self, CustomerFields, CustomerRow};
-use crate::db::{self, Tx, audit, tickets};
+use crate::db::{Tx, audit, tickets};
 use crate::domain::{self, CreatedVia, GeoPoint, Status, Validator};
 use crate::events::Audience;
-use crate::service::ServiceError;
+use crate::service::{ServiceError, taken};
 use crate::work::Effects;
 
 /// A customer's fields as asked, validated by [`create`] and [`update`].
@@ -70,14 +70,6 @@ fn validate(state: &AppState, input: &Input) -> Result<CustomerFields, ServiceEr
     })
 }
 
-fn duplicate_phone(err: sqlx::Error) -> ServiceError {
-    if db::is_unique_violation(&err) {
-        ServiceError::Duplicate("phone")
-    } else {
-        err.into()
-    }
-}
-
 /// The event that tells the staff consoles.
 fn announced(kind: &'static str, row: &CustomerRow) -> Effects {
     let data = json!({ "id": row.id, "name": row.name, "status": row.status });
@@ -109,7 +101,7 @@ pub async fn create(
     let fields = validate(state, input)?;
     let row = customers::insert(tx, &fields, CreatedVia::Manual, true)
         .await
-        .map_err(duplicate_phone)?;
+        .map_err(taken("phone"))?;
     record(tx, actor, "customer.created", &row.id).await?;
     Ok((row.clone(), announced("customer.created", &row)))
 }
@@ -140,7 +132,7 @@ pub async fn update(
     let fields = validate(state, &input)?;
     let row = customers::update(tx, &current.id, &fields)
         .await
-        .map_err(duplicate_phone)?;
+        .map_err(taken("phone"))?;
     tickets::rename_customer(tx, &row.id, &row.name).await?;
     record(tx, actor, "customer.updated", &row.id).await?;
     Ok((row.clone(), announced("customer.updated", &row)))

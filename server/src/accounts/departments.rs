@@ -6,9 +6,9 @@ use serde_json::json;
 
 use crate::auth::{Action, Actor};
 use crate::db::departments::{self, DepartmentRow};
-use crate::db::{self, Tx, audit, users};
+use crate::db::{Tx, audit, users};
 use crate::domain::{self, Validator};
-use crate::service::ServiceError;
+use crate::service::{ServiceError, taken};
 
 /// A change to a department: `None` keeps a field; `lead: Some(None)`
 /// removes the lead.
@@ -17,14 +17,6 @@ pub struct Edit {
     pub name: Option<String>,
     pub description: Option<String>,
     pub lead_user_id: Option<Option<String>>,
-}
-
-fn duplicate_name(e: sqlx::Error) -> ServiceError {
-    if db::is_unique_violation(&e) {
-        ServiceError::Duplicate("name")
-    } else {
-        e.into()
-    }
 }
 
 async fn reread(tx: &mut Tx, id: &str) -> Result<DepartmentRow, ServiceError> {
@@ -47,7 +39,7 @@ pub async fn create(
     v.finish()?;
     let id = departments::insert(tx, &name, &description)
         .await
-        .map_err(duplicate_name)?;
+        .map_err(taken("name"))?;
     audit::record(
         tx,
         Some(&actor.user_id),
@@ -95,7 +87,7 @@ pub async fn update(
         edit.lead_user_id.as_ref().map(|l| l.as_deref()),
     )
     .await
-    .map_err(duplicate_name)?;
+    .map_err(taken("name"))?;
     if changed == 0 {
         return Err(ServiceError::not_found("department"));
     }

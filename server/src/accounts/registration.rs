@@ -14,10 +14,10 @@ use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::customers::{self, CustomerFields, CustomerRow};
 use crate::db::users::{self, UserRow};
-use crate::db::{self, Tx, audit};
+use crate::db::{Tx, audit};
 use crate::domain::{CreatedVia, Role, Status};
 use crate::events::Audience;
-use crate::service::ServiceError;
+use crate::service::{ServiceError, taken};
 use crate::sync::FeedPosition;
 use crate::work::{Effects, Work};
 
@@ -154,13 +154,7 @@ pub async fn register(tx: &mut Tx, new: NewCustomerAccount) -> Result<Registered
         },
     )
     .await
-    .map_err(|e| {
-        if db::is_unique_violation(&e) {
-            ServiceError::Duplicate("email")
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(taken("email"))?;
     let data = json!({
         "id": customer.id, "name": customer.name, "status": customer.status,
         "phone_verified": customer.phone_verified(), "possible_duplicate_of": duplicate_of,

@@ -9,9 +9,9 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::{Action, Actor, password, tokens};
 use crate::db::users::{self, UserRow};
-use crate::db::{self, Tx, audit, departments, sessions};
+use crate::db::{Tx, audit, departments, sessions};
 use crate::domain::{self, Role, Status, Validator};
-use crate::service::ServiceError;
+use crate::service::{ServiceError, taken};
 use crate::sync::{self, Reader, SignedOut, store};
 use crate::work::{Effects, Work};
 
@@ -42,13 +42,7 @@ pub async fn create(tx: &mut Tx, by: Option<&str>, new: NewStaff) -> Result<User
         },
     )
     .await
-    .map_err(|e| {
-        if db::is_unique_violation(&e) {
-            ServiceError::Duplicate("email")
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(taken("email"))?;
     users::set_departments(tx, &row.id, &new.department_ids).await?;
     audit::record(
         tx,
