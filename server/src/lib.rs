@@ -38,6 +38,7 @@ pub mod http;
 pub mod keyed_locks;
 pub mod metrics;
 pub mod photos;
+pub mod scope;
 pub mod seed;
 pub mod service;
 pub mod storage;

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 const SQL_NOT_YET_IN_STORAGE: &[&str] = &[
     "src/sync/live.rs",
     "src/sync/photos.rs",
-    "src/sync/store.rs",
     "src/sync/tickets.rs",
 ];
 

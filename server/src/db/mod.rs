@@ -52,6 +52,7 @@ pub mod phone_codes;
 pub mod rotation;
 pub mod secrets;
 pub mod sessions;
+pub mod sync_store;
 pub mod ticket_queries;
 pub mod tickets;
 pub mod uploads;

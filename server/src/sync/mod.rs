@@ -48,7 +48,6 @@ pub mod live;
 pub mod photos;
 pub mod project;
 pub mod session;
-pub mod store;
 pub mod tickets;
 
 use automerge::AutoCommit;
@@ -59,38 +58,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::auth::Actor;
+pub use crate::db::sync_store as store;
 use crate::db::{Db, Tx};
-use crate::domain::Role;
 use crate::events::Audience;
-
-/// Who reads a feed, as far as scope is concerned.
-#[derive(Debug, Clone)]
-pub struct Reader {
-    pub role: Role,
-    pub user_id: String,
-    pub customer_id: Option<String>,
-    pub departments: Vec<String>,
-}
-
-impl From<&Actor> for Reader {
-    fn from(actor: &Actor) -> Self {
-        Self {
-            role: actor.role,
-            user_id: actor.user_id.clone(),
-            customer_id: actor.customer_id.clone(),
-            departments: actor.department_ids.clone(),
-        }
-    }
-}
-
-/// Where a document belongs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DocScope {
-    pub customer_id: Option<String>,
-    pub department_id: Option<String>,
-    /// A pool projection, readable by every technician.
-    pub in_pool: bool,
-}
+pub use crate::scope::{DocScope, Reader};
 
 /// A UUID the server stored, for a document: a stored id that is not one
 /// is an error (the projection fails loudly), never a nil id put in a
@@ -107,46 +78,6 @@ pub fn stored_uuid(id: &str) -> anyhow::Result<uuid::Uuid> {
 pub struct Changed {
     pub doc_id: String,
     pub seq: i64,
-}
-
-impl Reader {
-    /// The in-memory twin of the SQL scope predicate in [`store`].
-    pub fn sees(&self, kind: DocKind, scope: &DocScope, users: &[String]) -> bool {
-        if users.iter().any(|u| u == &self.user_id) {
-            return true;
-        }
-        match self.role {
-            Role::Admin => true,
-            Role::Cs | Role::Sales => scope
-                .department_id
-                .as_ref()
-                .is_none_or(|d| self.departments.iter().any(|mine| mine == d)),
-            Role::Customer => {
-                kind != DocKind::StaffNotes
-                    && scope.customer_id.is_some()
-                    && scope.customer_id == self.customer_id
-            }
-            Role::Technician => kind != DocKind::StaffNotes && scope.in_pool,
-        }
-    }
-
-    /// The identity the write rules judge.
-    pub fn rule_actor(&self) -> Option<RuleActor> {
-        let role = match self.role {
-            Role::Admin => rules::Role::Admin,
-            Role::Cs => rules::Role::Cs,
-            Role::Sales => rules::Role::Sales,
-            Role::Technician => rules::Role::Technician,
-            Role::Customer => rules::Role::Customer,
-        };
-        let user = self.user_id.parse().ok()?;
-        let departments = self
-            .departments
-            .iter()
-            .filter_map(|d| d.parse().ok())
-            .collect();
-        Some(RuleActor::staff(role, user, departments))
-    }
 }
 
 /// Hex of a document's heads, comma-separated.
@@ -533,6 +464,7 @@ pub const SYNC_EVENT: &str = "sync.changed";
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::domain::Role;
 
     fn reader(role: Role) -> Reader {
         Reader {

@@ -3,8 +3,8 @@
 
 use sqlx::{AnyExecutor, FromRow};
 
-use super::{DocScope, Reader};
-use crate::db::{Backend, Tx, now_ms};
+use super::{Backend, Tx, now_ms};
+use crate::scope::{DocScope, Reader};
 
 /// How many change runs a document keeps before they are folded into its snapshot.
 pub const COMPACT_AFTER: i64 = 64;
