@@ -7,14 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-/// Files that may still hold SQL outside `src/db/` while it moves there
-/// (issue "one door for every write", item 5). The list may only shrink.
-const SQL_NOT_YET_IN_STORAGE: &[&str] = &[
-    "src/sync/live.rs",
-    "src/sync/photos.rs",
-    "src/sync/tickets.rs",
-];
-
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -69,20 +61,12 @@ fn writes_commit_only_in_the_unit_of_work() {
 fn sql_stays_in_the_storage_layer() {
     let stray: Vec<_> = find("sqlx::query")
         .into_iter()
-        .filter(|(file, ..)| {
-            !file.starts_with("src/db/") && !SQL_NOT_YET_IN_STORAGE.contains(&file.as_str())
-        })
+        .filter(|(file, ..)| !file.starts_with("src/db/"))
         .collect();
     assert!(
         stray.is_empty(),
         "SQL outside the storage layer (src/db/):\n{stray:#?}"
     );
-    for file in SQL_NOT_YET_IN_STORAGE {
-        assert!(
-            find("sqlx::query").iter().any(|(f, ..)| f == file),
-            "{file} holds no SQL any more: take it off SQL_NOT_YET_IN_STORAGE"
-        );
-    }
 }
 
 /// The adapters: they parse, call one service and render, and may import

@@ -410,3 +410,77 @@ pub async fn owners(ex: impl AnyExecutor<'_>, sha256: &str) -> sqlx::Result<Vec<
     .fetch_all(ex)
     .await
 }
+
+/// What a photo would be attached to (a ticket or a visit), as the attach
+/// rules need it.
+#[derive(Debug, Clone)]
+pub struct PhotoTarget {
+    pub customer_id: String,
+    pub department_id: Option<String>,
+    pub status: String,
+    /// The attaching account holds the visit (or a visit of the ticket).
+    pub held_by_user: bool,
+}
+
+#[derive(FromRow)]
+struct TargetRow {
+    customer_id: String,
+    department_id: Option<String>,
+    status: String,
+}
+
+/// Ticket `id` as a photo target for `user_id`: a technician holding one
+/// of the ticket's visits may add to it.
+pub async fn ticket_target(
+    tx: &mut Tx,
+    id: &str,
+    user_id: &str,
+) -> sqlx::Result<Option<PhotoTarget>> {
+    let row: Option<TargetRow> =
+        sqlx::query_as("SELECT customer_id, department_id, status FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let held: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM assignments a JOIN visits v ON v.id = a.visit_id \
+         WHERE v.ticket_id = $1 AND a.technician_id = $2 AND a.state <> 'released'",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.map(|r| r.target(held > 0)))
+}
+
+/// Visit `id` as a photo target for `user_id`.
+pub async fn visit_target(
+    tx: &mut Tx,
+    id: &str,
+    user_id: &str,
+) -> sqlx::Result<Option<PhotoTarget>> {
+    let row: Option<TargetRow> =
+        sqlx::query_as("SELECT customer_id, department_id, status FROM visits WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let held: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM assignments \
+         WHERE visit_id = $1 AND technician_id = $2 AND state <> 'released'",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.map(|r| r.target(held > 0)))
+}
+
+impl TargetRow {
+    fn target(self, held_by_user: bool) -> PhotoTarget {
+        PhotoTarget {
+            customer_id: self.customer_id,
+            department_id: self.department_id,
+            status: self.status,
+            held_by_user,
+        }
+    }
+}

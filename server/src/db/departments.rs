@@ -98,3 +98,18 @@ pub async fn unknown_ids(tx: &mut Tx, ids: &[String]) -> sqlx::Result<Vec<String
     }
     Ok(unknown)
 }
+
+/// Non-admin members of department `from` who are not members of `to`.
+pub async fn members_not_in(tx: &mut Tx, from: &str, to: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT m.user_id FROM department_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.department_id = $1 AND u.role <> 'admin' \
+           AND NOT EXISTS (SELECT 1 FROM department_members n \
+                           WHERE n.user_id = m.user_id AND n.department_id = $2) \
+         ORDER BY m.user_id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut **tx)
+    .await
+}

@@ -504,3 +504,94 @@ pub async fn record_command(
     .await?;
     Ok(())
 }
+
+// The live feed's reads (`crate::sync::live`): one snapshot per slice.
+
+/// A document dropped from an account's scope, as the live feed reads it.
+#[derive(Debug, FromRow)]
+pub struct SliceDrop {
+    pub user_id: String,
+    pub doc_id: String,
+    pub seq: i64,
+    pub reason: String,
+}
+
+/// A changed document as the live feed reads it.
+#[derive(Debug, FromRow)]
+pub struct FeedDocRow {
+    pub id: String,
+    pub kind: String,
+    pub customer_id: Option<String>,
+    pub department_id: Option<String>,
+    pub in_pool: i64,
+    pub deleted: i64,
+    pub snapshot: Vec<u8>,
+    pub seq: i64,
+    pub full_from_seq: i64,
+    pub pool_exit_seq: i64,
+}
+
+/// A read-only snapshot of the store: every read in it sees one moment.
+pub async fn snapshot(db: &super::Db) -> sqlx::Result<Tx> {
+    let begin = match db.backend() {
+        Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        // A deferred read transaction on a WAL database is one snapshot.
+        Backend::Sqlite => "BEGIN",
+    };
+    db.pool().begin_with(begin).await
+}
+
+/// Documents changed after feed position `from`, in order, at most `limit`.
+pub async fn feed_docs_after(tx: &mut Tx, from: i64, limit: i64) -> sqlx::Result<Vec<FeedDocRow>> {
+    sqlx::query_as(
+        "SELECT id, kind, customer_id, department_id, in_pool, deleted, snapshot, seq, \
+                full_from_seq, pool_exit_seq \
+         FROM sync_documents WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(from)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Scope drops recorded in `(from, to]`, in order.
+pub async fn drops_between(tx: &mut Tx, from: i64, to: i64) -> sqlx::Result<Vec<SliceDrop>> {
+    sqlx::query_as(
+        "SELECT user_id, doc_id, seq, reason FROM sync_drops \
+         WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// `(doc_id, seq, bytes)` of every change run of the documents changed
+/// after `from`, in order.
+pub async fn runs_of_docs_after(
+    tx: &mut Tx,
+    from: i64,
+) -> sqlx::Result<Vec<(String, i64, Vec<u8>)>> {
+    sqlx::query_as(
+        "SELECT c.doc_id, c.seq, c.bytes FROM sync_changes c \
+         JOIN sync_documents d ON d.id = c.doc_id WHERE d.seq > $1 ORDER BY c.seq",
+    )
+    .bind(from)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// `(doc_id, user_id, granted_seq)` of the access grants of the documents
+/// changed after `from`.
+pub async fn access_of_docs_after(
+    tx: &mut Tx,
+    from: i64,
+) -> sqlx::Result<Vec<(String, String, i64)>> {
+    sqlx::query_as(
+        "SELECT a.doc_id, a.user_id, a.granted_seq FROM sync_doc_access a \
+         JOIN sync_documents d ON d.id = a.doc_id WHERE d.seq > $1 ORDER BY a.user_id",
+    )
+    .bind(from)
+    .fetch_all(&mut **tx)
+    .await
+}

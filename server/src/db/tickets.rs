@@ -460,3 +460,32 @@ pub async fn history(db: &Db, id: &str) -> sqlx::Result<Vec<HistoryRow>> {
     .fetch_all(db.pool())
     .await
 }
+
+/// Locks ticket `id`'s row until `tx` ends (Postgres; SQLite's write
+/// transaction already holds the lock).
+pub async fn lock(tx: &mut Tx, backend: super::Backend, id: &str) -> sqlx::Result<()> {
+    if backend == super::Backend::Postgres {
+        sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sets ticket `id`'s description (a device's edit, mirrored from its
+/// document).
+pub async fn set_description(
+    tx: &mut Tx,
+    id: &str,
+    description: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE tickets SET description = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(description)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

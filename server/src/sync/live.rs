@@ -41,7 +41,6 @@ use std::time::Duration;
 
 use fieldops_sync::ids::{DocId, DocKind};
 use serde::Deserialize;
-use sqlx::FromRow;
 use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
@@ -49,7 +48,7 @@ use tokio::sync::broadcast::{
 use tokio_util::sync::CancellationToken;
 
 use super::{ACCOUNT_EVENT, DocScope, Ending, SYNC_EVENT, store};
-use crate::db::{Backend, Db};
+use crate::db::Db;
 use crate::events::EventBus;
 
 /// At most this many documents in a shared slice; more, and sessions read
@@ -114,27 +113,8 @@ impl SliceDoc {
     }
 }
 
-#[derive(Debug, FromRow)]
-pub struct SliceDrop {
-    pub user_id: String,
-    pub doc_id: String,
-    pub seq: i64,
-    pub reason: String,
-}
-
-#[derive(FromRow)]
-struct DocRow {
-    id: String,
-    kind: String,
-    customer_id: Option<String>,
-    department_id: Option<String>,
-    in_pool: i64,
-    deleted: i64,
-    snapshot: Vec<u8>,
-    seq: i64,
-    full_from_seq: i64,
-    pool_exit_seq: i64,
-}
+use crate::db::sync_store::FeedDocRow as DocRow;
+pub use crate::db::sync_store::SliceDrop;
 
 /// What the live feed tells the sessions of its instance, in order.
 #[derive(Debug, Clone)]
@@ -240,33 +220,13 @@ impl LiveFeed {
 
 /// What changed after `from`, read in one snapshot; `None` when nothing did.
 pub async fn read(db: &Db, from: i64) -> sqlx::Result<Option<Slice>> {
-    let begin = match db.backend() {
-        Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        // A deferred read transaction on a WAL database is one snapshot.
-        Backend::Sqlite => "BEGIN",
-    };
-    let mut tx = db.pool().begin_with(begin).await?;
+    let mut tx = store::snapshot(db).await?;
     let to = store::current_seq(&mut *tx).await?;
     if to <= from {
         return Ok(None);
     }
-    let rows: Vec<DocRow> = sqlx::query_as(
-        "SELECT id, kind, customer_id, department_id, in_pool, deleted, snapshot, seq, \
-                full_from_seq, pool_exit_seq \
-         FROM sync_documents WHERE seq > $1 ORDER BY seq LIMIT $2",
-    )
-    .bind(from)
-    .bind(MAX_SLICE_DOCS + 1)
-    .fetch_all(&mut *tx)
-    .await?;
-    let drops = sqlx::query_as(
-        "SELECT user_id, doc_id, seq, reason FROM sync_drops \
-         WHERE seq > $1 AND seq <= $2 ORDER BY seq",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = store::feed_docs_after(&mut tx, from, MAX_SLICE_DOCS + 1).await?;
+    let drops = store::drops_between(&mut tx, from, to).await?;
     let docs = if rows.len() as i64 > MAX_SLICE_DOCS {
         None
     } else {
@@ -292,20 +252,8 @@ async fn docs(
     if rows.is_empty() {
         return Ok(Some(vec![]));
     }
-    let runs: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT c.doc_id, c.seq, c.bytes FROM sync_changes c \
-         JOIN sync_documents d ON d.id = c.doc_id WHERE d.seq > $1 ORDER BY c.seq",
-    )
-    .bind(from)
-    .fetch_all(&mut **tx)
-    .await?;
-    let access: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT a.doc_id, a.user_id, a.granted_seq FROM sync_doc_access a \
-         JOIN sync_documents d ON d.id = a.doc_id WHERE d.seq > $1 ORDER BY a.user_id",
-    )
-    .bind(from)
-    .fetch_all(&mut **tx)
-    .await?;
+    let runs = store::runs_of_docs_after(tx, from).await?;
+    let access = store::access_of_docs_after(tx, from).await?;
     let mut bytes = runs.iter().map(|r| r.2.len()).sum::<usize>();
     let mut runs_of: HashMap<String, Vec<(i64, Vec<u8>)>> = HashMap::new();
     for (doc_id, seq, run) in runs {

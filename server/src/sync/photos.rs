@@ -29,7 +29,6 @@ use fieldops_sync::docs::DocumentSchema;
 use fieldops_sync::docs::photo::{OwnerKind, Photo, UploadState};
 use fieldops_sync::ids::DocKind;
 use fieldops_sync::rules::{self, Actor as RuleActor, Violation, ViolationReason, WriteError};
-use sqlx::FromRow;
 
 use super::{DocScope, DocWriteError, Stored};
 use crate::auth::{Action, Actor};
@@ -42,13 +41,6 @@ fn refuse(field: &str, reason: ViolationReason) -> DocWriteError {
     }]))
 }
 
-#[derive(Debug, FromRow)]
-struct OwnerRow {
-    customer_id: String,
-    department_id: Option<String>,
-    status: String,
-}
-
 /// The scope a photo of `photo.owner` gets, if `actor` may attach to it.
 async fn owner_scope(
     tx: &mut Tx,
@@ -56,50 +48,23 @@ async fn owner_scope(
     photo: &Photo,
 ) -> Result<(DocScope, blobs::OwnerKind), DocWriteError> {
     let id = photo.owner.id.to_string();
-    let (row, kind, holder): (Option<OwnerRow>, _, i64) = match photo.owner.kind {
-        OwnerKind::Ticket => {
-            let row = sqlx::query_as(
-                "SELECT customer_id, department_id, status FROM tickets WHERE id = $1",
-            )
-            .bind(&id)
-            .fetch_optional(&mut **tx)
-            .await?;
-            // A technician holding a visit of the ticket may add to it.
-            let holder = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM assignments a JOIN visits v ON v.id = a.visit_id \
-                 WHERE v.ticket_id = $1 AND a.technician_id = $2 AND a.state <> 'released'",
-            )
-            .bind(&id)
-            .bind(&actor.user_id)
-            .fetch_one(&mut **tx)
-            .await?;
-            (row, blobs::OwnerKind::Ticket, holder)
-        }
-        OwnerKind::Visit => {
-            let row = sqlx::query_as(
-                "SELECT customer_id, department_id, status FROM visits WHERE id = $1",
-            )
-            .bind(&id)
-            .fetch_optional(&mut **tx)
-            .await?;
-            let holder = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM assignments \
-                 WHERE visit_id = $1 AND technician_id = $2 AND state <> 'released'",
-            )
-            .bind(&id)
-            .bind(&actor.user_id)
-            .fetch_one(&mut **tx)
-            .await?;
-            (row, blobs::OwnerKind::Visit, holder)
-        }
+    let (target, kind) = match photo.owner.kind {
+        OwnerKind::Ticket => (
+            blobs::ticket_target(tx, &id, &actor.user_id).await?,
+            blobs::OwnerKind::Ticket,
+        ),
+        OwnerKind::Visit => (
+            blobs::visit_target(tx, &id, &actor.user_id).await?,
+            blobs::OwnerKind::Visit,
+        ),
         // Check-in photos come with check-in documents, not from here yet.
         OwnerKind::CheckIn => return Err(refuse("owner", ViolationReason::NotOwner)),
     };
-    let row = row.ok_or_else(|| refuse("owner", ViolationReason::NotOwner))?;
+    let row = target.ok_or_else(|| refuse("owner", ViolationReason::NotOwner))?;
     actor
         .authorize(Action::AttachPhoto {
             customer_id: &row.customer_id,
-            holder: holder > 0,
+            holder: row.held_by_user,
         })
         .map_err(|_| refuse("owner", ViolationReason::NotOwner))?;
     if matches!(row.status.as_str(), "closed" | "cancelled") {

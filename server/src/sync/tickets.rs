@@ -110,10 +110,7 @@ fn ticket_doc(
 
 /// The account of a customer record, or the record id if it has none.
 async fn account_of(tx: &mut Tx, customer_id: &str) -> sqlx::Result<String> {
-    let account: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE customer_id = $1")
-        .bind(customer_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let account = crate::db::users::account_of_customer(tx, customer_id).await?;
     Ok(account.unwrap_or_else(|| customer_id.to_owned()))
 }
 
@@ -189,29 +186,13 @@ pub async fn project(tx: &mut Tx, db: &Db, ticket_id: &str) -> anyhow::Result<Ve
 /// not in department `to`: they lose a ticket moved from one to the other.
 /// (Admins read every ticket.)
 async fn staff_leaving(tx: &mut Tx, from: &str, to: &str) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT m.user_id FROM department_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.department_id = $1 AND u.role <> 'admin' \
-           AND NOT EXISTS (SELECT 1 FROM department_members n \
-                           WHERE n.user_id = m.user_id AND n.department_id = $2) \
-         ORDER BY m.user_id",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut **tx)
-    .await
+    crate::db::departments::members_not_in(tx, from, to).await
 }
 
 /// Locks ticket `id`'s row for the rest of `tx` (Postgres; SQLite's write
 /// transaction already holds the lock). Taken before the document row.
 pub async fn lock_row(tx: &mut Tx, backend: Backend, id: &str) -> sqlx::Result<()> {
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    }
-    Ok(())
+    tickets::lock(tx, backend, id).await
 }
 
 /// After a device's change to ticket document `id` was applied inside `tx`
@@ -268,12 +249,7 @@ pub async fn after_device_write(
         return Ok(Ok(vec![]));
     }
     let now = now_ms();
-    sqlx::query("UPDATE tickets SET description = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(&ticket.description)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    tickets::set_description(tx, id, &ticket.description, now).await?;
     audit::record(
         tx,
         Some(&actor.user_id),
