@@ -41,6 +41,10 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("forbidden")]
     Forbidden,
+    /// Not allowed, for a reason the caller should read (`kind` is the
+    /// problem slug: `account-inactive`).
+    #[error("forbidden: {detail}")]
+    ForbiddenBecause { kind: &'static str, detail: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     /// A state or uniqueness conflict; `kind` is the stable problem slug.
@@ -116,6 +120,9 @@ impl ApiError {
                 "forbidden",
                 "Not allowed for this account",
             ),
+            ForbiddenBecause { kind, .. } => {
+                (StatusCode::FORBIDDEN, kind, "Not allowed for this account")
+            }
             NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
             Unprocessable { kind, .. } => (
@@ -206,6 +213,7 @@ impl IntoResponse for ApiError {
                 (Some(detail), errors)
             }
             ApiError::Unprocessable { detail, .. } => (Some(detail), vec![]),
+            ApiError::ForbiddenBecause { detail, .. } => (Some(detail), vec![]),
             ApiError::TooManyRequests { detail, .. } => (Some(detail), vec![]),
             ApiError::TooManyConnections(d) => (Some(d.to_owned()), vec![]),
             ApiError::Internal(err) => {
@@ -254,7 +262,13 @@ impl From<ServiceError> for ApiError {
         };
         match r.reason {
             RejectReason::NotFound => ApiError::NotFound(r.code),
-            RejectReason::Forbidden => ApiError::Forbidden,
+            RejectReason::Forbidden if r.code == RejectReason::Forbidden.as_str() => {
+                ApiError::Forbidden
+            }
+            RejectReason::Forbidden => ApiError::ForbiddenBecause {
+                kind: r.code,
+                detail: r.message,
+            },
             RejectReason::Invalid => ApiError::Validation(vec![FieldError::new(r.code, r.message)]),
             _ => ApiError::Conflict {
                 kind: r.code,

@@ -2,17 +2,19 @@
 //! contact details, soft-deleting and restoring it. (A customer's own app
 //! account comes from [`super::registration`]; WhatsApp senders become
 //! customers in `helpdesk::whatsapp::inbound`.) Every change is audited and
-//! announced to the staff consoles.
+//! announced to the staff consoles. A soft-deleted customer's app account
+//! is switched off with the record (and back on with its restore).
 
 use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::customers::{self, CustomerFields, CustomerRow};
-use crate::db::{Tx, audit, tickets};
+use crate::db::{Tx, audit, sessions, tickets, users};
 use crate::domain::{self, CreatedVia, GeoPoint, Status, Validator};
 use crate::events::Audience;
 use crate::service::{ServiceError, taken};
+use crate::sync::{self, SignedOut};
 use crate::work::Effects;
 
 /// A customer's fields as asked, validated by [`create`] and [`update`].
@@ -158,5 +160,22 @@ pub async fn set_status(
         "customer.restored"
     };
     record(tx, actor, action, &row.id).await?;
-    Ok((row.clone(), announced(action, &row)))
+    let mut effects = announced(action, &row);
+    // The customer's app account follows the record: switched off (signed
+    // out everywhere) with it, back on with its restore.
+    if let Some(account) = users::account_of_customer(tx, &row.id).await? {
+        let changes = users::UserChanges {
+            status: Some(status),
+            ..Default::default()
+        };
+        users::update(tx, &account, &changes).await?;
+        let ending = if status == Status::Inactive {
+            sessions::revoke_all(tx, &account, None, "customer deactivated").await?;
+            sync::signed_out(&account, SignedOut::All)
+        } else {
+            sync::account_changed(&account)
+        };
+        effects = effects.and(Effects::events(vec![ending]));
+    }
+    Ok((row, effects))
 }

@@ -10,9 +10,10 @@ use crate::auth::{Actor, password, throttle, tokens};
 use crate::db::users::{self, UserRow};
 use crate::db::{self, Tx, sessions};
 use crate::domain::{self, Status};
-use crate::service::ServiceError;
+use crate::service::{ServiceError, reject_as};
 use crate::sync::{SignedOut, signed_out};
 use crate::work::{Effects, Work};
+use fieldops_sync::commands::RejectReason;
 
 /// A device session's fresh tokens, and whose they are.
 #[derive(Debug)]
@@ -38,15 +39,22 @@ pub async fn sign_in(
 ) -> Result<Tokens, ServiceError> {
     let email = domain::email(email).map_err(|_| BAD_CREDENTIALS)?;
     let attempt = throttle::admit(state, &email, client).await?;
-    let user = users::by_email(state.db.pool(), &email)
-        .await?
-        .filter(|u| u.status == Status::Active);
+    let user = users::by_email(state.db.pool(), &email).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !password::verify(password, hash).await {
         return Err(BAD_CREDENTIALS);
     }
     let user = user.ok_or(BAD_CREDENTIALS)?;
     attempt.succeeded(state).await?;
+    // Only to the one who knows the password: the account exists, and is
+    // switched off (a deactivated staff member, a soft-deleted customer).
+    if user.status != Status::Active {
+        return Err(reject_as(
+            RejectReason::Forbidden,
+            "account-inactive",
+            "this account is inactive; ask CS to restore it",
+        ));
+    }
     let mut work = Work::begin(state).await?;
     let tokens = open(state, work.tx(), user, device_name).await?;
     work.commit(Effects::none()).await?;

@@ -96,6 +96,7 @@ impl From<sessions::Tokens> for TokenResponse {
 /// Log in with e-mail and password; opens a device session.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem),
+              (status = 403, description = "The password is right but the account is inactive (`account-inactive`): deactivated, or a soft-deleted customer", body = crate::error::Problem),
               (status = 429, description = "Too many failed sign-ins for this account or address; see Retry-After", body = crate::error::Problem)))]
 pub async fn login(
     State(state): State<AppState>,

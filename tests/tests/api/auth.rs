@@ -224,11 +224,28 @@ async fn deactivated_accounts_lose_access_at_once(backend: Backend) {
         200
     );
     app.get("/api/v1/me", tech_token).await.assert_problem(401);
+    // The right password learns the account is switched off; a wrong one
+    // learns nothing.
+    let inactive = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "email": "tech2@example.com", "password": "tech123" })),
+        )
+        .await;
+    assert_eq!(inactive.assert_problem(403), "account-inactive");
+    assert!(
+        inactive.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("inactive")
+    );
     app.call(
         Method::POST,
         "/api/v1/auth/login",
         None,
-        Some(json!({ "email": "tech2@example.com", "password": "tech123" })),
+        Some(json!({ "email": "tech2@example.com", "password": "wrong-password" })),
     )
     .await
     .assert_problem(401);

@@ -5,6 +5,7 @@ use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::json;
 
 on_both_backends!(
+    a_soft_deleted_customer_cannot_sign_in_until_restored,
     cs_manage_customers_through_their_life,
     list_searches_filters_and_pages,
     customers_see_only_their_own_record,
@@ -209,5 +210,50 @@ async fn duplicate_phones_conflict_on_the_phone_field(backend: Backend) {
     assert_eq!(clash.assert_problem(409), "duplicate");
     let unchanged = app.get(&format!("/api/v1/customers/{id}"), &cs).await;
     assert_eq!(unchanged.body["phone"], "+6281210000006");
+    app.stop().await;
+}
+
+/// Soft-deleting a customer switches their app account off at once (its
+/// sessions end; the right password is told the account is inactive), and
+/// restoring the record brings the account back.
+async fn a_soft_deleted_customer_cannot_sign_in_until_restored(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let me = app.login_full("customer@example.com", "customer123").await;
+    let token = me["access_token"].as_str().unwrap();
+    let record = app.get("/api/v1/me", token).await.body["user"]["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/customers/{record}");
+    let deleted = app
+        .call(reqwest::Method::DELETE, &path, Some(&cs), None)
+        .await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+
+    app.get("/api/v1/me", token).await.assert_problem(401);
+    app.post(
+        "/api/v1/tickets",
+        token,
+        json!({ "subject": "Internet mati", "description": "Sejak pagi", "category": "technical" }),
+    )
+    .await
+    .assert_problem(401);
+    let login = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "email": "customer@example.com", "password": "customer123" })),
+        )
+        .await;
+    assert_eq!(login.assert_problem(403), "account-inactive");
+
+    let restored = app.post(&format!("{path}/restore"), &cs, json!({})).await;
+    assert_eq!(restored.status, 200, "{:?}", restored.body);
+    let again = app.login("customer@example.com", "customer123").await;
+    assert_eq!(app.get("/api/v1/me", &again).await.status, 200);
     app.stop().await;
 }
