@@ -29,6 +29,8 @@ pub struct TicketRow {
     pub customer_id: String,
     pub customer_name: String,
     pub assignee_id: Option<String>,
+    /// The assignee's display name (read with the row).
+    pub assignee_name: Option<String>,
     pub created_by: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -47,7 +49,8 @@ pub const COLUMNS: &str = "t.id, t.seq, t.number, t.subject, t.description, t.ca
     t.priority, t.status, t.department_id, t.customer_id, t.customer_name, t.assignee_id, \
     t.created_by, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at, \
     t.waiting_since, t.response_due_at, t.resolution_due_at, t.response_breached_at, \
-    t.resolution_breached_at, t.escalated_at";
+    t.resolution_breached_at, t.escalated_at, \
+    (SELECT u.name FROM users u WHERE u.id = t.assignee_id) AS assignee_name";
 
 /// A new ticket, validated.
 #[derive(Debug, Clone)]

@@ -36,6 +36,8 @@ pub struct TicketView {
     pub customer_id: String,
     pub customer_name: String,
     pub assignee_id: Option<String>,
+    /// Who handles it, by name.
+    pub assignee_name: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub first_response_at: Option<String>,
@@ -76,6 +78,7 @@ impl TicketView {
             customer_id: t.customer_id,
             customer_name: t.customer_name,
             assignee_id: t.assignee_id,
+            assignee_name: t.assignee_name,
             created_at: rfc3339(t.created_at),
             updated_at: rfc3339(t.updated_at),
             first_response_at: t.first_response_at.map(rfc3339),

@@ -273,6 +273,9 @@ async fn queued_tickets_go_to_the_next_available_agent_urgent_first(backend: Bac
         .map(|a| a["method"].as_str().unwrap())
         .collect();
     assert_eq!(methods, ["round_robin", "manual"]);
+    // The ticket says who handles it by name, not only by id.
+    assert_eq!(t.body["assignee_id"], agents[1].0.as_str());
+    assert_eq!(t.body["assignee_name"], "Agent 1");
     app.call(
         Method::PUT,
         &format!("/api/v1/users/{}/shift", agents[0].0),
