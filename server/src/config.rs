@@ -42,6 +42,7 @@ pub struct FileConfig {
     pub login_throttle: Option<LoginThrottleConfig>,
     pub trusted_proxies: Option<Vec<TrustedProxy>>,
     pub sockets: Option<SocketLimitsConfig>,
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// The WhatsApp Cloud API (TOML table `[whatsapp]`). Without an app secret the
@@ -135,6 +136,9 @@ pub struct Config {
     pub trusted_proxies: Vec<TrustedProxy>,
     /// Limits on open WebSockets.
     pub sockets: SocketLimitsConfig,
+    /// Browser origins (`https://console.example.co.id`) allowed to call the
+    /// API from their pages (CORS); none by default.
+    pub cors_origins: Vec<String>,
 }
 
 /// How failed sign-ins slow the next attempt (TOML table
@@ -388,8 +392,27 @@ impl Default for Config {
             login_throttle: LoginThrottleConfig::default(),
             trusted_proxies: Vec::new(),
             sockets: SocketLimitsConfig::default(),
+            cors_origins: Vec::new(),
         }
     }
+}
+
+/// A browser origin as CORS compares it: `scheme://host[:port]`, nothing
+/// more.
+fn cors_origin(value: &str) -> anyhow::Result<String> {
+    let uri: axum::http::Uri = value
+        .parse()
+        .map_err(|_| anyhow::anyhow!("cors_origins: {value:?} is not an origin"))?;
+    let plain = matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.authority().is_some()
+        && uri
+            .path_and_query()
+            .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty());
+    anyhow::ensure!(
+        plain && !value.ends_with('/'),
+        "cors_origins: {value:?} must be scheme://host[:port], e.g. https://console.example.co.id"
+    );
+    Ok(value.to_owned())
 }
 
 impl Config {
@@ -433,6 +456,13 @@ impl Config {
             login_throttle: file.login_throttle.unwrap_or(d.login_throttle),
             trusted_proxies: file.trusted_proxies.unwrap_or(d.trusted_proxies),
             sockets: file.sockets.unwrap_or(d.sockets),
+            cors_origins: match file.cors_origins {
+                Some(origins) => origins
+                    .into_iter()
+                    .map(|o| cors_origin(&o))
+                    .collect::<anyhow::Result<_>>()?,
+                None => d.cors_origins,
+            },
             ticket_categories: file.ticket_categories.unwrap_or(d.ticket_categories),
             ticket_default_department: file
                 .ticket_default_department
@@ -452,5 +482,25 @@ impl Config {
                 .download_url_ttl_secs
                 .map_or(d.download_url_ttl, Duration::from_secs),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cors_origin;
+
+    #[test]
+    fn cors_origins_are_bare_origins() {
+        assert!(cors_origin("https://console.example.co.id").is_ok());
+        assert!(cors_origin("http://127.0.0.1:8080").is_ok());
+        for bad in [
+            "console.example.co.id",
+            "https://console.example.co.id/",
+            "https://console.example.co.id/app",
+            "ftp://example.com",
+            "*",
+        ] {
+            assert!(cors_origin(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -3,7 +3,10 @@
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use reqwest::Method;
 
-on_both_backends!(ops_endpoints_answer);
+on_both_backends!(
+    ops_endpoints_answer,
+    browsers_get_cors_only_from_configured_origins
+);
 
 async fn ops_endpoints_answer(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -72,5 +75,78 @@ async fn postgres_connections_closed_while_idle_are_replaced() {
         let ready = app.call(Method::GET, "/readyz", None, None).await;
         assert_eq!(ready.status, 200, "{:?}", ready.body);
     }
+    app.stop().await;
+}
+
+/// A console served from another origin may call the API only when that
+/// origin is configured; without configuration no CORS header is sent at
+/// all, so browsers refuse cross-origin calls.
+async fn browsers_get_cors_only_from_configured_origins(backend: Backend) {
+    const CONSOLE: &str = "https://console.example.co.id";
+    let preflight = async |app: &TestApp, origin: &str| {
+        reqwest::Client::new()
+            .request(Method::OPTIONS, app.url("/api/v1/tickets"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, idempotency-key",
+            )
+            .send()
+            .await
+            .unwrap()
+    };
+    let allowed = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    assert_eq!(
+        allowed(&preflight(&app, CONSOLE).await),
+        None,
+        "off by default"
+    );
+    app.stop().await;
+
+    let Some(app) =
+        TestApp::spawn_with(backend, |c| c.cors_origins = vec![CONSOLE.to_owned()]).await
+    else {
+        return;
+    };
+    let ok = preflight(&app, CONSOLE).await;
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(allowed(&ok).as_deref(), Some(CONSOLE));
+    let methods = ok.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        methods.contains("POST") && methods.contains("PATCH"),
+        "{methods}"
+    );
+    let headers = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(headers.contains("idempotency-key"), "{headers}");
+    assert_eq!(
+        allowed(&preflight(&app, "https://evil.example.com").await),
+        None
+    );
+    // A real call from the console carries the header too.
+    let token = app.login_as("cs").await;
+    let list = reqwest::Client::new()
+        .get(app.url("/api/v1/tickets"))
+        .header("origin", CONSOLE)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200);
+    assert_eq!(allowed(&list).as_deref(), Some(CONSOLE));
     app.stop().await;
 }
