@@ -294,14 +294,11 @@ impl From<sqlx::Error> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(e) => ApiError::Validation(vec![FieldError::new(
-                "body",
-                e.body_text()
-                    .trim_start_matches(
-                        "Failed to deserialize the JSON body into the target type: ",
-                    )
-                    .to_owned(),
-            )]),
+            JsonRejection::JsonDataError(e) => {
+                ApiError::Validation(vec![body_field_error(e.body_text().trim_start_matches(
+                    "Failed to deserialize the JSON body into the target type: ",
+                ))])
+            }
             JsonRejection::JsonSyntaxError(_) => {
                 ApiError::BadRequest("the body is not valid JSON".into())
             }
@@ -312,6 +309,64 @@ impl From<JsonRejection> for ApiError {
             other => ApiError::BadRequest(other.body_text()),
         }
     }
+}
+
+/// The field a JSON body's type error is about, and what is wrong with it,
+/// from the deserializer's words (`priority: unknown variant ...`, `missing
+/// field \`subject\``): the field is named, the parser's position is not.
+fn body_field_error(text: &str) -> FieldError {
+    // A path comes first: `site.lat: invalid type ...`.
+    match text.split_once(": ") {
+        Some((path, rest))
+            if !path.is_empty()
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']')) =>
+        {
+            field_error_at(Some(path), rest)
+        }
+        _ => field_error_at(None, text),
+    }
+}
+
+/// A deserializer's complaint about the value at `path` (`None`: the body
+/// itself) as a field error: a missing or unknown field is named itself,
+/// an unknown enum value says what is accepted.
+pub(crate) fn field_error_at(path: Option<&str>, message: &str) -> FieldError {
+    let message = match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    // The path may already end at the field (an unknown one) or stop at its
+    // parent (a missing one).
+    let within = |name: String| match path {
+        Some(p) if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
+        Some(p) => format!("{p}.{name}"),
+        None => name,
+    };
+    if let Some(missing) = quoted("missing field `") {
+        return FieldError::new(&within(missing), "is required");
+    }
+    if let Some(unknown) = quoted("unknown field `") {
+        return FieldError::new(&within(unknown), "is not a field of this request");
+    }
+    let field = path.unwrap_or("body");
+    if let Some((value, expected)) = message
+        .strip_prefix("unknown variant `")
+        .and_then(|rest| rest.split_once("`, expected "))
+    {
+        return FieldError::new(
+            field,
+            format!("`{value}` is not accepted; expected {expected}"),
+        );
+    }
+    FieldError::new(field, message)
 }
 
 impl From<QueryRejection> for ApiError {
@@ -329,5 +384,54 @@ impl From<PathRejection> for ApiError {
             PathRejection::FailedToDeserializePathParams(_) => ApiError::NotFound("resource"),
             other => ApiError::BadRequest(other.body_text()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_field_error;
+
+    fn pair(text: &str) -> (String, String) {
+        let e = body_field_error(text);
+        (e.field, e.message)
+    }
+
+    #[test]
+    fn json_type_errors_name_their_field() {
+        assert_eq!(
+            pair("missing field `subject` at line 1 column 2"),
+            ("subject".into(), "is required".into())
+        );
+        assert_eq!(
+            pair("site: missing field `lat` at line 1 column 40"),
+            ("site.lat".into(), "is required".into())
+        );
+        assert_eq!(
+            pair(
+                "priority: unknown variant `HIGH`, expected one of `low`, `normal`, `high`, `urgent` at line 1 column 20"
+            ),
+            (
+                "priority".into(),
+                "`HIGH` is not accepted; expected one of `low`, `normal`, `high`, `urgent`".into()
+            )
+        );
+        assert_eq!(
+            pair("unknown field `is_admin`, expected one of `name`, `phone` at line 1 column 12"),
+            ("is_admin".into(), "is not a field of this request".into())
+        );
+        assert_eq!(
+            pair("site.lat: invalid type: string \"x\", expected f64 at line 1 column 9"),
+            (
+                "site.lat".into(),
+                "invalid type: string \"x\", expected f64".into()
+            )
+        );
+        assert_eq!(
+            pair("invalid type: integer `1`, expected a map at line 1 column 1"),
+            (
+                "body".into(),
+                "invalid type: integer `1`, expected a map".into()
+            )
+        );
     }
 }

@@ -42,11 +42,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         serde_path_to_error::deserialize(value)
             .map(Json)
             .map_err(|e| {
-                let field = match e.path().to_string() {
-                    p if p == "." => "body".to_owned(),
-                    p => p,
-                };
-                ApiError::field(&field, e.into_inner().to_string())
+                let path = e.path().to_string();
+                let path = (path != ".").then_some(path.as_str());
+                let problem = crate::error::field_error_at(path, &e.inner().to_string());
+                ApiError::Validation(vec![problem])
             })
     }
 }

@@ -82,6 +82,52 @@ async fn malformed_requests_are_clear_4xx_and_write_nothing(backend: Backend) {
         Err(e) => assert!(!e.is_timeout(), "{e}"),
     }
 
+    // A type error names its field and what is expected, not the parser's
+    // position in the body.
+    let named = |body: serde_json::Value| {
+        let app = &app;
+        let cs = &cs;
+        async move {
+            let reply = app.post("/api/v1/customers", cs, body).await;
+            reply.assert_problem(422);
+            let e = &reply.body["errors"][0];
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (field, message) = named(json!({ "phone": "+6281234567890" })).await;
+    assert_eq!((field.as_str(), message.as_str()), ("name", "is required"));
+    let (field, message) = named(json!({ "name": 42, "phone": "+6281234567890" })).await;
+    assert_eq!(field, "name");
+    assert!(!message.contains("line"), "{message}");
+    let (field, _) = named(
+        json!({ "name": "A", "phone": "+6281234567890", "location": { "lat": "north", "lon": 1 } }),
+    )
+    .await;
+    assert_eq!(field, "location.lat");
+    let (field, message) =
+        named(json!({ "name": "A", "phone": "+6281234567890", "status": "inactive" })).await;
+    assert_eq!(
+        (field.as_str(), message.as_str()),
+        ("status", "is not a field of this request")
+    );
+    let ticket = app
+        .post(
+            "/api/v1/tickets",
+            &cs,
+            json!({ "subject": "Printer", "category": "technical", "priority": "sangat" }),
+        )
+        .await;
+    ticket.assert_problem(422);
+    assert_eq!(ticket.body["errors"][0]["field"], "priority");
+    let message = ticket.body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`sangat` is not accepted") && message.contains("`urgent`"),
+        "{message}"
+    );
+
     let cases = [
         json!({ "name": 42, "phone": "+6281234567890" }),
         json!({ "name": "A", "phone": "+6281234567890", "location": { "lat": "north", "lon": 1 } }),
