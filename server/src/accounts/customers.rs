@@ -105,7 +105,8 @@ pub async fn create(
         .await
         .map_err(taken("phone"))?;
     record(tx, actor, "customer.created", &row.id).await?;
-    Ok((row.clone(), announced("customer.created", &row)))
+    let effects = announced("customer.created", &row);
+    Ok((row, effects))
 }
 
 /// Changes a customer's contact details, address or location; the tickets
@@ -137,7 +138,8 @@ pub async fn update(
         .map_err(taken("phone"))?;
     tickets::rename_customer(tx, &row.id, &row.name).await?;
     record(tx, actor, "customer.updated", &row.id).await?;
-    Ok((row.clone(), announced("customer.updated", &row)))
+    let effects = announced("customer.updated", &row);
+    Ok((row, effects))
 }
 
 /// Soft-deletes (`Inactive`: the history stays) or restores a customer.

@@ -59,9 +59,7 @@ pub async fn create(tx: &mut Tx, by: Option<&str>, new: NewStaff) -> Result<User
 /// Loads account `id` for a change by `actor`, who must be allowed to
 /// manage it.
 async fn manageable(tx: &mut Tx, actor: &Actor, id: &str) -> Result<UserRow, ServiceError> {
-    let target = users::get(&mut **tx, id)
-        .await?
-        .ok_or(ServiceError::not_found("user"))?;
+    let target = load(tx, id).await?;
     actor.authorize(Action::ManageUser {
         target_role: target.role,
     })?;
@@ -164,7 +162,7 @@ pub async fn update(
         json!({ "role": role_change, "departments_changed": edit.department_ids.is_some() }),
     )
     .await?;
-    let row = reread(tx, &target.id).await?;
+    let row = load(tx, &target.id).await?;
     // What the account may read changed: its live sync sessions end.
     let events = if scope_changed {
         vec![sync::account_changed(&target.id)]
@@ -215,7 +213,7 @@ pub async fn set_status(
         json!({}),
     )
     .await?;
-    let row = reread(tx, &target.id).await?;
+    let row = load(tx, &target.id).await?;
     // A deactivated account is signed out everywhere.
     let ending = if status == Status::Inactive {
         sync::signed_out(&target.id, SignedOut::All)
@@ -295,7 +293,7 @@ async fn known_departments(tx: &mut Tx, ids: &[String]) -> Result<(), ServiceErr
     }
 }
 
-async fn reread(tx: &mut Tx, id: &str) -> Result<UserRow, ServiceError> {
+async fn load(tx: &mut Tx, id: &str) -> Result<UserRow, ServiceError> {
     users::get(&mut **tx, id)
         .await?
         .ok_or(ServiceError::not_found("user"))

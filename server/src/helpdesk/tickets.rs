@@ -372,7 +372,7 @@ pub async fn create(
 async fn load(tx: &mut Tx, id: &str) -> Result<TicketRow, ServiceError> {
     tickets::get(&mut **tx, id)
         .await?
-        .ok_or_else(|| reject_as(RejectReason::NotFound, "ticket", "ticket not found"))
+        .ok_or_else(|| ServiceError::not_found("ticket"))
 }
 
 /// Moves a ticket along open → in_progress → resolved → closed (resolved

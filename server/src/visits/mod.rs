@@ -101,7 +101,7 @@ pub fn ensure_not_closed(v: &VisitRow) -> Result<(), ServiceError> {
 }
 
 pub fn visit_not_found() -> ServiceError {
-    reject_as(RejectReason::NotFound, "visit", "visit not found")
+    ServiceError::not_found("visit")
 }
 
 /// How many visits a distance search ranks (`GET /visits?near=`).

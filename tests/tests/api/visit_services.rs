@@ -1,11 +1,12 @@
 //! The field service functions called directly, as the sync command executor
-//! will: a transaction and an actor in, a typed outcome out.
+//! does: a unit of work's transaction and an actor in, a typed outcome out.
 
 use fieldops_server::auth::Actor;
 use fieldops_server::domain::Role;
 use fieldops_server::service::ServiceError;
 use fieldops_server::visits::gate::ClaimGate;
 use fieldops_server::visits::{attendance, claims, extensions};
+use fieldops_server::work::{Effects, Work};
 use fieldops_sync::commands::RejectReason;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 
@@ -61,11 +62,11 @@ async fn services_return_typed_outcomes_and_notices(backend: Backend) {
     let (t2, _) = app.token_for("tech2@example.com").await;
     let db = &app.server.state.db;
 
-    let mut tx = db.begin_write().await.unwrap();
-    let won = claims::claim(&mut tx, db.backend(), &technician(&t1), visit_id)
+    let mut work = Work::begin(&app.server.state).await.unwrap();
+    let won = claims::claim(work.tx(), db.backend(), &technician(&t1), visit_id)
         .await
         .unwrap();
-    tx.commit().await.unwrap();
+    work.commit(Effects::none()).await.unwrap();
     assert_eq!(won.value.visit.status, "assigned");
     let kinds: Vec<&str> = won.notices.iter().map(|n| n.kind).collect();
     assert_eq!(kinds, ["visit.claimed", "visit.status_changed"]);
@@ -74,24 +75,24 @@ async fn services_return_typed_outcomes_and_notices(backend: Backend) {
         (&t2, RejectReason::QuotaFull),
         (&t1, RejectReason::AlreadyClaimed),
     ] {
-        let mut tx = db.begin_write().await.unwrap();
-        let outcome = claims::claim(&mut tx, db.backend(), &technician(who), visit_id).await;
+        let mut work = Work::begin(&app.server.state).await.unwrap();
+        let outcome = claims::claim(work.tx(), db.backend(), &technician(who), visit_id).await;
         assert_eq!(reason(outcome), expected);
     }
-    let mut tx = db.begin_write().await.unwrap();
+    let mut work = Work::begin(&app.server.state).await.unwrap();
     let unknown = claims::claim(
-        &mut tx,
+        work.tx(),
         db.backend(),
         &technician(&t2),
         &fieldops_server::db::new_id(),
     )
     .await;
     assert_eq!(reason(unknown), RejectReason::NotFound);
-    drop(tx);
+    drop(work);
 
-    let mut tx = db.begin_write().await.unwrap();
+    let mut work = Work::begin(&app.server.state).await.unwrap();
     let out = attendance::attend(
-        &mut tx,
+        work.tx(),
         db.backend(),
         &technician(&t1),
         &app.server.state.config.attendance,
@@ -107,11 +108,11 @@ async fn services_return_typed_outcomes_and_notices(backend: Backend) {
     )
     .await;
     assert_eq!(reason(out), RejectReason::NotCheckedIn);
-    drop(tx);
+    drop(work);
 
-    let mut tx = db.begin_write().await.unwrap();
+    let mut work = Work::begin(&app.server.state).await.unwrap();
     let absurd = extensions::request(
-        &mut tx,
+        work.tx(),
         db.backend(),
         &technician(&t1),
         visit_id,
@@ -121,10 +122,10 @@ async fn services_return_typed_outcomes_and_notices(backend: Backend) {
     .await;
     assert_eq!(reason(absurd), RejectReason::Invalid);
     let by_tech =
-        extensions::decide(&mut tx, db.backend(), &technician(&t1), "x", true, None).await;
+        extensions::decide(work.tx(), db.backend(), &technician(&t1), "x", true, None).await;
     assert_eq!(reason(by_tech), RejectReason::Forbidden);
     // Rejections are rolled back by dropping the transaction.
-    drop(tx);
+    drop(work);
     app.stop().await;
 }
 
@@ -167,11 +168,11 @@ async fn claim_gate_counts_claims_in_flight_once(backend: Backend) {
     drop(other);
 
     // `a` commits; its request has not ended: it is one seat, not two.
-    let mut tx = db.begin_write().await.unwrap();
-    claims::claim(&mut tx, db.backend(), &techs[0], visit_id)
+    let mut work = Work::begin(&app.server.state).await.unwrap();
+    claims::claim(work.tx(), db.backend(), &techs[0], visit_id)
         .await
         .unwrap();
-    tx.commit().await.unwrap();
+    work.commit(Effects::none()).await.unwrap();
     let c = gate.admit(db, &techs[2], visit_id).await.unwrap();
     assert_eq!(
         reason(gate.admit(db, &techs[3], visit_id).await),
@@ -196,11 +197,11 @@ async fn claim_gate_counts_claims_in_flight_once(backend: Backend) {
 
     // A seat nobody is taking is admitted again; the database decides.
     let d = gate.admit(db, &techs[3], visit_id).await.unwrap();
-    let mut tx = db.begin_write().await.unwrap();
-    claims::claim(&mut tx, db.backend(), &techs[3], visit_id)
+    let mut work = Work::begin(&app.server.state).await.unwrap();
+    claims::claim(work.tx(), db.backend(), &techs[3], visit_id)
         .await
         .unwrap();
-    tx.commit().await.unwrap();
+    work.commit(Effects::none()).await.unwrap();
     drop(d);
     assert_eq!(
         reason(gate.admit(db, &techs[2], visit_id).await),
@@ -288,9 +289,11 @@ async fn claim_gate_counts_only_claims_that_can_still_win(backend: Backend) {
     let techs = demo_technicians(&app).await;
     let db = &app.server.state.db;
     for t in &techs[..2] {
-        let mut tx = db.begin_write().await.unwrap();
-        claims::claim(&mut tx, db.backend(), t, held).await.unwrap();
-        tx.commit().await.unwrap();
+        let mut work = Work::begin(&app.server.state).await.unwrap();
+        claims::claim(work.tx(), db.backend(), t, held)
+            .await
+            .unwrap();
+        work.commit(Effects::none()).await.unwrap();
     }
     let gate = ClaimGate::default();
 
@@ -333,11 +336,11 @@ async fn claim_gate_counts_only_claims_that_can_still_win(backend: Backend) {
         .await
         .expect("a waiting claim takes no seat");
     // The first wins: the second is told so.
-    let mut tx = db.begin_write().await.unwrap();
-    claims::claim(&mut tx, db.backend(), &techs[2], seat)
+    let mut work = Work::begin(&app.server.state).await.unwrap();
+    claims::claim(work.tx(), db.backend(), &techs[2], seat)
         .await
         .unwrap();
-    tx.commit().await.unwrap();
+    work.commit(Effects::none()).await.unwrap();
     drop(first);
     assert_eq!(
         reason(second.await.unwrap()),
@@ -384,11 +387,11 @@ async fn the_gate_read_finds_overlaps_among_thousands_of_claimers(backend: Backe
     let techs = demo_technicians(&app).await;
     let db = &app.server.state.db;
     for (t, v) in [(0, visit), (1, before), (2, before), (3, after)] {
-        let mut tx = db.begin_write().await.unwrap();
-        claims::claim(&mut tx, db.backend(), &techs[t], v)
+        let mut work = Work::begin(&app.server.state).await.unwrap();
+        claims::claim(work.tx(), db.backend(), &techs[t], v)
             .await
             .unwrap();
-        tx.commit().await.unwrap();
+        work.commit(Effects::none()).await.unwrap();
     }
     // techs[1] first, techs[2] among the last; techs[3] holds a later day.
     let mut claimers: Vec<String> = (0..2_500).map(|i| format!("nobody-{i:04}")).collect();
