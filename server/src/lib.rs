@@ -28,6 +28,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -35,6 +36,7 @@ pub mod events;
 pub mod faults;
 pub mod helpdesk;
 pub mod http;
+pub mod i18n;
 pub mod keyed_locks;
 pub mod metrics;
 pub mod photos;
@@ -92,6 +94,8 @@ pub struct Shared {
     pub blobs: storage::BlobStore,
     /// Signs and checks download links.
     pub links: photos::LinkSigner,
+    /// Seals console cookies and derives their CSRF tokens.
+    pub console_key: console::session::ConsoleKey,
     /// Hashes the one-time codes that prove a phone.
     pub codes: accounts::phone_codes::CodeKey,
     /// Orders requests on one upload within this instance.
@@ -130,6 +134,10 @@ impl AppState {
         let code_key =
             db::secrets::get_or_create(&db, "phone_code_hmac", auth::tokens::random_secret).await?;
         let codes = accounts::phone_codes::CodeKey::new(code_key.as_bytes());
+        let console_key =
+            db::secrets::get_or_create(&db, "console_cookie_hmac", auth::tokens::random_secret)
+                .await?;
+        let console_key = console::session::ConsoleKey::new(console_key.as_bytes());
         let helpdesk = helpdesk::Helpdesk::new(&config)?;
         let shutdown = CancellationToken::new();
         let callers = Arc::new(auth::cache::CallerCache::new(config.caller_cache_ttl));
@@ -155,6 +163,7 @@ impl AppState {
             blobs,
             links,
             codes,
+            console_key,
             upload_locks: keyed_locks::KeyedLocks::default(),
             claim_gate,
             sockets,

@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod console;
 pub mod device;
 pub mod fixtures;
 pub mod photos;

@@ -22,6 +22,8 @@ pub struct Tokens {
     /// Seconds until the access token expires.
     pub expires_in: u64,
     pub refresh_token: String,
+    /// The device session the tokens belong to.
+    pub session_id: String,
     pub user: UserRow,
     pub department_ids: Vec<String>,
 }
@@ -94,6 +96,7 @@ async fn issue(
         access_token,
         expires_in: state.tokens.access_ttl.as_secs(),
         refresh_token,
+        session_id: session_id.to_owned(),
         user,
         department_ids,
     })

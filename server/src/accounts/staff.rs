@@ -10,7 +10,8 @@ use crate::AppState;
 use crate::auth::{Action, Actor, password, tokens};
 use crate::db::users::{self, UserRow};
 use crate::db::{Tx, audit, departments, sessions};
-use crate::domain::{self, Role, Status, Validator};
+use crate::domain::{self, Presence, Role, Status, Validator};
+use crate::events::Audience;
 use crate::service::{ServiceError, taken};
 use crate::sync::{self, Reader, SignedOut, store};
 use crate::work::{Effects, Work};
@@ -297,4 +298,31 @@ async fn load(tx: &mut Tx, id: &str) -> Result<UserRow, ServiceError> {
     users::get(&mut **tx, id)
         .await?
         .ok_or(ServiceError::not_found("user"))
+}
+
+/// Sets the caller's own presence and tells every staff console. Becoming
+/// `available` hands them the help-desk work queued while nobody was
+/// (after the change commits; a failure there is retried by the job).
+pub async fn set_presence(
+    state: &AppState,
+    actor: &Actor,
+    presence: Presence,
+) -> Result<UserRow, ServiceError> {
+    crate::service::allow(actor, Action::SetPresence)?;
+    let mut work = Work::begin(state).await?;
+    users::set_presence(work.tx(), &actor.user_id, presence).await?;
+    let data = json!({ "user_id": actor.user_id, "name": actor.name, "presence": presence });
+    let staff = Audience::Staff {
+        department_id: None,
+    };
+    work.commit(Effects::events(vec![("staff.presence", staff, data)]))
+        .await?;
+    if presence == Presence::Available
+        && let Err(e) = crate::helpdesk::assignment::drain(state).await
+    {
+        tracing::warn!(error = ?e, "assigning queued tickets; the job retries");
+    }
+    users::get(state.db.pool(), &actor.user_id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("user"))
 }

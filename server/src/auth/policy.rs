@@ -164,7 +164,7 @@ impl Actor {
         }
     }
 
-    fn allows(&self, action: Action<'_>) -> bool {
+    pub fn allows(&self, action: Action<'_>) -> bool {
         let role = self.role;
         match action {
             Action::ListUsers => matches!(role, Admin | Cs),

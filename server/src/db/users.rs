@@ -317,3 +317,23 @@ pub async fn account_of_customer(tx: &mut Tx, customer_id: &str) -> sqlx::Result
         .fetch_optional(&mut **tx)
         .await
 }
+
+/// Every active staff member's name and presence (CS and admins: the agents
+/// who answer customers), by name.
+pub async fn staff_presence(ex: impl AnyExecutor<'_>) -> sqlx::Result<Vec<(String, Presence)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, presence FROM users \
+         WHERE status = 'active' AND role IN ('admin', 'cs') ORDER BY name",
+    )
+    .fetch_all(ex)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, presence)| {
+            (
+                name,
+                Presence::parse(&presence).unwrap_or(Presence::Offline),
+            )
+        })
+        .collect())
+}

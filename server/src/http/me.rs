@@ -8,11 +8,10 @@ use utoipa::ToSchema;
 use super::extract::Json;
 use super::views::{CustomerView, UserView};
 use crate::AppState;
-use crate::auth::{Action, Actor, password};
+use crate::auth::{Actor, password};
 use crate::db::{customers, sessions, users};
 use crate::domain::{self, Presence};
 use crate::error::{ApiError, ApiResult};
-use crate::events::Audience;
 use crate::work::{Effects, Work};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,25 +62,7 @@ pub async fn set_status(
     actor: Actor,
     Json(req): Json<PresenceRequest>,
 ) -> ApiResult<Json<UserView>> {
-    actor.authorize(Action::SetPresence)?;
-    let mut work = Work::begin(&state).await?;
-    users::set_presence(work.tx(), &actor.user_id, req.status).await?;
-    let data =
-        serde_json::json!({ "user_id": actor.user_id, "name": actor.name, "presence": req.status });
-    let staff = Audience::Staff {
-        department_id: None,
-    };
-    work.commit(Effects::events(vec![("staff.presence", staff, data)]))
-        .await?;
-    if req.status == Presence::Available {
-        // Hand out work queued while nobody was available (help desk).
-        if let Err(e) = crate::helpdesk::assignment::drain(&state).await {
-            tracing::warn!(error = ?e, "assigning queued tickets; the job retries");
-        }
-    }
-    let user = users::get(state.db.pool(), &actor.user_id)
-        .await?
-        .ok_or(ApiError::NotFound("user"))?;
+    let user = crate::accounts::staff::set_presence(&state, &actor, req.status).await?;
     Ok(Json(UserView::new(user, actor.department_ids)))
 }
 

@@ -155,7 +155,8 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.config.cors_origins);
     let routes: Router<AppState> = api().into();
     let routes = routes
-        .fallback(|| async { ApiError::NotFound("route") })
+        .merge(crate::console::router(state.clone()))
+        .fallback(fallback)
         .method_not_allowed_fallback(|| async {
             problem_response(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", None, vec![])
         })
@@ -181,6 +182,16 @@ pub fn router(state: AppState) -> Router {
     match cors {
         Some(cors) => routes.layer(cors).with_state(state),
         None => routes.with_state(state),
+    }
+}
+
+/// An unknown API route is a problem+json 404; anything else, the
+/// console's page saying so.
+async fn fallback(request: Request<axum::body::Body>) -> Response {
+    if crate::console::owns(request.uri().path()) {
+        crate::console::pages_not_found(request.headers()).await
+    } else {
+        ApiError::NotFound("route").into_response()
     }
 }
 

@@ -55,7 +55,7 @@ pub(super) fn close_frame(ending: &Ending) -> CloseFrame {
 /// For a session that lagged behind the live feed and may have missed the
 /// account event that ends it: the frame to close it with, if its account or
 /// device session changed ([`crate::sync::recheck`]).
-pub(super) async fn close_if_ended(state: &AppState, actor: &Actor) -> Option<CloseFrame> {
+pub(crate) async fn close_if_ended(state: &AppState, actor: &Actor) -> Option<CloseFrame> {
     match crate::sync::recheck(state, actor).await {
         Ok(ending) => ending.as_ref().map(close_frame),
         Err(e) => {

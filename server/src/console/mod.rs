@@ -1,0 +1,131 @@
+//! The web console CS, sales and admins work in: server-rendered HTML
+//! (askama templates under `server/templates/console/`), htmx 2 vendored and
+//! embedded in the binary (`server/assets/`), one Server-Sent Events stream
+//! per tab for live updates ([`live`]), and every string from the one
+//! catalogue ([`crate::i18n`]), Bahasa Indonesia unless the user or their
+//! browser asks for English.
+//!
+//! It is an adapter beside the HTTP API: pages read through the storage
+//! layer's queries and every change goes through a service and the unit of
+//! work, authorised by the same policy. Sessions and CSRF: [`session`].
+//!
+//! Every response carries a Content-Security-Policy that allows scripts,
+//! styles and connections from this origin only — no inline script or
+//! style anywhere (htmx's own indicator styles are switched off in the
+//! page's `htmx-config`) — and refuses framing.
+
+mod live;
+mod pages;
+pub mod render;
+pub mod session;
+mod tickets;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// The console's routes: pages at the root of the site, beside `/api/v1`.
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/sign-out", post(pages::sign_out))
+        .route("/language/{code}", get(pages::language))
+        .route("/presence", post(pages::set_presence))
+        .route("/dispatch", get(pages::dispatch))
+        .route("/dispatch/visits", post(pages::create_visit))
+        .route("/dispatch/visits/{id}/cancel", post(pages::cancel_visit))
+        .route(
+            "/dispatch/assignments/{id}/return",
+            post(pages::return_assignment),
+        )
+        .route("/tickets", get(tickets::list))
+        .route("/tickets/{id}", get(tickets::show))
+        .route("/tickets/{id}/messages", post(tickets::post_message))
+        .route("/tickets/{id}/status", post(tickets::set_status))
+        .route("/tickets/{id}/assign", post(tickets::assign))
+        .route("/attendance", get(pages::attendance_page))
+        .route("/extensions", get(pages::extensions_list))
+        .route("/extensions/{id}/decide", post(pages::decide_extension))
+        .route("/events", get(live::events))
+        .route("/assets/{name}", get(asset))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            session::csrf_layer,
+        ))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The console's "no such page".
+pub async fn pages_not_found(headers: &axum::http::HeaderMap) -> Response {
+    pages::not_found(headers.clone()).await
+}
+
+/// Whether a path belongs to the console (the rest of the site is the API).
+pub fn owns(path: &str) -> bool {
+    !path.starts_with("/api/")
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// The embedded static files: name, content type, bytes.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "htmx-2.0.11.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/htmx-2.0.11.min.js"),
+    ),
+    (
+        "console.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/console.js"),
+    ),
+    (
+        "console.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/console.css"),
+    ),
+];
+
+async fn asset(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, ..)| *n == name) {
+        Some((_, content_type, bytes)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                // Versioned by the binary: an hour is safe and saves
+                // reloading them on every boosted navigation.
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            *bytes,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}

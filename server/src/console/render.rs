@@ -1,0 +1,288 @@
+//! What every console page shares: the header ("chrome"), rendering a
+//! template into a response, and formatting for Indonesia (Rupiah, dates
+//! in the sites' time zone).
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::session::Console;
+use crate::auth::Action;
+use crate::domain::{Presence, Role};
+use crate::i18n::{Arg, Lang};
+
+/// One link of the navigation.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: String,
+    pub current: bool,
+}
+
+/// The header of every signed-in page: who, language, presence, navigation,
+/// and the CSRF token every form and htmx request carries.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub lang: Lang,
+    pub csrf: String,
+    pub name: String,
+    pub role: String,
+    pub presence: Presence,
+    pub nav: Vec<NavItem>,
+    pub title: String,
+    /// This page's path.
+    pub current: &'static str,
+}
+
+impl Chrome {
+    /// The chrome of page `current` (one of the navigation's hrefs).
+    pub fn new(console: &Console, presence: Presence, current: &'static str) -> Self {
+        let lang = console.lang;
+        let actor = &console.actor;
+        let pages: [(&'static str, &str, bool); 4] = [
+            ("/", "nav-dashboard", true),
+            (
+                "/dispatch",
+                "nav-dispatch",
+                actor.allows(Action::ListVisits),
+            ),
+            (
+                "/attendance",
+                "nav-attendance",
+                actor.allows(Action::ViewAttendance),
+            ),
+            (
+                "/extensions",
+                "nav-extensions",
+                actor.allows(Action::DecideExtensions),
+            ),
+        ];
+        let nav: Vec<NavItem> = pages
+            .into_iter()
+            .filter(|(_, _, allowed)| *allowed)
+            .map(|(href, key, _)| NavItem {
+                href,
+                label: lang.text(key),
+                current: href == current,
+            })
+            .collect();
+        let title = nav
+            .iter()
+            .find(|n| n.current)
+            .map_or_else(String::new, |n| n.label.clone());
+        Self {
+            lang,
+            csrf: console.csrf.clone(),
+            name: actor.name.clone(),
+            role: lang.text(&format!("role-{}", actor.role.as_str())),
+            presence,
+            nav,
+            title,
+            current,
+        }
+    }
+
+    pub fn t(&self, key: &str) -> String {
+        self.lang.text(key)
+    }
+
+    /// This page's path, for links that come back to it.
+    pub fn nav_path(&self) -> &'static str {
+        self.current
+    }
+
+    /// The page's language code, for `<html lang>`.
+    pub fn code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    /// `(code, label, selected)` for the presence picker.
+    pub fn presences(&self) -> Vec<(&'static str, String, bool)> {
+        Presence::ALL
+            .iter()
+            .map(|p| {
+                (
+                    p.as_str(),
+                    self.lang.text(&format!("presence-{}", p.as_str())),
+                    *p == self.presence,
+                )
+            })
+            .collect()
+    }
+
+    /// `(code, label, selected)` for the language picker.
+    pub fn languages(&self) -> Vec<(&'static str, &'static str, bool)> {
+        Lang::ALL
+            .iter()
+            .map(|l| {
+                let label = match l {
+                    Lang::Id => "Bahasa Indonesia",
+                    Lang::English => "English",
+                };
+                (l.code(), label, *l == self.lang)
+            })
+            .collect()
+    }
+
+    /// `{"X-CSRF-Token": "…"}` for `hx-headers`.
+    pub fn hx_headers(&self) -> String {
+        format!(r#"{{"{}": "{}"}}"#, super::session::CSRF_HEADER, self.csrf)
+    }
+}
+
+/// Renders a template as an HTML response with `status`.
+pub fn page(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a console template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "rendering failed").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+struct MessagePage {
+    lang: Lang,
+    title: String,
+    detail: String,
+}
+
+impl MessagePage {
+    fn code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    fn t(&self, key: &str) -> String {
+        self.lang.text(key)
+    }
+}
+
+/// A page that only says something: refused, not found, not for you.
+pub fn message_page(lang: Lang, status: StatusCode, title: &str, detail: &str) -> Response {
+    page(
+        status,
+        &MessagePage {
+            lang,
+            title: lang.text(title),
+            detail: lang.text(detail),
+        },
+    )
+}
+
+/// Rupiah as Indonesians write it: `Rp1.234.567` (whole rupiah, `.` for
+/// thousands; a minus sign before `Rp`).
+pub fn rupiah(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    format!("{sign}Rp{grouped}")
+}
+
+/// The abbreviation Indonesians use for a UTC offset: WIB, WITA, WIT.
+fn zone_name(offset_minutes: i64) -> String {
+    match offset_minutes {
+        420 => "WIB".into(),
+        480 => "WITA".into(),
+        540 => "WIT".into(),
+        m => format!(
+            "UTC{}{:02}:{:02}",
+            if m < 0 { '-' } else { '+' },
+            m.abs() / 60,
+            m.abs() % 60
+        ),
+    }
+}
+
+/// `5 Des 2026 14.30 WIB` (Indonesian) or `5 Dec 2026 14:30 WIB` (English),
+/// at the sites' UTC offset.
+pub fn date_time(lang: Lang, ms: i64, offset_minutes: i64) -> String {
+    let Some((date, hour, minute)) = civil(ms, offset_minutes) else {
+        return String::new();
+    };
+    let separator = if lang == Lang::Id { '.' } else { ':' };
+    format!(
+        "{} {hour:02}{separator}{minute:02} {}",
+        date_label(lang, date),
+        zone_name(offset_minutes)
+    )
+}
+
+/// `14.30` / `14:30` at the sites' offset.
+pub fn time_of_day(lang: Lang, ms: i64, offset_minutes: i64) -> String {
+    let Some((_, hour, minute)) = civil(ms, offset_minutes) else {
+        return String::new();
+    };
+    let separator = if lang == Lang::Id { '.' } else { ':' };
+    format!("{hour:02}{separator}{minute:02}")
+}
+
+/// `5 Des 2026` / `5 Dec 2026` for a `YYYY-MM-DD` date.
+pub fn date(lang: Lang, iso: &str) -> String {
+    iso.parse::<jiff::civil::Date>()
+        .map_or_else(|_| iso.to_owned(), |d| date_label(lang, d))
+}
+
+fn civil(ms: i64, offset_minutes: i64) -> Option<(jiff::civil::Date, i8, i8)> {
+    let offset = jiff::tz::Offset::from_seconds(i32::try_from(offset_minutes * 60).ok()?).ok()?;
+    let at = jiff::Timestamp::from_millisecond(ms).ok()?;
+    let dt = offset.to_datetime(at);
+    Some((dt.date(), dt.hour(), dt.minute()))
+}
+
+fn date_label(lang: Lang, date: jiff::civil::Date) -> String {
+    const ID: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
+    ];
+    const EN: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let months = if lang == Lang::Id { ID } else { EN };
+    let month = months[usize::try_from(date.month() - 1).unwrap_or(0)];
+    format!("{} {month} {}", date.day(), date.year())
+}
+
+/// "1 of 2 technicians".
+pub fn seats(lang: Lang, taken: i64, quota: i64) -> String {
+    lang.text_with(
+        "console-seats",
+        &[("taken", Arg::Number(taken)), ("quota", Arg::Number(quota))],
+    )
+}
+
+/// The label of a role.
+pub fn role_label(lang: Lang, role: Role) -> String {
+    lang.text(&format!("role-{}", role.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rupiah_groups_thousands_with_dots() {
+        assert_eq!(rupiah(0), "Rp0");
+        assert_eq!(rupiah(999), "Rp999");
+        assert_eq!(rupiah(1_000), "Rp1.000");
+        assert_eq!(rupiah(1_234_567), "Rp1.234.567");
+        assert_eq!(rupiah(-50_000), "-Rp50.000");
+    }
+
+    #[test]
+    fn dates_read_as_in_indonesia() {
+        // 2026-12-05 07:30 UTC is 14.30 WIB.
+        let ms = 1_796_455_800_000;
+        assert_eq!(date_time(Lang::Id, ms, 420), "5 Des 2026 14.30 WIB");
+        assert_eq!(date_time(Lang::English, ms, 420), "5 Dec 2026 14:30 WIB");
+        assert_eq!(date_time(Lang::Id, ms, 480), "5 Des 2026 15.30 WITA");
+        assert_eq!(date(Lang::Id, "2026-08-17"), "17 Agu 2026");
+        assert_eq!(time_of_day(Lang::English, ms, 540), "16:30");
+    }
+}

@@ -1,0 +1,413 @@
+//! The CS workflow in real headless Chromium, driven over WebDriver
+//! (Debian's `chromium` and `chromium-driver`; `CHROMEDRIVER` names another
+//! driver). Without a driver the test says so and passes, unless `CI=true`.
+//! A failing step saves a screenshot under `target/console-screenshots/`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use fieldops_tests::fixtures::demo_customer;
+use fieldops_tests::{Backend, TestApp, demo_account};
+use futures_util::FutureExt as _;
+use serde_json::json;
+
+/// chromedriver on a free loopback port, stopped on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn driver_path() -> Option<String> {
+    if let Ok(path) = std::env::var("CHROMEDRIVER") {
+        return Some(path);
+    }
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(str::to_owned)
+}
+
+async fn start_driver() -> Option<Driver> {
+    let Some(path) = driver_path() else {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "CI=true but no chromedriver: install chromium and chromium-driver"
+        );
+        eprintln!(
+            "skipping the browser test: no chromedriver (apt install chromium chromium-driver)"
+        );
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromedriver");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Some(Driver {
+        child,
+        port,
+        _profile: tempfile::tempdir().unwrap(),
+    })
+}
+
+async fn browser(driver: &Driver, lang: &str) -> Client {
+    let profile = tempfile::tempdir().unwrap().keep();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=1366,768", format!("--lang={lang}"),
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": { "intl.accept_languages": lang },
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session")
+}
+
+/// Waits until `check` holds on the page's text of `css`, up to 10 s.
+async fn until_text(c: &Client, css: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if check(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited 10 s for {what}; `{css}` says: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn sign_in(c: &Client, app: &TestApp, role: &str) {
+    let (email, password) = demo_account(role);
+    c.goto(&app.url("/sign-in")).await.unwrap();
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, "header .name", "the signed-in header", |t| !t.is_empty()).await;
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let field = c.find(Locator::Id(id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cs_dispatch_in_a_real_browser() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let c = browser(&driver, "id").await;
+    let outcome = std::panic::AssertUnwindSafe(workflow(&c, &app))
+        .catch_unwind()
+        .await;
+    if outcome.is_err() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(png) = c.screenshot().await {
+            let path = dir.join("cs_dispatch_in_a_real_browser.png");
+            let _ = std::fs::write(&path, png);
+            eprintln!("screenshot: {}", path.display());
+        }
+    }
+    let _ = c.close().await;
+    app.stop().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn workflow(c: &Client, app: &TestApp) {
+    let admin = app.login_as("admin").await;
+    let customer = demo_customer(app, &admin).await;
+
+    // CS signs in (Bahasa Indonesia by default) and opens the board.
+    sign_in(c, app, "cs").await;
+    c.find(Locator::Css("nav a[href='/dispatch']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, "h1", "the dispatch board", |t| t == "Penugasan").await;
+
+    // A visit with quota 2, through the form.
+    c.find(Locator::Css(&format!(
+        "#customer_id option[value='{customer}']"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    fill(c, "title", "Servis panel listrik").await;
+    fill(c, "address", "Jl. Jend. Sudirman Kav. 52-53").await;
+    fill(c, "lat", "-6.2251").await;
+    fill(c, "lon", "106.8097").await;
+    fill(c, "technician_quota", "2").await;
+    c.find(Locator::Css("#new-visit button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, "p.notice", "the created notice", |t| {
+        t.contains("Servis panel listrik")
+    })
+    .await;
+    let visits = app.get("/api/v1/visits?limit=200", &admin).await;
+    let visit = visits.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["title"] == "Servis panel listrik")
+        .unwrap()
+        .clone();
+    let id = visit["id"].as_str().unwrap().to_owned();
+    let card = format!("#visit-{id}");
+    until_text(c, &card, "the new card in the pool", |t| {
+        t.contains("0 dari 2 teknisi")
+    })
+    .await;
+
+    // Two technicians claim from their phones: the board follows, no reload.
+    c.execute("window.__same_page = true;", vec![])
+        .await
+        .unwrap();
+    let tech1 = app.login_as("technician").await;
+    let tech2 = app.login("tech2@example.com", "tech123").await;
+    let first = app
+        .post(&format!("/api/v1/visits/{id}/claim"), &tech1, json!({}))
+        .await;
+    assert!(first.status.is_success(), "{:?}", first.body);
+    until_text(c, &card, "the first claim", |t| {
+        t.contains("1 dari 2 teknisi")
+    })
+    .await;
+    let second = app
+        .post(&format!("/api/v1/visits/{id}/claim"), &tech2, json!({}))
+        .await;
+    assert!(second.status.is_success(), "{:?}", second.body);
+    let text = until_text(
+        c,
+        &format!(".column-assigned {card}"),
+        "the full visit under Assigned",
+        |t| t.contains("2 dari 2 teknisi"),
+    )
+    .await;
+    let names: Vec<String> = futures_util::future::join_all(
+        c.find_all(Locator::Css(&format!("{card} .tech")))
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.text()),
+    )
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect();
+    assert_eq!(names.len(), 2, "{text}");
+    let same_page = c
+        .execute("return window.__same_page === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same_page, json!(true), "the board updated without a reload");
+
+    // A check-in 3 km from the site shows as outside the geofence.
+    let check_in = app
+        .post(&format!("/api/v1/visits/{id}/check-in"), &tech1, json!({
+            "device_time": jiff::Timestamp::now().to_string(), "lat": -6.2000, "lon": 106.8300, "accuracy_m": 10.0
+        }))
+        .await;
+    assert!(check_in.status.is_success(), "{:?}", check_in.body);
+    c.find(Locator::Css("nav a[href='/attendance']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, "table.list", "the check-in outside the fence", |t| {
+        t.contains("Di luar")
+    })
+    .await;
+    assert!(
+        c.find(Locator::Css("svg circle.tech-out")).await.is_ok(),
+        "the plot marks it red"
+    );
+
+    // CS returns the second technician, who did not come, to the emergency pool.
+    c.find(Locator::Css("nav a[href='/dispatch']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, "h1", "the board again", |t| t == "Penugasan").await;
+    let assignment = second.body["assignment_id"].as_str().unwrap();
+    fill(c, &format!("reason-{assignment}"), "tidak hadir").await;
+    c.find(Locator::Css(&format!(
+        "li[data-assignment='{assignment}'] button"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    until_text(c, &card, "the emergency flag", |t| t.contains("Darurat")).await;
+    // The README's picture of the board: FIELDOPS_CONSOLE_SCREENSHOTS=docs.
+    if let Ok(dir) = std::env::var("FIELDOPS_CONSOLE_SCREENSHOTS") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(std::path::Path::new(&dir).join("console-dispatch.png"), png).unwrap();
+    }
+
+    // An extension asked from the field, approved in the console.
+    let asked = app
+        .post(
+            &format!("/api/v1/visits/{id}/extensions"),
+            &tech1,
+            json!({ "extra_days": 1, "reason": "Kabel kurang" }),
+        )
+        .await;
+    assert_eq!(asked.status, 201, "{:?}", asked.body);
+    c.find(Locator::Css("nav a[href='/extensions']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, "main", "the request", |t| t.contains("Kabel kurang")).await;
+    c.find(Locator::Css("button[value='approve']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, "main", "the emptied list", |t| {
+        t.contains("Tidak ada permintaan perpanjangan")
+    })
+    .await;
+    let after = app.get(&format!("/api/v1/visits/{id}"), &admin).await;
+    assert_eq!(after.body["planned_days"], 2);
+
+    // Switching the language changes every string on the page.
+    c.find(Locator::Css("nav a[href='/dispatch']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let indonesian = until_text(c, "body", "the board", |t| t.contains("Pool terbuka")).await;
+    c.find(Locator::LinkText("English"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let english = until_text(c, "body", "the English board", |t| t.contains("Open pool")).await;
+    for (id_text, en_text) in [
+        ("Penugasan", "Dispatch"),
+        ("Dasbor", "Dashboard"),
+        ("Kehadiran", "Attendance"),
+        ("Ditugaskan", "Assigned"),
+        ("Selesai hari ini", "Done today"),
+        ("Kunjungan baru", "New visit"),
+        ("Keluar", "Sign out"),
+        (
+            "Darurat: perlu teknisi sekarang",
+            "Emergency: needs a technician now",
+        ),
+    ] {
+        assert!(indonesian.contains(id_text), "{id_text} in Indonesian");
+        assert!(
+            !english.contains(id_text) && english.contains(en_text),
+            "{id_text} → {en_text}"
+        );
+    }
+
+    // Sales and technicians see only what they may.
+    c.delete_all_cookies().await.unwrap();
+    sign_in(c, app, "sales").await;
+    c.goto(&app.url("/dispatch")).await.unwrap();
+    until_text(c, "body", "the sales board", |t| {
+        t.contains("Open pool") || t.contains("Pool terbuka")
+    })
+    .await;
+    assert!(
+        c.find(Locator::Id("new-visit")).await.is_err(),
+        "sales create no visits"
+    );
+    assert!(
+        c.find(Locator::Css("nav a[href='/attendance']"))
+            .await
+            .is_err()
+    );
+    c.delete_all_cookies().await.unwrap();
+    sign_in(c, app, "technician").await;
+    assert!(
+        c.find(Locator::Css("nav a[href='/extensions']"))
+            .await
+            .is_err()
+    );
+    c.goto(&app.url("/attendance")).await.unwrap();
+    until_text(c, "h1", "the refusal", |t| {
+        t == "Not allowed" || t == "Tidak diizinkan"
+    })
+    .await;
+}

@@ -1,0 +1,343 @@
+//! What each role sees in the console, the language it speaks, and the
+//! dispatch and extension forms working through the services.
+
+use fieldops_tests::console::Browser;
+use fieldops_tests::fixtures::{demo_customer, local_date, new_visit};
+use fieldops_tests::{Backend, TestApp, on_both_backends};
+use serde_json::json;
+
+on_both_backends!(
+    each_role_sees_only_what_it_may,
+    the_language_follows_the_choice_then_the_browser,
+    refused_forms_keep_their_values_and_name_the_field,
+    cs_return_technicians_and_decide_extensions,
+    cs_work_a_ticket_from_the_list_to_resolved,
+);
+
+async fn each_role_sees_only_what_it_may(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let mut sales = Browser::signed_in_as(&app, "sales").await;
+    let board = sales.get("/dispatch").await;
+    assert_eq!(board.status, 200);
+    assert!(
+        !board.html.contains("action=\"/dispatch/visits\""),
+        "sales do not create visits"
+    );
+    assert!(
+        !board.html.contains("href=\"/attendance\""),
+        "nor see attendance in the menu"
+    );
+    assert_eq!(sales.get("/attendance").await.status, 403);
+    assert_eq!(sales.get("/extensions").await.status, 403);
+
+    let mut tech = Browser::signed_in_as(&app, "technician").await;
+    assert_eq!(tech.get("/attendance").await.status, 403);
+    let board = tech.get("/dispatch").await;
+    assert_eq!(board.status, 200);
+    assert!(!board.html.contains("/return"), "technicians return nobody");
+
+    let mut cs = Browser::signed_in_as(&app, "cs").await;
+    let board = cs.get("/dispatch").await;
+    assert!(board.html.contains("action=\"/dispatch/visits\""));
+    assert_eq!(cs.get("/attendance").await.status, 200);
+    assert_eq!(cs.get("/extensions").await.status, 200);
+    let home = cs.get("/").await;
+    assert!(
+        home.html.contains("Tiket") && home.html.contains("Kunjungan hari ini"),
+        "{}",
+        home.html
+    );
+    assert_eq!(cs.get("/no-such-page").await.status, 404);
+    app.stop().await;
+}
+
+async fn the_language_follows_the_choice_then_the_browser(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let mut browser = Browser::new(&app);
+    let form = browser.get("/sign-in").await;
+    assert!(form.html.contains("<html lang=\"id\">") && form.html.contains("Kata sandi"));
+    browser.accept_language = Some("en-GB,en;q=0.8".into());
+    let form = browser.get("/sign-in").await;
+    assert!(form.html.contains("<html lang=\"en\">") && form.html.contains("Password"));
+    let (email, password) = fieldops_tests::demo_account("cs");
+    assert_eq!(browser.sign_in(email, password).await.status, 303);
+    let board = browser.get("/dispatch").await;
+    assert!(board.html.contains("Open pool") && board.html.contains("New visit"));
+    // The user's choice wins over the browser's.
+    let switched = browser.get("/language/id?next=/dispatch").await;
+    assert_eq!(switched.status, 303);
+    assert_eq!(switched.location(), "/dispatch");
+    let board = browser.get("/dispatch").await;
+    assert!(
+        board.html.contains("Pool terbuka") && board.html.contains("Kunjungan baru"),
+        "{}",
+        board.html
+    );
+    assert!(!board.html.contains("Open pool"));
+    // Never a redirect elsewhere.
+    let away = browser.get("/language/en?next=//evil.example/").await;
+    assert_eq!(away.location(), "/");
+    app.stop().await;
+}
+
+async fn refused_forms_keep_their_values_and_name_the_field(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let customer = demo_customer(&app, &admin).await;
+    let mut cs = Browser::signed_in_as(&app, "cs").await;
+    let refused = cs
+        .post(
+            "/dispatch/visits",
+            &[
+                ("customer_id", customer.as_str()),
+                ("title", "Servis AC ruang rapat"),
+                ("address", "Jl. Thamrin 1"),
+                ("lat", "95"),
+                ("lon", "abc"),
+                ("scheduled_start", &local_date(-3)),
+                ("planned_days", "1"),
+                ("technician_quota", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.html);
+    assert!(
+        refused
+            .html
+            .contains("Periksa kembali isian yang ditandai.")
+    );
+    assert!(
+        refused.html.contains("Masukkan angka."),
+        "lon is not a number"
+    );
+    assert!(
+        refused.html.contains("value=\"Servis AC ruang rapat\""),
+        "what was typed stays"
+    );
+    let listed = app.get("/api/v1/visits?limit=200", &admin).await;
+    assert!(
+        !listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["title"] == "Servis AC ruang rapat")
+    );
+    let past = cs
+        .post(
+            "/dispatch/visits",
+            &[
+                ("customer_id", customer.as_str()),
+                ("title", "Servis AC ruang rapat"),
+                ("address", "Jl. Thamrin 1"),
+                ("lat", "-6.19"),
+                ("lon", "106.82"),
+                ("scheduled_start", &local_date(-3)),
+                ("planned_days", "1"),
+                ("technician_quota", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(past.status, 422, "no visits in the past");
+    assert!(past.html.contains("field invalid") && past.html.contains("id=\"scheduled_start\""));
+    app.stop().await;
+}
+
+async fn cs_return_technicians_and_decide_extensions(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let cs_token = app.login_as("cs").await;
+    let tech = app.login_as("technician").await;
+    let customer = demo_customer(&app, &admin).await;
+    let visit = new_visit(
+        &app,
+        &cs_token,
+        &customer,
+        "Perbaikan genset",
+        &local_date(0),
+        1,
+        2,
+    )
+    .await;
+    let id = visit["id"].as_str().unwrap();
+    let claim = app
+        .post(&format!("/api/v1/visits/{id}/claim"), &tech, json!({}))
+        .await;
+    assert!(claim.status.is_success(), "{:?}", claim.body);
+    let assignment = claim.body["assignment_id"].as_str().unwrap().to_owned();
+
+    let mut cs = Browser::signed_in_as(&app, "cs").await;
+    let board = cs.get("/dispatch").await;
+    assert!(
+        board.html.contains("Perbaikan genset") && board.html.contains("1 dari 2 teknisi"),
+        "{}",
+        board.html
+    );
+    let no_reason = cs
+        .post(
+            &format!("/dispatch/assignments/{assignment}/return"),
+            &[("reason", " ")],
+        )
+        .await;
+    assert_eq!(no_reason.status, 422);
+    let returned = cs
+        .post(
+            &format!("/dispatch/assignments/{assignment}/return"),
+            &[("reason", "tidak hadir")],
+        )
+        .await;
+    assert_eq!(returned.status, 303, "{}", returned.html);
+    let after = app.get(&format!("/api/v1/visits/{id}"), &cs_token).await;
+    assert_eq!(after.body["emergency"], true);
+    assert_eq!(after.body["seats_taken"], 0);
+    let board = cs.get("/dispatch").await;
+    assert!(board.html.contains("Darurat: perlu teknisi sekarang"));
+
+    // An extension asked from the field, decided in the console.
+    let tech2 = app.login("tech2@example.com", "tech123").await;
+    let claim = app
+        .post(&format!("/api/v1/visits/{id}/claim"), &tech2, json!({}))
+        .await;
+    assert!(claim.status.is_success(), "{:?}", claim.body);
+    let asked = app
+        .post(
+            &format!("/api/v1/visits/{id}/extensions"),
+            &tech2,
+            json!({ "extra_days": 2, "reason": "Suku cadang belum datang" }),
+        )
+        .await;
+    assert_eq!(asked.status, 201, "{:?}", asked.body);
+    let ext = asked.body["id"].as_str().unwrap();
+    let list = cs.get("/extensions").await;
+    assert!(list.html.contains("Suku cadang belum datang"));
+    let approved = cs
+        .post(
+            &format!("/extensions/{ext}/decide"),
+            &[("decision", "approve"), ("note", "ok")],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.html);
+    let after = app.get(&format!("/api/v1/visits/{id}"), &cs_token).await;
+    assert_eq!(after.body["planned_days"], 3);
+    let again = cs
+        .post(
+            &format!("/extensions/{ext}/decide"),
+            &[("decision", "reject")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "decided already: {}", again.html);
+    app.stop().await;
+}
+
+async fn cs_work_a_ticket_from_the_list_to_resolved(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let customer = app.login_as("customer").await;
+    let opened = app
+        .post("/api/v1/tickets", &customer, json!({ "subject": "Modem mati sejak pagi", "category": "technical", "description": "Lampu DSL berkedip" }))
+        .await;
+    assert_eq!(opened.status, 201, "{:?}", opened.body);
+    let id = opened.body["id"].as_str().unwrap().to_owned();
+    let number = opened.body["number"].as_str().unwrap().to_owned();
+
+    let mut cs = Browser::signed_in_as(&app, "cs").await;
+    let list = cs.get("/tickets").await;
+    assert_eq!(list.status, 200);
+    assert!(
+        list.html.contains(&number) && list.html.contains("Modem mati sejak pagi"),
+        "{}",
+        list.html
+    );
+    assert!(
+        list.html.contains("sla-green"),
+        "a fresh ticket has most of its time left"
+    );
+    let found = cs.get(&format!("/tickets?q={number}")).await;
+    assert!(found.html.contains("Modem mati sejak pagi"));
+    let none = cs.get("/tickets?q=printer+rusak").await;
+    assert!(
+        none.html.contains("Tidak ada tiket yang cocok"),
+        "an empty state that says what to do"
+    );
+
+    let page = cs.get(&format!("/tickets/{id}")).await;
+    assert!(
+        page.html.contains("Lampu DSL berkedip") && page.html.contains("Ambil"),
+        "{}",
+        page.html
+    );
+    let took = cs
+        .post(&format!("/tickets/{id}/assign"), &[("take", "1")])
+        .await;
+    assert_eq!(took.status, 303, "{}", took.html);
+    let replied = cs
+        .post(
+            &format!("/tickets/{id}/messages"),
+            &[("body", "Teknisi kami akan menelepon Bapak.")],
+        )
+        .await;
+    assert_eq!(replied.status, 303, "{}", replied.html);
+    let noted = cs
+        .post(
+            &format!("/tickets/{id}/messages"),
+            &[("body", "Cek port OLT dulu"), ("internal", "1")],
+        )
+        .await;
+    assert_eq!(noted.status, 303);
+    let empty = cs
+        .post(&format!("/tickets/{id}/messages"), &[("body", "  ")])
+        .await;
+    assert_eq!(empty.status, 422, "an empty reply is refused on the page");
+    assert!(empty.html.contains("class=\"problem\""));
+    let resolved = cs
+        .post(&format!("/tickets/{id}/status"), &[("status", "resolved")])
+        .await;
+    assert_eq!(resolved.status, 303, "{}", resolved.html);
+
+    let cs_token = app.login_as("cs").await;
+    let detail = app.get(&format!("/api/v1/tickets/{id}"), &cs_token).await;
+    assert_eq!(detail.body["status"], "resolved");
+    assert_eq!(detail.body["assignee_name"], "Siti Rahmawati");
+    let messages = detail.body["messages"].as_array().unwrap();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["body"] == "Teknisi kami akan menelepon Bapak." && m["internal"] == false)
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["body"] == "Cek port OLT dulu" && m["internal"] == true)
+    );
+    // The customer sees the reply, never the note.
+    let theirs = app.get(&format!("/api/v1/tickets/{id}"), &customer).await;
+    let bodies: Vec<_> = theirs.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].clone())
+        .collect();
+    assert!(
+        bodies.contains(&json!("Teknisi kami akan menelepon Bapak."))
+            && !bodies.contains(&json!("Cek port OLT dulu"))
+    );
+    let page = cs.get(&format!("/tickets/{id}")).await;
+    assert!(
+        page.html.contains("catatan internal") && page.html.contains("Buka kembali"),
+        "{}",
+        page.html
+    );
+
+    // Sales see no ticket of the help desk's department.
+    let mut sales = Browser::signed_in_as(&app, "sales").await;
+    assert_eq!(sales.get(&format!("/tickets/{id}")).await.status, 404);
+    app.stop().await;
+}
