@@ -165,3 +165,12 @@ ticket-move-closed = Close
 ticket-take = Take it
 ticket-assign-to = Assign to
 ticket-assign = Assign
+
+## Chat
+nav-chat = Chat
+chat-conversations = Conversations
+chat-empty = No conversation yet. Customers start one from the app or WhatsApp.
+chat-unread = unread messages
+chat-pick = Pick a conversation on the left.
+chat-reply = Reply
+chat-via-whatsapp = sent over WhatsApp

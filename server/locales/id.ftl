@@ -165,3 +165,12 @@ ticket-move-closed = Tutup
 ticket-take = Ambil
 ticket-assign-to = Tugaskan ke
 ticket-assign = Tugaskan
+
+## Obrolan
+nav-chat = Obrolan
+chat-conversations = Percakapan
+chat-empty = Belum ada percakapan. Pelanggan memulainya dari aplikasi atau WhatsApp.
+chat-unread = pesan belum dibaca
+chat-pick = Pilih percakapan di sebelah kiri.
+chat-reply = Balas
+chat-via-whatsapp = dikirim lewat WhatsApp

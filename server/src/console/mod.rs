@@ -14,6 +14,7 @@
 //! style anywhere (htmx's own indicator styles are switched off in the
 //! page's `htmx-config`) — and refuses framing.
 
+mod chat;
 mod live;
 mod pages;
 pub mod render;
@@ -52,6 +53,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/tickets/{id}/messages", post(tickets::post_message))
         .route("/tickets/{id}/status", post(tickets::set_status))
         .route("/tickets/{id}/assign", post(tickets::assign))
+        .route("/chat", get(chat::inbox))
+        .route("/chat/{id}/messages", post(chat::reply))
         .route("/attendance", get(pages::attendance_page))
         .route("/extensions", get(pages::extensions_list))
         .route("/extensions/{id}/decide", post(pages::decide_extension))

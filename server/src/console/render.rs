@@ -39,8 +39,10 @@ impl Chrome {
     pub fn new(console: &Console, presence: Presence, current: &'static str) -> Self {
         let lang = console.lang;
         let actor = &console.actor;
-        let pages: [(&'static str, &str, bool); 4] = [
+        let pages: [(&'static str, &str, bool); 6] = [
             ("/", "nav-dashboard", true),
+            ("/tickets", "nav-tickets", actor.allows(Action::ListTickets)),
+            ("/chat", "nav-chat", actor.allows(Action::ListConversations)),
             (
                 "/dispatch",
                 "nav-dispatch",

@@ -187,3 +187,66 @@ pub async fn send(
         notices,
     })
 }
+
+/// A message into an existing conversation. A staff reply in a WhatsApp
+/// conversation is queued for WhatsApp in the same change; after the commit
+/// the caller wakes the sender (`state.helpdesk.wake`) when
+/// [`Replied::to_whatsapp`] says so.
+pub async fn reply(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    conversation_id: &str,
+    body: &str,
+    client_id: Option<&str>,
+) -> Result<Applied<Replied>, ServiceError> {
+    let applied = send(
+        tx,
+        state,
+        actor,
+        Target::Conversation(conversation_id),
+        body,
+        client_id,
+    )
+    .await?;
+    let sent = applied.value;
+    let to_whatsapp = actor.role.is_staff() && sent.channel == "whatsapp" && sent.new;
+    if to_whatsapp {
+        super::whatsapp::enqueue_to_customer(tx, &sent.customer_id, &sent.message.body).await?;
+    }
+    Ok(Applied {
+        value: Replied { sent, to_whatsapp },
+        notices: applied.notices,
+    })
+}
+
+/// What [`reply`] did.
+#[derive(Debug, Clone)]
+pub struct Replied {
+    pub sent: Sent,
+    /// A WhatsApp message was queued: wake the sender after the commit.
+    pub to_whatsapp: bool,
+}
+
+/// Marks every message of a conversation `actor` may use as read by them.
+pub async fn mark_read(
+    tx: &mut Tx,
+    actor: &Actor,
+    conversation_id: &str,
+) -> Result<(), ServiceError> {
+    let Some((customer_id, _)) = chat::customer_and_channel(tx, conversation_id).await? else {
+        return Err(reject_as(
+            RejectReason::NotFound,
+            "conversation",
+            "conversation not found",
+        ));
+    };
+    allow(
+        actor,
+        Action::UseConversation {
+            customer_id: &customer_id,
+        },
+    )?;
+    chat::mark_read(tx, conversation_id, &actor.user_id).await?;
+    Ok(())
+}

@@ -250,32 +250,26 @@ pub async fn send(
     let body = domain::bounded_text(&req.body, 4000).map_err(|m| ApiError::field("body", m))?;
     let client_id = check_client_id(req.client_id.as_deref())?;
     let mut work = Work::begin(&state).await?;
-    let target = Target::Conversation(&c.id);
-    let applied = chat_service::send(
+    let applied = chat_service::reply(
         work.tx(),
         &state,
         &actor,
-        target,
+        &c.id,
         &body,
         client_id.as_deref(),
     )
     .await?;
-    let sent = applied.value;
-    // A staff reply in a WhatsApp conversation goes out with the message.
-    let to_whatsapp = actor.role.is_staff() && sent.channel == "whatsapp" && sent.new;
-    if to_whatsapp {
-        crate::helpdesk::whatsapp::enqueue_to_customer(work.tx(), &c.customer_id, &body).await?;
-    }
-    let status = if sent.new {
+    let replied = applied.value;
+    let status = if replied.sent.new {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    let view = ChatMessageView::from(sent.message);
+    let view = ChatMessageView::from(replied.sent.message);
     let view = work
         .respond(Effects::notices(applied.notices), status, view)
         .await?;
-    if to_whatsapp {
+    if replied.to_whatsapp {
         state.helpdesk.wake.notify_one();
     }
     Ok((status, Json(view)))
@@ -292,7 +286,7 @@ pub async fn read(
 ) -> ApiResult<Json<ReadView>> {
     let c = load(&state, &actor, &id).await?;
     let mut work = Work::begin(&state).await?;
-    chat::mark_read(work.tx(), &c.id, &actor.user_id).await?;
+    chat_service::mark_read(work.tx(), &actor, &c.id).await?;
     let c = chat::get(&mut **work.tx(), &c.id, &actor.user_id)
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;

@@ -346,6 +346,99 @@ async fn workflow(c: &Client, app: &TestApp) {
     let after = app.get(&format!("/api/v1/visits/{id}"), &admin).await;
     assert_eq!(after.body["planned_days"], 2);
 
+    // A customer writes in the app; CS answer from the inbox.
+    let customer = app.login_as("customer").await;
+    let started = app
+        .post(
+            "/api/v1/conversations",
+            &customer,
+            json!({ "message": "Halo, AC saya bocor lagi" }),
+        )
+        .await;
+    assert!(started.status.is_success(), "{:?}", started.body);
+    let conversation = started.body["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.find(Locator::Css("nav a[href='/chat']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, ".conversations", "the customer's conversation", |t| {
+        t.contains("Halo, AC saya bocor lagi")
+    })
+    .await;
+    c.find(Locator::Css(&format!("#conversation-{conversation} a")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(c, "chat-body", "Baik Pak, teknisi kami datang besok pagi.").await;
+    c.find(Locator::Css("#chat-reply button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, ".thread-pane", "the reply in the thread", |t| {
+        t.contains("teknisi kami datang besok pagi")
+    })
+    .await;
+    let theirs = app
+        .get(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            &customer,
+        )
+        .await;
+    assert!(
+        theirs.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["body"] == "Baik Pak, teknisi kami datang besok pagi.")
+    );
+
+    // A ticket the customer opened, resolved from its page.
+    let opened = app
+        .post(
+            "/api/v1/tickets",
+            &customer,
+            json!({ "subject": "AC bocor", "category": "technical", "description": "Air menetes" }),
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{:?}", opened.body);
+    let number = opened.body["number"].as_str().unwrap().to_owned();
+    c.find(Locator::Css("nav a[href='/tickets']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, "main", "the ticket in the list", |t| t.contains(&number)).await;
+    c.find(Locator::LinkText(&number))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, ".ticket-head", "the ticket page", |t| {
+        t.contains("Air menetes")
+    })
+    .await;
+    c.find(Locator::Css("#move button[value='resolved']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_text(c, ".ticket-status", "the resolved status", |t| {
+        t == "Selesai"
+    })
+    .await;
+
     // Switching the language changes every string on the page.
     c.find(Locator::Css("nav a[href='/dispatch']"))
         .await

@@ -12,6 +12,7 @@ on_both_backends!(
     refused_forms_keep_their_values_and_name_the_field,
     cs_return_technicians_and_decide_extensions,
     cs_work_a_ticket_from_the_list_to_resolved,
+    cs_answer_customers_from_the_inbox,
 );
 
 async fn each_role_sees_only_what_it_may(backend: Backend) {
@@ -339,5 +340,78 @@ async fn cs_work_a_ticket_from_the_list_to_resolved(backend: Backend) {
     // Sales see no ticket of the help desk's department.
     let mut sales = Browser::signed_in_as(&app, "sales").await;
     assert_eq!(sales.get(&format!("/tickets/{id}")).await.status, 404);
+    app.stop().await;
+}
+
+async fn cs_answer_customers_from_the_inbox(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let customer = app.login_as("customer").await;
+    let started = app
+        .post(
+            "/api/v1/conversations",
+            &customer,
+            json!({ "message": "Apakah teknisi bisa datang hari Sabtu?" }),
+        )
+        .await;
+    assert!(started.status.is_success(), "{:?}", started.body);
+    let id = started.body["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut cs = Browser::signed_in_as(&app, "cs").await;
+    let inbox = cs.get("/chat").await;
+    assert_eq!(inbox.status, 200);
+    assert!(
+        inbox
+            .html
+            .contains("Apakah teknisi bisa datang hari Sabtu?"),
+        "{}",
+        inbox.html
+    );
+    assert!(
+        inbox.html.contains("class=\"badge unread\""),
+        "one unread message"
+    );
+    let open = cs.get(&format!("/chat?c={id}")).await;
+    assert!(open.html.contains("id=\"chat-reply\""));
+    let inbox = cs.get("/chat").await;
+    assert!(
+        !inbox.html.contains("class=\"badge unread\""),
+        "read once opened"
+    );
+    let empty = cs
+        .post(&format!("/chat/{id}/messages"), &[("body", "")])
+        .await;
+    assert_eq!(empty.status, 422);
+    let sent = cs
+        .post(
+            &format!("/chat/{id}/messages"),
+            &[("body", "Bisa, Bu. Jam 9 pagi.")],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.html);
+    let theirs = app
+        .get(&format!("/api/v1/conversations/{id}/messages"), &customer)
+        .await;
+    assert!(
+        theirs.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["body"] == "Bisa, Bu. Jam 9 pagi.")
+    );
+    // Sales and technicians have no inbox.
+    let mut sales = Browser::signed_in_as(&app, "sales").await;
+    assert_eq!(sales.get("/chat").await.status, 403);
+    assert_eq!(
+        sales
+            .post(&format!("/chat/{id}/messages"), &[("body", "x")])
+            .await
+            .status,
+        403
+    );
     app.stop().await;
 }

@@ -1,0 +1,223 @@
+//! The chat inbox: conversations with their unread counts (WhatsApp ones
+//! marked), one conversation's thread, and the reply box. Opening a
+//! conversation marks it read for the agent; replies go through
+//! `helpdesk::chat::reply`, which also queues a WhatsApp conversation's
+//! reply for WhatsApp, as over the API.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::pages::{PageResult, Problems, forbidden, internal, presence, see_other};
+use super::render::{Chrome, date_time, page};
+use super::session::Console;
+use crate::AppState;
+use crate::auth::Action;
+use crate::db::{chat as chat_db, users};
+use crate::helpdesk::chat as service;
+use crate::service::ServiceError;
+use crate::work::{Effects, Work};
+
+struct Conversation {
+    id: String,
+    customer: String,
+    last: String,
+    at: String,
+    unread: i64,
+    whatsapp: bool,
+    current: bool,
+}
+
+struct Message {
+    author: String,
+    body: String,
+    at: String,
+    from_customer: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/chat.html")]
+struct InboxPage {
+    chrome: Chrome,
+    conversations: Vec<Conversation>,
+    open: Option<OpenConversation>,
+    problem: Option<String>,
+}
+
+struct OpenConversation {
+    id: String,
+    customer: String,
+    whatsapp: bool,
+    messages: Vec<Message>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct InboxParams {
+    /// The conversation to open.
+    c: Option<uuid::Uuid>,
+}
+
+pub(super) async fn inbox(
+    State(state): State<AppState>,
+    console: Console,
+    Query(params): Query<InboxParams>,
+) -> PageResult {
+    let id = params.c.map(|c| c.to_string());
+    inbox_page(&state, &console, id.as_deref(), StatusCode::OK, None).await
+}
+
+async fn inbox_page(
+    state: &AppState,
+    console: &Console,
+    open_id: Option<&str>,
+    status: StatusCode,
+    problem: Option<String>,
+) -> PageResult {
+    let lang = console.lang;
+    let actor = &console.actor;
+    if !actor.allows(Action::ListConversations) {
+        return Err(forbidden(lang));
+    }
+    let fail = |e: sqlx::Error| internal(lang, &e);
+    let offset = state.config.attendance.utc_offset_minutes;
+    // Opening a conversation reads it: its unread count drops to zero.
+    if let Some(id) = open_id {
+        let outcome = async {
+            let mut work = Work::begin(state).await?;
+            service::mark_read(work.tx(), actor, id).await?;
+            work.commit(Effects::none()).await?;
+            Ok::<_, ServiceError>(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => {}
+            Err(ServiceError::Rejected(_)) => {
+                return Err(super::render::message_page(
+                    lang,
+                    StatusCode::NOT_FOUND,
+                    "console-not-found-title",
+                    "console-not-found-detail",
+                ));
+            }
+            Err(e) => return Err(internal(lang, &e)),
+        }
+    }
+    let rows = chat_db::list(&state.db, &actor.user_id, None, None, None, 100)
+        .await
+        .map_err(fail)?;
+    let conversations = rows
+        .into_iter()
+        .take(100)
+        .map(|c| Conversation {
+            current: open_id == Some(c.id.as_str()),
+            whatsapp: c.channel == "whatsapp",
+            at: date_time(lang, c.last_message_at, offset),
+            last: c.last_message.unwrap_or_default(),
+            unread: c.unread_count,
+            customer: c.customer_name,
+            id: c.id,
+        })
+        .collect();
+    let open = match open_id {
+        None => None,
+        Some(id) => {
+            let c = chat_db::get(state.db.pool(), id, &actor.user_id)
+                .await
+                .map_err(fail)?;
+            match c {
+                None => None,
+                Some(c) => {
+                    let mut rows = chat_db::messages(state.db.pool(), &c.id, None, 200)
+                        .await
+                        .map_err(fail)?;
+                    rows.reverse();
+                    let mut names: Vec<(String, String)> = Vec::new();
+                    for sender in rows.iter().filter_map(|m| m.sender_id.as_deref()) {
+                        if !names.iter().any(|(id, _)| id == sender)
+                            && let Some(user) =
+                                users::get(state.db.pool(), sender).await.map_err(fail)?
+                        {
+                            names.push((user.id, user.name));
+                        }
+                    }
+                    let messages = rows
+                        .into_iter()
+                        .map(|m| Message {
+                            author: m
+                                .sender_id
+                                .as_deref()
+                                .and_then(|s| {
+                                    names.iter().find(|(id, _)| id == s).map(|(_, n)| n.clone())
+                                })
+                                .unwrap_or_else(|| c.customer_name.clone()),
+                            from_customer: m.sender_kind == "customer",
+                            at: date_time(lang, m.created_at, offset),
+                            body: m.body,
+                        })
+                        .collect();
+                    Some(OpenConversation {
+                        whatsapp: c.channel == "whatsapp",
+                        customer: c.customer_name,
+                        id: c.id,
+                        messages,
+                    })
+                }
+            }
+        }
+    };
+    let chrome = Chrome::new(console, presence(state, console).await, "/chat");
+    Ok(page(
+        status,
+        &InboxPage {
+            chrome,
+            conversations,
+            open,
+            problem,
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ReplyForm {
+    #[serde(default)]
+    body: String,
+}
+
+pub(super) async fn reply(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<uuid::Uuid>,
+    Form(form): Form<ReplyForm>,
+) -> PageResult {
+    let id = id.to_string();
+    let outcome = async {
+        let mut work = Work::begin(&state).await?;
+        let applied =
+            service::reply(work.tx(), &state, &console.actor, &id, &form.body, None).await?;
+        work.commit(Effects::notices(applied.notices)).await?;
+        Ok::<_, ServiceError>(applied.value.to_whatsapp)
+    }
+    .await;
+    match outcome {
+        Ok(to_whatsapp) => {
+            if to_whatsapp {
+                state.helpdesk.wake.notify_one();
+            }
+            Ok(see_other(&format!("/chat?c={id}")))
+        }
+        Err(e) => {
+            let problem = Problems::from_service(console.lang, e)
+                .map_err(|r| *r)?
+                .general_with_fields();
+            inbox_page(
+                &state,
+                &console,
+                Some(&id),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                problem,
+            )
+            .await
+        }
+    }
+}
