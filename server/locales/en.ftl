@@ -174,3 +174,23 @@ chat-unread = unread messages
 chat-pick = Pick a conversation on the left.
 chat-reply = Reply
 chat-via-whatsapp = sent over WhatsApp
+
+## Customers
+nav-customers = Customers
+customers-search = Search by name, phone or e-mail
+customers-active = Active
+customers-inactive = Deleted (inactive)
+customers-empty = No customer matches. Add one with the form below.
+customers-name = Name
+customers-phone = Phone
+customers-city = City
+customers-address = Address
+customers-since = Since
+customers-actions = Actions
+customers-edit = Edit
+customers-delete = Delete
+customers-restore = Restore
+customers-new = New customer
+customers-edit-title = Edit customer
+customers-create = Add customer
+customers-save = Save changes

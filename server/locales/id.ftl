@@ -174,3 +174,23 @@ chat-unread = pesan belum dibaca
 chat-pick = Pilih percakapan di sebelah kiri.
 chat-reply = Balas
 chat-via-whatsapp = dikirim lewat WhatsApp
+
+## Pelanggan
+nav-customers = Pelanggan
+customers-search = Cari nama, telepon atau e-mail
+customers-active = Aktif
+customers-inactive = Dihapus (tidak aktif)
+customers-empty = Tidak ada pelanggan yang cocok. Tambahkan lewat formulir di bawah.
+customers-name = Nama
+customers-phone = Telepon
+customers-city = Kota
+customers-address = Alamat
+customers-since = Sejak
+customers-actions = Tindakan
+customers-edit = Ubah
+customers-delete = Hapus
+customers-restore = Pulihkan
+customers-new = Pelanggan baru
+customers-edit-title = Ubah data pelanggan
+customers-create = Tambah pelanggan
+customers-save = Simpan perubahan

@@ -15,6 +15,7 @@
 //! page's `htmx-config`) — and refuses framing.
 
 mod chat;
+mod customers;
 mod live;
 mod pages;
 pub mod render;
@@ -53,6 +54,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/tickets/{id}/messages", post(tickets::post_message))
         .route("/tickets/{id}/status", post(tickets::set_status))
         .route("/tickets/{id}/assign", post(tickets::assign))
+        .route("/customers", get(customers::list).post(customers::create))
+        .route("/customers/{id}", post(customers::update))
+        .route("/customers/{id}/delete", post(customers::delete))
+        .route("/customers/{id}/restore", post(customers::restore))
         .route("/chat", get(chat::inbox))
         .route("/chat/{id}/messages", post(chat::reply))
         .route("/attendance", get(pages::attendance_page))

@@ -39,7 +39,7 @@ pub(super) type PageResult = Result<Response, Response>;
 /// form; anything else is a message at the top of the page.
 #[derive(Debug, Default)]
 pub(super) struct Problems {
-    general: Option<String>,
+    pub(super) general: Option<String>,
     fields: Vec<FieldError>,
 }
 
@@ -57,6 +57,11 @@ impl Problems {
                     general: Some(lang.text("console-check-fields")),
                     fields: vec![FieldError::new(r.code, r.message)],
                 }
+            }
+            ServiceError::Rejected(r)
+                if r.reason == fieldops_sync::commands::RejectReason::Forbidden =>
+            {
+                return Err(Box::new(forbidden(lang)));
             }
             ServiceError::Rejected(r) => Self {
                 general: Some(r.message),
@@ -80,7 +85,15 @@ impl Problems {
         Some(text)
     }
 
-    fn field(&self, name: &str) -> Option<&str> {
+    /// Problems with fields found before any service was asked.
+    pub(super) fn fields(lang: Lang, fields: Vec<FieldError>) -> Self {
+        Self {
+            general: Some(lang.text("console-check-fields")),
+            fields,
+        }
+    }
+
+    pub(super) fn field(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|f| f.field == name || f.field.starts_with(&format!("{name}.")))

@@ -39,10 +39,15 @@ impl Chrome {
     pub fn new(console: &Console, presence: Presence, current: &'static str) -> Self {
         let lang = console.lang;
         let actor = &console.actor;
-        let pages: [(&'static str, &str, bool); 6] = [
+        let pages: [(&'static str, &str, bool); 7] = [
             ("/", "nav-dashboard", true),
             ("/tickets", "nav-tickets", actor.allows(Action::ListTickets)),
             ("/chat", "nav-chat", actor.allows(Action::ListConversations)),
+            (
+                "/customers",
+                "nav-customers",
+                actor.allows(Action::ListCustomers),
+            ),
             (
                 "/dispatch",
                 "nav-dispatch",

@@ -13,6 +13,7 @@ on_both_backends!(
     cs_return_technicians_and_decide_extensions,
     cs_work_a_ticket_from_the_list_to_resolved,
     cs_answer_customers_from_the_inbox,
+    cs_keep_customer_records,
 );
 
 async fn each_role_sees_only_what_it_may(backend: Backend) {
@@ -413,5 +414,114 @@ async fn cs_answer_customers_from_the_inbox(backend: Backend) {
             .status,
         403
     );
+    app.stop().await;
+}
+
+async fn cs_keep_customer_records(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let mut cs = Browser::signed_in_as(&app, "cs").await;
+    let list = cs.get("/customers").await;
+    assert!(list.html.contains("Hendra Gunawan"), "{}", list.html);
+    let refused = cs
+        .post(
+            "/customers",
+            &[
+                ("name", "Bu Ratna"),
+                ("phone", "12"),
+                ("lat", "-6.2"),
+                ("lon", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.html);
+    assert!(
+        refused.html.contains("value=\"Bu Ratna\""),
+        "what was typed stays"
+    );
+    assert!(
+        refused.html.contains("Masukkan angka."),
+        "the longitude is named"
+    );
+    let made = cs
+        .post(
+            "/customers",
+            &[
+                ("name", "Bu Ratna"),
+                ("phone", "0812-7777-1212"),
+                ("city", "Depok"),
+                ("address", "Jl. Margonda 10"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.html);
+    let found = cs.get(made.location()).await;
+    assert!(
+        found.html.contains("Bu Ratna") && found.html.contains("+6281277771212"),
+        "{}",
+        found.html
+    );
+    let duplicate = cs
+        .post(
+            "/customers",
+            &[("name", "Ratna lagi"), ("phone", "081277771212")],
+        )
+        .await;
+    assert_eq!(duplicate.status, 422);
+    assert!(
+        duplicate.html.contains("Sudah dipakai."),
+        "the phone is taken: {}",
+        duplicate.html
+    );
+
+    let admin = app.login_as("admin").await;
+    let api = app.get("/api/v1/customers?q=Ratna", &admin).await;
+    let id = api.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let edit = cs.get(&format!("/customers?edit={id}")).await;
+    assert!(edit.html.contains(&format!("action=\"/customers/{id}\"")));
+    let changed = cs
+        .post(
+            &format!("/customers/{id}"),
+            &[
+                ("name", "Ratna Sari"),
+                ("phone", "0812-7777-1212"),
+                ("city", "Depok"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.html);
+    let deleted = cs.post(&format!("/customers/{id}/delete"), &[]).await;
+    assert_eq!(deleted.status, 303);
+    let record = app.get(&format!("/api/v1/customers/{id}"), &admin).await;
+    assert_eq!(record.body["status"], "inactive");
+    assert_eq!(
+        record.body["name"], "Ratna Sari",
+        "soft delete keeps the record"
+    );
+    let inactive = cs.get("/customers?status=inactive").await;
+    assert!(inactive.html.contains("Ratna Sari") && inactive.html.contains("Pulihkan"));
+    assert_eq!(
+        cs.post(&format!("/customers/{id}/restore"), &[])
+            .await
+            .status,
+        303
+    );
+    let record = app.get(&format!("/api/v1/customers/{id}"), &admin).await;
+    assert_eq!(record.body["status"], "active");
+
+    // Sales read customers but change nothing.
+    let mut sales = Browser::signed_in_as(&app, "sales").await;
+    let list = sales.get("/customers").await;
+    assert!(list.html.contains("Ratna Sari") && !list.html.contains("id=\"customer-form\""));
+    assert_eq!(
+        sales
+            .post(&format!("/customers/{id}/delete"), &[])
+            .await
+            .status,
+        403
+    );
+    let mut tech = Browser::signed_in_as(&app, "technician").await;
+    assert_eq!(tech.get("/customers").await.status, 403);
     app.stop().await;
 }
