@@ -194,3 +194,18 @@ customers-new = New customer
 customers-edit-title = Edit customer
 customers-create = Add customer
 customers-save = Save changes
+
+## Users
+nav-users = Staff
+users-search = Search by name or e-mail
+users-role = Role
+users-shift = Shift
+users-shift-start = Shift starts
+users-shift-end = Shift ends
+users-inactive = inactive
+users-reset-password = Reset password
+users-deactivate = Deactivate
+users-activate = Reactivate
+users-new = New colleague
+users-create = Create account
+users-temporary-password = { $name }'s temporary password: { $password } — give it to them in person; their sessions have ended.

@@ -194,3 +194,18 @@ customers-new = Pelanggan baru
 customers-edit-title = Ubah data pelanggan
 customers-create = Tambah pelanggan
 customers-save = Simpan perubahan
+
+## Pengguna
+nav-users = Staf
+users-search = Cari nama atau e-mail
+users-role = Peran
+users-shift = Jam kerja
+users-shift-start = Jam kerja mulai
+users-shift-end = Jam kerja selesai
+users-inactive = tidak aktif
+users-reset-password = Atur ulang kata sandi
+users-deactivate = Nonaktifkan
+users-activate = Aktifkan kembali
+users-new = Rekan baru
+users-create = Buat akun
+users-temporary-password = Kata sandi sementara { $name }: { $password } — berikan langsung kepadanya; semua sesinya sudah diakhiri.

@@ -27,6 +27,50 @@ pub struct NewStaff {
     pub department_ids: Vec<String>,
 }
 
+/// A staff account as asked for: the fields as typed, the password in clear.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub role: Role,
+    pub password: String,
+    pub department_ids: Vec<String>,
+}
+
+/// Checks that `actor` may enrol the role, validates every field (all
+/// problems at once) and hashes the password — outside any transaction, as
+/// Argon2 takes a while; [`create`] then writes it.
+pub async fn prepare(
+    state: &AppState,
+    actor: &Actor,
+    e: Enrolment,
+) -> Result<NewStaff, ServiceError> {
+    crate::service::allow(actor, Action::CreateUser { role: e.role })?;
+    let mut v = Validator::new();
+    let email = v.check("email", domain::email(&e.email));
+    let name = v.check("name", domain::line(&e.name, 120));
+    let phone = e.phone.as_deref().map(|p| {
+        v.check(
+            "phone",
+            domain::phone_e164(p, &state.config.default_phone_region),
+        )
+    });
+    let pass = v.check("password", domain::new_password(&e.password));
+    if e.role == Role::Customer {
+        v.add("role", "customers register through /api/v1/auth/register");
+    }
+    v.finish()?;
+    Ok(NewStaff {
+        email,
+        name,
+        phone,
+        role: e.role,
+        password_hash: password::hash(pass).await?,
+        department_ids: e.department_ids,
+    })
+}
+
 /// Creates `new` in `tx`, in its departments; `by` is who did it (none from
 /// the command line).
 pub async fn create(tx: &mut Tx, by: Option<&str>, new: NewStaff) -> Result<UserRow, ServiceError> {

@@ -21,6 +21,7 @@ mod pages;
 pub mod render;
 pub mod session;
 mod tickets;
+mod users;
 
 use axum::Router;
 use axum::extract::Path;
@@ -58,6 +59,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/customers/{id}", post(customers::update))
         .route("/customers/{id}/delete", post(customers::delete))
         .route("/customers/{id}/restore", post(customers::restore))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}/deactivate", post(users::deactivate))
+        .route("/users/{id}/activate", post(users::activate))
+        .route("/users/{id}/reset-password", post(users::reset_password))
+        .route("/users/{id}/shift", post(users::set_shift))
         .route("/chat", get(chat::inbox))
         .route("/chat/{id}/messages", post(chat::reply))
         .route("/attendance", get(pages::attendance_page))

@@ -39,7 +39,7 @@ impl Chrome {
     pub fn new(console: &Console, presence: Presence, current: &'static str) -> Self {
         let lang = console.lang;
         let actor = &console.actor;
-        let pages: [(&'static str, &str, bool); 7] = [
+        let pages: [(&'static str, &str, bool); 8] = [
             ("/", "nav-dashboard", true),
             ("/tickets", "nav-tickets", actor.allows(Action::ListTickets)),
             ("/chat", "nav-chat", actor.allows(Action::ListConversations)),
@@ -48,6 +48,7 @@ impl Chrome {
                 "nav-customers",
                 actor.allows(Action::ListCustomers),
             ),
+            ("/users", "nav-users", actor.allows(Action::ListUsers)),
             (
                 "/dispatch",
                 "nav-dispatch",

@@ -89,3 +89,18 @@ pub async fn set_shift(tx: &mut Tx, user_id: &str, shift: Option<(i64, i64)>) ->
     .await?;
     Ok(())
 }
+
+/// Every agent's shift as `HH:MM` start and end (`None`: any time).
+pub async fn shifts(
+    ex: impl sqlx::AnyExecutor<'_>,
+) -> sqlx::Result<Vec<(String, Option<String>, Option<String>)>> {
+    let rows: Vec<(String, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT user_id, shift_start_min, shift_end_min FROM agent_rotation")
+            .fetch_all(ex)
+            .await?;
+    let clock = |m: Option<i64>| m.map(|m| format!("{:02}:{:02}", m / 60, m % 60));
+    Ok(rows
+        .into_iter()
+        .map(|(id, start, end)| (id, clock(start), clock(end)))
+        .collect())
+}

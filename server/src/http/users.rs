@@ -10,9 +10,9 @@ use super::extract::{Json, Page, PageRequest, Path, Query, nullable};
 use super::views::UserView;
 use crate::AppState;
 use crate::accounts::staff;
-use crate::auth::{Action, Actor, password};
+use crate::auth::{Action, Actor};
 use crate::db::users;
-use crate::domain::{self, Role, Status, Validator};
+use crate::domain::{Role, Status};
 use crate::error::{ApiError, ApiResult};
 use crate::work::{Effects, Work};
 
@@ -122,31 +122,15 @@ pub async fn create(
     actor: Actor,
     Json(req): Json<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    actor.authorize(Action::CreateUser { role: req.role })?;
-    let mut v = Validator::new();
-    let email = v.check("email", domain::email(&req.email));
-    let name = v.check("name", domain::line(&req.name, 120));
-    let phone = match req.phone.as_deref() {
-        Some(p) => Some(v.check(
-            "phone",
-            domain::phone_e164(p, &state.config.default_phone_region),
-        )),
-        None => None,
-    };
-    let pass = v.check("password", domain::new_password(&req.password));
-    if req.role == Role::Customer {
-        v.add("role", "customers register through /api/v1/auth/register");
-    }
-    v.finish()?;
-    let password_hash = password::hash(pass).await?;
-    let new = staff::NewStaff {
-        email,
-        name,
-        phone,
+    let enrolment = staff::Enrolment {
+        email: req.email,
+        name: req.name,
+        phone: req.phone,
         role: req.role,
-        password_hash,
+        password: req.password,
         department_ids: req.department_ids.iter().map(Uuid::to_string).collect(),
     };
+    let new = staff::prepare(&state, &actor, enrolment).await?;
     let mut work = Work::begin(&state).await?;
     let row = staff::create(work.tx(), Some(&actor.user_id), new.clone()).await?;
     let body = UserView::new(row, new.department_ids);

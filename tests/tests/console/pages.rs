@@ -14,6 +14,7 @@ on_both_backends!(
     cs_work_a_ticket_from_the_list_to_resolved,
     cs_answer_customers_from_the_inbox,
     cs_keep_customer_records,
+    staff_accounts_follow_the_policy,
 );
 
 async fn each_role_sees_only_what_it_may(backend: Backend) {
@@ -523,5 +524,96 @@ async fn cs_keep_customer_records(backend: Backend) {
     );
     let mut tech = Browser::signed_in_as(&app, "technician").await;
     assert_eq!(tech.get("/customers").await.status, 403);
+    app.stop().await;
+}
+
+async fn staff_accounts_follow_the_policy(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let mut cs = Browser::signed_in_as(&app, "cs").await;
+    let list = cs.get("/users").await;
+    assert_eq!(list.status, 200);
+    assert!(
+        list.html.contains("Budi Hartono") || list.html.contains("tech1@example.com"),
+        "{}",
+        list.html
+    );
+    // CS enrol technicians and CS, nobody else (the role list says so too).
+    assert!(list.html.contains("value=\"technician\"") && !list.html.contains("value=\"admin\""));
+    let refused = cs
+        .post(
+            "/users",
+            &[
+                ("name", "Joko"),
+                ("email", "bukan-email"),
+                ("role", "technician"),
+                ("password", "pw"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.html);
+    assert!(refused.html.contains("value=\"Joko\"") && refused.html.contains("field invalid"));
+    let sneaky = cs
+        .post(
+            "/users",
+            &[
+                ("name", "Boss"),
+                ("email", "boss2@example.com"),
+                ("role", "admin"),
+                ("password", "password-9"),
+            ],
+        )
+        .await;
+    assert_eq!(sneaky.status, 403, "CS cannot make an admin");
+    let made = cs
+        .post(
+            "/users",
+            &[
+                ("name", "Joko Susilo"),
+                ("email", "joko@example.com"),
+                ("role", "technician"),
+                ("password", "password-9"),
+                ("phone", "0812-1111-2222"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.html);
+    let joko = app.login("joko@example.com", "password-9").await;
+    let admin = app.login_as("admin").await;
+    let found = app.get("/api/v1/users?q=joko", &admin).await;
+    let id = found.body["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let shift = cs
+        .post(
+            &format!("/users/{id}/shift"),
+            &[("start", "08:00"), ("end", "17:00")],
+        )
+        .await;
+    assert_eq!(shift.status, 303, "{}", shift.html);
+    assert!(cs.get("/users").await.html.contains("value=\"08:00\""));
+    let reset = cs.post(&format!("/users/{id}/reset-password"), &[]).await;
+    assert_eq!(reset.status, 200, "{}", reset.html);
+    assert!(
+        reset.html.contains("Kata sandi sementara Joko Susilo"),
+        "{}",
+        reset.html
+    );
+    assert_eq!(
+        app.get("/api/v1/me", &joko).await.status,
+        401,
+        "the reset ended Joko's sessions"
+    );
+    let off = cs.post(&format!("/users/{id}/deactivate"), &[]).await;
+    assert_eq!(off.status, 303);
+    let user = app.get(&format!("/api/v1/users/{id}"), &admin).await;
+    assert_eq!(user.body["status"], "inactive");
+    assert_eq!(
+        cs.post(&format!("/users/{id}/activate"), &[]).await.status,
+        303
+    );
+
+    let mut sales = Browser::signed_in_as(&app, "sales").await;
+    assert_eq!(sales.get("/users").await.status, 403);
     app.stop().await;
 }
