@@ -209,3 +209,4 @@ users-activate = Aktifkan kembali
 users-new = Rekan baru
 users-create = Buat akun
 users-temporary-password = Kata sandi sementara { $name }: { $password } — berikan langsung kepadanya; semua sesinya sudah diakhiri.
+board-newest-only = Menampilkan 200 terbaru; saring lewat API atau selesaikan sebagian dulu.
