@@ -90,49 +90,10 @@ code_enum!(
     }
 );
 
-code_enum!(
-    /// How urgent a ticket is; `urgent` is assigned first and has the shortest SLA.
-    Priority {
-        Low => "low",
-        Normal => "normal",
-        High => "high",
-        Urgent => "urgent",
-    }
-);
-
-impl Priority {
-    /// One step more urgent (urgent stays urgent).
-    pub fn raised(self) -> Self {
-        match self {
-            Priority::Low => Priority::Normal,
-            Priority::Normal => Priority::High,
-            Priority::High | Priority::Urgent => Priority::Urgent,
-        }
-    }
-}
-
-code_enum!(
-    /// A ticket's life: open → in_progress → resolved → closed; resolved may reopen.
-    TicketStatus {
-        Open => "open",
-        InProgress => "in_progress",
-        Resolved => "resolved",
-        Closed => "closed",
-    }
-);
-
-impl TicketStatus {
-    /// Whether a ticket may go from `self` to `to`.
-    pub fn can_become(self, to: TicketStatus) -> bool {
-        use TicketStatus::*;
-        matches!(
-            (self, to),
-            (Open, InProgress | Resolved | Closed)
-                | (InProgress, Open | Resolved | Closed)
-                | (Resolved, Open | Closed)
-        )
-    }
-}
+/// How urgent a ticket is, and where a ticket is in its life: the sync
+/// documents' own enums, so the server and the phones share one vocabulary
+/// (and the ticket state machine, `TicketStatus::can_become`).
+pub use fieldops_sync::docs::ticket::{Priority, TicketStatus};
 
 /// A ticket number as people read it over the phone: `TKT-000123`.
 pub fn ticket_number(seq: i64) -> String {

@@ -23,7 +23,7 @@ use crate::accounts::{sessions, staff};
 use crate::auth::Action;
 use crate::auth::policy::VisitScope;
 use crate::auth::throttle::ClientAddr;
-use crate::db::visits::{self as visit_db, VisitFilter, VisitRow};
+use crate::db::visits::{self as visit_db, VisitFilter, VisitRow, VisitStatus};
 use crate::db::{
     assignments, customers, departments, extensions as ext_db, now_ms, ticket_queries, users,
 };
@@ -426,10 +426,10 @@ pub(super) async fn dashboard(State(state): State<AppState>, console: Console) -
     let todays = visit_db::list(state.db.pool(), &filter, None, 1000)
         .await
         .map_err(fail)?;
-    let visits = fieldops_sync::docs::visit::VisitStatus::ALL
+    let visits = VisitStatus::ALL
         .iter()
         .map(|s| {
-            let n = todays.iter().filter(|v| v.status == s.as_str()).count();
+            let n = todays.iter().filter(|v| v.status == *s).count();
             (lang.text(&format!("visit-status-{}", s.as_str())), n)
         })
         .collect();
@@ -572,19 +572,31 @@ async fn board(state: &AppState, console: &Console) -> Result<Vec<Column>, sqlx:
     let lang = console.lang;
     let today = state.config.attendance.today(now_ms());
     let base = scoped_filter(console.actor.visit_scope());
-    let of_status = |status: &str| VisitFilter {
-        status: Some(status.to_owned()),
+    let of_status = |status: VisitStatus| VisitFilter {
+        status: Some(status),
         ..base.clone()
     };
-    let open = visit_db::list(state.db.pool(), &of_status("open"), None, 200).await?;
-    let assigned = visit_db::list(state.db.pool(), &of_status("assigned"), None, 200).await?;
-    let in_progress = visit_db::list(state.db.pool(), &of_status("in_progress"), None, 200).await?;
+    let open = visit_db::list(state.db.pool(), &of_status(VisitStatus::Open), None, 200).await?;
+    let assigned = visit_db::list(
+        state.db.pool(),
+        &of_status(VisitStatus::Assigned),
+        None,
+        200,
+    )
+    .await?;
+    let in_progress = visit_db::list(
+        state.db.pool(),
+        &of_status(VisitStatus::InProgress),
+        None,
+        200,
+    )
+    .await?;
     let done = visit_db::list(
         state.db.pool(),
         &VisitFilter {
             from_day: Some(today),
             to_day: Some(today),
-            ..of_status("done")
+            ..of_status(VisitStatus::Done)
         },
         None,
         200,

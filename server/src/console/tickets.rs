@@ -182,8 +182,8 @@ pub(super) async fn list(
     let search = params.q.trim();
     let filter = ticket_queries::TicketFilter {
         search: Some(search.chars().take(100).collect::<String>()).filter(|s| !s.is_empty()),
-        status: TicketStatus::parse(&params.status),
-        priority: Priority::parse(&params.priority),
+        status: params.status.parse().ok(),
+        priority: params.priority.parse().ok(),
         assignee: match params.assigned.as_str() {
             "me" => Some(Some(actor.user_id.clone())),
             "unassigned" => Some(None),
@@ -486,7 +486,7 @@ pub(super) async fn set_status(
     Form(form): Form<StatusForm>,
 ) -> PageResult {
     let id = id.to_string();
-    let Some(to) = TicketStatus::parse(&form.status) else {
+    let Ok(to) = form.status.parse::<TicketStatus>() else {
         return ticket_page(
             &state,
             &console,

@@ -113,13 +113,14 @@ pub async fn overlapping(
     start_day: i64,
     end_day: i64,
 ) -> sqlx::Result<Option<(String, String)>> {
-    sqlx::query_as(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT v.id, v.title FROM assignments a JOIN visits v ON v.id = a.visit_id \
          WHERE a.technician_id = $1 AND a.state = 'active' AND v.id <> $2 \
-           AND v.status NOT IN ('done', 'cancelled') \
+           AND v.status NOT IN ({}) \
            AND v.start_day <= $4 AND v.start_day + v.planned_days - 1 >= $3 \
          LIMIT 1",
-    )
+        super::visits::sql_list(&super::visits::VisitStatus::CLOSED)
+    )))
     .bind(technician_id)
     .bind(visit_id)
     .bind(start_day)

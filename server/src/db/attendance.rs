@@ -120,11 +120,12 @@ pub async fn expected_on(ex: impl AnyExecutor<'_>, day: i64) -> sqlx::Result<Vec
                 u.name AS technician_name, v.title, v.site_address, v.status AS visit_status, \
                 v.emergency \
          FROM assignments a JOIN visits v ON v.id = a.visit_id JOIN users u ON u.id = a.technician_id \
-         WHERE a.state <> 'released' AND v.status <> 'cancelled' \
+         WHERE a.state <> 'released' AND v.status <> $2 \
            AND v.start_day <= $1 AND v.start_day + v.planned_days - 1 >= $1 \
          ORDER BY v.id, a.claimed_at",
     )
     .bind(day)
+    .bind(super::visits::VisitStatus::Cancelled.as_str())
     .fetch_all(ex)
     .await
 }

@@ -9,13 +9,16 @@ use sqlx::{AnyExecutor, FromRow};
 
 use super::{Backend, Tx, new_id, now_ms};
 
-/// Where a visit is in its life.
-pub mod status {
-    pub const OPEN: &str = "open";
-    pub const ASSIGNED: &str = "assigned";
-    pub const IN_PROGRESS: &str = "in_progress";
-    pub const DONE: &str = "done";
-    pub const CANCELLED: &str = "cancelled";
+pub use fieldops_sync::docs::visit::VisitStatus;
+
+/// `'open', 'in_progress'`: statuses as an SQL list, from the one state
+/// machine ([`VisitStatus`]); the codes are the enum's own constants.
+pub fn sql_list(statuses: &[VisitStatus]) -> String {
+    statuses
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -35,7 +38,8 @@ pub struct VisitRow {
     pub planned_days: i64,
     pub technician_quota: i64,
     pub seats_taken: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: VisitStatus,
     pub emergency: i64,
     pub summary: Option<String>,
     pub cancel_reason: Option<String>,
@@ -53,14 +57,12 @@ impl VisitRow {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.status == status::DONE || self.status == status::CANCELLED
+        self.status.is_closed()
     }
 
-    /// Open for claims: not closed and a seat left.
+    /// Open for claims: a status that takes claims and a seat left.
     pub fn in_pool(&self) -> bool {
-        !self.is_closed()
-            && self.status != status::ASSIGNED
-            && self.seats_taken < self.technician_quota
+        self.status.accepts_claims() && self.seats_taken < self.technician_quota
     }
 }
 
@@ -90,7 +92,7 @@ pub struct VisitFields {
 /// Filters of the visit list; all optional and combined with AND.
 #[derive(Debug, Clone, Default)]
 pub struct VisitFilter {
-    pub status: Option<String>,
+    pub status: Option<VisitStatus>,
     pub customer_id: Option<String>,
     /// Visits this technician holds (or held to completion).
     pub technician_id: Option<String>,
@@ -112,7 +114,7 @@ pub async fn insert(tx: &mut Tx, f: &VisitFields, created_by: &str) -> sqlx::Res
         "INSERT INTO visits (id, customer_id, ticket_id, department_id, title, description, \
              site_address, site_lat, site_lon, scheduled_start, start_day, planned_days, \
              technician_quota, seats_taken, status, emergency, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 'open', 0, $14, $15, $15)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $16, 0, $14, $15, $15)",
     )
     .bind(&id)
     .bind(&f.customer_id)
@@ -129,6 +131,7 @@ pub async fn insert(tx: &mut Tx, f: &VisitFields, created_by: &str) -> sqlx::Res
     .bind(f.technician_quota)
     .bind(created_by)
     .bind(now)
+    .bind(VisitStatus::Open.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -239,9 +242,10 @@ fn overlaps_of(n: usize) -> String {
          FROM visits t \
          JOIN assignments a ON a.technician_id IN ({params}) AND a.state = 'active' \
          JOIN visits o ON o.id = a.visit_id \
-         WHERE t.id = $1 AND o.id <> t.id AND o.status NOT IN ('done', 'cancelled') \
+         WHERE t.id = $1 AND o.id <> t.id AND o.status NOT IN ({closed}) \
            AND o.start_day <= t.start_day + t.planned_days - 1 \
-           AND o.start_day + o.planned_days - 1 >= t.start_day"
+           AND o.start_day + o.planned_days - 1 >= t.start_day",
+        closed = sql_list(&VisitStatus::CLOSED),
     )
 }
 
@@ -286,23 +290,29 @@ pub async fn lock_technician(tx: &mut Tx, backend: Backend, user_id: &str) -> sq
     Ok(())
 }
 
-const FILTER: &str = "($1 IS NULL OR v.status = $1) \
+/// The list filters; `{claimable}` is [`VisitStatus::CLAIMABLE`].
+static FILTER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "($1 IS NULL OR v.status = $1) \
     AND ($2 IS NULL OR v.customer_id = $2) \
     AND ($3 IS NULL OR EXISTS (SELECT 1 FROM assignments a WHERE a.visit_id = v.id \
          AND a.technician_id = $3 AND a.state <> 'released')) \
-    AND ($4 = 0 OR (v.status IN ('open', 'in_progress') AND v.seats_taken < v.technician_quota)) \
+    AND ($4 = 0 OR (v.status IN ({claimable}) AND v.seats_taken < v.technician_quota)) \
     AND ($5 IS NULL OR v.start_day + v.planned_days - 1 >= $5) \
     AND ($6 IS NULL OR v.start_day <= $6) \
-    AND ($7 IS NULL OR (v.status IN ('open', 'in_progress') AND v.seats_taken < v.technician_quota) \
+    AND ($7 IS NULL OR (v.status IN ({claimable}) AND v.seats_taken < v.technician_quota) \
          OR EXISTS (SELECT 1 FROM assignments a WHERE a.visit_id = v.id \
                     AND a.technician_id = $7 AND a.state <> 'released')) \
-    AND ($8 = 0 OR (v.site_lat BETWEEN $9 AND $10 AND v.site_lon BETWEEN $11 AND $12))";
+    AND ($8 = 0 OR (v.site_lat BETWEEN $9 AND $10 AND v.site_lon BETWEEN $11 AND $12))",
+        claimable = sql_list(&VisitStatus::CLAIMABLE),
+    )
+});
 
 fn bind_filter<'q>(
     q: sqlx::query::QueryAs<'q, sqlx::Any, VisitRow, sqlx::any::AnyArguments>,
     f: &'q VisitFilter,
 ) -> sqlx::query::QueryAs<'q, sqlx::Any, VisitRow, sqlx::any::AnyArguments> {
-    q.bind(f.status.as_deref())
+    q.bind(f.status.map(VisitStatus::as_str))
         .bind(f.customer_id.as_deref())
         .bind(f.technician_id.as_deref())
         .bind(i64::from(f.pool_only))
@@ -327,7 +337,8 @@ pub async fn list(
     limit: u32,
 ) -> sqlx::Result<Vec<VisitRow>> {
     let sql = format!(
-        "{SELECT} WHERE {FILTER} AND ($13 IS NULL OR v.id < $13) ORDER BY v.id DESC LIMIT $14"
+        "{SELECT} WHERE {} AND ($13 IS NULL OR v.id < $13) ORDER BY v.id DESC LIMIT $14",
+        *FILTER
     );
     bind_filter(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter)
         .bind(after)
@@ -342,22 +353,29 @@ pub async fn candidates(
     filter: &VisitFilter,
     cap: u32,
 ) -> sqlx::Result<Vec<VisitRow>> {
-    let sql = format!("{SELECT} WHERE {FILTER} ORDER BY v.start_day, v.id LIMIT $13");
+    let sql = format!(
+        "{SELECT} WHERE {} ORDER BY v.start_day, v.id LIMIT $13",
+        *FILTER
+    );
     bind_filter(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter)
         .bind(i64::from(cap))
         .fetch_all(ex)
         .await
 }
 
-/// Writes every editable field.
-pub async fn update(tx: &mut Tx, id: &str, f: &VisitFields) -> sqlx::Result<()> {
+/// Writes every editable field and `status` (the caller holds the row's
+/// lock and computed it: a new quota can fill or free the last seat).
+pub async fn update(
+    tx: &mut Tx,
+    id: &str,
+    f: &VisitFields,
+    status: VisitStatus,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE visits SET ticket_id = $2, department_id = $3, title = $4, description = $5, \
              site_address = $6, site_lat = $7, site_lon = $8, scheduled_start = $9, \
-             start_day = $10, planned_days = $11, technician_quota = $12, \
-             status = CASE WHEN status IN ('open', 'assigned') THEN \
-                 CASE WHEN seats_taken >= $12 THEN 'assigned' ELSE 'open' END ELSE status END, \
-             updated_at = $13 \
+             start_day = $10, planned_days = $11, technician_quota = $12, status = $13, \
+             updated_at = $14 \
          WHERE id = $1",
     )
     .bind(id)
@@ -372,76 +390,107 @@ pub async fn update(tx: &mut Tx, id: &str, f: &VisitFields) -> sqlx::Result<()> 
     .bind(f.start_day)
     .bind(f.planned_days)
     .bind(f.technician_quota)
+    .bind(status.as_str())
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// The claim gate: takes one seat if one is left, the visit is claimable and
-/// its schedule is still the one the caller checked. `false`: nothing written.
-/// Filling the last seat moves an `open` visit to `assigned` and ends its
-/// emergency.
+/// The claim gate: takes one seat if one is left, the visit takes claims
+/// ([`VisitStatus::accepts_claims`]) and its schedule is still the one the
+/// caller checked. `false`: nothing written. The seat is taken by one
+/// conditional `UPDATE` (the quota's guard); what the seats then mean for
+/// the status ([`VisitStatus::with_seats`]) is written on the row that
+/// `UPDATE` has just locked, and filling the last seat ends an emergency.
 pub async fn take_seat(
     tx: &mut Tx,
     id: &str,
     start_day: i64,
     planned_days: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE visits SET seats_taken = seats_taken + 1, \
-             status = CASE WHEN seats_taken + 1 >= technician_quota AND status = 'open' \
-                      THEN 'assigned' ELSE status END, \
-             emergency = CASE WHEN seats_taken + 1 >= technician_quota THEN 0 ELSE emergency END, \
-             updated_at = $4 \
+    let sql = format!(
+        "UPDATE visits SET seats_taken = seats_taken + 1, updated_at = $4 \
          WHERE id = $1 AND seats_taken < technician_quota \
-           AND status IN ('open', 'in_progress') AND start_day = $2 AND planned_days = $3",
-    )
-    .bind(id)
-    .bind(start_day)
-    .bind(planned_days)
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+           AND status IN ({}) AND start_day = $2 AND planned_days = $3 \
+         RETURNING seats_taken, technician_quota, status",
+        sql_list(&VisitStatus::CLAIMABLE)
+    );
+    let taken: Option<(i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(start_day)
+        .bind(planned_days)
+        .bind(now_ms())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some((seats, quota, status)) = taken else {
+        return Ok(false);
+    };
+    if seats >= quota {
+        let status = VisitStatus::try_from(status).map_err(|e| sqlx::Error::Decode(e.into()))?;
+        sqlx::query("UPDATE visits SET status = $2, emergency = 0 WHERE id = $1")
+            .bind(id)
+            .bind(status.with_seats(seats, quota).as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(true)
 }
 
-/// Gives a seat back: an `assigned` visit reopens; `emergency` marks it for
-/// the emergency pool.
+/// Gives a seat back: the status follows the seats (an `assigned` visit
+/// opens again); `emergency` marks it for the emergency pool.
 pub async fn free_seat(tx: &mut Tx, id: &str, emergency: bool) -> sqlx::Result<()> {
-    sqlx::query(
+    let freed: Option<(i64, i64, String)> = sqlx::query_as(
         "UPDATE visits SET seats_taken = seats_taken - 1, \
-             status = CASE WHEN status = 'assigned' THEN 'open' ELSE status END, \
              emergency = CASE WHEN $2 = 1 THEN 1 ELSE emergency END, updated_at = $3 \
-         WHERE id = $1 AND seats_taken > 0",
+         WHERE id = $1 AND seats_taken > 0 \
+         RETURNING seats_taken, technician_quota, status",
     )
     .bind(id)
     .bind(i64::from(emergency))
     .bind(now_ms())
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
+    if let Some((seats, quota, status)) = freed {
+        let status = VisitStatus::try_from(status).map_err(|e| sqlx::Error::Decode(e.into()))?;
+        let next = status.with_seats(seats, quota);
+        if next != status {
+            sqlx::query("UPDATE visits SET status = $2 WHERE id = $1")
+                .bind(id)
+                .bind(next.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
     Ok(())
 }
 
-/// Moves the visit from one of `from` to `to`; `false` when it was elsewhere.
-pub async fn transition(tx: &mut Tx, id: &str, from: &[&str], to: &str) -> sqlx::Result<bool> {
-    let list = from
-        .iter()
-        .map(|s| format!("'{s}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let now = now_ms();
+/// Moves the visit from one of `from` to `to` (moves the state machine
+/// allows, [`VisitStatus::can_become`]); `false` when it was elsewhere.
+/// Done stamps `completed_at` (reopening clears it), cancelled
+/// `cancelled_at`.
+pub async fn transition(
+    tx: &mut Tx,
+    id: &str,
+    from: &[VisitStatus],
+    to: VisitStatus,
+) -> sqlx::Result<bool> {
+    debug_assert!(from.iter().all(|f| f.can_become(to)), "{from:?} → {to:?}");
+    let stamp = match to {
+        VisitStatus::Done => "completed_at = $3,",
+        VisitStatus::InProgress => "completed_at = NULL,",
+        VisitStatus::Cancelled => "cancelled_at = $3,",
+        VisitStatus::Open | VisitStatus::Assigned => "",
+    };
     let sql = format!(
-        "UPDATE visits SET status = $2, updated_at = $3, \
-             completed_at = CASE WHEN $2 = 'done' THEN $3 WHEN $2 = 'in_progress' THEN NULL \
-                            ELSE completed_at END, \
-             cancelled_at = CASE WHEN $2 = 'cancelled' THEN $3 ELSE cancelled_at END \
-         WHERE id = $1 AND status IN ({list})"
+        "UPDATE visits SET {stamp} status = $2, updated_at = $3 \
+         WHERE id = $1 AND status IN ({})",
+        sql_list(from)
     );
     let done = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
-        .bind(to)
-        .bind(now)
+        .bind(to.as_str())
+        .bind(now_ms())
         .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected() == 1)

@@ -109,7 +109,7 @@ impl VisitView {
             planned_days: v.planned_days,
             technician_quota: v.technician_quota,
             seats_taken: v.seats_taken,
-            status: v.status,
+            status: v.status.as_str().to_owned(),
             emergency: v.emergency == 1,
             summary: v.summary,
             cancel_reason: v.cancel_reason,

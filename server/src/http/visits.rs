@@ -14,7 +14,7 @@ use super::visit_views::{ClaimView, Site, VisitView};
 use crate::AppState;
 use crate::auth::{Action, Actor, VisitScope};
 use crate::db::assignments;
-use crate::db::visits::{self as visit_db, VisitFilter, VisitRow};
+use crate::db::visits::{self as visit_db, VisitFilter, VisitRow, VisitStatus};
 use crate::domain::{self, GeoPoint, Validator};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::visits::{self, claims, lifecycle, parse_day};
@@ -134,14 +134,19 @@ pub async fn list(
     actor.authorize(Action::ListVisits)?;
     let page = PageRequest::parse(params.limit, params.cursor.as_deref())?;
     let mut v = Validator::new();
-    if let Some(s) = &params.status
-        && !["open", "assigned", "in_progress", "done", "cancelled"].contains(&s.as_str())
-    {
-        v.add(
-            "status",
-            "must be open, assigned, in_progress, done or cancelled",
-        );
-    }
+    let status = match params.status.as_deref() {
+        None => None,
+        Some(s) => match s.parse::<VisitStatus>() {
+            Ok(status) => Some(status),
+            Err(_) => {
+                v.add(
+                    "status",
+                    "must be open, assigned, in_progress, done or cancelled",
+                );
+                None
+            }
+        },
+    };
     let from_day = params
         .from
         .as_deref()
@@ -164,7 +169,7 @@ pub async fn list(
     v.finish()?;
     let near = near.flatten();
     let mut filter = VisitFilter {
-        status: params.status.clone(),
+        status,
         customer_id: params.customer_id.map(|c| c.to_string()),
         technician_id: params.technician_id.map(|t| t.to_string()),
         pool_only: params.pool.unwrap_or(false),

@@ -13,7 +13,7 @@
 
 use automerge::AutoCommit;
 use fieldops_sync::docs::DocumentSchema;
-use fieldops_sync::docs::visit::{Assignment, AssignmentState, Site, Visit, VisitStatus};
+use fieldops_sync::docs::visit::{Assignment, AssignmentState, Site, Visit};
 use fieldops_sync::ids::{AssignmentId, DepartmentId, DocId, DocKind, UserId};
 use fieldops_sync::protocol::DropReason;
 
@@ -28,14 +28,7 @@ fn visit_doc(
     held: &[assignments::AssignmentRow],
     current: Option<Visit>,
 ) -> anyhow::Result<Visit> {
-    let status = match row.status.as_str() {
-        "open" => VisitStatus::Open,
-        "assigned" => VisitStatus::Assigned,
-        "in_progress" => VisitStatus::InProgress,
-        "done" => VisitStatus::Done,
-        "cancelled" => VisitStatus::Cancelled,
-        other => anyhow::bail!("visit {} has an unknown status {other:?}", row.id),
-    };
+    let status = row.status;
     let assignments = held
         .iter()
         .map(|a| {

@@ -32,9 +32,7 @@
 
 use automerge::AutoCommit;
 use fieldops_sync::docs::DocumentSchema;
-use fieldops_sync::docs::ticket::{
-    Author, Priority as DocPriority, Ticket, TicketMessage, TicketNumber, TicketStatus as DocStatus,
-};
+use fieldops_sync::docs::ticket::{Author, Ticket, TicketMessage, TicketNumber};
 use fieldops_sync::ids::{DepartmentId, DocKind, ItemId, UserId};
 use fieldops_sync::protocol::DropReason;
 use fieldops_sync::rules::{Violation, ViolationReason, WriteError};
@@ -77,16 +75,7 @@ fn ticket_doc(
         .number
         .parse()
         .map_err(|e| anyhow::anyhow!("ticket {} has a bad number: {e}", row.id))?;
-    let priority: DocPriority = row
-        .priority
-        .as_str()
-        .parse()
-        .map_err(|_| anyhow::anyhow!("ticket {} has a bad priority", row.id))?;
-    let status: DocStatus = row
-        .status
-        .as_str()
-        .parse()
-        .map_err(|_| anyhow::anyhow!("ticket {} has a bad status", row.id))?;
+    let (priority, status) = (row.priority, row.status);
     Ok(Ticket {
         number,
         subject: row.subject.clone(),

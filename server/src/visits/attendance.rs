@@ -8,7 +8,7 @@ use super::{distance_m, ensure_not_closed, record_transition, visit_data, visit_
 use crate::auth::{Action, Actor};
 use crate::config::AttendanceConfig;
 use crate::db::attendance::{self, AttendanceRow, NewAttendance};
-use crate::db::visits::{self, status};
+use crate::db::visits::{self, VisitStatus};
 use crate::db::{Backend, Db, Tx, assignments, audit, now_ms};
 use crate::service::{Applied, Notice, ServiceResult, allow, reject, reject_as};
 
@@ -146,8 +146,8 @@ pub async fn attend(
         visits::transition(
             tx,
             visit_id,
-            &[status::OPEN, status::ASSIGNED],
-            status::IN_PROGRESS,
+            &[VisitStatus::Open, VisitStatus::Assigned],
+            VisitStatus::InProgress,
         )
         .await?;
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{ensure_not_closed, record_transition, visit_data, visit_not_found};
 use crate::auth::{Action, Actor};
-use crate::db::visits::{self, VisitRow, status};
+use crate::db::visits::{self, VisitRow, VisitStatus};
 use crate::db::{Backend, Tx, assignments, audit, is_unique_violation};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject, reject_as};
 
@@ -265,7 +265,9 @@ async fn release(
         notices.push(Notice::user("assignment.released", &technician_id, data));
     }
     notices.extend(record_transition(tx, &actor.user_id, &before, &after).await?);
-    debug_assert!(after.status != status::ASSIGNED || after.seats_taken >= after.technician_quota);
+    debug_assert!(
+        after.status != VisitStatus::Assigned || after.seats_taken >= after.technician_quota
+    );
     Ok(Applied {
         value: SeatChange {
             visit: after,

@@ -444,7 +444,7 @@ mod tests {
             planned_days,
             technician_quota: 1,
             seats_taken: 0,
-            status: visits::status::OPEN.into(),
+            status: visits::VisitStatus::Open,
             emergency: 0,
             summary: None,
             cancel_reason: None,

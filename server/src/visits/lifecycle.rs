@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{ensure_not_closed, parse_day, record_transition, visit_data, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::config::AttendanceConfig;
-use crate::db::visits::{self, VisitFields, VisitRow, status};
+use crate::db::visits::{self, VisitFields, VisitRow, VisitStatus};
 use crate::db::{Backend, Tx, assignments, audit, customers, departments, now_ms};
 use crate::domain::{self, GeoPoint, Site, Status, Validator};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject, reject_as};
@@ -238,7 +238,10 @@ pub async fn update(
             ),
         ));
     }
-    visits::update(tx, visit_id, fields).await?;
+    let status = before
+        .status
+        .with_seats(before.seats_taken, fields.technician_quota);
+    visits::update(tx, visit_id, fields, status).await?;
     let after = visits::get(&mut **tx, visit_id)
         .await?
         .ok_or_else(visit_not_found)?;
@@ -285,8 +288,12 @@ pub async fn cancel(
     visits::transition(
         tx,
         visit_id,
-        &[status::OPEN, status::ASSIGNED, status::IN_PROGRESS],
-        status::CANCELLED,
+        &[
+            VisitStatus::Open,
+            VisitStatus::Assigned,
+            VisitStatus::InProgress,
+        ],
+        VisitStatus::Cancelled,
     )
     .await?;
     let after = visits::get(&mut **tx, visit_id)
@@ -349,13 +356,13 @@ pub async fn complete(
             format!("{on_site} technician(s) are still checked in; they check out first"),
         ));
     }
-    if before.status != status::IN_PROGRESS || checked_out == 0 {
+    if before.status != VisitStatus::InProgress || checked_out == 0 {
         return Err(reject(
             RejectReason::NotCheckedIn,
             "nobody has checked in and out on this visit yet",
         ));
     }
-    visits::transition(tx, visit_id, &[status::IN_PROGRESS], status::DONE).await?;
+    visits::transition(tx, visit_id, &[VisitStatus::InProgress], VisitStatus::Done).await?;
     visits::set_summary(tx, visit_id, Some(summary)).await?;
     assignments::set_all(tx, visit_id, "active", "completed").await?;
     let after = visits::get(&mut **tx, visit_id)
@@ -392,14 +399,14 @@ pub async fn reopen(
     let before = visits::lock(tx, backend, visit_id)
         .await?
         .ok_or_else(visit_not_found)?;
-    if before.status != status::DONE {
+    if before.status != VisitStatus::Done {
         return Err(reject_as(
             RejectReason::Conflict,
             "visit_not_done",
             "only a done visit can be reopened",
         ));
     }
-    visits::transition(tx, visit_id, &[status::DONE], status::IN_PROGRESS).await?;
+    visits::transition(tx, visit_id, &[VisitStatus::Done], VisitStatus::InProgress).await?;
     assignments::set_all(tx, visit_id, "completed", "active").await?;
     let after = visits::get(&mut **tx, visit_id)
         .await?

@@ -31,7 +31,7 @@ use fieldops_sync::commands::RejectReason;
 use geo::{Distance as _, Haversine, Point};
 use serde_json::{Value, json};
 
-use crate::db::visits::{VisitRow, status};
+use crate::db::visits::{VisitRow, VisitStatus};
 use crate::db::{Tx, audit};
 use crate::service::{Notice, ServiceError, reject, reject_as};
 use crate::sync::Changed;
@@ -89,9 +89,9 @@ pub async fn record_transition(
 
 /// Rejects a visit that is cancelled or done.
 pub fn ensure_not_closed(v: &VisitRow) -> Result<(), ServiceError> {
-    match v.status.as_str() {
-        status::CANCELLED => Err(reject(RejectReason::Cancelled, "the visit was cancelled")),
-        status::DONE => Err(reject_as(
+    match v.status {
+        VisitStatus::Cancelled => Err(reject(RejectReason::Cancelled, "the visit was cancelled")),
+        VisitStatus::Done => Err(reject_as(
             RejectReason::Conflict,
             "visit_done",
             "the visit is already done",

@@ -115,6 +115,32 @@ string_enum! {
     }
 }
 
+impl Priority {
+    /// One step more urgent (urgent stays urgent): an escalation.
+    pub fn raised(self) -> Self {
+        match self {
+            Priority::Low => Priority::Normal,
+            Priority::Normal => Priority::High,
+            Priority::High | Priority::Urgent => Priority::Urgent,
+        }
+    }
+}
+
+impl TicketStatus {
+    /// Whether a ticket may go from `self` to `to`: open → in progress →
+    /// resolved → closed, back to open from in progress or resolved, and
+    /// closed from anywhere but closed.
+    pub fn can_become(self, to: TicketStatus) -> bool {
+        use TicketStatus::{Closed, InProgress, Open, Resolved};
+        matches!(
+            (self, to),
+            (Open, InProgress | Resolved | Closed)
+                | (InProgress, Open | Resolved | Closed)
+                | (Resolved, Open | Closed)
+        )
+    }
+}
+
 /// A ticket number: `TKT-` followed by at least six digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TicketNumber(String);

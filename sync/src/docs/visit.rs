@@ -90,6 +90,52 @@ string_enum! {
     }
 }
 
+/// The visit state machine: the one place that says which statuses take
+/// claims, what seats do to a status, and which moves exist. The server's
+/// storage layer and services follow it; so does a phone's reading of a
+/// visit document.
+impl VisitStatus {
+    /// The statuses that take claims: the open pool, and a visit already in
+    /// progress with a seat free again (the emergency pool).
+    pub const CLAIMABLE: [VisitStatus; 2] = [VisitStatus::Open, VisitStatus::InProgress];
+
+    /// The statuses a visit never leaves by itself.
+    pub const CLOSED: [VisitStatus; 2] = [VisitStatus::Done, VisitStatus::Cancelled];
+
+    /// Whether a technician may claim a free seat now.
+    pub fn accepts_claims(self) -> bool {
+        Self::CLAIMABLE.contains(&self)
+    }
+
+    /// Done or cancelled.
+    pub fn is_closed(self) -> bool {
+        Self::CLOSED.contains(&self)
+    }
+
+    /// The status once `taken` of `quota` seats are held: an open visit
+    /// whose seats are all taken is assigned; an assigned one with a seat
+    /// free opens again; every other status stays.
+    pub fn with_seats(self, taken: i64, quota: i64) -> Self {
+        match self {
+            VisitStatus::Open | VisitStatus::Assigned if taken >= quota => VisitStatus::Assigned,
+            VisitStatus::Open | VisitStatus::Assigned => VisitStatus::Open,
+            other => other,
+        }
+    }
+
+    /// Whether a visit may move from `self` to `to` by a person's action:
+    /// the first check-in starts it, completion finishes it, reopening takes
+    /// a done visit back to work, and anything not closed may be cancelled.
+    /// (Open ↔ assigned follow the seats, [`VisitStatus::with_seats`].)
+    pub fn can_become(self, to: VisitStatus) -> bool {
+        use VisitStatus::{Assigned, Cancelled, Done, InProgress, Open};
+        matches!(
+            (self, to),
+            (Open | Assigned, InProgress) | (InProgress, Done) | (Done, InProgress)
+        ) || (to == Cancelled && !self.is_closed())
+    }
+}
+
 string_enum! {
     /// The state of one assignment.
     pub enum AssignmentState {
@@ -424,5 +470,50 @@ mod tests {
         ] {
             assert!(bad.parse::<IsoDate>().is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod state_machine_tests {
+    use super::VisitStatus::{self, Assigned, Cancelled, Done, InProgress, Open};
+
+    #[test]
+    fn seats_move_a_visit_between_open_and_assigned_only() {
+        assert_eq!(Open.with_seats(1, 2), Open);
+        assert_eq!(Open.with_seats(2, 2), Assigned);
+        assert_eq!(Assigned.with_seats(1, 2), Open);
+        assert_eq!(Assigned.with_seats(3, 2), Assigned);
+        assert_eq!(
+            InProgress.with_seats(2, 2),
+            InProgress,
+            "a full visit in progress stays in progress"
+        );
+        assert_eq!(InProgress.with_seats(0, 2), InProgress);
+        assert_eq!(Done.with_seats(0, 2), Done);
+        assert_eq!(Cancelled.with_seats(0, 2), Cancelled);
+    }
+
+    #[test]
+    fn only_the_pool_and_the_emergency_pool_take_claims() {
+        let claimable: Vec<VisitStatus> = VisitStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.accepts_claims())
+            .collect();
+        assert_eq!(claimable, [Open, InProgress]);
+        assert!(Done.is_closed() && Cancelled.is_closed() && !Assigned.is_closed());
+    }
+
+    #[test]
+    fn the_moves_people_make() {
+        assert!(Open.can_become(InProgress) && Assigned.can_become(InProgress));
+        assert!(InProgress.can_become(Done) && Done.can_become(InProgress));
+        assert!(Open.can_become(Cancelled) && InProgress.can_become(Cancelled));
+        assert!(!Done.can_become(Cancelled) && !Cancelled.can_become(Open));
+        assert!(
+            !Open.can_become(Done),
+            "a visit nobody checked into is not done"
+        );
+        assert!(!Cancelled.can_become(InProgress));
     }
 }

@@ -2,6 +2,7 @@
 //! does: a unit of work's transaction and an actor in, a typed outcome out.
 
 use fieldops_server::auth::Actor;
+use fieldops_server::db::visits::VisitStatus;
 use fieldops_server::domain::Role;
 use fieldops_server::service::ServiceError;
 use fieldops_server::visits::gate::ClaimGate;
@@ -67,7 +68,7 @@ async fn services_return_typed_outcomes_and_notices(backend: Backend) {
         .await
         .unwrap();
     work.commit(Effects::none()).await.unwrap();
-    assert_eq!(won.value.visit.status, "assigned");
+    assert_eq!(won.value.visit.status, VisitStatus::Assigned);
     let kinds: Vec<&str> = won.notices.iter().map(|n| n.kind).collect();
     assert_eq!(kinds, ["visit.claimed", "visit.status_changed"]);
 
