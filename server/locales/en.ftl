@@ -210,3 +210,5 @@ users-new = New colleague
 users-create = Create account
 users-temporary-password = { $name }'s temporary password: { $password } — give it to them in person; their sessions have ended.
 board-newest-only = Showing the newest 200; narrow the list in the API or finish some first.
+board-return-on-site = On site now: check them out and return them
+attendance-returned = returned to the pool

@@ -210,3 +210,5 @@ users-new = Rekan baru
 users-create = Buat akun
 users-temporary-password = Kata sandi sementara { $name }: { $password } — berikan langsung kepadanya; semua sesinya sudah diakhiri.
 board-newest-only = Menampilkan 200 terbaru; saring lewat API atau selesaikan sebagian dulu.
+board-return-on-site = Sedang di lokasi: check-out-kan lalu kembalikan
+attendance-returned = dikembalikan ke pool

@@ -293,6 +293,9 @@ string_enum! {
         OutOfOrder = "out_of_order",
         /// This server cannot run this command (yet): retry after an update.
         Unavailable = "unavailable",
+        /// CS returned this technician from this visit (absent, or taken
+        /// off the site): they may not claim its seat again.
+        ReturnedFromVisit = "returned_from_visit",
     }
 }
 

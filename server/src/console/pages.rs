@@ -937,11 +937,19 @@ pub(super) async fn cancel_visit(
     .await
 }
 
+#[derive(Debug, Deserialize)]
+pub(super) struct ReturnForm {
+    #[serde(default)]
+    reason: String,
+    /// "They are on site: check them out": CS's force.
+    force: Option<String>,
+}
+
 pub(super) async fn return_assignment(
     State(state): State<AppState>,
     console: Console,
     Path(id): Path<uuid::Uuid>,
-    Form(form): Form<ReasonForm>,
+    Form(form): Form<ReturnForm>,
 ) -> PageResult {
     let lang = console.lang;
     if form.reason.trim().is_empty() {
@@ -961,13 +969,16 @@ pub(super) async fn return_assignment(
     }
     let backend = state.db.backend();
     let actor = console.actor.clone();
+    let config = std::sync::Arc::clone(&state.config);
     change_visit(&state, &console, async move |work: &mut Work| {
         let applied = claims::return_to_pool(
             work.tx(),
             backend,
             &actor,
+            &config.attendance,
             &id.to_string(),
             form.reason.trim(),
+            form.force.is_some(),
         )
         .await?;
         Ok(applied.notices)
@@ -988,6 +999,7 @@ struct AttendanceLine {
     distance: String,
     outside: bool,
     late: bool,
+    returned: bool,
 }
 
 /// A point of the site plot, in SVG units.
@@ -1066,6 +1078,7 @@ pub(super) async fn attendance_page(State(state): State<AppState>, console: Cons
                 .unwrap_or_default(),
             outside: e.outside_geofence,
             late: e.arrived_late,
+            returned: e.expected.returned == 1,
         })
         .collect();
     // The plot: sites and the technicians' check-in positions, fitted into

@@ -206,3 +206,21 @@ pub async fn site_counts(tx: &mut Tx, visit_id: &str) -> sqlx::Result<(i64, i64)
     .fetch_one(&mut **tx)
     .await
 }
+
+/// Whether CS returned `technician_id` from `visit_id` (an assignment
+/// released as `returned`).
+pub async fn returned_from(
+    ex: impl AnyExecutor<'_>,
+    visit_id: &str,
+    technician_id: &str,
+) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM assignments WHERE visit_id = $1 AND technician_id = $2 \
+           AND state = 'released' AND release_kind = 'returned' LIMIT 1",
+    )
+    .bind(visit_id)
+    .bind(technician_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(found.is_some())
+}

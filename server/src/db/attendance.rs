@@ -112,15 +112,18 @@ pub struct ExpectedRow {
     pub site_address: String,
     pub visit_status: String,
     pub emergency: i64,
+    /// 1 when CS returned this technician to the pool (absent, or forced
+    /// off the site): they stay on the day's report.
+    pub returned: i64,
 }
 
 pub async fn expected_on(ex: impl AnyExecutor<'_>, day: i64) -> sqlx::Result<Vec<ExpectedRow>> {
     sqlx::query_as(
         "SELECT v.id AS visit_id, a.id AS assignment_id, a.technician_id, \
                 u.name AS technician_name, v.title, v.site_address, v.status AS visit_status, \
-                v.emergency \
+                v.emergency, CASE WHEN a.state = 'released' THEN 1 ELSE 0 END AS returned \
          FROM assignments a JOIN visits v ON v.id = a.visit_id JOIN users u ON u.id = a.technician_id \
-         WHERE a.state <> 'released' AND v.status <> $2 \
+         WHERE (a.state <> 'released' OR a.release_kind = 'returned') AND v.status <> $2 \
            AND v.start_day <= $1 AND v.start_day + v.planned_days - 1 >= $1 \
          ORDER BY v.id, a.claimed_at",
     )

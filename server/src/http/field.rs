@@ -48,6 +48,16 @@ pub struct ReasonRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ReturnRequest {
+    pub reason: String,
+    /// Return a technician who is checked in on site (refused without it):
+    /// their attendance is closed with a check-out by CS.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExtensionRequest {
     /// 1 to 30.
     pub extra_days: i64,
@@ -213,13 +223,13 @@ pub async fn reopen(
 
 /// Send an (absent) technician's assignment back to the emergency pool.
 #[utoipa::path(post, path = "/api/v1/assignments/{id}/return-to-pool", tag = "visits", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body = ReasonRequest,
+    params(("id" = Uuid, Path)), request_body = ReturnRequest,
     responses((status = 200, body = VisitView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn return_to_pool(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<Uuid>,
-    Json(req): Json<ReasonRequest>,
+    Json(req): Json<ReturnRequest>,
 ) -> ApiResult<Json<VisitView>> {
     actor.authorize(Action::ReturnToPool)?;
     let reason = reason(&req.reason)?;
@@ -228,8 +238,10 @@ pub async fn return_to_pool(
         work.tx(),
         state.db.backend(),
         &actor,
+        &state.config.attendance,
         &id.to_string(),
         &reason,
+        req.force,
     )
     .await?;
     respond_with_visit(work, applied.notices, applied.value.visit).await

@@ -191,6 +191,9 @@ pub struct AttendanceEntryView {
     pub arrived_late: bool,
     pub check_in: Option<AttendanceView>,
     pub check_out: Option<AttendanceView>,
+    /// CS returned them to the pool for this visit (absent, or checked out
+    /// by CS): they no longer hold it.
+    pub returned: bool,
     /// A check-in or check-out of the day was outside the geofence (the
     /// records say how far): for CS to follow up.
     pub outside_geofence: bool,
@@ -204,6 +207,7 @@ impl From<DayEntry> for AttendanceEntryView {
             site_address: e.expected.site_address,
             visit_status: e.expected.visit_status,
             emergency: e.expected.emergency == 1,
+            returned: e.expected.returned == 1,
             assignment_id: e.expected.assignment_id,
             technician_id: e.expected.technician_id,
             technician_name: e.expected.technician_name,

@@ -254,6 +254,8 @@ pub async fn report(
             let check_out = mine.rfind(|r| r.direction == "out").cloned();
             let status = match &check_in {
                 Some(_) => DayStatus::Present,
+                // Returned to the pool by CS: absent, whatever the hour.
+                None if e.returned == 1 => DayStatus::Absent,
                 None if now_ms >= day_end => DayStatus::Absent,
                 None if now_ms >= deadline => DayStatus::Late,
                 None => DayStatus::Expected,

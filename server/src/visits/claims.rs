@@ -5,10 +5,13 @@
 use fieldops_sync::commands::RejectReason;
 use serde_json::json;
 
+use super::attendance::{Direction, fence_radius};
 use super::{ensure_not_closed, record_transition, visit_data, visit_not_found};
 use crate::auth::{Action, Actor};
+use crate::config::AttendanceConfig;
+use crate::db::attendance::{self, NewAttendance};
 use crate::db::visits::{self, VisitRow, VisitStatus};
-use crate::db::{Backend, Tx, assignments, audit, is_unique_violation};
+use crate::db::{Backend, Tx, assignments, audit, is_unique_violation, now_ms};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject, reject_as};
 
 /// A granted or released seat.
@@ -39,6 +42,13 @@ pub async fn claim(
         .ok_or_else(visit_not_found)?;
     let holds = assignments::active(&mut **tx, visit_id, &actor.user_id).await?;
     refusal(&before, holds.is_some())?;
+    // The emergency pool is for someone else: whom CS returned stays out.
+    if assignments::returned_from(&mut **tx, visit_id, &actor.user_id).await? {
+        return Err(reject(
+            RejectReason::ReturnedFromVisit,
+            "CS returned you from this visit; ask CS before you take it again",
+        ));
+    }
     schedule_conflict(&mut **tx, &actor.user_id, &before).await?;
     if !visits::take_seat(tx, visit_id, before.start_day, before.planned_days).await? {
         // Lost the race, or the visit changed since it was read.
@@ -185,12 +195,19 @@ pub async fn withdraw(
 
 /// CS sends an assignment back to the pool (the technician is absent): the
 /// seat reopens, the visit is marked as an emergency, the technician is told.
+///
+/// A technician checked in on site is not absent: returning them is refused
+/// (`technician_on_site`) unless CS `force` it, and then their open
+/// attendance is closed with a check-out by CS at the site, so the record
+/// keeps the visit and the hours they worked.
 pub async fn return_to_pool(
     tx: &mut Tx,
     backend: Backend,
     actor: &Actor,
+    rules: &AttendanceConfig,
     assignment_id: &str,
     reason: &str,
+    force: bool,
 ) -> ServiceResult<SeatChange> {
     allow(actor, Action::ReturnToPool)?;
     let held = assignments::get(&mut **tx, assignment_id)
@@ -207,6 +224,17 @@ pub async fn return_to_pool(
             "the assignment is no longer active",
         ));
     }
+    if held.on_site == 1 {
+        if !force {
+            return Err(reject_as(
+                RejectReason::Conflict,
+                "technician_on_site",
+                "the technician is checked in on site; return them with `force` and a reason, \
+                 which checks them out",
+            ));
+        }
+        check_out_by_cs(tx, actor, rules, &before, &held, reason).await?;
+    }
     release(
         tx,
         actor,
@@ -217,6 +245,49 @@ pub async fn return_to_pool(
         Some(reason),
     )
     .await
+}
+
+/// Closes a technician's open attendance with a check-out by CS at the
+/// site (now, by the server's clock), audited with CS's reason.
+async fn check_out_by_cs(
+    tx: &mut Tx,
+    actor: &Actor,
+    rules: &AttendanceConfig,
+    visit: &VisitRow,
+    held: &assignments::AssignmentRow,
+    reason: &str,
+) -> Result<(), ServiceError> {
+    let now = now_ms();
+    let record = attendance::insert(
+        tx,
+        &NewAttendance {
+            visit_id: &visit.id,
+            assignment_id: &held.id,
+            technician_id: &held.technician_id,
+            direction: Direction::Out.as_str(),
+            device_time: now,
+            received_at: now,
+            lat: visit.site_lat,
+            lon: visit.site_lon,
+            accuracy_m: 0.0,
+            distance_m: 0.0,
+            within_geofence: true,
+            fence_radius_m: fence_radius(rules, 0.0),
+            clock_skew_ms: None,
+        },
+    )
+    .await?;
+    assignments::set_on_site(tx, &held.id, false, now).await?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "visit.checked_out_by_cs",
+        "visit",
+        &visit.id,
+        json!({ "attendance_id": record.id, "assignment_id": held.id, "reason": reason }),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn release(

@@ -111,11 +111,21 @@ async fn quota_two_three_claimers_then_attendance_emergency_and_extension(backen
         .unwrap()
         .to_owned();
     let mut phone_b = websocket(app.server.addr, "/api/v1/events", b).await;
-    let returned = app
+    // They checked in (outside the fence): on site, so not absent. CS must
+    // force the return, which checks them out.
+    let refused = app
         .post(
             &format!("/api/v1/assignments/{b_assignment}/return-to-pool"),
             &cs,
             json!({ "reason": "Tidak datang hari ini" }),
+        )
+        .await;
+    assert_eq!(refused.assert_problem(409), "technician_on_site");
+    let returned = app
+        .post(
+            &format!("/api/v1/assignments/{b_assignment}/return-to-pool"),
+            &cs,
+            json!({ "reason": "Tidak datang hari ini", "force": true }),
         )
         .await;
     assert_eq!(returned.status, 200, "{:?}", returned.body);
@@ -125,6 +135,32 @@ async fn quota_two_three_claimers_then_attendance_emergency_and_extension(backen
     let told = event_of(&mut phone_b, "assignment.released").await;
     assert_eq!(told["data"]["reason"], "Tidak datang hari ini");
     assert_eq!(told["data"]["kind"], "returned");
+    // The day's attendance keeps them, returned, with CS's check-out at the
+    // site closing the hours they were there.
+    let report = app
+        .get(&format!("/api/v1/attendance?date={}", local_date(0)), &cs)
+        .await;
+    let row = report.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["assignment_id"] == b_assignment.as_str())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "the returned technician is on the report: {:?}",
+                report.body
+            )
+        });
+    assert_eq!(row["returned"], true);
+    assert_eq!(row["status"], "present", "they did check in");
+    assert_eq!(
+        row["check_out"]["within_geofence"], true,
+        "checked out by CS at the site"
+    );
+    // The emergency seat is for someone else: the returned one may not take it.
+    let again = app.post(&format!("{path}/claim"), b, json!({})).await;
+    assert_eq!(again.assert_problem(409), "returned_from_visit");
     let pool = app
         .get("/api/v1/visits?pool=true&limit=200", &techs[loser])
         .await;

@@ -180,7 +180,8 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
         .post(
             &format!("/api/v1/assignments/{b_assignment}/return-to-pool"),
             &cs,
-            json!({ "reason": "Tidak datang" }),
+            // B checked in earlier: returning them needs CS's force.
+            json!({ "reason": "Tidak datang", "force": true }),
         )
         .await;
     assert_eq!(returned.status, 200, "{:?}", returned.body);
