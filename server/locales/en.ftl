@@ -212,3 +212,5 @@ users-temporary-password = { $name }'s temporary password: { $password } — giv
 board-newest-only = Showing the newest 200; narrow the list in the API or finish some first.
 board-return-on-site = On site now: check them out and return them
 attendance-returned = returned to the pool
+ticket-visits = Visits for this ticket
+visit-ticket = Ticket (optional)

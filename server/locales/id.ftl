@@ -212,3 +212,5 @@ users-temporary-password = Kata sandi sementara { $name }: { $password } — ber
 board-newest-only = Menampilkan 200 terbaru; saring lewat API atau selesaikan sebagian dulu.
 board-return-on-site = Sedang di lokasi: check-out-kan lalu kembalikan
 attendance-returned = dikembalikan ke pool
+ticket-visits = Kunjungan untuk tiket ini
+visit-ticket = Tiket (opsional)

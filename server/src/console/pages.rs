@@ -543,6 +543,9 @@ pub(super) struct VisitForm {
     planned_days: String,
     #[serde(default)]
     technician_quota: String,
+    /// The ticket it serves, by number (`TKT-000123`); optional.
+    #[serde(default)]
+    ticket: String,
 }
 
 #[derive(Template)]
@@ -834,7 +837,7 @@ pub(super) async fn create_visit(
     }
     let input = lifecycle::VisitInput {
         customer_id: form.customer_id.clone(),
-        ticket_id: None,
+        ticket_id: Some(form.ticket.trim().to_owned()).filter(|t| !t.is_empty()),
         department_id: Some(form.department_id.clone()).filter(|d| !d.is_empty()),
         title: form.title.clone(),
         description: form.description.clone(),

@@ -267,6 +267,8 @@ struct TicketPage {
     messages: Vec<Message>,
     moves: Vec<(&'static str, String)>,
     agents: Vec<(String, String, bool)>,
+    /// The visits serving this ticket: (title, when, status).
+    visits: Vec<(String, String, String)>,
     can_reply: bool,
     can_note: bool,
     can_assign: bool,
@@ -367,6 +369,18 @@ async fn ticket_page(
     } else {
         vec![]
     };
+    let visits = crate::db::visits::for_ticket(state.db.pool(), &t.id)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|v| {
+            (
+                v.title,
+                super::render::date(lang, &v.scheduled_start),
+                lang.text(&format!("visit-status-{}", v.status.as_str())),
+            )
+        })
+        .collect();
     let (urgency, sla) = sla_clock(lang, &t, now_ms());
     let chrome = Chrome::new(console, presence(state, console).await, "/tickets");
     let in_department = actor.in_department(department_id) || actor.role == Role::Admin;
@@ -405,6 +419,7 @@ async fn ticket_page(
             messages,
             moves,
             agents,
+            visits,
             problem,
         },
     ))

@@ -101,6 +101,16 @@ pub async fn create(tx: &mut Tx, new: &NewTicket) -> sqlx::Result<TicketRow> {
     get(&mut **tx, &id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
+/// The ticket numbered `seq` (`TKT-000123` is 123).
+pub async fn by_seq(ex: impl AnyExecutor<'_>, seq: i64) -> sqlx::Result<Option<TicketRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM tickets t WHERE t.seq = $1"
+    )))
+    .bind(seq)
+    .fetch_optional(ex)
+    .await
+}
+
 pub async fn get(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<TicketRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM tickets t WHERE t.id = $1"

@@ -526,3 +526,13 @@ pub async fn extend(tx: &mut Tx, id: &str, extra_days: i64) -> sqlx::Result<()> 
     .await?;
     Ok(())
 }
+
+/// The visits serving ticket `ticket_id`, soonest first.
+pub async fn for_ticket(ex: impl AnyExecutor<'_>, ticket_id: &str) -> sqlx::Result<Vec<VisitRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE v.ticket_id = $1 ORDER BY v.start_day, v.id"
+    )))
+    .bind(ticket_id)
+    .fetch_all(ex)
+    .await
+}

@@ -144,6 +144,20 @@ pub struct TicketDetail {
     pub history: Option<Vec<HistoryView>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assignments: Option<Vec<AssignmentView>>,
+    /// The visits scheduled for this ticket, soonest first.
+    pub visits: Vec<TicketVisitView>,
+}
+
+/// A visit serving a ticket, as the ticket shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketVisitView {
+    pub id: String,
+    pub title: String,
+    /// `open`, `assigned`, `in_progress`, `done` or `cancelled`.
+    pub status: String,
+    /// First day, `YYYY-MM-DD`.
+    pub scheduled_start: String,
+    pub planned_days: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -287,7 +287,19 @@ pub async fn get(
     } else {
         (None, None)
     };
+    let visits = crate::db::visits::for_ticket(state.db.pool(), &t.id)
+        .await?
+        .into_iter()
+        .map(|v| TicketVisitView {
+            status: v.status.as_str().to_owned(),
+            id: v.id,
+            title: v.title,
+            scheduled_start: v.scheduled_start,
+            planned_days: v.planned_days,
+        })
+        .collect();
     Ok(Json(TicketDetail {
+        visits,
         ticket: view(&state, t, &pauses),
         messages: messages.into_iter().map(Into::into).collect(),
         attachments,

@@ -8,7 +8,7 @@ use super::{ensure_not_closed, parse_day, record_transition, visit_data, visit_n
 use crate::auth::{Action, Actor};
 use crate::config::AttendanceConfig;
 use crate::db::visits::{self, VisitFields, VisitRow, VisitStatus};
-use crate::db::{Backend, Tx, assignments, audit, customers, departments, now_ms};
+use crate::db::{Backend, Tx, assignments, audit, customers, departments, now_ms, tickets};
 use crate::domain::{self, GeoPoint, Site, Status, Validator};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject, reject_as};
 
@@ -70,6 +70,17 @@ impl VisitEdit {
     }
 }
 
+/// The ticket a visit names: by id, or by its number (`TKT-000123`).
+async fn ticket_of(tx: &mut Tx, reference: &str) -> sqlx::Result<Option<tickets::TicketRow>> {
+    if uuid::Uuid::parse_str(reference).is_ok() {
+        return tickets::get(&mut **tx, reference).await;
+    }
+    match domain::parse_ticket_number(reference) {
+        Some(seq) => tickets::by_seq(&mut **tx, seq).await,
+        None => Ok(None),
+    }
+}
+
 /// Validates a full set of fields, collecting every problem, and checks
 /// that the customer (active) and the department exist.
 /// `earliest` is the first day the visit may start on (today, unless an
@@ -85,10 +96,23 @@ async fn check(
         "description",
         domain::optional_text(&input.description, 5000),
     );
-    let ticket_id = input
-        .ticket_id
-        .as_deref()
-        .map(|t| v.check("ticket_id", domain::bounded_text(t, 64)));
+    let ticket_id = match input.ticket_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(reference) => match ticket_of(tx, reference).await? {
+            None => {
+                v.add(
+                    "ticket_id",
+                    "no such ticket (give its id or its number, e.g. TKT-000123)",
+                );
+                None
+            }
+            Some(t) if t.customer_id != input.customer_id => {
+                v.add("ticket_id", "the ticket belongs to another customer");
+                None
+            }
+            Some(t) => Some(t.id),
+        },
+    };
     let site_address = v.check(
         "site.address",
         domain::bounded_text(&input.site.address, 500),

@@ -81,15 +81,63 @@ async fn cs_create_list_edit_and_cancel_visits(backend: Backend) {
         .await;
     assert_eq!(titles(&close), ["Perbaikan mesin kasir"]);
 
-    // Edit before any claim: schedule and text.
+    // Edit before any claim: schedule and text, and the ticket it serves —
+    // a real ticket of the same customer, named by id or by number.
     let path = format!("/api/v1/visits/{id}");
+    let ticket = app
+        .post("/api/v1/tickets", &cs, json!({ "subject": "MCB sering turun", "category": "technical", "customer_id": customer }))
+        .await;
+    assert_eq!(ticket.status, 201, "{:?}", ticket.body);
+    let (ticket_id, number) = (
+        ticket.body["id"].as_str().unwrap().to_owned(),
+        ticket.body["number"].as_str().unwrap().to_owned(),
+    );
+    let nowhere = app
+        .patch(&path, &cs, json!({ "ticket_id": "TKT-999999" }))
+        .await;
+    assert_eq!(nowhere.assert_problem(422), "validation");
+    assert_eq!(nowhere.body["errors"][0]["field"], "ticket_id");
+    let other_customer = fieldops_tests::fixtures::customer_ids(&app, &cs)
+        .await
+        .into_iter()
+        .find(|(c, _)| *c != customer)
+        .unwrap()
+        .0;
+    let theirs = app
+        .post(
+            "/api/v1/tickets",
+            &cs,
+            json!({ "subject": "Lain", "category": "technical", "customer_id": other_customer }),
+        )
+        .await;
+    let wrong = app
+        .patch(&path, &cs, json!({ "ticket_id": theirs.body["id"] }))
+        .await;
+    assert_eq!(wrong.assert_problem(422), "validation");
+    assert!(
+        wrong.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another customer")
+    );
     let patched = app
-        .patch(&path, &cs, json!({ "scheduled_start": "2030-03-05", "title": "Ganti MCB 3 fasa", "ticket_id": "TKT-000123" }))
+        .patch(&path, &cs, json!({ "scheduled_start": "2030-03-05", "title": "Ganti MCB 3 fasa", "ticket_id": number }))
         .await;
     assert_eq!(patched.status, 200, "{:?}", patched.body);
     assert_eq!(patched.body["scheduled_start"], "2030-03-05");
-    assert_eq!(patched.body["ticket_id"], "TKT-000123");
+    assert_eq!(
+        patched.body["ticket_id"],
+        ticket_id.as_str(),
+        "the number names the ticket"
+    );
     assert_eq!(patched.body["planned_days"], 2, "untouched fields stay");
+    let shown = app.get(&format!("/api/v1/tickets/{ticket_id}"), &cs).await;
+    assert_eq!(
+        shown.body["visits"][0]["id"],
+        id.as_str(),
+        "the ticket shows its visits"
+    );
+    assert_eq!(shown.body["visits"][0]["title"], "Ganti MCB 3 fasa");
 
     let cancelled = app
         .post(

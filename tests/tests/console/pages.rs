@@ -147,6 +147,27 @@ async fn refused_forms_keep_their_values_and_name_the_field(backend: Backend) {
         )
         .await;
     assert_eq!(past.status, 422, "no visits in the past");
+    let no_ticket = cs
+        .post(
+            "/dispatch/visits",
+            &[
+                ("customer_id", customer.as_str()),
+                ("title", "Servis AC ruang rapat"),
+                ("address", "Jl. Thamrin 1"),
+                ("lat", "-6.19"),
+                ("lon", "106.82"),
+                ("scheduled_start", &local_date(0)),
+                ("planned_days", "1"),
+                ("technician_quota", "1"),
+                ("ticket", "TKT-424242"),
+            ],
+        )
+        .await;
+    assert_eq!(no_ticket.status, 422, "a visit's ticket must exist");
+    assert!(
+        no_ticket.html.contains("no such ticket")
+            && no_ticket.html.contains("value=\"TKT-424242\"")
+    );
     assert!(past.html.contains("field invalid") && past.html.contains("id=\"scheduled_start\""));
     app.stop().await;
 }
