@@ -84,6 +84,7 @@ pub const KINDS: &[&str] = &[
     "visit.claimed",
     "visit.withdrawn",
     "visit.returned_to_pool",
+    "visit.holder_deactivated",
     "assignment.released",
     "attendance.checked_in",
     "attendance.checked_out",

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::{Action, Actor, password, tokens};
 use crate::db::users::{self, UserRow};
-use crate::db::{Tx, audit, departments, sessions};
+use crate::db::{Backend, Tx, audit, departments, sessions};
 use crate::domain::{self, Presence, Role, Status, Validator};
 use crate::events::Audience;
 use crate::service::{ServiceError, taken};
@@ -218,9 +218,13 @@ pub async fn update(
 }
 
 /// Deactivates (its sessions end everywhere; nothing is erased) or
-/// reactivates account `id`. Nobody deactivates themselves.
+/// reactivates account `id`. Nobody deactivates themselves. A technician
+/// switched off gives back the seats they hold on visits not yet checked
+/// into, and CS are asked to decide about visits they are on site at
+/// (`visits::claims::release_deactivated`).
 pub async fn set_status(
     tx: &mut Tx,
+    backend: Backend,
     actor: &Actor,
     id: &str,
     status: Status,
@@ -241,8 +245,13 @@ pub async fn set_status(
         },
     )
     .await?;
+    let mut released = Vec::new();
     if status == Status::Inactive {
         sessions::revoke_all(tx, &target.id, None, "account deactivated").await?;
+        if target.role == Role::Technician {
+            released =
+                crate::visits::claims::release_deactivated(tx, backend, actor, &target.id).await?;
+        }
     }
     let action = if status == Status::Inactive {
         "user.deactivated"
@@ -265,7 +274,7 @@ pub async fn set_status(
     } else {
         sync::account_changed(&target.id)
     };
-    Ok((row, Effects::events(vec![ending])))
+    Ok((row, Effects::events(vec![ending]).with_notices(released)))
 }
 
 /// Sets another account's password — `password`, or a new temporary one,

@@ -282,7 +282,8 @@ async fn answer(
 async fn set_status(state: &AppState, console: &Console, id: &str, status: Status) -> PageResult {
     let outcome = async {
         let mut work = Work::begin(state).await?;
-        let (_, effects) = staff::set_status(work.tx(), &console.actor, id, status).await?;
+        let (_, effects) =
+            staff::set_status(work.tx(), state.db.backend(), &console.actor, id, status).await?;
         work.commit(effects).await?;
         Ok(None)
     }

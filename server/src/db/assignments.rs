@@ -224,3 +224,16 @@ pub async fn returned_from(
     .await?;
     Ok(found.is_some())
 }
+
+/// Every active assignment of `technician_id`, oldest first.
+pub async fn active_of(
+    ex: impl AnyExecutor<'_>,
+    technician_id: &str,
+) -> sqlx::Result<Vec<AssignmentRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE a.technician_id = $1 AND a.state = 'active' ORDER BY a.claimed_at, a.id"
+    )))
+    .bind(technician_id)
+    .fetch_all(ex)
+    .await
+}

@@ -187,7 +187,14 @@ async fn set_status(
     status: Status,
 ) -> ApiResult<UserView> {
     let mut work = Work::begin(state).await?;
-    let (row, effects) = staff::set_status(work.tx(), actor, &id.to_string(), status).await?;
+    let (row, effects) = staff::set_status(
+        work.tx(),
+        state.db.backend(),
+        actor,
+        &id.to_string(),
+        status,
+    )
+    .await?;
     let body = view(&mut **work.tx(), row).await?;
     work.respond(effects, StatusCode::OK, body).await
 }

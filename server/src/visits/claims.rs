@@ -247,6 +247,49 @@ pub async fn return_to_pool(
     .await
 }
 
+/// A technician's account is being switched off: the seats they hold on
+/// visits they have not checked into go back to the pool as returns (the
+/// reason says why; the visits become emergencies, and CS and the
+/// technician hear of it as of any return), and for each visit they are on
+/// site at, CS are asked to decide (`visit.holder_deactivated`): nothing is
+/// released under someone who is working there.
+pub async fn release_deactivated(
+    tx: &mut Tx,
+    backend: Backend,
+    actor: &Actor,
+    technician_id: &str,
+) -> Result<Vec<Notice>, ServiceError> {
+    let mut notices = Vec::new();
+    for held in assignments::active_of(&mut **tx, technician_id).await? {
+        let Some(visit) = visits::lock(tx, backend, &held.visit_id).await? else {
+            continue;
+        };
+        if visit.is_closed() {
+            continue;
+        }
+        if held.on_site == 1 {
+            let mut data = visit_data(&visit);
+            data["assignment_id"] = json!(held.id);
+            data["technician_id"] = json!(held.technician_id);
+            data["technician_name"] = json!(held.technician_name);
+            notices.push(Notice::staff("visit.holder_deactivated", data));
+            continue;
+        }
+        let released = release(
+            tx,
+            actor,
+            visit,
+            held.id,
+            held.technician_id,
+            "returned",
+            Some("account deactivated"),
+        )
+        .await?;
+        notices.extend(released.notices);
+    }
+    Ok(notices)
+}
+
 /// Closes a technician's open attendance with a check-out by CS at the
 /// site (now, by the server's clock), audited with CS's reason.
 async fn check_out_by_cs(

@@ -12,6 +12,7 @@ on_both_backends!(
     quota_two_three_claimers_then_attendance_emergency_and_extension,
     schedule_conflicts_and_withdrawals,
     attendance_report_tells_present_late_and_absent,
+    deactivating_a_technician_gives_back_the_seats_not_yet_worked,
 );
 
 fn now_rfc3339() -> String {
@@ -459,5 +460,75 @@ async fn attendance_report_tells_present_late_and_absent(backend: Backend) {
     app.get("/api/v1/attendance", &tech1)
         .await
         .assert_problem(403);
+    app.stop().await;
+}
+
+async fn deactivating_a_technician_gives_back_the_seats_not_yet_worked(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let today = new_visit(
+        &app,
+        &cs,
+        &customer,
+        "Dikerjakan hari ini",
+        &local_date(0),
+        1,
+        2,
+    )
+    .await;
+    let later = new_visit(&app, &cs, &customer, "Besok pagi", &local_date(1), 1, 1).await;
+    let (today, later) = (today["id"].as_str().unwrap(), later["id"].as_str().unwrap());
+    let tech = app.login("tech3@example.com", "tech123").await;
+    for visit in [today, later] {
+        let claim = app
+            .post(&format!("/api/v1/visits/{visit}/claim"), &tech, json!({}))
+            .await;
+        assert!(claim.status.is_success(), "{:?}", claim.body);
+    }
+    let on_site = app
+        .post(
+            &format!("/api/v1/visits/{today}/check-in"),
+            &tech,
+            at(-6.2251, 106.8097, 5.0),
+        )
+        .await;
+    assert!(on_site.status.is_success(), "{:?}", on_site.body);
+    let me = app.get("/api/v1/me", &tech).await;
+    let tech_id = me.body["user"]["id"].as_str().unwrap().to_owned();
+    let mut console = websocket(app.server.addr, "/api/v1/events", &cs).await;
+
+    let off = app
+        .post(
+            &format!("/api/v1/users/{tech_id}/deactivate"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert!(off.status.is_success(), "{:?}", off.body);
+
+    // Tomorrow's seat is back in the pool, as a return, flagged.
+    let later_now = app.get(&format!("/api/v1/visits/{later}"), &cs).await;
+    assert_eq!(later_now.body["seats_taken"], 0);
+    assert_eq!(later_now.body["emergency"], true);
+    assert_eq!(later_now.body["in_pool"], true);
+    let released = later_now.body["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["technician_id"] == tech_id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(released["release_kind"], "returned");
+    assert_eq!(released["release_reason"], "account deactivated");
+    // Today's, where they are on site, is theirs until CS decide.
+    let today_now = app.get(&format!("/api/v1/visits/{today}"), &cs).await;
+    assert_eq!(today_now.body["seats_taken"], 1);
+    let event = event_of(&mut console, "visit.holder_deactivated").await;
+    assert_eq!(event["data"]["visit_id"], today);
+    assert_eq!(event["data"]["technician_id"], tech_id.as_str());
     app.stop().await;
 }
