@@ -214,3 +214,4 @@ board-return-on-site = On site now: check them out and return them
 attendance-returned = returned to the pool
 ticket-visits = Visits for this ticket
 visit-ticket = Ticket (optional)
+dash-queue = Waiting for an agent

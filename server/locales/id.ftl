@@ -214,3 +214,4 @@ board-return-on-site = Sedang di lokasi: check-out-kan lalu kembalikan
 attendance-returned = dikembalikan ke pool
 ticket-visits = Kunjungan untuk tiket ini
 visit-ticket = Tiket (opsional)
+dash-queue = Menunggu agen

@@ -394,6 +394,10 @@ fn back(headers: &HeaderMap) -> String {
 struct DashboardPage {
     chrome: Chrome,
     tickets: Option<ticket_queries::ListStats>,
+    /// Open tickets nobody has yet.
+    queue: Option<i64>,
+    /// Late or absent today: (technician, visit, status).
+    missing: Vec<(String, String, String)>,
     visits: Vec<(String, usize)>,
     attendance: Option<Vec<(String, usize)>>,
     pending_extensions: Option<usize>,
@@ -404,19 +408,29 @@ pub(super) async fn dashboard(State(state): State<AppState>, console: Console) -
     let lang = console.lang;
     let actor = &console.actor;
     let fail = |e: sqlx::Error| internal(lang, &e);
-    let tickets = if actor.allows(Action::ListTickets) {
+    let (tickets, queue) = if actor.allows(Action::ListTickets) {
+        let scope = actor.ticket_scope();
         let (_, stats) = ticket_queries::page(
             &state.db,
-            &actor.ticket_scope(),
+            &scope,
             &ticket_queries::TicketFilter::default(),
             None,
             0,
         )
         .await
         .map_err(fail)?;
-        Some(stats)
+        // The queue: open tickets nobody has yet.
+        let waiting = ticket_queries::TicketFilter {
+            status: Some(crate::domain::TicketStatus::Open),
+            assignee: Some(None),
+            ..ticket_queries::TicketFilter::default()
+        };
+        let (_, queue) = ticket_queries::page(&state.db, &scope, &waiting, None, 0)
+            .await
+            .map_err(fail)?;
+        (Some(stats), Some(queue.total))
     } else {
-        None
+        (None, None)
     };
     let rules = &state.config.attendance;
     let today = rules.today(now_ms());
@@ -433,10 +447,23 @@ pub(super) async fn dashboard(State(state): State<AppState>, console: Console) -
             (lang.text(&format!("visit-status-{}", s.as_str())), n)
         })
         .collect();
+    let mut missing = Vec::new();
     let attendance = if actor.allows(Action::ViewAttendance) {
         let report = attendance::report(&state.db, rules, today, now_ms())
             .await
             .map_err(fail)?;
+        // Who CS should call now: late or absent, with the visit.
+        missing = report
+            .iter()
+            .filter(|e| matches!(e.status.as_str(), "late" | "absent"))
+            .map(|e| {
+                (
+                    e.expected.technician_name.clone(),
+                    e.expected.title.clone(),
+                    lang.text(&format!("attendance-{}", e.status.as_str())),
+                )
+            })
+            .collect();
         Some(
             ["expected", "late", "absent", "present"]
                 .iter()
@@ -473,6 +500,8 @@ pub(super) async fn dashboard(State(state): State<AppState>, console: Console) -
         &DashboardPage {
             chrome,
             tickets,
+            queue,
+            missing,
             visits,
             attendance,
             pending_extensions,

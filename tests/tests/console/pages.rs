@@ -48,7 +48,9 @@ async fn each_role_sees_only_what_it_may(backend: Backend) {
     assert_eq!(cs.get("/extensions").await.status, 200);
     let home = cs.get("/").await;
     assert!(
-        home.html.contains("Tiket") && home.html.contains("Kunjungan hari ini"),
+        home.html.contains("Tiket")
+            && home.html.contains("Kunjungan hari ini")
+            && home.html.contains("Menunggu agen"),
         "{}",
         home.html
     );
