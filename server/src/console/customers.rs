@@ -8,7 +8,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::pages::{PageResult, Problems, forbidden, internal, presence, see_other};
+use super::common::{PageResult, Problems, forbidden, internal, presence, see_other};
 use super::render::{Chrome, date, page};
 use super::session::Console;
 use crate::AppState;
@@ -70,16 +70,6 @@ struct CustomersPage {
     editing: Option<String>,
     form: CustomerForm,
     problems: Problems,
-}
-
-impl CustomersPage {
-    fn problem(&self, field: &str) -> String {
-        self.problems.field(field).unwrap_or_default().to_owned()
-    }
-
-    fn has_problem(&self, field: &str) -> bool {
-        self.problems.field(field).is_some()
-    }
 }
 
 async fn customers_page(

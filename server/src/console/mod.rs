@@ -15,11 +15,15 @@
 //! page's `htmx-config`) — and refuses framing.
 
 mod chat;
+mod common;
 mod customers;
+mod dashboard;
+mod dispatch;
+mod field;
 mod live;
-mod pages;
 pub mod render;
 pub mod session;
+mod sign_in;
 mod tickets;
 mod users;
 
@@ -38,17 +42,20 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// The console's routes: pages at the root of the site, beside `/api/v1`.
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/", get(pages::dashboard))
-        .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
-        .route("/sign-out", post(pages::sign_out))
-        .route("/language/{code}", get(pages::language))
-        .route("/presence", post(pages::set_presence))
-        .route("/dispatch", get(pages::dispatch))
-        .route("/dispatch/visits", post(pages::create_visit))
-        .route("/dispatch/visits/{id}/cancel", post(pages::cancel_visit))
+        .route("/", get(dashboard::dashboard))
+        .route(
+            "/sign-in",
+            get(sign_in::sign_in_form).post(sign_in::sign_in),
+        )
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/language/{code}", get(sign_in::language))
+        .route("/presence", post(sign_in::set_presence))
+        .route("/dispatch", get(dispatch::dispatch))
+        .route("/dispatch/visits", post(dispatch::create_visit))
+        .route("/dispatch/visits/{id}/cancel", post(dispatch::cancel_visit))
         .route(
             "/dispatch/assignments/{id}/return",
-            post(pages::return_assignment),
+            post(dispatch::return_assignment),
         )
         .route("/tickets", get(tickets::list))
         .route("/tickets/{id}", get(tickets::show))
@@ -66,9 +73,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/users/{id}/shift", post(users::set_shift))
         .route("/chat", get(chat::inbox))
         .route("/chat/{id}/messages", post(chat::reply))
-        .route("/attendance", get(pages::attendance_page))
-        .route("/extensions", get(pages::extensions_list))
-        .route("/extensions/{id}/decide", post(pages::decide_extension))
+        .route("/attendance", get(field::attendance_page))
+        .route("/extensions", get(field::extensions_list))
+        .route("/extensions/{id}/decide", post(field::decide_extension))
         .route("/events", get(live::events))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::from_fn_with_state(
@@ -80,7 +87,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 /// The console's "no such page".
 pub async fn pages_not_found(headers: &axum::http::HeaderMap) -> Response {
-    pages::not_found(headers.clone()).await
+    common::not_found(headers.clone()).await
 }
 
 /// Whether a path belongs to the console (the rest of the site is the API).

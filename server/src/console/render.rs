@@ -120,22 +120,28 @@ impl Chrome {
 
     /// `(code, label, selected)` for the language picker.
     pub fn languages(&self) -> Vec<(&'static str, &'static str, bool)> {
-        Lang::ALL
-            .iter()
-            .map(|l| {
-                let label = match l {
-                    Lang::Id => "Bahasa Indonesia",
-                    Lang::English => "English",
-                };
-                (l.code(), label, *l == self.lang)
-            })
-            .collect()
+        languages(self.lang)
     }
 
     /// `{"X-CSRF-Token": "…"}` for `hx-headers`.
     pub fn hx_headers(&self) -> String {
         format!(r#"{{"{}": "{}"}}"#, super::session::CSRF_HEADER, self.csrf)
     }
+}
+
+/// `(code, label, selected)` for a language picker, each language named in
+/// itself.
+pub fn languages(current: Lang) -> Vec<(&'static str, &'static str, bool)> {
+    Lang::ALL
+        .iter()
+        .map(|l| {
+            let label = match l {
+                Lang::Id => "Bahasa Indonesia",
+                Lang::English => "English",
+            };
+            (l.code(), label, *l == current)
+        })
+        .collect()
 }
 
 /// Renders a template as an HTML response with `status`.

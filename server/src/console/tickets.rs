@@ -8,7 +8,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::pages::{PageResult, Problems, forbidden, internal, presence, see_other};
+use super::common::{PageResult, Problems, forbidden, internal, presence, see_other};
 use super::render::{Chrome, date_time, page};
 use super::session::Console;
 use crate::AppState;

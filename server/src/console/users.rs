@@ -9,7 +9,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::pages::{PageResult, Problems, forbidden, internal, presence, see_other};
+use super::common::{PageResult, Problems, forbidden, internal, presence, see_other};
 use super::render::{Chrome, page, role_label};
 use super::session::Console;
 use crate::AppState;
@@ -67,16 +67,6 @@ struct UsersPage {
     form: NewUserForm,
     problems: Problems,
     notice: Option<String>,
-}
-
-impl UsersPage {
-    fn problem(&self, field: &str) -> String {
-        self.problems.field(field).unwrap_or_default().to_owned()
-    }
-
-    fn has_problem(&self, field: &str) -> bool {
-        self.problems.field(field).is_some()
-    }
 }
 
 async fn users_page(
