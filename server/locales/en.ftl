@@ -215,3 +215,7 @@ attendance-returned = returned to the pool
 ticket-visits = Visits for this ticket
 visit-ticket = Ticket (optional)
 dash-queue = Waiting for an agent
+
+## Invoices, sent to the customer over WhatsApp
+wa-invoice-sent = Hello { $name }, invoice { $number } for { $total } has been issued. See it in the fieldops app, and send a photo of the transfer receipt there once you have paid. Thank you.
+wa-credit-note-sent = Hello { $name }, credit note { $number } for { $total } reduces your bill. The details are in the fieldops app.

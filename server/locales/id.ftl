@@ -215,3 +215,7 @@ attendance-returned = dikembalikan ke pool
 ticket-visits = Kunjungan untuk tiket ini
 visit-ticket = Tiket (opsional)
 dash-queue = Menunggu agen
+
+## Invoices, sent to the customer over WhatsApp
+wa-invoice-sent = Halo { $name }, invoice { $number } sebesar { $total } sudah kami terbitkan. Lihat rinciannya di aplikasi fieldops, lalu kirim foto bukti transfer di sana setelah membayar. Terima kasih.
+wa-credit-note-sent = Halo { $name }, nota kredit { $number } sebesar { $total } mengurangi tagihan Anda. Rinciannya ada di aplikasi fieldops.

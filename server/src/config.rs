@@ -39,6 +39,7 @@ pub struct FileConfig {
     pub sla: Option<crate::helpdesk::sla::SlaSettings>,
     pub whatsapp: Option<WhatsappSettings>,
     pub attendance: Option<AttendanceConfig>,
+    pub invoices: Option<InvoiceConfig>,
     pub login_throttle: Option<LoginThrottleConfig>,
     pub trusted_proxies: Option<Vec<TrustedProxy>>,
     pub sockets: Option<SocketLimitsConfig>,
@@ -130,6 +131,8 @@ pub struct Config {
     pub download_url_ttl: Duration,
     /// Geofence and lateness rules for check-ins.
     pub attendance: AttendanceConfig,
+    /// The business that issues invoices, and how it charges PPN.
+    pub invoices: InvoiceConfig,
     /// Limits on failed sign-ins.
     pub login_throttle: LoginThrottleConfig,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
@@ -306,6 +309,30 @@ impl Default for AttendanceConfig {
     }
 }
 
+/// The business that issues invoices (TOML table `[invoices]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InvoiceConfig {
+    /// `ppn_12_dpp_11_12` for a VAT-registered business (12 % on 11/12 of
+    /// the price, from 2025), `none` for one that is not.
+    pub tax_rule: fieldops_sync::money::TaxRule,
+    /// The seller's name, address and tax id (NPWP) on every invoice.
+    pub seller_name: String,
+    pub seller_address: String,
+    pub seller_npwp: String,
+}
+
+impl Default for InvoiceConfig {
+    fn default() -> Self {
+        Self {
+            tax_rule: fieldops_sync::money::TaxRule::Ppn12Dpp11Of12,
+            seller_name: "PT Fieldops Demo Indonesia".to_owned(),
+            seller_address: "Jl. Jenderal Sudirman No. 1, Jakarta".to_owned(),
+            seller_npwp: "0000000000000000".to_owned(),
+        }
+    }
+}
+
 /// The object store behind photo uploads.
 #[derive(Clone, PartialEq, Eq)]
 pub enum BlobStoreConfig {
@@ -389,6 +416,7 @@ impl Default for Config {
             sla: Default::default(),
             whatsapp: WhatsappSettings::default(),
             attendance: AttendanceConfig::default(),
+            invoices: InvoiceConfig::default(),
             login_throttle: LoginThrottleConfig::default(),
             trusted_proxies: Vec::new(),
             sockets: SocketLimitsConfig::default(),
@@ -453,6 +481,7 @@ impl Config {
                 .map_or(d.idempotency_lease, Duration::from_millis),
             default_phone_region: file.default_phone_region.unwrap_or(d.default_phone_region),
             attendance: file.attendance.unwrap_or(d.attendance),
+            invoices: file.invoices.unwrap_or(d.invoices),
             login_throttle: file.login_throttle.unwrap_or(d.login_throttle),
             trusted_proxies: file.trusted_proxies.unwrap_or(d.trusted_proxies),
             sockets: file.sockets.unwrap_or(d.sockets),

@@ -37,6 +37,7 @@ pub mod faults;
 pub mod helpdesk;
 pub mod http;
 pub mod i18n;
+pub mod invoices;
 pub mod keyed_locks;
 pub mod metrics;
 pub mod photos;

@@ -274,7 +274,7 @@ async fn reads_directly(
         .is_ok())
 }
 
-/// Whether `actor` may see a ticket or visit that photo `sha256` is attached
+/// Whether `actor` may see a ticket, visit or invoice that photo `sha256` is attached
 /// to: the ticket itself ([`Action::ViewTicket`]), or a visit's photos
 /// ([`Action::ViewVisitPhotos`]: its current holders, not the pool).
 async fn sees_an_owner(
@@ -304,6 +304,11 @@ async fn sees_an_owner(
                         })
                         .is_ok()
                 }
+                None => false,
+            },
+            // A proof of payment: whoever may see the invoice.
+            "invoice" => match crate::db::invoices::get(pool, &id).await? {
+                Some(i) => crate::invoices::may_view(actor, &i),
                 None => false,
             },
             _ => false,

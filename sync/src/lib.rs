@@ -176,10 +176,12 @@
 #[macro_use]
 mod macros;
 
+pub mod billing;
 pub mod commands;
 pub mod docs;
 pub mod error;
 pub mod ids;
+pub mod money;
 pub mod protocol;
 pub mod rules;
 pub mod testing;

@@ -75,3 +75,36 @@ pub async fn department_id(app: &TestApp, token: &str, name: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A visit of `customer` made today and taken to `done` the way a
+/// technician does it: claim, check in and out on site, complete. Returns
+/// its id.
+pub async fn done_visit(
+    app: &TestApp,
+    cs: &str,
+    tech: &str,
+    customer: &str,
+    title: &str,
+) -> String {
+    let visit = new_visit(app, cs, customer, title, &local_date(0), 1, 1).await;
+    let path = format!("/api/v1/visits/{}", visit["id"].as_str().unwrap());
+    let on_site = || {
+        json!({ "device_time": jiff::Timestamp::now().to_string(),
+                "lat": -6.2251, "lon": 106.8097, "accuracy_m": 5.0 })
+    };
+    for (step, body) in [
+        ("claim", json!({})),
+        ("check-in", on_site()),
+        ("check-out", on_site()),
+        ("complete", json!({ "summary": "Selesai, uji beban OK" })),
+    ] {
+        let reply = app.post(&format!("{path}/{step}"), tech, body).await;
+        assert!(
+            reply.status.is_success(),
+            "{step}: {} {:?}",
+            reply.status,
+            reply.body
+        );
+    }
+    visit["id"].as_str().unwrap().to_owned()
+}

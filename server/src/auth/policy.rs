@@ -139,6 +139,28 @@ pub enum Action<'a> {
     ViewAttendance,
     /// List, approve and reject extension requests.
     DecideExtensions,
+    /// The invoice list; customers see only their own sent invoices.
+    ListInvoices,
+    /// See one invoice; `issued`: the customer has been sent it.
+    ViewInvoice {
+        customer_id: &'a str,
+        issued: bool,
+    },
+    /// Draft, edit, submit and send invoices and credit notes.
+    DraftInvoices,
+    /// Approve a submitted invoice's price, or return it with a comment.
+    ApproveInvoices,
+    /// Attach proof of payment to a sent invoice.
+    SubmitPayment {
+        customer_id: &'a str,
+        issued: bool,
+    },
+    /// Verify or reject a submitted payment.
+    CheckPayments,
+    /// Write off what is still due.
+    WriteOffInvoices,
+    /// Void an invoice the customer does not have yet.
+    VoidInvoices,
 }
 
 /// Which visits an actor's lists contain.
@@ -271,6 +293,20 @@ impl Actor {
             Action::ForceVisitChange => role == Admin,
             Action::ClaimVisit | Action::WorkVisit => role == Technician,
             Action::CompleteVisit => matches!(role, Admin | Cs | Technician),
+            // Seed 003 (FIN): CS draft and send, sales approve the price,
+            // CS record payment; the customer sees what they were sent.
+            Action::ListInvoices => matches!(role, Admin | Cs | Sales | Customer),
+            Action::ViewInvoice {
+                customer_id,
+                issued,
+            } => matches!(role, Admin | Cs | Sales) || (issued && self.owns(customer_id)),
+            Action::SubmitPayment {
+                customer_id,
+                issued,
+            } => matches!(role, Admin | Cs) || (issued && self.owns(customer_id)),
+            Action::DraftInvoices | Action::CheckPayments => matches!(role, Admin | Cs),
+            Action::ApproveInvoices | Action::WriteOffInvoices => matches!(role, Admin | Sales),
+            Action::VoidInvoices => role == Admin,
         }
     }
 
@@ -290,6 +326,8 @@ impl Actor {
             // Where a technician stood, and when.
             "attendance" => self.allows(Action::ViewAttendance),
             "extension" => self.allows(Action::DecideExtensions),
+            // Amounts and customers' names.
+            "invoice" => self.allows(Action::ListInvoices),
             // The pool: technicians claim from it.
             "visit" | "assignment" => self.allows(Action::ListVisits),
             // The audience holds the department.

@@ -185,20 +185,8 @@ pub fn message_page(lang: Lang, status: StatusCode, title: &str, detail: &str) -
     )
 }
 
-/// Rupiah as Indonesians write it: `Rp1.234.567` (whole rupiah, `.` for
-/// thousands; a minus sign before `Rp`).
-pub fn rupiah(amount: i64) -> String {
-    let digits = amount.unsigned_abs().to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push('.');
-        }
-        grouped.push(c);
-    }
-    let sign = if amount < 0 { "-" } else { "" };
-    format!("{sign}Rp{grouped}")
-}
+/// Whole rupiah: `Rp1.234.567`.
+pub use fieldops_sync::money::rupiah;
 
 /// The abbreviation Indonesians use for a UTC offset: WIB, WITA, WIT.
 fn zone_name(offset_minutes: i64) -> String {
@@ -279,15 +267,6 @@ pub fn role_label(lang: Lang, role: Role) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rupiah_groups_thousands_with_dots() {
-        assert_eq!(rupiah(0), "Rp0");
-        assert_eq!(rupiah(999), "Rp999");
-        assert_eq!(rupiah(1_000), "Rp1.000");
-        assert_eq!(rupiah(1_234_567), "Rp1.234.567");
-        assert_eq!(rupiah(-50_000), "-Rp50.000");
-    }
 
     #[test]
     fn dates_read_as_in_indonesia() {

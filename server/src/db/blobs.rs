@@ -170,6 +170,8 @@ pub enum OwnerKind {
     Ticket,
     Visit,
     CheckIn,
+    /// A proof of payment.
+    Invoice,
 }
 
 impl OwnerKind {
@@ -179,6 +181,7 @@ impl OwnerKind {
             OwnerKind::Ticket => "ticket",
             OwnerKind::Visit => "visit",
             OwnerKind::CheckIn => "check_in",
+            OwnerKind::Invoice => "invoice",
         }
     }
 }

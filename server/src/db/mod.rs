@@ -47,6 +47,7 @@ pub mod departments;
 pub mod event_log;
 pub mod extensions;
 pub mod idempotency;
+pub mod invoices;
 pub mod login_failures;
 pub mod phone_codes;
 pub mod rotation;
@@ -276,6 +277,7 @@ mod tests {
         "0006_sync.sql",
         "0009_scoped_search.sql",
         "0013_phone_proof.sql",
+        "0017_invoices.sql",
     ];
 
     fn migrations(backend: &str) -> std::collections::BTreeMap<String, String> {

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod field;
 pub mod health;
 pub mod idempotency;
+pub mod invoices;
 pub mod live;
 pub mod me;
 mod openapi;
@@ -111,6 +112,17 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tickets::assign))
         .routes(routes!(tickets::post_message))
         .routes(routes!(shifts::set_shift))
+        .routes(routes!(invoices::list, invoices::create))
+        .routes(routes!(invoices::get, invoices::update))
+        .routes(routes!(invoices::submit))
+        .routes(routes!(invoices::approve))
+        .routes(routes!(invoices::return_to_draft))
+        .routes(routes!(invoices::send))
+        .routes(routes!(invoices::void))
+        .routes(routes!(invoices::write_off))
+        .routes(routes!(invoices::add_payment))
+        .routes(routes!(invoices::check_payment))
+        .routes(routes!(invoices::credit_note))
         .routes(routes!(chat::list, chat::start))
         .routes(routes!(chat::messages, chat::send))
         .routes(routes!(chat::read))

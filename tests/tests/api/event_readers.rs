@@ -20,6 +20,7 @@ fn readers(kind: &str) -> &'static [&'static str] {
         "customer" => &["admin", "cs", "sales"],
         "whatsapp" | "chat" | "conversation" => &["admin", "cs"],
         "attendance" | "extension" => &["admin", "cs"],
+        "invoice" => &["admin", "cs", "sales"],
         "visit" | "assignment" | "ticket" | "staff" => &["admin", "cs", "sales", "technician"],
         other => panic!("no expectation for event family {other:?}: add it here"),
     }

@@ -1,0 +1,928 @@
+//! Invoices as service functions (seed 003's FIN module): CS drafts an
+//! invoice from done visits, sales approve the price, CS sends it, the
+//! customer or CS attaches proof of payment, CS verifies it, and the
+//! invoice is paid.
+//!
+//! Every transition is checked against the one state machine,
+//! [`InvoiceStatus::can_become`], and the policy ([`Action`]); every one
+//! leaves an audit row and a live `invoice.*` event for staff (and, once
+//! the customer has it, for the customer). Totals are computed here from
+//! the lines with the tenant's [`TaxRule`]; numbers are given at
+//! approval from a counter bumped in the approving transaction, so they
+//! are gapless per series and year ([`crate::db::invoices::next_sequence`]).
+//!
+//! ```text
+//! let mut work = Work::begin(&state).await?;
+//! let applied = invoices::approve(work.tx(), &state, &actor, id).await?;
+//! work.respond(Effects::told(applied.notices), StatusCode::OK, view).await
+//! ```
+
+use fieldops_sync::billing::{InvoiceKind, InvoiceStatus, LineKind, PaymentStatus, invoice_number};
+use fieldops_sync::commands::RejectReason;
+use fieldops_sync::money::{self, Currency, Money, MoneyError, Quantity, TaxRule, Totals};
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::{Action, Actor};
+use crate::db::blobs::{self, OwnerKind};
+use crate::db::invoices::{self as db, InvoiceRow, LineRow, NewInvoice, PaymentRow, Stamp};
+use crate::db::{Tx, audit, now_ms, visits, whatsapp};
+use crate::domain::{self, Validator};
+use crate::events::Audience;
+use crate::i18n::{Arg, Lang};
+use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject_as};
+
+/// At most this many lines on one invoice, and visits billed by one.
+pub const MAX_LINES: usize = 100;
+pub const MAX_VISITS: usize = 50;
+
+/// A line as a caller wrote it; checked by [`check_lines`].
+#[derive(Debug, Clone)]
+pub struct LineInput {
+    pub kind: LineKind,
+    pub description: String,
+    /// A decimal with at most three places (`"2.5"`).
+    pub quantity: String,
+    /// Whole rupiah per unit.
+    pub unit_price: i64,
+}
+
+/// A new invoice for done visits.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    pub visit_ids: Vec<String>,
+    pub lines: Vec<LineInput>,
+    pub notes: String,
+    pub tax_invoice_number: Option<String>,
+}
+
+/// A change to a draft: `None` keeps a part.
+#[derive(Debug, Clone, Default)]
+pub struct DraftEdit {
+    pub lines: Option<Vec<LineInput>>,
+    pub notes: Option<String>,
+    /// `Some("")` clears it.
+    pub tax_invoice_number: Option<String>,
+    /// The version the caller saw; a different one is a conflict.
+    pub version: Option<i64>,
+}
+
+/// A payment the customer says they made, or CS saw arrive.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentInput {
+    /// Whole rupiah.
+    pub amount: i64,
+    /// The SHA-256 of an uploaded photo of the transfer receipt.
+    pub proof_sha256: Option<String>,
+    /// The bank's or the customer's reference.
+    pub reference: String,
+}
+
+/// Checks lines and prices them: the stored lines and the invoice totals.
+/// Every problem is reported at once, under `lines[i].field`.
+pub fn check_lines(
+    lines: &[LineInput],
+    rule: TaxRule,
+) -> Result<(Vec<LineRow>, Totals), ServiceError> {
+    let mut v = Validator::new();
+    if lines.len() > MAX_LINES {
+        v.add("lines", format!("at most {MAX_LINES} lines"));
+    }
+    let currency = Currency::Idr;
+    let mut rows = Vec::with_capacity(lines.len());
+    let mut subtotal = Some(Money::zero(currency));
+    for (i, line) in lines.iter().enumerate() {
+        let field = |name: &str| format!("lines[{i}].{name}");
+        let description = v.check(&field("description"), domain::line(&line.description, 200));
+        let quantity = line
+            .quantity
+            .parse::<Quantity>()
+            .map_err(|e| v.add(&field("quantity"), money_message(e)))
+            .ok();
+        let price = money::unit_price(line.unit_price, currency)
+            .map_err(|e| v.add(&field("unit_price"), money_message(e)))
+            .ok();
+        let (Some(quantity), Some(price)) = (quantity, price) else {
+            subtotal = None;
+            continue;
+        };
+        match quantity.times(price) {
+            Ok(amount) => {
+                subtotal = subtotal.and_then(|s| s.checked_add(amount).ok());
+                if subtotal.is_none() {
+                    v.add("lines", "the total is too large");
+                }
+                rows.push(LineRow {
+                    kind: line.kind,
+                    description,
+                    quantity_milli: quantity.milli(),
+                    unit_price: price.amount(),
+                    amount: amount.amount(),
+                });
+            }
+            Err(e) => {
+                v.add(&field("amount"), money_message(e));
+                subtotal = None;
+            }
+        }
+    }
+    v.finish()?;
+    let subtotal =
+        subtotal.ok_or_else(|| ServiceError::field("lines", "the total is too large"))?;
+    let totals = rule
+        .totals(subtotal)
+        .map_err(|_| ServiceError::field("lines", "the total is too large"))?;
+    Ok((rows, totals))
+}
+
+fn money_message(e: MoneyError) -> String {
+    e.to_string()
+}
+
+/// The tax office's tax-invoice number (Faktur Pajak): 17 digits,
+/// punctuation ignored; empty clears it.
+fn check_tax_invoice_number(v: &mut Validator, value: Option<&str>) -> Option<String> {
+    let value = value?.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+    let only_punctuation = value
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | ' '));
+    if digits.len() != 17 || !only_punctuation {
+        v.add(
+            "tax_invoice_number",
+            "must be the 17 digits of the tax invoice",
+        );
+        return None;
+    }
+    Some(digits)
+}
+
+/// Drafts an invoice for done visits of one customer (CS).
+pub async fn draft(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    draft: Draft,
+) -> ServiceResult<InvoiceRow> {
+    allow(actor, Action::DraftInvoices)?;
+    let mut v = Validator::new();
+    let mut visit_ids = draft.visit_ids.clone();
+    visit_ids.sort();
+    visit_ids.dedup();
+    if visit_ids.is_empty() {
+        v.add("visit_ids", "name at least one done visit");
+    } else if visit_ids.len() > MAX_VISITS {
+        v.add("visit_ids", format!("at most {MAX_VISITS} visits"));
+    }
+    let notes = v.check("notes", domain::optional_text(&draft.notes, 2000));
+    let tax_number = check_tax_invoice_number(&mut v, draft.tax_invoice_number.as_deref());
+    let mut customer: Option<String> = None;
+    let mut tickets: Vec<String> = Vec::new();
+    for (i, id) in visit_ids.iter().enumerate() {
+        let field = format!("visit_ids[{i}]");
+        let Some(visit) = visits::get(&mut **tx, id).await? else {
+            v.add(&field, "names no visit");
+            continue;
+        };
+        if visit.status != visits::VisitStatus::Done {
+            v.add(&field, "is not done yet; only done visits are invoiced");
+        }
+        match &customer {
+            None => customer = Some(visit.customer_id.clone()),
+            Some(c) if *c != visit.customer_id => {
+                v.add(&field, "belongs to another customer than the first visit");
+            }
+            Some(_) => {}
+        }
+        if let Some(t) = visit.ticket_id
+            && !tickets.contains(&t)
+        {
+            tickets.push(t);
+        }
+        if db::invoice_of_visit(&mut **tx, id).await?.is_some() {
+            v.add(&field, "is already on another invoice");
+        }
+    }
+    if tickets.len() > 1 {
+        v.add("visit_ids", "the visits belong to different tickets");
+    }
+    let priced = match check_lines(&draft.lines, state.config.invoices.tax_rule) {
+        Ok(priced) => Some(priced),
+        Err(ServiceError::Invalid(errors)) => {
+            for e in errors {
+                v.add(&e.field, e.message);
+            }
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    v.finish()?;
+    let (lines, totals) = priced.ok_or_else(|| ServiceError::field("lines", "invalid"))?;
+    let customer_id = customer.ok_or_else(|| ServiceError::field("visit_ids", "required"))?;
+    let id = db::insert(
+        tx,
+        &NewInvoice {
+            kind: InvoiceKind::Invoice,
+            customer_id: &customer_id,
+            ticket_id: tickets.first().map(String::as_str),
+            credits_id: None,
+            currency: Currency::Idr.as_str(),
+            tax_rule: state.config.invoices.tax_rule.as_str(),
+            notes: &notes,
+            tax_invoice_number: tax_number.as_deref(),
+            drafted_by: &actor.user_id,
+        },
+    )
+    .await?;
+    db::link_visits(tx, &id, &visit_ids).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            ServiceError::conflict("already_invoiced", "a visit is already on another invoice")
+        } else {
+            e.into()
+        }
+    })?;
+    db::set_lines(tx, &id, &lines, &totals).await?;
+    finish(
+        tx,
+        actor,
+        &id,
+        "invoice.drafted",
+        json!({ "visit_ids": visit_ids }),
+    )
+    .await
+}
+
+/// Drafts a credit note that corrects a sent invoice (CS). It runs the
+/// same approval and has its own number series.
+pub async fn credit_note(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    invoice_id: &str,
+    lines: Vec<LineInput>,
+    reason: &str,
+) -> ServiceResult<InvoiceRow> {
+    allow(actor, Action::DraftInvoices)?;
+    let original = load(tx, state, actor, invoice_id).await?;
+    if original.kind != InvoiceKind::Invoice || !original.status.is_issued() {
+        return Err(ServiceError::conflict(
+            "invoice_not_sent",
+            "only an invoice the customer has been sent is corrected by a credit note",
+        ));
+    }
+    let mut v = Validator::new();
+    let reason = v.check("reason", domain::bounded_text(reason, 2000));
+    v.finish()?;
+    let (lines, totals) = check_lines(&lines, tax_rule_of(&original)?)?;
+    check_credit_room(tx, &original, None, totals.total).await?;
+    let id = db::insert(
+        tx,
+        &NewInvoice {
+            kind: InvoiceKind::CreditNote,
+            customer_id: &original.customer_id,
+            ticket_id: original.ticket_id.as_deref(),
+            credits_id: Some(&original.id),
+            currency: &original.currency,
+            tax_rule: &original.tax_rule,
+            notes: &reason,
+            tax_invoice_number: None,
+            drafted_by: &actor.user_id,
+        },
+    )
+    .await?;
+    db::set_lines(tx, &id, &lines, &totals).await?;
+    finish(
+        tx,
+        actor,
+        &id,
+        "invoice.drafted",
+        json!({ "credits": original.id }),
+    )
+    .await
+}
+
+/// Edits a draft: its lines (replaced as a whole), notes, tax-invoice
+/// number. Anything past draft is locked.
+pub async fn edit(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    edit: DraftEdit,
+) -> ServiceResult<InvoiceRow> {
+    allow(actor, Action::DraftInvoices)?;
+    let invoice = load(tx, state, actor, id).await?;
+    if !invoice.status.is_editable() {
+        return Err(ServiceError::conflict(
+            "invoice_locked",
+            format!(
+                "the invoice is {}; only a draft is edited (a sent one is corrected by a credit note)",
+                invoice.status
+            ),
+        ));
+    }
+    if let Some(seen) = edit.version
+        && seen != invoice.version
+    {
+        return Err(ServiceError::conflict(
+            "version_mismatch",
+            "the invoice changed since you loaded it; reload and edit again",
+        ));
+    }
+    let mut v = Validator::new();
+    let notes = edit
+        .notes
+        .as_deref()
+        .map(|n| v.check("notes", domain::optional_text(n, 2000)));
+    let tax_number = edit
+        .tax_invoice_number
+        .as_deref()
+        .map(|n| check_tax_invoice_number(&mut v, Some(n)));
+    v.finish()?;
+    if let Some(lines) = &edit.lines {
+        let (rows, totals) = check_lines(lines, tax_rule_of(&invoice)?)?;
+        if let Some(original) = &invoice.credits_id {
+            let original = load(tx, state, actor, original).await?;
+            check_credit_room(tx, &original, Some(&invoice.id), totals.total).await?;
+        }
+        db::set_lines(tx, id, &rows, &totals).await?;
+    }
+    if notes.is_some() || tax_number.is_some() {
+        db::set_details(
+            tx,
+            id,
+            notes.as_deref().unwrap_or(&invoice.notes),
+            match &tax_number {
+                Some(n) => n.as_deref(),
+                None => invoice.tax_invoice_number.as_deref(),
+            },
+        )
+        .await?;
+    }
+    finish(
+        tx,
+        actor,
+        id,
+        "invoice.updated",
+        json!({ "lines": edit.lines.is_some() }),
+    )
+    .await
+}
+
+/// Submits a draft to sales for price approval (CS).
+pub async fn submit(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+) -> ServiceResult<InvoiceRow> {
+    allow(actor, Action::DraftInvoices)?;
+    let invoice = load(tx, state, actor, id).await?;
+    ensure_can_become(&invoice, InvoiceStatus::PendingApproval)?;
+    if db::lines(&mut **tx, id).await?.is_empty() {
+        return Err(ServiceError::field(
+            "lines",
+            "an invoice needs at least one line",
+        ));
+    }
+    let stamp = Stamp {
+        submitted: true,
+        ..Stamp::default()
+    };
+    db::transition(
+        tx,
+        id,
+        invoice.status,
+        InvoiceStatus::PendingApproval,
+        &stamp,
+    )
+    .await?;
+    finish(tx, actor, id, "invoice.submitted", json!({})).await
+}
+
+/// Sales return a submitted invoice to CS with a comment.
+pub async fn return_to_draft(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    comment: &str,
+) -> ServiceResult<InvoiceRow> {
+    allow(actor, Action::ApproveInvoices)?;
+    let invoice = load(tx, state, actor, id).await?;
+    let mut v = Validator::new();
+    let comment = v.check("comment", domain::bounded_text(comment, 2000));
+    v.finish()?;
+    ensure_can_become(&invoice, InvoiceStatus::Draft)?;
+    let stamp = Stamp {
+        return_comment: Some(Some(&comment)),
+        ..Stamp::default()
+    };
+    db::transition(tx, id, invoice.status, InvoiceStatus::Draft, &stamp).await?;
+    finish(
+        tx,
+        actor,
+        id,
+        "invoice.returned",
+        json!({ "comment": comment }),
+    )
+    .await
+}
+
+/// Sales approve the price: the invoice is locked and numbered
+/// (`INV/2026/000123`, the year in the sites' calendar). The approver is
+/// never the one who drafted it.
+pub async fn approve(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+) -> ServiceResult<InvoiceRow> {
+    allow(actor, Action::ApproveInvoices)?;
+    let invoice = load(tx, state, actor, id).await?;
+    ensure_can_become(&invoice, InvoiceStatus::Approved)?;
+    if invoice.drafted_by == actor.user_id {
+        return Err(reject_as(
+            RejectReason::Forbidden,
+            "approver_is_drafter",
+            "whoever drafted an invoice does not approve it; ask another sales approver",
+        ));
+    }
+    if let Some(original) = &invoice.credits_id {
+        let original = load(tx, state, actor, original).await?;
+        check_credit_room(tx, &original, Some(&invoice.id), invoice.total).await?;
+    }
+    let today = jiff::Timestamp::from_millisecond(now_ms())
+        .map_err(|e| ServiceError::Internal(e.into()))?
+        .to_zoned(state.helpdesk.calendar.time_zone().clone())
+        .date();
+    let year = i64::from(today.year());
+    let series = invoice.kind.series();
+    let sequence = db::next_sequence(tx, series, year).await?;
+    let number = invoice_number(invoice.kind, today.year().into(), sequence);
+    db::approve(
+        tx,
+        id,
+        &actor.user_id,
+        series,
+        year,
+        sequence,
+        &number,
+        &today.to_string(),
+    )
+    .await?;
+    finish(
+        tx,
+        actor,
+        id,
+        "invoice.approved",
+        json!({ "number": number }),
+    )
+    .await
+}
+
+/// Sends an approved invoice to the customer (CS): it appears in their app
+/// and goes out as a WhatsApp message. A credit note sent lowers what is
+/// due on its invoice.
+pub async fn send(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+) -> ServiceResult<InvoiceRow> {
+    allow(actor, Action::DraftInvoices)?;
+    let invoice = load(tx, state, actor, id).await?;
+    ensure_can_become(&invoice, InvoiceStatus::Sent)?;
+    let stamp = Stamp {
+        sent: true,
+        ..Stamp::default()
+    };
+    db::transition(tx, id, invoice.status, InvoiceStatus::Sent, &stamp).await?;
+    let key = match invoice.kind {
+        InvoiceKind::Invoice => "wa-invoice-sent",
+        InvoiceKind::CreditNote => "wa-credit-note-sent",
+    };
+    let body = Lang::Id.text_with(
+        key,
+        &[
+            ("name", Arg::Text(&invoice.customer_name)),
+            ("number", Arg::Text(invoice.number.as_deref().unwrap_or(""))),
+            ("total", Arg::Text(&money::rupiah(invoice.total))),
+        ],
+    );
+    whatsapp::enqueue(tx, &invoice.customer_phone, &body).await?;
+    let mut applied = finish(tx, actor, id, "invoice.sent", json!({})).await?;
+    if let Some(original) = &invoice.credits_id {
+        let settled = settle(tx, state, actor, original).await?;
+        applied.notices.extend(settled);
+    }
+    Ok(applied)
+}
+
+/// Records a payment with its proof (the customer on their own sent
+/// invoice, or CS); CS verifies it before it counts.
+pub async fn submit_payment(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    payment: PaymentInput,
+) -> ServiceResult<(InvoiceRow, PaymentRow)> {
+    let invoice = load(tx, state, actor, id).await?;
+    allow(
+        actor,
+        Action::SubmitPayment {
+            customer_id: &invoice.customer_id,
+            issued: invoice.status.is_issued(),
+        },
+    )?;
+    ensure_can_become(&invoice, InvoiceStatus::PaymentSubmitted)?;
+    let mut v = Validator::new();
+    let reference = v.check("reference", domain::optional_line(&payment.reference, 200));
+    let due = amount_due(tx, &invoice).await?;
+    if payment.amount <= 0 {
+        v.add("amount", "must be more than zero");
+    } else if payment.amount > due {
+        v.add(
+            "amount",
+            format!("is more than the {} due", money::rupiah(due)),
+        );
+    }
+    let proof = match payment.proof_sha256.as_deref().map(str::trim) {
+        Some(hash) if !hash.is_empty() => {
+            let hash = hash.to_ascii_lowercase();
+            if blobs::uploaded_by(&mut **tx, &hash, &actor.user_id).await? {
+                Some(hash)
+            } else {
+                v.add(
+                    "proof_sha256",
+                    "names no photo you uploaded; upload the receipt first",
+                );
+                None
+            }
+        }
+        _ => None,
+    };
+    if proof.is_none() && actor.role == crate::domain::Role::Customer {
+        v.add("proof_sha256", "attach a photo of the transfer receipt");
+    }
+    if proof.is_none() && reference.is_empty() && actor.role != crate::domain::Role::Customer {
+        v.add("reference", "give the bank reference or attach the receipt");
+    }
+    v.finish()?;
+    let row = db::insert_payment(
+        tx,
+        id,
+        payment.amount,
+        proof.as_deref(),
+        &reference,
+        &actor.user_id,
+    )
+    .await?;
+    if let Some(hash) = &proof {
+        blobs::add_owner(tx, hash, OwnerKind::Invoice, id, &actor.user_id).await?;
+    }
+    let mut notices = settle(tx, state, actor, id).await?;
+    let applied = finish(
+        tx,
+        actor,
+        id,
+        "invoice.payment_submitted",
+        json!({ "payment_id": row.id, "amount": row.amount }),
+    )
+    .await?;
+    notices.extend(applied.notices);
+    Ok(Applied {
+        value: (applied.value, row),
+        notices,
+    })
+}
+
+/// CS verify a submitted payment (it counts) or reject it with a reason.
+pub async fn check_payment(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    invoice_id: &str,
+    payment_id: &str,
+    verified: bool,
+    reason: Option<&str>,
+) -> ServiceResult<InvoiceRow> {
+    allow(actor, Action::CheckPayments)?;
+    let payment = db::payment(&mut **tx, payment_id)
+        .await?
+        .filter(|p| p.invoice_id == invoice_id)
+        .ok_or_else(|| ServiceError::not_found("payment"))?;
+    let invoice = load(tx, state, actor, &payment.invoice_id).await?;
+    if payment.status != PaymentStatus::Submitted {
+        return Err(ServiceError::conflict(
+            "payment_checked",
+            format!("this payment was already {}", payment.status),
+        ));
+    }
+    let mut v = Validator::new();
+    let reason = match (verified, reason) {
+        (true, _) => None,
+        (false, r) => Some(v.check("reason", domain::bounded_text(r.unwrap_or(""), 500))),
+    };
+    v.finish()?;
+    let to = if verified {
+        PaymentStatus::Verified
+    } else {
+        PaymentStatus::Rejected
+    };
+    db::check_payment(tx, payment_id, to, &actor.user_id, reason.as_deref()).await?;
+    let mut notices = settle(tx, state, actor, &invoice.id).await?;
+    let kind = if verified {
+        "invoice.payment_verified"
+    } else {
+        "invoice.payment_rejected"
+    };
+    let applied = finish(
+        tx,
+        actor,
+        &invoice.id,
+        kind,
+        json!({ "payment_id": payment_id, "amount": payment.amount, "reason": reason }),
+    )
+    .await?;
+    notices.extend(applied.notices);
+    Ok(Applied {
+        value: applied.value,
+        notices,
+    })
+}
+
+/// Writes off what is still due on a sent invoice, with a reason: the
+/// invoice is paid.
+pub async fn write_off(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    reason: &str,
+) -> ServiceResult<InvoiceRow> {
+    allow(actor, Action::WriteOffInvoices)?;
+    let invoice = load(tx, state, actor, id).await?;
+    ensure_can_become(&invoice, InvoiceStatus::Paid)?;
+    let mut v = Validator::new();
+    let reason = v.check("reason", domain::bounded_text(reason, 500));
+    v.finish()?;
+    let due = amount_due(tx, &invoice).await?;
+    if due <= 0 {
+        return Err(ServiceError::conflict(
+            "nothing_due",
+            "nothing is due on this invoice",
+        ));
+    }
+    db::write_off(tx, id, due, &reason).await?;
+    let mut notices = settle(tx, state, actor, id).await?;
+    let applied = finish(
+        tx,
+        actor,
+        id,
+        "invoice.written_off",
+        json!({ "amount": due, "reason": reason }),
+    )
+    .await?;
+    notices.extend(applied.notices);
+    Ok(Applied {
+        value: applied.value,
+        notices,
+    })
+}
+
+/// Voids an invoice the customer does not have yet (admin); a numbered
+/// one keeps its number, and its visits may be invoiced again.
+pub async fn void(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    reason: &str,
+) -> ServiceResult<InvoiceRow> {
+    allow(actor, Action::VoidInvoices)?;
+    let invoice = load(tx, state, actor, id).await?;
+    let mut v = Validator::new();
+    let reason = v.check("reason", domain::bounded_text(reason, 500));
+    v.finish()?;
+    ensure_can_become(&invoice, InvoiceStatus::Void)?;
+    let stamp = Stamp {
+        voided: Some(&reason),
+        ..Stamp::default()
+    };
+    db::transition(tx, id, invoice.status, InvoiceStatus::Void, &stamp).await?;
+    db::release_visits(tx, id).await?;
+    finish(tx, actor, id, "invoice.voided", json!({ "reason": reason })).await
+}
+
+/// What is still due on an invoice: its total less sent credit notes,
+/// verified payments and write-offs (nothing on a credit note).
+pub fn due_from(invoice: &InvoiceRow, credit_notes: &[InvoiceRow], payments: &[PaymentRow]) -> i64 {
+    if invoice.kind == InvoiceKind::CreditNote {
+        return 0;
+    }
+    let credited: i64 = credit_notes
+        .iter()
+        .filter(|c| c.status.is_issued())
+        .map(|c| c.total)
+        .sum();
+    let paid: i64 = payments
+        .iter()
+        .filter(|p| p.status == PaymentStatus::Verified)
+        .map(|p| p.amount)
+        .sum();
+    invoice.total - credited - paid - invoice.written_off
+}
+
+async fn amount_due(tx: &mut Tx, invoice: &InvoiceRow) -> Result<i64, ServiceError> {
+    let credit_notes = db::credit_notes(&mut **tx, &invoice.id).await?;
+    let payments = db::payments(&mut **tx, &invoice.id).await?;
+    Ok(due_from(invoice, &credit_notes, &payments))
+}
+
+/// An invoice with everything shown with it.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub invoice: InvoiceRow,
+    pub lines: Vec<LineRow>,
+    pub visit_ids: Vec<String>,
+    pub payments: Vec<PaymentRow>,
+    pub credit_notes: Vec<InvoiceRow>,
+    pub amount_due: i64,
+}
+
+impl Detail {
+    /// Reads the parts of `invoice` (on a pool's connection or in a
+    /// transaction).
+    pub async fn read(conn: &mut sqlx::AnyConnection, invoice: InvoiceRow) -> sqlx::Result<Self> {
+        let lines = db::lines(&mut *conn, &invoice.id).await?;
+        let visit_ids = db::visit_ids(&mut *conn, &invoice.id).await?;
+        let payments = db::payments(&mut *conn, &invoice.id).await?;
+        let credit_notes = db::credit_notes(&mut *conn, &invoice.id).await?;
+        let amount_due = due_from(&invoice, &credit_notes, &payments);
+        Ok(Self {
+            invoice,
+            lines,
+            visit_ids,
+            payments,
+            credit_notes,
+            amount_due,
+        })
+    }
+}
+
+/// Invoice `id` if `actor` may see it (else "not found", so that nobody
+/// learns what exists).
+pub async fn visible(
+    db: &crate::db::Db,
+    actor: &Actor,
+    id: &str,
+) -> Result<InvoiceRow, ServiceError> {
+    match db::get(db.pool(), id).await? {
+        Some(invoice) if may_view(actor, &invoice) => Ok(invoice),
+        _ => Err(ServiceError::not_found("invoice")),
+    }
+}
+
+/// Moves an issued invoice to the status its payments say
+/// ([`InvoiceStatus::from_payments`]).
+async fn settle(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+) -> Result<Vec<Notice>, ServiceError> {
+    let invoice = load(tx, state, actor, id).await?;
+    if !invoice.status.is_issued() || invoice.kind != InvoiceKind::Invoice {
+        return Ok(Vec::new());
+    }
+    let due = amount_due(tx, &invoice).await?;
+    let unchecked = db::payments(&mut **tx, id)
+        .await?
+        .iter()
+        .filter(|p| p.status == PaymentStatus::Submitted)
+        .count();
+    let to = InvoiceStatus::from_payments(due, unchecked);
+    if to == invoice.status {
+        return Ok(Vec::new());
+    }
+    let stamp = Stamp {
+        paid: to == InvoiceStatus::Paid,
+        ..Stamp::default()
+    };
+    db::transition(tx, id, invoice.status, to, &stamp).await?;
+    if to == InvoiceStatus::Paid {
+        return Ok(finish(tx, actor, id, "invoice.paid", json!({}))
+            .await?
+            .notices);
+    }
+    Ok(Vec::new())
+}
+
+/// Refuses a credit note that would bring the credits of `original` above
+/// its total (`except`: the note being changed, counted as `total`).
+async fn check_credit_room(
+    tx: &mut Tx,
+    original: &InvoiceRow,
+    except: Option<&str>,
+    total: i64,
+) -> Result<(), ServiceError> {
+    let others: i64 = db::credit_notes(&mut **tx, &original.id)
+        .await?
+        .iter()
+        .filter(|c| Some(c.id.as_str()) != except)
+        .map(|c| c.total)
+        .sum();
+    if others + total > original.total {
+        return Err(ServiceError::field(
+            "lines",
+            format!(
+                "credit notes may not exceed the invoice: {} of {} is already credited",
+                money::rupiah(others),
+                money::rupiah(original.total)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn tax_rule_of(invoice: &InvoiceRow) -> Result<TaxRule, ServiceError> {
+    invoice
+        .tax_rule
+        .parse()
+        .map_err(|e| ServiceError::Internal(anyhow::Error::new(e)))
+}
+
+fn ensure_can_become(invoice: &InvoiceRow, to: InvoiceStatus) -> Result<(), ServiceError> {
+    if invoice.status.can_become(invoice.kind, to) {
+        Ok(())
+    } else {
+        Err(ServiceError::conflict(
+            "invoice_status",
+            format!("the invoice is {}; it cannot become {to}", invoice.status),
+        ))
+    }
+}
+
+/// Invoice `id`, locked for the transaction, if `actor` may see it (else
+/// "not found", so that nobody learns what exists).
+async fn load(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+) -> Result<InvoiceRow, ServiceError> {
+    match db::lock(tx, state.db.backend(), id).await? {
+        Some(invoice) if may_view(actor, &invoice) => Ok(invoice),
+        _ => Err(ServiceError::not_found("invoice")),
+    }
+}
+
+/// Whether `actor` may see `invoice`.
+pub fn may_view(actor: &Actor, invoice: &InvoiceRow) -> bool {
+    actor.allows(Action::ViewInvoice {
+        customer_id: &invoice.customer_id,
+        issued: invoice.status.is_issued(),
+    })
+}
+
+/// Audits the change and says it live: to staff always, to the customer
+/// once they have the invoice.
+async fn finish(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: &str,
+    kind: &'static str,
+    detail: serde_json::Value,
+) -> ServiceResult<InvoiceRow> {
+    let row = db::get(&mut **tx, id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("invoice"))?;
+    audit::record(tx, Some(&actor.user_id), kind, "invoice", id, detail).await?;
+    let data = json!({
+        "invoice_id": row.id, "kind": row.kind, "number": row.number,
+        "status": row.status, "customer_id": row.customer_id, "total": row.total,
+    });
+    let mut notices = vec![Notice::staff(kind, data.clone())];
+    if row.status.is_issued() {
+        notices.push(Notice {
+            kind,
+            audience: Audience::Customer {
+                customer_id: row.customer_id.clone(),
+            },
+            data,
+        });
+    }
+    Ok(Applied {
+        value: row,
+        notices,
+    })
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
