@@ -4,9 +4,11 @@
 
 use crate::AppState;
 use crate::auth::password;
+use crate::db::visits::VisitStatus;
 use crate::db::{audit, customers, departments, users, visits};
 use crate::domain::{CreatedVia, Role};
 use crate::work::{Effects, Work};
+use fieldops_sync::billing::LineKind;
 
 /// The demo accounts: (email, password, name, role, department).
 pub const DEMO_ACCOUNTS: &[(&str, &str, &str, Role, Option<&str>)] = &[
@@ -147,6 +149,7 @@ pub struct SeedReport {
     pub users: usize,
     pub customers: usize,
     pub visits: usize,
+    pub invoices: usize,
 }
 
 /// (customer phone, title, description, days from today, planned days, quota).
@@ -247,7 +250,130 @@ pub async fn demo(state: &AppState) -> anyhow::Result<SeedReport> {
         report.users += 1;
     }
     report.visits = demo_visits(state).await?;
+    report.invoices = demo_invoices(state).await?;
     Ok(report)
+}
+
+/// (customer phone, visit title, days ago, lines (kind, description,
+/// quantity, unit price), submitted to sales).
+type DemoInvoice = (
+    &'static str,
+    &'static str,
+    i64,
+    &'static [(LineKind, &'static str, &'static str, i64)],
+    bool,
+);
+
+/// Visits finished in the last days, invoiced by CS: one waits for sales'
+/// approval, one is still a draft, and one is not invoiced yet.
+const INVOICES: &[DemoInvoice] = &[
+    (
+        "+6281210000001",
+        "Perbaikan panel listrik lobi",
+        1,
+        &[
+            (LineKind::Labour, "Perbaikan panel listrik", "2.5", 150_000),
+            (LineKind::Material, "MCB 3 fasa 32A", "1", 350_000),
+            (LineKind::Travel, "Transport teknisi", "1", 75_000),
+        ],
+        true,
+    ),
+    (
+        "+6281210000002",
+        "Penggantian UPS ruang server",
+        2,
+        &[
+            (LineKind::Labour, "Pemasangan UPS", "4", 125_000),
+            (LineKind::Material, "UPS 3 kVA online", "1", 9_800_000),
+        ],
+        false,
+    ),
+    ("+6281210000003", "Pemeriksaan genset", 1, &[], false),
+];
+
+/// Done visits and their invoices (see [`INVOICES`]), made once.
+async fn demo_invoices(state: &AppState) -> anyhow::Result<usize> {
+    let db = &state.db;
+    let (Some(admin), Some(cs)) = (
+        users::by_email(db.pool(), DEMO_ACCOUNTS[0].0).await?,
+        users::by_email(db.pool(), "cs@example.com").await?,
+    ) else {
+        return Ok(0);
+    };
+    let cs = crate::auth::Actor {
+        user_id: cs.id,
+        session_id: "seed".to_owned(),
+        role: Role::Cs,
+        name: cs.name,
+        customer_id: None,
+        department_ids: vec![],
+    };
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    let mut created = 0;
+    for (phone, title, days_ago, lines, submit) in INVOICES {
+        let mut work = Work::begin(state).await?;
+        let tx = work.tx();
+        let Some(customer) = customers::by_phone(tx, phone).await? else {
+            continue;
+        };
+        if visits::find_by_title(&mut **tx, &customer.id, title)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        let date = today.checked_sub(jiff::Span::new().days(*days_ago))?;
+        let scheduled_start = date.to_string();
+        let fields = visits::VisitFields {
+            customer_id: customer.id.clone(),
+            ticket_id: None,
+            department_id: None,
+            title: (*title).to_owned(),
+            description: "Kunjungan contoh yang sudah selesai.".to_owned(),
+            site_address: format!("{}, {}", customer.address, customer.city),
+            site_lat: customer.lat.unwrap_or_default(),
+            site_lon: customer.lon.unwrap_or_default(),
+            start_day: crate::visits::parse_day(&scheduled_start).map_err(anyhow::Error::msg)?,
+            scheduled_start,
+            planned_days: 1,
+            technician_quota: 1,
+        };
+        let visit = visits::insert(tx, &fields, &admin.id).await?;
+        let statuses = [VisitStatus::Open];
+        visits::transition(tx, &visit, &statuses, VisitStatus::InProgress).await?;
+        visits::transition(tx, &visit, &[VisitStatus::InProgress], VisitStatus::Done).await?;
+        visits::set_summary(tx, &visit, Some("Selesai dan diuji.")).await?;
+        let mut notices = Vec::new();
+        if !lines.is_empty() {
+            let draft = crate::invoices::Draft {
+                visit_ids: vec![visit.clone()],
+                lines: lines
+                    .iter()
+                    .map(
+                        |(kind, description, quantity, price)| crate::invoices::LineInput {
+                            kind: *kind,
+                            description: (*description).to_owned(),
+                            quantity: (*quantity).to_owned(),
+                            unit_price: *price,
+                        },
+                    )
+                    .collect(),
+                ..Default::default()
+            };
+            let drafted = crate::invoices::draft(tx, state, &cs, draft).await?;
+            notices.extend(drafted.notices);
+            if *submit {
+                let submitted = crate::invoices::submit(tx, state, &cs, &drafted.value.id).await?;
+                notices.extend(submitted.notices);
+            }
+            created += 1;
+        }
+        work.commit(Effects::told(notices).with_visits([visit]))
+            .await?;
+    }
+    Ok(created)
 }
 
 /// Open visits at the demo customers' sites, from tomorrow on.

@@ -93,12 +93,7 @@ async fn inbox_page(
         match outcome {
             Ok(()) => {}
             Err(ServiceError::Rejected(_)) => {
-                return Err(super::render::message_page(
-                    lang,
-                    StatusCode::NOT_FOUND,
-                    "console-not-found-title",
-                    "console-not-found-detail",
-                ));
+                return Err(super::common::missing(lang));
             }
             Err(e) => return Err(internal(lang, &e)),
         }

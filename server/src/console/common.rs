@@ -144,8 +144,13 @@ pub(super) fn see_other(to: &str) -> Response {
 
 /// Anything else under the console: a page that says so.
 pub(super) async fn not_found(headers: HeaderMap) -> Response {
+    missing(session::language(&headers))
+}
+
+/// The "no such page" page, in `lang`.
+pub(super) fn missing(lang: Lang) -> Response {
     render::message_page(
-        session::language(&headers),
+        lang,
         StatusCode::NOT_FOUND,
         "console-not-found-title",
         "console-not-found-detail",

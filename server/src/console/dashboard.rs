@@ -10,9 +10,10 @@ use super::session::Console;
 use crate::AppState;
 use crate::auth::Action;
 use crate::db::visits::{self as visit_db, VisitStatus};
-use crate::db::{extensions as ext_db, now_ms, ticket_queries, users};
+use crate::db::{extensions as ext_db, invoices as invoice_db, now_ms, ticket_queries, users};
 use crate::domain::Presence;
 use crate::visits::attendance;
+use fieldops_sync::billing::InvoiceStatus;
 
 #[derive(Template)]
 #[template(path = "console/dashboard.html")]
@@ -26,6 +27,8 @@ struct DashboardPage {
     visits: Vec<(String, usize)>,
     attendance: Option<Vec<(String, usize)>>,
     pending_extensions: Option<usize>,
+    /// What waits in the invoice flow for this person: (label, count, link).
+    invoices: Vec<(String, i64, String)>,
     agents: Vec<(String, usize)>,
 }
 
@@ -111,6 +114,28 @@ pub(super) async fn dashboard(State(state): State<AppState>, console: Console) -
     } else {
         None
     };
+    let mut invoices = Vec::new();
+    let waiting = [
+        (
+            Action::ApproveInvoices,
+            InvoiceStatus::PendingApproval,
+            "dash-approvals",
+        ),
+        (
+            Action::CheckPayments,
+            InvoiceStatus::PaymentSubmitted,
+            "dash-payments-to-check",
+        ),
+        (Action::DraftInvoices, InvoiceStatus::Draft, "dash-drafts"),
+    ];
+    for (action, status, label) in waiting {
+        if actor.allows(action) {
+            let n = invoice_db::count_in(state.db.pool(), status)
+                .await
+                .map_err(fail)?;
+            invoices.push((lang.text(label), n, format!("/invoices?status={status}")));
+        }
+    }
     let staff_list = users::staff_presence(state.db.pool()).await.map_err(fail)?;
     let agents = Presence::ALL
         .iter()
@@ -130,6 +155,7 @@ pub(super) async fn dashboard(State(state): State<AppState>, console: Console) -
             visits,
             attendance,
             pending_extensions,
+            invoices,
             agents,
         },
     ))

@@ -20,6 +20,7 @@ mod customers;
 mod dashboard;
 mod dispatch;
 mod field;
+mod invoices;
 mod live;
 pub mod render;
 pub mod session;
@@ -76,6 +77,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/attendance", get(field::attendance_page))
         .route("/extensions", get(field::extensions_list))
         .route("/extensions/{id}/decide", post(field::decide_extension))
+        .route("/invoices", get(invoices::list).post(invoices::create))
+        .route("/invoices/new", get(invoices::new))
+        .route("/invoices/{id}", get(invoices::show))
+        .route("/invoices/{id}/lines", post(invoices::edit))
+        .route("/invoices/{id}/{action}", post(invoices::act))
         .route("/events", get(live::events))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::from_fn_with_state(

@@ -39,7 +39,7 @@ impl Chrome {
     pub fn new(console: &Console, presence: Presence, current: &'static str) -> Self {
         let lang = console.lang;
         let actor = &console.actor;
-        let pages: [(&'static str, &str, bool); 8] = [
+        let pages: [(&'static str, &str, bool); 9] = [
             ("/", "nav-dashboard", true),
             ("/tickets", "nav-tickets", actor.allows(Action::ListTickets)),
             ("/chat", "nav-chat", actor.allows(Action::ListConversations)),
@@ -63,6 +63,11 @@ impl Chrome {
                 "/extensions",
                 "nav-extensions",
                 actor.allows(Action::DecideExtensions),
+            ),
+            (
+                "/invoices",
+                "nav-invoices",
+                actor.role.is_staff() && actor.allows(Action::ListInvoices),
             ),
         ];
         let nav: Vec<NavItem> = pages

@@ -210,12 +210,7 @@ pub(super) async fn language(
     Query(p): Query<NextParam>,
 ) -> Response {
     let Some(lang) = Lang::parse(&code) else {
-        return render::message_page(
-            session::language(&headers),
-            StatusCode::NOT_FOUND,
-            "console-not-found-title",
-            "console-not-found-detail",
-        );
+        return super::common::missing(session::language(&headers));
     };
     let mut response = see_other(&local_path(p.next.as_deref()));
     response.headers_mut().append(

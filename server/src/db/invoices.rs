@@ -520,3 +520,30 @@ pub async fn check_payment(
     }
     Ok(())
 }
+
+/// A done visit no live invoice bills yet.
+#[derive(Debug, Clone, FromRow)]
+pub struct UninvoicedVisit {
+    pub id: String,
+    pub title: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub completed_at: Option<i64>,
+}
+
+/// Done visits waiting for an invoice, most recently done first.
+pub async fn uninvoiced_visits(
+    ex: impl AnyExecutor<'_>,
+    limit: i64,
+) -> sqlx::Result<Vec<UninvoicedVisit>> {
+    sqlx::query_as(
+        "SELECT v.id, v.title, v.customer_id, c.name AS customer_name, v.completed_at \
+         FROM visits v JOIN customers c ON c.id = v.customer_id \
+         WHERE v.status = 'done' \
+           AND NOT EXISTS (SELECT 1 FROM invoice_visits iv WHERE iv.visit_id = v.id AND iv.live = 1) \
+         ORDER BY v.completed_at DESC, v.id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}

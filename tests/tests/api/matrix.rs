@@ -38,6 +38,18 @@ struct Route {
 /// target, because even a refusal would say that it exists.
 const DENIED_AS_NOT_FOUND: &[(&str, &str)] = &[("GET", "/api/v1/blobs/{blob}")];
 
+/// Routes on an invoice answer 404 to the roles that may not see it at all
+/// (a technician; a customer before it is sent), and 403 to those who see
+/// it but may not do this.
+const HIDDEN_FROM: &[(&str, &str, &[&str])] = &[
+    ("GET", "/api/v1/invoices/{invoice}", &["technician"]),
+    (
+        "POST",
+        "/api/v1/invoices/{invoice}/payments",
+        &["technician"],
+    ),
+];
+
 const ALL: &[&str] = &["admin", "cs", "sales", "technician", "customer"];
 const STAFF: &[&str] = &["admin", "cs", "sales", "technician"];
 
@@ -422,6 +434,87 @@ const PROTECTED: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/invoices",
+        allowed: &["admin", "cs", "sales", "customer"],
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invoices",
+        allowed: &["admin", "cs"],
+        // Refused as invalid after the policy check: nothing is drafted.
+        body: |_| Some(json!({ "visit_ids": [], "lines": [] })),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/invoices/{invoice}",
+        allowed: &["admin", "cs", "sales", "customer"],
+        body: none,
+    },
+    // The target invoice has been sent: every change below is refused
+    // (409 or 422) after the policy said yes, so it stays as it is.
+    Route {
+        method: "PATCH",
+        path: "/api/v1/invoices/{invoice}",
+        allowed: &["admin", "cs"],
+        body: |_| Some(json!({ "notes": "x" })),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invoices/{invoice}/submit",
+        allowed: &["admin", "cs"],
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invoices/{invoice}/approve",
+        allowed: &["admin", "sales"],
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invoices/{invoice}/return",
+        allowed: &["admin", "sales"],
+        body: |_| Some(json!({ "reason": "Harga" })),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invoices/{invoice}/send",
+        allowed: &["admin", "cs"],
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invoices/{invoice}/void",
+        allowed: &["admin"],
+        body: |_| Some(json!({ "reason": "Salah" })),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invoices/{invoice}/write-off",
+        allowed: &["admin", "sales"],
+        body: |_| Some(json!({ "reason": "" })),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invoices/{invoice}/payments",
+        allowed: &["admin", "cs", "customer"],
+        body: |_| Some(json!({ "amount": 0 })),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invoices/{invoice}/payments/{payment}/check",
+        allowed: &["admin", "cs"],
+        body: |_| Some(json!({ "verified": false, "reason": "" })),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invoices/{invoice}/credit-notes",
+        allowed: &["admin", "cs"],
+        body: |_| Some(json!({ "lines": [], "reason": "" })),
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/events",
         allowed: ALL,
         body: none,
@@ -498,6 +591,7 @@ async fn every_route_for_every_role(backend: Backend) {
         .unwrap()
         .to_owned();
     let (visit, assignment, extension) = field_targets(&app).await;
+    let (invoice, payment) = invoice_targets(&app).await;
     let fill = |path: &str| {
         path.replace("{ticket}", &ticket)
             .replace("{conversation}", &conversation)
@@ -509,6 +603,8 @@ async fn every_route_for_every_role(backend: Backend) {
             .replace("{visit}", &visit)
             .replace("{assignment}", &assignment)
             .replace("{extension}", &extension)
+            .replace("{invoice}", &invoice)
+            .replace("{payment}", &payment)
     };
 
     let mut failures = Vec::new();
@@ -526,7 +622,11 @@ async fn every_route_for_every_role(backend: Backend) {
             let status = reply.status.as_u16();
             let ok = if allowed {
                 !matches!(status, 401 | 403 | 404 | 405 | 500..)
-            } else if DENIED_AS_NOT_FOUND.contains(&(route.method, route.path)) {
+            } else if DENIED_AS_NOT_FOUND.contains(&(route.method, route.path))
+                || HIDDEN_FROM.iter().any(|(m, p, roles)| {
+                    (*m, *p) == (route.method, route.path) && roles.contains(&role)
+                })
+            {
                 status == 404
             } else {
                 status == 403
@@ -584,6 +684,8 @@ async fn every_route_for_every_role(backend: Backend) {
             .replace("{visit}", "{id}")
             .replace("{assignment}", "{id}")
             .replace("{extension}", "{id}")
+            .replace("{invoice}", "{id}")
+            .replace("{payment}", "{payment_id}")
     };
     let tested: BTreeSet<(String, String)> = PROTECTED
         .iter()
@@ -603,6 +705,31 @@ async fn every_route_for_every_role(backend: Backend) {
 
 /// A demo visit of the demo customer (in the pool), and an assignment and a
 /// pending extension request of tech2 on another demo visit.
+/// The demo's invoice waiting for approval, approved and sent, with one
+/// payment CS recorded: (invoice, payment).
+async fn invoice_targets(app: &TestApp) -> (String, String) {
+    let (cs, sales) = (app.login_as("cs").await, app.login_as("sales").await);
+    let waiting = app
+        .get("/api/v1/invoices?status=pending_approval", &cs)
+        .await;
+    let invoice = waiting.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/invoices/{invoice}");
+    for (step, token) in [("approve", &sales), ("send", &cs)] {
+        let reply = app.post(&format!("{path}/{step}"), token, json!({})).await;
+        assert_eq!(reply.status, 200, "{step}: {:?}", reply.body);
+    }
+    let paid = app
+        .post(
+            &format!("{path}/payments"),
+            &cs,
+            json!({ "amount": 1000, "reference": "Matrix" }),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    let payment = paid.body["payments"][0]["id"].as_str().unwrap().to_owned();
+    (invoice, payment)
+}
+
 async fn field_targets(app: &TestApp) -> (String, String, String) {
     let cs = app.login_as("cs").await;
     let visits = app.get("/api/v1/visits?limit=200", &cs).await;

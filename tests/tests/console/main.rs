@@ -5,5 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod browser;
+mod invoices;
 mod pages;
 mod security;
