@@ -62,6 +62,8 @@ CREATE TABLE invoices (
 CREATE INDEX invoices_status ON invoices (status, id);
 CREATE INDEX invoices_customer ON invoices (customer_id, id);
 CREATE INDEX invoices_credits ON invoices (credits_id);
+-- A search for a number's sequence alone (`123`).
+CREATE INDEX invoices_sequence ON invoices (sequence);
 
 CREATE TABLE invoice_lines (
     invoice_id     TEXT NOT NULL REFERENCES invoices (id) ON DELETE CASCADE,

@@ -275,11 +275,13 @@ pub(super) async fn list(
         status: status.map_or_else(|| "all".to_owned(), |s| s.as_str().to_owned()),
         q: params.q.trim().chars().take(100).collect(),
     };
-    let filter = InvoiceFilter {
+    let mut filter = InvoiceFilter {
         status,
-        search: Some(params.q.clone()).filter(|q| !q.is_empty()),
         ..InvoiceFilter::default()
     };
+    if !params.q.is_empty() {
+        service::Search::parse(&params.q).narrow(&mut filter);
+    }
     let offset = state.config.attendance.utc_offset_minutes;
     let rows = db::list(state.db.pool(), &filter, 200)
         .await

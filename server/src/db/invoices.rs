@@ -160,8 +160,12 @@ pub struct InvoiceFilter {
     pub customer_id: Option<String>,
     /// Only invoices the customer has been sent (a customer's own list).
     pub issued_only: bool,
-    /// Part of the number, or of the customer's name.
+    /// Part of the customer's name (or of the number).
     pub search: Option<String>,
+    /// Exactly this number (`INV/2026/000123`).
+    pub number: Option<String>,
+    /// This sequence in any series and year (`123`).
+    pub sequence: Option<i64>,
     /// Created at or after, unix ms.
     pub from_ms: Option<i64>,
     /// Created before, unix ms.
@@ -184,7 +188,8 @@ pub async fn list(
            AND ($3 IS NULL OR i.customer_id = $3) AND ($4 = 0 OR i.status IN ({ISSUED})) \
            AND ($5 IS NULL OR lower(i.number) LIKE $5 ESCAPE '\\' OR lower(c.name) LIKE $5 ESCAPE '\\') \
            AND ($6 IS NULL OR i.created_at >= $6) AND ($7 IS NULL OR i.created_at < $7) \
-           AND ($8 IS NULL OR i.id < $8) \
+           AND ($8 IS NULL OR i.id < $8) AND ($10 IS NULL OR i.number = $10) \
+           AND ($11 IS NULL OR i.sequence = $11) \
          ORDER BY i.id DESC LIMIT $9"
     )))
     .bind(filter.status.map(|s| s.as_str()))
@@ -196,6 +201,8 @@ pub async fn list(
     .bind(filter.until_ms)
     .bind(&filter.before_id)
     .bind(limit)
+    .bind(&filter.number)
+    .bind(filter.sequence)
     .fetch_all(ex)
     .await
 }

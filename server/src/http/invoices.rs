@@ -371,11 +371,14 @@ pub async fn list(
         kind: p.kind,
         customer_id: p.customer_id.map(|c| c.to_string()),
         issued_only: false,
-        search: search.map(str::to_owned),
         from_ms,
         until_ms,
         before_id: page.after.clone(),
+        ..InvoiceFilter::default()
     };
+    if let Some(text) = search {
+        service::Search::parse(text).narrow(&mut filter);
+    }
     if actor.role == Role::Customer {
         filter.customer_id = actor.customer_id.clone();
         filter.issued_only = true;

@@ -139,6 +139,45 @@ fn money_message(e: MoneyError) -> String {
     e.to_string()
 }
 
+/// What a search box asks for: a whole number (`inv/2026/123` reads as
+/// `INV/2026/000123`), a sequence alone (`123`), or words of a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    Number(String),
+    Sequence(i64),
+    Words(String),
+}
+
+impl Search {
+    pub fn parse(text: &str) -> Self {
+        let text = text.trim();
+        if let Ok(sequence) = text.parse::<i64>() {
+            return Search::Sequence(sequence);
+        }
+        let parts: Vec<&str> = text.split('/').map(str::trim).collect();
+        if let [series, year, sequence] = parts[..] {
+            let kind = [InvoiceKind::Invoice, InvoiceKind::CreditNote]
+                .into_iter()
+                .find(|k| k.series().eq_ignore_ascii_case(series));
+            if let (Some(kind), Ok(year), Ok(sequence)) =
+                (kind, year.parse::<i32>(), sequence.parse::<i64>())
+            {
+                return Search::Number(invoice_number(kind, year, sequence));
+            }
+        }
+        Search::Words(text.to_owned())
+    }
+
+    /// Narrows `filter` to what was asked for.
+    pub fn narrow(self, filter: &mut db::InvoiceFilter) {
+        match self {
+            Search::Number(n) => filter.number = Some(n),
+            Search::Sequence(n) => filter.sequence = Some(n),
+            Search::Words(w) => filter.search = Some(w),
+        }
+    }
+}
+
 /// The tax office's tax-invoice number (Faktur Pajak): 17 digits,
 /// punctuation ignored; empty clears it.
 fn check_tax_invoice_number(v: &mut Validator, value: Option<&str>) -> Option<String> {
@@ -925,4 +964,27 @@ async fn finish(
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Search;
+
+    #[test]
+    fn a_search_reads_numbers_as_people_type_them() {
+        assert_eq!(
+            Search::parse(" inv/2026/123 "),
+            Search::Number("INV/2026/000123".into())
+        );
+        assert_eq!(
+            Search::parse("CN/2027/000001"),
+            Search::Number("CN/2027/000001".into())
+        );
+        assert_eq!(Search::parse("123"), Search::Sequence(123));
+        assert_eq!(Search::parse("Siti"), Search::Words("Siti".into()));
+        assert_eq!(
+            Search::parse("XYZ/2026/1"),
+            Search::Words("XYZ/2026/1".into())
+        );
+    }
 }

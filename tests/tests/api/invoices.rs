@@ -145,6 +145,16 @@ async fn an_invoice_goes_from_a_done_visit_to_paid_and_is_corrected_by_a_credit_
     assert_eq!(approved.body["number"], number.as_str());
     assert_eq!(approved.body["issued_on"], local_date(0).as_str());
     assert_eq!(approved.body["return_comment"], Value::Null);
+    // Found by its number as people type it, or its sequence alone.
+    for search in [format!("inv/{year}/1"), "1".to_owned()] {
+        let found = app
+            .get(
+                &format!("/api/v1/invoices?search={}", search.replace('/', "%2F")),
+                &sales,
+            )
+            .await;
+        assert_eq!(found.body["items"][0]["id"], id.as_str(), "{search}");
+    }
     let locked = app.patch(&path, &cs, json!({ "lines": two_lines() })).await;
     assert_eq!(locked.assert_problem(409), "invoice_locked");
 
