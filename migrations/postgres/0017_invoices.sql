@@ -43,6 +43,8 @@ CREATE TABLE invoices (
     write_off_reason   TEXT NULL,
     void_reason        TEXT NULL,
     drafted_by         TEXT NOT NULL REFERENCES users (id),
+    -- Who last changed the lines: like the drafter, never the approver.
+    edited_by          TEXT NULL REFERENCES users (id),
     submitted_at       BIGINT NULL,
     approved_by        TEXT NULL REFERENCES users (id),
     approved_at        BIGINT NULL,
@@ -51,6 +53,8 @@ CREATE TABLE invoices (
     sent_at            BIGINT NULL,
     paid_at            BIGINT NULL,
     voided_at          BIGINT NULL,
+    -- The PDF rendered when it was sent (a blob, never rendered again).
+    pdf_sha256         TEXT NULL,
     -- Bumped by every change; a client's edit names the version it saw.
     version            BIGINT NOT NULL DEFAULT 1,
     created_at         BIGINT NOT NULL,
@@ -107,3 +111,8 @@ CREATE INDEX invoice_payments_invoice ON invoice_payments (invoice_id, submitted
 ALTER TABLE photo_owners DROP CONSTRAINT photo_owners_owner_kind_check;
 ALTER TABLE photo_owners ADD CONSTRAINT photo_owners_owner_kind_check
     CHECK (owner_kind IN ('user', 'ticket', 'visit', 'check_in', 'invoice'));
+
+-- Invoice PDFs are blobs too.
+ALTER TABLE blobs DROP CONSTRAINT blobs_content_type_check;
+ALTER TABLE blobs ADD CONSTRAINT blobs_content_type_check
+    CHECK (content_type IN ('image/jpeg', 'image/png', 'image/webp', 'application/pdf'));

@@ -1,8 +1,12 @@
+-- no-transaction
 -- Invoices and credit notes (server/src/invoices): seed 003's FIN module.
 --
 -- Money is BIGINT minor units next to a currency code (IDR: whole rupiah);
 -- quantities are thousandths. Totals are computed by the server from the
 -- lines and stored, so a list never recomputes them.
+
+PRAGMA foreign_keys = OFF;
+BEGIN;
 
 -- Gapless numbering: one row per series and year (Asia/Jakarta), bumped in
 -- the transaction that approves, so a rolled-back approval gives its number
@@ -43,6 +47,8 @@ CREATE TABLE invoices (
     write_off_reason   TEXT NULL,
     void_reason        TEXT NULL,
     drafted_by         TEXT NOT NULL REFERENCES users (id),
+    -- Who last changed the lines: like the drafter, never the approver.
+    edited_by          TEXT NULL REFERENCES users (id),
     submitted_at       BIGINT NULL,
     approved_by        TEXT NULL REFERENCES users (id),
     approved_at        BIGINT NULL,
@@ -51,6 +57,8 @@ CREATE TABLE invoices (
     sent_at            BIGINT NULL,
     paid_at            BIGINT NULL,
     voided_at          BIGINT NULL,
+    -- The PDF rendered when it was sent (a blob, never rendered again).
+    pdf_sha256         TEXT NULL,
     -- Bumped by every change; a client's edit names the version it saw.
     version            BIGINT NOT NULL DEFAULT 1,
     created_at         BIGINT NOT NULL,
@@ -118,3 +126,27 @@ SELECT sha256, owner_kind, owner_id, created_at, attached_by FROM photo_owners;
 DROP TABLE photo_owners;
 ALTER TABLE photo_owners_rebuilt RENAME TO photo_owners;
 CREATE INDEX photo_owners_owner ON photo_owners (owner_kind, owner_id);
+
+-- Invoice PDFs are blobs too. SQLite cannot change a CHECK: the table is
+-- rebuilt (foreign keys off above; blob_uploaders refers to it).
+CREATE TABLE blobs_rebuilt (
+    sha256             TEXT PRIMARY KEY,
+    byte_size          BIGINT NOT NULL,
+    content_type       TEXT NOT NULL
+                       CHECK (content_type IN ('image/jpeg', 'image/png', 'image/webp', 'application/pdf')),
+    width              BIGINT NOT NULL,
+    height             BIGINT NOT NULL,
+    thumbnail_sha256   TEXT NULL,
+    state              TEXT NOT NULL CHECK (state IN ('storing', 'stored', 'deleting')),
+    created_at         BIGINT NOT NULL,
+    updated_at         BIGINT NOT NULL,
+    unreferenced_since BIGINT NULL
+);
+INSERT INTO blobs_rebuilt SELECT sha256, byte_size, content_type, width, height, thumbnail_sha256,
+                                 state, created_at, updated_at, unreferenced_since FROM blobs;
+DROP TABLE blobs;
+ALTER TABLE blobs_rebuilt RENAME TO blobs;
+CREATE INDEX blobs_thumbnail ON blobs (thumbnail_sha256);
+CREATE INDEX blobs_gc ON blobs (state, unreferenced_since);
+COMMIT;
+PRAGMA foreign_keys = ON;

@@ -298,3 +298,24 @@ dash-invoices = Invoices
 dash-approvals = Waiting for your approval
 dash-payments-to-check = Proofs of payment to check
 dash-drafts = Drafts
+invoice-pdf = Download the PDF
+
+## Invoice PDF (printed words)
+pdf-title-invoice = INVOICE
+pdf-title-credit-note = CREDIT NOTE
+pdf-npwp = Tax ID (NPWP)
+pdf-date = Date
+pdf-buyer = Bill to
+pdf-credits = Corrects invoice
+pdf-tax-invoice-number = Tax invoice no.
+pdf-no = No.
+pdf-description = Description
+pdf-quantity = Quantity
+pdf-unit-price = Unit price
+pdf-amount = Amount
+pdf-subtotal = Subtotal
+pdf-tax-base = Tax base (11/12)
+pdf-tax = VAT (PPN) 12%
+pdf-total = Total
+pdf-in-words = In words
+pdf-stamp-duty = A receipt for a payment above Rp5.000.000 carries stamp duty (e-meterai).

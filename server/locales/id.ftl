@@ -298,3 +298,24 @@ dash-invoices = Invoice
 dash-approvals = Menunggu persetujuan Anda
 dash-payments-to-check = Bukti bayar untuk dicek
 dash-drafts = Draft
+invoice-pdf = Unduh PDF
+
+## Invoice PDF (printed words)
+pdf-title-invoice = INVOICE
+pdf-title-credit-note = NOTA KREDIT
+pdf-npwp = NPWP
+pdf-date = Tanggal
+pdf-buyer = Kepada
+pdf-credits = Koreksi atas invoice
+pdf-tax-invoice-number = No. Faktur Pajak
+pdf-no = No.
+pdf-description = Uraian
+pdf-quantity = Jumlah
+pdf-unit-price = Harga satuan
+pdf-amount = Nilai
+pdf-subtotal = Subtotal
+pdf-tax-base = DPP (11/12)
+pdf-tax = PPN 12%
+pdf-total = Total
+pdf-in-words = Terbilang
+pdf-stamp-duty = Kuitansi pembayaran di atas Rp5.000.000 dibubuhi e-meterai.

@@ -340,28 +340,39 @@ pub async fn thumbnail_of(
     let thumbnail = tokio::task::spawn_blocking(move || make_thumbnail(&bytes, max_pixels))
         .await
         .map_err(|e| ServiceError::Internal(e.into()))??;
-    let sha256 = sha256_hex(&thumbnail);
     let inspected = inspect(&thumbnail, max_pixels)?;
+    let size = (i64::from(inspected.width), i64::from(inspected.height));
+    let sha256 = store_made(state, thumbnail, inspected.content_type, size).await?;
+    blobs::set_thumbnail(&state.db, &photo.sha256, &sha256).await?;
+    Ok(sha256)
+}
+
+/// Stores bytes the server made (a thumbnail, an invoice's PDF) under their
+/// hash, once however often they are made; returns the hash. Nothing refers
+/// to them yet: the caller records what they belong to, or the collector
+/// takes them after its grace period.
+pub async fn store_made(
+    state: &AppState,
+    bytes: Vec<u8>,
+    content_type: &'static str,
+    (width, height): (i64, i64),
+) -> Result<String, ServiceError> {
+    let sha256 = sha256_hex(&bytes);
     let blob = blobs::NewBlob {
         sha256: &sha256,
-        byte_size: thumbnail.len() as i64,
-        content_type: inspected.content_type,
-        width: i64::from(inspected.width),
-        height: i64::from(inspected.height),
+        byte_size: bytes.len() as i64,
+        content_type,
+        width,
+        height,
     };
-    let claim = claim_blob(state, &blob).await?;
-    match claim {
+    match claim_blob(state, &blob).await? {
         blobs::Claim::BeingDeleted => return Err(ServiceError::Unavailable),
         blobs::Claim::Store => {
-            state
-                .blobs
-                .put_blob(&sha256, Bytes::from(thumbnail))
-                .await?;
+            state.blobs.put_blob(&sha256, Bytes::from(bytes)).await?;
             blobs::mark_stored(state.db.pool(), &sha256).await?;
         }
         blobs::Claim::AlreadyStored => {}
     }
-    blobs::set_thumbnail(&state.db, &photo.sha256, &sha256).await?;
     Ok(sha256)
 }
 

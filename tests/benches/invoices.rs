@@ -3,7 +3,9 @@
 //! statement, then measures `GET /api/v1/invoices` end to end over HTTP as
 //! a sales approver — the newest page, the approval queue, a status page,
 //! one customer's invoices, a number search and a customer-name search —
-//! and prints p50 / p95 / p99.
+//! and prints p50 / p95 / p99. Then it renders invoices of ten lines to
+//! PDF, each with a new number (fonts loaded once, before the clock), and
+//! prints the render time.
 //!
 //! ```text
 //! cargo bench -p fieldops-tests --bench invoices                 # 100,000 invoices
@@ -177,4 +179,68 @@ async fn main() {
     );
     server.stop().await.unwrap();
     test_db.drop_schema().await;
+    pdf_renders();
+}
+
+/// Renders one-page invoices of ten lines, a new number each time.
+fn pdf_renders() {
+    let (warm_up, timed) = bench::size((10, 200), (1, 3));
+    let line = |n: usize| fieldops_pdf::Line {
+        kind: "Jasa".into(),
+        description: format!("Perbaikan panel listrik lantai {n}"),
+        quantity: "2.5".into(),
+        unit_price: "Rp150.000".into(),
+        amount: "Rp375.000".into(),
+    };
+    let mut invoice = fieldops_pdf::Invoice {
+        lang: "id".into(),
+        title: "INVOICE".into(),
+        date: "5 Des 2026".into(),
+        seller: fieldops_pdf::Party {
+            name: "PT Fieldops Demo Indonesia".into(),
+            address: "Jl. Jenderal Sudirman No. 1, Jakarta".into(),
+            npwp: "0000000000000000".into(),
+        },
+        buyer: fieldops_pdf::Party {
+            name: "Hendra Gunawan".into(),
+            address: "Jl. Jend. Sudirman Kav. 52-53, Jakarta Selatan".into(),
+            npwp: String::new(),
+        },
+        lines: (1..=10).map(line).collect(),
+        subtotal: "Rp3.750.000".into(),
+        taxed: true,
+        tax_base: "Rp3.437.500".into(),
+        tax: "Rp412.500".into(),
+        total: "Rp4.162.500".into(),
+        in_words: fieldops_pdf::terbilang(4_162_500),
+        labels: fieldops_pdf::LABELS
+            .iter()
+            .map(|k| (*k, k.to_uppercase()))
+            .collect(),
+        ..fieldops_pdf::Invoice::default()
+    };
+    let started = Instant::now();
+    invoice.number = "INV/2026/000000".into();
+    let first = invoice.render().unwrap();
+    let first_render = started.elapsed();
+    let mut times = Vec::new();
+    for n in 1..=warm_up + timed {
+        invoice.number = format!("INV/2026/{n:06}");
+        let t = Instant::now();
+        let pdf = invoice.render().unwrap();
+        if n > warm_up {
+            times.push(t.elapsed());
+        }
+        assert!(pdf.starts_with(b"%PDF-"));
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "invoice PDF, 10 lines, {} KB: first render (fonts parsed) {:.1} ms; then p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms over {timed}",
+        first.len() / 1024,
+        ms(first_render),
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.95)),
+        ms(percentile(&times, 0.99)),
+    );
 }

@@ -512,6 +512,10 @@ struct InvoicePage<'a> {
     written_off: String,
     payments: Vec<PaymentShow>,
     credit_notes: Vec<ListRow>,
+    /// A signed link to the PDF made when it was sent.
+    pdf_url: Option<String>,
+    /// The version the line editor was loaded at (a stale save is refused).
+    version: i64,
     editor: Vec<EditorRow>,
     kinds: Vec<(&'static str, String)>,
     can: Can,
@@ -658,6 +662,8 @@ async fn invoice_page(
                 .iter()
                 .map(|c| list_row(lang, offset, c))
                 .collect(),
+            pdf_url: i.pdf_sha256.as_ref().map(|h| state.links.sign(h, expires)),
+            version: i.version,
             editor: editor(lang, editor_rows, &problems),
             kinds: kinds(lang),
             can,
@@ -750,7 +756,10 @@ pub(super) async fn act(
                 &reason
             ))
         }
-        "send" => run!(&state, |w| service::send(w.tx(), &state, actor, &id)),
+        "send" => match service::pdf::prepare(&state, actor, &id).await {
+            Ok(pdf) => run!(&state, |w| service::send(w.tx(), &state, actor, &id, &pdf)),
+            Err(e) => Err(e),
+        },
         "void" => run!(&state, |w| service::void(
             w.tx(),
             &state,

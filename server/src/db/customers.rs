@@ -197,7 +197,7 @@ pub struct Moved {
 }
 
 /// Moves the rows of customer `from` — its app account, tickets, visits and
-/// conversations — to customer `into` (the sync documents are moved by
+/// conversations, invoices — to customer `into` (the sync documents are moved by
 /// `sync::move_customer_documents`), and retires
 /// `from` (inactive, `merged_into` set). `into`'s own fields are kept.
 pub async fn merge(tx: &mut Tx, from: &str, into: &str) -> sqlx::Result<Moved> {
@@ -212,7 +212,7 @@ pub async fn merge(tx: &mut Tx, from: &str, into: &str) -> sqlx::Result<Moved> {
         visit_ids: ids("visits").fetch_all(&mut **tx).await?,
         user_id: ids("users").fetch_optional(&mut **tx).await?,
     };
-    for table in ["users", "tickets", "visits", "conversations"] {
+    for table in ["users", "tickets", "visits", "conversations", "invoices"] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE {table} SET customer_id = $2 WHERE customer_id = $1"
         )))

@@ -22,6 +22,8 @@ pub struct InvoiceRow {
     pub customer_id: String,
     pub customer_name: String,
     pub customer_phone: String,
+    /// Street and city, as one line.
+    pub customer_address: String,
     pub ticket_id: Option<String>,
     pub credits_id: Option<String>,
     pub currency: String,
@@ -37,6 +39,8 @@ pub struct InvoiceRow {
     pub write_off_reason: Option<String>,
     pub void_reason: Option<String>,
     pub drafted_by: String,
+    /// Who last changed the lines (never the approver).
+    pub edited_by: Option<String>,
     pub submitted_at: Option<i64>,
     pub approved_by: Option<String>,
     pub approved_at: Option<i64>,
@@ -44,17 +48,20 @@ pub struct InvoiceRow {
     pub sent_at: Option<i64>,
     pub paid_at: Option<i64>,
     pub voided_at: Option<i64>,
+    pub pdf_sha256: Option<String>,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const COLUMNS: &str = "i.id, i.kind, i.status, i.number, i.customer_id, \
-     c.name AS customer_name, c.phone AS customer_phone, i.ticket_id, i.credits_id, \
+     c.name AS customer_name, c.phone AS customer_phone, \
+     CASE WHEN c.city = '' THEN c.address ELSE c.address || ', ' || c.city END AS customer_address, \
+     i.ticket_id, i.credits_id, \
      i.currency, i.tax_rule, i.subtotal, i.tax_base, i.tax, i.total, i.tax_invoice_number, \
      i.notes, i.return_comment, i.written_off, i.write_off_reason, i.void_reason, \
-     i.drafted_by, i.submitted_at, i.approved_by, i.approved_at, i.issued_on, i.sent_at, \
-     i.paid_at, i.voided_at, i.version, i.created_at, i.updated_at";
+     i.drafted_by, i.edited_by, i.submitted_at, i.approved_by, i.approved_at, i.issued_on, i.sent_at, \
+     i.paid_at, i.voided_at, i.pdf_sha256, i.version, i.created_at, i.updated_at";
 
 const FROM: &str = "FROM invoices i JOIN customers c ON c.id = i.customer_id";
 
@@ -225,12 +232,13 @@ pub async fn lines(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Vec<LineR
     .await
 }
 
-/// Replaces the lines and the totals computed from them.
+/// Replaces the lines and the totals computed from them, as `editor`.
 pub async fn set_lines(
     tx: &mut Tx,
     id: &str,
     lines: &[LineRow],
     totals: &Totals,
+    editor: &str,
 ) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM invoice_lines WHERE invoice_id = $1")
         .bind(id)
@@ -252,7 +260,7 @@ pub async fn set_lines(
         .await?;
     }
     sqlx::query(
-        "UPDATE invoices SET subtotal = $2, tax_base = $3, tax = $4, total = $5, \
+        "UPDATE invoices SET subtotal = $2, tax_base = $3, tax = $4, total = $5, edited_by = $7, \
                              version = version + 1, updated_at = $6 WHERE id = $1",
     )
     .bind(id)
@@ -261,6 +269,7 @@ pub async fn set_lines(
     .bind(totals.tax)
     .bind(totals.total)
     .bind(now_ms())
+    .bind(editor)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -388,6 +397,16 @@ pub async fn approve(
     .bind(issued_on)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Records the PDF rendered when the invoice was sent.
+pub async fn set_pdf(tx: &mut Tx, id: &str, sha256: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE invoices SET pdf_sha256 = $2 WHERE id = $1 AND pdf_sha256 IS NULL")
+        .bind(id)
+        .bind(sha256)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

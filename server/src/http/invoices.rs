@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::invoices::{self as db, InvoiceFilter, InvoiceRow, LineRow, PaymentRow};
 use crate::domain::{Role, Validator, rfc3339};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::invoices::{self as service, Detail};
 use crate::service::Applied;
 use crate::work::{Effects, Work};
@@ -29,7 +29,8 @@ pub struct InvoiceListParams {
     pub status: Option<InvoiceStatus>,
     pub kind: Option<InvoiceKind>,
     pub customer_id: Option<Uuid>,
-    /// Part of the number (`INV/2026/0001`) or of the customer's name.
+    /// A whole number (`INV/2026/000123`, or `inv/2026/123`), a sequence
+    /// alone (`123`), or words of the customer's name.
     #[param(max_length = 100)]
     pub search: Option<String>,
     /// `YYYY-MM-DD`: created on or after this day (sites' calendar).
@@ -380,7 +381,8 @@ pub async fn list(
         service::Search::parse(text).narrow(&mut filter);
     }
     if actor.role == Role::Customer {
-        filter.customer_id = actor.customer_id.clone();
+        // An account with no customer record sees nothing, not everyone's.
+        filter.customer_id = Some(actor.customer_id.clone().unwrap_or_default());
         filter.issued_only = true;
     }
     let rows = db::list(state.db.pool(), &filter, i64::from(page.limit) + 1).await?;
@@ -528,12 +530,36 @@ pub async fn send(
     actor: Actor,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<InvoiceView>> {
+    let id = id.to_string();
+    let pdf = service::pdf::prepare(&state, &actor, &id).await?;
     transition!(state, actor, |tx| service::send(
-        tx,
-        &state,
-        &actor,
-        &id.to_string()
+        tx, &state, &actor, &id, &pdf
     ))
+}
+
+/// A signed link to the PDF made when the invoice was sent.
+#[utoipa::path(get, path = "/api/v1/invoices/{id}/pdf", tag = "invoices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = super::blobs::DownloadLink), (status = 404, body = crate::error::Problem)))]
+pub async fn pdf(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<super::blobs::DownloadLink>> {
+    let row = service::visible(&state.db, &actor, &id.to_string()).await?;
+    let sha256 = row.pdf_sha256.ok_or(ApiError::NotFound("pdf"))?;
+    let blob = crate::db::blobs::get(state.db.pool(), &sha256)
+        .await?
+        .ok_or(ApiError::NotFound("pdf"))?;
+    let ttl = i64::try_from(state.config.download_url_ttl.as_secs()).unwrap_or(900);
+    let expires = jiff::Timestamp::now().as_second() + ttl;
+    Ok(Json(super::blobs::DownloadLink {
+        url: state.links.sign(&blob.sha256, expires),
+        expires_at: expires * 1000,
+        sha256: blob.sha256,
+        content_type: blob.content_type,
+        byte_size: blob.byte_size,
+    }))
 }
 
 /// Void an invoice the customer does not have yet (admin). A numbered one

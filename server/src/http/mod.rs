@@ -118,6 +118,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(invoices::approve))
         .routes(routes!(invoices::return_to_draft))
         .routes(routes!(invoices::send))
+        .routes(routes!(invoices::pdf))
         .routes(routes!(invoices::void))
         .routes(routes!(invoices::write_off))
         .routes(routes!(invoices::add_payment))

@@ -11,11 +11,15 @@
 //! approval from a counter bumped in the approving transaction, so they
 //! are gapless per series and year ([`crate::db::invoices::next_sequence`]).
 //!
+//! The PDF is made when an invoice is sent ([`pdf`]).
+//!
 //! ```text
 //! let mut work = Work::begin(&state).await?;
 //! let applied = invoices::approve(work.tx(), &state, &actor, id).await?;
 //! work.respond(Effects::told(applied.notices), StatusCode::OK, view).await
 //! ```
+
+pub mod pdf;
 
 use fieldops_sync::billing::{InvoiceKind, InvoiceStatus, LineKind, PaymentStatus, invoice_number};
 use fieldops_sync::commands::RejectReason;
@@ -91,6 +95,7 @@ pub fn check_lines(
     let currency = Currency::Idr;
     let mut rows = Vec::with_capacity(lines.len());
     let mut subtotal = Some(Money::zero(currency));
+    let mut overflow = false;
     for (i, line) in lines.iter().enumerate() {
         let field = |name: &str| format!("lines[{i}].{name}");
         let description = v.check(&field("description"), domain::line(&line.description, 200));
@@ -108,9 +113,9 @@ pub fn check_lines(
         };
         match quantity.times(price) {
             Ok(amount) => {
-                subtotal = subtotal.and_then(|s| s.checked_add(amount).ok());
-                if subtotal.is_none() {
-                    v.add("lines", "the total is too large");
+                if let Some(sum) = subtotal {
+                    subtotal = sum.checked_add(amount).ok();
+                    overflow |= subtotal.is_none();
                 }
                 rows.push(LineRow {
                     kind: line.kind,
@@ -125,6 +130,9 @@ pub fn check_lines(
                 subtotal = None;
             }
         }
+    }
+    if overflow {
+        v.add("lines", "the total is too large");
     }
     v.finish()?;
     let subtotal =
@@ -283,7 +291,7 @@ pub async fn draft(
             e.into()
         }
     })?;
-    db::set_lines(tx, &id, &lines, &totals).await?;
+    db::set_lines(tx, &id, &lines, &totals, &actor.user_id).await?;
     finish(
         tx,
         actor,
@@ -332,7 +340,7 @@ pub async fn credit_note(
         },
     )
     .await?;
-    db::set_lines(tx, &id, &lines, &totals).await?;
+    db::set_lines(tx, &id, &lines, &totals, &actor.user_id).await?;
     finish(
         tx,
         actor,
@@ -387,7 +395,7 @@ pub async fn edit(
             let original = load(tx, state, actor, original).await?;
             check_credit_room(tx, &original, Some(&invoice.id), totals.total).await?;
         }
-        db::set_lines(tx, id, &rows, &totals).await?;
+        db::set_lines(tx, id, &rows, &totals, &actor.user_id).await?;
     }
     if notes.is_some() || tax_number.is_some() {
         db::set_details(
@@ -421,10 +429,10 @@ pub async fn submit(
     allow(actor, Action::DraftInvoices)?;
     let invoice = load(tx, state, actor, id).await?;
     ensure_can_become(&invoice, InvoiceStatus::PendingApproval)?;
-    if db::lines(&mut **tx, id).await?.is_empty() {
+    if db::lines(&mut **tx, id).await?.is_empty() || invoice.total <= 0 {
         return Err(ServiceError::field(
             "lines",
-            "an invoice needs at least one line",
+            "an invoice needs at least one line and a total above zero",
         ));
     }
     let stamp = Stamp {
@@ -483,11 +491,11 @@ pub async fn approve(
     allow(actor, Action::ApproveInvoices)?;
     let invoice = load(tx, state, actor, id).await?;
     ensure_can_become(&invoice, InvoiceStatus::Approved)?;
-    if invoice.drafted_by == actor.user_id {
+    if invoice.drafted_by == actor.user_id || invoice.edited_by.as_deref() == Some(&actor.user_id) {
         return Err(reject_as(
             RejectReason::Forbidden,
             "approver_is_drafter",
-            "whoever drafted an invoice does not approve it; ask another sales approver",
+            "whoever drafted or edited an invoice does not approve it; ask another sales approver",
         ));
     }
     if let Some(original) = &invoice.credits_id {
@@ -523,14 +531,15 @@ pub async fn approve(
     .await
 }
 
-/// Sends an approved invoice to the customer (CS): it appears in their app
-/// and goes out as a WhatsApp message. A credit note sent lowers what is
-/// due on its invoice.
+/// Sends an approved invoice to the customer (CS) with the PDF
+/// [`pdf::prepare`] made for it: it appears in their app and goes out as a
+/// WhatsApp message. A credit note sent lowers what is due on its invoice.
 pub async fn send(
     tx: &mut Tx,
     state: &AppState,
     actor: &Actor,
     id: &str,
+    pdf: &pdf::Made,
 ) -> ServiceResult<InvoiceRow> {
     allow(actor, Action::DraftInvoices)?;
     let invoice = load(tx, state, actor, id).await?;
@@ -540,6 +549,8 @@ pub async fn send(
         ..Stamp::default()
     };
     db::transition(tx, id, invoice.status, InvoiceStatus::Sent, &stamp).await?;
+    db::set_pdf(tx, id, &pdf.sha256).await?;
+    blobs::add_owner(tx, &pdf.sha256, OwnerKind::Invoice, id, &actor.user_id).await?;
     let key = match invoice.kind {
         InvoiceKind::Invoice => "wa-invoice-sent",
         InvoiceKind::CreditNote => "wa-credit-note-sent",
@@ -581,7 +592,15 @@ pub async fn submit_payment(
     ensure_can_become(&invoice, InvoiceStatus::PaymentSubmitted)?;
     let mut v = Validator::new();
     let reference = v.check("reference", domain::optional_line(&payment.reference, 200));
-    let due = amount_due(tx, &invoice).await?;
+    // What is due less what waits to be checked: proofs never add up to
+    // more than the invoice.
+    let unchecked: i64 = db::payments(&mut **tx, id)
+        .await?
+        .iter()
+        .filter(|p| p.status == PaymentStatus::Submitted)
+        .map(|p| p.amount)
+        .sum();
+    let due = amount_due(tx, &invoice).await? - unchecked;
     if payment.amount <= 0 {
         v.add("amount", "must be more than zero");
     } else if payment.amount > due {
@@ -651,11 +670,12 @@ pub async fn check_payment(
     reason: Option<&str>,
 ) -> ServiceResult<InvoiceRow> {
     allow(actor, Action::CheckPayments)?;
+    // The invoice first: its lock orders two checks of one payment.
+    let invoice = load(tx, state, actor, invoice_id).await?;
     let payment = db::payment(&mut **tx, payment_id)
         .await?
-        .filter(|p| p.invoice_id == invoice_id)
+        .filter(|p| p.invoice_id == invoice.id)
         .ok_or_else(|| ServiceError::not_found("payment"))?;
-    let invoice = load(tx, state, actor, &payment.invoice_id).await?;
     if payment.status != PaymentStatus::Submitted {
         return Err(ServiceError::conflict(
             "payment_checked",
@@ -668,6 +688,12 @@ pub async fn check_payment(
         (false, r) => Some(v.check("reason", domain::bounded_text(r.unwrap_or(""), 500))),
     };
     v.finish()?;
+    if verified && payment.amount > amount_due(tx, &invoice).await? {
+        return Err(ServiceError::conflict(
+            "payment_exceeds_due",
+            "this payment is more than is still due; reject it, or correct the invoice first",
+        ));
+    }
     let to = if verified {
         PaymentStatus::Verified
     } else {
@@ -715,6 +741,12 @@ pub async fn write_off(
         return Err(ServiceError::conflict(
             "nothing_due",
             "nothing is due on this invoice",
+        ));
+    }
+    if invoice.status == InvoiceStatus::PaymentSubmitted {
+        return Err(ServiceError::conflict(
+            "payments_unchecked",
+            "a payment waits to be checked; verify or reject it before writing off the rest",
         ));
     }
     db::write_off(tx, id, due, &reason).await?;
@@ -876,7 +908,7 @@ async fn check_credit_room(
         .filter(|c| Some(c.id.as_str()) != except)
         .map(|c| c.total)
         .sum();
-    if others + total > original.total {
+    if others + total > original.total - original.written_off {
         return Err(ServiceError::field(
             "lines",
             format!(

@@ -430,6 +430,16 @@ pub async fn reopen(
             "only a done visit can be reopened",
         ));
     }
+    if crate::db::invoices::invoice_of_visit(&mut **tx, visit_id)
+        .await?
+        .is_some()
+    {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "visit_invoiced",
+            "the visit is on an invoice; void the invoice (or correct it with a credit note) first",
+        ));
+    }
     visits::transition(tx, visit_id, &[VisitStatus::Done], VisitStatus::InProgress).await?;
     assignments::set_all(tx, visit_id, "completed", "active").await?;
     let after = visits::get(&mut **tx, visit_id)

@@ -17,6 +17,7 @@ on_both_backends!(
     an_invoice_goes_from_a_done_visit_to_paid_and_is_corrected_by_a_credit_note,
     approvals_racing_on_one_series_take_every_number_once,
     bad_input_and_wrong_roles_write_nothing,
+    payments_write_offs_and_voids_keep_the_sums_right,
 );
 
 fn two_lines() -> Value {
@@ -39,6 +40,65 @@ async fn uploaded_receipt(app: &TestApp, token: &str, seed: u32) -> String {
     let sent = tus::upload(app, token, &receipt.image, None, 1 << 20).await;
     assert!(sent.last.status.is_success(), "{:?}", sent.last.body);
     sha256_hex(&receipt.image)
+}
+
+/// Downloads the invoice's PDF as `token` and returns its text (pdftotext),
+/// after checking it renders to a PNG of a sane size (pdftoppm). `None`
+/// when poppler-utils is missing outside CI.
+async fn pdf_text(app: &TestApp, token: &str, invoice: &str) -> Option<String> {
+    let link = app.get(&format!("{invoice}/pdf"), token).await;
+    assert_eq!(link.status, 200, "{:?}", link.body);
+    assert_eq!(link.body["content_type"], "application/pdf");
+    let url = link.body["url"].as_str().unwrap();
+    let bytes = app
+        .client
+        .get(app.url(url))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    let poppler = std::process::Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_ok();
+    if !poppler {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "CI=true but no pdftotext: install poppler-utils"
+        );
+        eprintln!("poppler-utils missing: the PDF's text and rendering are not checked");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("invoice.pdf");
+    std::fs::write(&file, &bytes).unwrap();
+    let page = dir.path().join("page");
+    let rendered = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "72", "-singlefile"])
+        .arg(&file)
+        .arg(&page)
+        .status()
+        .unwrap();
+    assert!(rendered.success());
+    let png = std::fs::read(dir.path().join("page.png")).unwrap();
+    let image = image::load_from_memory(&png).unwrap();
+    // A4 at 72 dpi: 595.3 × 841.9 points.
+    let (w, h) = (image.width(), image.height());
+    assert!(
+        (594..=596).contains(&w) && (841..=843).contains(&h),
+        "{w} × {h}"
+    );
+    assert!(png.len() > 10_000, "an empty page? {} bytes", png.len());
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&file)
+        .arg("-")
+        .output()
+        .unwrap();
+    Some(String::from_utf8_lossy(&text.stdout).into_owned())
 }
 
 async fn an_invoice_goes_from_a_done_visit_to_paid_and_is_corrected_by_a_credit_note(
@@ -166,6 +226,20 @@ async fn an_invoice_goes_from_a_done_visit_to_paid_and_is_corrected_by_a_credit_
     assert_eq!(message.to_phone, "+6281210000001");
     assert!(message.body.contains("Rp749.250"), "{}", message.body);
     assert!(message.body.starts_with("Halo Hendra"), "{}", message.body);
+    // The PDF was made once, at sending; the customer downloads it.
+    let text = pdf_text(&app, &customer, &path).await;
+    if let Some(text) = text {
+        for printed in [
+            number.as_str(),
+            "Rp749.250",
+            "Rp74.250",
+            "PPN 12%",
+            "Hendra Gunawan",
+            "tujuh ratus empat puluh sembilan ribu dua ratus lima puluh rupiah",
+        ] {
+            assert!(text.contains(printed), "{printed} not in the PDF:\n{text}");
+        }
+    }
     let mine = app.get("/api/v1/invoices", &customer).await;
     assert_eq!(mine.body["items"][0]["number"], number.as_str());
     let seen = app.get(&path, &customer).await;
@@ -275,6 +349,12 @@ async fn an_invoice_goes_from_a_done_visit_to_paid_and_is_corrected_by_a_credit_
         format!("CN/{year}/000001").as_str()
     );
     app.post(&format!("{cn}/send"), &cs, json!({})).await;
+    if let Some(text) = pdf_text(&app, &customer, &cn).await {
+        assert!(
+            text.contains("NOTA KREDIT") && text.contains(&number),
+            "{text}"
+        );
+    }
     let corrected = app.get(&path, &cs).await;
     assert_eq!(corrected.body["credit_notes"][0]["total"], 333_000);
     assert_eq!(
@@ -558,6 +638,204 @@ async fn bad_input_and_wrong_roles_write_nothing(backend: Backend) {
         .await;
     assert_eq!(voided.body["status"], "void");
     let again = app.post("/api/v1/invoices", &cs, ok).await;
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    app.stop().await;
+}
+
+/// Drafts, submits, approves and sends an invoice of two lines for a done
+/// visit of the demo customer (Rp804.750 with PPN); returns its path.
+async fn sent_invoice(app: &TestApp, title: &str) -> String {
+    let cs = app.login_as("cs").await;
+    let sales = app.login_as("sales").await;
+    let tech = app.login_as("technician").await;
+    let hendra = demo_customer(app, &cs).await;
+    let visit = done_visit(app, &cs, &tech, &hendra, title).await;
+    let draft = app
+        .post(
+            "/api/v1/invoices",
+            &cs,
+            json!({ "visit_ids": [visit], "lines": two_lines() }),
+        )
+        .await;
+    let path = format!("/api/v1/invoices/{}", draft.body["id"].as_str().unwrap());
+    for (step, token) in [("submit", &cs), ("approve", &sales), ("send", &cs)] {
+        let reply = app.post(&format!("{path}/{step}"), token, json!({})).await;
+        assert_eq!(reply.status, 200, "{step}: {:?}", reply.body);
+    }
+    path
+}
+
+async fn payments_write_offs_and_voids_keep_the_sums_right(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let sales = app.login_as("sales").await;
+    let admin = app.login_as("admin").await;
+    let tech = app.login_as("technician").await;
+    let customer = app.login_as("customer").await;
+    let path = sent_invoice(&app, "Servis genset").await;
+
+    // Another customer neither sees the invoice nor pays it, nor passes
+    // their own receipt off as this one's.
+    let other = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({
+                "name": "Rina Kusuma", "email": "rina@example.com", "phone": "+6281299990001",
+                "password": "rahasia-123",
+            })),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{:?}", other.body);
+    let other = app.login("rina@example.com", "rahasia-123").await;
+    app.get(&path, &other).await.assert_problem(404);
+    let theirs = uploaded_receipt(&app, &other, 7).await;
+    app.post(
+        &format!("{path}/payments"),
+        &other,
+        json!({ "amount": 1000, "proof_sha256": theirs }),
+    )
+    .await
+    .assert_problem(404);
+    assert!(
+        app.get("/api/v1/invoices", &other).await.body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let stolen = app
+        .post(
+            &format!("{path}/payments"),
+            &customer,
+            json!({ "amount": 1000, "proof_sha256": theirs }),
+        )
+        .await;
+    assert_eq!(stolen.assert_problem(422), "validation");
+    assert_eq!(stolen.body["errors"][0]["field"], "proof_sha256");
+
+    // Proofs never add up to more than is due: 800.000 waits, so only
+    // 4.750 more may be claimed.
+    let receipt = uploaded_receipt(&app, &customer, 8).await;
+    let first = app
+        .post(
+            &format!("{path}/payments"),
+            &customer,
+            json!({ "amount": 800_000, "proof_sha256": receipt }),
+        )
+        .await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let again = app
+        .post(
+            &format!("{path}/payments"),
+            &customer,
+            json!({ "amount": 800_000, "proof_sha256": receipt }),
+        )
+        .await;
+    assert_eq!(again.assert_problem(422), "validation");
+    // No write-off while a payment waits to be checked.
+    let early = app
+        .post(
+            &format!("{path}/write-off"),
+            &sales,
+            json!({ "reason": "Diskon" }),
+        )
+        .await;
+    assert_eq!(early.assert_problem(409), "payments_unchecked");
+    let payment = first.body["payments"][0]["id"].as_str().unwrap();
+    let rejected = app
+        .post(
+            &format!("{path}/payments/{payment}/check"),
+            &cs,
+            json!({ "verified": false, "reason": "Dana belum masuk" }),
+        )
+        .await;
+    assert_eq!(rejected.body["status"], "sent");
+    assert_eq!(
+        rejected.body["payments"][0]["reject_reason"],
+        "Dana belum masuk"
+    );
+    // CS record 800.000 seen on the bank statement; sales write off 4.750.
+    let seen = app
+        .post(
+            &format!("{path}/payments"),
+            &cs,
+            json!({ "amount": 800_000, "reference": "BCA 7781" }),
+        )
+        .await;
+    let payment = seen.body["payments"][1]["id"].as_str().unwrap();
+    app.post(
+        &format!("{path}/payments/{payment}/check"),
+        &cs,
+        json!({ "verified": true }),
+    )
+    .await;
+    app.post(&format!("{path}/write-off"), &cs, json!({ "reason": "x" }))
+        .await
+        .assert_problem(403);
+    let written = app
+        .post(
+            &format!("{path}/write-off"),
+            &sales,
+            json!({ "reason": "Selisih transfer" }),
+        )
+        .await;
+    assert_eq!(written.status, 200, "{:?}", written.body);
+    assert_eq!(written.body["status"], "paid");
+    assert_eq!(written.body["written_off"], 4_750);
+    assert_eq!(written.body["amount_due"], 0);
+    // A credit note may give back what was paid, not what was written off.
+    let too_much = app
+        .post(&format!("{path}/credit-notes"), &cs, json!({
+            "reason": "Retur", "lines": [{ "kind": "other", "description": "Semua", "quantity": 1, "unit_price": 725_000 }],
+        }))
+        .await;
+    assert_eq!(too_much.assert_problem(422), "validation");
+
+    // A voided numbered invoice keeps its number, and its visit is free.
+    let hendra = demo_customer(&app, &cs).await;
+    let visit = done_visit(&app, &cs, &tech, &hendra, "Cek kabel").await;
+    let draft = app
+        .post(
+            "/api/v1/invoices",
+            &cs,
+            json!({ "visit_ids": [visit], "lines": two_lines() }),
+        )
+        .await;
+    let second = format!("/api/v1/invoices/{}", draft.body["id"].as_str().unwrap());
+    // An invoiced visit is not reopened.
+    let reopen = app
+        .post(
+            &format!("/api/v1/visits/{visit}/reopen"),
+            &cs,
+            json!({ "reason": "Belum beres" }),
+        )
+        .await;
+    assert_eq!(reopen.assert_problem(409), "visit_invoiced");
+    app.post(&format!("{second}/submit"), &cs, json!({})).await;
+    let numbered = app
+        .post(&format!("{second}/approve"), &sales, json!({}))
+        .await;
+    let number = numbered.body["number"].as_str().unwrap().to_owned();
+    let voided = app
+        .post(
+            &format!("{second}/void"),
+            &admin,
+            json!({ "reason": "Harga salah" }),
+        )
+        .await;
+    assert_eq!(voided.body["status"], "void");
+    assert_eq!(voided.body["number"], number.as_str());
+    assert_eq!(voided.body["void_reason"], "Harga salah");
+    let again = app
+        .post(
+            "/api/v1/invoices",
+            &cs,
+            json!({ "visit_ids": [visit], "lines": two_lines() }),
+        )
+        .await;
     assert_eq!(again.status, 201, "{:?}", again.body);
     app.stop().await;
 }
