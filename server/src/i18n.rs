@@ -117,6 +117,26 @@ impl Lang {
     }
 }
 
+/// `5 Des 2026` / `5 Dec 2026` for a `YYYY-MM-DD` date (the text itself
+/// when it is not one).
+pub fn date(lang: Lang, iso: &str) -> String {
+    iso.parse::<jiff::civil::Date>()
+        .map_or_else(|_| iso.to_owned(), |d| date_label(lang, d))
+}
+
+/// A date as people read it in `lang`: `17 Agu 2026`.
+pub fn date_label(lang: Lang, date: jiff::civil::Date) -> String {
+    const ID: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
+    ];
+    const EN: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let months = if lang == Lang::Id { ID } else { EN };
+    let month = months[usize::try_from(date.month() - 1).unwrap_or(0)];
+    format!("{} {month} {}", date.day(), date.year())
+}
+
 /// A value for a message's placeable.
 #[derive(Debug, Clone, Copy)]
 pub enum Arg<'a> {

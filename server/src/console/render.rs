@@ -217,7 +217,7 @@ pub fn date_time(lang: Lang, ms: i64, offset_minutes: i64) -> String {
     let separator = if lang == Lang::Id { '.' } else { ':' };
     format!(
         "{} {hour:02}{separator}{minute:02} {}",
-        date_label(lang, date),
+        crate::i18n::date_label(lang, date),
         zone_name(offset_minutes)
     )
 }
@@ -232,28 +232,13 @@ pub fn time_of_day(lang: Lang, ms: i64, offset_minutes: i64) -> String {
 }
 
 /// `5 Des 2026` / `5 Dec 2026` for a `YYYY-MM-DD` date.
-pub fn date(lang: Lang, iso: &str) -> String {
-    iso.parse::<jiff::civil::Date>()
-        .map_or_else(|_| iso.to_owned(), |d| date_label(lang, d))
-}
+pub use crate::i18n::date;
 
 fn civil(ms: i64, offset_minutes: i64) -> Option<(jiff::civil::Date, i8, i8)> {
     let offset = jiff::tz::Offset::from_seconds(i32::try_from(offset_minutes * 60).ok()?).ok()?;
     let at = jiff::Timestamp::from_millisecond(ms).ok()?;
     let dt = offset.to_datetime(at);
     Some((dt.date(), dt.hour(), dt.minute()))
-}
-
-fn date_label(lang: Lang, date: jiff::civil::Date) -> String {
-    const ID: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
-    ];
-    const EN: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let months = if lang == Lang::Id { ID } else { EN };
-    let month = months[usize::try_from(date.month() - 1).unwrap_or(0)];
-    format!("{} {month} {}", date.day(), date.year())
 }
 
 /// "1 of 2 technicians".

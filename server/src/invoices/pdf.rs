@@ -14,9 +14,8 @@ use fieldops_sync::money::{Quantity, STAMP_DUTY_ABOVE, TaxRule, rupiah};
 use super::{Detail, visible};
 use crate::AppState;
 use crate::auth::{Action, Actor};
-use crate::console::render::date;
 use crate::db::invoices as db;
-use crate::i18n::Lang;
+use crate::i18n::{Lang, date};
 use crate::service::{ServiceError, allow};
 
 /// A PDF made for an invoice about to be sent: its blob's hash.
