@@ -319,3 +319,4 @@ pdf-tax = VAT (PPN) 12%
 pdf-total = Total
 pdf-in-words = In words
 pdf-stamp-duty = A receipt for a payment above Rp5.000.000 carries stamp duty (e-meterai).
+wa-invoice-pdf = Download the PDF (valid for 30 days): { $link }

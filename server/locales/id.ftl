@@ -319,3 +319,4 @@ pdf-tax = PPN 12%
 pdf-total = Total
 pdf-in-words = Terbilang
 pdf-stamp-duty = Kuitansi pembayaran di atas Rp5.000.000 dibubuhi e-meterai.
+wa-invoice-pdf = Unduh PDF (berlaku 30 hari): { $link }

@@ -44,6 +44,7 @@ pub struct FileConfig {
     pub trusted_proxies: Option<Vec<TrustedProxy>>,
     pub sockets: Option<SocketLimitsConfig>,
     pub cors_origins: Option<Vec<String>>,
+    pub public_url: Option<String>,
 }
 
 /// The WhatsApp Cloud API (TOML table `[whatsapp]`). Without an app secret the
@@ -142,6 +143,10 @@ pub struct Config {
     /// Browser origins (`https://console.example.co.id`) allowed to call the
     /// API from their pages (CORS); none by default.
     pub cors_origins: Vec<String>,
+    /// Where customers reach this server (`https://fieldops.example.co.id`):
+    /// links sent over WhatsApp start with it. Without it, messages carry
+    /// no links.
+    pub public_url: Option<String>,
 }
 
 /// How failed sign-ins slow the next attempt (TOML table
@@ -421,6 +426,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             sockets: SocketLimitsConfig::default(),
             cors_origins: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -428,9 +434,14 @@ impl Default for Config {
 /// A browser origin as CORS compares it: `scheme://host[:port]`, nothing
 /// more.
 fn cors_origin(value: &str) -> anyhow::Result<String> {
+    origin("cors_origins", value)
+}
+
+/// `scheme://host[:port]` for setting `name`, nothing more.
+fn origin(name: &str, value: &str) -> anyhow::Result<String> {
     let uri: axum::http::Uri = value
         .parse()
-        .map_err(|_| anyhow::anyhow!("cors_origins: {value:?} is not an origin"))?;
+        .map_err(|_| anyhow::anyhow!("{name}: {value:?} is not an origin"))?;
     let plain = matches!(uri.scheme_str(), Some("http" | "https"))
         && uri.authority().is_some()
         && uri
@@ -438,7 +449,7 @@ fn cors_origin(value: &str) -> anyhow::Result<String> {
             .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty());
     anyhow::ensure!(
         plain && !value.ends_with('/'),
-        "cors_origins: {value:?} must be scheme://host[:port], e.g. https://console.example.co.id"
+        "{name}: {value:?} must be scheme://host[:port], e.g. https://console.example.co.id"
     );
     Ok(value.to_owned())
 }
@@ -492,6 +503,10 @@ impl Config {
                     .collect::<anyhow::Result<_>>()?,
                 None => d.cors_origins,
             },
+            public_url: file
+                .public_url
+                .map(|u| origin("public_url", &u))
+                .transpose()?,
             ticket_categories: file.ticket_categories.unwrap_or(d.ticket_categories),
             ticket_default_department: file
                 .ticket_default_department

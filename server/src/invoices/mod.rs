@@ -36,6 +36,9 @@ use crate::events::Audience;
 use crate::i18n::{Arg, Lang};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject_as};
 
+/// How long the PDF link in the WhatsApp message works.
+pub const PDF_LINK_DAYS: i64 = 30;
+
 /// At most this many lines on one invoice, and visits billed by one.
 pub const MAX_LINES: usize = 100;
 pub const MAX_VISITS: usize = 50;
@@ -555,7 +558,7 @@ pub async fn send(
         InvoiceKind::Invoice => "wa-invoice-sent",
         InvoiceKind::CreditNote => "wa-credit-note-sent",
     };
-    let body = Lang::Id.text_with(
+    let mut body = Lang::Id.text_with(
         key,
         &[
             ("name", Arg::Text(&invoice.customer_name)),
@@ -563,6 +566,14 @@ pub async fn send(
             ("total", Arg::Text(&money::rupiah(invoice.total))),
         ],
     );
+    // The PDF, by a signed link that lasts long enough to be opened
+    // later; only with the address customers reach the server at.
+    if let Some(base) = &state.config.public_url {
+        let expires = now_ms() / 1000 + PDF_LINK_DAYS * 86_400;
+        let link = format!("{base}{}", state.links.sign(&pdf.sha256, expires));
+        body.push('\n');
+        body.push_str(&Lang::Id.text_with("wa-invoice-pdf", &[("link", Arg::Text(&link))]));
+    }
     whatsapp::enqueue(tx, &invoice.customer_phone, &body).await?;
     let mut applied = finish(tx, actor, id, "invoice.sent", json!({})).await?;
     if let Some(original) = &invoice.credits_id {

@@ -18,6 +18,7 @@ on_both_backends!(
     approvals_racing_on_one_series_take_every_number_once,
     bad_input_and_wrong_roles_write_nothing,
     payments_write_offs_and_voids_keep_the_sums_right,
+    the_whatsapp_message_links_the_pdf,
 );
 
 fn two_lines() -> Value {
@@ -837,5 +838,35 @@ async fn payments_write_offs_and_voids_keep_the_sums_right(backend: Backend) {
         )
         .await;
     assert_eq!(again.status, 201, "{:?}", again.body);
+    app.stop().await;
+}
+
+async fn the_whatsapp_message_links_the_pdf(backend: Backend) {
+    let base = "https://fieldops.example.co.id";
+    let Some(app) = TestApp::spawn_with(backend, |config| {
+        config.public_url = Some(base.to_owned());
+    })
+    .await
+    else {
+        return;
+    };
+    let path = sent_invoice(&app, "Servis pompa").await;
+    let number = app.get(&path, &app.login_as("cs").await).await.body["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let outbox = whatsapp::outbox(&app.server.state.db).await.unwrap();
+    let message = outbox.iter().find(|m| m.body.contains(&number)).unwrap();
+    let at = message.body.find(base).expect("a link in the message");
+    let link = message.body[at + base.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(link.starts_with("/api/v1/files/"), "{}", message.body);
+    // Whoever holds the message downloads the PDF, without signing in.
+    let response = app.client.get(app.url(link)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    assert!(response.bytes().await.unwrap().starts_with(b"%PDF-"));
     app.stop().await;
 }
