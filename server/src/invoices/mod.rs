@@ -617,7 +617,10 @@ pub async fn submit_payment(
     } else if payment.amount > due {
         v.add(
             "amount",
-            format!("is more than the {} due", money::rupiah(due)),
+            format!(
+                "is more than the {} still open (due, less payments being checked)",
+                money::rupiah(due.max(0))
+            ),
         );
     }
     let proof = match payment.proof_sha256.as_deref().map(str::trim) {

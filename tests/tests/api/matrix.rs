@@ -43,6 +43,7 @@ const DENIED_AS_NOT_FOUND: &[(&str, &str)] = &[("GET", "/api/v1/blobs/{blob}")];
 /// it but may not do this.
 const HIDDEN_FROM: &[(&str, &str, &[&str])] = &[
     ("GET", "/api/v1/invoices/{invoice}", &["technician"]),
+    ("GET", "/api/v1/invoices/{invoice}/pdf", &["technician"]),
     (
         "POST",
         "/api/v1/invoices/{invoice}/payments",
@@ -448,6 +449,12 @@ const PROTECTED: &[Route] = &[
     Route {
         method: "GET",
         path: "/api/v1/invoices/{invoice}",
+        allowed: &["admin", "cs", "sales", "customer"],
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/invoices/{invoice}/pdf",
         allowed: &["admin", "cs", "sales", "customer"],
         body: none,
     },
