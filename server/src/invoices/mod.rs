@@ -657,19 +657,18 @@ pub async fn submit_payment(
     if let Some(hash) = &proof {
         blobs::add_owner(tx, hash, OwnerKind::Invoice, id, &actor.user_id).await?;
     }
-    let mut notices = settle(tx, state, actor, id).await?;
-    let applied = finish(
+    let applied = finish_settled(
         tx,
+        state,
         actor,
         id,
         "invoice.payment_submitted",
         json!({ "payment_id": row.id, "amount": row.amount }),
     )
     .await?;
-    notices.extend(applied.notices);
     Ok(Applied {
         value: (applied.value, row),
-        notices,
+        notices: applied.notices,
     })
 }
 
@@ -714,25 +713,20 @@ pub async fn check_payment(
         PaymentStatus::Rejected
     };
     db::check_payment(tx, payment_id, to, &actor.user_id, reason.as_deref()).await?;
-    let mut notices = settle(tx, state, actor, &invoice.id).await?;
     let kind = if verified {
         "invoice.payment_verified"
     } else {
         "invoice.payment_rejected"
     };
-    let applied = finish(
+    finish_settled(
         tx,
+        state,
         actor,
         &invoice.id,
         kind,
         json!({ "payment_id": payment_id, "amount": payment.amount, "reason": reason }),
     )
-    .await?;
-    notices.extend(applied.notices);
-    Ok(Applied {
-        value: applied.value,
-        notices,
-    })
+    .await
 }
 
 /// Writes off what is still due on a sent invoice, with a reason: the
@@ -764,20 +758,15 @@ pub async fn write_off(
         ));
     }
     db::write_off(tx, id, due, &reason).await?;
-    let mut notices = settle(tx, state, actor, id).await?;
-    let applied = finish(
+    finish_settled(
         tx,
+        state,
         actor,
         id,
         "invoice.written_off",
         json!({ "amount": due, "reason": reason }),
     )
-    .await?;
-    notices.extend(applied.notices);
-    Ok(Applied {
-        value: applied.value,
-        notices,
-    })
+    .await
 }
 
 /// Voids an invoice the customer does not have yet (admin); a numbered
@@ -906,6 +895,26 @@ async fn settle(
             .notices);
     }
     Ok(Vec::new())
+}
+
+/// After a change to the payments of invoice `id`: moves it to the status
+/// they say ([`settle`]), then audits and announces `kind`; the notices of
+/// both, the settlement's first.
+async fn finish_settled(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    kind: &'static str,
+    detail: serde_json::Value,
+) -> ServiceResult<InvoiceRow> {
+    let mut notices = settle(tx, state, actor, id).await?;
+    let applied = finish(tx, actor, id, kind, detail).await?;
+    notices.extend(applied.notices);
+    Ok(Applied {
+        value: applied.value,
+        notices,
+    })
 }
 
 /// Refuses a credit note that would bring the credits of `original` above
