@@ -570,6 +570,11 @@ impl IndexRow {
                 parent_id: Some(n.ticket_id.to_string()),
                 ..base(String::new(), "", String::new())
             },
+            Document::Invoice(i) => base(
+                i.number.clone(),
+                i.status.as_str(),
+                format!("{:020}", i.sent_at_ms),
+            ),
         }
     }
 }

@@ -29,6 +29,7 @@ use crate::documents::{self, Documents};
 use crate::error::{CoreError, Result};
 use crate::events::{CoreListener, Events, PendingWork};
 use crate::files::PhotoFiles;
+use crate::invoices::Invoices;
 use crate::outbox::{self, Outbox};
 use crate::photos::{self, Photos};
 use crate::shared::Shared;
@@ -136,6 +137,11 @@ impl FieldopsCore {
     /// Tickets: reading, my tickets, opening and closing, description, chat.
     pub fn tickets(&self) -> Tickets<'_> {
         Tickets::new(&self.shared)
+    }
+
+    /// Invoices: reading them, paying one with a receipt photo.
+    pub fn invoices(&self) -> Invoices<'_> {
+        Invoices::new(&self.shared)
     }
 
     /// Photos: attaching, reading, the upload queue, fetching, freeing space.

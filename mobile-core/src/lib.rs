@@ -26,6 +26,7 @@
 //! | [`core.auth()`](Auth) | [`auth`](crate::Auth) + `account` | the `account` table, tokens, sign-in wipes |
 //! | [`core.visits()`](Visits) | `visits` | visit lists; notes, checklist; claim, check-in/out, extension, rating |
 //! | [`core.tickets()`](Tickets) | `tickets` | ticket list; opening offline, closing, description, chat |
+//! | [`core.invoices()`](Invoices) | `invoices` | invoice list (read-only documents); paying with a receipt photo |
 //! | [`core.photos()`](Photos) | `photos` | the `photo_uploads` table, the upload worker, downloads, pruning |
 //! | [`core.outbox()`](Outbox) | [`outbox`] | the `outbox` table: `pending → sending → accepted \| rejected` |
 //! | [`core.documents()`](Documents) | `documents` | the `documents` and `doc_index` tables |
@@ -45,7 +46,7 @@
 //!
 //! 1. `facade` — [`FieldopsCore`]: opens the store, builds the shared state,
 //!    hands out the handles. The only module that knows every feature.
-//! 2. the features — `sync_client`, then `auth`, then `photos`, then
+//! 2. the features — `sync_client`, then `auth`, then `invoices`, then `photos`, then
 //!    `visits` and `tickets`, then [`outbox`], then `documents`. A feature
 //!    may use those below it (a claim queues through `outbox`; a sign-in
 //!    wipes through `documents`, `outbox` and `photos`).
@@ -76,7 +77,7 @@
 //! notes, checklist, ticket description) are Automerge changes, checked
 //! first against the shared write rules ([`fieldops_sync::rules`]) so the
 //! server rarely refuses them; decisions (claim, check-in, extension,
-//! rating, closing a ticket, chat) are commands that show as pending until
+//! rating, closing a ticket, chat, paying an invoice) are commands that show as pending until
 //! the server answers. The sync client speaks [`fieldops_sync::protocol`]
 //! on `/api/v1/sync`. The app listens for [`CoreEvent`]s instead of polling.
 //!
@@ -91,6 +92,7 @@ mod events;
 mod facade;
 mod files;
 pub mod geo;
+mod invoices;
 mod model;
 pub mod outbox;
 pub mod photo;
@@ -108,6 +110,7 @@ pub use error::{CoreError, Result};
 pub use events::{CoreEvent, CoreListener, SyncState, SyncStatus};
 pub use facade::FieldopsCore;
 pub use geo::{GeofenceCheck, Position};
+pub use invoices::{Invoices, PaymentReceipt, PaymentState, PaymentView};
 pub use model::{Account, CommandState, OutboxEntry};
 pub use outbox::Outbox;
 pub use photos::{

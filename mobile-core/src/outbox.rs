@@ -82,6 +82,7 @@ fn target_of(body: &CommandBody) -> Option<DocId> {
         CommandBody::CloseOwnTicket { ticket_id } => Some(*ticket_id),
         CommandBody::SendChatMessage { .. } => None,
         CommandBody::CreateTicket { ticket_id, .. } => Some(*ticket_id),
+        CommandBody::SubmitPayment { invoice_id, .. } => Some(*invoice_id),
     }
 }
 
@@ -158,6 +159,31 @@ pub(crate) fn list(conn: &Connection, open_only: bool) -> Result<Vec<OutboxEntry
     let rows = stmt
         .query_map([], entry)?
         .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// The commands named `name` about document `target`, with their rows,
+/// oldest first (a feature's view of what it queued: payments of an invoice).
+pub(crate) fn about(
+    conn: &Connection,
+    target: DocId,
+    name: &str,
+) -> Result<Vec<(OutboxEntry, Command)>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS}, command FROM outbox WHERE target_id = ?1 AND name = ?2
+         ORDER BY device_seq"
+    ))?;
+    let rows = stmt
+        .query_map(params![target.to_string(), name], |row| {
+            Ok((entry(row)?, row.get::<_, Vec<u8>>(9)?))
+        })?
+        .map(|row| {
+            let (entry, bytes) = row?;
+            let command = postcard::from_bytes::<Command>(&bytes)
+                .map_err(|_| CoreError::StoreCorrupt("unreadable outbox command".into()))?;
+            Ok((entry, command))
+        })
+        .collect::<Result<_>>()?;
     Ok(rows)
 }
 

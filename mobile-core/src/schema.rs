@@ -114,6 +114,35 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX photo_uploads_open ON photo_uploads (created_at_ms)
         WHERE state IN ('pending', 'uploading');
     "#,
+    // 4: invoices (server-owned documents). A CHECK cannot change in
+    // SQLite: the table is rebuilt. Dropping the old one clears the index
+    // (its rows cascade); every document is re-indexed on the next read.
+    r#"
+    CREATE TABLE documents_rebuilt (
+        doc_id        TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL
+                      CHECK (kind IN ('ticket', 'visit', 'check_in', 'photo', 'staff_notes', 'invoice')),
+        snapshot      BLOB NOT NULL,
+        changes       BLOB NOT NULL DEFAULT x'',
+        change_count  INTEGER NOT NULL DEFAULT 0,
+        heads         BLOB,
+        synced_heads  BLOB,
+        server_seq    INTEGER NOT NULL DEFAULT 0,
+        sync_state    BLOB,
+        local_changes INTEGER NOT NULL DEFAULT 0 CHECK (local_changes IN (0, 1)),
+        indexed       INTEGER NOT NULL DEFAULT 0 CHECK (indexed IN (0, 1)),
+        updated_at_ms INTEGER NOT NULL,
+        provisional   INTEGER NOT NULL DEFAULT 0 CHECK (provisional IN (0, 1))
+    ) STRICT;
+    INSERT INTO documents_rebuilt
+    SELECT doc_id, kind, snapshot, changes, change_count, heads, synced_heads, server_seq,
+           sync_state, local_changes, 0, updated_at_ms, provisional
+    FROM documents;
+    DROP TABLE documents;
+    ALTER TABLE documents_rebuilt RENAME TO documents;
+    CREATE INDEX documents_unindexed ON documents (indexed) WHERE indexed = 0;
+    CREATE INDEX documents_local ON documents (local_changes) WHERE local_changes = 1;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -186,6 +215,54 @@ mod tests {
             migrate(&mut conn),
             Err(CoreError::StoreTooNew { .. })
         ));
+    }
+
+    #[test]
+    fn version_four_keeps_every_document_and_takes_invoices() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(3).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", index as i64 + 1)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO documents (doc_id, kind, snapshot, local_changes, indexed, updated_at_ms, provisional)
+             VALUES ('t1', 'ticket', x'01', 1, 1, 5, 1);
+             INSERT INTO doc_index (doc_id, kind, title, status, sort_key, assigned_to_me)
+             VALUES ('t1', 'ticket', 'AC bocor', 'open', '', 1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let kept: (String, i64, i64, i64) = conn
+            .query_row(
+                "SELECT kind, local_changes, indexed, provisional FROM documents WHERE doc_id = 't1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            kept,
+            ("ticket".into(), 1, 0, 1),
+            "re-indexed on the next read"
+        );
+        conn.execute(
+            "INSERT INTO documents (doc_id, kind, snapshot, updated_at_ms) VALUES ('i1', 'invoice', x'01', 6)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO doc_index (doc_id, kind, title, status, sort_key, assigned_to_me)
+             VALUES ('i1', 'invoice', 'INV/2026/000001', 'sent', '', 0)",
+            [],
+        )
+        .unwrap();
+        let check: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(check, 0);
     }
 
     #[test]

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["outbox"],
     &["visits", "tickets"],
     &["photos"],
+    &["invoices"],
     &["auth"],
     &["sync_client"],
     &["facade"],
@@ -28,8 +29,16 @@ const LAYERS: &[&[&str]] = &[
 const TABLES: &[(&str, &str, &[&str])] = &[
     ("meta", "store", &[]),
     ("account", "account", &[]),
-    ("documents", "documents", &["visits", "tickets", "photos"]),
-    ("doc_index", "documents", &["visits", "tickets", "photos"]),
+    (
+        "documents",
+        "documents",
+        &["visits", "tickets", "invoices", "photos"],
+    ),
+    (
+        "doc_index",
+        "documents",
+        &["visits", "tickets", "invoices", "photos"],
+    ),
     ("outbox", "outbox", &[]),
     ("photo_uploads", "photos", &[]),
 ];

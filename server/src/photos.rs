@@ -39,12 +39,14 @@ pub struct Inspected {
 /// Why bytes are not an acceptable photo.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
-    #[error("the bytes are not a JPEG, PNG or WebP image")]
+    #[error("the bytes are not a JPEG, PNG or WebP image, nor a PDF")]
     NotAnImage,
     #[error("the image is {width}×{height} pixels; at most {max} pixels are accepted")]
     TooManyPixels { width: u32, height: u32, max: u64 },
     #[error("the image is damaged or incomplete")]
     Corrupt,
+    #[error("the PDF is damaged or incomplete")]
+    CorruptPdf,
 }
 
 impl From<Rejection> for ServiceError {
@@ -53,6 +55,7 @@ impl From<Rejection> for ServiceError {
             Rejection::NotAnImage => "not-an-image",
             Rejection::TooManyPixels { .. } => "too-many-pixels",
             Rejection::Corrupt => "corrupt-image",
+            Rejection::CorruptPdf => "corrupt-pdf",
         };
         ServiceError::Unprocessable {
             kind,
@@ -97,11 +100,30 @@ fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Option<(u32, u32)> {
     reader.into_dimensions().ok()
 }
 
-/// An early look at the first bytes of an upload: refuses what is plainly not
-/// an image, or declares too many pixels, before the rest is sent. Returns
-/// `Ok` when the start is too short to tell.
+/// The type of a PDF (a proof of payment may be one).
+pub const PDF: &str = "application/pdf";
+
+/// Whether bytes start as a PDF does.
+fn is_pdf(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"%PDF-")
+}
+
+/// A PDF is whole when its end-of-file marker is near the end (writers
+/// may add a newline or a little padding after it).
+fn check_pdf(bytes: &[u8]) -> Result<(), Rejection> {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    if tail.windows(5).any(|w| w == b"%%EOF") {
+        Ok(())
+    } else {
+        Err(Rejection::CorruptPdf)
+    }
+}
+
+/// An early look at the first bytes of an upload: refuses what is plainly
+/// neither an image nor a PDF, or declares too many pixels, before the rest
+/// is sent. Returns `Ok` when the start is too short to tell.
 pub fn precheck(first_bytes: &[u8], max_pixels: u64) -> Result<(), Rejection> {
-    if first_bytes.len() < 16 {
+    if first_bytes.len() < 16 || is_pdf(first_bytes) {
         return Ok(());
     }
     let (format, _) = sniff(first_bytes)?;
@@ -112,8 +134,17 @@ pub fn precheck(first_bytes: &[u8], max_pixels: u64) -> Result<(), Rejection> {
 }
 
 /// Sniffs the type, checks the pixel count from the header, then decodes the
-/// whole image under limits (a truncated or damaged file fails here).
+/// whole image under limits (a truncated or damaged file fails here). A PDF
+/// (proof of payment) is accepted whole, never rendered; it has no pixels.
 pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, Rejection> {
+    if is_pdf(bytes) {
+        check_pdf(bytes)?;
+        return Ok(Inspected {
+            content_type: PDF,
+            width: 0,
+            height: 0,
+        });
+    }
     let (format, content_type) = sniff(bytes)?;
     let (width, height) = header_dimensions(bytes, format).ok_or(Rejection::Corrupt)?;
     check_pixels(width, height, max_pixels)?;
@@ -330,6 +361,10 @@ pub async fn thumbnail_of(
         && blobs::get(state.db.pool(), thumb).await?.is_some()
     {
         return Ok(thumb.clone());
+    }
+    if !photo.content_type.starts_with("image/") {
+        // A PDF has no thumbnail: the app shows a document icon.
+        return Err(Rejection::NotAnImage.into());
     }
     let bytes = state
         .blobs

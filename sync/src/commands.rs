@@ -17,7 +17,7 @@ use core::ops::RangeInclusive;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ids::{CommandId, ConversationId, DocId, MessageId};
+use crate::ids::{CommandId, ConversationId, DocId, ItemId, MessageId};
 
 /// Longest extension reason, in characters.
 pub const MAX_REASON_CHARS: usize = 1_000;
@@ -37,6 +37,8 @@ pub const MAX_CATEGORY_CHARS: usize = 64;
 pub const MAX_MESSAGE_CHARS: usize = 500;
 /// Extra days one extension request may ask for.
 pub const EXTRA_DAYS: RangeInclusive<u16> = 1..=30;
+/// Longest bank reference on a payment, in characters.
+pub const MAX_REFERENCE_CHARS: usize = 200;
 /// Valid rating scores.
 pub const SCORES: RangeInclusive<u8> = 1..=5;
 
@@ -134,6 +136,23 @@ pub enum CommandBody {
         /// A category code the server knows (e.g. `technical`).
         category: String,
     },
+    /// A customer pays an invoice they have, with proof: the server records
+    /// the payment for CS to verify. The proof is the SHA-256 of a photo of
+    /// the transfer receipt the device attached to the invoice (its bytes
+    /// may still be uploading: they show to CS once they arrive).
+    SubmitPayment {
+        /// The invoice (its document's id).
+        invoice_id: DocId,
+        /// The payment's id, chosen by the device so it can show the
+        /// payment as pending and find it in the invoice once accepted.
+        payment_id: ItemId,
+        /// Whole units of the invoice's currency, more than zero.
+        amount: i64,
+        /// The bank's reference, if the customer has one.
+        reference: String,
+        /// SHA-256 of the receipt photo, 64 lowercase hex digits.
+        proof_sha256: Option<String>,
+    },
 }
 
 impl CommandBody {
@@ -149,6 +168,7 @@ impl CommandBody {
             CommandBody::CloseOwnTicket { .. } => "close_own_ticket",
             CommandBody::SendChatMessage { .. } => "send_chat_message",
             CommandBody::CreateTicket { .. } => "create_ticket",
+            CommandBody::SubmitPayment { .. } => "submit_payment",
         }
     }
 }
@@ -255,6 +275,26 @@ impl Command {
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 {
                     return invalid("category", "must be a category code (a-z, 0-9, _)");
+                }
+                Ok(())
+            }
+            CommandBody::SubmitPayment {
+                amount,
+                reference,
+                proof_sha256,
+                ..
+            } => {
+                if !(1..=crate::money::MAX_AMOUNT).contains(amount) {
+                    return invalid("amount", "must be more than zero and at most 10^15");
+                }
+                check_text("reference", reference, MAX_REFERENCE_CHARS, false)?;
+                if reference.contains('\n') {
+                    return invalid("reference", "must be one line");
+                }
+                if let Some(hash) = proof_sha256
+                    && hash.parse::<crate::docs::photo::Sha256Hex>().is_err()
+                {
+                    return invalid("proof_sha256", "must be 64 lowercase hex digits");
                 }
                 Ok(())
             }
@@ -498,6 +538,39 @@ mod tests {
         assert_eq!(
             field_of(open("AC", "", &"c".repeat(MAX_CATEGORY_CHARS + 1))),
             Some("category")
+        );
+    }
+
+    #[test]
+    fn payments_are_positive_with_a_well_formed_proof() {
+        let pay = |amount, reference: &str, proof: Option<String>| CommandBody::SubmitPayment {
+            invoice_id: DocId::new(),
+            payment_id: ItemId::new(),
+            amount,
+            reference: reference.into(),
+            proof_sha256: proof,
+        };
+        let hash = Some("0a".repeat(32));
+        assert_eq!(field_of(pay(555_000, "BCA 0612", hash.clone())), None);
+        assert_eq!(field_of(pay(1, "", None)), None);
+        assert_eq!(field_of(pay(0, "", hash.clone())), Some("amount"));
+        assert_eq!(field_of(pay(-5, "", hash.clone())), Some("amount"));
+        assert_eq!(
+            field_of(pay(crate::money::MAX_AMOUNT + 1, "", hash.clone())),
+            Some("amount")
+        );
+        assert_eq!(field_of(pay(10, "a\nb", hash.clone())), Some("reference"));
+        assert_eq!(
+            field_of(pay(10, &"r".repeat(MAX_REFERENCE_CHARS + 1), None)),
+            Some("reference")
+        );
+        assert_eq!(
+            field_of(pay(10, "", Some("0A".repeat(32)))),
+            Some("proof_sha256")
+        );
+        assert_eq!(
+            field_of(pay(10, "", Some("0a".repeat(31)))),
+            Some("proof_sha256")
         );
     }
 

@@ -142,6 +142,8 @@ string_enum! {
         Photo = "photo",
         /// Staff-only internal notes attached to a ticket.
         StaffNotes = "staff_notes",
+        /// An invoice or credit note as the customer has it; server-owned.
+        Invoice = "invoice",
     }
 }
 
@@ -172,7 +174,14 @@ mod tests {
         let codes: Vec<_> = DocKind::ALL.iter().map(|kind| kind.as_str()).collect();
         assert_eq!(
             codes,
-            ["ticket", "visit", "check_in", "photo", "staff_notes"]
+            [
+                "ticket",
+                "visit",
+                "check_in",
+                "photo",
+                "staff_notes",
+                "invoice"
+            ]
         );
         for kind in DocKind::ALL {
             assert_eq!(kind.as_str().parse::<DocKind>().unwrap(), *kind);

@@ -468,6 +468,11 @@ fn check_command(command: &Command) -> Result<(), LimitExceeded> {
             )?;
             [Some(subject), Some(category), None]
         }
+        B::SubmitPayment {
+            reference,
+            proof_sha256,
+            ..
+        } => [Some(reference), proof_sha256.as_deref(), None],
         B::ClaimVisit { .. }
         | B::ReleaseVisit { .. }
         | B::CheckIn(_)

@@ -2,6 +2,7 @@
 //! one. Every call returns fresh ids; tests adjust the fields they care about.
 
 use crate::docs::checkin::{CheckIn, Direction};
+use crate::docs::invoice::{Invoice, InvoiceLine, InvoicePayment};
 use crate::docs::photo::{Owner, OwnerKind, Photo, UploadState};
 use crate::docs::staff_notes::{InternalNote, StaffNotes};
 use crate::docs::ticket::{Author, Priority, Ticket, TicketMessage, TicketNumber, TicketStatus};
@@ -125,5 +126,58 @@ pub fn sample_staff_notes() -> StaffNotes {
             body: "Customer called twice; prioritise.".into(),
             at_ms: NOV_22_2026_MS,
         }],
+    }
+}
+
+/// A sent invoice of two lines with PPN, and one payment waiting to be
+/// checked.
+pub fn sample_invoice() -> Invoice {
+    use crate::billing::{InvoiceKind, InvoiceStatus, LineKind, PaymentStatus};
+    Invoice {
+        number: "INV/2026/000001".into(),
+        kind: InvoiceKind::Invoice,
+        status: InvoiceStatus::PaymentSubmitted,
+        customer_id: UserId::new(),
+        visit_ids: vec![DocId::new()],
+        credits: None,
+        currency: "IDR".into(),
+        sent_at_ms: NOV_22_2026_MS,
+        lines: vec![
+            InvoiceLine {
+                id: ItemId::new(),
+                kind: LineKind::Labour,
+                description: "Servis AC 1 PK".into(),
+                quantity: "2".parse().unwrap_or_else(|_| unreachable!()),
+                unit_price: 150_000,
+                amount: 300_000,
+            },
+            InvoiceLine {
+                id: ItemId::new(),
+                kind: LineKind::Material,
+                description: "Freon R32".into(),
+                quantity: "0.5".parse().unwrap_or_else(|_| unreachable!()),
+                unit_price: 400_000,
+                amount: 200_000,
+            },
+        ],
+        subtotal: 500_000,
+        tax_base: 458_333,
+        tax: 55_000,
+        total: 555_000,
+        stamp_duty: false,
+        tax_invoice_number: None,
+        amount_due: 555_000,
+        written_off: 0,
+        payments: vec![InvoicePayment {
+            id: ItemId::new(),
+            amount: 555_000,
+            status: PaymentStatus::Submitted,
+            reference: "BCA 0612".into(),
+            proof_sha256: Some("ab".repeat(32)),
+            submitted_at_ms: NOV_22_2026_MS + 60_000,
+            by_customer: true,
+            reason: None,
+        }],
+        pdf_sha256: Some("cd".repeat(32)),
     }
 }

@@ -98,6 +98,10 @@ enum ServerEdit {
     UploadState(UploadState),
     /// Roll the ticket back to schema version 1.
     SchemaVersion,
+    /// Any invoice field: the amount due, a payment's status, a line's price.
+    InvoiceDue(i64),
+    InvoicePaymentVerified,
+    InvoiceLinePrice(i64),
 }
 
 fn server_edit() -> impl Strategy<Value = ServerEdit> {
@@ -115,6 +119,9 @@ fn server_edit() -> impl Strategy<Value = ServerEdit> {
         // bytes, see tests/rules.rs); rejecting it is the server's alone.
         Just(ServerEdit::UploadState(UploadState::Rejected)),
         Just(ServerEdit::SchemaVersion),
+        (0..1_000_000i64).prop_map(ServerEdit::InvoiceDue),
+        Just(ServerEdit::InvoicePaymentVerified),
+        (0..1_000_000i64).prop_map(ServerEdit::InvoiceLinePrice),
     ]
 }
 
@@ -148,6 +155,12 @@ fn owned_by(user: UserId) -> Owned {
         (DocKind::CheckIn, check_in.to_document().unwrap()),
         (DocKind::Photo, photo.to_document().unwrap()),
         (DocKind::StaffNotes, notes.to_document().unwrap()),
+        (
+            DocKind::Invoice,
+            fieldops_sync::testing::sample_invoice()
+                .to_document()
+                .unwrap(),
+        ),
     ];
     Owned {
         ticket,
@@ -169,12 +182,16 @@ fn make(
         | ServerEdit::SchemaVersion => DocKind::Ticket,
         ServerEdit::Geofence(_) => DocKind::CheckIn,
         ServerEdit::UploadState(_) => DocKind::Photo,
+        ServerEdit::InvoiceDue(_)
+        | ServerEdit::InvoicePaymentVerified
+        | ServerEdit::InvoiceLinePrice(_) => DocKind::Invoice,
         _ => DocKind::Visit,
     };
     let before = &mut owned.docs.iter_mut().find(|(k, _)| *k == kind)?.1;
     let mut after = before.fork();
     let mut ticket = owned.ticket.clone();
     let mut visit = owned.visit.clone();
+    let mut invoice = fieldops_sync::docs::Invoice::hydrate(&after).ok();
     let field = match edit {
         ServerEdit::TicketStatus(status) => {
             ticket.status = *status;
@@ -226,7 +243,22 @@ fn make(
             after.put(ROOT, SCHEMA_VERSION_KEY, 1).unwrap();
             "schema_version"
         }
+        ServerEdit::InvoiceDue(due) => {
+            invoice.as_mut()?.amount_due = *due;
+            "amount_due"
+        }
+        ServerEdit::InvoicePaymentVerified => {
+            invoice.as_mut()?.payments[0].status = fieldops_sync::billing::PaymentStatus::Verified;
+            "payments"
+        }
+        ServerEdit::InvoiceLinePrice(price) => {
+            invoice.as_mut()?.lines[0].unit_price = *price;
+            "lines"
+        }
     };
+    if let (DocKind::Invoice, Some(invoice)) = (kind, &invoice) {
+        invoice.reconcile(&mut after).unwrap();
+    }
     match kind {
         DocKind::Ticket if !matches!(edit, ServerEdit::SchemaVersion) => {
             ticket.reconcile(&mut after).unwrap()

@@ -108,3 +108,35 @@ pub async fn done_visit(
     }
     visit["id"].as_str().unwrap().to_owned()
 }
+
+/// Two invoice lines: 2.5 × Rp150.000 of labour and an Rp350.000 part
+/// (Rp725.000, Rp804.750 with PPN).
+pub fn two_lines() -> Value {
+    json!([
+        { "kind": "labour", "description": "Perbaikan panel listrik", "quantity": 2.5, "unit_price": 150000 },
+        { "kind": "material", "description": "MCB 3 fasa", "quantity": "1", "unit_price": 350000 },
+    ])
+}
+
+/// Drafts, submits, approves and sends an invoice of two lines for a done
+/// visit of the demo customer (Rp804.750 with PPN); returns its path.
+pub async fn sent_invoice(app: &TestApp, title: &str) -> String {
+    let cs = app.login_as("cs").await;
+    let sales = app.login_as("sales").await;
+    let tech = app.login_as("technician").await;
+    let hendra = demo_customer(app, &cs).await;
+    let visit = done_visit(app, &cs, &tech, &hendra, title).await;
+    let draft = app
+        .post(
+            "/api/v1/invoices",
+            &cs,
+            json!({ "visit_ids": [visit], "lines": two_lines() }),
+        )
+        .await;
+    let path = format!("/api/v1/invoices/{}", draft.body["id"].as_str().unwrap());
+    for (step, token) in [("submit", &cs), ("approve", &sales), ("send", &cs)] {
+        let reply = app.post(&format!("{path}/{step}"), token, json!({})).await;
+        assert_eq!(reply.status, 200, "{step}: {:?}", reply.body);
+    }
+    path
+}

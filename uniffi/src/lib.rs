@@ -13,6 +13,7 @@ mod types;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fieldops_core::sync::billing::InvoiceStatus;
 use fieldops_core::sync::docs::photo::{Owner, OwnerKind};
 use fieldops_core::sync::docs::ticket::TicketStatus;
 use fieldops_core::{CoreEvent, CoreListener, FieldopsCore, Position};
@@ -328,6 +329,68 @@ impl FieldopsClient {
             .inner
             .tickets()
             .send_chat_message(conversation, &body)?
+            .into())
+    }
+
+    /// Invoices and credit notes on the device, newest first, optionally of
+    /// one status code (`sent`, `payment_submitted`, `paid`).
+    pub fn invoices(&self, status: Option<String>) -> Result<Vec<ListItemRecord>> {
+        let status = status
+            .map(|s| s.parse::<InvoiceStatus>())
+            .transpose()
+            .map_err(|_| FieldopsError::InvalidInput {
+                field: "status".into(),
+                reason: "unknown invoice status".into(),
+            })?;
+        Ok(self
+            .inner
+            .invoices()
+            .list(status)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// An invoice or credit note (read-only: the server writes it).
+    pub fn invoice(&self, id: String) -> Result<InvoiceRecord> {
+        let invoice = self.inner.invoices().get(parse_id("id", &id)?)?;
+        Ok(InvoiceRecord::new(id, invoice))
+    }
+
+    /// An invoice's payments: recorded by the server, then those still
+    /// queued on this phone (and those it refused, with the reason).
+    pub fn invoice_payments(&self, invoice_id: String) -> Result<Vec<PaymentViewRecord>> {
+        Ok(self
+            .inner
+            .invoices()
+            .payments(parse_id("invoice_id", &invoice_id)?)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Pays `amount` (whole rupiah) of an invoice with a photo of the
+    /// transfer receipt, online or not: the receipt and the payment are
+    /// queued together and the payment shows as queued until the server
+    /// answers. Call it off the UI thread (the photo pipeline).
+    pub fn pay_invoice(
+        &self,
+        invoice_id: String,
+        amount: i64,
+        reference: String,
+        receipt: Vec<u8>,
+        taken_at_ms: i64,
+    ) -> Result<PaymentReceiptRecord> {
+        Ok(self
+            .inner
+            .invoices()
+            .pay(
+                parse_id("invoice_id", &invoice_id)?,
+                amount,
+                &reference,
+                &receipt,
+                taken_at_ms,
+            )?
             .into())
     }
 

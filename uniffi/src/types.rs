@@ -1,10 +1,11 @@
 //! Records and Enums of the FFI, and their conversions from core types.
 //! Ids travel as canonical UUID strings; times as Unix milliseconds.
 
-use fieldops_core::sync::docs::{Photo, Ticket, Visit};
+use fieldops_core::sync::docs::{Invoice, Photo, Ticket, Visit};
 use fieldops_core::{
     Account, AttachedPhoto, AttendanceReceipt, CommandState, CoreEvent, ListItem, OutboxEntry,
-    PhotoUpload, SyncReport, SyncState, SyncStatus, UploadKind, UploadStatus,
+    PaymentReceipt, PaymentState, PaymentView, PhotoUpload, SyncReport, SyncState, SyncStatus,
+    UploadKind, UploadStatus,
 };
 
 /// The signed-in user.
@@ -513,6 +514,182 @@ impl From<PhotoUpload> for PhotoUploadRecord {
             },
             attempts: u.attempts,
             last_error: u.last_error,
+        }
+    }
+}
+
+/// One line of an invoice.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct InvoiceLineRecord {
+    pub id: String,
+    /// `labour`, `material`, `travel` or `other`.
+    pub kind: String,
+    pub description: String,
+    /// A decimal with at most three places (`"2.5"`).
+    pub quantity: String,
+    /// Whole rupiah.
+    pub unit_price: i64,
+    pub amount: i64,
+}
+
+/// A payment as the server recorded it in the invoice.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct InvoicePaymentRecord {
+    pub id: String,
+    pub amount: i64,
+    /// `submitted`, `verified` or `rejected`.
+    pub status: String,
+    pub reference: String,
+    pub proof_sha256: Option<String>,
+    pub submitted_at_ms: i64,
+    pub by_customer: bool,
+    /// Why CS rejected it.
+    pub reason: Option<String>,
+}
+
+/// An invoice or credit note as the customer has it (read-only).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct InvoiceRecord {
+    pub id: String,
+    /// `INV/2026/000123` or `CN/2026/000007`.
+    pub number: String,
+    /// `invoice` or `credit_note`.
+    pub kind: String,
+    /// `sent`, `payment_submitted` or `paid`.
+    pub status: String,
+    pub visit_ids: Vec<String>,
+    /// The corrected invoice's number, for a credit note.
+    pub credits: Option<String>,
+    /// `IDR`: amounts are whole rupiah.
+    pub currency: String,
+    pub sent_at_ms: i64,
+    pub lines: Vec<InvoiceLineRecord>,
+    pub subtotal: i64,
+    /// DPP.
+    pub tax_base: i64,
+    /// PPN.
+    pub tax: i64,
+    pub total: i64,
+    /// The receipt needs stamp duty (e-meterai).
+    pub stamp_duty: bool,
+    pub tax_invoice_number: Option<String>,
+    pub amount_due: i64,
+    /// What a new payment may be at most: due, less payments being checked.
+    pub payable: i64,
+    pub written_off: i64,
+    pub payments: Vec<InvoicePaymentRecord>,
+    pub pdf_sha256: Option<String>,
+}
+
+impl InvoiceRecord {
+    pub(crate) fn new(id: String, i: Invoice) -> Self {
+        InvoiceRecord {
+            id,
+            payable: i.payable(),
+            number: i.number,
+            kind: i.kind.as_str().to_owned(),
+            status: i.status.as_str().to_owned(),
+            visit_ids: i.visit_ids.iter().map(ToString::to_string).collect(),
+            credits: i.credits,
+            currency: i.currency,
+            sent_at_ms: i.sent_at_ms,
+            lines: i
+                .lines
+                .into_iter()
+                .map(|l| InvoiceLineRecord {
+                    id: l.id.to_string(),
+                    kind: l.kind.as_str().to_owned(),
+                    description: l.description,
+                    quantity: l.quantity.to_string(),
+                    unit_price: l.unit_price,
+                    amount: l.amount,
+                })
+                .collect(),
+            subtotal: i.subtotal,
+            tax_base: i.tax_base,
+            tax: i.tax,
+            total: i.total,
+            stamp_duty: i.stamp_duty,
+            tax_invoice_number: i.tax_invoice_number,
+            amount_due: i.amount_due,
+            written_off: i.written_off,
+            payments: i
+                .payments
+                .into_iter()
+                .map(|p| InvoicePaymentRecord {
+                    id: p.id.to_string(),
+                    amount: p.amount,
+                    status: p.status.as_str().to_owned(),
+                    reference: p.reference,
+                    proof_sha256: p.proof_sha256,
+                    submitted_at_ms: p.submitted_at_ms,
+                    by_customer: p.by_customer,
+                    reason: p.reason,
+                })
+                .collect(),
+            pdf_sha256: i.pdf_sha256,
+        }
+    }
+}
+
+/// Where a payment is, as the customer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PaymentStateRecord {
+    /// On the phone, waiting for the server.
+    Queued,
+    /// The server has it; CS will check it.
+    Submitted,
+    Verified,
+    /// CS did not find the money, or the server refused it (see `reason`).
+    Rejected,
+}
+
+/// One payment of an invoice, recorded or still queued on the phone.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PaymentViewRecord {
+    pub payment_id: String,
+    pub amount: i64,
+    pub reference: String,
+    pub state: PaymentStateRecord,
+    pub reason: Option<String>,
+    pub proof_sha256: Option<String>,
+    /// The command carrying it, for payments made on this phone.
+    pub command_id: Option<String>,
+}
+
+impl From<PaymentView> for PaymentViewRecord {
+    fn from(p: PaymentView) -> Self {
+        PaymentViewRecord {
+            payment_id: p.payment_id.to_string(),
+            amount: p.amount,
+            reference: p.reference,
+            state: match p.state {
+                PaymentState::Queued => PaymentStateRecord::Queued,
+                PaymentState::Submitted => PaymentStateRecord::Submitted,
+                PaymentState::Verified => PaymentStateRecord::Verified,
+                PaymentState::Rejected => PaymentStateRecord::Rejected,
+            },
+            reason: p.reason,
+            proof_sha256: p.proof_sha256,
+            command_id: p.command_id.map(|id| id.to_string()),
+        }
+    }
+}
+
+/// A payment queued with its receipt photo.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PaymentReceiptRecord {
+    pub payment_id: String,
+    pub command: CommandRecord,
+    pub receipt: AttachedPhotoRecord,
+}
+
+impl From<PaymentReceipt> for PaymentReceiptRecord {
+    fn from(r: PaymentReceipt) -> Self {
+        PaymentReceiptRecord {
+            payment_id: r.payment_id.to_string(),
+            command: r.command.into(),
+            receipt: r.receipt.into(),
         }
     }
 }

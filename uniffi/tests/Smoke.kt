@@ -63,6 +63,12 @@ fun main() {
             expectError<FieldopsException.InvalidInput> { phone.pool(95.0, 0.0) }
             expectError<FieldopsException.NotFound> { phone.visit(visit) }
             expectError<FieldopsException.InvalidInput> { phone.myVisits("31/12") }
+            expectError<FieldopsException.InvalidInput> { phone.invoices("bogus") }
+            expectError<FieldopsException.NotFound> { phone.invoice(visit) }
+            val pay = expectError<FieldopsException.InvalidInput> {
+                phone.payInvoice("nope", 1000L, "", ByteArray(0), 0L)
+            }
+            if (pay.field != "invoice_id") throw AssertionError("field ${pay.field}")
         }
     }
 

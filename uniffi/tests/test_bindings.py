@@ -293,6 +293,55 @@ def a_photo_attached_offline_is_uploaded_after_sync(server):
     assert phone.pending_photo_uploads() == []
 
 
+@test
+def a_customer_pays_an_invoice_offline(server):
+    tokens = {}
+    for who, password in (("sales", "sales123"), ("cs", "cs123")):
+        status, login = http(server, "POST", "/api/v1/auth/login",
+                             body={"email": f"{who}@example.com", "password": password})
+        assert status == 200, status
+        tokens[who] = login["access_token"]
+    # Sales approve the demo invoice waiting for them; CS send it.
+    status, waiting = http(server, "GET", "/api/v1/invoices?status=pending_approval", tokens["sales"])
+    assert status == 200 and waiting["items"], (status, waiting)
+    invoice = waiting["items"][0]
+    for step, who in (("approve", "sales"), ("send", "cs")):
+        status, _ = http(server, "POST", f"/api/v1/invoices/{invoice['id']}/{step}", tokens[who], {})
+        assert status == 200, (step, status)
+
+    phone = ffi.FieldopsClient.open(store_path("payer.db"))
+    asyncio.run(phone.login(server.url, "customer@example.com", "customer123"))
+    asyncio.run(phone.sync_now(30_000))
+    record = phone.invoice(invoice["id"])
+    assert record.status == "sent" and record.total == invoice["total"], record
+    assert record.number.startswith("INV/") and record.payable == record.amount_due == record.total
+    assert [line.kind for line in record.lines] == ["labour", "material", "travel"], record.lines
+    assert invoice["id"] in [item.id for item in phone.invoices("sent")]
+
+    # Offline: more than is due is a typed error; a payment with its receipt is queued.
+    e = expect(ffi.FieldopsError.InvalidInput, phone.pay_invoice, invoice["id"],
+               record.payable + 1, "", png(320, 240), 0)
+    assert e.field == "amount", e
+    paid = phone.pay_invoice(invoice["id"], 100_000, "BCA 0612", png(640, 480),
+                             int(time.time() * 1000))
+    assert paid.command.state == ffi.CommandStateRecord.PENDING, paid
+    [queued] = phone.invoice_payments(invoice["id"])
+    assert queued.state == ffi.PaymentStateRecord.QUEUED and queued.amount == 100_000, queued
+
+    # Online: recorded once, with the receipt CS can see.
+    for _ in range(3):
+        asyncio.run(phone.sync_now(30_000))
+        if phone.invoice(invoice["id"]).status == "payment_submitted":
+            break
+    [submitted] = phone.invoice_payments(invoice["id"])
+    assert submitted.state == ffi.PaymentStateRecord.SUBMITTED, submitted
+    assert submitted.payment_id == paid.payment_id
+    status, detail = http(server, "GET", f"/api/v1/invoices/{invoice['id']}", tokens["cs"])
+    assert status == 200 and detail["status"] == "payment_submitted", (status, detail)
+    assert detail["payments"][0]["proof_sha256"] == paid.receipt.sha256, detail["payments"]
+    expect(ffi.FieldopsError.InvalidInput, phone.invoices, "bogus")
+
+
 def main():
     server = Server()
     passed = failed = 0

@@ -158,6 +158,139 @@ pub(crate) fn clear_queue(conn: &Connection) -> Result<()> {
     queue::clear(conn)
 }
 
+/// A photo through the pipeline, its files written, its document made and
+/// checked: what [`record`] stores in a store transaction (with whatever
+/// else the caller's action writes), and [`announce`] tells the app of.
+pub(crate) struct Prepared {
+    photo: AttachedPhoto,
+    doc: automerge::AutoCommit,
+    thumbnail_bytes: usize,
+    me: Me,
+}
+
+impl Prepared {
+    /// The photo's SHA-256.
+    pub(crate) fn sha256(&self) -> &str {
+        &self.photo.sha256
+    }
+}
+
+/// Runs the pipeline on `image` for a photo of `owner` and writes its
+/// files (durable before anything refers to them).
+pub(crate) fn prepare(
+    shared: &Shared,
+    owner: Owner,
+    image: &[u8],
+    caption: &str,
+    taken_at_ms: i64,
+) -> Result<Prepared> {
+    let account = shared.require_account()?;
+    check_len("caption", caption, MAX_CAPTION_CHARS)?;
+    let expected = match owner.kind {
+        OwnerKind::Ticket => DocKind::Ticket,
+        OwnerKind::Visit => DocKind::Visit,
+        OwnerKind::Invoice => DocKind::Invoice,
+        OwnerKind::CheckIn => {
+            return Err(CoreError::invalid(
+                "owner",
+                "photos are attached to tickets and visits",
+            ));
+        }
+    };
+    // The owner may not be on the device (a ticket opened elsewhere);
+    // when it is, it must be of the kind named. The server checks the rest.
+    let found = shared
+        .store
+        .read(|conn| documents::kind_of(conn, owner.id))?;
+    if found.is_some_and(|kind| kind != expected) {
+        return Err(CoreError::invalid(
+            "owner",
+            format!("is not a {}", expected.as_str()),
+        ));
+    }
+    let normalised = photo::normalise(image)?;
+    let path = shared.files.write(&normalised.sha256, &normalised.image)?;
+    let thumbnail_path = shared
+        .files
+        .write(&normalised.thumbnail_sha256, &normalised.thumbnail)?;
+    let photo_id = DocId::new();
+    let value = Photo {
+        sha256: normalised
+            .sha256
+            .parse()
+            .map_err(|e| CoreError::invalid("image", e))?,
+        byte_size: normalised.image.len() as u64,
+        width: normalised.width,
+        height: normalised.height,
+        thumbnail_sha256: normalised
+            .thumbnail_sha256
+            .parse()
+            .map_err(|e| CoreError::invalid("image", e))?,
+        caption: caption.to_owned(),
+        owner,
+        author_id: account.user_id,
+        taken_at_ms,
+        upload_state: UploadState::Pending,
+    };
+    let mut doc = value.to_document()?;
+    rules::check_since(&mut doc, DocKind::Photo, &[], &account.actor())?;
+    Ok(Prepared {
+        photo: AttachedPhoto {
+            photo_id,
+            byte_size: normalised.image.len() as u64,
+            width: normalised.width,
+            height: normalised.height,
+            sha256: normalised.sha256,
+            thumbnail_sha256: normalised.thumbnail_sha256,
+            path,
+            thumbnail_path,
+        },
+        doc,
+        thumbnail_bytes: normalised.thumbnail.len(),
+        me: Me(Some(account.user_id)),
+    })
+}
+
+/// Stores a prepared photo's document and queues its two uploads, in `tx`.
+pub(crate) fn record(tx: &Connection, prepared: &Prepared) -> Result<()> {
+    let photo = &prepared.photo;
+    documents::insert_local(
+        tx,
+        photo.photo_id,
+        DocKind::Photo,
+        prepared.doc.clone(),
+        prepared.me,
+    )?;
+    queue::queue(
+        tx,
+        &photo.thumbnail_sha256,
+        photo.photo_id,
+        UploadKind::Thumbnail,
+        prepared.thumbnail_bytes,
+        None,
+    )?;
+    queue::queue(
+        tx,
+        &photo.sha256,
+        photo.photo_id,
+        UploadKind::Image,
+        photo.byte_size as usize,
+        Some(&photo.thumbnail_sha256),
+    )
+}
+
+/// After [`record`] committed: tells the app and wakes the sync client
+/// and the upload worker.
+pub(crate) fn announce(shared: &Shared, prepared: Prepared) -> AttachedPhoto {
+    shared.events.emit(CoreEvent::DocumentChanged {
+        doc_id: prepared.photo.photo_id,
+        kind: DocKind::Photo,
+    });
+    shared.after_write();
+    shared.upload_kick.notify_one();
+    prepared.photo
+}
+
 /// My photos whose document still says `pending`.
 fn pending_of_mine(conn: &Connection) -> Result<Vec<DocId>> {
     let mut stmt = conn.prepare(
@@ -185,6 +318,8 @@ impl<'a> Photos<'a> {
     /// the pipeline, keeps the normalised JPEG and its thumbnail on the
     /// device, records the photo document (visible at once, offline too) and
     /// queues the upload. CPU-heavy (~0.1–0.3 s): call it off the UI thread.
+    /// (A receipt for an invoice goes with its payment:
+    /// [`Invoices::submit_payment`](crate::Invoices::submit_payment).)
     pub fn attach(
         &self,
         owner: Owner,
@@ -192,92 +327,15 @@ impl<'a> Photos<'a> {
         caption: &str,
         taken_at_ms: i64,
     ) -> Result<AttachedPhoto> {
-        let shared = self.shared;
-        let account = shared.require_account()?;
-        check_len("caption", caption, MAX_CAPTION_CHARS)?;
-        let expected = match owner.kind {
-            OwnerKind::Ticket => DocKind::Ticket,
-            OwnerKind::Visit => DocKind::Visit,
-            OwnerKind::CheckIn => {
-                return Err(CoreError::invalid(
-                    "owner",
-                    "photos are attached to tickets and visits",
-                ));
-            }
-        };
-        // The owner may not be on the device (a ticket opened elsewhere);
-        // when it is, it must be of the kind named. The server checks the rest.
-        let found = shared
-            .store
-            .read(|conn| documents::kind_of(conn, owner.id))?;
-        if found.is_some_and(|kind| kind != expected) {
+        if owner.kind == OwnerKind::Invoice {
             return Err(CoreError::invalid(
                 "owner",
-                format!("is not a {}", expected.as_str()),
+                "a receipt is attached with its payment",
             ));
         }
-        let normalised = photo::normalise(image)?;
-        let path = shared.files.write(&normalised.sha256, &normalised.image)?;
-        let thumbnail_path = shared
-            .files
-            .write(&normalised.thumbnail_sha256, &normalised.thumbnail)?;
-        let photo_id = DocId::new();
-        let value = Photo {
-            sha256: normalised
-                .sha256
-                .parse()
-                .map_err(|e| CoreError::invalid("image", e))?,
-            byte_size: normalised.image.len() as u64,
-            width: normalised.width,
-            height: normalised.height,
-            thumbnail_sha256: normalised
-                .thumbnail_sha256
-                .parse()
-                .map_err(|e| CoreError::invalid("image", e))?,
-            caption: caption.to_owned(),
-            owner,
-            author_id: account.user_id,
-            taken_at_ms,
-            upload_state: UploadState::Pending,
-        };
-        let mut doc = value.to_document()?;
-        rules::check_since(&mut doc, DocKind::Photo, &[], &account.actor())?;
-        let me = Me(Some(account.user_id));
-        shared.store.write(|tx| {
-            documents::insert_local(tx, photo_id, DocKind::Photo, doc, me)?;
-            queue::queue(
-                tx,
-                &normalised.thumbnail_sha256,
-                photo_id,
-                UploadKind::Thumbnail,
-                normalised.thumbnail.len(),
-                None,
-            )?;
-            queue::queue(
-                tx,
-                &normalised.sha256,
-                photo_id,
-                UploadKind::Image,
-                normalised.image.len(),
-                Some(&normalised.thumbnail_sha256),
-            )
-        })?;
-        shared.events.emit(CoreEvent::DocumentChanged {
-            doc_id: photo_id,
-            kind: DocKind::Photo,
-        });
-        shared.after_write();
-        shared.upload_kick.notify_one();
-        Ok(AttachedPhoto {
-            photo_id,
-            sha256: normalised.sha256,
-            thumbnail_sha256: normalised.thumbnail_sha256,
-            byte_size: normalised.image.len() as u64,
-            width: normalised.width,
-            height: normalised.height,
-            path,
-            thumbnail_path,
-        })
+        let prepared = prepare(self.shared, owner, image, caption, taken_at_ms)?;
+        self.shared.store.write(|tx| record(tx, &prepared))?;
+        Ok(announce(self.shared, prepared))
     }
 
     /// A photo's metadata.

@@ -19,6 +19,7 @@ use super::render::{Chrome, date, date_time, page, rupiah};
 use super::session::Console;
 use crate::AppState;
 use crate::auth::Action;
+use crate::db::blobs;
 use crate::db::invoices::{self as db, InvoiceFilter, InvoiceRow};
 use crate::i18n::Lang;
 use crate::invoices::{self as service, Detail, LineInput};
@@ -463,7 +464,12 @@ struct PaymentShow {
     status_key: &'static str,
     status: String,
     reference: String,
+    /// A signed link to the receipt, once its author has uploaded it.
     proof_url: Option<String>,
+    /// The receipt is a PDF (linked, not shown).
+    proof_pdf: bool,
+    /// The receipt's bytes are still on their way from the customer's phone.
+    proof_uploading: bool,
     submitted: String,
     reject_reason: String,
     unchecked: bool,
@@ -548,6 +554,22 @@ async fn invoice_page(
             .map(|o| (o.id, o.number.unwrap_or_default())),
         None => None,
     };
+    // A receipt shows once the account that named it has uploaded its
+    // bytes: a phone's upload may still be under way, and a hash alone
+    // proves nothing (it may name someone else's file).
+    let mut receipts = Vec::with_capacity(d.payments.len());
+    for p in &d.payments {
+        let mut receipt = None;
+        if let Some(hash) = &p.proof_sha256
+            && blobs::uploaded_by(&mut *conn, hash, &p.submitted_by)
+                .await
+                .map_err(|e| fail(&e))?
+        {
+            let blob = blobs::get(&mut *conn, hash).await.map_err(|e| fail(&e))?;
+            receipt = blob.map(|b| (hash.clone(), b.content_type == crate::photos::PDF));
+        }
+        receipts.push(receipt);
+    }
     drop(conn);
     let i = &d.invoice;
     let offset = state.config.attendance.utc_offset_minutes;
@@ -556,16 +578,16 @@ async fn invoice_page(
     let payments = d
         .payments
         .iter()
-        .map(|p| PaymentShow {
+        .zip(receipts)
+        .map(|(p, receipt)| PaymentShow {
             id: p.id.clone(),
             amount: rupiah(p.amount),
             status_key: p.status.as_str(),
             status: lang.text(&format!("payment-status-{}", p.status.as_str())),
             reference: p.reference.clone(),
-            proof_url: p
-                .proof_sha256
-                .as_ref()
-                .map(|h| state.links.sign(h, expires)),
+            proof_uploading: p.proof_sha256.is_some() && receipt.is_none(),
+            proof_pdf: receipt.as_ref().is_some_and(|(_, pdf)| *pdf),
+            proof_url: receipt.map(|(hash, _)| state.links.sign(&hash, expires)),
             submitted: date_time(lang, p.submitted_at, offset),
             reject_reason: p.reject_reason.clone().unwrap_or_default(),
             unchecked: p.status == PaymentStatus::Submitted,
@@ -794,8 +816,8 @@ pub(super) async fn act(
             };
             let input = service::PaymentInput {
                 amount,
-                proof_sha256: None,
                 reference: value(&fields, "reference").to_owned(),
+                ..service::PaymentInput::default()
             };
             run!(&state, |w| async {
                 let applied = service::submit_payment(w.tx(), &state, actor, &id, input).await?;

@@ -478,6 +478,7 @@ pub async fn credit_notes(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Ve
 
 pub async fn insert_payment(
     tx: &mut Tx,
+    id: Option<&str>,
     invoice_id: &str,
     amount: i64,
     proof_sha256: Option<&str>,
@@ -489,7 +490,7 @@ pub async fn insert_payment(
                                        submitted_by, submitted_at) \
          VALUES ($1, $2, $3, $4, $5, 'submitted', $6, $7) RETURNING {PAYMENT_COLUMNS}"
     )))
-    .bind(new_id())
+    .bind(id.map_or_else(new_id, str::to_owned))
     .bind(invoice_id)
     .bind(amount)
     .bind(proof_sha256)

@@ -278,6 +278,7 @@ mod tests {
         "0009_scoped_search.sql",
         "0013_phone_proof.sql",
         "0017_invoices.sql",
+        "0018_invoice_documents.sql",
     ];
 
     fn migrations(backend: &str) -> std::collections::BTreeMap<String, String> {

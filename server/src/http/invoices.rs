@@ -616,6 +616,7 @@ pub async fn add_payment(
         amount: req.amount,
         proof_sha256: req.proof_sha256,
         reference: req.reference,
+        ..service::PaymentInput::default()
     };
     let mut work = Work::begin(&state).await?;
     let applied =

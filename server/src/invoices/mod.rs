@@ -77,12 +77,30 @@ pub struct DraftEdit {
 /// A payment the customer says they made, or CS saw arrive.
 #[derive(Debug, Clone, Default)]
 pub struct PaymentInput {
+    /// The payment's id, when the caller chose it (a phone, offline).
+    pub id: Option<String>,
     /// Whole rupiah.
     pub amount: i64,
-    /// The SHA-256 of an uploaded photo of the transfer receipt.
+    /// The SHA-256 of the transfer receipt (a photo or a PDF).
     pub proof_sha256: Option<String>,
+    /// Where the proof's bytes are.
+    pub proof: ProofBytes,
     /// The bank's or the customer's reference.
     pub reference: String,
+}
+
+/// Whether a proof's bytes must be on the server when its payment is
+/// recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProofBytes {
+    /// Uploaded first, by the caller (HTTP and the console can order it).
+    #[default]
+    Uploaded,
+    /// Following: a phone queues the payment and the receipt's upload
+    /// together, offline, and either may reach the server first. The proof
+    /// shows to staff once its author has uploaded it (the owner rule of
+    /// [`blobs::add_owner`]), never on the strength of the hash alone.
+    MayFollow,
 }
 
 /// Checks lines and prices them: the stored lines and the invoice totals.
@@ -297,6 +315,7 @@ pub async fn draft(
     db::set_lines(tx, &id, &lines, &totals, &actor.user_id).await?;
     finish(
         tx,
+        state,
         actor,
         &id,
         "invoice.drafted",
@@ -346,6 +365,7 @@ pub async fn credit_note(
     db::set_lines(tx, &id, &lines, &totals, &actor.user_id).await?;
     finish(
         tx,
+        state,
         actor,
         &id,
         "invoice.drafted",
@@ -414,6 +434,7 @@ pub async fn edit(
     }
     finish(
         tx,
+        state,
         actor,
         id,
         "invoice.updated",
@@ -450,7 +471,7 @@ pub async fn submit(
         &stamp,
     )
     .await?;
-    finish(tx, actor, id, "invoice.submitted", json!({})).await
+    finish(tx, state, actor, id, "invoice.submitted", json!({})).await
 }
 
 /// Sales return a submitted invoice to CS with a comment.
@@ -474,6 +495,7 @@ pub async fn return_to_draft(
     db::transition(tx, id, invoice.status, InvoiceStatus::Draft, &stamp).await?;
     finish(
         tx,
+        state,
         actor,
         id,
         "invoice.returned",
@@ -526,6 +548,7 @@ pub async fn approve(
     .await?;
     finish(
         tx,
+        state,
         actor,
         id,
         "invoice.approved",
@@ -575,10 +598,14 @@ pub async fn send(
         body.push_str(&Lang::Id.text_with("wa-invoice-pdf", &[("link", Arg::Text(&link))]));
     }
     whatsapp::enqueue(tx, &invoice.customer_phone, &body).await?;
-    let mut applied = finish(tx, actor, id, "invoice.sent", json!({})).await?;
+    let mut applied = finish(tx, state, actor, id, "invoice.sent", json!({})).await?;
     if let Some(original) = &invoice.credits_id {
         let settled = settle(tx, state, actor, original).await?;
         applied.notices.extend(settled);
+        // What is due on the original changed: its document says so.
+        if let Some(row) = db::get(&mut **tx, original).await? {
+            applied.notices.extend(sync_document(tx, state, row).await?);
+        }
     }
     Ok(applied)
 }
@@ -626,12 +653,18 @@ pub async fn submit_payment(
     let proof = match payment.proof_sha256.as_deref().map(str::trim) {
         Some(hash) if !hash.is_empty() => {
             let hash = hash.to_ascii_lowercase();
-            if blobs::uploaded_by(&mut **tx, &hash, &actor.user_id).await? {
+            let well_formed = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+            if !well_formed {
+                v.add("proof_sha256", "must be a SHA-256: 64 hex digits");
+                None
+            } else if payment.proof == ProofBytes::MayFollow
+                || blobs::uploaded_by(&mut **tx, &hash, &actor.user_id).await?
+            {
                 Some(hash)
             } else {
                 v.add(
                     "proof_sha256",
-                    "names no photo you uploaded; upload the receipt first",
+                    "names no file you uploaded; upload the receipt first",
                 );
                 None
             }
@@ -645,8 +678,17 @@ pub async fn submit_payment(
         v.add("reference", "give the bank reference or attach the receipt");
     }
     v.finish()?;
+    if let Some(chosen) = &payment.id
+        && db::payment(&mut **tx, chosen).await?.is_some()
+    {
+        return Err(ServiceError::conflict(
+            "payment_exists",
+            "a payment with this id already exists",
+        ));
+    }
     let row = db::insert_payment(
         tx,
+        payment.id.as_deref(),
         id,
         payment.amount,
         proof.as_deref(),
@@ -790,7 +832,15 @@ pub async fn void(
     };
     db::transition(tx, id, invoice.status, InvoiceStatus::Void, &stamp).await?;
     db::release_visits(tx, id).await?;
-    finish(tx, actor, id, "invoice.voided", json!({ "reason": reason })).await
+    finish(
+        tx,
+        state,
+        actor,
+        id,
+        "invoice.voided",
+        json!({ "reason": reason }),
+    )
+    .await
 }
 
 /// What is still due on an invoice: its total less sent credit notes,
@@ -827,6 +877,8 @@ pub struct Detail {
     pub payments: Vec<PaymentRow>,
     pub credit_notes: Vec<InvoiceRow>,
     pub amount_due: i64,
+    /// For a credit note: the number of the invoice it corrects.
+    pub credits_number: Option<String>,
 }
 
 impl Detail {
@@ -838,7 +890,12 @@ impl Detail {
         let payments = db::payments(&mut *conn, &invoice.id).await?;
         let credit_notes = db::credit_notes(&mut *conn, &invoice.id).await?;
         let amount_due = due_from(&invoice, &credit_notes, &payments);
+        let credits_number = match &invoice.credits_id {
+            Some(original) => db::get(&mut *conn, original).await?.and_then(|o| o.number),
+            None => None,
+        };
         Ok(Self {
+            credits_number,
             invoice,
             lines,
             visit_ids,
@@ -890,7 +947,7 @@ async fn settle(
     };
     db::transition(tx, id, invoice.status, to, &stamp).await?;
     if to == InvoiceStatus::Paid {
-        return Ok(finish(tx, actor, id, "invoice.paid", json!({}))
+        return Ok(finish(tx, state, actor, id, "invoice.paid", json!({}))
             .await?
             .notices);
     }
@@ -909,7 +966,7 @@ async fn finish_settled(
     detail: serde_json::Value,
 ) -> ServiceResult<InvoiceRow> {
     let mut notices = settle(tx, state, actor, id).await?;
-    let applied = finish(tx, actor, id, kind, detail).await?;
+    let applied = finish(tx, state, actor, id, kind, detail).await?;
     notices.extend(applied.notices);
     Ok(Applied {
         value: applied.value,
@@ -988,6 +1045,7 @@ pub fn may_view(actor: &Actor, invoice: &InvoiceRow) -> bool {
 /// once they have the invoice.
 async fn finish(
     tx: &mut Tx,
+    state: &AppState,
     actor: &Actor,
     id: &str,
     kind: &'static str,
@@ -1010,11 +1068,31 @@ async fn finish(
             },
             data,
         });
+        notices.extend(sync_document(tx, state, row.clone()).await?);
     }
     Ok(Applied {
         value: row,
         notices,
     })
+}
+
+/// Writes `invoice` into its sync document if the customer has it
+/// ([`crate::sync::invoices`]); the phones' wake-up comes back as a notice.
+async fn sync_document(
+    tx: &mut Tx,
+    state: &AppState,
+    invoice: InvoiceRow,
+) -> Result<Vec<Notice>, ServiceError> {
+    let detail = Detail::read(&mut **tx, invoice).await?;
+    let changed = crate::sync::invoices::project(tx, &state.db, &detail).await?;
+    Ok(crate::sync::wake_up(&changed)
+        .map(|(kind, audience, data)| Notice {
+            kind,
+            audience,
+            data,
+        })
+        .into_iter()
+        .collect())
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

@@ -17,6 +17,7 @@ use crate::helpdesk::{
     chat::Target,
     tickets::{Draft, TicketChange},
 };
+use crate::invoices;
 use crate::service::{Notice, ServiceError, ServiceResult, forbidden};
 use crate::visits::attendance::{self, Direction, Position};
 use crate::visits::{claims, extensions};
@@ -120,9 +121,10 @@ async fn execute_one(
         // phones learn it by sync and nothing is half-applied. Ticket and
         // chat services write their documents themselves.
         changed.extend(executed.synced.iter().cloned());
-        if let (false, CommandOutcome::Accepted { effects }) =
-            (is_helpdesk(&command.body), &executed.result.outcome)
-        {
+        if let (false, CommandOutcome::Accepted { effects }) = (
+            writes_own_documents(&command.body),
+            &executed.result.outcome,
+        ) {
             visits.extend(effects.iter().map(ToString::to_string));
         }
     } else {
@@ -173,13 +175,15 @@ async fn execute_one(
     Ok(executed.result)
 }
 
-/// Commands decided by the help-desk services.
-fn is_helpdesk(body: &CommandBody) -> bool {
+/// Commands whose services write their documents themselves (help desk,
+/// invoices); the others' effects are visits to project.
+fn writes_own_documents(body: &CommandBody) -> bool {
     matches!(
         body,
         CommandBody::CreateTicket { .. }
             | CommandBody::CloseOwnTicket { .. }
             | CommandBody::SendChatMessage { .. }
+            | CommandBody::SubmitPayment { .. }
     )
 }
 
@@ -372,6 +376,25 @@ async fn dispatch(
                 helpdesk::chat::send(tx, state, actor, target, body, Some(&client_id)).await;
             // A conversation is not a document: nothing to sync.
             executed(command, vec![], outcome, |_| vec![])
+        }
+        CommandBody::SubmitPayment {
+            invoice_id,
+            payment_id,
+            amount,
+            reference,
+            proof_sha256,
+        } => {
+            let payment = invoices::PaymentInput {
+                id: Some(payment_id.to_string()),
+                amount: *amount,
+                proof_sha256: proof_sha256.clone(),
+                proof: invoices::ProofBytes::MayFollow,
+                reference: reference.clone(),
+            };
+            let outcome =
+                invoices::submit_payment(tx, state, actor, &invoice_id.to_string(), payment).await;
+            // The service wrote the invoice's document; its wake-up is a notice.
+            executed(command, vec![*invoice_id], outcome, |_| vec![])
         }
         // Ratings are not built yet (no signed rating links exist).
         CommandBody::SubmitRating { .. } => {

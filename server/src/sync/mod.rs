@@ -44,6 +44,7 @@
 //! visit's id, a ticket's the ticket's.
 
 pub mod commands;
+pub mod invoices;
 pub mod live;
 pub mod photos;
 pub mod project;

@@ -59,6 +59,7 @@ async fn owner_scope(
         ),
         // Check-in photos come with check-in documents, not from here yet.
         OwnerKind::CheckIn => return Err(refuse("owner", ViolationReason::NotOwner)),
+        OwnerKind::Invoice => return invoice_scope(tx, actor, &id).await,
     };
     let row = target.ok_or_else(|| refuse("owner", ViolationReason::NotOwner))?;
     actor
@@ -76,6 +77,31 @@ async fn owner_scope(
         in_pool: false,
     };
     Ok((scope, kind))
+}
+
+/// The scope of a receipt photo for invoice `id`: only someone who may pay
+/// it (its customer, or CS) attaches one, and only once it is sent.
+async fn invoice_scope(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: &str,
+) -> Result<(DocScope, blobs::OwnerKind), DocWriteError> {
+    let invoice = crate::db::invoices::get(&mut **tx, id)
+        .await?
+        .filter(|i| crate::invoices::may_view(actor, i))
+        .ok_or_else(|| refuse("owner", ViolationReason::NotOwner))?;
+    actor
+        .authorize(Action::SubmitPayment {
+            customer_id: &invoice.customer_id,
+            issued: invoice.status.is_issued(),
+        })
+        .map_err(|_| refuse("owner", ViolationReason::NotOwner))?;
+    let scope = DocScope {
+        customer_id: Some(invoice.customer_id),
+        department_id: None,
+        in_pool: false,
+    };
+    Ok((scope, blobs::OwnerKind::Invoice))
 }
 
 /// Refuses a move to `stored` (from `before`, `None` for a creation) unless
@@ -96,6 +122,13 @@ pub async fn check_upload_claim(
     for sha in [&after.sha256, &after.thumbnail_sha256] {
         if !blobs::uploaded_by(&mut **tx, sha.as_str(), &author).await? {
             return Err(refuse("upload_state", ViolationReason::BytesMissing));
+        }
+        // A photo is an image: a PDF (a proof of payment) is not one.
+        let is_image = blobs::get(&mut **tx, sha.as_str())
+            .await?
+            .is_some_and(|b| b.content_type.starts_with("image/"));
+        if !is_image {
+            return Err(refuse("sha256", ViolationReason::Malformed));
         }
     }
     Ok(())

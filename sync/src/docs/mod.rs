@@ -18,6 +18,7 @@
 
 pub mod checkin;
 pub(crate) mod codec;
+pub mod invoice;
 pub mod photo;
 pub mod staff_notes;
 pub mod ticket;
@@ -30,6 +31,7 @@ use crate::ids::DocKind;
 use codec::{MapRead, MapWrite};
 
 pub use checkin::CheckIn;
+pub use invoice::Invoice;
 pub use photo::Photo;
 pub use staff_notes::StaffNotes;
 pub use ticket::Ticket;
@@ -152,6 +154,8 @@ pub enum Document {
     Photo(Photo),
     /// Staff-only notes.
     StaffNotes(StaffNotes),
+    /// An invoice or credit note.
+    Invoice(Invoice),
 }
 
 impl Document {
@@ -163,6 +167,7 @@ impl Document {
             Document::CheckIn(_) => DocKind::CheckIn,
             Document::Photo(_) => DocKind::Photo,
             Document::StaffNotes(_) => DocKind::StaffNotes,
+            Document::Invoice(_) => DocKind::Invoice,
         }
     }
 
@@ -174,6 +179,7 @@ impl Document {
             DocKind::CheckIn => Document::CheckIn(CheckIn::hydrate(doc)?),
             DocKind::Photo => Document::Photo(Photo::hydrate(doc)?),
             DocKind::StaffNotes => Document::StaffNotes(StaffNotes::hydrate(doc)?),
+            DocKind::Invoice => Document::Invoice(Invoice::hydrate(doc)?),
         })
     }
 
@@ -185,6 +191,7 @@ impl Document {
             Document::CheckIn(d) => d.reconcile(doc),
             Document::Photo(d) => d.reconcile(doc),
             Document::StaffNotes(d) => d.reconcile(doc),
+            Document::Invoice(d) => d.reconcile(doc),
         }
     }
 }
@@ -206,6 +213,7 @@ pub fn upgrade(doc: &mut AutoCommit) -> Result<Option<u64>, SchemaError> {
         DocKind::CheckIn => (CheckIn::SCHEMA_VERSION, &[]),
         DocKind::Photo => (Photo::SCHEMA_VERSION, &[]),
         DocKind::StaffNotes => (StaffNotes::SCHEMA_VERSION, &[]),
+        DocKind::Invoice => (Invoice::SCHEMA_VERSION, &[]),
     };
     if header.schema_version > current {
         return Err(SchemaError::UnsupportedVersion {

@@ -51,6 +51,8 @@ string_enum! {
         Visit = "visit",
         /// A check-in (proof of presence).
         CheckIn = "check_in",
+        /// An invoice (proof of payment: a photo of the transfer receipt).
+        Invoice = "invoice",
     }
 }
 

@@ -22,7 +22,7 @@ use thiserror::Error;
 use crate::docs::codec::raw_root;
 use crate::docs::ticket::TicketStatus;
 use crate::docs::visit::VisitStatus;
-use crate::docs::{self, Document, KIND_KEY, checkin, photo, staff_notes, ticket, visit};
+use crate::docs::{self, Document, KIND_KEY, checkin, invoice, photo, staff_notes, ticket, visit};
 use crate::error::{ApplyError, SchemaError};
 use crate::ids::{DepartmentId, DocKind, UserId};
 
@@ -103,6 +103,8 @@ pub enum Fields {
     Photo(&'static [photo::Field]),
     /// Staff-notes fields.
     StaffNotes(&'static [staff_notes::Field]),
+    /// Invoice fields.
+    Invoice(&'static [invoice::Field]),
 }
 
 impl Fields {
@@ -114,6 +116,7 @@ impl Fields {
             Fields::CheckIn(_) => DocKind::CheckIn,
             Fields::Photo(_) => DocKind::Photo,
             Fields::StaffNotes(_) => DocKind::StaffNotes,
+            Fields::Invoice(_) => DocKind::Invoice,
         }
     }
 
@@ -125,6 +128,7 @@ impl Fields {
             Fields::CheckIn(fields) => fields.iter().any(|f| f.key() == key),
             Fields::Photo(fields) => fields.iter().any(|f| f.key() == key),
             Fields::StaffNotes(fields) => fields.iter().any(|f| f.key() == key),
+            Fields::Invoice(fields) => fields.iter().any(|f| f.key() == key),
         }
     }
 }
@@ -137,6 +141,7 @@ fn is_known_field(kind: DocKind, key: &str) -> bool {
         DocKind::CheckIn => checkin::Field::from_key(key).is_some(),
         DocKind::Photo => photo::Field::from_key(key).is_some(),
         DocKind::StaffNotes => staff_notes::Field::from_key(key).is_some(),
+        DocKind::Invoice => invoice::Field::from_key(key).is_some(),
     }
 }
 

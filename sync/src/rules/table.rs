@@ -21,6 +21,7 @@ use super::Condition::{
 use super::Role::{Admin, Cs, Customer, Sales, Server, Technician};
 use super::{Fields, Rule};
 use crate::docs::checkin::Field as C;
+use crate::docs::invoice::Field as I;
 use crate::docs::photo::Field as P;
 use crate::docs::staff_notes::Field as N;
 use crate::docs::ticket::{Field as T, TicketStatus};
@@ -83,6 +84,12 @@ pub static RULES: &[Rule] = &[
     Rule {
         roles: &[Server],
         fields: Fields::StaffNotes(N::ALL),
+        when: &[],
+    },
+    // Invoices are the server's alone: a customer pays by a command.
+    Rule {
+        roles: &[Server],
+        fields: Fields::Invoice(I::ALL),
         when: &[],
     },
     // Customers: the description and photo list of their own open ticket.

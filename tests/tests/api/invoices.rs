@@ -8,7 +8,9 @@ use fieldops_core::photo::{self, testing};
 use fieldops_server::db::whatsapp;
 use fieldops_server::invoices;
 use fieldops_server::work::Work;
-use fieldops_tests::fixtures::{customer_ids, demo_customer, done_visit, local_date, new_visit};
+use fieldops_tests::fixtures::{
+    customer_ids, demo_customer, done_visit, local_date, new_visit, sent_invoice, two_lines,
+};
 use fieldops_tests::photos::{self as tus, sha256_hex};
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::{Value, json};
@@ -20,13 +22,6 @@ on_both_backends!(
     payments_write_offs_and_voids_keep_the_sums_right,
     the_whatsapp_message_links_the_pdf,
 );
-
-fn two_lines() -> Value {
-    json!([
-        { "kind": "labour", "description": "Perbaikan panel listrik", "quantity": 2.5, "unit_price": 150000 },
-        { "kind": "material", "description": "MCB 3 fasa", "quantity": "1", "unit_price": 350000 },
-    ])
-}
 
 async fn invoice_count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM invoices")
@@ -641,29 +636,6 @@ async fn bad_input_and_wrong_roles_write_nothing(backend: Backend) {
     let again = app.post("/api/v1/invoices", &cs, ok).await;
     assert_eq!(again.status, 201, "{:?}", again.body);
     app.stop().await;
-}
-
-/// Drafts, submits, approves and sends an invoice of two lines for a done
-/// visit of the demo customer (Rp804.750 with PPN); returns its path.
-async fn sent_invoice(app: &TestApp, title: &str) -> String {
-    let cs = app.login_as("cs").await;
-    let sales = app.login_as("sales").await;
-    let tech = app.login_as("technician").await;
-    let hendra = demo_customer(app, &cs).await;
-    let visit = done_visit(app, &cs, &tech, &hendra, title).await;
-    let draft = app
-        .post(
-            "/api/v1/invoices",
-            &cs,
-            json!({ "visit_ids": [visit], "lines": two_lines() }),
-        )
-        .await;
-    let path = format!("/api/v1/invoices/{}", draft.body["id"].as_str().unwrap());
-    for (step, token) in [("submit", &cs), ("approve", &sales), ("send", &cs)] {
-        let reply = app.post(&format!("{path}/{step}"), token, json!({})).await;
-        assert_eq!(reply.status, 200, "{step}: {:?}", reply.body);
-    }
-    path
 }
 
 async fn payments_write_offs_and_voids_keep_the_sums_right(backend: Backend) {

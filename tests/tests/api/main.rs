@@ -20,6 +20,7 @@ mod field_phones;
 mod field_rejections;
 mod field_sync;
 mod idempotency;
+mod invoice_phones;
 mod invoices;
 mod live;
 mod live_feed;
