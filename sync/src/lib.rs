@@ -19,9 +19,10 @@
 //!   with [`DocumentSchema::reconcile`](docs::DocumentSchema::reconcile),
 //!   which emits operations only for the fields that differ. Text that
 //!   several people edit is Automerge text, so concurrent edits merge
-//!   character by character. There are five kinds ([`ids::DocKind`]); the
+//!   character by character. There are six kinds ([`ids::DocKind`]); the
 //!   staff-only internal notes are a kind of their own, because whoever
-//!   replicates a document receives all of it.
+//!   replicates a document receives all of it; an invoice is one the
+//!   server alone writes (a customer pays it by a command).
 //!
 //! * **Commands** ([`commands`]) are decisions that need one authority:
 //!   claiming the last slot of a visit, checking in against an assignment,

@@ -1083,7 +1083,7 @@ async fn sync_document(
     state: &AppState,
     invoice: InvoiceRow,
 ) -> Result<Vec<Notice>, ServiceError> {
-    let detail = Detail::read(&mut **tx, invoice).await?;
+    let detail = Detail::read(tx, invoice).await?;
     let changed = crate::sync::invoices::project(tx, &state.db, &detail).await?;
     Ok(crate::sync::wake_up(&changed)
         .map(|(kind, audience, data)| Notice {

@@ -21,6 +21,7 @@ on_both_backends!(
     bad_input_and_wrong_roles_write_nothing,
     payments_write_offs_and_voids_keep_the_sums_right,
     the_whatsapp_message_links_the_pdf,
+    a_pdf_receipt_is_proof_and_other_files_are_refused,
 );
 
 async fn invoice_count(app: &TestApp) -> i64 {
@@ -840,5 +841,65 @@ async fn the_whatsapp_message_links_the_pdf(backend: Backend) {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/pdf");
     assert!(response.bytes().await.unwrap().starts_with(b"%PDF-"));
+    app.stop().await;
+}
+
+/// A bank's PDF statement is as good a receipt as a photo: uploaded,
+/// attached to a payment, readable by staff through the invoice, shown by
+/// the console as a link. A file that is neither an image nor a PDF, or a
+/// PDF cut short, is refused on upload with a clear problem.
+async fn a_pdf_receipt_is_proof_and_other_files_are_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let customer = app.login_as("customer").await;
+    let sales = app.login_as("sales").await;
+    let path = sent_invoice(&app, "Servis lift").await;
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.extend(b"1 0 obj << /Type /Catalog >> endobj\n".repeat(40));
+    pdf.extend(b"trailer << /Root 1 0 R >>\n%%EOF\n");
+    let sent = tus::upload(&app, &customer, &pdf, None, 1 << 20).await;
+    assert!(sent.last.status.is_success(), "{:?}", sent.last.body);
+    let hash = sha256_hex(&pdf);
+    let paid = app
+        .post(
+            &format!("{path}/payments"),
+            &customer,
+            json!({ "amount": 100_000, "proof_sha256": hash, "reference": "Mutasi BCA" }),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    let (link, bytes) = tus::download(&app, &sales, &hash, "original").await;
+    assert_eq!(link.status, 200, "{:?}", link.body);
+    assert_eq!(link.body["content_type"], "application/pdf");
+    assert_eq!(bytes.unwrap(), pdf);
+    // A PDF has no thumbnail: a clear refusal, not a server error.
+    let thumb = app
+        .get(
+            &format!("/api/v1/blobs/{hash}/link?variant=thumbnail"),
+            &sales,
+        )
+        .await;
+    assert_eq!(thumb.assert_problem(422), "not-an-image");
+
+    let words = "Bukti transfer: Rp100.000 ke rekening BCA. "
+        .repeat(100)
+        .into_bytes();
+    let refused = tus::upload(&app, &customer, &words, None, 1 << 20).await;
+    assert_eq!(refused.last.assert_problem(422), "not-an-image");
+    let cut = pdf[..pdf.len() - 10].to_vec();
+    let refused = tus::upload(&app, &customer, &cut, None, 1 << 20).await;
+    assert_eq!(refused.last.assert_problem(422), "corrupt-pdf");
+    for bytes in [&words, &cut] {
+        let reply = app
+            .post(
+                &format!("{path}/payments"),
+                &customer,
+                json!({ "amount": 1_000, "proof_sha256": sha256_hex(bytes) }),
+            )
+            .await;
+        assert_eq!(reply.assert_problem(422), "validation");
+        assert_eq!(reply.body["errors"][0]["field"], "proof_sha256");
+    }
     app.stop().await;
 }
