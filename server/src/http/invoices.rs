@@ -170,21 +170,22 @@ pub struct PaymentView {
     pub reference: String,
     /// The receipt photo; read it through `/api/v1/blobs/{sha256}/link`.
     pub proof_sha256: Option<String>,
-    pub submitted_by: String,
+    /// Who recorded it (staff only: a customer sees no staff ids).
+    pub submitted_by: Option<String>,
     pub submitted_at: String,
     pub checked_at: Option<String>,
     pub reject_reason: Option<String>,
 }
 
-impl From<&PaymentRow> for PaymentView {
-    fn from(p: &PaymentRow) -> Self {
+impl PaymentView {
+    fn new(p: &PaymentRow, staff: bool) -> Self {
         Self {
             id: p.id.clone(),
             amount: p.amount,
             status: p.status,
             reference: p.reference.clone(),
             proof_sha256: p.proof_sha256.clone(),
-            submitted_by: p.submitted_by.clone(),
+            submitted_by: Some(p.submitted_by.clone()).filter(|_| staff),
             submitted_at: rfc3339(p.submitted_at),
             checked_at: p.checked_at.map(rfc3339),
             reject_reason: p.reject_reason.clone(),
@@ -297,7 +298,11 @@ impl InvoiceView {
             void_reason: i.void_reason.clone(),
             lines: d.lines.iter().map(LineView::from).collect(),
             visit_ids: d.visit_ids.clone(),
-            payments: d.payments.iter().map(PaymentView::from).collect(),
+            payments: d
+                .payments
+                .iter()
+                .map(|p| PaymentView::new(p, staff))
+                .collect(),
             credit_notes: d
                 .credit_notes
                 .iter()

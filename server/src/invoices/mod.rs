@@ -307,7 +307,9 @@ pub async fn draft(
     .await?;
     db::link_visits(tx, &id, &visit_ids).await.map_err(|e| {
         if is_unique_violation(&e) {
-            ServiceError::conflict("already_invoiced", "a visit is already on another invoice")
+            // Another draft took a visit since it was checked above: the
+            // same answer as if it had been first.
+            ServiceError::field("visit_ids", "a visit is already on another invoice")
         } else {
             e.into()
         }

@@ -1,8 +1,8 @@
 //! Invoices on the customer's phone (issue 20): a real fieldops-core device
 //! receives the sent invoice as a read-only document, pays part of it
-//! offline with a receipt photo, syncs, and follows CS's verification to
-//! `paid`; the receipt reaches CS whichever of the command and the upload
-//! arrives first. Over raw sync, payments the customer may not make are
+//! offline with a receipt photo, syncs, follows CS's verification to
+//! `paid`, and receives the credit note that corrects it; the receipt
+//! reaches CS whichever of the command and the upload arrives first. Over raw sync, payments the customer may not make are
 //! refused with typed reasons and write nothing, a replay applies once, and
 //! nobody but the server writes an invoice document.
 
@@ -225,6 +225,43 @@ async fn a_customer_pays_an_invoice_from_the_phone_offline(backend: Backend) {
         .unwrap_err();
     assert!(matches!(
         closed,
+        CoreError::InvalidInput {
+            field: "invoice_id",
+            ..
+        }
+    ));
+
+    // A credit note reverses part of it: both reach the phone, the
+    // invoice now owing the customer.
+    let credit = app
+        .post(&format!("{path}/credit-notes"), &cs, json!({
+            "reason": "MCB dikembalikan",
+            "lines": [{ "kind": "material", "description": "Retur MCB", "quantity": 1, "unit_price": 300000 }],
+        }))
+        .await;
+    assert_eq!(credit.status, 201, "{:?}", credit.body);
+    let cn = format!("/api/v1/invoices/{}", credit.body["id"].as_str().unwrap());
+    for (step, token) in [("submit", &cs), ("approve", &sales), ("send", &cs)] {
+        let reply = app.post(&format!("{cn}/{step}"), token, json!({})).await;
+        assert_eq!(reply.status, 200, "{step}: {:?}", reply.body);
+    }
+    let cn_id = id_of(&cn);
+    sync_until(&phone, |p| {
+        p.invoices().get(cn_id).is_ok()
+            && p.invoices()
+                .get(invoice_id)
+                .is_ok_and(|i| i.amount_due == -333_000)
+    })
+    .await;
+    let note = phone.invoices().get(cn_id).unwrap();
+    assert_eq!(note.kind, fieldops_sync::billing::InvoiceKind::CreditNote);
+    assert_eq!(note.credits.as_deref(), Some(number.as_str()));
+    assert_eq!(note.total, 333_000);
+    assert!(note.number.starts_with("CN/"));
+    assert_eq!(phone.invoices().list(None).unwrap().len(), 2);
+    let refund = phone.invoices().pay(cn_id, 1, "", &receipt, 0).unwrap_err();
+    assert!(matches!(
+        refund,
         CoreError::InvalidInput {
             field: "invoice_id",
             ..

@@ -22,6 +22,7 @@ on_both_backends!(
     payments_write_offs_and_voids_keep_the_sums_right,
     the_whatsapp_message_links_the_pdf,
     a_pdf_receipt_is_proof_and_other_files_are_refused,
+    drafts_racing_for_one_visit_make_one_invoice,
 );
 
 async fn invoice_count(app: &TestApp) -> i64 {
@@ -285,6 +286,11 @@ async fn an_invoice_goes_from_a_done_visit_to_paid_and_is_corrected_by_a_credit_
         .as_str()
         .unwrap()
         .to_owned();
+    assert_eq!(
+        paid_half.body["payments"][0]["submitted_by"],
+        Value::Null,
+        "a customer sees no staff or account ids"
+    );
     // Sales, who may see the invoice, may see its receipt.
     let (link, bytes) = tus::download(&app, &sales, &receipt, "original").await;
     assert_eq!(link.status, 200, "{:?}", link.body);
@@ -901,5 +907,35 @@ async fn a_pdf_receipt_is_proof_and_other_files_are_refused(backend: Backend) {
         assert_eq!(reply.assert_problem(422), "validation");
         assert_eq!(reply.body["errors"][0]["field"], "proof_sha256");
     }
+    app.stop().await;
+}
+
+/// Two CS agents draft an invoice for the same done visit at the same
+/// instant: one draft is made, the other is told the visit is invoiced
+/// (whether it lost at the check or at the unique index), and nothing of it
+/// is left behind.
+async fn drafts_racing_for_one_visit_make_one_invoice(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let admin = app.login_as("admin").await;
+    let tech = app.login_as("technician").await;
+    let hendra = demo_customer(&app, &cs).await;
+    let before = invoice_count(&app).await;
+    for round in 0..5 {
+        let visit = done_visit(&app, &cs, &tech, &hendra, &format!("Servis pompa {round}")).await;
+        let body = json!({ "visit_ids": [visit], "lines": two_lines() });
+        let (a, b) = tokio::join!(
+            app.post("/api/v1/invoices", &cs, body.clone()),
+            app.post("/api/v1/invoices", &admin, body.clone()),
+        );
+        let (winner, loser) = if a.status == 201 { (&a, &b) } else { (&b, &a) };
+        assert_eq!(winner.status, 201, "{:?}", winner.body);
+        assert_eq!(loser.assert_problem(422), "validation");
+        let field = loser.body["errors"][0]["field"].as_str().unwrap();
+        assert!(field.starts_with("visit_ids"), "{:?}", loser.body);
+    }
+    assert_eq!(invoice_count(&app).await, before + 5);
     app.stop().await;
 }
