@@ -18,11 +18,12 @@
 use std::sync::Arc;
 
 use fieldops_sync::billing::{InvoiceKind, InvoiceStatus, PaymentStatus};
-use fieldops_sync::commands::CommandBody;
+use fieldops_sync::commands::{Command, CommandBody};
 use fieldops_sync::docs::Invoice;
 use fieldops_sync::docs::photo::{Owner, OwnerKind};
 use fieldops_sync::ids::{CommandId, DocId, ItemId};
 use fieldops_sync::money::rupiah;
+use rusqlite::Connection;
 
 use crate::documents::{self, LIST_COLUMNS, ListItem};
 use crate::error::{CoreError, Result};
@@ -182,35 +183,39 @@ impl<'a> Invoices<'a> {
                 format!("this {} takes no payment", invoice.status),
             ));
         }
-        let open = invoice.payable() - self.queued_total(invoice_id, &invoice)?;
         if amount <= 0 {
             return Err(CoreError::invalid("amount", "must be more than zero"));
         }
-        if amount > open {
-            return Err(CoreError::invalid(
-                "amount",
-                format!(
-                    "is more than the {} still open (due, less payments being checked)",
-                    rupiah(open.max(0))
-                ),
-            ));
+        let payment_id = ItemId::new();
+        let body = |proof: String| CommandBody::SubmitPayment {
+            invoice_id,
+            payment_id,
+            amount,
+            reference: reference.to_owned(),
+            proof_sha256: Some(proof),
+        };
+        // Everything but the receipt is checked before the pipeline runs
+        // and writes the receipt's files.
+        Command {
+            id: CommandId::new(),
+            device_seq: 1,
+            issued_at_ms: 0,
+            body: body("0".repeat(64)),
         }
+        .validate()?;
+        self.shared
+            .store
+            .read(|conn| check_open(conn, invoice_id, &invoice, amount))?;
         let owner = Owner {
             kind: OwnerKind::Invoice,
             id: invoice_id,
         };
         let prepared = photos::prepare(self.shared, owner, receipt, reference, taken_at_ms)?;
-        let payment_id = ItemId::new();
-        let body = CommandBody::SubmitPayment {
-            invoice_id,
-            payment_id,
-            amount,
-            reference: reference.to_owned(),
-            proof_sha256: Some(prepared.sha256().to_owned()),
-        };
         let command = self.shared.store.write(|tx| {
+            // Again in the write: two payments at once cannot both pass.
+            check_open(tx, invoice_id, &invoice, amount)?;
             photos::record(tx, &prepared)?;
-            outbox::enqueue(tx, body)
+            outbox::enqueue(tx, body(prepared.sha256().to_owned()))
         })?;
         let receipt = photos::announce(self.shared, prepared);
         Ok(PaymentReceipt {
@@ -219,22 +224,30 @@ impl<'a> Invoices<'a> {
             receipt,
         })
     }
+}
 
-    /// What this phone has queued for `invoice` and the server has not
-    /// recorded in it yet.
-    fn queued_total(&self, invoice_id: DocId, invoice: &Invoice) -> Result<i64> {
-        let queued = self
-            .shared
-            .store
-            .read(|conn| outbox::about(conn, invoice_id, PAY))?;
-        Ok(queued
-            .iter()
-            .filter(|(entry, _)| entry.state != CommandState::Rejected)
-            .filter_map(|(_, command)| payment_of(&command.body))
-            .filter(|(id, ..)| invoice.payments.iter().all(|p| p.id != *id))
-            .map(|(_, amount, ..)| amount)
-            .sum())
+/// Refuses `amount` above what is open on `invoice`: what is due less the
+/// payments being checked, and less those this phone has queued and the
+/// server has not recorded in it yet.
+fn check_open(conn: &Connection, invoice_id: DocId, invoice: &Invoice, amount: i64) -> Result<()> {
+    let queued: i64 = outbox::about(conn, invoice_id, PAY)?
+        .iter()
+        .filter(|(entry, _)| entry.state != CommandState::Rejected)
+        .filter_map(|(_, command)| payment_of(&command.body))
+        .filter(|(id, ..)| invoice.payments.iter().all(|p| p.id != *id))
+        .map(|(_, amount, ..)| amount)
+        .sum();
+    let open = invoice.payable() - queued;
+    if amount > open {
+        return Err(CoreError::invalid(
+            "amount",
+            format!(
+                "is more than the {} still open (due, less payments being checked)",
+                rupiah(open.max(0))
+            ),
+        ));
     }
+    Ok(())
 }
 
 /// The command name of a payment.

@@ -115,9 +115,10 @@ const MIGRATIONS: &[&str] = &[
         WHERE state IN ('pending', 'uploading');
     "#,
     // 4: invoices (server-owned documents). A CHECK cannot change in
-    // SQLite: the table is rebuilt. Dropping the old one clears the index
-    // (its rows cascade); every document is re-indexed on the next read.
+    // SQLite: the table is rebuilt. Dropping the old one would clear the
+    // index (its rows cascade), so the index is kept aside and put back.
     r#"
+    CREATE TEMP TABLE doc_index_kept AS SELECT * FROM doc_index;
     CREATE TABLE documents_rebuilt (
         doc_id        TEXT PRIMARY KEY,
         kind          TEXT NOT NULL
@@ -136,12 +137,14 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     INSERT INTO documents_rebuilt
     SELECT doc_id, kind, snapshot, changes, change_count, heads, synced_heads, server_seq,
-           sync_state, local_changes, 0, updated_at_ms, provisional
+           sync_state, local_changes, indexed, updated_at_ms, provisional
     FROM documents;
     DROP TABLE documents;
     ALTER TABLE documents_rebuilt RENAME TO documents;
     CREATE INDEX documents_unindexed ON documents (indexed) WHERE indexed = 0;
     CREATE INDEX documents_local ON documents (local_changes) WHERE local_changes = 1;
+    INSERT INTO doc_index SELECT * FROM doc_index_kept;
+    DROP TABLE doc_index_kept;
     "#,
 ];
 
@@ -241,11 +244,13 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .unwrap();
-        assert_eq!(
-            kept,
-            ("ticket".into(), 1, 0, 1),
-            "re-indexed on the next read"
-        );
+        assert_eq!(kept, ("ticket".into(), 1, 1, 1));
+        let title: String = conn
+            .query_row("SELECT title FROM doc_index WHERE doc_id = 't1'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(title, "AC bocor", "the index survives the rebuild");
         conn.execute(
             "INSERT INTO documents (doc_id, kind, snapshot, updated_at_ms) VALUES ('i1', 'invoice', x'01', 6)",
             [],

@@ -24,8 +24,14 @@ use crate::error::{ApplyError, DecodeError, EncodeError, LimitExceeded};
 use crate::ids::{DeviceId, DocId, DocKind};
 use crate::rules::Violation;
 
-/// The session protocol spoken by this build, announced in [`Hello`].
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The session protocol spoken by this build, announced in [`Hello`]. A
+/// session of another version is refused with `unsupported_version` (the
+/// app must update): the wire encodes enum variants by index, so an older
+/// peer could not read what a newer one sends.
+///
+/// 2: invoices (the `invoice` document kind, `SubmitPayment`, the
+/// `invoice` photo owner).
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The first byte of every frame: the framing format.
 pub const FRAME_VERSION: u8 = 1;

@@ -319,7 +319,7 @@ impl<'a> Photos<'a> {
     /// device, records the photo document (visible at once, offline too) and
     /// queues the upload. CPU-heavy (~0.1–0.3 s): call it off the UI thread.
     /// (A receipt for an invoice goes with its payment:
-    /// [`Invoices::submit_payment`](crate::Invoices::submit_payment).)
+    /// [`Invoices::pay`](crate::Invoices::pay).)
     pub fn attach(
         &self,
         owner: Owner,

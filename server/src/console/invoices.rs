@@ -558,13 +558,9 @@ async fn invoice_page(
     // bytes: a phone's upload may still be under way, and a hash alone
     // proves nothing (it may name someone else's file).
     let mut receipts = Vec::with_capacity(d.payments.len());
-    for p in &d.payments {
+    for (p, received) in d.payments.iter().zip(&d.proofs_received) {
         let mut receipt = None;
-        if let Some(hash) = &p.proof_sha256
-            && blobs::uploaded_by(&mut *conn, hash, &p.submitted_by)
-                .await
-                .map_err(|e| fail(&e))?
-        {
+        if let (Some(hash), true) = (&p.proof_sha256, *received) {
             let blob = blobs::get(&mut *conn, hash).await.map_err(|e| fail(&e))?;
             receipt = blob.map(|b| (hash.clone(), b.content_type == crate::photos::PDF));
         }

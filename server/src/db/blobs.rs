@@ -136,9 +136,11 @@ pub async fn link_thumbnail(
     let done = sqlx::query(
         "UPDATE blobs SET thumbnail_sha256 = $2, updated_at = $4 \
          WHERE sha256 = $1 AND thumbnail_sha256 IS NULL AND state = 'stored' \
+           AND content_type LIKE 'image/%' \
            AND EXISTS (SELECT 1 FROM blob_uploaders p WHERE p.sha256 = $1 AND p.user_id = $3) \
            AND EXISTS (SELECT 1 FROM blob_uploaders t JOIN blobs tb ON tb.sha256 = t.sha256 \
-                       WHERE t.sha256 = $2 AND t.user_id = $3 AND tb.state = 'stored')",
+                       WHERE t.sha256 = $2 AND t.user_id = $3 AND tb.state = 'stored' \
+                         AND tb.content_type LIKE 'image/%')",
     )
     .bind(sha256)
     .bind(thumbnail_sha256)
@@ -399,14 +401,18 @@ pub async fn photos_with_thumbnail(
     .await
 }
 
-/// The tickets, visits and check-ins a photo (or thumbnail) belongs to, on
-/// the word of an account that uploaded its bytes. Ownerships nobody backs
-/// (a document naming a hash its author never uploaded) are left out: they
-/// show the photo to no one.
+/// The tickets, visits, check-ins and invoices a photo (or thumbnail, or
+/// receipt) belongs to, on the word of an account that uploaded its bytes.
+/// Ownerships nobody backs (a document naming a hash its author never
+/// uploaded) are left out: they show the photo to no one; so are files that
+/// are not images named as the photo of anything but an invoice (a PDF is a
+/// receipt, never a ticket's photo).
 pub async fn owners(ex: impl AnyExecutor<'_>, sha256: &str) -> sqlx::Result<Vec<(String, String)>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT o.owner_kind, o.owner_id FROM photo_owners o \
          WHERE o.sha256 = $1 AND o.owner_kind <> 'user' AND {BACKED} \
+           AND (o.owner_kind = 'invoice' OR NOT EXISTS \
+                (SELECT 1 FROM blobs b WHERE b.sha256 = o.sha256 AND b.content_type NOT LIKE 'image/%')) \
          ORDER BY o.owner_kind, o.owner_id"
     )))
     .bind(sha256)

@@ -328,7 +328,10 @@ pub async fn messages(
 /// Photo content hashes attached to the ticket (filled by the photo upload path).
 pub async fn attachments(ex: impl AnyExecutor<'_>, ticket_id: &str) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT photo_hash FROM ticket_attachments WHERE ticket_id = $1 ORDER BY added_at, photo_hash",
+        "SELECT a.photo_hash FROM ticket_attachments a WHERE a.ticket_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = a.photo_hash \
+                         AND b.content_type NOT LIKE 'image/%') \
+         ORDER BY a.added_at, a.photo_hash",
     )
     .bind(ticket_id)
     .fetch_all(ex)

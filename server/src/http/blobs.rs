@@ -223,5 +223,14 @@ pub async fn download(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    if !blob.content_type.starts_with("image/") {
+        // A PDF (a receipt, an invoice) is saved, never opened on this
+        // origin: one a customer uploaded could carry anything.
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!("attachment; filename=\"{sha256}.pdf\""))
+                .map_err(|e| ApiError::Internal(e.into()))?,
+        );
+    }
     Ok(response)
 }

@@ -168,8 +168,13 @@ pub struct PaymentView {
     pub amount: i64,
     pub status: PaymentStatus,
     pub reference: String,
-    /// The receipt photo; read it through `/api/v1/blobs/{sha256}/link`.
+    /// The receipt (a photo or a PDF); read it through
+    /// `/api/v1/blobs/{sha256}/link` once `proof_received`.
     pub proof_sha256: Option<String>,
+    /// Whether the receipt's bytes are on the server, uploaded by whoever
+    /// recorded the payment (a phone's upload may still be on its way).
+    /// Until then, show no receipt for this payment.
+    pub proof_received: bool,
     /// Who recorded it (staff only: a customer sees no staff ids).
     pub submitted_by: Option<String>,
     pub submitted_at: String,
@@ -178,13 +183,14 @@ pub struct PaymentView {
 }
 
 impl PaymentView {
-    fn new(p: &PaymentRow, staff: bool) -> Self {
+    fn new(p: &PaymentRow, proof_received: bool, staff: bool) -> Self {
         Self {
             id: p.id.clone(),
             amount: p.amount,
             status: p.status,
             reference: p.reference.clone(),
             proof_sha256: p.proof_sha256.clone(),
+            proof_received,
             submitted_by: Some(p.submitted_by.clone()).filter(|_| staff),
             submitted_at: rfc3339(p.submitted_at),
             checked_at: p.checked_at.map(rfc3339),
@@ -301,7 +307,8 @@ impl InvoiceView {
             payments: d
                 .payments
                 .iter()
-                .map(|p| PaymentView::new(p, staff))
+                .zip(&d.proofs_received)
+                .map(|(p, received)| PaymentView::new(p, *received, staff))
                 .collect(),
             credit_notes: d
                 .credit_notes

@@ -881,6 +881,11 @@ pub struct Detail {
     pub amount_due: i64,
     /// For a credit note: the number of the invoice it corrects.
     pub credits_number: Option<String>,
+    /// Per payment: whether its receipt's bytes are on the server, uploaded
+    /// by whoever recorded the payment. Until then a receipt is a hash (a
+    /// phone's upload on its way, or a name for bytes they never held) and
+    /// nobody is shown one.
+    pub proofs_received: Vec<bool>,
 }
 
 impl Detail {
@@ -896,7 +901,15 @@ impl Detail {
             Some(original) => db::get(&mut *conn, original).await?.and_then(|o| o.number),
             None => None,
         };
+        let mut proofs_received = Vec::with_capacity(payments.len());
+        for p in &payments {
+            proofs_received.push(match &p.proof_sha256 {
+                Some(hash) => blobs::uploaded_by(&mut *conn, hash, &p.submitted_by).await?,
+                None => false,
+            });
+        }
         Ok(Self {
+            proofs_received,
             credits_number,
             invoice,
             lines,

@@ -163,6 +163,7 @@ async fn a_customer_pays_an_invoice_from_the_phone_offline(backend: Backend) {
         detail.body["payments"][0]["proof_sha256"],
         paid.receipt.sha256.as_str()
     );
+    assert_eq!(detail.body["payments"][0]["proof_received"], true);
     let (link, bytes) = tus::download(&app, &sales, &paid.receipt.sha256, "original").await;
     assert_eq!(link.status, 200, "{:?}", link.body);
     assert_eq!(bytes.unwrap().len() as u64, paid.receipt.byte_size);
@@ -390,6 +391,7 @@ async fn payments_over_sync_are_checked_and_apply_once(backend: Backend) {
     let detail = app.get(&path, &cs).await;
     assert_eq!(detail.body["status"], "payment_submitted");
     assert_eq!(detail.body["payments"][0]["proof_sha256"], hash.as_str());
+    assert_eq!(detail.body["payments"][0]["proof_received"], false);
     // Nobody but the server writes the invoice document.
     device.edit(invoice_id, |doc| {
         doc.put(ROOT, "amount_due", 0).unwrap();
