@@ -322,3 +322,21 @@ pdf-total = Total
 pdf-in-words = In words
 pdf-stamp-duty = A receipt for a payment above Rp5.000.000 carries stamp duty (e-meterai).
 wa-invoice-pdf = Download the PDF (valid for 30 days): { $link }
+
+## The public rating page and its WhatsApp message
+wa-rating-request = Hello { $name }, the visit "{ $title }" is done. How did our technicians do? Rate it from 1 to 5 here: { $link }
+rate-title = Rate our visit
+rate-lead = Thank you for using our service. How satisfied are you with this visit?
+rate-score = Your rating
+rate-star-1 = 1 — Very dissatisfied
+rate-star-2 = 2 — Dissatisfied
+rate-star-3 = 3 — Neutral
+rate-star-4 = 4 — Satisfied
+rate-star-5 = 5 — Very satisfied
+rate-comment = Comment (optional)
+rate-submit = Send rating
+rate-thanks = Thank you! We have your rating.
+rate-already = This visit has already been rated.
+rate-expired = This rating link has expired.
+rate-invalid = This rating link is not valid.
+rate-pick-a-score = Pick a rating from 1 to 5.

@@ -322,3 +322,21 @@ pdf-total = Total
 pdf-in-words = Terbilang
 pdf-stamp-duty = Kuitansi pembayaran di atas Rp5.000.000 dibubuhi e-meterai.
 wa-invoice-pdf = Unduh PDF (berlaku 30 hari): { $link }
+
+## The public rating page and its WhatsApp message
+wa-rating-request = Halo { $name }, kunjungan "{ $title }" sudah selesai. Bagaimana pekerjaan teknisi kami? Beri nilai 1 sampai 5 di sini: { $link }
+rate-title = Nilai kunjungan kami
+rate-lead = Terima kasih sudah memakai layanan kami. Seberapa puas Anda dengan kunjungan ini?
+rate-score = Nilai Anda
+rate-star-1 = 1 — Sangat tidak puas
+rate-star-2 = 2 — Tidak puas
+rate-star-3 = 3 — Biasa saja
+rate-star-4 = 4 — Puas
+rate-star-5 = 5 — Sangat puas
+rate-comment = Komentar (boleh dikosongkan)
+rate-submit = Kirim nilai
+rate-thanks = Terima kasih! Nilai Anda sudah kami terima.
+rate-already = Kunjungan ini sudah dinilai.
+rate-expired = Tautan penilaian ini sudah kedaluwarsa.
+rate-invalid = Tautan penilaian ini tidak berlaku.
+rate-pick-a-score = Pilih nilai 1 sampai 5.

@@ -45,6 +45,7 @@ pub struct FileConfig {
     pub sockets: Option<SocketLimitsConfig>,
     pub cors_origins: Option<Vec<String>>,
     pub public_url: Option<String>,
+    pub rating_link_days: Option<u64>,
 }
 
 /// The WhatsApp Cloud API (TOML table `[whatsapp]`). Without an app secret the
@@ -67,6 +68,12 @@ pub struct WhatsappSettings {
     /// again), and the template's language code.
     pub code_template: String,
     pub code_template_language: String,
+    /// The approved utility template that asks for a rating (body: `{{1}}`
+    /// the customer's name, `{{2}}` the visit; one URL button whose dynamic
+    /// suffix is the link's token, its base the server's `/rate/`), and its
+    /// language code.
+    pub rating_template: String,
+    pub rating_template_language: String,
 }
 
 impl Default for WhatsappSettings {
@@ -80,6 +87,8 @@ impl Default for WhatsappSettings {
             max_attempts: 8,
             code_template: "fieldops_kode_verifikasi".into(),
             code_template_language: "id".into(),
+            rating_template: "fieldops_penilaian_kunjungan".into(),
+            rating_template_language: "id".into(),
         }
     }
 }
@@ -134,6 +143,8 @@ pub struct Config {
     pub attendance: AttendanceConfig,
     /// The business that issues invoices, and how it charges PPN.
     pub invoices: InvoiceConfig,
+    /// How long a rating link works (14 days).
+    pub rating_link_ttl: Duration,
     /// Limits on failed sign-ins.
     pub login_throttle: LoginThrottleConfig,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
@@ -422,6 +433,7 @@ impl Default for Config {
             whatsapp: WhatsappSettings::default(),
             attendance: AttendanceConfig::default(),
             invoices: InvoiceConfig::default(),
+            rating_link_ttl: Duration::from_secs(14 * 86_400),
             login_throttle: LoginThrottleConfig::default(),
             trusted_proxies: Vec::new(),
             sockets: SocketLimitsConfig::default(),
@@ -493,6 +505,9 @@ impl Config {
             default_phone_region: file.default_phone_region.unwrap_or(d.default_phone_region),
             attendance: file.attendance.unwrap_or(d.attendance),
             invoices: file.invoices.unwrap_or(d.invoices),
+            rating_link_ttl: file
+                .rating_link_days
+                .map_or(d.rating_link_ttl, |days| Duration::from_secs(days * 86_400)),
             login_throttle: file.login_throttle.unwrap_or(d.login_throttle),
             trusted_proxies: file.trusted_proxies.unwrap_or(d.trusted_proxies),
             sockets: file.sockets.unwrap_or(d.sockets),

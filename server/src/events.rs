@@ -117,6 +117,7 @@ pub const KINDS: &[&str] = &[
     "invoice.written_off",
     "invoice.paid",
     "invoice.voided",
+    "rating.submitted",
     "staff.presence",
     crate::sync::SYNC_EVENT,
     crate::sync::ACCOUNT_EVENT,

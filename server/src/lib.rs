@@ -41,6 +41,7 @@ pub mod invoices;
 pub mod keyed_locks;
 pub mod metrics;
 pub mod photos;
+pub mod ratings;
 pub mod scope;
 pub mod seed;
 pub mod service;

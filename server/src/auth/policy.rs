@@ -328,6 +328,8 @@ impl Actor {
             "extension" => self.allows(Action::DecideExtensions),
             // Amounts and customers' names.
             "invoice" => self.allows(Action::ListInvoices),
+            // How customers judged a visit: who may list customers.
+            "rating" => self.allows(Action::ListCustomers),
             // The pool: technicians claim from it.
             "visit" | "assignment" => self.allows(Action::ListVisits),
             // The audience holds the department.

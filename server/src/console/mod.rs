@@ -22,6 +22,7 @@ mod dispatch;
 mod field;
 mod invoices;
 mod live;
+mod rating;
 pub mod render;
 pub mod session;
 mod sign_in;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(sign_in::sign_in_form).post(sign_in::sign_in),
         )
         .route("/sign-out", post(sign_in::sign_out))
+        .route("/rate/{token}", get(rating::show).post(rating::submit))
         .route("/language/{code}", get(sign_in::language))
         .route("/presence", post(sign_in::set_presence))
         .route("/dispatch", get(dispatch::dispatch))
@@ -112,10 +114,10 @@ async fn security_headers(mut response: Response) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    // A page may be stricter (a rating link's token is in its address).
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

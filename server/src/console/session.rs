@@ -283,7 +283,10 @@ pub async fn csrf_layer(State(state): State<AppState>, request: Request, next: N
         return refuse();
     }
     let (parts, body) = request.into_parts();
-    let expected: Box<dyn Fn(&str) -> bool + Send> = if parts.uri.path() == "/sign-in" {
+    // The forms of people without a session (signing in, rating a visit)
+    // carry the double-submit token of their cookie.
+    let anonymous = parts.uri.path() == "/sign-in" || parts.uri.path().starts_with("/rate/");
+    let expected: Box<dyn Fn(&str) -> bool + Send> = if anonymous {
         let Some(cookie) = cookie(&parts.headers, SIGN_IN_COOKIE).map(str::to_owned) else {
             return refuse();
         };

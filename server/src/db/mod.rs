@@ -50,6 +50,7 @@ pub mod idempotency;
 pub mod invoices;
 pub mod login_failures;
 pub mod phone_codes;
+pub mod ratings;
 pub mod rotation;
 pub mod secrets;
 pub mod sessions;

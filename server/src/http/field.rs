@@ -186,14 +186,7 @@ pub async fn complete(
     let summary =
         domain::bounded_text(&req.summary, 5000).map_err(|m| ApiError::field("summary", m))?;
     let mut work = Work::begin(&state).await?;
-    let applied = lifecycle::complete(
-        work.tx(),
-        state.db.backend(),
-        &actor,
-        &id.to_string(),
-        &summary,
-    )
-    .await?;
+    let applied = lifecycle::complete(work.tx(), &state, &actor, &id.to_string(), &summary).await?;
     respond_with_visit(work, applied.notices, applied.value).await
 }
 

@@ -396,14 +396,24 @@ async fn dispatch(
             // The service wrote the invoice's document; its wake-up is a notice.
             executed(command, vec![*invoice_id], outcome, |_| vec![])
         }
-        // Ratings are not built yet (no signed rating links exist).
-        CommandBody::SubmitRating { .. } => {
-            let name = command.body.name();
-            Ok(Executed::answer(CommandResult::rejected(
-                command.id,
-                RejectReason::Unavailable,
-                format!("this server does not take {name} through sync yet; use the HTTP API"),
-            )))
+        CommandBody::SubmitRating {
+            visit_id,
+            token,
+            score,
+            comment,
+        } => {
+            let outcome = crate::ratings::submit(
+                tx,
+                Some(actor),
+                Some(&visit_id.to_string()),
+                token,
+                i64::from(*score),
+                comment.as_deref().unwrap_or(""),
+                crate::ratings::Via::App,
+            )
+            .await;
+            // A rating is not a document: nothing to sync.
+            executed(command, vec![], outcome, |_| vec![])
         }
     }
 }

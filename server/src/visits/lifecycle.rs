@@ -349,16 +349,17 @@ pub async fn cancel(
 }
 
 /// Marks the visit done with a work summary: by a technician holding it or
-/// by CS, once somebody has checked out and nobody is still on site.
+/// by CS, once somebody has checked out and nobody is still on site. The
+/// customer is asked for a rating ([`crate::ratings::request_for_visit`]).
 pub async fn complete(
     tx: &mut Tx,
-    backend: Backend,
+    state: &crate::AppState,
     actor: &Actor,
     visit_id: &str,
     summary: &str,
 ) -> ServiceResult<VisitRow> {
     allow(actor, Action::CompleteVisit)?;
-    let before = visits::lock(tx, backend, visit_id)
+    let before = visits::lock(tx, state.db.backend(), visit_id)
         .await?
         .ok_or_else(visit_not_found)?;
     ensure_not_closed(&before)?;
@@ -401,6 +402,7 @@ pub async fn complete(
         json!({}),
     )
     .await?;
+    crate::ratings::request_for_visit(tx, state, &after).await?;
     let notices = record_transition(tx, &actor.user_id, &before, &after)
         .await?
         .into_iter()

@@ -21,6 +21,8 @@ fn readers(kind: &str) -> &'static [&'static str] {
         "whatsapp" | "chat" | "conversation" => &["admin", "cs"],
         "attendance" | "extension" => &["admin", "cs"],
         "invoice" => &["admin", "cs", "sales"],
+        // Who may list customers (ratings name the visit judged).
+        "rating" => &["admin", "cs", "sales"],
         "visit" | "assignment" | "ticket" | "staff" => &["admin", "cs", "sales", "technician"],
         other => panic!("no expectation for event family {other:?}: add it here"),
     }

@@ -30,6 +30,7 @@ mod ops;
 mod phone_proof;
 mod photo_queue;
 mod photos;
+mod ratings;
 mod sockets;
 mod sync;
 mod text_edge;

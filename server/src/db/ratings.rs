@@ -1,0 +1,199 @@
+//! Rating requests and ratings (`migrations/*/0019_ratings.sql`; the rules
+//! are `crate::ratings`'). A request's token is stored only as its SHA-256.
+
+use sqlx::{AnyExecutor, FromRow};
+
+use super::{Tx, new_id, now_ms};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RequestRow {
+    pub id: String,
+    pub visit_id: String,
+    pub customer_id: String,
+    pub cs_agent_id: Option<String>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub created_at: i64,
+}
+
+const REQUEST_COLUMNS: &str =
+    "id, visit_id, customer_id, cs_agent_id, expires_at, used_at, created_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RatingRow {
+    pub id: String,
+    pub request_id: String,
+    pub visit_id: String,
+    pub score: i64,
+    pub comment: String,
+    pub via: String,
+    pub created_at: i64,
+}
+
+const RATING_COLUMNS: &str = "id, request_id, visit_id, score, comment, via, created_at";
+
+/// A new request for `visit_id`, attributed to `technicians` and
+/// `cs_agent_id`; `None` when the visit already has one (a reopened visit
+/// done again is not asked twice).
+pub async fn insert_request(
+    tx: &mut Tx,
+    visit_id: &str,
+    customer_id: &str,
+    token_sha256: &str,
+    cs_agent_id: Option<&str>,
+    technicians: &[String],
+    expires_at: i64,
+) -> sqlx::Result<Option<RequestRow>> {
+    let row: Option<RequestRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO rating_requests (id, visit_id, customer_id, token_sha256, cs_agent_id, \
+                                      expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (visit_id) DO NOTHING \
+         RETURNING {REQUEST_COLUMNS}"
+    )))
+    .bind(new_id())
+    .bind(visit_id)
+    .bind(customer_id)
+    .bind(token_sha256)
+    .bind(cs_agent_id)
+    .bind(expires_at)
+    .bind(now_ms())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(request) = &row {
+        for technician in technicians {
+            sqlx::query(
+                "INSERT INTO rating_request_technicians (request_id, technician_id) VALUES ($1, $2)",
+            )
+            .bind(&request.id)
+            .bind(technician)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(row)
+}
+
+/// Spends the request whose token hashes to `token_sha256`, if it is
+/// unused and not expired at `now`: at most one caller ever gets it.
+pub async fn consume(
+    tx: &mut Tx,
+    token_sha256: &str,
+    now: i64,
+) -> sqlx::Result<Option<RequestRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE rating_requests SET used_at = $2 \
+         WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2 \
+         RETURNING {REQUEST_COLUMNS}"
+    )))
+    .bind(token_sha256)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The request whose token hashes to `token_sha256`.
+pub async fn by_token(
+    ex: impl AnyExecutor<'_>,
+    token_sha256: &str,
+) -> sqlx::Result<Option<RequestRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REQUEST_COLUMNS} FROM rating_requests WHERE token_sha256 = $1"
+    )))
+    .bind(token_sha256)
+    .fetch_optional(ex)
+    .await
+}
+
+/// The request of a visit.
+pub async fn request_of_visit(
+    ex: impl AnyExecutor<'_>,
+    visit_id: &str,
+) -> sqlx::Result<Option<RequestRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REQUEST_COLUMNS} FROM rating_requests WHERE visit_id = $1"
+    )))
+    .bind(visit_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Records the WhatsApp message that carries a request.
+pub async fn set_message(tx: &mut Tx, request_id: &str, outbox_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE rating_requests SET whatsapp_id = $2 WHERE id = $1")
+        .bind(request_id)
+        .bind(outbox_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The first names of the technicians a request is attributed to.
+pub async fn technician_names(
+    ex: impl AnyExecutor<'_>,
+    request_id: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT u.name FROM rating_request_technicians r JOIN users u ON u.id = r.technician_id \
+         WHERE r.request_id = $1 ORDER BY u.name",
+    )
+    .bind(request_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Stores the rating of a spent request.
+pub async fn insert_rating(
+    tx: &mut Tx,
+    request: &RequestRow,
+    score: i64,
+    comment: &str,
+    via: &str,
+) -> sqlx::Result<RatingRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO ratings (id, request_id, visit_id, score, comment, via, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {RATING_COLUMNS}"
+    )))
+    .bind(new_id())
+    .bind(&request.id)
+    .bind(&request.visit_id)
+    .bind(score)
+    .bind(comment)
+    .bind(via)
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The rating given through a request.
+pub async fn rating_of_request(
+    ex: impl AnyExecutor<'_>,
+    request_id: &str,
+) -> sqlx::Result<Option<RatingRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RATING_COLUMNS} FROM ratings WHERE request_id = $1"
+    )))
+    .bind(request_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// CSAT inputs for one technician: (ratings, ratings of 4 or 5, sum of
+/// scores) over ratings made in `[from, until)`.
+pub async fn technician_scores(
+    ex: impl AnyExecutor<'_>,
+    technician_id: &str,
+    from: i64,
+    until: i64,
+) -> sqlx::Result<(i64, i64, i64)> {
+    sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN r.score >= 4 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(r.score), 0) AS BIGINT) \
+         FROM ratings r JOIN rating_request_technicians t ON t.request_id = r.request_id \
+         WHERE t.technician_id = $1 AND r.created_at >= $2 AND r.created_at < $3",
+    )
+    .bind(technician_id)
+    .bind(from)
+    .bind(until)
+    .fetch_one(ex)
+    .await
+}
