@@ -185,7 +185,8 @@ pub fn router(state: AppState) -> Router {
                     .get::<RequestId>()
                     .and_then(|id| id.header_value().to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                let path = logged_path(request.uri().path());
+                tracing::info_span!("http", method = %request.method(), path = %path, request_id = %id)
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -245,4 +246,23 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
 fn panic_response() -> Response {
     tracing::error!("a request handler panicked");
     ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+}
+
+/// A request's path as the logs show it: a rating link's token is a
+/// credential (whoever has it rates the visit) and never reaches a log.
+fn logged_path(path: &str) -> &str {
+    if path.starts_with("/rate/") {
+        "/rate/[token]"
+    } else {
+        path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rating_tokens_never_reach_the_logs() {
+        assert_eq!(super::logged_path("/rate/abcDEF123"), "/rate/[token]");
+        assert_eq!(super::logged_path("/api/v1/visits"), "/api/v1/visits");
+    }
 }
