@@ -197,3 +197,22 @@ pub async fn technician_scores(
     .fetch_one(ex)
     .await
 }
+
+/// Rating requests attributed to one technician, made in `[from, until)`.
+pub async fn technician_requests(
+    ex: impl AnyExecutor<'_>,
+    technician_id: &str,
+    from: i64,
+    until: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM rating_requests q \
+         JOIN rating_request_technicians t ON t.request_id = q.id \
+         WHERE t.technician_id = $1 AND q.created_at >= $2 AND q.created_at < $3",
+    )
+    .bind(technician_id)
+    .bind(from)
+    .bind(until)
+    .fetch_one(ex)
+    .await
+}

@@ -17,6 +17,8 @@
 //! score) or has expired. Opening the link never spends it ([`Link::open`]),
 //! so WhatsApp's link preview is harmless.
 
+pub mod kpi;
+
 use fieldops_sync::commands::{MAX_COMMENT_CHARS, RejectReason, SCORES};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -257,5 +259,26 @@ pub async fn submit(
     Ok(Applied {
         value: rating,
         notices: vec![Notice::staff("rating.submitted", data)],
+    })
+}
+
+/// One technician's rating KPI over `[from, until)` (Unix ms): requests
+/// attributed to them, and the ratings given through those requests.
+pub async fn technician_tally(
+    db: &crate::db::Db,
+    technician_id: &str,
+    from: i64,
+    until: i64,
+) -> sqlx::Result<kpi::Tally> {
+    let pool = db.pool();
+    let sent = db::technician_requests(pool, technician_id, from, until).await?;
+    let (answered, satisfied, score_sum) =
+        db::technician_scores(pool, technician_id, from, until).await?;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(kpi::Tally {
+        sent: count(sent),
+        answered: count(answered),
+        satisfied: count(satisfied),
+        score_sum: count(score_sum),
     })
 }

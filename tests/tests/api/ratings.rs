@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use fieldops_server::db::ratings;
+use fieldops_server::ratings;
 use fieldops_sync::commands::{Command, CommandBody, CommandOutcome, CommandResult, RejectReason};
 use fieldops_sync::ids::{CommandId, DocId};
 use fieldops_sync::protocol::{ClientMessage, ServerMessage};
@@ -197,10 +197,15 @@ async fn a_done_visit_is_rated_once_through_its_whatsapp_link(backend: Backend) 
             .fetch_one(pool)
             .await
             .unwrap();
-    let scores = ratings::technician_scores(pool, &technician, 0, i64::MAX)
+    let tally = ratings::technician_tally(&app.server.state.db, &technician, 0, i64::MAX)
         .await
         .unwrap();
-    assert_eq!(scores, (1, 1, 4));
+    assert_eq!(
+        (tally.sent, tally.answered, tally.satisfied, tally.score_sum),
+        (1, 1, 1, 4)
+    );
+    assert_eq!(tally.csat_pct(), Some(100.0));
+    assert!(!tally.ranked(), "one rating is shown, not ranked");
     let stored: (i64, String) =
         sqlx::query_as("SELECT score, via FROM ratings WHERE visit_id = $1")
             .bind(&visit)
