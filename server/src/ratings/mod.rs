@@ -69,6 +69,10 @@ pub async fn request_for_visit(
     let Some(customer) = customers::get(&mut **tx, &visit.customer_id).await? else {
         return Ok(None);
     };
+    // A customer CS removed (or merged away) is not written to.
+    if customer.status == crate::domain::Status::Inactive {
+        return Ok(None);
+    }
     let mut technicians: Vec<String> = attendance::for_visit(&mut **tx, &visit.id)
         .await?
         .into_iter()

@@ -15,7 +15,7 @@ use fieldops_sync::commands::{Command, CommandBody, CommandOutcome, CommandResul
 use fieldops_sync::ids::{CommandId, DocId};
 use fieldops_sync::protocol::{ClientMessage, ServerMessage};
 use fieldops_tests::device::Device;
-use fieldops_tests::fixtures::{demo_customer, done_visit};
+use fieldops_tests::fixtures::{customer_ids, demo_customer, done_visit, local_date, new_visit};
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -275,6 +275,49 @@ async fn a_done_visit_is_rated_once_through_its_whatsapp_link(backend: Backend) 
             ..
         }
     ));
+    // A customer CS removed before the visit was completed is not asked.
+    let gone = customer_ids(&app, &cs)
+        .await
+        .into_iter()
+        .find(|(_, name)| name != "Hendra Gunawan")
+        .unwrap()
+        .0;
+    let visit = new_visit(&app, &cs, &gone, "Servis pintu", &local_date(0), 1, 1).await;
+    let path = format!("/api/v1/visits/{}", visit["id"].as_str().unwrap());
+    let on_site = json!({ "device_time": jiff::Timestamp::now().to_string(),
+                          "lat": -6.2251, "lon": 106.8097, "accuracy_m": 5.0 });
+    for (step, body) in [
+        ("claim", json!({})),
+        ("check-in", on_site.clone()),
+        ("check-out", on_site),
+    ] {
+        let reply = app.post(&format!("{path}/{step}"), &tech, body).await;
+        assert!(reply.status.is_success(), "{step}: {:?}", reply.body);
+    }
+    let deleted = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/customers/{gone}"),
+            Some(&cs),
+            None,
+        )
+        .await;
+    assert!(deleted.status.is_success(), "{:?}", deleted.body);
+    let done = app
+        .post(
+            &format!("{path}/complete"),
+            &tech,
+            json!({ "summary": "Engsel diganti" }),
+        )
+        .await;
+    assert!(done.status.is_success(), "{:?}", done.body);
+    let asked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rating_requests WHERE visit_id = $1")
+        .bind(visit["id"].as_str().unwrap())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(asked, 0);
+
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ratings WHERE via = 'app'")
         .fetch_one(pool)
         .await
