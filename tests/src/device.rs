@@ -7,7 +7,8 @@ use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
 use automerge::{AutoCommit, ChangeHash};
-use fieldops_sync::ids::{DeviceId, DocId, DocKind};
+use fieldops_sync::commands::{Command, CommandBody, CommandResult};
+use fieldops_sync::ids::{CommandId, DeviceId, DocId, DocKind};
 use fieldops_sync::protocol::{
     ClientMessage, Cursor, DocChanges, Hello, PROTOCOL_VERSION, ServerMessage, limits,
 };
@@ -226,6 +227,17 @@ impl Device {
         out
     }
 
+    /// Sends one command and waits for its result.
+    pub async fn run(&mut self, command: &Command) -> CommandResult {
+        self.send(ClientMessage::Commands(vec![command.clone()]))
+            .await;
+        loop {
+            if let ServerMessage::CommandResults(mut results) = self.recv().await {
+                return results.remove(0);
+            }
+        }
+    }
+
     /// Pushes pending changes; returns every message received until each
     /// pushed document was answered (Applied, WriteRejected or Drop).
     pub async fn push(&mut self) -> Vec<ServerMessage> {
@@ -254,5 +266,15 @@ impl Device {
             out.push(message);
         }
         out
+    }
+}
+
+/// A command as a phone's outbox makes it: position `seq`, stamped now.
+pub fn command(seq: u64, body: CommandBody) -> Command {
+    Command {
+        id: CommandId::new(),
+        device_seq: seq,
+        issued_at_ms: jiff::Timestamp::now().as_millisecond(),
+        body,
     }
 }

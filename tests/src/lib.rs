@@ -13,10 +13,12 @@ pub mod client;
 pub mod console;
 pub mod device;
 pub mod fixtures;
+pub mod phones;
 pub mod photos;
 pub mod process;
 pub mod proxy;
 pub mod raw_socket;
+pub mod whatsapp;
 
 use std::time::Duration;
 

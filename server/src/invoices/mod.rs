@@ -962,7 +962,8 @@ async fn settle(
     };
     db::transition(tx, id, invoice.status, to, &stamp).await?;
     if to == InvoiceStatus::Paid {
-        return Ok(finish(tx, state, actor, id, "invoice.paid", json!({}))
+        // Announced only: every caller writes the document once, after.
+        return Ok(announce(tx, actor, id, "invoice.paid", json!({}))
             .await?
             .notices);
     }
@@ -1056,11 +1057,28 @@ pub fn may_view(actor: &Actor, invoice: &InvoiceRow) -> bool {
     })
 }
 
-/// Audits the change and says it live: to staff always, to the customer
-/// once they have the invoice.
+/// Audits the change and says it live (to staff always, to the customer
+/// once they have the invoice), and writes an issued invoice's sync
+/// document.
 async fn finish(
     tx: &mut Tx,
     state: &AppState,
+    actor: &Actor,
+    id: &str,
+    kind: &'static str,
+    detail: serde_json::Value,
+) -> ServiceResult<InvoiceRow> {
+    let mut applied = announce(tx, actor, id, kind, detail).await?;
+    if applied.value.status.is_issued() {
+        let row = applied.value.clone();
+        applied.notices.extend(sync_document(tx, state, row).await?);
+    }
+    Ok(applied)
+}
+
+/// [`finish`] without writing the sync document.
+async fn announce(
+    tx: &mut Tx,
     actor: &Actor,
     id: &str,
     kind: &'static str,
@@ -1083,7 +1101,6 @@ async fn finish(
             },
             data,
         });
-        notices.extend(sync_document(tx, state, row.clone()).await?);
     }
     Ok(Applied {
         value: row,

@@ -6,18 +6,17 @@
 //! refused with typed reasons and write nothing, a replay applies once, and
 //! nobody but the server writes an invoice document.
 
-use std::time::Duration;
-
 use automerge::ROOT;
 use automerge::transaction::Transactable;
 use fieldops_core::photo::testing;
-use fieldops_core::{CommandState, CoreError, FieldopsCore, PaymentState};
+use fieldops_core::{CommandState, CoreError, PaymentState};
 use fieldops_sync::billing::{InvoiceStatus, PaymentStatus};
-use fieldops_sync::commands::{Command, CommandBody, CommandOutcome, CommandResult, RejectReason};
-use fieldops_sync::ids::{CommandId, DocId, DocKind, ItemId};
-use fieldops_sync::protocol::{ClientMessage, ServerMessage};
-use fieldops_tests::device::Device;
+use fieldops_sync::commands::{CommandBody, CommandOutcome, CommandResult, RejectReason};
+use fieldops_sync::ids::{DocId, DocKind, ItemId};
+use fieldops_sync::protocol::ServerMessage;
+use fieldops_tests::device::{Device, command};
 use fieldops_tests::fixtures::{demo_customer, done_visit, sent_invoice, two_lines};
+use fieldops_tests::phones::{customer_phone, sync_until};
 use fieldops_tests::photos as tus;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::json;
@@ -26,29 +25,6 @@ on_both_backends!(
     a_customer_pays_an_invoice_from_the_phone_offline,
     payments_over_sync_are_checked_and_apply_once,
 );
-
-const SYNC: Duration = Duration::from_secs(20);
-
-async fn customer_phone(app: &TestApp, dir: &tempfile::TempDir) -> FieldopsCore {
-    let core = FieldopsCore::open(dir.path().join("customer.db")).unwrap();
-    core.auth()
-        .login(&app.url(""), "customer@example.com", "customer123")
-        .await
-        .unwrap();
-    core.sync().now(SYNC).await.unwrap();
-    core
-}
-
-/// Syncs until `done` holds, at most five rounds.
-async fn sync_until(core: &FieldopsCore, done: impl Fn(&FieldopsCore) -> bool) {
-    for _ in 0..5 {
-        core.sync().now(SYNC).await.unwrap();
-        if done(core) {
-            return;
-        }
-    }
-    panic!("the phone did not converge");
-}
 
 fn id_of(path: &str) -> DocId {
     path.rsplit('/').next().unwrap().parse().unwrap()
@@ -271,26 +247,6 @@ async fn a_customer_pays_an_invoice_from_the_phone_offline(backend: Backend) {
     app.stop().await;
 }
 
-fn command(seq: u64, body: CommandBody) -> Command {
-    Command {
-        id: CommandId::new(),
-        device_seq: seq,
-        issued_at_ms: jiff::Timestamp::now().as_millisecond(),
-        body,
-    }
-}
-
-async fn run(device: &mut Device, command: &Command) -> CommandResult {
-    device
-        .send(ClientMessage::Commands(vec![command.clone()]))
-        .await;
-    loop {
-        if let ServerMessage::CommandResults(mut results) = device.recv().await {
-            return results.remove(0);
-        }
-    }
-}
-
 fn reason(result: &CommandResult) -> Option<RejectReason> {
     match &result.outcome {
         CommandOutcome::Rejected { reason, .. } => Some(*reason),
@@ -370,21 +326,21 @@ async fn payments_over_sync_are_checked_and_apply_once(backend: Backend) {
         ),
     ];
     for (seq, (body, expected)) in (1..).zip(cases) {
-        let result = run(&mut device, &command(seq, body.clone())).await;
+        let result = device.run(&command(seq, body.clone())).await;
         assert_eq!(reason(&result), Some(expected), "{body:?}: {result:?}");
     }
     assert_eq!(payments(&app).await, 0, "refusals write nothing");
 
     // Accepted once; the replay answers the same and records nothing more.
     let good = command(10, pay(invoice_id, 250_000, Some(hash.clone())));
-    let first = run(&mut device, &good).await;
+    let first = device.run(&good).await;
     assert_eq!(
         first.outcome,
         CommandOutcome::Accepted {
             effects: vec![invoice_id]
         }
     );
-    assert_eq!(run(&mut device, &good).await, first);
+    assert_eq!(device.run(&good).await, first);
     assert_eq!(payments(&app).await, 1);
     // Its receipt never arrived: CS sees the payment and the hash it names,
     // and nobody reads bytes through it (see the console test).

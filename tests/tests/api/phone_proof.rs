@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
 use fieldops_sync::ids::DocId;
 use fieldops_tests::device::Device;
 use fieldops_tests::{Backend, Reply, TestApp, on_both_backends};
@@ -21,35 +19,6 @@ on_both_backends!(
     codes_are_short_lived_few_and_spent_once,
     cs_merge_a_duplicate_into_the_real_record,
 );
-
-/// The stand-in for `POST /{phone_number_id}/messages`: forwards every
-/// request body and answers like Meta.
-async fn cloud_api(
-    State(seen): State<mpsc::UnboundedSender<Value>>,
-    Json(body): Json<Value>,
-) -> Json<Value> {
-    let _ = seen.send(body);
-    Json(json!({ "messaging_product": "whatsapp", "messages": [{ "id": "wamid.code" }] }))
-}
-
-/// A server whose WhatsApp sender talks to a local Cloud API stand-in.
-async fn spawn(backend: Backend) -> Option<(TestApp, mpsc::UnboundedReceiver<Value>)> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = axum::Router::new()
-        .route("/v21.0/{id}/messages", axum::routing::post(cloud_api))
-        .with_state(tx);
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let app = TestApp::spawn_with(backend, |c| {
-        c.helpdesk_job_interval = Duration::from_millis(100);
-        c.whatsapp.api_base_url = format!("http://{addr}/v21.0");
-        c.whatsapp.phone_number_id = "1098765".into();
-        c.whatsapp.access_token = Some("cloud-token".into());
-    })
-    .await?;
-    Some((app, rx))
-}
 
 async fn register(app: &TestApp, body: Value) -> Reply {
     app.call(Method::POST, "/api/v1/auth/register", None, Some(body))
@@ -121,7 +90,7 @@ async fn victim(app: &TestApp, cs: &str, phone: &str) -> (String, String) {
 }
 
 async fn registering_with_someone_elses_phone_takes_nothing_of_theirs(backend: Backend) {
-    let Some((app, _sent)) = spawn(backend).await else {
+    let Some((app, _sent)) = fieldops_tests::whatsapp::spawn(backend).await else {
         return;
     };
     let cs = app.login_as("cs").await;
@@ -194,7 +163,7 @@ async fn registering_with_someone_elses_phone_takes_nothing_of_theirs(backend: B
 }
 
 async fn a_proved_phone_takes_over_its_customer_record(backend: Backend) {
-    let Some((app, mut sent)) = spawn(backend).await else {
+    let Some((app, mut sent)) = fieldops_tests::whatsapp::spawn(backend).await else {
         return;
     };
     let cs = app.login_as("cs").await;
@@ -235,7 +204,7 @@ async fn a_proved_phone_takes_over_its_customer_record(backend: Backend) {
 }
 
 async fn codes_are_short_lived_few_and_spent_once(backend: Backend) {
-    let Some((app, mut sent)) = spawn(backend).await else {
+    let Some((app, mut sent)) = fieldops_tests::whatsapp::spawn(backend).await else {
         return;
     };
     // Five wrong guesses kill a code: the right one then fails too.
@@ -303,7 +272,7 @@ async fn codes_are_short_lived_few_and_spent_once(backend: Backend) {
 }
 
 async fn cs_merge_a_duplicate_into_the_real_record(backend: Backend) {
-    let Some((app, _sent)) = spawn(backend).await else {
+    let Some((app, _sent)) = fieldops_tests::whatsapp::spawn(backend).await else {
         return;
     };
     let cs = app.login_as("cs").await;

@@ -8,12 +8,9 @@
 
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
 use fieldops_server::ratings;
 use fieldops_sync::commands::{Command, CommandBody, CommandOutcome, CommandResult, RejectReason};
 use fieldops_sync::ids::{CommandId, DocId};
-use fieldops_sync::protocol::{ClientMessage, ServerMessage};
 use fieldops_tests::device::Device;
 use fieldops_tests::fixtures::{customer_ids, demo_customer, done_visit, local_date, new_visit};
 use fieldops_tests::{Backend, TestApp, on_both_backends};
@@ -21,32 +18,6 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 on_both_backends!(a_done_visit_is_rated_once_through_its_whatsapp_link);
-
-async fn cloud_api(
-    State(seen): State<mpsc::UnboundedSender<Value>>,
-    Json(body): Json<Value>,
-) -> Json<Value> {
-    let _ = seen.send(body);
-    Json(json!({ "messaging_product": "whatsapp", "messages": [{ "id": "wamid.rating" }] }))
-}
-
-async fn spawn(backend: Backend) -> Option<(TestApp, mpsc::UnboundedReceiver<Value>)> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = axum::Router::new()
-        .route("/v21.0/{id}/messages", axum::routing::post(cloud_api))
-        .with_state(tx);
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let app = TestApp::spawn_with(backend, |c| {
-        c.helpdesk_job_interval = Duration::from_millis(100);
-        c.whatsapp.api_base_url = format!("http://{addr}/v21.0");
-        c.whatsapp.phone_number_id = "1098765".into();
-        c.whatsapp.access_token = Some("cloud-token".into());
-    })
-    .await?;
-    Some((app, rx))
-}
 
 /// The token in the next rating template sent to `to`.
 async fn rating_token(sent: &mut mpsc::UnboundedReceiver<Value>, to: &str) -> String {
@@ -131,19 +102,8 @@ async fn rate(app: &TestApp, token: &str, csrf: &str, cookie: &str, score: &str)
     (reply.status().as_u16(), reply.text().await.unwrap())
 }
 
-async fn answer(device: &mut Device, command: &Command) -> CommandResult {
-    device
-        .send(ClientMessage::Commands(vec![command.clone()]))
-        .await;
-    loop {
-        if let ServerMessage::CommandResults(mut results) = device.recv().await {
-            return results.remove(0);
-        }
-    }
-}
-
 async fn a_done_visit_is_rated_once_through_its_whatsapp_link(backend: Backend) {
-    let Some((app, mut sent)) = spawn(backend).await else {
+    let Some((app, mut sent)) = fieldops_tests::whatsapp::spawn(backend).await else {
         return;
     };
     let cs = app.login_as("cs").await;
@@ -248,7 +208,7 @@ async fn a_done_visit_is_rated_once_through_its_whatsapp_link(backend: Backend) 
     };
     // The token of another visit: refused like a guess.
     let wrong = command(1, visit.parse().unwrap(), &from_app);
-    let refused = answer(&mut device, &wrong).await;
+    let refused = device.run(&wrong).await;
     let reason = |r: &CommandResult| match &r.outcome {
         CommandOutcome::Rejected { reason, .. } => Some(*reason),
         CommandOutcome::Accepted { .. } => None,
@@ -259,15 +219,11 @@ async fn a_done_visit_is_rated_once_through_its_whatsapp_link(backend: Backend) 
         "{refused:?}"
     );
     let good = command(2, third_id, &from_app);
-    let first = answer(&mut device, &good).await;
+    let first = device.run(&good).await;
     assert!(first.is_accepted(), "{first:?}");
-    assert_eq!(
-        answer(&mut device, &good).await,
-        first,
-        "a replay applies once"
-    );
+    assert_eq!(device.run(&good).await, first, "a replay applies once");
     let again = command(3, third_id, &from_app);
-    let twice = answer(&mut device, &again).await;
+    let twice = device.run(&again).await;
     assert!(matches!(
         twice.outcome,
         CommandOutcome::Rejected {

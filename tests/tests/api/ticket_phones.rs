@@ -5,15 +5,14 @@
 //! customer closes the ticket with a sync command; replayed commands change
 //! nothing.
 
-use std::time::Duration;
-
-use fieldops_core::{CommandState, FieldopsCore};
-use fieldops_sync::commands::{Command, CommandBody, CommandOutcome, CommandResult, RejectReason};
+use fieldops_core::CommandState;
+use fieldops_sync::commands::{CommandBody, CommandOutcome, RejectReason};
 use fieldops_sync::docs::ticket::{Author, Ticket, TicketStatus};
 use fieldops_sync::docs::{DocumentSchema, StaffNotes};
-use fieldops_sync::ids::{CommandId, DocId, DocKind, MessageId};
-use fieldops_sync::protocol::{ClientMessage, ServerMessage};
-use fieldops_tests::device::Device;
+use fieldops_sync::ids::{DocId, DocKind, MessageId};
+use fieldops_sync::protocol::ServerMessage;
+use fieldops_tests::device::{Device, command};
+use fieldops_tests::phones::{customer_phone, sync_until};
 use fieldops_tests::{Backend, Reply, TestApp, on_both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -24,34 +23,11 @@ on_both_backends!(
     a_ticket_moved_to_another_department_leaves_the_old_ones_devices,
 );
 
-const SYNC: Duration = Duration::from_secs(20);
 const NOTE: &str = "Catatan internal: pelanggan pernah komplain soal tagihan";
 const REPLY: &str = "Teknisi kami datang besok pagi";
 
 async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> Reply {
     app.call(Method::PUT, path, Some(token), Some(body)).await
-}
-
-async fn customer_phone(app: &TestApp, dir: &tempfile::TempDir) -> FieldopsCore {
-    let core = FieldopsCore::open(dir.path().join("customer.db")).unwrap();
-    core.auth()
-        .login(&app.url(""), "customer@example.com", "customer123")
-        .await
-        .unwrap();
-    core.sync().now(SYNC).await.unwrap();
-    core
-}
-
-/// Syncs until `done` holds (a command's effect can arrive a frame after
-/// its answer), at most five rounds.
-async fn sync_until(core: &FieldopsCore, done: impl Fn(&FieldopsCore) -> bool) {
-    for _ in 0..5 {
-        core.sync().now(SYNC).await.unwrap();
-        if done(core) {
-            return;
-        }
-    }
-    panic!("the phone did not converge");
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -267,26 +243,6 @@ async fn a_customer_phone_opens_and_follows_a_ticket_offline(backend: Backend) {
     app.stop().await;
 }
 
-fn command(seq: u64, body: CommandBody) -> Command {
-    Command {
-        id: CommandId::new(),
-        device_seq: seq,
-        issued_at_ms: jiff::Timestamp::now().as_millisecond(),
-        body,
-    }
-}
-
-async fn run(device: &mut Device, command: &Command) -> CommandResult {
-    device
-        .send(ClientMessage::Commands(vec![command.clone()]))
-        .await;
-    loop {
-        if let ServerMessage::CommandResults(mut results) = device.recv().await {
-            return results.remove(0);
-        }
-    }
-}
-
 async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_one(app.server.state.db.pool())
@@ -310,7 +266,7 @@ async fn replayed_ticket_and_chat_commands_apply_once(backend: Backend) {
             category: "billing".into(),
         },
     );
-    let first = run(&mut device, &open).await;
+    let first = device.run(&open).await;
     assert_eq!(
         first.outcome,
         CommandOutcome::Accepted {
@@ -319,7 +275,7 @@ async fn replayed_ticket_and_chat_commands_apply_once(backend: Backend) {
     );
     let numbered = count(&app, "SELECT MAX(seq) FROM tickets").await;
     // The same command again (its answer was lost): the stored answer.
-    assert_eq!(run(&mut device, &open).await, first);
+    assert_eq!(device.run(&open).await, first);
     // Another command reusing the id: refused, nothing written.
     let again = command(
         2,
@@ -330,7 +286,7 @@ async fn replayed_ticket_and_chat_commands_apply_once(backend: Backend) {
             category: "billing".into(),
         },
     );
-    let refused = run(&mut device, &again).await;
+    let refused = device.run(&again).await;
     assert!(matches!(
         refused.outcome,
         CommandOutcome::Rejected {
@@ -354,7 +310,7 @@ async fn replayed_ticket_and_chat_commands_apply_once(backend: Backend) {
             category: "nonsense".into(),
         },
     );
-    let CommandOutcome::Rejected { reason, message } = run(&mut device, &bad).await.outcome else {
+    let CommandOutcome::Rejected { reason, message } = device.run(&bad).await.outcome else {
         panic!("an unknown category is refused");
     };
     assert_eq!(reason, RejectReason::Invalid);
@@ -375,9 +331,9 @@ async fn replayed_ticket_and_chat_commands_apply_once(backend: Backend) {
         )
     };
     let (a, b) = (say(4), say(5));
-    assert!(run(&mut device, &a).await.is_accepted());
-    assert!(run(&mut device, &b).await.is_accepted());
-    assert!(run(&mut device, &a).await.is_accepted());
+    assert!(device.run(&a).await.is_accepted());
+    assert!(device.run(&b).await.is_accepted());
+    assert!(device.run(&a).await.is_accepted());
     assert_eq!(
         count(
             &app,
@@ -393,10 +349,10 @@ async fn replayed_ticket_and_chat_commands_apply_once(backend: Backend) {
 
     // Closing twice: one status change in the audit trail.
     let close = command(6, CommandBody::CloseOwnTicket { ticket_id });
-    assert!(run(&mut device, &close).await.is_accepted());
-    assert!(run(&mut device, &close).await.is_accepted());
+    assert!(device.run(&close).await.is_accepted());
+    assert!(device.run(&close).await.is_accepted());
     let close_again = command(7, CommandBody::CloseOwnTicket { ticket_id });
-    assert!(run(&mut device, &close_again).await.is_accepted());
+    assert!(device.run(&close_again).await.is_accepted());
     let audit = format!(
         "SELECT COUNT(*) FROM audit_log WHERE entity_id = '{ticket_id}' \
          AND action = 'ticket.status_changed'"
@@ -426,11 +382,12 @@ async fn replayed_ticket_and_chat_commands_apply_once(backend: Backend) {
         .await;
     assert_eq!(theirs.status, 201, "{:?}", theirs.body);
     let foreign: DocId = theirs.body["id"].as_str().unwrap().parse().unwrap();
-    let refused = run(
-        &mut device,
-        &command(8, CommandBody::CloseOwnTicket { ticket_id: foreign }),
-    )
-    .await;
+    let refused = device
+        .run(&command(
+            8,
+            CommandBody::CloseOwnTicket { ticket_id: foreign },
+        ))
+        .await;
     assert!(matches!(
         refused.outcome,
         CommandOutcome::Rejected {
