@@ -10,7 +10,7 @@
   if (!url || !window.EventSource) {
     return;
   }
-  var areas = ["visit", "attendance", "extension", "ticket", "chat", "presence", "customer", "whatsapp", "invoice"];
+  var areas = ["visit", "attendance", "extension", "ticket", "chat", "presence", "customer", "whatsapp", "invoice", "rating", "alert"];
   var source = new EventSource(url);
   function fire(area) {
     if (window.htmx) {

@@ -36,6 +36,7 @@ pub struct FileConfig {
     pub ticket_categories: Option<Vec<String>>,
     pub ticket_default_department: Option<String>,
     pub helpdesk_job_interval_secs: Option<u64>,
+    pub kpi_rollup_interval_secs: Option<u64>,
     pub sla: Option<crate::helpdesk::sla::SlaSettings>,
     pub whatsapp: Option<WhatsappSettings>,
     pub attendance: Option<AttendanceConfig>,
@@ -127,6 +128,8 @@ pub struct Config {
     pub ticket_default_department: String,
     /// How often the help-desk job checks SLAs, assigns queued work and sends WhatsApp.
     pub helpdesk_job_interval: Duration,
+    /// How often the KPI rollup looks for finished days to write.
+    pub kpi_rollup_interval: Duration,
     pub sla: crate::helpdesk::sla::SlaSettings,
     pub whatsapp: WhatsappSettings,
     /// Where photo bytes are kept.
@@ -429,6 +432,7 @@ impl Default for Config {
                 .collect(),
             ticket_default_department: "Customer Service".to_owned(),
             helpdesk_job_interval: Duration::from_secs(15),
+            kpi_rollup_interval: Duration::from_secs(300),
             sla: Default::default(),
             whatsapp: WhatsappSettings::default(),
             attendance: AttendanceConfig::default(),
@@ -529,6 +533,9 @@ impl Config {
             helpdesk_job_interval: file
                 .helpdesk_job_interval_secs
                 .map_or(d.helpdesk_job_interval, Duration::from_secs),
+            kpi_rollup_interval: file
+                .kpi_rollup_interval_secs
+                .map_or(d.kpi_rollup_interval, Duration::from_secs),
             sla: file.sla.unwrap_or(d.sla),
             whatsapp: file.whatsapp.unwrap_or(d.whatsapp),
             blob_store,

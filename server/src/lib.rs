@@ -26,9 +26,11 @@
 //!   their checks, thumbnails, signed links and garbage collection.
 
 pub mod accounts;
+pub mod alerts;
 pub mod auth;
 pub mod config;
 pub mod console;
+pub mod csv;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -39,12 +41,14 @@ pub mod http;
 pub mod i18n;
 pub mod invoices;
 pub mod keyed_locks;
+pub mod kpi;
 pub mod metrics;
 pub mod photos;
 pub mod ratings;
 pub mod scope;
 pub mod seed;
 pub mod service;
+pub mod settings;
 pub mod storage;
 pub mod sync;
 pub mod visits;
@@ -107,11 +111,18 @@ pub struct Shared {
     /// Open WebSockets, counted per account and per unauthenticated address.
     pub sockets: http::sockets::SocketSlots,
     pub helpdesk: helpdesk::Helpdesk,
+    /// What admins changed while the server runs (SLA, round-robin, ratings).
+    pub settings: Arc<settings::Live>,
     /// Cancelled when the server stops; background tasks watch it.
     pub shutdown: CancellationToken,
 }
 
 impl AppState {
+    /// The business calendar in force (the SLA settings').
+    pub fn calendar(&self) -> Arc<helpdesk::sla::Calendar> {
+        Arc::clone(&self.settings.get().calendar)
+    }
+
     /// Connects to the database, applies migrations and loads the signing key.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url).await?;
@@ -140,7 +151,8 @@ impl AppState {
             db::secrets::get_or_create(&db, "console_cookie_hmac", auth::tokens::random_secret)
                 .await?;
         let console_key = console::session::ConsoleKey::new(console_key.as_bytes());
-        let helpdesk = helpdesk::Helpdesk::new(&config)?;
+        let helpdesk = helpdesk::Helpdesk::default();
+        let settings = Arc::new(settings::Live::load(&db, &config).await?);
         let shutdown = CancellationToken::new();
         let callers = Arc::new(auth::cache::CallerCache::new(config.caller_cache_ttl));
         let events = events::EventBus::start(
@@ -170,6 +182,7 @@ impl AppState {
             claim_gate,
             sockets,
             helpdesk,
+            settings,
             shutdown,
         })))
     }
@@ -202,6 +215,7 @@ pub async fn start(state: AppState) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     spawn_housekeeping(state.clone());
     helpdesk::spawn_jobs(state.clone());
+    kpi::rollup::spawn(state.clone());
     let app = http::router(state.clone());
     let stop = state.shutdown.clone();
     // Small frames (a live edit, a Feed, an event) must not wait for

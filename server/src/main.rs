@@ -129,7 +129,8 @@ async fn main() -> anyhow::Result<()> {
             anyhow::ensure!(demo, "say what to seed: --demo");
             let state = AppState::build(config).await?;
             let report = seed::demo(&state).await?;
-            tracing::info!(?report, "demo data loaded");
+            let history = seed::demo_history(&state).await?;
+            tracing::info!(?report, history, "demo data loaded");
             state.shutdown.cancel();
             Ok(())
         }
@@ -152,7 +153,12 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let state = AppState::build(config).await?;
     if demo {
         let report = seed::demo(&state).await?;
-        tracing::info!(?report, "demo data loaded (admin@example.com / admin123)");
+        let history = seed::demo_history(&state).await?;
+        tracing::info!(
+            ?report,
+            history,
+            "demo data loaded (admin@example.com / admin123)"
+        );
     }
     let server = fieldops_server::start(state).await?;
     tracing::info!("fieldops listening on http://{}", server.addr);

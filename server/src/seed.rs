@@ -431,3 +431,160 @@ async fn demo_visits(state: &AppState) -> anyhow::Result<usize> {
     }
     Ok(created)
 }
+
+/// Technicians' eight weeks of finished visits and their customers'
+/// ratings, so the KPI page has a history to show (`serve --demo` and
+/// `seed --demo` only: tests start from the demo without it). Made once,
+/// recognisably: every title starts with [`HISTORY_PREFIX`].
+pub async fn demo_history(state: &AppState) -> anyhow::Result<usize> {
+    let db = &state.db;
+    let pool = db.pool();
+    let (Some(admin), Some(cs)) = (
+        users::by_email(pool, DEMO_ACCOUNTS[0].0).await?,
+        users::by_email(pool, "cs@example.com").await?,
+    ) else {
+        return Ok(0);
+    };
+    let mut technicians = Vec::new();
+    for email in [
+        "tech1@example.com",
+        "tech2@example.com",
+        "tech3@example.com",
+    ] {
+        if let Some(t) = users::by_email(pool, email).await? {
+            technicians.push(t.id);
+        }
+    }
+    let field = departments::by_name(db, FIELD_SERVICE).await?.map(|d| d.id);
+    let offset = state.config.attendance.utc_offset_minutes;
+    let today = crate::kpi::formulas::day_of(crate::db::now_ms(), offset);
+    // Budi rates high, Dewi mixed, Eko has only three ratings (greyed).
+    let scores: [&[i64]; 3] = [
+        &[5, 5, 4, 5, 4, 5, 5, 4, 3, 5],
+        &[4, 3, 5, 2, 4, 4, 3, 5],
+        &[5, 4, 5],
+    ];
+    let mut made = 0;
+    for (t, technician) in technicians.iter().enumerate() {
+        for (i, score) in scores[t % scores.len()].iter().enumerate() {
+            let title = format!("{HISTORY_PREFIX} {} #{}", t + 1, i + 1);
+            let mut work = Work::begin(state).await?;
+            let tx = work.tx();
+            let Some(customer) = customers::by_phone(tx, CUSTOMERS[i % CUSTOMERS.len()].1).await?
+            else {
+                continue;
+            };
+            if visits::find_by_title(&mut **tx, &customer.id, &title)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            // Spread over the last eight weeks, the newest two days ago.
+            let i_days = i64::try_from(i).unwrap_or(0);
+            let day = today - 2 - (i_days * 5 + i64::try_from(t).unwrap_or(0) * 2) % 56;
+            let date = crate::kpi::formulas::date_of(day).to_string();
+            let fields = visits::VisitFields {
+                customer_id: customer.id.clone(),
+                ticket_id: None,
+                department_id: field.clone(),
+                title,
+                description: "Kunjungan contoh dari riwayat.".to_owned(),
+                site_address: format!("{}, {}", customer.address, customer.city),
+                site_lat: customer.lat.unwrap_or_default(),
+                site_lon: customer.lon.unwrap_or_default(),
+                start_day: day,
+                scheduled_start: date,
+                planned_days: 1,
+                technician_quota: 1,
+            };
+            let visit = visits::insert(tx, &fields, &admin.id).await?;
+            let assignment = crate::db::assignments::insert(tx, &visit, technician).await?;
+            visits::transition(tx, &visit, &[VisitStatus::Open], VisitStatus::InProgress).await?;
+            visits::transition(tx, &visit, &[VisitStatus::InProgress], VisitStatus::Done).await?;
+            // Done at 15.00 on the day; asked to rate then, rated that evening.
+            let done_at = crate::kpi::formulas::day_start(day, offset) + 15 * 3_600_000;
+            let request = crate::db::ratings::insert_request(
+                tx,
+                &visit,
+                &customer.id,
+                &hex::encode(rand::random::<[u8; 32]>()),
+                Some(&cs.id),
+                std::slice::from_ref(technician),
+                done_at + i64::try_from(state.config.rating_link_ttl.as_millis()).unwrap_or(0),
+            )
+            .await?;
+            let backdate = [
+                "UPDATE visits SET completed_at = $2, created_at = $2 - 86400000, updated_at = $2 WHERE id = $1",
+                "UPDATE assignments SET state = 'completed', claimed_at = $2 - 86400000 WHERE visit_id = $1",
+                "UPDATE rating_requests SET created_at = $2 WHERE visit_id = $1",
+            ];
+            for sql in backdate {
+                sqlx::query(sql)
+                    .bind(&visit)
+                    .bind(done_at)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            // On site at 08.10 — or 09.05, late, every fifth visit.
+            let start = crate::kpi::formulas::day_start(day, offset);
+            let minute = if i % 5 == 4 { 9 * 60 + 5 } else { 8 * 60 + 10 };
+            let arrived = start + minute * 60_000;
+            let (lat, lon) = (
+                customer.lat.unwrap_or_default(),
+                customer.lon.unwrap_or_default(),
+            );
+            for (direction, at) in [("in", arrived), ("out", done_at)] {
+                crate::db::attendance::insert(
+                    tx,
+                    &crate::db::attendance::NewAttendance {
+                        visit_id: &visit,
+                        assignment_id: &assignment,
+                        technician_id: technician,
+                        direction,
+                        device_time: at,
+                        received_at: at,
+                        lat,
+                        lon,
+                        accuracy_m: 8.0,
+                        distance_m: 12.0,
+                        within_geofence: true,
+                        fence_radius_m: 200.0,
+                        clock_skew_ms: None,
+                    },
+                )
+                .await?;
+            }
+            // Every fourth customer never answered (the response rate).
+            if let Some(request) = request.filter(|_| i % 4 != 3) {
+                let comment = COMMENTS[i % COMMENTS.len()];
+                crate::db::ratings::insert_rating(tx, &request, *score, comment, "link").await?;
+                let rated_at = done_at + 5 * 3_600_000;
+                for sql in [
+                    "UPDATE ratings SET created_at = $2 WHERE visit_id = $1",
+                    "UPDATE rating_requests SET used_at = $2 WHERE visit_id = $1",
+                ] {
+                    sqlx::query(sql)
+                        .bind(&visit)
+                        .bind(rated_at)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+            work.commit(Effects::none()).await?;
+            made += 1;
+        }
+    }
+    Ok(made)
+}
+
+const COMMENTS: &[&str] = &[
+    "Teknisi ramah dan cepat.",
+    "",
+    "Rapi, terima kasih.",
+    "Datang agak terlambat.",
+    "",
+];
+
+/// How the history's visits are named.
+pub const HISTORY_PREFIX: &str = "Riwayat: servis berkala";

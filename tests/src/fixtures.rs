@@ -87,7 +87,15 @@ pub async fn done_visit(
     title: &str,
 ) -> String {
     let visit = new_visit(app, cs, customer, title, &local_date(0), 1, 1).await;
-    let path = format!("/api/v1/visits/{}", visit["id"].as_str().unwrap());
+    let id = visit["id"].as_str().unwrap().to_owned();
+    finish_visit(app, tech, &id).await;
+    id
+}
+
+/// The technician `tech` claims visit `id`, checks in and out at its site
+/// and marks it done.
+pub async fn finish_visit(app: &TestApp, tech: &str, id: &str) {
+    let path = format!("/api/v1/visits/{id}");
     let on_site = || {
         json!({ "device_time": jiff::Timestamp::now().to_string(),
                 "lat": -6.2251, "lon": 106.8097, "accuracy_m": 5.0 })
@@ -106,7 +114,6 @@ pub async fn done_visit(
             reply.body
         );
     }
-    visit["id"].as_str().unwrap().to_owned()
 }
 
 /// Two invoice lines: 2.5 × Rp150.000 of labour and an Rp350.000 part

@@ -17,6 +17,7 @@ pub mod phones;
 pub mod photos;
 pub mod process;
 pub mod proxy;
+pub mod ratings;
 pub mod raw_socket;
 pub mod whatsapp;
 

@@ -159,7 +159,7 @@ pub async fn issue(
         ],
     });
     let readable = format!("Kode verifikasi fieldops: {code}");
-    whatsapp::enqueue_template(tx, phone, &readable, &message, true).await?;
+    whatsapp::enqueue_template(tx, phone, &readable, &message, true, 0).await?;
     Ok(CodeSent {
         id,
         expires_in: CODE_TTL,

@@ -161,6 +161,16 @@ pub enum Action<'a> {
     WriteOffInvoices,
     /// Void an invoice the customer does not have yet.
     VoidInvoices,
+    /// Every KPI row: management (seed 003's *dashboard manajemen*).
+    ViewAllKpi,
+    /// One's own KPI rows (and, for a department lead, the department's).
+    ViewOwnKpi,
+    /// The real-time counts: queue, agents online, technicians on site.
+    ViewLiveMetrics,
+    /// See and dismiss what needs an admin (a rating template Meta rejected).
+    ManageAlerts,
+    /// Change the SLA calendar and targets, round-robin, rating requests.
+    ManageSettings,
 }
 
 /// Which visits an actor's lists contain.
@@ -307,6 +317,9 @@ impl Actor {
             Action::DraftInvoices | Action::CheckPayments => matches!(role, Admin | Cs),
             Action::ApproveInvoices | Action::WriteOffInvoices => matches!(role, Admin | Sales),
             Action::VoidInvoices => role == Admin,
+            Action::ViewAllKpi | Action::ManageAlerts | Action::ManageSettings => role == Admin,
+            Action::ViewOwnKpi => role.is_staff(),
+            Action::ViewLiveMetrics => matches!(role, Admin | Cs | Sales),
         }
     }
 

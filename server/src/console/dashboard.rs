@@ -12,6 +12,7 @@ use crate::auth::Action;
 use crate::db::visits::{self as visit_db, VisitStatus};
 use crate::db::{extensions as ext_db, invoices as invoice_db, now_ms, ticket_queries, users};
 use crate::domain::Presence;
+use crate::i18n::Arg;
 use crate::visits::attendance;
 use fieldops_sync::billing::InvoiceStatus;
 
@@ -30,6 +31,10 @@ struct DashboardPage {
     /// What waits in the invoice flow for this person: (label, count, link).
     invoices: Vec<(String, i64, String)>,
     agents: Vec<(String, usize)>,
+    /// Technicians on site now, visits open in the pool.
+    field_now: Option<(i64, i64)>,
+    /// What needs an admin: (id, text).
+    alerts: Vec<(String, String)>,
 }
 
 pub(super) async fn dashboard(State(state): State<AppState>, console: Console) -> PageResult {
@@ -144,6 +149,29 @@ pub(super) async fn dashboard(State(state): State<AppState>, console: Console) -
             (lang.text(&format!("presence-{}", p.as_str())), n)
         })
         .collect();
+    let field_now = crate::kpi::live(&state, actor)
+        .await
+        .ok()
+        .map(|l| (l.technicians_on_site, l.visits_in_pool));
+    let alerts = if actor.allows(Action::ManageAlerts) {
+        crate::alerts::open(&state, actor)
+            .await
+            .map_err(|e| internal(lang, &e))?
+            .into_iter()
+            .map(|a| {
+                let text = lang.text_with(
+                    &format!("alert-{}", a.kind),
+                    &[
+                        ("subject", Arg::Text(&a.subject)),
+                        ("detail", Arg::Text(&a.detail)),
+                    ],
+                );
+                (a.id, text)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let chrome = Chrome::new(&console, presence(&state, &console).await, "/");
     Ok(page(
         StatusCode::OK,
@@ -157,6 +185,36 @@ pub(super) async fn dashboard(State(state): State<AppState>, console: Console) -
             pending_extensions,
             invoices,
             agents,
+            field_now,
+            alerts,
         },
     ))
+}
+
+/// `POST /alerts/{id}/dismiss`: an admin has seen to an alert.
+pub(super) async fn dismiss_alert(
+    State(state): State<AppState>,
+    console: Console,
+    axum::extract::Path(id): axum::extract::Path<uuid::Uuid>,
+) -> PageResult {
+    let lang = console.lang;
+    let outcome = async {
+        let mut work = crate::work::Work::begin(&state).await?;
+        let applied = crate::alerts::dismiss(work.tx(), &console.actor, &id.to_string()).await?;
+        work.commit(crate::work::Effects::told(applied.notices))
+            .await?;
+        Ok::<_, crate::service::ServiceError>(())
+    };
+    match outcome.await {
+        // Already dismissed (in another tab): the dashboard says what is left.
+        Err(crate::service::ServiceError::Rejected(r))
+            if r.reason == fieldops_sync::commands::RejectReason::Forbidden =>
+        {
+            Err(super::common::forbidden(lang))
+        }
+        Ok(()) | Err(crate::service::ServiceError::Rejected(_)) => {
+            Ok(super::common::see_other("/"))
+        }
+        Err(e) => Err(internal(lang, &e)),
+    }
 }

@@ -21,10 +21,12 @@ mod dashboard;
 mod dispatch;
 mod field;
 mod invoices;
+mod kpi;
 mod live;
 mod rating;
 pub mod render;
 pub mod session;
+mod settings;
 mod sign_in;
 mod tickets;
 mod users;
@@ -84,6 +86,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/invoices/{id}", get(invoices::show))
         .route("/invoices/{id}/lines", post(invoices::edit))
         .route("/invoices/{id}/{action}", post(invoices::act))
+        .route("/alerts/{id}/dismiss", post(dashboard::dismiss_alert))
+        .route("/kpi", get(kpi::page_))
+        .route("/settings", get(settings::show))
+        .route("/settings/{group}", post(settings::update))
+        .route("/kpi.csv", get(kpi::board_csv))
+        .route("/kpi/series.csv", get(kpi::series_csv))
         .route("/events", get(live::events))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::from_fn_with_state(

@@ -39,7 +39,7 @@ impl Chrome {
     pub fn new(console: &Console, presence: Presence, current: &'static str) -> Self {
         let lang = console.lang;
         let actor = &console.actor;
-        let pages: [(&'static str, &str, bool); 9] = [
+        let pages: [(&'static str, &str, bool); 11] = [
             ("/", "nav-dashboard", true),
             ("/tickets", "nav-tickets", actor.allows(Action::ListTickets)),
             ("/chat", "nav-chat", actor.allows(Action::ListConversations)),
@@ -68,6 +68,12 @@ impl Chrome {
                 "/invoices",
                 "nav-invoices",
                 actor.role.is_staff() && actor.allows(Action::ListInvoices),
+            ),
+            ("/kpi", "nav-kpi", actor.allows(Action::ViewOwnKpi)),
+            (
+                "/settings",
+                "nav-settings",
+                actor.allows(Action::ManageSettings),
             ),
         ];
         let nav: Vec<NavItem> = pages

@@ -117,7 +117,13 @@ pub struct ExpectedRow {
     pub returned: i64,
 }
 
-pub async fn expected_on(ex: impl AnyExecutor<'_>, day: i64) -> sqlx::Result<Vec<ExpectedRow>> {
+/// Technicians expected on `day`: holding (or returned from) a visit
+/// planned over it that was not done before `day_start_ms`.
+pub async fn expected_on(
+    ex: impl AnyExecutor<'_>,
+    day: i64,
+    day_start_ms: i64,
+) -> sqlx::Result<Vec<ExpectedRow>> {
     sqlx::query_as(
         "SELECT v.id AS visit_id, a.id AS assignment_id, a.technician_id, \
                 u.name AS technician_name, v.title, v.site_address, v.status AS visit_status, \
@@ -125,10 +131,12 @@ pub async fn expected_on(ex: impl AnyExecutor<'_>, day: i64) -> sqlx::Result<Vec
          FROM assignments a JOIN visits v ON v.id = a.visit_id JOIN users u ON u.id = a.technician_id \
          WHERE (a.state <> 'released' OR a.release_kind = 'returned') AND v.status <> $2 \
            AND v.start_day <= $1 AND v.start_day + v.planned_days - 1 >= $1 \
+           AND (v.completed_at IS NULL OR v.completed_at >= $3) \
          ORDER BY v.id, a.claimed_at",
     )
     .bind(day)
     .bind(super::visits::VisitStatus::Cancelled.as_str())
+    .bind(day_start_ms)
     .fetch_all(ex)
     .await
 }

@@ -37,6 +37,7 @@
 //! connection meanwhile, and in one pool a burst of them starved the reads
 //! that answer everyone else — the claim gate's among them.
 
+pub mod alerts;
 pub mod assignments;
 pub mod attendance;
 pub mod audit;
@@ -48,12 +49,14 @@ pub mod event_log;
 pub mod extensions;
 pub mod idempotency;
 pub mod invoices;
+pub mod kpi;
 pub mod login_failures;
 pub mod phone_codes;
 pub mod ratings;
 pub mod rotation;
 pub mod secrets;
 pub mod sessions;
+pub mod settings;
 pub mod sync_store;
 pub mod ticket_queries;
 pub mod tickets;

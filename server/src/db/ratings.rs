@@ -127,6 +127,54 @@ pub async fn set_message(tx: &mut Tx, request_id: &str, outbox_id: &str) -> sqlx
     Ok(())
 }
 
+/// The request a WhatsApp message (outbox id) carried.
+pub async fn request_of_message(
+    ex: impl AnyExecutor<'_>,
+    outbox_id: &str,
+) -> sqlx::Result<Option<RequestRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REQUEST_COLUMNS} FROM rating_requests WHERE whatsapp_id = $1"
+    )))
+    .bind(outbox_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Where a visit's rating request stands, with its WhatsApp message.
+#[derive(Debug, Clone, FromRow)]
+pub struct RequestState {
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    /// The queue's state: pending, sending, sent, failed.
+    pub message_status: Option<String>,
+    pub message_error: Option<String>,
+    /// Meta's last word: sent, delivered, read, failed.
+    pub delivery_status: Option<String>,
+    pub delivery_at: Option<i64>,
+    pub delivery_error: Option<String>,
+    pub score: Option<i64>,
+    pub comment: Option<String>,
+    pub via: Option<String>,
+    pub rated_at: Option<i64>,
+}
+
+pub async fn state_of_visit(
+    ex: impl AnyExecutor<'_>,
+    visit_id: &str,
+) -> sqlx::Result<Option<RequestState>> {
+    sqlx::query_as(
+        "SELECT q.created_at, q.expires_at, q.used_at, o.status AS message_status, \
+                o.last_error AS message_error, o.delivery_status, o.delivery_at, o.delivery_error, \
+                r.score, r.comment, r.via, r.created_at AS rated_at \
+         FROM rating_requests q LEFT JOIN whatsapp_outbox o ON o.id = q.whatsapp_id \
+         LEFT JOIN ratings r ON r.request_id = q.id WHERE q.visit_id = $1",
+    )
+    .bind(visit_id)
+    .fetch_optional(ex)
+    .await
+}
+
 /// The first names of the technicians a request is attributed to.
 pub async fn technician_names(
     ex: impl AnyExecutor<'_>,
@@ -177,42 +225,57 @@ pub async fn rating_of_request(
     .await
 }
 
-/// CSAT inputs for one technician: (ratings, ratings of 4 or 5, sum of
-/// scores) over ratings made in `[from, until)`.
-pub async fn technician_scores(
-    ex: impl AnyExecutor<'_>,
-    technician_id: &str,
-    from: i64,
-    until: i64,
-) -> sqlx::Result<(i64, i64, i64)> {
-    sqlx::query_as(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN r.score >= 4 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(r.score), 0) AS BIGINT) \
-         FROM ratings r JOIN rating_request_technicians t ON t.request_id = r.request_id \
-         WHERE t.technician_id = $1 AND r.created_at >= $2 AND r.created_at < $3",
-    )
-    .bind(technician_id)
-    .bind(from)
-    .bind(until)
-    .fetch_one(ex)
-    .await
+/// One rating as the export lists it.
+#[derive(Debug, Clone, FromRow)]
+pub struct ExportRow {
+    pub created_at: i64,
+    pub visit_id: String,
+    pub visit_title: String,
+    pub customer_name: String,
+    pub score: i64,
+    pub comment: String,
+    pub via: String,
+    pub technicians: Option<String>,
+    pub cs_agent: Option<String>,
 }
 
-/// Rating requests attributed to one technician, made in `[from, until)`.
-pub async fn technician_requests(
-    ex: impl AnyExecutor<'_>,
-    technician_id: &str,
+/// Every rating given in `[from, until)`, oldest first, as a stream read
+/// from a database cursor: the export never holds them all.
+pub fn export(
+    pool: sqlx::AnyPool,
+    backend: super::Backend,
     from: i64,
     until: i64,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM rating_requests q \
-         JOIN rating_request_technicians t ON t.request_id = q.id \
-         WHERE t.technician_id = $1 AND q.created_at >= $2 AND q.created_at < $3",
-    )
-    .bind(technician_id)
-    .bind(from)
-    .bind(until)
-    .fetch_one(ex)
-    .await
+) -> tokio::sync::mpsc::Receiver<sqlx::Result<ExportRow>> {
+    use futures_util::StreamExt as _;
+    let names = match backend {
+        super::Backend::Sqlite => "group_concat(u.name, ', ')",
+        super::Backend::Postgres => "string_agg(u.name, ', ')",
+    };
+    let sql = format!(
+        "SELECT r.created_at, r.visit_id, v.title AS visit_title, c.name AS customer_name, \
+                r.score, r.comment, r.via, \
+                (SELECT {names} FROM rating_request_technicians t JOIN users u ON u.id = t.technician_id \
+                 WHERE t.request_id = r.request_id) AS technicians, \
+                a.name AS cs_agent \
+         FROM ratings r JOIN rating_requests q ON q.id = r.request_id \
+         JOIN visits v ON v.id = r.visit_id JOIN customers c ON c.id = q.customer_id \
+         LEFT JOIN users a ON a.id = q.cs_agent_id \
+         WHERE r.created_at >= $1 AND r.created_at < $2 ORDER BY r.created_at, r.id"
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut rows = sqlx::query_as::<_, ExportRow>(sqlx::AssertSqlSafe(sql))
+            .bind(from)
+            .bind(until)
+            .fetch(&pool);
+        while let Some(row) = rows.next().await {
+            let failed = row.is_err();
+            // The reader hung up: stop reading.
+            if tx.send(row).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    rx
 }

@@ -175,7 +175,9 @@ pub async fn set_status(
     let done = sqlx::query(
         "UPDATE tickets SET status = $3, updated_at = $4, \
            resolved_at = CASE WHEN $3 = 'resolved' THEN $4 WHEN $3 IN ('open', 'in_progress') THEN NULL ELSE resolved_at END, \
-           closed_at = CASE WHEN $3 = 'closed' THEN $4 ELSE NULL END \
+           closed_at = CASE WHEN $3 = 'closed' THEN $4 ELSE NULL END, \
+           reopened_at = CASE WHEN $2 IN ('resolved', 'closed') AND $3 IN ('open', 'in_progress') \
+                              THEN $4 ELSE reopened_at END \
          WHERE id = $1 AND status = $2",
     )
     .bind(id)

@@ -57,25 +57,28 @@ pub async fn enqueue(tx: &mut Tx, to_phone: &str, body: &str) -> sqlx::Result<St
 /// 24-hour customer-service window): `template` is its JSON (name,
 /// language, parameters), `body` a readable rendition for people. When
 /// `secret`, both are blanked once the message is sent or given up.
+/// Queues a template message, sent from `not_before` (Unix ms) on.
 pub async fn enqueue_template(
     tx: &mut Tx,
     to_phone: &str,
     body: &str,
     template: &serde_json::Value,
     secret: bool,
+    not_before: i64,
 ) -> sqlx::Result<String> {
     let id = new_id();
     let now = now_ms();
     sqlx::query(
         "INSERT INTO whatsapp_outbox (id, to_phone, body, template, secret, status, attempts, \
                                       next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)",
     )
     .bind(&id)
     .bind(to_phone)
     .bind(body)
     .bind(template.to_string())
     .bind(i64::from(secret))
+    .bind(not_before.max(now))
     .bind(now)
     .execute(&mut **tx)
     .await?;
@@ -166,4 +169,40 @@ pub async fn outbox(db: &Db) -> sqlx::Result<Vec<OutboxRow>> {
     )))
     .fetch_all(db.pool())
     .await
+}
+
+/// A sent message, as its delivery statuses find it.
+#[derive(Debug, Clone, FromRow)]
+pub struct Delivery {
+    pub id: String,
+    pub delivery_status: Option<String>,
+}
+
+/// The message the Cloud API knows as `provider_id`.
+pub async fn by_provider_id(tx: &mut Tx, provider_id: &str) -> sqlx::Result<Option<Delivery>> {
+    sqlx::query_as("SELECT id, delivery_status FROM whatsapp_outbox WHERE provider_id = $1")
+        .bind(provider_id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+/// Records what Meta said about a sent message.
+pub async fn set_delivery(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    at: i64,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE whatsapp_outbox SET delivery_status = $2, delivery_at = $3, \
+                delivery_error = COALESCE($4, delivery_error) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(at)
+    .bind(error)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! Round-robin auto-assignment of unassigned tickets.
+//! Round-robin auto-assignment of unassigned tickets (and chats), each
+//! switched on or off by admins in the settings (`crate::settings`).
 //!
 //! Eligible agents: active `cs` or `admin` accounts that are members of the
 //! ticket's department, whose presence is `available`, and who are within
@@ -45,7 +46,7 @@ async fn candidates(tx: &mut Tx, minute: i64) -> sqlx::Result<Vec<Candidate>> {
 
 /// The current minute of the day in the calendar's time zone.
 fn minute_of_day(state: &AppState) -> i64 {
-    let now = Timestamp::now().to_zoned(state.helpdesk.calendar.time_zone().clone());
+    let now = Timestamp::now().to_zoned(state.calendar().time_zone().clone());
     i64::from(now.hour()) * 60 + i64::from(now.minute())
 }
 
@@ -82,6 +83,10 @@ pub async fn assign_queued(tx: &mut Tx, state: &AppState) -> anyhow::Result<Effe
 /// Assigns the most urgent, oldest queued ticket that has an eligible agent,
 /// in `tx`; `None` (and nothing written) when there is none.
 async fn assign_next(tx: &mut Tx, state: &AppState) -> anyhow::Result<Option<Effects>> {
+    // Switched off in the settings: queued tickets wait for CS.
+    if !state.settings.get().settings.assignment.tickets_round_robin {
+        return Ok(None);
+    }
     let now = now_ms();
     let agents = candidates(tx, minute_of_day(state)).await?;
     if agents.is_empty() {
@@ -202,6 +207,10 @@ pub async fn pick_for_chat(
     tx: &mut Tx,
     department_id: Option<&str>,
 ) -> sqlx::Result<Option<String>> {
+    // Switched off in the settings: new chats wait in the inbox.
+    if !state.settings.get().settings.assignment.chats_round_robin {
+        return Ok(None);
+    }
     let agents = candidates(tx, minute_of_day(state)).await?;
     let Some(agent) = agents
         .iter()

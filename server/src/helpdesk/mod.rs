@@ -31,20 +31,18 @@ use sla::{Calendar, ClockInput, Deadlines};
 /// Help-desk state shared by handlers and jobs. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Helpdesk {
-    pub calendar: Arc<Calendar>,
     /// Wakes the job early (new outbound message, agent became available).
     pub wake: Arc<Notify>,
     /// For the WhatsApp Cloud API.
     pub http: reqwest::Client,
 }
 
-impl Helpdesk {
-    pub fn new(config: &crate::Config) -> anyhow::Result<Self> {
-        Ok(Self {
-            calendar: Arc::new(Calendar::new(&config.sla)?),
+impl Default for Helpdesk {
+    fn default() -> Self {
+        Self {
             wake: Arc::new(Notify::new()),
             http: whatsapp::client(),
-        })
+        }
     }
 }
 
@@ -103,6 +101,10 @@ pub fn spawn_jobs(state: AppState) {
 
 /// One pass of every job; errors are logged and retried on the next pass.
 pub async fn run_jobs_once(state: &AppState) {
+    // Settings another instance saved take effect here now.
+    if let Err(e) = state.settings.refresh(&state.db).await {
+        tracing::warn!(error = ?e, "reloading settings");
+    }
     if let Err(e) = escalation::check_breaches(state, crate::db::now_ms()).await {
         tracing::warn!(error = ?e, "checking SLA breaches");
     }

@@ -61,8 +61,9 @@ impl Targets {
     }
 }
 
-/// The SLA settings as configured (TOML table `[sla]`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// The SLA settings (TOML table `[sla]` gives the defaults; admins change
+/// them in `crate::settings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SlaSettings {
     /// IANA time zone of the business calendar.

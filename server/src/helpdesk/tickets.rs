@@ -110,7 +110,7 @@ pub async fn update(
         }
         None => {}
     }
-    let row = crate::helpdesk::refresh_deadlines(tx, &state.helpdesk.calendar, &t.id).await?;
+    let row = crate::helpdesk::refresh_deadlines(tx, &state.calendar(), &t.id).await?;
     audit::record(
         tx,
         Some(&actor.user_id),
@@ -349,7 +349,7 @@ pub async fn create(
         ));
     }
     let row = tickets::create(tx, new).await?;
-    let row = super::refresh_deadlines(tx, &state.helpdesk.calendar, &row.id).await?;
+    let row = super::refresh_deadlines(tx, &state.calendar(), &row.id).await?;
     audit::record(
         tx,
         Some(&actor.user_id),
@@ -428,7 +428,7 @@ pub async fn set_status(
         }
         TicketStatus::Closed => {}
     }
-    let row = super::refresh_deadlines(tx, &state.helpdesk.calendar, &t.id).await?;
+    let row = super::refresh_deadlines(tx, &state.calendar(), &t.id).await?;
     audit::record(
         tx,
         Some(&actor.user_id),
@@ -484,7 +484,7 @@ pub async fn post_message(
     };
     let m = tickets::add_message(tx, &t.id, Some(&actor.user_id), kind, &body, internal).await?;
     if kind == "customer" && tickets::end_wait(tx, &t.id, m.created_at).await? {
-        super::refresh_deadlines(tx, &state.helpdesk.calendar, &t.id).await?;
+        super::refresh_deadlines(tx, &state.calendar(), &t.id).await?;
     }
     audit::record(
         tx,

@@ -1,5 +1,6 @@
 //! The HTTP API under `/api/v1`, its OpenAPI document and the ops endpoints.
 
+pub mod alerts;
 pub mod auth;
 pub mod blobs;
 pub mod body_limit;
@@ -11,9 +12,12 @@ pub mod field;
 pub mod health;
 pub mod idempotency;
 pub mod invoices;
+pub mod kpi;
 pub mod live;
 pub mod me;
 mod openapi;
+pub mod ratings;
+pub mod settings;
 pub mod shifts;
 pub mod sockets;
 pub mod sync;
@@ -107,6 +111,19 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(blobs::download))
         .routes(routes!(tickets::list, tickets::create))
         .routes(routes!(ticket_stats::stats))
+        .routes(routes!(kpi::board))
+        .routes(routes!(kpi::board_csv))
+        .routes(routes!(kpi::series))
+        .routes(routes!(kpi::series_csv))
+        .routes(routes!(kpi::live))
+        .routes(routes!(ratings::ratings_csv))
+        .routes(routes!(ratings::visit_rating))
+        .routes(routes!(alerts::list))
+        .routes(routes!(settings::get))
+        .routes(routes!(settings::put_sla))
+        .routes(routes!(settings::put_assignment))
+        .routes(routes!(settings::put_ratings))
+        .routes(routes!(alerts::dismiss))
         .routes(routes!(tickets::get, tickets::update))
         .routes(routes!(tickets::set_status))
         .routes(routes!(tickets::assign))

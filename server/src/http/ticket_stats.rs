@@ -35,7 +35,7 @@ pub async fn stats(
     Query(p): Query<StatsParams>,
 ) -> ApiResult<Json<TicketPeriodStats>> {
     actor.authorize(Action::TicketStats)?;
-    let tz = state.helpdesk.calendar.time_zone().clone();
+    let tz = state.calendar().time_zone().clone();
     let today = jiff::Timestamp::now().to_zoned(tz).date().to_string();
     let to_day = p.to.unwrap_or(today);
     let (_, to) = day_range(&state, "to", &to_day)?;

@@ -99,7 +99,7 @@ pub(super) fn day_range(state: &AppState, field: &str, value: &str) -> ApiResult
     let date = value
         .parse::<jiff::civil::Date>()
         .map_err(|_| ApiError::field(field, "must be a date, YYYY-MM-DD"))?;
-    let tz = state.helpdesk.calendar.time_zone().clone();
+    let tz = state.calendar().time_zone().clone();
     let start = |d: jiff::civil::Date| {
         d.to_zoned(tz.clone())
             .map(|z| z.timestamp().as_millisecond())
@@ -118,7 +118,7 @@ async fn load(state: &AppState, id: &Uuid) -> ApiResult<TicketRow> {
 }
 
 fn view(state: &AppState, t: TicketRow, pauses: &[(i64, i64)]) -> TicketView {
-    let d = helpdesk::deadlines_of(&state.helpdesk.calendar, &t, pauses);
+    let d = helpdesk::deadlines_of(&state.calendar(), &t, pauses);
     TicketView::new(t, Some(&d))
 }
 

@@ -7,8 +7,11 @@
 //! message id; Meta redelivers), a registration text creates or updates the
 //! sender's customer record, any other text from a known customer goes into
 //! their chat conversation, a stranger gets the registration format.
-//! Anything else (statuses, media, unknown shapes) is acknowledged and
-//! logged, so Meta does not retry it.
+//! Delivery statuses (`sent`, `delivered`, `read`, `failed`) are recorded
+//! on the message they are about, and template reviews (rejected, paused,
+//! re-categorised) open alerts for admins (`helpdesk::whatsapp::status`).
+//! Anything else (media, unknown shapes) is acknowledged and logged, so
+//! Meta does not retry it.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -23,6 +26,7 @@ use crate::AppState;
 use crate::domain;
 use crate::error::{ApiError, ApiResult};
 use crate::helpdesk::whatsapp::inbound;
+use crate::helpdesk::whatsapp::status::{self, Delivery, StatusUpdate, TemplateUpdate};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -94,6 +98,9 @@ struct Entry {
 
 #[derive(Debug, Deserialize)]
 struct Change {
+    /// `messages`, `message_template_status_update`, `template_category_update`.
+    #[serde(default)]
+    field: String,
     #[serde(default)]
     value: ChangeValue,
 }
@@ -102,6 +109,42 @@ struct Change {
 struct ChangeValue {
     #[serde(default)]
     messages: Vec<InboundMessage>,
+    #[serde(default)]
+    statuses: Vec<StatusValue>,
+    // Template reviews.
+    event: Option<String>,
+    message_template_name: Option<String>,
+    message_template_language: Option<String>,
+    reason: Option<String>,
+    previous_category: Option<String>,
+    new_category: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusValue {
+    id: String,
+    status: String,
+    /// Unix seconds, as a string.
+    #[serde(default)]
+    timestamp: String,
+    #[serde(default)]
+    errors: Vec<StatusError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusError {
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    error_data: Option<ErrorData>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorData {
+    #[serde(default)]
+    details: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,16 +185,71 @@ pub async fn receive(
     }
     let payload: Payload = serde_json::from_slice(&body)
         .map_err(|_| ApiError::BadRequest("not a WhatsApp webhook payload".into()))?;
-    for message in payload
-        .entry
-        .into_iter()
-        .flat_map(|e| e.changes)
-        .flat_map(|c| c.value.messages)
-    {
-        // An error is a 5xx: Meta retries, and the message id log makes that safe.
-        handle(&state, message).await?;
+    for change in payload.entry.into_iter().flat_map(|e| e.changes) {
+        if let Some(update) = template_update(&change.field, &change.value) {
+            status::template(&state, update).await?;
+        }
+        for s in change.value.statuses {
+            if let Some(update) = status_update(s) {
+                status::delivery(&state, update).await?;
+            }
+        }
+        for message in change.value.messages {
+            // An error is a 5xx: Meta retries, and the message id log makes that safe.
+            handle(&state, message).await?;
+        }
     }
     Ok(StatusCode::OK)
+}
+
+/// A template review, when `field` is one.
+fn template_update(field: &str, v: &ChangeValue) -> Option<TemplateUpdate> {
+    let name = v.message_template_name.clone()?;
+    let language = v.message_template_language.clone().unwrap_or_default();
+    match field {
+        "message_template_status_update" => Some(TemplateUpdate::Status {
+            name,
+            language,
+            event: v.event.clone()?,
+            reason: v.reason.clone(),
+        }),
+        "template_category_update" => Some(TemplateUpdate::Category {
+            name,
+            language,
+            previous: v.previous_category.clone().unwrap_or_default(),
+            new: v.new_category.clone()?,
+        }),
+        _ => None,
+    }
+}
+
+/// A delivery status, when it is a well-formed one.
+fn status_update(s: StatusValue) -> Option<StatusUpdate> {
+    let Some(status) = Delivery::parse(&s.status) else {
+        tracing::info!(status = %s.status, "WhatsApp status of an unknown kind; ignored");
+        return None;
+    };
+    if s.id.is_empty() || s.id.len() > 200 {
+        return None;
+    }
+    let at = s
+        .timestamp
+        .parse::<i64>()
+        .ok()
+        .and_then(|secs| secs.checked_mul(1000))
+        .unwrap_or_else(crate::db::now_ms);
+    let error = s.errors.first().map(|e| {
+        let details = e.error_data.as_ref().map_or("", |d| d.details.as_str());
+        let code = e.code.map(|c| format!("{c} ")).unwrap_or_default();
+        let text = format!("{code}{} {details}", e.title);
+        text.trim().chars().take(500).collect()
+    });
+    Some(StatusUpdate {
+        provider_id: s.id,
+        status,
+        at,
+        error,
+    })
 }
 
 /// Parses one delivered message and hands it to the help desk.

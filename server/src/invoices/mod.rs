@@ -531,7 +531,7 @@ pub async fn approve(
     }
     let today = jiff::Timestamp::from_millisecond(now_ms())
         .map_err(|e| ServiceError::Internal(e.into()))?
-        .to_zoned(state.helpdesk.calendar.time_zone().clone())
+        .to_zoned(state.calendar().time_zone().clone())
         .date();
     let year = i64::from(today.year());
     let series = invoice.kind.series();

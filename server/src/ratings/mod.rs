@@ -17,8 +17,6 @@
 //! score) or has expired. Opening the link never spends it ([`Link::open`]),
 //! so WhatsApp's link preview is harmless.
 
-pub mod kpi;
-
 use fieldops_sync::commands::{MAX_COMMENT_CHARS, RejectReason, SCORES};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -66,6 +64,10 @@ pub async fn request_for_visit(
     state: &AppState,
     visit: &VisitRow,
 ) -> Result<Option<RequestRow>, ServiceError> {
+    let asking = state.settings.get().settings.ratings.clone();
+    if !asking.after_visit {
+        return Ok(None);
+    }
     let Some(customer) = customers::get(&mut **tx, &visit.customer_id).await? else {
         return Ok(None);
     };
@@ -114,12 +116,11 @@ pub async fn request_for_visit(
             ("link", Arg::Text(&link)),
         ],
     );
-    let settings = &state.config.whatsapp;
     // The template's body takes the customer's name and the visit's title;
     // its URL button ends in the token (the base URL is the template's).
     let template = json!({
-        "name": settings.rating_template,
-        "language": { "code": settings.rating_template_language },
+        "name": asking.template,
+        "language": { "code": asking.template_language },
         "components": [
             { "type": "body", "parameters": [
                 { "type": "text", "text": customer.name },
@@ -129,7 +130,10 @@ pub async fn request_for_visit(
               "parameters": [{ "type": "text", "text": token }] },
         ],
     });
-    let sent = whatsapp::enqueue_template(tx, &customer.phone, &readable, &template, true).await?;
+    let not_before = now_ms().saturating_add(i64::from(asking.delay_minutes) * 60_000);
+    let sent =
+        whatsapp::enqueue_template(tx, &customer.phone, &readable, &template, true, not_before)
+            .await?;
     db::set_message(tx, &request.id, &sent).await?;
     audit::record(
         tx,
@@ -266,23 +270,13 @@ pub async fn submit(
     })
 }
 
-/// One technician's rating KPI over `[from, until)` (Unix ms): requests
-/// attributed to them, and the ratings given through those requests.
-pub async fn technician_tally(
-    db: &crate::db::Db,
-    technician_id: &str,
-    from: i64,
-    until: i64,
-) -> sqlx::Result<kpi::Tally> {
-    let pool = db.pool();
-    let sent = db::technician_requests(pool, technician_id, from, until).await?;
-    let (answered, satisfied, score_sum) =
-        db::technician_scores(pool, technician_id, from, until).await?;
-    let count = |n: i64| u64::try_from(n).unwrap_or(0);
-    Ok(kpi::Tally {
-        sent: count(sent),
-        answered: count(answered),
-        satisfied: count(satisfied),
-        score_sum: count(score_sum),
-    })
+/// Where the rating request of visit `visit_id` stands, for staff who may
+/// see how customers judged (those who may list customers).
+pub async fn state_of_visit(
+    state: &AppState,
+    actor: &Actor,
+    visit_id: &str,
+) -> Result<Option<db::RequestState>, ServiceError> {
+    crate::service::allow(actor, crate::auth::Action::ListCustomers)?;
+    Ok(db::state_of_visit(state.db.pool(), visit_id).await?)
 }

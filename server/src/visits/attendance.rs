@@ -241,7 +241,7 @@ pub async fn report(
     let day_end = day_start + 86_400_000;
     let deadline =
         day_start + (rules.workday_start_minute + rules.late_grace_minutes.max(0)) * 60_000;
-    let expected = attendance::expected_on(db.pool(), day).await?;
+    let expected = attendance::expected_on(db.pool(), day, day_start).await?;
     let records = attendance::between(db.pool(), day_start, day_end).await?;
     Ok(expected
         .into_iter()

@@ -6,101 +6,15 @@
 //! "expired", a guessed one "not valid"; the phone's offline `SubmitRating`
 //! command applies once; the technician's scores move.
 
-use std::time::Duration;
-
-use fieldops_server::ratings;
 use fieldops_sync::commands::{Command, CommandBody, CommandOutcome, CommandResult, RejectReason};
 use fieldops_sync::ids::{CommandId, DocId};
 use fieldops_tests::device::Device;
 use fieldops_tests::fixtures::{customer_ids, demo_customer, done_visit, local_date, new_visit};
-use fieldops_tests::{Backend, TestApp, on_both_backends};
-use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use fieldops_tests::ratings::{open, rate, rating_token};
+use fieldops_tests::{Backend, on_both_backends};
+use serde_json::json;
 
 on_both_backends!(a_done_visit_is_rated_once_through_its_whatsapp_link);
-
-/// The token in the next rating template sent to `to`.
-async fn rating_token(sent: &mut mpsc::UnboundedReceiver<Value>, to: &str) -> String {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(20), sent.recv())
-            .await
-            .expect("no rating request was sent")
-            .unwrap();
-        if message["template"]["name"] != "fieldops_penilaian_kunjungan" {
-            continue;
-        }
-        assert_eq!(message["to"], to);
-        assert_eq!(message["type"], "template", "outside the 24-hour window");
-        let template = &message["template"];
-        assert_eq!(template["language"]["code"], "id");
-        assert_eq!(template["components"][0]["type"], "body");
-        assert_eq!(
-            template["components"][0]["parameters"][0]["text"],
-            "Hendra Gunawan"
-        );
-        let button = &template["components"][1];
-        assert_eq!(
-            (button["type"].as_str(), button["sub_type"].as_str()),
-            (Some("button"), Some("url"))
-        );
-        let token = button["parameters"][0]["text"].as_str().unwrap().to_owned();
-        assert!(token.len() >= 43, "256 random bits: {token}");
-        return token;
-    }
-}
-
-/// The page at `/rate/{token}`: (status, body, the form's CSRF token, the
-/// cookie to send it with).
-async fn open(app: &TestApp, token: &str) -> (u16, String, String, String) {
-    let reply = app
-        .client
-        .get(app.url(&format!("/rate/{token}")))
-        .send()
-        .await
-        .unwrap();
-    let status = reply.status().as_u16();
-    let cookie = reply
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            c.split(';')
-                .next()
-                .filter(|c| c.starts_with("fieldops_signin="))
-        })
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(
-        reply.headers()["referrer-policy"],
-        "no-referrer",
-        "the token never leaves as a referrer"
-    );
-    let body = reply.text().await.unwrap();
-    let csrf = body
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_default()
-        .to_owned();
-    (status, body, csrf, cookie)
-}
-
-async fn rate(app: &TestApp, token: &str, csrf: &str, cookie: &str, score: &str) -> (u16, String) {
-    let reply = app
-        .client
-        .post(app.url(&format!("/rate/{token}")))
-        .header("cookie", cookie)
-        .form(&[
-            ("_csrf", csrf),
-            ("score", score),
-            ("comment", "Cepat dan rapi"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    (reply.status().as_u16(), reply.text().await.unwrap())
-}
 
 async fn a_done_visit_is_rated_once_through_its_whatsapp_link(backend: Backend) {
     let Some((app, mut sent)) = fieldops_tests::whatsapp::spawn(backend).await else {
@@ -150,22 +64,19 @@ async fn a_done_visit_is_rated_once_through_its_whatsapp_link(backend: Backend) 
     assert_eq!(status, 404);
     assert!(body.contains("tidak berlaku"), "{body}");
 
-    // The technician's scores moved: one rating, satisfied.
+    // The technician's KPI moved: one rating, satisfied, shown not ranked.
     let pool = app.server.state.db.pool();
-    let technician: String =
-        sqlx::query_scalar("SELECT id FROM users WHERE email = 'tech1@example.com'")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-    let tally = ratings::technician_tally(&app.server.state.db, &technician, 0, i64::MAX)
-        .await
-        .unwrap();
+    let admin = app.login_as("admin").await;
+    let board = app.get("/api/v1/kpi?subject=technician", &admin).await;
+    assert_eq!(board.status, 200, "{:?}", board.body);
+    let row = &board.body["rows"][0];
+    assert_eq!(row["name"], "Budi Hartono");
+    let r = &row["ratings"];
     assert_eq!(
-        (tally.sent, tally.answered, tally.satisfied, tally.score_sum),
-        (1, 1, 1, 4)
+        (&r["sent"], &r["answered"], &r["satisfied"], &r["csat_pct"]),
+        (&json!(1), &json!(1), &json!(1), &json!(100.0))
     );
-    assert_eq!(tally.csat_pct(), Some(100.0));
-    assert!(!tally.ranked(), "one rating is shown, not ranked");
+    assert_eq!(r["ranked"], false, "one rating is shown, not ranked");
     let stored: (i64, String) =
         sqlx::query_as("SELECT score, via FROM ratings WHERE visit_id = $1")
             .bind(&visit)

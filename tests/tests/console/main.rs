@@ -6,5 +6,6 @@
 
 mod browser;
 mod invoices;
+mod kpi;
 mod pages;
 mod security;

@@ -12,6 +12,7 @@
 //! to staff as a `whatsapp.sent` live event.
 
 pub mod inbound;
+pub mod status;
 
 use std::time::Duration;
 
@@ -162,6 +163,14 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
         });
         tracing::warn!(id = %msg.id, attempts, %error, retry = retry_at.is_some(), "WhatsApp send failed");
         whatsapp::mark_attempt_failed(&state.db, &msg.id, &error, retry_at).await?;
+        if retry_at.is_none() {
+            // Failed for good: a rating request that never left is an
+            // admin's to see, not a silent gap in the response rate.
+            let mut work = Work::begin(state).await?;
+            let notice = status::undelivered(work.tx(), &msg.id, &error).await?;
+            work.commit(Effects::told(notice.into_iter().collect()))
+                .await?;
+        }
         if retry_at.is_some() {
             // Retry on a later pass, not in this loop.
             break;

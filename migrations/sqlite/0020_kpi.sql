@@ -1,0 +1,68 @@
+-- KPI (server/src/kpi): a daily rollup of counts per subject, so a year's
+-- dashboard reads a few hundred rows instead of scanning a million tickets.
+-- Days are days since 1970-01-01 in the sites' calendar. A day is written
+-- once it is over (kpi_rollup.through_day says how far); days after it are
+-- counted live from the source tables.
+
+CREATE TABLE kpi_daily (
+    subject    TEXT NOT NULL CHECK (subject IN ('all', 'technician', 'agent', 'department')),
+    subject_id TEXT NOT NULL,
+    day        BIGINT NOT NULL,
+    metric     TEXT NOT NULL,
+    value      BIGINT NOT NULL,
+    PRIMARY KEY (subject, subject_id, day, metric)
+);
+-- A table over a span of days reads one kind of subject by day; a day is
+-- rewritten whole.
+CREATE INDEX kpi_daily_by_day ON kpi_daily (subject, day, subject_id, metric, value);
+CREATE INDEX kpi_daily_day ON kpi_daily (day);
+
+CREATE TABLE kpi_rollup (
+    id          BIGINT PRIMARY KEY CHECK (id = 1),
+    through_day BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL
+);
+
+-- When a resolved or closed ticket was last reopened (the reopen rate).
+ALTER TABLE tickets ADD COLUMN reopened_at BIGINT NULL;
+
+-- The source ranges a day's rollup reads.
+CREATE INDEX tickets_first_response ON tickets (first_response_at);
+CREATE INDEX tickets_resolved ON tickets (resolved_at);
+CREATE INDEX tickets_reopened ON tickets (reopened_at);
+CREATE INDEX visits_completed ON visits (completed_at);
+CREATE INDEX extension_requests_created ON extension_requests (created_at);
+CREATE INDEX extension_requests_decided ON extension_requests (decided_at);
+CREATE INDEX rating_requests_created ON rating_requests (created_at);
+
+-- What Meta's status webhooks said about a sent message (sent, delivered,
+-- read, failed), found by the id the Cloud API gave it.
+ALTER TABLE whatsapp_outbox ADD COLUMN delivery_status TEXT NULL
+    CHECK (delivery_status IN ('sent', 'delivered', 'read', 'failed'));
+ALTER TABLE whatsapp_outbox ADD COLUMN delivery_at BIGINT NULL;
+ALTER TABLE whatsapp_outbox ADD COLUMN delivery_error TEXT NULL;
+CREATE INDEX whatsapp_outbox_provider ON whatsapp_outbox (provider_id);
+
+-- What admins must see and act on: a rating template Meta rejected or
+-- re-categorised, a rating request that could not be delivered.
+CREATE TABLE admin_alerts (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    detail       TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    dismissed_at BIGINT NULL,
+    dismissed_by TEXT NULL REFERENCES users (id)
+);
+CREATE INDEX admin_alerts_open ON admin_alerts (dismissed_at, created_at);
+
+-- Settings admins change while the server runs (server/src/settings.rs):
+-- one JSON document per group (sla, assignment, ratings) replacing the
+-- configuration file's defaults; every instance reloads them when
+-- updated_at moves.
+CREATE TABLE settings (
+    name       TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_by TEXT NULL REFERENCES users (id),
+    updated_at BIGINT NOT NULL
+);

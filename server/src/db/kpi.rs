@@ -1,0 +1,339 @@
+//! The KPI rollup and its sources (`migrations/*/0020_kpi.sql`; what the
+//! numbers mean is `crate::kpi`'s). Every source query reads one range of
+//! server time `[from, until)` through an index on the instant it counts.
+
+use sqlx::{AnyExecutor, FromRow};
+
+use super::{Tx, now_ms};
+
+/// One rollup cell: `value` of `metric` for a subject on a day.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Cell {
+    pub subject: String,
+    pub subject_id: String,
+    pub day: i64,
+    pub metric: String,
+    pub value: i64,
+}
+
+/// The last day the rollup holds, if it was ever started.
+pub async fn through_day(ex: impl AnyExecutor<'_>) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT through_day FROM kpi_rollup WHERE id = 1")
+        .fetch_optional(ex)
+        .await
+}
+
+/// Starts the rollup just before `day` (no-op when another instance did).
+pub async fn start(tx: &mut Tx, day: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO kpi_rollup (id, through_day, updated_at) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(day - 1)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves the rollup on to `day` if it stands on the day before; false when
+/// another instance got there first (the caller rolls back).
+pub async fn advance(tx: &mut Tx, day: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE kpi_rollup SET through_day = $1, updated_at = $2 WHERE through_day = $3",
+    )
+    .bind(day)
+    .bind(now_ms())
+    .bind(day - 1)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces the cells of `day`.
+pub async fn write_day(tx: &mut Tx, day: i64, cells: &[Cell]) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM kpi_daily WHERE day = $1")
+        .bind(day)
+        .execute(&mut **tx)
+        .await?;
+    for c in cells {
+        sqlx::query(
+            "INSERT INTO kpi_daily (subject, subject_id, day, metric, value) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&c.subject)
+        .bind(&c.subject_id)
+        .bind(c.day)
+        .bind(&c.metric)
+        .bind(c.value)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Sums per subject over days `[from_day, to_day]` for one kind of subject.
+pub async fn sums(
+    ex: impl AnyExecutor<'_>,
+    subject: &str,
+    from_day: i64,
+    to_day: i64,
+) -> sqlx::Result<Vec<Cell>> {
+    sqlx::query_as(
+        "SELECT subject, subject_id, 0 AS day, metric, CAST(SUM(value) AS BIGINT) AS value \
+         FROM kpi_daily WHERE subject = $1 AND day >= $2 AND day <= $3 \
+         GROUP BY subject, subject_id, metric",
+    )
+    .bind(subject)
+    .bind(from_day)
+    .bind(to_day)
+    .fetch_all(ex)
+    .await
+}
+
+/// One subject's cells day by day over `[from_day, to_day]`.
+pub async fn days_of(
+    ex: impl AnyExecutor<'_>,
+    subject: &str,
+    subject_id: &str,
+    from_day: i64,
+    to_day: i64,
+) -> sqlx::Result<Vec<Cell>> {
+    sqlx::query_as(
+        "SELECT subject, subject_id, day, metric, value FROM kpi_daily \
+         WHERE subject = $1 AND subject_id = $2 AND day >= $3 AND day <= $4",
+    )
+    .bind(subject)
+    .bind(subject_id)
+    .bind(from_day)
+    .bind(to_day)
+    .fetch_all(ex)
+    .await
+}
+
+/// The earliest instant any source holds, to start the rollup from.
+pub async fn earliest(ex: impl AnyExecutor<'_>) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT MIN(m) FROM (SELECT MIN(created_at) AS m FROM tickets \
+         UNION ALL SELECT MIN(created_at) FROM visits \
+         UNION ALL SELECT MIN(created_at) FROM rating_requests) AS firsts",
+    )
+    .fetch_one(ex)
+    .await
+}
+
+/// A rating request made in the range, with whom it counts for.
+#[derive(Debug, Clone, FromRow)]
+pub struct RequestSource {
+    pub at: i64,
+    pub request_id: String,
+    pub cs_agent_id: Option<String>,
+    pub department_id: Option<String>,
+}
+
+pub async fn requests(
+    ex: impl AnyExecutor<'_>,
+    from: i64,
+    until: i64,
+) -> sqlx::Result<Vec<RequestSource>> {
+    sqlx::query_as(
+        "SELECT q.created_at AS at, q.id AS request_id, q.cs_agent_id, v.department_id \
+         FROM rating_requests q JOIN visits v ON v.id = q.visit_id \
+         WHERE q.created_at >= $1 AND q.created_at < $2",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(ex)
+    .await
+}
+
+/// A rating given in the range, with whom its request counts for.
+#[derive(Debug, Clone, FromRow)]
+pub struct RatingSource {
+    pub at: i64,
+    pub request_id: String,
+    pub score: i64,
+    pub cs_agent_id: Option<String>,
+    pub department_id: Option<String>,
+}
+
+pub async fn ratings(
+    ex: impl AnyExecutor<'_>,
+    from: i64,
+    until: i64,
+) -> sqlx::Result<Vec<RatingSource>> {
+    sqlx::query_as(
+        "SELECT r.created_at AS at, r.request_id, r.score, q.cs_agent_id, v.department_id \
+         FROM ratings r JOIN rating_requests q ON q.id = r.request_id \
+         JOIN visits v ON v.id = r.visit_id \
+         WHERE r.created_at >= $1 AND r.created_at < $2",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(ex)
+    .await
+}
+
+/// (request, technician) for every request made, or rated, in the range.
+pub async fn request_technicians(
+    ex: impl AnyExecutor<'_>,
+    from: i64,
+    until: i64,
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT t.request_id, t.technician_id FROM rating_request_technicians t \
+         WHERE t.request_id IN ( \
+           SELECT id FROM rating_requests WHERE created_at >= $1 AND created_at < $2 \
+           UNION SELECT request_id FROM ratings WHERE created_at >= $1 AND created_at < $2)",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(ex)
+    .await
+}
+
+/// A ticket with the instants the help-desk KPIs count.
+#[derive(Debug, Clone, FromRow)]
+pub struct TicketSource {
+    pub department_id: String,
+    pub assignee_id: Option<String>,
+    pub created_at: i64,
+    pub first_response_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub reopened_at: Option<i64>,
+    /// 1 when the first response came after its deadline.
+    pub response_breached: i64,
+    /// 1 when the resolution came after its deadline.
+    pub resolution_breached: i64,
+}
+
+/// Tickets created, first answered, resolved or reopened in the range.
+pub async fn tickets(
+    ex: impl AnyExecutor<'_>,
+    from: i64,
+    until: i64,
+) -> sqlx::Result<Vec<TicketSource>> {
+    sqlx::query_as(
+        "SELECT department_id, assignee_id, created_at, first_response_at, resolved_at, reopened_at, \
+                CASE WHEN response_breached_at IS NULL THEN 0 ELSE 1 END AS response_breached, \
+                CASE WHEN resolution_breached_at IS NULL THEN 0 ELSE 1 END AS resolution_breached \
+         FROM tickets WHERE id IN ( \
+           SELECT id FROM tickets WHERE created_at >= $1 AND created_at < $2 \
+           UNION SELECT id FROM tickets WHERE first_response_at >= $1 AND first_response_at < $2 \
+           UNION SELECT id FROM tickets WHERE resolved_at >= $1 AND resolved_at < $2 \
+           UNION SELECT id FROM tickets WHERE reopened_at >= $1 AND reopened_at < $2)",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(ex)
+    .await
+}
+
+/// A visit's completion, per technician who completed it.
+#[derive(Debug, Clone, FromRow)]
+pub struct DoneSource {
+    pub technician_id: String,
+    pub completed_at: i64,
+    /// The visit's last planned day (days since 1970-01-01).
+    pub last_planned_day: i64,
+}
+
+pub async fn visits_done(
+    ex: impl AnyExecutor<'_>,
+    from: i64,
+    until: i64,
+) -> sqlx::Result<Vec<DoneSource>> {
+    sqlx::query_as(
+        "SELECT a.technician_id, v.completed_at, v.start_day + v.planned_days - 1 AS last_planned_day \
+         FROM visits v JOIN assignments a ON a.visit_id = v.id AND a.state = 'completed' \
+         WHERE v.completed_at >= $1 AND v.completed_at < $2",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(ex)
+    .await
+}
+
+/// An extension request asked, or approved, in the range.
+#[derive(Debug, Clone, FromRow)]
+pub struct ExtensionSource {
+    pub technician_id: String,
+    pub created_at: i64,
+    /// When it was approved, if it was.
+    pub approved_at: Option<i64>,
+}
+
+pub async fn extensions(
+    ex: impl AnyExecutor<'_>,
+    from: i64,
+    until: i64,
+) -> sqlx::Result<Vec<ExtensionSource>> {
+    sqlx::query_as(
+        "SELECT technician_id, created_at, \
+                CASE WHEN status = 'approved' THEN decided_at END AS approved_at \
+         FROM extension_requests \
+         WHERE (created_at >= $1 AND created_at < $2) OR (decided_at >= $1 AND decided_at < $2)",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(ex)
+    .await
+}
+
+/// The departments each staff member belongs to: (user, department).
+pub async fn memberships(ex: impl AnyExecutor<'_>) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as("SELECT user_id, department_id FROM department_members")
+        .fetch_all(ex)
+        .await
+}
+
+/// The departments `user_id` leads.
+pub async fn led_by(ex: impl AnyExecutor<'_>, user_id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT id FROM departments WHERE lead_user_id = $1")
+        .bind(user_id)
+        .fetch_all(ex)
+        .await
+}
+
+/// Names of users and departments, by id: what a KPI row is labelled.
+pub async fn names(ex: impl AnyExecutor<'_>) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT id, name FROM users WHERE role <> 'customer' UNION ALL SELECT id, name FROM departments",
+    )
+    .fetch_all(ex)
+    .await
+}
+
+/// The real-time counts of the dashboard.
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct LiveCounts {
+    /// Tickets open or in progress.
+    pub active_tickets: i64,
+    /// Open tickets nobody has.
+    pub queue: i64,
+    pub agents_available: i64,
+    pub agents_busy: i64,
+    pub agents_away: i64,
+    /// Technicians checked in and not yet out.
+    pub on_site: i64,
+    /// Visits open for claims.
+    pub pool: i64,
+}
+
+pub async fn live(ex: impl AnyExecutor<'_>) -> sqlx::Result<LiveCounts> {
+    sqlx::query_as(
+        "SELECT \
+           (SELECT COUNT(*) FROM tickets WHERE status IN ('open', 'in_progress')) AS active_tickets, \
+           (SELECT COUNT(*) FROM tickets WHERE status = 'open' AND assignee_id IS NULL) AS queue, \
+           (SELECT COUNT(*) FROM users WHERE role IN ('admin', 'cs') AND status = 'active' \
+              AND presence = 'available') AS agents_available, \
+           (SELECT COUNT(*) FROM users WHERE role IN ('admin', 'cs') AND status = 'active' \
+              AND presence = 'busy') AS agents_busy, \
+           (SELECT COUNT(*) FROM users WHERE role IN ('admin', 'cs') AND status = 'active' \
+              AND presence = 'away') AS agents_away, \
+           (SELECT COUNT(DISTINCT technician_id) FROM assignments WHERE on_site = 1) AS on_site, \
+           (SELECT COUNT(*) FROM visits WHERE status = 'open') AS pool",
+    )
+    .fetch_one(ex)
+    .await
+}

@@ -1,0 +1,159 @@
+//! What Meta says about messages after they left: delivery statuses of a
+//! sent message (sent → delivered → read, or failed) and the review of a
+//! message template (rejected, paused, re-categorised). Statuses arrive
+//! late, twice and out of order: a message keeps the furthest it got, and
+//! `failed` is final. A rating request that fails, or a template Meta
+//! turns down, opens an alert for admins ([`crate::alerts`]).
+
+use crate::AppState;
+use crate::alerts::{self, kind};
+use crate::db::{ratings, whatsapp};
+use crate::work::{Effects, Work};
+
+/// How far a message got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Delivery {
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl Delivery {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sent" => Some(Self::Sent),
+            "delivered" => Some(Self::Delivered),
+            "read" => Some(Self::Read),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One status of one message, as the webhook parsed it.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    /// The Cloud API's message id (`wamid…`).
+    pub provider_id: String,
+    pub status: Delivery,
+    /// When Meta says it happened, Unix ms.
+    pub at: i64,
+    /// Meta's error title and details, for `failed`.
+    pub error: Option<String>,
+}
+
+/// Records a status; statuses of messages this server did not send, and
+/// ones behind what is recorded, are ignored.
+pub async fn delivery(state: &AppState, u: StatusUpdate) -> anyhow::Result<()> {
+    let mut work = Work::begin(state).await?;
+    let Some(message) = whatsapp::by_provider_id(work.tx(), &u.provider_id).await? else {
+        tracing::debug!(id = %u.provider_id, "status of a message this server did not send");
+        return Ok(());
+    };
+    let known = message.delivery_status.as_deref().and_then(Delivery::parse);
+    // Failed is final; otherwise only forward.
+    if known.is_some_and(|k| k == Delivery::Failed || k >= u.status) {
+        return Ok(());
+    }
+    whatsapp::set_delivery(
+        work.tx(),
+        &message.id,
+        u.status.as_str(),
+        u.at,
+        u.error.as_deref(),
+    )
+    .await?;
+    let mut notices = Vec::new();
+    if u.status == Delivery::Failed {
+        let error = u.error.as_deref().unwrap_or("failed");
+        notices.extend(undelivered(work.tx(), &message.id, error).await?);
+    }
+    work.commit(Effects::told(notices)).await
+}
+
+/// When the message `outbox_id` carried a rating request, the alert that it
+/// never reached the customer.
+pub async fn undelivered(
+    tx: &mut crate::db::Tx,
+    outbox_id: &str,
+    error: &str,
+) -> sqlx::Result<Option<crate::events::Notice>> {
+    match ratings::request_of_message(&mut **tx, outbox_id).await? {
+        Some(request) => {
+            alerts::raise(tx, kind::RATING_UNDELIVERED, &request.visit_id, error).await
+        }
+        None => Ok(None),
+    }
+}
+
+/// A template review, as the webhook parsed it.
+#[derive(Debug, Clone)]
+pub enum TemplateUpdate {
+    /// `message_template_status_update`: APPROVED, REJECTED, PAUSED, ….
+    Status {
+        name: String,
+        language: String,
+        event: String,
+        reason: Option<String>,
+    },
+    /// `template_category_update`.
+    Category {
+        name: String,
+        language: String,
+        previous: String,
+        new: String,
+    },
+}
+
+/// Opens an alert for a template Meta no longer lets through as it was.
+pub async fn template(state: &AppState, u: TemplateUpdate) -> anyhow::Result<()> {
+    let (kind, subject, detail) = match u {
+        TemplateUpdate::Status {
+            name,
+            language,
+            event,
+            reason,
+        } => {
+            if matches!(
+                &event[..],
+                "APPROVED" | "PENDING" | "IN_APPEAL" | "REINSTATED"
+            ) {
+                tracing::info!(%name, %language, %event, "WhatsApp template review");
+                return Ok(());
+            }
+            let detail = match reason.filter(|r| !r.is_empty() && r != "NONE") {
+                Some(reason) => format!("{event}: {reason}"),
+                None => event,
+            };
+            (
+                kind::TEMPLATE_REJECTED,
+                format!("{name} ({language})"),
+                detail,
+            )
+        }
+        TemplateUpdate::Category {
+            name,
+            language,
+            previous,
+            new,
+        } => (
+            kind::TEMPLATE_RECATEGORISED,
+            format!("{name} ({language})"),
+            format!("{previous} → {new}"),
+        ),
+    };
+    let mut work = Work::begin(state).await?;
+    let notice = alerts::raise(work.tx(), kind, &subject, &detail).await?;
+    work.commit(Effects::told(notice.into_iter().collect()))
+        .await
+}
