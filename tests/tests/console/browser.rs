@@ -157,12 +157,23 @@ async fn cs_dispatch_in_a_real_browser() {
     let outcome = std::panic::AssertUnwindSafe(workflow(&c, &app))
         .catch_unwind()
         .await;
+    finish(c, app, "cs_dispatch_in_a_real_browser", outcome).await;
+}
+
+/// Ends a browser test: a screenshot when it failed, the browser and the
+/// server stopped, then the failure passed on.
+async fn finish(
+    c: Client,
+    app: TestApp,
+    name: &str,
+    outcome: Result<(), Box<dyn std::any::Any + Send>>,
+) {
     if outcome.is_err() {
         let dir =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
         let _ = std::fs::create_dir_all(&dir);
         if let Ok(png) = c.screenshot().await {
-            let path = dir.join("cs_dispatch_in_a_real_browser.png");
+            let path = dir.join(format!("{name}.png"));
             let _ = std::fs::write(&path, png);
             eprintln!("screenshot: {}", path.display());
         }
@@ -172,6 +183,81 @@ async fn cs_dispatch_in_a_real_browser() {
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// The KPI page in a real browser: a technician checking in moves the
+/// real-time count, and a customer's rating puts the technician in the
+/// table, both without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kpi_page_follows_the_field_live_in_a_real_browser() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let Some((app, mut sent)) = fieldops_tests::whatsapp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let c = browser(&driver, "id").await;
+    let steps = async {
+        sign_in(&c, &app, "admin").await;
+        c.goto(&app.url("/kpi?subject=technician")).await.unwrap();
+        until_text(&c, "#kpi-board", "an empty table", |t| {
+            t.contains("Belum ada")
+        })
+        .await;
+        until_text(&c, "#live-on-site", "nobody on site", |t| t == "0").await;
+        let cs = app.login_as("cs").await;
+        let tech = app.login_as("technician").await;
+        let hendra = demo_customer(&app, &cs).await;
+        let visit = fieldops_tests::fixtures::new_visit(
+            &app,
+            &cs,
+            &hendra,
+            "Servis AC lobi",
+            &fieldops_tests::fixtures::local_date(0),
+            1,
+            1,
+        )
+        .await;
+        let path = format!("/api/v1/visits/{}", visit["id"].as_str().unwrap());
+        let on_site = json!({ "device_time": jiff::Timestamp::now().to_string(),
+                              "lat": -6.2251, "lon": 106.8097, "accuracy_m": 5.0 });
+        for (step, body) in [("claim", json!({})), ("check-in", on_site.clone())] {
+            let r = app.post(&format!("{path}/{step}"), &tech, body).await;
+            assert!(r.status.is_success(), "{step}: {:?}", r.body);
+        }
+        let admin = app.login_as("admin").await;
+        let live = app.get("/api/v1/kpi/live", &admin).await;
+        assert_eq!(live.body["technicians_on_site"], 1, "{:?}", live.body);
+        until_text(&c, "#live-on-site", "one technician on site", |t| t == "1").await;
+        for (step, body) in [
+            ("check-out", on_site),
+            ("complete", json!({ "summary": "Selesai" })),
+        ] {
+            let r = app.post(&format!("{path}/{step}"), &tech, body).await;
+            assert!(r.status.is_success(), "{step}: {:?}", r.body);
+        }
+        let token = fieldops_tests::ratings::rating_token(&mut sent, "6281210000001").await;
+        let (_, _, csrf, cookie) = fieldops_tests::ratings::open(&app, &token).await;
+        assert_eq!(
+            fieldops_tests::ratings::rate(&app, &token, &csrf, &cookie, "5")
+                .await
+                .0,
+            200
+        );
+        let row = until_text(&c, "#kpi-board", "Budi's rating in the table", |t| {
+            t.contains("Budi Hartono")
+        })
+        .await;
+        assert!(row.contains("100,0%"), "{row}");
+    };
+    let outcome = std::panic::AssertUnwindSafe(steps).catch_unwind().await;
+    finish(
+        c,
+        app,
+        "kpi_page_follows_the_field_live_in_a_real_browser",
+        outcome,
+    )
+    .await;
 }
 
 async fn workflow(c: &Client, app: &TestApp) {
