@@ -33,7 +33,6 @@ CREATE INDEX tickets_reopened ON tickets (reopened_at);
 CREATE INDEX visits_completed ON visits (completed_at);
 CREATE INDEX extension_requests_created ON extension_requests (created_at);
 CREATE INDEX extension_requests_decided ON extension_requests (decided_at);
-CREATE INDEX rating_requests_created ON rating_requests (created_at);
 
 -- What Meta's status webhooks said about a sent message (sent, delivered,
 -- read, failed), found by the id the Cloud API gave it.
@@ -66,3 +65,15 @@ CREATE TABLE settings (
     updated_by TEXT NULL REFERENCES users (id),
     updated_at BIGINT NOT NULL
 );
+
+-- A rating request is for a visit done or, when the settings ask, for a
+-- ticket resolved: exactly one of the two.
+ALTER TABLE rating_requests ALTER COLUMN visit_id DROP NOT NULL;
+ALTER TABLE rating_requests ADD COLUMN ticket_id TEXT NULL UNIQUE REFERENCES tickets (id);
+ALTER TABLE rating_requests ADD CONSTRAINT rating_requests_one_subject
+    CHECK ((visit_id IS NULL) <> (ticket_id IS NULL));
+CREATE INDEX rating_requests_created ON rating_requests (created_at);
+ALTER TABLE ratings ALTER COLUMN visit_id DROP NOT NULL;
+ALTER TABLE ratings ADD COLUMN ticket_id TEXT NULL UNIQUE REFERENCES tickets (id);
+ALTER TABLE ratings ADD CONSTRAINT ratings_one_subject
+    CHECK ((visit_id IS NULL) <> (ticket_id IS NULL));

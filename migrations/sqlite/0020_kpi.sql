@@ -33,7 +33,6 @@ CREATE INDEX tickets_reopened ON tickets (reopened_at);
 CREATE INDEX visits_completed ON visits (completed_at);
 CREATE INDEX extension_requests_created ON extension_requests (created_at);
 CREATE INDEX extension_requests_decided ON extension_requests (decided_at);
-CREATE INDEX rating_requests_created ON rating_requests (created_at);
 
 -- What Meta's status webhooks said about a sent message (sent, delivered,
 -- read, failed), found by the id the Cloud API gave it.
@@ -66,3 +65,53 @@ CREATE TABLE settings (
     updated_by TEXT NULL REFERENCES users (id),
     updated_at BIGINT NOT NULL
 );
+
+-- A rating request is for a visit done or, when the settings ask, for a
+-- ticket resolved: exactly one of the two. SQLite cannot relax NOT NULL or
+-- add a CHECK in place, and foreign keys stay on inside a migration, so the
+-- children are set aside, the parent rebuilt under its name, the children
+-- put back (referencing it by name, they follow).
+CREATE TABLE rating_requests_rebuilt (
+    id           TEXT PRIMARY KEY,
+    visit_id     TEXT NULL UNIQUE REFERENCES visits (id),
+    ticket_id    TEXT NULL UNIQUE REFERENCES tickets (id),
+    customer_id  TEXT NOT NULL REFERENCES customers (id),
+    token_sha256 TEXT NOT NULL UNIQUE,
+    cs_agent_id  TEXT NULL REFERENCES users (id),
+    expires_at   BIGINT NOT NULL,
+    used_at      BIGINT NULL,
+    whatsapp_id  TEXT NULL,
+    created_at   BIGINT NOT NULL,
+    CHECK ((visit_id IS NULL) <> (ticket_id IS NULL))
+);
+INSERT INTO rating_requests_rebuilt (id, visit_id, ticket_id, customer_id, token_sha256, cs_agent_id,
+                                     expires_at, used_at, whatsapp_id, created_at)
+SELECT id, visit_id, NULL, customer_id, token_sha256, cs_agent_id, expires_at, used_at, whatsapp_id,
+       created_at
+FROM rating_requests;
+CREATE TABLE rating_request_technicians_kept AS SELECT * FROM rating_request_technicians;
+CREATE TABLE ratings_kept AS SELECT * FROM ratings;
+DELETE FROM rating_request_technicians;
+DROP TABLE ratings;
+DROP TABLE rating_requests;
+ALTER TABLE rating_requests_rebuilt RENAME TO rating_requests;
+CREATE INDEX rating_requests_created ON rating_requests (created_at);
+INSERT INTO rating_request_technicians SELECT * FROM rating_request_technicians_kept;
+DROP TABLE rating_request_technicians_kept;
+
+-- One rating per request (and so per visit or ticket), 1 to 5.
+CREATE TABLE ratings (
+    id         TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL UNIQUE REFERENCES rating_requests (id),
+    visit_id   TEXT NULL UNIQUE REFERENCES visits (id),
+    ticket_id  TEXT NULL UNIQUE REFERENCES tickets (id),
+    score      BIGINT NOT NULL CHECK (score BETWEEN 1 AND 5),
+    comment    TEXT NOT NULL DEFAULT '',
+    via        TEXT NOT NULL CHECK (via IN ('link', 'app')),
+    created_at BIGINT NOT NULL,
+    CHECK ((visit_id IS NULL) <> (ticket_id IS NULL))
+);
+INSERT INTO ratings (id, request_id, visit_id, ticket_id, score, comment, via, created_at)
+SELECT id, request_id, visit_id, NULL, score, comment, via, created_at FROM ratings_kept;
+DROP TABLE ratings_kept;
+CREATE INDEX ratings_created ON ratings (created_at);

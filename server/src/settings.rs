@@ -39,6 +39,9 @@ pub struct AssignmentSettings {
 pub struct RatingSettings {
     /// Ask when a visit is done.
     pub after_visit: bool,
+    /// Ask when a ticket is resolved (once per ticket).
+    #[serde(default)]
+    pub after_ticket: bool,
     /// Wait this long after the visit is done before sending (0–10080).
     pub delay_minutes: u32,
     /// The approved WhatsApp template (body: the customer's name and the
@@ -67,6 +70,7 @@ impl Settings {
             },
             ratings: RatingSettings {
                 after_visit: true,
+                after_ticket: false,
                 delay_minutes: 0,
                 template: config.whatsapp.rating_template.clone(),
                 template_language: config.whatsapp.rating_template_language.clone(),

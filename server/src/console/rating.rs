@@ -125,16 +125,16 @@ fn rate_page(
 fn shown(link: Link, lang: Lang) -> (StatusCode, Shown) {
     match link {
         Link::Open {
-            visit_title,
-            visit_day,
+            title,
+            day,
             technicians,
         } => (
             StatusCode::OK,
             Shown::Form {
-                title: visit_title,
-                day: visit_day
+                title,
+                day: day
                     .parse::<jiff::civil::Date>()
-                    .map_or(visit_day, |d| crate::i18n::date_label(lang, d)),
+                    .map_or(day, |d| crate::i18n::date_label(lang, d)),
                 technicians: technicians.join(", "),
             },
         ),

@@ -129,6 +129,7 @@ pub(super) struct SettingsForm {
     tickets_round_robin: Option<String>,
     chats_round_robin: Option<String>,
     after_visit: Option<String>,
+    after_ticket: Option<String>,
     delay_minutes: Option<String>,
     template: Option<String>,
     template_language: Option<String>,
@@ -234,6 +235,7 @@ pub(super) async fn update(
         "ratings" => {
             shown.ratings = RatingSettings {
                 after_visit: f.after_visit.is_some(),
+                after_ticket: f.after_ticket.is_some(),
                 delay_minutes: minutes("delay_minutes", f.delay_minutes.as_ref(), &mut problems),
                 template: f.template.clone().unwrap_or_default().trim().to_owned(),
                 template_language: f

@@ -122,7 +122,8 @@ pub async fn earliest(ex: impl AnyExecutor<'_>) -> sqlx::Result<Option<i64>> {
     .await
 }
 
-/// A rating request made in the range, with whom it counts for.
+/// A rating request made in the range, with whom it counts for (a
+/// ticket's has no technicians).
 #[derive(Debug, Clone, FromRow)]
 pub struct RequestSource {
     pub at: i64,
@@ -137,8 +138,10 @@ pub async fn requests(
     until: i64,
 ) -> sqlx::Result<Vec<RequestSource>> {
     sqlx::query_as(
-        "SELECT q.created_at AS at, q.id AS request_id, q.cs_agent_id, v.department_id \
-         FROM rating_requests q JOIN visits v ON v.id = q.visit_id \
+        "SELECT q.created_at AS at, q.id AS request_id, q.cs_agent_id, \
+                COALESCE(v.department_id, k.department_id) AS department_id \
+         FROM rating_requests q LEFT JOIN visits v ON v.id = q.visit_id \
+         LEFT JOIN tickets k ON k.id = q.ticket_id \
          WHERE q.created_at >= $1 AND q.created_at < $2",
     )
     .bind(from)
@@ -163,9 +166,10 @@ pub async fn ratings(
     until: i64,
 ) -> sqlx::Result<Vec<RatingSource>> {
     sqlx::query_as(
-        "SELECT r.created_at AS at, r.request_id, r.score, q.cs_agent_id, v.department_id \
+        "SELECT r.created_at AS at, r.request_id, r.score, q.cs_agent_id, \
+                COALESCE(v.department_id, k.department_id) AS department_id \
          FROM ratings r JOIN rating_requests q ON q.id = r.request_id \
-         JOIN visits v ON v.id = r.visit_id \
+         LEFT JOIN visits v ON v.id = r.visit_id LEFT JOIN tickets k ON k.id = r.ticket_id \
          WHERE r.created_at >= $1 AND r.created_at < $2",
     )
     .bind(from)

@@ -8,7 +8,9 @@ use super::{Tx, new_id, now_ms};
 #[derive(Debug, Clone, FromRow)]
 pub struct RequestRow {
     pub id: String,
-    pub visit_id: String,
+    /// What is rated: a visit or a ticket, exactly one.
+    pub visit_id: Option<String>,
+    pub ticket_id: Option<String>,
     pub customer_id: String,
     pub cs_agent_id: Option<String>,
     pub expires_at: i64,
@@ -17,20 +19,21 @@ pub struct RequestRow {
 }
 
 const REQUEST_COLUMNS: &str =
-    "id, visit_id, customer_id, cs_agent_id, expires_at, used_at, created_at";
+    "id, visit_id, ticket_id, customer_id, cs_agent_id, expires_at, used_at, created_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct RatingRow {
     pub id: String,
     pub request_id: String,
-    pub visit_id: String,
+    pub visit_id: Option<String>,
+    pub ticket_id: Option<String>,
     pub score: i64,
     pub comment: String,
     pub via: String,
     pub created_at: i64,
 }
 
-const RATING_COLUMNS: &str = "id, request_id, visit_id, score, comment, via, created_at";
+const RATING_COLUMNS: &str = "id, request_id, visit_id, ticket_id, score, comment, via, created_at";
 
 /// A new request for `visit_id`, attributed to `technicians` and
 /// `cs_agent_id`; `None` when the visit already has one (a reopened visit
@@ -71,6 +74,34 @@ pub async fn insert_request(
         }
     }
     Ok(row)
+}
+
+/// A new request for resolved ticket `ticket_id`, attributed to its
+/// assignee; `None` when the ticket already had one (a ticket reopened and
+/// resolved again is not asked twice).
+pub async fn insert_ticket_request(
+    tx: &mut Tx,
+    ticket_id: &str,
+    customer_id: &str,
+    token_sha256: &str,
+    cs_agent_id: Option<&str>,
+    expires_at: i64,
+) -> sqlx::Result<Option<RequestRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO rating_requests (id, ticket_id, customer_id, token_sha256, cs_agent_id, \
+                                      expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (ticket_id) DO NOTHING \
+         RETURNING {REQUEST_COLUMNS}"
+    )))
+    .bind(new_id())
+    .bind(ticket_id)
+    .bind(customer_id)
+    .bind(token_sha256)
+    .bind(cs_agent_id)
+    .bind(expires_at)
+    .bind(now_ms())
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 /// Spends the request whose token hashes to `token_sha256`, if it is
@@ -198,12 +229,13 @@ pub async fn insert_rating(
     via: &str,
 ) -> sqlx::Result<RatingRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO ratings (id, request_id, visit_id, score, comment, via, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {RATING_COLUMNS}"
+        "INSERT INTO ratings (id, request_id, visit_id, ticket_id, score, comment, via, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {RATING_COLUMNS}"
     )))
     .bind(new_id())
     .bind(&request.id)
     .bind(&request.visit_id)
+    .bind(&request.ticket_id)
     .bind(score)
     .bind(comment)
     .bind(via)
@@ -229,8 +261,11 @@ pub async fn rating_of_request(
 #[derive(Debug, Clone, FromRow)]
 pub struct ExportRow {
     pub created_at: i64,
-    pub visit_id: String,
-    pub visit_title: String,
+    /// `visit` or `ticket`.
+    pub kind: String,
+    pub about_id: String,
+    /// The visit's title, or the ticket's number and subject.
+    pub about: String,
     pub customer_name: String,
     pub score: i64,
     pub comment: String,
@@ -253,13 +288,16 @@ pub fn export(
         super::Backend::Postgres => "string_agg(u.name, ', ')",
     };
     let sql = format!(
-        "SELECT r.created_at, r.visit_id, v.title AS visit_title, c.name AS customer_name, \
+        "SELECT r.created_at, CASE WHEN r.visit_id IS NULL THEN 'ticket' ELSE 'visit' END AS kind, \
+                COALESCE(r.visit_id, r.ticket_id) AS about_id, \
+                COALESCE(v.title, k.number || ' ' || k.subject) AS about, c.name AS customer_name, \
                 r.score, r.comment, r.via, \
                 (SELECT {names} FROM rating_request_technicians t JOIN users u ON u.id = t.technician_id \
                  WHERE t.request_id = r.request_id) AS technicians, \
                 a.name AS cs_agent \
          FROM ratings r JOIN rating_requests q ON q.id = r.request_id \
-         JOIN visits v ON v.id = r.visit_id JOIN customers c ON c.id = q.customer_id \
+         LEFT JOIN visits v ON v.id = r.visit_id LEFT JOIN tickets k ON k.id = r.ticket_id \
+         JOIN customers c ON c.id = q.customer_id \
          LEFT JOIN users a ON a.id = q.cs_agent_id \
          WHERE r.created_at >= $1 AND r.created_at < $2 ORDER BY r.created_at, r.id"
     );

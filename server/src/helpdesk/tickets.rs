@@ -429,6 +429,10 @@ pub async fn set_status(
         TicketStatus::Closed => {}
     }
     let row = super::refresh_deadlines(tx, &state.calendar(), &t.id).await?;
+    // Asked to rate the help, when the settings say so (once per ticket).
+    if to == TicketStatus::Resolved {
+        crate::ratings::request_for_ticket(tx, state, &row).await?;
+    }
     audit::record(
         tx,
         Some(&actor.user_id),

@@ -120,8 +120,9 @@ pub async fn ratings_csv(
     let head = csv::record(
         [
             "rated_at",
-            "visit_id",
-            "visit",
+            "kind",
+            "id",
+            "visit_or_ticket",
             "customer",
             "score",
             "comment",
@@ -142,8 +143,9 @@ pub async fn ratings_csv(
                     let line = csv::record(
                         [
                             at,
-                            r.visit_id,
-                            r.visit_title,
+                            r.kind,
+                            r.about_id,
+                            r.about,
                             r.customer_name,
                             r.score.to_string(),
                             r.comment,

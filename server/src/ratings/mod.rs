@@ -58,23 +58,19 @@ pub fn link_path(token: &str) -> String {
 }
 
 /// Makes the rating request of a visit that just became done, and queues
-/// its WhatsApp message; nothing when the visit already had one.
+/// its WhatsApp message; nothing when the visit already had one, or the
+/// settings do not ask after visits.
 pub async fn request_for_visit(
     tx: &mut Tx,
     state: &AppState,
     visit: &VisitRow,
 ) -> Result<Option<RequestRow>, ServiceError> {
-    let asking = state.settings.get().settings.ratings.clone();
-    if !asking.after_visit {
+    if !state.settings.get().settings.ratings.after_visit {
         return Ok(None);
     }
-    let Some(customer) = customers::get(&mut **tx, &visit.customer_id).await? else {
+    let Some(customer) = reachable(tx, &visit.customer_id).await? else {
         return Ok(None);
     };
-    // A customer CS removed (or merged away) is not written to.
-    if customer.status == crate::domain::Status::Inactive {
-        return Ok(None);
-    }
     let mut technicians: Vec<String> = attendance::for_visit(&mut **tx, &visit.id)
         .await?
         .into_iter()
@@ -90,7 +86,6 @@ pub async fn request_for_visit(
         None => None,
     };
     let token = crate::auth::tokens::random_secret();
-    let ttl = i64::try_from(state.config.rating_link_ttl.as_millis()).unwrap_or(i64::MAX);
     let Some(request) = db::insert_request(
         tx,
         &visit.id,
@@ -98,43 +93,13 @@ pub async fn request_for_visit(
         &token_hash(&token),
         cs_agent.as_deref(),
         &technicians,
-        now_ms().saturating_add(ttl),
+        expiry(state),
     )
     .await?
     else {
         return Ok(None);
     };
-    let link = match &state.config.public_url {
-        Some(base) => format!("{base}{}", link_path(&token)),
-        None => link_path(&token),
-    };
-    let readable = Lang::Id.text_with(
-        "wa-rating-request",
-        &[
-            ("name", Arg::Text(&customer.name)),
-            ("title", Arg::Text(&visit.title)),
-            ("link", Arg::Text(&link)),
-        ],
-    );
-    // The template's body takes the customer's name and the visit's title;
-    // its URL button ends in the token (the base URL is the template's).
-    let template = json!({
-        "name": asking.template,
-        "language": { "code": asking.template_language },
-        "components": [
-            { "type": "body", "parameters": [
-                { "type": "text", "text": customer.name },
-                { "type": "text", "text": visit.title },
-            ] },
-            { "type": "button", "sub_type": "url", "index": "0",
-              "parameters": [{ "type": "text", "text": token }] },
-        ],
-    });
-    let not_before = now_ms().saturating_add(i64::from(asking.delay_minutes) * 60_000);
-    let sent =
-        whatsapp::enqueue_template(tx, &customer.phone, &readable, &template, true, not_before)
-            .await?;
-    db::set_message(tx, &request.id, &sent).await?;
+    send(tx, state, &request, &customer, &visit.title, &token).await?;
     audit::record(
         tx,
         None,
@@ -147,13 +112,119 @@ pub async fn request_for_visit(
     Ok(Some(request))
 }
 
+/// Makes the rating request of a ticket just resolved, when the settings
+/// ask after tickets: attributed to the ticket's agent and department; once
+/// per ticket, however often it is reopened and resolved again.
+pub async fn request_for_ticket(
+    tx: &mut Tx,
+    state: &AppState,
+    ticket: &tickets::TicketRow,
+) -> Result<Option<RequestRow>, ServiceError> {
+    if !state.settings.get().settings.ratings.after_ticket {
+        return Ok(None);
+    }
+    let Some(customer) = reachable(tx, &ticket.customer_id).await? else {
+        return Ok(None);
+    };
+    let token = crate::auth::tokens::random_secret();
+    let Some(request) = db::insert_ticket_request(
+        tx,
+        &ticket.id,
+        &ticket.customer_id,
+        &token_hash(&token),
+        ticket.assignee_id.as_deref(),
+        expiry(state),
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let title = format!("{} {}", ticket.number, ticket.subject);
+    send(tx, state, &request, &customer, &title, &token).await?;
+    audit::record(
+        tx,
+        None,
+        "rating.requested",
+        "ticket",
+        &ticket.id,
+        json!({ "request_id": request.id, "cs_agent_id": ticket.assignee_id }),
+    )
+    .await?;
+    Ok(Some(request))
+}
+
+/// The customer, unless CS removed (or merged away) their record: nobody
+/// writes to them then.
+async fn reachable(tx: &mut Tx, customer_id: &str) -> sqlx::Result<Option<customers::CustomerRow>> {
+    Ok(customers::get(&mut **tx, customer_id)
+        .await?
+        .filter(|c| c.status != crate::domain::Status::Inactive))
+}
+
+fn expiry(state: &AppState) -> i64 {
+    let ttl = i64::try_from(state.config.rating_link_ttl.as_millis()).unwrap_or(i64::MAX);
+    now_ms().saturating_add(ttl)
+}
+
+/// Queues the WhatsApp template carrying `token` to the customer, after
+/// the settings' delay, and records it on the request.
+async fn send(
+    tx: &mut Tx,
+    state: &AppState,
+    request: &RequestRow,
+    customer: &customers::CustomerRow,
+    title: &str,
+    token: &str,
+) -> sqlx::Result<()> {
+    let asking = state.settings.get().settings.ratings.clone();
+    let link = match &state.config.public_url {
+        Some(base) => format!("{base}{}", link_path(token)),
+        None => link_path(token),
+    };
+    let message = if request.ticket_id.is_some() {
+        "wa-rating-request-ticket"
+    } else {
+        "wa-rating-request"
+    };
+    let readable = Lang::Id.text_with(
+        message,
+        &[
+            ("name", Arg::Text(&customer.name)),
+            ("title", Arg::Text(title)),
+            ("link", Arg::Text(&link)),
+        ],
+    );
+    // The template's body takes the customer's name and what was done (the
+    // visit's title, or the ticket's number and subject); its URL button
+    // ends in the token (the base URL is the template's).
+    let template = json!({
+        "name": asking.template,
+        "language": { "code": asking.template_language },
+        "components": [
+            { "type": "body", "parameters": [
+                { "type": "text", "text": customer.name },
+                { "type": "text", "text": title },
+            ] },
+            { "type": "button", "sub_type": "url", "index": "0",
+              "parameters": [{ "type": "text", "text": token }] },
+        ],
+    });
+    let not_before = now_ms().saturating_add(i64::from(asking.delay_minutes) * 60_000);
+    let sent =
+        whatsapp::enqueue_template(tx, &customer.phone, &readable, &template, true, not_before)
+            .await?;
+    db::set_message(tx, &request.id, &sent).await
+}
+
 /// What a rating link shows when opened.
 #[derive(Debug, Clone)]
 pub enum Link {
-    /// Open: the form, with the visit's day and its technicians' first names.
+    /// Open: the form, with what is rated (a visit's title, a ticket's
+    /// number and subject), its day (`YYYY-MM-DD`) and the technicians'
+    /// first names (none for a ticket).
     Open {
-        visit_title: String,
-        visit_day: String,
+        title: String,
+        day: String,
         technicians: Vec<String>,
     },
     /// Already rated, with the score.
@@ -180,7 +251,21 @@ impl Link {
         if request.expires_at <= now_ms() {
             return Ok(Link::Expired);
         }
-        let Some(visit) = crate::db::visits::get(pool, &request.visit_id).await? else {
+        // A ticket's: its number and subject, and the day it was opened.
+        if let Some(ticket_id) = &request.ticket_id {
+            let Some(ticket) = tickets::get(pool, ticket_id).await? else {
+                return Ok(Link::Invalid);
+            };
+            let offset = state.config.attendance.utc_offset_minutes;
+            let day = crate::kpi::formulas::day_of(ticket.created_at, offset);
+            return Ok(Link::Open {
+                title: format!("{} {}", ticket.number, ticket.subject),
+                day: crate::kpi::formulas::date_of(day).to_string(),
+                technicians: Vec::new(),
+            });
+        }
+        let visit_id = request.visit_id.as_deref().unwrap_or_default();
+        let Some(visit) = crate::db::visits::get(pool, visit_id).await? else {
             return Ok(Link::Invalid);
         };
         // First names only: the page is open to whoever holds the link.
@@ -190,8 +275,8 @@ impl Link {
             .filter_map(|name| name.split_whitespace().next().map(str::to_owned))
             .collect();
         Ok(Link::Open {
-            visit_title: visit.title,
-            visit_day: visit.scheduled_start,
+            title: visit.title,
+            day: visit.scheduled_start,
             technicians,
         })
     }
@@ -226,13 +311,13 @@ pub async fn submit(
         // Why not, told only to whoever holds a real token of this visit.
         let known = db::by_token(&mut **tx, &hash)
             .await?
-            .filter(|r| visit_id.is_none_or(|v| v == r.visit_id));
+            .filter(|r| visit_id.is_none_or(|v| Some(v) == r.visit_id.as_deref()));
         return Err(match known {
             None => invalid(),
             Some(r) if r.used_at.is_some() => reject_as(
                 RejectReason::TokenInvalid,
                 "already_rated",
-                "this visit was already rated",
+                "this was already rated",
             ),
             Some(_) => reject_as(
                 RejectReason::TokenInvalid,
@@ -241,7 +326,7 @@ pub async fn submit(
             ),
         });
     };
-    if visit_id.is_some_and(|v| v != request.visit_id) {
+    if visit_id.is_some_and(|v| Some(v) != request.visit_id.as_deref()) {
         return Err(invalid());
     }
     if let Some(actor) = actor {
@@ -252,17 +337,23 @@ pub async fn submit(
         }
     }
     let rating = db::insert_rating(tx, &request, score, &comment, via.as_str()).await?;
+    let (kind, about) = match (&request.visit_id, &request.ticket_id) {
+        (Some(visit), _) => ("visit", visit.as_str()),
+        (None, Some(ticket)) => ("ticket", ticket.as_str()),
+        (None, None) => ("visit", ""),
+    };
     audit::record(
         tx,
         actor.map(|a| a.user_id.as_str()),
         "rating.submitted",
-        "visit",
-        &request.visit_id,
+        kind,
+        about,
         json!({ "score": score, "via": via.as_str() }),
     )
     .await?;
     let data = json!({
-        "visit_id": request.visit_id, "score": score, "via": via.as_str(),
+        "visit_id": request.visit_id, "ticket_id": request.ticket_id,
+        "score": score, "via": via.as_str(),
     });
     Ok(Applied {
         value: rating,

@@ -428,3 +428,107 @@ async fn ratings_tickets_and_field_work_make_the_kpis(backend: Backend) {
     let left = app.get("/api/v1/alerts", &admin).await.body;
     assert_eq!(left.as_array().unwrap().len(), 1);
 }
+
+on_both_backends!(a_resolved_ticket_is_rated_when_the_settings_ask);
+
+/// Rating requests on ticket resolution (a setting, off by default): the
+/// customer gets the same WhatsApp template naming the ticket, rates it on
+/// the same page, and the agent's KPI moves; a ticket reopened and resolved
+/// again is not asked twice.
+async fn a_resolved_ticket_is_rated_when_the_settings_ask(backend: Backend) {
+    let Some((app, mut sent)) = fieldops_tests::whatsapp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let cs = app.login_as("cs").await;
+    let hendra = demo_customer(&app, &cs).await;
+    let siti = user_id(&app, "cs@example.com").await;
+    let put = |path: String, body: Value| {
+        let app = &app;
+        let token = if path.contains("settings") {
+            admin.clone()
+        } else {
+            cs.clone()
+        };
+        async move {
+            let r = app
+                .call(reqwest::Method::PUT, &path, Some(&token), Some(body))
+                .await;
+            assert!(r.status.is_success(), "{path}: {:?}", r.body);
+            r.body
+        }
+    };
+    let ticket = |subject: &'static str| {
+        let (app, cs, hendra) = (&app, &cs, &hendra);
+        async move {
+            let t = app
+                .post(
+                    "/api/v1/tickets",
+                    cs,
+                    json!({
+                        "subject": subject, "category": "technical", "customer_id": hendra,
+                    }),
+                )
+                .await;
+            assert_eq!(t.status, 201, "{:?}", t.body);
+            format!("/api/v1/tickets/{}", t.body["id"].as_str().unwrap())
+        }
+    };
+    let count = |sql: &'static str| {
+        let pool = app.server.state.db.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Off by default: resolving asks nobody.
+    let quiet = ticket("Tagihan ganda").await;
+    put(format!("{quiet}/status"), json!({ "status": "resolved" })).await;
+    let mut settings = app.get("/api/v1/settings", &admin).await.body["ratings"].clone();
+    assert_eq!(settings["after_ticket"], false);
+    settings["after_ticket"] = json!(true);
+    put("/api/v1/settings/ratings".into(), settings).await;
+
+    let asked = ticket("AC bocor di lobi").await;
+    put(format!("{asked}/assign"), json!({ "assigned_to": siti })).await;
+    put(format!("{asked}/status"), json!({ "status": "resolved" })).await;
+    let token = rating_token(&mut sent, "6281210000001").await;
+    let (status, body, csrf, cookie) = open(&app, &token).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("TKT-000002 AC bocor di lobi"), "{body}");
+    assert!(body.contains("Nilai layanan kami"), "{body}");
+    assert_eq!(rate(&app, &token, &csrf, &cookie, "2").await.0, 200);
+    // Reopened and resolved again: still one request.
+    put(format!("{asked}/status"), json!({ "status": "open" })).await;
+    put(format!("{asked}/status"), json!({ "status": "resolved" })).await;
+    assert_eq!(
+        count("SELECT COUNT(*) FROM rating_requests WHERE ticket_id IS NOT NULL").await,
+        1
+    );
+
+    let agents = app.get("/api/v1/kpi?subject=agent", &admin).await;
+    let s = row(&agents.body, "Siti Rahmawati");
+    let r = &s["ratings"];
+    assert_eq!(
+        (&r["sent"], &r["answered"], &r["satisfied"]),
+        (&json!(1), &json!(1), &json!(0))
+    );
+    assert!(close(&r["csat_pct"], 0.0), "{r}");
+    let export = app
+        .client
+        .get(app.url("/api/v1/ratings.csv"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        export.contains(",ticket,") && export.contains("TKT-000002 AC bocor di lobi"),
+        "{export}"
+    );
+}

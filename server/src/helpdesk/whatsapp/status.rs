@@ -90,7 +90,8 @@ pub async fn undelivered(
 ) -> sqlx::Result<Option<crate::events::Notice>> {
     match ratings::request_of_message(&mut **tx, outbox_id).await? {
         Some(request) => {
-            alerts::raise(tx, kind::RATING_UNDELIVERED, &request.visit_id, error).await
+            let about = request.visit_id.or(request.ticket_id).unwrap_or_default();
+            alerts::raise(tx, kind::RATING_UNDELIVERED, &about, error).await
         }
         None => Ok(None),
     }
