@@ -17,6 +17,14 @@ CREATE TABLE kpi_daily (
 CREATE INDEX kpi_daily_by_day ON kpi_daily (subject, day, subject_id, metric, value);
 CREATE INDEX kpi_daily_day ON kpi_daily (day);
 
+-- Instants of facts that changed after their day may have been rolled up
+-- (a check-in synced late from an offline phone, a resolution undone by a
+-- reopen): the rollup writes those days again and forgets the rows.
+CREATE TABLE kpi_late (
+    id TEXT PRIMARY KEY,
+    at BIGINT NOT NULL
+);
+
 CREATE TABLE kpi_rollup (
     id          BIGINT PRIMARY KEY CHECK (id = 1),
     through_day BIGINT NOT NULL,
@@ -33,6 +41,10 @@ CREATE INDEX tickets_reopened ON tickets (reopened_at);
 CREATE INDEX visits_completed ON visits (completed_at);
 CREATE INDEX extension_requests_created ON extension_requests (created_at);
 CREATE INDEX extension_requests_decided ON extension_requests (decided_at);
+-- A day's attendance report: visits planned over the day (at most 366
+-- days long), records by the phone's clock.
+CREATE INDEX visits_start_day ON visits (start_day);
+CREATE INDEX attendance_device_time ON attendance (device_time);
 
 -- What Meta's status webhooks said about a sent message (sent, delivered,
 -- read, failed), found by the id the Cloud API gave it.
@@ -54,6 +66,7 @@ CREATE TABLE admin_alerts (
     dismissed_by TEXT NULL REFERENCES users (id)
 );
 CREATE INDEX admin_alerts_open ON admin_alerts (dismissed_at, created_at);
+CREATE UNIQUE INDEX admin_alerts_one_open ON admin_alerts (kind, subject) WHERE dismissed_at IS NULL;
 
 -- Settings admins change while the server runs (server/src/settings.rs):
 -- one JSON document per group (sla, assignment, ratings) replacing the
@@ -73,6 +86,7 @@ ALTER TABLE rating_requests ADD COLUMN ticket_id TEXT NULL UNIQUE REFERENCES tic
 ALTER TABLE rating_requests ADD CONSTRAINT rating_requests_one_subject
     CHECK ((visit_id IS NULL) <> (ticket_id IS NULL));
 CREATE INDEX rating_requests_created ON rating_requests (created_at);
+CREATE INDEX rating_requests_message ON rating_requests (whatsapp_id);
 ALTER TABLE ratings ALTER COLUMN visit_id DROP NOT NULL;
 ALTER TABLE ratings ADD COLUMN ticket_id TEXT NULL UNIQUE REFERENCES tickets (id);
 ALTER TABLE ratings ADD CONSTRAINT ratings_one_subject

@@ -398,11 +398,11 @@ alerts-title = Needs an admin
 alert-dismiss = Dismiss
 alert-template_rejected = Meta stopped a WhatsApp template: { $subject } ({ $detail }). Rating requests using it are not delivered.
 alert-template_recategorised = Meta moved a WhatsApp template to another category: { $subject } ({ $detail }).
-alert-rating_undelivered = A rating request did not reach the customer (visit { $subject }): { $detail }
+alert-rating_undelivered = A rating request did not reach the customer ({ $subject }): { $detail }
 
 ## Settings (console/settings.rs)
 nav-settings = Settings
-settings-saved = Saved. It applies now, on every server, without a restart.
+settings-saved = Saved. It applies on this server now and on the others within the help-desk job interval (15 s by default), without a restart.
 settings-hint = The configuration file gives the defaults; what you save here replaces them and is recorded in the audit log.
 settings-sla = SLA and business hours
 settings-timezone = Time zone

@@ -398,11 +398,11 @@ alerts-title = Perlu tindakan admin
 alert-dismiss = Tutup
 alert-template_rejected = Meta menghentikan template WhatsApp: { $subject } ({ $detail }). Permintaan penilaian dengan template ini tidak terkirim.
 alert-template_recategorised = Meta memindahkan template WhatsApp ke kategori lain: { $subject } ({ $detail }).
-alert-rating_undelivered = Permintaan penilaian tidak sampai ke pelanggan (kunjungan { $subject }): { $detail }
+alert-rating_undelivered = Permintaan penilaian tidak sampai ke pelanggan ({ $subject }): { $detail }
 
 ## Pengaturan (console/settings.rs)
 nav-settings = Pengaturan
-settings-saved = Tersimpan. Berlaku sekarang juga, di semua server, tanpa restart.
+settings-saved = Tersimpan. Berlaku di server ini sekarang dan di server lain dalam selang tugas help desk (bawaan 15 detik), tanpa restart.
 settings-hint = Berkas konfigurasi memberi nilai bawaan; yang Anda simpan di sini menggantikannya dan dicatat di log audit.
 settings-sla = SLA dan jam kerja
 settings-timezone = Zona waktu

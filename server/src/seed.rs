@@ -575,6 +575,18 @@ pub async fn demo_history(state: &AppState) -> anyhow::Result<usize> {
             made += 1;
         }
     }
+    if made > 0 {
+        // The history lands in days the KPI rollup may already hold: let
+        // it count them again from the start.
+        let mut tx = db.begin_write().await?;
+        sqlx::query("DELETE FROM kpi_daily")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM kpi_rollup")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
     Ok(made)
 }
 

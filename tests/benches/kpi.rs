@@ -213,7 +213,9 @@ async fn main() {
         .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
         .date();
     let year_ago = today.checked_sub(jiff::Span::new().days(364)).unwrap();
-    let requests: [(&str, Vec<String>); 4] = [
+    let yesterday = today.yesterday().unwrap();
+    let month_ago = today.checked_sub(jiff::Span::new().days(30)).unwrap();
+    let requests: [(&str, Vec<String>); 6] = [
         (
             "dashboard (live counts + technicians, 30 days)",
             vec![
@@ -221,6 +223,13 @@ async fn main() {
                 "/api/v1/kpi?subject=technician".to_owned(),
             ],
         ),
+        (
+            "technicians, 30 days to yesterday (the rollup alone)",
+            vec![format!(
+                "/api/v1/kpi?subject=technician&from={month_ago}&to={yesterday}"
+            )],
+        ),
+        ("the live counts alone", vec!["/api/v1/kpi/live".to_owned()]),
         (
             "CS agents over a year",
             vec![format!(

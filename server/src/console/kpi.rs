@@ -156,7 +156,10 @@ fn row_view(lang: Lang, rank: Option<usize>, base: &str, row: kpi::Row) -> RowVi
     } = row.kpis;
     RowView {
         href: format!("{base}&id={}", urlencoding(&row.subject_id)),
-        name: row.name,
+        name: match row.subject {
+            Subject::All => lang.text("kpi-subject-all"),
+            _ => row.name,
+        },
         ranked: r.ranked,
         rank: rank.map_or_else(String::new, |i| (i + 1).to_string()),
         n: r.answered,
@@ -408,6 +411,25 @@ async fn trend(
         rows: table,
         csv_href,
     })
+}
+
+#[derive(Template)]
+#[template(path = "console/kpi_live.html")]
+struct KpiLive {
+    chrome: Chrome,
+    live: Option<Live>,
+}
+
+/// `GET /kpi/live`: the real-time cards alone, for the page's live region
+/// (every ticket, visit, attendance and presence event re-fetches them,
+/// never the whole table).
+pub(super) async fn live_cards(State(state): State<AppState>, console: Console) -> PageResult {
+    if !console.actor.allows(Action::ViewOwnKpi) {
+        return Err(super::common::forbidden(console.lang));
+    }
+    let live = kpi::live(&state, &console.actor).await.ok();
+    let chrome = Chrome::new(&console, presence(&state, &console).await, "/kpi");
+    Ok(page(StatusCode::OK, &KpiLive { chrome, live }))
 }
 
 /// `GET /kpi.csv`: the table the page shows, as a download.

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/invoices/{id}/{action}", post(invoices::act))
         .route("/alerts/{id}/dismiss", post(dashboard::dismiss_alert))
         .route("/kpi", get(kpi::page_))
+        .route("/kpi/live", get(kpi::live_cards))
         .route("/settings", get(settings::show))
         .route("/settings/{group}", post(settings::update))
         .route("/kpi.csv", get(kpi::board_csv))

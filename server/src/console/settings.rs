@@ -255,23 +255,19 @@ pub(super) async fn update(
     match outcome {
         Ok(()) => Ok(see_other("/settings?saved=1")),
         Err(e) => {
+            // Every field named, with what is wrong with it.
+            let said: Vec<String> = match &e {
+                ServiceError::Invalid(fields) => fields
+                    .iter()
+                    .map(|f| format!("{}: {}.", f.field, f.message))
+                    .collect(),
+                _ => Vec::new(),
+            };
             let problems = Problems::from_service(lang, e).map_err(|r| *r)?;
-            let mut text = problems.general.clone().unwrap_or_default();
-            for field in [
-                "timezone",
-                "working_days",
-                "day_start",
-                "day_end",
-                "holidays",
-                "targets",
-                "delay_minutes",
-                "template",
-                "template_language",
-            ] {
-                if let Some(said) = problems.field(field) {
-                    text.push_str(&format!(" {field}: {said}."));
-                }
-            }
+            let text = std::iter::once(problems.general.clone().unwrap_or_default())
+                .chain(said)
+                .collect::<Vec<_>>()
+                .join(" ");
             let chrome = Chrome::new(&console, presence(&state, &console).await, "/settings");
             Ok(render(&console, chrome, shown, Some(text), false))
         }

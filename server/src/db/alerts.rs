@@ -25,28 +25,19 @@ pub async fn raise(
     subject: &str,
     detail: &str,
 ) -> sqlx::Result<Option<AlertRow>> {
-    let open: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM admin_alerts WHERE kind = $1 AND subject = $2 AND dismissed_at IS NULL",
-    )
-    .bind(kind)
-    .bind(subject)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if open.is_some() {
-        return Ok(None);
-    }
+    // One open alert per kind and subject (a partial unique index): a
+    // second, however concurrent, inserts nothing.
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO admin_alerts (id, kind, subject, detail, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
     )))
     .bind(new_id())
     .bind(kind)
     .bind(subject)
     .bind(detail)
     .bind(now_ms())
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await
-    .map(Some)
 }
 
 /// Open alerts, newest first.

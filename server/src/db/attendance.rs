@@ -46,6 +46,8 @@ pub struct NewAttendance<'a> {
 }
 
 pub async fn insert(tx: &mut Tx, a: &NewAttendance<'_>) -> sqlx::Result<AttendanceRow> {
+    // Synced late from an offline phone: its day's KPI is counted again.
+    super::kpi::mark_late(tx, a.device_time).await?;
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO attendance ({COLUMNS}, clock_skew_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
@@ -131,6 +133,7 @@ pub async fn expected_on(
          FROM assignments a JOIN visits v ON v.id = a.visit_id JOIN users u ON u.id = a.technician_id \
          WHERE (a.state <> 'released' OR a.release_kind = 'returned') AND v.status <> $2 \
            AND v.start_day <= $1 AND v.start_day + v.planned_days - 1 >= $1 \
+           AND v.start_day > $1 - 366 \
            AND (v.completed_at IS NULL OR v.completed_at >= $3) \
          ORDER BY v.id, a.claimed_at",
     )

@@ -50,6 +50,57 @@ pub async fn advance(tx: &mut Tx, day: i64) -> sqlx::Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// Facts older than this are marked late when they change.
+const LATE_AFTER_MS: i64 = 10 * 60_000;
+
+/// Records that a fact of instant `at` changed, when `at` is old enough
+/// for its day to be rolled up already (see [`late`]).
+pub async fn mark_late(tx: &mut Tx, at: i64) -> sqlx::Result<()> {
+    if at >= now_ms() - LATE_AFTER_MS {
+        return Ok(());
+    }
+    sqlx::query("INSERT INTO kpi_late (id, at) VALUES ($1, $2)")
+        .bind(super::new_id())
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The same for instants read from the database by `select_at` (a query
+/// of one column, binding `$1`), e.g. a resolution about to be undone.
+pub async fn mark_late_from(tx: &mut Tx, select_at: &str, bind: &str) -> sqlx::Result<()> {
+    let at: Option<Option<i64>> = sqlx::query_scalar(sqlx::AssertSqlSafe(select_at.to_owned()))
+        .bind(bind)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match at.flatten() {
+        Some(at) => mark_late(tx, at).await,
+        None => Ok(()),
+    }
+}
+
+/// The late marks: (id, instant).
+pub async fn late(ex: impl AnyExecutor<'_>) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as("SELECT id, at FROM kpi_late ORDER BY at LIMIT 1000")
+        .fetch_all(ex)
+        .await
+}
+
+/// Takes the late marks `ids` for this transaction; how many it got
+/// (another instance may have taken them first).
+pub async fn take_late(tx: &mut Tx, ids: &[String]) -> sqlx::Result<u64> {
+    let mut taken = 0;
+    for id in ids {
+        taken += sqlx::query("DELETE FROM kpi_late WHERE id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    }
+    Ok(taken)
+}
+
 /// Replaces the cells of `day`.
 pub async fn write_day(tx: &mut Tx, day: i64, cells: &[Cell]) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM kpi_daily WHERE day = $1")
@@ -185,10 +236,14 @@ pub async fn request_technicians(
     until: i64,
 ) -> sqlx::Result<Vec<(String, String)>> {
     sqlx::query_as(
+        // A union of two indexed joins: an `IN (… UNION …)` made Postgres
+        // hash the whole table.
         "SELECT t.request_id, t.technician_id FROM rating_request_technicians t \
-         WHERE t.request_id IN ( \
-           SELECT id FROM rating_requests WHERE created_at >= $1 AND created_at < $2 \
-           UNION SELECT request_id FROM ratings WHERE created_at >= $1 AND created_at < $2)",
+           JOIN rating_requests q ON q.id = t.request_id \
+         WHERE q.created_at >= $1 AND q.created_at < $2 \
+         UNION SELECT t.request_id, t.technician_id FROM rating_request_technicians t \
+           JOIN ratings r ON r.request_id = t.request_id \
+         WHERE r.created_at >= $1 AND r.created_at < $2",
     )
     .bind(from)
     .bind(until)
@@ -199,6 +254,7 @@ pub async fn request_technicians(
 /// A ticket with the instants the help-desk KPIs count.
 #[derive(Debug, Clone, FromRow)]
 pub struct TicketSource {
+    pub id: String,
     pub department_id: String,
     pub assignee_id: Option<String>,
     pub created_at: i64,
@@ -217,25 +273,33 @@ pub async fn tickets(
     from: i64,
     until: i64,
 ) -> sqlx::Result<Vec<TicketSource>> {
-    sqlx::query_as(
-        "SELECT department_id, assignee_id, created_at, first_response_at, resolved_at, reopened_at, \
+    // Four index range scans; UNION drops a ticket met twice (its rows
+    // are the same).
+    let select = "SELECT id, department_id, assignee_id, created_at, first_response_at, resolved_at, \
+                reopened_at, \
                 CASE WHEN response_breached_at IS NULL THEN 0 ELSE 1 END AS response_breached, \
                 CASE WHEN resolution_breached_at IS NULL THEN 0 ELSE 1 END AS resolution_breached \
-         FROM tickets WHERE id IN ( \
-           SELECT id FROM tickets WHERE created_at >= $1 AND created_at < $2 \
-           UNION SELECT id FROM tickets WHERE first_response_at >= $1 AND first_response_at < $2 \
-           UNION SELECT id FROM tickets WHERE resolved_at >= $1 AND resolved_at < $2 \
-           UNION SELECT id FROM tickets WHERE reopened_at >= $1 AND reopened_at < $2)",
-    )
-    .bind(from)
-    .bind(until)
-    .fetch_all(ex)
-    .await
+         FROM tickets WHERE";
+    let sql = [
+        "created_at",
+        "first_response_at",
+        "resolved_at",
+        "reopened_at",
+    ]
+    .map(|at| format!("{select} {at} >= $1 AND {at} < $2"))
+    .join(" UNION ");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(from)
+        .bind(until)
+        .fetch_all(ex)
+        .await
 }
 
 /// A visit's completion, per technician who completed it.
 #[derive(Debug, Clone, FromRow)]
 pub struct DoneSource {
+    pub visit_id: String,
+    pub department_id: Option<String>,
     pub technician_id: String,
     pub completed_at: i64,
     /// The visit's last planned day (days since 1970-01-01).
@@ -248,7 +312,8 @@ pub async fn visits_done(
     until: i64,
 ) -> sqlx::Result<Vec<DoneSource>> {
     sqlx::query_as(
-        "SELECT a.technician_id, v.completed_at, v.start_day + v.planned_days - 1 AS last_planned_day \
+        "SELECT v.id AS visit_id, v.department_id, a.technician_id, v.completed_at, \
+                v.start_day + v.planned_days - 1 AS last_planned_day \
          FROM visits v JOIN assignments a ON a.visit_id = v.id AND a.state = 'completed' \
          WHERE v.completed_at >= $1 AND v.completed_at < $2",
     )

@@ -12,9 +12,11 @@ pub async fn all(ex: impl AnyExecutor<'_>) -> sqlx::Result<Vec<(String, String)>
         .await
 }
 
-/// When any group last changed (ms), or `None` when none is stored.
+/// A stamp that moves whenever any group is saved (the sum of every
+/// group's last change, so two groups saved in the same millisecond by two
+/// instances still move it), or `None` when none is stored.
 pub async fn stamp(ex: impl AnyExecutor<'_>) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT MAX(updated_at) FROM settings")
+    sqlx::query_scalar("SELECT CAST(SUM(updated_at) AS BIGINT) FROM settings")
         .fetch_one(ex)
         .await
 }

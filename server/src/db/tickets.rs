@@ -172,6 +172,10 @@ pub async fn set_status(
     to: TicketStatus,
     now: i64,
 ) -> sqlx::Result<bool> {
+    if matches!(to, TicketStatus::Open | TicketStatus::InProgress) {
+        // A resolution about to be undone: its day's KPI is counted again.
+        super::kpi::mark_late_from(tx, "SELECT resolved_at FROM tickets WHERE id = $1", id).await?;
+    }
     let done = sqlx::query(
         "UPDATE tickets SET status = $3, updated_at = $4, \
            resolved_at = CASE WHEN $3 = 'resolved' THEN $4 WHEN $3 IN ('open', 'in_progress') THEN NULL ELSE resolved_at END, \

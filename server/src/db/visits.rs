@@ -476,6 +476,10 @@ pub async fn transition(
     to: VisitStatus,
 ) -> sqlx::Result<bool> {
     debug_assert!(from.iter().all(|f| f.can_become(to)), "{from:?} → {to:?}");
+    if to == VisitStatus::InProgress && from.contains(&VisitStatus::Done) {
+        // A completion about to be undone: its day's KPI is counted again.
+        super::kpi::mark_late_from(tx, "SELECT completed_at FROM visits WHERE id = $1", id).await?;
+    }
     let stamp = match to {
         VisitStatus::Done => "completed_at = $3,",
         VisitStatus::InProgress => "completed_at = NULL,",

@@ -171,38 +171,31 @@ pub async fn outbox(db: &Db) -> sqlx::Result<Vec<OutboxRow>> {
     .await
 }
 
-/// A sent message, as its delivery statuses find it.
-#[derive(Debug, Clone, FromRow)]
-pub struct Delivery {
-    pub id: String,
-    pub delivery_status: Option<String>,
-}
-
-/// The message the Cloud API knows as `provider_id`.
-pub async fn by_provider_id(tx: &mut Tx, provider_id: &str) -> sqlx::Result<Option<Delivery>> {
-    sqlx::query_as("SELECT id, delivery_status FROM whatsapp_outbox WHERE provider_id = $1")
-        .bind(provider_id)
-        .fetch_optional(&mut **tx)
-        .await
-}
-
-/// Records what Meta said about a sent message.
-pub async fn set_delivery(
+/// Records what Meta said about the message it knows as `provider_id`, if
+/// it is further than what is recorded (`rank`: sent 1, delivered 2, read
+/// 3, failed 4; failed is final). One statement decides, so two statuses
+/// racing in never step back. The message's id when it moved.
+pub async fn advance_delivery(
     tx: &mut Tx,
-    id: &str,
+    provider_id: &str,
     status: &str,
+    rank: i64,
     at: i64,
     error: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
         "UPDATE whatsapp_outbox SET delivery_status = $2, delivery_at = $3, \
-                delivery_error = COALESCE($4, delivery_error) WHERE id = $1",
+                delivery_error = COALESCE($4, delivery_error) \
+         WHERE provider_id = $1 AND (delivery_status IS NULL OR \
+           (CASE delivery_status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 \
+                                 ELSE 4 END) < $5) \
+         RETURNING id",
     )
-    .bind(id)
+    .bind(provider_id)
     .bind(status)
     .bind(at)
     .bind(error)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .bind(rank)
+    .fetch_optional(&mut **tx)
+    .await
 }

@@ -6,8 +6,10 @@
 //! - ratings: the technicians and the CS agent fixed on the request, the
 //!   visit's department, and everything;
 //! - tickets: the assignee, the ticket's department, and everything;
-//! - field work: the technician, their departments, and everything;
-//!   on-time, late and absent days are the attendance report's (the
+//! - field work: visits done per technician who completed them, and once
+//!   per visit for its department and everything; extensions and visit
+//!   days per technician, their departments and everything; on-time, late
+//!   and absent days are the attendance report's (the
 //!   attendance rules), counted once a day is decided.
 
 use std::collections::{BTreeMap, HashMap};
@@ -144,15 +146,19 @@ pub async fn collect(state: &AppState, first: i64, last: i64) -> sqlx::Result<Fa
     }
 
     // Field work.
+    // A visit done counts once overall and for its department, and once for
+    // each technician who completed it.
+    let mut seen = std::collections::HashSet::new();
     for v in db::visits_done(pool, from, until).await? {
         let d = day(v.completed_at);
-        t.technician(&v.technician_id, d, Metric::VisitDone, 1);
-        t.technician(
-            &v.technician_id,
-            d,
-            Metric::VisitDaysOver,
-            (d - v.last_planned_day).max(0),
-        );
+        let over = (d - v.last_planned_day).max(0);
+        let first = seen.insert(v.visit_id.clone());
+        for (metric, value) in [(Metric::VisitDone, 1), (Metric::VisitDaysOver, over)] {
+            t.add(Subject::Technician, &v.technician_id, d, metric, value);
+            if first {
+                t.overall(v.department_id.as_deref(), d, metric, value);
+            }
+        }
     }
     for e in db::extensions(pool, from, until).await? {
         if within(e.created_at) {

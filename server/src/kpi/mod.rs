@@ -402,9 +402,9 @@ pub async fn board(
         return Err(forbidden());
     }
     let mut totals: BTreeMap<String, Counts> = BTreeMap::new();
-    for (key, counts) in counted(state, days).await? {
-        if key.0 == subject && visible.sees(subject, &key.1) {
-            totals.entry(key.1).or_default().merge(&counts);
+    for ((_, id), counts) in counted(state, subject, days).await? {
+        if visible.sees(subject, &id) {
+            totals.entry(id).or_default().merge(&counts);
         }
     }
     let names: HashMap<String, String> = db::names(state.db.pool()).await?.into_iter().collect();
@@ -412,7 +412,10 @@ pub async fn board(
         .into_iter()
         .map(|(id, counts)| Row {
             subject,
-            name: names.get(&id).cloned().unwrap_or_else(|| id.clone()),
+            name: match subject {
+                Subject::All => "all".to_owned(),
+                _ => names.get(&id).cloned().unwrap_or_else(|| id.clone()),
+            },
             subject_id: id,
             kpis: counts.kpis(),
         })
@@ -484,8 +487,10 @@ pub async fn series(
             }
         }
     }
-    if rolled_last < days.last {
-        let live = facts::collect(state, rolled_last + 1, days.last).await?;
+    // Live from the day after the rollup's last, never before the span.
+    let live_first = (rolled_last + 1).max(days.first);
+    if live_first <= days.last {
+        let live = facts::collect(state, live_first, days.last).await?;
         for ((s, id, day), counts) in live {
             if s == subject && id == subject_id {
                 let label = formulas::label(formulas::date_of(day), period);
@@ -502,29 +507,31 @@ pub async fn series(
         .collect())
 }
 
-/// Every subject's counts over `days`: the rollup up to the day it holds,
-/// live counts after it.
+/// The counts of every `subject` over `days`: the rollup up to the day it
+/// holds, live counts after it.
 async fn counted(
     state: &AppState,
+    subject: Subject,
     days: Days,
 ) -> Result<BTreeMap<(Subject, String), Counts>, ServiceError> {
     let mut out: BTreeMap<(Subject, String), Counts> = BTreeMap::new();
     let through = db::through_day(state.db.pool()).await?;
     let rolled_last = through.map_or(days.first - 1, |t| t.min(days.last));
     if rolled_last >= days.first {
-        for subject in Subject::ALL {
-            for c in db::sums(state.db.pool(), subject.as_str(), days.first, rolled_last).await? {
-                if let Some(metric) = Metric::parse(&c.metric) {
-                    out.entry((subject, c.subject_id))
-                        .or_default()
-                        .add(metric, c.value);
-                }
+        for c in db::sums(state.db.pool(), subject.as_str(), days.first, rolled_last).await? {
+            if let Some(metric) = Metric::parse(&c.metric) {
+                out.entry((subject, c.subject_id))
+                    .or_default()
+                    .add(metric, c.value);
             }
         }
     }
-    if rolled_last < days.last {
-        for ((s, id, _), counts) in facts::collect(state, rolled_last + 1, days.last).await? {
-            out.entry((s, id)).or_default().merge(&counts);
+    let live_first = (rolled_last + 1).max(days.first);
+    if live_first <= days.last {
+        for ((s, id, _), counts) in facts::collect(state, live_first, days.last).await? {
+            if s == subject {
+                out.entry((s, id)).or_default().merge(&counts);
+            }
         }
     }
     Ok(out)

@@ -4,6 +4,13 @@
 //! watermark says where to go on) and safe on several instances (moving the
 //! watermark is a compare-and-set; the loser rolls back). Views count the
 //! days after the watermark live, so a late rollup is slower, never wrong.
+//!
+//! A fact can change after its day was written: a check-in an offline
+//! phone syncs the next day, a resolution a reopen undoes. Those writes
+//! mark their instant late (`db::kpi::mark_late`, in the same
+//! transaction), and each pass writes such days again from the sources and
+//! forgets the marks, so the rollup comes back to what live counting says
+//! within one `kpi_rollup_interval_secs`.
 
 use super::facts;
 use super::formulas::day_of;
@@ -34,22 +41,7 @@ pub async fn catch_up(state: &AppState) -> anyhow::Result<u32> {
         if day > last_finished {
             break;
         }
-        let cells: Vec<db::Cell> = facts::collect(state, day, day)
-            .await?
-            .into_iter()
-            .flat_map(|((subject, subject_id, day), counts)| {
-                super::Metric::ALL.into_iter().filter_map(move |metric| {
-                    let value = counts.get(metric);
-                    (value != 0).then(|| db::Cell {
-                        subject: subject.as_str().to_owned(),
-                        subject_id: subject_id.clone(),
-                        day,
-                        metric: metric.as_str().to_owned(),
-                        value,
-                    })
-                })
-            })
-            .collect();
+        let cells = cells(state, day).await?;
         let mut tx = state.db.begin_write().await?;
         if !db::advance(&mut tx, day).await? {
             // Another instance wrote this day meanwhile.
@@ -59,7 +51,60 @@ pub async fn catch_up(state: &AppState) -> anyhow::Result<u32> {
         tx.commit().await?;
         written += 1;
     }
+    written += rewrite_late(state).await?;
     Ok(written)
+}
+
+/// Writes again the rolled-up days whose facts changed afterwards (see
+/// `db::kpi::mark_late`); how many days.
+async fn rewrite_late(state: &AppState) -> anyhow::Result<u32> {
+    let offset = state.config.attendance.utc_offset_minutes;
+    let pool = state.db.pool();
+    let marks = db::late(pool).await?;
+    if marks.is_empty() {
+        return Ok(0);
+    }
+    let through = db::through_day(pool).await?.unwrap_or(i64::MIN);
+    let days: std::collections::BTreeSet<i64> = marks
+        .iter()
+        .map(|(_, at)| day_of(*at, offset))
+        .filter(|d| *d <= through)
+        .collect();
+    let mut rewritten = Vec::new();
+    for day in &days {
+        rewritten.push((*day, cells(state, *day).await?));
+    }
+    let ids: Vec<String> = marks.into_iter().map(|(id, _)| id).collect();
+    let mut tx = state.db.begin_write().await?;
+    if db::take_late(&mut tx, &ids).await? == 0 {
+        // Another instance took them.
+        return Ok(0);
+    }
+    for (day, cells) in &rewritten {
+        db::write_day(&mut tx, *day, cells).await?;
+    }
+    tx.commit().await?;
+    Ok(u32::try_from(rewritten.len()).unwrap_or(u32::MAX))
+}
+
+/// The rollup's cells of `day`, counted from the sources.
+async fn cells(state: &AppState, day: i64) -> anyhow::Result<Vec<db::Cell>> {
+    Ok(facts::collect(state, day, day)
+        .await?
+        .into_iter()
+        .flat_map(|((subject, subject_id, day), counts)| {
+            super::Metric::ALL.into_iter().filter_map(move |metric| {
+                let value = counts.get(metric);
+                (value != 0).then(|| db::Cell {
+                    subject: subject.as_str().to_owned(),
+                    subject_id: subject_id.clone(),
+                    day,
+                    metric: metric.as_str().to_owned(),
+                    value,
+                })
+            })
+        })
+        .collect())
 }
 
 /// Runs [`catch_up`] now and then every `interval` until shutdown.

@@ -161,9 +161,12 @@ async fn reachable(tx: &mut Tx, customer_id: &str) -> sqlx::Result<Option<custom
         .filter(|c| c.status != crate::domain::Status::Inactive))
 }
 
+/// When a link made now stops working: its lifetime counts from when the
+/// message goes, after the settings' delay.
 fn expiry(state: &AppState) -> i64 {
     let ttl = i64::try_from(state.config.rating_link_ttl.as_millis()).unwrap_or(i64::MAX);
-    now_ms().saturating_add(ttl)
+    let delay = i64::from(state.settings.get().settings.ratings.delay_minutes) * 60_000;
+    now_ms().saturating_add(delay).saturating_add(ttl)
 }
 
 /// Queues the WhatsApp template carrying `token` to the customer, after

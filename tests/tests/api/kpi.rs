@@ -325,6 +325,38 @@ async fn ratings_tickets_and_field_work_make_the_kpis(backend: Backend) {
             .unwrap(),
         0
     );
+    // A fact of a rolled-up day changes: the ticket resolved three days ago
+    // is reopened. The next pass writes that day again, and the rollup still
+    // says what live counting says.
+    put(format!("{path}/status"), json!({ "status": "open" })).await;
+    let again = fieldops_server::kpi::rollup::catch_up(&app.server.state)
+        .await
+        .unwrap();
+    assert_eq!(again, 1, "the resolution's day is written again");
+    let rolled = app
+        .get(&format!("/api/v1/kpi?subject=agent&{span}"), &admin)
+        .await
+        .body;
+    let h = &row(&rolled, "Siti Rahmawati")["helpdesk"];
+    // Its resolution is undone; a ticket counts as reopened once, at its
+    // last reopening.
+    assert_eq!(
+        (&h["resolved"], &h["reopened"]),
+        (&json!(0), &json!(1)),
+        "{h}"
+    );
+    sqlx::query("DELETE FROM kpi_rollup")
+        .execute(pool)
+        .await
+        .unwrap();
+    let counted = app
+        .get(&format!("/api/v1/kpi?subject=agent&{span}"), &admin)
+        .await
+        .body;
+    assert_eq!(
+        rolled, counted,
+        "the rewritten day and live counting disagree"
+    );
 
     // Meta's statuses land on the rating request: delivered, then read; an
     // older status arriving late changes nothing.

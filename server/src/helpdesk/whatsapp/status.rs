@@ -30,6 +30,16 @@ impl Delivery {
         }
     }
 
+    /// How far along: a status only ever moves to a higher rank.
+    pub fn rank(self) -> i64 {
+        match self {
+            Self::Sent => 1,
+            Self::Delivered => 2,
+            Self::Read => 3,
+            Self::Failed => 4,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sent => "sent",
@@ -56,27 +66,24 @@ pub struct StatusUpdate {
 /// ones behind what is recorded, are ignored.
 pub async fn delivery(state: &AppState, u: StatusUpdate) -> anyhow::Result<()> {
     let mut work = Work::begin(state).await?;
-    let Some(message) = whatsapp::by_provider_id(work.tx(), &u.provider_id).await? else {
-        tracing::debug!(id = %u.provider_id, "status of a message this server did not send");
-        return Ok(());
-    };
-    let known = message.delivery_status.as_deref().and_then(Delivery::parse);
-    // Failed is final; otherwise only forward.
-    if known.is_some_and(|k| k == Delivery::Failed || k >= u.status) {
-        return Ok(());
-    }
-    whatsapp::set_delivery(
+    let moved = whatsapp::advance_delivery(
         work.tx(),
-        &message.id,
+        &u.provider_id,
         u.status.as_str(),
+        u.status.rank(),
         u.at,
         u.error.as_deref(),
     )
     .await?;
+    // Not ours, or not further than what is recorded: nothing to do.
+    let Some(message_id) = moved else {
+        tracing::debug!(id = %u.provider_id, status = u.status.as_str(), "WhatsApp status ignored");
+        return Ok(());
+    };
     let mut notices = Vec::new();
     if u.status == Delivery::Failed {
         let error = u.error.as_deref().unwrap_or("failed");
-        notices.extend(undelivered(work.tx(), &message.id, error).await?);
+        notices.extend(undelivered(work.tx(), &message_id, error).await?);
     }
     work.commit(Effects::told(notices)).await
 }
