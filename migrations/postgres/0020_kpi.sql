@@ -41,9 +41,9 @@ CREATE INDEX tickets_reopened ON tickets (reopened_at);
 CREATE INDEX visits_completed ON visits (completed_at);
 CREATE INDEX extension_requests_created ON extension_requests (created_at);
 CREATE INDEX extension_requests_decided ON extension_requests (decided_at);
--- A day's attendance report: visits planned over the day (at most 366
--- days long), records by the phone's clock.
-CREATE INDEX visits_start_day ON visits (start_day);
+-- A day's attendance report: visits whose last planned day is not over
+-- (few: today's and the future's), records by the phone's clock.
+CREATE INDEX visits_last_day ON visits ((start_day + planned_days - 1));
 CREATE INDEX attendance_device_time ON attendance (device_time);
 
 -- What Meta's status webhooks said about a sent message (sent, delivered,

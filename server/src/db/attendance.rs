@@ -132,8 +132,7 @@ pub async fn expected_on(
                 v.emergency, CASE WHEN a.state = 'released' THEN 1 ELSE 0 END AS returned \
          FROM assignments a JOIN visits v ON v.id = a.visit_id JOIN users u ON u.id = a.technician_id \
          WHERE (a.state <> 'released' OR a.release_kind = 'returned') AND v.status <> $2 \
-           AND v.start_day <= $1 AND v.start_day + v.planned_days - 1 >= $1 \
-           AND v.start_day > $1 - 366 \
+           AND v.start_day + v.planned_days - 1 >= $1 AND v.start_day <= $1 \
            AND (v.completed_at IS NULL OR v.completed_at >= $3) \
          ORDER BY v.id, a.claimed_at",
     )

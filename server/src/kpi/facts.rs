@@ -55,8 +55,15 @@ impl Tally<'_> {
     }
 }
 
-/// Every fact of days `first..=last`.
-pub async fn collect(state: &AppState, first: i64, last: i64) -> sqlx::Result<Facts> {
+/// Every fact of days `first..=last` — or, with `only`, at least that
+/// subject's (the sources that never count for it are not read: tickets
+/// for technicians, field work for CS agents).
+pub async fn collect(
+    state: &AppState,
+    first: i64,
+    last: i64,
+    only: Option<Subject>,
+) -> sqlx::Result<Facts> {
     let pool = state.db.pool();
     let offset = state.config.attendance.utc_offset_minutes;
     let (from, until) = (day_start(first, offset), day_start(last + 1, offset));
@@ -111,7 +118,11 @@ pub async fn collect(state: &AppState, first: i64, last: i64) -> sqlx::Result<Fa
 
     // The help desk: durations in the SLA calendar's business time.
     let calendar = &state.calendar();
-    for k in db::tickets(pool, from, until).await? {
+    let tickets = match only {
+        Some(Subject::Technician) => Vec::new(),
+        _ => db::tickets(pool, from, until).await?,
+    };
+    for k in tickets {
         let mut count = |at: i64, m: Metric, v: i64| {
             let d = day(at);
             t.overall(Some(&k.department_id), d, m, v);
@@ -146,6 +157,9 @@ pub async fn collect(state: &AppState, first: i64, last: i64) -> sqlx::Result<Fa
     }
 
     // Field work.
+    if only == Some(Subject::Agent) {
+        return Ok(t.facts);
+    }
     // A visit done counts once overall and for its department, and once for
     // each technician who completed it.
     let mut seen = std::collections::HashSet::new();

@@ -490,7 +490,7 @@ pub async fn series(
     // Live from the day after the rollup's last, never before the span.
     let live_first = (rolled_last + 1).max(days.first);
     if live_first <= days.last {
-        let live = facts::collect(state, live_first, days.last).await?;
+        let live = facts::collect(state, live_first, days.last, Some(subject)).await?;
         for ((s, id, day), counts) in live {
             if s == subject && id == subject_id {
                 let label = formulas::label(formulas::date_of(day), period);
@@ -528,7 +528,9 @@ async fn counted(
     }
     let live_first = (rolled_last + 1).max(days.first);
     if live_first <= days.last {
-        for ((s, id, _), counts) in facts::collect(state, live_first, days.last).await? {
+        for ((s, id, _), counts) in
+            facts::collect(state, live_first, days.last, Some(subject)).await?
+        {
             if s == subject {
                 out.entry((s, id)).or_default().merge(&counts);
             }

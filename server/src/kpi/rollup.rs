@@ -89,7 +89,7 @@ async fn rewrite_late(state: &AppState) -> anyhow::Result<u32> {
 
 /// The rollup's cells of `day`, counted from the sources.
 async fn cells(state: &AppState, day: i64) -> anyhow::Result<Vec<db::Cell>> {
-    Ok(facts::collect(state, day, day)
+    Ok(facts::collect(state, day, day, None)
         .await?
         .into_iter()
         .flat_map(|((subject, subject_id, day), counts)| {
