@@ -283,6 +283,7 @@ mod tests {
         "0013_phone_proof.sql",
         "0017_invoices.sql",
         "0018_invoice_documents.sql",
+        "0020_kpi.sql",
     ];
 
     fn migrations(backend: &str) -> std::collections::BTreeMap<String, String> {
