@@ -514,18 +514,7 @@ pub async fn demo_history(state: &AppState) -> anyhow::Result<usize> {
                 done_at + i64::try_from(state.config.rating_link_ttl.as_millis()).unwrap_or(0),
             )
             .await?;
-            let backdate = [
-                "UPDATE visits SET completed_at = $2, created_at = $2 - 86400000, updated_at = $2 WHERE id = $1",
-                "UPDATE assignments SET state = 'completed', claimed_at = $2 - 86400000 WHERE visit_id = $1",
-                "UPDATE rating_requests SET created_at = $2 WHERE visit_id = $1",
-            ];
-            for sql in backdate {
-                sqlx::query(sql)
-                    .bind(&visit)
-                    .bind(done_at)
-                    .execute(&mut **tx)
-                    .await?;
-            }
+            crate::db::kpi::backdate_done_visit(tx, &visit, done_at).await?;
             // On site at 08.10 — or 09.05, late, every fifth visit.
             let start = crate::kpi::formulas::day_start(day, offset);
             let minute = if i % 5 == 4 { 9 * 60 + 5 } else { 8 * 60 + 10 };
@@ -559,17 +548,7 @@ pub async fn demo_history(state: &AppState) -> anyhow::Result<usize> {
             if let Some(request) = request.filter(|_| i % 4 != 3) {
                 let comment = COMMENTS[i % COMMENTS.len()];
                 crate::db::ratings::insert_rating(tx, &request, *score, comment, "link").await?;
-                let rated_at = done_at + 5 * 3_600_000;
-                for sql in [
-                    "UPDATE ratings SET created_at = $2 WHERE visit_id = $1",
-                    "UPDATE rating_requests SET used_at = $2 WHERE visit_id = $1",
-                ] {
-                    sqlx::query(sql)
-                        .bind(&visit)
-                        .bind(rated_at)
-                        .execute(&mut **tx)
-                        .await?;
-                }
+                crate::db::kpi::backdate_rating(tx, &visit, done_at + 5 * 3_600_000).await?;
             }
             work.commit(Effects::none()).await?;
             made += 1;
@@ -578,14 +557,9 @@ pub async fn demo_history(state: &AppState) -> anyhow::Result<usize> {
     if made > 0 {
         // The history lands in days the KPI rollup may already hold: let
         // it count them again from the start.
-        let mut tx = db.begin_write().await?;
-        sqlx::query("DELETE FROM kpi_daily")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM kpi_rollup")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let mut work = Work::begin(state).await?;
+        crate::db::kpi::restart(work.tx()).await?;
+        work.commit(Effects::none()).await?;
     }
     Ok(made)
 }

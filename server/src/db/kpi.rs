@@ -101,6 +101,50 @@ pub async fn take_late(tx: &mut Tx, ids: &[String]) -> sqlx::Result<u64> {
     Ok(taken)
 }
 
+/// Forgets the rollup: the next pass counts every day again.
+pub async fn restart(tx: &mut Tx) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM kpi_daily")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM kpi_rollup")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The demo's history (`seed::demo_history`): visit `visit_id`, just made
+/// and done, was done at `done_at`, claimed the day before, and asked to
+/// rate then.
+pub async fn backdate_done_visit(tx: &mut Tx, visit_id: &str, done_at: i64) -> sqlx::Result<()> {
+    for sql in [
+        "UPDATE visits SET completed_at = $2, created_at = $2 - 86400000, updated_at = $2 WHERE id = $1",
+        "UPDATE assignments SET state = 'completed', claimed_at = $2 - 86400000 WHERE visit_id = $1",
+        "UPDATE rating_requests SET created_at = $2 WHERE visit_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(visit_id)
+            .bind(done_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The demo's history: the rating of `visit_id` was given at `rated_at`.
+pub async fn backdate_rating(tx: &mut Tx, visit_id: &str, rated_at: i64) -> sqlx::Result<()> {
+    for sql in [
+        "UPDATE ratings SET created_at = $2 WHERE visit_id = $1",
+        "UPDATE rating_requests SET used_at = $2 WHERE visit_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(visit_id)
+            .bind(rated_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Replaces the cells of `day`.
 pub async fn write_day(tx: &mut Tx, day: i64, cells: &[Cell]) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM kpi_daily WHERE day = $1")

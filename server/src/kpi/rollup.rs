@@ -16,6 +16,7 @@ use super::facts;
 use super::formulas::day_of;
 use crate::AppState;
 use crate::db::{kpi as db, now_ms};
+use crate::work::{Effects, Work};
 
 /// How long after midnight a day is still open to writes in flight.
 const GRACE_MS: i64 = 10 * 60_000;
@@ -31,9 +32,9 @@ pub async fn catch_up(state: &AppState) -> anyhow::Result<u32> {
             Some(at) => day_of(at, offset),
             None => last_finished + 1,
         };
-        let mut tx = state.db.begin_write().await?;
-        db::start(&mut tx, first.min(last_finished + 1)).await?;
-        tx.commit().await?;
+        let mut work = Work::begin(state).await?;
+        db::start(work.tx(), first.min(last_finished + 1)).await?;
+        work.commit(Effects::none()).await?;
     }
     let mut written = 0;
     while let Some(through) = db::through_day(pool).await? {
@@ -42,13 +43,13 @@ pub async fn catch_up(state: &AppState) -> anyhow::Result<u32> {
             break;
         }
         let cells = cells(state, day).await?;
-        let mut tx = state.db.begin_write().await?;
-        if !db::advance(&mut tx, day).await? {
-            // Another instance wrote this day meanwhile.
+        let mut work = Work::begin(state).await?;
+        if !db::advance(work.tx(), day).await? {
+            // Another instance wrote this day meanwhile (dropped: rolled back).
             continue;
         }
-        db::write_day(&mut tx, day, &cells).await?;
-        tx.commit().await?;
+        db::write_day(work.tx(), day, &cells).await?;
+        work.commit(Effects::none()).await?;
         written += 1;
     }
     written += rewrite_late(state).await?;
@@ -75,15 +76,15 @@ async fn rewrite_late(state: &AppState) -> anyhow::Result<u32> {
         rewritten.push((*day, cells(state, *day).await?));
     }
     let ids: Vec<String> = marks.into_iter().map(|(id, _)| id).collect();
-    let mut tx = state.db.begin_write().await?;
-    if db::take_late(&mut tx, &ids).await? == 0 {
+    let mut work = Work::begin(state).await?;
+    if db::take_late(work.tx(), &ids).await? == 0 {
         // Another instance took them.
         return Ok(0);
     }
     for (day, cells) in &rewritten {
-        db::write_day(&mut tx, *day, cells).await?;
+        db::write_day(work.tx(), *day, cells).await?;
     }
-    tx.commit().await?;
+    work.commit(Effects::none()).await?;
     Ok(u32::try_from(rewritten.len()).unwrap_or(u32::MAX))
 }
 
