@@ -23,6 +23,8 @@ fn readers(kind: &str) -> &'static [&'static str] {
         "invoice" => &["admin", "cs", "sales"],
         // Who may list customers (ratings name the visit judged).
         "rating" => &["admin", "cs", "sales"],
+        // What needs an admin, and who changed the settings: admins only.
+        "alert" | "settings" => &["admin"],
         "visit" | "assignment" | "ticket" | "staff" => &["admin", "cs", "sales", "technician"],
         other => panic!("no expectation for event family {other:?}: add it here"),
     }
