@@ -30,11 +30,6 @@ fn rows_wanted() -> i64 {
         .unwrap_or(bench::size(100_000, 1_000))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     bench::announce("invoices");
@@ -164,18 +159,18 @@ async fn main() {
     for (q, t, n) in &per_query {
         println!(
             "{q:<58} {n:>7} {:>9.2} {:>9.2} {:>9.2}",
-            ms(percentile(t, 0.5)),
-            ms(percentile(t, 0.95)),
-            ms(percentile(t, 0.99))
+            ms(bench::percentile(t, 0.5)),
+            ms(bench::percentile(t, 0.95)),
+            ms(bench::percentile(t, 0.99))
         );
     }
     println!(
         "{:<58} {:>7} {:>9.2} {:>9.2} {:>9.2}",
         "all queries",
         "",
-        ms(percentile(&all, 0.5)),
-        ms(percentile(&all, 0.95)),
-        ms(percentile(&all, 0.99))
+        ms(bench::percentile(&all, 0.5)),
+        ms(bench::percentile(&all, 0.95)),
+        ms(bench::percentile(&all, 0.99))
     );
     server.stop().await.unwrap();
     test_db.drop_schema().await;
@@ -239,8 +234,8 @@ fn pdf_renders() {
         "invoice PDF, 10 lines, {} KB: first render (fonts parsed) {:.1} ms; then p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms over {timed}",
         first.len() / 1024,
         ms(first_render),
-        ms(percentile(&times, 0.5)),
-        ms(percentile(&times, 0.95)),
-        ms(percentile(&times, 0.99)),
+        ms(bench::percentile(&times, 0.5)),
+        ms(bench::percentile(&times, 0.95)),
+        ms(bench::percentile(&times, 0.99)),
     );
 }

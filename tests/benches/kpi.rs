@@ -139,11 +139,6 @@ async fn load(db: &fieldops_server::db::Db, tickets: i64, now: i64) {
     run(db, "ANALYZE", &[]).await;
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -290,9 +285,9 @@ async fn main() {
         times.sort();
         println!(
             "| {name} | {:.1} ms | {:.1} ms | {:.1} ms |",
-            ms(percentile(&times, 0.5)),
-            ms(percentile(&times, 0.95)),
-            ms(percentile(&times, 0.99))
+            ms(bench::percentile(&times, 0.5)),
+            ms(bench::percentile(&times, 0.95)),
+            ms(bench::percentile(&times, 0.99))
         );
     }
     server.stop().await.unwrap();

@@ -238,11 +238,6 @@ async fn bulk_load(
     started.elapsed()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     bench::announce("tickets");
@@ -361,18 +356,18 @@ async fn main() {
     for (q, t, m) in &per_query {
         println!(
             "{q:<58} {m:>9} {:>9.2} {:>9.2} {:>9.2}",
-            ms(percentile(t, 0.5)),
-            ms(percentile(t, 0.95)),
-            ms(percentile(t, 0.99))
+            ms(bench::percentile(t, 0.5)),
+            ms(bench::percentile(t, 0.95)),
+            ms(bench::percentile(t, 0.99))
         );
     }
     println!(
         "{:<58} {:>9} {:>9.2} {:>9.2} {:>9.2}",
         "all queries",
         "",
-        ms(percentile(&all, 0.5)),
-        ms(percentile(&all, 0.95)),
-        ms(percentile(&all, 0.99))
+        ms(bench::percentile(&all, 0.5)),
+        ms(bench::percentile(&all, 0.95)),
+        ms(bench::percentile(&all, 0.99))
     );
     server.stop().await.unwrap();
     test_db.drop_schema().await;

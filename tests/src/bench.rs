@@ -39,3 +39,9 @@ pub fn announce(name: &str) {
         println!("{name}: smoke run ({SMOKE_VAR}): tiny sizes, figures not meaningful");
     }
 }
+
+/// The `p` quantile (0–1) of `sorted` timings, nearest rank.
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}

@@ -469,15 +469,14 @@ pub async fn series(
             )
         })
         .collect();
-    let through = db::through_day(state.db.pool()).await?;
-    let rolled_last = through.map_or(days.first - 1, |t| t.min(days.last));
-    if rolled_last >= days.first {
+    let (rolled, live) = split(state, days).await?;
+    if let Some(rolled) = rolled {
         let cells = db::days_of(
             state.db.pool(),
             subject.as_str(),
             subject_id,
-            days.first,
-            rolled_last,
+            rolled.first,
+            rolled.last,
         )
         .await?;
         for c in cells {
@@ -487,11 +486,9 @@ pub async fn series(
             }
         }
     }
-    // Live from the day after the rollup's last, never before the span.
-    let live_first = (rolled_last + 1).max(days.first);
-    if live_first <= days.last {
-        let live = facts::collect(state, live_first, days.last, Some(subject)).await?;
-        for ((s, id, day), counts) in live {
+    if let Some(live) = live {
+        let counted = facts::collect(state, live.first, live.last, Some(subject)).await?;
+        for ((s, id, day), counts) in counted {
             if s == subject && id == subject_id {
                 let label = formulas::label(formulas::date_of(day), period);
                 buckets.entry(label).or_default().merge(&counts);
@@ -515,10 +512,9 @@ async fn counted(
     days: Days,
 ) -> Result<BTreeMap<(Subject, String), Counts>, ServiceError> {
     let mut out: BTreeMap<(Subject, String), Counts> = BTreeMap::new();
-    let through = db::through_day(state.db.pool()).await?;
-    let rolled_last = through.map_or(days.first - 1, |t| t.min(days.last));
-    if rolled_last >= days.first {
-        for c in db::sums(state.db.pool(), subject.as_str(), days.first, rolled_last).await? {
+    let (rolled, live) = split(state, days).await?;
+    if let Some(rolled) = rolled {
+        for c in db::sums(state.db.pool(), subject.as_str(), rolled.first, rolled.last).await? {
             if let Some(metric) = Metric::parse(&c.metric) {
                 out.entry((subject, c.subject_id))
                     .or_default()
@@ -526,10 +522,9 @@ async fn counted(
             }
         }
     }
-    let live_first = (rolled_last + 1).max(days.first);
-    if live_first <= days.last {
+    if let Some(live) = live {
         for ((s, id, _), counts) in
-            facts::collect(state, live_first, days.last, Some(subject)).await?
+            facts::collect(state, live.first, live.last, Some(subject)).await?
         {
             if s == subject {
                 out.entry((s, id)).or_default().merge(&counts);
@@ -537,6 +532,17 @@ async fn counted(
         }
     }
     Ok(out)
+}
+
+/// `days` split into the part the rollup holds and the part counted live
+/// (from the day after the rollup's last, never before the span); either
+/// may be empty.
+async fn split(state: &AppState, days: Days) -> sqlx::Result<(Option<Days>, Option<Days>)> {
+    let through = db::through_day(state.db.pool()).await?;
+    let rolled_last = through.map_or(days.first - 1, |t| t.min(days.last));
+    let live_first = (rolled_last + 1).max(days.first);
+    let span = |first, last| (first <= last).then_some(Days { first, last });
+    Ok((span(days.first, rolled_last), span(live_first, days.last)))
 }
 
 /// The real-time state of the operation (seed 004), pushed to the console.
