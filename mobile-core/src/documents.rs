@@ -575,6 +575,11 @@ impl IndexRow {
                 i.status.as_str(),
                 format!("{:020}", i.sent_at_ms),
             ),
+            Document::Journey(j) => base(
+                j.definition.title.id.clone(),
+                j.status.as_str(),
+                j.definition.title.id.clone(),
+            ),
         }
     }
 }

@@ -81,7 +81,8 @@ fn target_of(body: &CommandBody) -> Option<DocId> {
         CommandBody::CheckIn(at) | CommandBody::CheckOut(at) => Some(at.visit_id),
         CommandBody::CloseOwnTicket { ticket_id } => Some(*ticket_id),
         CommandBody::SendChatMessage { .. } => None,
-        CommandBody::CreateTicket { ticket_id, .. } => Some(*ticket_id),
+        CommandBody::CreateTicket { ticket_id, .. }
+        | CommandBody::SubmitJourney { ticket_id, .. } => Some(*ticket_id),
         CommandBody::SubmitPayment { invoice_id, .. } => Some(*invoice_id),
     }
 }

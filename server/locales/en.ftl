@@ -430,3 +430,7 @@ settings-after-ticket = Ask the customer to rate when a ticket is resolved (once
 settings-delay = Send after (minutes)
 settings-template = WhatsApp template name
 settings-template-language = Template language code
+journey-photos = { $count ->
+    [one] 1 photo
+   *[other] { $count } photos
+}

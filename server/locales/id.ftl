@@ -430,3 +430,4 @@ settings-after-ticket = Minta pelanggan menilai saat tiket diselesaikan (sekali 
 settings-delay = Kirim setelah (menit)
 settings-template = Nama template WhatsApp
 settings-template-language = Kode bahasa template
+journey-photos = { $count } foto

@@ -40,6 +40,7 @@ pub mod helpdesk;
 pub mod http;
 pub mod i18n;
 pub mod invoices;
+pub mod journeys;
 pub mod keyed_locks;
 pub mod kpi;
 pub mod metrics;

@@ -50,10 +50,12 @@ impl Reader {
                 .department_id
                 .as_ref()
                 .is_none_or(|d| self.departments.iter().any(|mine| mine == d)),
+            // Published journeys are every customer's to fill in.
             Role::Customer => {
-                kind != DocKind::StaffNotes
-                    && scope.customer_id.is_some()
-                    && scope.customer_id == self.customer_id
+                kind == DocKind::Journey
+                    || (kind != DocKind::StaffNotes
+                        && scope.customer_id.is_some()
+                        && scope.customer_id == self.customer_id)
             }
             Role::Technician => kind != DocKind::StaffNotes && scope.in_pool,
         }

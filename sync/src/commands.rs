@@ -153,6 +153,24 @@ pub enum CommandBody {
         /// SHA-256 of the receipt photo, 64 lowercase hex digits.
         proof_sha256: Option<String>,
     },
+    /// A customer submits a journey (an intake form), possibly offline:
+    /// the server re-checks the answers against the pinned version and
+    /// opens a ticket routed by the end they reach. Like `CreateTicket`,
+    /// the device chooses the ticket's id; image answers name photos the
+    /// device attached to that ticket (their bytes may still be uploading).
+    SubmitJourney {
+        /// The new ticket's id.
+        ticket_id: DocId,
+        /// The journey (its document's id).
+        journey_id: DocId,
+        /// The version the form was filled in on.
+        version: u32,
+        /// When the customer started the form, Unix ms (device clock): a
+        /// retired version is accepted if it was published then.
+        started_at_ms: i64,
+        /// The answers to the questions on the path.
+        answers: crate::journey::Answers,
+    },
 }
 
 impl CommandBody {
@@ -169,6 +187,7 @@ impl CommandBody {
             CommandBody::SendChatMessage { .. } => "send_chat_message",
             CommandBody::CreateTicket { .. } => "create_ticket",
             CommandBody::SubmitPayment { .. } => "submit_payment",
+            CommandBody::SubmitJourney { .. } => "submit_journey",
         }
     }
 }
@@ -295,6 +314,17 @@ impl Command {
                     && hash.parse::<crate::docs::photo::Sha256Hex>().is_err()
                 {
                     return invalid("proof_sha256", "must be 64 lowercase hex digits");
+                }
+                Ok(())
+            }
+            CommandBody::SubmitJourney {
+                version, answers, ..
+            } => {
+                if *version == 0 {
+                    return invalid("version", "versions start at 1");
+                }
+                if answers.len() > crate::journey::MAX_NODES {
+                    return invalid("answers", "has more answers than a journey has questions");
                 }
                 Ok(())
             }

@@ -144,6 +144,8 @@ string_enum! {
         StaffNotes = "staff_notes",
         /// An invoice or credit note as the customer has it; server-owned.
         Invoice = "invoice",
+        /// A published journey (an intake form); server-owned.
+        Journey = "journey",
     }
 }
 
@@ -180,7 +182,8 @@ mod tests {
                 "check_in",
                 "photo",
                 "staff_notes",
-                "invoice"
+                "invoice",
+                "journey"
             ]
         );
         for kind in DocKind::ALL {

@@ -182,6 +182,7 @@ pub mod commands;
 pub mod docs;
 pub mod error;
 pub mod ids;
+pub mod journey;
 pub mod money;
 pub mod protocol;
 pub mod rules;

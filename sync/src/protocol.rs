@@ -30,8 +30,9 @@ use crate::rules::Violation;
 /// peer could not read what a newer one sends.
 ///
 /// 2: invoices (the `invoice` document kind, `SubmitPayment`, the
-/// `invoice` photo owner).
-pub const PROTOCOL_VERSION: u16 = 2;
+/// `invoice` photo owner). 3: journeys (the `journey` document kind,
+/// `SubmitJourney`).
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The first byte of every frame: the framing format.
 pub const FRAME_VERSION: u8 = 1;
@@ -479,6 +480,9 @@ fn check_command(command: &Command) -> Result<(), LimitExceeded> {
             proof_sha256,
             ..
         } => [Some(reference), proof_sha256.as_deref(), None],
+        B::SubmitJourney { answers, .. } => {
+            return check_answers(answers);
+        }
         B::ClaimVisit { .. }
         | B::ReleaseVisit { .. }
         | B::CheckIn(_)
@@ -489,6 +493,25 @@ fn check_command(command: &Command) -> Result<(), LimitExceeded> {
         .into_iter()
         .flatten()
         .try_for_each(|text| limit("commands.text", text.len(), limits::MAX_TEXT_BYTES))
+}
+
+fn check_answers(answers: &crate::journey::Answers) -> Result<(), LimitExceeded> {
+    use crate::journey::{Answer, MAX_CHOICES, MAX_IMAGES, MAX_NODES};
+    limit("commands.answers", answers.len(), MAX_NODES)?;
+    answers.values().try_for_each(|answer| match answer {
+        Answer::Text(text) => limit(
+            "commands.answers.text",
+            text.len(),
+            limits::MAX_DESCRIPTION_BYTES,
+        ),
+        Answer::Choices(choices) => limit("commands.answers.choices", choices.len(), MAX_CHOICES),
+        Answer::Images(images) => limit(
+            "commands.answers.images",
+            images.len(),
+            usize::from(MAX_IMAGES),
+        ),
+        Answer::Choice(_) | Answer::Number(_) | Answer::Date(_) => Ok(()),
+    })
 }
 
 fn check_result(result: &CommandResult) -> Result<(), LimitExceeded> {

@@ -181,3 +181,10 @@ pub fn sample_invoice() -> Invoice {
         pdf_sha256: Some("cd".repeat(32)),
     }
 }
+
+/// The demo's "Keluhan Layanan" journey: three branches, the one for a
+/// broken device asking for up to five photos and ending urgent for a leak.
+pub fn sample_journey() -> crate::journey::Definition {
+    crate::journey::Definition::from_json(include_str!("journey/keluhan_layanan.json"))
+        .unwrap_or_else(|e| unreachable!("the sample journey is valid JSON: {e}"))
+}

@@ -165,7 +165,7 @@ pub async fn set_status(
     let mut effects = announced(action, &row);
     // The customer's app account follows the record: switched off (signed
     // out everywhere) with it, back on with its restore.
-    if let Some(account) = users::account_of_customer(tx, &row.id).await? {
+    if let Some(account) = users::account_of_customer(&mut **tx, &row.id).await? {
         let changes = users::UserChanges {
             status: Some(status),
             ..Default::default()

@@ -171,6 +171,10 @@ pub enum Action<'a> {
     ManageAlerts,
     /// Change the SLA calendar and targets, round-robin, rating requests.
     ManageSettings,
+    /// Build, publish and retire journeys (intake forms).
+    ManageJourneys,
+    /// Fill in a published journey, opening a ticket (customers).
+    StartJourney,
 }
 
 /// Which visits an actor's lists contain.
@@ -317,7 +321,11 @@ impl Actor {
             Action::DraftInvoices | Action::CheckPayments => matches!(role, Admin | Cs),
             Action::ApproveInvoices | Action::WriteOffInvoices => matches!(role, Admin | Sales),
             Action::VoidInvoices => role == Admin,
-            Action::ViewAllKpi | Action::ManageAlerts | Action::ManageSettings => role == Admin,
+            Action::ViewAllKpi
+            | Action::ManageAlerts
+            | Action::ManageSettings
+            | Action::ManageJourneys => role == Admin,
+            Action::StartJourney => role == Customer,
             Action::ViewOwnKpi => role.is_staff(),
             Action::ViewLiveMetrics => matches!(role, Admin | Cs | Sales),
         }

@@ -49,6 +49,7 @@ pub mod event_log;
 pub mod extensions;
 pub mod idempotency;
 pub mod invoices;
+pub mod journeys;
 pub mod kpi;
 pub mod login_failures;
 pub mod phone_codes;
@@ -284,6 +285,7 @@ mod tests {
         "0017_invoices.sql",
         "0018_invoice_documents.sql",
         "0020_kpi.sql",
+        "0021_journeys.sql",
     ];
 
     fn migrations(backend: &str) -> std::collections::BTreeMap<String, String> {

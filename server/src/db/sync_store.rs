@@ -351,6 +351,7 @@ const IN_SCOPE: &str = "( \
   OR ($2 IN ('cs', 'sales') AND (d.department_id IS NULL OR EXISTS ( \
         SELECT 1 FROM department_members m WHERE m.user_id = $3 AND m.department_id = d.department_id))) \
   OR ($2 = 'customer' AND d.customer_id = $4 AND d.kind <> 'staff_notes') \
+  OR ($2 = 'customer' AND d.kind = 'journey') \
   OR ($2 = 'technician' AND d.kind <> 'staff_notes' AND d.in_pool = 1) \
   OR a.user_id IS NOT NULL )";
 
@@ -386,6 +387,7 @@ pub async fn drop_lost_scope(
            OR ($5 IN ('cs', 'sales') AND (d.department_id IS NULL OR {departments})) \
            OR ($5 = 'customer' AND d.customer_id IS NOT NULL AND d.customer_id = COALESCE($4, '') \
                AND d.kind <> 'staff_notes') \
+           OR ($5 = 'customer' AND d.kind = 'journey') \
            OR ($5 = 'technician' AND d.kind <> 'staff_notes' AND d.in_pool = 1) \
            OR a.user_id IS NOT NULL )"
     )))

@@ -311,10 +311,13 @@ pub async fn active_admins(tx: &mut Tx) -> sqlx::Result<i64> {
 }
 
 /// The app account of customer record `customer_id`, if it has one.
-pub async fn account_of_customer(tx: &mut Tx, customer_id: &str) -> sqlx::Result<Option<String>> {
+pub async fn account_of_customer(
+    ex: impl AnyExecutor<'_>,
+    customer_id: &str,
+) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT id FROM users WHERE customer_id = $1")
         .bind(customer_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(ex)
         .await
 }
 

@@ -12,6 +12,7 @@ pub mod field;
 pub mod health;
 pub mod idempotency;
 pub mod invoices;
+pub mod journeys;
 pub mod kpi;
 pub mod live;
 pub mod me;
@@ -124,6 +125,15 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(settings::put_assignment))
         .routes(routes!(settings::put_ratings))
         .routes(routes!(alerts::dismiss))
+        .routes(routes!(journeys::list, journeys::create))
+        .routes(routes!(journeys::check))
+        .routes(routes!(journeys::published))
+        .routes(routes!(journeys::get))
+        .routes(routes!(journeys::save_draft))
+        .routes(routes!(journeys::publish))
+        .routes(routes!(journeys::retire))
+        .routes(routes!(journeys::submit))
+        .routes(routes!(journeys::ticket_answers))
         .routes(routes!(tickets::get, tickets::update))
         .routes(routes!(tickets::set_status))
         .routes(routes!(tickets::assign))

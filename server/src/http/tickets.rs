@@ -117,7 +117,7 @@ async fn load(state: &AppState, id: &Uuid) -> ApiResult<TicketRow> {
         .ok_or(ApiError::NotFound("ticket"))
 }
 
-fn view(state: &AppState, t: TicketRow, pauses: &[(i64, i64)]) -> TicketView {
+pub(crate) fn view(state: &AppState, t: TicketRow, pauses: &[(i64, i64)]) -> TicketView {
     let d = helpdesk::deadlines_of(&state.calendar(), &t, pauses);
     TicketView::new(t, Some(&d))
 }

@@ -18,6 +18,7 @@ use crate::helpdesk::{
     tickets::{Draft, TicketChange},
 };
 use crate::invoices;
+use crate::journeys;
 use crate::service::{Notice, ServiceError, ServiceResult, forbidden};
 use crate::visits::attendance::{self, Direction, Position};
 use crate::visits::{claims, extensions};
@@ -163,7 +164,12 @@ async fn execute_one(
         .with_changed(changed)
         .with_visits(visits);
     work.commit(effects).await?;
-    if executed.result.is_accepted() && matches!(command.body, CommandBody::CreateTicket { .. }) {
+    if executed.result.is_accepted()
+        && matches!(
+            command.body,
+            CommandBody::CreateTicket { .. } | CommandBody::SubmitJourney { .. }
+        )
+    {
         // Round-robin assignment runs on the help-desk job; wake it now.
         state.helpdesk.wake.notify_one();
     }
@@ -184,6 +190,7 @@ fn writes_own_documents(body: &CommandBody) -> bool {
             | CommandBody::CloseOwnTicket { .. }
             | CommandBody::SendChatMessage { .. }
             | CommandBody::SubmitPayment { .. }
+            | CommandBody::SubmitJourney { .. }
     )
 }
 
@@ -332,6 +339,30 @@ async fn dispatch(
                 Err(refusal) => return refused(command, refusal),
             };
             let outcome = helpdesk::tickets::create(tx, state, actor, &new).await;
+            ticket_outcome(command, *ticket_id, outcome)
+        }
+        CommandBody::SubmitJourney {
+            ticket_id,
+            journey_id,
+            version,
+            started_at_ms,
+            answers,
+        } => {
+            let submission = journeys::Submission {
+                ticket_id: Some(ticket_id.to_string()),
+                journey_id: journey_id.to_string(),
+                version: i64::from(*version),
+                started_at_ms: *started_at_ms,
+                answers: answers.clone(),
+            };
+            let outcome = journeys::submit(
+                tx,
+                state,
+                actor,
+                &submission,
+                journeys::ImageBytes::MayFollow,
+            )
+            .await;
             ticket_outcome(command, *ticket_id, outcome)
         }
         CommandBody::CloseOwnTicket { ticket_id } => {

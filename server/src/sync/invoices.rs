@@ -104,7 +104,7 @@ pub async fn project(tx: &mut Tx, db: &Db, detail: &Detail) -> anyhow::Result<Ve
     if !row.status.is_issued() {
         return Ok(vec![]);
     }
-    let account = users::account_of_customer(tx, &row.customer_id).await?;
+    let account = users::account_of_customer(&mut **tx, &row.customer_id).await?;
     let invoice = invoice_doc(detail, account.as_deref())?;
     if store::get(&mut **tx, &row.id).await?.is_none() {
         let scope = DocScope {

@@ -168,6 +168,17 @@ pub async fn create(
     })
 }
 
+/// Deletes document `id` (written by the server) inside `tx`: its readers'
+/// devices drop it on their next feed.
+pub async fn tombstone(tx: &mut Tx, id: &str) -> anyhow::Result<Changed> {
+    let seq = store::next_seq(tx).await?;
+    store::tombstone(tx, id, seq).await?;
+    Ok(Changed {
+        doc_id: id.to_owned(),
+        seq,
+    })
+}
+
 /// Applies `changes` from `actor` to document `id` inside `tx`, if the write
 /// rules allow them. Nothing is stored otherwise.
 pub async fn apply_changes(

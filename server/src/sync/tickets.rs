@@ -99,7 +99,7 @@ fn ticket_doc(
 
 /// The account of a customer record, or the record id if it has none.
 async fn account_of(tx: &mut Tx, customer_id: &str) -> sqlx::Result<String> {
-    let account = crate::db::users::account_of_customer(tx, customer_id).await?;
+    let account = crate::db::users::account_of_customer(&mut **tx, customer_id).await?;
     Ok(account.unwrap_or_else(|| customer_id.to_owned()))
 }
 

@@ -19,6 +19,7 @@
 pub mod checkin;
 pub(crate) mod codec;
 pub mod invoice;
+pub mod journey;
 pub mod photo;
 pub mod staff_notes;
 pub mod ticket;
@@ -32,6 +33,7 @@ use codec::{MapRead, MapWrite};
 
 pub use checkin::CheckIn;
 pub use invoice::Invoice;
+pub use journey::Journey;
 pub use photo::Photo;
 pub use staff_notes::StaffNotes;
 pub use ticket::Ticket;
@@ -156,6 +158,8 @@ pub enum Document {
     StaffNotes(StaffNotes),
     /// An invoice or credit note.
     Invoice(Invoice),
+    /// A published journey.
+    Journey(Journey),
 }
 
 impl Document {
@@ -168,6 +172,7 @@ impl Document {
             Document::Photo(_) => DocKind::Photo,
             Document::StaffNotes(_) => DocKind::StaffNotes,
             Document::Invoice(_) => DocKind::Invoice,
+            Document::Journey(_) => DocKind::Journey,
         }
     }
 
@@ -180,6 +185,7 @@ impl Document {
             DocKind::Photo => Document::Photo(Photo::hydrate(doc)?),
             DocKind::StaffNotes => Document::StaffNotes(StaffNotes::hydrate(doc)?),
             DocKind::Invoice => Document::Invoice(Invoice::hydrate(doc)?),
+            DocKind::Journey => Document::Journey(Journey::hydrate(doc)?),
         })
     }
 
@@ -192,6 +198,7 @@ impl Document {
             Document::Photo(d) => d.reconcile(doc),
             Document::StaffNotes(d) => d.reconcile(doc),
             Document::Invoice(d) => d.reconcile(doc),
+            Document::Journey(d) => d.reconcile(doc),
         }
     }
 }
@@ -214,6 +221,7 @@ pub fn upgrade(doc: &mut AutoCommit) -> Result<Option<u64>, SchemaError> {
         DocKind::Photo => (Photo::SCHEMA_VERSION, &[]),
         DocKind::StaffNotes => (StaffNotes::SCHEMA_VERSION, &[]),
         DocKind::Invoice => (Invoice::SCHEMA_VERSION, &[]),
+        DocKind::Journey => (Journey::SCHEMA_VERSION, &[]),
     };
     if header.schema_version > current {
         return Err(SchemaError::UnsupportedVersion {

@@ -69,8 +69,25 @@ string_enum! {
 }
 
 /// A lowercase hexadecimal SHA-256 digest.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct Sha256Hex(String);
+
+impl TryFrom<String> for Sha256Hex {
+    type Error = &'static str;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Sha256Hex> for String {
+    fn from(hash: Sha256Hex) -> String {
+        hash.0
+    }
+}
 
 impl Sha256Hex {
     /// The digest as 64 hex characters.

@@ -22,7 +22,9 @@ use thiserror::Error;
 use crate::docs::codec::raw_root;
 use crate::docs::ticket::TicketStatus;
 use crate::docs::visit::VisitStatus;
-use crate::docs::{self, Document, KIND_KEY, checkin, invoice, photo, staff_notes, ticket, visit};
+use crate::docs::{
+    self, Document, KIND_KEY, checkin, invoice, journey, photo, staff_notes, ticket, visit,
+};
 use crate::error::{ApplyError, SchemaError};
 use crate::ids::{DepartmentId, DocKind, UserId};
 
@@ -105,6 +107,8 @@ pub enum Fields {
     StaffNotes(&'static [staff_notes::Field]),
     /// Invoice fields.
     Invoice(&'static [invoice::Field]),
+    /// Journey fields.
+    Journey(&'static [journey::Field]),
 }
 
 impl Fields {
@@ -117,6 +121,7 @@ impl Fields {
             Fields::Photo(_) => DocKind::Photo,
             Fields::StaffNotes(_) => DocKind::StaffNotes,
             Fields::Invoice(_) => DocKind::Invoice,
+            Fields::Journey(_) => DocKind::Journey,
         }
     }
 
@@ -129,6 +134,7 @@ impl Fields {
             Fields::Photo(fields) => fields.iter().any(|f| f.key() == key),
             Fields::StaffNotes(fields) => fields.iter().any(|f| f.key() == key),
             Fields::Invoice(fields) => fields.iter().any(|f| f.key() == key),
+            Fields::Journey(fields) => fields.iter().any(|f| f.key() == key),
         }
     }
 }
@@ -142,6 +148,7 @@ fn is_known_field(kind: DocKind, key: &str) -> bool {
         DocKind::Photo => photo::Field::from_key(key).is_some(),
         DocKind::StaffNotes => staff_notes::Field::from_key(key).is_some(),
         DocKind::Invoice => invoice::Field::from_key(key).is_some(),
+        DocKind::Journey => journey::Field::from_key(key).is_some(),
     }
 }
 

@@ -92,6 +92,12 @@ pub static RULES: &[Rule] = &[
         fields: Fields::Invoice(I::ALL),
         when: &[],
     },
+    // Journeys are published by the server; customers only read them.
+    Rule {
+        roles: &[Server],
+        fields: Fields::Journey(crate::docs::journey::Field::ALL),
+        when: &[],
+    },
     // Customers: the description and photo list of their own open ticket.
     Rule {
         roles: &[Customer],

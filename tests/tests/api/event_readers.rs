@@ -25,6 +25,8 @@ fn readers(kind: &str) -> &'static [&'static str] {
         "rating" => &["admin", "cs", "sales"],
         // What needs an admin, and who changed the settings: admins only.
         "alert" | "settings" => &["admin"],
+        // Journeys are built by admins.
+        "journey" => &["admin"],
         "visit" | "assignment" | "ticket" | "staff" => &["admin", "cs", "sales", "technician"],
         other => panic!("no expectation for event family {other:?}: add it here"),
     }

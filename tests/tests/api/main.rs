@@ -22,6 +22,7 @@ mod field_sync;
 mod idempotency;
 mod invoice_phones;
 mod invoices;
+mod journeys;
 mod kpi;
 mod live;
 mod live_feed;

@@ -40,7 +40,11 @@ const DENIED_AS_NOT_FOUND: &[(&str, &str)] = &[("GET", "/api/v1/blobs/{blob}")];
 
 /// Routes whose target may not exist for the roles allowed to ask (a visit
 /// not done yet has no rating request): 404 is an answer, not a refusal.
-const MAY_BE_MISSING: &[(&str, &str)] = &[("GET", "/api/v1/visits/{visit}/rating")];
+const MAY_BE_MISSING: &[(&str, &str)] = &[
+    ("GET", "/api/v1/visits/{visit}/rating"),
+    // The matrix's ticket was opened without a journey.
+    ("GET", "/api/v1/tickets/{ticket}/journey"),
+];
 
 /// Routes on an invoice answer 404 to the roles that may not see it at all
 /// (a technician; a customer before it is sent), and 403 to those who see
@@ -64,6 +68,10 @@ fn none(_: &str) -> Option<Value> {
 
 fn empty(_: &str) -> Option<Value> {
     Some(json!({}))
+}
+
+fn journey(_: &str) -> Option<Value> {
+    Some(json!({ "definition": fieldops_sync::testing::sample_journey() }))
 }
 
 /// In order: routes that change the target come after those that read it, and
@@ -626,6 +634,70 @@ const PROTECTED: &[Route] = &[
         body: none,
     },
     Route {
+        method: "GET",
+        path: "/api/v1/journeys",
+        allowed: &["admin"],
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/journeys",
+        allowed: &["admin"],
+        body: journey,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/journeys/check",
+        allowed: &["admin"],
+        body: journey,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/journeys/published",
+        allowed: &["customer"],
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/journeys/{journey}",
+        allowed: &["admin"],
+        body: none,
+    },
+    Route {
+        method: "PUT",
+        path: "/api/v1/journeys/{journey}/draft",
+        allowed: &["admin"],
+        body: journey,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/journeys/{journey}/publish",
+        allowed: &["admin"],
+        body: none,
+    },
+    // By the customer's turn the admin retired it: 409, an answer.
+    Route {
+        method: "POST",
+        path: "/api/v1/journeys/{journey}/submissions",
+        allowed: &["customer"],
+        body: |_| {
+            Some(json!({ "version": 1, "started_at_ms": 1, "answers": {
+                "jenis": { "choice": "tagihan" }, "tagihan": { "text": "Tagihan ganda" } } }))
+        },
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/journeys/{journey}/retire",
+        allowed: &["admin"],
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/tickets/{ticket}/journey",
+        allowed: &["admin", "cs", "customer"],
+        body: none,
+    },
+    Route {
         method: "POST",
         path: "/api/v1/auth/logout",
         allowed: ALL,
@@ -708,6 +780,17 @@ async fn every_route_for_every_role(backend: Backend) {
     .execute(app.server.state.db.pool())
     .await
     .unwrap();
+    let journey = app
+        .post(
+            "/api/v1/journeys",
+            &admin,
+            journey("admin").unwrap_or_default(),
+        )
+        .await
+        .body["journey_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let fill = |path: &str| {
         path.replace("{ticket}", &ticket)
             .replace("{conversation}", &conversation)
@@ -722,6 +805,7 @@ async fn every_route_for_every_role(backend: Backend) {
             .replace("{invoice}", &invoice)
             .replace("{payment}", &payment)
             .replace("{alert}", &alert)
+            .replace("{journey}", &journey)
     };
 
     let mut failures = Vec::new();
@@ -806,6 +890,7 @@ async fn every_route_for_every_role(backend: Backend) {
             .replace("{invoice}", "{id}")
             .replace("{payment}", "{payment_id}")
             .replace("{alert}", "{id}")
+            .replace("{journey}", "{id}")
     };
     let tested: BTreeSet<(String, String)> = PROTECTED
         .iter()
