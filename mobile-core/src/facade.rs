@@ -30,6 +30,7 @@ use crate::error::{CoreError, Result};
 use crate::events::{CoreListener, Events, PendingWork};
 use crate::files::PhotoFiles;
 use crate::invoices::Invoices;
+use crate::journeys::Journeys;
 use crate::outbox::{self, Outbox};
 use crate::photos::{self, Photos};
 use crate::shared::Shared;
@@ -142,6 +143,12 @@ impl FieldopsCore {
     /// Invoices: reading them, paying one with a receipt photo.
     pub fn invoices(&self) -> Invoices<'_> {
         Invoices::new(&self.shared)
+    }
+
+    /// Journeys: the intake forms a customer fills in offline to open a
+    /// ticket.
+    pub fn journeys(&self) -> Journeys<'_> {
+        Journeys::new(&self.shared)
     }
 
     /// Photos: attaching, reading, the upload queue, fetching, freeing space.

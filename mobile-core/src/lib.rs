@@ -93,6 +93,7 @@ mod facade;
 mod files;
 pub mod geo;
 mod invoices;
+mod journeys;
 mod model;
 pub mod outbox;
 pub mod photo;
@@ -111,6 +112,7 @@ pub use events::{CoreEvent, CoreListener, SyncState, SyncStatus};
 pub use facade::FieldopsCore;
 pub use geo::{GeofenceCheck, Position};
 pub use invoices::{Invoices, PaymentReceipt, PaymentState, PaymentView};
+pub use journeys::{FormScreen, FormView, JourneyInfo, Journeys};
 pub use model::{Account, CommandState, OutboxEntry};
 pub use outbox::Outbox;
 pub use photos::{

@@ -249,7 +249,7 @@ pub(crate) fn record_result(
     let entry = get(conn, result.command_id)?;
     if let Some(e) = &entry
         && e.state == CommandState::Rejected
-        && e.name == "create_ticket"
+        && (e.name == "create_ticket" || e.name == "submit_journey")
         && let Some(ticket) = e.target_id
     {
         // The server will never create it: the local copy goes.

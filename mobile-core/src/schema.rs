@@ -146,6 +146,50 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO doc_index SELECT * FROM doc_index_kept;
     DROP TABLE doc_index_kept;
     "#,
+    // 5: journeys: the journey document kind (the table rebuilt as in 4),
+    // and the forms being filled in, each with its own copy of the version
+    // it started on (a publish while offline never changes the questions
+    // under the customer) and the photos attached so far.
+    r#"
+    CREATE TEMP TABLE doc_index_kept AS SELECT * FROM doc_index;
+    CREATE TABLE documents_rebuilt (
+        doc_id        TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL
+                      CHECK (kind IN ('ticket', 'visit', 'check_in', 'photo', 'staff_notes', 'invoice',
+                                      'journey')),
+        snapshot      BLOB NOT NULL,
+        changes       BLOB NOT NULL DEFAULT x'',
+        change_count  INTEGER NOT NULL DEFAULT 0,
+        heads         BLOB,
+        synced_heads  BLOB,
+        server_seq    INTEGER NOT NULL DEFAULT 0,
+        sync_state    BLOB,
+        local_changes INTEGER NOT NULL DEFAULT 0 CHECK (local_changes IN (0, 1)),
+        indexed       INTEGER NOT NULL DEFAULT 0 CHECK (indexed IN (0, 1)),
+        updated_at_ms INTEGER NOT NULL,
+        provisional   INTEGER NOT NULL DEFAULT 0 CHECK (provisional IN (0, 1))
+    ) STRICT;
+    INSERT INTO documents_rebuilt
+    SELECT doc_id, kind, snapshot, changes, change_count, heads, synced_heads, server_seq,
+           sync_state, local_changes, indexed, updated_at_ms, provisional
+    FROM documents;
+    DROP TABLE documents;
+    ALTER TABLE documents_rebuilt RENAME TO documents;
+    CREATE INDEX documents_unindexed ON documents (indexed) WHERE indexed = 0;
+    CREATE INDEX documents_local ON documents (local_changes) WHERE local_changes = 1;
+    INSERT INTO doc_index SELECT * FROM doc_index_kept;
+    DROP TABLE doc_index_kept;
+    CREATE TABLE journey_forms (
+        form_id       TEXT PRIMARY KEY,
+        journey_id    TEXT NOT NULL,
+        version       INTEGER NOT NULL,
+        definition    TEXT NOT NULL,
+        form          TEXT NOT NULL,
+        photos        TEXT NOT NULL DEFAULT '{}',
+        started_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["outbox"],
     &["visits", "tickets"],
     &["photos"],
-    &["invoices"],
+    &["invoices", "journeys"],
     &["auth"],
     &["sync_client"],
     &["facade"],
@@ -32,7 +32,7 @@ const TABLES: &[(&str, &str, &[&str])] = &[
     (
         "documents",
         "documents",
-        &["visits", "tickets", "invoices", "photos"],
+        &["visits", "tickets", "invoices", "photos", "journeys"],
     ),
     (
         "doc_index",
@@ -41,6 +41,7 @@ const TABLES: &[(&str, &str, &[&str])] = &[
     ),
     ("outbox", "outbox", &[]),
     ("photo_uploads", "photos", &[]),
+    ("journey_forms", "journeys", &[]),
 ];
 
 fn src() -> PathBuf {

@@ -130,7 +130,8 @@ async fn main() -> anyhow::Result<()> {
             let state = AppState::build(config).await?;
             let report = seed::demo(&state).await?;
             let history = seed::demo_history(&state).await?;
-            tracing::info!(?report, history, "demo data loaded");
+            let journeys = seed::demo_journeys(&state).await?;
+            tracing::info!(?report, history, journeys, "demo data loaded");
             state.shutdown.cancel();
             Ok(())
         }
@@ -154,9 +155,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if demo {
         let report = seed::demo(&state).await?;
         let history = seed::demo_history(&state).await?;
+        let journeys = seed::demo_journeys(&state).await?;
         tracing::info!(
             ?report,
             history,
+            journeys,
             "demo data loaded (admin@example.com / admin123)"
         );
     }

@@ -432,6 +432,53 @@ async fn demo_visits(state: &AppState) -> anyhow::Result<usize> {
     Ok(created)
 }
 
+/// The demo's published "Keluhan Layanan" journey (Indonesian and English),
+/// its device branch (up to five photos) routed to Field Service
+/// (`serve --demo` and `seed --demo` only). Made once.
+pub async fn demo_journeys(state: &AppState) -> anyhow::Result<usize> {
+    let pool = state.db.pool();
+    let Some(admin) = users::by_email(pool, DEMO_ACCOUNTS[0].0).await? else {
+        return Ok(0);
+    };
+    let mut definition = fieldops_sync::testing::sample_journey();
+    let title = definition.title.id.clone();
+    if crate::db::journeys::list(pool)
+        .await?
+        .iter()
+        .any(|j| j.title_id == title)
+    {
+        return Ok(0);
+    }
+    let field = departments::by_name(&state.db, FIELD_SERVICE)
+        .await?
+        .map(|d| d.id);
+    for node in &mut definition.nodes {
+        if let fieldops_sync::journey::Node::End(end) = node
+            && end.outcome.category == "technical"
+        {
+            end.outcome.department_id.clone_from(&field);
+        }
+    }
+    let admin = crate::auth::Actor {
+        user_id: admin.id,
+        session_id: "seed".to_owned(),
+        role: Role::Admin,
+        name: admin.name,
+        customer_id: None,
+        department_ids: vec![],
+    };
+    let mut work = Work::begin(state).await?;
+    let draft = crate::journeys::create(work.tx(), &admin, &definition)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo journey: {e}"))?;
+    let published = crate::journeys::publish(work.tx(), state, &admin, &draft.value.journey_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo journey: {e}"))?;
+    work.commit(Effects::none().with_changed(published.value.synced))
+        .await?;
+    Ok(1)
+}
+
 /// Technicians' eight weeks of finished visits and their customers'
 /// ratings, so the KPI page has a history to show (`serve --demo` and
 /// `seed --demo` only: tests start from the demo without it). Made once,

@@ -175,6 +175,76 @@ impl Prepared {
     }
 }
 
+/// A prepared photo put aside: its files are written; its document and
+/// uploads are recorded when the action it belongs to is (a journey's
+/// photos, when the journey is submitted). Kept as JSON in the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SavedPhoto {
+    photo_id: DocId,
+    sha256: String,
+    thumbnail_sha256: String,
+    byte_size: u64,
+    width: u32,
+    height: u32,
+    thumbnail_bytes: usize,
+    /// The photo document, saved.
+    doc: Vec<u8>,
+    author: Option<fieldops_sync::ids::UserId>,
+}
+
+impl SavedPhoto {
+    /// The photo's SHA-256.
+    pub(crate) fn sha256(&self) -> &str {
+        &self.sha256
+    }
+}
+
+impl Prepared {
+    /// Puts the photo aside.
+    pub(crate) fn save(&mut self) -> SavedPhoto {
+        SavedPhoto {
+            photo_id: self.photo.photo_id,
+            sha256: self.photo.sha256.clone(),
+            thumbnail_sha256: self.photo.thumbnail_sha256.clone(),
+            byte_size: self.photo.byte_size,
+            width: self.photo.width,
+            height: self.photo.height,
+            thumbnail_bytes: self.thumbnail_bytes,
+            doc: self.doc.save(),
+            author: self.me.0,
+        }
+    }
+
+    /// A photo put aside, ready for [`record`] (its files must still be
+    /// there).
+    pub(crate) fn restore(shared: &Shared, saved: &SavedPhoto) -> Result<Prepared> {
+        let path = shared.files.path(&saved.sha256);
+        let thumbnail_path = shared.files.path(&saved.thumbnail_sha256);
+        if !path.exists() || !thumbnail_path.exists() {
+            return Err(CoreError::invalid(
+                "images",
+                "a photo's file is gone from the device; attach it again",
+            ));
+        }
+        Ok(Prepared {
+            photo: AttachedPhoto {
+                photo_id: saved.photo_id,
+                sha256: saved.sha256.clone(),
+                thumbnail_sha256: saved.thumbnail_sha256.clone(),
+                byte_size: saved.byte_size,
+                width: saved.width,
+                height: saved.height,
+                path,
+                thumbnail_path,
+            },
+            doc: automerge::AutoCommit::load(&saved.doc)
+                .map_err(|e| CoreError::StoreCorrupt(format!("a saved photo: {e}")))?,
+            thumbnail_bytes: saved.thumbnail_bytes,
+            me: Me(saved.author),
+        })
+    }
+}
+
 /// Runs the pipeline on `image` for a photo of `owner` and writes its
 /// files (durable before anything refers to them).
 pub(crate) fn prepare(

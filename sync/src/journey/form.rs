@@ -14,7 +14,7 @@ use super::{
 /// questions skipped on purpose and the question on screen. Every move
 /// re-runs [`evaluate`], so what the form shows is always what the server
 /// will accept.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Form {
     /// The answers given, including to questions a changed answer has since
     /// taken off the path (kept so going back restores them; never

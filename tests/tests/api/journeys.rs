@@ -21,6 +21,7 @@ on_both_backends!(
     admins_build_publish_edit_and_retire_a_journey,
     a_customer_submits_and_the_ticket_is_routed_by_the_end_reached,
     a_phone_receives_journeys_and_submits_one_offline_by_command,
+    a_customer_phone_walks_a_journey_offline_with_photos,
 );
 
 async fn call(
@@ -589,5 +590,105 @@ async fn a_phone_receives_journeys_and_submits_one_offline_by_command(backend: B
             .any(|m| matches!(m, ServerMessage::Drop(d) if d.doc_ids.contains(&journey_docs[0]))),
         "{after:?}"
     );
+    app.stop().await;
+}
+
+async fn a_customer_phone_walks_a_journey_offline_with_photos(backend: Backend) {
+    use fieldops_core::FormScreen;
+    use fieldops_sync::journey::{Answer, Slug};
+    use fieldops_tests::phones::{customer_phone, sync_until};
+
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let field = department_id(&app, &admin, "Field Service").await;
+    published(&app, &admin, &field).await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = customer_phone(&app, &dir).await;
+    let offered = phone.journeys().list().unwrap();
+    assert_eq!(offered.len(), 1, "{offered:?}");
+    assert_eq!(offered[0].title_id, "Keluhan Layanan");
+    let slug = |s: &str| s.parse::<Slug>().unwrap();
+    let on_screen = |view: &fieldops_core::FormView| match &view.screen {
+        FormScreen::Question { question, .. } => question.id.to_string(),
+        FormScreen::End { end } => format!("end:{}", end.id),
+        FormScreen::DeadEnd => "dead end".to_owned(),
+    };
+
+    // Offline from here: no sync until the form is submitted.
+    let form = phone.journeys().start(offered[0].journey_id).unwrap();
+    assert_eq!(on_screen(&form), "jenis");
+    assert!(!form.can_go_back);
+    let form_id = form.form_id;
+    let j = phone.journeys();
+    // A choice the question does not offer is refused, naming it.
+    let wrong = j
+        .answer(form_id, "jenis", Answer::Choice(slug("pencurian")))
+        .unwrap_err();
+    assert!(wrong.to_string().contains("pencurian"), "{wrong}");
+    let view = j
+        .answer(form_id, "jenis", Answer::Choice(slug("perangkat_rusak")))
+        .unwrap();
+    assert_eq!(on_screen(&view), "perangkat");
+    let view = j
+        .answer(form_id, "perangkat", Answer::Choice(slug("ac")))
+        .unwrap();
+    assert_eq!(on_screen(&view), "kerusakan");
+    let view = j
+        .answer(form_id, "kerusakan", Answer::Choices(vec![slug("bocor")]))
+        .unwrap();
+    assert_eq!(on_screen(&view), "foto");
+    let photos = [
+        synthetic_jpeg(320, 240, 1, 85),
+        synthetic_jpeg(320, 240, 2, 85),
+    ];
+    let view = j.answer_photos(form_id, "foto", &photos, now_ms()).unwrap();
+    assert_eq!(on_screen(&view), "end:selesai_darurat");
+    // Back to the photos: still answered; the form survives a reopened core.
+    let view = j.back(form_id).unwrap();
+    assert!(
+        matches!(&view.screen, FormScreen::Question { answer: Some(Answer::Images(i)), .. } if i.len() == 2)
+    );
+    drop(phone);
+    let phone = fieldops_core::FieldopsCore::open(dir.path().join("customer.db")).unwrap();
+    let forms = phone.journeys().forms().unwrap();
+    assert_eq!(forms.len(), 1);
+    assert_eq!(on_screen(&forms[0]), "foto");
+    let view = phone
+        .journeys()
+        .answer_photos(form_id, "foto", &photos, now_ms())
+        .unwrap();
+    assert_eq!(view.path, ["jenis", "perangkat", "kerusakan", "foto"]);
+    let queued = phone.journeys().submit(form_id).unwrap();
+    assert_eq!(queued.target_id, Some(form_id));
+    assert!(phone.journeys().forms().unwrap().is_empty());
+    let listed = phone.tickets().list(None).unwrap();
+    assert!(
+        listed.iter().any(|t| t.doc_id == form_id && t.pending),
+        "{listed:?}"
+    );
+
+    // Online: the ticket arrives numbered, routed by the end, with its photos.
+    sync_until(&phone, |p| {
+        p.tickets()
+            .get(form_id)
+            .is_ok_and(|t| !t.number.is_pending())
+            && p.photos().pending_uploads().unwrap().is_empty()
+    })
+    .await;
+    let ticket = app.get(&format!("/api/v1/tickets/{form_id}"), &admin).await;
+    assert_eq!(ticket.body["priority"], "urgent", "{:?}", ticket.body);
+    assert_eq!(ticket.body["department_id"], field.as_str());
+    let answers = app
+        .get(&format!("/api/v1/tickets/{form_id}/journey"), &admin)
+        .await;
+    let received: Vec<_> = answers.body["answers"][3]["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["received"].as_bool().unwrap())
+        .collect();
+    assert_eq!(received, [true, true], "{:?}", answers.body);
     app.stop().await;
 }
