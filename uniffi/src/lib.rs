@@ -394,6 +394,127 @@ impl FieldopsClient {
             .into())
     }
 
+    /// The journeys (intake forms) on the device that a customer may start.
+    pub fn journeys(&self) -> Result<Vec<JourneyRecord>> {
+        Ok(self
+            .inner
+            .journeys()
+            .list()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Starts filling in a journey, offline or not: the form keeps its own
+    /// copy of the version, and every answer, across restarts.
+    pub fn start_journey(&self, journey_id: String) -> Result<FormRecord> {
+        Ok(self
+            .inner
+            .journeys()
+            .start(parse_id("journey_id", &journey_id)?)?
+            .into())
+    }
+
+    /// The forms started on this device and not submitted.
+    pub fn journey_forms(&self) -> Result<Vec<FormRecord>> {
+        Ok(self
+            .inner
+            .journeys()
+            .forms()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// A form as it stands.
+    pub fn journey_form(&self, form_id: String) -> Result<FormRecord> {
+        Ok(self
+            .inner
+            .journeys()
+            .get(parse_id("form_id", &form_id)?)?
+            .into())
+    }
+
+    /// Answers the question on screen and moves to the next one.
+    pub fn answer_journey(
+        &self,
+        form_id: String,
+        question_id: String,
+        answer: AnswerRecord,
+    ) -> Result<FormRecord> {
+        Ok(self
+            .inner
+            .journeys()
+            .answer(
+                parse_id("form_id", &form_id)?,
+                &question_id,
+                answer.into_answer()?,
+            )?
+            .into())
+    }
+
+    /// Answers a photo question with these images (JPEG, PNG or WebP): each
+    /// goes through the photo pipeline now. Call it off the UI thread.
+    pub fn answer_journey_photos(
+        &self,
+        form_id: String,
+        question_id: String,
+        images: Vec<Vec<u8>>,
+        taken_at_ms: i64,
+    ) -> Result<FormRecord> {
+        Ok(self
+            .inner
+            .journeys()
+            .answer_photos(
+                parse_id("form_id", &form_id)?,
+                &question_id,
+                &images,
+                taken_at_ms,
+            )?
+            .into())
+    }
+
+    /// Skips the optional question on screen.
+    pub fn skip_journey_question(
+        &self,
+        form_id: String,
+        question_id: String,
+    ) -> Result<FormRecord> {
+        Ok(self
+            .inner
+            .journeys()
+            .skip(parse_id("form_id", &form_id)?, &question_id)?
+            .into())
+    }
+
+    /// Back to the question before the one on screen.
+    pub fn journey_back(&self, form_id: String) -> Result<FormRecord> {
+        Ok(self
+            .inner
+            .journeys()
+            .back(parse_id("form_id", &form_id)?)?
+            .into())
+    }
+
+    /// Throws a form away.
+    pub fn discard_journey_form(&self, form_id: String) -> Result<()> {
+        Ok(self
+            .inner
+            .journeys()
+            .discard(parse_id("form_id", &form_id)?)?)
+    }
+
+    /// Submits a finished form, online or not: the ticket is listed at once
+    /// (pending) and its photos queued; the command says if the server
+    /// refuses.
+    pub fn submit_journey(&self, form_id: String) -> Result<CommandRecord> {
+        Ok(self
+            .inner
+            .journeys()
+            .submit(parse_id("form_id", &form_id)?)?
+            .into())
+    }
+
     /// One outbox row.
     pub fn command(&self, command_id: String) -> Result<CommandRecord> {
         Ok(self

@@ -693,3 +693,277 @@ impl From<PaymentReceipt> for PaymentReceiptRecord {
         }
     }
 }
+
+/// A journey (intake form) the customer may start.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct JourneyRecord {
+    pub journey_id: String,
+    pub version: u32,
+    /// Bahasa Indonesia and English.
+    pub title_id: String,
+    pub title_en: String,
+}
+
+impl From<fieldops_core::JourneyInfo> for JourneyRecord {
+    fn from(j: fieldops_core::JourneyInfo) -> Self {
+        JourneyRecord {
+            journey_id: j.journey_id.to_string(),
+            version: j.version,
+            title_id: j.title_id,
+            title_en: j.title_en,
+        }
+    }
+}
+
+/// One choice of a choice question.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ChoiceRecord {
+    pub id: String,
+    pub label_id: String,
+    pub label_en: String,
+}
+
+/// A question, with its limits (those of its kind are set).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct QuestionRecord {
+    pub id: String,
+    pub prompt_id: String,
+    pub prompt_en: String,
+    pub help_id: Option<String>,
+    pub help_en: Option<String>,
+    pub required: bool,
+    /// `single`, `multi`, `text`, `number`, `date` or `image`.
+    pub kind: String,
+    /// Single and multiple choice.
+    pub choices: Vec<ChoiceRecord>,
+    /// Multiple choice: how many may be chosen; image: how many photos.
+    pub min_count: Option<u32>,
+    pub max_count: Option<u32>,
+    /// Text.
+    pub max_chars: Option<u32>,
+    pub multiline: bool,
+    /// Number.
+    pub min_value: Option<f64>,
+    pub max_value: Option<f64>,
+    pub integer: bool,
+    /// Date, `YYYY-MM-DD`.
+    pub earliest: Option<String>,
+    pub latest: Option<String>,
+    /// Image: the largest photo, in bytes.
+    pub max_bytes: Option<u64>,
+}
+
+impl From<&fieldops_core::sync::journey::Question> for QuestionRecord {
+    fn from(q: &fieldops_core::sync::journey::Question) -> Self {
+        use fieldops_core::sync::journey::Input;
+        let mut record = QuestionRecord {
+            id: q.id.to_string(),
+            prompt_id: q.prompt.id.clone(),
+            prompt_en: q.prompt.en.clone(),
+            help_id: q.help.as_ref().map(|h| h.id.clone()),
+            help_en: q.help.as_ref().map(|h| h.en.clone()),
+            required: q.required,
+            kind: q.input.kind().to_owned(),
+            choices: q
+                .input
+                .choices()
+                .iter()
+                .map(|c| ChoiceRecord {
+                    id: c.id.to_string(),
+                    label_id: c.label.id.clone(),
+                    label_en: c.label.en.clone(),
+                })
+                .collect(),
+            min_count: None,
+            max_count: None,
+            max_chars: None,
+            multiline: false,
+            min_value: None,
+            max_value: None,
+            integer: false,
+            earliest: None,
+            latest: None,
+            max_bytes: None,
+        };
+        match &q.input {
+            Input::Single { .. } => {}
+            Input::Multi { min, max, .. } => {
+                record.min_count = min.map(u32::from);
+                record.max_count = max.map(u32::from);
+            }
+            Input::Text {
+                max_chars,
+                multiline,
+            } => {
+                record.max_chars = Some(*max_chars);
+                record.multiline = *multiline;
+            }
+            Input::Number { min, max, integer } => {
+                record.min_value = *min;
+                record.max_value = *max;
+                record.integer = *integer;
+            }
+            Input::Date { earliest, latest } => {
+                record.earliest = earliest.map(|d| d.to_string());
+                record.latest = latest.map(|d| d.to_string());
+            }
+            Input::Image {
+                max_count,
+                max_bytes,
+            } => {
+                record.max_count = Some(u32::from(*max_count));
+                record.max_bytes = Some(*max_bytes);
+            }
+        }
+        record
+    }
+}
+
+/// An answer. Photos are answered with `answer_journey_photos`; the form
+/// shows them as `Images`.
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum AnswerRecord {
+    Choice {
+        choice_id: String,
+    },
+    Choices {
+        choice_ids: Vec<String>,
+    },
+    Text {
+        text: String,
+    },
+    Number {
+        value: f64,
+    },
+    /// `YYYY-MM-DD`.
+    Date {
+        date: String,
+    },
+    Images {
+        sha256s: Vec<String>,
+    },
+}
+
+impl From<&fieldops_core::sync::journey::Answer> for AnswerRecord {
+    fn from(a: &fieldops_core::sync::journey::Answer) -> Self {
+        use fieldops_core::sync::journey::Answer;
+        match a {
+            Answer::Choice(c) => AnswerRecord::Choice {
+                choice_id: c.to_string(),
+            },
+            Answer::Choices(c) => AnswerRecord::Choices {
+                choice_ids: c.iter().map(ToString::to_string).collect(),
+            },
+            Answer::Text(text) => AnswerRecord::Text { text: text.clone() },
+            Answer::Number(value) => AnswerRecord::Number { value: *value },
+            Answer::Date(date) => AnswerRecord::Date {
+                date: date.to_string(),
+            },
+            Answer::Images(images) => AnswerRecord::Images {
+                sha256s: images.iter().map(ToString::to_string).collect(),
+            },
+        }
+    }
+}
+
+impl AnswerRecord {
+    /// The core's answer; ids and dates are checked here.
+    pub(crate) fn into_answer(
+        self,
+    ) -> std::result::Result<fieldops_core::sync::journey::Answer, crate::FieldopsError> {
+        use fieldops_core::sync::journey::{Answer, Slug};
+        let invalid = |reason: String| crate::FieldopsError::InvalidInput {
+            field: "answer".into(),
+            reason,
+        };
+        let slug = |s: &str| s.parse::<Slug>().map_err(|e| invalid(format!("{s:?} {e}")));
+        Ok(match self {
+            AnswerRecord::Choice { choice_id } => Answer::Choice(slug(&choice_id)?),
+            AnswerRecord::Choices { choice_ids } => Answer::Choices(
+                choice_ids
+                    .iter()
+                    .map(|c| slug(c))
+                    .collect::<std::result::Result<_, _>>()?,
+            ),
+            AnswerRecord::Text { text } => Answer::Text(text),
+            AnswerRecord::Number { value } => Answer::Number(value),
+            AnswerRecord::Date { date } => {
+                Answer::Date(date.parse().map_err(|e| invalid(format!("{e}")))?)
+            }
+            AnswerRecord::Images { .. } => {
+                return Err(invalid(
+                    "photos are answered with answer_journey_photos".into(),
+                ));
+            }
+        })
+    }
+}
+
+/// What a form shows.
+// Serialised across the FFI either way: a box would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum FormScreenRecord {
+    /// A question, with the answer given so far.
+    Question {
+        question: QuestionRecord,
+        answer: Option<AnswerRecord>,
+    },
+    /// The end: its message; submit to open the ticket.
+    End {
+        end_id: String,
+        message_id: String,
+        message_en: String,
+        /// The ticket's category and priority, as the server will set them.
+        category: String,
+        priority: String,
+        propose_visit: bool,
+    },
+    /// The journey leads nowhere (the server never publishes one that does).
+    DeadEnd,
+}
+
+/// A form being filled in.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct FormRecord {
+    /// The form, and the ticket it will open.
+    pub form_id: String,
+    pub journey_id: String,
+    pub version: u32,
+    pub title_id: String,
+    pub title_en: String,
+    pub screen: FormScreenRecord,
+    /// The questions on the path so far, by id.
+    pub path: Vec<String>,
+    pub can_go_back: bool,
+}
+
+impl From<fieldops_core::FormView> for FormRecord {
+    fn from(v: fieldops_core::FormView) -> Self {
+        use fieldops_core::FormScreen;
+        FormRecord {
+            form_id: v.form_id.to_string(),
+            journey_id: v.journey_id.to_string(),
+            version: v.version,
+            title_id: v.title_id,
+            title_en: v.title_en,
+            screen: match v.screen {
+                FormScreen::Question { question, answer } => FormScreenRecord::Question {
+                    question: QuestionRecord::from(&question),
+                    answer: answer.as_ref().map(AnswerRecord::from),
+                },
+                FormScreen::End { end } => FormScreenRecord::End {
+                    end_id: end.id.to_string(),
+                    message_id: end.message.id,
+                    message_en: end.message.en,
+                    category: end.outcome.category,
+                    priority: end.outcome.priority.as_str().to_owned(),
+                    propose_visit: end.outcome.propose_visit,
+                },
+                FormScreen::DeadEnd => FormScreenRecord::DeadEnd,
+            },
+            path: v.path,
+            can_go_back: v.can_go_back,
+        }
+    }
+}

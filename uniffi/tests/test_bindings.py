@@ -342,6 +342,60 @@ def a_customer_pays_an_invoice_offline(server):
     expect(ffi.FieldopsError.InvalidInput, phone.invoices, "bogus")
 
 
+@test
+def a_customer_walks_a_journey_offline_and_submits_it(server):
+    status, login = http(server, "POST", "/api/v1/auth/login",
+                         body={"email": "admin@example.com", "password": "admin123"})
+    assert status == 200, status
+    admin = login["access_token"]
+    phone = ffi.FieldopsClient.open(store_path("journey.db"))
+    asyncio.run(phone.login(server.url, "customer@example.com", "customer123"))
+    asyncio.run(phone.sync_now(30_000))
+    [journey] = phone.journeys()
+    assert journey.title_id == "Keluhan Layanan" and journey.title_en == "Service complaint", journey
+
+    # Offline from here: the form is walked without the server.
+    form = phone.start_journey(journey.journey_id)
+    assert isinstance(form.screen, ffi.FormScreenRecord.QUESTION), form.screen
+    question = form.screen.question
+    assert question.id == "jenis" and question.kind == "single" and question.required
+    assert [c.id for c in question.choices] == ["perangkat_rusak", "tagihan", "lainnya"]
+    e = expect(ffi.FieldopsError.InvalidInput, phone.answer_journey, form.form_id, "jenis",
+               ffi.AnswerRecord.CHOICE("pencurian"))
+    assert "pencurian" in e.reason, e
+    form = phone.answer_journey(form.form_id, "jenis", ffi.AnswerRecord.CHOICE("perangkat_rusak"))
+    form = phone.answer_journey(form.form_id, "perangkat", ffi.AnswerRecord.CHOICE("kulkas"))
+    assert form.screen.question.kind == "multi"
+    form = phone.answer_journey(form.form_id, "kerusakan", ffi.AnswerRecord.CHOICES(["mati", "berisik"]))
+    assert form.screen.question.id == "foto" and form.screen.question.max_count == 5
+    form = phone.answer_journey_photos(form.form_id, "foto", [png(320, 240), png(400, 300)],
+                                       int(time.time() * 1000))
+    assert isinstance(form.screen, ffi.FormScreenRecord.END), form.screen
+    assert (form.screen.end_id, form.screen.priority) == ("selesai_perangkat", "high"), form.screen
+    assert form.path == ["jenis", "perangkat", "kerusakan", "foto"]
+    back = phone.journey_back(form.form_id)
+    assert len(back.screen.answer.sha256s) == 2, back.screen
+    assert [f.form_id for f in phone.journey_forms()] == [form.form_id]
+    command = phone.submit_journey(form.form_id)
+    assert command.state == ffi.CommandStateRecord.PENDING and command.name == "submit_journey"
+    assert phone.journey_forms() == []
+
+    # Online: one ticket, high priority, both photos arrived.
+    for _ in range(5):
+        asyncio.run(phone.sync_now(30_000))
+        if phone.command(command.command_id).state == ffi.CommandStateRecord.ACCEPTED \
+                and phone.pending_photo_uploads() == []:
+            break
+    assert phone.command(command.command_id).state == ffi.CommandStateRecord.ACCEPTED
+    status, ticket = http(server, "GET", f"/api/v1/tickets/{form.form_id}", admin)
+    assert status == 200 and ticket["priority"] == "high", (status, ticket)
+    status, answers = http(server, "GET", f"/api/v1/tickets/{form.form_id}/journey", admin)
+    assert status == 200 and answers["end_id"] == "selesai_perangkat", (status, answers)
+    photos = answers["answers"][3]["photos"]
+    assert [p["received"] for p in photos] == [True, True], photos
+    expect(ffi.FieldopsError.InvalidInput, phone.start_journey, "not-an-id")
+
+
 def main():
     server = Server()
     passed = failed = 0
