@@ -21,6 +21,7 @@ mod dashboard;
 mod dispatch;
 mod field;
 mod invoices;
+mod journeys;
 mod kpi;
 mod live;
 mod rating;
@@ -89,6 +90,20 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/alerts/{id}/dismiss", post(dashboard::dismiss_alert))
         .route("/kpi", get(kpi::page_))
         .route("/kpi/live", get(kpi::live_cards))
+        .route("/journeys", get(journeys::list).post(journeys::create))
+        .route("/journeys/{id}", get(journeys::show))
+        .route(
+            "/journeys/{id}/preview",
+            get(journeys::preview).post(journeys::preview_step),
+        )
+        .route("/journeys/{id}/add", post(journeys::add_node))
+        .route("/journeys/{id}/title", post(journeys::save_title))
+        .route("/journeys/{id}/nodes/{node}", post(journeys::save_node))
+        .route(
+            "/journeys/{id}/nodes/{node}/{action}",
+            post(journeys::node_action),
+        )
+        .route("/journeys/{id}/{action}", post(journeys::act))
         .route("/settings", get(settings::show))
         .route("/settings/{group}", post(settings::update))
         .route("/kpi.csv", get(kpi::board_csv))

@@ -39,7 +39,7 @@ impl Chrome {
     pub fn new(console: &Console, presence: Presence, current: &'static str) -> Self {
         let lang = console.lang;
         let actor = &console.actor;
-        let pages: [(&'static str, &str, bool); 11] = [
+        let pages: [(&'static str, &str, bool); 12] = [
             ("/", "nav-dashboard", true),
             ("/tickets", "nav-tickets", actor.allows(Action::ListTickets)),
             ("/chat", "nav-chat", actor.allows(Action::ListConversations)),
@@ -70,6 +70,11 @@ impl Chrome {
                 actor.role.is_staff() && actor.allows(Action::ListInvoices),
             ),
             ("/kpi", "nav-kpi", actor.allows(Action::ViewOwnKpi)),
+            (
+                "/journeys",
+                "nav-journeys",
+                actor.allows(Action::ManageJourneys),
+            ),
             (
                 "/settings",
                 "nav-settings",

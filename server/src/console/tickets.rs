@@ -247,6 +247,14 @@ struct Message {
     from_customer: bool,
 }
 
+/// The journey a ticket was opened with: its title, whether it proposes a
+/// visit, and (question, answer, photos received of sent).
+struct JourneyAnswers {
+    title: String,
+    propose_visit: bool,
+    rows: Vec<(String, String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "console/ticket.html")]
 struct TicketPage {
@@ -269,6 +277,7 @@ struct TicketPage {
     agents: Vec<(String, String, bool)>,
     /// The visits serving this ticket: (title, when, status).
     visits: Vec<(String, String, String)>,
+    journey: Option<JourneyAnswers>,
     can_reply: bool,
     can_note: bool,
     can_assign: bool,
@@ -381,6 +390,48 @@ async fn ticket_page(
             )
         })
         .collect();
+    let english = lang == crate::i18n::Lang::English;
+    let journey = crate::journeys::answers_of_ticket(state, &console.actor, &t.id)
+        .await
+        .ok()
+        .flatten()
+        .map(|j| {
+            let pick = |id: &String, en: &String| if english { en.clone() } else { id.clone() };
+            let rows = j
+                .answers
+                .iter()
+                .map(|a| {
+                    let photos = if a.photos.is_empty() {
+                        String::new()
+                    } else {
+                        let received = a.photos.iter().filter(|p| p.received).count();
+                        lang.text_with(
+                            "ticket-journey-photos",
+                            &[
+                                (
+                                    "received",
+                                    Arg::Number(i64::try_from(received).unwrap_or(0)),
+                                ),
+                                (
+                                    "sent",
+                                    Arg::Number(i64::try_from(a.photos.len()).unwrap_or(0)),
+                                ),
+                            ],
+                        )
+                    };
+                    (
+                        pick(&a.prompt_id, &a.prompt_en),
+                        pick(&a.answer_id, &a.answer_en),
+                        photos,
+                    )
+                })
+                .collect();
+            JourneyAnswers {
+                title: pick(&j.title_id, &j.title_en),
+                propose_visit: j.propose_visit,
+                rows,
+            }
+        });
     let (urgency, sla) = sla_clock(lang, &t, now_ms());
     let chrome = Chrome::new(console, presence(state, console).await, "/tickets");
     let in_department = actor.in_department(department_id) || actor.role == Role::Admin;
@@ -403,6 +454,7 @@ async fn ticket_page(
                 && !matches!(t.status, TicketStatus::Closed),
             can_assign,
             chrome,
+            journey,
             id: t.id.clone(),
             number: t.number.clone(),
             subject: t.subject.clone(),

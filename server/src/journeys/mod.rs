@@ -21,6 +21,7 @@
 //!   within that department. A retired version is accepted only if it was
 //!   published when the customer started the form.
 
+pub mod builder;
 pub mod render;
 
 use fieldops_sync::commands::RejectReason;

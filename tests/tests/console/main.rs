@@ -6,6 +6,7 @@
 
 mod browser;
 mod invoices;
+mod journeys;
 mod kpi;
 mod pages;
 mod security;
