@@ -185,6 +185,133 @@ async fn finish(
     }
 }
 
+/// The journey builder in a real browser: an admin creates a journey, adds
+/// an urgent end, gives the first question a rule to the other end and
+/// publishes; the two branches open tickets of different priority.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_builds_a_two_branch_journey_in_a_real_browser() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let c = browser(&driver, "en").await;
+    let steps = async {
+        sign_in(&c, &app, "admin").await;
+        c.goto(&app.url("/journeys")).await.unwrap();
+        let field = |css: &'static str| {
+            let c = c.clone();
+            async move { c.find(Locator::Css(css)).await.unwrap() }
+        };
+        field("#new-journey input[name=title_id]")
+            .await
+            .send_keys("Gangguan Layanan")
+            .await
+            .unwrap();
+        field("#new-journey input[name=title_en]")
+            .await
+            .send_keys("Service outage")
+            .await
+            .unwrap();
+        field("#new-journey button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        until_text(&c, "#journey-status", "a draft", |t| t == "draft").await;
+
+        // An end after q1: the question's default way out, made urgent.
+        field("#node-q1 .add-node button[value=end]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        until_text(&c, "#node-selesai1 legend", "the new end", |t| {
+            t.contains("selesai1")
+        })
+        .await;
+        field("#node-selesai1 select[name=priority]")
+            .await
+            .select_by_value("urgent")
+            .await
+            .unwrap();
+        field("#node-selesai1 .node-form button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        until_text(
+            &c,
+            "#node-selesai1 select[name=priority] option[selected]",
+            "urgent saved",
+            |t| t == "Urgent",
+        )
+        .await;
+
+        // q1: choice b goes to the normal end.
+        field("#node-q1 select[name=rule_0_0_question]")
+            .await
+            .select_by_value("q1")
+            .await
+            .unwrap();
+        field("#node-q1 select[name=rule_0_0_op]")
+            .await
+            .select_by_value("is")
+            .await
+            .unwrap();
+        field("#node-q1 input[name=rule_0_0_value]")
+            .await
+            .send_keys("b")
+            .await
+            .unwrap();
+        field("#node-q1 select[name=rule_0_goto]")
+            .await
+            .select_by_value("selesai")
+            .await
+            .unwrap();
+        field("#node-q1 .node-form button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        // Saved: the page came back with the rule's target chosen.
+        until_text(
+            &c,
+            "#node-q1 select[name=rule_0_goto] option[selected]",
+            "the rule saved",
+            |t| t.starts_with("selesai —"),
+        )
+        .await;
+        field("#publish").await.click().await.unwrap();
+        until_text(&c, "#journey-status", "published", |t| t == "published").await;
+
+        let customer = app.login_as("customer").await;
+        let offered = app.get("/api/v1/journeys/published", &customer).await;
+        let journey = offered.body[0]["journey_id"].as_str().unwrap().to_owned();
+        for (choice, priority) in [("a", "urgent"), ("b", "normal")] {
+            let made = app
+                .post(
+                    &format!("/api/v1/journeys/{journey}/submissions"),
+                    &customer,
+                    json!({ "version": 1, "started_at_ms": jiff::Timestamp::now().as_millisecond(),
+                            "answers": { "q1": { "choice": choice } } }),
+                )
+                .await;
+            assert_eq!(made.status, 201, "{:?}", made.body);
+            assert_eq!(made.body["priority"], priority, "choice {choice}");
+        }
+    };
+    let outcome = std::panic::AssertUnwindSafe(steps).catch_unwind().await;
+    finish(
+        c,
+        app,
+        "an_admin_builds_a_two_branch_journey_in_a_real_browser",
+        outcome,
+    )
+    .await;
+}
+
 /// The KPI page in a real browser: a technician checking in moves the
 /// real-time count, and a customer's rating puts the technician in the
 /// table, both without a reload.
