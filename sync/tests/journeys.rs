@@ -200,6 +200,18 @@ fn publish_refuses_cycles_dangling_jumps_and_unreachable_nodes_naming_the_node()
     );
     assert_eq!(errors[0].field, "rules[0].when");
 
+    // Only whole numbers, none between the limits: no answer could pass.
+    let mut impossible = sample_journey();
+    node_mut(&mut impossible, "tagihan").input = Input::Number {
+        min: Some(0.2),
+        max: Some(0.8),
+        integer: true,
+    };
+    assert_eq!(
+        problems_of(&impossible),
+        [(Some("tagihan".into()), "input".into(), "limit")]
+    );
+
     let mut ahead = sample_journey();
     node_mut(&mut ahead, "jenis").rules[0].when = Condition::Answer {
         question: slug("foto"),

@@ -124,6 +124,17 @@ pub async fn list(ex: impl AnyExecutor<'_>) -> sqlx::Result<Vec<ListRow>> {
     .await
 }
 
+/// Every published version, by journey title.
+pub async fn published(ex: impl AnyExecutor<'_>) -> sqlx::Result<Vec<VersionRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT v.{} FROM journey_versions v JOIN journeys j ON j.id = v.journey_id \
+         WHERE v.status = 'published' ORDER BY j.title_id, j.id",
+        VERSION.replace(", ", ", v.")
+    )))
+    .fetch_all(ex)
+    .await
+}
+
 /// The versions of a journey, newest first.
 pub async fn versions(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Vec<VersionRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -297,6 +297,7 @@ pub async fn submit(
         journey_id: id.to_string(),
         version: req.version,
         started_at_ms: req.started_at_ms,
+        clock_skew_ms: None,
         answers: req.answers,
     };
     let mut work = Work::begin(&state).await?;

@@ -29,7 +29,8 @@ use fieldops_sync::docs::DocumentSchema;
 use fieldops_sync::docs::journey::Journey;
 use fieldops_sync::ids::DocKind;
 use fieldops_sync::journey::{
-    Answer, Answers, Definition, DefinitionError, JourneyStatus, MAX_NODES, evaluate, validate,
+    Answer, Answers, Definition, DefinitionError, JourneyStatus, MAX_NODES, Sha256Hex, Slug,
+    evaluate, validate,
 };
 use serde_json::json;
 
@@ -39,9 +40,7 @@ use crate::db::journeys::{self as db, JourneyRow, ListRow, TicketJourneyRow, Ver
 use crate::db::{Tx, audit, blobs, departments, new_id, now_ms};
 use crate::events::Notice;
 use crate::helpdesk::tickets::{self as tickets, Draft, TicketChange};
-use crate::service::{
-    Applied, FieldError, ServiceError, ServiceResult, allow, forbidden, reject_as,
-};
+use crate::service::{Applied, FieldError, ServiceError, ServiceResult, allow, reject_as};
 use crate::sync::{self, Changed, DocScope};
 
 /// How far ahead of the server's clock a form's start may be (device
@@ -109,10 +108,6 @@ fn notice(kind: &'static str, journey_id: &str, version: i64) -> Notice {
     Notice::staff(kind, json!({ "id": journey_id, "version": version }))
 }
 
-fn to_json(definition: &Definition) -> String {
-    definition.to_json()
-}
-
 /// Every journey (admins).
 pub async fn list(state: &AppState, actor: &Actor) -> Result<Vec<ListRow>, ServiceError> {
     allow(actor, Action::ManageJourneys)?;
@@ -139,16 +134,11 @@ pub async fn published(
     actor: &Actor,
 ) -> Result<Vec<(VersionRow, Definition)>, ServiceError> {
     allow(actor, Action::StartJourney)?;
-    let mut out = Vec::new();
-    for row in db::list(state.db.pool()).await? {
-        if let Some(version) = row.published
-            && let Some(v) = db::version(state.db.pool(), &row.id, version).await?
-        {
-            let definition = definition_of(&v)?;
-            out.push((v, definition));
-        }
-    }
-    Ok(out)
+    db::published(state.db.pool())
+        .await?
+        .into_iter()
+        .map(|v| definition_of(&v).map(|d| (v, d)))
+        .collect()
 }
 
 /// A new journey, its version 1 a draft.
@@ -161,7 +151,7 @@ pub async fn create(
     check_draft(definition)?;
     let id = new_id();
     db::insert(tx, &id, title(definition), &actor.user_id).await?;
-    let draft = db::insert_draft(tx, &id, 1, &to_json(definition), &actor.user_id).await?;
+    let draft = db::insert_draft(tx, &id, 1, &definition.to_json(), &actor.user_id).await?;
     audit::record(
         tx,
         Some(&actor.user_id),
@@ -192,10 +182,15 @@ pub async fn save_draft(
         .await?
         .ok_or_else(|| ServiceError::not_found("journey"))?;
     let versions = db::versions(&mut **tx, id).await?;
-    let json = to_json(definition);
+    let json = definition.to_json();
     let saved = match versions.iter().find(|v| v.status == "draft") {
         Some(draft) => {
-            db::update_draft(tx, id, draft.version, &json).await?;
+            if !db::update_draft(tx, id, draft.version, &json).await? {
+                return Err(ServiceError::conflict(
+                    "stale",
+                    "the draft changed meanwhile; reload it",
+                ));
+            }
             db::version(&mut **tx, id, draft.version).await?
         }
         None => {
@@ -205,6 +200,15 @@ pub async fn save_draft(
     }
     .ok_or_else(|| ServiceError::not_found("journey"))?;
     db::set_title(tx, id, title(definition)).await?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "journey.draft_saved",
+        "journey",
+        id,
+        json!({ "version": saved.version }),
+    )
+    .await?;
     Ok(Applied {
         notices: vec![notice("journey.saved", id, saved.version)],
         value: saved,
@@ -312,7 +316,12 @@ pub async fn publish(
         synced.extend(drop_document(tx, &old).await?);
     }
     let doc_id = new_id();
-    db::publish(tx, id, draft.version, &doc_id, &actor.user_id, now).await?;
+    if !db::publish(tx, id, draft.version, &doc_id, &actor.user_id, now).await? {
+        return Err(ServiceError::conflict(
+            "stale",
+            "the draft changed meanwhile; reload it",
+        ));
+    }
     let journey = Journey {
         version: u32::try_from(draft.version).unwrap_or(u32::MAX),
         status: JourneyStatus::Published,
@@ -417,8 +426,43 @@ pub struct Submission {
     pub ticket_id: Option<String>,
     pub journey_id: String,
     pub version: i64,
+    /// When the form was started, by the submitter's clock.
     pub started_at_ms: i64,
+    /// How far the submitter's clock runs behind the server's (a sync
+    /// session's estimate; `None` over HTTP).
+    pub clock_skew_ms: Option<i64>,
     pub answers: Answers,
+}
+
+/// How long after its retirement a version still takes forms started
+/// while it was published (a phone offline for two weeks).
+pub const RETIRED_GRACE_MS: i64 = 14 * 24 * 3600 * 1000;
+
+/// The wire's bounds on answers (`fieldops_sync::protocol`), for HTTP:
+/// nothing larger reaches the evaluator or the database.
+fn check_bounds(answers: &Answers) -> Result<(), ServiceError> {
+    use fieldops_sync::journey::{MAX_CHOICES, MAX_IMAGES};
+    if answers.len() > MAX_NODES {
+        return Err(ServiceError::field(
+            "answers",
+            format!("holds at most {MAX_NODES} answers"),
+        ));
+    }
+    for (question, answer) in answers {
+        let too_big = match answer {
+            Answer::Text(text) => text.len() > 48 * 1024,
+            Answer::Choices(choices) => choices.len() > MAX_CHOICES,
+            Answer::Images(images) => images.len() > usize::from(MAX_IMAGES),
+            Answer::Choice(_) | Answer::Number(_) | Answer::Date(_) => false,
+        };
+        if too_big {
+            return Err(ServiceError::field(
+                &format!("answers.{question}"),
+                "is larger than any question allows",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Opens the ticket of a filled-in journey (its customer).
@@ -430,31 +474,35 @@ pub async fn submit(
     images: ImageBytes,
 ) -> ServiceResult<TicketChange> {
     allow(actor, Action::StartJourney)?;
+    check_bounds(&submission.answers)?;
     let now = now_ms();
     let Some(version) = db::version(&mut **tx, &submission.journey_id, submission.version).await?
     else {
         return Err(ServiceError::not_found("journey"));
     };
-    if submission.started_at_ms > now + CLOCK_SLACK_MS || submission.started_at_ms <= 0 {
+    // The start by the server's clock: corrected by the session's skew
+    // estimate, and never later than now (a phone whose clock runs fast is
+    // not refused for it).
+    let started = submission.started_at_ms + submission.clock_skew_ms.unwrap_or(0);
+    if submission.clock_skew_ms.is_none() && started > now + CLOCK_SLACK_MS || started <= 0 {
         return Err(ServiceError::field(
             "started_at_ms",
             "must be when the form was started, not in the future",
         ));
     }
-    match version.status.as_str() {
-        "published" => {}
-        "retired"
-            if version
-                .published_at
-                .is_some_and(|p| p <= submission.started_at_ms)
+    let started = started.min(now);
+    match version.status.parse::<JourneyStatus>() {
+        Ok(JourneyStatus::Published) => {}
+        Ok(JourneyStatus::Retired)
+            if version.published_at.is_some_and(|p| p <= started)
                 && version
                     .retired_at
-                    .is_some_and(|r| submission.started_at_ms < r) => {}
-        "retired" => {
+                    .is_some_and(|r| started < r && now - r <= RETIRED_GRACE_MS) => {}
+        Ok(JourneyStatus::Retired) => {
             return Err(reject_as(
                 RejectReason::Conflict,
                 "journey-retired",
-                "this version of the form was retired before the form was started; start it again",
+                "this version of the form was retired before the form was started (or more than 14 days ago); start it again",
             ));
         }
         _ => return Err(ServiceError::not_found("journey")),
@@ -466,21 +514,38 @@ pub async fn submit(
         .iter()
         .map(|e| FieldError::new(&format!("answers.{}", e.question), e.problem.to_string()))
         .collect();
-    if images == ImageBytes::Uploaded {
-        for (question, answer) in &submission.answers {
-            // Photos of hidden questions are refused as such already.
-            if !walk.shows(question) {
+    // The photos of the answers shown (each answer already within its
+    // question's count, or the walk failed above).
+    let photos: Vec<(&Slug, &Sha256Hex)> = submission
+        .answers
+        .iter()
+        .filter(|(question, _)| walk.shows(question))
+        .flat_map(|(question, answer)| match answer {
+            Answer::Images(hashes) => hashes.iter().map(|h| (question, h)).collect(),
+            _ => vec![],
+        })
+        .collect();
+    if images == ImageBytes::Uploaded && errors.is_empty() {
+        for (question, hash) in &photos {
+            if !blobs::uploaded_by(&mut **tx, hash.as_str(), &actor.user_id).await? {
+                errors.push(FieldError::new(
+                    &format!("answers.{question}"),
+                    format!("photo {hash} was not uploaded"),
+                ));
                 continue;
             }
-            if let Answer::Images(hashes) = answer {
-                for hash in hashes {
-                    if !blobs::uploaded_by(&mut **tx, hash.as_str(), &actor.user_id).await? {
-                        errors.push(FieldError::new(
-                            &format!("answers.{question}"),
-                            format!("photo {hash} was not uploaded"),
-                        ));
-                    }
-                }
+            let limit = match definition.question(question).map(|q| &q.input) {
+                Some(fieldops_sync::journey::Input::Image { max_bytes, .. }) => *max_bytes,
+                _ => u64::MAX,
+            };
+            let size = blobs::get(&mut **tx, hash.as_str())
+                .await?
+                .map_or(0, |b| u64::try_from(b.byte_size).unwrap_or(0));
+            if size > limit {
+                errors.push(FieldError::new(
+                    &format!("answers.{question}"),
+                    format!("photo {hash} is larger than {limit} bytes"),
+                ));
             }
         }
     }
@@ -506,9 +571,6 @@ pub async fn submit(
         department_id: None,
         customer_id: None,
     };
-    if actor.role != crate::domain::Role::Customer {
-        return Err(forbidden());
-    }
     let mut new = tickets::prepare(state, actor, draft).await?;
     // The end's department, checked at publish; if it has since been
     // removed, the help desk's default keeps the ticket routable.
@@ -518,6 +580,22 @@ pub async fn submit(
         new.department_id = d.id;
     }
     let created = tickets::create(tx, state, actor, &new).await?;
+    let ticket_id = created.value.ticket.id.clone();
+    if images == ImageBytes::Uploaded {
+        // Uploaded over HTTP: the ticket owns them now, so whoever may see
+        // it may open them (over sync, the photos' documents do this).
+        for (_, hash) in &photos {
+            blobs::add_owner(
+                tx,
+                hash.as_str(),
+                blobs::OwnerKind::Ticket,
+                &ticket_id,
+                &actor.user_id,
+            )
+            .await?;
+            blobs::attach_to_ticket(tx, &ticket_id, hash.as_str(), &actor.user_id).await?;
+        }
+    }
     db::record_answers(
         tx,
         &TicketJourneyRow {
@@ -527,7 +605,7 @@ pub async fn submit(
             end_id: end.id.to_string(),
             answers: serde_json::to_string(&submission.answers).map_err(anyhow::Error::from)?,
             propose_visit: i64::from(end.outcome.propose_visit),
-            started_at: submission.started_at_ms,
+            started_at: started,
             submitted_at: now,
         },
     )

@@ -353,6 +353,7 @@ async fn dispatch(
                 journey_id: journey_id.to_string(),
                 version: i64::from(*version),
                 started_at_ms: *started_at_ms,
+                clock_skew_ms,
                 answers: answers.clone(),
             };
             let outcome = journeys::submit(

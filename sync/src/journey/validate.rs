@@ -307,13 +307,18 @@ impl<'d> Checker<'d> {
             }
             Input::Text { max_chars, .. } => (!(1..=MAX_TEXT_ANSWER_CHARS).contains(max_chars))
                 .then_some("max_chars must be within 1..=5000"),
-            Input::Number { min, max, .. } => {
+            Input::Number { min, max, integer } => {
                 let finite = min.is_none_or(f64::is_finite) && max.is_none_or(f64::is_finite);
+                // Some answer must fit: a whole number between them, if
+                // only whole numbers are taken.
                 let ordered = match (min, max) {
+                    (Some(min), Some(max)) if *integer => min.ceil() <= max.floor(),
                     (Some(min), Some(max)) => min <= max,
                     _ => true,
                 };
-                (!(finite && ordered)).then_some("min and max must be finite, min ≤ max")
+                (!(finite && ordered)).then_some(
+                    "min and max must be finite, min ≤ max, with a whole number between them when only whole numbers are taken",
+                )
             }
             Input::Date { earliest, latest } => match (earliest, latest) {
                 (Some(e), Some(l)) if e > l => Some("earliest must not be after latest"),
@@ -440,6 +445,14 @@ impl<'d> Checker<'d> {
         }
         let named: Vec<&Slug> = match test {
             Test::Is { choice } | Test::Includes { choice } => vec![choice],
+            Test::IsOneOf { choices } if choices.len() > super::MAX_CHOICES => {
+                self.error(
+                    Some(node),
+                    field,
+                    DefinitionProblem::Limit("a test names at most 50 choices"),
+                );
+                vec![]
+            }
             Test::IsOneOf { choices } => choices.iter().collect(),
             _ => vec![],
         };

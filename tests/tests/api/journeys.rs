@@ -453,6 +453,21 @@ async fn a_customer_submits_and_the_ticket_is_routed_by_the_end_reached(backend:
         "{:?}",
         shown.body
     );
+    // The ticket owns the photo: CS of its department may open it.
+    let made_user = app
+        .post(
+            "/api/v1/users",
+            &admin,
+            json!({ "email": "dewi@example.com", "name": "Dewi", "role": "cs",
+                    "password": "password-1", "department_ids": [field] }),
+        )
+        .await;
+    assert_eq!(made_user.status, 201, "{:?}", made_user.body);
+    let field_cs = app.login("dewi@example.com", "password-1").await;
+    let (link, bytes) =
+        fieldops_tests::photos::download(&app, &field_cs, &sha256_hex(&jpeg), "original").await;
+    assert_eq!(link.status, 200, "{:?}", link.body);
+    assert_eq!(bytes.unwrap(), jpeg);
     // Staff do not fill in journeys; a version that never existed is 404.
     submit(&app, &cs, &id, 1, started, leak_answers())
         .await
