@@ -23,7 +23,7 @@ use fieldops_sync::commands::CommandBody;
 use fieldops_sync::docs::photo::{Owner, OwnerKind};
 use fieldops_sync::docs::ticket::{TicketNumber, TicketStatus};
 use fieldops_sync::docs::{DocumentSchema, Journey, Ticket};
-use fieldops_sync::ids::{DepartmentId, DocId, DocKind};
+use fieldops_sync::ids::{CommandId, DepartmentId, DocId, DocKind};
 use fieldops_sync::journey::{
     Answer, Definition, End, Form, Question, Sha256Hex, Slug, form::Screen,
 };
@@ -33,7 +33,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::documents::{self, Me};
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
-use crate::model::OutboxEntry;
+use crate::model::{CommandState, OutboxEntry};
 use crate::outbox;
 use crate::photos::{self, Prepared, SavedPhoto};
 use crate::shared::Shared;
@@ -64,6 +64,12 @@ pub struct FormView {
     pub path: Vec<String>,
     /// Whether there is a question before this one.
     pub can_go_back: bool,
+    /// Submitted, waiting for the server's answer (the form cannot change
+    /// meanwhile; once accepted it is gone, the ticket in its place).
+    pub submitted: bool,
+    /// Why the server refused the last submission: the answers are all
+    /// here, to change and submit again.
+    pub rejection: Option<String>,
 }
 
 /// What the form shows.
@@ -87,6 +93,8 @@ pub struct Journeys<'a> {
 }
 
 struct StoredForm {
+    command_id: Option<CommandId>,
+    rejection: Option<String>,
     journey_id: DocId,
     version: u32,
     definition: Definition,
@@ -103,10 +111,24 @@ fn encode<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// A form's row: journey, version, definition, form, photos, start,
+/// command, rejection.
+type FormRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
 fn load(conn: &Connection, form_id: DocId) -> Result<StoredForm> {
-    let row: Option<(String, i64, String, String, String, i64)> = conn
+    let row: Option<FormRow> = conn
         .query_row(
-            "SELECT journey_id, version, definition, form, photos, started_at_ms
+            "SELECT journey_id, version, definition, form, photos, started_at_ms, command_id,
+                    rejection
              FROM journey_forms WHERE form_id = ?1",
             [form_id.to_string()],
             |r| {
@@ -117,14 +139,20 @@ fn load(conn: &Connection, form_id: DocId) -> Result<StoredForm> {
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
                 ))
             },
         )
         .optional()?;
-    let Some((journey_id, version, definition, form, photos, started_at_ms)) = row else {
+    let Some((journey_id, version, definition, form, photos, started_at_ms, command, rejection)) =
+        row
+    else {
         return Err(CoreError::invalid("form_id", "no such form on this device"));
     };
     Ok(StoredForm {
+        command_id: command.and_then(|c| c.parse().ok()),
+        rejection,
         journey_id: journey_id
             .parse()
             .map_err(|_| CoreError::StoreCorrupt("a form's journey id".into()))?,
@@ -138,15 +166,74 @@ fn load(conn: &Connection, form_id: DocId) -> Result<StoredForm> {
 
 fn save(conn: &Connection, form_id: DocId, stored: &StoredForm) -> Result<()> {
     conn.execute(
-        "UPDATE journey_forms SET form = ?2, photos = ?3, updated_at_ms = ?4 WHERE form_id = ?1",
+        "UPDATE journey_forms SET form = ?2, photos = ?3, command_id = ?4, rejection = ?5,
+                                  updated_at_ms = ?6
+         WHERE form_id = ?1",
         params![
             form_id.to_string(),
             encode(&stored.form),
             encode(&stored.photos),
+            stored.command_id.map(|c| c.to_string()),
+            stored.rejection,
             now_ms()
         ],
     )?;
     Ok(())
+}
+
+/// Brings a submitted form up to its command's answer, in `tx`: accepted,
+/// the form is done and goes (`None`); refused, it comes back with the
+/// reason; unanswered, it stays locked.
+fn settle(tx: &Connection, form_id: DocId) -> Result<Option<StoredForm>> {
+    let mut stored = load(tx, form_id)?;
+    let Some(command) = stored.command_id else {
+        return Ok(Some(stored));
+    };
+    match outbox::get(tx, command)?.map(|e| (e.state, e.message)) {
+        Some((CommandState::Accepted, _)) => {
+            tx.execute(
+                "DELETE FROM journey_forms WHERE form_id = ?1",
+                [form_id.to_string()],
+            )?;
+            Ok(None)
+        }
+        Some((CommandState::Rejected, message)) => {
+            stored.command_id = None;
+            stored.rejection = Some(message.unwrap_or_default());
+            save(tx, form_id, &stored)?;
+            Ok(Some(stored))
+        }
+        Some(_) => Ok(Some(stored)),
+        // The outbox forgot it (another account signed in): editable again.
+        None => {
+            stored.command_id = None;
+            save(tx, form_id, &stored)?;
+            Ok(Some(stored))
+        }
+    }
+}
+
+/// The published journeys on the device, the newest version of each (two
+/// may briefly coexist, before the older one's drop arrives).
+fn published(conn: &Connection) -> Result<Vec<Journey>> {
+    let mut stmt = conn.prepare("SELECT doc_id FROM documents WHERE kind = 'journey'")?;
+    let ids: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut newest: BTreeMap<DocId, Journey> = BTreeMap::new();
+    for id in ids.iter().filter_map(|id| id.parse::<DocId>().ok()) {
+        // A version this build cannot read is not offered (a newer app is).
+        let Ok(journey) = documents::get_typed::<Journey>(conn, id) else {
+            continue;
+        };
+        if newest
+            .get(&journey.journey_id)
+            .is_none_or(|kept| kept.version < journey.version)
+        {
+            newest.insert(journey.journey_id, journey);
+        }
+    }
+    Ok(newest.into_values().collect())
 }
 
 fn view(form_id: DocId, stored: &StoredForm) -> FormView {
@@ -173,6 +260,8 @@ fn view(form_id: DocId, stored: &StoredForm) -> FormView {
         },
         path: walk.path.iter().map(|q| q.id.to_string()).collect(),
         can_go_back: at.is_some_and(|at| at > 0),
+        submitted: stored.command_id.is_some(),
+        rejection: stored.rejection.clone(),
     }
 }
 
@@ -191,23 +280,10 @@ impl<'a> Journeys<'a> {
 
     /// The published journeys on the device, by title.
     pub fn list(&self) -> Result<Vec<JourneyInfo>> {
-        let journeys = self.shared.store.read(|conn| {
-            let mut stmt = conn.prepare("SELECT doc_id FROM documents WHERE kind = 'journey'")?;
-            let ids: Vec<String> = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut out = Vec::new();
-            for id in ids {
-                let Ok(id) = id.parse::<DocId>() else {
-                    continue;
-                };
-                if let Ok(journey) = documents::get_typed::<Journey>(conn, id) {
-                    out.push(journey);
-                }
-            }
-            Ok(out)
-        })?;
-        let mut infos: Vec<JourneyInfo> = journeys
+        let mut infos: Vec<JourneyInfo> = self
+            .shared
+            .store
+            .read(published)?
             .into_iter()
             .map(|j| JourneyInfo {
                 journey_id: j.journey_id,
@@ -220,8 +296,8 @@ impl<'a> Journeys<'a> {
         Ok(infos)
     }
 
-    /// Starts filling in a journey: a form with its own copy of the
-    /// published version. Customers only.
+    /// Starts filling in a journey: a form with its own copy of the newest
+    /// published version on the device. Customers only.
     pub fn start(&self, journey_id: DocId) -> Result<FormView> {
         let account = self.shared.require_account()?;
         if account.role != rules::Role::Customer {
@@ -230,28 +306,22 @@ impl<'a> Journeys<'a> {
                 "only customers fill in journeys",
             ));
         }
-        let journey = self.shared.store.read(|conn| {
-            let mut stmt = conn.prepare("SELECT doc_id FROM documents WHERE kind = 'journey'")?;
-            let ids: Vec<String> = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(ids
-                .iter()
-                .filter_map(|id| id.parse::<DocId>().ok())
-                .filter_map(|id| documents::get_typed::<Journey>(conn, id).ok())
-                .find(|j| j.journey_id == journey_id))
-        })?;
-        let journey = journey.ok_or_else(|| CoreError::not_found(DocKind::Journey))?;
         let form_id = DocId::new();
-        let stored = StoredForm {
-            journey_id,
-            version: journey.version,
-            definition: journey.definition,
-            form: Form::default(),
-            photos: BTreeMap::new(),
-            started_at_ms: now_ms(),
-        };
         self.shared.store.write(|tx| {
+            let journey = published(tx)?
+                .into_iter()
+                .find(|j| j.journey_id == journey_id)
+                .ok_or_else(|| CoreError::not_found(DocKind::Journey))?;
+            let stored = StoredForm {
+                command_id: None,
+                rejection: None,
+                journey_id,
+                version: journey.version,
+                definition: journey.definition,
+                form: Form::default(),
+                photos: BTreeMap::new(),
+                started_at_ms: now_ms(),
+            };
             tx.execute(
                 "INSERT INTO journey_forms (form_id, journey_id, version, definition, form, photos,
                                             started_at_ms, updated_at_ms)
@@ -266,31 +336,36 @@ impl<'a> Journeys<'a> {
                     stored.started_at_ms
                 ],
             )?;
-            Ok(())
-        })?;
-        Ok(view(form_id, &stored))
-    }
-
-    /// The forms started on this device and not submitted, oldest first.
-    pub fn forms(&self) -> Result<Vec<FormView>> {
-        self.shared.store.read(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT form_id FROM journey_forms ORDER BY started_at_ms, form_id")?;
-            let ids: Vec<String> = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            ids.iter()
-                .filter_map(|id| id.parse::<DocId>().ok())
-                .map(|id| load(conn, id).map(|stored| view(id, &stored)))
-                .collect()
+            Ok(view(form_id, &stored))
         })
     }
 
-    /// A form as it stands.
+    /// The forms on this device not yet accepted by the server, oldest
+    /// first: being filled in, submitted and waiting, or refused (with the
+    /// reason, to change and submit again).
+    pub fn forms(&self) -> Result<Vec<FormView>> {
+        self.shared.store.write(|tx| {
+            let mut stmt =
+                tx.prepare("SELECT form_id FROM journey_forms ORDER BY started_at_ms, form_id")?;
+            let ids: Vec<String> = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut out = Vec::new();
+            for id in ids.iter().filter_map(|id| id.parse::<DocId>().ok()) {
+                if let Some(stored) = settle(tx, id)? {
+                    out.push(view(id, &stored));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// A form as it stands (gone once the server accepted it).
     pub fn get(&self, form_id: DocId) -> Result<FormView> {
-        self.shared
-            .store
-            .read(|conn| load(conn, form_id).map(|stored| view(form_id, &stored)))
+        self.shared.store.write(|tx| match settle(tx, form_id)? {
+            Some(stored) => Ok(view(form_id, &stored)),
+            None => Err(accepted()),
+        })
     }
 
     fn change(
@@ -299,7 +374,7 @@ impl<'a> Journeys<'a> {
         edit: impl FnOnce(&mut StoredForm) -> Result<()>,
     ) -> Result<FormView> {
         self.shared.store.write(|tx| {
-            let mut stored = load(tx, form_id)?;
+            let mut stored = editable(tx, form_id)?;
             edit(&mut stored)?;
             save(tx, form_id, &stored)?;
             Ok(view(form_id, &stored))
@@ -352,6 +427,23 @@ impl<'a> Journeys<'a> {
                 ));
             }
         }
+        let FormScreen::Question { question: q, .. } = &current.screen else {
+            unreachable!("checked above")
+        };
+        let fieldops_sync::journey::Input::Image {
+            max_count,
+            max_bytes,
+        } = q.input
+        else {
+            unreachable!("checked above")
+        };
+        // The count before the (CPU-heavy) pipeline runs.
+        if images.len() > usize::from(max_count) || (q.required && images.is_empty()) {
+            return Err(CoreError::invalid(
+                "images",
+                format!("this question takes 1 to {max_count} photos"),
+            ));
+        }
         let owner = Owner {
             kind: OwnerKind::Ticket,
             id: form_id,
@@ -359,6 +451,12 @@ impl<'a> Journeys<'a> {
         let mut saved = Vec::new();
         for image in images {
             let mut prepared = photos::prepare(self.shared, owner, image, "", taken_at_ms)?;
+            if prepared.byte_size() > max_bytes {
+                return Err(CoreError::invalid(
+                    "images",
+                    format!("a photo is larger than {max_bytes} bytes, even reduced"),
+                ));
+            }
             saved.push(prepared.save());
         }
         let hashes = saved
@@ -412,69 +510,97 @@ impl<'a> Journeys<'a> {
     /// `SubmitJourney` command is queued, the ticket stored as a
     /// provisional document (listed at once by `tickets().list`, numbered
     /// when the server's arrives) and the photos recorded with their
-    /// uploads queued; the form is gone. If the server refuses, the ticket
-    /// goes and the command says why.
+    /// uploads queued. The form stays, locked, until the server answers:
+    /// accepted, it is gone; refused, it comes back with the reason and
+    /// every answer, to change and submit again.
     pub fn submit(&self, form_id: DocId) -> Result<OutboxEntry> {
         let account = self.shared.require_account()?;
-        let stored = self.shared.store.read(|conn| load(conn, form_id))?;
-        let (answers, end) = stored
-            .form
-            .submission(&stored.definition)
-            .map_err(form_error)?;
-        let prepared: Vec<Prepared> = stored
-            .photos
-            .iter()
-            .filter(|(question, _)| answers.keys().any(|a| a.as_str() == question.as_str()))
-            .flat_map(|(_, photos)| photos.iter())
-            .map(|saved| Prepared::restore(self.shared, saved))
-            .collect::<Result<_>>()?;
-        let body = CommandBody::SubmitJourney {
-            ticket_id: form_id,
-            journey_id: stored.journey_id,
-            version: stored.version,
-            started_at_ms: stored.started_at_ms,
-            answers,
-        };
-        let now = now_ms();
-        let ticket = Ticket {
-            number: TicketNumber::pending(),
-            subject: stored.definition.title.id.clone(),
-            description: String::new(),
-            category: end.outcome.category.clone(),
-            priority: end.outcome.priority,
-            status: TicketStatus::Open,
-            customer_id: account.user_id,
-            // Chosen by the server; a placeholder until its document arrives.
-            department_id: DepartmentId::new(),
-            assignee_id: None,
-            photo_ids: vec![],
-            created_at_ms: now,
-            updated_at_ms: now,
-            messages: vec![],
-        };
         let me = Me(Some(account.user_id));
-        let entry = self.shared.store.write(|tx| {
+        let (entry, recorded) = self.shared.store.write(|tx| {
+            let mut stored = editable(tx, form_id)?;
+            let (answers, end) = stored
+                .form
+                .submission(&stored.definition)
+                .map_err(form_error)?;
+            // Photos of the answers submitted; those recorded by an earlier,
+            // refused submission are there already.
+            let mut prepared = Vec::new();
+            for (question, photos) in &stored.photos {
+                if !answers.keys().any(|a| a.as_str() == question.as_str()) {
+                    continue;
+                }
+                for saved in photos {
+                    let photo = Prepared::restore(self.shared, saved)?;
+                    if documents::kind_of(tx, photo.photo_id())?.is_none() {
+                        prepared.push(photo);
+                    }
+                }
+            }
+            let now = now_ms();
+            let ticket = Ticket {
+                number: TicketNumber::pending(),
+                subject: stored.definition.title.id.clone(),
+                description: String::new(),
+                category: end.outcome.category.clone(),
+                priority: end.outcome.priority,
+                status: TicketStatus::Open,
+                customer_id: account.user_id,
+                // Chosen by the server; a placeholder until its document arrives.
+                department_id: DepartmentId::new(),
+                assignee_id: None,
+                photo_ids: vec![],
+                created_at_ms: now,
+                updated_at_ms: now,
+                messages: vec![],
+            };
+            let body = CommandBody::SubmitJourney {
+                ticket_id: form_id,
+                journey_id: stored.journey_id,
+                version: stored.version,
+                started_at_ms: stored.started_at_ms,
+                answers,
+            };
             // The command first: it validates the fields.
             let entry = outbox::enqueue(tx, body)?;
-            let mut doc = ticket.to_document()?;
-            documents::insert_provisional(tx, form_id, DocKind::Ticket, &mut doc, me)?;
+            if documents::kind_of(tx, form_id)?.is_none() {
+                let mut doc = ticket.to_document()?;
+                documents::insert_provisional(tx, form_id, DocKind::Ticket, &mut doc, me)?;
+            }
             for photo in &prepared {
                 photos::record(tx, photo)?;
             }
-            tx.execute(
-                "DELETE FROM journey_forms WHERE form_id = ?1",
-                [form_id.to_string()],
-            )?;
-            Ok(entry)
+            stored.command_id = Some(entry.command_id);
+            stored.rejection = None;
+            save(tx, form_id, &stored)?;
+            Ok((entry, prepared))
         })?;
         self.shared.events.emit(CoreEvent::DocumentChanged {
             doc_id: form_id,
             kind: DocKind::Ticket,
         });
-        for photo in prepared {
+        for photo in recorded {
             photos::announce(self.shared, photo);
         }
         self.shared.after_write();
         Ok(entry)
     }
+}
+
+fn accepted() -> CoreError {
+    CoreError::invalid(
+        "form_id",
+        "this form was submitted and accepted: see its ticket",
+    )
+}
+
+/// A form that may change: not accepted, not waiting for an answer.
+fn editable(tx: &Connection, form_id: DocId) -> Result<StoredForm> {
+    let stored = settle(tx, form_id)?.ok_or_else(accepted)?;
+    if stored.command_id.is_some() {
+        return Err(CoreError::invalid(
+            "form_id",
+            "submitted; waiting for the server's answer",
+        ));
+    }
+    Ok(stored)
 }

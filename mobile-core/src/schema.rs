@@ -149,7 +149,8 @@ const MIGRATIONS: &[&str] = &[
     // 5: journeys: the journey document kind (the table rebuilt as in 4),
     // and the forms being filled in, each with its own copy of the version
     // it started on (a publish while offline never changes the questions
-    // under the customer) and the photos attached so far.
+    // under the customer), the photos attached so far, and the submission
+    // in flight.
     r#"
     CREATE TEMP TABLE doc_index_kept AS SELECT * FROM doc_index;
     CREATE TABLE documents_rebuilt (
@@ -187,7 +188,11 @@ const MIGRATIONS: &[&str] = &[
         form          TEXT NOT NULL,
         photos        TEXT NOT NULL DEFAULT '{}',
         started_at_ms INTEGER NOT NULL,
-        updated_at_ms INTEGER NOT NULL
+        updated_at_ms INTEGER NOT NULL,
+        -- The submission waiting for the server's answer: the form stays
+        -- until it is accepted, and comes back (with the reason) if not.
+        command_id    TEXT,
+        rejection     TEXT
     ) STRICT;
     "#,
 ];

@@ -936,6 +936,10 @@ pub struct FormRecord {
     /// The questions on the path so far, by id.
     pub path: Vec<String>,
     pub can_go_back: bool,
+    /// Submitted, waiting for the server (the form cannot change meanwhile).
+    pub submitted: bool,
+    /// Why the server refused the last submission (the answers are kept).
+    pub rejection: Option<String>,
 }
 
 impl From<fieldops_core::FormView> for FormRecord {
@@ -964,6 +968,8 @@ impl From<fieldops_core::FormView> for FormRecord {
             },
             path: v.path,
             can_go_back: v.can_go_back,
+            submitted: v.submitted,
+            rejection: v.rejection,
         }
     }
 }

@@ -378,7 +378,8 @@ def a_customer_walks_a_journey_offline_and_submits_it(server):
     assert [f.form_id for f in phone.journey_forms()] == [form.form_id]
     command = phone.submit_journey(form.form_id)
     assert command.state == ffi.CommandStateRecord.PENDING and command.name == "submit_journey"
-    assert phone.journey_forms() == []
+    [waiting] = phone.journey_forms()
+    assert waiting.submitted and waiting.rejection is None, waiting
 
     # Online: one ticket, high priority, both photos arrived.
     for _ in range(5):
@@ -387,6 +388,7 @@ def a_customer_walks_a_journey_offline_and_submits_it(server):
                 and phone.pending_photo_uploads() == []:
             break
     assert phone.command(command.command_id).state == ffi.CommandStateRecord.ACCEPTED
+    assert phone.journey_forms() == [], "accepted: the form is done"
     status, ticket = http(server, "GET", f"/api/v1/tickets/{form.form_id}", admin)
     assert status == 200 and ticket["priority"] == "high", (status, ticket)
     status, answers = http(server, "GET", f"/api/v1/tickets/{form.form_id}/journey", admin)

@@ -200,6 +200,16 @@ impl SavedPhoto {
 }
 
 impl Prepared {
+    /// The photo document's id.
+    pub(crate) fn photo_id(&self) -> DocId {
+        self.photo.photo_id
+    }
+
+    /// The normalised photo's size.
+    pub(crate) fn byte_size(&self) -> u64 {
+        self.photo.byte_size
+    }
+
     /// Puts the photo aside.
     pub(crate) fn save(&mut self) -> SavedPhoto {
         SavedPhoto {

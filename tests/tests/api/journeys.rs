@@ -677,7 +677,13 @@ async fn a_customer_phone_walks_a_journey_offline_with_photos(backend: Backend) 
     assert_eq!(view.path, ["jenis", "perangkat", "kerusakan", "foto"]);
     let queued = phone.journeys().submit(form_id).unwrap();
     assert_eq!(queued.target_id, Some(form_id));
-    assert!(phone.journeys().forms().unwrap().is_empty());
+    // The form stays, locked, until the server accepts it.
+    let waiting = phone.journeys().forms().unwrap();
+    assert!(waiting.len() == 1 && waiting[0].submitted, "{waiting:?}");
+    assert!(
+        phone.journeys().back(form_id).is_err(),
+        "locked while submitted"
+    );
     let listed = phone.tickets().list(None).unwrap();
     assert!(
         listed.iter().any(|t| t.doc_id == form_id && t.pending),
@@ -695,6 +701,10 @@ async fn a_customer_phone_walks_a_journey_offline_with_photos(backend: Backend) 
     let ticket = app.get(&format!("/api/v1/tickets/{form_id}"), &admin).await;
     assert_eq!(ticket.body["priority"], "urgent", "{:?}", ticket.body);
     assert_eq!(ticket.body["department_id"], field.as_str());
+    assert!(
+        phone.journeys().forms().unwrap().is_empty(),
+        "accepted: gone"
+    );
     let answers = app
         .get(&format!("/api/v1/tickets/{form_id}/journey"), &admin)
         .await;
@@ -705,5 +715,43 @@ async fn a_customer_phone_walks_a_journey_offline_with_photos(backend: Backend) 
         .map(|p| p["received"].as_bool().unwrap())
         .collect();
     assert_eq!(received, [true, true], "{:?}", answers.body);
+
+    // Refused: retired while the phone did not know, the form comes back
+    // with every answer and the reason; nothing the customer did is lost.
+    let journey = phone.journeys().list().unwrap()[0].journey_id;
+    let id = journey.to_string();
+    app.post(&format!("/api/v1/journeys/{id}/retire"), &admin, json!({}))
+        .await;
+    let form = phone.journeys().start(journey).unwrap().form_id;
+    let j = phone.journeys();
+    j.answer(form, "jenis", Answer::Choice(slug("lainnya")))
+        .unwrap();
+    let view = j
+        .answer(form, "keluhan", Answer::Text("Lampu teras mati".into()))
+        .unwrap();
+    assert_eq!(on_screen(&view), "end:selesai_umum");
+    let queued = j.submit(form).unwrap();
+    sync_until(&phone, |p| {
+        p.outbox()
+            .get(queued.command_id)
+            .is_ok_and(|c| !c.state.is_open())
+    })
+    .await;
+    let back = phone.journeys().forms().unwrap();
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert!(!back[0].submitted);
+    assert!(
+        back[0]
+            .rejection
+            .as_deref()
+            .unwrap_or_default()
+            .contains("retired"),
+        "{back:?}"
+    );
+    assert_eq!(back[0].path, ["jenis", "keluhan"]);
+    assert!(
+        phone.tickets().get(form).is_err(),
+        "the provisional ticket went"
+    );
     app.stop().await;
 }
