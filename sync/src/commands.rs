@@ -161,7 +161,8 @@ pub enum CommandBody {
     SubmitJourney {
         /// The new ticket's id.
         ticket_id: DocId,
-        /// The journey (its document's id).
+        /// The journey (the server's journey id, as its documents carry it
+        /// in `journey_id`; each version's document has an id of its own).
         journey_id: DocId,
         /// The version the form was filled in on.
         version: u32,

@@ -1,10 +1,13 @@
 //! The journey document: a published journey as the customer's phone holds
 //! it, to fill in offline.
 //!
-//! Server-owned ([`crate::rules::RULES`] has only the server row): the
-//! server writes it when a version is published and drops it from scope
-//! when the journey is retired. The definition is stored whole as JSON,
-//! because a published version never changes: a new version replaces it.
+//! Server-owned ([`crate::rules::RULES`] has only the server row): each
+//! published version is a document of its own, written once when it is
+//! published and deleted (phones drop it) when it is retired or replaced
+//! by the next version. The definition is stored whole as JSON, because a
+//! published version never changes. Adding a field to the definition
+//! types is a schema change: readers decode them strictly, so it needs a
+//! new `SCHEMA_VERSION` (older apps then skip the journey, unread).
 //! A form the customer started keeps its own copy of the version it
 //! started on, so a publish while they are offline never changes the
 //! questions under them.
@@ -41,7 +44,7 @@ pub struct Journey {
     pub journey_id: DocId,
     /// Its version.
     pub version: u32,
-    /// Published (or retired, just before the document leaves scope).
+    /// Published (the document is deleted when the version retires).
     pub status: JourneyStatus,
     /// When it was published, Unix ms.
     pub published_at_ms: i64,

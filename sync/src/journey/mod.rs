@@ -518,7 +518,8 @@ pub struct Outcome {
     pub propose_visit: bool,
 }
 
-/// One answer.
+/// One answer. Its variants are part of the wire format (the
+/// `SubmitJourney` command): new ones go at the end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
