@@ -353,22 +353,41 @@ fn condition(rng: &mut Rng, questions: &[Question], depth: usize) -> Condition {
     }
 }
 
-/// A random definition: questions first, then ends. With `wild`, jumps may
-/// also go backward or nowhere (an unvalidated definition).
+/// A random definition: questions and ends mixed (the first a question,
+/// the last an end), rules and `next` jumping to any later node. Unless
+/// `wild`, nodes no walk reaches get a rule from an earlier reachable
+/// question, so nearly every case validates; with `wild`, jumps may also go
+/// backward or nowhere (an unvalidated definition).
 fn random_definition(seed: u64, wild: bool) -> Definition {
     let mut rng = Rng(seed | 1);
-    let question_count = 1 + rng.below(8);
-    let end_count = 1 + rng.below(3);
-    let total = question_count + end_count;
+    let total = 2 + rng.below(10);
+    let is_end: Vec<bool> = (0..total)
+        .map(|i| i + 1 == total || (i > 0 && rng.chance(25)))
+        .collect();
     let id_of = |i: usize| {
-        if i < question_count {
-            slug(&format!("q{i}"))
+        if is_end[i] {
+            slug(&format!("e{i}"))
         } else {
-            slug(&format!("e{}", i - question_count))
+            slug(&format!("q{i}"))
         }
     };
+    let later = |rng: &mut Rng, i: usize| id_of(i + 1 + rng.below(total - i - 1));
+    let mut nodes = Vec::new();
     let mut questions: Vec<Question> = Vec::new();
-    for i in 0..question_count {
+    for (i, end) in is_end.iter().enumerate() {
+        if *end {
+            nodes.push(Node::End(End {
+                id: id_of(i),
+                message: text("thanks"),
+                outcome: Outcome {
+                    category: "general".into(),
+                    priority: Priority::ALL[i % Priority::ALL.len()],
+                    department_id: None,
+                    propose_visit: i % 2 == 0,
+                },
+            }));
+            continue;
+        }
         let mut q = Question {
             id: id_of(i),
             prompt: text(&format!("question {i}")),
@@ -388,48 +407,80 @@ fn random_definition(seed: u64, wild: bool) -> Definition {
                     slug("nowhere")
                 }
             } else {
-                id_of(i + 1 + rng.below(total - i - 1))
+                later(&mut rng, i)
             };
             q.rules.push(Rule {
                 when: condition(&mut rng, &known, 0),
                 goto,
             });
         }
-        if rng.chance(15) {
-            q.next = Some(id_of(question_count + rng.below(end_count)));
+        if rng.chance(20) {
+            q.next = Some(later(&mut rng, i));
         }
-        questions.push(q);
+        questions.push(q.clone());
+        nodes.push(Node::Question(q));
     }
-    // Every end but the first needs a way in.
-    for e in 1..end_count {
-        let from = rng.below(question_count);
-        let known = questions[..=from].to_vec();
-        let when = condition(&mut rng, &known, 0);
-        questions[from].rules.push(Rule {
-            when,
-            goto: id_of(question_count + e),
-        });
-    }
-    let ends = (0..end_count).map(|e| {
-        Node::End(End {
-            id: id_of(question_count + e),
-            message: text("thanks"),
-            outcome: Outcome {
-                category: "general".into(),
-                priority: Priority::ALL[e % Priority::ALL.len()],
-                department_id: None,
-                propose_visit: e % 2 == 0,
-            },
-        })
-    });
-    Definition {
+    let mut def = Definition {
         title: text("random"),
         start: id_of(0),
-        nodes: questions
-            .into_iter()
-            .map(Node::Question)
-            .chain(ends)
-            .collect(),
+        nodes,
+    };
+    if !wild {
+        connect(&mut def, &mut rng);
+    }
+    def
+}
+
+/// Which nodes a walk can reach (every jump taken, as the validator sees it).
+fn reachable(def: &Definition) -> Vec<bool> {
+    let mut reached = vec![false; def.nodes.len()];
+    let mut queue = vec![0];
+    reached[0] = true;
+    while let Some(at) = queue.pop() {
+        let Node::Question(q) = &def.nodes[at] else {
+            continue;
+        };
+        let targets = q
+            .rules
+            .iter()
+            .map(|r| def.node(&r.goto).map(|(i, _)| i))
+            .chain([q
+                .next
+                .as_ref()
+                .map_or(Some(at + 1), |n| def.node(n).map(|(i, _)| i))]);
+        for to in targets.flatten() {
+            if to < def.nodes.len() && !reached[to] {
+                reached[to] = true;
+                queue.push(to);
+            }
+        }
+    }
+    reached
+}
+
+/// Gives each node no walk reaches a rule from an earlier reachable question.
+fn connect(def: &mut Definition, rng: &mut Rng) {
+    for _ in 0..def.nodes.len() {
+        let reached = reachable(def);
+        let Some(lost) = reached.iter().position(|r| !r) else {
+            return;
+        };
+        let from: Vec<usize> = (0..lost)
+            .filter(|i| reached[*i] && matches!(def.nodes[*i], Node::Question(_)))
+            .collect();
+        let from = from[rng.below(from.len())];
+        let known: Vec<Question> = def.nodes[..=from]
+            .iter()
+            .filter_map(|n| match n {
+                Node::Question(q) => Some(q.clone()),
+                Node::End(_) => None,
+            })
+            .collect();
+        let when = condition(rng, &known, 0);
+        let goto = def.nodes[lost].id().clone();
+        if let Node::Question(q) = &mut def.nodes[from] {
+            q.rules.push(Rule { when, goto });
+        }
     }
 }
 
@@ -462,6 +513,23 @@ fn random_answer(rng: &mut Rng, q: &Question, sloppy: bool) -> Answer {
                 .collect(),
         ),
     }
+}
+
+/// The generator makes valid definitions (so the properties below test
+/// something), with ends mid-list and jumps past them.
+#[test]
+fn the_generator_makes_valid_and_varied_definitions() {
+    let defs: Vec<Definition> = (1..=500)
+        .map(|seed| random_definition(seed, false))
+        .collect();
+    let valid = defs.iter().filter(|d| validate(d).is_ok()).count();
+    assert!(valid >= 490, "{valid} of 500 validate");
+    let end_mid_list = defs.iter().any(|d| {
+        d.nodes[..d.nodes.len() - 1]
+            .iter()
+            .any(|n| matches!(n, Node::End(_)))
+    });
+    assert!(end_mid_list, "some ends sit before questions");
 }
 
 proptest! {
@@ -506,6 +574,15 @@ proptest! {
                     let q = q.clone();
                     if rng.chance(10) {
                         let _ = form.back(&def);
+                    } else if rng.chance(10) {
+                        // A wrong answer is refused and changes nothing.
+                        let before = form.clone();
+                        let wrong = match q.input {
+                            Input::Text { .. } => Answer::Number(1.0),
+                            _ => Answer::Text(String::new()),
+                        };
+                        prop_assert!(form.answer(&def, &q.id, wrong).is_err());
+                        prop_assert_eq!(&form, &before);
                     } else if !q.required && rng.chance(30) {
                         form.skip(&def, &q.id).unwrap();
                     } else {
