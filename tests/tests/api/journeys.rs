@@ -468,6 +468,22 @@ async fn a_customer_submits_and_the_ticket_is_routed_by_the_end_reached(backend:
         fieldops_tests::photos::download(&app, &field_cs, &sha256_hex(&jpeg), "original").await;
     assert_eq!(link.status, 200, "{:?}", link.body);
     assert_eq!(bytes.unwrap(), jpeg);
+
+    // Round-robin hands the next one out within the end's department: to
+    // Dewi, available in Field Service (not to an agent of the help desk).
+    let status = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/status",
+            Some(&field_cs),
+            Some(json!({ "status": "available" })),
+        )
+        .await;
+    assert!(status.status.is_success(), "{:?}", status.body);
+    let dewi = made_user.body["id"].clone();
+    let routed = submit(&app, &customer, &id, 1, now_ms(), leak_answers()).await;
+    assert_eq!(routed.status, 201, "{:?}", routed.body);
+    assert_eq!(routed.body["assignee_id"], dewi, "{:?}", routed.body);
     // Staff do not fill in journeys; a version that never existed is 404.
     submit(&app, &cs, &id, 1, started, leak_answers())
         .await
@@ -506,7 +522,7 @@ async fn a_customer_submits_and_the_ticket_is_routed_by_the_end_reached(backend:
     // Nothing half-written: only the accepted submissions opened tickets.
     let mine = app.get("/api/v1/tickets?limit=100", &customer).await;
     let count = mine.body["items"].as_array().unwrap().len();
-    assert_eq!(count, 5, "{:?}", mine.body);
+    assert_eq!(count, 6, "{:?}", mine.body);
     app.stop().await;
 }
 
