@@ -19,7 +19,8 @@
 //!   service as any other ([`crate::helpdesk::tickets`]), with the category,
 //!   priority and department of the end reached, so round-robin assigns it
 //!   within that department. A retired version is accepted only if it was
-//!   published when the customer started the form.
+//!   published when the customer started the form, and for
+//!   [`RETIRED_GRACE_MS`] after its retirement.
 
 pub mod builder;
 pub mod render;
