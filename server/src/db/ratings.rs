@@ -190,18 +190,31 @@ pub struct RequestState {
     pub rated_at: Option<i64>,
 }
 
-pub async fn state_of_visit(
+/// What a rating request is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rated {
+    Visit,
+    Ticket,
+}
+
+/// Where the rating request of a visit or a ticket stands.
+pub async fn state_of(
     ex: impl AnyExecutor<'_>,
-    visit_id: &str,
+    rated: Rated,
+    id: &str,
 ) -> sqlx::Result<Option<RequestState>> {
-    sqlx::query_as(
+    let column = match rated {
+        Rated::Visit => "visit_id",
+        Rated::Ticket => "ticket_id",
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT q.created_at, q.expires_at, q.used_at, o.status AS message_status, \
                 o.last_error AS message_error, o.delivery_status, o.delivery_at, o.delivery_error, \
                 r.score, r.comment, r.via, r.created_at AS rated_at \
          FROM rating_requests q LEFT JOIN whatsapp_outbox o ON o.id = q.whatsapp_id \
-         LEFT JOIN ratings r ON r.request_id = q.id WHERE q.visit_id = $1",
-    )
-    .bind(visit_id)
+         LEFT JOIN ratings r ON r.request_id = q.id WHERE q.{column} = $1"
+    )))
+    .bind(id)
     .fetch_optional(ex)
     .await
 }

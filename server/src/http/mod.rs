@@ -119,6 +119,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(kpi::live))
         .routes(routes!(ratings::ratings_csv))
         .routes(routes!(ratings::visit_rating))
+        .routes(routes!(ratings::ticket_rating))
         .routes(routes!(alerts::list))
         .routes(routes!(settings::get))
         .routes(routes!(settings::put_sla))

@@ -59,6 +59,28 @@ pub async fn visit_rating(
     let r = crate::ratings::state_of_visit(&state, &actor, &id.to_string())
         .await?
         .ok_or(ApiError::NotFound("rating request"))?;
+    Ok(Json(request_view(r)))
+}
+
+/// The rating request of a resolved ticket (asked when `after_ticket` is
+/// on), with its message's delivery and the rating once given (staff who
+/// may see customers and the ticket).
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/rating", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = RatingRequestView), (status = 403, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem)))]
+pub async fn ticket_rating(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<RatingRequestView>> {
+    let r = crate::ratings::state_of_ticket(&state, &actor, &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("rating request"))?;
+    Ok(Json(request_view(r)))
+}
+
+fn request_view(r: crate::db::ratings::RequestState) -> RatingRequestView {
     let rating = match (r.score, r.rated_at) {
         (Some(score), Some(at)) => Some(RatingView {
             score,
@@ -68,7 +90,7 @@ pub async fn visit_rating(
         }),
         _ => None,
     };
-    Ok(Json(RatingRequestView {
+    RatingRequestView {
         requested_at: rfc3339(r.created_at),
         expires_at: rfc3339(r.expires_at),
         used_at: r.used_at.map(rfc3339),
@@ -78,7 +100,7 @@ pub async fn visit_rating(
         delivery_at: r.delivery_at.map(rfc3339),
         delivery_error: r.delivery_error,
         rating,
-    }))
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -372,5 +372,27 @@ pub async fn state_of_visit(
     visit_id: &str,
 ) -> Result<Option<db::RequestState>, ServiceError> {
     crate::service::allow(actor, crate::auth::Action::ListCustomers)?;
-    Ok(db::state_of_visit(state.db.pool(), visit_id).await?)
+    Ok(db::state_of(state.db.pool(), db::Rated::Visit, visit_id).await?)
+}
+
+/// Where the rating request of ticket `ticket_id` stands (asked when it
+/// was resolved, with the `after_ticket` setting), for staff who may see
+/// how customers judged and may see the ticket.
+pub async fn state_of_ticket(
+    state: &AppState,
+    actor: &Actor,
+    ticket_id: &str,
+) -> Result<Option<db::RequestState>, ServiceError> {
+    crate::service::allow(actor, crate::auth::Action::ListCustomers)?;
+    let ticket = crate::db::tickets::get(state.db.pool(), ticket_id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("ticket"))?;
+    crate::service::allow(
+        actor,
+        crate::auth::Action::ViewTicket {
+            department_id: &ticket.department_id,
+            customer_id: &ticket.customer_id,
+        },
+    )?;
+    Ok(db::state_of(state.db.pool(), db::Rated::Ticket, ticket_id).await?)
 }

@@ -533,6 +533,13 @@ async fn a_resolved_ticket_is_rated_when_the_settings_ask(backend: Backend) {
     assert!(body.contains("TKT-000002 AC bocor di lobi"), "{body}");
     assert!(body.contains("Nilai layanan kami"), "{body}");
     assert_eq!(rate(&app, &token, &csrf, &cookie, "2").await.0, 200);
+    let asked_rating = app.get(&format!("{asked}/rating"), &admin).await;
+    assert_eq!(asked_rating.status, 200, "{:?}", asked_rating.body);
+    assert_eq!(asked_rating.body["rating"]["score"], 2);
+    assert_eq!(asked_rating.body["message_status"], "sent");
+    app.get(&format!("{quiet}/rating"), &admin)
+        .await
+        .assert_problem(404);
     // Reopened and resolved again: still one request.
     put(format!("{asked}/status"), json!({ "status": "open" })).await;
     put(format!("{asked}/status"), json!({ "status": "resolved" })).await;

@@ -44,6 +44,8 @@ const MAY_BE_MISSING: &[(&str, &str)] = &[
     ("GET", "/api/v1/visits/{visit}/rating"),
     // The matrix's ticket was opened without a journey.
     ("GET", "/api/v1/tickets/{ticket}/journey"),
+    // ... and never resolved: nobody was asked to rate it.
+    ("GET", "/api/v1/tickets/{ticket}/rating"),
 ];
 
 /// Routes on an invoice answer 404 to the roles that may not see it at all
@@ -689,6 +691,12 @@ const PROTECTED: &[Route] = &[
         method: "POST",
         path: "/api/v1/journeys/{journey}/retire",
         allowed: &["admin"],
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/tickets/{ticket}/rating",
+        allowed: &["admin", "cs"],
         body: none,
     },
     Route {
