@@ -232,12 +232,16 @@ pub fn publish_errors(errors: &[DefinitionError]) -> Vec<FieldError> {
 }
 
 /// The server's own checks of a valid definition: categories it knows and
-/// departments that exist.
+/// departments that exist. Reads only (outside any write transaction).
 async fn check_outcomes(
-    tx: &mut Tx,
     state: &AppState,
     definition: &Definition,
 ) -> Result<Vec<FieldError>, ServiceError> {
+    let known: Vec<String> = departments::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
     let mut errors = Vec::new();
     for node in &definition.nodes {
         let fieldops_sync::journey::Node::End(end) = node else {
@@ -250,7 +254,7 @@ async fn check_outcomes(
             ));
         }
         if let Some(department) = &end.outcome.department_id
-            && departments::get(&mut **tx, department).await?.is_none()
+            && !known.contains(department)
         {
             errors.push(FieldError::new(
                 &format!("nodes.{}.outcome.department_id", end.id),
@@ -264,7 +268,6 @@ async fn check_outcomes(
 /// Checks a draft for publishing without publishing it: every error, each
 /// naming its node.
 pub async fn check(
-    tx: &mut Tx,
     state: &AppState,
     actor: &Actor,
     definition: &Definition,
@@ -274,7 +277,7 @@ pub async fn check(
         .err()
         .map(|e| publish_errors(&e))
         .unwrap_or_default();
-    errors.extend(check_outcomes(tx, state, definition).await?);
+    errors.extend(check_outcomes(state, definition).await?);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -310,7 +313,7 @@ pub async fn publish(
         ));
     };
     let definition = definition_of(draft)?;
-    check(tx, state, actor, &definition).await?;
+    check(state, actor, &definition).await?;
     let now = now_ms();
     let mut synced = Vec::new();
     if let Some(old) = db::retire_published(tx, id, now).await? {

@@ -27,13 +27,11 @@ fn language(lang: Lang) -> &'static str {
 /// An answer in words: choice labels, the text, the number, the date, or
 /// the number of photos.
 pub fn answer_text(definition: &Definition, question: &str, answer: &Answer, lang: Lang) -> String {
-    let choices = definition
-        .nodes
-        .iter()
-        .find_map(|n| match n {
-            Node::Question(q) if q.id.as_str() == question => Some(q.input.choices()),
-            _ => None,
-        })
+    let choices = question
+        .parse()
+        .ok()
+        .and_then(|id| definition.question(&id))
+        .map(|q| q.input.choices())
         .unwrap_or_default();
     let label = |id: &fieldops_sync::journey::Slug| {
         choices.iter().find(|c| &c.id == id).map_or_else(
