@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
+use fieldops_sync::call::CallId;
 use fieldops_sync::ids::{DocId, DocKind};
 
 use crate::model::OutboxEntry;
@@ -140,6 +141,55 @@ pub enum CoreEvent {
         reason: String,
         /// Whether it will not be retried.
         permanent: bool,
+    },
+    /// A call rings on this device: show the pop-up (accept or decline).
+    /// The core has told the server the device rings.
+    IncomingCall {
+        /// The call.
+        call_id: CallId,
+        /// Who calls.
+        caller_name: String,
+        /// Whether a staff member calls (a customer's support call is not).
+        from_staff: bool,
+        /// The ticket it is about.
+        ticket_id: Option<DocId>,
+        /// `audio` or `video`.
+        media: String,
+        /// Unix ms after which it is missed.
+        expires_at_ms: i64,
+    },
+    /// A call's state changed: `calling` (placed, not yet ringing),
+    /// `ringing`, `connected` (start the media: the caller makes the offer)
+    /// or `ended` with its reason (`declined`, `cancelled`, `missed`,
+    /// `busy`, `failed`, `hangup`, `answered_elsewhere`, or `refused:<code>`
+    /// when the server refused the call).
+    CallChanged {
+        /// The call.
+        call_id: CallId,
+        /// The new state.
+        state: String,
+        /// Why it ended.
+        reason: Option<String>,
+    },
+    /// The other device's WebRTC signal, for the app's peer connection:
+    /// `offer` or `answer` (an SDP) or `candidate` (`RTCIceCandidateInit`
+    /// as JSON).
+    CallSignal {
+        /// The call.
+        call_id: CallId,
+        /// `offer`, `answer` or `candidate`.
+        kind: String,
+        /// The SDP or the candidate.
+        payload: String,
+    },
+    /// The server refused a signal of this device (nothing was relayed).
+    CallRefused {
+        /// The call.
+        call_id: CallId,
+        /// A stable code (`forbidden`, `no_agent`, `unknown_call`, ...).
+        refusal: String,
+        /// For a person.
+        message: String,
     },
 }
 

@@ -25,6 +25,7 @@ use rusqlite::Connection;
 
 use crate::account;
 use crate::auth::Auth;
+use crate::calls::Calls;
 use crate::documents::{self, Documents};
 use crate::error::{CoreError, Result};
 use crate::events::{CoreListener, Events, PendingWork};
@@ -100,6 +101,8 @@ impl FieldopsCore {
             refresh_lock: tokio::sync::Mutex::new(()),
             files,
             upload_kick: tokio::sync::Notify::new(),
+            call_out: Mutex::default(),
+            call_kick: tokio::sync::Notify::new(),
             upload_chunk_bytes: AtomicUsize::new(photos::DEFAULT_CHUNK_BYTES),
             count_pending: pending_work,
         });
@@ -149,6 +152,12 @@ impl FieldopsCore {
     /// ticket.
     pub fn journeys(&self) -> Journeys<'_> {
         Journeys::new(&self.shared)
+    }
+
+    /// Calls: the incoming-call pop-up's answers, calling support, the
+    /// signalling channel the app's WebRTC stack plugs into, missed calls.
+    pub fn calls(&self) -> Calls<'_> {
+        Calls::new(&self.shared)
     }
 
     /// Photos: attaching, reading, the upload queue, fetching, freeing space.

@@ -86,6 +86,7 @@
 
 mod account;
 mod auth;
+mod calls;
 mod documents;
 pub mod error;
 mod events;
@@ -106,6 +107,7 @@ mod tickets;
 mod visits;
 
 pub use auth::Auth;
+pub use calls::{CallInfo, CallState, Calls};
 pub use documents::{Documents, ListItem};
 pub use error::{CoreError, Result};
 pub use events::{CoreEvent, CoreListener, SyncState, SyncStatus};

@@ -195,6 +195,31 @@ const MIGRATIONS: &[&str] = &[
         rejection     TEXT
     ) STRICT;
     "#,
+    // 6: calls — the current call and the ones before it (missed calls
+    // are listed), with the signal numbering kept across a restart.
+    r#"
+    CREATE TABLE calls (
+        call_id       TEXT PRIMARY KEY,
+        outgoing      INTEGER NOT NULL,
+        peer_name     TEXT NOT NULL,
+        from_staff    INTEGER NOT NULL,
+        ticket_id     TEXT,
+        media         TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        end_reason    TEXT,
+        ice_servers   TEXT NOT NULL DEFAULT '[]',
+        -- This device's last sequence number, the server's last state
+        -- counter and the other device's last relayed number.
+        my_seq        INTEGER NOT NULL DEFAULT 0,
+        version       INTEGER NOT NULL DEFAULT 0,
+        relayed_seq   INTEGER NOT NULL DEFAULT 0,
+        expires_at_ms INTEGER,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        seen          INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX calls_created ON calls (created_at_ms);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -49,6 +49,9 @@ pub(crate) struct Shared {
     pub(crate) files: PhotoFiles,
     /// Wakes the photo upload worker.
     pub(crate) upload_kick: tokio::sync::Notify,
+    /// Call signals waiting for the live connection, and its wake-up.
+    pub(crate) call_out: Mutex<std::collections::VecDeque<(i64, fieldops_sync::call::CallMessage)>>,
+    pub(crate) call_kick: tokio::sync::Notify,
     /// Bytes per upload `PATCH`.
     pub(crate) upload_chunk_bytes: AtomicUsize,
     /// Counts the pending work for the status.

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["outbox"],
     &["visits", "tickets"],
     &["photos"],
-    &["invoices", "journeys"],
+    &["invoices", "journeys", "calls"],
     &["auth"],
     &["sync_client"],
     &["facade"],
@@ -42,6 +42,7 @@ const TABLES: &[(&str, &str, &[&str])] = &[
     ("outbox", "outbox", &[]),
     ("photo_uploads", "photos", &[]),
     ("journey_forms", "journeys", &[]),
+    ("calls", "calls", &[]),
 ];
 
 fn src() -> PathBuf {

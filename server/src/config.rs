@@ -44,6 +44,7 @@ pub struct FileConfig {
     pub login_throttle: Option<LoginThrottleConfig>,
     pub trusted_proxies: Option<Vec<TrustedProxy>>,
     pub sockets: Option<SocketLimitsConfig>,
+    pub calls: Option<CallsConfig>,
     pub cors_origins: Option<Vec<String>>,
     pub public_url: Option<String>,
     pub rating_link_days: Option<u64>,
@@ -154,6 +155,8 @@ pub struct Config {
     pub trusted_proxies: Vec<TrustedProxy>,
     /// Limits on open WebSockets.
     pub sockets: SocketLimitsConfig,
+    /// Calls: ring timeout, grace period, ICE servers (`[calls]`).
+    pub calls: CallsConfig,
     /// Browser origins (`https://console.example.co.id`) allowed to call the
     /// API from their pages (CORS); none by default.
     pub cors_origins: Vec<String>,
@@ -288,6 +291,40 @@ impl Default for SocketLimitsConfig {
         Self {
             max_per_account: 16,
             max_unauthenticated_per_address: 32,
+        }
+    }
+}
+
+/// Calls (TOML table `[calls]`): how long a call rings, how long a
+/// connected call waits for a dropped device, and the ICE servers handed to
+/// both devices with the call.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallsConfig {
+    /// A call nobody answers in this time is missed.
+    pub ring_timeout_secs: u64,
+    /// A chosen device disconnected this long ends its call as failed.
+    pub grace_secs: u64,
+    /// STUN servers (`stun:host:port`).
+    pub stun_urls: Vec<String>,
+    /// TURN servers (`turn:host:port?transport=udp`), given time-limited
+    /// credentials by coturn's REST scheme when `turn_secret` is set.
+    pub turn_urls: Vec<String>,
+    /// coturn's `static-auth-secret`.
+    pub turn_secret: Option<String>,
+    /// How long a TURN credential lasts.
+    pub turn_credential_ttl_secs: u64,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        Self {
+            ring_timeout_secs: 30,
+            grace_secs: 10,
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_credential_ttl_secs: 24 * 3600,
         }
     }
 }
@@ -441,6 +478,7 @@ impl Default for Config {
             login_throttle: LoginThrottleConfig::default(),
             trusted_proxies: Vec::new(),
             sockets: SocketLimitsConfig::default(),
+            calls: CallsConfig::default(),
             cors_origins: Vec::new(),
             public_url: None,
         }
@@ -515,6 +553,7 @@ impl Config {
             login_throttle: file.login_throttle.unwrap_or(d.login_throttle),
             trusted_proxies: file.trusted_proxies.unwrap_or(d.trusted_proxies),
             sockets: file.sockets.unwrap_or(d.sockets),
+            calls: file.calls.unwrap_or(d.calls),
             cors_origins: match file.cors_origins {
                 Some(origins) => origins
                     .into_iter()

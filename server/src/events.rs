@@ -125,6 +125,7 @@ pub const KINDS: &[&str] = &[
     "journey.published",
     "journey.retired",
     "staff.presence",
+    "call.updated",
     crate::sync::SYNC_EVENT,
     crate::sync::ACCOUNT_EVENT,
 ];

@@ -28,6 +28,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod auth;
+pub mod calls;
 pub mod config;
 pub mod console;
 pub mod csv;
@@ -112,6 +113,8 @@ pub struct Shared {
     /// Open WebSockets, counted per account and per unauthenticated address.
     pub sockets: http::sockets::SocketSlots,
     pub helpdesk: helpdesk::Helpdesk,
+    /// Call signalling: the relay between instances, this one's devices.
+    pub calls: calls::Calls,
     /// What admins changed while the server runs (SLA, round-robin, ratings).
     pub settings: Arc<settings::Live>,
     /// Cancelled when the server stops; background tasks watch it.
@@ -164,6 +167,9 @@ impl AppState {
         )
         .await?;
         let live = sync::live::LiveFeed::start(db.clone(), &events, shutdown.clone()).await?;
+        let relay =
+            calls::relay::CallRelay::start(db.clone(), &config.database_url, shutdown.clone())
+                .await?;
         let metrics = metrics::Metrics::default();
         let claim_gate = visits::gate::ClaimGate::new(metrics.claim_gate_reads());
         let sockets = http::sockets::SocketSlots::new(config.sockets.clone());
@@ -183,6 +189,7 @@ impl AppState {
             claim_gate,
             sockets,
             helpdesk,
+            calls: calls::Calls::new(relay),
             settings,
             shutdown,
         })))
@@ -217,6 +224,7 @@ pub async fn start(state: AppState) -> anyhow::Result<RunningServer> {
     spawn_housekeeping(state.clone());
     helpdesk::spawn_jobs(state.clone());
     kpi::rollup::spawn(state.clone());
+    calls::spawn_sweep(state.clone());
     let app = http::router(state.clone());
     let stop = state.shutdown.clone();
     // Small frames (a live edit, a Feed, an event) must not wait for

@@ -123,6 +123,12 @@ uuid_id! {
 }
 
 uuid_id! {
+    /// A call between a staff member and a customer, chosen by the caller's
+    /// device so a resent invite is not a second call.
+    CallId
+}
+
+uuid_id! {
     /// A chat message, chosen by the sending device so a resend is not a
     /// second message.
     MessageId

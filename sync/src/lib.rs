@@ -178,6 +178,7 @@
 mod macros;
 
 pub mod billing;
+pub mod call;
 pub mod commands;
 pub mod docs;
 pub mod error;

@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::call::{CallMessage, CallUpdate};
 use crate::commands::{Command, CommandResult};
 use crate::error::{ApplyError, DecodeError, EncodeError, LimitExceeded};
 use crate::ids::{DeviceId, DocId, DocKind};
@@ -31,8 +32,9 @@ use crate::rules::Violation;
 ///
 /// 2: invoices (the `invoice` document kind, `SubmitPayment`, the
 /// `invoice` photo owner). 3: journeys (the `journey` document kind,
-/// `SubmitJourney`).
-pub const PROTOCOL_VERSION: u16 = 3;
+/// `SubmitJourney`). 4: calls ([`ClientMessage::Call`],
+/// [`ServerMessage::Call`]).
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The first byte of every frame: the framing format.
 pub const FRAME_VERSION: u8 = 1;
@@ -253,6 +255,8 @@ pub enum ClientMessage {
     /// trip: the server answers [`ServerMessage::Applied`] or
     /// [`ServerMessage::WriteRejected`] per document.
     Changes(Vec<DocChanges>),
+    /// A call signal ([`crate::call`]).
+    Call(CallMessage),
 }
 
 /// Raw Automerge changes for one document, as `AutoCommit::save_after` or
@@ -424,6 +428,8 @@ pub enum ServerMessage {
     },
     /// Pushed changes that were accepted, one entry per document.
     Applied(Vec<Applied>),
+    /// What happened in a call ([`crate::call`]).
+    Call(CallUpdate),
 }
 
 fn limit(field: &'static str, len: usize, max: usize) -> Result<(), LimitExceeded> {
@@ -566,6 +572,7 @@ impl Limited for ClientMessage {
             ClientMessage::Changes(docs) => limit_each("changes", docs, MAX_SYNC_DOCS, |doc| {
                 limit("changes.changes", doc.changes.len(), MAX_SYNC_MESSAGE_BYTES)
             }),
+            ClientMessage::Call(message) => message.check_limits(),
         }
     }
 }
@@ -611,6 +618,7 @@ impl Limited for ServerMessage {
             ServerMessage::Applied(applied) => limit_each("applied", applied, MAX_SYNC_DOCS, |a| {
                 limit("applied.heads", a.heads.len(), MAX_HEADS_PER_DOC)
             }),
+            ServerMessage::Call(update) => update.check_limits(),
         }
     }
 }

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used)] // test support: a failed step should stop the test
 
 pub mod bench;
+pub mod calls;
 pub mod client;
 pub mod console;
 pub mod device;

@@ -7,6 +7,7 @@
 //! Async calls run on the tokio runtime owned by the core. UniFFI catches
 //! panics at the boundary; the core itself does not panic on bad input.
 
+mod calls;
 mod error;
 mod types;
 
@@ -18,6 +19,7 @@ use fieldops_core::sync::docs::photo::{Owner, OwnerKind};
 use fieldops_core::sync::docs::ticket::TicketStatus;
 use fieldops_core::{CoreEvent, CoreListener, FieldopsCore, Position};
 
+pub use calls::{CallRecord, IceServerRecord};
 pub use error::FieldopsError;
 use error::parse_id;
 pub use types::*;

@@ -347,6 +347,33 @@ pub enum EventRecord {
         reason: String,
         permanent: bool,
     },
+    /// A call rings here: show the pop-up.
+    IncomingCall {
+        call_id: String,
+        caller_name: String,
+        from_staff: bool,
+        ticket_id: Option<String>,
+        media: String,
+        expires_at_ms: i64,
+    },
+    /// `calling`, `ringing`, `connected` or `ended` (with the reason).
+    CallChanged {
+        call_id: String,
+        state: String,
+        reason: Option<String>,
+    },
+    /// The other device's `offer`, `answer` or `candidate`.
+    CallSignal {
+        call_id: String,
+        kind: String,
+        payload: String,
+    },
+    /// The server refused this device's signal.
+    CallRefused {
+        call_id: String,
+        refusal: String,
+        message: String,
+    },
 }
 
 impl From<CoreEvent> for EventRecord {
@@ -393,6 +420,48 @@ impl From<CoreEvent> for EventRecord {
                 sha256,
                 reason,
                 permanent,
+            },
+            CoreEvent::IncomingCall {
+                call_id,
+                caller_name,
+                from_staff,
+                ticket_id,
+                media,
+                expires_at_ms,
+            } => EventRecord::IncomingCall {
+                call_id: call_id.to_string(),
+                caller_name,
+                from_staff,
+                ticket_id: ticket_id.map(|t| t.to_string()),
+                media,
+                expires_at_ms,
+            },
+            CoreEvent::CallChanged {
+                call_id,
+                state,
+                reason,
+            } => EventRecord::CallChanged {
+                call_id: call_id.to_string(),
+                state,
+                reason,
+            },
+            CoreEvent::CallSignal {
+                call_id,
+                kind,
+                payload,
+            } => EventRecord::CallSignal {
+                call_id: call_id.to_string(),
+                kind,
+                payload,
+            },
+            CoreEvent::CallRefused {
+                call_id,
+                refusal,
+                message,
+            } => EventRecord::CallRefused {
+                call_id: call_id.to_string(),
+                refusal,
+                message,
             },
         }
     }

@@ -7,9 +7,11 @@ Prints 'N passed, N failed' and exits non-zero on any failure.
 """
 
 import asyncio
+import base64
 import json
 import os
 import re
+import socket
 import struct
 import subprocess
 import sys
@@ -18,7 +20,9 @@ import threading
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
 import zlib
 
 import fieldops_ffi as ffi
@@ -396,6 +400,174 @@ def a_customer_walks_a_journey_offline_and_submits_it(server):
     photos = answers["answers"][3]["photos"]
     assert [p["received"] for p in photos] == [True, True], photos
     expect(ffi.FieldopsError.InvalidInput, phone.start_journey, "not-an-id")
+
+
+class Console:
+    """A staff console on /api/v1/events: a WebSocket client in the standard
+    library (RFC 6455 text frames, masked as a client must), so the test
+    needs nothing installed."""
+
+    def __init__(self, server, token):
+        url = urllib.parse.urlparse(server.url)
+        self.sock = socket.create_connection((url.hostname, url.port), timeout=20)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((
+            f"GET /api/v1/events HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        self.seq = 0
+
+    def _read(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+
+    def _frame(self, opcode, payload):
+        header = bytes([0x80 | opcode])
+        n = len(payload)
+        if n < 126:
+            header += bytes([0x80 | n])
+        elif n < 65536:
+            header += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            header += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        mask = os.urandom(4)
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def signal(self, call_id, signal):
+        self.seq += 1
+        self._frame(0x1, json.dumps({"call_id": call_id, "seq": self.seq, "signal": signal}).encode())
+
+    def next_call(self):
+        """The next call message for this console (skipping other events)."""
+        while True:
+            first, second = self._read(2)
+            n = second & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            payload = self._read(n)
+            opcode = first & 0x0F
+            if opcode == 0x9:
+                self._frame(0xA, payload)
+            elif opcode == 0x8:
+                raise ConnectionError("closed by the server")
+            elif opcode == 0x1:
+                event = json.loads(payload)
+                if event["kind"] == "call.signal":
+                    return event["data"]
+
+    def close(self):
+        self.sock.close()
+
+
+def wait_for(events, predicate, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        for event in list(events.events):
+            if predicate(event):
+                return event
+        time.sleep(0.05)
+    raise AssertionError(f"no such event; saw {events.events}")
+
+
+@test
+def a_customer_takes_a_call_on_the_phone(server):
+    _, login = http(server, "POST", "/api/v1/auth/login",
+                    body={"email": "cs@example.com", "password": "cs123"})
+    cs = login["access_token"]
+    _, login = http(server, "POST", "/api/v1/auth/login",
+                    body={"email": "customer@example.com", "password": "customer123"})
+    _, me = http(server, "GET", "/api/v1/me", login["access_token"])
+    customer_id = me["customer"]["id"]
+    phone = ffi.FieldopsClient.open(store_path("calls.db"))
+    events = Events()
+    phone.add_listener(events)
+    asyncio.run(phone.login(server.url, "customer@example.com", "customer123"))
+    phone.start_sync()
+
+    # Nobody available yet: calling support is refused at once, chat offered.
+    status, _ = http(server, "PUT", "/api/v1/me/status", cs, {"status": "offline"})
+    assert status == 200
+    lonely = phone.call_support(None, "audio")
+    refused = wait_for(events, lambda e: isinstance(e, ffi.EventRecord.CALL_REFUSED) and e.call_id == lonely)
+    assert refused.refusal == "no_agent" and "chat" in refused.message, refused
+    assert phone.call(lonely).end_reason == "refused:no_agent"
+
+    status, _ = http(server, "PUT", "/api/v1/me/status", cs, {"status": "available"})
+    assert status == 200
+    status, ticket = http(server, "POST", "/api/v1/tickets", cs,
+                          {"subject": "Kulkas berisik", "category": "technical", "customer_id": customer_id})
+    assert status == 201, (status, ticket)
+    desk = Console(server, cs)
+    invite = lambda: {"invite": {"callee": {"customer": {"customer_id": customer_id}},
+                                 "ticket_id": ticket["id"], "media": "audio"}}
+
+    # The phone rings (the core tells the server), the customer accepts.
+    call_id = str(uuid.uuid4())
+    desk.signal(call_id, invite())
+    assert "placed" in desk.next_call()["event"]
+    incoming = wait_for(events, lambda e: isinstance(e, ffi.EventRecord.INCOMING_CALL) and e.call_id == call_id)
+    assert (incoming.caller_name, incoming.from_staff, incoming.ticket_id, incoming.media) == \
+        ("Siti Rahmawati", True, ticket["id"], "audio"), incoming
+    assert desk.next_call()["event"] == "ringing"
+    assert phone.current_call().state == "ringing"
+    phone.accept_call(call_id)
+    assert desk.next_call()["event"] == "accepted"
+    wait_for(events, lambda e: isinstance(e, ffi.EventRecord.CALL_CHANGED) and e.call_id == call_id
+             and e.state == "connected")
+
+    # The signalling the app's WebRTC stack plugs into, both ways.
+    desk.signal(call_id, {"sdp": {"kind": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"}})
+    offer = wait_for(events, lambda e: isinstance(e, ffi.EventRecord.CALL_SIGNAL) and e.kind == "offer")
+    assert offer.payload.startswith("v=0"), offer
+    phone.send_call_answer(call_id, "v=0\r\n")
+    assert desk.next_call()["event"]["sdp"]["kind"] == "answer"
+    phone.send_call_candidate(call_id, '{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}')
+    assert "candidate" in desk.next_call()["event"]
+    e = expect(ffi.FieldopsError.InvalidInput, phone.send_call_offer, call_id, "a" * 20000)
+    assert e.field == "sdp", e
+    desk.signal(call_id, "hangup")
+    assert desk.next_call()["event"] == {"ended": {"reason": "hangup"}}
+    ended = wait_for(events, lambda e: isinstance(e, ffi.EventRecord.CALL_CHANGED) and e.call_id == call_id
+                     and e.state == "ended")
+    assert ended.reason == "hangup", ended
+    assert phone.current_call() is None
+    expect(ffi.FieldopsError.InvalidInput, phone.accept_call, call_id)
+
+    # Declined on the phone.
+    declined = str(uuid.uuid4())
+    desk.signal(declined, invite())
+    desk.next_call()
+    wait_for(events, lambda e: isinstance(e, ffi.EventRecord.INCOMING_CALL) and e.call_id == declined)
+    phone.decline_call(declined)
+    assert desk.next_call()["event"] == "ringing"
+    assert desk.next_call()["event"] == {"ended": {"reason": "declined"}}
+
+    # The caller's console goes away while it rings: missed, and listed.
+    missed = str(uuid.uuid4())
+    desk.signal(missed, invite())
+    desk.next_call()
+    wait_for(events, lambda e: isinstance(e, ffi.EventRecord.INCOMING_CALL) and e.call_id == missed)
+    desk.close()
+    wait_for(events, lambda e: isinstance(e, ffi.EventRecord.CALL_CHANGED) and e.call_id == missed
+             and e.state == "ended")
+    assert [c.call_id for c in phone.missed_calls()] == [missed]
+    assert not phone.missed_calls()[0].seen
+    phone.mark_calls_seen()
+    assert phone.missed_calls()[0].seen
+    expect(ffi.FieldopsError.InvalidInput, phone.accept_call, "not-an-id")
+    expect(ffi.FieldopsError.InvalidInput, phone.call_support, None, "hologram")
+    phone.stop_sync()
 
 
 def main():

@@ -180,6 +180,7 @@ impl SyncConnection {
             self.caught_up = true;
         }
         self.push().await?;
+        self.send_calls().await?;
         let mut ping = tokio::time::interval(Duration::from_secs(25));
         ping.tick().await;
         loop {
@@ -197,6 +198,7 @@ impl SyncConnection {
                     self.handle(message).await?;
                 }
                 _ = self.shared.kick.notified() => self.push().await?,
+                _ = self.shared.call_kick.notified() => self.send_calls().await?,
                 _ = ping.tick() => send(&mut self.ws, &ClientMessage::Ping { nonce: now_ms() as u64 }).await?,
             }
         }
@@ -467,6 +469,20 @@ impl SyncConnection {
                 return Err(CoreError::Protocol("unexpected Welcome".into()));
             }
             ServerMessage::Pong { .. } => {}
+            ServerMessage::Call(update) => {
+                self.shared
+                    .blocking(move |shared| crate::calls::receive(shared, update))
+                    .await?;
+                self.send_calls().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the call signals waiting for the connection.
+    async fn send_calls(&mut self) -> Result<()> {
+        for message in crate::calls::take_waiting(&self.shared) {
+            send(&mut self.ws, &ClientMessage::Call(message)).await?;
         }
         Ok(())
     }

@@ -175,6 +175,16 @@ pub enum Action<'a> {
     ManageJourneys,
     /// Fill in a published journey, opening a ticket (customers).
     StartJourney,
+    /// Call a customer (the department and presence rules are the call
+    /// service's).
+    CallCustomer,
+    /// Call customer service (customers).
+    CallSupport,
+    /// Read the call log.
+    ViewCalls,
+    /// Register this device's push token (calls ring phones without a live
+    /// connection through it).
+    RegisterPush,
 }
 
 /// Which visits an actor's lists contain.
@@ -325,7 +335,9 @@ impl Actor {
             | Action::ManageAlerts
             | Action::ManageSettings
             | Action::ManageJourneys => role == Admin,
-            Action::StartJourney => role == Customer,
+            Action::StartJourney | Action::CallSupport => role == Customer,
+            Action::CallCustomer | Action::ViewCalls => matches!(role, Admin | Cs),
+            Action::RegisterPush => true,
             Action::ViewOwnKpi => role.is_staff(),
             Action::ViewLiveMetrics => matches!(role, Admin | Cs | Sales),
         }
@@ -351,6 +363,8 @@ impl Actor {
             "invoice" => self.allows(Action::ListInvoices),
             // How customers judged a visit: who may list customers.
             "rating" => self.allows(Action::ListCustomers),
+            // Who called whom, and how it went.
+            "call" => self.allows(Action::ViewCalls),
             // The pool: technicians claim from it.
             "visit" | "assignment" => self.allows(Action::ListVisits),
             // The audience holds the department.

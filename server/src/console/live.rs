@@ -14,6 +14,7 @@
 //! sessions), and the browser's reconnect is then refused with 401.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -22,9 +23,12 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
 
 use super::session::Console;
 use crate::AppState;
+use crate::auth::Actor;
+use crate::calls::relay::Delivery;
 use crate::events::Event;
 use crate::sync::{ACCOUNT_EVENT, Ending};
 
@@ -53,64 +57,92 @@ pub(super) async fn events(
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     // Subscribed before reading the log, so nothing falls between the two.
     let mut live = state.events.subscribe();
+    let mut calls = state.calls.relay.subscribe();
     let since = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let actor = console.actor;
     let stream = async_stream(move |tx| async move {
-        let mut last_seen = String::new();
-        if let Some(since) = since {
-            match state.events.since(&since, 1000).await {
-                Ok(events) => {
-                    for event in events.iter().filter(|e| e.readable_by(&actor)) {
-                        if tx.send(sse(event)).await.is_err() {
-                            return;
-                        }
-                        last_seen.clone_from(&event.id);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "console event catch-up failed"),
-            }
-        }
-        loop {
-            tokio::select! {
-                received = live.recv() => match received {
-                    Ok(event) if event.kind == ACCOUNT_EVENT => {
-                        if let Ok(ending) = Ending::deserialize(&event.data)
-                            && ending.ends(&actor.user_id, &actor.session_id)
-                        {
-                            let _ = tx.send(SseEvent::default().event("signed-out").data("")).await;
-                            return;
-                        }
-                    }
-                    Ok(event) => {
-                        if event.readable_by(&actor)
-                            && event.id > last_seen
-                            && tx.send(sse(&event)).await.is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => {
-                        // It may have missed an account event: look again,
-                        // and have the page reload what it shows.
-                        if crate::http::sync::close_if_ended(&state, &actor).await.is_some() {
-                            let _ = tx.send(SseEvent::default().event("signed-out").data("")).await;
-                            return;
-                        }
-                        if tx.send(SseEvent::default().event("lagged").data("")).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(RecvError::Closed) => return,
-                },
-                () = tx.closed() => return,
-                () = state.shutdown.cancelled() => return,
-            }
-        }
+        crate::calls::connected(&state, &actor).await;
+        follow(&state, &actor, since, &mut live, &mut calls, &tx).await;
+        crate::calls::disconnected(&state, &actor).await;
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+}
+
+/// Sends the stream until the client goes, the session ends or the server
+/// stops.
+async fn follow(
+    state: &AppState,
+    actor: &Actor,
+    since: Option<String>,
+    live: &mut broadcast::Receiver<Event>,
+    calls: &mut broadcast::Receiver<Arc<Delivery>>,
+    tx: &mpsc::Sender<SseEvent>,
+) {
+    let mut last_seen = String::new();
+    if let Some(since) = since {
+        match state.events.since(&since, 1000).await {
+            Ok(events) => {
+                for event in events.iter().filter(|e| e.readable_by(actor)) {
+                    if tx.send(sse(event)).await.is_err() {
+                        return;
+                    }
+                    last_seen.clone_from(&event.id);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "console event catch-up failed"),
+        }
+    }
+    loop {
+        tokio::select! {
+            received = live.recv() => match received {
+                Ok(event) if event.kind == ACCOUNT_EVENT => {
+                    if let Ok(ending) = Ending::deserialize(&event.data)
+                        && ending.ends(&actor.user_id, &actor.session_id)
+                    {
+                        let _ = tx.send(SseEvent::default().event("signed-out").data("")).await;
+                        return;
+                    }
+                }
+                Ok(event) => {
+                    if event.readable_by(actor)
+                        && event.id > last_seen
+                        && tx.send(sse(&event)).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    // It may have missed an account event: look again,
+                    // and have the page reload what it shows.
+                    if crate::http::sync::close_if_ended(state, actor).await.is_some() {
+                        let _ = tx.send(SseEvent::default().event("signed-out").data("")).await;
+                        return;
+                    }
+                    if tx.send(SseEvent::default().event("lagged").data("")).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            delivery = calls.recv() => match delivery {
+                // A call message for this tab's device: `calls.js` takes it.
+                Ok(delivery) if delivery.to.admits(actor) => {
+                    let data = serde_json::to_string(&delivery.update).unwrap_or_default();
+                    if tx.send(SseEvent::default().event("call-signal").data(data)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => tracing::warn!(lost = n, "a console lagged behind call messages"),
+                Err(RecvError::Closed) => return,
+            },
+            () = tx.closed() => return,
+            () = state.shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// A stream fed by a task: `produce` sends into a small channel; the stream

@@ -42,6 +42,7 @@ pub mod assignments;
 pub mod attendance;
 pub mod audit;
 pub mod blobs;
+pub mod calls;
 pub mod chat;
 pub mod customers;
 pub mod departments;

@@ -222,6 +222,27 @@ pub async fn pick_for_chat(
     Ok(Some(agent.user_id.clone()))
 }
 
+/// Picks the next available agent of `department_id` for a customer's
+/// call, passing over those in a call already (`busy`), and moves them to
+/// the back of the line. `None` when nobody can take it. Calls go round
+/// whatever the chat setting: a ringing phone cannot wait in an inbox.
+pub async fn pick_for_call(
+    state: &AppState,
+    tx: &mut Tx,
+    department_id: Option<&str>,
+    busy: &[String],
+) -> sqlx::Result<Option<String>> {
+    let agents = candidates(tx, minute_of_day(state)).await?;
+    let Some(agent) = agents
+        .iter()
+        .find(|a| department_id.is_none_or(|d| a.department_id == d) && !busy.contains(&a.user_id))
+    else {
+        return Ok(None);
+    };
+    rotate(tx, &agent.user_id, now_ms()).await?;
+    Ok(Some(agent.user_id.clone()))
+}
+
 fn minutes(field: &str, v: &str) -> Result<i64, ServiceError> {
     let t = jiff::civil::Time::strptime("%H:%M", v.trim())
         .map_err(|_| ServiceError::field(field, "must be HH:MM"))?;

@@ -9,13 +9,20 @@
 //! (close code 4000: reconnect) or its device session is signed out (4001:
 //! sign in again).
 //!
-//! A console only listens: what it sends is control frames and perhaps a
-//! close. So a message from it may hold [`MAX_CONSOLE_MESSAGE_BYTES`], not
-//! the 64 MiB tungstenite would otherwise buffer per socket; a bigger one
-//! is refused on its frame header, or as soon as its fragments pass the
-//! bound, with close code 1009. An account may hold only so many sockets
+//! **Calls** travel on the same socket: a console sends each call signal
+//! as a JSON text message ([`CallMessage`], see [`crate::calls`]) and hears
+//! call messages for its device as `{"kind":"call.signal","data":`
+//! [`CallUpdate`](fieldops_sync::call::CallUpdate)`}` (not logged, so never
+//! replayed); a refusal names the field in the language of the upgrade's
+//! `Accept-Language`. A text that is not a call message is answered with
+//! `{"kind":"call.malformed"}`. Nothing else a console sends is read, so a
+//! message may hold [`MAX_CONSOLE_MESSAGE_BYTES`] (a call signal with the
+//! largest description), not the 64 MiB tungstenite would otherwise buffer
+//! per socket; a bigger one is refused on its frame header, or as soon as
+//! its fragments pass the bound, with close code 1009. An account may hold only so many sockets
 //! ([`super::sockets`]); past that the upgrade is refused with 429.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -31,12 +38,16 @@ use utoipa::IntoParams;
 use super::extract::Query;
 use crate::AppState;
 use crate::auth::{Actor, authenticate};
+use crate::calls::relay::Delivery;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
+use crate::i18n::Lang;
 use crate::sync::{ACCOUNT_EVENT, Ending};
+use fieldops_sync::call::CallMessage;
 
-/// The largest message (and WebSocket frame) a console may send.
-pub const MAX_CONSOLE_MESSAGE_BYTES: usize = 4 * 1024;
+/// The largest message (and WebSocket frame) a console may send: a call
+/// signal whose description is at its limit, escaped as JSON.
+pub const MAX_CONSOLE_MESSAGE_BYTES: usize = 3 * fieldops_sync::call::MAX_SDP_BYTES;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -67,12 +78,21 @@ pub async fn events(
     // Subscribe before answering 101: an event published right after the
     // client sees the upgrade must reach it.
     let live = state.events.subscribe();
+    let calls = state.calls.relay.subscribe();
+    let lang = Lang::negotiate(
+        headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     Ok(ws
         .read_buffer_size(fieldops_sync::protocol::limits::SOCKET_READ_BUFFER_BYTES)
         .max_message_size(MAX_CONSOLE_MESSAGE_BYTES)
         .max_frame_size(MAX_CONSOLE_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            stream(state, actor, params.since, live, socket).await;
+            crate::calls::connected(&state, &actor).await;
+            let listening = Listening { live, calls, lang };
+            stream(&state, &actor, params.since, listening, socket).await;
+            crate::calls::disconnected(&state, &actor).await;
             drop(slot);
         }))
 }
@@ -103,19 +123,68 @@ async fn send(socket: &mut WebSocket, event: &Event) -> bool {
     }
 }
 
+/// What a console's socket listens to, and the language it is answered in.
+struct Listening {
+    live: broadcast::Receiver<Event>,
+    calls: broadcast::Receiver<Arc<Delivery>>,
+    lang: Lang,
+}
+
+/// A message for the console that is not a logged event.
+fn unlogged(kind: &str, data: serde_json::Value) -> Event {
+    Event {
+        id: String::new(),
+        kind: kind.into(),
+        audience: None,
+        data,
+        at: crate::db::now_ms(),
+    }
+}
+
+/// A call signal from the console: handled, and a refusal (or a word that
+/// it was no call message) sent back. False when the socket is gone.
+async fn call_signal(
+    state: &AppState,
+    actor: &Actor,
+    lang: Lang,
+    text: &str,
+    socket: &mut WebSocket,
+) -> bool {
+    let message = match serde_json::from_str::<CallMessage>(text) {
+        Ok(message) => message,
+        Err(e) => {
+            let data = serde_json::json!({ "message": lang.text("call-refused-malformed"), "detail": e.to_string() });
+            return send(socket, &unlogged("call.malformed", data)).await;
+        }
+    };
+    match crate::calls::signal(state, actor, message.clone()).await {
+        Ok(()) => true,
+        Err(refused) => {
+            let update = refused.update(&message, lang);
+            let data = serde_json::to_value(update).unwrap_or_default();
+            send(socket, &unlogged("call.signal", data)).await
+        }
+    }
+}
+
 async fn stream(
-    state: AppState,
-    actor: Actor,
+    state: &AppState,
+    actor: &Actor,
     since: Option<String>,
-    mut live: broadcast::Receiver<Event>,
+    listening: Listening,
     mut socket: WebSocket,
 ) {
+    let Listening {
+        mut live,
+        mut calls,
+        lang,
+    } = listening;
     // Subscribed before reading the log, so nothing falls between the two.
     let mut last_seen = String::new();
     if let Some(since) = since {
         match state.events.since(&since, 1000).await {
             Ok(events) => {
-                for event in events.iter().filter(|e| e.readable_by(&actor)) {
+                for event in events.iter().filter(|e| e.readable_by(actor)) {
                     if !send(&mut socket, event).await {
                         return;
                     }
@@ -141,24 +210,18 @@ async fn stream(
                     }
                 }
                 Ok(event) => {
-                    let admitted = event.readable_by(&actor);
+                    let admitted = event.readable_by(actor);
                     if admitted && event.id > last_seen && !send(&mut socket, &event).await {
                         return;
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
                     // It may have missed an account event: look again.
-                    if let Some(frame) = super::sync::close_if_ended(&state, &actor).await {
+                    if let Some(frame) = super::sync::close_if_ended(state, actor).await {
                         let _ = socket.send(Message::Close(Some(frame))).await;
                         return;
                     }
-                    let lagged = Event {
-                        id: String::new(),
-                        kind: "stream.lagged".into(),
-                        audience: None,
-                        data: serde_json::json!({ "missed": missed }),
-                        at: crate::db::now_ms(),
-                    };
+                    let lagged = unlogged("stream.lagged", serde_json::json!({ "missed": missed }));
                     if !send(&mut socket, &lagged).await {
                         return;
                     }
@@ -173,7 +236,23 @@ async fn stream(
                     }
                     return;
                 }
+                Some(Ok(Message::Text(text))) => {
+                    if !call_signal(state, actor, lang, &text, &mut socket).await {
+                        return;
+                    }
+                }
                 Some(Ok(_)) => {}
+            },
+            delivery = calls.recv() => match delivery {
+                Ok(delivery) if delivery.to.admits(actor) => {
+                    let data = serde_json::to_value(&delivery.update).unwrap_or_default();
+                    if !send(&mut socket, &unlogged("call.signal", data)).await {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => tracing::warn!(lost = n, "a console lagged behind call messages"),
+                Err(RecvError::Closed) => return,
             },
             _ = ping.tick() => {
                 if socket.send(Message::Ping(Vec::new().into())).await.is_err() {

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod auth;
 pub mod blobs;
 pub mod body_limit;
+pub mod calls;
 pub mod chat;
 pub mod customers;
 pub mod departments;
@@ -126,6 +127,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(settings::put_assignment))
         .routes(routes!(settings::put_ratings))
         .routes(routes!(alerts::dismiss))
+        .routes(routes!(calls::log))
         .routes(routes!(journeys::list, journeys::create))
         .routes(routes!(journeys::check))
         .routes(routes!(journeys::published))

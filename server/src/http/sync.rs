@@ -221,7 +221,7 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
         return;
     };
     // Subscribe before the catch-up so no change falls between the two.
-    let mut slices = state.live.subscribe();
+    let slices = state.live.subscribe();
     let mut session = match Session::accept(state.clone(), first).await {
         Ok(session) => session,
         Err(Refused(frame)) => return refuse(&mut socket, frame).await,
@@ -234,6 +234,8 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
             return refuse(&mut socket, frame).await;
         }
     };
+    // Subscribed before the opening, so a call that rings meanwhile reaches it.
+    let calls = state.calls.relay.subscribe();
     match session.opening().await {
         Ok(opening) => {
             if !send_all(&mut socket, &opening).await {
@@ -242,6 +244,20 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
         }
         Err(Refused(frame)) => return refuse(&mut socket, frame).await,
     }
+    let actor = session.actor.clone();
+    crate::calls::connected(&state, &actor).await;
+    serve(&state, socket, session, slices, calls).await;
+    crate::calls::disconnected(&state, &actor).await;
+}
+
+/// The open session, until either side ends it.
+async fn serve(
+    state: &AppState,
+    mut socket: Socket,
+    mut session: Session,
+    mut slices: tokio::sync::broadcast::Receiver<Live>,
+    mut calls: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::calls::relay::Delivery>>,
+) {
     let mut ping = tokio::time::interval(Duration::from_secs(25));
     loop {
         tokio::select! {
@@ -273,7 +289,7 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
                     Ok(Live::Ended(_)) => continue,
                     // It may have missed an account event: look again.
                     Err(RecvError::Lagged(_)) => {
-                        if let Some(frame) = close_if_ended(&state, &session.actor).await {
+                        if let Some(frame) = close_if_ended(state, &session.actor).await {
                             let _ = socket.send(close_message(frame)).await;
                             return;
                         }
@@ -295,6 +311,19 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
                     return;
                 }
             }
+            delivery = calls.recv() => match delivery {
+                Ok(delivery) if delivery.to.admits(&session.actor) => {
+                    let message = ServerMessage::Call(delivery.update.clone());
+                    if !send(&mut socket, &message).await {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                // A call message lost to a slow socket: its call times out,
+                // or the device asks again.
+                Err(RecvError::Lagged(n)) => tracing::warn!(lost = n, "a sync session lagged behind call messages"),
+                Err(RecvError::Closed) => return,
+            },
             _ = ping.tick() => {
                 if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
                     return;

@@ -292,6 +292,16 @@ impl Session {
             }
             ClientMessage::Ack { .. } => Ok(vec![]),
             ClientMessage::Ping { nonce } => Ok(vec![ServerMessage::Pong { nonce }]),
+            // A phone's session carries no language: refusals are in the
+            // default one, and the app shows its own text for the code.
+            ClientMessage::Call(message) => Ok(
+                match crate::calls::signal(&self.state, &self.actor, message.clone()).await {
+                    Ok(()) => vec![],
+                    Err(refused) => vec![ServerMessage::Call(
+                        refused.update(&message, crate::i18n::Lang::default()),
+                    )],
+                },
+            ),
         };
         result.unwrap_or_else(|e| {
             tracing::error!(error = ?e, "sync session");

@@ -27,6 +27,8 @@ fn readers(kind: &str) -> &'static [&'static str] {
         "alert" | "settings" => &["admin"],
         // Journeys are built by admins.
         "journey" => &["admin"],
+        // Who called whom: the call log's readers.
+        "call" => &["admin", "cs"],
         "visit" | "assignment" | "ticket" | "staff" => &["admin", "cs", "sales", "technician"],
         other => panic!("no expectation for event family {other:?}: add it here"),
     }

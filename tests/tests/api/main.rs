@@ -9,6 +9,7 @@ mod bad_input;
 mod blob_access;
 mod blob_storage;
 mod body_limit;
+mod calls;
 mod chat;
 mod claims_race;
 mod conformance;

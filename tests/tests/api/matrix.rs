@@ -637,6 +637,12 @@ const PROTECTED: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/calls",
+        allowed: &["admin", "cs"],
+        body: none,
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/journeys",
         allowed: &["admin"],
         body: none,
