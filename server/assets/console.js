@@ -10,7 +10,7 @@
   if (!url || !window.EventSource) {
     return;
   }
-  var areas = ["visit", "attendance", "extension", "ticket", "chat", "presence", "customer", "whatsapp", "invoice", "rating", "alert"];
+  var areas = ["visit", "attendance", "extension", "ticket", "chat", "presence", "customer", "whatsapp", "invoice", "rating", "alert", "call"];
   var source = new EventSource(url);
   function fire(area) {
     if (window.htmx) {
@@ -19,6 +19,10 @@
   }
   areas.forEach(function (area) {
     source.addEventListener(area, function () { fire(area); });
+  });
+  // A call message for this tab's device: calls.js takes it from here.
+  source.addEventListener("call-signal", function (e) {
+    document.dispatchEvent(new CustomEvent("fieldops:call", { detail: JSON.parse(e.data) }));
   });
   // Events were dropped on the way: everything may be stale.
   source.addEventListener("lagged", function () { areas.forEach(fire); });

@@ -140,6 +140,41 @@ impl<'a> Browser<'a> {
         self.post_raw(path, &all).await
     }
 
+    /// Posts a JSON body with this session's CSRF header (as `calls.js`
+    /// does), or without it when `csrf` is false.
+    pub async fn post_json(&mut self, path: &str, body: &str, csrf: bool) -> Page {
+        let mut request = self
+            .client
+            .post(self.app.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if csrf {
+            let token = self
+                .csrf
+                .clone()
+                .expect("a page with a CSRF token was loaded");
+            request = request.header("x-csrf-token", token);
+        }
+        self.send(request).await
+    }
+
+    /// Opens the tab's event stream (`GET /events`) as this session.
+    pub async fn events(&self) -> EventStream {
+        let response = self
+            .client
+            .get(self.app.url("/events"))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        EventStream {
+            response,
+            buffer: String::new(),
+            pending: Vec::new(),
+        }
+    }
+
     /// Signs in through the sign-in form; the answer to the form's POST.
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         let form = self.get("/sign-in").await;
@@ -171,5 +206,47 @@ impl<'a> Browser<'a> {
         let answer = browser.sign_in(email, password).await;
         assert_eq!(answer.status, 303, "{}", answer.html);
         browser
+    }
+}
+
+/// A console tab's Server-Sent Events, read as they come.
+#[derive(Debug)]
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+    /// Events read and not yet asked for: (name, data).
+    pending: Vec<(String, String)>,
+}
+
+impl EventStream {
+    /// The first event named `name` not yet asked for, waiting up to 10 s:
+    /// its data. Events of other names stay for later questions, so the
+    /// order in which two channels deliver does not matter.
+    pub async fn next_named(&mut self, name: &str) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = "message";
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                self.pending.push((event.to_owned(), data.join("\n")));
+            }
+            if let Some(i) = self.pending.iter().position(|(n, _)| n == name) {
+                return self.pending.remove(i).1;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} event within 10 s"))
+                .unwrap()
+                .expect("the stream ended");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
     }
 }

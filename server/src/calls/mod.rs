@@ -813,15 +813,24 @@ impl From<calls::LogRow> for CallView {
 
 /// The call log as `actor` may read it: admins everything, CS their
 /// departments' calls and those with no department.
-pub async fn log(
+pub async fn log_rows(
     state: &AppState,
     actor: &Actor,
     mut filter: calls::LogFilter,
-) -> Result<Vec<CallView>, crate::service::ServiceError> {
+) -> Result<Vec<calls::LogRow>, crate::service::ServiceError> {
     crate::service::allow(actor, Action::ViewCalls)?;
     if actor.role != Role::Admin {
         filter.departments = Some(actor.department_ids.clone());
     }
-    let rows = calls::log(state.db.pool(), &filter).await?;
+    Ok(calls::log(state.db.pool(), &filter).await?)
+}
+
+/// [`log_rows`] as the API shows them.
+pub async fn log(
+    state: &AppState,
+    actor: &Actor,
+    filter: calls::LogFilter,
+) -> Result<Vec<CallView>, crate::service::ServiceError> {
+    let rows = log_rows(state, actor, filter).await?;
     Ok(rows.into_iter().map(CallView::from).collect())
 }

@@ -47,7 +47,11 @@ struct InboxPage {
 
 struct OpenConversation {
     id: String,
+    customer_id: String,
     customer: String,
+    /// May place a call; calls with this customer.
+    can_call: bool,
+    calls: Vec<super::calls::LogLine>,
     whatsapp: bool,
     messages: Vec<Message>,
 }
@@ -151,8 +155,21 @@ async fn inbox_page(
                             body: m.body,
                         })
                         .collect();
+                    let calls = super::calls::log(
+                        state,
+                        console,
+                        crate::db::calls::LogFilter {
+                            customer_id: Some(c.customer_id.clone()),
+                            limit: 10,
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
                     Some(OpenConversation {
                         whatsapp: c.channel == "whatsapp",
+                        can_call: actor.allows(Action::CallCustomer),
+                        calls,
+                        customer_id: c.customer_id,
                         customer: c.customer_name,
                         id: c.id,
                         messages,

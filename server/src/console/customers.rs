@@ -67,6 +67,8 @@ struct CustomersPage {
     params: ListParams,
     lines: Vec<Line>,
     manage: bool,
+    /// May place calls (the server checks the department when one is placed).
+    can_call: bool,
     editing: Option<String>,
     form: CustomerForm,
     problems: Problems,
@@ -147,6 +149,7 @@ async fn customers_page(
             params,
             lines,
             manage,
+            can_call: console.actor.allows(Action::CallCustomer),
             editing,
             form,
             problems,

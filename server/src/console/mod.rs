@@ -14,6 +14,7 @@
 //! style anywhere (htmx's own indicator styles are switched off in the
 //! page's `htmx-config`) — and refuses framing.
 
+mod calls;
 mod chat;
 mod common;
 mod customers;
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/users/{id}/activate", post(users::activate))
         .route("/users/{id}/reset-password", post(users::reset_password))
         .route("/users/{id}/shift", post(users::set_shift))
+        .route("/calls/signal", post(calls::signal))
         .route("/chat", get(chat::inbox))
         .route("/chat/{id}/messages", post(chat::reply))
         .route("/attendance", get(field::attendance_page))
@@ -159,6 +161,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "console.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/console.js"),
+    ),
+    (
+        "calls.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/calls.js"),
     ),
     (
         "console.css",

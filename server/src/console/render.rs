@@ -140,6 +140,30 @@ impl Chrome {
     }
 
     /// `{"X-CSRF-Token": "…"}` for `hx-headers`.
+    /// What the call panel says, as `(data attribute, text)` for
+    /// `calls.js`.
+    pub fn call_strings(&self) -> Vec<(String, String)> {
+        const KEYS: [&str; 14] = [
+            "calling",
+            "ringing",
+            "incoming",
+            "in-call",
+            "connecting",
+            "rtt",
+            "no-media",
+            "ended-declined",
+            "ended-cancelled",
+            "ended-missed",
+            "ended-busy",
+            "ended-failed",
+            "ended-hangup",
+            "ended-answered_elsewhere",
+        ];
+        KEYS.iter()
+            .map(|key| (key.replace('_', "-"), self.t(&format!("call-{key}"))))
+            .collect()
+    }
+
     pub fn hx_headers(&self) -> String {
         format!(r#"{{"{}": "{}"}}"#, super::session::CSRF_HEADER, self.csrf)
     }

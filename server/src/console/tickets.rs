@@ -278,6 +278,10 @@ struct TicketPage {
     /// The visits serving this ticket: (title, when, status).
     visits: Vec<(String, String, String)>,
     journey: Option<JourneyAnswers>,
+    customer_id: String,
+    /// May place a call (the server checks the rest when it is placed).
+    can_call: bool,
+    calls: Vec<super::calls::LogLine>,
     can_reply: bool,
     can_note: bool,
     can_assign: bool,
@@ -390,6 +394,16 @@ async fn ticket_page(
             )
         })
         .collect();
+    let calls = super::calls::log(
+        state,
+        console,
+        crate::db::calls::LogFilter {
+            ticket_id: Some(t.id.clone()),
+            limit: 20,
+            ..Default::default()
+        },
+    )
+    .await?;
     let english = lang == crate::i18n::Lang::English;
     let journey = crate::journeys::answers_of_ticket(state, &console.actor, &t.id)
         .await
@@ -455,6 +469,9 @@ async fn ticket_page(
             can_assign,
             chrome,
             journey,
+            customer_id: t.customer_id.clone(),
+            can_call: actor.allows(Action::CallCustomer) && in_department,
+            calls,
             id: t.id.clone(),
             number: t.number.clone(),
             subject: t.subject.clone(),

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod browser;
+mod calls;
 mod invoices;
 mod journeys;
 mod kpi;
