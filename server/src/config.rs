@@ -314,6 +314,40 @@ pub struct CallsConfig {
     pub turn_secret: Option<String>,
     /// How long a TURN credential lasts.
     pub turn_credential_ttl_secs: u64,
+    /// Pushes that wake a phone without a live connection.
+    pub push: PushConfig,
+}
+
+/// Where call pushes go (`[calls.push]`). A platform without its token is
+/// not pushed to.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// FCM's HTTP v1 API.
+    pub fcm_url: String,
+    /// The Firebase project id.
+    pub fcm_project: String,
+    /// An OAuth 2 access token of the project's service account.
+    pub fcm_access_token: Option<String>,
+    /// APNs.
+    pub apns_url: String,
+    /// The app's bundle id; VoIP pushes go to `<topic>.voip`.
+    pub apns_topic: String,
+    /// A provider token (JWT) for APNs.
+    pub apns_auth_token: Option<String>,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            fcm_url: "https://fcm.googleapis.com".to_owned(),
+            fcm_project: String::new(),
+            fcm_access_token: None,
+            apns_url: "https://api.push.apple.com".to_owned(),
+            apns_topic: String::new(),
+            apns_auth_token: None,
+        }
+    }
 }
 
 impl Default for CallsConfig {
@@ -325,6 +359,7 @@ impl Default for CallsConfig {
             turn_urls: Vec::new(),
             turn_secret: None,
             turn_credential_ttl_secs: 24 * 3600,
+            push: PushConfig::default(),
         }
     }
 }

@@ -170,6 +170,7 @@ impl AppState {
         let relay =
             calls::relay::CallRelay::start(db.clone(), &config.database_url, shutdown.clone())
                 .await?;
+        let push = Arc::new(calls::push::HttpPush::new(config.calls.push.clone()));
         let metrics = metrics::Metrics::default();
         let claim_gate = visits::gate::ClaimGate::new(metrics.claim_gate_reads());
         let sockets = http::sockets::SocketSlots::new(config.sockets.clone());
@@ -189,7 +190,7 @@ impl AppState {
             claim_gate,
             sockets,
             helpdesk,
-            calls: calls::Calls::new(relay),
+            calls: calls::Calls::new(relay, push),
             settings,
             shutdown,
         })))

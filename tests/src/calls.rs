@@ -104,3 +104,49 @@ pub async fn next_event_until(
         }
     }
 }
+
+/// A request the push stand-in received: path, the headers the services
+/// read, and the JSON body.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub path: String,
+    pub authorization: String,
+    pub push_type: Option<String>,
+    pub topic: Option<String>,
+    pub body: Value,
+}
+
+/// A local stand-in for FCM's HTTP v1 API and APNs (both on one loopback
+/// server, as both are plain HTTPS POSTs): it answers 200 like them and
+/// hands each request to the test. Returns its base URL.
+pub async fn push_stand_in() -> (String, tokio::sync::mpsc::UnboundedReceiver<Pushed>) {
+    use axum::extract::{OriginalUri, State};
+    use axum::http::HeaderMap;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    async fn take(
+        State(tx): State<tokio::sync::mpsc::UnboundedSender<Pushed>>,
+        OriginalUri(uri): OriginalUri,
+        headers: HeaderMap,
+        axum::Json(body): axum::Json<Value>,
+    ) -> axum::Json<Value> {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let _ = tx.send(Pushed {
+            path: uri.path().to_owned(),
+            authorization: header("authorization").unwrap_or_default(),
+            push_type: header("apns-push-type"),
+            topic: header("apns-topic"),
+            body,
+        });
+        axum::Json(serde_json::json!({ "name": "projects/p/messages/1" }))
+    }
+    let app = axum::Router::new().fallback(take).with_state(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), rx)
+}

@@ -20,6 +20,7 @@
 //! and a sweep on every instance in case that one stopped.
 
 pub mod ice;
+pub mod push;
 pub mod relay;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use self::push::{CallPush, PushProvider};
 use self::relay::{CallRelay, Delivery, Recipient};
 use crate::AppState;
 use crate::auth::policy::Action;
@@ -51,13 +53,16 @@ use crate::work::{Effects, Work};
 #[derive(Debug, Clone)]
 pub struct Calls {
     pub relay: CallRelay,
+    /// Wakes phones without a live connection.
+    pub push: Arc<dyn PushProvider>,
     connections: Arc<Mutex<HashMap<String, u32>>>,
 }
 
 impl Calls {
-    pub fn new(relay: CallRelay) -> Self {
+    pub fn new(relay: CallRelay, push: Arc<dyn PushProvider>) -> Self {
         Self {
             relay,
+            push,
             connections: Arc::default(),
         }
     }
@@ -315,6 +320,7 @@ async fn invite(
     };
     work.commit(logged(&call)).await?;
     spawn_timer(state, &call.id, state.config.calls.ring_timeout_secs);
+    spawn_pushes(state, &call, &caller_name);
     let ice_servers = ice::servers(&state.config.calls, &actor.user_id, now);
     let callee_ice = ice::servers(
         &state.config.calls,
@@ -339,6 +345,99 @@ async fn invite(
             update: update(&call, incoming),
         },
     ])
+}
+
+/// Pushes the invite to the callee's registered devices, in the
+/// background: a push that fails is logged; the call rings on the live
+/// devices all the same.
+fn spawn_pushes(state: &AppState, call: &CallRow, caller_name: &str) {
+    let state = state.clone();
+    let push = CallPush {
+        call_id: call.id.clone(),
+        caller_name: caller_name.to_owned(),
+        ticket_id: call.ticket_id.clone(),
+        media: call.media.clone(),
+        expires_at_ms: call.expires_at,
+    };
+    let (inbound, agent, customer) = (
+        call.direction == "inbound",
+        call.agent_id.clone(),
+        call.customer_id.clone(),
+    );
+    tokio::spawn(async move {
+        let account = match (inbound, agent) {
+            (true, agent) => agent,
+            (false, _) => crate::db::users::account_of_customer(state.db.pool(), &customer)
+                .await
+                .unwrap_or_default(),
+        };
+        let Some(account) = account else {
+            return;
+        };
+        let tokens = match calls::push_tokens_of(state.db.pool(), &[account]).await {
+            Ok(tokens) => tokens,
+            Err(e) => return tracing::warn!(error = %e, "reading push tokens"),
+        };
+        for token in &tokens {
+            if let Err(e) = state.calls.push.send(token, &push).await {
+                tracing::warn!(error = ?e, platform = token.platform, "a call push failed");
+            }
+        }
+    });
+}
+
+/// Registers the push token of the device `actor` is signed in on (one per
+/// device session, replaced by the next; it goes with the session).
+pub async fn register_push(
+    state: &AppState,
+    actor: &Actor,
+    platform: &str,
+    token: &str,
+) -> Result<(), crate::service::ServiceError> {
+    use crate::service::ServiceError;
+    crate::service::allow(actor, Action::RegisterPush)?;
+    let mut problems = Vec::new();
+    if !matches!(platform, "fcm" | "apns_voip") {
+        problems.push(crate::service::FieldError::new(
+            "platform",
+            "must be fcm or apns_voip",
+        ));
+    }
+    if token.is_empty()
+        || token.len() > 4096
+        || token.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        problems.push(crate::service::FieldError::new(
+            "token",
+            "must be 1 to 4096 characters without spaces",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(ServiceError::Invalid(problems));
+    }
+    let mut work = Work::begin(state).await?;
+    let row = calls::PushTokenRow {
+        session_id: actor.session_id.clone(),
+        user_id: actor.user_id.clone(),
+        platform: platform.to_owned(),
+        token: token.to_owned(),
+        updated_at: now_ms(),
+    };
+    calls::set_push_token(work.tx(), &row).await?;
+    work.commit(Effects::none()).await?;
+    Ok(())
+}
+
+/// Forgets the push token of the device `actor` is signed in on.
+pub async fn forget_push(
+    state: &AppState,
+    actor: &Actor,
+) -> Result<(), crate::service::ServiceError> {
+    crate::service::allow(actor, Action::RegisterPush)?;
+    let mut work = Work::begin(state).await?;
+    calls::delete_push_token(work.tx(), &actor.session_id).await?;
+    work.commit(Effects::none()).await?;
+    Ok(())
 }
 
 /// Checks staff may call `customer_id` now; returns the call's department.

@@ -47,3 +47,36 @@ pub async fn log(
     };
     Ok(Json(calls::log(&state, &actor, filter).await?))
 }
+
+/// A device's push token.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PushTokenRequest {
+    /// `fcm` (Android) or `apns_voip` (iOS, a PushKit VoIP token).
+    pub platform: String,
+    pub token: String,
+}
+
+/// Register this device's push token: calls then ring it even without a
+/// live connection (one token per device session; it ends with the session).
+#[utoipa::path(put, path = "/api/v1/me/push-token", tag = "calls", security(("bearer" = [])),
+    request_body = PushTokenRequest,
+    responses((status = 204), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn set_push_token(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<PushTokenRequest>,
+) -> ApiResult<axum::http::StatusCode> {
+    calls::register_push(&state, &actor, &req.platform, &req.token).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Forget this device's push token.
+#[utoipa::path(delete, path = "/api/v1/me/push-token", tag = "calls", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = crate::error::Problem)))]
+pub async fn delete_push_token(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> ApiResult<axum::http::StatusCode> {
+    calls::forget_push(&state, &actor).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

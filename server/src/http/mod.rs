@@ -128,6 +128,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(settings::put_ratings))
         .routes(routes!(alerts::dismiss))
         .routes(routes!(calls::log))
+        .routes(routes!(calls::set_push_token, calls::delete_push_token))
         .routes(routes!(journeys::list, journeys::create))
         .routes(routes!(journeys::check))
         .routes(routes!(journeys::published))

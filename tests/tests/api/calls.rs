@@ -13,7 +13,7 @@ use fieldops_sync::call::{
     CallEvent, CallId, Callee, EndReason, MAX_SDP_BYTES, Media, Refusal, SdpKind, Signal,
 };
 use fieldops_sync::protocol::{ClientMessage, FRAME_VERSION, ServerMessage};
-use fieldops_tests::calls::{CallEnd, invite_customer, next_event_until, signal};
+use fieldops_tests::calls::{CallEnd, invite_customer, next_event_until, push_stand_in, signal};
 use fieldops_tests::device::Device;
 use fieldops_tests::{Backend, Socket, TestApp, on_both_backends, websocket};
 use futures_util::SinkExt as _;
@@ -25,7 +25,8 @@ on_both_backends!(
     the_first_device_to_answer_wins_and_only_the_two_hear_each_other,
     unanswered_calls_end_declined_cancelled_missed_or_busy,
     who_may_call_and_what_is_refused,
-    a_customer_calls_support
+    a_customer_calls_support,
+    a_phone_without_a_connection_is_woken_by_a_push
 );
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -614,4 +615,132 @@ async fn a_customer_calls_support(backend: Backend) {
     assert_eq!(desk.next_call().await.event, CallEvent::Accepted);
     handset.send_call(&signal(call, 2, Signal::Hangup)).await;
     assert_eq!(ended(&desk.next_call().await), Some(EndReason::Hangup));
+}
+
+async fn a_phone_without_a_connection_is_woken_by_a_push(backend: Backend) {
+    let (stand_in, mut pushed) = push_stand_in().await;
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.calls.push.fcm_url = stand_in.clone();
+        c.calls.push.fcm_project = "fieldops-demo".into();
+        c.calls.push.fcm_access_token = Some("fcm-access".into());
+        c.calls.push.apns_url = stand_in.clone();
+        c.calls.push.apns_topic = "id.fieldops.app".into();
+        c.calls.push.apns_auth_token = Some("apns-jwt".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let android = app.login_as("customer").await;
+    let iphone = app.login_as("customer").await;
+    available(&app, &cs).await;
+    let (customer_id, ticket_id) = customer_with_ticket(&app, &android).await;
+
+    // Bad tokens are refused, naming the field.
+    let bad = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/push-token",
+            Some(&android),
+            Some(json!({ "platform": "pager", "token": "has space" })),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{:?}", bad.body);
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["platform", "token"]);
+    for (token, platform, value) in [
+        (&android, "fcm", "fcm-token-1"),
+        (&iphone, "apns_voip", "voip-token-1"),
+    ] {
+        let ok = app
+            .call(
+                Method::PUT,
+                "/api/v1/me/push-token",
+                Some(token),
+                Some(json!({ "platform": platform, "token": value })),
+            )
+            .await;
+        assert_eq!(ok.status, 204, "{:?}", ok.body);
+    }
+
+    // Neither phone is connected: the invite reaches both through their push services.
+    let mut desk = console(&app, &cs).await;
+    let call = CallId::new();
+    desk.send_call(&signal(
+        call,
+        1,
+        invite_customer(&customer_id, Some(&ticket_id)),
+    ))
+    .await;
+    assert!(matches!(
+        desk.next_call().await.event,
+        CallEvent::Placed { .. }
+    ));
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        seen.push(
+            tokio::time::timeout(Duration::from_secs(10), pushed.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    seen.sort_by(|a, b| a.path.cmp(&b.path));
+    let (apns, fcm) = (&seen[0], &seen[1]);
+    assert_eq!(fcm.path, "/v1/projects/fieldops-demo/messages:send");
+    assert_eq!(fcm.authorization, "Bearer fcm-access");
+    let message = &fcm.body["message"];
+    assert_eq!(message["token"], "fcm-token-1");
+    assert_eq!(message["android"]["priority"], "HIGH");
+    assert_eq!(message["data"]["call_id"], call.to_string());
+    assert_eq!(message["data"]["caller_name"], "Siti Rahmawati");
+    assert_eq!(message["data"]["ticket_id"], ticket_id.as_str());
+    assert_eq!(apns.path, "/3/device/voip-token-1");
+    assert_eq!(apns.authorization, "Bearer apns-jwt");
+    assert_eq!(apns.push_type.as_deref(), Some("voip"));
+    assert_eq!(apns.topic.as_deref(), Some("id.fieldops.app.voip"));
+    assert_eq!(apns.body["call_id"], call.to_string());
+
+    // Woken, the phone connects and answers: the server holds the call,
+    // whichever device of the customer takes it.
+    let (mut woken, _) = Device::connect(app.server.addr, &iphone, 0).await;
+    woken.send_call(&signal(call, 1, Signal::Accept)).await;
+    assert_eq!(desk.next_call().await.event, CallEvent::Accepted);
+    assert_eq!(woken.next_call().await.event, CallEvent::Accepted);
+
+    // A forgotten token is not pushed to again.
+    let gone = app
+        .call(
+            Method::DELETE,
+            "/api/v1/me/push-token",
+            Some(&android),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 204);
+    woken.send_call(&signal(call, 2, Signal::Hangup)).await;
+    desk.next_call().await;
+    let again = CallId::new();
+    desk.send_call(&signal(
+        again,
+        1,
+        invite_customer(&customer_id, Some(&ticket_id)),
+    ))
+    .await;
+    desk.next_call().await;
+    let only = tokio::time::timeout(Duration::from_secs(10), pushed.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(only.path, "/3/device/voip-token-1");
+    assert!(
+        tokio::time::timeout(QUIET, pushed.recv()).await.is_err(),
+        "no push for the forgotten token"
+    );
 }

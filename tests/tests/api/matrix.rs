@@ -92,6 +92,18 @@ const PROTECTED: &[Route] = &[
         body: |_| Some(json!({ "status": "available" })),
     },
     Route {
+        method: "PUT",
+        path: "/api/v1/me/push-token",
+        allowed: ALL,
+        body: |_| Some(json!({ "platform": "fcm", "token": "matrix-token" })),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/me/push-token",
+        allowed: ALL,
+        body: none,
+    },
+    Route {
         method: "POST",
         path: "/api/v1/me/password",
         allowed: ALL,
