@@ -450,3 +450,31 @@ pub async fn live(ex: impl AnyExecutor<'_>) -> sqlx::Result<LiveCounts> {
     .fetch_one(ex)
     .await
 }
+
+/// A call as the KPIs count it.
+#[derive(Debug, Clone, FromRow)]
+pub struct CallSource {
+    pub agent_id: String,
+    pub department_id: Option<String>,
+    /// 1 when the agent placed it.
+    pub outbound: i64,
+    pub created_at: i64,
+    pub answered_at: Option<i64>,
+}
+
+/// Calls with an agent placed or answered in the range.
+pub async fn calls(
+    ex: impl AnyExecutor<'_>,
+    from: i64,
+    until: i64,
+) -> sqlx::Result<Vec<CallSource>> {
+    sqlx::query_as(
+        "SELECT agent_id, department_id, CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END AS outbound, created_at, answered_at \
+         FROM calls WHERE agent_id IS NOT NULL AND ((created_at >= $1 AND created_at < $2) \
+         OR (answered_at >= $1 AND answered_at < $2))",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(ex)
+    .await
+}

@@ -201,7 +201,7 @@ pub async fn live(State(state): State<AppState>, actor: Actor) -> ApiResult<Json
 }
 
 /// The header of a KPI CSV after its first `lead` columns.
-pub const KPI_COLUMNS: [&str; 24] = [
+pub const KPI_COLUMNS: [&str; 26] = [
     "ratings_sent",
     "ratings",
     "ratings_4_or_5",
@@ -218,6 +218,8 @@ pub const KPI_COLUMNS: [&str; 24] = [
     "resolution_sla_pct",
     "tickets_reopened",
     "reopen_rate_pct",
+    "calls_made",
+    "calls_answered",
     "visits_done",
     "visit_days",
     "on_time",
@@ -249,6 +251,8 @@ pub fn kpi_cells(k: &Kpis, sep: Separator) -> Vec<String> {
         d(h.resolution_sla_pct, 1),
         h.reopened.to_string(),
         d(h.reopen_rate_pct, 1),
+        h.calls_made.to_string(),
+        h.calls_answered.to_string(),
         f.visits_done.to_string(),
         f.expected_days.to_string(),
         f.on_time.to_string(),

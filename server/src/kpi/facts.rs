@@ -156,6 +156,26 @@ pub async fn collect(
         }
     }
 
+    // Calls: placed on the day they were placed, answered on the day
+    // they connected; the agent is the staff member in the call.
+    let calls = match only {
+        Some(Subject::Technician) => Vec::new(),
+        _ => db::calls(pool, from, until).await?,
+    };
+    for c in calls {
+        let mut count = |at: i64, m: Metric| {
+            let d = day(at);
+            t.overall(c.department_id.as_deref(), d, m, 1);
+            t.add(Subject::Agent, &c.agent_id, d, m, 1);
+        };
+        if c.outbound == 1 && within(c.created_at) {
+            count(c.created_at, Metric::CallMade);
+        }
+        if let Some(at) = c.answered_at.filter(|at| within(*at)) {
+            count(at, Metric::CallAnswered);
+        }
+    }
+
     // Field work.
     if only == Some(Subject::Agent) {
         return Ok(t.facts);

@@ -87,10 +87,12 @@ pub enum Metric {
     DayAbsent,
     ExtensionAsked,
     ExtensionApproved,
+    CallMade,
+    CallAnswered,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 19] = [
+    pub const ALL: [Metric; 21] = [
         Metric::RatingSent,
         Metric::RatingAnswered,
         Metric::RatingSatisfied,
@@ -110,6 +112,8 @@ impl Metric {
         Metric::DayAbsent,
         Metric::ExtensionAsked,
         Metric::ExtensionApproved,
+        Metric::CallMade,
+        Metric::CallAnswered,
     ];
 
     /// The name stored in `kpi_daily.metric`.
@@ -134,6 +138,8 @@ impl Metric {
             Metric::DayAbsent => "day.absent",
             Metric::ExtensionAsked => "extension.asked",
             Metric::ExtensionApproved => "extension.approved",
+            Metric::CallMade => "call.made",
+            Metric::CallAnswered => "call.answered",
         }
     }
 
@@ -198,9 +204,12 @@ impl Counts {
 
     /// The KPIs these counts make.
     pub fn kpis(&self) -> Kpis {
+        let mut helpdesk = HelpdeskKpi::of(&self.helpdesk());
+        helpdesk.calls_made = self.get(Metric::CallMade);
+        helpdesk.calls_answered = self.get(Metric::CallAnswered);
         Kpis {
             ratings: RatingKpi::of(&self.tally()),
-            helpdesk: HelpdeskKpi::of(&self.helpdesk()),
+            helpdesk,
             field: FieldKpi::of(&self.field()),
         }
     }
@@ -263,6 +272,10 @@ pub struct HelpdeskKpi {
     pub reopened: i64,
     /// Reopened ÷ resolved, in percent.
     pub reopen_rate_pct: Option<f64>,
+    /// Calls the agent placed.
+    pub calls_made: i64,
+    /// Calls of the agent's that connected (placed or taken).
+    pub calls_answered: i64,
 }
 
 impl HelpdeskKpi {
@@ -277,6 +290,8 @@ impl HelpdeskKpi {
             resolution_sla_pct: c.resolution_sla_pct(),
             reopened: c.reopened,
             reopen_rate_pct: c.reopen_rate_pct(),
+            calls_made: 0,
+            calls_answered: 0,
         }
     }
 }

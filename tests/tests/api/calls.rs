@@ -277,6 +277,24 @@ async fn the_first_device_to_answer_wins_and_only_the_two_hear_each_other(backen
     assert!(entry["answered_at"].is_string());
     let refused = app.get("/api/v1/calls", &customer).await;
     assert_eq!(refused.status, 403, "customers do not read the call log");
+
+    // The agent's KPI: one call made, and it was answered.
+    let admin = app.login_as("admin").await;
+    let board = app.get("/api/v1/kpi?subject=agent", &admin).await;
+    let siti = board.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Siti Rahmawati")
+        .unwrap_or_else(|| panic!("no row for Siti: {}", board.body));
+    assert_eq!(
+        (
+            &siti["helpdesk"]["calls_made"],
+            &siti["helpdesk"]["calls_answered"]
+        ),
+        (&json!(1), &json!(1)),
+        "{siti}"
+    );
 }
 
 async fn unanswered_calls_end_declined_cancelled_missed_or_busy(backend: Backend) {
