@@ -20,6 +20,7 @@ pub mod process;
 pub mod proxy;
 pub mod ratings;
 pub mod raw_socket;
+pub mod webrtc;
 pub mod whatsapp;
 
 use std::time::Duration;

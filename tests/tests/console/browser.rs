@@ -84,6 +84,11 @@ async fn browser(driver: &Driver, lang: &str) -> Client {
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--window-size=1366,768", format!("--lang={lang}"),
+                // Calls: a fake microphone, granted without asking, and
+                // WebRTC candidates on loopback with their real addresses.
+                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                "--allow-loopback-in-peer-connection",
+                "--disable-features=WebRtcHideLocalIpsWithMdns",
                 format!("--user-data-dir={}", profile.display()),
             ],
             "prefs": { "intl.accept_languages": lang },
@@ -158,6 +163,173 @@ async fn cs_dispatch_in_a_real_browser() {
         .catch_unwind()
         .await;
     finish(c, app, "cs_dispatch_in_a_real_browser", outcome).await;
+}
+
+/// A call really connects: CS press Call on a ticket in Chromium (fake
+/// microphone), the customer's phone — a sync-protocol device with a Rust
+/// WebRTC peer (str0m) — rings, accepts and answers the browser's offer;
+/// ICE and DTLS come up on loopback through the server's signalling alone,
+/// and the console's data-channel ping comes back echoed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_connects_the_console_to_a_phone_in_a_real_browser() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let c = browser(&driver, "en").await;
+    let steps = async {
+        use fieldops_sync::call::{CallEvent, SdpKind, Signal};
+        use fieldops_tests::calls::{CallEnd, signal};
+        let customer = app.login_as("customer").await;
+        let ticket = app
+            .post(
+                "/api/v1/tickets",
+                &customer,
+                json!({ "subject": "AC bocor", "category": "technical" }),
+            )
+            .await;
+        let ticket_id = ticket.body["id"].as_str().unwrap().to_owned();
+        let cs = app.login_as("cs").await;
+        let status = app
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/me/status",
+                Some(&cs),
+                Some(json!({ "status": "available" })),
+            )
+            .await;
+        assert_eq!(status.status, 200);
+        let (mut phone, _) =
+            fieldops_tests::device::Device::connect(app.server.addr, &customer, 0).await;
+        let mut peer = fieldops_tests::webrtc::Answerer::bind().await;
+
+        sign_in(&c, &app, "cs").await;
+        c.goto(&app.url(&format!("/tickets/{ticket_id}")))
+            .await
+            .unwrap();
+        let call = c
+            .wait()
+            .for_element(Locator::Css("button.call"))
+            .await
+            .unwrap();
+        // calls.js shows the button once it knows the browser can call.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !call.is_displayed().await.unwrap() {
+            assert!(Instant::now() < deadline, "the Call button stayed hidden");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        call.click().await.unwrap();
+        until_text(&c, "#call-panel [data-call-status]", "calling", |t| {
+            !t.is_empty()
+        })
+        .await;
+
+        let incoming = phone.next_call().await;
+        let id = incoming.call_id;
+        assert!(
+            matches!(incoming.event, CallEvent::Incoming { .. }),
+            "{incoming:?}"
+        );
+        phone.send_call(&signal(id, 1, Signal::Ringing)).await;
+        until_text(&c, "#call-panel [data-call-status]", "ringing", |t| {
+            t.contains("Ringing")
+        })
+        .await;
+        phone.send_call(&signal(id, 2, Signal::Accept)).await;
+        assert_eq!(phone.next_call().await.event, CallEvent::Accepted);
+
+        // The browser offers; the phone answers; candidates trickle.
+        let mut seq = 2;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut rtt = None;
+        let mut turn = 0u32;
+        while rtt.is_none() {
+            assert!(Instant::now() < deadline, "no echo within 30 s: {peer:?}");
+            if let Some(update) = phone.call_within(Duration::from_millis(20)).await {
+                match update.event {
+                    CallEvent::Sdp {
+                        kind: SdpKind::Offer,
+                        sdp,
+                    } => {
+                        let answer = peer.answer(&sdp);
+                        seq += 1;
+                        phone
+                            .send_call(&signal(
+                                id,
+                                seq,
+                                Signal::Sdp {
+                                    kind: SdpKind::Answer,
+                                    sdp: answer,
+                                },
+                            ))
+                            .await;
+                    }
+                    CallEvent::Candidate { candidate } => {
+                        peer.add_candidate(&candidate);
+                    }
+                    other => panic!("unexpected in a connected call: {other:?}"),
+                }
+            }
+            peer.drive_for(Duration::from_millis(30)).await;
+            turn += 1;
+            if turn.is_multiple_of(5) {
+                let value = c
+                    .execute(
+                        "return document.getElementById('call-panel').getAttribute('data-rtt-ms')",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                rtt = value.as_str().map(str::to_owned);
+            }
+        }
+        assert!(peer.ice_connected, "ICE on the phone's side: {peer:?}");
+        assert!(peer.echoed >= 1, "the phone echoed the console's ping");
+        let ice = c
+            .execute(
+                "return document.getElementById('call-panel').getAttribute('data-ice')",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(ice.as_str(), Some("connected" | "completed")),
+            "{ice:?}"
+        );
+        until_text(&c, "#call-panel [data-call-status]", "in a call", |t| {
+            t.contains("In a call")
+        })
+        .await;
+
+        // CS hang up in the browser; the phone hears it.
+        c.find(Locator::Css("#call-panel [data-call-action=hangup]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        loop {
+            let update = phone.next_call().await;
+            if let CallEvent::Ended { reason } = update.event {
+                assert_eq!(reason, fieldops_sync::call::EndReason::Hangup);
+                break;
+            }
+        }
+        until_text(&c, "#call-panel [data-call-status]", "ended", |t| {
+            t.contains("The call ended")
+        })
+        .await;
+    };
+    let outcome = std::panic::AssertUnwindSafe(steps).catch_unwind().await;
+    finish(
+        c,
+        app,
+        "a_call_connects_the_console_to_a_phone_in_a_real_browser",
+        outcome,
+    )
+    .await;
 }
 
 /// Ends a browser test: a screenshot when it failed, the browser and the
