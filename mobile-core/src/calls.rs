@@ -450,9 +450,12 @@ fn apply(tx: &Transaction<'_>, update: &CallUpdate) -> Result<Applied> {
                 refusal: refusal.as_str().to_owned(),
                 message: message.clone(),
             }];
-            // A refused invite ends the call it would have placed.
+            // A refused invite ends the call it would have placed; a call
+            // the server no longer knows this device in is over for it.
             if let Some((_, _, state)) = known
-                && state == CallState::Calling.as_str()
+                && (state == CallState::Calling.as_str()
+                    || (*refusal == fieldops_sync::call::Refusal::UnknownCall
+                        && state != CallState::Ended.as_str()))
             {
                 let reason = format!("refused:{}", refusal.as_str());
                 set_state(tx, &key, CallState::Ended, Some(&reason), None, now)?;

@@ -41,15 +41,20 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
+  // Signals go one after another: the server takes a sender's numbers in
+  // order, so an offer must not be overtaken by its own candidates.
+  var outbox = Promise.resolve();
   function send(signal) {
     if (!call) { return; }
     call.seq += 1;
     var body = JSON.stringify({ call_id: call.id, seq: call.seq, signal: signal });
-    fetch("/calls/signal", {
-      method: "POST", credentials: "same-origin", body: body,
-      headers: { "content-type": "application/json", "x-csrf-token": csrf }
-    }).then(function (r) {
-      if (r.status === 200) { return r.json().then(hear); }
+    outbox = outbox.then(function () {
+      return fetch("/calls/signal", {
+        method: "POST", credentials: "same-origin", body: body,
+        headers: { "content-type": "application/json", "x-csrf-token": csrf }
+      }).then(function (r) {
+        if (r.status === 200) { return r.json().then(hear); }
+      });
     }).catch(function () { /* the server ends a call it cannot reach */ });
   }
 
@@ -67,9 +72,15 @@
     setTimeout(function () { if (!call) { panel.hidden = true; } }, 8000);
   }
 
+  // Whether `c` is still the call on screen (it may have ended while the
+  // microphone or a description was awaited).
+  function current(c) { return c === call; }
+
   function connect() {
-    var pc = new RTCPeerConnection({ iceServers: call.iceServers || [] });
-    call.pc = pc;
+    var c = call;
+    var pc = new RTCPeerConnection({ iceServers: c.iceServers || [] });
+    c.pc = pc;
+    c.early = c.early || [];
     pc.onicecandidate = function (e) {
       if (e.candidate) { send({ candidate: { candidate: JSON.stringify(e.candidate.toJSON()) } }); }
     };
@@ -84,7 +95,11 @@
       ? navigator.mediaDevices.getUserMedia({ audio: true })
       : Promise.reject(new Error("no media devices"));
     return media.then(function (stream) {
-      call.stream = stream;
+      if (!current(c)) {
+        stream.getTracks().forEach(function (t) { t.stop(); });
+        throw new Error("the call ended");
+      }
+      c.stream = stream;
       stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
     }, function () {
       // No microphone (or refused): keep the call, say so.
@@ -93,7 +108,13 @@
     }).then(function () { return pc; });
   }
 
-  function ping(channel) {
+  // Candidates that arrive before the other side's description wait for it.
+  function described(c) {
+    (c.early || []).forEach(function (init) { c.pc.addIceCandidate(init).catch(function () {}); });
+    c.early = [];
+  }
+
+  function ping(c, channel) {
     channel.onmessage = function (e) {
       var sent = Number(String(e.data).replace("ping:", ""));
       if (sent > 0) {
@@ -106,12 +127,13 @@
       if (channel.readyState === "open") { channel.send("ping:" + performance.now()); }
     };
     channel.onopen = beat;
-    call.timer = setInterval(beat, 2000);
+    c.timer = setInterval(beat, 2000);
   }
 
   function offer() {
+    var c = call;
     connect().then(function (pc) {
-      ping(pc.createDataChannel("ping"));
+      ping(c, pc.createDataChannel("ping"));
       return pc.createOffer().then(function (o) {
         return pc.setLocalDescription(o).then(function () {
           send({ sdp: { kind: "offer", sdp: o.sdp } });
@@ -121,10 +143,12 @@
   }
 
   function answer(sdp) {
-    var ready = call.pc ? Promise.resolve(call.pc) : connect();
+    var c = call;
+    var ready = c.pc ? Promise.resolve(c.pc) : connect();
     ready.then(function (pc) {
       pc.ondatachannel = function (e) { e.channel.onmessage = function (m) { e.channel.send(m.data); }; };
       return pc.setRemoteDescription({ type: "offer", sdp: sdp }).then(function () {
+        described(c);
         return pc.createAnswer();
       }).then(function (a) {
         return pc.setLocalDescription(a).then(function () {
@@ -154,13 +178,21 @@
     }
     if (event.placed) { call.iceServers = event.placed.ice_servers; }
     if (event.ended) { end(event.ended.reason); }
-    if (event.refused) { end("refused", event.refused.message); }
+    // A refused invite or answer ends the call here; a refused candidate
+    // does not end a call the server still holds.
+    if (event.refused && !call.pc) { end("refused", event.refused.message); }
     if (event.sdp && event.sdp.kind === "answer" && call.pc) {
-      call.pc.setRemoteDescription({ type: "answer", sdp: event.sdp.sdp });
+      var c = call;
+      c.pc.setRemoteDescription({ type: "answer", sdp: event.sdp.sdp }).then(function () { described(c); });
     }
     if (event.sdp && event.sdp.kind === "offer") { answer(event.sdp.sdp); }
-    if (event.candidate && call.pc) {
-      call.pc.addIceCandidate(JSON.parse(event.candidate.candidate)).catch(function () {});
+    if (event.candidate) {
+      var init = JSON.parse(event.candidate.candidate);
+      if (call.pc && call.pc.remoteDescription) {
+        call.pc.addIceCandidate(init).catch(function () {});
+      } else {
+        call.early = (call.early || []).concat([init]);
+      }
     }
   }
 

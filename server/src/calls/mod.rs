@@ -322,19 +322,7 @@ async fn invite(
     spawn_timer(state, &call.id, state.config.calls.ring_timeout_secs);
     spawn_pushes(state, &call, &caller_name);
     let ice_servers = ice::servers(&state.config.calls, &actor.user_id, now);
-    let callee_ice = ice::servers(
-        &state.config.calls,
-        call.agent_id.as_deref().unwrap_or(&call.customer_id),
-        now,
-    );
-    let incoming = CallEvent::Incoming {
-        caller_name: caller_name.chars().take(120).collect(),
-        from_staff: actor.role.is_staff(),
-        ticket_id: call.ticket_id.as_deref().and_then(|t| t.parse().ok()),
-        media,
-        ice_servers: callee_ice,
-        expires_at_ms: call.expires_at,
-    };
+    let incoming = incoming(state, &call, &caller_name, now);
     Ok(vec![
         Delivery {
             to: to_session(&call.caller_session),
@@ -345,6 +333,19 @@ async fn invite(
             update: update(&call, incoming),
         },
     ])
+}
+
+/// What a callee device is shown: the pop-up's facts and its ICE servers.
+fn incoming(state: &AppState, call: &CallRow, caller_name: &str, now: i64) -> CallEvent {
+    let callee = call.agent_id.as_deref().unwrap_or(&call.customer_id);
+    CallEvent::Incoming {
+        caller_name: caller_name.chars().take(120).collect(),
+        from_staff: call.direction == "outbound",
+        ticket_id: call.ticket_id.as_deref().and_then(|t| t.parse().ok()),
+        media: call.media.parse().unwrap_or(Media::Audio),
+        ice_servers: ice::servers(&state.config.calls, callee, now),
+        expires_at_ms: call.expires_at,
+    }
 }
 
 /// Pushes the invite to the callee's registered devices, in the
@@ -485,7 +486,8 @@ async fn staff_may_call(
             {
                 return Err(Refused::new(Refusal::Forbidden, "call-refused-department"));
             }
-            Ok(None)
+            // Logged under the caller's department, so only its staff read it.
+            Ok(actor.department_ids.first().cloned())
         }
     }
 }
@@ -796,6 +798,40 @@ pub async fn connected(state: &AppState, actor: &Actor) {
     }
 }
 
+/// A device that connects while a call rings for it (woken by a push, or
+/// back after a drop) is shown the call as the others were. Adapters call
+/// it once subscribed to the relay and before the client can send anything
+/// (before the sync opening, before the 101): an invite placed after that
+/// reaches the device once, by the invite itself.
+pub async fn ring_again(state: &AppState, actor: &Actor) {
+    if let Err(e) = ring_again_inner(state, actor).await {
+        tracing::warn!(error = ?e, "ringing a device that connected");
+    }
+}
+
+async fn ring_again_inner(state: &AppState, actor: &Actor) -> anyhow::Result<()> {
+    let customer = (actor.role == Role::Customer)
+        .then_some(actor.customer_id.as_deref())
+        .flatten();
+    let ringing = calls::ringing_for(state.db.pool(), &actor.user_id, customer).await?;
+    let now = now_ms();
+    let deliveries = ringing
+        .into_iter()
+        .filter(|row| row.call.caller_session != actor.session_id)
+        .map(|row| {
+            let name = match row.call.direction.as_str() {
+                "inbound" => &row.customer_name,
+                _ => &row.caller_name,
+            };
+            Delivery {
+                to: to_session(&actor.session_id),
+                update: update(&row.call, incoming(state, &row.call, name, now)),
+            }
+        })
+        .collect();
+    state.calls.relay.send(deliveries).await
+}
+
 /// The connection [`connected`] counted closed. When it was the device's
 /// last on this instance: a call it placed that still rings is missed, and
 /// a connected call it is in waits the grace period for it to return.
@@ -911,7 +947,7 @@ impl From<calls::LogRow> for CallView {
 }
 
 /// The call log as `actor` may read it: admins everything, CS their
-/// departments' calls and those with no department.
+/// departments' calls and their own.
 pub async fn log_rows(
     state: &AppState,
     actor: &Actor,
@@ -919,7 +955,7 @@ pub async fn log_rows(
 ) -> Result<Vec<calls::LogRow>, crate::service::ServiceError> {
     crate::service::allow(actor, Action::ViewCalls)?;
     if actor.role != Role::Admin {
-        filter.departments = Some(actor.department_ids.clone());
+        filter.departments = Some((actor.department_ids.clone(), actor.user_id.clone()));
     }
     Ok(calls::log(state.db.pool(), &filter).await?)
 }

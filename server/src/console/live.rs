@@ -58,6 +58,7 @@ pub(super) async fn events(
     // Subscribed before reading the log, so nothing falls between the two.
     let mut live = state.events.subscribe();
     let mut calls = state.calls.relay.subscribe();
+    crate::calls::ring_again(&state, &console.actor).await;
     let since = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

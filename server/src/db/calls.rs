@@ -186,14 +186,38 @@ pub async fn of_session(ex: impl AnyExecutor<'_>, session_id: &str) -> sqlx::Res
     .await
 }
 
+/// The calls ringing for a device of `user_id` (an agent an inbound call
+/// rings) or of customer `customer_id` (a staff call), with their names.
+pub async fn ringing_for(
+    ex: impl AnyExecutor<'_>,
+    user_id: &str,
+    customer_id: Option<&str>,
+) -> sqlx::Result<Vec<LogRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT c.{}, caller.name AS caller_name, cu.name AS customer_name, \
+         agent.name AS agent_name FROM calls c \
+         JOIN users caller ON caller.id = c.caller_id \
+         JOIN customers cu ON cu.id = c.customer_id \
+         LEFT JOIN users agent ON agent.id = c.agent_id \
+         WHERE c.state = 'ringing' AND ((c.direction = 'inbound' AND c.agent_id = $1) \
+         OR (c.direction = 'outbound' AND c.customer_id = $2)) ORDER BY c.created_at",
+        COLUMNS.replace(", ", ", c.")
+    )))
+    .bind(user_id)
+    .bind(customer_id.unwrap_or_default())
+    .fetch_all(ex)
+    .await
+}
+
 /// Which calls the log shows.
 #[derive(Debug, Clone, Default)]
 pub struct LogFilter {
     pub ticket_id: Option<String>,
     pub customer_id: Option<String>,
     pub agent_id: Option<String>,
-    /// Only calls in these departments (or with none); `None`: all.
-    pub departments: Option<Vec<String>>,
+    /// Only calls in these departments, or those `.1` took part in;
+    /// `None`: all.
+    pub departments: Option<(Vec<String>, String)>,
     /// Calls created before this id (paging, newest first).
     pub before: Option<String>,
     pub limit: i64,
@@ -224,17 +248,22 @@ pub async fn log(ex: impl AnyExecutor<'_>, filter: &LogFilter) -> sqlx::Result<V
         bind(&mut sql, " AND c.agent_id = ?", id);
     }
     if let Some(before) = &filter.before {
-        bind(&mut sql, " AND c.id < ?", before);
+        // Paged by when calls were placed: ids are the callers' to choose.
+        bind(
+            &mut sql,
+            " AND (c.created_at, c.id) < (SELECT created_at, id FROM calls WHERE id = ?)",
+            before,
+        );
     }
-    if let Some(departments) = &filter.departments {
-        sql.push_str(" AND (c.department_id IS NULL");
+    if let Some((departments, me)) = &filter.departments {
+        bind(&mut sql, " AND (c.agent_id = ?", me);
         for d in departments {
             bind(&mut sql, " OR c.department_id = ?", d);
         }
         sql.push(')');
     }
     sql.push_str(&format!(
-        " ORDER BY c.id DESC LIMIT {}",
+        " ORDER BY c.created_at DESC, c.id DESC LIMIT {}",
         filter.limit.clamp(1, 200)
     ));
     let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));

@@ -79,6 +79,7 @@ pub async fn events(
     // client sees the upgrade must reach it.
     let live = state.events.subscribe();
     let calls = state.calls.relay.subscribe();
+    crate::calls::ring_again(&state, &actor).await;
     let lang = Lang::negotiate(
         headers
             .get(axum::http::header::ACCEPT_LANGUAGE)

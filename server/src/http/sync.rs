@@ -236,6 +236,7 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
     };
     // Subscribed before the opening, so a call that rings meanwhile reaches it.
     let calls = state.calls.relay.subscribe();
+    crate::calls::ring_again(&state, &session.actor).await;
     match session.opening().await {
         Ok(opening) => {
             if !send_all(&mut socket, &opening).await {

@@ -728,7 +728,17 @@ async fn a_phone_without_a_connection_is_woken_by_a_push(backend: Backend) {
     // Woken, the phone connects and answers: the server holds the call,
     // whichever device of the customer takes it.
     let (mut woken, _) = Device::connect(app.server.addr, &iphone, 0).await;
-    woken.send_call(&signal(call, 1, Signal::Accept)).await;
+    let rings = woken.next_call().await;
+    let CallEvent::Incoming { caller_name, .. } = &rings.event else {
+        panic!("a device that connects while a call rings for it is shown the call: {rings:?}");
+    };
+    assert_eq!(
+        (rings.call_id, caller_name.as_str()),
+        (call, "Siti Rahmawati")
+    );
+    woken.send_call(&signal(call, 1, Signal::Ringing)).await;
+    assert_eq!(desk.next_call().await.event, CallEvent::Ringing);
+    woken.send_call(&signal(call, 2, Signal::Accept)).await;
     assert_eq!(desk.next_call().await.event, CallEvent::Accepted);
     assert_eq!(woken.next_call().await.event, CallEvent::Accepted);
 
@@ -742,7 +752,7 @@ async fn a_phone_without_a_connection_is_woken_by_a_push(backend: Backend) {
         )
         .await;
     assert_eq!(gone.status, 204);
-    woken.send_call(&signal(call, 2, Signal::Hangup)).await;
+    woken.send_call(&signal(call, 3, Signal::Hangup)).await;
     desk.next_call().await;
     let again = CallId::new();
     desk.send_call(&signal(
