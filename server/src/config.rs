@@ -350,6 +350,25 @@ impl Default for PushConfig {
     }
 }
 
+/// `[calls]` as the protocol can carry it: every call message hands the ICE
+/// servers out, so settings over the protocol's limits would break them all.
+fn checked_calls(calls: CallsConfig) -> anyhow::Result<CallsConfig> {
+    use fieldops_sync::call::{MAX_ICE_TEXT_BYTES, MAX_ICE_URLS};
+    for (key, urls) in [
+        ("stun_urls", &calls.stun_urls),
+        ("turn_urls", &calls.turn_urls),
+    ] {
+        anyhow::ensure!(
+            urls.len() <= MAX_ICE_URLS,
+            "[calls] {key}: at most {MAX_ICE_URLS} URLs"
+        );
+        if let Some(url) = urls.iter().find(|u| u.len() > MAX_ICE_TEXT_BYTES) {
+            anyhow::bail!("[calls] {key}: `{url}` is longer than {MAX_ICE_TEXT_BYTES} bytes");
+        }
+    }
+    Ok(calls)
+}
+
 impl Default for CallsConfig {
     fn default() -> Self {
         Self {
@@ -588,7 +607,7 @@ impl Config {
             login_throttle: file.login_throttle.unwrap_or(d.login_throttle),
             trusted_proxies: file.trusted_proxies.unwrap_or(d.trusted_proxies),
             sockets: file.sockets.unwrap_or(d.sockets),
-            calls: file.calls.unwrap_or(d.calls),
+            calls: checked_calls(file.calls.unwrap_or(d.calls))?,
             cors_origins: match file.cors_origins {
                 Some(origins) => origins
                     .into_iter()
@@ -627,7 +646,32 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use super::cors_origin;
+    use super::{CallsConfig, checked_calls, cors_origin};
+
+    #[test]
+    fn ice_settings_must_fit_the_protocol() {
+        assert!(checked_calls(CallsConfig::default()).is_ok());
+        let many = CallsConfig {
+            stun_urls: vec!["stun:a:3478".into(); 5],
+            ..CallsConfig::default()
+        };
+        assert!(
+            checked_calls(many)
+                .expect_err("five STUN URLs")
+                .to_string()
+                .contains("stun_urls")
+        );
+        let long = CallsConfig {
+            turn_urls: vec![format!("turn:{}:3478", "a".repeat(600))],
+            ..CallsConfig::default()
+        };
+        assert!(
+            checked_calls(long)
+                .expect_err("a 600-byte URL")
+                .to_string()
+                .contains("turn_urls")
+        );
+    }
 
     #[test]
     fn cors_origins_are_bare_origins() {

@@ -633,7 +633,13 @@ async fn change(
             end(&mut call, EndReason::Cancelled, Some(&actor.user_id), now);
             deliveries.extend(ended_for_all(&call, EndReason::Cancelled));
         }
-        (Signal::Hangup, CONNECTED, Side::Caller | Side::Chosen) => {
+        // Once connected, ending it any way is hanging up (a phone that
+        // tapped decline just after its accept went out).
+        (
+            Signal::Hangup | Signal::Decline | Signal::Cancel,
+            CONNECTED,
+            Side::Caller | Side::Chosen,
+        ) => {
             end(&mut call, EndReason::Hangup, Some(&actor.user_id), now);
             deliveries.extend(ended_for_all(&call, EndReason::Hangup));
         }

@@ -256,7 +256,8 @@ async fn the_first_device_to_answer_wins_and_only_the_two_hear_each_other(backen
     assert_eq!(phone_b.call_within(QUIET).await, None);
     assert_eq!(phone_a.call_within(QUIET).await, None);
 
-    desk.send_call(&signal(call, 7, Signal::Hangup)).await;
+    // Phone B taps decline after all: once connected, that hangs up.
+    phone_b.send_call(&signal(call, 5, Signal::Decline)).await;
     assert_eq!(ended(&phone_b.next_call().await), Some(EndReason::Hangup));
     assert_eq!(ended(&desk.next_call().await), Some(EndReason::Hangup));
 
