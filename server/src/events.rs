@@ -274,17 +274,7 @@ impl EventBus {
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let (local, _) = broadcast::channel(4096);
-        let channel = match db.backend() {
-            Backend::Sqlite => String::new(),
-            Backend::Postgres => {
-                let schema = event_log::current_schema(&db).await?;
-                let schema: String = schema
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                format!("fieldops_events_{schema}")
-            }
-        };
+        let channel = crate::db::event_log::channel(&db, "fieldops_events").await?;
         let bus = Self {
             db,
             local,

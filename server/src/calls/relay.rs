@@ -92,17 +92,7 @@ impl CallRelay {
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let (local, _) = broadcast::channel(4096);
-        let channel = match db.backend() {
-            Backend::Sqlite => String::new(),
-            Backend::Postgres => {
-                let schema = crate::db::event_log::current_schema(&db).await?;
-                let schema: String = schema
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                format!("fieldops_calls_{schema}")
-            }
-        };
+        let channel = crate::db::event_log::channel(&db, "fieldops_calls").await?;
         let relay = Self { db, local, channel };
         if relay.db.backend() == Backend::Postgres {
             let mut listener = PgListener::connect(database_url).await?;

@@ -26,6 +26,21 @@ pub async fn current_schema(db: &Db) -> sqlx::Result<String> {
         .await
 }
 
+/// The `NOTIFY` channel `<prefix>_<schema>` of this database (empty on
+/// SQLite, which has none): one per schema, since notifications are per
+/// database and schemas sharing a server must not hear each other.
+pub async fn channel(db: &Db, prefix: &str) -> sqlx::Result<String> {
+    if db.backend() == super::Backend::Sqlite {
+        return Ok(String::new());
+    }
+    let schema: String = current_schema(db)
+        .await?
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    Ok(format!("{prefix}_{schema}"))
+}
+
 /// Writes `rows` (at most [`ROWS_PER_STATEMENT`]) in one statement.
 pub async fn insert(tx: &mut Tx, rows: &[EventRow]) -> sqlx::Result<()> {
     if rows.is_empty() {
