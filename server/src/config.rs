@@ -34,6 +34,8 @@ pub struct FileConfig {
     pub blob_gc_grace_secs: Option<u64>,
     pub download_url_ttl_secs: Option<u64>,
     pub ticket_categories: Option<Vec<String>>,
+    pub ticket_max_attachments: Option<u32>,
+    pub ticket_max_attachment_bytes: Option<u64>,
     pub ticket_default_department: Option<String>,
     pub helpdesk_job_interval_secs: Option<u64>,
     pub kpi_rollup_interval_secs: Option<u64>,
@@ -125,6 +127,10 @@ pub struct Config {
     pub default_phone_region: String,
     /// Ticket categories (codes) accepted by the API.
     pub ticket_categories: Vec<String>,
+    /// Images a ticket may hold (seed 004: five).
+    pub ticket_max_attachments: u32,
+    /// The largest image a ticket takes, in bytes (seed 004: 5 MB).
+    pub ticket_max_attachment_bytes: u64,
     /// The department (by name) of tickets customers open themselves, and of chats.
     pub ticket_default_department: String,
     /// How often the help-desk job checks SLAs, assigns queued work and sends WhatsApp.
@@ -521,6 +527,8 @@ impl Default for Config {
                 .iter()
                 .map(|c| (*c).to_owned())
                 .collect(),
+            ticket_max_attachments: 5,
+            ticket_max_attachment_bytes: 5 * 1024 * 1024,
             ticket_default_department: "Customer Service".to_owned(),
             helpdesk_job_interval: Duration::from_secs(15),
             kpi_rollup_interval: Duration::from_secs(300),
@@ -620,6 +628,12 @@ impl Config {
                 .map(|u| origin("public_url", &u))
                 .transpose()?,
             ticket_categories: file.ticket_categories.unwrap_or(d.ticket_categories),
+            ticket_max_attachments: file
+                .ticket_max_attachments
+                .unwrap_or(d.ticket_max_attachments),
+            ticket_max_attachment_bytes: file
+                .ticket_max_attachment_bytes
+                .unwrap_or(d.ticket_max_attachment_bytes),
             ticket_default_department: file
                 .ticket_default_department
                 .unwrap_or(d.ticket_default_department),

@@ -21,7 +21,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::AppState;
 use crate::auth::{Action, Actor};
-use crate::db::{self, assignments, blobs, tickets, uploads, visits};
+use crate::db::{self, Tx, assignments, blobs, tickets, uploads, visits};
 use crate::service::ServiceError;
 use crate::work::{Effects, Work};
 
@@ -216,36 +216,12 @@ pub async fn store_verified(
             detail: "the bytes do not have the SHA-256 claimed when the upload was created".into(),
         });
     }
-    let max_pixels = state.config.max_photo_pixels;
-    let checked = bytes.clone();
-    let inspected = tokio::task::spawn_blocking(move || inspect(&checked, max_pixels))
-        .await
-        .map_err(|e| ServiceError::Internal(e.into()))??;
-    let byte_size = i64::try_from(bytes.len()).map_err(|e| ServiceError::Internal(e.into()))?;
-    let blob = blobs::NewBlob {
-        sha256: &upload.sha256,
-        byte_size,
-        content_type: inspected.content_type,
-        width: i64::from(inspected.width),
-        height: i64::from(inspected.height),
-    };
-    let claim = claim_blob(state, &blob).await?;
-    match claim {
-        blobs::Claim::BeingDeleted => return Err(ServiceError::Unavailable),
-        blobs::Claim::Store => {
-            state.blobs.put_blob(&upload.sha256, bytes).await?;
-            blobs::mark_stored(state.db.pool(), &upload.sha256).await?;
-        }
-        blobs::Claim::AlreadyStored => {}
-    }
+    let byte_size = store_inspected(state, &upload.sha256, bytes).await?;
     let mut work = Work::begin(state).await?;
     let tx = work.tx();
-    blobs::add_uploader(tx, &upload.sha256, &upload.user_id).await?;
+    record_uploader(tx, &upload.sha256, &upload.user_id).await?;
     if let Some(thumbnail) = &upload.thumbnail_sha256 {
         blobs::link_thumbnail(tx, &upload.sha256, thumbnail, &upload.user_id).await?;
-    }
-    for photo in blobs::claimed_by_uploads(tx, &upload.sha256, &upload.user_id).await? {
-        blobs::link_thumbnail(tx, &photo, &upload.sha256, &upload.user_id).await?;
     }
     uploads::complete(tx, &upload.id).await?;
     db::audit::record(
@@ -260,6 +236,59 @@ pub async fn store_verified(
     work.commit(Effects::none()).await?;
     if let Err(e) = state.blobs.delete_upload(&upload.id).await {
         tracing::warn!(error = %e, upload = %upload.id, "deleting the chunks of a finished upload");
+    }
+    Ok(())
+}
+
+/// Inspects `bytes` (a photo or a PDF, within `max_photo_pixels`) and
+/// stores them under `sha256`, once however often they are sent; returns
+/// their size. Nobody is recorded as their uploader yet.
+async fn store_inspected(
+    state: &AppState,
+    sha256: &str,
+    bytes: Bytes,
+) -> Result<i64, ServiceError> {
+    let max_pixels = state.config.max_photo_pixels;
+    let checked = bytes.clone();
+    let inspected = tokio::task::spawn_blocking(move || inspect(&checked, max_pixels))
+        .await
+        .map_err(|e| ServiceError::Internal(e.into()))??;
+    let byte_size = i64::try_from(bytes.len()).map_err(|e| ServiceError::Internal(e.into()))?;
+    let blob = blobs::NewBlob {
+        sha256,
+        byte_size,
+        content_type: inspected.content_type,
+        width: i64::from(inspected.width),
+        height: i64::from(inspected.height),
+    };
+    match claim_blob(state, &blob).await? {
+        blobs::Claim::BeingDeleted => return Err(ServiceError::Unavailable),
+        blobs::Claim::Store => {
+            state.blobs.put_blob(sha256, bytes).await?;
+            blobs::mark_stored(state.db.pool(), sha256).await?;
+        }
+        blobs::Claim::AlreadyStored => {}
+    }
+    Ok(byte_size)
+}
+
+/// Stores bytes a person sent whole through a form (the console's "attach
+/// an image"), checked like an upload's; returns their hash. The caller
+/// records the sender with [`record_uploader`] in the unit of work that
+/// uses them: until then they are nobody's, and the collector takes them
+/// after its grace period.
+pub async fn store_sent(state: &AppState, bytes: Bytes) -> Result<String, ServiceError> {
+    let sha256 = sha256_hex(&bytes);
+    store_inspected(state, &sha256, bytes).await?;
+    Ok(sha256)
+}
+
+/// Records `user_id` as an uploader of stored bytes `sha256`, and links
+/// them as the thumbnail of photos that user named them for.
+pub async fn record_uploader(tx: &mut Tx, sha256: &str, user_id: &str) -> sqlx::Result<()> {
+    blobs::add_uploader(tx, sha256, user_id).await?;
+    for photo in blobs::claimed_by_uploads(tx, sha256, user_id).await? {
+        blobs::link_thumbnail(tx, &photo, sha256, user_id).await?;
     }
     Ok(())
 }

@@ -158,6 +158,39 @@ impl<'a> Browser<'a> {
         self.send(request).await
     }
 
+    /// Posts a file form (`multipart/form-data`, one field `file`) as a
+    /// browser does, the CSRF token in the action's query when `csrf`.
+    pub async fn post_file(
+        &mut self,
+        path: &str,
+        filename: &str,
+        content_type: &str,
+        bytes: &[u8],
+        csrf: bool,
+    ) -> Page {
+        const BOUNDARY: &str = "----fieldops-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = format!(
+            "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"file\"; \
+             filename=\"{filename}\"\r\ncontent-type: {content_type}\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let url = match (&self.csrf, csrf) {
+            (Some(token), true) => format!("{path}?_csrf={token}"),
+            _ => path.to_owned(),
+        };
+        let request = self
+            .client
+            .post(self.app.url(&url))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body);
+        self.send(request).await
+    }
+
     /// Opens the tab's event stream (`GET /events`) as this session.
     pub async fn events(&self) -> EventStream {
         let response = self

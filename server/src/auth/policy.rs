@@ -66,6 +66,15 @@ pub enum Action<'a> {
         customer_id: &'a str,
         holder: bool,
     },
+    /// Attach an uploaded image to a ticket of `customer_id` in
+    /// `department_id`, from a phone or over HTTP: whoever may write in its
+    /// public thread (its customer, admins, its department's staff) and a
+    /// technician holding one of its visits (`holder`).
+    AttachToTicket {
+        department_id: &'a str,
+        customer_id: &'a str,
+        holder: bool,
+    },
     /// The ticket list; what it contains is scoped by [`Actor::ticket_scope`].
     ListTickets,
     ViewTicket {
@@ -247,6 +256,16 @@ impl Actor {
                 customer_id,
                 holder,
             } => self.owns(customer_id) || (role == Technician && holder),
+            Action::AttachToTicket {
+                department_id,
+                customer_id,
+                holder,
+            } => {
+                role == Admin
+                    || (role.is_staff() && self.in_department(department_id))
+                    || self.owns(customer_id)
+                    || (role == Technician && holder)
+            }
             Action::ListTickets => true,
             Action::ViewTicket {
                 department_id,

@@ -30,10 +30,12 @@ pub mod render;
 pub mod session;
 mod settings;
 mod sign_in;
+mod ticket_record;
 mod tickets;
 mod users;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -47,6 +49,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// The console's routes: pages at the root of the site, beside `/api/v1`.
 pub fn router(state: AppState) -> Router<AppState> {
+    let image_form = image_form_limit(&state.config);
     Router::new()
         .route("/", get(dashboard::dashboard))
         .route(
@@ -69,6 +72,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/tickets/{id}/messages", post(tickets::post_message))
         .route("/tickets/{id}/status", post(tickets::set_status))
         .route("/tickets/{id}/assign", post(tickets::assign))
+        .route(
+            "/tickets/{id}/attachments",
+            post(ticket_record::attach).layer(DefaultBodyLimit::max(image_form)),
+        )
+        .route("/tickets/{id}/files/{sha256}", get(ticket_record::file))
         .route("/customers", get(customers::list).post(customers::create))
         .route("/customers/{id}", post(customers::update))
         .route("/customers/{id}/delete", post(customers::delete))
@@ -117,6 +125,38 @@ pub fn router(state: AppState) -> Router<AppState> {
             session::csrf_layer,
         ))
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// What the console's image form may weigh: the largest upload the server
+/// takes at all (or a ticket's largest image, if larger), and room for the
+/// form around it. The form is read whole, so an image over a ticket's
+/// limit is answered on the page, in the person's language, rather than
+/// cut off mid-send.
+fn image_form_limit(config: &crate::config::Config) -> usize {
+    let largest = config
+        .max_upload_bytes
+        .max(config.ticket_max_attachment_bytes);
+    usize::try_from(largest)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024)
+}
+
+/// The body limit of a console request that may be larger than
+/// `max_body_bytes` (a file form: `multipart/form-data` to
+/// `/tickets/{id}/attachments`); `None` for everything else.
+pub fn form_limit(
+    config: &crate::config::Config,
+    path: &str,
+    headers: &axum::http::HeaderMap,
+) -> Option<usize> {
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"));
+    let attachments = path
+        .strip_prefix("/tickets/")
+        .and_then(|rest| rest.strip_suffix("/attachments"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+    (multipart && attachments).then(|| image_form_limit(config).max(config.max_body_bytes))
 }
 
 /// The console's "no such page".

@@ -309,6 +309,23 @@ pub async fn csrf_layer(State(state): State<AppState>, request: Request, next: N
             refuse()
         };
     }
+    // A file form (multipart) is not read here: its token rides in the
+    // query string of the form's action.
+    let multipart = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"));
+    if multipart {
+        let token = parts.uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == CSRF_FIELD)
+                .map(|(_, v)| v.into_owned())
+        });
+        return match token {
+            Some(token) if expected(&token) => next.run(Request::from_parts(parts, body)).await,
+            _ => refuse(),
+        };
+    }
     // A plain form: read it (bounded), find the field, hand it on intact.
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();

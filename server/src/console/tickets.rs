@@ -286,10 +286,16 @@ struct TicketPage {
     can_note: bool,
     can_assign: bool,
     can_take: bool,
+    /// Images on the ticket, and whether the viewer may add one (and how).
+    attachments: Vec<super::ticket_record::Attachment>,
+    can_attach: bool,
+    attach_hint: String,
+    /// Every change, for staff.
+    history: Vec<super::ticket_record::HistoryLine>,
     problem: Option<String>,
 }
 
-async fn ticket_page(
+pub(super) async fn ticket_page(
     state: &AppState,
     console: &Console,
     id: &str,
@@ -446,6 +452,37 @@ async fn ticket_page(
                 rows,
             }
         });
+    let attachments = super::ticket_record::attachments(state, lang, &t.id)
+        .await
+        .map_err(fail)?;
+    let history = if staff_view {
+        super::ticket_record::history(state, lang, &t)
+            .await
+            .map_err(fail)?
+    } else {
+        vec![]
+    };
+    let max_attachments = state.config.ticket_max_attachments;
+    let can_attach = t.status != TicketStatus::Closed
+        && attachments.len() < max_attachments as usize
+        && actor.allows(Action::AttachToTicket {
+            department_id,
+            customer_id,
+            holder: false,
+        });
+    let attach_hint = lang.text_with(
+        "ticket-attach-hint",
+        &[
+            ("max", Arg::Number(i64::from(max_attachments))),
+            (
+                "mb",
+                Arg::Number(
+                    i64::try_from(state.config.ticket_max_attachment_bytes / (1024 * 1024))
+                        .unwrap_or(i64::MAX),
+                ),
+            ),
+        ],
+    );
     let (urgency, sla) = sla_clock(lang, &t, now_ms());
     let chrome = Chrome::new(console, presence(state, console).await, "/tickets");
     let in_department = actor.in_department(department_id) || actor.role == Role::Admin;
@@ -489,6 +526,10 @@ async fn ticket_page(
             moves,
             agents,
             visits,
+            attachments,
+            can_attach,
+            attach_hint,
+            history,
             problem,
         },
     ))
@@ -596,6 +637,9 @@ pub(super) struct AssignForm {
     assignee: String,
     /// "Take it": assign to oneself.
     take: Option<String>,
+    /// Why this person (optional).
+    #[serde(default)]
+    reason: String,
 }
 
 pub(super) async fn assign(
@@ -613,7 +657,8 @@ pub(super) async fn assign(
     let actor = console.actor.clone();
     let st = state.clone();
     change(&state, &console, &id, async |work: &mut Work| {
-        let applied = service::assign(work.tx(), &st, &actor, &id, &assignee).await?;
+        let applied =
+            service::assign(work.tx(), &st, &actor, &id, &assignee, Some(&form.reason)).await?;
         Ok(Effects::told(applied.notices).with_changed(applied.value.synced))
     })
     .await

@@ -344,6 +344,50 @@ pub async fn attachments(ex: impl AnyExecutor<'_>, ticket_id: &str) -> sqlx::Res
     .await
 }
 
+/// Marks ticket `id` changed now (something beside its row changed) and
+/// reads it back.
+pub async fn touch(tx: &mut Tx, id: &str) -> sqlx::Result<Option<TicketRow>> {
+    sqlx::query("UPDATE tickets SET updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    get(&mut **tx, id).await
+}
+
+/// An image attached to a ticket, with its bytes' facts once they arrived.
+#[derive(Debug, Clone, FromRow)]
+pub struct AttachmentRow {
+    pub sha256: String,
+    pub added_by: Option<String>,
+    pub added_by_name: Option<String>,
+    pub added_at: i64,
+    /// `None` until the device that attached it has uploaded the bytes.
+    pub content_type: Option<String>,
+    pub byte_size: Option<i64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+}
+
+/// The images attached to ticket `ticket_id`, oldest first (as [`attachments`]).
+pub async fn attachment_rows(
+    ex: impl AnyExecutor<'_>,
+    ticket_id: &str,
+) -> sqlx::Result<Vec<AttachmentRow>> {
+    sqlx::query_as(
+        "SELECT a.photo_hash AS sha256, a.added_by, u.name AS added_by_name, a.added_at, \
+                b.content_type, b.byte_size, b.width, b.height \
+         FROM ticket_attachments a \
+         LEFT JOIN blobs b ON b.sha256 = a.photo_hash AND b.state = 'stored' \
+         LEFT JOIN users u ON u.id = a.added_by \
+         WHERE a.ticket_id = $1 AND (b.content_type IS NULL OR b.content_type LIKE 'image/%') \
+         ORDER BY a.added_at, a.photo_hash",
+    )
+    .bind(ticket_id)
+    .fetch_all(ex)
+    .await
+}
+
 /// Starts waiting on the customer (SLA clocks pause); false if already waiting.
 pub async fn start_wait(tx: &mut Tx, id: &str, now: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(

@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::tickets::{self, MessageRow, NewTicket, TicketRow};
-use crate::db::{Tx, audit, customers, departments, now_ms, users};
+use crate::db::{Tx, audit, blobs, customers, departments, now_ms, users};
 use crate::domain::{self, Priority, Role, TicketStatus};
 use crate::events::Audience;
 use crate::service::FieldError;
@@ -136,13 +136,15 @@ pub async fn update(
 }
 
 /// Assigns or reassigns a ticket, by hand, to an active staff member of
-/// its department.
+/// its department, with the reason the assigner gives (kept in the
+/// ticket's assignment history) or, without one, who chose.
 pub async fn assign(
     tx: &mut Tx,
     state: &AppState,
     actor: &Actor,
     id: &str,
     assignee: &str,
+    reason: Option<&str>,
 ) -> TicketResult<TicketChange> {
     let t = load(tx, id).await?;
     allow(
@@ -161,7 +163,10 @@ pub async fn assign(
             "must be an active staff member of the ticket's department",
         ));
     }
-    let reason = format!("manual: chosen by {}", actor.name);
+    let reason = match reason.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(given) => domain::line(given, 500).map_err(|m| ServiceError::field("reason", m))?,
+        None => format!("manual: chosen by {}", actor.name),
+    };
     tickets::set_assignee(
         tx,
         &t.id,
@@ -178,7 +183,7 @@ pub async fn assign(
         "ticket.assigned",
         "ticket",
         &t.id,
-        json!({ "assignee_id": assignee, "from": t.assignee_id, "method": "manual" }),
+        json!({ "assignee_id": assignee, "from": t.assignee_id, "method": "manual", "reason": reason }),
     )
     .await?;
     let row = load(tx, &t.id).await?;
@@ -367,6 +372,129 @@ pub async fn create(
             synced,
         },
     })
+}
+
+/// Attaches the image `sha256`, which the actor uploaded, to ticket `id`:
+/// customers to their own tickets, staff to their departments', and a
+/// technician to a ticket whose visit they hold — the phone's rules
+/// ([`Action::AttachToTicket`]). A ticket holds at most
+/// `ticket_max_attachments` images of at most `ticket_max_attachment_bytes`
+/// each (seed 004: five of 5 MB). Attaching one it already holds changes
+/// nothing; the value says whether it was added.
+pub async fn attach(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    sha256: &str,
+) -> TicketResult<(bool, TicketChange)> {
+    let t = load(tx, id).await?;
+    let holder = blobs::ticket_target(tx, &t.id, &actor.user_id)
+        .await?
+        .is_some_and(|target| target.held_by_user);
+    allow(
+        actor,
+        Action::AttachToTicket {
+            department_id: &t.department_id,
+            customer_id: &t.customer_id,
+            holder,
+        },
+    )?;
+    if t.status == TicketStatus::Closed {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "ticket-closed",
+            "the ticket is closed",
+        ));
+    }
+    if !crate::storage::is_sha256(sha256) {
+        return Err(reject_as(
+            RejectReason::Invalid,
+            "sha256",
+            "must be 64 lowercase hex digits",
+        ));
+    }
+    let held = tickets::attachments(&mut **tx, &t.id).await?;
+    if held.iter().any(|h| h == sha256) {
+        let synced = vec![];
+        return Ok(Applied {
+            value: (false, TicketChange { ticket: t, synced }),
+            notices: vec![],
+        });
+    }
+    let blob = match blobs::get(&mut **tx, sha256).await? {
+        Some(b) if blobs::uploaded_by(&mut **tx, sha256, &actor.user_id).await? => b,
+        _ => {
+            return Err(reject_as(
+                RejectReason::Invalid,
+                "sha256",
+                "names no image you uploaded: upload it first (POST /api/v1/uploads)",
+            ));
+        }
+    };
+    if !blob.content_type.starts_with("image/") {
+        return Err(reject_as(
+            RejectReason::Invalid,
+            "sha256",
+            "is not an image: a ticket takes JPEG, PNG or WebP photos",
+        ));
+    }
+    let max_bytes = state.config.ticket_max_attachment_bytes;
+    if u64::try_from(blob.byte_size).unwrap_or(u64::MAX) > max_bytes {
+        return Err(reject_as(
+            RejectReason::Invalid,
+            "sha256",
+            format!(
+                "is larger than a ticket takes ({} bytes, at most {max_bytes})",
+                blob.byte_size
+            ),
+        ));
+    }
+    let max = state.config.ticket_max_attachments;
+    if held.len() >= max as usize {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "attachments-full",
+            format!("the ticket already holds {max} images, the most it takes"),
+        ));
+    }
+    blobs::add_owner(tx, sha256, blobs::OwnerKind::Ticket, &t.id, &actor.user_id).await?;
+    blobs::attach_to_ticket(tx, &t.id, sha256, &actor.user_id).await?;
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        "ticket.attachment_added",
+        "ticket",
+        &t.id,
+        json!({ "sha256": sha256, "byte_size": blob.byte_size }),
+    )
+    .await?;
+    let row = tickets::touch(tx, &t.id).await?.unwrap_or(t);
+    let synced = project(tx, state, &row.id).await?;
+    Ok(Applied {
+        notices: notices("ticket.updated", &row),
+        value: (
+            true,
+            TicketChange {
+                ticket: row,
+                synced,
+            },
+        ),
+    })
+}
+
+/// [`attach`] for bytes the actor has just sent whole (the console's form;
+/// stored by [`crate::photos::store_sent`]): they become the actor's upload
+/// in the same change, so a refusal leaves them nobody's.
+pub async fn attach_sent(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    sha256: &str,
+) -> TicketResult<(bool, TicketChange)> {
+    crate::photos::record_uploader(tx, sha256, &actor.user_id).await?;
+    attach(tx, state, actor, id, sha256).await
 }
 
 async fn load(tx: &mut Tx, id: &str) -> Result<TicketRow, ServiceError> {

@@ -16,7 +16,8 @@
 //! Tus chunks (`application/offset+octet-stream`) are the one body the
 //! server does not hold in memory: the upload route streams them to the
 //! store and bounds them by their upload's declared length, so they are
-//! left to it.
+//! left to it. The console's image form is allowed its own, larger limit
+//! ([`crate::console::form_limit`]).
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -29,8 +30,10 @@ use crate::error::ApiError;
 
 /// Refuses bodies over `max_body_bytes` with a 413 problem.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limit = u64::try_from(state.config.max_body_bytes).unwrap_or(u64::MAX);
     let headers = request.headers();
+    let limit = crate::console::form_limit(&state.config, request.uri().path(), headers)
+        .unwrap_or(state.config.max_body_bytes);
+    let limit = u64::try_from(limit).unwrap_or(u64::MAX);
     let streamed = headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == OFFSET_OCTET_STREAM.as_bytes());

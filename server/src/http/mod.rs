@@ -142,6 +142,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tickets::set_status))
         .routes(routes!(tickets::assign))
         .routes(routes!(tickets::post_message))
+        .routes(routes!(tickets::attach, tickets::attachments))
         .routes(routes!(shifts::set_shift))
         .routes(routes!(invoices::list, invoices::create))
         .routes(routes!(invoices::get, invoices::update))

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::tickets::{AssignmentRow, HistoryRow, ListStats, TicketRow};
+use crate::db::tickets::{AssignmentRow, AttachmentRow, HistoryRow, ListStats, TicketRow};
 use crate::domain::{Priority, TicketStatus, rfc3339};
 pub use crate::helpdesk::payloads::TicketMessageView;
 use crate::helpdesk::sla::Deadlines;
@@ -84,6 +84,39 @@ impl TicketView {
             first_response_at: t.first_response_at.map(rfc3339),
             resolved_at: t.resolved_at.map(rfc3339),
             closed_at: t.closed_at.map(rfc3339),
+        }
+    }
+}
+
+/// An image attached to a ticket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentView {
+    pub sha256: String,
+    /// Who attached it (a user id), and their name.
+    pub added_by: Option<String>,
+    pub added_by_name: Option<String>,
+    pub added_at: String,
+    /// Whether the server holds the bytes: a phone attaches a photo before
+    /// its upload finishes.
+    pub stored: bool,
+    pub content_type: Option<String>,
+    pub byte_size: Option<i64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+}
+
+impl From<AttachmentRow> for AttachmentView {
+    fn from(a: AttachmentRow) -> Self {
+        Self {
+            stored: a.content_type.is_some(),
+            sha256: a.sha256,
+            added_by: a.added_by,
+            added_by_name: a.added_by_name,
+            added_at: rfc3339(a.added_at),
+            content_type: a.content_type,
+            byte_size: a.byte_size,
+            width: a.width,
+            height: a.height,
         }
     }
 }

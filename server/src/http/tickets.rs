@@ -83,6 +83,10 @@ pub struct StatusRequest {
 pub struct AssignRequest {
     /// A staff member of the ticket's department.
     pub assigned_to: Uuid,
+    /// Why this person (at most 500 characters); kept in the ticket's
+    /// assignment history. Without one: "manual: chosen by <assigner>".
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -92,6 +96,14 @@ pub struct MessageRequest {
     /// An internal note, visible to staff only.
     #[serde(default)]
     pub internal: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachRequest {
+    /// The image's SHA-256 (64 lowercase hex digits), as uploaded by the
+    /// caller (`POST /api/v1/uploads`).
+    pub sha256: String,
 }
 
 /// Start and end (exclusive) of a calendar day in the SLA time zone.
@@ -369,7 +381,15 @@ pub async fn assign(
 ) -> ApiResult<Json<TicketView>> {
     let assignee = req.assigned_to.to_string();
     let mut work = Work::begin(&state).await?;
-    let applied = service::assign(work.tx(), &state, &actor, &id.to_string(), &assignee).await?;
+    let applied = service::assign(
+        work.tx(),
+        &state,
+        &actor,
+        &id.to_string(),
+        &assignee,
+        req.reason.as_deref(),
+    )
+    .await?;
     respond_with_ticket(&state, work, applied).await
 }
 
@@ -400,4 +420,59 @@ pub async fn post_message(
     let body = TicketMessageView::from(m);
     let body = work.respond(effects, StatusCode::CREATED, body).await?;
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// Attach an image the caller uploaded (`POST /api/v1/uploads`) to a ticket:
+/// customers to their own, staff to their departments', a technician to a
+/// ticket whose visit they hold. A ticket takes `ticket_max_attachments`
+/// images (5) of at most `ticket_max_attachment_bytes` (5 MB) each. 201 with
+/// the attachment; 200 if the ticket already holds it.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/attachments", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = AttachRequest,
+    responses((status = 201, body = AttachmentView), (status = 200, body = AttachmentView),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn attach(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<AttachRequest>,
+) -> ApiResult<(StatusCode, Json<AttachmentView>)> {
+    let mut work = Work::begin(&state).await?;
+    let applied = service::attach(work.tx(), &state, &actor, &id.to_string(), &req.sha256).await?;
+    let (added, change) = applied.value;
+    let row = tickets::attachment_rows(&mut **work.tx(), &change.ticket.id)
+        .await?
+        .into_iter()
+        .find(|a| a.sha256 == req.sha256)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("attachment not read back")))?;
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let effects = Effects::told(applied.notices).with_changed(change.synced);
+    let body = work
+        .respond(effects, status, AttachmentView::from(row))
+        .await?;
+    Ok((status, Json(body)))
+}
+
+/// The images attached to a ticket, oldest first, with who added them;
+/// download them through `GET /api/v1/blobs/{sha256}/link`.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = [AttachmentView]), (status = 404, body = crate::error::Problem)))]
+pub async fn attachments(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<AttachmentView>>> {
+    let t = load(&state, &id).await?;
+    actor.authorize(Action::ViewTicket {
+        department_id: &t.department_id,
+        customer_id: &t.customer_id,
+    })?;
+    let rows = tickets::attachment_rows(state.db.pool(), &t.id).await?;
+    Ok(Json(rows.into_iter().map(Into::into).collect()))
 }

@@ -5,7 +5,9 @@
 //! Unlike every other kind, the server does not know such a document before
 //! it arrives, so [`create_from_device`] admits it: the write rules judge the
 //! creation (the author is the actor, only device fields are set), the owner
-//! must be a ticket or visit the author may attach to ([`Action::AttachPhoto`]),
+//! must be a ticket or visit the author may attach to ([`Action::AttachPhoto`],
+//! [`Action::AttachToTicket`]; a ticket takes at most
+//! `ticket_max_attachments` images, refused as `wrong_state` past that),
 //! and the document takes the owner's scope (its customer and department;
 //! the author, and for a visit its current holders, read it by access; a
 //! technician who joins the visit later is given its photos, and one who
@@ -62,11 +64,19 @@ async fn owner_scope(
         OwnerKind::Invoice => return invoice_scope(tx, actor, &id).await,
     };
     let row = target.ok_or_else(|| refuse("owner", ViolationReason::NotOwner))?;
-    actor
-        .authorize(Action::AttachPhoto {
+    let action = match kind {
+        blobs::OwnerKind::Ticket => Action::AttachToTicket {
+            department_id: row.department_id.as_deref().unwrap_or_default(),
             customer_id: &row.customer_id,
             holder: row.held_by_user,
-        })
+        },
+        _ => Action::AttachPhoto {
+            customer_id: &row.customer_id,
+            holder: row.held_by_user,
+        },
+    };
+    actor
+        .authorize(action)
         .map_err(|_| refuse("owner", ViolationReason::NotOwner))?;
     if matches!(row.status.as_str(), "closed" | "cancelled") {
         return Err(refuse("owner", ViolationReason::WrongState));
@@ -142,6 +152,7 @@ pub async fn create_from_device(
     rule_actor: &RuleActor,
     id: &str,
     changes: &[u8],
+    max_attachments: u32,
 ) -> Result<Stored, DocWriteError> {
     let mut doc = AutoCommit::new();
     rules::apply_checked(&mut doc, DocKind::Photo, changes, rule_actor)?;
@@ -149,6 +160,11 @@ pub async fn create_from_device(
     let (scope, owner_kind) = owner_scope(tx, actor, &photo).await?;
     check_upload_claim(tx, None, &photo).await?;
     let owner_id = photo.owner.id.to_string();
+    if owner_kind == blobs::OwnerKind::Ticket
+        && tickets_full(tx, &owner_id, photo.sha256.as_str(), max_attachments).await?
+    {
+        return Err(refuse("owner", ViolationReason::WrongState));
+    }
     // The author reads it by access, and so do the visit's other holders
     // (before/after photos are the crew's, not one technician's).
     let mut readers = vec![photo.author_id.to_string()];
@@ -177,6 +193,12 @@ pub async fn create_from_device(
         doc,
         seq,
     })
+}
+
+/// Whether ticket `ticket_id` already holds `max` images, `sha256` not among them.
+async fn tickets_full(tx: &mut Tx, ticket_id: &str, sha256: &str, max: u32) -> sqlx::Result<bool> {
+    let held = crate::db::tickets::attachments(&mut **tx, ticket_id).await?;
+    Ok(!held.iter().any(|h| h == sha256) && held.len() >= max as usize)
 }
 
 /// Applies a device's changes to the existing photo document `id` inside

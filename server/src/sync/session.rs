@@ -374,8 +374,15 @@ impl Session {
             {
                 // A photo taken on the device: its first push creates it.
                 work = Work::begin(&self.state).await?;
-                photos::create_from_device(work.tx(), &self.actor, &rule_actor, &id, &doc.changes)
-                    .await
+                photos::create_from_device(
+                    work.tx(),
+                    &self.actor,
+                    &rule_actor,
+                    &id,
+                    &doc.changes,
+                    self.state.config.ticket_max_attachments,
+                )
+                .await
             } else {
                 out_of_scope.push(doc.doc_id);
                 continue;

@@ -38,6 +38,7 @@ mod settings;
 mod sockets;
 mod sync;
 mod text_edge;
+mod ticket_attachments;
 mod ticket_phones;
 mod tickets;
 mod users;

@@ -309,6 +309,18 @@ const PROTECTED: &[Route] = &[
         body: |_| Some(json!({ "body": "hello" })),
     },
     Route {
+        method: "POST",
+        path: "/api/v1/tickets/{ticket}/attachments",
+        allowed: &["admin", "cs", "customer"],
+        body: |_| Some(json!({ "sha256": "0".repeat(64) })),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/tickets/{ticket}/attachments",
+        allowed: &["admin", "cs", "customer"],
+        body: none,
+    },
+    Route {
         method: "PUT",
         path: "/api/v1/users/{user}/shift",
         allowed: &["admin", "cs"],

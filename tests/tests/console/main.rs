@@ -11,3 +11,4 @@ mod journeys;
 mod kpi;
 mod pages;
 mod security;
+mod ticket_record;
