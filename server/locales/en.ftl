@@ -604,3 +604,7 @@ history-message = replied
 history-note = added an internal note
 history-sla-breached = SLA deadline missed; escalated
 history-attachment = attached an image
+tickets-any-category = Any category
+tickets-department = Department
+tickets-any-department = Any department
+tickets-date = Opened on

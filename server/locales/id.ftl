@@ -601,3 +601,7 @@ history-message = membalas
 history-note = menambahkan catatan internal
 history-sla-breached = batas waktu SLA terlewati; dieskalasi
 history-attachment = melampirkan gambar
+tickets-any-category = Semua kategori
+tickets-department = Departemen
+tickets-any-department = Semua departemen
+tickets-date = Dibuka tanggal

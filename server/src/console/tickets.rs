@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::auth::Action;
 use crate::db::tickets::{self as ticket_db, TicketRow};
 use crate::db::users::{self, UserFilter};
-use crate::db::{now_ms, ticket_queries};
+use crate::db::{departments, now_ms, ticket_queries};
 use crate::domain::{Priority, Role, Status, TicketStatus};
 use crate::helpdesk::tickets as service;
 use crate::i18n::{Arg, Lang};
@@ -130,6 +130,13 @@ pub(super) struct ListParams {
     priority: String,
     #[serde(default)]
     assigned: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    department: String,
+    /// `YYYY-MM-DD`: opened that day (the SLA calendar's time zone).
+    #[serde(default)]
+    date: String,
     cursor: Option<String>,
 }
 
@@ -143,6 +150,11 @@ struct ListPage {
     next: Option<String>,
     statuses: Vec<(&'static str, String)>,
     priorities: Vec<(&'static str, String)>,
+    categories: Vec<String>,
+    /// Departments the caller may filter by: (id, name).
+    departments: Vec<(String, String)>,
+    /// Agents of those departments: (id, name).
+    agents: Vec<(String, String)>,
 }
 
 fn status_label(lang: Lang, s: TicketStatus) -> String {
@@ -185,12 +197,30 @@ pub(super) async fn list(
         status: params.status.parse().ok(),
         priority: params.priority.parse().ok(),
         assignee: match params.assigned.as_str() {
+            "" => None,
             "me" => Some(Some(actor.user_id.clone())),
             "unassigned" => Some(None),
-            _ => None,
+            agent => Some(Some(agent.to_owned())),
         },
+        category: Some(params.category.clone()).filter(|c| !c.is_empty()),
+        department_id: Some(params.department.clone()).filter(|d| !d.is_empty()),
+        created: params
+            .date
+            .parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| state.calendar().day_bounds(d)),
         ..ticket_queries::TicketFilter::default()
     };
+    let departments: Vec<(String, String)> = departments::list(&state.db)
+        .await
+        .map_err(|e| internal(lang, &e))?
+        .into_iter()
+        .filter(|d| actor.role == Role::Admin || actor.in_department(&d.id))
+        .map(|d| (d.id, d.name))
+        .collect();
+    let agents = helpdesk_agents(&state, &departments)
+        .await
+        .map_err(|e| internal(lang, &e))?;
     let after = params
         .cursor
         .as_deref()
@@ -214,6 +244,9 @@ pub(super) async fn list(
             .append_pair("status", &params.status)
             .append_pair("priority", &params.priority)
             .append_pair("assigned", &params.assigned)
+            .append_pair("category", &params.category)
+            .append_pair("department", &params.department)
+            .append_pair("date", &params.date)
             .append_pair("cursor", last)
             .finish();
         format!("/tickets?{query}")
@@ -235,8 +268,35 @@ pub(super) async fn list(
                 .iter()
                 .map(|p| (p.as_str(), priority_label(lang, *p)))
                 .collect(),
+            categories: state.config.ticket_categories.clone(),
+            departments,
+            agents,
         },
     ))
+}
+
+/// Active CS and admins of `departments`, by name: who tickets may be
+/// assigned to there.
+async fn helpdesk_agents(
+    state: &AppState,
+    departments: &[(String, String)],
+) -> sqlx::Result<Vec<(String, String)>> {
+    let mut agents: Vec<(String, String)> = Vec::new();
+    for (department_id, _) in departments {
+        let filter = UserFilter {
+            status: Some(Status::Active),
+            department_id: Some(department_id.clone()),
+            ..UserFilter::default()
+        };
+        for u in users::list(&state.db, &filter, None, 200).await? {
+            if matches!(u.role, Role::Cs | Role::Admin) && !agents.iter().any(|(id, _)| *id == u.id)
+            {
+                agents.push((u.id, u.name));
+            }
+        }
+    }
+    agents.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(agents)
 }
 
 struct Message {

@@ -145,6 +145,17 @@ impl Calendar {
         &self.tz
     }
 
+    /// The start and end (exclusive), in ms, of calendar day `date` in the
+    /// calendar's time zone; `None` at the ends of time.
+    pub fn day_bounds(&self, date: Date) -> Option<(i64, i64)> {
+        let start = |d: Date| {
+            d.to_zoned(self.tz.clone())
+                .ok()
+                .map(|z| z.timestamp().as_millisecond())
+        };
+        Some((start(date)?, start(date.tomorrow().ok()?)?))
+    }
+
     fn is_working(&self, date: Date) -> bool {
         let weekday = date.weekday().to_monday_one_offset();
         self.days[usize::try_from(weekday - 1).unwrap_or(0)] && !self.holidays.contains(&date)

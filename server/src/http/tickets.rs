@@ -111,16 +111,10 @@ pub(super) fn day_range(state: &AppState, field: &str, value: &str) -> ApiResult
     let date = value
         .parse::<jiff::civil::Date>()
         .map_err(|_| ApiError::field(field, "must be a date, YYYY-MM-DD"))?;
-    let tz = state.calendar().time_zone().clone();
-    let start = |d: jiff::civil::Date| {
-        d.to_zoned(tz.clone())
-            .map(|z| z.timestamp().as_millisecond())
-            .map_err(|_| ApiError::field(field, "is out of range"))
-    };
-    let next = date
-        .tomorrow()
-        .map_err(|_| ApiError::field(field, "is out of range"))?;
-    Ok((start(date)?, start(next)?))
+    state
+        .calendar()
+        .day_bounds(date)
+        .ok_or_else(|| ApiError::field(field, "is out of range"))
 }
 
 async fn load(state: &AppState, id: &Uuid) -> ApiResult<TicketRow> {

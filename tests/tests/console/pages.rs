@@ -288,6 +288,26 @@ async fn cs_work_a_ticket_from_the_list_to_resolved(backend: Backend) {
     );
     let found = cs.get(&format!("/tickets?q={number}")).await;
     assert!(found.html.contains("Modem mati sejak pagi"));
+    // Seed 002's filters: category, date, agent (and department for
+    // people in several).
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Asia/Jakarta").unwrap())
+        .date();
+    for (query, shown) in [
+        ("category=technical", true),
+        ("category=billing", false),
+        (&format!("date={today}") as &str, true),
+        ("date=2020-01-01", false),
+        ("assigned=unassigned", true),
+    ] {
+        let filtered = cs.get(&format!("/tickets?{query}")).await;
+        assert_eq!(filtered.status, 200);
+        assert_eq!(
+            filtered.html.contains("Modem mati sejak pagi"),
+            shown,
+            "{query}"
+        );
+    }
     let none = cs.get("/tickets?q=printer+rusak").await;
     assert!(
         none.html.contains("Tidak ada tiket yang cocok"),
@@ -323,6 +343,16 @@ async fn cs_work_a_ticket_from_the_list_to_resolved(backend: Backend) {
         .await;
     assert_eq!(empty.status, 422, "an empty reply is refused on the page");
     assert!(empty.html.contains("class=\"problem\""));
+    let cs_id = app.get("/api/v1/me", &app.login_as("cs").await).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let theirs = cs.get(&format!("/tickets?assigned={cs_id}")).await;
+    assert!(theirs.html.contains("Modem mati sejak pagi"));
+    assert!(
+        theirs.html.contains(&format!("value=\"{cs_id}\" selected")),
+        "the agent filter keeps its choice"
+    );
     let resolved = cs
         .post(&format!("/tickets/{id}/status"), &[("status", "resolved")])
         .await;
