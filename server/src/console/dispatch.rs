@@ -31,6 +31,8 @@ struct Card {
     seats: String,
     emergency: bool,
     cancellable: bool,
+    /// Still open to change (not done or cancelled).
+    editable: bool,
     holders: Vec<Holder>,
 }
 
@@ -50,28 +52,28 @@ struct Column {
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct VisitForm {
     #[serde(default)]
-    customer_id: String,
+    pub(super) customer_id: String,
     #[serde(default)]
-    department_id: String,
+    pub(super) department_id: String,
     #[serde(default)]
-    title: String,
+    pub(super) title: String,
     #[serde(default)]
-    description: String,
+    pub(super) description: String,
     #[serde(default)]
-    address: String,
+    pub(super) address: String,
     #[serde(default)]
-    lat: String,
+    pub(super) lat: String,
     #[serde(default)]
-    lon: String,
+    pub(super) lon: String,
     #[serde(default)]
-    scheduled_start: String,
+    pub(super) scheduled_start: String,
     #[serde(default)]
-    planned_days: String,
+    pub(super) planned_days: String,
     #[serde(default)]
-    technician_quota: String,
+    pub(super) technician_quota: String,
     /// The ticket it serves, by number (`TKT-000123`); optional.
     #[serde(default)]
-    ticket: String,
+    pub(super) ticket: String,
 }
 
 #[derive(Template)]
@@ -85,6 +87,8 @@ struct DispatchPage {
     customers: Vec<(String, String)>,
     departments: Vec<(String, String)>,
     created: Option<String>,
+    /// The shared visit fields are never frozen on the new-visit form.
+    frozen: bool,
 }
 
 async fn board(state: &AppState, console: &Console) -> Result<Vec<Column>, sqlx::Error> {
@@ -154,6 +158,7 @@ async fn board(state: &AppState, console: &Console) -> Result<Vec<Column>, sqlx:
             seats: seats(lang, v.seats_taken, v.technician_quota),
             emergency: v.emergency != 0,
             cancellable: v.seats_taken == 0,
+            editable: !matches!(v.status, VisitStatus::Done | VisitStatus::Cancelled),
             holders,
         }
     };
@@ -250,6 +255,7 @@ async fn dispatch_page(
             customers,
             departments,
             created,
+            frozen: false,
         },
     ))
 }
@@ -288,7 +294,7 @@ pub(super) async fn dispatch(
 }
 
 /// A number typed in a form, or the field's problem.
-fn number<T: std::str::FromStr>(
+pub(super) fn number<T: std::str::FromStr>(
     lang: Lang,
     field: &str,
     value: &str,

@@ -33,6 +33,7 @@ mod sign_in;
 mod ticket_record;
 mod tickets;
 mod users;
+mod visit_edit;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -62,6 +63,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/presence", post(sign_in::set_presence))
         .route("/dispatch", get(dispatch::dispatch))
         .route("/dispatch/visits", post(dispatch::create_visit))
+        .route(
+            "/dispatch/visits/{id}",
+            get(visit_edit::show).post(visit_edit::save),
+        )
         .route("/dispatch/visits/{id}/cancel", post(dispatch::cancel_visit))
         .route(
             "/dispatch/assignments/{id}/return",

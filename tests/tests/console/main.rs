@@ -12,3 +12,4 @@ mod kpi;
 mod pages;
 mod security;
 mod ticket_record;
+mod visit_edit;
