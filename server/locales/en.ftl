@@ -613,3 +613,6 @@ visit-save = Save changes
 visit-edit-held = Technicians hold this visit: its schedule and site are frozen. Title, description, ticket, department and technicians needed may still change.
 visit-edit-held-admin = Technicians hold this visit: its schedule and site are frozen unless you force the change (they are told, and it is audited).
 visit-edit-force = Change the schedule or site although technicians hold it
+users-edit = Account
+users-departments = Departments
+users-edit-scope = A new role or departments change what the account may see: its phone drops what it may no longer read at once.

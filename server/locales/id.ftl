@@ -610,3 +610,6 @@ visit-save = Simpan perubahan
 visit-edit-held = Teknisi sudah mengambil kunjungan ini: jadwal dan lokasinya dikunci. Judul, deskripsi, tiket, departemen, dan jumlah teknisi masih bisa diubah.
 visit-edit-held-admin = Teknisi sudah mengambil kunjungan ini: jadwal dan lokasinya dikunci kecuali Anda memaksa perubahan (mereka diberi tahu, dan tercatat di audit).
 visit-edit-force = Ubah jadwal atau lokasi walaupun sudah diambil teknisi
+users-edit = Akun
+users-departments = Departemen
+users-edit-scope = Peran atau departemen baru mengubah apa yang boleh dilihat akun ini: ponselnya langsung menghapus data yang tidak lagi boleh dibaca.

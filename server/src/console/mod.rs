@@ -32,6 +32,7 @@ mod settings;
 mod sign_in;
 mod ticket_record;
 mod tickets;
+mod user_edit;
 mod users;
 mod visit_edit;
 
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/customers/{id}/delete", post(customers::delete))
         .route("/customers/{id}/restore", post(customers::restore))
         .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(user_edit::show).post(user_edit::save))
         .route("/users/{id}/deactivate", post(users::deactivate))
         .route("/users/{id}/activate", post(users::activate))
         .route("/users/{id}/reset-password", post(users::reset_password))

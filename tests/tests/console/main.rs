@@ -12,4 +12,5 @@ mod kpi;
 mod pages;
 mod security;
 mod ticket_record;
+mod user_edit;
 mod visit_edit;
