@@ -9,6 +9,7 @@
 pub mod customers;
 pub mod departments;
 pub mod phone_codes;
+pub mod preferences;
 pub mod registration;
 pub mod sessions;
 pub mod staff;

@@ -225,6 +225,7 @@ mod tests {
             customer_id: None,
             session_live: true,
             department_ids: vec![],
+            language: None,
         }
     }
 

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/sign-out", post(sign_in::sign_out))
         .route("/rate/{token}", get(rating::show).post(rating::submit))
+        .route("/language", post(sign_in::choose_language))
         .route("/language/{code}", get(sign_in::language))
         .route("/presence", post(sign_in::set_presence))
         .route("/dispatch", get(dispatch::dispatch))

@@ -147,8 +147,9 @@ pub fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age: Duratio
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// The language of a request: the chosen one (cookie), else the browser's
-/// `Accept-Language`, else Bahasa Indonesia.
+/// The language of a request before anyone signs in: the one chosen on
+/// this browser (cookie), else its `Accept-Language`, else Bahasa
+/// Indonesia. A signed-in person's own setting wins over both ([`Console`]).
 pub fn language(headers: &HeaderMap) -> Lang {
     cookie(headers, LANG_COOKIE)
         .and_then(Lang::parse)
@@ -245,6 +246,13 @@ impl FromRequestParts<AppState> for Console {
         if caller.role == Role::Customer {
             return Err(Refusal::NotStaff(lang));
         }
+        // The person's own choice, then this browser's (cookie, then
+        // `Accept-Language`).
+        let lang = caller
+            .language
+            .as_deref()
+            .and_then(Lang::parse)
+            .unwrap_or(lang);
         Ok(Console {
             csrf: state.console_key.csrf(session_id),
             actor: Actor {

@@ -226,6 +226,42 @@ pub(super) async fn language(
 }
 
 #[derive(Debug, Deserialize)]
+pub(super) struct LanguageForm {
+    code: String,
+    next: Option<String>,
+}
+
+/// `POST /language` from the header of a signed-in page: the person's own
+/// language, kept on their account (every device they sign in from) and
+/// in this browser's cookie (the sign-in page after signing out).
+pub(super) async fn choose_language(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    console: Console,
+    Form(form): Form<LanguageForm>,
+) -> Response {
+    let Some(lang) = Lang::parse(&form.code) else {
+        return super::common::missing(console.lang);
+    };
+    if let Err(e) =
+        crate::accounts::preferences::set_language(&state, &console.actor, Some(lang)).await
+    {
+        return internal(console.lang, &e);
+    }
+    let mut response = see_other(&local_path(form.next.as_deref()));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(
+            &headers,
+            LANG_COOKIE,
+            lang.code(),
+            std::time::Duration::from_secs(365 * 86_400),
+        ),
+    );
+    response
+}
+
+#[derive(Debug, Deserialize)]
 pub(super) struct PresenceForm {
     presence: String,
 }

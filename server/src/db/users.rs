@@ -24,10 +24,12 @@ pub struct UserRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,
+    /// The language the person chose (`id`, `en`), if they did.
+    pub language: Option<String>,
 }
 
 const COLUMNS: &str = "id, email, name, phone, role, password_hash, status, presence, \
-                       customer_id, created_at, updated_at, last_login_at";
+                       customer_id, created_at, updated_at, last_login_at, language";
 
 /// What a new user is made of; values are already validated.
 #[derive(Debug, Clone)]
@@ -56,7 +58,7 @@ pub async fn insert(tx: &mut Tx, new: &NewUser) -> sqlx::Result<UserRow> {
                             customer_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'active', 'offline', $7, $8, $8) \
          RETURNING id, email, name, phone, role, password_hash, status, presence, \
-                   customer_id, created_at, updated_at, last_login_at",
+                   customer_id, created_at, updated_at, last_login_at, language",
     )
     .bind(super::new_id())
     .bind(&new.email)
@@ -137,6 +139,8 @@ pub struct Caller {
     pub customer_id: Option<String>,
     pub session_live: bool,
     pub department_ids: Vec<String>,
+    /// The language the person chose, if they did.
+    pub language: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -150,6 +154,7 @@ struct CallerRow {
     customer_id: Option<String>,
     session_id: Option<String>,
     department_id: Option<String>,
+    language: Option<String>,
 }
 
 /// Reads user `user_id` and device session `session_id`; `None` if the user
@@ -179,7 +184,7 @@ pub async fn callers(
     let sql = format!(
         "WITH k (uid, sid) AS (VALUES {}) \
          SELECT k.uid AS key_user_id, k.sid AS key_session_id, u.id, u.name, u.role, \
-                u.status, u.customer_id, s.id AS session_id, m.department_id \
+                u.status, u.customer_id, s.id AS session_id, m.department_id, u.language \
          FROM k JOIN users u ON u.id = k.uid \
          LEFT JOIN device_sessions s \
            ON s.id = k.sid AND s.user_id = u.id AND s.revoked_at IS NULL \
@@ -211,6 +216,7 @@ pub async fn callers(
             customer_id: r.customer_id,
             session_live: r.session_id.is_some(),
             department_ids: vec![],
+            language: r.language,
         });
         caller.department_ids.extend(r.department_id);
     }
@@ -278,6 +284,17 @@ pub async fn set_password_hash(tx: &mut Tx, id: &str, hash: &str) -> sqlx::Resul
     sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(hash)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Records the language `id` chose (`None`: none, follow the browser).
+pub async fn set_language(tx: &mut Tx, id: &str, language: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET language = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(language)
         .bind(now_ms())
         .execute(&mut **tx)
         .await?;

@@ -29,6 +29,13 @@ pub struct PresenceRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct LanguageRequest {
+    /// `id` (Bahasa Indonesia) or `en`; `null` follows the device again.
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     pub new_password: String,
@@ -63,6 +70,30 @@ pub async fn set_status(
     Json(req): Json<PresenceRequest>,
 ) -> ApiResult<Json<UserView>> {
     let user = crate::accounts::staff::set_presence(&state, &actor, req.status).await?;
+    Ok(Json(UserView::new(user, actor.department_ids)))
+}
+
+/// Set the caller's language (`id` or `en`): the console speaks it on
+/// every device they sign in from, whatever the browser asks for.
+#[utoipa::path(put, path = "/api/v1/me/language", tag = "me", security(("bearer" = [])),
+    request_body = LanguageRequest,
+    responses((status = 200, body = UserView), (status = 422, body = crate::error::Problem)))]
+pub async fn set_language(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<LanguageRequest>,
+) -> ApiResult<Json<UserView>> {
+    let lang = match req.language.as_deref() {
+        None => None,
+        Some(code) => Some(
+            crate::i18n::Lang::parse(code)
+                .ok_or_else(|| ApiError::field("language", "must be one of: id, en"))?,
+        ),
+    };
+    crate::accounts::preferences::set_language(&state, &actor, lang).await?;
+    let user = users::get(state.db.pool(), &actor.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
     Ok(Json(UserView::new(user, actor.department_ids)))
 }
 

@@ -87,6 +87,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::send_phone_code))
         .routes(routes!(me::get_me))
         .routes(routes!(me::set_status))
+        .routes(routes!(me::set_language))
         .routes(routes!(me::change_password))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))

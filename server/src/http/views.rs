@@ -20,6 +20,8 @@ pub struct UserView {
     /// The customer record of a customer account.
     pub customer_id: Option<String>,
     pub department_ids: Vec<String>,
+    /// The language the person chose (`id`, `en`); absent: their device's.
+    pub language: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub last_login_at: Option<String>,
@@ -37,6 +39,7 @@ impl UserView {
             presence: row.presence,
             customer_id: row.customer_id,
             department_ids,
+            language: row.language,
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
             last_login_at: row.last_login_at.map(rfc3339),

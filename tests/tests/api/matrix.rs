@@ -93,6 +93,12 @@ const PROTECTED: &[Route] = &[
     },
     Route {
         method: "PUT",
+        path: "/api/v1/me/language",
+        allowed: &["admin", "cs", "sales", "technician", "customer"],
+        body: |_| Some(json!({ "language": "id" })),
+    },
+    Route {
+        method: "PUT",
         path: "/api/v1/me/push-token",
         allowed: ALL,
         body: |_| Some(json!({ "platform": "fcm", "token": "matrix-token" })),

@@ -832,7 +832,7 @@ async fn workflow(c: &Client, app: &TestApp) {
         .await
         .unwrap();
     let indonesian = until_text(c, "body", "the board", |t| t.contains("Pool terbuka")).await;
-    c.find(Locator::LinkText("English"))
+    c.find(Locator::Css("form.languages button[value='en']"))
         .await
         .unwrap()
         .click()

@@ -86,6 +86,48 @@ async fn the_language_follows_the_choice_then_the_browser(backend: Backend) {
     // Never a redirect elsewhere.
     let away = browser.get("/language/en?next=//evil.example/").await;
     assert_eq!(away.location(), "/");
+
+    // The header's choice is the person's own: kept on the account, it
+    // wins on a fresh device whose browser asks for Bahasa Indonesia.
+    browser.get("/dispatch").await;
+    let chosen = browser
+        .post("/language", &[("code", "en"), ("next", "/dispatch")])
+        .await;
+    assert_eq!(chosen.status, 303, "{}", chosen.html);
+    assert_eq!(chosen.location(), "/dispatch");
+    assert!(browser.get("/dispatch").await.html.contains("Open pool"));
+    let forged = browser
+        .post_raw("/language", &[("code", "id"), ("next", "/")])
+        .await;
+    assert_eq!(forged.status, 403, "the choice is a form with its token");
+    let mut tablet = Browser::new(&app);
+    tablet.accept_language = Some("id-ID,id;q=0.9".into());
+    assert_eq!(tablet.sign_in(email, password).await.status, 303);
+    let board = tablet.get("/dispatch").await;
+    assert!(board.html.contains("Open pool"), "{}", board.html);
+    let token = app.login(email, password).await;
+    let me = app.get("/api/v1/me", &token).await;
+    assert_eq!(me.body["user"]["language"], "en");
+    // Over the API too, and back to the device's own.
+    let reset = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/me/language",
+            Some(&token),
+            Some(json!({ "language": null })),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{:?}", reset.body);
+    let bad = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/me/language",
+            Some(&token),
+            Some(json!({ "language": "fr" })),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["errors"][0]["field"], "language");
     app.stop().await;
 }
 
