@@ -18,8 +18,12 @@
 //! Server-Sent Events stream open, technicians claim visits through the API
 //! and the bench times the claim's answer → the `visit` event on the stream
 //! → the refetched board (what the tab does on that event) holding the
-//! technician's name. `FIELDOPS_BENCH_SMOKE=1` seeds 50 visits and 50
-//! tickets and asks a few times.
+//! technician's name. Last, in real headless Chromium (when chromedriver is
+//! there; `CI=true` requires it), the board open in a tab: the time from a
+//! claim leaving the technician to the technician's name appearing in the
+//! tab's DOM (a `MutationObserver` stamps it; both clocks are this
+//! machine's). `FIELDOPS_BENCH_SMOKE=1` seeds 50 visits and 50 tickets and
+//! asks a few times.
 
 #![allow(clippy::unwrap_used)]
 
@@ -27,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use fieldops_tests::console::Browser;
 use fieldops_tests::fixtures::{demo_customer, local_date};
-use fieldops_tests::{Backend, TestApp, bench, ticket_load};
+use fieldops_tests::{Backend, TestApp, bench, chromium, ticket_load};
 use serde_json::json;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -188,5 +192,65 @@ async fn main() {
     }
     report("claim → event on the console's stream", to_event);
     report("claim → refetched board names the tech", to_board);
+    if let Some(times) = claim_to_dom(&app, &ids[..ids.len() - claims], claims).await {
+        report("claim → name in Chromium's DOM", times);
+    }
     app.stop().await;
+}
+
+/// Claims `rounds` of `visits` (newest first) while the board is open in
+/// headless Chromium; for each, the wall-clock time from sending the claim
+/// to the technician's name appearing in the page. `None` without a
+/// chromedriver (outside CI).
+async fn claim_to_dom(app: &TestApp, visits: &[String], rounds: usize) -> Option<Vec<Duration>> {
+    let driver = chromium::start_driver().await?;
+    let c = chromium::browser(&driver, "id").await;
+    chromium::sign_in(&c, app, "cs").await;
+    c.goto(&app.url("/dispatch")).await.unwrap();
+    chromium::until_text(&c, "#board", "the board", |t| !t.is_empty()).await;
+    let technicians = app.quick_technicians(rounds, "domtech").await;
+    let mut times = Vec::with_capacity(rounds);
+    for (round, (_, token)) in technicians.iter().enumerate() {
+        let visit = &visits[visits.len() - 1 - round];
+        let name = format!("Teknisi domtech {round}");
+        // The page stamps the moment the name is in its DOM.
+        c.execute(
+            "const name = arguments[0]; window.__seen = null; \
+             const seen = () => { if (window.__seen === null && \
+                 document.getElementById('board').textContent.includes(name)) { \
+                 window.__seen = Date.now(); } }; \
+             new MutationObserver(seen).observe(document.body, \
+                 { childList: true, subtree: true, characterData: true });",
+            vec![json!(name)],
+        )
+        .await
+        .unwrap();
+        let sent = unix_ms();
+        let claim = app
+            .post(&format!("/api/v1/visits/{visit}/claim"), token, json!({}))
+            .await;
+        assert!(claim.status.is_success(), "{:?}", claim.body);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let seen = loop {
+            let stamp = c.execute("return window.__seen;", vec![]).await.unwrap();
+            if let Some(ms) = stamp.as_i64() {
+                break ms;
+            }
+            assert!(Instant::now() < deadline, "{name} never reached the DOM");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        times.push(Duration::from_millis(u64::try_from(seen - sent).unwrap_or(0)));
+    }
+    c.close().await.unwrap();
+    Some(times)
+}
+
+fn unix_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
 }

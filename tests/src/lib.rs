@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod calls;
+pub mod chromium;
 pub mod client;
 pub mod console;
 pub mod device;
