@@ -239,7 +239,9 @@ async fn claim_to_dom(app: &TestApp, visits: &[String], rounds: usize) -> Option
             assert!(Instant::now() < deadline, "{name} never reached the DOM");
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
-        times.push(Duration::from_millis(u64::try_from(seen - sent).unwrap_or(0)));
+        times.push(Duration::from_millis(
+            u64::try_from(seen - sent).unwrap_or(0),
+        ));
     }
     c.close().await.unwrap();
     Some(times)

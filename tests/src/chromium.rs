@@ -144,4 +144,3 @@ pub async fn sign_in(c: &Client, app: &TestApp, role: &str) {
         .unwrap();
     until_text(c, "header .name", "the signed-in header", |t| !t.is_empty()).await;
 }
-

@@ -92,7 +92,7 @@ pub const STATUSES: &[&str] = &[
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -100,7 +100,7 @@ impl Rng {
     }
 
     pub fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[(self.next() % xs.len() as u64) as usize]
+        xs[(self.next_u64() % xs.len() as u64) as usize]
     }
 }
 
@@ -165,7 +165,7 @@ pub async fn bulk_load(
                 rng.pick(SUBJECT_WORDS)
             );
             let (customer_id, customer_name) =
-                &customers[(rng.next() % customers.len() as u64) as usize];
+                &customers[(rng.next_u64() % customers.len() as u64) as usize];
             let created = base + (seq * year_ms) / total as i64;
             values.push((
                 uuid::Uuid::now_v7().to_string(),
@@ -175,7 +175,7 @@ pub async fn bulk_load(
                 rng.pick(CATEGORIES),
                 rng.pick(PRIORITIES),
                 rng.pick(STATUSES),
-                departments[(rng.next() % departments.len() as u64) as usize].clone(),
+                departments[(rng.next_u64() % departments.len() as u64) as usize].clone(),
                 customer_id.clone(),
                 customer_name.clone(),
                 created,
@@ -213,4 +213,3 @@ pub async fn bulk_load(
     eprintln!();
     started.elapsed()
 }
-

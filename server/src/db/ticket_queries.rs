@@ -236,34 +236,32 @@ fn build_where(backend: Backend, scope: &Scope, f: &TicketFilter) -> Where {
     w
 }
 
-/// One page of tickets, newest first (`limit + 1` rows: the extra one says
-/// there is a next page), and the counts over everything the filter matches.
-///
-/// The filter runs once: the matches are materialised with the columns the
-/// counts need, the page's ids are taken from them, and only those rows are
-/// read in full.
-pub async fn page(
+/// The counts of the list's stats block, over `t`.
+const STATS: &str = "COUNT(*) AS total, \
+     COALESCE(SUM(CASE WHEN t.status = 'open' THEN 1 ELSE 0 END), 0) AS open, \
+     COALESCE(SUM(CASE WHEN t.status = 'in_progress' THEN 1 ELSE 0 END), 0) AS in_progress, \
+     COALESCE(SUM(CASE WHEN t.status = 'resolved' THEN 1 ELSE 0 END), 0) AS resolved, \
+     COALESCE(SUM(CASE WHEN t.priority = 'urgent' AND t.status IN ('open', 'in_progress') \
+                  THEN 1 ELSE 0 END), 0) AS urgent";
+
+/// A searched list's stats and page ids from one pass over the matches.
+async fn searched_page(
     db: &Db,
     scope: &Scope,
     filter: &TicketFilter,
     after: Option<&str>,
     limit: u32,
-) -> sqlx::Result<(Vec<TicketRow>, ListStats)> {
+) -> sqlx::Result<(ListStats, Vec<String>)> {
     let mut w = build_where(db.backend(), scope, filter);
     let a = w.next(Bind::Text(after.unwrap_or_default().to_owned()));
     let lim = w.next(Bind::Int(i64::from(limit) + 1));
     let sql = format!(
         "WITH m AS MATERIALIZED (SELECT t.id, t.status, t.priority FROM tickets t WHERE {}), \
-              s AS (SELECT COUNT(*) AS total, \
-                      COALESCE(SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0) AS open, \
-                      COALESCE(SUM(CASE WHEN status = 'in_progress' THEN 1 ELSE 0 END), 0) AS in_progress, \
-                      COALESCE(SUM(CASE WHEN status = 'resolved' THEN 1 ELSE 0 END), 0) AS resolved, \
-                      COALESCE(SUM(CASE WHEN priority = 'urgent' AND status IN ('open', 'in_progress') \
-                                   THEN 1 ELSE 0 END), 0) AS urgent \
-                    FROM m) \
+              s AS (SELECT {} FROM m t) \
          SELECT s.total, s.open, s.in_progress, s.resolved, s.urgent, p.id FROM s \
          LEFT JOIN (SELECT id FROM m WHERE {a} = '' OR id < {a} ORDER BY id DESC LIMIT {lim}) p ON 1 = 1",
-        w.sql()
+        w.sql(),
+        STATS
     );
     type PageRow = (i64, i64, i64, i64, i64, Option<String>);
     let rows: Vec<PageRow> = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds)
@@ -279,7 +277,47 @@ pub async fn page(
             urgent: r.4,
         })
         .unwrap_or_default();
-    let ids: Vec<String> = rows.into_iter().filter_map(|r| r.5).collect();
+    Ok((stats, rows.into_iter().filter_map(|r| r.5).collect()))
+}
+
+/// One page of tickets, newest first (`limit + 1` rows: the extra one says
+/// there is a next page), and the counts over everything the filter matches.
+///
+/// The filter runs once: the matches are materialised with the columns the
+/// counts need, the page's ids are taken from them, and only those rows are
+/// read in full.
+pub async fn page(
+    db: &Db,
+    scope: &Scope,
+    filter: &TicketFilter,
+    after: Option<&str>,
+    limit: u32,
+) -> sqlx::Result<(Vec<TicketRow>, ListStats)> {
+    // Counting a scope (or a filter) is an index-only scan of
+    // `tickets_counts` and the page a walk down `tickets_department` or the
+    // primary key: two cheap statements. A search's matches come from the
+    // full-text index instead, once, so they are gathered once for both.
+    let (stats, ids) = if filter.search.is_some() {
+        searched_page(db, scope, filter, after, limit).await?
+    } else {
+        let w = build_where(db.backend(), scope, filter);
+        let sql = format!("SELECT {STATS} FROM tickets t WHERE {}", w.sql());
+        let stats: ListStats = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds)
+            .fetch_one(db.pool())
+            .await?;
+        let mut w = build_where(db.backend(), scope, filter);
+        let a = w.next(Bind::Text(after.unwrap_or_default().to_owned()));
+        let lim = w.next(Bind::Int(i64::from(limit) + 1));
+        let sql = format!(
+            "SELECT t.id FROM tickets t WHERE {} AND ({a} = '' OR t.id < {a}) \
+             ORDER BY t.id DESC LIMIT {lim}",
+            w.sql()
+        );
+        let ids: Vec<String> = bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), &w.binds)
+            .fetch_all(db.pool())
+            .await?;
+        (stats, ids)
+    };
     if ids.is_empty() {
         return Ok((vec![], stats));
     }
