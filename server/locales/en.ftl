@@ -616,3 +616,4 @@ visit-edit-force = Change the schedule or site although technicians hold it
 users-edit = Account
 users-departments = Departments
 users-edit-scope = A new role or departments change what the account may see: its phone drops what it may no longer read at once.
+settings-around-the-clock = 24/7 (not business hours)

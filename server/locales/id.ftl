@@ -613,3 +613,4 @@ visit-edit-force = Ubah jadwal atau lokasi walaupun sudah diambil teknisi
 users-edit = Akun
 users-departments = Departemen
 users-edit-scope = Peran atau departemen baru mengubah apa yang boleh dilihat akun ini: ponselnya langsung menghapus data yang tidak lagi boleh dibaca.
+settings-around-the-clock = 24/7 (bukan jam kerja)

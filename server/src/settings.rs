@@ -214,6 +214,7 @@ impl Group for SlaSettings {
             let Target {
                 response_minutes: r,
                 resolution_minutes: s,
+                ..
             } = t;
             if !(1..=525_600).contains(&r) {
                 out.push(FieldError::new(

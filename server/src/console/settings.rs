@@ -28,7 +28,8 @@ struct SettingsPage {
     /// (number, label, on) for Monday..Sunday.
     days: Vec<(u8, String, bool)>,
     /// (priority, label, response minutes, resolution minutes).
-    targets: Vec<(&'static str, String, u32, u32)>,
+    /// (priority, label, response, resolution, around the clock).
+    targets: Vec<(&'static str, String, u32, u32, bool)>,
     holidays: String,
 }
 
@@ -64,6 +65,7 @@ fn render(
             lang.text(&format!("priority-{p}")),
             target.response_minutes,
             target.resolution_minutes,
+            target.around_the_clock,
         )
     })
     .collect();
@@ -126,6 +128,10 @@ pub(super) struct SettingsForm {
     normal_resolution: Option<String>,
     low_response: Option<String>,
     low_resolution: Option<String>,
+    urgent_always: Option<String>,
+    high_always: Option<String>,
+    normal_always: Option<String>,
+    low_always: Option<String>,
     tickets_round_robin: Option<String>,
     chats_round_robin: Option<String>,
     after_visit: Option<String>,
@@ -154,23 +160,35 @@ fn sla(f: &SettingsForm, problems: &mut Vec<FieldError>) -> SlaSettings {
         .filter(|(_, v)| v.is_some())
         .map(|(d, _)| d)
         .collect();
-    let mut target = |p: &str, r: &Option<String>, s: &Option<String>| Target {
-        response_minutes: minutes(
-            &format!("targets.{p}.response_minutes"),
-            r.as_ref(),
-            problems,
-        ),
-        resolution_minutes: minutes(
-            &format!("targets.{p}.resolution_minutes"),
-            s.as_ref(),
-            problems,
-        ),
-    };
+    let mut target =
+        |p: &str, r: &Option<String>, s: &Option<String>, always: &Option<String>| Target {
+            around_the_clock: always.is_some(),
+            response_minutes: minutes(
+                &format!("targets.{p}.response_minutes"),
+                r.as_ref(),
+                problems,
+            ),
+            resolution_minutes: minutes(
+                &format!("targets.{p}.resolution_minutes"),
+                s.as_ref(),
+                problems,
+            ),
+        };
     let targets = Targets {
-        urgent: target("urgent", &f.urgent_response, &f.urgent_resolution),
-        high: target("high", &f.high_response, &f.high_resolution),
-        normal: target("normal", &f.normal_response, &f.normal_resolution),
-        low: target("low", &f.low_response, &f.low_resolution),
+        urgent: target(
+            "urgent",
+            &f.urgent_response,
+            &f.urgent_resolution,
+            &f.urgent_always,
+        ),
+        high: target("high", &f.high_response, &f.high_resolution, &f.high_always),
+        normal: target(
+            "normal",
+            &f.normal_response,
+            &f.normal_resolution,
+            &f.normal_always,
+        ),
+        low: target("low", &f.low_response, &f.low_resolution, &f.low_always),
     };
     let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
     SlaSettings {

@@ -4,9 +4,12 @@
 //! crash before commit leaves it for the next pass and a second instance finds
 //! it already claimed.
 //!
-//! Escalating raises the priority one step (urgent stays urgent), adds a system
-//! note, writes the audit trail, and emits `ticket.sla_breached` to the
-//! department's staff and to the department lead.
+//! Escalating raises the priority one step (urgent stays urgent) and
+//! recomputes both deadlines for the raised priority from the ticket's start
+//! (so the SLA explanation and the numbers always agree: a clock not yet
+//! missed now runs to the tighter target), adds a system note, writes the
+//! audit trail, and emits `ticket.sla_breached` to the department's staff
+//! and to the department lead.
 
 use crate::AppState;
 use crate::db::tickets::{self, Breach, TicketChanges};
@@ -44,10 +47,15 @@ pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize>
             )
             .await?;
         }
+        // The breached clock keeps its breach (it never fires twice); the
+        // other runs to the raised priority's target.
+        crate::helpdesk::refresh_deadlines(tx, &state.calendar(), &id).await?;
         let note = format!(
-            "SLA {} deadline missed; priority {} -> {}",
+            "SLA {} deadline missed; priority {} -> {}; deadlines recomputed for {} from the \
+             ticket's start",
             breach.as_str(),
             ticket.priority,
+            raised,
             raised
         );
         tickets::add_message(tx, &id, None, "system", &note, true).await?;

@@ -55,6 +55,7 @@ pub fn deadlines_of(cal: &Calendar, ticket: &TicketRow, pauses: &[(i64, i64)]) -
             created_at: ticket.created_at,
             pauses,
             waiting_since: ticket.waiting_since,
+            escalated_at: ticket.escalated_at,
         },
     )
 }

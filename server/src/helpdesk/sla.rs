@@ -15,17 +15,22 @@ use utoipa::ToSchema;
 
 use crate::domain::Priority;
 
-/// One priority's targets, in business minutes.
+/// One priority's targets, in minutes of the business calendar — or of
+/// every hour of every day (`around_the_clock`: urgent work that cannot
+/// wait for Monday morning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub response_minutes: u32,
     pub resolution_minutes: u32,
+    /// Count this priority's clocks 24/7, not in business hours.
+    #[serde(default)]
+    pub around_the_clock: bool,
 }
 
-/// Targets for every priority.
+/// Targets for every priority (a priority left out keeps its default).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Targets {
     pub low: Target,
     pub normal: Target,
@@ -40,6 +45,7 @@ impl Default for Targets {
         let t = |r: u32, s: u32| Target {
             response_minutes: r * 60,
             resolution_minutes: s * 60,
+            around_the_clock: false,
         };
         Self {
             urgent: t(1, 4),
@@ -82,8 +88,9 @@ impl Default for SlaSettings {
     fn default() -> Self {
         Self {
             timezone: "Asia/Jakarta".into(),
-            working_days: vec![1, 2, 3, 4, 5],
-            day_start: "09:00".into(),
+            // Field service in Indonesia: Monday to Saturday, 08.00–17.00 WIB.
+            working_days: vec![1, 2, 3, 4, 5, 6],
+            day_start: "08:00".into(),
             day_end: "17:00".into(),
             holidays: vec![],
             targets: Targets::default(),
@@ -271,6 +278,9 @@ pub struct ClockInput<'a> {
     pub created_at: i64,
     pub pauses: &'a [(i64, i64)],
     pub waiting_since: Option<i64>,
+    /// When a missed deadline raised the priority: the deadlines are then
+    /// the raised priority's, still counted from the ticket's start.
+    pub escalated_at: Option<i64>,
 }
 
 /// Deadlines and how they were computed.
@@ -289,27 +299,67 @@ fn hm(minutes: u32) -> String {
     }
 }
 
+/// When `target_ms` of wall-clock time will have passed since `start`,
+/// not counting `pauses` nor an `open_pause` (as [`Calendar::deadline`],
+/// for targets counted around the clock).
+fn wall_deadline(
+    start: i64,
+    target_ms: i64,
+    pauses: &[(i64, i64)],
+    open_pause: Option<i64>,
+) -> Option<i64> {
+    let mut cursor = start;
+    let mut left = target_ms;
+    let open = open_pause.map(|p| (p, i64::MAX));
+    for &(ps, pe) in pauses.iter().chain(open.iter()) {
+        if pe <= cursor {
+            continue;
+        }
+        let run = ps.max(cursor) - cursor;
+        if run >= left {
+            return Some(cursor + left);
+        }
+        left -= run;
+        cursor = cursor.max(pe);
+        if cursor == i64::MAX {
+            return None;
+        }
+    }
+    cursor.checked_add(left)
+}
+
 /// Computes both deadlines of a ticket.
 pub fn deadlines(cal: &Calendar, input: &ClockInput<'_>) -> Deadlines {
     let target = cal.targets.of(input.priority);
     let due = |minutes: u32| {
-        cal.deadline(
-            input.created_at,
-            i64::from(minutes) * 60_000,
-            input.pauses,
-            input.waiting_since,
-        )
+        let ms = i64::from(minutes) * 60_000;
+        if target.around_the_clock {
+            wall_deadline(input.created_at, ms, input.pauses, input.waiting_since)
+        } else {
+            cal.deadline(input.created_at, ms, input.pauses, input.waiting_since)
+        }
+    };
+    let counted = if target.around_the_clock {
+        "around the clock".to_owned()
+    } else {
+        format!("of business time ({})", cal.describe())
     };
     let paused_ms: i64 = input.pauses.iter().map(|(a, b)| b - a).sum();
     let mut explanation = format!(
-        "{} priority: first response within {} and resolution within {} of business time ({}), \
-         counted from {}",
+        "{} priority: first response within {} and resolution within {} {}, counted from {}",
         input.priority,
         hm(target.response_minutes),
         hm(target.resolution_minutes),
-        cal.describe(),
+        counted,
         crate::domain::rfc3339(input.created_at),
     );
+    if let Some(at) = input.escalated_at {
+        explanation.push_str(&format!(
+            "; escalated at {} after a missed deadline, so the deadlines are this priority's, \
+             recomputed from the ticket's start",
+            crate::domain::rfc3339(at)
+        ));
+    }
     if !input.pauses.is_empty() {
         explanation.push_str(&format!(
             "; clocks paused {} time(s) for {} in all while waiting on the customer",
@@ -343,9 +393,12 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// Mon–Fri 09:00–17:00 Jakarta (the cases below are written for it).
     fn cal(holidays: &[&str]) -> Calendar {
         Calendar::new(&SlaSettings {
             holidays: holidays.iter().map(|h| (*h).to_owned()).collect(),
+            working_days: vec![1, 2, 3, 4, 5],
+            day_start: "09:00".into(),
             ..SlaSettings::default()
         })
         .unwrap_or_else(|e| panic!("{e}"))
@@ -419,6 +472,7 @@ mod tests {
                 created_at: at("2026-11-16T09:00"),
                 pauses: &[],
                 waiting_since: None,
+                escalated_at: None,
             },
         );
         assert_eq!(d.response_due_at, Some(at("2026-11-16T10:00")));
@@ -429,6 +483,53 @@ mod tests {
             d.explanation
         );
         assert!(d.explanation.contains("1 holiday"), "{}", d.explanation);
+    }
+
+    #[test]
+    fn the_default_calendar_is_monday_to_saturday_eight_to_five_and_urgent_may_run_24_7() {
+        let mut settings = SlaSettings::default();
+        let c = Calendar::new(&settings).unwrap_or_else(|e| panic!("{e}"));
+        // Saturday 2026-11-21 16:30 WIB: 30 minutes left that day, the next
+        // working hour starts Monday 08:00.
+        assert_eq!(
+            c.add_business(at("2026-11-21T16:30"), H),
+            Some(at("2026-11-23T08:30"))
+        );
+        assert!(
+            c.describe()
+                .starts_with("Mon,Tue,Wed,Thu,Fri,Sat 08:00–17:00")
+        );
+        settings.targets.urgent.around_the_clock = true;
+        let c = Calendar::new(&settings).unwrap_or_else(|e| panic!("{e}"));
+        let d = deadlines(
+            &c,
+            &ClockInput {
+                priority: Priority::Urgent,
+                created_at: at("2026-11-21T22:00"),
+                pauses: &[(at("2026-11-21T22:10"), at("2026-11-21T22:40"))],
+                waiting_since: None,
+                escalated_at: None,
+            },
+        );
+        // 1 h and 4 h of wall time, 30 paused minutes added.
+        assert_eq!(d.response_due_at, Some(at("2026-11-21T23:30")));
+        assert_eq!(d.resolution_due_at, Some(at("2026-11-22T02:30")));
+        assert!(
+            d.explanation.contains("around the clock"),
+            "{}",
+            d.explanation
+        );
+    }
+
+    #[test]
+    fn one_priority_may_be_configured_alone() {
+        let settings: SlaSettings = toml::from_str(
+            "[targets.urgent]\nresponse_minutes = 30\nresolution_minutes = 120\naround_the_clock = true\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(settings.targets.urgent.around_the_clock);
+        assert_eq!(settings.targets.urgent.response_minutes, 30);
+        assert_eq!(settings.targets.low, Targets::default().low);
     }
 
     #[test]

@@ -136,6 +136,42 @@ async fn breach_escalates_exactly_once_across_instances_and_restarts(backend: Ba
     assert_eq!(ticket.priority.as_str(), "high", "raised exactly one step");
     assert!(ticket.response_breached_at.is_some());
     assert!(ticket.resolution_breached_at.is_none());
+    // The deadline not yet missed runs to the raised priority's target,
+    // from the ticket's start: what the explanation says is what is stored.
+    use fieldops_server::domain::Priority;
+    use fieldops_server::helpdesk::sla::{ClockInput, deadlines};
+    let as_if = |priority| {
+        deadlines(
+            &state.calendar(),
+            &ClockInput {
+                priority,
+                created_at: ticket.created_at,
+                pauses: &[],
+                waiting_since: None,
+                escalated_at: None,
+            },
+        )
+    };
+    assert_eq!(
+        ticket.resolution_due_at,
+        as_if(Priority::High).resolution_due_at
+    );
+    assert_ne!(
+        ticket.resolution_due_at,
+        as_if(Priority::Normal).resolution_due_at,
+        "recomputed, not the opening priority's"
+    );
+    let view = fieldops_server::helpdesk::deadlines_of(&state.calendar(), &ticket, &[]);
+    assert!(
+        view.explanation.starts_with("high priority")
+            && view.explanation.contains("escalated at")
+            && view
+                .explanation
+                .contains("recomputed from the ticket's start"),
+        "{}",
+        view.explanation
+    );
+    assert_eq!(view.resolution_due_at, ticket.resolution_due_at);
     let notes = fieldops_server::db::tickets::messages(state.db.pool(), &id, true)
         .await
         .unwrap();
