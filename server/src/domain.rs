@@ -15,9 +15,19 @@ use crate::error::FieldError;
 macro_rules! code_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $code:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
+
+        /// The code in any ASCII case (`Admin`, `CS`): unambiguous.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
+                    <D::Error as serde::de::Error>::unknown_variant(&s, &[$($code),+])
+                })
+            }
+        }
 
         impl $name {
             pub const ALL: &[$name] = &[$($name::$variant),+];

@@ -5,7 +5,11 @@
 /// The codes are what documents store and what logs and JSON show; the
 /// variant order is what the binary protocol encodes, so new variants go at
 /// the end. Generates `ALL`, `as_str`, `Display`, `FromStr` (with
-/// [`crate::error::UnknownCode`]) and serde derives in snake case.
+/// [`crate::error::UnknownCode`]), serde's `Serialize` in snake case, and a
+/// `Deserialize` that, in human-readable formats (JSON), takes the code in
+/// any ASCII case (`HIGH`, `In_Progress`: unambiguous, so a person's typing
+/// is not refused) and in binary ones (the sync protocol) reads the variant
+/// index exactly as the derive would.
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*
@@ -14,11 +18,33 @@ macro_rules! string_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
         #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         $vis enum $name {
             $( $(#[$vmeta])* $variant ),+
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                /// The derive's encoding, for binary formats.
+                #[derive(serde::Deserialize)]
+                enum Wire {
+                    $( $variant ),+
+                }
+                const CODES: &[&str] = &[$($code),+];
+                if d.is_human_readable() {
+                    let s = <String as serde::Deserialize>::deserialize(d)?;
+                    $( if s.eq_ignore_ascii_case($code) {
+                        return Ok($name::$variant);
+                    } )+
+                    Err(<D::Error as serde::de::Error>::unknown_variant(&s, CODES))
+                } else {
+                    Ok(match <Wire as serde::Deserialize>::deserialize(d)? {
+                        $( Wire::$variant => $name::$variant ),+
+                    })
+                }
+            }
         }
 
         impl $name {

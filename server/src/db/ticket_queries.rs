@@ -341,14 +341,50 @@ pub struct PeriodStats {
     pub avg_first_response_ms: Option<f64>,
     pub resolved: i64,
     pub avg_resolution_ms: Option<f64>,
+    #[sqlx(flatten)]
+    pub sla: SlaCounts,
 }
+
+/// How many tickets kept their SLA: a clock is *decided* once it was met
+/// (answered, resolved) or missed (breached); it is *met* when it was
+/// stopped and never breached. A clock still running counts in neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
+pub struct SlaCounts {
+    pub response_met: i64,
+    pub response_decided: i64,
+    pub resolution_met: i64,
+    pub resolution_decided: i64,
+}
+
+/// One agent's tickets created in the range.
+#[derive(Debug, Clone, FromRow)]
+pub struct AgentPeriodRow {
+    pub assignee_id: String,
+    /// The agent's name (`None` if the account is gone).
+    pub name: Option<String>,
+    pub assigned: i64,
+    pub resolved: i64,
+    #[sqlx(flatten)]
+    pub sla: SlaCounts,
+}
+
+/// The [`SlaCounts`] columns over `t`.
+const SLA_COUNTS: &str = "\
+    COALESCE(SUM(CASE WHEN t.first_response_at IS NOT NULL AND t.response_breached_at IS NULL \
+                 THEN 1 ELSE 0 END), 0) AS response_met, \
+    COALESCE(SUM(CASE WHEN t.first_response_at IS NOT NULL OR t.response_breached_at IS NOT NULL \
+                 THEN 1 ELSE 0 END), 0) AS response_decided, \
+    COALESCE(SUM(CASE WHEN t.resolved_at IS NOT NULL AND t.resolution_breached_at IS NULL \
+                 THEN 1 ELSE 0 END), 0) AS resolution_met, \
+    COALESCE(SUM(CASE WHEN t.resolved_at IS NOT NULL OR t.resolution_breached_at IS NOT NULL \
+                 THEN 1 ELSE 0 END), 0) AS resolution_decided";
 
 pub async fn period_stats(
     db: &Db,
     scope: &Scope,
     from: i64,
     to: i64,
-) -> sqlx::Result<(PeriodStats, Vec<(String, i64, i64)>)> {
+) -> sqlx::Result<(PeriodStats, Vec<AgentPeriodRow>)> {
     let filter = TicketFilter {
         created: Some((from, to)),
         ..TicketFilter::default()
@@ -358,16 +394,20 @@ pub async fn period_stats(
         "SELECT COUNT(*) AS tickets, COUNT(t.first_response_at) AS responded, \
            AVG(CAST(t.first_response_at - t.created_at AS DOUBLE PRECISION)) AS avg_first_response_ms, \
            COUNT(t.resolved_at) AS resolved, \
-           AVG(CAST(t.resolved_at - t.created_at AS DOUBLE PRECISION)) AS avg_resolution_ms \
+           AVG(CAST(t.resolved_at - t.created_at AS DOUBLE PRECISION)) AS avg_resolution_ms, {} \
          FROM tickets t WHERE {}",
+        SLA_COUNTS,
         w.sql()
     );
     let summary: PeriodStats = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds)
         .fetch_one(db.pool())
         .await?;
     let sql = format!(
-        "SELECT t.assignee_id, COUNT(*), COUNT(t.resolved_at) FROM tickets t \
+        "SELECT t.assignee_id AS assignee_id, MAX(u.name) AS name, COUNT(*) AS assigned, \
+                COUNT(t.resolved_at) AS resolved, {} \
+         FROM tickets t LEFT JOIN users u ON u.id = t.assignee_id \
          WHERE {} AND t.assignee_id IS NOT NULL GROUP BY t.assignee_id ORDER BY t.assignee_id",
+        SLA_COUNTS,
         w.sql()
     );
     let agents = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds)

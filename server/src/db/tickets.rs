@@ -9,7 +9,9 @@
 
 use sqlx::{AnyExecutor, FromRow};
 
-pub use super::ticket_queries::{ListStats, PeriodStats, Scope, TicketFilter, page, period_stats};
+pub use super::ticket_queries::{
+    AgentPeriodRow, ListStats, PeriodStats, Scope, SlaCounts, TicketFilter, page, period_stats,
+};
 use super::{Db, Tx, new_id, now_ms};
 use crate::domain::{Priority, TicketStatus, ticket_number};
 

@@ -61,12 +61,15 @@ pub async fn stats(
         avg_first_response_secs: s.avg_first_response_ms.map(|ms| ms / 1000.0),
         resolved: s.resolved,
         avg_resolution_secs: s.avg_resolution_ms.map(|ms| ms / 1000.0),
+        sla: s.sla.into(),
         agents: agents
             .into_iter()
-            .map(|(user_id, assigned, resolved)| AgentStats {
-                user_id,
-                assigned,
-                resolved,
+            .map(|a| AgentStats {
+                user_id: a.assignee_id,
+                name: a.name,
+                assigned: a.assigned,
+                resolved: a.resolved,
+                sla: a.sla.into(),
             })
             .collect(),
     }))

@@ -226,10 +226,40 @@ pub struct TicketPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentStats {
     pub user_id: String,
+    /// The agent's name.
+    pub name: Option<String>,
     /// Tickets assigned to the agent that were created in the range.
     pub assigned: i64,
     /// Of those, how many are resolved.
     pub resolved: i64,
+    pub sla: SlaCompliance,
+}
+
+/// How well the SLA was kept: of the clocks that are decided (answered or
+/// resolved, or breached), the share met in time (0–1; `null` when none is
+/// decided yet). Clocks still running count in neither.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaCompliance {
+    pub response_met: i64,
+    pub response_decided: i64,
+    pub response_rate: Option<f64>,
+    pub resolution_met: i64,
+    pub resolution_decided: i64,
+    pub resolution_rate: Option<f64>,
+}
+
+impl From<crate::db::tickets::SlaCounts> for SlaCompliance {
+    fn from(c: crate::db::tickets::SlaCounts) -> Self {
+        let rate = |met: i64, decided: i64| (decided > 0).then(|| met as f64 / decided as f64);
+        Self {
+            response_rate: rate(c.response_met, c.response_decided),
+            resolution_rate: rate(c.resolution_met, c.resolution_decided),
+            response_met: c.response_met,
+            response_decided: c.response_decided,
+            resolution_met: c.resolution_met,
+            resolution_decided: c.resolution_decided,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -241,5 +271,8 @@ pub struct TicketPeriodStats {
     pub avg_first_response_secs: Option<f64>,
     pub resolved: i64,
     pub avg_resolution_secs: Option<f64>,
+    /// SLA compliance over the range's tickets.
+    pub sla: SlaCompliance,
+    /// Per agent, by name.
     pub agents: Vec<AgentStats>,
 }

@@ -127,6 +127,29 @@ async fn malformed_requests_are_clear_4xx_and_write_nothing(backend: Backend) {
         message.contains("`sangat` is not accepted") && message.contains("`urgent`"),
         "{message}"
     );
+    // Codes are taken in any case where that is unambiguous: in bodies and
+    // in query strings, answered in the canonical lowercase.
+    let shouted = app
+        .post(
+            "/api/v1/tickets",
+            &cs,
+            json!({ "subject": "Printer", "category": "technical", "priority": "HIGH",
+                    "customer_id": fieldops_tests::fixtures::demo_customer(&app, &cs).await }),
+        )
+        .await;
+    assert_eq!(shouted.status, 201, "{:?}", shouted.body);
+    assert_eq!(shouted.body["priority"], "high");
+    let listed = app
+        .get("/api/v1/tickets?status=Open&priority=High", &cs)
+        .await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert!(
+        listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == shouted.body["id"])
+    );
 
     let cases = [
         json!({ "name": 42, "phone": "+6281234567890" }),

@@ -564,15 +564,31 @@ async fn period_stats_average_response_and_resolution(backend: Backend) {
     assert_eq!(r.body["avg_first_response_secs"], 90.0);
     assert_eq!(r.body["resolved"], 1);
     assert_eq!(r.body["avg_resolution_secs"], 600.0);
+    // SLA compliance: the third ticket missed its response deadline; the
+    // second's resolution clock still runs, so it counts in neither.
+    sqlx::query("UPDATE tickets SET response_breached_at = $2 WHERE id = $1")
+        .bind(&ids[2])
+        .bind(fieldops_server::db::now_ms())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let r = app.get("/api/v1/tickets/stats", &cs).await;
+    let compliance = json!({
+        "response_met": 2, "response_decided": 3, "response_rate": 2.0 / 3.0,
+        "resolution_met": 1, "resolution_decided": 1, "resolution_rate": 1.0,
+    });
+    assert_eq!(r.body["sla"], compliance);
     assert_eq!(
         r.body["agents"],
-        json!([{ "user_id": cs_id, "assigned": 3, "resolved": 1 }])
+        json!([{ "user_id": cs_id, "name": "Siti Rahmawati", "assigned": 3, "resolved": 1,
+                 "sla": compliance }])
     );
     let empty = app
         .get("/api/v1/tickets/stats?from=2020-01-01&to=2020-01-31", &cs)
         .await;
     assert_eq!(empty.body["tickets"], 0);
     assert!(empty.body["avg_first_response_secs"].is_null());
+    assert!(empty.body["sla"]["response_rate"].is_null());
     app.get("/api/v1/tickets/stats?from=2020-02-01&to=2020-01-01", &cs)
         .await
         .assert_problem(422);
