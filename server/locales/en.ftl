@@ -617,3 +617,5 @@ users-edit = Account
 users-departments = Departments
 users-edit-scope = A new role or departments change what the account may see: its phone drops what it may no longer read at once.
 settings-around-the-clock = 24/7 (not business hours)
+skip-to-content = Skip to the content
+board-cancel-reason = Reason for cancelling

@@ -614,3 +614,5 @@ users-edit = Akun
 users-departments = Departemen
 users-edit-scope = Peran atau departemen baru mengubah apa yang boleh dilihat akun ini: ponselnya langsung menghapus data yang tidak lagi boleh dibaca.
 settings-around-the-clock = 24/7 (bukan jam kerja)
+skip-to-content = Langsung ke isi halaman
+board-cancel-reason = Alasan pembatalan (dicatat)

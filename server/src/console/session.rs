@@ -329,10 +329,15 @@ pub async fn csrf_layer(State(state): State<AppState>, request: Request, next: N
                 .find(|(k, _)| k == CSRF_FIELD)
                 .map(|(_, v)| v.into_owned())
         });
-        return match token {
-            Some(token) if expected(&token) => next.run(Request::from_parts(parts, body)).await,
-            _ => refuse(),
-        };
+        if token.as_deref().is_some_and(|t| expected(t)) {
+            return next.run(Request::from_parts(parts, body)).await;
+        }
+        // Read what the browser is sending before refusing (bounded by the
+        // form's limit), so it sees the answer rather than a cut connection.
+        let limit = super::form_limit(&state.config, parts.uri.path(), &parts.headers)
+            .unwrap_or(MAX_FORM_BYTES);
+        let _ = axum::body::to_bytes(body, limit).await;
+        return refuse();
     }
     // A plain form: read it (bounded), find the field, hand it on intact.
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
