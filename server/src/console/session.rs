@@ -329,7 +329,7 @@ pub async fn csrf_layer(State(state): State<AppState>, request: Request, next: N
                 .find(|(k, _)| k == CSRF_FIELD)
                 .map(|(_, v)| v.into_owned())
         });
-        if token.as_deref().is_some_and(|t| expected(t)) {
+        if token.as_deref().is_some_and(&expected) {
             return next.run(Request::from_parts(parts, body)).await;
         }
         // Read what the browser is sending before refusing (bounded by the
