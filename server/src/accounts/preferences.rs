@@ -1,6 +1,6 @@
 //! What a person chooses for themselves: their language (`id` or `en`),
 //! which wins over a browser's `Accept-Language` on every device they sign
-//! in from — the console's pages, and the problems the API answers them.
+//! in to the console from. (The API's problems are English for now.)
 
 use crate::AppState;
 use crate::db::users;

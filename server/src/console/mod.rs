@@ -157,14 +157,19 @@ pub fn form_limit(
     path: &str,
     headers: &axum::http::HeaderMap,
 ) -> Option<usize> {
-    let multipart = headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"));
+    let multipart = is_multipart(headers);
     let attachments = path
         .strip_prefix("/tickets/")
         .and_then(|rest| rest.strip_suffix("/attachments"))
         .is_some_and(|id| !id.is_empty() && !id.contains('/'));
     (multipart && attachments).then(|| image_form_limit(config).max(config.max_body_bytes))
+}
+
+/// Whether a request carries a file form (`multipart/form-data`).
+pub fn is_multipart(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"))
 }
 
 /// The console's "no such page".

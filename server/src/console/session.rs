@@ -319,11 +319,7 @@ pub async fn csrf_layer(State(state): State<AppState>, request: Request, next: N
     }
     // A file form (multipart) is not read here: its token rides in the
     // query string of the form's action.
-    let multipart = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"));
-    if multipart {
+    if super::is_multipart(&parts.headers) {
         let token = parts.uri.query().and_then(|q| {
             form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == CSRF_FIELD)

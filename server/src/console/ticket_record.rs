@@ -198,6 +198,10 @@ pub(super) async fn attach(
         if bytes.len() as u64 > state.config.ticket_max_attachment_bytes {
             return Err(None);
         }
+        // Nothing of a refused person's is stored.
+        service::check_attachable(&state, &console.actor, &id)
+            .await
+            .map_err(Some)?;
         let sha256 = crate::photos::store_sent(&state, bytes)
             .await
             .map_err(Some)?;
@@ -240,11 +244,23 @@ pub(super) async fn attach(
 }
 
 fn too_large(state: &AppState, lang: Lang) -> String {
-    let mb = state.config.ticket_max_attachment_bytes as f64 / (1024.0 * 1024.0);
     lang.text_with(
         "ticket-attach-too-large",
-        &[("mb", Arg::Text(&format!("{mb:.0}")))],
+        &[(
+            "mb",
+            Arg::Text(&megabytes(state.config.ticket_max_attachment_bytes)),
+        )],
     )
+}
+
+/// A size limit in MB for people (`5`, `2.5`).
+pub(super) fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    if mb.fract() == 0.0 {
+        format!("{mb:.0}")
+    } else {
+        format!("{mb:.1}")
+    }
 }
 
 /// The `file` field's bytes; `None` when no file was chosen, an error when

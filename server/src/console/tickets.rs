@@ -536,10 +536,9 @@ pub(super) async fn ticket_page(
             ("max", Arg::Number(i64::from(max_attachments))),
             (
                 "mb",
-                Arg::Number(
-                    i64::try_from(state.config.ticket_max_attachment_bytes / (1024 * 1024))
-                        .unwrap_or(i64::MAX),
-                ),
+                Arg::Text(&super::ticket_record::megabytes(
+                    state.config.ticket_max_attachment_bytes,
+                )),
             ),
         ],
     );

@@ -5,9 +5,10 @@
 //! it already claimed.
 //!
 //! Escalating raises the priority one step (urgent stays urgent) and
-//! recomputes both deadlines for the raised priority from the ticket's start
-//! (so the SLA explanation and the numbers always agree: a clock not yet
-//! missed now runs to the tighter target), adds a system note, writes the
+//! recomputes the deadlines for the raised priority, counted from the
+//! escalation (so the SLA explanation and the numbers always agree, and a
+//! clock not yet missed is never due in the past: one miss never escalates
+//! twice), adds a system note, writes the
 //! audit trail, and emits `ticket.sla_breached` to the department's staff
 //! and to the department lead.
 
@@ -51,8 +52,8 @@ pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize>
         // other runs to the raised priority's target.
         crate::helpdesk::refresh_deadlines(tx, &state.calendar(), &id).await?;
         let note = format!(
-            "SLA {} deadline missed; priority {} -> {}; deadlines recomputed for {} from the \
-             ticket's start",
+            "SLA {} deadline missed; priority {} -> {}; deadlines recomputed for {}, counted from \
+             now",
             breach.as_str(),
             ticket.priority,
             raised,

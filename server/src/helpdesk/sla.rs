@@ -279,7 +279,8 @@ pub struct ClockInput<'a> {
     pub pauses: &'a [(i64, i64)],
     pub waiting_since: Option<i64>,
     /// When a missed deadline raised the priority: the deadlines are then
-    /// the raised priority's, still counted from the ticket's start.
+    /// the raised priority's, counted from that moment (so a clock not yet
+    /// missed is never due in the past, and one miss never counts twice).
     pub escalated_at: Option<i64>,
 }
 
@@ -331,12 +332,13 @@ fn wall_deadline(
 /// Computes both deadlines of a ticket.
 pub fn deadlines(cal: &Calendar, input: &ClockInput<'_>) -> Deadlines {
     let target = cal.targets.of(input.priority);
+    let start = input.escalated_at.unwrap_or(input.created_at);
     let due = |minutes: u32| {
         let ms = i64::from(minutes) * 60_000;
         if target.around_the_clock {
-            wall_deadline(input.created_at, ms, input.pauses, input.waiting_since)
+            wall_deadline(start, ms, input.pauses, input.waiting_since)
         } else {
-            cal.deadline(input.created_at, ms, input.pauses, input.waiting_since)
+            cal.deadline(start, ms, input.pauses, input.waiting_since)
         }
     };
     let counted = if target.around_the_clock {
@@ -351,12 +353,12 @@ pub fn deadlines(cal: &Calendar, input: &ClockInput<'_>) -> Deadlines {
         hm(target.response_minutes),
         hm(target.resolution_minutes),
         counted,
-        crate::domain::rfc3339(input.created_at),
+        crate::domain::rfc3339(start),
     );
     if let Some(at) = input.escalated_at {
         explanation.push_str(&format!(
             "; escalated at {} after a missed deadline, so the deadlines are this priority's, \
-             recomputed from the ticket's start",
+             counted from the escalation",
             crate::domain::rfc3339(at)
         ));
     }
@@ -519,6 +521,28 @@ mod tests {
             "{}",
             d.explanation
         );
+    }
+
+    #[test]
+    fn an_escalated_ticket_is_never_due_in_the_past() {
+        // High, opened Monday 09:00; its 4-hour response missed at 13:00
+        // raises it to urgent, whose resolution target is 4 hours too: from
+        // the ticket's start that would already be due — from the
+        // escalation it is 17:00.
+        let c = cal(&[]);
+        let escalated = at("2026-11-16T13:00");
+        let d = deadlines(
+            &c,
+            &ClockInput {
+                priority: Priority::Urgent,
+                created_at: at("2026-11-16T09:00"),
+                pauses: &[],
+                waiting_since: None,
+                escalated_at: Some(escalated),
+            },
+        );
+        assert_eq!(d.resolution_due_at, Some(at("2026-11-16T17:00")));
+        assert!(d.explanation.contains("counted from the escalation"));
     }
 
     #[test]

@@ -388,25 +388,9 @@ pub async fn attach(
     id: &str,
     sha256: &str,
 ) -> TicketResult<(bool, TicketChange)> {
-    let t = load(tx, id).await?;
-    let holder = blobs::ticket_target(tx, &t.id, &actor.user_id)
-        .await?
-        .is_some_and(|target| target.held_by_user);
-    allow(
-        actor,
-        Action::AttachToTicket {
-            department_id: &t.department_id,
-            customer_id: &t.customer_id,
-            holder,
-        },
-    )?;
-    if t.status == TicketStatus::Closed {
-        return Err(reject_as(
-            RejectReason::Conflict,
-            "ticket-closed",
-            "the ticket is closed",
-        ));
-    }
+    // Held until commit: two attaches at once cannot both take the last place.
+    tickets::lock(tx, state.db.backend(), id).await?;
+    let t = attachable(tx, actor, id).await?;
     if !crate::storage::is_sha256(sha256) {
         return Err(reject_as(
             RejectReason::Invalid,
@@ -450,14 +434,7 @@ pub async fn attach(
             ),
         ));
     }
-    let max = state.config.ticket_max_attachments;
-    if held.len() >= max as usize {
-        return Err(reject_as(
-            RejectReason::Conflict,
-            "attachments-full",
-            format!("the ticket already holds {max} images, the most it takes"),
-        ));
-    }
+    check_room(&held, state.config.ticket_max_attachments)?;
     blobs::add_owner(tx, sha256, blobs::OwnerKind::Ticket, &t.id, &actor.user_id).await?;
     blobs::attach_to_ticket(tx, &t.id, sha256, &actor.user_id).await?;
     audit::record(
@@ -481,6 +458,58 @@ pub async fn attach(
             },
         ),
     })
+}
+
+/// Ticket `id` if `actor` may attach to it now: its customer, its
+/// department's staff, a technician holding one of its visits; not closed.
+async fn attachable(tx: &mut Tx, actor: &Actor, id: &str) -> Result<TicketRow, ServiceError> {
+    let t = load(tx, id).await?;
+    let holder = blobs::ticket_target(tx, &t.id, &actor.user_id)
+        .await?
+        .is_some_and(|target| target.held_by_user);
+    allow(
+        actor,
+        Action::AttachToTicket {
+            department_id: &t.department_id,
+            customer_id: &t.customer_id,
+            holder,
+        },
+    )?;
+    if t.status == TicketStatus::Closed {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "ticket-closed",
+            "the ticket is closed",
+        ));
+    }
+    Ok(t)
+}
+
+/// Refuses a new image when the ticket already holds `max`.
+fn check_room(held: &[String], max: u32) -> Result<(), ServiceError> {
+    if held.len() >= max as usize {
+        return Err(reject_as(
+            RejectReason::Conflict,
+            "attachments-full",
+            format!("the ticket already holds {max} images, the most it takes"),
+        ));
+    }
+    Ok(())
+}
+
+/// The checks of [`attach`] that need no bytes (who, which ticket, its
+/// state, room for one more), read only: an adapter that receives the bytes
+/// itself (the console's form) asks first, so a refused person's image is
+/// never stored. [`attach`] checks all again when it writes.
+pub async fn check_attachable(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+) -> Result<(), ServiceError> {
+    let mut work = crate::work::Work::begin(state).await?;
+    let t = attachable(work.tx(), actor, id).await?;
+    let held = tickets::attachments(&mut **work.tx(), &t.id).await?;
+    check_room(&held, state.config.ticket_max_attachments)
 }
 
 /// [`attach`] for bytes the actor has just sent whole (the console's form;

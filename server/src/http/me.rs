@@ -31,7 +31,9 @@ pub struct PresenceRequest {
 #[serde(deny_unknown_fields)]
 pub struct LanguageRequest {
     /// `id` (Bahasa Indonesia) or `en`; `null` follows the device again.
-    pub language: Option<String>,
+    /// Required: an empty body changes nothing by accident.
+    #[schema(value_type = Option<String>)]
+    pub language: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -83,12 +85,18 @@ pub async fn set_language(
     actor: Actor,
     Json(req): Json<LanguageRequest>,
 ) -> ApiResult<Json<UserView>> {
-    let lang = match req.language.as_deref() {
-        None => None,
-        Some(code) => Some(
+    let lang = match &req.language {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(code) => Some(
             crate::i18n::Lang::parse(code)
-                .ok_or_else(|| ApiError::field("language", "must be one of: id, en"))?,
+                .ok_or_else(|| ApiError::field("language", "must be one of: id, en, or null"))?,
         ),
+        _ => {
+            return Err(ApiError::field(
+                "language",
+                "must be one of: id, en, or null",
+            ));
+        }
     };
     crate::accounts::preferences::set_language(&state, &actor, lang).await?;
     let user = users::get(state.db.pool(), &actor.user_id)

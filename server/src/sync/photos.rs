@@ -152,6 +152,7 @@ pub async fn create_from_device(
     rule_actor: &RuleActor,
     id: &str,
     changes: &[u8],
+    backend: crate::db::Backend,
     max_attachments: u32,
 ) -> Result<Stored, DocWriteError> {
     let mut doc = AutoCommit::new();
@@ -161,7 +162,14 @@ pub async fn create_from_device(
     check_upload_claim(tx, None, &photo).await?;
     let owner_id = photo.owner.id.to_string();
     if owner_kind == blobs::OwnerKind::Ticket
-        && tickets_full(tx, &owner_id, photo.sha256.as_str(), max_attachments).await?
+        && tickets_full(
+            tx,
+            backend,
+            &owner_id,
+            photo.sha256.as_str(),
+            max_attachments,
+        )
+        .await?
     {
         return Err(refuse("owner", ViolationReason::WrongState));
     }
@@ -195,8 +203,17 @@ pub async fn create_from_device(
     })
 }
 
-/// Whether ticket `ticket_id` already holds `max` images, `sha256` not among them.
-async fn tickets_full(tx: &mut Tx, ticket_id: &str, sha256: &str, max: u32) -> sqlx::Result<bool> {
+/// Whether ticket `ticket_id` already holds `max` images, `sha256` not
+/// among them; the ticket stays locked until `tx` ends, so two attaches at
+/// once cannot both take the last place.
+async fn tickets_full(
+    tx: &mut Tx,
+    backend: crate::db::Backend,
+    ticket_id: &str,
+    sha256: &str,
+    max: u32,
+) -> sqlx::Result<bool> {
+    crate::db::tickets::lock(tx, backend, ticket_id).await?;
     let held = crate::db::tickets::attachments(&mut **tx, ticket_id).await?;
     Ok(!held.iter().any(|h| h == sha256) && held.len() >= max as usize)
 }

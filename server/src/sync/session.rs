@@ -380,6 +380,7 @@ impl Session {
                     &rule_actor,
                     &id,
                     &doc.changes,
+                    self.state.db.backend(),
                     self.state.config.ticket_max_attachments,
                 )
                 .await

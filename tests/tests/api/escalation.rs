@@ -137,7 +137,7 @@ async fn breach_escalates_exactly_once_across_instances_and_restarts(backend: Ba
     assert!(ticket.response_breached_at.is_some());
     assert!(ticket.resolution_breached_at.is_none());
     // The deadline not yet missed runs to the raised priority's target,
-    // from the ticket's start: what the explanation says is what is stored.
+    // counted from the escalation: what the explanation says is stored.
     use fieldops_server::domain::Priority;
     use fieldops_server::helpdesk::sla::{ClockInput, deadlines};
     let as_if = |priority| {
@@ -145,7 +145,7 @@ async fn breach_escalates_exactly_once_across_instances_and_restarts(backend: Ba
             &state.calendar(),
             &ClockInput {
                 priority,
-                created_at: ticket.created_at,
+                created_at: ticket.escalated_at.unwrap(),
                 pauses: &[],
                 waiting_since: None,
                 escalated_at: None,
@@ -165,9 +165,7 @@ async fn breach_escalates_exactly_once_across_instances_and_restarts(backend: Ba
     assert!(
         view.explanation.starts_with("high priority")
             && view.explanation.contains("escalated at")
-            && view
-                .explanation
-                .contains("recomputed from the ticket's start"),
+            && view.explanation.contains("counted from the escalation"),
         "{}",
         view.explanation
     );

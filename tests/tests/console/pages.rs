@@ -128,6 +128,16 @@ async fn the_language_follows_the_choice_then_the_browser(backend: Backend) {
         .await;
     assert_eq!(bad.status, 422);
     assert_eq!(bad.body["errors"][0]["field"], "language");
+    let empty = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/me/language",
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(empty.status, 422, "an empty body changes nothing");
+    assert_eq!(empty.body["errors"][0]["field"], "language");
     app.stop().await;
 }
 
