@@ -292,8 +292,14 @@ pub async fn prepare(
         None => crate::db::new_id(),
     };
     let customer = customers::get(state.db.pool(), &customer_id).await?;
-    if customer.is_none() {
-        errors.push(FieldError::new("customer_id", "names no customer"));
+    match &customer {
+        None => errors.push(FieldError::new("customer_id", "names no customer")),
+        // A deleted customer opens nothing until CS restore the record.
+        Some(c) if c.status != domain::Status::Active => errors.push(FieldError::new(
+            "customer_id",
+            "the customer is inactive (deleted); restore the record first",
+        )),
+        Some(_) => {}
     }
     let department_id = match &draft.department_id {
         Some(d) if actor.role.is_staff() => match departments::get(state.db.pool(), d).await? {

@@ -250,9 +250,17 @@ async fn a_soft_deleted_customer_cannot_sign_in_until_restored(backend: Backend)
         )
         .await;
     assert_eq!(login.assert_problem(403), "account-inactive");
+    // Nor does CS open a ticket for the deleted record.
+    let for_them =
+        json!({ "subject": "Internet mati", "category": "technical", "customer_id": record });
+    let refused = app.post("/api/v1/tickets", &cs, for_them.clone()).await;
+    refused.assert_problem(422);
+    assert_eq!(refused.body["errors"][0]["field"], "customer_id");
 
     let restored = app.post(&format!("{path}/restore"), &cs, json!({})).await;
     assert_eq!(restored.status, 200, "{:?}", restored.body);
+    let opened = app.post("/api/v1/tickets", &cs, for_them).await;
+    assert_eq!(opened.status, 201, "{:?}", opened.body);
     let again = app.login("customer@example.com", "customer123").await;
     assert_eq!(app.get("/api/v1/me", &again).await.status, 200);
     app.stop().await;
