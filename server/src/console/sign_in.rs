@@ -212,11 +212,17 @@ pub(super) async fn language(
     let Some(lang) = Lang::parse(&code) else {
         return super::common::missing(session::language(&headers));
     };
-    let mut response = see_other(&local_path(p.next.as_deref()));
+    remember_language(&headers, lang, p.next.as_deref())
+}
+
+/// A 303 to `next` (a local path) that keeps `lang` in this browser's
+/// cookie for a year.
+fn remember_language(headers: &HeaderMap, lang: Lang, next: Option<&str>) -> Response {
+    let mut response = see_other(&local_path(next));
     response.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(
-            &headers,
+            headers,
             LANG_COOKIE,
             lang.code(),
             std::time::Duration::from_secs(365 * 86_400),
@@ -248,17 +254,7 @@ pub(super) async fn choose_language(
     {
         return internal(console.lang, &e);
     }
-    let mut response = see_other(&local_path(form.next.as_deref()));
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(
-            &headers,
-            LANG_COOKIE,
-            lang.code(),
-            std::time::Duration::from_secs(365 * 86_400),
-        ),
-    );
-    response
+    remember_language(&headers, lang, form.next.as_deref())
 }
 
 #[derive(Debug, Deserialize)]

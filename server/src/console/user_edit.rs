@@ -8,7 +8,7 @@ use askama::Template;
 use axum::extract::{Path, RawForm, State};
 use axum::http::StatusCode;
 
-use super::common::{PageResult, Problems, forbidden, internal, missing, presence, see_other};
+use super::common::{PageResult, Problems, forbidden, internal, missing, presence};
 use super::render::{Chrome, page, role_label};
 use super::session::Console;
 use crate::AppState;
@@ -197,12 +197,7 @@ pub(super) async fn save(
     }
     .await;
     match outcome {
-        Ok(name) => {
-            let query = form_urlencoded::Serializer::new(String::new())
-                .append_pair("q", &name)
-                .finish();
-            Ok(see_other(&format!("/users?{query}")))
-        }
+        Ok(name) => Ok(super::users::list_showing(&name)),
         Err(e) => {
             let problems = Problems::from_service(lang, e).map_err(|r| *r)?;
             let status = StatusCode::UNPROCESSABLE_ENTITY;

@@ -205,12 +205,7 @@ pub(super) async fn create(
     }
     .await;
     match outcome {
-        Ok(name) => {
-            let query = form_urlencoded::Serializer::new(String::new())
-                .append_pair("q", &name)
-                .finish();
-            Ok(see_other(&format!("/users?{query}")))
-        }
+        Ok(name) => Ok(list_showing(&name)),
         Err(e) => {
             let problems = Problems::from_service(lang, e).map_err(|r| *r)?;
             let form = NewUserForm {
@@ -229,6 +224,14 @@ pub(super) async fn create(
             .await
         }
     }
+}
+
+/// Back to the staff list, searched for `name` (the account just saved).
+pub(super) fn list_showing(name: &str) -> axum::response::Response {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", name)
+        .finish();
+    see_other(&format!("/users?{query}"))
 }
 
 /// Answers a change to one account: back to the list, or the list with the

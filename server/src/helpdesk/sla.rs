@@ -229,24 +229,14 @@ impl Calendar {
         pauses: &[(i64, i64)],
         open_pause: Option<i64>,
     ) -> Option<i64> {
-        let mut cursor = start;
-        let mut left = target_ms;
-        let open = open_pause.map(|p| (p, i64::MAX));
-        for &(ps, pe) in pauses.iter().chain(open.iter()) {
-            if pe <= cursor {
-                continue;
-            }
-            let run = self.business_ms(cursor, ps.max(cursor));
-            if run >= left {
-                return self.add_business(cursor, left);
-            }
-            left -= run;
-            cursor = cursor.max(pe);
-            if cursor == i64::MAX {
-                return None;
-            }
-        }
-        self.add_business(cursor, left)
+        deadline_on(
+            start,
+            target_ms,
+            pauses,
+            open_pause,
+            |from, to| self.business_ms(from, to),
+            |from, ms| self.add_business(from, ms),
+        )
     }
 
     /// A one-line description of the calendar for explanations.
@@ -300,14 +290,19 @@ fn hm(minutes: u32) -> String {
     }
 }
 
-/// When `target_ms` of wall-clock time will have passed since `start`,
-/// not counting `pauses` nor an `open_pause` (as [`Calendar::deadline`],
-/// for targets counted around the clock).
-fn wall_deadline(
+/// When `target_ms` of counted time will have passed since `start`, not
+/// counting `pauses` (closed, sorted by start) nor an `open_pause` (then
+/// there is no deadline until the pause ends). `counted(from, to)` is the
+/// time that counts between two instants and `add(from, ms)` the instant
+/// `ms` of it after `from`: business hours ([`Calendar::deadline`]) or
+/// every hour (targets counted around the clock).
+fn deadline_on(
     start: i64,
     target_ms: i64,
     pauses: &[(i64, i64)],
     open_pause: Option<i64>,
+    counted: impl Fn(i64, i64) -> i64,
+    add: impl Fn(i64, i64) -> Option<i64>,
 ) -> Option<i64> {
     let mut cursor = start;
     let mut left = target_ms;
@@ -316,9 +311,9 @@ fn wall_deadline(
         if pe <= cursor {
             continue;
         }
-        let run = ps.max(cursor) - cursor;
+        let run = counted(cursor, ps.max(cursor));
         if run >= left {
-            return Some(cursor + left);
+            return add(cursor, left);
         }
         left -= run;
         cursor = cursor.max(pe);
@@ -326,7 +321,7 @@ fn wall_deadline(
             return None;
         }
     }
-    cursor.checked_add(left)
+    add(cursor, left)
 }
 
 /// Computes both deadlines of a ticket.
@@ -336,7 +331,15 @@ pub fn deadlines(cal: &Calendar, input: &ClockInput<'_>) -> Deadlines {
     let due = |minutes: u32| {
         let ms = i64::from(minutes) * 60_000;
         if target.around_the_clock {
-            wall_deadline(start, ms, input.pauses, input.waiting_since)
+            let wall = |from: i64, to: i64| to - from;
+            deadline_on(
+                start,
+                ms,
+                input.pauses,
+                input.waiting_since,
+                wall,
+                i64::checked_add,
+            )
         } else {
             cal.deadline(start, ms, input.pauses, input.waiting_since)
         }
