@@ -171,7 +171,7 @@ nav-chat = Chat
 chat-conversations = Conversations
 chat-empty = No conversation yet. Customers start one from the app or WhatsApp.
 chat-unread = unread messages
-chat-pick = Pick a conversation on the left.
+chat-pick = Pick a conversation from the list.
 chat-reply = Reply
 chat-via-whatsapp = sent over WhatsApp
 
@@ -619,3 +619,7 @@ users-edit-scope = A new role or departments change what the account may see: it
 settings-around-the-clock = 24/7 (not business hours)
 skip-to-content = Skip to the content
 board-cancel-reason = Reason for cancelling
+
+# Console: confirmations
+customers-delete-warning = The customer moves to the “Deleted (inactive)” list and their app account (if any) is switched off. Their history stays, and CS or an admin can restore them.
+customers-delete-confirm = Yes, delete this customer

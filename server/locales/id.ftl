@@ -171,7 +171,7 @@ nav-chat = Obrolan
 chat-conversations = Percakapan
 chat-empty = Belum ada percakapan. Pelanggan memulainya dari aplikasi atau WhatsApp.
 chat-unread = pesan belum dibaca
-chat-pick = Pilih percakapan di sebelah kiri.
+chat-pick = Pilih percakapan dari daftar.
 chat-reply = Balas
 chat-via-whatsapp = dikirim lewat WhatsApp
 
@@ -616,3 +616,7 @@ users-edit-scope = Peran atau departemen baru mengubah apa yang boleh dilihat ak
 settings-around-the-clock = 24/7 (bukan jam kerja)
 skip-to-content = Langsung ke isi halaman
 board-cancel-reason = Alasan pembatalan (dicatat)
+
+# Console: confirmations
+customers-delete-warning = Pelanggan dipindahkan ke daftar “Dihapus (tidak aktif)” dan akun aplikasinya (jika ada) dinonaktifkan. Riwayatnya tetap tersimpan, dan CS atau admin dapat memulihkannya.
+customers-delete-confirm = Ya, hapus pelanggan ini

@@ -54,7 +54,7 @@ pub async fn dismiss(tx: &mut Tx, actor: &Actor, id: &str) -> ServiceResult<Aler
         return Err(reject_as(
             RejectReason::NotFound,
             "alert",
-            "no open alert with this id",
+            crate::t!("problem-alert-not-open"),
         ));
     };
     audit::record(

@@ -184,7 +184,7 @@ pub fn optional_line(value: &str, max: usize) -> Result<String, String> {
 
 fn checked(value: &str, shape: Shape, max: usize, required: bool) -> Result<String, String> {
     let trimmed = value.trim();
-    text::check(trimmed, shape, max, required).map_err(|p| p.describe())?;
+    text::check(trimmed, shape, max, required).map_err(crate::i18n::describe)?;
     Ok(trimmed.to_owned())
 }
 
@@ -204,7 +204,7 @@ pub fn email(value: &str) -> Result<String, String> {
     if valid {
         Ok(v)
     } else {
-        Err("must be a valid e-mail address".into())
+        Err(crate::t!("problem-email-invalid"))
     }
 }
 
@@ -212,10 +212,10 @@ pub fn email(value: &str) -> Result<String, String> {
 /// country code are read in `default_region` (ISO 3166 code, e.g. `ID`).
 pub fn phone_e164(value: &str, default_region: &str) -> Result<String, String> {
     let region = default_region.parse::<phonenumber::country::Id>().ok();
-    let number = phonenumber::parse(region, value.trim())
-        .map_err(|_| "must be a phone number, e.g. +6281234567890".to_string())?;
+    let number =
+        phonenumber::parse(region, value.trim()).map_err(|_| crate::t!("problem-phone-format"))?;
     if !phonenumber::is_valid(&number) {
-        return Err("is not a valid phone number".into());
+        return Err(crate::t!("problem-phone-invalid"));
     }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
@@ -223,8 +223,8 @@ pub fn phone_e164(value: &str, default_region: &str) -> Result<String, String> {
 /// A password a person chose: 8 to 128 characters.
 pub fn new_password(value: &str) -> Result<String, String> {
     match value.chars().count() {
-        0..8 => Err("must be at least 8 characters".into()),
-        129.. => Err("must be at most 128 characters".into()),
+        0..8 => Err(crate::t!("problem-password-too-short")),
+        129.. => Err(crate::t!("problem-password-too-long")),
         _ => Ok(value.to_owned()),
     }
 }
@@ -251,10 +251,10 @@ pub struct GeoPoint {
 impl GeoPoint {
     pub fn validate(self) -> Result<Self, String> {
         if !(-90.0..=90.0).contains(&self.lat) || !self.lat.is_finite() {
-            return Err("lat must be between -90 and 90".into());
+            return Err(crate::t!("problem-geo-lat-range"));
         }
         if !(-180.0..=180.0).contains(&self.lon) || !self.lon.is_finite() {
-            return Err("lon must be between -180 and 180".into());
+            return Err(crate::t!("problem-geo-lon-range"));
         }
         Ok(self)
     }

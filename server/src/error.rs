@@ -1,5 +1,10 @@
 //! One error type for the HTTP API, rendered as `application/problem+json`
 //! (RFC 9457). Internal causes are logged with their context and never sent.
+//!
+//! Every `title`, `detail` and field `message` is a catalogue message in the
+//! language of the request ([`crate::i18n`]): `Accept-Language: id` (or the
+//! caller's saved language) answers in Bahasa Indonesia, English otherwise.
+//! The `type` slug and the field names stay the same in every language.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -37,8 +42,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// Who is asking is not proven; the detail says why, for a person.
     #[error("unauthorized: {0}")]
-    Unauthorized(&'static str),
+    Unauthorized(String),
     #[error("forbidden")]
     Forbidden,
     /// Not allowed, for a reason the caller should read (`kind` is the
@@ -72,7 +78,7 @@ pub enum ApiError {
     },
     /// The caller holds as many WebSockets as it may ([`crate::http::sockets`]).
     #[error("too many connections: {0}")]
-    TooManyConnections(&'static str),
+    TooManyConnections(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -96,74 +102,83 @@ impl ApiError {
     pub fn duplicate(field: &'static str) -> Self {
         Self::Conflict {
             kind: "duplicate",
-            detail: format!("{field} is already in use"),
+            detail: t!("problem-duplicate", field = field),
             field: Some(field),
         }
     }
 
-    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+    /// The status, the problem slug and the title in the request's language.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
         use ApiError::*;
         match self {
-            BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Malformed request"),
+            BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                t!("problem-title-bad-request"),
+            ),
             Validation(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation",
-                "Invalid request fields",
+                t!("problem-title-validation"),
             ),
             Unauthorized(_) => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "Authentication required",
+                t!("problem-title-unauthorized"),
             ),
             Forbidden => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                "Not allowed for this account",
+                t!("problem-title-forbidden"),
             ),
             ForbiddenBecause { kind, .. } => {
-                (StatusCode::FORBIDDEN, kind, "Not allowed for this account")
+                (StatusCode::FORBIDDEN, kind, t!("problem-title-forbidden"))
             }
-            NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
+            NotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "not-found",
+                t!("problem-title-not-found"),
+            ),
+            Conflict { kind, .. } => (StatusCode::CONFLICT, kind, t!("problem-title-conflict")),
             Unprocessable { kind, .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 kind,
-                "Request cannot be processed",
+                t!("problem-title-unprocessable"),
             ),
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
-                "Request body too large",
+                t!("problem-title-payload-too-large"),
             ),
             UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
-                "Expected application/json",
+                t!("problem-title-unsupported-media-type"),
             ),
             Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "Service unavailable",
+                t!("problem-title-unavailable"),
             ),
             UpgradeRequired => (
                 StatusCode::UPGRADE_REQUIRED,
                 "upgrade-required",
-                "This endpoint speaks WebSocket",
+                t!("problem-title-upgrade-required"),
             ),
             TooManyRequests { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-requests",
-                "Too many attempts",
+                t!("problem-title-too-many-requests"),
             ),
             TooManyConnections(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-connections",
-                "Too many open connections",
+                t!("problem-title-too-many-connections"),
             ),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
-                "Internal server error",
+                t!("problem-title-internal"),
             ),
         }
     }
@@ -204,8 +219,8 @@ impl IntoResponse for ApiError {
         let (detail, errors) = match self {
             ApiError::BadRequest(d) => (Some(d), vec![]),
             ApiError::Validation(errors) => (None, errors),
-            ApiError::Unauthorized(d) => (Some(d.to_owned()), vec![]),
-            ApiError::NotFound(what) => (Some(format!("{what} not found")), vec![]),
+            ApiError::Unauthorized(d) => (Some(d), vec![]),
+            ApiError::NotFound(what) => (Some(crate::service::not_found_detail(what)), vec![]),
             ApiError::Conflict { detail, field, .. } => {
                 let errors = field
                     .map(|f| vec![FieldError::new(f, detail.clone())])
@@ -215,14 +230,18 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable { detail, .. } => (Some(detail), vec![]),
             ApiError::ForbiddenBecause { detail, .. } => (Some(detail), vec![]),
             ApiError::TooManyRequests { detail, .. } => (Some(detail), vec![]),
-            ApiError::TooManyConnections(d) => (Some(d.to_owned()), vec![]),
+            ApiError::TooManyConnections(d) => (Some(d), vec![]),
+            ApiError::PayloadTooLarge => (Some(t!("problem-payload-too-large")), vec![]),
+            ApiError::UnsupportedMediaType => (Some(t!("problem-unsupported-media-type")), vec![]),
+            ApiError::UpgradeRequired => (Some(t!("problem-upgrade-required")), vec![]),
+            ApiError::Unavailable => (Some(t!("problem-unavailable")), vec![]),
             ApiError::Internal(err) => {
                 tracing::error!(error = ?err, "request failed");
                 (None, vec![])
             }
             _ => (None, vec![]),
         };
-        let mut response = problem_response(status, kind, title, detail, errors);
+        let mut response = problem_response(status, kind, &title, detail, errors);
         if let Some(secs) = retry_after {
             response
                 .headers_mut()
@@ -299,9 +318,7 @@ impl From<JsonRejection> for ApiError {
                     "Failed to deserialize the JSON body into the target type: ",
                 ))])
             }
-            JsonRejection::JsonSyntaxError(_) => {
-                ApiError::BadRequest("the body is not valid JSON".into())
-            }
+            JsonRejection::JsonSyntaxError(_) => ApiError::BadRequest(t!("problem-body-not-json")),
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::PayloadTooLarge
@@ -351,10 +368,10 @@ pub(crate) fn field_error_at(path: Option<&str>, message: &str) -> FieldError {
         None => name,
     };
     if let Some(missing) = quoted("missing field `") {
-        return FieldError::new(&within(missing), "is required");
+        return FieldError::new(&within(missing), t!("problem-field-required"));
     }
     if let Some(unknown) = quoted("unknown field `") {
-        return FieldError::new(&within(unknown), "is not a field of this request");
+        return FieldError::new(&within(unknown), t!("problem-field-unknown"));
     }
     let field = path.unwrap_or("body");
     if let Some((value, expected)) = message
@@ -363,8 +380,18 @@ pub(crate) fn field_error_at(path: Option<&str>, message: &str) -> FieldError {
     {
         return FieldError::new(
             field,
-            format!("`{value}` is not accepted; expected {expected}"),
+            t!(
+                "problem-field-not-accepted",
+                value = value,
+                expected = expected
+            ),
         );
+    }
+    if let Some(detail) = message.strip_prefix("invalid type: ") {
+        return FieldError::new(field, t!("problem-field-wrong-type", detail = detail));
+    }
+    if let Some(detail) = message.strip_prefix("invalid value: ") {
+        return FieldError::new(field, t!("problem-field-wrong-value", detail = detail));
     }
     FieldError::new(field, message)
 }

@@ -53,6 +53,10 @@ pub enum Audience {
     User { user_id: String },
     /// The accounts of one customer.
     Customer { customer_id: String },
+    /// These staff members: the ones on duty when it happened (a
+    /// customer's chat message reaches nobody whose presence is `offline`).
+    /// Judged by `reads_staff_event` like [`Audience::Staff`].
+    OnDuty { user_ids: Vec<String> },
     /// Server internals (sync wake-ups): never sent to a console.
     Internal,
 }
@@ -68,6 +72,9 @@ impl Audience {
             } => actor.role == Role::Admin || (actor.role.is_staff() && actor.in_department(d)),
             Audience::User { user_id } => &actor.user_id == user_id,
             Audience::Customer { customer_id } => actor.customer_id.as_deref() == Some(customer_id),
+            Audience::OnDuty { user_ids } => {
+                actor.role.is_staff() && user_ids.contains(&actor.user_id)
+            }
             Audience::Internal => false,
         }
     }
@@ -199,7 +206,7 @@ impl Event {
     /// and, when it is sent to staff, their role may read its kind.
     pub fn readable_by(&self, actor: &Actor) -> bool {
         match &self.audience {
-            Some(audience @ Audience::Staff { .. }) => {
+            Some(audience @ (Audience::Staff { .. } | Audience::OnDuty { .. })) => {
                 audience.admits(actor) && actor.reads_staff_event(&self.kind)
             }
             Some(audience) => audience.admits(actor),

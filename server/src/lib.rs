@@ -25,6 +25,10 @@
 //! * [`storage`], [`photos`]: photo bytes in object storage (local or S3),
 //!   their checks, thumbnails, signed links and garbage collection.
 
+// First, so its `t!` (a catalogue message in the request's language) is in
+// scope in every module below.
+#[macro_use]
+pub mod i18n;
 pub mod accounts;
 pub mod alerts;
 pub mod auth;
@@ -39,7 +43,6 @@ pub mod events;
 pub mod faults;
 pub mod helpdesk;
 pub mod http;
-pub mod i18n;
 pub mod invoices;
 pub mod journeys;
 pub mod keyed_locks;

@@ -49,6 +49,24 @@ pub enum Rejection {
     CorruptPdf,
 }
 
+impl Rejection {
+    /// The rejection for a person, in the request's language (`Display`
+    /// is the English of logs).
+    pub fn detail(&self) -> String {
+        match *self {
+            Rejection::NotAnImage => crate::t!("problem-photo-not-an-image"),
+            Rejection::TooManyPixels { width, height, max } => crate::t!(
+                "problem-photo-too-many-pixels",
+                width = width,
+                height = height,
+                max = max
+            ),
+            Rejection::Corrupt => crate::t!("problem-photo-corrupt"),
+            Rejection::CorruptPdf => crate::t!("problem-photo-corrupt-pdf"),
+        }
+    }
+}
+
 impl From<Rejection> for ServiceError {
     fn from(r: Rejection) -> Self {
         let kind = match r {
@@ -59,7 +77,7 @@ impl From<Rejection> for ServiceError {
         };
         ServiceError::Unprocessable {
             kind,
-            detail: r.to_string(),
+            detail: r.detail(),
         }
     }
 }
@@ -213,7 +231,7 @@ pub async fn store_verified(
     if actual != upload.sha256 {
         return Err(ServiceError::Unprocessable {
             kind: "hash-mismatch",
-            detail: "the bytes do not have the SHA-256 claimed when the upload was created".into(),
+            detail: crate::t!("problem-photo-hash-mismatch"),
         });
     }
     let byte_size = store_inspected(state, &upload.sha256, bytes).await?;

@@ -66,9 +66,10 @@ pub enum ServiceError {
     /// A value that must be unique (`email`, `phone`) is taken.
     #[error("{0} is already in use")]
     Duplicate(&'static str),
-    /// The caller did not prove who they are (credentials, tokens, codes).
+    /// The caller did not prove who they are (credentials, tokens, codes);
+    /// why, for a person.
     #[error("not authenticated: {0}")]
-    Unauthenticated(&'static str),
+    Unauthenticated(String),
     /// Too many attempts; the next may come after `retry_after_secs`.
     #[error("too many attempts: {detail}")]
     Throttled {
@@ -119,7 +120,7 @@ pub fn reject_as(
 
 /// A refusal by the policy.
 pub fn forbidden() -> ServiceError {
-    reject(RejectReason::Forbidden, "not allowed for this account")
+    reject(RejectReason::Forbidden, t!("problem-forbidden"))
 }
 
 /// Checks the policy; a denial is a [`RejectReason::Forbidden`] rejection.
@@ -152,6 +153,20 @@ impl ServiceError {
 
     /// Nothing named `what` in the caller's scope.
     pub fn not_found(what: &'static str) -> Self {
-        reject_as(RejectReason::NotFound, what, format!("{what} not found"))
+        reject_as(RejectReason::NotFound, what, not_found_detail(what))
     }
+}
+
+/// `visit not found` / `kunjungan tidak ditemukan`: `what` is the noun a
+/// not-found refusal names (`visit`, `blob bytes`), in the request's
+/// language when the catalogue knows it (`thing-visit`).
+pub fn not_found_detail(what: &str) -> String {
+    let lang = crate::i18n::current();
+    let key = format!("thing-{}", what.replace([' ', '_'], "-"));
+    let thing = if lang.has(&key) {
+        lang.text(&key)
+    } else {
+        what.to_owned()
+    };
+    t!("problem-not-found", what = &thing)
 }

@@ -178,21 +178,30 @@ impl Group for SlaSettings {
         if jiff::tz::TimeZone::get(&self.timezone).is_err() {
             out.push(FieldError::new(
                 "timezone",
-                "must be an IANA time zone such as Asia/Jakarta",
+                crate::t!("problem-settings-timezone"),
             ));
         }
         if self.working_days.is_empty() || self.working_days.iter().any(|d| !(1..=7).contains(d)) {
             out.push(FieldError::new(
                 "working_days",
-                "must be weekdays 1 (Monday) to 7 (Sunday), at least one",
+                crate::t!("problem-settings-working-days"),
             ));
         }
         let time = |v: &str| jiff::civil::Time::strptime("%H:%M", v).ok();
         match (time(&self.day_start), time(&self.day_end)) {
-            (None, _) => out.push(FieldError::new("day_start", "must be HH:MM")),
-            (_, None) => out.push(FieldError::new("day_end", "must be HH:MM")),
+            (None, _) => out.push(FieldError::new(
+                "day_start",
+                crate::t!("problem-settings-time-format"),
+            )),
+            (_, None) => out.push(FieldError::new(
+                "day_end",
+                crate::t!("problem-settings-time-format"),
+            )),
             (Some(s), Some(e)) if s >= e => {
-                out.push(FieldError::new("day_end", "must be after day_start"));
+                out.push(FieldError::new(
+                    "day_end",
+                    crate::t!("problem-settings-day-end-order"),
+                ));
             }
             _ => {}
         }
@@ -200,7 +209,7 @@ impl Group for SlaSettings {
             if h.parse::<jiff::civil::Date>().is_err() {
                 out.push(FieldError::new(
                     &format!("holidays[{i}]"),
-                    "must be a date, YYYY-MM-DD",
+                    crate::t!("problem-settings-holiday-format"),
                 ));
             }
         }
@@ -219,13 +228,13 @@ impl Group for SlaSettings {
             if !(1..=525_600).contains(&r) {
                 out.push(FieldError::new(
                     &format!("targets.{name}.response_minutes"),
-                    "must be 1 to 525600",
+                    crate::t!("problem-settings-response-range"),
                 ));
             }
             if !(1..=525_600).contains(&s) || s < r {
                 out.push(FieldError::new(
                     &format!("targets.{name}.resolution_minutes"),
-                    "must be 1 to 525600 and not less than the response target",
+                    crate::t!("problem-settings-resolution-range"),
                 ));
             }
         }
@@ -257,7 +266,7 @@ impl Group for RatingSettings {
         if self.delay_minutes > 7 * 24 * 60 {
             out.push(FieldError::new(
                 "delay_minutes",
-                "must be 0 to 10080 (a week)",
+                crate::t!("problem-settings-rating-delay"),
             ));
         }
         let name_ok = |s: &str, max: usize| {
@@ -268,13 +277,13 @@ impl Group for RatingSettings {
         if !name_ok(&self.template, 512) || self.template.chars().any(|c| c.is_ascii_uppercase()) {
             out.push(FieldError::new(
                 "template",
-                "must be a template name: lowercase letters, digits and _",
+                crate::t!("problem-settings-template-name"),
             ));
         }
         if !name_ok(&self.template_language, 15) {
             out.push(FieldError::new(
                 "template_language",
-                "must be a language code such as id or en_US",
+                crate::t!("problem-settings-template-language"),
             ));
         }
         out

@@ -359,7 +359,7 @@ impl From<LeaseLost> for ApiError {
     fn from(_: LeaseLost) -> Self {
         ApiError::conflict(
             "idempotency-in-progress",
-            "a retry of this request with the same Idempotency-Key is being processed",
+            t!("problem-idempotency-retry-in-progress"),
         )
     }
 }

@@ -75,7 +75,7 @@ pub async fn update(
         if !user.is_some_and(|u| u.role.is_staff()) {
             return Err(ServiceError::field(
                 "lead_user_id",
-                "must be a staff member",
+                crate::t!("problem-department-lead-not-staff"),
             ));
         }
     }

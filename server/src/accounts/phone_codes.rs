@@ -216,10 +216,7 @@ fn too_many(oldest: Option<i64>, now: i64) -> ServiceError {
         .div_ceil(1000)
         .max(1);
     ServiceError::Throttled {
-        detail: format!(
-            "too many verification codes asked; try again in {} min",
-            secs.div_ceil(60)
-        ),
+        detail: crate::t!("problem-phone-code-throttled", minutes = secs.div_ceil(60)),
         retry_after_secs: secs,
     }
 }

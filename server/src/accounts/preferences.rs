@@ -1,6 +1,7 @@
 //! What a person chooses for themselves: their language (`id` or `en`),
 //! which wins over a browser's `Accept-Language` on every device they sign
-//! in to the console from. (The API's problems are English for now.)
+//! in to the console from, and the language of the API's problems when a
+//! request's `Accept-Language` names none the catalogue speaks.
 
 use crate::AppState;
 use crate::db::users;

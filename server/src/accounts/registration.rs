@@ -83,7 +83,7 @@ pub async fn sign_up(
             if redeemed.is_err() {
                 return Err(ServiceError::field(
                     "phone_code",
-                    "is wrong, expired or used; ask for a new code",
+                    crate::t!("problem-registration-code-wrong"),
                 ));
             }
             true
@@ -191,30 +191,33 @@ pub async fn merge(
 ) -> Result<(CustomerRow, Effects), ServiceError> {
     actor.authorize(Action::ManageCustomers)?;
     if from == into {
-        return Err(ServiceError::field("into", "must be another customer"));
+        return Err(ServiceError::field(
+            "into",
+            crate::t!("problem-customer-merge-self"),
+        ));
     }
     let source = customers::get(&mut **tx, from)
         .await?
         .ok_or(ServiceError::not_found("customer"))?;
     let target = customers::get(&mut **tx, into)
         .await?
-        .ok_or_else(|| ServiceError::field("into", "names no customer"))?;
+        .ok_or_else(|| ServiceError::field("into", crate::t!("problem-customer-merge-unknown")))?;
     if source.merged_into.is_some() {
         return Err(ServiceError::conflict(
             "customer-merged",
-            "this customer was merged already",
+            crate::t!("problem-customer-merged-already"),
         ));
     }
     if target.merged_into.is_some() {
         return Err(ServiceError::field(
             "into",
-            "was itself merged into another customer",
+            crate::t!("problem-customer-merge-target-merged"),
         ));
     }
     if customers::has_account(tx, from).await? && customers::has_account(tx, into).await? {
         return Err(ServiceError::conflict(
             "both-have-accounts",
-            "both customers have an app account; one customer may have only one",
+            crate::t!("problem-customer-both-have-accounts"),
         ));
     }
     let moved = customers::merge(tx, from, into).await?;

@@ -28,7 +28,11 @@ pub struct Tokens {
     pub department_ids: Vec<String>,
 }
 
-const BAD_CREDENTIALS: ServiceError = ServiceError::Unauthenticated("invalid e-mail or password");
+/// The one answer to any failed sign-in, so it tells nothing about which
+/// part was wrong.
+fn bad_credentials() -> ServiceError {
+    ServiceError::Unauthenticated(t!("problem-auth-bad-credentials"))
+}
 
 /// Signs in with e-mail and password from `client`, opening a device
 /// session named `device_name`.
@@ -39,14 +43,14 @@ pub async fn sign_in(
     device_name: Option<&str>,
     client: throttle::ClientAddr,
 ) -> Result<Tokens, ServiceError> {
-    let email = domain::email(email).map_err(|_| BAD_CREDENTIALS)?;
+    let email = domain::email(email).map_err(|_| bad_credentials())?;
     let attempt = throttle::admit(state, &email, client).await?;
     let user = users::by_email(state.db.pool(), &email).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !password::verify(password, hash).await {
-        return Err(BAD_CREDENTIALS);
+        return Err(bad_credentials());
     }
-    let user = user.ok_or(BAD_CREDENTIALS)?;
+    let user = user.ok_or_else(bad_credentials)?;
     attempt.succeeded(state).await?;
     // Only to the one who knows the password: the account exists, and is
     // switched off (a deactivated staff member, a soft-deleted customer).
@@ -54,7 +58,7 @@ pub async fn sign_in(
         return Err(reject_as(
             RejectReason::Forbidden,
             "account-inactive",
-            "this account is inactive; ask CS to restore it",
+            crate::t!("problem-sign-in-account-inactive"),
         ));
     }
     let mut work = Work::begin(state).await?;
@@ -109,26 +113,30 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Se
     let tx = work.tx();
     let found = sessions::find_refresh(tx, &hash)
         .await?
-        .ok_or(ServiceError::Unauthenticated("unknown refresh token"))?;
+        .ok_or_else(|| ServiceError::Unauthenticated(t!("problem-auth-refresh-unknown")))?;
     if found.revoked_at.is_some() {
-        return Err(ServiceError::Unauthenticated("session has ended"));
+        return Err(ServiceError::Unauthenticated(t!(
+            "problem-auth-session-ended"
+        )));
     }
     if found.used_at.is_some() || !sessions::use_refresh(tx, &hash).await? {
         sessions::revoke(&mut **tx, &found.session_id, "refresh token reused").await?;
         let ended = signed_out(&found.user_id, SignedOut::Only(&found.session_id));
         work.commit(Effects::events(vec![ended])).await?;
         tracing::warn!(session = %found.session_id, "refresh token reuse; session revoked");
-        return Err(ServiceError::Unauthenticated(
-            "refresh token already used; session revoked",
-        ));
+        return Err(ServiceError::Unauthenticated(t!(
+            "problem-auth-refresh-reused"
+        )));
     }
     if found.expires_at < db::now_ms() {
-        return Err(ServiceError::Unauthenticated("refresh token expired"));
+        return Err(ServiceError::Unauthenticated(t!(
+            "problem-auth-refresh-expired"
+        )));
     }
     let user = users::get(&mut **tx, &found.user_id)
         .await?
         .filter(|u| u.status == Status::Active)
-        .ok_or(ServiceError::Unauthenticated("account is not active"))?;
+        .ok_or_else(|| ServiceError::Unauthenticated(t!("problem-auth-inactive")))?;
     sessions::touch(tx, &found.session_id).await?;
     let tokens = issue(state, tx, user, &found.session_id).await?;
     work.commit(Effects::none()).await?;

@@ -58,7 +58,7 @@ pub async fn prepare(
     });
     let pass = v.check("password", domain::new_password(&e.password));
     if e.role == Role::Customer {
-        v.add("role", "customers register through /api/v1/auth/register");
+        v.add("role", crate::t!("problem-staff-customer-role"));
     }
     v.finish()?;
     Ok(NewStaff {
@@ -156,13 +156,13 @@ pub async fn update(
     if role_change.is_some()
         && (role_change == Some(Role::Customer) || target.role == Role::Customer)
     {
-        v.add("role", "customer accounts cannot change role");
+        v.add("role", crate::t!("problem-staff-customer-role-change"));
     }
     v.finish()?;
     if target.role == Role::Admin && role_change.is_some() && users::active_admins(tx).await? <= 1 {
         return Err(ServiceError::conflict(
             "last-admin",
-            "the last active admin cannot be demoted",
+            crate::t!("problem-staff-last-admin"),
         ));
     }
     if let Some(ids) = &edit.department_ids {
@@ -233,7 +233,7 @@ pub async fn set_status(
     if status == Status::Inactive && target.id == actor.user_id {
         return Err(ServiceError::conflict(
             "cannot-deactivate-self",
-            "you cannot deactivate your own account",
+            crate::t!("problem-staff-deactivate-self"),
         ));
     }
     users::update(
@@ -296,7 +296,7 @@ pub async fn reset_password(
     if target.id == actor.user_id {
         return Err(ServiceError::conflict(
             "own-password",
-            "change your own password with POST /api/v1/me/password",
+            crate::t!("problem-staff-own-password"),
         ));
     }
     let (new_password, temporary) = match password {
@@ -342,7 +342,10 @@ async fn known_departments(tx: &mut Tx, ids: &[String]) -> Result<(), ServiceErr
     } else {
         Err(ServiceError::field(
             "department_ids",
-            format!("unknown departments: {}", unknown.join(", ")),
+            crate::t!(
+                "problem-staff-unknown-departments",
+                ids = &unknown.join(", ")
+            ),
         ))
     }
 }

@@ -29,7 +29,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Actor, ApiErr
     let claims = state
         .tokens
         .verify_access(token)
-        .ok_or(ApiError::Unauthorized("invalid or expired token"))?;
+        .ok_or(ApiError::Unauthorized(t!("problem-auth-token-invalid")))?;
     // No round trip while the caller is cached, and misses that arrive
     // together share one (`auth::cache`).
     let user = state
@@ -38,10 +38,13 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Actor, ApiErr
         .await?;
     let user = user
         .filter(|u| u.status == Status::Active)
-        .ok_or(ApiError::Unauthorized("account is not active"))?;
+        .ok_or_else(|| ApiError::Unauthorized(t!("problem-auth-inactive")))?;
     if !user.session_live {
-        return Err(ApiError::Unauthorized("session has ended"));
+        return Err(ApiError::Unauthorized(t!("problem-auth-session-ended")));
     }
+    // The rest of the request answers in the person's saved language,
+    // unless its `Accept-Language` chose one.
+    crate::i18n::prefer(user.language.as_deref().and_then(crate::i18n::Lang::parse));
     Ok(Actor {
         user_id: user.id,
         session_id: claims.sid,
@@ -59,7 +62,8 @@ impl FromRequestParts<AppState> for Actor {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized("missing bearer token"))?;
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| ApiError::Unauthorized(t!("problem-auth-no-token")))?;
         authenticate(state, token).await
     }
 }

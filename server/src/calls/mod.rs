@@ -401,7 +401,7 @@ pub async fn register_push(
     if !matches!(platform, "fcm" | "apns_voip") {
         problems.push(crate::service::FieldError::new(
             "platform",
-            "must be fcm or apns_voip",
+            crate::t!("problem-call-push-platform"),
         ));
     }
     if token.is_empty()
@@ -410,7 +410,7 @@ pub async fn register_push(
     {
         problems.push(crate::service::FieldError::new(
             "token",
-            "must be 1 to 4096 characters without spaces",
+            crate::t!("problem-call-push-token"),
         ));
     }
     if !problems.is_empty() {

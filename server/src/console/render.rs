@@ -190,7 +190,11 @@ pub fn page(status: StatusCode, template: &impl Template) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "rendering a console template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "rendering failed").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                t!("problem-console-render-failed"),
+            )
+                .into_response()
         }
     }
 }

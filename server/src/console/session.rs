@@ -209,9 +209,11 @@ impl IntoResponse for Refusal {
                 "console-not-staff-title",
                 "console-not-staff-detail",
             ),
-            Refusal::Unavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response()
-            }
+            Refusal::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                t!("problem-console-unavailable"),
+            )
+                .into_response(),
         }
     }
 }
@@ -253,6 +255,8 @@ impl FromRequestParts<AppState> for Console {
             .as_deref()
             .and_then(Lang::parse)
             .unwrap_or(lang);
+        // What services answer (a refusal shown on the page) speaks it too.
+        crate::i18n::speak(lang);
         Ok(Console {
             csrf: state.console_key.csrf(session_id),
             actor: Actor {
@@ -337,7 +341,11 @@ pub async fn csrf_layer(State(state): State<AppState>, request: Request, next: N
     }
     // A plain form: read it (bounded), find the field, hand it on intact.
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            t!("problem-console-form-too-large"),
+        )
+            .into_response();
     };
     let token = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == CSRF_FIELD)

@@ -145,7 +145,7 @@ fn minutes(field: &str, value: Option<&String>, problems: &mut Vec<FieldError>) 
     match value.map(|v| v.trim().parse::<u32>()) {
         Some(Ok(n)) => n,
         _ => {
-            problems.push(FieldError::new(field, "must be a whole number of minutes"));
+            problems.push(FieldError::new(field, t!("problem-console-minutes-whole")));
             0
         }
     }

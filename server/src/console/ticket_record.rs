@@ -151,7 +151,10 @@ async fn describe(
                 key,
                 &[
                     ("assignee", Arg::Text(&assignee)),
-                    ("reason", Arg::Text(&text("reason"))),
+                    (
+                        "reason",
+                        Arg::Text(&crate::i18n::read(&text("reason"), lang)),
+                    ),
                 ],
             )
         }

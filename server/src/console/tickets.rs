@@ -406,7 +406,7 @@ pub(super) async fn ticket_page(
                 .and_then(|a| names.iter().find(|(id, _)| id == a).map(|(_, n)| n.clone()))
                 .unwrap_or_else(|| lang.text(&format!("author-{}", m.author_kind))),
             from_customer: m.author_kind == "customer",
-            body: m.body,
+            body: crate::i18n::read(&m.body, lang),
             at: date_time(lang, m.created_at, offset),
             internal: m.internal != 0,
         })

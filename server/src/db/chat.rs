@@ -22,7 +22,8 @@ pub struct ConversationRow {
 /// Selects conversations as seen by reader `$1`.
 const SELECT: &str = "SELECT c.id, c.customer_id, cu.name AS customer_name, c.assignee_id, c.channel, \
        c.created_at, c.updated_at, c.last_message_at, \
-       (SELECT m.body FROM chat_messages m WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1) AS last_message, \
+       (SELECT m.body FROM chat_messages m WHERE m.conversation_id = c.id AND m.sender_kind <> 'system' \
+        ORDER BY m.id DESC LIMIT 1) AS last_message, \
        (SELECT COUNT(*) FROM chat_messages m WHERE m.conversation_id = c.id \
           AND (m.sender_id IS NULL OR m.sender_id <> $1) \
           AND m.id > COALESCE((SELECT r.last_read_id FROM chat_reads r \
@@ -85,12 +86,20 @@ pub async fn get(
         .await
 }
 
-/// The customer's most recent conversation, if any.
-pub async fn latest_of_customer(tx: &mut Tx, customer_id: &str) -> sqlx::Result<Option<String>> {
+/// The customer's most recent conversation on `channel` (`app`,
+/// `whatsapp`), if any: a customer who writes from both has one of each, so
+/// a reply goes back where they wrote.
+pub async fn latest_of_customer(
+    tx: &mut Tx,
+    customer_id: &str,
+    channel: &str,
+) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar(
-        "SELECT id FROM conversations WHERE customer_id = $1 ORDER BY last_message_at DESC, id DESC LIMIT 1",
+        "SELECT id FROM conversations WHERE customer_id = $1 AND channel = $2 \
+         ORDER BY last_message_at DESC, id DESC LIMIT 1",
     )
     .bind(customer_id)
+    .bind(channel)
     .fetch_optional(&mut **tx)
     .await
 }

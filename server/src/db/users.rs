@@ -338,6 +338,38 @@ pub async fn account_of_customer(
         .await
 }
 
+/// The active staff on duty (presence other than `offline`) who serve
+/// `department_id`: its members and every admin.
+pub async fn on_duty(
+    ex: impl AnyExecutor<'_>,
+    department_id: Option<&str>,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT u.id FROM users u \
+         WHERE u.status = 'active' AND u.presence <> 'offline' AND u.role <> 'customer' \
+           AND (u.role = 'admin' OR $1 IS NULL OR EXISTS (SELECT 1 FROM department_members m \
+                WHERE m.user_id = u.id AND m.department_id = $1)) \
+         ORDER BY u.id",
+    )
+    .bind(department_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// The language the account of customer record `customer_id` chose, if it
+/// has an account and chose one.
+pub async fn language_of_customer(
+    ex: impl AnyExecutor<'_>,
+    customer_id: &str,
+) -> sqlx::Result<Option<String>> {
+    let found: Option<Option<String>> =
+        sqlx::query_scalar("SELECT language FROM users WHERE customer_id = $1")
+            .bind(customer_id)
+            .fetch_optional(ex)
+            .await?;
+    Ok(found.flatten())
+}
+
 /// Every active staff member's name and presence (CS and admins: the agents
 /// who answer customers), by name.
 pub async fn staff_presence(ex: impl AnyExecutor<'_>) -> sqlx::Result<Vec<(String, Presence)>> {

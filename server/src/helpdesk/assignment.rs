@@ -108,20 +108,25 @@ async fn assign_next(tx: &mut Tx, state: &AppState) -> anyhow::Result<Option<Eff
     let Some(agent) = pool.first() else {
         return Ok(None);
     };
-    let reason = format!(
-        "round-robin: {} of {} available agent(s) in the department within shift; \
-         least recently assigned ({}); {priority} ticket taken first by priority then age",
-        1,
-        pool.len(),
-        if agent.last_assigned_at == 0 {
-            "never assigned before".to_owned()
-        } else {
-            format!(
-                "last assigned {}",
-                crate::domain::rfc3339(agent.last_assigned_at)
-            )
-        }
-    );
+    // Kept as a catalogue reference: each reader reads it in their language.
+    let last = crate::domain::rfc3339(agent.last_assigned_at);
+    let pool_size = pool.len();
+    let priority = priority.to_string();
+    let reason = if agent.last_assigned_at == 0 {
+        crate::i18n::stored(
+            "stored-assign-round-robin-first",
+            &[("pool", pool_size.into()), ("priority", (&priority).into())],
+        )
+    } else {
+        crate::i18n::stored(
+            "stored-assign-round-robin",
+            &[
+                ("pool", pool_size.into()),
+                ("priority", (&priority).into()),
+                ("last", (&last).into()),
+            ],
+        )
+    };
     if !tickets::set_assignee(
         tx,
         &ticket_id,
@@ -191,10 +196,29 @@ pub async fn drain_conversations(state: &AppState) -> anyhow::Result<usize> {
             serde_json::json!({ "assignee_id": agent, "method": "round_robin" }),
         )
         .await?;
+        // The customer who was told nobody could answer hears who did.
+        let name = crate::db::users::get(&mut **tx, &agent)
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_default();
+        let channel = crate::db::chat::customer_and_channel(tx, &id)
+            .await?
+            .map(|(_, channel)| channel)
+            .unwrap_or_default();
+        let told =
+            crate::helpdesk::chat::tell_customer(tx, state, &id, &customer_id, &channel, |lang| {
+                lang.text_with(
+                    "chat-system-picked-up",
+                    &[("name", crate::i18n::Arg::Text(&name))],
+                )
+            })
+            .await?;
         let data = serde_json::json!({ "conversation_id": id, "customer_id": customer_id, "assignee_id": agent });
         let to = Audience::User { user_id: agent };
-        work.commit(Effects::events(vec![("conversation.assigned", to, data)]))
-            .await?;
+        work.commit(
+            Effects::events(vec![("conversation.assigned", to, data)]).and(Effects::told(told)),
+        )
+        .await?;
         routed += 1;
     }
     Ok(routed)
@@ -245,7 +269,7 @@ pub async fn pick_for_call(
 
 fn minutes(field: &str, v: &str) -> Result<i64, ServiceError> {
     let t = jiff::civil::Time::strptime("%H:%M", v.trim())
-        .map_err(|_| ServiceError::field(field, "must be HH:MM"))?;
+        .map_err(|_| ServiceError::field(field, crate::t!("problem-shift-time-format")))?;
     Ok(i64::from(t.hour()) * 60 + i64::from(t.minute()))
 }
 
@@ -264,21 +288,27 @@ pub async fn set_shift(
         .await?
         .ok_or(ServiceError::not_found("user"))?;
     if !user.role.is_staff() {
-        return Err(ServiceError::field("id", "customers have no shift"));
+        return Err(ServiceError::field(
+            "id",
+            crate::t!("problem-shift-customer"),
+        ));
     }
     let shift = match (start, end) {
         (None, None) => None,
         (Some(s), Some(e)) => {
             let (s, e) = (minutes("start", s)?, minutes("end", e)?);
             if s == e {
-                return Err(ServiceError::field("end", "must differ from start"));
+                return Err(ServiceError::field(
+                    "end",
+                    crate::t!("problem-shift-same-start-end"),
+                ));
             }
             Some((s, e))
         }
         _ => {
             return Err(ServiceError::field(
                 "end",
-                "give both start and end, or neither",
+                crate::t!("problem-shift-start-and-end"),
             ));
         }
     };

@@ -14,9 +14,10 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::chat::{self, ChatMessageRow};
-use crate::db::{Tx, audit, departments};
+use crate::db::{Tx, audit, departments, users};
 use crate::domain;
 use crate::events::Audience;
+use crate::i18n::Lang;
 use crate::service::{Applied, Notice, ServiceError, allow, reject_as};
 
 /// Longest chat message, in characters.
@@ -49,6 +50,14 @@ pub struct Sent {
     pub opened: bool,
 }
 
+/// A conversation just opened, and whom it went to.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub id: String,
+    /// `None`: nobody was available; it waits in the inbox.
+    pub assignee: Option<String>,
+}
+
 /// Opens a conversation for `customer_id`, routed round-robin to an
 /// available agent of the help-desk department (unassigned when nobody is
 /// available).
@@ -57,7 +66,7 @@ pub async fn open(
     state: &AppState,
     customer_id: &str,
     channel: &str,
-) -> sqlx::Result<String> {
+) -> sqlx::Result<Opened> {
     let department =
         departments::by_name(&state.db, &state.config.ticket_default_department).await?;
     let assignee =
@@ -73,10 +82,14 @@ pub async fn open(
         json!({ "assignee_id": assignee, "channel": channel }),
     )
     .await?;
-    Ok(id)
+    Ok(Opened { id, assignee })
 }
 
-/// The live events of a new message: to the customer and to the help desk.
+/// The live events of a new message: to the customer, and to the help
+/// desk's staff who are on duty — whoever set their presence to `offline`
+/// hears nothing (seeds 000/001: "when they are off they will no longer
+/// receive calls or messages"); the inbox still shows everything to whoever
+/// opens it.
 pub async fn notices(state: &AppState, customer_id: &str, m: &ChatMessageRow) -> Vec<Notice> {
     let data =
         serde_json::to_value(super::payloads::ChatMessageView::from(m.clone())).unwrap_or_default();
@@ -85,20 +98,82 @@ pub async fn notices(state: &AppState, customer_id: &str, m: &ChatMessageRow) ->
         .ok()
         .flatten()
         .map(|d| d.id);
-    vec![
-        Notice {
-            kind: "chat.message",
-            audience: Audience::Customer {
-                customer_id: customer_id.to_owned(),
-            },
-            data: data.clone(),
+    let on_duty = users::on_duty(state.db.pool(), department_id.as_deref())
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading who is on duty; the message waits in the inbox");
+            Vec::new()
+        });
+    let mut notices = vec![Notice {
+        kind: "chat.message",
+        audience: Audience::Customer {
+            customer_id: customer_id.to_owned(),
         },
-        Notice {
+        data: data.clone(),
+    }];
+    if !on_duty.is_empty() {
+        notices.push(Notice {
             kind: "chat.message",
-            audience: Audience::Staff { department_id },
+            audience: Audience::OnDuty { user_ids: on_duty },
             data,
-        },
-    ]
+        });
+    }
+    notices
+}
+
+/// Tells the customer of a conversation how it stands — nobody can answer
+/// now, or who picked it up — in their language (their account's choice,
+/// else Bahasa Indonesia): a system message in the thread, and on WhatsApp
+/// when they wrote from there. Returns its live events.
+pub async fn tell_customer(
+    tx: &mut Tx,
+    state: &AppState,
+    conversation_id: &str,
+    customer_id: &str,
+    channel: &str,
+    text: impl FnOnce(Lang) -> String,
+) -> sqlx::Result<Vec<Notice>> {
+    let lang = users::language_of_customer(&mut **tx, customer_id)
+        .await?
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or_default();
+    let body = text(lang);
+    let (message, _) = chat::add_message(tx, conversation_id, None, "system", &body, None).await?;
+    if channel == "whatsapp" {
+        super::whatsapp::enqueue_to_customer(tx, customer_id, &body).await?;
+    }
+    Ok(notices(state, customer_id, &message).await)
+}
+
+/// After a customer's first message of a conversation nobody could take:
+/// the customer hears that the team will answer once someone is available.
+async fn nobody_available(
+    tx: &mut Tx,
+    state: &AppState,
+    conversation_id: &str,
+    customer_id: &str,
+    channel: &str,
+) -> sqlx::Result<Vec<Notice>> {
+    tell_customer(tx, state, conversation_id, customer_id, channel, |lang| {
+        lang.text("chat-system-nobody-available")
+    })
+    .await
+}
+
+/// After the customer's message in a conversation `open` just started:
+/// when nobody took it, the customer is told (see [`tell_customer`]).
+pub async fn after_first_message(
+    tx: &mut Tx,
+    state: &AppState,
+    opened: &Opened,
+    customer_id: &str,
+    channel: &str,
+) -> sqlx::Result<Vec<Notice>> {
+    if opened.assignee.is_some() {
+        return Ok(Vec::new());
+    }
+    nobody_available(tx, state, &opened.id, customer_id, channel).await
 }
 
 /// Stores a message from `actor` (once per client id) in `target`.
@@ -112,14 +187,10 @@ pub async fn send(
 ) -> Result<Applied<Sent>, ServiceError> {
     let body = domain::bounded_text(body, MAX_BODY_CHARS)
         .map_err(|m| reject_as(RejectReason::Invalid, "body", m))?;
-    let (conversation_id, customer_id, opened) = match target {
+    let (conversation_id, customer_id, opened): (String, String, Option<Opened>) = match target {
         Target::Conversation(id) => {
             let Some((customer_id, _)) = chat::customer_and_channel(tx, id).await? else {
-                return Err(reject_as(
-                    RejectReason::NotFound,
-                    "conversation",
-                    "conversation not found",
-                ));
+                return Err(ServiceError::not_found("conversation"));
             };
             allow(
                 actor,
@@ -127,7 +198,7 @@ pub async fn send(
                     customer_id: &customer_id,
                 },
             )?;
-            (id.to_owned(), customer_id, false)
+            (id.to_owned(), customer_id, None)
         }
         Target::New { customer_id } | Target::Latest { customer_id } => {
             allow(actor, Action::StartConversation { customer_id })?;
@@ -138,16 +209,17 @@ pub async fn send(
             };
             let latest = match (replayed, target) {
                 (Some(id), _) => Some(id),
-                (None, Target::Latest { .. }) => chat::latest_of_customer(tx, customer_id).await?,
+                (None, Target::Latest { .. }) => {
+                    chat::latest_of_customer(tx, customer_id, "app").await?
+                }
                 (None, _) => None,
             };
             match latest {
-                Some(id) => (id, customer_id.to_owned(), false),
-                None => (
-                    open(tx, state, customer_id, "app").await?,
-                    customer_id.to_owned(),
-                    true,
-                ),
+                Some(id) => (id, customer_id.to_owned(), None),
+                None => {
+                    let opened = open(tx, state, customer_id, "app").await?;
+                    (opened.id.clone(), customer_id.to_owned(), Some(opened))
+                }
             }
         }
     };
@@ -170,11 +242,16 @@ pub async fn send(
         client_id,
     )
     .await?;
-    let notices = if new {
+    let mut notices = if new {
         notices(state, &customer_id, &message).await
     } else {
         vec![]
     };
+    if let Some(opened) = &opened
+        && new
+    {
+        notices.extend(after_first_message(tx, state, opened, &customer_id, &channel).await?);
+    }
     Ok(Applied {
         value: Sent {
             conversation_id,
@@ -182,7 +259,7 @@ pub async fn send(
             channel,
             message,
             new,
-            opened,
+            opened: opened.is_some(),
         },
         notices,
     })
@@ -235,11 +312,7 @@ pub async fn mark_read(
     conversation_id: &str,
 ) -> Result<(), ServiceError> {
     let Some((customer_id, _)) = chat::customer_and_channel(tx, conversation_id).await? else {
-        return Err(reject_as(
-            RejectReason::NotFound,
-            "conversation",
-            "conversation not found",
-        ));
+        return Err(ServiceError::not_found("conversation"));
     };
     allow(
         actor,

@@ -51,13 +51,15 @@ pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize>
         // The breached clock keeps its breach (it never fires twice); the
         // other runs to the raised priority's target.
         crate::helpdesk::refresh_deadlines(tx, &state.calendar(), &id).await?;
-        let note = format!(
-            "SLA {} deadline missed; priority {} -> {}; deadlines recomputed for {}, counted from \
-             now",
-            breach.as_str(),
-            ticket.priority,
-            raised,
-            raised
+        // Read later in each reader's language.
+        let (from, to) = (ticket.priority.to_string(), raised.to_string());
+        let note = crate::i18n::stored(
+            "stored-sla-escalated",
+            &[
+                ("breach", breach.as_str().into()),
+                ("from", (&from).into()),
+                ("to", (&to).into()),
+            ],
         );
         tickets::add_message(tx, &id, None, "system", &note, true).await?;
         let detail = serde_json::json!({

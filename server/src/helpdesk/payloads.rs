@@ -52,7 +52,9 @@ impl From<MessageRow> for TicketMessageView {
             id: m.id,
             author_id: m.author_id,
             author_kind: m.author_kind,
-            body: m.body,
+            // A system note kept as a catalogue reference reads in the
+            // language of the request.
+            body: crate::i18n::read(&m.body, crate::i18n::current()),
             internal: m.internal != 0,
             created_at: rfc3339(m.created_at),
         }

@@ -239,13 +239,22 @@ impl Calendar {
         )
     }
 
-    /// A one-line description of the calendar for explanations.
+    /// A one-line description of the calendar for explanations, in the
+    /// language of the request being served.
     pub fn describe(&self) -> String {
-        const NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-        let days: Vec<&str> = NAMES
-            .iter()
+        let names = [
+            crate::t!("settings-day-1"),
+            crate::t!("settings-day-2"),
+            crate::t!("settings-day-3"),
+            crate::t!("settings-day-4"),
+            crate::t!("settings-day-5"),
+            crate::t!("settings-day-6"),
+            crate::t!("settings-day-7"),
+        ];
+        let days: Vec<String> = names
+            .into_iter()
             .zip(self.days)
-            .filter_map(|(n, on)| on.then_some(*n))
+            .filter_map(|(n, on)| on.then_some(n))
             .collect();
         format!(
             "{} {}–{} {}{}",
@@ -255,7 +264,7 @@ impl Calendar {
             self.tz_name,
             match self.holidays.len() {
                 0 => String::new(),
-                n => format!(", {n} holiday(s) excluded"),
+                n => format!(", {}", crate::t!("problem-sla-holidays", count = n)),
             }
         )
     }
@@ -282,11 +291,12 @@ pub struct Deadlines {
     pub explanation: String,
 }
 
+/// `1h30m` / `1 jam 30 menit`.
 fn hm(minutes: u32) -> String {
     match (minutes / 60, minutes % 60) {
-        (h, 0) => format!("{h}h"),
-        (0, m) => format!("{m}m"),
-        (h, m) => format!("{h}h{m}m"),
+        (h, 0) => crate::t!("problem-sla-hours", hours = h),
+        (0, m) => crate::t!("problem-sla-minutes", minutes = m),
+        (h, m) => crate::t!("problem-sla-hours-minutes", hours = h, minutes = m),
     }
 }
 
@@ -324,7 +334,8 @@ fn deadline_on(
     add(cursor, left)
 }
 
-/// Computes both deadlines of a ticket.
+/// Computes both deadlines of a ticket; the explanation is in the language
+/// of the request being served (English outside one).
 pub fn deadlines(cal: &Calendar, input: &ClockInput<'_>) -> Deadlines {
     let target = cal.targets.of(input.priority);
     let start = input.escalated_at.unwrap_or(input.created_at);
@@ -345,37 +356,39 @@ pub fn deadlines(cal: &Calendar, input: &ClockInput<'_>) -> Deadlines {
         }
     };
     let counted = if target.around_the_clock {
-        "around the clock".to_owned()
+        crate::t!("problem-sla-around-the-clock")
     } else {
-        format!("of business time ({})", cal.describe())
+        crate::t!("problem-sla-business-time", calendar = &cal.describe())
     };
     let paused_ms: i64 = input.pauses.iter().map(|(a, b)| b - a).sum();
-    let mut explanation = format!(
-        "{} priority: first response within {} and resolution within {} {}, counted from {}",
-        input.priority,
-        hm(target.response_minutes),
-        hm(target.resolution_minutes),
-        counted,
-        crate::domain::rfc3339(start),
+    let mut explanation = crate::t!(
+        "problem-sla-explanation",
+        priority = input.priority.as_str(),
+        response = &hm(target.response_minutes),
+        resolution = &hm(target.resolution_minutes),
+        counted = &counted,
+        start = &crate::domain::rfc3339(start),
     );
     if let Some(at) = input.escalated_at {
-        explanation.push_str(&format!(
-            "; escalated at {} after a missed deadline, so the deadlines are this priority's, \
-             counted from the escalation",
-            crate::domain::rfc3339(at)
+        explanation.push_str("; ");
+        explanation.push_str(&crate::t!(
+            "problem-sla-escalated",
+            at = &crate::domain::rfc3339(at)
         ));
     }
     if !input.pauses.is_empty() {
-        explanation.push_str(&format!(
-            "; clocks paused {} time(s) for {} in all while waiting on the customer",
-            input.pauses.len(),
-            hm(u32::try_from(paused_ms / 60_000).unwrap_or(u32::MAX))
+        explanation.push_str("; ");
+        explanation.push_str(&crate::t!(
+            "problem-sla-paused",
+            count = input.pauses.len(),
+            duration = &hm(u32::try_from(paused_ms / 60_000).unwrap_or(u32::MAX))
         ));
     }
     if let Some(since) = input.waiting_since {
-        explanation.push_str(&format!(
-            "; paused since {} (waiting on the customer), so no deadline runs now",
-            crate::domain::rfc3339(since)
+        explanation.push_str("; ");
+        explanation.push_str(&crate::t!(
+            "problem-sla-waiting",
+            since = &crate::domain::rfc3339(since)
         ));
     }
     Deadlines {
@@ -488,6 +501,36 @@ mod tests {
             d.explanation
         );
         assert!(d.explanation.contains("1 holiday"), "{}", d.explanation);
+    }
+
+    #[tokio::test]
+    async fn the_explanation_speaks_the_language_of_the_request() {
+        use crate::i18n::{Lang, speaking};
+        let c = cal(&["2026-12-25"]);
+        let pauses = [(at("2026-11-16T09:10"), at("2026-11-16T09:40"))];
+        let input = ClockInput {
+            priority: Priority::Urgent,
+            created_at: at("2026-11-16T09:00"),
+            pauses: &pauses,
+            waiting_since: None,
+            escalated_at: None,
+        };
+        let english = speaking(Some(Lang::English), async { deadlines(&c, &input) }).await;
+        assert_eq!(
+            english.explanation,
+            "urgent priority: first response within 1h and resolution within 4h of business time \
+             (Mon,Tue,Wed,Thu,Fri 09:00–17:00 Asia/Jakarta, 1 holiday(s) excluded), counted from \
+             2026-11-16T02:00:00Z; clocks paused 1 time(s) for 30m in all while waiting on the \
+             customer"
+        );
+        let indonesian = speaking(Some(Lang::Id), async { deadlines(&c, &input) }).await;
+        assert_eq!(
+            indonesian.explanation,
+            "Prioritas mendesak: respons pertama dalam 1 jam dan penyelesaian dalam 4 jam waktu \
+             kerja (Sen,Sel,Rab,Kam,Jum 09:00–17:00 Asia/Jakarta, 1 hari libur tidak dihitung), \
+             dihitung sejak 2026-11-16T02:00:00Z; waktu dijeda 1 kali, total 30 menit, selama \
+             menunggu pelanggan"
+        );
     }
 
     #[test]

@@ -91,7 +91,10 @@ pub async fn update(
             Some(d) => match departments::get(&mut **tx, d).await? {
                 Some(d) => Some(d.id),
                 None => {
-                    v.add("department_id", "names no department");
+                    v.add(
+                        "department_id",
+                        crate::t!("problem-ticket-department-unknown"),
+                    );
                     None
                 }
             },
@@ -160,12 +163,16 @@ pub async fn assign(
     if !ok {
         return Err(ServiceError::field(
             "assigned_to",
-            "must be an active staff member of the ticket's department",
+            crate::t!("problem-ticket-assignee-not-member"),
         ));
     }
     let reason = match reason.map(str::trim).filter(|r| !r.is_empty()) {
         Some(given) => domain::line(given, 500).map_err(|m| ServiceError::field("reason", m))?,
-        None => format!("manual: chosen by {}", actor.name),
+        // Read later in each reader's language.
+        None => crate::i18n::stored(
+            "stored-assign-manual",
+            &[("name", crate::i18n::Arg::Text(&actor.name))],
+        ),
     };
     tickets::set_assignee(
         tx,
@@ -229,9 +236,9 @@ pub fn check_category(state: &AppState, value: &str) -> Result<String, String> {
     if state.config.ticket_categories.contains(&c) {
         Ok(c)
     } else {
-        Err(format!(
-            "must be one of {}",
-            state.config.ticket_categories.join(", ")
+        Err(crate::t!(
+            "problem-ticket-category-unknown",
+            categories = &state.config.ticket_categories.join(", ")
         ))
     }
 }
@@ -255,7 +262,7 @@ pub async fn prepare(
             }
             return Err(ServiceError::Invalid(vec![FieldError::new(
                 "customer_id",
-                "is required",
+                crate::t!("problem-ticket-customer-required"),
             )]));
         }
     };
@@ -287,17 +294,20 @@ pub async fn prepare(
                 .ok()
                 .filter(|u| !u.is_nil())
                 .map(|u| u.to_string())
-                .ok_or_else(|| "must be a UUID".to_owned()),
+                .ok_or_else(|| crate::t!("problem-ticket-id-not-uuid")),
         ),
         None => crate::db::new_id(),
     };
     let customer = customers::get(state.db.pool(), &customer_id).await?;
     match &customer {
-        None => errors.push(FieldError::new("customer_id", "names no customer")),
+        None => errors.push(FieldError::new(
+            "customer_id",
+            crate::t!("problem-ticket-customer-unknown"),
+        )),
         // A deleted customer opens nothing until CS restore the record.
         Some(c) if c.status != domain::Status::Active => errors.push(FieldError::new(
             "customer_id",
-            "the customer is inactive (deleted); restore the record first",
+            crate::t!("problem-ticket-customer-inactive"),
         )),
         Some(_) => {}
     }
@@ -305,12 +315,18 @@ pub async fn prepare(
         Some(d) if actor.role.is_staff() => match departments::get(state.db.pool(), d).await? {
             Some(d) => Some(d.id),
             None => {
-                errors.push(FieldError::new("department_id", "names no department"));
+                errors.push(FieldError::new(
+                    "department_id",
+                    crate::t!("problem-ticket-department-unknown"),
+                ));
                 None
             }
         },
         Some(_) => {
-            errors.push(FieldError::new("department_id", "is chosen by staff"));
+            errors.push(FieldError::new(
+                "department_id",
+                crate::t!("problem-ticket-department-staff-only"),
+            ));
             None
         }
         None => departments::by_name(&state.db, &state.config.ticket_default_department)
@@ -356,7 +372,7 @@ pub async fn create(
         return Err(reject_as(
             RejectReason::Conflict,
             "ticket_exists",
-            "a ticket or document with this id already exists",
+            crate::t!("problem-ticket-exists"),
         ));
     }
     let row = tickets::create(tx, new).await?;
@@ -401,7 +417,7 @@ pub async fn attach(
         return Err(reject_as(
             RejectReason::Invalid,
             "sha256",
-            "must be 64 lowercase hex digits",
+            crate::t!("problem-ticket-sha256-format"),
         ));
     }
     let held = tickets::attachments(&mut **tx, &t.id).await?;
@@ -418,7 +434,7 @@ pub async fn attach(
             return Err(reject_as(
                 RejectReason::Invalid,
                 "sha256",
-                "names no image you uploaded: upload it first (POST /api/v1/uploads)",
+                crate::t!("problem-ticket-image-not-uploaded"),
             ));
         }
     };
@@ -426,7 +442,7 @@ pub async fn attach(
         return Err(reject_as(
             RejectReason::Invalid,
             "sha256",
-            "is not an image: a ticket takes JPEG, PNG or WebP photos",
+            crate::t!("problem-ticket-not-an-image"),
         ));
     }
     let max_bytes = state.config.ticket_max_attachment_bytes;
@@ -434,9 +450,10 @@ pub async fn attach(
         return Err(reject_as(
             RejectReason::Invalid,
             "sha256",
-            format!(
-                "is larger than a ticket takes ({} bytes, at most {max_bytes})",
-                blob.byte_size
+            crate::t!(
+                "problem-ticket-image-too-large",
+                size = blob.byte_size,
+                max = max_bytes
             ),
         ));
     }
@@ -485,7 +502,7 @@ async fn attachable(tx: &mut Tx, actor: &Actor, id: &str) -> Result<TicketRow, S
         return Err(reject_as(
             RejectReason::Conflict,
             "ticket-closed",
-            "the ticket is closed",
+            crate::t!("problem-ticket-closed"),
         ));
     }
     Ok(t)
@@ -497,7 +514,7 @@ fn check_room(held: &[String], max: u32) -> Result<(), ServiceError> {
         return Err(reject_as(
             RejectReason::Conflict,
             "attachments-full",
-            format!("the ticket already holds {max} images, the most it takes"),
+            crate::t!("problem-ticket-attachments-full", max = max),
         ));
     }
     Ok(())
@@ -570,7 +587,11 @@ pub async fn set_status(
         return Err(reject_as(
             RejectReason::Conflict,
             "invalid-transition",
-            format!("a {} ticket cannot become {to}", t.status),
+            crate::t!(
+                "problem-ticket-invalid-transition",
+                from = t.status.as_str(),
+                to = to.as_str()
+            ),
         ));
     }
     let now = now_ms();
@@ -578,7 +599,7 @@ pub async fn set_status(
         return Err(reject_as(
             RejectReason::Conflict,
             "stale",
-            "the ticket changed meanwhile; reload it",
+            crate::t!("problem-ticket-stale"),
         ));
     }
     // Resolved tickets wait on the customer's confirmation; reopening resumes the clocks.
@@ -641,7 +662,7 @@ pub async fn post_message(
         return Err(reject_as(
             RejectReason::Conflict,
             "ticket-closed",
-            "the ticket is closed",
+            crate::t!("problem-ticket-closed"),
         ));
     }
     let kind = if actor.role.is_staff() {

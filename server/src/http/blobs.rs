@@ -41,7 +41,10 @@ fn valid_sha(sha256: &str) -> ApiResult<()> {
     if is_sha256(sha256) {
         Ok(())
     } else {
-        Err(ApiError::field("sha256", "must be 64 lowercase hex digits"))
+        Err(ApiError::field(
+            "sha256",
+            t!("problem-request-sha256-format"),
+        ))
     }
 }
 

@@ -29,6 +29,8 @@ pub struct ConversationView {
     pub assignee_id: Option<String>,
     /// `app` or `whatsapp`.
     pub channel: String,
+    /// The latest message a person wrote (the system's word to the
+    /// customer aside), for the inbox's preview.
     pub last_message: Option<String>,
     pub last_message_at: String,
     /// Messages from others newer than the caller's read mark.
@@ -109,7 +111,7 @@ fn check_client_id(client_id: Option<&str>) -> ApiResult<Option<String>> {
         }
         Some(_) => Err(ApiError::field(
             "client_id",
-            "must be up to 100 printable ASCII characters",
+            t!("problem-chat-client-id-format"),
         )),
     }
 }
@@ -137,7 +139,10 @@ pub async fn list(
     let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
     let q = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > 100) {
-        return Err(ApiError::field("q", "must be at most 100 characters"));
+        return Err(ApiError::field(
+            "q",
+            t!("problem-filter-text-too-long", max = 100),
+        ));
     }
     let customer = match actor.role {
         Role::Customer => Some(actor.customer_id.clone().unwrap_or_default()),
@@ -171,7 +176,10 @@ pub async fn start(
         (_, _, Some(c)) => c.to_string(),
         _ => {
             actor.authorize(Action::StartConversation { customer_id: "" })?;
-            return Err(ApiError::field("customer_id", "is required"));
+            return Err(ApiError::field(
+                "customer_id",
+                t!("problem-request-required"),
+            ));
         }
     };
     actor.authorize(Action::StartConversation {
@@ -184,7 +192,10 @@ pub async fn start(
         .await?
         .is_none()
     {
-        return Err(ApiError::field("customer_id", "names no customer"));
+        return Err(ApiError::field(
+            "customer_id",
+            t!("problem-chat-customer-unknown"),
+        ));
     }
     let mut work = Work::begin(&state).await?;
     let target = Target::New {

@@ -82,7 +82,10 @@ pub async fn list(
     let page = PageRequest::parse(params.limit, params.cursor.as_deref())?;
     let search = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if search.is_some_and(|q| q.chars().count() > 100) {
-        return Err(ApiError::field("q", "must be at most 100 characters"));
+        return Err(ApiError::field(
+            "q",
+            t!("problem-filter-text-too-long", max = 100),
+        ));
     }
     // "0812 345" finds "+62812345...": search phones by their digits too.
     let search = search.map(|q| {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
+use crate::i18n::describe;
 
 /// A JSON body, with problem+json rejections that name the field, and
 /// refused when any string in it holds a character no text may hold
@@ -35,9 +36,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
             }
         })?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|_| ApiError::BadRequest("the body is not valid JSON".into()))?;
+            .map_err(|_| ApiError::BadRequest(t!("problem-body-not-json")))?;
         if let Some(field) = forbidden_text(&value, &mut String::new()) {
-            return Err(ApiError::field(&field, TextProblem::Control.describe()));
+            return Err(ApiError::field(&field, describe(TextProblem::Control)));
         }
         serde_path_to_error::deserialize(value)
             .map(Json)
@@ -124,7 +125,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-            .map_err(|_| ApiError::BadRequest("the query string is malformed".into()))?;
+            .map_err(|_| ApiError::BadRequest(t!("problem-query-malformed")))?;
         if let Some((name, _)) = pairs
             .iter()
             .find(|(name, value)| has_forbidden_control(name) || has_forbidden_control(value))
@@ -134,7 +135,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             } else {
                 name.as_str()
             };
-            return Err(ApiError::field(name, TextProblem::Control.describe()));
+            return Err(ApiError::field(name, describe(TextProblem::Control)));
         }
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
@@ -143,8 +144,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .map_err(|e| {
                 let inner = e.inner().to_string();
                 ApiError::BadRequest(match e.path().to_string() {
-                    p if p == "." => format!("the query string: {inner}"),
-                    p => format!("query parameter {p}: {inner}"),
+                    p if p == "." => t!("problem-query-invalid", detail = &inner),
+                    p => t!(
+                        "problem-query-parameter-invalid",
+                        name = &p,
+                        detail = &inner
+                    ),
                 })
             })
     }
@@ -168,13 +173,13 @@ impl PageRequest {
     pub fn parse(limit: Option<u32>, cursor: Option<&str>) -> ApiResult<Self> {
         let limit = limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {
-            return Err(ApiError::field("limit", "must be between 1 and 200"));
+            return Err(ApiError::field("limit", t!("problem-page-limit")));
         }
         let after = match cursor.filter(|c| !c.is_empty()) {
             None => None,
             Some(c) => Some(
                 decode_cursor(c)
-                    .ok_or_else(|| ApiError::field("cursor", "is not a cursor from this API"))?,
+                    .ok_or_else(|| ApiError::field("cursor", t!("problem-page-cursor")))?,
             ),
         };
         Ok(Self { limit, after })

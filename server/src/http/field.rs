@@ -115,7 +115,7 @@ async fn attend(
     let device_time: jiff::Timestamp = req
         .device_time
         .parse()
-        .map_err(|_| ApiError::field("device_time", "must be an RFC 3339 time with an offset"))?;
+        .map_err(|_| ApiError::field("device_time", t!("problem-request-time-format")))?;
     let position = Position {
         lat: req.lat,
         lon: req.lon,
@@ -283,7 +283,7 @@ pub async fn list_extensions(
     {
         return Err(ApiError::field(
             "status",
-            "must be pending, approved or rejected",
+            t!("problem-filter-extension-status"),
         ));
     }
     let visit_id = params.visit_id.map(|v| v.to_string());

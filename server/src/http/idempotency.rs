@@ -62,11 +62,8 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let key = match key.to_str() {
         Ok(k) if (1..=255).contains(&k.len()) => k.to_owned(),
         _ => {
-            return ApiError::field(
-                "Idempotency-Key",
-                "must be 1 to 255 visible ASCII characters",
-            )
-            .into_response();
+            return ApiError::field("Idempotency-Key", t!("problem-idempotency-key-format"))
+                .into_response();
         }
     };
     // Only a signed-in caller's key counts, and a replay checks the caller
@@ -138,7 +135,7 @@ fn answer_held(
     if held.request_hash != request_hash {
         return Err(ApiError::Unprocessable {
             kind: "idempotency-key-reused",
-            detail: "this Idempotency-Key was used with a different request".into(),
+            detail: t!("problem-idempotency-key-reused"),
         });
     }
     match held.status {
@@ -152,7 +149,7 @@ fn answer_held(
             let retry_after_secs = u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1);
             let mut response = ApiError::conflict(
                 "idempotency-in-progress",
-                "a request with this Idempotency-Key is still being processed",
+                t!("problem-idempotency-in-progress"),
             )
             .into_response();
             response

@@ -368,7 +368,7 @@ pub async fn list(
     let mut v = Validator::new();
     let search = p.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if search.is_some_and(|s| s.chars().count() > 100) {
-        v.add("search", "must be at most 100 characters");
+        v.add("search", t!("problem-filter-text-too-long", max = 100));
     }
     v.finish()?;
     let from_ms = match p.from.as_deref() {

@@ -83,7 +83,7 @@ pub fn days(
 ) -> ApiResult<Days> {
     let date = |field: &str, text: &str| {
         text.parse::<Date>()
-            .map_err(|_| ApiError::field(field, "must be a date, YYYY-MM-DD"))
+            .map_err(|_| ApiError::field(field, t!("problem-filter-date-format")))
     };
     let today = date_of(day_of(
         crate::db::now_ms(),
@@ -96,25 +96,25 @@ pub fn days(
             .checked_sub(jiff::Span::new().days(default_days - 1))
             .unwrap_or(to),
     };
-    let days = Days::between(from, to).ok_or(ApiError::field("from", "must not be after `to`"))?;
+    let days = Days::between(from, to)
+        .ok_or_else(|| ApiError::field("from", t!("problem-filter-from-after-to")))?;
     if days.last - days.first >= MAX_DAYS {
-        return Err(ApiError::field("from", "spans more than three years"));
+        return Err(ApiError::field("from", t!("problem-filter-span-too-long")));
     }
     Ok(days)
 }
 
 fn subject(text: Option<&str>, default: Subject) -> ApiResult<Subject> {
     text.map_or(Ok(default), |s| {
-        Subject::parse(s).ok_or(ApiError::field(
-            "subject",
-            "must be technician, agent, department or all",
-        ))
+        Subject::parse(s)
+            .ok_or_else(|| ApiError::field("subject", t!("problem-filter-kpi-subject")))
     })
 }
 
 pub(crate) fn separator(text: Option<&str>) -> ApiResult<Separator> {
     text.map_or(Ok(Separator::Comma), |s| {
-        Separator::parse(s).ok_or(ApiError::field("sep", "must be comma or semicolon"))
+        Separator::parse(s)
+            .ok_or_else(|| ApiError::field("sep", t!("problem-filter-csv-separator")))
     })
 }
 
@@ -156,10 +156,10 @@ pub(crate) async fn series_of(
     let id = match (subject, p.id.as_deref()) {
         (Subject::All, _) => String::new(),
         (_, Some(id)) if !id.is_empty() => id.to_owned(),
-        _ => return Err(ApiError::field("id", "is required for this subject")),
+        _ => return Err(ApiError::field("id", t!("problem-filter-kpi-id-required"))),
     };
     let period = p.period.as_deref().map_or(Ok(Period::Week), |s| {
-        Period::parse(s).ok_or(ApiError::field("period", "must be day, week or month"))
+        Period::parse(s).ok_or_else(|| ApiError::field("period", t!("problem-filter-kpi-period")))
     })?;
     let default_days = match period {
         Period::Day => 30,

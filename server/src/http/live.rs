@@ -71,7 +71,7 @@ pub async fn events(
     let token = crate::auth::extract::bearer(&headers)
         .map(str::to_owned)
         .or(params.access_token)
-        .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+        .ok_or_else(|| ApiError::Unauthorized(t!("problem-auth-no-token")))?;
     let actor = authenticate(&state, &token).await?;
     let ws = ws.map_err(|_| ApiError::UpgradeRequired)?;
     let slot = state.sockets.for_account(&actor.user_id)?;
@@ -80,6 +80,7 @@ pub async fn events(
     let live = state.events.subscribe();
     let calls = state.calls.relay.subscribe();
     crate::calls::ring_again(&state, &actor).await;
+    let spoken = crate::i18n::chosen();
     let lang = Lang::negotiate(
         headers
             .get(axum::http::header::ACCEPT_LANGUAGE)
@@ -89,12 +90,17 @@ pub async fn events(
         .read_buffer_size(fieldops_sync::protocol::limits::SOCKET_READ_BUFFER_BYTES)
         .max_message_size(MAX_CONSOLE_MESSAGE_BYTES)
         .max_frame_size(MAX_CONSOLE_MESSAGE_BYTES)
-        .on_upgrade(move |socket| async move {
-            crate::calls::connected(&state, &actor).await;
-            let listening = Listening { live, calls, lang };
-            stream(&state, &actor, params.since, listening, socket).await;
-            crate::calls::disconnected(&state, &actor).await;
-            drop(slot);
+        .on_upgrade(move |socket| {
+            // The socket outlives the request's task: it keeps the request's
+            // language (`Accept-Language`, else the account's) for the
+            // reasons of its close frames.
+            crate::i18n::speaking(spoken, async move {
+                crate::calls::connected(&state, &actor).await;
+                let listening = Listening { live, calls, lang };
+                stream(&state, &actor, params.since, listening, socket).await;
+                crate::calls::disconnected(&state, &actor).await;
+                drop(slot);
+            })
         }))
 }
 
@@ -106,9 +112,12 @@ fn refusal(error: axum::Error) -> Option<CloseFrame> {
     let (code, reason) = match error.into_inner().downcast_ref::<WsError>()? {
         WsError::Capacity(_) => (
             1009,
-            format!("a console message is at most {MAX_CONSOLE_MESSAGE_BYTES} bytes"),
+            t!(
+                "problem-socket-message-too-large",
+                max = MAX_CONSOLE_MESSAGE_BYTES
+            ),
         ),
-        WsError::Protocol(_) => (1002, "not a WebSocket frame".to_owned()),
+        WsError::Protocol(_) => (1002, t!("problem-socket-not-a-frame")),
         _ => return None,
     };
     Some(CloseFrame {

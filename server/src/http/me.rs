@@ -89,13 +89,10 @@ pub async fn set_language(
         serde_json::Value::Null => None,
         serde_json::Value::String(code) => Some(
             crate::i18n::Lang::parse(code)
-                .ok_or_else(|| ApiError::field("language", "must be one of: id, en, or null"))?,
+                .ok_or_else(|| ApiError::field("language", t!("problem-request-language")))?,
         ),
         _ => {
-            return Err(ApiError::field(
-                "language",
-                "must be one of: id, en, or null",
-            ));
+            return Err(ApiError::field("language", t!("problem-request-language")));
         }
     };
     crate::accounts::preferences::set_language(&state, &actor, lang).await?;
@@ -120,7 +117,10 @@ pub async fn change_password(
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     if !password::verify(req.current_password, Some(user.password_hash)).await {
-        return Err(ApiError::field("current_password", "is not correct"));
+        return Err(ApiError::field(
+            "current_password",
+            t!("problem-request-password-wrong"),
+        ));
     }
     let hash = password::hash(new_password).await?;
     let mut work = Work::begin(&state).await?;

@@ -204,8 +204,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::console::router(state.clone()))
         .fallback(fallback)
         .method_not_allowed_fallback(|| async {
-            problem_response(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", None, vec![])
+            problem_response(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", &t!("problem-title-method-not-allowed"), None, vec![])
         })
+        .layer(axum::middleware::from_fn(speak_the_callers_language))
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), body_limit::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
@@ -230,6 +231,21 @@ pub fn router(state: AppState) -> Router {
         Some(cors) => routes.layer(cors).with_state(state),
         None => routes.with_state(state),
     }
+}
+
+/// Serves the request in the language its `Accept-Language` prefers among
+/// those the catalogue speaks; when it names none, authentication fills in
+/// the caller's saved language, else English ([`crate::i18n`]).
+async fn speak_the_callers_language(
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let lang = request
+        .headers()
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::i18n::Lang::preferred);
+    crate::i18n::speaking(lang, next.run(request)).await
 }
 
 /// An unknown API route is a problem+json 404; anything else, the

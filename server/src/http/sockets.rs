@@ -39,13 +39,26 @@ pub struct SocketSlots {
     counts: Counts,
 }
 
-/// A holder is at its limit; why, for a person.
+/// A holder is at its limit: an account, or an address not yet signed in.
 #[derive(Debug)]
-pub struct TooMany(pub &'static str);
+pub enum TooMany {
+    Account,
+    Address,
+}
+
+impl TooMany {
+    /// Why, for a person, in the request's language.
+    pub fn detail(&self) -> String {
+        match self {
+            TooMany::Account => t!("problem-socket-too-many-account"),
+            TooMany::Address => t!("problem-socket-too-many-address"),
+        }
+    }
+}
 
 impl From<TooMany> for ApiError {
     fn from(too_many: TooMany) -> Self {
-        ApiError::TooManyConnections(too_many.0)
+        ApiError::TooManyConnections(too_many.detail())
     }
 }
 
@@ -67,7 +80,7 @@ impl SocketSlots {
         self.take(
             Holder::Account(user_id.to_owned()),
             self.limits.max_per_account,
-            "this account holds too many open connections; close one",
+            TooMany::Account,
         )
     }
 
@@ -80,18 +93,18 @@ impl SocketSlots {
         self.take(
             Holder::Address(address_key(ip)),
             self.limits.max_unauthenticated_per_address,
-            "too many connections from this address have not yet signed in",
+            TooMany::Address,
         )
     }
 
-    fn take(&self, holder: Holder, limit: u32, why: &'static str) -> Result<Slot, TooMany> {
+    fn take(&self, holder: Holder, limit: u32, why: TooMany) -> Result<Slot, TooMany> {
         if limit == 0 {
             return Ok(Slot(None));
         }
         let mut counts = unpoisoned(&self.counts);
         let count = counts.entry(holder.clone()).or_default();
         if *count >= limit {
-            return Err(TooMany(why));
+            return Err(why);
         }
         *count += 1;
         Ok(Slot(Some((holder, Arc::clone(&self.counts)))))

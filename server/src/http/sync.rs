@@ -42,9 +42,9 @@ pub use fieldops_sync::protocol::close::{ACCOUNT_CHANGED, SIGNED_OUT};
 /// scope; after a sign-out it is refused until it signs in again.
 pub(super) fn close_frame(ending: &Ending) -> CloseFrame {
     let reason = if ending.signed_out {
-        "signed out; sign in again"
+        t!("problem-sync-signed-out")
     } else {
-        "the account changed; reconnect"
+        t!("problem-sync-account-changed")
     };
     CloseFrame {
         code: ending.close_code(),
@@ -92,7 +92,11 @@ pub async fn socket(
     upgrade: RawUpgrade,
 ) -> ApiResult<Response> {
     let unauthenticated = state.sockets.for_unauthenticated(addr)?;
-    Ok(upgrade.on_upgrade(move |io| run(state, io, unauthenticated)))
+    // The session outlives this request's task: it keeps the upgrade's
+    // language (`Accept-Language`; else the account's, once `Hello` proves
+    // whose it is).
+    let lang = crate::i18n::chosen();
+    Ok(upgrade.on_upgrade(move |io| crate::i18n::speaking(lang, run(state, io, unauthenticated))))
 }
 
 async fn send(socket: &mut Socket, message: &ServerMessage) -> bool {
@@ -157,7 +161,11 @@ async fn receive(socket: &mut Socket) -> Incoming {
             Some(Ok(_)) => {}
             Some(Err(ws::Error::Capacity(e))) => {
                 let max = limits::MAX_FRAME_BYTES;
-                let why = format!("{e}; a frame is at most {max} bytes");
+                let why = t!(
+                    "problem-sync-frame-too-large",
+                    error = &e.to_string(),
+                    max = max
+                );
                 return Incoming::Broken(error(ErrorCode::TooLarge, why));
             }
             Some(Err(ws::Error::Protocol(e))) => {
@@ -186,16 +194,22 @@ async fn hello(mut io: RawSocket) -> Option<(Socket, ClientMessage)> {
     let (read, refusal) = match first {
         Ok(Ok(FirstMessage::Read(bytes))) => (bytes, None),
         Ok(Ok(FirstMessage::TooLarge { announced })) => {
-            let why =
-                format!("a session opens with a Hello of at most {max} bytes, not {announced}");
+            let why = t!(
+                "problem-sync-hello-too-large",
+                max = max,
+                announced = announced
+            );
             (vec![], Some(error(ErrorCode::TooLarge, why)))
         }
         Ok(Ok(FirstMessage::Malformed)) => {
-            let why = "a session opens with a Hello in one binary message".to_owned();
+            let why = t!("problem-sync-hello-malformed");
             (vec![], Some(error(ErrorCode::Malformed, why)))
         }
         Err(_) => {
-            let why = format!("no Hello within {} s", HELLO_TIMEOUT.as_secs());
+            let why = t!(
+                "problem-sync-hello-timeout",
+                seconds = HELLO_TIMEOUT.as_secs()
+            );
             (vec![], Some(error(ErrorCode::UnexpectedMessage, why)))
         }
         Ok(Ok(FirstMessage::Closed) | Err(_)) => return None,
@@ -230,7 +244,7 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
     let _slot = match state.sockets.for_account(&session.actor.user_id) {
         Ok(slot) => slot,
         Err(too_many) => {
-            let frame = error(ErrorCode::RateLimited, too_many.0.to_owned());
+            let frame = error(ErrorCode::RateLimited, too_many.detail());
             return refuse(&mut socket, frame).await;
         }
     };
@@ -367,18 +381,17 @@ fn push_frame(out: &mut Vec<u8>, message: &ServerMessage) {
     responses((status = 200, content_type = "application/vnd.fieldops.frames", body = Vec<u8>), (status = 400, body = crate::error::Problem)))]
 pub async fn batch(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let frames = split_frames(&body)
-        .ok_or_else(|| ApiError::BadRequest("the body is not length-prefixed frames".into()))?;
+        .ok_or_else(|| ApiError::BadRequest(t!("problem-sync-batch-not-frames")))?;
     let mut messages = Vec::with_capacity(frames.len());
     for frame in frames {
-        messages.push(
-            ClientMessage::decode(frame)
-                .map_err(|e| ApiError::BadRequest(format!("bad frame: {e}")))?,
-        );
+        messages.push(ClientMessage::decode(frame).map_err(|e| {
+            ApiError::BadRequest(t!("problem-sync-bad-frame", error = &e.to_string()))
+        })?);
     }
     let mut messages = messages.into_iter();
     let first = messages
         .next()
-        .ok_or_else(|| ApiError::BadRequest("the batch is empty".into()))?;
+        .ok_or_else(|| ApiError::BadRequest(t!("problem-sync-batch-empty")))?;
     let mut out = Vec::new();
     let mut session = match Session::open(state, first).await {
         Ok((session, opening)) => {

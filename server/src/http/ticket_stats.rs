@@ -50,7 +50,7 @@ pub async fn stats(
     };
     let (from, _) = day_range(&state, "from", &from_day)?;
     if from >= to {
-        return Err(ApiError::field("from", "must not be after `to`"));
+        return Err(ApiError::field("from", t!("problem-filter-from-after-to")));
     }
     let (s, agents) = tickets::period_stats(&state.db, &actor.ticket_scope(), from, to).await?;
     Ok(Json(TicketPeriodStats {

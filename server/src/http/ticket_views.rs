@@ -158,7 +158,7 @@ impl From<AssignmentRow> for AssignmentView {
             assignee_id: a.assignee_id,
             actor_id: a.actor_id,
             method: a.method,
-            reason: a.reason,
+            reason: crate::i18n::read(&a.reason, crate::i18n::current()),
             at: rfc3339(a.at),
         }
     }

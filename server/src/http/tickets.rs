@@ -110,11 +110,11 @@ pub struct AttachRequest {
 pub(super) fn day_range(state: &AppState, field: &str, value: &str) -> ApiResult<(i64, i64)> {
     let date = value
         .parse::<jiff::civil::Date>()
-        .map_err(|_| ApiError::field(field, "must be a date, YYYY-MM-DD"))?;
+        .map_err(|_| ApiError::field(field, t!("problem-filter-date-format")))?;
     state
         .calendar()
         .day_bounds(date)
-        .ok_or_else(|| ApiError::field(field, "is out of range"))
+        .ok_or_else(|| ApiError::field(field, t!("problem-filter-date-out-of-range")))
 }
 
 async fn load(state: &AppState, id: &Uuid) -> ApiResult<TicketRow> {
@@ -155,7 +155,7 @@ pub async fn list(
     let mut v = Validator::new();
     let search = p.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if search.is_some_and(|s| s.chars().count() > 100) {
-        v.add("search", "must be at most 100 characters");
+        v.add("search", t!("problem-filter-text-too-long", max = 100));
     }
     let assignee = match p.assigned_to.as_deref() {
         None | Some("") => None,
@@ -164,7 +164,7 @@ pub async fn list(
         Some(id) => match Uuid::parse_str(id) {
             Ok(u) => Some(Some(u.to_string())),
             Err(_) => {
-                v.add("assigned_to", "must be a user id, `me` or `unassigned`");
+                v.add("assigned_to", t!("problem-filter-assigned-to"));
                 None
             }
         },

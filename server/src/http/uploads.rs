@@ -83,8 +83,8 @@ fn tus_mismatch(headers: &HeaderMap) -> Option<Response> {
     let mut response = problem_response(
         StatusCode::PRECONDITION_FAILED,
         "tus-version",
-        "Unsupported tus version",
-        Some(format!("send Tus-Resumable: {TUS_VERSION}")),
+        &t!("problem-tus-title-version"),
+        Some(t!("problem-tus-version-detail", version = TUS_VERSION)),
         vec![],
     );
     response
@@ -99,7 +99,7 @@ fn header_i64(headers: &HeaderMap, name: &'static str) -> ApiResult<i64> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|v| *v >= 0)
-        .ok_or_else(|| ApiError::BadRequest(format!("{name} must be a non-negative integer")))
+        .ok_or_else(|| ApiError::BadRequest(t!("problem-tus-header-not-integer", header = name)))
 }
 
 /// Parses `Upload-Metadata`: `key base64,key base64,key` (tus 1.0).
@@ -115,7 +115,10 @@ fn parse_metadata(raw: &str) -> ApiResult<Vec<(String, String)>> {
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| {
-                    ApiError::field("Upload-Metadata", format!("{key} is not base64 UTF-8"))
+                    ApiError::field(
+                        "Upload-Metadata",
+                        t!("problem-tus-metadata-not-base64", key = &key),
+                    )
                 })?,
         };
         out.push((key, value));
@@ -171,15 +174,11 @@ pub async fn create(
         return Ok(response);
     }
     if headers.contains_key("upload-defer-length") {
-        return Err(ApiError::BadRequest(
-            "Upload-Defer-Length is not supported".into(),
-        ));
+        return Err(ApiError::BadRequest(t!("problem-tus-defer-length")));
     }
     let length = header_i64(&headers, "upload-length")?;
     if length == 0 {
-        return Err(ApiError::BadRequest(
-            "Upload-Length must be positive".into(),
-        ));
+        return Err(ApiError::BadRequest(t!("problem-tus-length-zero")));
     }
     if length as u64 > state.config.max_upload_bytes {
         return Ok(with_tus(ApiError::PayloadTooLarge.into_response()));
@@ -190,7 +189,10 @@ pub async fn create(
         .unwrap_or_default()
         .to_owned();
     if raw_metadata.len() > 4096 {
-        return Err(ApiError::field("Upload-Metadata", "is too long"));
+        return Err(ApiError::field(
+            "Upload-Metadata",
+            t!("problem-tus-metadata-too-long"),
+        ));
     }
     let metadata = parse_metadata(&raw_metadata)?;
     let find = |key: &str| {
@@ -202,10 +204,7 @@ pub async fn create(
     let sha256 = find("sha256")
         .filter(|s| is_sha256(s))
         .ok_or_else(|| {
-            ApiError::field(
-                "Upload-Metadata.sha256",
-                "must be the SHA-256 of the bytes, 64 lowercase hex digits",
-            )
+            ApiError::field("Upload-Metadata.sha256", t!("problem-tus-sha256-required"))
         })?
         .to_owned();
     let thumbnail_sha256 = match find("thumbnail_sha256") {
@@ -213,7 +212,7 @@ pub async fn create(
         Some(_) => {
             return Err(ApiError::field(
                 "Upload-Metadata.thumbnail_sha256",
-                "must be 64 lowercase hex digits",
+                t!("problem-request-sha256-format"),
             ));
         }
         None => None,
@@ -230,7 +229,7 @@ pub async fn create(
     if existing.as_ref().is_some_and(|b| b.byte_size != length) {
         return Err(ApiError::Unprocessable {
             kind: "hash-mismatch",
-            detail: "the server holds bytes with this SHA-256 and another length".into(),
+            detail: t!("problem-tus-length-mismatch"),
         });
     }
     let row = uploads::insert(
@@ -355,7 +354,7 @@ async fn append_chunk(
         return Ok(with_tus(problem_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
-            "Expected application/offset+octet-stream",
+            &t!("problem-tus-title-media-type"),
             None,
             vec![],
         )));
@@ -364,10 +363,7 @@ async fn append_chunk(
     if from != upload.upload_offset {
         return Err(ApiError::conflict(
             "offset-mismatch",
-            format!(
-                "the upload is at offset {}; send HEAD and resume from there",
-                upload.upload_offset
-            ),
+            t!("problem-tus-offset-mismatch", offset = upload.upload_offset),
         ));
     }
     if upload.completed_at.is_some() {
@@ -380,14 +376,13 @@ async fn append_chunk(
     while let Some(chunk) = stream.next().await {
         // A cut connection: nothing of this chunk is kept, the client resends
         // it from the last acknowledged offset (send chunks of ~1 MiB).
-        let chunk =
-            chunk.map_err(|_| ApiError::BadRequest("the chunk arrived incomplete".into()))?;
+        let chunk = chunk.map_err(|_| ApiError::BadRequest(t!("problem-tus-chunk-incomplete")))?;
         if received.len() + chunk.len() > remaining {
             return Ok(with_tus(problem_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
-                "Request body too large",
-                Some("the chunk goes past Upload-Length".into()),
+                &t!("problem-tus-title-too-large"),
+                Some(t!("problem-tus-chunk-past-length")),
                 vec![],
             )));
         }
@@ -413,7 +408,7 @@ async fn append_chunk(
         state.blobs.delete_part(&upload.id, part).await?;
         return Err(ApiError::conflict(
             "offset-mismatch",
-            "another request moved this upload on; send HEAD and resume from there",
+            t!("problem-tus-moved-on"),
         ));
     }
     work.commit(Effects::none()).await?;

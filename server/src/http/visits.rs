@@ -139,10 +139,7 @@ pub async fn list(
         Some(s) => match s.parse::<VisitStatus>() {
             Ok(status) => Some(status),
             Err(_) => {
-                v.add(
-                    "status",
-                    "must be open, assigned, in_progress, done or cancelled",
-                );
+                v.add("status", t!("problem-filter-visit-status"));
                 None
             }
         },
@@ -157,14 +154,14 @@ pub async fn list(
             "near",
             parse_near(n)
                 .map(Some)
-                .ok_or_else(|| "must be lat,lon in range".to_owned()),
+                .ok_or_else(|| t!("problem-filter-near")),
         )
     });
     if params
         .within_km
         .is_some_and(|k| !(k.is_finite() && k > 0.0 && k <= 20_000.0))
     {
-        v.add("within_km", "must be between 0 and 20000");
+        v.add("within_km", t!("problem-filter-within-km"));
     }
     v.finish()?;
     let near = near.flatten();

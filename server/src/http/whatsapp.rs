@@ -181,10 +181,10 @@ pub async fn receive(
         .and_then(|v| v.to_str().ok());
     if !signature_ok(secret, &body, header) {
         tracing::warn!("WhatsApp webhook with a missing or wrong signature");
-        return Err(ApiError::Unauthorized("invalid X-Hub-Signature-256"));
+        return Err(ApiError::Unauthorized(t!("problem-auth-webhook-signature")));
     }
     let payload: Payload = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::BadRequest("not a WhatsApp webhook payload".into()))?;
+        .map_err(|_| ApiError::BadRequest(t!("problem-whatsapp-not-a-payload")))?;
     for change in payload.entry.into_iter().flat_map(|e| e.changes) {
         if let Some(update) = template_update(&change.field, &change.value) {
             status::template(&state, update).await?;

@@ -111,7 +111,10 @@ pub fn check_lines(
 ) -> Result<(Vec<LineRow>, Totals), ServiceError> {
     let mut v = Validator::new();
     if lines.len() > MAX_LINES {
-        v.add("lines", format!("at most {MAX_LINES} lines"));
+        v.add(
+            "lines",
+            crate::t!("problem-invoice-too-many-lines", max = MAX_LINES),
+        );
     }
     let currency = Currency::Idr;
     let mut rows = Vec::with_capacity(lines.len());
@@ -153,19 +156,26 @@ pub fn check_lines(
         }
     }
     if overflow {
-        v.add("lines", "the total is too large");
+        v.add("lines", crate::t!("problem-invoice-total-too-large"));
     }
     v.finish()?;
-    let subtotal =
-        subtotal.ok_or_else(|| ServiceError::field("lines", "the total is too large"))?;
+    let subtotal = subtotal.ok_or_else(|| {
+        ServiceError::field("lines", crate::t!("problem-invoice-total-too-large"))
+    })?;
     let totals = rule
         .totals(subtotal)
-        .map_err(|_| ServiceError::field("lines", "the total is too large"))?;
+        .map_err(|_| ServiceError::field("lines", crate::t!("problem-invoice-total-too-large")))?;
     Ok((rows, totals))
 }
 
+/// What is wrong with an amount or a quantity, for a person.
 fn money_message(e: MoneyError) -> String {
-    e.to_string()
+    match e {
+        MoneyError::Negative => crate::t!("problem-money-negative"),
+        MoneyError::Zero => crate::t!("problem-money-zero"),
+        MoneyError::TooLarge => crate::t!("problem-money-too-large"),
+        MoneyError::Malformed => crate::t!("problem-money-malformed"),
+    }
 }
 
 /// What a search box asks for: a whole number (`inv/2026/123` reads as
@@ -221,7 +231,7 @@ fn check_tax_invoice_number(v: &mut Validator, value: Option<&str>) -> Option<St
     if digits.len() != 17 || !only_punctuation {
         v.add(
             "tax_invoice_number",
-            "must be the 17 digits of the tax invoice",
+            crate::t!("problem-invoice-tax-number"),
         );
         return None;
     }
@@ -241,9 +251,12 @@ pub async fn draft(
     visit_ids.sort();
     visit_ids.dedup();
     if visit_ids.is_empty() {
-        v.add("visit_ids", "name at least one done visit");
+        v.add("visit_ids", crate::t!("problem-invoice-no-visits"));
     } else if visit_ids.len() > MAX_VISITS {
-        v.add("visit_ids", format!("at most {MAX_VISITS} visits"));
+        v.add(
+            "visit_ids",
+            crate::t!("problem-invoice-too-many-visits", max = MAX_VISITS),
+        );
     }
     let notes = v.check("notes", domain::optional_text(&draft.notes, 2000));
     let tax_number = check_tax_invoice_number(&mut v, draft.tax_invoice_number.as_deref());
@@ -252,16 +265,16 @@ pub async fn draft(
     for (i, id) in visit_ids.iter().enumerate() {
         let field = format!("visit_ids[{i}]");
         let Some(visit) = visits::get(&mut **tx, id).await? else {
-            v.add(&field, "names no visit");
+            v.add(&field, crate::t!("problem-invoice-visit-unknown"));
             continue;
         };
         if visit.status != visits::VisitStatus::Done {
-            v.add(&field, "is not done yet; only done visits are invoiced");
+            v.add(&field, crate::t!("problem-invoice-visit-not-done"));
         }
         match &customer {
             None => customer = Some(visit.customer_id.clone()),
             Some(c) if *c != visit.customer_id => {
-                v.add(&field, "belongs to another customer than the first visit");
+                v.add(&field, crate::t!("problem-invoice-visit-other-customer"));
             }
             Some(_) => {}
         }
@@ -271,11 +284,14 @@ pub async fn draft(
             tickets.push(t);
         }
         if db::invoice_of_visit(&mut **tx, id).await?.is_some() {
-            v.add(&field, "is already on another invoice");
+            v.add(&field, crate::t!("problem-invoice-visit-invoiced"));
         }
     }
     if tickets.len() > 1 {
-        v.add("visit_ids", "the visits belong to different tickets");
+        v.add(
+            "visit_ids",
+            crate::t!("problem-invoice-visits-different-tickets"),
+        );
     }
     let priced = match check_lines(&draft.lines, state.config.invoices.tax_rule) {
         Ok(priced) => Some(priced),
@@ -288,8 +304,11 @@ pub async fn draft(
         Err(e) => return Err(e),
     };
     v.finish()?;
-    let (lines, totals) = priced.ok_or_else(|| ServiceError::field("lines", "invalid"))?;
-    let customer_id = customer.ok_or_else(|| ServiceError::field("visit_ids", "required"))?;
+    let (lines, totals) = priced
+        .ok_or_else(|| ServiceError::field("lines", crate::t!("problem-invoice-lines-invalid")))?;
+    let customer_id = customer.ok_or_else(|| {
+        ServiceError::field("visit_ids", crate::t!("problem-invoice-visits-required"))
+    })?;
     let id = db::insert(
         tx,
         &NewInvoice {
@@ -309,7 +328,7 @@ pub async fn draft(
         if is_unique_violation(&e) {
             // Another draft took a visit since it was checked above: the
             // same answer as if it had been first.
-            ServiceError::field("visit_ids", "a visit is already on another invoice")
+            ServiceError::field("visit_ids", crate::t!("problem-invoice-visit-taken"))
         } else {
             e.into()
         }
@@ -341,7 +360,7 @@ pub async fn credit_note(
     if original.kind != InvoiceKind::Invoice || !original.status.is_issued() {
         return Err(ServiceError::conflict(
             "invoice_not_sent",
-            "only an invoice the customer has been sent is corrected by a credit note",
+            crate::t!("problem-invoice-not-sent"),
         ));
     }
     let mut v = Validator::new();
@@ -390,10 +409,7 @@ pub async fn edit(
     if !invoice.status.is_editable() {
         return Err(ServiceError::conflict(
             "invoice_locked",
-            format!(
-                "the invoice is {}; only a draft is edited (a sent one is corrected by a credit note)",
-                invoice.status
-            ),
+            crate::t!("problem-invoice-locked", status = invoice.status.as_str()),
         ));
     }
     if let Some(seen) = edit.version
@@ -401,7 +417,7 @@ pub async fn edit(
     {
         return Err(ServiceError::conflict(
             "version_mismatch",
-            "the invoice changed since you loaded it; reload and edit again",
+            crate::t!("problem-invoice-version-mismatch"),
         ));
     }
     let mut v = Validator::new();
@@ -458,7 +474,7 @@ pub async fn submit(
     if db::lines(&mut **tx, id).await?.is_empty() || invoice.total <= 0 {
         return Err(ServiceError::field(
             "lines",
-            "an invoice needs at least one line and a total above zero",
+            crate::t!("problem-invoice-no-lines"),
         ));
     }
     let stamp = Stamp {
@@ -522,7 +538,7 @@ pub async fn approve(
         return Err(reject_as(
             RejectReason::Forbidden,
             "approver_is_drafter",
-            "whoever drafted or edited an invoice does not approve it; ask another sales approver",
+            crate::t!("problem-invoice-approver-is-drafter"),
         ));
     }
     if let Some(original) = &invoice.credits_id {
@@ -642,13 +658,13 @@ pub async fn submit_payment(
         .sum();
     let due = amount_due(tx, &invoice).await? - unchecked;
     if payment.amount <= 0 {
-        v.add("amount", "must be more than zero");
+        v.add("amount", crate::t!("problem-payment-amount-positive"));
     } else if payment.amount > due {
         v.add(
             "amount",
-            format!(
-                "is more than the {} still open (due, less payments being checked)",
-                money::rupiah(due.max(0))
+            crate::t!(
+                "problem-payment-amount-over-due",
+                open = &money::rupiah(due.max(0))
             ),
         );
     }
@@ -657,7 +673,7 @@ pub async fn submit_payment(
             let hash = hash.to_ascii_lowercase();
             let well_formed = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
             if !well_formed {
-                v.add("proof_sha256", "must be a SHA-256: 64 hex digits");
+                v.add("proof_sha256", crate::t!("problem-payment-proof-format"));
                 None
             } else if payment.proof == ProofBytes::MayFollow
                 || blobs::uploaded_by(&mut **tx, &hash, &actor.user_id).await?
@@ -666,7 +682,7 @@ pub async fn submit_payment(
             } else {
                 v.add(
                     "proof_sha256",
-                    "names no file you uploaded; upload the receipt first",
+                    crate::t!("problem-payment-proof-not-uploaded"),
                 );
                 None
             }
@@ -674,10 +690,10 @@ pub async fn submit_payment(
         _ => None,
     };
     if proof.is_none() && actor.role == crate::domain::Role::Customer {
-        v.add("proof_sha256", "attach a photo of the transfer receipt");
+        v.add("proof_sha256", crate::t!("problem-payment-proof-required"));
     }
     if proof.is_none() && reference.is_empty() && actor.role != crate::domain::Role::Customer {
-        v.add("reference", "give the bank reference or attach the receipt");
+        v.add("reference", crate::t!("problem-payment-reference-required"));
     }
     v.finish()?;
     if let Some(chosen) = &payment.id
@@ -685,7 +701,7 @@ pub async fn submit_payment(
     {
         return Err(ServiceError::conflict(
             "payment_exists",
-            "a payment with this id already exists",
+            crate::t!("problem-payment-exists"),
         ));
     }
     let row = db::insert_payment(
@@ -736,7 +752,7 @@ pub async fn check_payment(
     if payment.status != PaymentStatus::Submitted {
         return Err(ServiceError::conflict(
             "payment_checked",
-            format!("this payment was already {}", payment.status),
+            crate::t!("problem-payment-checked", status = payment.status.as_str()),
         ));
     }
     let mut v = Validator::new();
@@ -748,7 +764,7 @@ pub async fn check_payment(
     if verified && payment.amount > amount_due(tx, &invoice).await? {
         return Err(ServiceError::conflict(
             "payment_exceeds_due",
-            "this payment is more than is still due; reject it, or correct the invoice first",
+            crate::t!("problem-payment-exceeds-due"),
         ));
     }
     let to = if verified {
@@ -792,13 +808,13 @@ pub async fn write_off(
     if due <= 0 {
         return Err(ServiceError::conflict(
             "nothing_due",
-            "nothing is due on this invoice",
+            crate::t!("problem-invoice-nothing-due"),
         ));
     }
     if invoice.status == InvoiceStatus::PaymentSubmitted {
         return Err(ServiceError::conflict(
             "payments_unchecked",
-            "a payment waits to be checked; verify or reject it before writing off the rest",
+            crate::t!("problem-invoice-payments-unchecked"),
         ));
     }
     db::write_off(tx, id, due, &reason).await?;
@@ -1007,10 +1023,10 @@ async fn check_credit_room(
     if others + total > original.total - original.written_off {
         return Err(ServiceError::field(
             "lines",
-            format!(
-                "credit notes may not exceed the invoice: {} of {} is already credited",
-                money::rupiah(others),
-                money::rupiah(original.total)
+            crate::t!(
+                "problem-invoice-credit-exceeds",
+                credited = &money::rupiah(others),
+                total = &money::rupiah(original.total)
             ),
         ));
     }
@@ -1030,7 +1046,11 @@ fn ensure_can_become(invoice: &InvoiceRow, to: InvoiceStatus) -> Result<(), Serv
     } else {
         Err(ServiceError::conflict(
             "invoice_status",
-            format!("the invoice is {}; it cannot become {to}", invoice.status),
+            crate::t!(
+                "problem-invoice-cannot-become",
+                status = invoice.status.as_str(),
+                to = to.as_str()
+            ),
         ))
     }
 }

@@ -31,9 +31,9 @@ pub async fn prepare(state: &AppState, actor: &Actor, id: &str) -> Result<Made, 
     if invoice.status != InvoiceStatus::Approved {
         return Err(ServiceError::conflict(
             "invoice_status",
-            format!(
-                "the invoice is {}; only an approved one is sent",
-                invoice.status
+            crate::t!(
+                "problem-invoice-pdf-not-approved",
+                status = invoice.status.as_str()
             ),
         ));
     }

@@ -30,8 +30,8 @@ use fieldops_sync::docs::DocumentSchema;
 use fieldops_sync::docs::journey::Journey;
 use fieldops_sync::ids::DocKind;
 use fieldops_sync::journey::{
-    Answer, Answers, Definition, DefinitionError, JourneyStatus, MAX_NODES, Sha256Hex, Slug,
-    evaluate, validate,
+    Answer, AnswerProblem, Answers, Definition, DefinitionError, DefinitionProblem, JourneyStatus,
+    MAX_CONDITION_DEPTH, MAX_CONDITION_SIZE, MAX_NODES, Sha256Hex, Slug, evaluate, validate,
 };
 use serde_json::json;
 
@@ -83,12 +83,15 @@ pub fn definition_of(version: &VersionRow) -> Result<Definition, ServiceError> {
 fn check_draft(definition: &Definition) -> Result<(), ServiceError> {
     let mut errors = Vec::new();
     if definition.title.id.trim().is_empty() && definition.title.en.trim().is_empty() {
-        errors.push(FieldError::new("definition.title", "needs a title"));
+        errors.push(FieldError::new(
+            "definition.title",
+            crate::t!("problem-journey-draft-title"),
+        ));
     }
     if definition.nodes.len() > MAX_NODES {
         errors.push(FieldError::new(
             "definition.nodes",
-            format!("holds at most {MAX_NODES} nodes"),
+            crate::t!("problem-journey-draft-nodes", max = MAX_NODES),
         ));
     }
     if errors.is_empty() {
@@ -189,7 +192,7 @@ pub async fn save_draft(
             if !db::update_draft(tx, id, draft.version, &json).await? {
                 return Err(ServiceError::conflict(
                     "stale",
-                    "the draft changed meanwhile; reload it",
+                    crate::t!("problem-journey-stale"),
                 ));
             }
             db::version(&mut **tx, id, draft.version).await?
@@ -226,9 +229,109 @@ pub fn publish_errors(errors: &[DefinitionError]) -> Vec<FieldError> {
                 Some(node) => format!("nodes.{node}.{}", e.field),
                 None => e.field.clone(),
             };
-            FieldError::new(&field, e.problem.to_string())
+            FieldError::new(&field, definition_problem(&e.problem))
         })
         .collect()
+}
+
+/// What is wrong with a definition, for a person, in the request's
+/// language (`DefinitionProblem`'s `Display` is the English).
+pub fn definition_problem(problem: &DefinitionProblem) -> String {
+    let quoted = |id: &String| format!("{id:?}");
+    match problem {
+        DefinitionProblem::BadText => crate::t!("problem-journey-definition-text"),
+        DefinitionProblem::NodeCount => {
+            crate::t!("problem-journey-definition-node-count", max = MAX_NODES)
+        }
+        DefinitionProblem::DuplicateId(id) => {
+            crate::t!("problem-journey-definition-duplicate-id", id = &quoted(id))
+        }
+        DefinitionProblem::UnknownNode(id) => {
+            crate::t!("problem-journey-definition-unknown-node", id = &quoted(id))
+        }
+        DefinitionProblem::BackwardJump(id) => {
+            crate::t!("problem-journey-definition-backward-jump", id = &quoted(id))
+        }
+        DefinitionProblem::NotAQuestion(id) => {
+            crate::t!(
+                "problem-journey-definition-not-a-question",
+                id = &quoted(id)
+            )
+        }
+        DefinitionProblem::FallsOffTheEnd => crate::t!("problem-journey-definition-falls-off"),
+        DefinitionProblem::Unreachable => crate::t!("problem-journey-definition-unreachable"),
+        DefinitionProblem::LaterQuestion(id) => {
+            crate::t!(
+                "problem-journey-definition-later-question",
+                id = &quoted(id)
+            )
+        }
+        DefinitionProblem::TestDoesNotFit { test, kind } => crate::t!(
+            "problem-journey-definition-test-does-not-fit",
+            test = *test,
+            kind = *kind
+        ),
+        DefinitionProblem::UnknownChoice(id) => {
+            crate::t!(
+                "problem-journey-definition-unknown-choice",
+                id = &quoted(id)
+            )
+        }
+        DefinitionProblem::ConditionShape => crate::t!(
+            "problem-journey-definition-condition-shape",
+            depth = MAX_CONDITION_DEPTH,
+            size = MAX_CONDITION_SIZE
+        ),
+        DefinitionProblem::Limit(what) => limit_problem(what),
+        DefinitionProblem::BadCategory => crate::t!("problem-journey-definition-category"),
+    }
+}
+
+/// A [`DefinitionProblem::Limit`]: the validator names the limit in
+/// English; the ones it has are in the catalogue, any other stays as is.
+fn limit_problem(what: &str) -> String {
+    match what {
+        "a question holds at most 20 rules" => crate::t!("problem-journey-limit-rules"),
+        "a choice question offers 1 to 50 choices" => crate::t!("problem-journey-limit-choices"),
+        "min ≤ max ≤ the number of choices, and max ≥ 1" => {
+            crate::t!("problem-journey-limit-multi")
+        }
+        "max_chars must be within 1..=5000" => crate::t!("problem-journey-limit-text"),
+        "min and max must be finite, min ≤ max, with a whole number between them when only whole numbers are taken" =>
+        {
+            crate::t!("problem-journey-limit-number")
+        }
+        "earliest must not be after latest" => crate::t!("problem-journey-limit-date"),
+        "max_count within 1..=10, max_bytes within 1 byte..=10 MiB" => {
+            crate::t!("problem-journey-limit-image")
+        }
+        "the value must be a finite number" => crate::t!("problem-journey-limit-finite"),
+        "a test names at most 50 choices" => crate::t!("problem-journey-limit-test-choices"),
+        other => other.to_owned(),
+    }
+}
+
+/// What is wrong with an answer, for a person, in the request's language
+/// (`AnswerProblem`'s `Display` is the English).
+pub fn answer_problem(problem: &AnswerProblem) -> String {
+    match problem {
+        AnswerProblem::Required => crate::t!("problem-journey-answer-required"),
+        AnswerProblem::NotOnPath => crate::t!("problem-journey-answer-not-on-path"),
+        AnswerProblem::UnknownQuestion => crate::t!("problem-journey-answer-unknown-question"),
+        AnswerProblem::WrongKind { expected } => {
+            crate::t!("problem-journey-answer-wrong-kind", kind = *expected)
+        }
+        AnswerProblem::UnknownChoice(choice) => crate::t!(
+            "problem-journey-answer-unknown-choice",
+            choice = &format!("{choice:?}")
+        ),
+        AnswerProblem::DuplicateChoice => crate::t!("problem-journey-answer-duplicate-choice"),
+        AnswerProblem::TooFew { min } => crate::t!("problem-journey-answer-too-few", min = *min),
+        AnswerProblem::TooMany { max } => crate::t!("problem-journey-answer-too-many", max = *max),
+        AnswerProblem::BadText => crate::t!("problem-journey-answer-text"),
+        AnswerProblem::OutOfRange => crate::t!("problem-journey-answer-out-of-range"),
+        AnswerProblem::DateOutOfRange => crate::t!("problem-journey-answer-date-out-of-range"),
+    }
 }
 
 /// The server's own checks of a valid definition: categories it knows and
@@ -258,7 +361,7 @@ async fn check_outcomes(
         {
             errors.push(FieldError::new(
                 &format!("nodes.{}.outcome.department_id", end.id),
-                "names no department",
+                crate::t!("problem-journey-department-unknown"),
             ));
         }
     }
@@ -309,7 +412,7 @@ pub async fn publish(
         return Err(reject_as(
             RejectReason::Conflict,
             "no-draft",
-            "this journey has no draft to publish; save one first",
+            crate::t!("problem-journey-no-draft"),
         ));
     };
     let definition = definition_of(draft)?;
@@ -323,7 +426,7 @@ pub async fn publish(
     if !db::publish(tx, id, draft.version, &doc_id, &actor.user_id, now).await? {
         return Err(ServiceError::conflict(
             "stale",
-            "the draft changed meanwhile; reload it",
+            crate::t!("problem-journey-stale"),
         ));
     }
     let journey = Journey {
@@ -390,7 +493,7 @@ pub async fn retire(
         return Err(reject_as(
             RejectReason::Conflict,
             "not-published",
-            "this journey has no published version",
+            crate::t!("problem-journey-not-published"),
         ));
     };
     let synced = drop_document(tx, &old).await?;
@@ -449,7 +552,7 @@ fn check_bounds(answers: &Answers) -> Result<(), ServiceError> {
     if answers.len() > MAX_NODES {
         return Err(ServiceError::field(
             "answers",
-            format!("holds at most {MAX_NODES} answers"),
+            crate::t!("problem-journey-answers-count", max = MAX_NODES),
         ));
     }
     for (question, answer) in answers {
@@ -462,7 +565,7 @@ fn check_bounds(answers: &Answers) -> Result<(), ServiceError> {
         if too_big {
             return Err(ServiceError::field(
                 &format!("answers.{question}"),
-                "is larger than any question allows",
+                crate::t!("problem-journey-answer-too-large"),
             ));
         }
     }
@@ -491,7 +594,7 @@ pub async fn submit(
     if submission.clock_skew_ms.is_none() && started > now + CLOCK_SLACK_MS || started <= 0 {
         return Err(ServiceError::field(
             "started_at_ms",
-            "must be when the form was started, not in the future",
+            crate::t!("problem-journey-started-at"),
         ));
     }
     let started = started.min(now);
@@ -506,7 +609,7 @@ pub async fn submit(
             return Err(reject_as(
                 RejectReason::Conflict,
                 "journey-retired",
-                "this version of the form was retired before the form was started (or more than 14 days ago); start it again",
+                crate::t!("problem-journey-retired"),
             ));
         }
         _ => return Err(ServiceError::not_found("journey")),
@@ -516,7 +619,12 @@ pub async fn submit(
     let mut errors: Vec<FieldError> = walk
         .errors
         .iter()
-        .map(|e| FieldError::new(&format!("answers.{}", e.question), e.problem.to_string()))
+        .map(|e| {
+            FieldError::new(
+                &format!("answers.{}", e.question),
+                answer_problem(&e.problem),
+            )
+        })
         .collect();
     // The photos of the answers shown (each answer already within its
     // question's count, or the walk failed above).
@@ -534,7 +642,7 @@ pub async fn submit(
             if !blobs::uploaded_by(&mut **tx, hash.as_str(), &actor.user_id).await? {
                 errors.push(FieldError::new(
                     &format!("answers.{question}"),
-                    format!("photo {hash} was not uploaded"),
+                    crate::t!("problem-journey-photo-not-uploaded", hash = hash.as_str()),
                 ));
                 continue;
             }
@@ -548,7 +656,11 @@ pub async fn submit(
             if size > limit {
                 errors.push(FieldError::new(
                     &format!("answers.{question}"),
-                    format!("photo {hash} is larger than {limit} bytes"),
+                    crate::t!(
+                        "problem-journey-photo-too-large",
+                        hash = hash.as_str(),
+                        limit = limit
+                    ),
                 ));
             }
         }
@@ -559,7 +671,7 @@ pub async fn submit(
             if errors.is_empty() {
                 errors.push(FieldError::new(
                     "answers",
-                    "do not reach the end of the form",
+                    crate::t!("problem-journey-answers-incomplete"),
                 ));
             }
             return Err(ServiceError::Invalid(errors));
@@ -646,4 +758,90 @@ pub async fn answers_of_ticket(
         .await?
         .unwrap_or_default();
     render::ticket_answers(state, &definition, &row, &answers, &uploader).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{Lang, speaking};
+
+    /// The limits the validator names (`DefinitionProblem::Limit`).
+    const LIMITS: [&str; 9] = [
+        "a question holds at most 20 rules",
+        "a choice question offers 1 to 50 choices",
+        "min ≤ max ≤ the number of choices, and max ≥ 1",
+        "max_chars must be within 1..=5000",
+        "min and max must be finite, min ≤ max, with a whole number between them when only whole numbers are taken",
+        "earliest must not be after latest",
+        "max_count within 1..=10, max_bytes within 1 byte..=10 MiB",
+        "the value must be a finite number",
+        "a test names at most 50 choices",
+    ];
+
+    fn definition_problems() -> Vec<DefinitionProblem> {
+        let id = || "q1".to_owned();
+        let mut all = vec![
+            DefinitionProblem::BadText,
+            DefinitionProblem::NodeCount,
+            DefinitionProblem::DuplicateId(id()),
+            DefinitionProblem::UnknownNode(id()),
+            DefinitionProblem::BackwardJump(id()),
+            DefinitionProblem::NotAQuestion(id()),
+            DefinitionProblem::FallsOffTheEnd,
+            DefinitionProblem::Unreachable,
+            DefinitionProblem::LaterQuestion(id()),
+            DefinitionProblem::TestDoesNotFit {
+                test: "equals",
+                kind: "text",
+            },
+            DefinitionProblem::UnknownChoice(id()),
+            DefinitionProblem::ConditionShape,
+            DefinitionProblem::BadCategory,
+        ];
+        all.extend(LIMITS.map(DefinitionProblem::Limit));
+        all
+    }
+
+    fn answer_problems() -> Vec<AnswerProblem> {
+        vec![
+            AnswerProblem::Required,
+            AnswerProblem::NotOnPath,
+            AnswerProblem::UnknownQuestion,
+            AnswerProblem::WrongKind { expected: "number" },
+            AnswerProblem::UnknownChoice("x".into()),
+            AnswerProblem::DuplicateChoice,
+            AnswerProblem::TooFew { min: 2 },
+            AnswerProblem::TooMany { max: 3 },
+            AnswerProblem::BadText,
+            AnswerProblem::OutOfRange,
+            AnswerProblem::DateOutOfRange,
+        ]
+    }
+
+    /// In English the catalogue says what the problems' own `Display` says.
+    #[test]
+    fn problems_read_as_their_english() {
+        for p in definition_problems() {
+            assert_eq!(definition_problem(&p), p.to_string(), "{p:?}");
+        }
+        for p in answer_problems() {
+            assert_eq!(answer_problem(&p), p.to_string(), "{p:?}");
+        }
+        let new = DefinitionProblem::Limit("a limit added later");
+        assert_eq!(definition_problem(&new), "a limit added later");
+    }
+
+    /// Every problem, the limits included, has its Indonesian.
+    #[tokio::test]
+    async fn problems_are_translated() {
+        speaking(Some(Lang::Id), async {
+            for p in definition_problems() {
+                assert_ne!(definition_problem(&p), p.to_string(), "{p:?}");
+            }
+            for p in answer_problems() {
+                assert_ne!(answer_problem(&p), p.to_string(), "{p:?}");
+            }
+        })
+        .await;
+    }
 }

@@ -299,7 +299,7 @@ pub async fn submit(
 ) -> ServiceResult<RatingRow> {
     let mut v = Validator::new();
     if !SCORES.contains(&u8::try_from(score).unwrap_or(0)) {
-        v.add("score", "must be 1 to 5");
+        v.add("score", crate::t!("problem-rating-score-range"));
     }
     // The comment is optional.
     let comment = if comment.trim().is_empty() {
@@ -309,7 +309,12 @@ pub async fn submit(
     };
     v.finish()?;
     let hash = token_hash(token);
-    let invalid = || reject(RejectReason::TokenInvalid, "this rating link is not valid");
+    let invalid = || {
+        reject(
+            RejectReason::TokenInvalid,
+            crate::t!("problem-rating-link-invalid"),
+        )
+    };
     let Some(request) = db::consume(tx, &hash, now_ms()).await? else {
         // Why not, told only to whoever holds a real token of this visit.
         let known = db::by_token(&mut **tx, &hash)
@@ -320,12 +325,12 @@ pub async fn submit(
             Some(r) if r.used_at.is_some() => reject_as(
                 RejectReason::TokenInvalid,
                 "already_rated",
-                "this was already rated",
+                crate::t!("problem-rating-already-rated"),
             ),
             Some(_) => reject_as(
                 RejectReason::TokenInvalid,
                 "link_expired",
-                "this rating link has expired",
+                crate::t!("problem-rating-link-expired"),
             ),
         });
     };

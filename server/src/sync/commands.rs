@@ -103,11 +103,10 @@ async fn execute_one(
     let executed = if let Err(invalid) = command.validate() {
         Executed::answer(CommandResult::invalid(command.id, &invalid))
     } else if last.is_some_and(|last| device_seq <= last) {
-        let message = "a later command from this device was already executed";
         Executed::answer(CommandResult::rejected(
             command.id,
             RejectReason::OutOfOrder,
-            message,
+            crate::t!("problem-sync-command-out-of-order"),
         ))
     } else if let Some(refused) = refused {
         let outcome: ServiceResult<()> = Err(refused);
@@ -226,14 +225,15 @@ fn refused(command: &Command, refusal: ServiceError) -> anyhow::Result<Executed>
                 .join("; "),
         ),
         ServiceError::Unprocessable { detail, .. } => (RejectReason::Invalid, detail),
-        ServiceError::Duplicate(field) => {
-            (RejectReason::Conflict, format!("{field} is already in use"))
-        }
-        ServiceError::Unauthenticated(why) => (RejectReason::Forbidden, why.to_owned()),
+        ServiceError::Duplicate(field) => (
+            RejectReason::Conflict,
+            crate::t!("problem-sync-command-taken", field = field),
+        ),
+        ServiceError::Unauthenticated(why) => (RejectReason::Forbidden, why),
         ServiceError::Throttled { detail, .. } => (RejectReason::Unavailable, detail),
         ServiceError::Unavailable => (
             RejectReason::Unavailable,
-            "temporarily unavailable; retry later".to_owned(),
+            crate::t!("problem-sync-command-unavailable"),
         ),
         ServiceError::Internal(e) => return Err(e),
     };
@@ -399,7 +399,7 @@ async fn dispatch(
                     return Ok(Executed::answer(CommandResult::rejected(
                         command.id,
                         RejectReason::Invalid,
-                        "`conversation_id` is required for staff",
+                        crate::t!("problem-sync-command-conversation-required"),
                     )));
                 }
             };

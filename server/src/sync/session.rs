@@ -76,13 +76,13 @@ impl Session {
         let ClientMessage::Hello(hello) = first else {
             return Err(Refused(error(
                 ErrorCode::UnexpectedMessage,
-                "the first message must be Hello",
+                &crate::t!("problem-sync-session-hello-first"),
             )));
         };
         if hello.protocol_version != protocol::PROTOCOL_VERSION {
             return Err(Refused(error(
                 ErrorCode::UnsupportedVersion,
-                "unsupported protocol version; update the app",
+                &crate::t!("problem-sync-session-version"),
             )));
         }
         let actor = match authenticate(&state, &hello.access_token).await {
@@ -90,15 +90,18 @@ impl Session {
             Err(ApiError::Unauthorized(_)) if state.tokens.is_expired(&hello.access_token) => {
                 return Err(Refused(error(
                     ErrorCode::TokenExpired,
-                    "the access token expired; refresh it",
+                    &crate::t!("problem-sync-session-token-expired"),
                 )));
             }
             Err(ApiError::Unauthorized(why)) => {
-                return Err(Refused(error(ErrorCode::Unauthorized, why)));
+                return Err(Refused(error(ErrorCode::Unauthorized, &why)));
             }
             Err(e) => {
                 tracing::error!(error = ?e, "authenticating a sync session");
-                return Err(Refused(error(ErrorCode::Internal, "try again later")));
+                return Err(Refused(error(
+                    ErrorCode::Internal,
+                    &crate::t!("problem-sync-session-retry"),
+                )));
             }
         };
         let reader = Reader::from(&actor);
@@ -274,7 +277,7 @@ impl Session {
         let result = match message {
             ClientMessage::Hello(_) => Ok(vec![ServerMessage::Error(error(
                 ErrorCode::UnexpectedMessage,
-                "the session is already open",
+                &crate::t!("problem-sync-session-already-open"),
             ))]),
             ClientMessage::Changes(docs) => Box::pin(self.changes(docs)).await,
             ClientMessage::SyncBatch(batch) => Box::pin(self.sync_batch(batch)).await,
@@ -307,7 +310,7 @@ impl Session {
             tracing::error!(error = ?e, "sync session");
             vec![ServerMessage::Error(error(
                 ErrorCode::Internal,
-                "the server failed; retry later",
+                &crate::t!("problem-sync-session-failed"),
             ))]
         })
     }
@@ -662,5 +665,8 @@ impl FeedFrames {
 
 fn internal(e: impl std::fmt::Debug) -> Refused {
     tracing::error!(error = ?e, "opening a sync session");
-    Refused(error(ErrorCode::Internal, "try again later"))
+    Refused(error(
+        ErrorCode::Internal,
+        &crate::t!("problem-sync-session-retry"),
+    ))
 }

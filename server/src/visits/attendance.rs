@@ -50,21 +50,22 @@ const MAX_ACCURACY_M: f64 = 100_000.0;
 const EARLIEST_DEVICE_TIME_MS: i64 = 946_684_800_000;
 
 impl Position {
-    /// Range checks; the field name and the problem.
-    pub fn validate(&self, now_ms: i64) -> Result<(), (&'static str, &'static str)> {
+    /// Range checks; the field name and the problem (in the request's
+    /// language).
+    pub fn validate(&self, now_ms: i64) -> Result<(), (&'static str, String)> {
         if !(self.lat.is_finite() && (-90.0..=90.0).contains(&self.lat)) {
-            return Err(("lat", "must be between -90 and 90"));
+            return Err(("lat", crate::t!("problem-attendance-lat-range")));
         }
         if !(self.lon.is_finite() && (-180.0..=180.0).contains(&self.lon)) {
-            return Err(("lon", "must be between -180 and 180"));
+            return Err(("lon", crate::t!("problem-attendance-lon-range")));
         }
         if !(self.accuracy_m.is_finite() && (0.0..=MAX_ACCURACY_M).contains(&self.accuracy_m)) {
-            return Err(("accuracy_m", "must be between 0 and 100000 metres"));
+            return Err(("accuracy_m", crate::t!("problem-attendance-accuracy-range")));
         }
         if self.device_time_ms < EARLIEST_DEVICE_TIME_MS
             || self.device_time_ms > now_ms + MAX_CLOCK_AHEAD_MS
         {
-            return Err(("device_time", "is not a plausible time"));
+            return Err(("device_time", crate::t!("problem-attendance-device-time")));
         }
         Ok(())
     }
@@ -104,18 +105,23 @@ pub async fn attend(
     ensure_not_closed(&before)?;
     let held = assignments::active(&mut **tx, visit_id, &actor.user_id)
         .await?
-        .ok_or_else(|| reject(RejectReason::NotAssigned, "you do not hold this visit"))?;
+        .ok_or_else(|| {
+            reject(
+                RejectReason::NotAssigned,
+                crate::t!("problem-visit-not-held"),
+            )
+        })?;
     match (direction, held.on_site == 1) {
         (Direction::In, true) => {
             return Err(reject(
                 RejectReason::AlreadyCheckedIn,
-                "you are already checked in; check out first",
+                crate::t!("problem-attendance-already-checked-in"),
             ));
         }
         (Direction::Out, false) => {
             return Err(reject(
                 RejectReason::NotCheckedIn,
-                "you are not checked in on this visit",
+                crate::t!("problem-attendance-not-checked-in"),
             ));
         }
         _ => {}

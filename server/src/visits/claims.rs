@@ -46,7 +46,7 @@ pub async fn claim(
     if assignments::returned_from(&mut **tx, visit_id, &actor.user_id).await? {
         return Err(reject(
             RejectReason::ReturnedFromVisit,
-            "CS returned you from this visit; ask CS before you take it again",
+            crate::t!("problem-claim-returned"),
         ));
     }
     schedule_conflict(&mut **tx, &actor.user_id, &before).await?;
@@ -59,7 +59,7 @@ pub async fn claim(
         if now.start_day != before.start_day || now.planned_days != before.planned_days {
             return Err(reject(
                 RejectReason::Conflict,
-                "the visit was rescheduled meanwhile; look again and retry",
+                crate::t!("problem-claim-rescheduled"),
             ));
         }
         return Err(quota_full(&now));
@@ -69,7 +69,7 @@ pub async fn claim(
         Err(e) if is_unique_violation(&e) => {
             return Err(reject(
                 RejectReason::AlreadyClaimed,
-                "you already hold this visit",
+                crate::t!("problem-claim-already-held"),
             ));
         }
         Err(e) => return Err(e.into()),
@@ -112,7 +112,7 @@ pub fn refusal(visit: &VisitRow, holds: bool) -> Result<(), ServiceError> {
     if holds {
         return Err(reject(
             RejectReason::AlreadyClaimed,
-            "you already hold this visit",
+            crate::t!("problem-claim-already-held"),
         ));
     }
     if visit.seats_taken >= visit.technician_quota {
@@ -146,17 +146,18 @@ async fn schedule_conflict(
 pub(super) fn holds_overlapping(other: &str, title: &str) -> ServiceError {
     reject(
         RejectReason::ScheduleConflict,
-        format!("you already hold \"{title}\" ({other}) on some of these days"),
+        crate::t!(
+            "problem-claim-schedule-conflict",
+            title = title,
+            visit = other
+        ),
     )
 }
 
 pub(super) fn quota_full(v: &VisitRow) -> ServiceError {
     reject(
         RejectReason::QuotaFull,
-        format!(
-            "all {} technician seats of this visit are taken",
-            v.technician_quota
-        ),
+        crate::t!("problem-claim-quota-full", quota = v.technician_quota),
     )
 }
 
@@ -174,11 +175,16 @@ pub async fn withdraw(
     ensure_not_closed(&before)?;
     let held = assignments::active(&mut **tx, visit_id, &actor.user_id)
         .await?
-        .ok_or_else(|| reject(RejectReason::NotAssigned, "you do not hold this visit"))?;
+        .ok_or_else(|| {
+            reject(
+                RejectReason::NotAssigned,
+                crate::t!("problem-visit-not-held"),
+            )
+        })?;
     if held.first_check_in_at.is_some() {
         return Err(reject(
             RejectReason::AlreadyCheckedIn,
-            "you have checked in on this visit; ask customer service to release it",
+            crate::t!("problem-claim-checked-in"),
         ));
     }
     release(
@@ -212,7 +218,7 @@ pub async fn return_to_pool(
     allow(actor, Action::ReturnToPool)?;
     let held = assignments::get(&mut **tx, assignment_id)
         .await?
-        .ok_or_else(|| reject_as(RejectReason::NotFound, "assignment", "assignment not found"))?;
+        .ok_or_else(|| ServiceError::not_found("assignment"))?;
     let before = visits::lock(tx, backend, &held.visit_id)
         .await?
         .ok_or_else(visit_not_found)?;
@@ -221,7 +227,7 @@ pub async fn return_to_pool(
         return Err(reject_as(
             RejectReason::Conflict,
             "assignment_not_active",
-            "the assignment is no longer active",
+            crate::t!("problem-assignment-not-active"),
         ));
     }
     if held.on_site == 1 {
@@ -229,8 +235,7 @@ pub async fn return_to_pool(
             return Err(reject_as(
                 RejectReason::Conflict,
                 "technician_on_site",
-                "the technician is checked in on site; return them with `force` and a reason, \
-                 which checks them out",
+                crate::t!("problem-assignment-on-site"),
             ));
         }
         check_out_by_cs(tx, actor, rules, &before, &held, reason).await?;
@@ -347,7 +352,7 @@ async fn release(
         return Err(reject_as(
             RejectReason::Conflict,
             "assignment_not_active",
-            "the assignment is no longer active",
+            crate::t!("problem-assignment-not-active"),
         ));
     }
     visits::free_seat(tx, &before.id, returned).await?;

@@ -14,11 +14,7 @@ use crate::service::{Applied, Notice, ServiceResult, allow, reject, reject_as};
 pub const MAX_PLANNED_DAYS: i64 = 366;
 
 fn not_found() -> super::ServiceError {
-    reject_as(
-        RejectReason::NotFound,
-        "extension request",
-        "extension request not found",
-    )
+    super::ServiceError::not_found("extension request")
 }
 
 fn ext_data(e: &ExtensionRow) -> serde_json::Value {
@@ -43,7 +39,7 @@ pub async fn request(
         return Err(reject_as(
             RejectReason::Invalid,
             "extra_days",
-            "extra_days must be between 1 and 30",
+            crate::t!("problem-extension-days-range"),
         ));
     }
     let reason = crate::domain::bounded_text(reason, MAX_REASON_CHARS)
@@ -54,7 +50,12 @@ pub async fn request(
     ensure_not_closed(&visit)?;
     let held = assignments::active(&mut **tx, visit_id, &actor.user_id)
         .await?
-        .ok_or_else(|| reject(RejectReason::NotAssigned, "you do not hold this visit"))?;
+        .ok_or_else(|| {
+            reject(
+                RejectReason::NotAssigned,
+                crate::t!("problem-visit-not-held"),
+            )
+        })?;
     if extensions::pending_of(tx, visit_id, &actor.user_id)
         .await?
         .is_some()
@@ -62,7 +63,7 @@ pub async fn request(
         return Err(reject_as(
             RejectReason::Conflict,
             "extension_pending",
-            "you already have a request waiting for a decision",
+            crate::t!("problem-extension-pending"),
         ));
     }
     let id =
@@ -106,7 +107,7 @@ pub async fn decide(
         return Err(reject_as(
             RejectReason::Conflict,
             "extension_decided",
-            format!("the request was already {}", ext.status),
+            crate::t!("problem-extension-decided", status = &ext.status),
         ));
     }
     if approve {
@@ -115,7 +116,7 @@ pub async fn decide(
             return Err(reject_as(
                 RejectReason::Invalid,
                 "extra_days",
-                format!("a visit is planned for at most {MAX_PLANNED_DAYS} days"),
+                crate::t!("problem-extension-max-days", max = MAX_PLANNED_DAYS),
             ));
         }
         visits::extend(tx, &visit.id, ext.extra_days).await?;
@@ -125,7 +126,7 @@ pub async fn decide(
         return Err(reject_as(
             RejectReason::Conflict,
             "extension_decided",
-            "the request was decided meanwhile",
+            crate::t!("problem-extension-decided-meanwhile"),
         ));
     }
     let row = extensions::get(&mut **tx, extension_id)

@@ -100,14 +100,14 @@ async fn check(
         None | Some("") => None,
         Some(reference) => match ticket_of(tx, reference).await? {
             None => {
-                v.add(
-                    "ticket_id",
-                    "no such ticket (give its id or its number, e.g. TKT-000123)",
-                );
+                v.add("ticket_id", crate::t!("problem-visit-ticket-unknown"));
                 None
             }
             Some(t) if t.customer_id != input.customer_id => {
-                v.add("ticket_id", "the ticket belongs to another customer");
+                v.add(
+                    "ticket_id",
+                    crate::t!("problem-visit-ticket-other-customer"),
+                );
                 None
             }
             Some(t) => Some(t.id),
@@ -128,26 +128,31 @@ async fn check(
     let past = matches!((&start, earliest), (Ok(day), Some(earliest)) if *day < earliest);
     let start_day = v.check("scheduled_start", start);
     if past {
-        v.add(
-            "scheduled_start",
-            "is in the past; visits start today or later (an admin may backfill with force)",
-        );
+        v.add("scheduled_start", crate::t!("problem-visit-start-past"));
     }
     if !(1..=super::extensions::MAX_PLANNED_DAYS).contains(&input.planned_days) {
-        v.add("planned_days", "must be between 1 and 366");
+        v.add(
+            "planned_days",
+            crate::t!("problem-visit-planned-days-range"),
+        );
     }
     if !(1..=100).contains(&input.technician_quota) {
-        v.add("technician_quota", "must be between 1 and 100");
+        v.add("technician_quota", crate::t!("problem-visit-quota-range"));
     }
     match customers::get(&mut **tx, &input.customer_id).await? {
-        None => v.add("customer_id", "no such customer"),
-        Some(c) if c.status != Status::Active => v.add("customer_id", "the customer is inactive"),
+        None => v.add("customer_id", crate::t!("problem-visit-customer-unknown")),
+        Some(c) if c.status != Status::Active => {
+            v.add("customer_id", crate::t!("problem-visit-customer-inactive"));
+        }
         Some(_) => {}
     }
     if let Some(d) = &input.department_id
         && departments::get(&mut **tx, d).await?.is_none()
     {
-        v.add("department_id", "no such department");
+        v.add(
+            "department_id",
+            crate::t!("problem-visit-department-unknown"),
+        );
     }
     v.finish()?;
     Ok(VisitFields {
@@ -211,15 +216,9 @@ fn schedule_changed(v: &VisitRow, f: &VisitFields) -> bool {
         || v.site_lon.to_bits() != f.site_lon.to_bits()
 }
 
-fn claimed(v: &VisitRow, what: &str) -> super::ServiceError {
-    reject_as(
-        RejectReason::Conflict,
-        "visit_claimed",
-        format!(
-            "{} technician(s) hold this visit; {what} needs an admin's force",
-            v.seats_taken
-        ),
-    )
+/// The `visit_claimed` refusal, saying what needs an admin's force.
+fn claimed(message: String) -> super::ServiceError {
+    reject_as(RejectReason::Conflict, "visit_claimed", message)
 }
 
 /// Writes `edit` over the visit. Schedule and site are frozen once a
@@ -250,15 +249,18 @@ pub async fn update(
     ensure_not_closed(&before)?;
     let reschedule = schedule_changed(&before, fields);
     if reschedule && before.seats_taken > 0 && !force {
-        return Err(claimed(&before, "changing the schedule or site"));
+        return Err(claimed(crate::t!(
+            "problem-visit-claimed-reschedule",
+            count = before.seats_taken
+        )));
     }
     if fields.technician_quota < before.seats_taken {
         return Err(reject_as(
             RejectReason::Conflict,
             "quota_below_claims",
-            format!(
-                "{} technicians hold this visit; the quota cannot go below that",
-                before.seats_taken
+            crate::t!(
+                "problem-visit-quota-below-claims",
+                count = before.seats_taken
             ),
         ));
     }
@@ -305,7 +307,10 @@ pub async fn cancel(
         .ok_or_else(visit_not_found)?;
     ensure_not_closed(&before)?;
     if before.seats_taken > 0 && !force {
-        return Err(claimed(&before, "cancelling"));
+        return Err(claimed(crate::t!(
+            "problem-visit-claimed-cancel",
+            count = before.seats_taken
+        )));
     }
     let released = assignments::release_all(tx, visit_id, &actor.user_id).await?;
     visits::record_cancellation(tx, visit_id, reason).await?;
@@ -370,7 +375,7 @@ pub async fn complete(
     {
         return Err(reject(
             RejectReason::NotAssigned,
-            "you do not hold this visit",
+            crate::t!("problem-visit-not-held"),
         ));
     }
     let (on_site, checked_out) = assignments::site_counts(tx, visit_id).await?;
@@ -378,13 +383,13 @@ pub async fn complete(
         return Err(reject_as(
             RejectReason::Conflict,
             "still_on_site",
-            format!("{on_site} technician(s) are still checked in; they check out first"),
+            crate::t!("problem-visit-still-on-site", count = on_site),
         ));
     }
     if before.status != VisitStatus::InProgress || checked_out == 0 {
         return Err(reject(
             RejectReason::NotCheckedIn,
-            "nobody has checked in and out on this visit yet",
+            crate::t!("problem-visit-never-attended"),
         ));
     }
     visits::transition(tx, visit_id, &[VisitStatus::InProgress], VisitStatus::Done).await?;
@@ -429,7 +434,7 @@ pub async fn reopen(
         return Err(reject_as(
             RejectReason::Conflict,
             "visit_not_done",
-            "only a done visit can be reopened",
+            crate::t!("problem-visit-not-done"),
         ));
     }
     if crate::db::invoices::invoice_of_visit(&mut **tx, visit_id)
@@ -439,7 +444,7 @@ pub async fn reopen(
         return Err(reject_as(
             RejectReason::Conflict,
             "visit_invoiced",
-            "the visit is on an invoice; void the invoice (or correct it with a credit note) first",
+            crate::t!("problem-visit-invoiced"),
         ));
     }
     visits::transition(tx, visit_id, &[VisitStatus::Done], VisitStatus::InProgress).await?;

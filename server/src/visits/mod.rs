@@ -90,11 +90,14 @@ pub async fn record_transition(
 /// Rejects a visit that is cancelled or done.
 pub fn ensure_not_closed(v: &VisitRow) -> Result<(), ServiceError> {
     match v.status {
-        VisitStatus::Cancelled => Err(reject(RejectReason::Cancelled, "the visit was cancelled")),
+        VisitStatus::Cancelled => Err(reject(
+            RejectReason::Cancelled,
+            crate::t!("problem-visit-cancelled"),
+        )),
         VisitStatus::Done => Err(reject_as(
             RejectReason::Conflict,
             "visit_done",
-            "the visit is already done",
+            crate::t!("problem-visit-done"),
         )),
         _ => Ok(()),
     }
@@ -150,9 +153,9 @@ pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
 pub fn parse_day(date: &str) -> Result<i64, String> {
     let d: jiff::civil::Date = date
         .parse()
-        .map_err(|_| "must be a date as YYYY-MM-DD".to_owned())?;
+        .map_err(|_| crate::t!("problem-visit-date-format"))?;
     if date.len() != 10 || d.year() < 2000 || d.year() > 2100 {
-        return Err("must be a date as YYYY-MM-DD between 2000 and 2100".into());
+        return Err(crate::t!("problem-visit-date-range"));
     }
     Ok(d.duration_since(jiff::civil::date(1970, 1, 1)).as_secs() / 86_400)
 }

@@ -158,6 +158,21 @@ async fn round_robin_is_fair_over_a_thousand_tickets(backend: Backend) {
             .contains("least recently assigned"),
         "{a}"
     );
+    // The reason is read in the reader's language.
+    let in_bahasa = app
+        .client
+        .get(app.url(&format!("/api/v1/tickets/{id}")))
+        .bearer_auth(&admin)
+        .header("accept-language", "id")
+        .send()
+        .await
+        .unwrap();
+    let in_bahasa = TestApp::read(in_bahasa).await;
+    let reason = in_bahasa.body["assignments"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("bergiliran: ") && reason.contains("paling lama tidak mendapat tugas"),
+        "{reason}"
+    );
     app.stop().await;
 }
 

@@ -5,7 +5,10 @@ use fieldops_tests::{Backend, TestApp, next_json, on_both_backends, websocket};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-on_both_backends!(chat_routes_dedupes_counts_unread_and_goes_live);
+on_both_backends!(
+    chat_routes_dedupes_counts_unread_and_goes_live,
+    offline_staff_hear_nothing_and_the_customer_is_told
+);
 
 async fn next_chat(socket: &mut fieldops_tests::Socket) -> Value {
     loop {
@@ -249,5 +252,141 @@ async fn chat_routes_dedupes_counts_unread_and_goes_live(backend: Backend) {
     )
     .await
     .assert_problem(422);
+    app.stop().await;
+}
+
+/// The next event of one of `kinds`, skipping others.
+async fn next_of(socket: &mut fieldops_tests::Socket, kinds: &[&str]) -> Value {
+    loop {
+        let e = next_json(socket, 10).await;
+        if kinds.iter().any(|k| e["kind"] == *k) {
+            return e;
+        }
+    }
+}
+
+async fn set_presence(app: &TestApp, token: &str, status: &str) {
+    let r = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/status",
+            Some(token),
+            Some(json!({ "status": status })),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+}
+
+/// Seeds 000/001: "when they are off they will no longer receive calls or
+/// messages". Staff whose presence is `offline` get no live chat message;
+/// the customer is told, in their language, that nobody is available, and
+/// later who picked the conversation up.
+async fn offline_staff_hear_nothing_and_the_customer_is_told(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let admin = app.login_as("admin").await;
+    let customer = app.login_as("customer").await;
+    let cs_name = app.get("/api/v1/me", &cs).await.body["user"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Everyone starts offline.
+    let mut console = websocket(app.server.addr, "/api/v1/events", &cs).await;
+    let mut phone = websocket(app.server.addr, "/api/v1/events", &customer).await;
+
+    let opened = app
+        .post(
+            "/api/v1/conversations",
+            &customer,
+            json!({ "message": "AC mati total" }),
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{:?}", opened.body);
+    assert!(opened.body["conversation"]["assignee_id"].is_null());
+    let conv = opened.body["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The customer hears their own message, then the system's word.
+    assert_eq!(next_chat(&mut phone).await["body"], "AC mati total");
+    let told = next_chat(&mut phone).await;
+    assert_eq!(told["sender_kind"], "system");
+    assert!(
+        told["body"]
+            .as_str()
+            .unwrap()
+            .contains("belum ada agen yang tersedia"),
+        "in Bahasa Indonesia, the customer's default: {told}"
+    );
+
+    // Offline CS heard nothing: the next thing on their socket is the
+    // admin's presence change, which was published after the message.
+    set_presence(&app, &admin, "busy").await;
+    let first = next_of(&mut console, &["chat.message", "staff.presence"]).await;
+    assert_eq!(first["kind"], "staff.presence", "{first}");
+
+    // CS comes on duty: the waiting conversation is theirs, and the
+    // customer is told who took it.
+    set_presence(&app, &cs, "available").await;
+    let picked = next_chat(&mut phone).await;
+    assert_eq!(picked["sender_kind"], "system");
+    let picked_body = picked["body"].as_str().unwrap();
+    assert!(
+        picked_body.contains(&cs_name) && picked_body.contains("sekarang menangani"),
+        "{picked_body}"
+    );
+    let thread = app
+        .get(&format!("/api/v1/conversations/{conv}/messages"), &cs)
+        .await;
+    let kinds: Vec<_> = thread.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["sender_kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "system").count(),
+        2,
+        "{:?}",
+        thread.body
+    );
+
+    // On duty, CS hear the customer live.
+    let path = format!("/api/v1/conversations/{conv}/messages");
+    app.post(&path, &customer, json!({ "body": "Masih mati" }))
+        .await;
+    // (The word to the customer that CS took it came first.)
+    loop {
+        let heard = next_of(&mut console, &["chat.message"]).await;
+        if heard["data"]["body"] == "Masih mati" {
+            break;
+        }
+        assert_eq!(heard["data"]["sender_kind"], "system", "{heard}");
+    }
+
+    // Offline again: nothing, though the inbox still shows it on purpose.
+    set_presence(&app, &cs, "offline").await;
+    app.post(&path, &customer, json!({ "body": "Halo? Ada orang?" }))
+        .await;
+    set_presence(&app, &admin, "away").await;
+    loop {
+        let e = next_of(&mut console, &["chat.message", "staff.presence"]).await;
+        assert_ne!(e["kind"], "chat.message", "offline staff get no chat: {e}");
+        if e["data"]["presence"] == "away" {
+            break;
+        }
+    }
+    let inbox = app.get(&path, &cs).await;
+    assert!(
+        inbox.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["body"] == "Halo? Ada orang?"),
+        "{:?}",
+        inbox.body
+    );
     app.stop().await;
 }

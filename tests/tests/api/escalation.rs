@@ -175,6 +175,20 @@ async fn breach_escalates_exactly_once_across_instances_and_restarts(backend: Ba
         .unwrap();
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].internal, 1, "the escalation note is internal");
+    // Kept as a catalogue reference: each reader reads it in their language.
+    use fieldops_server::i18n::{Lang, read};
+    let (en, id_text) = (
+        read(&notes[0].body, Lang::English),
+        read(&notes[0].body, Lang::Id),
+    );
+    assert!(
+        en.starts_with("SLA ") && en.contains("priority normal -> high"),
+        "{en}"
+    );
+    assert!(
+        id_text.starts_with("Tenggat ") && id_text.contains("prioritas normal -> tinggi"),
+        "{id_text}"
+    );
     let customer_view = fieldops_server::db::tickets::messages(state.db.pool(), &id, false)
         .await
         .unwrap();

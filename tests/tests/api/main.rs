@@ -25,6 +25,7 @@ mod invoice_phones;
 mod invoices;
 mod journeys;
 mod kpi;
+mod languages;
 mod live;
 mod live_feed;
 mod matrix;

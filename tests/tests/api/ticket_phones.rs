@@ -122,13 +122,18 @@ async fn a_customer_phone_opens_and_follows_a_ticket_offline(backend: Backend) {
             &customer,
         )
         .await;
-    let bodies: Vec<&str> = messages.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap())
-        .collect();
-    assert_eq!(bodies, ["Halo, saya baru membuka tiket AC"]);
+    let from = |kind: &str| -> Vec<String> {
+        messages.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["sender_kind"] == kind)
+            .map(|m| m["body"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(from("customer"), ["Halo, saya baru membuka tiket AC"]);
+    // Nobody was on duty: the customer was told so.
+    assert_eq!(from("system").len(), 1);
 
     // A description edit on the phone reaches SQL (and HTTP).
     phone

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 on_both_backends!(
     whatsapp_registers_chats_and_replies,
     control_characters_in_a_whatsapp_text_are_dropped_not_refused,
+    a_customer_who_writes_on_whatsapp_is_answered_there,
 );
 
 const SECRET: &str = "app-secret-for-tests";
@@ -112,8 +113,16 @@ async fn next_sent(rx: &mut mpsc::UnboundedReceiver<Value>) -> Value {
         .unwrap()
 }
 
-async fn whatsapp_registers_chats_and_replies(backend: Backend) {
-    let (tx, mut sent) = mpsc::unbounded_channel();
+/// A server whose WhatsApp sender talks to the local Cloud API stand-in:
+/// what it sent arrives on the receiver (the stand-in fails its first call).
+async fn with_cloud_api(
+    backend: Backend,
+) -> Option<(
+    TestApp,
+    mpsc::UnboundedReceiver<Value>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let (tx, sent) = mpsc::unbounded_channel();
     let mock = Mock {
         calls: Arc::new(AtomicUsize::new(0)),
         seen: tx,
@@ -136,6 +145,13 @@ async fn whatsapp_registers_chats_and_replies(backend: Backend) {
     .await
     else {
         mock_task.abort();
+        return None;
+    };
+    Some((app, sent, mock_task))
+}
+
+async fn whatsapp_registers_chats_and_replies(backend: Backend) {
+    let Some((app, mut sent, mock_task)) = with_cloud_api(backend).await else {
         return;
     };
 
@@ -241,12 +257,29 @@ async fn whatsapp_registers_chats_and_replies(backend: Backend) {
         .await;
     let conv = &convs.body["items"][0];
     assert_eq!(conv["channel"], "whatsapp");
-    assert_eq!(conv["last_message"], "Halo, AC saya bocor");
     let conv_id = conv["id"].as_str().unwrap().to_owned();
     let msgs = app
         .get(&format!("/api/v1/conversations/{conv_id}/messages"), &cs)
         .await;
-    assert_eq!(msgs.body["items"].as_array().unwrap().len(), 1);
+    let thread: Vec<(&str, &str)> = msgs.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["sender_kind"].as_str().unwrap(),
+                m["body"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Nobody is on duty: the customer is told so, in the thread and on
+    // WhatsApp, in Bahasa Indonesia (newest first).
+    assert_eq!(thread.len(), 2, "{thread:?}");
+    assert_eq!(thread[1], ("customer", "Halo, AC saya bocor"));
+    assert_eq!(thread[0].0, "system");
+    assert!(thread[0].1.contains("belum ada agen"), "{thread:?}");
+    let told = next_sent(&mut sent).await;
+    assert_eq!(told["text"]["body"], thread[0].1);
 
     // A CS reply in a WhatsApp conversation goes back out over WhatsApp.
     let r = app
@@ -300,7 +333,7 @@ async fn whatsapp_registers_chats_and_replies(backend: Backend) {
         .await;
     assert_eq!(
         msgs.body["items"].as_array().unwrap().len(),
-        2,
+        3,
         "nothing malformed reached the chat"
     );
     app.stop().await;
@@ -346,9 +379,131 @@ async fn control_characters_in_a_whatsapp_text_are_dropped_not_refused(backend: 
         .map(|m| m["body"].as_str().unwrap())
         .collect();
     assert_eq!(
-        bodies,
-        ["AC bocor, tolong"],
+        bodies[1], "AC bocor, tolong",
         "once, cleaned, and no blank message"
     );
+    assert_eq!(
+        bodies.len(),
+        2,
+        "then the word that nobody is on duty: {bodies:?}"
+    );
     app.stop().await;
+}
+
+/// A customer who chats in the app and also writes on WhatsApp has one
+/// conversation per channel: the WhatsApp text opens (then joins) their
+/// WhatsApp conversation, and CS replies there go out over WhatsApp.
+async fn a_customer_who_writes_on_whatsapp_is_answered_there(backend: Backend) {
+    let Some((app, mut sent, mock_task)) = with_cloud_api(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = app.login_as("customer").await;
+    let me = app.get("/api/v1/me", &customer).await;
+    let customer_id = me.body["customer"]["id"].as_str().unwrap().to_owned();
+    let phone = me.body["customer"]["phone"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches('+')
+        .to_owned();
+    let in_app = app
+        .post(
+            "/api/v1/conversations",
+            &customer,
+            json!({ "message": "Dari aplikasi" }),
+        )
+        .await;
+    assert_eq!(in_app.status, 201, "{:?}", in_app.body);
+    let app_conv = in_app.body["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let texted = text_payload("wamid.BOTH1", &phone, "Dari WhatsApp");
+    assert_eq!(deliver_signed(&app, &texted).await, 200);
+    // Nobody is on duty: the word goes back where they wrote.
+    let told = next_sent(&mut sent).await;
+    assert_eq!(told["to"], phone.as_str());
+    assert!(
+        told["text"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("belum ada agen"),
+        "{told}"
+    );
+
+    let convs = app
+        .get(
+            &format!("/api/v1/conversations?customer_id={customer_id}"),
+            &cs,
+        )
+        .await;
+    let items = convs.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{items:?}");
+    let wa_conv = items
+        .iter()
+        .find(|c| c["channel"] == "whatsapp")
+        .expect("the WhatsApp text opened a WhatsApp conversation")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(wa_conv, app_conv);
+    let bodies = |conv: String| {
+        let app = &app;
+        let cs = cs.clone();
+        async move {
+            app.get(&format!("/api/v1/conversations/{conv}/messages"), &cs)
+                .await
+                .body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["body"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        bodies(wa_conv.clone())
+            .await
+            .contains(&"Dari WhatsApp".to_owned())
+    );
+    assert!(
+        !bodies(app_conv.clone())
+            .await
+            .contains(&"Dari WhatsApp".to_owned())
+    );
+
+    // CS answer in the WhatsApp conversation: out over WhatsApp.
+    let reply = app
+        .post(
+            &format!("/api/v1/conversations/{wa_conv}/messages"),
+            &cs,
+            json!({ "body": "Baik, kami cek" }),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let out = next_sent(&mut sent).await;
+    assert_eq!(
+        (out["to"].as_str(), out["text"]["body"].as_str()),
+        (Some(phone.as_str()), Some("Baik, kami cek"))
+    );
+
+    // The next text joins the same WhatsApp conversation; the app's next
+    // message stays in the app.
+    let again = text_payload("wamid.BOTH2", &phone, "Terima kasih");
+    assert_eq!(deliver_signed(&app, &again).await, 200);
+    assert!(
+        bodies(wa_conv.clone())
+            .await
+            .contains(&"Terima kasih".to_owned())
+    );
+    let convs = app
+        .get(
+            &format!("/api/v1/conversations?customer_id={customer_id}"),
+            &cs,
+        )
+        .await;
+    assert_eq!(convs.body["items"].as_array().unwrap().len(), 2);
+    app.stop().await;
+    mock_task.abort();
 }

@@ -219,7 +219,9 @@ async fn refused_forms_keep_their_values_and_name_the_field(backend: Backend) {
         .await;
     assert_eq!(no_ticket.status, 422, "a visit's ticket must exist");
     assert!(
-        no_ticket.html.contains("no such ticket")
+        // The console speaks Bahasa Indonesia to a browser that asks for
+        // nothing else, and so does the service's refusal on the page.
+        no_ticket.html.contains("tiket tidak ditemukan")
             && no_ticket.html.contains("value=\"TKT-424242\"")
     );
     assert!(past.html.contains("field invalid") && past.html.contains("id=\"scheduled_start\""));
@@ -530,6 +532,15 @@ async fn cs_keep_customer_records(backend: Backend) {
     let mut cs = Browser::signed_in_as(&app, "cs").await;
     let list = cs.get("/customers").await;
     assert!(list.html.contains("Hendra Gunawan"), "{}", list.html);
+    // Delete takes two steps without script: the summary asks, the form
+    // inside (with what deleting does) deletes.
+    assert!(
+        list.html.contains("<details class=\"confirm\"")
+            && list.html.contains("Ya, hapus pelanggan ini")
+            && list.html.contains("dapat memulihkannya"),
+        "{}",
+        list.html
+    );
     let refused = cs
         .post(
             "/customers",

@@ -46,7 +46,13 @@ fn number<T: std::str::FromStr>(
     match value.replace(',', ".").parse::<T>() {
         Ok(n) => Some(n),
         Err(_) => {
-            problems.push(FieldError::new(field, format!("{value:?} is not a number")));
+            problems.push(FieldError::new(
+                field,
+                t!(
+                    "problem-journey-builder-not-a-number",
+                    value = &format!("{value:?}")
+                ),
+            ));
             None
         }
     }
@@ -79,10 +85,12 @@ pub(super) fn localized(f: &Fields, stem: &str) -> Localized {
 fn test_of(op: &str, value: &str) -> Result<Test, String> {
     let slug = |v: &str| v.trim().parse::<Slug>().map_err(|e| format!("{v:?} {e}"));
     let num = |v: &str| {
-        v.trim()
-            .replace(',', ".")
-            .parse::<f64>()
-            .map_err(|_| format!("{v:?} is not a number"))
+        v.trim().replace(',', ".").parse::<f64>().map_err(|_| {
+            t!(
+                "problem-journey-builder-not-a-number",
+                value = &format!("{v:?}")
+            )
+        })
     };
     let day = |v: &str| v.trim().parse().map_err(|e| format!("{v:?} {e}"));
     Ok(match op {
@@ -102,10 +110,12 @@ fn test_of(op: &str, value: &str) -> Result<Test, String> {
             choice: slug(value)?,
         },
         "at_least" => Test::AtLeast {
-            count: value
-                .trim()
-                .parse()
-                .map_err(|_| format!("{value:?} is not a count"))?,
+            count: value.trim().parse().map_err(|_| {
+                t!(
+                    "problem-journey-builder-not-a-count",
+                    value = &format!("{value:?}")
+                )
+            })?,
         },
         "before" => Test::Before { date: day(value)? },
         "after" => Test::After { date: day(value)? },
@@ -232,7 +242,10 @@ pub(super) fn parse_question(
         other => {
             problems.push(FieldError::new(
                 "input",
-                format!("{other:?} is not a question kind"),
+                t!(
+                    "problem-journey-builder-kind-unknown",
+                    kind = &format!("{other:?}")
+                ),
             ));
             return None;
         }

@@ -16,7 +16,7 @@
 
 use serde_json::json;
 
-use super::{Parsed, REGISTRATION_HELP, Registration, parse_registration};
+use super::{Parsed, Registration, parse_registration, registration_help};
 use crate::AppState;
 use crate::db::customers::{self, CustomerFields};
 use crate::db::{Tx, audit, chat, whatsapp};
@@ -40,6 +40,13 @@ pub struct Inbound {
 
 /// Handles `m` once (see the module docs).
 pub async fn receive(state: &AppState, m: Inbound) -> anyhow::Result<()> {
+    // A WhatsApp sender's language is not known: every reply is wholly in
+    // Bahasa Indonesia, field problems included.
+    let work = Box::pin(receive_in_bahasa(state, m));
+    crate::i18n::speaking(Some(crate::i18n::Lang::Id), work).await
+}
+
+async fn receive_in_bahasa(state: &AppState, m: Inbound) -> anyhow::Result<()> {
     if whatsapp::seen(&state.db, &m.message_id).await? {
         tracing::info!(id = %m.message_id, "WhatsApp message already handled; ignored");
         return Ok(());
@@ -63,7 +70,7 @@ pub async fn receive(state: &AppState, m: Inbound) -> anyhow::Result<()> {
         Some(Parsed::BadRegistration(why)) => {
             let claimed = claim(tx, &m, "bad_registration").await?;
             if claimed {
-                let reply = format!("Format pendaftaran salah ({why}). {REGISTRATION_HELP}");
+                let reply = t!("wa-register-bad", why = &why, help = &registration_help());
                 whatsapp::enqueue(tx, &m.phone, &reply).await?;
             }
             (claimed, Effects::none())
@@ -74,7 +81,7 @@ pub async fn receive(state: &AppState, m: Inbound) -> anyhow::Result<()> {
                 None => {
                     let claimed = claim(tx, &m, "unknown_sender").await?;
                     if claimed {
-                        whatsapp::enqueue(tx, &m.phone, REGISTRATION_HELP).await?;
+                        whatsapp::enqueue(tx, &m.phone, &registration_help()).await?;
                     }
                     (claimed, Effects::none())
                 }
@@ -136,10 +143,7 @@ async fn register(tx: &mut Tx, m: &Inbound, r: Registration) -> anyhow::Result<E
         json!({ "via": "whatsapp", "message_id": m.message_id }),
     )
     .await?;
-    let reply = format!(
-        "Terima kasih {}, pendaftaran Anda berhasil. Balas pesan ini untuk menghubungi layanan pelanggan kami.",
-        row.name
-    );
+    let reply = t!("wa-register-done", name = &row.name);
     whatsapp::enqueue(tx, &m.phone, &reply).await?;
     let data = json!({ "id": row.id, "name": row.name, "status": row.status, "created_via": row.created_via });
     let staff = Audience::Staff {
@@ -155,9 +159,14 @@ async fn into_chat(
     customer_id: &str,
     text: &str,
 ) -> anyhow::Result<Effects> {
-    let conversation_id = match chat::latest_of_customer(tx, customer_id).await? {
-        Some(id) => id,
-        None => crate::helpdesk::chat::open(tx, state, customer_id, "whatsapp").await?,
+    let (conversation_id, opened) = match chat::latest_of_customer(tx, customer_id, "whatsapp")
+        .await?
+    {
+        Some(id) => (id, None),
+        None => {
+            let opened = crate::helpdesk::chat::open(tx, state, customer_id, "whatsapp").await?;
+            (opened.id.clone(), Some(opened))
+        }
     };
     let body: String = text.chars().take(MAX_CHAT_CHARS).collect();
     let (row, new) = chat::add_message(
@@ -169,10 +178,16 @@ async fn into_chat(
         Some(&m.message_id),
     )
     .await?;
-    let notices = if new {
+    let mut notices = if new {
         crate::helpdesk::chat::notices(state, customer_id, &row).await
     } else {
         vec![]
     };
+    if let Some(opened) = opened.as_ref().filter(|_| new) {
+        notices.extend(
+            crate::helpdesk::chat::after_first_message(tx, state, opened, customer_id, "whatsapp")
+                .await?,
+        );
+    }
     Ok(Effects::told(notices))
 }

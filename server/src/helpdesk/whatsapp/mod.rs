@@ -43,8 +43,10 @@ pub enum Parsed {
     NotRegistration,
 }
 
-/// The reply that explains the format.
-pub const REGISTRATION_HELP: &str = "Untuk mendaftar, kirim: DAFTAR#<nama>#<alamat>#<kota> (contoh: DAFTAR#Budi Santoso#Jl. Merdeka 1#Bandung)";
+/// The reply that explains the format, in the language being spoken.
+pub fn registration_help() -> String {
+    t!("wa-register-help")
+}
 
 /// Parses `DAFTAR#name#address#city` (case-insensitive keyword, fields trimmed).
 pub fn parse_registration(text: &str) -> Parsed {
@@ -58,12 +60,15 @@ pub fn parse_registration(text: &str) -> Parsed {
     }
     let fields: Vec<&str> = parts.collect();
     let [name, address, city] = fields.as_slice() else {
-        return Parsed::BadRegistration("expected DAFTAR#<name>#<address>#<city>".into());
+        return Parsed::BadRegistration(t!("wa-register-fields"));
+    };
+    let wrong = |field: String| {
+        move |problem: String| t!("wa-register-field", field = &field, problem = &problem)
     };
     let checks = [
-        crate::domain::line(name, 120).map_err(|m| format!("name {m}")),
-        crate::domain::bounded_text(address, 300).map_err(|m| format!("address {m}")),
-        crate::domain::line(city, 100).map_err(|m| format!("city {m}")),
+        crate::domain::line(name, 120).map_err(wrong(t!("wa-register-name"))),
+        crate::domain::bounded_text(address, 300).map_err(wrong(t!("wa-register-address"))),
+        crate::domain::line(city, 100).map_err(wrong(t!("wa-register-city"))),
     ];
     match checks {
         [Ok(name), Ok(address), Ok(city)] => Parsed::Registration(Registration {
