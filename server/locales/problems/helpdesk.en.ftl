@@ -58,3 +58,4 @@ wa-register-field = { $field } { $problem }
 wa-register-name = name
 wa-register-address = address
 wa-register-city = city
+wa-customer-inactive = Your customer record is inactive, so your message was not passed on. Please contact our office to have it restored.

@@ -114,3 +114,4 @@ wa-register-field = { $field } { $problem }
 wa-register-name = nama
 wa-register-address = alamat
 wa-register-city = kota
+wa-customer-inactive = Data pelanggan Anda sedang tidak aktif, jadi pesan Anda tidak kami teruskan. Silakan hubungi kantor kami untuk mengaktifkannya kembali.

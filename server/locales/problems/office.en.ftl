@@ -79,3 +79,6 @@ problem-settings-template-language = must be a language code such as id or en_US
 
 ## Alerts
 problem-alert-not-open = no open alert with this id
+
+## Registering in the app
+problem-register-customer-inactive = the customer record of this phone number is inactive; ask CS to restore it

@@ -124,3 +124,6 @@ problem-settings-template-language = harus berupa kode bahasa, misalnya id atau 
 
 ## Peringatan
 problem-alert-not-open = tidak ada peringatan terbuka dengan id ini
+
+## Mendaftar di aplikasi
+problem-register-customer-inactive = data pelanggan untuk nomor telepon ini tidak aktif; minta CS untuk memulihkannya

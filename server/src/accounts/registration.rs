@@ -17,9 +17,10 @@ use crate::db::users::{self, UserRow};
 use crate::db::{Tx, audit};
 use crate::domain::{CreatedVia, Role, Status};
 use crate::events::Audience;
-use crate::service::{ServiceError, taken};
+use crate::service::{ServiceError, reject_as, taken};
 use crate::sync::FeedPosition;
 use crate::work::{Effects, Work};
+use fieldops_sync::commands::RejectReason;
 
 /// A registration, validated.
 #[derive(Debug, Clone)]
@@ -121,14 +122,16 @@ pub async fn register(tx: &mut Tx, new: NewCustomerAccount) -> Result<Registered
         return Err(ServiceError::Duplicate("phone"));
     }
     let (customer, duplicate_of) = match existing {
-        Some(existing) if new.phone_proved => {
-            let row = if existing.status == Status::Inactive {
-                customers::set_status(tx, &existing.id, Status::Active).await?
-            } else {
-                existing
-            };
-            (row, None)
+        // A soft-deleted record stays inactive until CS restore it: an
+        // account is not a way back in.
+        Some(existing) if new.phone_proved && existing.status == Status::Inactive => {
+            return Err(reject_as(
+                RejectReason::Forbidden,
+                "account-inactive",
+                t!("problem-register-customer-inactive"),
+            ));
         }
+        Some(existing) if new.phone_proved => (existing, None),
         existing => {
             let fields = CustomerFields {
                 name: new.name.clone(),

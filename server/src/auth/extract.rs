@@ -29,16 +29,23 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Actor, ApiErr
     let claims = state
         .tokens
         .verify_access(token)
-        .ok_or(ApiError::Unauthorized(t!("problem-auth-token-invalid")))?;
+        .ok_or_else(|| ApiError::Unauthorized(t!("problem-auth-token-invalid")))?;
     // No round trip while the caller is cached, and misses that arrive
     // together share one (`auth::cache`).
     let user = state
         .callers
         .load(&state.db, &claims.sub, &claims.sid)
         .await?;
-    let user = user
-        .filter(|u| u.status == Status::Active)
-        .ok_or_else(|| ApiError::Unauthorized(t!("problem-auth-inactive")))?;
+    let user = user.ok_or_else(|| ApiError::Unauthorized(t!("problem-auth-inactive")))?;
+    // The token proves who this is: they learn their account is switched
+    // off (a deactivated colleague, a soft-deleted customer), not merely
+    // that the token stopped working.
+    if user.status != Status::Active {
+        return Err(ApiError::ForbiddenBecause {
+            kind: "account-inactive",
+            detail: t!("problem-sign-in-account-inactive"),
+        });
+    }
     if !user.session_live {
         return Err(ApiError::Unauthorized(t!("problem-auth-session-ended")));
     }

@@ -93,7 +93,7 @@ impl Session {
                     &crate::t!("problem-sync-session-token-expired"),
                 )));
             }
-            Err(ApiError::Unauthorized(why)) => {
+            Err(ApiError::Unauthorized(why) | ApiError::ForbiddenBecause { detail: why, .. }) => {
                 return Err(Refused(error(ErrorCode::Unauthorized, &why)));
             }
             Err(e) => {

@@ -223,7 +223,11 @@ async fn deactivated_accounts_lose_access_at_once(backend: Backend) {
             .status,
         200
     );
-    app.get("/api/v1/me", tech_token).await.assert_problem(401);
+    // The token proves who asks: they learn the account is switched off.
+    assert_eq!(
+        app.get("/api/v1/me", tech_token).await.assert_problem(403),
+        "account-inactive"
+    );
     // The right password learns the account is switched off; a wrong one
     // learns nothing.
     let inactive = app

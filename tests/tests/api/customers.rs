@@ -233,14 +233,31 @@ async fn a_soft_deleted_customer_cannot_sign_in_until_restored(backend: Backend)
         .await;
     assert_eq!(deleted.status, 200, "{:?}", deleted.body);
 
-    app.get("/api/v1/me", token).await.assert_problem(401);
-    app.post(
-        "/api/v1/tickets",
-        token,
-        json!({ "subject": "Internet mati", "description": "Sejak pagi", "category": "technical" }),
-    )
-    .await
-    .assert_problem(401);
+    // Inactive everywhere, and told so plainly (403 `account-inactive`).
+    assert_eq!(
+        app.get("/api/v1/me", token).await.assert_problem(403),
+        "account-inactive"
+    );
+    let refused = app
+        .post(
+            "/api/v1/tickets",
+            token,
+            json!({ "subject": "Internet mati", "description": "Sejak pagi", "category": "technical" }),
+        )
+        .await;
+    assert_eq!(refused.assert_problem(403), "account-inactive");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("inactive"),
+        "{:?}",
+        refused.body
+    );
+    let chat = app
+        .post("/api/v1/conversations", token, json!({ "message": "Halo" }))
+        .await;
+    assert_eq!(chat.assert_problem(403), "account-inactive");
     let login = app
         .call(
             reqwest::Method::POST,

@@ -65,6 +65,18 @@ async fn claims_check_ins_and_extensions_travel_as_commands(backend: Backend) {
         "tech3@example.com",
     ] {
         let token = app.login(email, "tech123").await;
+        if email.starts_with("tech3") {
+            // A phone's refusals speak its account's language.
+            let saved = app
+                .call(
+                    reqwest::Method::PUT,
+                    "/api/v1/me/language",
+                    Some(&token),
+                    Some(json!({ "language": "id" })),
+                )
+                .await;
+            assert!(saved.status.is_success(), "{:?}", saved.body);
+        }
         phones.push(Device::connect(app.server.addr, &token, 0).await.0);
     }
     for phone in &phones {
@@ -86,6 +98,13 @@ async fn claims_check_ins_and_extensions_travel_as_commands(backend: Backend) {
         "{results:?}"
     );
     assert_eq!(rejected(&results[2]), Some(RejectReason::QuotaFull));
+    match &results[2].outcome {
+        CommandOutcome::Rejected { message, .. } => assert!(
+            message.starts_with("kunjungan sudah penuh"),
+            "in Bahasa Indonesia, the account's language: {message}"
+        ),
+        CommandOutcome::Accepted { .. } => unreachable!(),
+    }
     let after = app.get(&format!("/api/v1/visits/{visit_id}"), &cs).await;
     assert_eq!(after.body["status"], "assigned");
     // The decision reaches the phones by sync alone: the winners' copies show

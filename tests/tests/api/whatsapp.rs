@@ -504,6 +504,48 @@ async fn a_customer_who_writes_on_whatsapp_is_answered_there(backend: Backend) {
         )
         .await;
     assert_eq!(convs.body["items"].as_array().unwrap().len(), 2);
+
+    // Soft-deleted, the customer is inactive on WhatsApp too: told so,
+    // nothing reaches the chat, and registering again changes nothing.
+    let record = format!("/api/v1/customers/{customer_id}");
+    let deleted = app.call(Method::DELETE, &record, Some(&cs), None).await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    let ignored = text_payload("wamid.GONE1", &phone, "Masih bisa?");
+    assert_eq!(deliver_signed(&app, &ignored).await, 200);
+    let told = next_sent(&mut sent).await;
+    assert!(
+        told["text"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("tidak aktif"),
+        "{told}"
+    );
+    assert!(
+        !bodies(wa_conv.clone())
+            .await
+            .contains(&"Masih bisa?".to_owned())
+    );
+    let rename = text_payload("wamid.GONE2", &phone, "DAFTAR#Orang Lain#Jl. Lain 1#Depok");
+    assert_eq!(deliver_signed(&app, &rename).await, 200);
+    assert!(
+        next_sent(&mut sent).await["text"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("tidak aktif")
+    );
+    let still = app.get(&record, &cs).await;
+    assert_eq!(still.body["status"], "inactive");
+    assert_ne!(still.body["name"], "Orang Lain");
+    // Restored by CS: back in the chat.
+    let restored = app.post(&format!("{record}/restore"), &cs, json!({})).await;
+    assert_eq!(restored.status, 200, "{:?}", restored.body);
+    let back = text_payload("wamid.BACK1", &phone, "Sudah aktif lagi");
+    assert_eq!(deliver_signed(&app, &back).await, 200);
+    assert!(
+        bodies(wa_conv.clone())
+            .await
+            .contains(&"Sudah aktif lagi".to_owned())
+    );
     app.stop().await;
     mock_task.abort();
 }

@@ -20,7 +20,7 @@ use super::{Parsed, Registration, parse_registration, registration_help};
 use crate::AppState;
 use crate::db::customers::{self, CustomerFields};
 use crate::db::{Tx, audit, chat, whatsapp};
-use crate::domain::CreatedVia;
+use crate::domain::{CreatedVia, Status};
 use crate::events::Audience;
 use crate::work::{Effects, Work};
 
@@ -85,6 +85,15 @@ async fn receive_in_bahasa(state: &AppState, m: Inbound) -> anyhow::Result<()> {
                     }
                     (claimed, Effects::none())
                 }
+                // A soft-deleted customer is inactive here too: told so,
+                // and nothing reaches the chat until CS restore them.
+                Some(customer) if customer.status == Status::Inactive => {
+                    let claimed = claim(tx, &m, "inactive_customer").await?;
+                    if claimed {
+                        whatsapp::enqueue(tx, &m.phone, &t!("wa-customer-inactive")).await?;
+                    }
+                    (claimed, Effects::none())
+                }
                 Some(customer) => match claim(tx, &m, "chat").await? {
                     true => (true, into_chat(tx, state, &m, &customer.id, text).await?),
                     false => (false, Effects::none()),
@@ -108,6 +117,12 @@ async fn claim(tx: &mut Tx, m: &Inbound, outcome: &str) -> sqlx::Result<bool> {
 
 async fn register(tx: &mut Tx, m: &Inbound, r: Registration) -> anyhow::Result<Effects> {
     let (row, action) = match customers::by_phone(tx, &m.phone).await? {
+        // Registering again does not bring a soft-deleted record back:
+        // restoring is CS's decision.
+        Some(existing) if existing.status == Status::Inactive => {
+            whatsapp::enqueue(tx, &m.phone, &t!("wa-customer-inactive")).await?;
+            return Ok(Effects::none());
+        }
         Some(existing) => {
             let fields = CustomerFields {
                 name: r.name,
