@@ -107,6 +107,7 @@ pub const KINDS: &[&str] = &[
     "conversation.assigned",
     "customer.created",
     "customer.updated",
+    "customer.registration_differs",
     "customer.deactivated",
     "customer.restored",
     "customer.registered",

@@ -59,3 +59,4 @@ wa-register-name = name
 wa-register-address = address
 wa-register-city = city
 wa-customer-inactive = Your customer record is inactive, so your message was not passed on. Please contact our office to have it restored.
+wa-register-differs = Thank you { $name }. This number is already registered; the changes you sent have been passed to our customer service to confirm.

@@ -115,3 +115,4 @@ wa-register-name = nama
 wa-register-address = alamat
 wa-register-city = kota
 wa-customer-inactive = Data pelanggan Anda sedang tidak aktif, jadi pesan Anda tidak kami teruskan. Silakan hubungi kantor kami untuk mengaktifkannya kembali.
+wa-register-differs = Terima kasih { $name }. Nomor ini sudah terdaftar; perubahan data yang Anda kirim sudah kami teruskan ke layanan pelanggan untuk dikonfirmasi.

@@ -229,21 +229,51 @@ async fn whatsapp_registers_chats_and_replies(backend: Backend) {
     assert_eq!((outbox[0].status.as_str(), outbox[0].attempts), ("sent", 2));
     assert_eq!(outbox[0].provider_id.as_deref(), Some("wamid.out.1"));
 
-    // Registering again updates the same record.
+    // Registering again from the same number never silently overwrites
+    // the person on record: what differs goes to CS to confirm (event and
+    // audit), the sender is told so.
     let again = text_payload(
         "wamid.REG2",
         "6281355551234",
         "daftar#Rina W.#Jl. Mawar 9#Batu",
     );
     assert_eq!(deliver_signed(&app, &again).await, 200);
-    let updated = app
+    let kept = app
         .get(&format!("/api/v1/customers/{customer_id}"), &cs)
         .await;
     assert_eq!(
-        (updated.body["name"].as_str(), updated.body["city"].as_str()),
-        (Some("Rina W."), Some("Batu"))
+        (kept.body["name"].as_str(), kept.body["city"].as_str()),
+        (Some("Rina Wati"), Some("Malang"))
     );
-    next_sent(&mut sent).await;
+    loop {
+        let e = fieldops_tests::next_json(&mut console, 20).await;
+        if e["kind"] == "customer.registration_differs" {
+            assert_eq!(e["data"]["id"], customer_id.as_str());
+            assert_eq!(
+                e["data"]["differs"]["name"],
+                json!({ "current": "Rina Wati", "sent": "Rina W." })
+            );
+            assert_eq!(e["data"]["differs"]["city"]["sent"], "Batu");
+            break;
+        }
+    }
+    let trail = fieldops_server::db::audit::trail(&app.server.state.db, "customer", &customer_id)
+        .await
+        .unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|(action, _)| action == "customer.registration_differs"),
+        "{trail:?}"
+    );
+    let answer = next_sent(&mut sent).await;
+    assert!(
+        answer["text"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("dikonfirmasi"),
+        "{answer}"
+    );
 
     // Any other text goes into the customer's conversation, once.
     let hello = text_payload("wamid.CHAT1", "6281355551234", "Halo, AC saya bocor");

@@ -123,17 +123,33 @@ async fn register(tx: &mut Tx, m: &Inbound, r: Registration) -> anyhow::Result<E
             whatsapp::enqueue(tx, &m.phone, &t!("wa-customer-inactive")).await?;
             return Ok(Effects::none());
         }
+        // The number already has a record: whoever sends `DAFTAR` from it
+        // fills only what is blank; anything else that differs (a new
+        // name above all) is CS's to confirm, never silently overwritten.
         Some(existing) => {
+            let differs = differences(&existing, &r);
+            let fill = |current: &str, sent: String| {
+                if current.trim().is_empty() {
+                    sent
+                } else {
+                    current.to_owned()
+                }
+            };
             let fields = CustomerFields {
-                name: r.name,
+                name: fill(&existing.name, r.name),
                 phone: existing.phone.clone(),
                 email: existing.email.clone(),
-                address: r.address,
-                city: r.city,
+                address: fill(&existing.address, r.address),
+                city: fill(&existing.city, r.city),
                 location: existing.lat.zip(existing.lon),
             };
             let row = customers::update(tx, &existing.id, &fields).await?;
-            crate::db::tickets::rename_customer(tx, &row.id, &row.name).await?;
+            if row.name != existing.name {
+                crate::db::tickets::rename_customer(tx, &row.id, &row.name).await?;
+            }
+            if !differs.is_empty() {
+                return registration_differs(tx, m, row, differs).await;
+            }
             (row, "customer.updated")
         }
         None => {
@@ -165,6 +181,55 @@ async fn register(tx: &mut Tx, m: &Inbound, r: Registration) -> anyhow::Result<E
         department_id: None,
     };
     Ok(Effects::events(vec![(action, staff, data)]))
+}
+
+/// What a repeated registration says differently from the record, field by
+/// field: `{"name": {"current": "Rina Wati", "sent": "Rina W."}}`.
+fn differences(
+    existing: &customers::CustomerRow,
+    sent: &Registration,
+) -> serde_json::Map<String, serde_json::Value> {
+    let same = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
+    [
+        ("name", &existing.name, &sent.name),
+        ("address", &existing.address, &sent.address),
+        ("city", &existing.city, &sent.city),
+    ]
+    .into_iter()
+    .filter(|(_, current, sent)| !current.trim().is_empty() && !same(current, sent))
+    .map(|(field, current, sent)| {
+        (
+            field.to_owned(),
+            json!({ "current": current, "sent": sent }),
+        )
+    })
+    .collect()
+}
+
+/// Tells CS (audit and event) what a repeated registration wanted changed,
+/// and the sender that CS will confirm it.
+async fn registration_differs(
+    tx: &mut Tx,
+    m: &Inbound,
+    row: customers::CustomerRow,
+    differs: serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<Effects> {
+    let kind = "customer.registration_differs";
+    audit::record(
+        tx,
+        None,
+        kind,
+        "customer",
+        &row.id,
+        json!({ "via": "whatsapp", "message_id": m.message_id, "differs": differs }),
+    )
+    .await?;
+    whatsapp::enqueue(tx, &m.phone, &t!("wa-register-differs", name = &row.name)).await?;
+    let data = json!({ "id": row.id, "name": row.name, "phone": row.phone, "differs": differs });
+    let staff = Audience::Staff {
+        department_id: None,
+    };
+    Ok(Effects::events(vec![(kind, staff, data)]))
 }
 
 async fn into_chat(
