@@ -623,3 +623,6 @@ board-cancel-reason = Reason for cancelling
 # Console: confirmations
 customers-delete-warning = The customer moves to the “Deleted (inactive)” list and their app account (if any) is switched off. Their history stays, and CS or an admin can restore them.
 customers-delete-confirm = Yes, delete this customer
+
+# Dispatch: a deactivated technician still on site
+board-needs-decision = Decide: a deactivated technician is on site

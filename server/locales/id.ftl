@@ -620,3 +620,6 @@ board-cancel-reason = Alasan pembatalan (dicatat)
 # Console: confirmations
 customers-delete-warning = Pelanggan dipindahkan ke daftar “Dihapus (tidak aktif)” dan akun aplikasinya (jika ada) dinonaktifkan. Riwayatnya tetap tersimpan, dan CS atau admin dapat memulihkannya.
 customers-delete-confirm = Ya, hapus pelanggan ini
+
+# Penugasan: teknisi yang dinonaktifkan masih di lokasi
+board-needs-decision = Perlu keputusan: teknisi yang dinonaktifkan ada di lokasi

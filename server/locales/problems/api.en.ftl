@@ -80,6 +80,8 @@ thing-ticket = ticket
 thing-upload = upload
 thing-user = user
 thing-visit = visit
+thing-rating-request = rating request
+thing-webhook = webhook
 
 ## Idempotency
 problem-idempotency-retry-in-progress = a retry of this request with the same Idempotency-Key is being processed

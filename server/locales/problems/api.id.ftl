@@ -80,6 +80,8 @@ thing-ticket = tiket
 thing-upload = unggahan
 thing-user = pengguna
 thing-visit = kunjungan
+thing-rating-request = permintaan penilaian
+thing-webhook = webhook
 
 ## Idempotensi
 problem-idempotency-retry-in-progress = pengulangan permintaan ini dengan Idempotency-Key yang sama sedang diproses

@@ -30,6 +30,8 @@ struct Card {
     when: String,
     seats: String,
     emergency: bool,
+    /// A technician on site here was deactivated: CS must decide.
+    needs_decision: bool,
     cancellable: bool,
     /// Still open to change (not done or cancelled).
     editable: bool,
@@ -157,6 +159,9 @@ async fn board(state: &AppState, console: &Console) -> Result<Vec<Column>, sqlx:
             when,
             seats: seats(lang, v.seats_taken, v.technician_quota),
             emergency: v.emergency != 0,
+            needs_decision: held
+                .iter()
+                .any(|a| a.visit_id == v.id && a.needs_decision()),
             cancellable: v.seats_taken == 0,
             editable: !matches!(v.status, VisitStatus::Done | VisitStatus::Cancelled),
             holders,

@@ -21,11 +21,22 @@ pub struct AssignmentRow {
     pub release_kind: Option<String>,
     pub release_reason: Option<String>,
     pub released_by: Option<String>,
+    /// 0 when the technician's account was deactivated.
+    pub technician_active: i64,
+}
+
+impl AssignmentRow {
+    /// A seat CS must decide about: its technician is on site but their
+    /// account was deactivated (the seat was not released with the others).
+    pub fn needs_decision(&self) -> bool {
+        self.state == "active" && self.on_site == 1 && self.technician_active == 0
+    }
 }
 
 const SELECT: &str = "SELECT a.id, a.visit_id, a.technician_id, u.name AS technician_name, \
     a.state, a.claimed_at, a.on_site, a.first_check_in_at, a.last_check_out_at, a.released_at, \
-    a.release_kind, a.release_reason, a.released_by \
+    a.release_kind, a.release_reason, a.released_by, \
+    CAST(CASE WHEN u.status = 'active' THEN 1 ELSE 0 END AS BIGINT) AS technician_active \
     FROM assignments a JOIN users u ON u.id = a.technician_id";
 
 pub async fn insert(tx: &mut Tx, visit_id: &str, technician_id: &str) -> sqlx::Result<String> {

@@ -245,6 +245,18 @@ pub async fn unassigned(
     .await
 }
 
+/// Whether the system has said anything in conversation `id` (the
+/// customer was told nobody was available).
+pub async fn has_system_message(tx: &mut Tx, id: &str) -> sqlx::Result<bool> {
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM chat_messages WHERE conversation_id = $1 AND sender_kind = 'system' LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// Gives conversation `id` to `agent` unless someone has it; false if so.
 pub async fn assign_if_unassigned(tx: &mut Tx, id: &str, agent: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(

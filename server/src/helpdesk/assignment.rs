@@ -196,23 +196,27 @@ pub async fn drain_conversations(state: &AppState) -> anyhow::Result<usize> {
             serde_json::json!({ "assignee_id": agent, "method": "round_robin" }),
         )
         .await?;
-        // The customer who was told nobody could answer hears who did.
-        let name = crate::db::users::get(&mut **tx, &agent)
-            .await?
-            .map(|u| u.name)
-            .unwrap_or_default();
-        let channel = crate::db::chat::customer_and_channel(tx, &id)
-            .await?
-            .map(|(_, channel)| channel)
-            .unwrap_or_default();
-        let told =
+        // The customer who was told nobody could answer hears who did (only
+        // them: not every old conversation that waited in the inbox).
+        let told = if crate::db::chat::has_system_message(tx, &id).await? {
+            let name = crate::db::users::get(&mut **tx, &agent)
+                .await?
+                .map(|u| u.name)
+                .unwrap_or_default();
+            let channel = crate::db::chat::customer_and_channel(tx, &id)
+                .await?
+                .map(|(_, channel)| channel)
+                .unwrap_or_default();
             crate::helpdesk::chat::tell_customer(tx, state, &id, &customer_id, &channel, |lang| {
                 lang.text_with(
                     "chat-system-picked-up",
                     &[("name", crate::i18n::Arg::Text(&name))],
                 )
             })
-            .await?;
+            .await?
+        } else {
+            Vec::new()
+        };
         let data = serde_json::json!({ "conversation_id": id, "customer_id": customer_id, "assignee_id": agent });
         let to = Audience::User { user_id: agent };
         work.commit(

@@ -170,7 +170,9 @@ pub async fn after_first_message(
     customer_id: &str,
     channel: &str,
 ) -> sqlx::Result<Vec<Notice>> {
-    if opened.assignee.is_some() {
+    // Nobody was picked because chats are not handed out automatically
+    // (switched off in the settings): nobody is "waiting for an agent".
+    if opened.assignee.is_some() || !state.settings.get().settings.assignment.chats_round_robin {
         return Ok(Vec::new());
     }
     nobody_available(tx, state, &opened.id, customer_id, channel).await
@@ -247,8 +249,11 @@ pub async fn send(
     } else {
         vec![]
     };
+    // The customer wrote and nobody could take it: they are told. (A
+    // conversation staff start is not waiting for anyone.)
     if let Some(opened) = &opened
         && new
+        && !actor.role.is_staff()
     {
         notices.extend(after_first_message(tx, state, opened, &customer_id, &channel).await?);
     }

@@ -206,7 +206,6 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             problem_response(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", &t!("problem-title-method-not-allowed"), None, vec![])
         })
-        .layer(axum::middleware::from_fn(speak_the_callers_language))
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), body_limit::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
@@ -225,7 +224,10 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)));
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        // Outside everything that can answer on its own (idempotency
+        // replays, body limits, timeouts): they speak the caller's language.
+        .layer(axum::middleware::from_fn(speak_the_callers_language));
     // Outermost, so a browser's preflight is answered before anything else.
     match cors {
         Some(cors) => routes.layer(cors).with_state(state),

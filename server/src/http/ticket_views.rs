@@ -130,12 +130,23 @@ pub struct HistoryView {
     pub at: String,
 }
 
+/// An audit detail with its saved texts (an assignment's `reason`) read in
+/// the request's language.
+fn readable(mut detail: serde_json::Value) -> serde_json::Value {
+    if let Some(reason) = detail.get_mut("reason")
+        && let Some(text) = reason.as_str()
+    {
+        *reason = crate::i18n::read(text, crate::i18n::current()).into();
+    }
+    detail
+}
+
 impl From<HistoryRow> for HistoryView {
     fn from(h: HistoryRow) -> Self {
         Self {
             action: h.action,
             actor_id: h.actor_id,
-            detail: serde_json::from_str(&h.detail).unwrap_or_default(),
+            detail: readable(serde_json::from_str(&h.detail).unwrap_or_default()),
             at: rfc3339(h.at),
         }
     }

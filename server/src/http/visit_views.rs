@@ -30,11 +30,14 @@ pub struct AssignmentView {
     /// `withdrawn`, `returned` (to the emergency pool) or `cancelled`.
     pub release_kind: Option<String>,
     pub release_reason: Option<String>,
+    /// The technician's account is deactivated.
+    pub technician_active: bool,
 }
 
 impl From<AssignmentRow> for AssignmentView {
     fn from(a: AssignmentRow) -> Self {
         Self {
+            technician_active: a.technician_active != 0,
             id: a.id,
             technician_id: a.technician_id,
             technician_name: a.technician_name,
@@ -74,6 +77,11 @@ pub struct VisitView {
     pub in_pool: bool,
     /// A seat was returned to the pool by CS (an absent technician).
     pub emergency: bool,
+    /// CS must decide: a technician on site here was deactivated (return
+    /// them with `force` and a reason, or finish the visit). Set with the
+    /// `visit.holder_deactivated` event; clears once that seat is released
+    /// or completed.
+    pub needs_decision: bool,
     pub summary: Option<String>,
     pub cancel_reason: Option<String>,
     pub created_at: String,
@@ -90,6 +98,7 @@ pub struct VisitView {
 impl VisitView {
     pub fn new(v: VisitRow, assignments: Vec<AssignmentRow>, distance_m: Option<f64>) -> Self {
         Self {
+            needs_decision: assignments.iter().any(AssignmentRow::needs_decision),
             in_pool: v.in_pool(),
             end_date: day_to_date(v.end_day()),
             seats_left: (v.technician_quota - v.seats_taken).max(0),

@@ -174,7 +174,7 @@ pub async fn receive(
     let Some(secret) = state.config.whatsapp.app_secret.as_deref() else {
         // Not a fault of the server's: this deployment has no WhatsApp.
         tracing::warn!("WhatsApp webhook called but no app secret is configured");
-        return Err(ApiError::NotFound("WhatsApp webhook (not configured)"));
+        return Err(ApiError::NotFound("webhook"));
     };
     let header = headers
         .get("x-hub-signature-256")

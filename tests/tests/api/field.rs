@@ -530,5 +530,32 @@ async fn deactivating_a_technician_gives_back_the_seats_not_yet_worked(backend: 
     let event = event_of(&mut console, "visit.holder_deactivated").await;
     assert_eq!(event["data"]["visit_id"], today);
     assert_eq!(event["data"]["technician_id"], tech_id.as_str());
+    // The visit carries the question until CS answer it.
+    assert_eq!(
+        today_now.body["needs_decision"], true,
+        "{:?}",
+        today_now.body
+    );
+    assert_eq!(later_now.body["needs_decision"], false);
+    let holder = today_now.body["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["technician_id"] == tech_id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(holder["technician_active"], false);
+    let decided = app
+        .post(
+            &format!(
+                "/api/v1/assignments/{}/return-to-pool",
+                holder["id"].as_str().unwrap()
+            ),
+            &cs,
+            json!({ "reason": "Akun teknisi dinonaktifkan", "force": true }),
+        )
+        .await;
+    assert_eq!(decided.status, 200, "{:?}", decided.body);
+    assert_eq!(decided.body["needs_decision"], false);
     app.stop().await;
 }
