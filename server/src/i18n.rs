@@ -188,7 +188,13 @@ pub fn read(text: &str, lang: Lang) -> String {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
         return body.to_owned();
     };
-    let key = value["key"].as_str().unwrap_or_default();
+    // Only the messages meant to be stored: never a page label or a problem.
+    let key = value["key"]
+        .as_str()
+        .filter(|k| k.starts_with("stored-") || k.starts_with("chat-system-"));
+    let Some(key) = key else {
+        return body.to_owned();
+    };
     let args: Vec<(String, String, Option<i64>)> = value["args"]
         .as_object()
         .map(|args| {
@@ -459,19 +465,16 @@ mod tests {
 
     #[test]
     fn a_stored_message_is_read_in_each_readers_language() {
-        let saved = stored(
-            "console-seats",
-            &[("taken", Arg::Number(1)), ("quota", Arg::Number(2))],
-        );
-        assert_eq!(read(&saved, Lang::English), "1 of 2 technicians");
-        assert_eq!(
-            read(&saved, Lang::Id),
-            Lang::Id.text_with(
-                "console-seats",
-                &[("taken", Arg::Number(1)), ("quota", Arg::Number(2))]
-            )
-        );
+        let saved = stored("stored-assign-manual", &[("name", Arg::Text("Siti"))]);
+        assert_eq!(read(&saved, Lang::English), "manual: chosen by Siti");
+        assert_eq!(read(&saved, Lang::Id), "manual: dipilih oleh Siti");
         assert_eq!(read("written by a person", Lang::Id), "written by a person");
+        // Only messages meant to be stored are rendered, never a page label.
+        let label = stored("console-seats", &[]);
+        assert_ne!(
+            read(&label, Lang::English),
+            Lang::English.text("console-seats")
+        );
         assert!(
             fieldops_sync::text::has_forbidden_control(&saved),
             "no person can write a stored message"

@@ -417,7 +417,7 @@ pub async fn thumbnail_of(
         .blobs
         .get_blob(&photo.sha256)
         .await?
-        .ok_or(ServiceError::not_found("photo bytes"))?;
+        .ok_or_else(|| ServiceError::not_found("photo bytes"))?;
     let max_pixels = state.config.max_photo_pixels;
     let thumbnail = tokio::task::spawn_blocking(move || make_thumbnail(&bytes, max_pixels))
         .await

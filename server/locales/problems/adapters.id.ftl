@@ -24,7 +24,7 @@ problem-request-required = wajib diisi
 problem-request-time-format = harus berupa waktu RFC 3339 dengan offset zona waktu
 problem-request-sha256-format = harus 64 digit heksadesimal huruf kecil
 problem-request-language = harus salah satu dari: id, en, atau null
-problem-request-password-wrong = tidak benar
+problem-request-password-wrong = salah
 
 ## Chat
 

@@ -92,3 +92,8 @@ problem-duplicate = { $field } is already in use
 ## Sockets
 problem-socket-too-many-account = this account holds too many open connections; close one
 problem-socket-too-many-address = too many connections from this address have not yet signed in
+
+## Sign-in throttle
+problem-auth-throttled = too many failed sign-ins; try again in { $wait }
+problem-auth-throttled-seconds = { $secs } s
+problem-auth-throttled-minutes = { $minutes } min

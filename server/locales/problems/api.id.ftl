@@ -2,7 +2,7 @@
 # Kunci: problem-<subjek>-<hal>. Bahasa Indonesia.
 
 ## Judul, satu untuk tiap jenis masalah
-problem-title-bad-request = Permintaan tidak sah
+problem-title-bad-request = Format permintaan salah
 problem-title-validation = Isian permintaan tidak valid
 problem-title-unauthorized = Perlu masuk terlebih dahulu
 problem-title-forbidden = Tidak diizinkan untuk akun ini
@@ -12,7 +12,7 @@ problem-title-unprocessable = Permintaan tidak dapat diproses
 problem-title-payload-too-large = Isi permintaan terlalu besar
 problem-title-unsupported-media-type = Harus application/json
 problem-title-unavailable = Layanan tidak tersedia
-problem-title-upgrade-required = Alamat ini memakai WebSocket
+problem-title-upgrade-required = Endpoint ini hanya melayani WebSocket
 problem-title-too-many-requests = Terlalu banyak percobaan
 problem-title-too-many-connections = Terlalu banyak koneksi terbuka
 problem-title-internal = Kesalahan server
@@ -22,11 +22,11 @@ problem-title-method-not-allowed = Metode tidak diizinkan
 problem-payload-too-large = isi permintaan lebih besar dari yang diterima server ini
 problem-unsupported-media-type = kirim isi permintaan sebagai application/json
 problem-upgrade-required = sambungkan dengan klien WebSocket
-problem-unavailable = layanan sebentar tidak tersedia; coba lagi sesaat lagi
+problem-unavailable = layanan sedang tidak tersedia untuk sementara; coba lagi sebentar lagi
 problem-forbidden = tidak diizinkan untuk akun ini
 problem-not-found = { $what } tidak ditemukan
 problem-body-not-json = isi permintaan bukan JSON yang valid
-problem-query-malformed = query string tidak sah
+problem-query-malformed = format query string salah
 problem-query-invalid = query string: { $detail }
 problem-query-parameter-invalid = parameter { $name }: { $detail }
 problem-page-limit = harus antara 1 dan 200
@@ -34,10 +34,10 @@ problem-page-cursor = bukan kursor dari API ini
 
 ## Satu isian dari isi permintaan
 problem-field-required = wajib diisi
-problem-field-unknown = bukan isian permintaan ini
+problem-field-unknown = tidak dikenal dalam permintaan ini
 problem-field-not-accepted = `{ $value }` tidak diterima; yang diharapkan { $expected }
 problem-field-wrong-type = jenis nilai salah: { $detail }
-problem-field-wrong-value = nilai tidak sah: { $detail }
+problem-field-wrong-value = nilai tidak valid: { $detail }
 problem-text-blank = tidak boleh kosong
 problem-text-too-long = paling banyak { $max } karakter
 problem-text-control = tidak boleh berisi karakter kontrol
@@ -45,14 +45,14 @@ problem-text-invisible = tidak boleh berisi karakter format tak terlihat (pembal
 
 ## Masuk dan token
 problem-auth-no-token = token bearer tidak ada
-problem-auth-token-invalid = token tidak sah atau sudah kedaluwarsa
+problem-auth-token-invalid = token tidak valid atau sudah kedaluwarsa
 problem-auth-inactive = akun tidak aktif
 problem-auth-session-ended = sesi sudah berakhir
 problem-auth-bad-credentials = e-mail atau kata sandi salah
 problem-auth-refresh-unknown = refresh token tidak dikenal
 problem-auth-refresh-expired = refresh token sudah kedaluwarsa
 problem-auth-refresh-reused = refresh token sudah pernah dipakai; sesi dicabut
-problem-auth-webhook-signature = X-Hub-Signature-256 tidak sah
+problem-auth-webhook-signature = X-Hub-Signature-256 tidak valid
 
 ## Yang disebut oleh masalah "tidak ditemukan"
 thing-action = tindakan
@@ -65,7 +65,7 @@ thing-customer = pelanggan
 thing-department = departemen
 thing-extension = perpanjangan
 thing-invoice = faktur
-thing-journey = formulir perjalanan
+thing-journey = journey
 thing-payment = pembayaran
 thing-pdf = PDF
 thing-photo = foto
@@ -92,3 +92,8 @@ problem-duplicate = { $field } sudah dipakai
 ## Soket
 problem-socket-too-many-account = akun ini membuka terlalu banyak koneksi; tutup salah satunya
 problem-socket-too-many-address = terlalu banyak koneksi dari alamat ini yang belum masuk
+
+## Pembatasan masuk
+problem-auth-throttled = terlalu banyak percobaan masuk yang gagal; coba lagi dalam { $wait }
+problem-auth-throttled-seconds = { $secs } detik
+problem-auth-throttled-minutes = { $minutes } menit

@@ -5,7 +5,7 @@
 ## Visits
 problem-visit-cancelled = kunjungan sudah dibatalkan
 problem-visit-done = kunjungan sudah selesai
-problem-visit-not-held = Anda tidak memegang kunjungan ini
+problem-visit-not-held = Anda belum mengambil kunjungan ini
 problem-visit-date-format = harus berupa tanggal dengan format YYYY-MM-DD
 problem-visit-date-range = harus berupa tanggal dengan format YYYY-MM-DD antara tahun 2000 dan 2100
 problem-visit-ticket-unknown = tiket tidak ditemukan (isi id atau nomornya, mis. TKT-000123)
@@ -16,21 +16,21 @@ problem-visit-quota-range = harus antara 1 dan 100
 problem-visit-customer-unknown = pelanggan tidak ditemukan
 problem-visit-customer-inactive = pelanggan tidak aktif
 problem-visit-department-unknown = departemen tidak ditemukan
-problem-visit-claimed-reschedule = { $count } teknisi memegang kunjungan ini; mengubah jadwal atau lokasi memerlukan force dari admin
-problem-visit-claimed-cancel = { $count } teknisi memegang kunjungan ini; pembatalan memerlukan force dari admin
-problem-visit-quota-below-claims = { $count } teknisi memegang kunjungan ini; kuota tidak boleh kurang dari itu
+problem-visit-claimed-reschedule = { $count } teknisi sudah mengambil kunjungan ini; mengubah jadwal atau lokasi hanya bisa dilakukan admin dengan opsi `force`
+problem-visit-claimed-cancel = { $count } teknisi sudah mengambil kunjungan ini; pembatalan hanya bisa dilakukan admin dengan opsi `force`
+problem-visit-quota-below-claims = { $count } teknisi sudah mengambil kunjungan ini; kuota tidak boleh kurang dari itu
 problem-visit-still-on-site = { $count } teknisi masih check-in; mereka harus check-out dulu
 problem-visit-never-attended = belum ada yang check-in dan check-out di kunjungan ini
 problem-visit-not-done = hanya kunjungan yang sudah selesai yang dapat dibuka kembali
 problem-visit-invoiced = kunjungan ini sudah masuk faktur; batalkan fakturnya (atau koreksi dengan nota kredit) terlebih dahulu
 
 ## Claims and assignments
-problem-claim-returned = CS telah mengembalikan Anda dari kunjungan ini; tanyakan CS sebelum mengambilnya lagi
+problem-claim-returned = CS telah melepas Anda dari kunjungan ini; hubungi CS sebelum mengambilnya lagi
 problem-claim-rescheduled = jadwal kunjungan berubah sementara itu; periksa lagi lalu coba ulang
-problem-claim-already-held = Anda sudah memegang kunjungan ini
-problem-claim-schedule-conflict = Anda sudah memegang "{ $title }" ({ $visit }) pada sebagian hari yang sama
-problem-claim-quota-full = kunjungan sudah penuh: semua { $quota } kursi teknisi sudah terisi
-problem-claim-checked-in = Anda sudah check-in di kunjungan ini; minta layanan pelanggan untuk melepaskannya
+problem-claim-already-held = Anda sudah mengambil kunjungan ini
+problem-claim-schedule-conflict = Anda sudah mengambil "{ $title }" ({ $visit }) pada sebagian hari yang sama
+problem-claim-quota-full = kunjungan sudah penuh: kuota { $quota } teknisi sudah terisi
+problem-claim-checked-in = Anda sudah check-in di kunjungan ini; minta CS untuk melepaskannya
 problem-assignment-not-active = penugasan sudah tidak aktif
 problem-assignment-on-site = teknisi sedang check-in di lokasi; kembalikan dengan `force` dan alasan, yang sekaligus mencatat check-out-nya
 
@@ -59,8 +59,8 @@ problem-journey-draft-title = perlu judul
 problem-journey-draft-nodes = berisi paling banyak { $max } node
 problem-journey-stale = draf berubah sementara itu; muat ulang
 problem-journey-department-unknown = menyebut departemen yang tidak ada
-problem-journey-no-draft = formulir perjalanan ini tidak punya draf untuk diterbitkan; simpan draf dulu
-problem-journey-not-published = formulir perjalanan ini tidak punya versi yang terbit
+problem-journey-no-draft = journey ini belum punya draf untuk diterbitkan; simpan draf dulu
+problem-journey-not-published = journey ini belum punya versi yang diterbitkan
 
 ## Journey forms: what is wrong with a definition
 problem-journey-definition-text = harus terisi, satu baris, paling banyak 500 karakter, dalam kedua bahasa
@@ -138,4 +138,4 @@ problem-sync-session-version = versi protokol tidak didukung; perbarui aplikasi
 problem-sync-session-token-expired = token akses kedaluwarsa; perbarui token
 problem-sync-session-retry = coba lagi nanti
 problem-sync-session-already-open = sesi sudah terbuka
-problem-sync-session-failed = server gagal; coba lagi nanti
+problem-sync-session-failed = terjadi kesalahan pada server; coba lagi nanti

@@ -17,7 +17,7 @@ problem-ticket-image-not-uploaded = bukan gambar yang Anda unggah: unggah terleb
 problem-ticket-not-an-image = bukan gambar: tiket hanya menerima foto JPEG, PNG, atau WebP
 problem-ticket-image-too-large = melebihi ukuran yang diterima tiket ({ $size } byte, paling besar { $max })
 problem-ticket-closed = tiket sudah ditutup
-problem-ticket-attachments-full = tiket sudah memuat { $max } gambar, jumlah maksimumnya
+problem-ticket-attachments-full = tiket sudah berisi { $max } gambar (batas maksimum)
 problem-ticket-invalid-transition =
     tiket berstatus { $from ->
         [open] terbuka

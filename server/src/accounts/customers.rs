@@ -84,7 +84,7 @@ fn announced(kind: &'static str, row: &CustomerRow) -> Effects {
 async fn load(tx: &mut Tx, id: &str) -> Result<CustomerRow, ServiceError> {
     customers::get(&mut **tx, id)
         .await?
-        .ok_or(ServiceError::not_found("customer"))
+        .ok_or_else(|| ServiceError::not_found("customer"))
 }
 
 async fn record(tx: &mut Tx, actor: &Actor, action: &str, id: &str) -> Result<(), ServiceError> {

@@ -22,7 +22,7 @@ pub struct Edit {
 async fn reread(tx: &mut Tx, id: &str) -> Result<DepartmentRow, ServiceError> {
     departments::get(&mut **tx, id)
         .await?
-        .ok_or(ServiceError::not_found("department"))
+        .ok_or_else(|| ServiceError::not_found("department"))
 }
 
 /// Creates a department with a unique name.

@@ -201,7 +201,7 @@ pub async fn merge(
     }
     let source = customers::get(&mut **tx, from)
         .await?
-        .ok_or(ServiceError::not_found("customer"))?;
+        .ok_or_else(|| ServiceError::not_found("customer"))?;
     let target = customers::get(&mut **tx, into)
         .await?
         .ok_or_else(|| ServiceError::field("into", crate::t!("problem-customer-merge-unknown")))?;
@@ -243,7 +243,7 @@ pub async fn merge(
     .await?;
     let merged = customers::get(&mut **tx, into)
         .await?
-        .ok_or(ServiceError::not_found("customer"))?;
+        .ok_or_else(|| ServiceError::not_found("customer"))?;
     let staff = Audience::Staff {
         department_id: None,
     };

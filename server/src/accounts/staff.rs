@@ -289,7 +289,7 @@ pub async fn reset_password(
 ) -> Result<Option<String>, ServiceError> {
     let target = users::get(state.db.pool(), id)
         .await?
-        .ok_or(ServiceError::not_found("user"))?;
+        .ok_or_else(|| ServiceError::not_found("user"))?;
     actor.authorize(Action::ManageUser {
         target_role: target.role,
     })?;
@@ -353,7 +353,7 @@ async fn known_departments(tx: &mut Tx, ids: &[String]) -> Result<(), ServiceErr
 async fn load(tx: &mut Tx, id: &str) -> Result<UserRow, ServiceError> {
     users::get(&mut **tx, id)
         .await?
-        .ok_or(ServiceError::not_found("user"))
+        .ok_or_else(|| ServiceError::not_found("user"))
 }
 
 /// Sets the caller's own presence and tells every staff console. Becoming

@@ -218,10 +218,7 @@ fn millis(d: Duration) -> i64 {
 fn too_many(wait_ms: i64) -> ServiceError {
     let retry_after_secs = u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1);
     ServiceError::Throttled {
-        detail: format!(
-            "too many failed sign-ins; try again in {}",
-            humanize(retry_after_secs)
-        ),
+        detail: t!("problem-auth-throttled", wait = &humanize(retry_after_secs)),
         retry_after_secs,
     }
 }
@@ -258,9 +255,12 @@ pub fn address_key(ip: IpAddr) -> String {
 
 fn humanize(secs: u64) -> String {
     if secs < 90 {
-        format!("{secs} s")
+        t!("problem-auth-throttled-seconds", secs = secs)
     } else {
-        format!("{} min", secs.div_ceil(60))
+        t!(
+            "problem-auth-throttled-minutes",
+            minutes = secs.div_ceil(60)
+        )
     }
 }
 

@@ -26,6 +26,7 @@ const SELECT: &str = "SELECT c.id, c.customer_id, cu.name AS customer_name, c.as
         ORDER BY m.id DESC LIMIT 1) AS last_message, \
        (SELECT COUNT(*) FROM chat_messages m WHERE m.conversation_id = c.id \
           AND (m.sender_id IS NULL OR m.sender_id <> $1) \
+          AND (m.sender_kind <> 'system' OR $1 IN (SELECT u.id FROM users u WHERE u.customer_id = c.customer_id)) \
           AND m.id > COALESCE((SELECT r.last_read_id FROM chat_reads r \
                                WHERE r.conversation_id = c.id AND r.user_id = $1), '')) AS unread_count \
      FROM conversations c JOIN customers cu ON cu.id = c.customer_id";

@@ -290,7 +290,7 @@ pub async fn set_shift(
     actor.authorize(Action::ManageShifts)?;
     let user = users::get(&mut **tx, user_id)
         .await?
-        .ok_or(ServiceError::not_found("user"))?;
+        .ok_or_else(|| ServiceError::not_found("user"))?;
     if !user.role.is_staff() {
         return Err(ServiceError::field(
             "id",

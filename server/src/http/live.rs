@@ -81,11 +81,8 @@ pub async fn events(
     let calls = state.calls.relay.subscribe();
     crate::calls::ring_again(&state, &actor).await;
     let spoken = crate::i18n::chosen();
-    let lang = Lang::negotiate(
-        headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
+    // Call refusals speak what every other answer on this socket speaks.
+    let lang = crate::i18n::current();
     Ok(ws
         .read_buffer_size(fieldops_sync::protocol::limits::SOCKET_READ_BUFFER_BYTES)
         .max_message_size(MAX_CONSOLE_MESSAGE_BYTES)

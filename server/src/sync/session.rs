@@ -295,13 +295,12 @@ impl Session {
             }
             ClientMessage::Ack { .. } => Ok(vec![]),
             ClientMessage::Ping { nonce } => Ok(vec![ServerMessage::Pong { nonce }]),
-            // A phone's session carries no language: refusals are in the
-            // default one, and the app shows its own text for the code.
+            // In the session's language (its upgrade's, else the account's).
             ClientMessage::Call(message) => Ok(
                 match crate::calls::signal(&self.state, &self.actor, message.clone()).await {
                     Ok(()) => vec![],
                     Err(refused) => vec![ServerMessage::Call(
-                        refused.update(&message, crate::i18n::Lang::default()),
+                        refused.update(&message, crate::i18n::current()),
                     )],
                 },
             ),

@@ -43,7 +43,7 @@ pub async fn request(
         ));
     }
     let reason = crate::domain::bounded_text(reason, MAX_REASON_CHARS)
-        .map_err(|m| reject_as(RejectReason::Invalid, "reason", format!("reason {m}")))?;
+        .map_err(|m| reject_as(RejectReason::Invalid, "reason", m))?;
     let visit = visits::lock(tx, backend, visit_id)
         .await?
         .ok_or_else(visit_not_found)?;

@@ -445,6 +445,16 @@ async fn who_may_call_and_what_is_refused(backend: Backend) {
     assert_eq!(other.status, 201, "{:?}", other.body);
     let rudi = app.login("cs-sales@example.com", "password-1").await;
     available(&app, &rudi).await;
+    // Refusals on the socket speak the account's saved language.
+    let saved = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/me/language",
+            Some(&rudi),
+            Some(json!({ "language": "id" })),
+        )
+        .await;
+    assert!(saved.status.is_success(), "{:?}", saved.body);
     let mut rudi_desk = console(&app, &rudi).await;
     rudi_desk
         .send_call(&signal(CallId::new(), 1, invite.clone()))
@@ -459,7 +469,7 @@ async fn who_may_call_and_what_is_refused(backend: Backend) {
     assert_eq!(why, Refusal::Forbidden);
     assert!(
         message.contains("departemen"),
-        "in Bahasa by default: {message}"
+        "in Bahasa, the account's language: {message}"
     );
     // Nor without naming a ticket: the customer has none in Sales.
     rudi_desk
