@@ -345,7 +345,10 @@ async fn ratings_tickets_and_field_work_make_the_kpis(backend: Backend) {
         (&json!(0), &json!(1)),
         "{h}"
     );
-    sqlx::query("DELETE FROM kpi_rollup")
+    // The simple protocol: no prepared statement of the test's own on the
+    // server's pool (a statement-cache mismatch on a pooled connection was
+    // seen here twice; see the session note).
+    sqlx::raw_sql("DELETE FROM kpi_rollup")
         .execute(pool)
         .await
         .unwrap();
