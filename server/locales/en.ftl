@@ -626,3 +626,5 @@ customers-delete-confirm = Yes, delete this customer
 
 # Dispatch: a deactivated technician still on site
 board-needs-decision = Decide: a deactivated technician is on site
+users-deactivate-warning = They are signed out everywhere at once and can no longer sign in; seats they hold on visits not yet started go back to the pool. The account can be reactivated later.
+users-deactivate-confirm = Yes, deactivate this account

@@ -623,3 +623,5 @@ customers-delete-confirm = Ya, hapus pelanggan ini
 
 # Penugasan: teknisi yang dinonaktifkan masih di lokasi
 board-needs-decision = Perlu keputusan: teknisi yang dinonaktifkan ada di lokasi
+users-deactivate-warning = Akun ini langsung keluar dari semua perangkat dan tidak bisa masuk lagi; kunjungan yang belum dimulai dikembalikan ke pool. Akun dapat diaktifkan kembali nanti.
+users-deactivate-confirm = Ya, nonaktifkan akun ini

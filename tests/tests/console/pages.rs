@@ -720,6 +720,15 @@ async fn staff_accounts_follow_the_policy(backend: Backend) {
         401,
         "the reset ended Joko's sessions"
     );
+    // Deactivating asks first: the real button sits behind a disclosure
+    // that says what happens.
+    let listed = cs.get("/users").await;
+    assert!(
+        listed.html.contains(&format!("id=\"deactivate-{id}\""))
+            && listed.html.contains("Ya, nonaktifkan akun ini"),
+        "{}",
+        listed.html
+    );
     let off = cs.post(&format!("/users/{id}/deactivate"), &[]).await;
     assert_eq!(off.status, 303);
     let user = app.get(&format!("/api/v1/users/{id}"), &admin).await;
