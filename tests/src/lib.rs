@@ -289,6 +289,33 @@ impl TestApp {
             .await
     }
 
+    /// Sets the presence of the staff member `token` signs in as
+    /// (`available`, `busy`, `away`, `offline`).
+    pub async fn set_presence(&self, token: &str, status: &str) {
+        let r = self
+            .call(
+                Method::PUT,
+                "/api/v1/me/status",
+                Some(token),
+                Some(serde_json::json!({ "status": status })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+
+    /// Saves the language of the account `token` signs in as (`id`, `en`).
+    pub async fn set_language(&self, token: &str, language: &str) {
+        let r = self
+            .call(
+                Method::PUT,
+                "/api/v1/me/language",
+                Some(token),
+                Some(serde_json::json!({ "language": language })),
+            )
+            .await;
+        assert!(r.status.is_success(), "{:?}", r.body);
+    }
+
     /// Logs in and returns the whole token response.
     pub async fn login_full(&self, email: &str, password: &str) -> Value {
         let reply = self

@@ -48,16 +48,17 @@ impl Default for Helpdesk {
 
 /// The deadlines of `ticket` as things stand, with their explanation.
 pub fn deadlines_of(cal: &Calendar, ticket: &TicketRow, pauses: &[(i64, i64)]) -> Deadlines {
-    sla::deadlines(
-        cal,
-        &ClockInput {
-            priority: ticket.priority,
-            created_at: ticket.created_at,
-            pauses,
-            waiting_since: ticket.waiting_since,
-            escalated_at: ticket.escalated_at,
-        },
-    )
+    sla::deadlines(cal, &clock_of(ticket, pauses))
+}
+
+fn clock_of<'a>(ticket: &TicketRow, pauses: &'a [(i64, i64)]) -> ClockInput<'a> {
+    ClockInput {
+        priority: ticket.priority,
+        created_at: ticket.created_at,
+        pauses,
+        waiting_since: ticket.waiting_since,
+        escalated_at: ticket.escalated_at,
+    }
 }
 
 /// Recomputes and stores a ticket's deadlines (after a priority change or a
@@ -71,13 +72,11 @@ pub async fn refresh_deadlines(
         .await?
         .ok_or(sqlx::Error::RowNotFound)?;
     let pauses = ticket_rows::pauses(&mut **tx, ticket_id).await?;
-    let d = deadlines_of(cal, &ticket, &pauses);
+    let (response_due_at, resolution_due_at) = sla::due(cal, &clock_of(&ticket, &pauses));
     // Only running clocks keep a deadline, so the breach scan stays small.
     let done = matches!(ticket.status, TicketStatus::Resolved | TicketStatus::Closed);
-    let response = d
-        .response_due_at
-        .filter(|_| !done && ticket.first_response_at.is_none());
-    let resolution = d.resolution_due_at.filter(|_| !done);
+    let response = response_due_at.filter(|_| !done && ticket.first_response_at.is_none());
+    let resolution = resolution_due_at.filter(|_| !done);
     ticket_rows::set_deadlines(tx, ticket_id, response, resolution).await?;
     ticket_rows::get(&mut **tx, ticket_id)
         .await?

@@ -334,9 +334,20 @@ fn deadline_on(
     add(cursor, left)
 }
 
-/// Computes both deadlines of a ticket; the explanation is in the language
-/// of the request being served (English outside one).
+/// Computes both deadlines of a ticket with their explanation, in the
+/// language of the request being served (English outside one).
 pub fn deadlines(cal: &Calendar, input: &ClockInput<'_>) -> Deadlines {
+    let (response_due_at, resolution_due_at) = due(cal, input);
+    Deadlines {
+        response_due_at,
+        resolution_due_at,
+        explanation: explain(cal, input),
+    }
+}
+
+/// Both deadlines alone, `(response, resolution)`: what storing them needs
+/// (no explanation is rendered for a write).
+pub fn due(cal: &Calendar, input: &ClockInput<'_>) -> (Option<i64>, Option<i64>) {
     let target = cal.targets.of(input.priority);
     let start = input.escalated_at.unwrap_or(input.created_at);
     let due = |minutes: u32| {
@@ -355,6 +366,13 @@ pub fn deadlines(cal: &Calendar, input: &ClockInput<'_>) -> Deadlines {
             cal.deadline(start, ms, input.pauses, input.waiting_since)
         }
     };
+    (due(target.response_minutes), due(target.resolution_minutes))
+}
+
+/// How the deadlines were computed, for a person.
+fn explain(cal: &Calendar, input: &ClockInput<'_>) -> String {
+    let target = cal.targets.of(input.priority);
+    let start = input.escalated_at.unwrap_or(input.created_at);
     let counted = if target.around_the_clock {
         crate::t!("problem-sla-around-the-clock")
     } else {
@@ -391,11 +409,7 @@ pub fn deadlines(cal: &Calendar, input: &ClockInput<'_>) -> Deadlines {
             since = &crate::domain::rfc3339(since)
         ));
     }
-    Deadlines {
-        response_due_at: due(target.response_minutes),
-        resolution_due_at: due(target.resolution_minutes),
-        explanation,
-    }
+    explanation
 }
 
 #[cfg(test)]

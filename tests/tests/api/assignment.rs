@@ -42,18 +42,6 @@ async fn team(app: &TestApp, admin: &str, name: &str, n: usize) -> (String, Vec<
     (dept, agents)
 }
 
-async fn presence(app: &TestApp, token: &str, status: &str) {
-    let r = app
-        .call(
-            Method::PUT,
-            "/api/v1/me/status",
-            Some(token),
-            Some(json!({ "status": status })),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-}
-
 async fn open_ticket(
     app: &TestApp,
     token: &str,
@@ -85,7 +73,7 @@ async fn round_robin_is_fair_over_a_thousand_tickets(backend: Backend) {
         .clone();
     let (dept, agents) = team(&app, &admin, "Round Robin", 5).await;
     for (_, token) in &agents {
-        presence(&app, token, "available").await;
+        app.set_presence(token, "available").await;
     }
     // Phases: all five; agent 3 offline; agent 3 back and agent 0 busy; all five.
     let phases: [(usize, &[usize]); 4] = [
@@ -97,8 +85,7 @@ async fn round_robin_is_fair_over_a_thousand_tickets(backend: Backend) {
     let mut total: BTreeMap<String, usize> = BTreeMap::new();
     for (n, present) in phases {
         for (i, (_, token)) in agents.iter().enumerate() {
-            presence(
-                &app,
+            app.set_presence(
                 token,
                 if present.contains(&i) {
                     "available"
@@ -209,7 +196,7 @@ async fn queued_tickets_go_to_the_next_available_agent_urgent_first(backend: Bac
         )
         .await;
     assert_eq!(shift.status, 200, "{:?}", shift.body);
-    presence(&app, &agents[0].1, "available").await;
+    app.set_presence(&agents[0].1, "available").await;
     let queued = app
         .get(
             &format!("/api/v1/tickets?department_id={dept}&assigned_to=unassigned"),
@@ -222,7 +209,7 @@ async fn queued_tickets_go_to_the_next_available_agent_urgent_first(backend: Bac
     );
 
     // Agent 1 becomes available: both queued tickets go to them, urgent first.
-    presence(&app, &agents[1].1, "available").await;
+    app.set_presence(&agents[1].1, "available").await;
     let mine = app
         .get("/api/v1/tickets?assigned_to=me", &agents[1].1)
         .await;
@@ -244,7 +231,7 @@ async fn queued_tickets_go_to_the_next_available_agent_urgent_first(backend: Bac
     assert!(at(&u) <= at(&l), "urgent first");
 
     // Offline agents stop receiving.
-    presence(&app, &agents[1].1, "offline").await;
+    app.set_presence(&agents[1].1, "offline").await;
     let t = open_ticket(&app, &admin, &dept, &customer, "high").await;
     assert!(t["assignee_id"].is_null());
     // Clearing the shift makes agent 0 eligible at once (the job is woken).
@@ -257,7 +244,7 @@ async fn queued_tickets_go_to_the_next_available_agent_urgent_first(backend: Bac
         )
         .await;
     assert_eq!(cleared.status, 200);
-    presence(&app, &agents[0].1, "available").await;
+    app.set_presence(&agents[0].1, "available").await;
     let t = app
         .get(
             &format!("/api/v1/tickets/{}", t["id"].as_str().unwrap()),

@@ -446,15 +446,7 @@ async fn who_may_call_and_what_is_refused(backend: Backend) {
     let rudi = app.login("cs-sales@example.com", "password-1").await;
     available(&app, &rudi).await;
     // Refusals on the socket speak the account's saved language.
-    let saved = app
-        .call(
-            reqwest::Method::PUT,
-            "/api/v1/me/language",
-            Some(&rudi),
-            Some(json!({ "language": "id" })),
-        )
-        .await;
-    assert!(saved.status.is_success(), "{:?}", saved.body);
+    app.set_language(&rudi, "id").await;
     let mut rudi_desk = console(&app, &rudi).await;
     rudi_desk
         .send_call(&signal(CallId::new(), 1, invite.clone()))

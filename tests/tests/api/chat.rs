@@ -265,18 +265,6 @@ async fn next_of(socket: &mut fieldops_tests::Socket, kinds: &[&str]) -> Value {
     }
 }
 
-async fn set_presence(app: &TestApp, token: &str, status: &str) {
-    let r = app
-        .call(
-            Method::PUT,
-            "/api/v1/me/status",
-            Some(token),
-            Some(json!({ "status": status })),
-        )
-        .await;
-    assert!(r.status.is_success(), "{:?}", r.body);
-}
-
 /// Seeds 000/001: "when they are off they will no longer receive calls or
 /// messages". Staff whose presence is `offline` get no live chat message;
 /// the customer is told, in their language, that nobody is available, and
@@ -323,13 +311,13 @@ async fn offline_staff_hear_nothing_and_the_customer_is_told(backend: Backend) {
 
     // Offline CS heard nothing: the next thing on their socket is the
     // admin's presence change, which was published after the message.
-    set_presence(&app, &admin, "busy").await;
+    app.set_presence(&admin, "busy").await;
     let first = next_of(&mut console, &["chat.message", "staff.presence"]).await;
     assert_eq!(first["kind"], "staff.presence", "{first}");
 
     // CS comes on duty: the waiting conversation is theirs, and the
     // customer is told who took it.
-    set_presence(&app, &cs, "available").await;
+    app.set_presence(&cs, "available").await;
     let picked = next_chat(&mut phone).await;
     assert_eq!(picked["sender_kind"], "system");
     let picked_body = picked["body"].as_str().unwrap();
@@ -367,10 +355,10 @@ async fn offline_staff_hear_nothing_and_the_customer_is_told(backend: Backend) {
     }
 
     // Offline again: nothing, though the inbox still shows it on purpose.
-    set_presence(&app, &cs, "offline").await;
+    app.set_presence(&cs, "offline").await;
     app.post(&path, &customer, json!({ "body": "Halo? Ada orang?" }))
         .await;
-    set_presence(&app, &admin, "away").await;
+    app.set_presence(&admin, "away").await;
     loop {
         let e = next_of(&mut console, &["chat.message", "staff.presence"]).await;
         assert_ne!(e["kind"], "chat.message", "offline staff get no chat: {e}");

@@ -67,15 +67,7 @@ async fn claims_check_ins_and_extensions_travel_as_commands(backend: Backend) {
         let token = app.login(email, "tech123").await;
         if email.starts_with("tech3") {
             // A phone's refusals speak its account's language.
-            let saved = app
-                .call(
-                    reqwest::Method::PUT,
-                    "/api/v1/me/language",
-                    Some(&token),
-                    Some(json!({ "language": "id" })),
-                )
-                .await;
-            assert!(saved.status.is_success(), "{:?}", saved.body);
+            app.set_language(&token, "id").await;
         }
         phones.push(Device::connect(app.server.addr, &token, 0).await.0);
     }

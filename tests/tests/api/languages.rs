@@ -145,16 +145,7 @@ async fn a_saved_language_answers_when_the_header_names_none(backend: Backend) {
         return;
     };
     let cs = app.login_as("cs").await;
-    let saved = ask(
-        &app,
-        Method::PUT,
-        "/api/v1/me/language",
-        Some(&cs),
-        Some(json!({ "language": "id" })),
-        None,
-    )
-    .await;
-    assert!(saved.status.is_success(), "{:?}", saved.body);
+    app.set_language(&cs, "id").await;
     let missing = "/api/v1/visits/00000000-0000-4000-8000-000000000000";
     // No header: the account's language.
     let reply = ask(&app, Method::GET, missing, Some(&cs), None, None).await;
