@@ -174,6 +174,7 @@ chat-unread = unread messages
 chat-pick = Pick a conversation from the list.
 chat-reply = Reply
 chat-via-whatsapp = sent over WhatsApp
+chat-photo-alt = Photo sent by
 
 ## Customers
 nav-customers = Customers

@@ -174,6 +174,7 @@ chat-unread = pesan belum dibaca
 chat-pick = Pilih percakapan dari daftar.
 chat-reply = Balas
 chat-via-whatsapp = dikirim lewat WhatsApp
+chat-photo-alt = Foto dikirim oleh
 
 ## Pelanggan
 nav-customers = Pelanggan

@@ -216,7 +216,8 @@ pub fn read(text: &str, lang: Lang) -> String {
             (name.as_str(), arg)
         })
         .collect();
-    lang.text_with(key, &args)
+    // An empty last argument ("[Photo] { $caption }") leaves no trailing space.
+    lang.text_with(key, &args).trim_end().to_owned()
 }
 
 /// What is wrong with a text field (`fieldops_sync::text`), for a person,
@@ -441,6 +442,14 @@ mod tests {
                             .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
                         rest = &rest[at + 4..];
                         if let Some(key) = rest.split('"').next().filter(|_| macro_named_t) {
+                            found.push((key.to_owned(), path.display().to_string()));
+                        }
+                    }
+                    // Stored messages are named wherever they are chosen.
+                    let mut rest = text.as_str();
+                    while let Some(at) = rest.find("\"stored-") {
+                        rest = &rest[at + 1..];
+                        if let Some(key) = rest.split('"').next() {
                             found.push((key.to_owned(), path.display().to_string()));
                         }
                     }

@@ -266,11 +266,29 @@ async fn store_inspected(
     sha256: &str,
     bytes: Bytes,
 ) -> Result<i64, ServiceError> {
+    let inspected = inspect_off_thread(state, &bytes).await??;
+    store_checked(state, sha256, bytes, inspected).await
+}
+
+/// [`inspect`], on a blocking thread (a full decode).
+async fn inspect_off_thread(
+    state: &AppState,
+    bytes: &Bytes,
+) -> Result<Result<Inspected, Rejection>, ServiceError> {
     let max_pixels = state.config.max_photo_pixels;
     let checked = bytes.clone();
-    let inspected = tokio::task::spawn_blocking(move || inspect(&checked, max_pixels))
+    tokio::task::spawn_blocking(move || inspect(&checked, max_pixels))
         .await
-        .map_err(|e| ServiceError::Internal(e.into()))??;
+        .map_err(|e| ServiceError::Internal(e.into()))
+}
+
+/// Stores inspected bytes under `sha256` (see [`store_inspected`]).
+async fn store_checked(
+    state: &AppState,
+    sha256: &str,
+    bytes: Bytes,
+    inspected: Inspected,
+) -> Result<i64, ServiceError> {
     let byte_size = i64::try_from(bytes.len()).map_err(|e| ServiceError::Internal(e.into()))?;
     let blob = blobs::NewBlob {
         sha256,
@@ -288,6 +306,25 @@ async fn store_inspected(
         blobs::Claim::AlreadyStored => {}
     }
     Ok(byte_size)
+}
+
+/// Stores an image the server fetched on a customer's behalf (one they
+/// sent on WhatsApp), checked like an upload; returns its hash, or why it
+/// is not a photo fieldops keeps (a PDF is not an image here). Nothing
+/// refers to it yet: the caller records what it belongs to in the unit of
+/// work that uses it, or the collector takes it after its grace period.
+pub async fn store_fetched_image(
+    state: &AppState,
+    bytes: Bytes,
+) -> Result<Result<String, Rejection>, ServiceError> {
+    let inspected = match inspect_off_thread(state, &bytes).await? {
+        Ok(i) if i.content_type.starts_with("image/") => i,
+        Ok(_) => return Ok(Err(Rejection::NotAnImage)),
+        Err(rejection) => return Ok(Err(rejection)),
+    };
+    let sha256 = sha256_hex(&bytes);
+    store_checked(state, &sha256, bytes, inspected).await?;
+    Ok(Ok(sha256))
 }
 
 /// Stores bytes a person sent whole through a form (the console's "attach
@@ -352,9 +389,10 @@ async fn reads_directly(
         .is_ok())
 }
 
-/// Whether `actor` may see a ticket, visit or invoice that photo `sha256` is attached
-/// to: the ticket itself ([`Action::ViewTicket`]), or a visit's photos
-/// ([`Action::ViewVisitPhotos`]: its current holders, not the pool).
+/// Whether `actor` may see a ticket, visit, invoice or conversation that
+/// photo `sha256` is attached to: the ticket itself ([`Action::ViewTicket`]),
+/// a visit's photos ([`Action::ViewVisitPhotos`]: its current holders, not
+/// the pool), the invoice, the conversation ([`Action::UseConversation`]).
 async fn sees_an_owner(
     state: &AppState,
     actor: &Actor,
@@ -382,6 +420,16 @@ async fn sees_an_owner(
                         })
                         .is_ok()
                 }
+                None => false,
+            },
+            // An image a customer sent on WhatsApp: whoever may use the
+            // conversation (its customer, CS and admins).
+            "conversation" => match crate::db::chat::customer_of(pool, &id).await? {
+                Some(customer_id) => actor
+                    .authorize(Action::UseConversation {
+                        customer_id: &customer_id,
+                    })
+                    .is_ok(),
                 None => false,
             },
             // A proof of payment: whoever may see the invoice.

@@ -203,7 +203,7 @@ pub async fn demo(state: &AppState) -> anyhow::Result<SeedReport> {
     let mut first_customer = None;
     for (i, (name, phone, address, city, lat, lon)) in CUSTOMERS.iter().enumerate() {
         let mut work = Work::begin(state).await?;
-        let row = match customers::by_phone(work.tx(), phone).await? {
+        let row = match customers::by_phone(&mut **work.tx(), phone).await? {
             Some(row) => row,
             None => {
                 report.customers += 1;
@@ -315,7 +315,7 @@ async fn demo_invoices(state: &AppState) -> anyhow::Result<usize> {
     for (phone, title, days_ago, lines, submit) in INVOICES {
         let mut work = Work::begin(state).await?;
         let tx = work.tx();
-        let Some(customer) = customers::by_phone(tx, phone).await? else {
+        let Some(customer) = customers::by_phone(&mut **tx, phone).await? else {
             continue;
         };
         if visits::find_by_title(&mut **tx, &customer.id, title)
@@ -390,7 +390,7 @@ async fn demo_visits(state: &AppState) -> anyhow::Result<usize> {
     for (phone, title, description, in_days, planned_days, quota) in VISITS {
         let mut work = Work::begin(state).await?;
         let tx = work.tx();
-        let Some(customer) = customers::by_phone(tx, phone).await? else {
+        let Some(customer) = customers::by_phone(&mut **tx, phone).await? else {
             continue;
         };
         if visits::find_by_title(&mut **tx, &customer.id, title)
@@ -517,7 +517,8 @@ pub async fn demo_history(state: &AppState) -> anyhow::Result<usize> {
             let title = format!("{HISTORY_PREFIX} {} #{}", t + 1, i + 1);
             let mut work = Work::begin(state).await?;
             let tx = work.tx();
-            let Some(customer) = customers::by_phone(tx, CUSTOMERS[i % CUSTOMERS.len()].1).await?
+            let Some(customer) =
+                customers::by_phone(&mut **tx, CUSTOMERS[i % CUSTOMERS.len()].1).await?
             else {
                 continue;
             };

@@ -1,14 +1,19 @@
 //! A local stand-in for the WhatsApp Cloud API: `POST /{phone_number_id}/messages`
 //! forwards every request body to the test and answers like Meta (each
 //! message gets its own `wamid`), so tests check the real wire format of
-//! what the server sends; [`deliver_signed`] plays Meta's webhook.
+//! what the server sends; `GET /{media_id}` and the download URL it names
+//! serve the media a test put there ([`Media`]), with Meta's bearer check;
+//! [`deliver_signed`] plays Meta's webhook.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -16,11 +21,115 @@ use crate::{Backend, TestApp};
 
 /// The app secret the stand-in's webhook deliveries are signed with.
 pub const APP_SECRET: &str = "stand-in-app-secret";
+/// The access token the server is configured with.
+const ACCESS_TOKEN: &str = "cloud-token";
 
 #[derive(Clone)]
 struct Stand {
     seen: mpsc::UnboundedSender<Value>,
     sent: Arc<AtomicU64>,
+    media: Media,
+    /// `http://127.0.0.1:<port>`.
+    base: String,
+}
+
+/// Media files the stand-in serves, by media id; what a test puts here a
+/// webhook delivery may name.
+#[derive(Debug, Clone, Default)]
+pub struct Media(Arc<Mutex<HashMap<String, Served>>>);
+
+#[derive(Debug)]
+struct Served {
+    mime: String,
+    bytes: Vec<u8>,
+    /// Answers 503 this many times before serving.
+    failures: u32,
+    downloads: u32,
+}
+
+impl Media {
+    /// Serves `bytes` as media `id`.
+    pub fn put(&self, id: &str, mime: &str, bytes: Vec<u8>) {
+        let served = Served {
+            mime: mime.into(),
+            bytes,
+            failures: 0,
+            downloads: 0,
+        };
+        self.0.lock().unwrap().insert(id.into(), served);
+    }
+
+    /// Media `id` answers 503 (Meta busy) the next `times` times it is asked for.
+    pub fn fail(&self, id: &str, times: u32) {
+        if let Some(m) = self.0.lock().unwrap().get_mut(id) {
+            m.failures = times;
+        }
+    }
+
+    /// How often the bytes of media `id` were downloaded.
+    pub fn downloads(&self, id: &str) -> u32 {
+        self.0.lock().unwrap().get(id).map_or(0, |m| m.downloads)
+    }
+}
+
+fn bearer_ok(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {ACCESS_TOKEN}"))
+}
+
+fn meta_error(status: StatusCode, message: &str) -> Response {
+    let body = json!({ "error": { "message": message, "type": "OAuthException", "code": 100 } });
+    (status, Json(body)).into_response()
+}
+
+/// `GET /{media_id}`: where the bytes are, as Meta answers it.
+async fn media_info(
+    State(stand): State<Stand>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !bearer_ok(&headers) {
+        return meta_error(StatusCode::UNAUTHORIZED, "Invalid OAuth access token");
+    }
+    let mut media = stand.media.0.lock().unwrap();
+    let Some(m) = media.get_mut(&id) else {
+        return meta_error(StatusCode::BAD_REQUEST, "Unsupported get request");
+    };
+    if m.failures > 0 {
+        m.failures -= 1;
+        return meta_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service temporarily unavailable",
+        );
+    }
+    Json(json!({
+        "messaging_product": "whatsapp",
+        "url": format!("{}/media-download/{id}", stand.base),
+        "mime_type": m.mime,
+        "sha256": crate::photos::sha256_hex(&m.bytes),
+        "file_size": m.bytes.len().to_string(),
+        "id": id,
+    }))
+    .into_response()
+}
+
+/// The download URL `media_info` names.
+async fn media_bytes(
+    State(stand): State<Stand>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !bearer_ok(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let mut media = stand.media.0.lock().unwrap();
+    let Some(m) = media.get_mut(&id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    m.downloads += 1;
+    ([(header::CONTENT_TYPE, m.mime.clone())], m.bytes.clone()).into_response()
 }
 
 async fn cloud_api(State(stand): State<Stand>, Json(mut body): Json<Value>) -> Json<Value> {
@@ -66,23 +175,36 @@ pub fn change(field: &str, value: Value) -> Value {
 /// A server whose WhatsApp sender talks to the stand-in, and the requests
 /// the stand-in received.
 pub async fn spawn(backend: Backend) -> Option<(TestApp, mpsc::UnboundedReceiver<Value>)> {
+    let (app, rx, _) = spawn_with_media(backend).await?;
+    Some((app, rx))
+}
+
+/// [`spawn`], and the media the stand-in serves.
+pub async fn spawn_with_media(
+    backend: Backend,
+) -> Option<(TestApp, mpsc::UnboundedReceiver<Value>, Media)> {
     let (tx, rx) = mpsc::unbounded_channel();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let media = Media::default();
     let router = axum::Router::new()
         .route("/v21.0/{id}/messages", axum::routing::post(cloud_api))
+        .route("/v21.0/{id}", axum::routing::get(media_info))
+        .route("/media-download/{id}", axum::routing::get(media_bytes))
         .with_state(Stand {
             seen: tx,
             sent: Arc::default(),
+            media: media.clone(),
+            base: format!("http://{addr}"),
         });
     tokio::spawn(async move { axum::serve(listener, router).await });
     let app = TestApp::spawn_with(backend, |c| {
         c.helpdesk_job_interval = Duration::from_millis(100);
         c.whatsapp.api_base_url = format!("http://{addr}/v21.0");
         c.whatsapp.phone_number_id = "1098765".into();
-        c.whatsapp.access_token = Some("cloud-token".into());
+        c.whatsapp.access_token = Some(ACCESS_TOKEN.into());
         c.whatsapp.app_secret = Some(APP_SECRET.into());
     })
     .await?;
-    Some((app, rx))
+    Some((app, rx, media))
 }

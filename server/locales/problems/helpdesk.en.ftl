@@ -45,6 +45,19 @@ stored-assign-round-robin-first = round-robin: 1 of { $pool } available agent(s)
 stored-assign-round-robin = round-robin: 1 of { $pool } available agent(s) in the department within shift; least recently assigned (last assigned { $last }); { $priority } ticket taken first by priority then age
 stored-sla-escalated = SLA { $breach } deadline missed; priority { $from } -> { $to }; deadlines recomputed for { $to }, counted from now
 
+stored-chat-photo = [Photo]
+stored-chat-photo-too-large = [A photo too large to keep] { $caption }
+stored-chat-photo-unreadable = [A photo that could not be read] { $caption }
+stored-chat-photo-unavailable = [A photo WhatsApp no longer provides] { $caption }
+stored-chat-unsupported = [{ $kind ->
+        [audio] A voice note
+        [video] A video
+        [document] A document
+        [sticker] A sticker
+        [location] A location
+        [contacts] A contact card
+       *[other] A { $kind } message
+    }, which fieldops cannot show; the customer was asked for text or a photo]
 ## What a customer is told in their chat (a system message, also on WhatsApp)
 chat-system-nobody-available = Thank you for your message. No agent is available right now; we will reply as soon as one is.
 chat-system-picked-up = { $name } from our customer service is now handling your conversation.
@@ -60,3 +73,7 @@ wa-register-address = address
 wa-register-city = city
 wa-customer-inactive = Your customer record is inactive, so your message was not passed on. Please contact our office to have it restored.
 wa-register-differs = Thank you { $name }. This number is already registered; the changes you sent have been passed to our customer service to confirm.
+wa-photo-too-large = Sorry, your photo is too large for us to keep. Please send it again under { $max_mb } MB.
+wa-photo-unreadable = Sorry, we could not read your photo. Please send it again as a JPEG or PNG photo.
+wa-photo-unavailable = Sorry, your photo did not reach us. Please send it again.
+wa-media-unsupported = Sorry, we can only receive text and photos here. Please write your message or send a photo.

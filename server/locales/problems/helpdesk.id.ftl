@@ -101,6 +101,19 @@ stored-sla-escalated =
        *[other] { $to }
     }, mulai sekarang
 
+stored-chat-photo = [Foto]
+stored-chat-photo-too-large = [Foto terlalu besar untuk disimpan] { $caption }
+stored-chat-photo-unreadable = [Foto yang tidak dapat dibaca] { $caption }
+stored-chat-photo-unavailable = [Foto yang tidak lagi tersedia di WhatsApp] { $caption }
+stored-chat-unsupported = [{ $kind ->
+        [audio] Pesan suara
+        [video] Video
+        [document] Dokumen
+        [sticker] Stiker
+        [location] Lokasi
+        [contacts] Kartu kontak
+       *[other] Pesan { $kind }
+    } yang tidak dapat ditampilkan fieldops; pelanggan diminta mengirim teks atau foto]
 ## Yang diberitahukan kepada pelanggan dalam obrolannya (pesan sistem, juga lewat WhatsApp)
 chat-system-nobody-available = Terima kasih atas pesan Anda. Saat ini belum ada agen yang tersedia; kami akan membalas segera setelah ada agen.
 chat-system-picked-up = { $name } dari layanan pelanggan kami sekarang menangani percakapan Anda.
@@ -116,3 +129,7 @@ wa-register-address = alamat
 wa-register-city = kota
 wa-customer-inactive = Data pelanggan Anda sedang tidak aktif, jadi pesan Anda tidak kami teruskan. Silakan hubungi kantor kami untuk mengaktifkannya kembali.
 wa-register-differs = Terima kasih { $name }. Nomor ini sudah terdaftar; perubahan data yang Anda kirim sudah kami teruskan ke layanan pelanggan untuk dikonfirmasi.
+wa-photo-too-large = Maaf, foto Anda terlalu besar untuk kami simpan. Mohon kirim ulang dengan ukuran di bawah { $max_mb } MB.
+wa-photo-unreadable = Maaf, foto Anda tidak dapat kami baca. Mohon kirim ulang sebagai foto JPEG atau PNG.
+wa-photo-unavailable = Maaf, foto Anda tidak sampai ke kami. Mohon kirim ulang.
+wa-media-unsupported = Maaf, di sini kami hanya dapat menerima teks dan foto. Mohon tulis pesan Anda atau kirim foto.

@@ -115,7 +115,7 @@ pub async fn register(tx: &mut Tx, new: NewCustomerAccount) -> Result<Registered
     if users::by_email(&mut **tx, &new.email).await?.is_some() {
         return Err(ServiceError::Duplicate("email"));
     }
-    let existing = customers::by_phone(tx, &new.phone).await?;
+    let existing = customers::by_phone(&mut **tx, &new.phone).await?;
     if let Some(existing) = &existing
         && customers::has_account(tx, &existing.id).await?
     {

@@ -34,6 +34,8 @@ struct Message {
     body: String,
     at: String,
     from_customer: bool,
+    /// The image it carries (a photo sent on WhatsApp).
+    image: Option<String>,
 }
 
 #[derive(Template)]
@@ -112,7 +114,10 @@ async fn inbox_page(
             current: open_id == Some(c.id.as_str()),
             whatsapp: c.channel == "whatsapp",
             at: date_time(lang, c.last_message_at, offset),
-            last: c.last_message.unwrap_or_default(),
+            last: c
+                .last_message
+                .map(|m| crate::i18n::read(&m, lang))
+                .unwrap_or_default(),
             unread: c.unread_count,
             customer: c.customer_name,
             id: c.id,
@@ -140,19 +145,22 @@ async fn inbox_page(
                             names.push((user.id, user.name));
                         }
                     }
+                    let author = |m: &chat_db::ChatMessageRow| match &m.sender_id {
+                        Some(s) => names
+                            .iter()
+                            .find(|(id, _)| id == s)
+                            .map_or_else(|| lang.text("author-staff"), |(_, n)| n.clone()),
+                        None if m.sender_kind == "system" => lang.text("author-system"),
+                        None => c.customer_name.clone(),
+                    };
                     let messages = rows
                         .into_iter()
                         .map(|m| Message {
-                            author: m
-                                .sender_id
-                                .as_deref()
-                                .and_then(|s| {
-                                    names.iter().find(|(id, _)| id == s).map(|(_, n)| n.clone())
-                                })
-                                .unwrap_or_else(|| c.customer_name.clone()),
+                            author: author(&m),
                             from_customer: m.sender_kind == "customer",
                             at: date_time(lang, m.created_at, offset),
-                            body: m.body,
+                            body: crate::i18n::read(&m.body, lang),
+                            image: m.attachment_sha256,
                         })
                         .collect();
                     let calls = super::calls::log(
@@ -188,6 +196,33 @@ async fn inbox_page(
             problem,
         },
     ))
+}
+
+/// `/chat/{id}/files/{sha256}`: an image a message of conversation `id`
+/// carries (or its thumbnail), for whoever may use the conversation;
+/// anything else is "no such page".
+pub(super) async fn file(
+    State(state): State<AppState>,
+    console: Console,
+    Path((id, sha256)): Path<(uuid::Uuid, String)>,
+    Query(query): Query<super::ticket_record::FileQuery>,
+) -> Result<axum::response::Response, axum::response::Response> {
+    let lang = console.lang;
+    let id = id.to_string();
+    let customer_id = chat_db::customer_of(state.db.pool(), &id)
+        .await
+        .map_err(|e| internal(lang, &e))?
+        .ok_or_else(|| super::common::missing(lang))?;
+    let holds = chat_db::holds_image(state.db.pool(), &id, &sha256)
+        .await
+        .map_err(|e| internal(lang, &e))?;
+    let allowed = console.actor.allows(Action::UseConversation {
+        customer_id: &customer_id,
+    });
+    if !(allowed && holds) {
+        return Err(super::common::missing(lang));
+    }
+    super::ticket_record::photo_response(&state, lang, &sha256, query.thumbnail()).await
 }
 
 #[derive(Debug, Deserialize)]

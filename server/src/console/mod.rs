@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/calls/signal", post(calls::signal))
         .route("/chat", get(chat::inbox))
         .route("/chat/{id}/messages", post(chat::reply))
+        .route("/chat/{id}/files/{sha256}", get(chat::file))
         .route("/attendance", get(field::attendance_page))
         .route("/extensions", get(field::extensions_list))
         .route("/extensions/{id}/decide", post(field::decide_extension))

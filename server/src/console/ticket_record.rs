@@ -311,12 +311,30 @@ pub(super) async fn file(
     if !attached.contains(&sha256) {
         return Err(missing(lang));
     }
-    let photo = blobs::get(state.db.pool(), &sha256)
+    photo_response(&state, lang, &sha256, query.thumbnail()).await
+}
+
+impl FileQuery {
+    pub(super) fn thumbnail(&self) -> bool {
+        self.size.as_deref() == Some("thumb")
+    }
+}
+
+/// The bytes of stored photo `sha256` (or of its thumbnail, made if need
+/// be), for a page that has checked the reader may see them.
+pub(super) async fn photo_response(
+    state: &AppState,
+    lang: Lang,
+    sha256: &str,
+    thumbnail: bool,
+) -> Result<Response, Response> {
+    let fail = |e: &dyn std::fmt::Display| internal(lang, e);
+    let photo = blobs::get(state.db.pool(), sha256)
         .await
         .map_err(|e| fail(&e))?
         .ok_or_else(|| missing(lang))?;
-    let wanted = if query.size.as_deref() == Some("thumb") {
-        crate::photos::thumbnail_of(&state, &photo)
+    let wanted = if thumbnail {
+        crate::photos::thumbnail_of(state, &photo)
             .await
             .map_err(|e| fail(&e))?
     } else {

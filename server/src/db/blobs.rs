@@ -174,6 +174,8 @@ pub enum OwnerKind {
     CheckIn,
     /// A proof of payment.
     Invoice,
+    /// An image a customer sent on WhatsApp, fetched by the server.
+    Conversation,
 }
 
 impl OwnerKind {
@@ -184,6 +186,7 @@ impl OwnerKind {
             OwnerKind::Visit => "visit",
             OwnerKind::CheckIn => "check_in",
             OwnerKind::Invoice => "invoice",
+            OwnerKind::Conversation => "conversation",
         }
     }
 }
@@ -207,6 +210,23 @@ pub async fn add_owner(
     .bind(owner_id)
     .bind(now_ms())
     .bind(attached_by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records that conversation `id` holds image `sha256`, which the server
+/// fetched itself (from WhatsApp): no account uploaded it, so the ownership
+/// has no uploader, which counts for a conversation only (see [`owners`]).
+pub async fn add_fetched_to_conversation(tx: &mut Tx, sha256: &str, id: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO photo_owners (sha256, owner_kind, owner_id, created_at, attached_by) \
+         VALUES ($1, $2, $3, $4, NULL) ON CONFLICT (sha256, owner_kind, owner_id) DO NOTHING",
+    )
+    .bind(sha256)
+    .bind(OwnerKind::Conversation.as_str())
+    .bind(id)
+    .bind(now_ms())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -402,15 +422,17 @@ pub async fn photos_with_thumbnail(
 }
 
 /// The tickets, visits, check-ins and invoices a photo (or thumbnail, or
-/// receipt) belongs to, on the word of an account that uploaded its bytes.
-/// Ownerships nobody backs (a document naming a hash its author never
+/// receipt) belongs to, on the word of an account that uploaded its bytes,
+/// and the conversations whose images the server fetched itself (no
+/// uploader, [`add_fetched_to_conversation`]). Ownerships nobody backs (a document naming a hash its author never
 /// uploaded) are left out: they show the photo to no one; so are files that
 /// are not images named as the photo of anything but an invoice (a PDF is a
 /// receipt, never a ticket's photo).
 pub async fn owners(ex: impl AnyExecutor<'_>, sha256: &str) -> sqlx::Result<Vec<(String, String)>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT o.owner_kind, o.owner_id FROM photo_owners o \
-         WHERE o.sha256 = $1 AND o.owner_kind <> 'user' AND {BACKED} \
+         WHERE o.sha256 = $1 AND o.owner_kind <> 'user' \
+           AND ({BACKED} OR (o.owner_kind = 'conversation' AND o.attached_by IS NULL)) \
            AND (o.owner_kind = 'invoice' OR NOT EXISTS \
                 (SELECT 1 FROM blobs b WHERE b.sha256 = o.sha256 AND b.content_type NOT LIKE 'image/%')) \
          ORDER BY o.owner_kind, o.owner_id"

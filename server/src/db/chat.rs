@@ -40,10 +40,12 @@ pub struct ChatMessageRow {
     pub body: String,
     pub client_id: Option<String>,
     pub created_at: i64,
+    /// An image the message carries (one a customer sent on WhatsApp).
+    pub attachment_sha256: Option<String>,
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, sender_id, sender_kind, body, client_id, created_at";
+    "id, conversation_id, sender_id, sender_kind, body, client_id, created_at, attachment_sha256";
 
 pub async fn create(
     tx: &mut Tx,
@@ -72,6 +74,14 @@ pub async fn customer_and_channel(tx: &mut Tx, id: &str) -> sqlx::Result<Option<
     sqlx::query_as("SELECT customer_id, channel FROM conversations WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut **tx)
+        .await
+}
+
+/// The customer of conversation `id`.
+pub async fn customer_of(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT customer_id FROM conversations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(ex)
         .await
 }
 
@@ -134,19 +144,21 @@ pub async fn list(
     .await
 }
 
-/// Adds a message unless one with the same `client_id` is already in the
-/// conversation; returns the stored message and whether it is new.
+/// Adds a message (with the image `attachment_sha256`, if any) unless one
+/// with the same `client_id` is already in the conversation; returns the
+/// stored message and whether it is new.
 pub async fn add_message(
     tx: &mut Tx,
     conversation_id: &str,
-    sender_id: Option<&str>,
-    sender_kind: &str,
+    sender: (Option<&str>, &str),
     body: &str,
     client_id: Option<&str>,
+    attachment_sha256: Option<&str>,
 ) -> sqlx::Result<(ChatMessageRow, bool)> {
+    let (sender_id, sender_kind) = sender;
     let now = now_ms();
     let inserted: Option<ChatMessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO chat_messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+        "INSERT INTO chat_messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING {MESSAGE_COLUMNS}"
     )))
     .bind(new_id())
@@ -156,6 +168,7 @@ pub async fn add_message(
     .bind(body)
     .bind(client_id)
     .bind(now)
+    .bind(attachment_sha256)
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(row) = inserted {
@@ -190,6 +203,18 @@ pub async fn by_client_id(
     .bind(client_id)
     .fetch_optional(&mut **tx)
     .await
+}
+
+/// Whether a message of conversation `id` carries image `sha256`.
+pub async fn holds_image(ex: impl AnyExecutor<'_>, id: &str, sha256: &str) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM chat_messages WHERE conversation_id = $1 AND attachment_sha256 = $2",
+    )
+    .bind(id)
+    .bind(sha256)
+    .fetch_one(ex)
+    .await?;
+    Ok(n > 0)
 }
 
 /// Newest first, `limit + 1` rows.

@@ -99,12 +99,12 @@ pub async fn get(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<Cust
 }
 
 /// The customer whose verified phone is `phone` (there is at most one).
-pub async fn by_phone(tx: &mut Tx, phone: &str) -> sqlx::Result<Option<CustomerRow>> {
+pub async fn by_phone(ex: impl AnyExecutor<'_>, phone: &str) -> sqlx::Result<Option<CustomerRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM customers WHERE phone = $1 AND phone_verified = 1"
     )))
     .bind(phone)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(ex)
     .await
 }
 

@@ -287,6 +287,7 @@ mod tests {
         "0018_invoice_documents.sql",
         "0020_kpi.sql",
         "0021_journeys.sql",
+        "0025_chat_images.sql",
     ];
 
     fn migrations(backend: &str) -> std::collections::BTreeMap<String, String> {

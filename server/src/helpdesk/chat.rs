@@ -139,7 +139,8 @@ pub async fn tell_customer(
         .and_then(Lang::parse)
         .unwrap_or_default();
     let body = text(lang);
-    let (message, _) = chat::add_message(tx, conversation_id, None, "system", &body, None).await?;
+    let (message, _) =
+        chat::add_message(tx, conversation_id, (None, "system"), &body, None, None).await?;
     if channel == "whatsapp" {
         super::whatsapp::enqueue_to_customer(tx, customer_id, &body).await?;
     }
@@ -235,15 +236,9 @@ pub async fn send(
     } else {
         "customer"
     };
-    let (message, new) = chat::add_message(
-        tx,
-        &conversation_id,
-        Some(&actor.user_id),
-        kind,
-        &body,
-        client_id,
-    )
-    .await?;
+    let sender = (Some(actor.user_id.as_str()), kind);
+    let (message, new) =
+        chat::add_message(tx, &conversation_id, sender, &body, client_id, None).await?;
     let mut notices = if new {
         notices(state, &customer_id, &message).await
     } else {

@@ -15,9 +15,16 @@ pub struct ChatMessageView {
     pub sender_id: Option<String>,
     /// `customer`, `staff` or `system`.
     pub sender_kind: String,
+    /// What was written; for an image without a caption, "[Photo]" (in the
+    /// reader's language), and what the server says about something it
+    /// could not keep ("[A voice note, which fieldops cannot show …]").
     pub body: String,
     pub client_id: Option<String>,
     pub created_at: String,
+    /// The image the message carries (one a customer sent on WhatsApp):
+    /// its bytes through `GET /api/v1/blobs/{sha256}/link`, for whoever may
+    /// use the conversation.
+    pub attachment_sha256: Option<String>,
 }
 
 impl From<ChatMessageRow> for ChatMessageView {
@@ -27,9 +34,10 @@ impl From<ChatMessageRow> for ChatMessageView {
             conversation_id: m.conversation_id,
             sender_id: m.sender_id,
             sender_kind: m.sender_kind,
-            body: m.body,
+            body: crate::i18n::read(&m.body, crate::i18n::current()),
             client_id: m.client_id,
             created_at: rfc3339(m.created_at),
+            attachment_sha256: m.attachment_sha256,
         }
     }
 }

@@ -46,7 +46,9 @@ impl From<ConversationRow> for ConversationView {
             customer_name: c.customer_name,
             assignee_id: c.assignee_id,
             channel: c.channel,
-            last_message: c.last_message,
+            last_message: c
+                .last_message
+                .map(|m| crate::i18n::read(&m, crate::i18n::current())),
             last_message_at: rfc3339(c.last_message_at),
             unread_count: c.unread_count,
             created_at: rfc3339(c.created_at),

@@ -10,8 +10,11 @@
 //! Delivery statuses (`sent`, `delivered`, `read`, `failed`) are recorded
 //! on the message they are about, and template reviews (rejected, paused,
 //! re-categorised) open alerts for admins (`helpdesk::whatsapp::status`).
-//! Anything else (media, unknown shapes) is acknowledged and logged, so
-//! Meta does not retry it.
+//! Images are fetched from the Cloud API into the conversation
+//! (`helpdesk::whatsapp::media`); voice notes, videos, documents, stickers,
+//! places and contacts are recorded as something fieldops cannot show.
+//! Anything else (reactions, unknown shapes) is acknowledged and logged,
+//! so Meta does not retry it.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -25,7 +28,7 @@ use super::extract::Query;
 use crate::AppState;
 use crate::domain;
 use crate::error::{ApiError, ApiResult};
-use crate::helpdesk::whatsapp::inbound;
+use crate::helpdesk::whatsapp::inbound::{self, Content};
 use crate::helpdesk::whatsapp::status::{self, Delivery, StatusUpdate, TemplateUpdate};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -154,12 +157,26 @@ struct InboundMessage {
     #[serde(rename = "type")]
     kind: String,
     text: Option<TextBody>,
+    image: Option<ImageBody>,
 }
 
 #[derive(Debug, Deserialize)]
 struct TextBody {
     body: String,
 }
+
+#[derive(Debug, Deserialize)]
+struct ImageBody {
+    /// The media id to fetch it by.
+    id: String,
+    #[serde(default)]
+    caption: Option<String>,
+}
+
+/// Message types a person sends that fieldops records without keeping.
+const UNSUPPORTED: [&str; 6] = [
+    "audio", "video", "document", "sticker", "location", "contacts",
+];
 
 /// Deliveries from Meta: signature first, then each message once.
 #[utoipa::path(post, path = "/webhooks/whatsapp", tag = "webhooks",
@@ -265,14 +282,22 @@ async fn handle(state: &AppState, m: InboundMessage) -> ApiResult<()> {
         tracing::info!(id = %m.id, "WhatsApp message from an invalid number; ignored");
         return Ok(());
     };
-    let text = match (&m.kind[..], m.text) {
-        ("text", Some(t)) => Some(t.body),
-        _ => None,
+    let content = match (&m.kind[..], m.text, m.image) {
+        ("text", Some(t), _) => Content::Text(t.body),
+        ("image", _, Some(image)) => Content::Image {
+            media_id: image.id,
+            caption: image.caption,
+        },
+        (kind, _, _) if UNSUPPORTED.contains(&kind) => Content::Unsupported(kind.to_owned()),
+        (kind, _, _) => {
+            tracing::info!(id = %m.id, kind, "WhatsApp message of a kind fieldops ignores");
+            return Ok(());
+        }
     };
     let inbound = inbound::Inbound {
         message_id: m.id,
         phone,
-        text,
+        content,
     };
     inbound::receive(state, inbound).await?;
     Ok(())

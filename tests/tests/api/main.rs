@@ -47,3 +47,4 @@ mod visit_leavers;
 mod visit_services;
 mod visits;
 mod whatsapp;
+mod whatsapp_media;

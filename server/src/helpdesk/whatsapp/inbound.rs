@@ -4,11 +4,19 @@
 //!
 //! * `DAFTAR#<name>#<address>#<city>` creates the sender's customer record
 //!   (`created_via = whatsapp`, the phone verified: the message came from
-//!   it) or updates name, address and city of an existing one, and queues a
+//!   it) or fills what is blank in an existing one, and queues a
 //!   confirmation; a malformed one gets the format back.
-//! * Any other text from a known customer goes into their latest
+//! * Any other text from a known customer goes into their WhatsApp
 //!   conversation (a new one, routed round-robin, if they have none).
-//! * A stranger gets the registration format.
+//! * An image from a known customer is fetched from the Cloud API into the
+//!   photo store ([`super::media`]) and goes into that conversation as a
+//!   message carrying it (its caption the text); one that cannot be kept is
+//!   recorded as such, and the customer told. Voice notes, videos,
+//!   documents, stickers, places and contacts are recorded as "sent
+//!   something fieldops cannot show", and the customer is asked for text or
+//!   a photo.
+//! * A stranger gets the registration format; an inactive customer is told
+//!   their record is inactive, and nothing reaches a chat.
 //! * A customer's words are never refused (Meta would redeliver them
 //!   forever): what no text may hold is dropped
 //!   (`fieldops_sync::text::sanitize`), and a message with no text left is
@@ -16,12 +24,14 @@
 
 use serde_json::json;
 
+use super::media::{self, Unkept};
 use super::{Parsed, Registration, parse_registration, registration_help};
 use crate::AppState;
 use crate::db::customers::{self, CustomerFields};
-use crate::db::{Tx, audit, chat, whatsapp};
+use crate::db::{Tx, audit, blobs, chat, whatsapp};
 use crate::domain::{CreatedVia, Status};
 use crate::events::Audience;
+use crate::i18n::Arg;
 use crate::work::{Effects, Work};
 
 /// Longest chat message kept from WhatsApp, in characters.
@@ -34,8 +44,33 @@ pub struct Inbound {
     pub message_id: String,
     /// The sender, E.164.
     pub phone: String,
-    /// The text, for text messages.
-    pub text: Option<String>,
+    pub content: Content,
+}
+
+/// What a delivered message carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    Text(String),
+    /// An image, by its Cloud API media id, and the caption under it.
+    Image {
+        media_id: String,
+        caption: Option<String>,
+    },
+    /// Something a person sent that fieldops does not keep: its Cloud API
+    /// type (`audio`, `video`, `document`, `sticker`, `location`,
+    /// `contacts`).
+    Unsupported(String),
+}
+
+/// What reaches a customer's conversation.
+enum Said {
+    Text(String),
+    /// An image: its stored hash, or why it was not kept.
+    Image {
+        caption: String,
+        kept: Result<String, Unkept>,
+    },
+    Unsupported(String),
 }
 
 /// Handles `m` once (see the module docs).
@@ -51,55 +86,57 @@ async fn receive_in_bahasa(state: &AppState, m: Inbound) -> anyhow::Result<()> {
         tracing::info!(id = %m.message_id, "WhatsApp message already handled; ignored");
         return Ok(());
     }
-    let text = m
-        .text
-        .as_deref()
-        .map(fieldops_sync::text::sanitize)
-        .filter(|t| !t.is_empty());
+    let text = |t: &str| {
+        let t: String = fieldops_sync::text::sanitize(t)
+            .chars()
+            .take(MAX_CHAT_CHARS)
+            .collect();
+        t.trim().to_owned()
+    };
+    let said = match &m.content {
+        Content::Text(t) => {
+            let t = text(t);
+            (!t.is_empty()).then_some(Said::Text(t))
+        }
+        // Fetched before the unit of work (no transaction waits on Meta),
+        // and only for a customer who may chat: a stranger's image is not
+        // kept. A fetch that fails for now fails the delivery, which Meta
+        // repeats.
+        Content::Image { media_id, caption } => {
+            let kept = match customers::by_phone(state.db.pool(), &m.phone).await? {
+                Some(c) if c.status == Status::Active => {
+                    media::fetch_image(state, media_id).await?
+                }
+                _ => Err(Unkept::Unavailable),
+            };
+            let caption = caption.as_deref().map(text).unwrap_or_default();
+            Some(Said::Image { caption, kept })
+        }
+        Content::Unsupported(kind) => Some(Said::Unsupported(kind.clone())),
+    };
     let mut work = Work::begin(state).await?;
     let tx = work.tx();
-    let (claimed, effects) = match text.as_deref().map(parse_registration) {
+    let (claimed, effects) = match said {
         None => {
             tracing::info!(id = %m.message_id, "WhatsApp message without text ignored");
             (claim(tx, &m, "ignored").await?, Effects::none())
         }
-        Some(Parsed::Registration(r)) => match claim(tx, &m, "registration").await? {
-            true => (true, register(tx, &m, r).await?),
-            false => (false, Effects::none()),
+        Some(Said::Text(text)) => match parse_registration(&text) {
+            Parsed::Registration(r) => match claim(tx, &m, "registration").await? {
+                true => (true, register(tx, &m, r).await?),
+                false => (false, Effects::none()),
+            },
+            Parsed::BadRegistration(why) => {
+                let claimed = claim(tx, &m, "bad_registration").await?;
+                if claimed {
+                    let reply = t!("wa-register-bad", why = &why, help = &registration_help());
+                    whatsapp::enqueue(tx, &m.phone, &reply).await?;
+                }
+                (claimed, Effects::none())
+            }
+            Parsed::NotRegistration => from_customer(tx, state, &m, Said::Text(text)).await?,
         },
-        Some(Parsed::BadRegistration(why)) => {
-            let claimed = claim(tx, &m, "bad_registration").await?;
-            if claimed {
-                let reply = t!("wa-register-bad", why = &why, help = &registration_help());
-                whatsapp::enqueue(tx, &m.phone, &reply).await?;
-            }
-            (claimed, Effects::none())
-        }
-        Some(Parsed::NotRegistration) => {
-            let text = text.as_deref().unwrap_or_default();
-            match customers::by_phone(tx, &m.phone).await? {
-                None => {
-                    let claimed = claim(tx, &m, "unknown_sender").await?;
-                    if claimed {
-                        whatsapp::enqueue(tx, &m.phone, &registration_help()).await?;
-                    }
-                    (claimed, Effects::none())
-                }
-                // A soft-deleted customer is inactive here too: told so,
-                // and nothing reaches the chat until CS restore them.
-                Some(customer) if customer.status == Status::Inactive => {
-                    let claimed = claim(tx, &m, "inactive_customer").await?;
-                    if claimed {
-                        whatsapp::enqueue(tx, &m.phone, &t!("wa-customer-inactive")).await?;
-                    }
-                    (claimed, Effects::none())
-                }
-                Some(customer) => match claim(tx, &m, "chat").await? {
-                    true => (true, into_chat(tx, state, &m, &customer.id, text).await?),
-                    false => (false, Effects::none()),
-                },
-            }
-        }
+        Some(said) => from_customer(tx, state, &m, said).await?,
     };
     if !claimed {
         // Another delivery of the same message got here first.
@@ -110,13 +147,47 @@ async fn receive_in_bahasa(state: &AppState, m: Inbound) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a sender who is not registering said: into their chat if they are
+/// an active customer; otherwise the registration format, or word that
+/// their record is inactive. Whether the message was claimed here, and
+/// what to announce.
+async fn from_customer(
+    tx: &mut Tx,
+    state: &AppState,
+    m: &Inbound,
+    said: Said,
+) -> anyhow::Result<(bool, Effects)> {
+    match customers::by_phone(&mut **tx, &m.phone).await? {
+        None => {
+            let claimed = claim(tx, m, "unknown_sender").await?;
+            if claimed {
+                whatsapp::enqueue(tx, &m.phone, &registration_help()).await?;
+            }
+            Ok((claimed, Effects::none()))
+        }
+        // A soft-deleted customer is inactive here too: told so, and
+        // nothing reaches the chat until CS restore them.
+        Some(customer) if customer.status == Status::Inactive => {
+            let claimed = claim(tx, m, "inactive_customer").await?;
+            if claimed {
+                whatsapp::enqueue(tx, &m.phone, &t!("wa-customer-inactive")).await?;
+            }
+            Ok((claimed, Effects::none()))
+        }
+        Some(customer) => match claim(tx, m, "chat").await? {
+            true => Ok((true, into_chat(tx, state, m, &customer.id, said).await?)),
+            false => Ok((false, Effects::none())),
+        },
+    }
+}
+
 /// Records that message `m` is handled (as `outcome`); false when it was.
 async fn claim(tx: &mut Tx, m: &Inbound, outcome: &str) -> sqlx::Result<bool> {
     whatsapp::claim_inbound(tx, &m.message_id, &m.phone, outcome).await
 }
 
 async fn register(tx: &mut Tx, m: &Inbound, r: Registration) -> anyhow::Result<Effects> {
-    let (row, action) = match customers::by_phone(tx, &m.phone).await? {
+    let (row, action) = match customers::by_phone(&mut **tx, &m.phone).await? {
         // Registering again does not bring a soft-deleted record back:
         // restoring is CS's decision.
         Some(existing) if existing.status == Status::Inactive => {
@@ -237,7 +308,7 @@ async fn into_chat(
     state: &AppState,
     m: &Inbound,
     customer_id: &str,
-    text: &str,
+    said: Said,
 ) -> anyhow::Result<Effects> {
     let (conversation_id, opened) = match chat::latest_of_customer(tx, customer_id, "whatsapp")
         .await?
@@ -248,22 +319,65 @@ async fn into_chat(
             (opened.id.clone(), Some(opened))
         }
     };
-    let body: String = text.chars().take(MAX_CHAT_CHARS).collect();
+    // What staff read (in their language, for what the server says about
+    // the message), what it carries, and what the customer is told back.
+    let (body, image, reply) = match said {
+        Said::Text(text) => (text, None, None),
+        Said::Image {
+            caption,
+            kept: Ok(sha256),
+        } => {
+            let body = if caption.is_empty() {
+                crate::i18n::stored("stored-chat-photo", &[])
+            } else {
+                caption
+            };
+            (body, Some(sha256), None)
+        }
+        Said::Image {
+            caption,
+            kept: Err(why),
+        } => {
+            let (key, reply) = match why {
+                Unkept::TooLarge { max } => (
+                    "stored-chat-photo-too-large",
+                    t!("wa-photo-too-large", max_mb = max.div_ceil(1 << 20)),
+                ),
+                Unkept::NotAnImage => ("stored-chat-photo-unreadable", t!("wa-photo-unreadable")),
+                Unkept::Unavailable => {
+                    ("stored-chat-photo-unavailable", t!("wa-photo-unavailable"))
+                }
+            };
+            let body = crate::i18n::stored(key, &[("caption", Arg::Text(&caption))]);
+            (body, None, Some(reply))
+        }
+        Said::Unsupported(kind) => (
+            crate::i18n::stored("stored-chat-unsupported", &[("kind", Arg::Text(&kind))]),
+            None,
+            Some(t!("wa-media-unsupported")),
+        ),
+    };
+    let sender = (None, "customer");
     let (row, new) = chat::add_message(
         tx,
         &conversation_id,
-        None,
-        "customer",
+        sender,
         &body,
         Some(&m.message_id),
+        image.as_deref(),
     )
     .await?;
-    let mut notices = if new {
-        crate::helpdesk::chat::notices(state, customer_id, &row).await
-    } else {
-        vec![]
-    };
-    if let Some(opened) = opened.as_ref().filter(|_| new) {
+    if !new {
+        return Ok(Effects::none());
+    }
+    if let Some(sha256) = &image {
+        blobs::add_fetched_to_conversation(tx, sha256, &conversation_id).await?;
+    }
+    if let Some(reply) = reply {
+        whatsapp::enqueue(tx, &m.phone, &reply).await?;
+    }
+    let mut notices = crate::helpdesk::chat::notices(state, customer_id, &row).await;
+    if let Some(opened) = &opened {
         notices.extend(
             crate::helpdesk::chat::after_first_message(tx, state, opened, customer_id, "whatsapp")
                 .await?,

@@ -12,6 +12,7 @@
 //! to staff as a `whatsapp.sent` live event.
 
 pub mod inbound;
+pub mod media;
 pub mod status;
 
 use std::time::Duration;
@@ -184,7 +185,8 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
     Ok(sent)
 }
 
-/// The HTTP client for the Cloud API.
+/// The HTTP client for the Cloud API (https, with the platform's trusted
+/// roots; plain http for a local stand-in or an egress proxy).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
@@ -195,6 +197,21 @@ pub fn client() -> reqwest::Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Meta's endpoints and media URLs are https: the client tries them
+    /// (nothing listens on loopback port 9, so it fails to connect), where
+    /// a client built without TLS refuses the scheme before connecting.
+    #[tokio::test]
+    async fn the_cloud_api_client_speaks_https() {
+        let sent = client()
+            .get("https://127.0.0.1:9/v21.0/1/messages")
+            .send()
+            .await;
+        assert!(
+            sent.as_ref().is_err_and(reqwest::Error::is_connect),
+            "{sent:?}"
+        );
+    }
 
     #[test]
     fn registrations_parse() {
