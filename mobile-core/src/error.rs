@@ -155,7 +155,7 @@ impl From<InvalidCommand> for CoreError {
     fn from(error: InvalidCommand) -> Self {
         CoreError::InvalidInput {
             field: error.field,
-            problem: error.problem.to_owned(),
+            problem: error.problem.to_string(),
         }
     }
 }

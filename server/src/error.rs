@@ -378,22 +378,73 @@ pub(crate) fn field_error_at(path: Option<&str>, message: &str) -> FieldError {
         .strip_prefix("unknown variant `")
         .and_then(|rest| rest.split_once("`, expected "))
     {
+        // `one of `low`, `normal``, `` `a` or `b` ``: the names, listed.
+        let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         return FieldError::new(
             field,
             t!(
                 "problem-field-not-accepted",
                 value = value,
-                expected = expected
+                expected = &names.join(", ")
             ),
         );
     }
-    if let Some(detail) = message.strip_prefix("invalid type: ") {
-        return FieldError::new(field, t!("problem-field-wrong-type", detail = detail));
-    }
-    if let Some(detail) = message.strip_prefix("invalid value: ") {
-        return FieldError::new(field, t!("problem-field-wrong-value", detail = detail));
+    let wrong = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+        .and_then(|rest| rest.rsplit_once(", expected "));
+    if let Some((got, expected)) = wrong {
+        return FieldError::new(
+            field,
+            t!(
+                "problem-field-wrong-type",
+                got = &value_words(got),
+                expected = &expected_words(expected)
+            ),
+        );
     }
     FieldError::new(field, message)
+}
+
+/// What a deserializer says a JSON value is (`string "x"`, `integer `1``,
+/// `map`), in words of the request's language.
+fn value_words(serde_words: &str) -> String {
+    let value = |prefix: &str| {
+        serde_words
+            .strip_prefix(prefix)
+            .map(|v| v.trim_matches('`').to_owned())
+    };
+    if let Some(v) = value("string ") {
+        t!("json-got-text", value = &v)
+    } else if let Some(v) = value("integer ").or_else(|| value("floating point ")) {
+        t!("json-got-number", value = &v)
+    } else if let Some(v) = value("boolean ") {
+        v
+    } else {
+        match serde_words {
+            "null" | "unit" => "null".to_owned(),
+            "map" => t!("json-got-object"),
+            "sequence" => t!("json-got-list"),
+            other => other.to_owned(),
+        }
+    }
+}
+
+/// What a deserializer expected (`f64`, `a string`, `struct Site`), in
+/// words of the request's language; its own words for anything else (a
+/// format a field names itself).
+fn expected_words(serde_words: &str) -> String {
+    match serde_words {
+        "u8" | "u16" | "u32" | "u64" | "usize" => t!("json-expected-unsigned"),
+        "i8" | "i16" | "i32" | "i64" | "isize" => t!("json-expected-integer"),
+        "f32" | "f64" => t!("json-expected-number"),
+        "a string" | "a borrowed string" | "string" | "a character" => t!("json-expected-text"),
+        "a boolean" => t!("json-expected-boolean"),
+        "a sequence" => t!("json-expected-list"),
+        "a map" => t!("json-expected-object"),
+        other if other.starts_with("struct ") => t!("json-expected-object"),
+        other => other.to_owned(),
+    }
 }
 
 impl From<QueryRejection> for ApiError {
@@ -439,7 +490,7 @@ mod tests {
             ),
             (
                 "priority".into(),
-                "`HIGH` is not accepted; expected one of `low`, `normal`, `high`, `urgent`".into()
+                "`HIGH` is not accepted; expected one of: low, normal, high, urgent".into()
             )
         );
         assert_eq!(
@@ -448,16 +499,24 @@ mod tests {
         );
         assert_eq!(
             pair("site.lat: invalid type: string \"x\", expected f64 at line 1 column 9"),
-            (
-                "site.lat".into(),
-                "invalid type: string \"x\", expected f64".into()
-            )
+            ("site.lat".into(), "must be a number, not text \"x\"".into())
         );
         assert_eq!(
             pair("invalid type: integer `1`, expected a map at line 1 column 1"),
+            ("body".into(), "must be an object, not the number 1".into())
+        );
+        assert_eq!(
+            pair("count: invalid value: integer `-1`, expected u32 at line 1 column 11"),
             (
-                "body".into(),
-                "invalid type: integer `1`, expected a map".into()
+                "count".into(),
+                "must be a whole number, 0 or more, not the number -1".into()
+            )
+        );
+        assert_eq!(
+            pair("kind: unknown variant `x`, expected `app` or `whatsapp`"),
+            (
+                "kind".into(),
+                "`x` is not accepted; expected one of: app, whatsapp".into()
             )
         );
     }

@@ -232,6 +232,34 @@ pub fn describe(problem: fieldops_sync::text::TextProblem) -> String {
     }
 }
 
+/// Why a phone's command cannot be executed (`fieldops_sync`'s checks),
+/// for a person, in the session's language: "`score` must be 1 to 5".
+pub fn describe_invalid_command(invalid: &fieldops_sync::commands::InvalidCommand) -> String {
+    use fieldops_sync::commands::Problem;
+    let problem = match invalid.problem {
+        Problem::Latitude => crate::t!("problem-command-latitude"),
+        Problem::Longitude => crate::t!("problem-command-longitude"),
+        Problem::Accuracy => crate::t!("problem-command-accuracy"),
+        Problem::ExtraDays => crate::t!("problem-command-extra-days"),
+        Problem::Score => crate::t!("problem-command-score"),
+        Problem::Token => crate::t!("problem-command-token"),
+        Problem::Blank => crate::t!("problem-text-blank"),
+        Problem::TooLong => crate::t!("problem-command-too-long"),
+        Problem::ControlCharacters => crate::t!("problem-text-control"),
+        Problem::OneLine => crate::t!("problem-command-one-line"),
+        Problem::CategoryCode => crate::t!("problem-command-category"),
+        Problem::Amount => crate::t!("problem-command-amount"),
+        Problem::Sha256 => crate::t!("problem-command-sha256"),
+        Problem::Version => crate::t!("problem-command-version"),
+        Problem::TooManyAnswers => crate::t!("problem-command-too-many-answers"),
+    };
+    crate::t!(
+        "problem-command-field",
+        field = invalid.field,
+        problem = &problem
+    )
+}
+
 /// A value for a message's placeable.
 #[derive(Debug, Clone, Copy)]
 pub enum Arg<'a> {

@@ -200,10 +200,48 @@ pub struct InvalidCommand {
     /// The offending field.
     pub field: &'static str,
     /// What is wrong with it.
-    pub problem: &'static str,
+    pub problem: Problem,
 }
 
-fn invalid(field: &'static str, problem: &'static str) -> Result<(), InvalidCommand> {
+/// What is wrong with a command's field. `Display` is English (logs, the
+/// phone's typed error); the server words each one in the caller's
+/// language from its catalogue, so a new problem is a new message there
+/// (the match is exhaustive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum Problem {
+    #[error("must be within -90..=90")]
+    Latitude,
+    #[error("must be within -180..=180")]
+    Longitude,
+    #[error("must be a finite number ≥ 0")]
+    Accuracy,
+    #[error("must be within 1..=30")]
+    ExtraDays,
+    #[error("must be within 1..=5")]
+    Score,
+    #[error("must be 1 to 512 ASCII bytes")]
+    Token,
+    #[error("must not be blank")]
+    Blank,
+    #[error("is too long")]
+    TooLong,
+    #[error("contains control characters")]
+    ControlCharacters,
+    #[error("must be one line")]
+    OneLine,
+    #[error("must be a category code (a-z, 0-9, _)")]
+    CategoryCode,
+    #[error("must be more than zero and at most 10^15")]
+    Amount,
+    #[error("must be 64 lowercase hex digits")]
+    Sha256,
+    #[error("versions start at 1")]
+    Version,
+    #[error("has more answers than a journey has questions")]
+    TooManyAnswers,
+}
+
+fn invalid(field: &'static str, problem: Problem) -> Result<(), InvalidCommand> {
     Err(InvalidCommand { field, problem })
 }
 
@@ -217,11 +255,9 @@ fn check_text(
     check(text, Shape::Paragraph, max_chars, required).map_err(|problem| InvalidCommand {
         field,
         problem: match problem {
-            TextProblem::Blank => "must not be blank",
-            TextProblem::TooLong { .. } => "is too long",
-            TextProblem::Control | TextProblem::InvisibleFormatting => {
-                "contains control characters"
-            }
+            TextProblem::Blank => Problem::Blank,
+            TextProblem::TooLong { .. } => Problem::TooLong,
+            TextProblem::Control | TextProblem::InvisibleFormatting => Problem::ControlCharacters,
         },
     })
 }
@@ -229,13 +265,13 @@ fn check_text(
 impl Attendance {
     fn validate(&self) -> Result<(), InvalidCommand> {
         if !(self.lat.is_finite() && (-90.0..=90.0).contains(&self.lat)) {
-            return invalid("lat", "must be within -90..=90");
+            return invalid("lat", Problem::Latitude);
         }
         if !(self.lon.is_finite() && (-180.0..=180.0).contains(&self.lon)) {
-            return invalid("lon", "must be within -180..=180");
+            return invalid("lon", Problem::Longitude);
         }
         if !(self.accuracy_m.is_finite() && self.accuracy_m >= 0.0) {
-            return invalid("accuracy_m", "must be a finite number ≥ 0");
+            return invalid("accuracy_m", Problem::Accuracy);
         }
         Ok(())
     }
@@ -253,7 +289,7 @@ impl Command {
                 extra_days, reason, ..
             } => {
                 if !EXTRA_DAYS.contains(extra_days) {
-                    return invalid("extra_days", "must be within 1..=30");
+                    return invalid("extra_days", Problem::ExtraDays);
                 }
                 check_text("reason", reason, MAX_REASON_CHARS, true)
             }
@@ -264,10 +300,10 @@ impl Command {
                 ..
             } => {
                 if !SCORES.contains(score) {
-                    return invalid("score", "must be within 1..=5");
+                    return invalid("score", Problem::Score);
                 }
                 if token.is_empty() || token.len() > MAX_TOKEN_BYTES || !token.is_ascii() {
-                    return invalid("token", "must be 1 to 512 ASCII bytes");
+                    return invalid("token", Problem::Token);
                 }
                 match comment {
                     Some(comment) => check_text("comment", comment, MAX_COMMENT_CHARS, false),
@@ -285,7 +321,7 @@ impl Command {
             } => {
                 check_text("subject", subject, MAX_SUBJECT_CHARS, true)?;
                 if subject.contains('\n') {
-                    return invalid("subject", "must be one line");
+                    return invalid("subject", Problem::OneLine);
                 }
                 check_text("description", description, MAX_DESCRIPTION_CHARS, false)?;
                 if category.is_empty()
@@ -294,7 +330,7 @@ impl Command {
                         .bytes()
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 {
-                    return invalid("category", "must be a category code (a-z, 0-9, _)");
+                    return invalid("category", Problem::CategoryCode);
                 }
                 Ok(())
             }
@@ -305,16 +341,16 @@ impl Command {
                 ..
             } => {
                 if !(1..=crate::money::MAX_AMOUNT).contains(amount) {
-                    return invalid("amount", "must be more than zero and at most 10^15");
+                    return invalid("amount", Problem::Amount);
                 }
                 check_text("reference", reference, MAX_REFERENCE_CHARS, false)?;
                 if reference.contains('\n') {
-                    return invalid("reference", "must be one line");
+                    return invalid("reference", Problem::OneLine);
                 }
                 if let Some(hash) = proof_sha256
                     && hash.parse::<crate::docs::photo::Sha256Hex>().is_err()
                 {
-                    return invalid("proof_sha256", "must be 64 lowercase hex digits");
+                    return invalid("proof_sha256", Problem::Sha256);
                 }
                 Ok(())
             }
@@ -322,10 +358,10 @@ impl Command {
                 version, answers, ..
             } => {
                 if *version == 0 {
-                    return invalid("version", "versions start at 1");
+                    return invalid("version", Problem::Version);
                 }
                 if answers.len() > crate::journey::MAX_NODES {
-                    return invalid("answers", "has more answers than a journey has questions");
+                    return invalid("answers", Problem::TooManyAnswers);
                 }
                 Ok(())
             }

@@ -88,3 +88,21 @@ problem-console-minutes-whole = must be a whole number of minutes
 problem-journey-builder-not-a-number = { $value } is not a number
 problem-journey-builder-not-a-count = { $value } is not a count
 problem-journey-builder-kind-unknown = { $kind } is not a question kind
+problem-journey-builder-slug = { $value } must be 1 to 40 characters of a-z, 0-9, _ and -
+problem-journey-builder-date = { $value } must be a date, YYYY-MM-DD
+
+## A phone command that cannot be executed (fieldops_sync checks)
+problem-command-field = `{ $field }` { $problem }
+problem-command-latitude = must be a latitude, from -90 to 90
+problem-command-longitude = must be a longitude, from -180 to 180
+problem-command-accuracy = must be a finite number, 0 or more
+problem-command-extra-days = must be from 1 to 30 days
+problem-command-score = must be from 1 to 5
+problem-command-token = must be 1 to 512 ASCII characters
+problem-command-too-long = is too long
+problem-command-one-line = must be one line
+problem-command-category = must be a category code (a-z, 0-9, _)
+problem-command-amount = must be more than zero and at most 10^15
+problem-command-sha256 = must be 64 lowercase hexadecimal digits
+problem-command-version = must be 1 or more (versions start at 1)
+problem-command-too-many-answers = has more answers than a journey has questions

@@ -88,3 +88,21 @@ problem-console-minutes-whole = harus berupa jumlah menit dalam bilangan bulat
 problem-journey-builder-not-a-number = { $value } bukan angka
 problem-journey-builder-not-a-count = { $value } bukan jumlah yang valid
 problem-journey-builder-kind-unknown = { $kind } bukan jenis pertanyaan
+problem-journey-builder-slug = { $value } harus 1 sampai 40 karakter a-z, 0-9, _ dan -
+problem-journey-builder-date = { $value } harus berupa tanggal, TTTT-BB-HH
+
+## Perintah ponsel yang tidak dapat dijalankan (pemeriksaan fieldops_sync)
+problem-command-field = `{ $field }` { $problem }
+problem-command-latitude = harus berupa lintang, dari -90 sampai 90
+problem-command-longitude = harus berupa bujur, dari -180 sampai 180
+problem-command-accuracy = harus berupa angka terhingga, 0 atau lebih
+problem-command-extra-days = harus 1 sampai 30 hari
+problem-command-score = harus 1 sampai 5
+problem-command-token = harus 1 sampai 512 karakter ASCII
+problem-command-too-long = terlalu panjang
+problem-command-one-line = harus satu baris
+problem-command-category = harus berupa kode kategori (a-z, 0-9, _)
+problem-command-amount = harus lebih dari nol dan paling banyak 10^15
+problem-command-sha256 = harus 64 digit heksadesimal huruf kecil
+problem-command-version = harus 1 atau lebih (versi dimulai dari 1)
+problem-command-too-many-answers = jawabannya lebih banyak daripada pertanyaan journey

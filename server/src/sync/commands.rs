@@ -101,7 +101,11 @@ async fn execute_one(
     let mut work = Work::begin(state).await?;
     let last = store::last_device_seq(&mut **work.tx(), device_id).await?;
     let executed = if let Err(invalid) = command.validate() {
-        Executed::answer(CommandResult::invalid(command.id, &invalid))
+        Executed::answer(CommandResult::rejected(
+            command.id,
+            RejectReason::Invalid,
+            crate::i18n::describe_invalid_command(&invalid),
+        ))
     } else if last.is_some_and(|last| device_seq <= last) {
         Executed::answer(CommandResult::rejected(
             command.id,

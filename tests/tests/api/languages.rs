@@ -124,10 +124,25 @@ async fn problems_answer_in_the_language_asked_for(backend: Backend) {
     )
     .await;
     assert_eq!(reply.assert_problem(422), "validation");
-    assert!(
-        field_message(&reply, "priority").starts_with("`kritis` tidak diterima; yang diharapkan"),
-        "{:?}",
-        reply.body
+    assert_eq!(
+        field_message(&reply, "priority"),
+        "`kritis` tidak diterima; yang diharapkan salah satu dari: low, normal, high, urgent",
+    );
+    // A value of the wrong kind says what it must be, wholly in Bahasa.
+    let reply = ask(
+        &app,
+        Method::POST,
+        "/api/v1/customers",
+        Some(&cs),
+        Some(json!({ "name": "Toko Maju", "phone": "+6281200000001",
+                     "location": { "lat": "utara", "lon": 106.8 } })),
+        Some("id"),
+    )
+    .await;
+    assert_eq!(reply.assert_problem(422), "validation");
+    assert_eq!(
+        field_message(&reply, "location.lat"),
+        "harus berupa angka, bukan teks \"utara\""
     );
     // Nothing was written by any of the refused requests.
     let customers = app.get("/api/v1/customers?q=6281200000001", &cs).await;

@@ -460,6 +460,8 @@ async fn commands_run_once_and_in_order(backend: Backend) {
     let Some(w) = Box::pin(world(backend)).await else {
         return;
     };
+    // The technician reads Bahasa Indonesia: refusals come in it.
+    w.app.set_language(&w.tech1.0, "id").await;
     let (mut device, _) = Device::connect(w.app.server.addr, &w.tech1.0, 0).await;
     let command = |seq: u64| Command {
         id: fieldops_sync::ids::CommandId::new(),
@@ -499,6 +501,10 @@ async fn commands_run_once_and_in_order(backend: Backend) {
     };
     assert_eq!(reason(2), RejectReason::OutOfOrder);
     assert_eq!(reason(3), RejectReason::Invalid);
+    let CommandOutcome::Rejected { message, .. } = &results[3].outcome else {
+        unreachable!()
+    };
+    assert_eq!(message, "`extra_days` harus 1 sampai 30 hari");
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_commands")
         .fetch_one(w.app.server.state.db.pool())
         .await

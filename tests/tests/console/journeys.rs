@@ -59,6 +59,29 @@ async fn an_admin_builds_and_publishes_a_two_branch_journey(backend: Backend) {
         )
         .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.html);
+    // An id that is no slug is refused, in the page's language.
+    let refused = admin
+        .post(
+            &format!("{base}/nodes/q2"),
+            &[
+                ("id", "Foto Kerusakan"),
+                ("prompt_id", "Foto kerusakan"),
+                ("prompt_en", "Photos of the damage"),
+                ("kind", "image"),
+                ("max_count", "5"),
+                ("max_mb", "5"),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_ne!(refused.status, StatusCode::SEE_OTHER);
+    assert!(
+        refused
+            .html
+            .contains("harus 1 sampai 40 karakter a-z, 0-9, _ dan -"),
+        "{}",
+        refused.html
+    );
     let saved = admin
         .post(
             &format!("{base}/nodes/q2"),

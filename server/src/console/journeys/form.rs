@@ -26,11 +26,26 @@ fn slug_field(f: &Fields, name: &str, problems: &mut Vec<FieldError>, field: &st
     let value = text(f, name);
     match value.parse::<Slug>() {
         Ok(slug) => Some(slug),
-        Err(e) => {
-            problems.push(FieldError::new(field, format!("{value:?} {e}")));
+        Err(_) => {
+            problems.push(FieldError::new(field, slug_problem(&value)));
             None
         }
     }
+}
+
+/// "\"Q 1\" must be 1 to 40 characters of a-z, 0-9, _ and -", in the page's language.
+fn slug_problem(value: &str) -> String {
+    t!(
+        "problem-journey-builder-slug",
+        value = &format!("{value:?}")
+    )
+}
+
+fn date_problem(value: &str) -> String {
+    t!(
+        "problem-journey-builder-date",
+        value = &format!("{value:?}")
+    )
 }
 
 fn number<T: std::str::FromStr>(
@@ -70,7 +85,7 @@ fn date(
     }
     value
         .parse()
-        .map_err(|e| problems.push(FieldError::new(field, format!("{value:?} {e}"))))
+        .map_err(|_| problems.push(FieldError::new(field, date_problem(&value))))
         .ok()
 }
 
@@ -83,7 +98,7 @@ pub(super) fn localized(f: &Fields, stem: &str) -> Localized {
 
 /// A comparison from the editor's row.
 fn test_of(op: &str, value: &str) -> Result<Test, String> {
-    let slug = |v: &str| v.trim().parse::<Slug>().map_err(|e| format!("{v:?} {e}"));
+    let slug = |v: &str| v.trim().parse::<Slug>().map_err(|_| slug_problem(v.trim()));
     let num = |v: &str| {
         v.trim().replace(',', ".").parse::<f64>().map_err(|_| {
             t!(
@@ -92,7 +107,7 @@ fn test_of(op: &str, value: &str) -> Result<Test, String> {
             )
         })
     };
-    let day = |v: &str| v.trim().parse().map_err(|e| format!("{v:?} {e}"));
+    let day = |v: &str| v.trim().parse().map_err(|_| date_problem(v.trim()));
     Ok(match op {
         "answered" => Test::Answered,
         "unanswered" => Test::Unanswered,
@@ -123,7 +138,13 @@ fn test_of(op: &str, value: &str) -> Result<Test, String> {
             text: value.trim().to_owned(),
         },
         other => Test::Compare {
-            cmp: other.parse::<Cmp>().map_err(|e| e.to_string())?,
+            cmp: other.parse::<Cmp>().map_err(|_| {
+                crate::t!(
+                    "problem-field-not-accepted",
+                    value = other,
+                    expected = "answered, unanswered, is, is_one_of, includes, at_least, before, after, contains, lt, le, eq, ge, gt"
+                )
+            })?,
             value: num(value)?,
         },
     })
@@ -269,8 +290,13 @@ pub(super) fn parse_question(
 
 pub(super) fn parse_end(f: &Fields, problems: &mut Vec<FieldError>) -> Option<End> {
     let id = slug_field(f, "id", problems, "id");
-    let priority = text(f, "priority").parse::<Priority>().map_err(|e| {
-        problems.push(FieldError::new("outcome.priority", e.to_string()));
+    let priority = text(f, "priority").parse::<Priority>().map_err(|_| {
+        let message = crate::t!(
+            "problem-field-not-accepted",
+            value = &text(f, "priority"),
+            expected = "low, normal, high, urgent"
+        );
+        problems.push(FieldError::new("outcome.priority", message));
     });
     let department = text(f, "department_id");
     Some(End {
