@@ -229,6 +229,7 @@ invoices-waiting = Done visits not invoiced yet
 invoices-done-at = Done
 invoices-draft = Draft an invoice
 invoices-empty = No invoices here yet.
+invoice-waits-for-you = waiting for you
 invoice-new = New draft invoice
 invoice-seller = Seller
 invoice-number = Number

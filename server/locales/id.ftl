@@ -229,6 +229,7 @@ invoices-waiting = Kunjungan selesai yang belum ditagih
 invoices-done-at = Selesai
 invoices-draft = Buat draft invoice
 invoices-empty = Belum ada invoice di sini.
+invoice-waits-for-you = menunggu Anda
 invoice-new = Draft invoice baru
 invoice-seller = Penjual
 invoice-number = Nomor

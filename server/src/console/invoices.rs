@@ -206,10 +206,25 @@ struct ListRow {
     status: String,
     total: String,
     date: String,
+    /// Waits for the reader's next step.
+    yours: bool,
 }
 
-fn list_row(lang: Lang, offset: i64, i: &InvoiceRow) -> ListRow {
+/// Whether an invoice in `status` waits for `actor`: a price to approve
+/// (sales, admins), a draft to finish or an approved one to send, a
+/// payment to check (CS, admins).
+fn waits_for(actor: &crate::auth::Actor, status: InvoiceStatus) -> bool {
+    match status {
+        InvoiceStatus::PendingApproval => actor.allows(Action::ApproveInvoices),
+        InvoiceStatus::Draft | InvoiceStatus::Approved => actor.allows(Action::DraftInvoices),
+        InvoiceStatus::PaymentSubmitted => actor.allows(Action::CheckPayments),
+        InvoiceStatus::Sent | InvoiceStatus::Paid | InvoiceStatus::Void => false,
+    }
+}
+
+fn list_row(lang: Lang, offset: i64, i: &InvoiceRow, yours: bool) -> ListRow {
     ListRow {
+        yours,
         id: i.id.clone(),
         number: i
             .number
@@ -284,12 +299,15 @@ pub(super) async fn list(
         service::Search::parse(&params.q).narrow(&mut filter);
     }
     let offset = state.config.attendance.utc_offset_minutes;
-    let rows = db::list(state.db.pool(), &filter, 200)
+    // What waits for the reader comes first (an admin who approves sees the
+    // prices to approve before the rest), newest first within each part.
+    let mut rows: Vec<ListRow> = db::list(state.db.pool(), &filter, 200)
         .await
         .map_err(fail)?
         .iter()
-        .map(|i| list_row(lang, offset, i))
+        .map(|i| list_row(lang, offset, i, waits_for(actor, i.status)))
         .collect();
+    rows.sort_by_key(|r| !r.yours);
     let can_draft = actor.allows(Action::DraftInvoices);
     let waiting = if can_draft {
         db::uninvoiced_visits(state.db.pool(), 50)
@@ -627,7 +645,8 @@ async fn invoice_page(
         (None, InvoiceKind::CreditNote) => lang.text("invoice-credit-draft"),
         (None, InvoiceKind::Invoice) => lang.text("invoice-draft-title"),
     };
-    let chrome = Chrome::new(console, presence(state, console).await, "/invoices");
+    let chrome =
+        Chrome::new(console, presence(state, console).await, "/invoices").titled(title.clone());
     Ok(page(
         status,
         &InvoicePage {
@@ -678,7 +697,7 @@ async fn invoice_page(
             credit_notes: d
                 .credit_notes
                 .iter()
-                .map(|c| list_row(lang, offset, c))
+                .map(|c| list_row(lang, offset, c, false))
                 .collect(),
             pdf_url: i.pdf_sha256.as_ref().map(|h| state.links.sign(h, expires)),
             version: i.version,

@@ -106,6 +106,12 @@ impl Chrome {
         }
     }
 
+    /// The chrome of a record's own page: its heading (and the tab's
+    /// title) names the record, not the section it belongs to.
+    pub fn titled(self, title: String) -> Self {
+        Self { title, ..self }
+    }
+
     pub fn t(&self, key: &str) -> String {
         self.lang.text(key)
     }

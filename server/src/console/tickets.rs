@@ -321,7 +321,6 @@ struct TicketPage {
     chrome: Chrome,
     id: String,
     number: String,
-    subject: String,
     description: String,
     customer: String,
     category: String,
@@ -543,7 +542,8 @@ pub(super) async fn ticket_page(
         ],
     );
     let (urgency, sla) = sla_clock(lang, &t, now_ms());
-    let chrome = Chrome::new(console, presence(state, console).await, "/tickets");
+    let chrome = Chrome::new(console, presence(state, console).await, "/tickets")
+        .titled(format!("{} · {}", t.number, t.subject));
     let in_department = actor.in_department(department_id) || actor.role == Role::Admin;
     Ok(page(
         status,
@@ -570,7 +570,6 @@ pub(super) async fn ticket_page(
             calls,
             id: t.id.clone(),
             number: t.number.clone(),
-            subject: t.subject.clone(),
             description: t.description.clone(),
             customer: t.customer_name.clone(),
             category: t.category.clone(),

@@ -127,6 +127,26 @@ async fn cs_draft_and_sales_approve_an_invoice_in_the_console(backend: Backend) 
         .await;
     assert_eq!(edited.status, 303, "{}", edited.html);
     cs.post(&format!("{path}/submit"), &[]).await;
+    // An admin approves too: among everything, what waits for them leads
+    // the list, marked.
+    let mut admin = Browser::signed_in_as(&app, "admin").await;
+    let all = admin.get("/invoices").await;
+    // Each row, in order: is it this invoice, is it marked as waiting.
+    let rows: Vec<(bool, bool)> = all
+        .html
+        .split("<tr id=\"invoice-")
+        .skip(1)
+        .map(|row| {
+            let opening = row.split('>').next().unwrap_or_default();
+            (row.starts_with(&id), opening.contains("yours"))
+        })
+        .collect();
+    assert!(rows.contains(&(true, true)), "{}", all.html);
+    assert!(
+        rows.windows(2).all(|w| w[0].1 || !w[1].1),
+        "what waits comes first: {rows:?}"
+    );
+    assert!(all.html.contains("menunggu Anda"));
     assert_eq!(
         sales.post(&format!("{path}/approve"), &[]).await.status,
         303

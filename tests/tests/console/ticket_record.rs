@@ -49,6 +49,17 @@ async fn staff_see_attach_and_trace_a_tickets_images(backend: Backend) {
     // CS see the customer's photo as a thumbnail, served by the console.
     let mut cs = Browser::signed_in_as(&app, "cs").await;
     let page = cs.get(&format!("/tickets/{id}")).await;
+    // The page is headed by the ticket itself, as is its browser tab.
+    let number = opened.body["number"].as_str().unwrap();
+    let heading = format!("{number} · AC bocor");
+    assert!(
+        page.html.contains(&format!("<h1>{heading}</h1>"))
+            && page
+                .html
+                .contains(&format!("<title>{heading} · fieldops</title>")),
+        "{}",
+        page.html
+    );
     let thumb = format!("/tickets/{id}/files/{}?size=thumb", photo.sha256);
     assert!(page.html.contains(&thumb), "{}", page.html);
     assert!(page.html.contains("Hendra Gunawan"), "who attached it");
