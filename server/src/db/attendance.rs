@@ -119,8 +119,11 @@ pub struct ExpectedRow {
     pub returned: i64,
 }
 
-/// Technicians expected on `day`: holding (or returned from) a visit
-/// planned over it that was not done before `day_start_ms`.
+/// Technicians expected on `day` (from `day_start_ms`, for `DAY_MS`): holding
+/// a visit planned over it that was not done before the day began, or
+/// returned from one that day (`returned`). A technician returned on a
+/// later day held the seat on this one (not returned here); one returned
+/// before it is no longer expected.
 pub async fn expected_on(
     ex: impl AnyExecutor<'_>,
     day: i64,
@@ -129,9 +132,10 @@ pub async fn expected_on(
     sqlx::query_as(
         "SELECT v.id AS visit_id, a.id AS assignment_id, a.technician_id, \
                 u.name AS technician_name, v.title, v.site_address, v.status AS visit_status, \
-                v.emergency, CASE WHEN a.state = 'released' THEN 1 ELSE 0 END AS returned \
+                v.emergency, CASE WHEN a.state = 'released' AND a.released_at < $4 THEN 1 ELSE 0 END AS returned \
          FROM assignments a JOIN visits v ON v.id = a.visit_id JOIN users u ON u.id = a.technician_id \
-         WHERE (a.state <> 'released' OR a.release_kind = 'returned') AND v.status <> $2 \
+         WHERE (a.state <> 'released' OR (a.release_kind = 'returned' AND a.released_at >= $3)) \
+           AND v.status <> $2 \
            AND v.start_day + v.planned_days - 1 >= $1 AND v.start_day <= $1 \
            AND (v.completed_at IS NULL OR v.completed_at >= $3) \
          ORDER BY v.id, a.claimed_at",
@@ -139,6 +143,10 @@ pub async fn expected_on(
     .bind(day)
     .bind(super::visits::VisitStatus::Cancelled.as_str())
     .bind(day_start_ms)
+    .bind(day_start_ms + DAY_MS)
     .fetch_all(ex)
     .await
 }
+
+/// A calendar day in the sites' zone (no daylight saving in Indonesia).
+const DAY_MS: i64 = 86_400_000;

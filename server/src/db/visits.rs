@@ -153,6 +153,8 @@ pub struct ClaimView {
     pub holders: Vec<String>,
     /// (claimer, other visit's id, its title), at most one per claimer.
     pub overlaps: Vec<(String, String, String)>,
+    /// The claimers CS returned from the visit (they may not claim it again).
+    pub returned: Vec<String>,
 }
 
 /// Claimers checked per statement: well under every backend's limit on
@@ -202,6 +204,7 @@ pub async fn claim_view(
         visit,
         holders: Vec::new(),
         overlaps: Vec::new(),
+        returned: Vec::new(),
     };
     for row in rows {
         match (row.claimer, row.other_id, row.other_title) {
@@ -227,6 +230,21 @@ pub async fn claim_view(
     }
     view.overlaps.sort_unstable();
     view.overlaps.dedup_by(|a, b| a.0 == b.0);
+    // A return is for good, so a separate read of it is never wrong for
+    // long (and the claim's own transaction checks it again).
+    if !claimers.is_empty() {
+        let returned: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT technician_id FROM assignments \
+             WHERE visit_id = $1 AND state = 'released' AND release_kind = 'returned'",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        view.returned = returned
+            .into_iter()
+            .filter(|t| claimers.contains(t))
+            .collect();
+    }
     Ok(Some(view))
 }
 

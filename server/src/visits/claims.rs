@@ -22,6 +22,14 @@ pub struct SeatChange {
     pub technician_id: String,
 }
 
+/// The refusal of a claim by a technician CS returned from the visit.
+pub(super) fn returned_from_visit() -> ServiceError {
+    reject(
+        RejectReason::ReturnedFromVisit,
+        crate::t!("problem-claim-returned"),
+    )
+}
+
 /// Claims a seat on `visit_id` for the acting technician.
 ///
 /// The order matters: the technician's row is locked first (so that two of
@@ -44,10 +52,7 @@ pub async fn claim(
     refusal(&before, holds.is_some())?;
     // The emergency pool is for someone else: whom CS returned stays out.
     if assignments::returned_from(&mut **tx, visit_id, &actor.user_id).await? {
-        return Err(reject(
-            RejectReason::ReturnedFromVisit,
-            crate::t!("problem-claim-returned"),
-        ));
+        return Err(returned_from_visit());
     }
     schedule_conflict(&mut **tx, &actor.user_id, &before).await?;
     if !visits::take_seat(tx, visit_id, before.start_day, before.planned_days).await? {

@@ -214,12 +214,17 @@ impl ClaimGate {
                 visit,
                 holders,
                 overlaps,
+                returned,
             } = read
                 .result
                 .get()
                 .and_then(Option::as_ref)
                 .ok_or_else(visit_not_found)?;
             refusal(visit, holders.contains(me))?;
+            // Whom CS returned stays out, without taking a place at the gate.
+            if returned.contains(me) {
+                return Err(super::claims::returned_from_visit());
+            }
             if let Some((_, other, title)) = overlaps.iter().find(|(t, ..)| t == me) {
                 return Err(holds_overlapping(other, title));
             }

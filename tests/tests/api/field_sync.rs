@@ -19,7 +19,8 @@ use fieldops_tests::fixtures::{demo_customer, local_date, new_visit};
 
 on_both_backends!(
     claims_check_ins_and_extensions_travel_as_commands,
-    claim_commands_refused_before_any_service_take_no_seat_at_the_gate
+    claim_commands_refused_before_any_service_take_no_seat_at_the_gate,
+    a_returned_technician_is_absent_that_day_and_stays_out_of_the_visit
 );
 
 fn command(seq: u64, body: CommandBody) -> Command {
@@ -266,5 +267,81 @@ async fn claim_commands_refused_before_any_service_take_no_seat_at_the_gate(back
     let behind = gate.admit(&state.db, &tech3, &visit_id.to_string()).await;
     assert!(behind.is_ok(), "the second seat is free: {behind:?}");
     drop((ahead, behind));
+    app.stop().await;
+}
+
+/// A technician who claimed from the phone and never came is returned by
+/// CS: absent (returned) on that day's attendance and on no later day of
+/// the visit; their phone's claim of the emergency seat is refused at the
+/// gate, which keeps the seat for someone else.
+async fn a_returned_technician_is_absent_that_day_and_stays_out_of_the_visit(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = demo_customer(&app, &cs).await;
+    let visit = new_visit(&app, &cs, &customer, "Genset mati", &local_date(0), 2, 1).await;
+    let id = visit["id"].as_str().unwrap().to_owned();
+    let visit_id: DocId = id.parse().unwrap();
+    let token = app.login("tech1@example.com", "tech123").await;
+    let mut phone = Device::connect(app.server.addr, &token, 0).await.0;
+    let claimed = run(&mut phone, command(1, CommandBody::ClaimVisit { visit_id })).await;
+    assert!(claimed.is_accepted(), "{claimed:?}");
+
+    let held = app.get(&format!("/api/v1/visits/{id}"), &cs).await;
+    let assignment = held.body["assignments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let returned = app
+        .post(
+            &format!("/api/v1/assignments/{assignment}/return-to-pool"),
+            &cs,
+            json!({ "reason": "Tidak datang" }),
+        )
+        .await;
+    assert_eq!(returned.status, 200, "{:?}", returned.body);
+
+    let row_on = |days: i64| {
+        let app = &app;
+        let cs = cs.clone();
+        let assignment = assignment.clone();
+        async move {
+            let report = app
+                .get(
+                    &format!("/api/v1/attendance?date={}", local_date(days)),
+                    &cs,
+                )
+                .await;
+            assert_eq!(report.status, 200, "{:?}", report.body);
+            report.body["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["assignment_id"] == assignment.as_str())
+                .cloned()
+        }
+    };
+    let today = row_on(0).await.expect("today's report keeps them");
+    assert_eq!(today["status"], "absent");
+    assert_eq!(today["returned"], true);
+    assert_eq!(
+        row_on(1).await,
+        None,
+        "not expected on the visit's next day"
+    );
+
+    let again = run(&mut phone, command(2, CommandBody::ClaimVisit { visit_id })).await;
+    assert_eq!(rejected(&again), Some(RejectReason::ReturnedFromVisit));
+    assert_eq!(app.server.state.claim_gate.in_flight(&id), 0);
+    let other = app.login("tech2@example.com", "tech123").await;
+    let taken = app
+        .post(&format!("/api/v1/visits/{id}/claim"), &other, json!({}))
+        .await;
+    assert_eq!(
+        taken.status, 200,
+        "the emergency seat is free: {:?}",
+        taken.body
+    );
     app.stop().await;
 }
