@@ -406,6 +406,41 @@ pub(crate) fn field_error_at(path: Option<&str>, message: &str) -> FieldError {
     FieldError::new(field, message)
 }
 
+/// A query string's parameter `name` (`None`: the query as a whole) that
+/// did not parse (`value`, as sent), as a field error in the words of
+/// [`field_error_at`]; a number that is not one says so.
+pub(crate) fn query_field_error(
+    name: Option<&str>,
+    value: Option<&str>,
+    message: &str,
+) -> FieldError {
+    let not_a_number = [
+        "invalid digit",
+        "cannot parse integer",
+        "invalid float literal",
+        "number too large",
+        "number too small",
+    ]
+    .iter()
+    .any(|words| message.contains(words));
+    if not_a_number {
+        let got = t!(
+            "json-got-text",
+            value = &format!("{:?}", value.unwrap_or_default())
+        );
+        let expected = t!("json-expected-number");
+        return FieldError::new(
+            name.unwrap_or("query"),
+            t!("problem-field-wrong-type", got = &got, expected = &expected),
+        );
+    }
+    let mut error = field_error_at(name, message);
+    if name.is_none() && error.field == "body" {
+        error.field = "query".into();
+    }
+    error
+}
+
 /// What a deserializer says a JSON value is (`string "x"`, `integer `1``,
 /// `map`), in words of the request's language.
 fn value_words(serde_words: &str) -> String {

@@ -27,8 +27,6 @@ problem-forbidden = not allowed for this account
 problem-not-found = { $what } not found
 problem-body-not-json = the body is not valid JSON
 problem-query-malformed = the query string is malformed
-problem-query-invalid = the query string: { $detail }
-problem-query-parameter-invalid = query parameter { $name }: { $detail }
 problem-page-limit = must be between 1 and 200
 problem-page-cursor = is not a cursor from this API
 

@@ -27,8 +27,6 @@ problem-forbidden = tidak diizinkan untuk akun ini
 problem-not-found = { $what } tidak ditemukan
 problem-body-not-json = isi permintaan bukan JSON yang valid
 problem-query-malformed = format query string salah
-problem-query-invalid = query string: { $detail }
-problem-query-parameter-invalid = parameter { $name }: { $detail }
 problem-page-limit = harus antara 1 dan 200
 problem-page-cursor = bukan kursor dari API ini
 

@@ -142,15 +142,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
         serde_path_to_error::deserialize(deserializer)
             .map(Query)
             .map_err(|e| {
+                // Named like a body's field, in the caller's language: 422.
+                let path = e.path().to_string();
+                let name = (path != ".").then_some(path.as_str());
+                let value =
+                    name.and_then(|n| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()));
                 let inner = e.inner().to_string();
-                ApiError::BadRequest(match e.path().to_string() {
-                    p if p == "." => t!("problem-query-invalid", detail = &inner),
-                    p => t!(
-                        "problem-query-parameter-invalid",
-                        name = &p,
-                        detail = &inner
-                    ),
-                })
+                ApiError::Validation(vec![crate::error::query_field_error(name, value, &inner)])
             })
     }
 }

@@ -172,17 +172,21 @@ async fn malformed_requests_are_clear_4xx_and_write_nothing(backend: Backend) {
         "nothing was written"
     );
 
-    // A path that cannot name a customer is not found; a malformed query is
-    // a bad request.
+    // A path that cannot name a customer is not found; a query parameter
+    // that does not parse is named, as a body's field is.
     let unknown = app.get("/api/v1/customers/not-a-uuid", &cs).await;
     assert_eq!(unknown.assert_problem(404), "not-found");
     assert_eq!(unknown.body["detail"], "resource not found");
     app.get("/api/v1/tickets/queue", &cs)
         .await
         .assert_problem(404);
-    app.get("/api/v1/customers?limit=abc", &cs)
-        .await
-        .assert_problem(400);
+    let not_a_number = app.get("/api/v1/customers?limit=abc", &cs).await;
+    assert_eq!(not_a_number.assert_problem(422), "validation");
+    assert_eq!(not_a_number.body["errors"][0]["field"], "limit");
+    assert_eq!(
+        not_a_number.body["errors"][0]["message"],
+        "must be a number, not text \"abc\""
+    );
     app.get("/api/v1/customers?limit=0", &cs)
         .await
         .assert_problem(422);

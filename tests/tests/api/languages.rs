@@ -128,6 +128,21 @@ async fn problems_answer_in_the_language_asked_for(backend: Backend) {
         field_message(&reply, "priority"),
         "`kritis` tidak diterima; yang diharapkan salah satu dari: low, normal, high, urgent",
     );
+    // So does a query parameter.
+    let reply = ask(
+        &app,
+        Method::GET,
+        "/api/v1/tickets?priority=sangat",
+        Some(&cs),
+        None,
+        Some("id"),
+    )
+    .await;
+    assert_eq!(reply.assert_problem(422), "validation");
+    assert_eq!(
+        field_message(&reply, "priority"),
+        "`sangat` tidak diterima; yang diharapkan salah satu dari: low, normal, high, urgent",
+    );
     // A value of the wrong kind says what it must be, wholly in Bahasa.
     let reply = ask(
         &app,
