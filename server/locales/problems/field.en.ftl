@@ -135,3 +135,6 @@ problem-sync-session-token-expired = the access token expired; refresh it
 problem-sync-session-retry = try again later
 problem-sync-session-already-open = the session is already open
 problem-sync-session-failed = the server failed; retry later
+
+## Stored texts: read in each reader's language
+stored-release-deactivated = account deactivated

@@ -139,3 +139,6 @@ problem-sync-session-token-expired = token akses kedaluwarsa; perbarui token
 problem-sync-session-retry = coba lagi nanti
 problem-sync-session-already-open = sesi sudah terbuka
 problem-sync-session-failed = terjadi kesalahan pada server; coba lagi nanti
+
+## Teks tersimpan: dibaca dalam bahasa tiap pembaca
+stored-release-deactivated = akun dinonaktifkan

@@ -48,7 +48,9 @@ impl From<AssignmentRow> for AssignmentView {
             last_check_out_at: a.last_check_out_at.map(rfc3339),
             released_at: a.released_at.map(rfc3339),
             release_kind: a.release_kind,
-            release_reason: a.release_reason,
+            release_reason: a
+                .release_reason
+                .map(|r| crate::i18n::read(&r, crate::i18n::current())),
         }
     }
 }

@@ -292,7 +292,7 @@ pub async fn release_deactivated(
             held.id,
             held.technician_id,
             "returned",
-            Some("account deactivated"),
+            Some(&crate::i18n::stored("stored-release-deactivated", &[])),
         )
         .await?;
         notices.extend(released.notices);
@@ -381,7 +381,9 @@ async fn release(
     let mut data = visit_data(&after);
     data["assignment_id"] = json!(assignment_id);
     data["technician_id"] = json!(technician_id);
-    data["reason"] = json!(reason);
+    // A reason the server gave (a deactivation) is kept as a catalogue
+    // reference; the event says it in words.
+    data["reason"] = json!(reason.map(|r| crate::i18n::read(r, crate::i18n::current())));
     let mut notices = vec![Notice::staff(action, data.clone())];
     if returned {
         // The technician's phone drops it from "my visits" and shows why.

@@ -523,11 +523,43 @@ async fn deactivating_a_technician_gives_back_the_seats_not_yet_worked(backend: 
         .cloned()
         .unwrap();
     assert_eq!(released["release_kind"], "returned");
-    assert_eq!(released["release_reason"], "account deactivated");
+    // The reason is the server's, said in each reader's language.
+    app.set_language(&cs, "en").await;
+    let in_english = app.get(&format!("/api/v1/visits/{later}"), &cs).await;
+    let reasons = |body: &Value| {
+        body["assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["release_reason"].as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reasons(&in_english.body), ["account deactivated"]);
+    app.set_language(&cs, "id").await;
+    let in_bahasa = app.get(&format!("/api/v1/visits/{later}"), &cs).await;
+    assert_eq!(reasons(&in_bahasa.body), ["akun dinonaktifkan"]);
     // Today's, where they are on site, is theirs until CS decide.
     let today_now = app.get(&format!("/api/v1/visits/{today}"), &cs).await;
     assert_eq!(today_now.body["seats_taken"], 1);
-    let event = event_of(&mut console, "visit.holder_deactivated").await;
+    // CS hear both live: the seat back in the pool, and the question.
+    let (mut returned_event, mut decide_event) = (None, None);
+    while returned_event.is_none() || decide_event.is_none() {
+        let event = next_json(&mut console, 10).await;
+        match event["kind"].as_str() {
+            Some("visit.returned_to_pool") => returned_event = Some(event),
+            Some("visit.holder_deactivated") => decide_event = Some(event),
+            _ => {}
+        }
+    }
+    let (returned_event, event) = (returned_event.unwrap(), decide_event.unwrap());
+    assert_eq!(returned_event["data"]["visit_id"], later);
+    assert_eq!(returned_event["data"]["emergency"], true);
+    assert!(
+        returned_event["data"]["reason"]
+            .as_str()
+            .is_some_and(|r| !r.starts_with('\u{1}')),
+        "the event says the reason in words: {returned_event}"
+    );
     assert_eq!(event["data"]["visit_id"], today);
     assert_eq!(event["data"]["technician_id"], tech_id.as_str());
     // The visit carries the question until CS answer it.
