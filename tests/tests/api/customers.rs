@@ -258,6 +258,15 @@ async fn a_soft_deleted_customer_cannot_sign_in_until_restored(backend: Backend)
         .post("/api/v1/conversations", token, json!({ "message": "Halo" }))
         .await;
     assert_eq!(chat.assert_problem(403), "account-inactive");
+    // The phone's sync session is refused with the same words.
+    let (mut phone, first) =
+        fieldops_tests::device::Device::connect(app.server.addr, token, 0).await;
+    let Some(fieldops_sync::protocol::ServerMessage::Error(e)) = first.first() else {
+        panic!("the session is refused: {first:?}")
+    };
+    assert_eq!(e.code, fieldops_sync::protocol::ErrorCode::Unauthorized);
+    assert!(e.message.contains("inactive"), "{e:?}");
+    drop(phone.socket.close(None).await);
     let login = app
         .call(
             reqwest::Method::POST,
