@@ -278,6 +278,15 @@ async fn queued_tickets_go_to_the_next_available_agent_urgent_first(backend: Bac
     // The ticket says who handles it by name, not only by id.
     assert_eq!(t.body["assignee_id"], agents[1].0.as_str());
     assert_eq!(t.body["assignee_name"], "Agent 1");
+    let record = app
+        .get(&format!("/api/v1/customers/{customer}"), &admin)
+        .await;
+    assert_eq!(t.body["customer_name"], record.body["name"]);
+    assert!(
+        t.body["customer_name"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
+    );
     app.call(
         Method::PUT,
         &format!("/api/v1/users/{}/shift", agents[0].0),

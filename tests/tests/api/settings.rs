@@ -130,6 +130,45 @@ async fn admins_change_settings_that_apply_everywhere_at_once(backend: Backend) 
         "{:?}",
         refused.body
     );
+    // Urgent tickets around the clock: their first answer is due 30
+    // minutes after they open, whatever the hour or the day.
+    let mut nonstop = sla.clone();
+    nonstop["targets"]["urgent"] =
+        json!({ "response_minutes": 30, "resolution_minutes": 240, "around_the_clock": true });
+    let saved = put(&app, &admin, "sla", nonstop).await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    let urgent = app
+        .post(
+            "/api/v1/tickets",
+            &admin,
+            json!({ "subject": "Server mati", "category": "technical", "priority": "urgent",
+                    "customer_id": fieldops_tests::fixtures::demo_customer(&app, &admin).await }),
+        )
+        .await;
+    assert_eq!(urgent.status, 201, "{:?}", urgent.body);
+    let at = |key: &str| {
+        urgent.body[key]
+            .as_str()
+            .or_else(|| urgent.body["sla"][key].as_str())
+            .unwrap_or_else(|| panic!("{key}: {:?}", urgent.body))
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_millisecond()
+    };
+    assert_eq!(
+        (at("response_due_at") - at("created_at")) / 60_000,
+        30,
+        "{:?}",
+        urgent.body
+    );
+    assert_eq!(
+        (at("resolution_due_at") - at("created_at")) / 3_600_000,
+        4,
+        "{:?}",
+        urgent.body
+    );
+    let saved = put(&app, &admin, "sla", sla.clone()).await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
     let unknown = put(
         &app,
         &admin,
@@ -199,7 +238,7 @@ async fn admins_change_settings_that_apply_everywhere_at_once(backend: Backend) 
     .fetch_all(pool)
     .await
     .unwrap();
-    assert_eq!(audited.len(), 5, "{audited:?}");
+    assert_eq!(audited.len(), 7, "{audited:?}");
     let first: Value = serde_json::from_str(&audited[0].1).unwrap();
     assert_eq!(audited[0].0, "assignment");
     assert_eq!(first["before"]["tickets_round_robin"], true);
