@@ -274,6 +274,33 @@ async fn whatsapp_registers_chats_and_replies(backend: Backend) {
             .contains("dikonfirmasi"),
         "{answer}"
     );
+    // What is blank on the record is filled from the registration.
+    let made = app
+        .post(
+            "/api/v1/customers",
+            &cs,
+            json!({ "name": "Budi Hartono", "phone": "+6281355557777" }),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let budi = made.body["id"].as_str().unwrap().to_owned();
+    let fill = text_payload(
+        "wamid.REG3",
+        "6281355557777",
+        "DAFTAR#Budi Hartono#Jl. Melati 2#Kediri",
+    );
+    assert_eq!(deliver_signed(&app, &fill).await, 200);
+    let filled = app.get(&format!("/api/v1/customers/{budi}"), &cs).await;
+    assert_eq!(
+        (
+            filled.body["name"].as_str(),
+            filled.body["address"].as_str(),
+            filled.body["city"].as_str()
+        ),
+        (Some("Budi Hartono"), Some("Jl. Melati 2"), Some("Kediri"))
+    );
+    let welcome = next_sent(&mut sent).await;
+    assert_eq!(welcome["to"], "6281355557777");
 
     // Any other text goes into the customer's conversation, once.
     let hello = text_payload("wamid.CHAT1", "6281355551234", "Halo, AC saya bocor");
