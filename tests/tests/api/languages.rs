@@ -159,6 +159,36 @@ async fn problems_answer_in_the_language_asked_for(backend: Backend) {
         field_message(&reply, "location.lat"),
         "harus berupa angka, bukan teks \"utara\""
     );
+    // A ticket's SLA explanation reads in the language asked for.
+    let opened = app
+        .post(
+            "/api/v1/tickets",
+            &cs,
+            json!({ "subject": "AC bocor", "priority": "high", "category": "technical",
+                    "customer_id": fieldops_tests::fixtures::demo_customer(&app, &cs).await }),
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{:?}", opened.body);
+    let path = format!("/api/v1/tickets/{}", opened.body["id"].as_str().unwrap());
+    let explained = |lang: &'static str| {
+        let (app, cs, path) = (&app, cs.clone(), path.clone());
+        async move {
+            let reply = ask(app, Method::GET, &path, Some(&cs), None, Some(lang)).await;
+            reply.body["sla"]["explanation"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (id, en) = (explained("id").await, explained("en").await);
+    assert!(
+        id.starts_with("Prioritas tinggi: respons pertama dalam"),
+        "{id}"
+    );
+    assert!(
+        en.starts_with("high priority: first response within"),
+        "{en}"
+    );
     // Nothing was written by any of the refused requests.
     let customers = app.get("/api/v1/customers?q=6281200000001", &cs).await;
     assert_eq!(
