@@ -89,6 +89,19 @@ pub async fn insert(
     .await
 }
 
+/// Holds customer `id`'s row until commit (Postgres; SQLite writes one at a
+/// time): two messages from one customer arriving at once open one
+/// conversation between them, not one each.
+pub async fn lock(tx: &mut Tx, backend: super::Backend, id: &str) -> sqlx::Result<()> {
+    if backend == super::Backend::Postgres {
+        sqlx::query("SELECT id FROM customers WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn get(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<CustomerRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM customers WHERE id = $1"

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 on_both_backends!(
     an_image_a_customer_sends_is_kept_in_their_conversation,
     what_cannot_be_kept_is_recorded_and_the_customer_told,
+    a_photo_and_a_text_sent_at_once_open_one_conversation,
 );
 
 /// A delivery of one message from `from` of type `kind` with `body` (the
@@ -278,5 +279,46 @@ async fn what_cannot_be_kept_is_recorded_and_the_customer_told(backend: Backend)
     assert_eq!(deliver_signed(&app, &d).await, 200);
     expect_text(&mut sent, "6289900000001", "DAFTAR#").await;
     assert_eq!(media.downloads("3005"), 0);
+    app.stop().await;
+}
+
+/// A customer who sends a photo and a text together (Meta delivers them as
+/// two webhooks at once) gets one WhatsApp conversation holding both.
+async fn a_photo_and_a_text_sent_at_once_open_one_conversation(backend: Backend) {
+    let Some((app, _sent, media)) = spawn_with_media(backend).await else {
+        return;
+    };
+    let cs = app.login_as("cs").await;
+    let customer = app.login_as("customer").await;
+    let (customer_id, phone) = demo_customer(&app, &customer).await;
+    media.put(
+        "4001",
+        "image/jpeg",
+        testing::synthetic_jpeg(320, 240, 5, 85),
+    );
+    let photo = image("wamid.AT1", &phone, "4001", None);
+    let text = message(
+        "wamid.AT2",
+        &phone,
+        "text",
+        json!({ "body": "AC bocor, ini fotonya" }),
+    );
+    let (a, b) = tokio::join!(deliver_signed(&app, &photo), deliver_signed(&app, &text));
+    assert_eq!((a, b), (200, 200));
+    let list = app
+        .get(
+            &format!("/api/v1/conversations?customer_id={customer_id}"),
+            &cs,
+        )
+        .await;
+    let whatsapp: Vec<&Value> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["channel"] == "whatsapp")
+        .collect();
+    assert_eq!(whatsapp.len(), 1, "{:?}", list.body);
+    let id = whatsapp[0]["id"].as_str().unwrap();
+    assert_eq!(customer_messages(&app, &cs, id).await.len(), 2);
     app.stop().await;
 }

@@ -310,6 +310,9 @@ async fn into_chat(
     customer_id: &str,
     said: Said,
 ) -> anyhow::Result<Effects> {
+    // Two first messages at once: the second waits, then finds the first's
+    // conversation.
+    customers::lock(tx, state.db.backend(), customer_id).await?;
     let (conversation_id, opened) = match chat::latest_of_customer(tx, customer_id, "whatsapp")
         .await?
     {
