@@ -297,14 +297,7 @@ async fn store_checked(
         width: i64::from(inspected.width),
         height: i64::from(inspected.height),
     };
-    match claim_blob(state, &blob).await? {
-        blobs::Claim::BeingDeleted => return Err(ServiceError::Unavailable),
-        blobs::Claim::Store => {
-            state.blobs.put_blob(sha256, bytes).await?;
-            blobs::mark_stored(state.db.pool(), sha256).await?;
-        }
-        blobs::Claim::AlreadyStored => {}
-    }
+    store_blob(state, &blob, bytes).await?;
     Ok(byte_size)
 }
 
@@ -348,13 +341,26 @@ pub async fn record_uploader(tx: &mut Tx, sha256: &str, user_id: &str) -> sqlx::
     Ok(())
 }
 
-/// Claims the storing of `blob` (its row first, then the bytes), in a
-/// change of its own so that concurrent uploads of the same bytes agree.
-async fn claim_blob(state: &AppState, blob: &blobs::NewBlob<'_>) -> anyhow::Result<blobs::Claim> {
+/// Stores `bytes` as `blob`, once however often they come: its row is
+/// claimed first, in a change of its own so that concurrent uploads of the
+/// same bytes agree, then the bytes are put and the row marked stored.
+async fn store_blob(
+    state: &AppState,
+    blob: &blobs::NewBlob<'_>,
+    bytes: Bytes,
+) -> Result<(), ServiceError> {
     let mut work = Work::begin(state).await?;
     let claim = blobs::claim(work.tx(), blob).await?;
     work.commit(Effects::none()).await?;
-    Ok(claim)
+    match claim {
+        blobs::Claim::BeingDeleted => return Err(ServiceError::Unavailable),
+        blobs::Claim::Store => {
+            state.blobs.put_blob(blob.sha256, bytes).await?;
+            blobs::mark_stored(state.db.pool(), blob.sha256).await?;
+        }
+        blobs::Claim::AlreadyStored => {}
+    }
+    Ok(())
 }
 
 /// Whether `actor` may read blob `sha256` (which need not exist): admins
@@ -424,8 +430,8 @@ async fn sees_an_owner(
             },
             // An image a customer sent on WhatsApp: whoever may use the
             // conversation (its customer, CS and admins).
-            "conversation" => match crate::db::chat::customer_of(pool, &id).await? {
-                Some(customer_id) => actor
+            "conversation" => match crate::db::chat::customer_and_channel(pool, &id).await? {
+                Some((customer_id, _)) => actor
                     .authorize(Action::UseConversation {
                         customer_id: &customer_id,
                     })
@@ -495,14 +501,7 @@ pub async fn store_made(
         width,
         height,
     };
-    match claim_blob(state, &blob).await? {
-        blobs::Claim::BeingDeleted => return Err(ServiceError::Unavailable),
-        blobs::Claim::Store => {
-            state.blobs.put_blob(&sha256, Bytes::from(bytes)).await?;
-            blobs::mark_stored(state.db.pool(), &sha256).await?;
-        }
-        blobs::Claim::AlreadyStored => {}
-    }
+    store_blob(state, &blob, Bytes::from(bytes)).await?;
     Ok(sha256)
 }
 

@@ -209,7 +209,7 @@ pub(super) async fn file(
 ) -> Result<axum::response::Response, axum::response::Response> {
     let lang = console.lang;
     let id = id.to_string();
-    let customer_id = chat_db::customer_of(state.db.pool(), &id)
+    let (customer_id, _) = chat_db::customer_and_channel(state.db.pool(), &id)
         .await
         .map_err(|e| internal(lang, &e))?
         .ok_or_else(|| super::common::missing(lang))?;

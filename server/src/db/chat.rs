@@ -70,16 +70,11 @@ pub async fn create(
 }
 
 /// The customer and the channel (`app`, `whatsapp`) of conversation `id`.
-pub async fn customer_and_channel(tx: &mut Tx, id: &str) -> sqlx::Result<Option<(String, String)>> {
+pub async fn customer_and_channel(
+    ex: impl AnyExecutor<'_>,
+    id: &str,
+) -> sqlx::Result<Option<(String, String)>> {
     sqlx::query_as("SELECT customer_id, channel FROM conversations WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-}
-
-/// The customer of conversation `id`.
-pub async fn customer_of(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT customer_id FROM conversations WHERE id = $1")
         .bind(id)
         .fetch_optional(ex)
         .await

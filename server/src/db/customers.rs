@@ -93,13 +93,7 @@ pub async fn insert(
 /// time): two messages from one customer arriving at once open one
 /// conversation between them, not one each.
 pub async fn lock(tx: &mut Tx, backend: super::Backend, id: &str) -> sqlx::Result<()> {
-    if backend == super::Backend::Postgres {
-        sqlx::query("SELECT id FROM customers WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    }
-    Ok(())
+    super::hold_row(tx, backend, "customers", id).await
 }
 
 pub async fn get(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<CustomerRow>> {

@@ -243,6 +243,25 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
 }
 
 /// Milliseconds since the Unix epoch, UTC.
+/// Holds row `id` of `table` until the transaction ends (Postgres; SQLite
+/// writes one transaction at a time, which holds everything already).
+pub(crate) async fn hold_row(
+    tx: &mut Tx,
+    backend: Backend,
+    table: &'static str,
+    id: &str,
+) -> sqlx::Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {table} WHERE id = $1 FOR UPDATE"
+        )))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }

@@ -532,13 +532,7 @@ pub async fn history(db: &Db, id: &str) -> sqlx::Result<Vec<HistoryRow>> {
 /// Locks ticket `id`'s row until `tx` ends (Postgres; SQLite's write
 /// transaction already holds the lock).
 pub async fn lock(tx: &mut Tx, backend: super::Backend, id: &str) -> sqlx::Result<()> {
-    if backend == super::Backend::Postgres {
-        sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    }
-    Ok(())
+    super::hold_row(tx, backend, "tickets", id).await
 }
 
 /// Sets ticket `id`'s description (a device's edit, mirrored from its

@@ -203,7 +203,7 @@ pub async fn drain_conversations(state: &AppState) -> anyhow::Result<usize> {
                 .await?
                 .map(|u| u.name)
                 .unwrap_or_default();
-            let channel = crate::db::chat::customer_and_channel(tx, &id)
+            let channel = crate::db::chat::customer_and_channel(&mut **tx, &id)
                 .await?
                 .map(|(_, channel)| channel)
                 .unwrap_or_default();

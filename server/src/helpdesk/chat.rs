@@ -192,7 +192,7 @@ pub async fn send(
         .map_err(|m| reject_as(RejectReason::Invalid, "body", m))?;
     let (conversation_id, customer_id, opened): (String, String, Option<Opened>) = match target {
         Target::Conversation(id) => {
-            let Some((customer_id, _)) = chat::customer_and_channel(tx, id).await? else {
+            let Some((customer_id, _)) = chat::customer_and_channel(&mut **tx, id).await? else {
                 return Err(ServiceError::not_found("conversation"));
             };
             allow(
@@ -226,7 +226,7 @@ pub async fn send(
             }
         }
     };
-    let (_, channel) = chat::customer_and_channel(tx, &conversation_id)
+    let (_, channel) = chat::customer_and_channel(&mut **tx, &conversation_id)
         .await?
         .ok_or_else(|| {
             anyhow::anyhow!("conversation {conversation_id} vanished mid-transaction")
@@ -311,7 +311,8 @@ pub async fn mark_read(
     actor: &Actor,
     conversation_id: &str,
 ) -> Result<(), ServiceError> {
-    let Some((customer_id, _)) = chat::customer_and_channel(tx, conversation_id).await? else {
+    let Some((customer_id, _)) = chat::customer_and_channel(&mut **tx, conversation_id).await?
+    else {
         return Err(ServiceError::not_found("conversation"));
     };
     allow(
