@@ -12,13 +12,17 @@
   }
   var areas = ["visit", "attendance", "extension", "ticket", "chat", "presence", "customer", "whatsapp", "invoice", "rating", "alert", "call"];
   var source = new EventSource(url);
-  function fire(area) {
+  // detail: the event's data ({kind, visit_id?}); none after a lag.
+  function fire(area, detail) {
     if (window.htmx) {
-      window.htmx.trigger(document.body, "live-" + area, {});
+      window.htmx.trigger(document.body, "live-" + area, detail || {});
     }
   }
+  function data(e) {
+    try { return JSON.parse(e.data); } catch (err) { return {}; }
+  }
   areas.forEach(function (area) {
-    source.addEventListener(area, function () { fire(area); });
+    source.addEventListener(area, function (e) { fire(area, data(e)); });
   });
   // A call message for this tab's device: calls.js takes it from here.
   source.addEventListener("call-signal", function (e) {
@@ -38,4 +42,100 @@
   source.addEventListener("error", function () {
     document.body.setAttribute("data-live", "reconnecting");
   });
+})();
+
+// The dispatch board: an event that names a visit (a claim, a check-in, an
+// edit) swaps that visit's card alone, fetched from /dispatch/cards/{id},
+// into the column it now belongs to; anything else (an event without a
+// visit, a lag, a failed fetch) has the whole board fetch itself again.
+// What someone is typing into the card (a return or cancel reason) and
+// where their cursor is survive the swap.
+(function () {
+  "use strict";
+  var pending = {};
+  function board() {
+    var b = document.getElementById("board");
+    return b && b.getAttribute("data-cards") ? b : null;
+  }
+  function whole() {
+    var live = document.getElementById("board-live");
+    if (live && window.htmx) {
+      window.htmx.trigger(live, "board-stale", {});
+    }
+  }
+  function recount(b) {
+    Array.prototype.forEach.call(b.querySelectorAll("section[data-column]"), function (column) {
+      var n = column.querySelectorAll("article.visit").length;
+      var count = column.querySelector(".count");
+      if (count) { count.textContent = String(n); }
+      var empty = column.querySelector(".empty");
+      if (empty) { empty.hidden = n > 0; }
+    });
+  }
+  function keep(from, to) {
+    var focused = document.activeElement && from.contains(document.activeElement) ? document.activeElement.id : null;
+    Array.prototype.forEach.call(from.querySelectorAll("input[id]"), function (input) {
+      var twin = to.querySelector("#" + CSS.escape(input.id));
+      if (!twin) { return; }
+      if (input.type === "checkbox") { twin.checked = input.checked; } else if (input.type !== "hidden") { twin.value = input.value; }
+    });
+    return focused;
+  }
+  function place(b, id, html) {
+    var old = document.getElementById("visit-" + id);
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    var card = holder.content.querySelector("article.visit");
+    if (!card) {
+      if (old) { old.remove(); }
+      recount(b);
+      return;
+    }
+    var column = b.querySelector('section[data-column="' + card.getAttribute("data-column") + '"]');
+    if (!column || card.id !== "visit-" + id) { whole(); return; }
+    var focused = old ? keep(old, card) : null;
+    if (old) { old.remove(); }
+    var order = card.getAttribute("data-order");
+    var before = null;
+    Array.prototype.some.call(column.querySelectorAll("article.visit"), function (other) {
+      if (other.getAttribute("data-order") < order) { before = other; return true; }
+      return false;
+    });
+    column.insertBefore(card, before);
+    if (window.htmx) { window.htmx.process(card); }
+    if (focused) {
+      var again = document.getElementById(focused);
+      if (again) { again.focus(); }
+    }
+    recount(b);
+  }
+  function refresh(id) {
+    var b = board();
+    if (!b) { return; }
+    if (pending[id]) { pending[id] = "again"; return; }
+    pending[id] = "busy";
+    fetch(b.getAttribute("data-cards") + encodeURIComponent(id), { credentials: "same-origin", redirect: "error" })
+      .then(function (response) {
+        if (response.status === 404) { return ""; }
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.text();
+      })
+      .then(function (html) { place(b, id, html); })
+      .catch(whole)
+      .then(function () {
+        var again = pending[id] === "again";
+        delete pending[id];
+        if (again) { refresh(id); }
+      });
+  }
+  function changed(e) {
+    if (!board()) { return; }
+    var id = e.detail && e.detail.visit_id;
+    if (id) { refresh(id); } else { whole(); }
+  }
+  // <body> outlives boosted navigation, so these are added once.
+  if (document.body) {
+    document.body.addEventListener("live-visit", changed);
+    document.body.addEventListener("live-attendance", changed);
+  }
 })();

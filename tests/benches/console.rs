@@ -181,7 +181,7 @@ async fn main() {
                 .unwrap()
                 .expect("the stream stays open");
             seen.push_str(&String::from_utf8_lossy(&chunk));
-            if seen.contains("data: visit.claimed") {
+            if seen.contains(r#"data: {"kind":"visit.claimed""#) {
                 break;
             }
         }

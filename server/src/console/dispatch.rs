@@ -13,8 +13,9 @@ use super::render::{Chrome, date, page, seats};
 use super::session::Console;
 use crate::AppState;
 use crate::auth::Action;
+use crate::db::assignments::{self, AssignmentRow};
 use crate::db::visits::{self as visit_db, VisitFilter, VisitRow, VisitStatus};
-use crate::db::{assignments, customers, departments, now_ms};
+use crate::db::{customers, departments, now_ms};
 use crate::domain::{Site, Status};
 use crate::i18n::{Arg, Lang};
 use crate::service::{FieldError, ServiceError};
@@ -24,6 +25,9 @@ use crate::work::{Effects, Work};
 /// One visit on the board.
 struct Card {
     id: String,
+    /// The column it sits in, and its place there ([`order_key`]).
+    column: &'static str,
+    order: String,
     title: String,
     customer: String,
     address: String,
@@ -93,105 +97,163 @@ struct DispatchPage {
     frozen: bool,
 }
 
-async fn board(state: &AppState, console: &Console) -> Result<Vec<Column>, sqlx::Error> {
-    let lang = console.lang;
-    let today = state.config.attendance.today(now_ms());
-    let base = scoped_filter(console.actor.visit_scope());
-    let of_status = |status: VisitStatus| VisitFilter {
-        status: Some(status),
-        ..base.clone()
+/// The board's columns, in order: a visit's status (and, once done, its
+/// days) says which one it sits in.
+const COLUMNS: [&str; 4] = ["open", "assigned", "in_progress", "done"];
+
+/// The column visit `v` sits in on day `today`; `None` when it is off the
+/// board (cancelled, or done on another day).
+fn column_of(v: &VisitRow, today: i64) -> Option<&'static str> {
+    match v.status {
+        VisitStatus::Open => Some("open"),
+        VisitStatus::Assigned => Some("assigned"),
+        VisitStatus::InProgress => Some("in_progress"),
+        VisitStatus::Done if v.start_day <= today && today <= v.end_day() => Some("done"),
+        VisitStatus::Done | VisitStatus::Cancelled => None,
+    }
+}
+
+/// Where a card goes in its column, which lists keys in descending order:
+/// newest first, and in the pool emergencies first, then the soonest.
+fn order_key(v: &VisitRow, column: &str) -> String {
+    if column == "open" {
+        let first_day = 99_999_999 - v.start_day.clamp(0, 99_999_999);
+        format!("{}{first_day:08}{}", u8::from(v.emergency != 0), v.id)
+    } else {
+        v.id.clone()
+    }
+}
+
+/// Visit `v`'s card in `column`, with the technicians holding its seats.
+fn card(lang: Lang, v: &VisitRow, column: &'static str, held: &[AssignmentRow]) -> Card {
+    let held = || held.iter().filter(|a| a.visit_id == v.id);
+    let end = crate::visits::day_to_date(v.end_day());
+    let when = if v.planned_days > 1 {
+        format!("{} – {}", date(lang, &v.scheduled_start), date(lang, &end))
+    } else {
+        date(lang, &v.scheduled_start)
     };
-    let open = visit_db::list(state.db.pool(), &of_status(VisitStatus::Open), None, 200).await?;
-    let assigned = visit_db::list(
-        state.db.pool(),
-        &of_status(VisitStatus::Assigned),
-        None,
-        200,
-    )
-    .await?;
-    let in_progress = visit_db::list(
-        state.db.pool(),
-        &of_status(VisitStatus::InProgress),
-        None,
-        200,
-    )
-    .await?;
-    let done = visit_db::list(
-        state.db.pool(),
-        &VisitFilter {
-            from_day: Some(today),
-            to_day: Some(today),
-            ..of_status(VisitStatus::Done)
-        },
-        None,
-        200,
-    )
-    .await?;
-    let ids: Vec<&str> = open
-        .iter()
-        .chain(&assigned)
-        .chain(&in_progress)
-        .chain(&done)
-        .map(|v| v.id.as_str())
-        .collect();
-    let held = assignments::for_visits(state.db.pool(), &ids).await?;
-    let card = |v: &VisitRow| {
-        let holders = held
-            .iter()
-            .filter(|a| a.visit_id == v.id && a.state != "released")
+    Card {
+        id: v.id.clone(),
+        column,
+        order: order_key(v, column),
+        title: v.title.clone(),
+        customer: v.customer_name.clone(),
+        address: v.site_address.clone(),
+        when,
+        seats: seats(lang, v.seats_taken, v.technician_quota),
+        emergency: v.emergency != 0,
+        needs_decision: held().any(AssignmentRow::needs_decision),
+        cancellable: v.seats_taken == 0,
+        editable: !matches!(v.status, VisitStatus::Done | VisitStatus::Cancelled),
+        holders: held()
+            .filter(|a| a.state != "released")
             .map(|a| Holder {
                 assignment_id: a.id.clone(),
                 name: a.technician_name.clone(),
                 on_site: a.on_site != 0,
             })
-            .collect();
-        let end = crate::visits::day_to_date(v.end_day());
-        let when = if v.planned_days > 1 {
-            format!("{} – {}", date(lang, &v.scheduled_start), date(lang, &end))
-        } else {
-            date(lang, &v.scheduled_start)
+            .collect(),
+    }
+}
+
+async fn board(state: &AppState, console: &Console) -> Result<Vec<Column>, sqlx::Error> {
+    let lang = console.lang;
+    let today = state.config.attendance.today(now_ms());
+    let base = scoped_filter(console.actor.visit_scope());
+    let mut columns = Vec::with_capacity(COLUMNS.len());
+    for key in COLUMNS {
+        let filter = match key {
+            "open" => VisitFilter {
+                status: Some(VisitStatus::Open),
+                ..base.clone()
+            },
+            "assigned" => VisitFilter {
+                status: Some(VisitStatus::Assigned),
+                ..base.clone()
+            },
+            "in_progress" => VisitFilter {
+                status: Some(VisitStatus::InProgress),
+                ..base.clone()
+            },
+            _ => VisitFilter {
+                status: Some(VisitStatus::Done),
+                from_day: Some(today),
+                to_day: Some(today),
+                ..base.clone()
+            },
         };
-        Card {
-            id: v.id.clone(),
-            title: v.title.clone(),
-            customer: v.customer_name.clone(),
-            address: v.site_address.clone(),
-            when,
-            seats: seats(lang, v.seats_taken, v.technician_quota),
-            emergency: v.emergency != 0,
-            needs_decision: held
-                .iter()
-                .any(|a| a.visit_id == v.id && a.needs_decision()),
-            cancellable: v.seats_taken == 0,
-            editable: !matches!(v.status, VisitStatus::Done | VisitStatus::Cancelled),
-            holders,
-        }
+        columns.push((
+            key,
+            visit_db::list(state.db.pool(), &filter, None, 200).await?,
+        ));
+    }
+    let ids: Vec<&str> = columns
+        .iter()
+        .flat_map(|(_, visits)| visits.iter().map(|v| v.id.as_str()))
+        .collect();
+    let held = assignments::for_visits(state.db.pool(), &ids).await?;
+    Ok(columns
+        .iter()
+        .map(|(key, visits)| {
+            let mut cards: Vec<Card> = visits.iter().map(|v| card(lang, v, key, &held)).collect();
+            // Emergencies first in the pool: they need someone now.
+            cards.sort_by(|a, b| b.order.cmp(&a.order));
+            Column {
+                key,
+                title: lang.text(match *key {
+                    "open" => "board-open",
+                    "assigned" => "board-assigned",
+                    "in_progress" => "board-in-progress",
+                    _ => "board-done-today",
+                }),
+                cards,
+            }
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "console/dispatch_card.html")]
+struct CardFragment {
+    chrome: Chrome,
+    card: Card,
+    manage: bool,
+}
+
+/// `GET /dispatch/cards/{id}`: one visit's card as the board shows it, for
+/// the board to swap in when a live event names the visit (a claim, a
+/// check-in) instead of fetching every column again; 404 when the visit is
+/// off the board or out of the reader's scope, and the board drops it.
+pub(super) async fn card_fragment(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<uuid::Uuid>,
+) -> PageResult {
+    let lang = console.lang;
+    if !console.actor.allows(Action::ListVisits) {
+        return Err(forbidden(lang));
+    }
+    let fail = |e: sqlx::Error| internal(lang, &e);
+    let today = state.config.attendance.today(now_ms());
+    let scope = scoped_filter(console.actor.visit_scope());
+    let visit = visit_db::get_matching(state.db.pool(), &scope, &id.to_string())
+        .await
+        .map_err(fail)?;
+    let Some((visit, column)) = visit.and_then(|v| column_of(&v, today).map(|c| (v, c))) else {
+        return Err(super::common::missing(lang));
     };
-    // Emergencies first in the pool: they need someone now.
-    let mut pool: Vec<&VisitRow> = open.iter().collect();
-    pool.sort_by_key(|v| (v.emergency == 0, v.start_day));
-    Ok(vec![
-        Column {
-            key: "open",
-            title: lang.text("board-open"),
-            cards: pool.into_iter().map(card).collect(),
+    let held = assignments::for_visits(state.db.pool(), &[visit.id.as_str()])
+        .await
+        .map_err(fail)?;
+    Ok(page(
+        StatusCode::OK,
+        &CardFragment {
+            chrome: Chrome::fragment(&console, "/dispatch"),
+            card: card(lang, &visit, column, &held),
+            manage: console.actor.allows(Action::ManageVisits),
         },
-        Column {
-            key: "assigned",
-            title: lang.text("board-assigned"),
-            cards: assigned.iter().map(card).collect(),
-        },
-        Column {
-            key: "in_progress",
-            title: lang.text("board-in-progress"),
-            cards: in_progress.iter().map(card).collect(),
-        },
-        Column {
-            key: "done",
-            title: lang.text("board-done-today"),
-            cards: done.iter().map(card).collect(),
-        },
-    ])
+    ))
 }
 
 async fn dispatch_page(

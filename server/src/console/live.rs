@@ -6,7 +6,9 @@
 //! named after its area — `visit`, `attendance`, `extension`, `ticket`,
 //! `chat`, `presence`, … — and `console.js` turns each into an htmx
 //! trigger (`live-visit`, …) on which the page's live regions re-fetch
-//! themselves. The event carries its id, so a reconnecting `EventSource`
+//! themselves. Its data is `{"kind": …}`, with `"visit_id"` when it
+//! concerns one visit: the dispatch board then fetches that visit's card
+//! alone (`/dispatch/cards/{id}`) rather than every column. The event carries its id, so a reconnecting `EventSource`
 //! sends `Last-Event-ID` and catches up from the event log.
 //!
 //! The stream ends when the device session behind the console signs out or
@@ -42,11 +44,18 @@ fn area(kind: &str) -> &str {
     }
 }
 
+/// An event as the stream sends it: named after its area, its data the
+/// kind and, when it concerns one visit, that visit's id, so the board
+/// fetches that card alone.
 fn sse(event: &Event) -> SseEvent {
+    let mut data = serde_json::json!({ "kind": event.kind });
+    if let Some(visit) = event.data.get("visit_id").and_then(|v| v.as_str()) {
+        data["visit_id"] = visit.into();
+    }
     SseEvent::default()
         .id(event.id.clone())
         .event(area(&event.kind))
-        .data(event.kind.clone())
+        .data(data.to_string())
 }
 
 /// The caller's live events, as SSE.

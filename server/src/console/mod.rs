@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/language/{code}", get(sign_in::language))
         .route("/presence", post(sign_in::set_presence))
         .route("/dispatch", get(dispatch::dispatch))
+        .route("/dispatch/cards/{id}", get(dispatch::card_fragment))
         .route("/dispatch/visits", post(dispatch::create_visit))
         .route(
             "/dispatch/visits/{id}",

@@ -106,6 +106,12 @@ impl Chrome {
         }
     }
 
+    /// The chrome of a fragment a page fetches into itself (one card of
+    /// the board): it has no header, so the caller's presence is not read.
+    pub fn fragment(console: &Console, current: &'static str) -> Self {
+        Self::new(console, Presence::Offline, current)
+    }
+
     /// The chrome of a record's own page: its heading (and the tab's
     /// title) names the record, not the section it belongs to.
     pub fn titled(self, title: String) -> Self {

@@ -365,6 +365,20 @@ pub async fn list(
         .await
 }
 
+/// Visit `id` when it matches `filter` (a reader's scope, say); `None` when
+/// it does not or does not exist.
+pub async fn get_matching(
+    ex: impl AnyExecutor<'_>,
+    filter: &VisitFilter,
+    id: &str,
+) -> sqlx::Result<Option<VisitRow>> {
+    let sql = format!("{SELECT} WHERE {} AND v.id = $13", *FILTER);
+    bind_filter(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter)
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
 /// Up to `cap` matching visits, soonest first, for sorting by distance in Rust.
 pub async fn candidates(
     ex: impl AnyExecutor<'_>,

@@ -494,6 +494,10 @@ async fn workflow(c: &Client, app: &TestApp) {
         t.contains("1 dari 2 teknisi")
     })
     .await;
+    // CS start typing why the first technician goes back to the pool;
+    // the card changing under them keeps what they typed.
+    let held = first.body["assignment_id"].as_str().unwrap();
+    fill(c, &format!("reason-{held}"), "belum dikonfirmasi").await;
     let second = app
         .post(&format!("/api/v1/visits/{id}/claim"), &tech2, json!({}))
         .await;
@@ -522,6 +526,32 @@ async fn workflow(c: &Client, app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(same_page, json!(true), "the board updated without a reload");
+    let typed = c
+        .find(Locator::Id(&format!("reason-{held}")))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(typed.as_deref(), Some("belum dikonfirmasi"));
+    // Only the card moved: every column's count is what it shows, and the
+    // pool no longer holds it.
+    let counts = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#board section[data-column]')).every(s => \
+                 s.querySelector('.count').textContent === String(s.querySelectorAll('article.visit').length) \
+                 && s.querySelector('.empty').hidden === (s.querySelectorAll('article.visit').length > 0));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(counts, json!(true), "the column counts follow the cards");
+    assert!(
+        c.find(Locator::Css(&format!(".column-open {card}")))
+            .await
+            .is_err(),
+        "the full visit left the pool"
+    );
 
     // A check-in 3 km from the site shows as outside the geofence.
     let check_in = app

@@ -11,6 +11,7 @@ on_both_backends!(
     the_language_follows_the_choice_then_the_browser,
     refused_forms_keep_their_values_and_name_the_field,
     cs_return_technicians_and_decide_extensions,
+    the_board_swaps_one_card_when_an_event_names_its_visit,
     cs_work_a_ticket_from_the_list_to_resolved,
     cs_answer_customers_from_the_inbox,
     cs_keep_customer_records,
@@ -313,6 +314,110 @@ async fn cs_return_technicians_and_decide_extensions(backend: Backend) {
         )
         .await;
     assert_eq!(again.status, 409, "decided already: {}", again.html);
+    app.stop().await;
+}
+
+/// A live event that concerns one visit names it, and the board fetches
+/// that card alone, as the board itself would draw it, in the column it
+/// now belongs to; a card the reader may no longer see is gone.
+async fn the_board_swaps_one_card_when_an_event_names_its_visit(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let cs_token = app.login_as("cs").await;
+    let customer = demo_customer(&app, &admin).await;
+    let visit = new_visit(
+        &app,
+        &cs_token,
+        &customer,
+        "Ganti kapasitor AC",
+        &local_date(0),
+        1,
+        1,
+    )
+    .await;
+    let id = visit["id"].as_str().unwrap().to_owned();
+    let path = format!("/dispatch/cards/{id}");
+
+    let mut cs = Browser::signed_in_as(&app, "cs").await;
+    let mut tab = cs.events().await;
+    let card = cs.get(&path).await;
+    assert_eq!(card.status, 200, "{}", card.html);
+    assert!(
+        card.html.contains("data-column=\"open\"")
+            && card.html.contains("Ganti kapasitor AC")
+            && card.html.contains("0 dari 1 teknisi")
+            && card.html.contains(&format!("/dispatch/visits/{id}/cancel")),
+        "{}",
+        card.html
+    );
+    assert!(!card.html.contains("<html"), "a fragment, not a page");
+    let board = cs.get("/dispatch").await;
+    assert!(
+        board.html.contains(card.html.trim()),
+        "the card is the one the board draws: {}",
+        card.html
+    );
+
+    // A technician claims the only seat: the event names the visit, and
+    // its card now sits under Assigned with their name.
+    let tech = app.login_as("technician").await;
+    let claim = app
+        .post(&format!("/api/v1/visits/{id}/claim"), &tech, json!({}))
+        .await;
+    assert!(claim.status.is_success(), "{:?}", claim.body);
+    let heard: serde_json::Value = loop {
+        let data: serde_json::Value = serde_json::from_str(&tab.next_named("visit").await).unwrap();
+        if data["kind"] == "visit.claimed" {
+            break data;
+        }
+    };
+    assert_eq!(heard["visit_id"], id.as_str());
+    let card = cs.get(&path).await;
+    assert!(
+        card.html.contains("data-column=\"assigned\"")
+            && card.html.contains("1 dari 1 teknisi")
+            && card.html.contains("/return")
+            && !card.html.contains("/cancel\""),
+        "claimed: no longer cancellable, the holder can be returned: {}",
+        card.html
+    );
+
+    // Sales read the card without the controls; another technician, whose
+    // pool no longer holds the full visit, does not see it at all.
+    let mut sales = Browser::signed_in_as(&app, "sales").await;
+    let seen = sales.get(&path).await;
+    assert_eq!(seen.status, 200);
+    assert!(!seen.html.contains("<form"), "{}", seen.html);
+    let mut other = Browser::new(&app);
+    assert_eq!(
+        other.sign_in("tech2@example.com", "tech123").await.status,
+        303
+    );
+    assert_eq!(other.get(&path).await.status, 404);
+    let mut holder = Browser::signed_in_as(&app, "technician").await;
+    assert_eq!(
+        holder.get(&path).await.status,
+        200,
+        "the holder still sees it"
+    );
+
+    // Cancelled, it leaves the board.
+    let spare = new_visit(&app, &cs_token, &customer, "Cadangan", &local_date(0), 1, 1).await;
+    let spare = spare["id"].as_str().unwrap();
+    let cancelled = app
+        .post(
+            &format!("/api/v1/visits/{spare}/cancel"),
+            &cs_token,
+            json!({ "reason": "Pelanggan membatalkan" }),
+        )
+        .await;
+    assert!(cancelled.status.is_success(), "{:?}", cancelled.body);
+    assert_eq!(
+        cs.get(&format!("/dispatch/cards/{spare}")).await.status,
+        404
+    );
     app.stop().await;
 }
 
