@@ -16,10 +16,17 @@
 //!    taken.
 //! 4. **Resized.** The longest edge becomes at most [`PhotoOptions::max_edge`]
 //!    (1600 px) with a Lanczos3 filter (SIMD, `fast_image_resize`); smaller
-//!    images are not enlarged. The resize runs before the rotation (the longest
-//!    edge does not change under rotation), so only the small image is rotated.
-//! 5. **Re-encoded** as baseline JPEG, quality 80; a 320 px thumbnail is made
-//!    from the resized image, not from the original.
+//!    images are not enlarged. A JPEG at least twice that size is decoded at
+//!    a reduced DCT scale first (1/2 or 1/4, the larger reduction that still
+//!    covers the output): the inverse DCT of each 8×8 block yields 4×4 or
+//!    2×2 pixels for less work than the full block, so a 12 MP photo is
+//!    decoded as 3 MP and the resize reads a quarter of the pixels. The
+//!    resize runs before the rotation (the longest edge does not change
+//!    under rotation), so only the small image is rotated.
+//! 5. **Re-encoded** as baseline JPEG, quality 80, chroma at full resolution
+//!    (4:4:4), by a SIMD encoder (`jpeg-encoder`, AVX2 picked at run time);
+//!    a 320 px thumbnail is made from the resized image, not from the
+//!    original.
 //! 6. **Named** by the SHA-256 of the bytes, lowercase hex, as the server's
 //!    content-addressed storage and the photo document expect.
 //!
@@ -31,7 +38,6 @@ use std::io::Cursor;
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use sha2::{Digest, Sha256};
 
@@ -99,6 +105,10 @@ pub struct PhotoOptions {
     pub quality: u8,
     /// JPEG quality of the thumbnail (default 75).
     pub thumbnail_quality: u8,
+    /// Decode a large JPEG at a reduced DCT scale before the resize
+    /// (default true; false decodes every pixel, as a reference to compare
+    /// the output's quality against).
+    pub scaled_jpeg_decode: bool,
 }
 
 impl Default for PhotoOptions {
@@ -110,6 +120,7 @@ impl Default for PhotoOptions {
             thumbnail_edge: 320,
             quality: 80,
             thumbnail_quality: 75,
+            scaled_jpeg_decode: true,
         }
     }
 }
@@ -154,12 +165,28 @@ pub fn normalise_with(bytes: &[u8], options: &PhotoOptions) -> Result<Normalised
     let orientation = decoder
         .orientation()
         .map_err(|e| PhotoError::Corrupt(e.to_string()))?;
-    let decoded = DynamicImage::from_decoder(decoder).map_err(corrupt_or_limit)?;
-    let rgb = flatten_to_rgb(decoded);
+    let (width, height) = decoder.dimensions();
+    let scaled = match source_format {
+        SourceFormat::Jpeg if options.scaled_jpeg_decode => {
+            decode_jpeg_scaled(bytes, (width, height), options)
+        }
+        _ => None,
+    };
+    let (rgb, picture) = match scaled {
+        Some(scaled) => scaled,
+        None => {
+            let rgb =
+                flatten_to_rgb(DynamicImage::from_decoder(decoder).map_err(corrupt_or_limit)?);
+            (rgb, (f64::from(width), f64::from(height)))
+        }
+    };
 
     // Resize in the source orientation (the longest edge is the same either
     // way), then rotate the small image.
-    let mut resized = DynamicImage::ImageRgb8(shrink(rgb, options.max_edge)?);
+    // The size comes from the source's own, whatever scale it was decoded
+    // at, so both decodes give the same dimensions.
+    let size = fit_within(width, height, options.max_edge);
+    let mut resized = DynamicImage::ImageRgb8(resize_to(rgb, picture, size)?);
     resized.apply_orientation(orientation);
     let resized = resized.into_rgb8();
     let thumbnail = shrink(resized.clone(), options.thumbnail_edge)?;
@@ -237,6 +264,55 @@ fn open<'a>(
     Ok((source_format, decoder))
 }
 
+/// A JPEG of `size` decoded at the smallest DCT scale (1/4 or 1/2)
+/// that still covers the output of `options.max_edge`, with the extent of
+/// the picture in its pixels: a scaled decode rounds a partial 8×8 block
+/// at the right and bottom edges up to a whole pixel, which holds less
+/// than a pixel's worth of the picture. `None` when no reduction applies
+/// (the JPEG is less than twice the output) or this decoder cannot produce
+/// RGB from it (CMYK, 16-bit, a damaged scan): the full-size decode then
+/// decides, so what is refused and why does not change.
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    (width, height): (u32, u32),
+    options: &PhotoOptions,
+) -> Option<(RgbImage, (f64, f64))> {
+    if width.max(height) < options.max_edge.saturating_mul(2) {
+        return None;
+    }
+    // At most a quarter: at 1/8 the decoder keeps only each block's
+    // average (a box filter, which aliases); 1/4 keeps its lowest 4×4
+    // frequencies, and the Lanczos resize after it does the rest.
+    let (w, h) = fit_within(width, height, options.max_edge);
+    let (w, h) = (w.max(width.div_ceil(4)), h.max(height.div_ceil(4)));
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.set_max_decoding_buffer_size(
+        usize::try_from(options.max_pixels.saturating_mul(4)).unwrap_or(usize::MAX),
+    );
+    let (out_w, out_h) = decoder
+        .scale(u16::try_from(w).ok()?, u16::try_from(h).ok()?)
+        .ok()?;
+    let pixels = decoder.decode().ok()?;
+    let (out_w, out_h) = (u32::from(out_w), u32::from(out_h));
+    let rgb = match decoder.info()?.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(out_w, out_h, pixels)?,
+        jpeg_decoder::PixelFormat::L8 => {
+            DynamicImage::ImageLuma8(image::GrayImage::from_raw(out_w, out_h, pixels)?).into_rgb8()
+        }
+        _ => return None,
+    };
+    // The scale the decoder chose: the output is the source divided by it,
+    // rounded up.
+    let divisor = [2, 4]
+        .into_iter()
+        .find(|d| width.div_ceil(*d) == out_w && height.div_ceil(*d) == out_h)?;
+    let picture = (
+        f64::from(width) / f64::from(divisor),
+        f64::from(height) / f64::from(divisor),
+    );
+    Some((rgb, picture))
+}
+
 fn corrupt_or_limit(err: image::ImageError) -> PhotoError {
     match err {
         image::ImageError::Limits(e) => PhotoError::Processing(e.to_string()),
@@ -284,7 +360,19 @@ pub fn fit_within(width: u32, height: u32, max_edge: u32) -> (u32, u32) {
 /// Downscales so the longest edge is at most `max_edge` (Lanczos3, SIMD).
 fn shrink(image: RgbImage, max_edge: u32) -> Result<RgbImage, PhotoError> {
     let (width, height) = image.dimensions();
-    let (w, h) = fit_within(width, height, max_edge);
+    let whole = (f64::from(width), f64::from(height));
+    resize_to(image, whole, fit_within(width, height, max_edge))
+}
+
+/// Resizes the top-left `picture` (in pixels, possibly fractional) of
+/// `image` to exactly `(w, h)` (Lanczos3, SIMD); unchanged when the image
+/// is that size already.
+fn resize_to(
+    image: RgbImage,
+    picture: (f64, f64),
+    (w, h): (u32, u32),
+) -> Result<RgbImage, PhotoError> {
+    let (width, height) = image.dimensions();
     if (w, h) == (width, height) {
         return Ok(image);
     }
@@ -296,18 +384,28 @@ fn shrink(image: RgbImage, max_edge: u32) -> Result<RgbImage, PhotoError> {
         .resize(
             &src,
             &mut dst,
-            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)),
+            &ResizeOptions::new()
+                .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+                .crop(0.0, 0.0, picture.0, picture.1),
         )
         .map_err(|e| processing(&e))?;
     RgbImage::from_raw(w, h, dst.into_vec())
         .ok_or_else(|| PhotoError::Processing("resized buffer has the wrong size".into()))
 }
 
+/// Baseline JPEG at `quality`, chroma at full resolution (4:4:4, as the
+/// pipeline always wrote), by a SIMD encoder.
 fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoError> {
+    let processing = |e: &dyn std::fmt::Display| PhotoError::Processing(e.to_string());
+    let (width, height) = image.dimensions();
+    let width = u16::try_from(width).map_err(|e| processing(&e))?;
+    let height = u16::try_from(height).map_err(|e| processing(&e))?;
     let mut out = Vec::with_capacity(image.as_raw().len() / 8);
-    JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))
-        .encode_image(image)
-        .map_err(|e| PhotoError::Processing(e.to_string()))?;
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_1_1);
+    encoder
+        .encode(image.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| processing(&e))?;
     Ok(out)
 }
 
@@ -336,6 +434,21 @@ pub mod testing {
                 b.saturating_add(noise),
             ])
         })
+    }
+
+    /// Peak signal-to-noise ratio between two images of one size, in dB
+    /// over all three channels (infinite when identical): how close the
+    /// scaled decode's output stays to the full decode's.
+    pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
+        assert_eq!(a.dimensions(), b.dimensions(), "PSNR needs one size");
+        let squared: f64 = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+            .sum();
+        let mse = squared / a.as_raw().len() as f64;
+        10.0 * (255.0_f64.powi(2) / mse).log10()
     }
 
     /// [`synthetic`] encoded as a JPEG at `quality`.
@@ -413,6 +526,7 @@ mod tests {
 
     use super::testing::{synthetic, synthetic_jpeg, with_exif_orientation};
     use super::*;
+    use image::codecs::jpeg::JpegEncoder;
     use image::{Rgba, RgbaImage};
 
     fn png(image: &DynamicImage) -> Vec<u8> {
@@ -425,6 +539,60 @@ mod tests {
 
     fn decode(bytes: &[u8]) -> DynamicImage {
         image::load_from_memory(bytes).unwrap()
+    }
+
+    /// A JPEG at least twice the output is decoded at a reduced DCT scale;
+    /// the result has the full decode's size, orientation and (within a
+    /// PSNR bound) its pixels.
+    #[test]
+    fn large_jpegs_are_decoded_at_a_reduced_scale_to_the_same_picture() {
+        let small = PhotoOptions {
+            max_edge: 200,
+            thumbnail_edge: 50,
+            ..PhotoOptions::default()
+        };
+        let full = PhotoOptions {
+            scaled_jpeg_decode: false,
+            ..small.clone()
+        };
+        for (w, h) in [(800, 600), (450, 301), (1601, 900)] {
+            let input = with_exif_orientation(&synthetic_jpeg(w, h, 5, 90), 6);
+            let scaled = normalise_with(&input, &small).unwrap();
+            let reference = normalise_with(&input, &full).unwrap();
+            assert_eq!(
+                (scaled.width, scaled.height, scaled.thumbnail_width),
+                (reference.width, reference.height, reference.thumbnail_width),
+                "{w}x{h}"
+            );
+            assert_eq!(scaled.height.max(scaled.width), 200, "rotated: {w}x{h}");
+            assert_ne!(scaled.sha256, reference.sha256, "the scaled decode ran");
+            let psnr = testing::psnr(
+                &decode(&scaled.image).into_rgb8(),
+                &decode(&reference.image).into_rgb8(),
+            );
+            println!("{w}x{h}: {psnr:.1} dB");
+            assert!(psnr > 30.0, "{w}x{h}: {psnr:.1} dB");
+        }
+        // Greyscale JPEGs take the same path and come out as RGB.
+        let grey = DynamicImage::ImageRgb8(synthetic(800, 600, 9)).into_luma8();
+        let mut input = Vec::new();
+        JpegEncoder::new_with_quality(&mut input, 90)
+            .encode_image(&grey)
+            .unwrap();
+        let scaled = normalise_with(&input, &small).unwrap();
+        let reference = normalise_with(&input, &full).unwrap();
+        assert_ne!(scaled.sha256, reference.sha256);
+        let psnr = testing::psnr(
+            &decode(&scaled.image).into_rgb8(),
+            &decode(&reference.image).into_rgb8(),
+        );
+        assert!(psnr > 30.0, "grey: {psnr:.1} dB");
+        // Below twice the output, nothing is gained: the full decode runs.
+        let input = synthetic_jpeg(399, 300, 5, 90);
+        assert_eq!(
+            normalise_with(&input, &small).unwrap(),
+            normalise_with(&input, &full).unwrap()
+        );
     }
 
     #[test]
