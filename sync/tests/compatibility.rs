@@ -609,7 +609,10 @@ fn every_variant_has_a_recorded_case() {
     for variant in SIGNALS {
         assert!(signals.contains(variant), "no case for Signal {variant}");
     }
-    let events: Vec<&str> = call_events().iter().map(|(_, e)| event_variant(e)).collect();
+    let events: Vec<&str> = call_events()
+        .iter()
+        .map(|(_, e)| event_variant(e))
+        .collect();
     for variant in CALL_EVENTS {
         assert!(events.contains(variant), "no case for CallEvent {variant}");
     }

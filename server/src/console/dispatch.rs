@@ -97,26 +97,84 @@ struct DispatchPage {
     frozen: bool,
 }
 
-/// The board's columns, in order: a visit's status (and, once done, its
-/// days) says which one it sits in.
-const COLUMNS: [&str; 4] = ["open", "assigned", "in_progress", "done"];
+/// A column of the board: a visit's status (and, once done, its days) says
+/// which one it sits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Open,
+    Assigned,
+    InProgress,
+    DoneToday,
+}
 
-/// The column visit `v` sits in on day `today`; `None` when it is off the
-/// board (cancelled, or done on another day).
-fn column_of(v: &VisitRow, today: i64) -> Option<&'static str> {
-    match v.status {
-        VisitStatus::Open => Some("open"),
-        VisitStatus::Assigned => Some("assigned"),
-        VisitStatus::InProgress => Some("in_progress"),
-        VisitStatus::Done if v.start_day <= today && today <= v.end_day() => Some("done"),
-        VisitStatus::Done | VisitStatus::Cancelled => None,
+impl Lane {
+    const ALL: [Lane; 4] = [
+        Lane::Open,
+        Lane::Assigned,
+        Lane::InProgress,
+        Lane::DoneToday,
+    ];
+
+    /// The column's name in the page (`data-column`, CSS classes).
+    fn key(self) -> &'static str {
+        match self {
+            Lane::Open => "open",
+            Lane::Assigned => "assigned",
+            Lane::InProgress => "in_progress",
+            Lane::DoneToday => "done",
+        }
+    }
+
+    fn title(self, lang: Lang) -> String {
+        lang.text(match self {
+            Lane::Open => "board-open",
+            Lane::Assigned => "board-assigned",
+            Lane::InProgress => "board-in-progress",
+            Lane::DoneToday => "board-done-today",
+        })
+    }
+
+    /// The visits of this column within `scope` on day `today`.
+    fn filter(self, scope: &VisitFilter, today: i64) -> VisitFilter {
+        let status = match self {
+            Lane::Open => VisitStatus::Open,
+            Lane::Assigned => VisitStatus::Assigned,
+            Lane::InProgress => VisitStatus::InProgress,
+            Lane::DoneToday => {
+                return VisitFilter {
+                    status: Some(VisitStatus::Done),
+                    from_day: Some(today),
+                    to_day: Some(today),
+                    ..scope.clone()
+                };
+            }
+        };
+        VisitFilter {
+            status: Some(status),
+            ..scope.clone()
+        }
+    }
+
+    /// The column visit `v` sits in on day `today`; `None` when it is off
+    /// the board (cancelled, or done on another day). The same rule as
+    /// [`Lane::filter`], for one visit.
+    fn of(v: &VisitRow, today: i64) -> Option<Lane> {
+        match v.status {
+            VisitStatus::Open => Some(Lane::Open),
+            VisitStatus::Assigned => Some(Lane::Assigned),
+            VisitStatus::InProgress => Some(Lane::InProgress),
+            VisitStatus::Done if v.start_day <= today && today <= v.end_day() => {
+                Some(Lane::DoneToday)
+            }
+            VisitStatus::Done | VisitStatus::Cancelled => None,
+        }
     }
 }
 
 /// Where a card goes in its column, which lists keys in descending order:
 /// newest first, and in the pool emergencies first, then the soonest.
-fn order_key(v: &VisitRow, column: &str) -> String {
-    if column == "open" {
+fn order_key(v: &VisitRow, lane: Lane) -> String {
+    if lane == Lane::Open {
         let first_day = 99_999_999 - v.start_day.clamp(0, 99_999_999);
         format!("{}{first_day:08}{}", u8::from(v.emergency != 0), v.id)
     } else {
@@ -124,8 +182,8 @@ fn order_key(v: &VisitRow, column: &str) -> String {
     }
 }
 
-/// Visit `v`'s card in `column`, with the technicians holding its seats.
-fn card(lang: Lang, v: &VisitRow, column: &'static str, held: &[AssignmentRow]) -> Card {
+/// Visit `v`'s card in `lane`, with the technicians holding its seats.
+fn card(lang: Lang, v: &VisitRow, lane: Lane, held: &[AssignmentRow]) -> Card {
     let held = || held.iter().filter(|a| a.visit_id == v.id);
     let end = crate::visits::day_to_date(v.end_day());
     let when = if v.planned_days > 1 {
@@ -135,8 +193,8 @@ fn card(lang: Lang, v: &VisitRow, column: &'static str, held: &[AssignmentRow]) 
     };
     Card {
         id: v.id.clone(),
-        column,
-        order: order_key(v, column),
+        column: lane.key(),
+        order: order_key(v, lane),
         title: v.title.clone(),
         customer: v.customer_name.clone(),
         address: v.site_address.clone(),
@@ -161,52 +219,28 @@ async fn board(state: &AppState, console: &Console) -> Result<Vec<Column>, sqlx:
     let lang = console.lang;
     let today = state.config.attendance.today(now_ms());
     let base = scoped_filter(console.actor.visit_scope());
-    let mut columns = Vec::with_capacity(COLUMNS.len());
-    for key in COLUMNS {
-        let filter = match key {
-            "open" => VisitFilter {
-                status: Some(VisitStatus::Open),
-                ..base.clone()
-            },
-            "assigned" => VisitFilter {
-                status: Some(VisitStatus::Assigned),
-                ..base.clone()
-            },
-            "in_progress" => VisitFilter {
-                status: Some(VisitStatus::InProgress),
-                ..base.clone()
-            },
-            _ => VisitFilter {
-                status: Some(VisitStatus::Done),
-                from_day: Some(today),
-                to_day: Some(today),
-                ..base.clone()
-            },
-        };
-        columns.push((
-            key,
+    let mut lanes = Vec::with_capacity(Lane::ALL.len());
+    for lane in Lane::ALL {
+        let filter = lane.filter(&base, today);
+        lanes.push((
+            lane,
             visit_db::list(state.db.pool(), &filter, None, 200).await?,
         ));
     }
-    let ids: Vec<&str> = columns
+    let ids: Vec<&str> = lanes
         .iter()
         .flat_map(|(_, visits)| visits.iter().map(|v| v.id.as_str()))
         .collect();
     let held = assignments::for_visits(state.db.pool(), &ids).await?;
-    Ok(columns
+    Ok(lanes
         .iter()
-        .map(|(key, visits)| {
-            let mut cards: Vec<Card> = visits.iter().map(|v| card(lang, v, key, &held)).collect();
+        .map(|&(lane, ref visits)| {
+            let mut cards: Vec<Card> = visits.iter().map(|v| card(lang, v, lane, &held)).collect();
             // Emergencies first in the pool: they need someone now.
             cards.sort_by(|a, b| b.order.cmp(&a.order));
             Column {
-                key,
-                title: lang.text(match *key {
-                    "open" => "board-open",
-                    "assigned" => "board-assigned",
-                    "in_progress" => "board-in-progress",
-                    _ => "board-done-today",
-                }),
+                key: lane.key(),
+                title: lane.title(lang),
                 cards,
             }
         })
@@ -240,7 +274,7 @@ pub(super) async fn card_fragment(
     let visit = visit_db::get_matching(state.db.pool(), &scope, &id.to_string())
         .await
         .map_err(fail)?;
-    let Some((visit, column)) = visit.and_then(|v| column_of(&v, today).map(|c| (v, c))) else {
+    let Some((visit, lane)) = visit.and_then(|v| Lane::of(&v, today).map(|lane| (v, lane))) else {
         return Err(super::common::missing(lang));
     };
     let held = assignments::for_visits(state.db.pool(), &[visit.id.as_str()])
@@ -250,7 +284,7 @@ pub(super) async fn card_fragment(
         StatusCode::OK,
         &CardFragment {
             chrome: Chrome::fragment(&console, "/dispatch"),
-            card: card(lang, &visit, column, &held),
+            card: card(lang, &visit, lane, &held),
             manage: console.actor.allows(Action::ManageVisits),
         },
     ))
