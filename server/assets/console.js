@@ -29,7 +29,7 @@
     document.dispatchEvent(new CustomEvent("fieldops:call", { detail: JSON.parse(e.data) }));
   });
   // Events were dropped on the way: everything may be stale.
-  source.addEventListener("lagged", function () { areas.forEach(fire); });
+  source.addEventListener("lagged", function () { areas.forEach(function (area) { fire(area); }); });
   // The session ended (signed out elsewhere, account switched off).
   source.addEventListener("signed-out", function () {
     source.close();
@@ -47,12 +47,21 @@
 // The dispatch board: an event that names a visit (a claim, a check-in, an
 // edit) swaps that visit's card alone, fetched from /dispatch/cards/{id},
 // into the column it now belongs to; anything else (an event without a
-// visit, a lag, a failed fetch) has the whole board fetch itself again.
-// What someone is typing into the card (a return or cancel reason) and
-// where their cursor is survive the swap.
+// visit, a lag, a failed fetch, a flood of events after a reconnect) has
+// the whole board fetch itself again. What someone is typing into the card
+// (a return or cancel reason, the on-site box) and where their focus is
+// survive the swap.
 (function () {
   "use strict";
+  // Card fetches in flight, by visit: "busy", or "again" when another event
+  // came meanwhile.
   var pending = {};
+  var inFlight = 0;
+  // While the whole board is being fetched, the visits whose cards changed:
+  // the board may have been read before them, so they are fetched again
+  // once it is in.
+  var duringWhole = null;
+  var MAX_CARD_FETCHES = 8;
   function board() {
     var b = document.getElementById("board");
     return b && b.getAttribute("data-cards") ? b : null;
@@ -81,7 +90,11 @@
     });
     return focused;
   }
-  function place(b, id, html) {
+  function place(id, html) {
+    // Looked up now: the board may have been replaced while the card was
+    // on its way.
+    var b = board();
+    if (!b) { return; }
     var old = document.getElementById("visit-" + id);
     var holder = document.createElement("template");
     holder.innerHTML = html;
@@ -112,17 +125,21 @@
   function refresh(id) {
     var b = board();
     if (!b) { return; }
+    if (duringWhole) { duringWhole[id] = true; }
     if (pending[id]) { pending[id] = "again"; return; }
+    if (inFlight >= MAX_CARD_FETCHES) { whole(); return; }
     pending[id] = "busy";
+    inFlight += 1;
     fetch(b.getAttribute("data-cards") + encodeURIComponent(id), { credentials: "same-origin", redirect: "error" })
       .then(function (response) {
         if (response.status === 404) { return ""; }
         if (!response.ok) { throw new Error(String(response.status)); }
         return response.text();
       })
-      .then(function (html) { place(b, id, html); })
+      .then(function (html) { place(id, html); })
       .catch(whole)
       .then(function () {
+        inFlight -= 1;
         var again = pending[id] === "again";
         delete pending[id];
         if (again) { refresh(id); }
@@ -133,9 +150,21 @@
     var id = e.detail && e.detail.visit_id;
     if (id) { refresh(id); } else { whole(); }
   }
+  function isWhole(e) {
+    return e.detail && e.detail.elt && e.detail.elt.id === "board-live";
+  }
   // <body> outlives boosted navigation, so these are added once.
   if (document.body) {
     document.body.addEventListener("live-visit", changed);
     document.body.addEventListener("live-attendance", changed);
+    document.body.addEventListener("htmx:beforeRequest", function (e) {
+      if (isWhole(e)) { duringWhole = {}; }
+    });
+    document.body.addEventListener("htmx:afterRequest", function (e) {
+      if (!isWhole(e) || !duringWhole) { return; }
+      var changedMeanwhile = Object.keys(duringWhole);
+      duringWhole = null;
+      changedMeanwhile.forEach(refresh);
+    });
   }
 })();
