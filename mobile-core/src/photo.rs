@@ -209,12 +209,33 @@ pub fn normalise_with(bytes: &[u8], options: &PhotoOptions) -> Result<Normalised
 /// Whether a JPEG is complete: the end-of-image marker follows the first
 /// scan. Entropy-coded data never contains `FF D9` (a data `FF` is stuffed as
 /// `FF 00`), so a file cut anywhere after its header lacks it, though lenient
-/// decoders fill the missing rows with grey instead of failing.
+/// decoders fill the missing rows with grey instead of failing. The header's
+/// segments are walked to find the scan, since an EXIF segment may hold a
+/// whole thumbnail JPEG, scan and end marker included.
 pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
         return false;
+    }
+    let mut at = 2;
+    let scan = loop {
+        let (Some(0xFF), Some(&marker)) = (bytes.get(at), bytes.get(at + 1)) else {
+            return false;
+        };
+        match marker {
+            // A fill byte before a marker.
+            0xFF => at += 1,
+            0xDA => break at,
+            // Markers without a length.
+            0x01 | 0xD0..=0xD7 => at += 2,
+            _ => {
+                let Some(&[hi, lo]) = bytes.get(at + 2..at + 4) else {
+                    return false;
+                };
+                at += 2 + usize::from(u16::from_be_bytes([hi, lo]));
+            }
+        }
     };
-    bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
+    bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 /// SHA-256 of `bytes` as 64 lowercase hex digits.
@@ -264,14 +285,14 @@ fn open<'a>(
     Ok((source_format, decoder))
 }
 
-/// A JPEG of `size` decoded at the smallest DCT scale (1/4 or 1/2)
-/// that still covers the output of `options.max_edge`, with the extent of
-/// the picture in its pixels: a scaled decode rounds a partial 8×8 block
-/// at the right and bottom edges up to a whole pixel, which holds less
-/// than a pixel's worth of the picture. `None` when no reduction applies
-/// (the JPEG is less than twice the output) or this decoder cannot produce
-/// RGB from it (CMYK, 16-bit, a damaged scan): the full-size decode then
-/// decides, so what is refused and why does not change.
+/// A JPEG of `size` decoded at the smallest DCT scale (1/4 or 1/2) that
+/// still covers the output of `options.max_edge` on both axes, with the
+/// extent of the picture in its pixels: a scaled decode rounds a partial
+/// 8×8 block at the right and bottom edges up to a whole pixel, which holds
+/// less than a pixel's worth of the picture. `None` when no reduction
+/// applies (the JPEG is less than twice the output) or this decoder cannot
+/// produce RGB from it (CMYK, 16-bit, a damaged scan): the full-size decode
+/// then decides, so what is refused and why does not change.
 fn decode_jpeg_scaled(
     bytes: &[u8],
     (width, height): (u32, u32),
@@ -280,20 +301,25 @@ fn decode_jpeg_scaled(
     if width.max(height) < options.max_edge.saturating_mul(2) {
         return None;
     }
-    // At most a quarter: at 1/8 the decoder keeps only each block's
+    // The largest reduction whose picture still covers the output on both
+    // axes, at most a quarter: at 1/8 the decoder keeps only each block's
     // average (a box filter, which aliases); 1/4 keeps its lowest 4×4
     // frequencies, and the Lanczos resize after it does the rest.
     let (w, h) = fit_within(width, height, options.max_edge);
-    let (w, h) = (w.max(width.div_ceil(4)), h.max(height.div_ceil(4)));
+    let divisor = [4, 2]
+        .into_iter()
+        .find(|d| width >= w.saturating_mul(*d) && height >= h.saturating_mul(*d))?;
+    let (out_w, out_h) = (width.div_ceil(divisor), height.div_ceil(divisor));
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    decoder.set_max_decoding_buffer_size(
-        usize::try_from(options.max_pixels.saturating_mul(4)).unwrap_or(usize::MAX),
-    );
-    let (out_w, out_h) = decoder
-        .scale(u16::try_from(w).ok()?, u16::try_from(h).ok()?)
+    // Asking for exactly that size makes the decoder pick that scale (the
+    // smallest it has that reaches the size); anything else is refused.
+    let chosen = decoder
+        .scale(u16::try_from(out_w).ok()?, u16::try_from(out_h).ok()?)
         .ok()?;
+    if (u32::from(chosen.0), u32::from(chosen.1)) != (out_w, out_h) {
+        return None;
+    }
     let pixels = decoder.decode().ok()?;
-    let (out_w, out_h) = (u32::from(out_w), u32::from(out_h));
     let rgb = match decoder.info()?.pixel_format {
         jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(out_w, out_h, pixels)?,
         jpeg_decoder::PixelFormat::L8 => {
@@ -301,11 +327,6 @@ fn decode_jpeg_scaled(
         }
         _ => return None,
     };
-    // The scale the decoder chose: the output is the source divided by it,
-    // rounded up.
-    let divisor = [2, 4]
-        .into_iter()
-        .find(|d| width.div_ceil(*d) == out_w && height.div_ceil(*d) == out_h)?;
     let picture = (
         f64::from(width) / f64::from(divisor),
         f64::from(height) / f64::from(divisor),
@@ -711,6 +732,63 @@ mod tests {
             *b = b.wrapping_mul(31).wrapping_add(7);
         }
         assert!(matches!(normalise(&garbage), Err(PhotoError::Corrupt(_))));
+    }
+
+    /// A camera's EXIF segment holds a thumbnail JPEG, end marker and all:
+    /// the photo cut short is still refused.
+    #[test]
+    fn a_cut_photo_is_refused_whatever_its_exif_thumbnail_holds() {
+        let jpeg = synthetic_jpeg(800, 600, 5, 90);
+        let thumbnail = [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x00, 0xFF, 0xD9];
+        let mut app1 = vec![0xFF, 0xE1];
+        app1.extend_from_slice(
+            &u16::try_from(2 + 6 + thumbnail.len())
+                .unwrap()
+                .to_be_bytes(),
+        );
+        app1.extend_from_slice(b"Exif\0\0");
+        app1.extend_from_slice(&thumbnail);
+        let mut camera = jpeg[..2].to_vec();
+        camera.extend_from_slice(&app1);
+        camera.extend_from_slice(&jpeg[2..]);
+        assert!(jpeg_is_complete(&camera));
+        assert!(normalise(&camera).is_ok());
+        let cut = &camera[..camera.len() * 2 / 3];
+        assert!(!jpeg_is_complete(cut));
+        assert!(matches!(normalise(cut), Err(PhotoError::Corrupt(_))));
+    }
+
+    /// Damage inside a large JPEG's scan is judged as the full-size decode
+    /// judges it: the scaled decode never accepts what it would refuse.
+    #[test]
+    fn damaged_large_jpegs_are_judged_as_before() {
+        let small = PhotoOptions {
+            max_edge: 200,
+            thumbnail_edge: 50,
+            ..PhotoOptions::default()
+        };
+        let full = PhotoOptions {
+            scaled_jpeg_decode: false,
+            ..small.clone()
+        };
+        let jpeg = synthetic_jpeg(800, 600, 5, 90);
+        let scan = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        for (from, step) in [(scan + 20, 1), (jpeg.len() / 2, 7), (scan - 40, 3)] {
+            let mut damaged = jpeg.clone();
+            for b in damaged.iter_mut().skip(from).step_by(step).take(400) {
+                *b = b.wrapping_mul(31).wrapping_add(7);
+            }
+            // Keep the end marker where it was.
+            let n = damaged.len();
+            damaged[n - 2..].copy_from_slice(&[0xFF, 0xD9]);
+            let scaled = normalise_with(&damaged, &small);
+            let reference = normalise_with(&damaged, &full);
+            assert_eq!(
+                scaled.is_err(),
+                reference.is_err(),
+                "damage at {from}: {scaled:?} against {reference:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,11 @@
 //!
 //! ```sh
 //! cargo bench -p fieldops-tests --bench photos
+//! taskset -c 0 cargo bench -p fieldops-tests --bench photos   # one core
 //! ```
+//!
+//! (`jpeg-decoder` runs a large image's IDCT on threads of its own, so the
+//! pipeline's one-core figure needs `taskset`.)
 //!
 //! `FIELDOPS_BENCH_SMOKE=1` runs it once on a 3 MP photo and a 3 MB upload
 //! (see [`fieldops_tests::bench`]).
