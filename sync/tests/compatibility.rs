@@ -30,8 +30,7 @@ use fieldops_sync::ids::{
 use fieldops_sync::journey::{Answer, Date, Slug};
 use fieldops_sync::protocol::{
     Applied, ClientMessage, Cursor, DocChanges, DocHeads, DocSync, DropDocs, DropReason, ErrorCode,
-    ErrorFrame, Feed, Hello, PROTOCOL_VERSION, ServerMessage, Snapshot, SyncBatch, Welcome,
-    WriteRejected,
+    ErrorFrame, Feed, Hello, ServerMessage, Snapshot, SyncBatch, Welcome, WriteRejected,
 };
 use fieldops_sync::rules::{Violation, ViolationReason};
 use uuid::Uuid;
@@ -85,6 +84,28 @@ fn commands() -> Vec<(&'static str, Command)> {
         Slug::try_from("notes".to_owned()).unwrap(),
         Answer::Text("Bocor di ruang tamu".into()),
     );
+    answers.insert(
+        Slug::try_from("rooms".to_owned()).unwrap(),
+        Answer::Choices(vec![
+            Slug::try_from("kitchen".to_owned()).unwrap(),
+            Slug::try_from("bedroom".to_owned()).unwrap(),
+        ]),
+    );
+    answers.insert(
+        Slug::try_from("photos".to_owned()).unwrap(),
+        Answer::Images(vec!["cd".repeat(32).parse().unwrap()]),
+    );
+    // Every answer kind is here: a new one fails to compile until it is.
+    for answer in answers.values() {
+        match answer {
+            Answer::Choice(_)
+            | Answer::Choices(_)
+            | Answer::Text(_)
+            | Answer::Number(_)
+            | Answer::Date(_)
+            | Answer::Images(_) => {}
+        }
+    }
     let bodies = vec![
         CommandBody::ClaimVisit { visit_id: doc(1) },
         CommandBody::ReleaseVisit { visit_id: doc(1) },
@@ -522,7 +543,17 @@ fn every_message_encodes_to_its_recorded_bytes() {
     let now = lines();
     let recorded = golden();
     if std::env::var_os("FIELDOPS_BLESS").is_some() {
-        // Only new lines are written: a recorded line never changes.
+        // Only new lines are written: a recorded line never changes, and a
+        // changed one fails here too.
+        for line in &now {
+            let (name, bytes) = line.split_once(' ').unwrap();
+            if let Some(before) = recorded.get(name) {
+                assert_eq!(
+                    before, bytes,
+                    "{name}: a recorded line cannot be blessed away"
+                );
+            }
+        }
         let mut out = std::fs::read_to_string(GOLDEN).unwrap_or_else(|_| {
             "# The wire format, pinned (sync/tests/compatibility.rs): name, then the frame's bytes.\n"
                 .to_owned()
