@@ -306,7 +306,12 @@ async fn an_account_whose_scope_changes_is_reconnected(backend: Backend) {
         .iter()
         .filter(|d| agent.docs.contains_key(d))
         .count();
-    assert!(held > 0, "the agent held its department's documents");
+    assert!(
+        held > 0,
+        "the agent held its department's documents: it holds {} documents, {} are departmental",
+        agent.docs.len(),
+        departmental.len()
+    );
     let welcome = agent.reconnect(app.server.addr, &cs).await;
     assert!(matches!(welcome.last(), Some(ServerMessage::Feed(_))));
     let dropped: Vec<DocId> = welcome
