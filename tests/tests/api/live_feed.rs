@@ -278,6 +278,28 @@ async fn an_account_whose_scope_changes_is_reconnected(backend: Backend) {
     assert_eq!(departmental.status, 201, "{:?}", departmental.body);
     let (mut agent, _) = Device::connect(app.server.addr, &cs, 0).await;
     let (mut phone, _) = Device::connect(app.server.addr, &tech, 0).await;
+    let departmental: Vec<DocId> = sqlx::query_scalar::<_, String>(
+        "SELECT id FROM sync_documents WHERE department_id IS NOT NULL",
+    )
+    .fetch_all(app.server.state.db.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|id| id.parse().unwrap())
+    .collect();
+    let held = |agent: &Device| {
+        departmental
+            .iter()
+            .filter(|d| agent.docs.contains_key(d))
+            .count()
+    };
+    let held_before = held(&agent);
+    assert!(
+        held_before > 0,
+        "the agent holds its department's documents: {} documents, {} departmental",
+        agent.docs.len(),
+        departmental.len()
+    );
     let moved = app
         .patch(
             &format!("/api/v1/users/{cs_id}"),
@@ -292,26 +314,10 @@ async fn an_account_whose_scope_changes_is_reconnected(backend: Backend) {
         "the agent's session is closed"
     );
     // Reconnecting works, under the new scope, and the device is told to
-    // delete the department's documents it holds.
-    let departmental: Vec<DocId> = sqlx::query_scalar::<_, String>(
-        "SELECT id FROM sync_documents WHERE department_id IS NOT NULL",
-    )
-    .fetch_all(app.server.state.db.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|id| id.parse().unwrap())
-    .collect();
-    let held = departmental
-        .iter()
-        .filter(|d| agent.docs.contains_key(d))
-        .count();
-    assert!(
-        held > 0,
-        "the agent held its department's documents: it holds {} documents, {} are departmental",
-        agent.docs.len(),
-        departmental.len()
-    );
+    // delete the department's documents it holds. (A live catch-up that
+    // ran between the change and the close may already have dropped some:
+    // the session reads the scope the database has then.)
+    let held_at_close = held(&agent);
     let welcome = agent.reconnect(app.server.addr, &cs).await;
     assert!(matches!(welcome.last(), Some(ServerMessage::Feed(_))));
     let dropped: Vec<DocId> = welcome
@@ -322,7 +328,10 @@ async fn an_account_whose_scope_changes_is_reconnected(backend: Backend) {
         })
         .flatten()
         .collect();
-    assert_eq!(dropped.len(), held, "{dropped:?}");
+    assert!(
+        (held_at_close..=held_before).contains(&dropped.len()),
+        "{held_at_close}..={held_before} drops expected: {dropped:?}"
+    );
     assert!(
         departmental.iter().all(|d| !agent.docs.contains_key(d)),
         "nothing of the department is left on the device"
