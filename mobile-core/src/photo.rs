@@ -298,9 +298,6 @@ fn decode_jpeg_scaled(
     (width, height): (u32, u32),
     options: &PhotoOptions,
 ) -> Option<(RgbImage, (f64, f64))> {
-    if width.max(height) < options.max_edge.saturating_mul(2) {
-        return None;
-    }
     // The largest reduction whose picture still covers the output on both
     // axes, at most a quarter: at 1/8 the decoder keeps only each block's
     // average (a box filter, which aliases); 1/4 keeps its lowest 4×4
@@ -562,11 +559,9 @@ mod tests {
         image::load_from_memory(bytes).unwrap()
     }
 
-    /// A JPEG at least twice the output is decoded at a reduced DCT scale;
-    /// the result has the full decode's size, orientation and (within a
-    /// PSNR bound) its pixels.
-    #[test]
-    fn large_jpegs_are_decoded_at_a_reduced_scale_to_the_same_picture() {
+    /// Options for a 200 px output, so small inputs reach the scaled decode;
+    /// and the same with every pixel decoded, to compare against.
+    fn small_outputs() -> (PhotoOptions, PhotoOptions) {
         let small = PhotoOptions {
             max_edge: 200,
             thumbnail_edge: 50,
@@ -576,6 +571,15 @@ mod tests {
             scaled_jpeg_decode: false,
             ..small.clone()
         };
+        (small, full)
+    }
+
+    /// A JPEG at least twice the output is decoded at a reduced DCT scale;
+    /// the result has the full decode's size, orientation and (within a
+    /// PSNR bound) its pixels.
+    #[test]
+    fn large_jpegs_are_decoded_at_a_reduced_scale_to_the_same_picture() {
+        let (small, full) = small_outputs();
         for (w, h) in [(800, 600), (450, 301), (1601, 900)] {
             let input = with_exif_orientation(&synthetic_jpeg(w, h, 5, 90), 6);
             let scaled = normalise_with(&input, &small).unwrap();
@@ -762,15 +766,7 @@ mod tests {
     /// judges it: the scaled decode never accepts what it would refuse.
     #[test]
     fn damaged_large_jpegs_are_judged_as_before() {
-        let small = PhotoOptions {
-            max_edge: 200,
-            thumbnail_edge: 50,
-            ..PhotoOptions::default()
-        };
-        let full = PhotoOptions {
-            scaled_jpeg_decode: false,
-            ..small.clone()
-        };
+        let (small, full) = small_outputs();
         let jpeg = synthetic_jpeg(800, 600, 5, 90);
         let scan = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
         for (from, step) in [(scan + 20, 1), (jpeg.len() / 2, 7), (scan - 40, 3)] {
