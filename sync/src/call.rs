@@ -87,6 +87,9 @@ string_enum! {
         /// Another device of the callee took the call.
         AnsweredElsewhere = "answered_elsewhere",
     }
+    /// A reason a newer server gave that this build does not know: the
+    /// call is over all the same.
+    unknown Unknown = "unknown";
 }
 
 string_enum! {
@@ -108,6 +111,9 @@ string_enum! {
         /// The server failed; try again.
         Internal = "internal",
     }
+    /// A refusal a newer server gave that this build does not know:
+    /// nothing was relayed; its message says why.
+    unknown Unknown = "unknown";
 }
 
 string_enum! {

@@ -175,6 +175,24 @@ pub enum CommandBody {
 }
 
 impl CommandBody {
+    /// The first [`crate::protocol::PROTOCOL_VERSION`] that knows this
+    /// command: a device holds it back from an older server.
+    pub const fn since_protocol(&self) -> u16 {
+        match self {
+            CommandBody::ClaimVisit { .. }
+            | CommandBody::ReleaseVisit { .. }
+            | CommandBody::CheckIn(_)
+            | CommandBody::CheckOut(_)
+            | CommandBody::RequestExtension { .. }
+            | CommandBody::SubmitRating { .. }
+            | CommandBody::CloseOwnTicket { .. }
+            | CommandBody::SendChatMessage { .. }
+            | CommandBody::CreateTicket { .. } => 1,
+            CommandBody::SubmitPayment { .. } => 2,
+            CommandBody::SubmitJourney { .. } => 3,
+        }
+    }
+
     /// A stable name for logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {
@@ -404,6 +422,9 @@ string_enum! {
         /// off the site): they may not claim its seat again.
         ReturnedFromVisit = "returned_from_visit",
     }
+    /// A reason a newer server gave that this build does not know: the
+    /// command was refused all the same; its message says why.
+    unknown Unknown = "unknown";
 }
 
 /// The answer to one command.

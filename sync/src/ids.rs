@@ -155,6 +155,22 @@ string_enum! {
     }
 }
 
+impl DocKind {
+    /// The first [`crate::protocol::PROTOCOL_VERSION`] that knows this kind:
+    /// an older device is never sent one.
+    pub const fn since_protocol(self) -> u16 {
+        match self {
+            DocKind::Ticket
+            | DocKind::Visit
+            | DocKind::CheckIn
+            | DocKind::Photo
+            | DocKind::StaffNotes => 1,
+            DocKind::Invoice => 2,
+            DocKind::Journey => 3,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -25,16 +25,117 @@ use crate::error::{ApplyError, DecodeError, EncodeError, LimitExceeded};
 use crate::ids::{DeviceId, DocId, DocKind};
 use crate::rules::Violation;
 
-/// The session protocol spoken by this build, announced in [`Hello`]. A
-/// session of another version is refused with `unsupported_version` (the
-/// app must update): the wire encodes enum variants by index, so an older
-/// peer could not read what a newer one sends.
+/// The session protocol spoken by this build, announced in [`Hello`]. The
+/// wire encodes enum variants by index and structs field by field, so a
+/// version may only append: a new message, command or document kind at the
+/// end of its enum, a new code to a [`string_enum!`] code list. A session
+/// speaks [`Version::negotiate`]'s version, and each side sends only what
+/// that version knows.
 ///
 /// 2: invoices (the `invoice` document kind, `SubmitPayment`, the
 /// `invoice` photo owner). 3: journeys (the `journey` document kind,
 /// `SubmitJourney`). 4: calls ([`ClientMessage::Call`],
-/// [`ServerMessage::Call`]).
-pub const PROTOCOL_VERSION: u16 = 4;
+/// [`ServerMessage::Call`]). 5: codes this build does not know decode to
+/// `Unknown` ([`crate::commands::RejectReason`], [`ErrorCode`],
+/// [`DropReason`], [`crate::rules::ViolationReason`], a call's end reason
+/// and refusal), and the server says the session's version
+/// ([`ServerMessage::Protocol`]).
+pub const PROTOCOL_VERSION: u16 = 5;
+
+/// The oldest [`PROTOCOL_VERSION`] a server of this build still serves; an
+/// older app is refused with `unsupported_version` (update the app).
+/// Version 1 predates invoices, whose photo owner changed what a version 1
+/// app would be sent; from 2 on every change only appended.
+pub const MIN_PROTOCOL_VERSION: u16 = 2;
+
+/// The protocol version one session speaks: the lower of the device's and
+/// the server's. It decides what either side may send: a newer peer never
+/// sends what the session's version lacks, so an older one always decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(u16);
+
+impl Version {
+    /// This build's version.
+    pub const CURRENT: Version = Version(PROTOCOL_VERSION);
+
+    /// The version a session with a device announcing `device` speaks, or
+    /// `None` when that is older than [`MIN_PROTOCOL_VERSION`]. A device
+    /// newer than this build is served at this build's version, and told
+    /// so ([`ServerMessage::Protocol`]).
+    pub fn negotiate(device: u16) -> Option<Version> {
+        let version = device.min(PROTOCOL_VERSION);
+        (version >= MIN_PROTOCOL_VERSION).then_some(Version(version))
+    }
+
+    /// The version a device of this build speaks with a server that
+    /// announced `server` ([`ServerMessage::Protocol`]); a server that says
+    /// nothing speaks this build's version.
+    pub fn with_server(server: u16) -> Version {
+        Version(server.clamp(1, PROTOCOL_VERSION))
+    }
+
+    /// The number.
+    pub const fn get(self) -> u16 {
+        self.0
+    }
+
+    /// Whether documents of `kind` may be sent.
+    pub const fn knows_kind(self, kind: DocKind) -> bool {
+        self.0 >= kind.since_protocol()
+    }
+
+    /// Whether call signals travel in this session (version 4 on): a
+    /// server does not ring an older device.
+    pub const fn carries_calls(self) -> bool {
+        self.0 >= 4
+    }
+
+    /// Whether the server says the session's version
+    /// ([`ServerMessage::Protocol`]; version 5 on).
+    pub const fn announced(self) -> bool {
+        self.0 >= 5
+    }
+
+    /// Whether `message` may be sent to a device of this version. A server
+    /// filters documents of kinds the version lacks out of the frames it
+    /// builds (they must leave the feed's `changed` lists too); this is the
+    /// last check before a frame is encoded.
+    pub fn admits_server(self, message: &ServerMessage) -> bool {
+        match message {
+            ServerMessage::Snapshots(snapshots) => {
+                snapshots.iter().all(|s| self.knows_kind(s.kind))
+            }
+            ServerMessage::SyncBatch(batch) => batch.docs.iter().all(|d| self.knows_kind(d.kind)),
+            ServerMessage::WriteRejected(rejected) => self.knows_kind(rejected.kind),
+            ServerMessage::Call(_) => self.carries_calls(),
+            ServerMessage::Protocol { .. } => self.announced(),
+            ServerMessage::Welcome(_)
+            | ServerMessage::CommandResults(_)
+            | ServerMessage::Feed(_)
+            | ServerMessage::Drop(_)
+            | ServerMessage::Error(_)
+            | ServerMessage::Pong { .. }
+            | ServerMessage::Applied(_) => true,
+        }
+    }
+
+    /// Whether `message` may be sent to a server speaking this version (a
+    /// device holds back what its server's version lacks until the server
+    /// is updated).
+    pub fn admits_client(self, message: &ClientMessage) -> bool {
+        match message {
+            ClientMessage::Commands(commands) => commands
+                .iter()
+                .all(|command| self.0 >= command.body.since_protocol()),
+            ClientMessage::SyncBatch(batch) => batch.docs.iter().all(|d| self.knows_kind(d.kind)),
+            ClientMessage::Changes(docs) => docs.iter().all(|d| self.knows_kind(d.kind)),
+            ClientMessage::Call(_) => self.carries_calls(),
+            ClientMessage::Hello(_) | ClientMessage::Ack { .. } | ClientMessage::Ping { .. } => {
+                true
+            }
+        }
+    }
+}
 
 /// The first byte of every frame: the framing format.
 pub const FRAME_VERSION: u8 = 1;
@@ -58,7 +159,7 @@ pub mod close {
             // Message Too Big.
             E::TooLarge => 1009,
             // Internal Error.
-            E::Internal => 1011,
+            E::Internal | E::Unknown => 1011,
             // Try Again Later.
             E::RateLimited => 1013,
             // Policy Violation: a refused Hello, a frame that is not the protocol.
@@ -330,6 +431,9 @@ string_enum! {
         /// A projection replaced by the full document (pool → assigned).
         Replaced = "replaced",
     }
+    /// A reason a newer server gave that this build does not know: forget
+    /// the documents all the same.
+    unknown Unknown = "unknown";
 }
 
 /// Forget these documents.
@@ -376,6 +480,9 @@ string_enum! {
         /// The server failed; retry later.
         Internal = "internal",
     }
+    /// A code a newer server sent that this build does not know: treat
+    /// it as [`ErrorCode::Internal`] (retry later); the message says more.
+    unknown Unknown = "unknown";
 }
 
 /// A session-level error. After most codes the server closes the session.
@@ -430,6 +537,14 @@ pub enum ServerMessage {
     Applied(Vec<Applied>),
     /// What happened in a call ([`crate::call`]).
     Call(CallUpdate),
+    /// The protocol version this session speaks ([`Version::negotiate`]),
+    /// sent after [`ServerMessage::Welcome`] to devices of version 5 or
+    /// later. Lower than the device's own when the server is older: the
+    /// device then holds back what that version lacks.
+    Protocol {
+        /// The session's version.
+        version: u16,
+    },
 }
 
 fn limit(field: &'static str, len: usize, max: usize) -> Result<(), LimitExceeded> {
@@ -581,7 +696,9 @@ impl Limited for ServerMessage {
     fn check_limits(&self) -> Result<(), LimitExceeded> {
         use limits::*;
         match self {
-            ServerMessage::Welcome(_) | ServerMessage::Pong { .. } => Ok(()),
+            ServerMessage::Welcome(_)
+            | ServerMessage::Pong { .. }
+            | ServerMessage::Protocol { .. } => Ok(()),
             ServerMessage::Snapshots(snapshots) => {
                 limit_each("snapshots", snapshots, MAX_SNAPSHOTS, |s| {
                     limit("snapshots.bytes", s.bytes.len(), MAX_SNAPSHOT_BYTES)

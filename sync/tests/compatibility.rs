@@ -388,6 +388,10 @@ fn server_messages() -> Vec<(String, ServerMessage)> {
         ),
         ("pong".to_owned(), ServerMessage::Pong { nonce: 9 }),
         (
+            "protocol".to_owned(),
+            ServerMessage::Protocol { version: 5 },
+        ),
+        (
             "applied".to_owned(),
             ServerMessage::Applied(vec![Applied {
                 doc_id: doc(1),
@@ -439,8 +443,114 @@ fn codes() -> Vec<(String, Vec<u8>)> {
         each("end_reason", EndReason::ALL),
         each("refusal", Refusal::ALL),
         each("sdp_kind", SdpKind::ALL),
+        // What a peer of this build sends for a code it could not read.
+        each("reject_reason", &[RejectReason::Unknown]),
+        each("error_code", &[ErrorCode::Unknown]),
+        each("drop_reason", &[DropReason::Unknown]),
+        each("violation_reason", &[ViolationReason::Unknown]),
+        each("end_reason", &[EndReason::Unknown]),
+        each("refusal", &[Refusal::Unknown]),
     ]
     .concat()
+}
+
+/// A frame from a newer server: `frame` with the byte at `at` (a code's
+/// variant index, under 128) replaced by `index`.
+fn from_newer(mut frame: Vec<u8>, at: usize, index: u8) -> Vec<u8> {
+    assert!(frame[at] < 0x80 && index < 0x80, "a one-byte varint");
+    frame[at] = index;
+    frame
+}
+
+/// A newer server adds a reject reason, an error code, a drop reason, a
+/// violation reason: this build reads the frame, with the code as
+/// `Unknown` and the rest as sent, instead of failing the session.
+#[test]
+fn codes_a_newer_server_adds_decode_to_unknown() {
+    let next = |all: usize| u8::try_from(all).unwrap();
+    let id = CommandId::from_uuid(id(0x101));
+    let rejected = ServerMessage::CommandResults(vec![CommandResult::rejected(
+        id,
+        RejectReason::QuotaFull,
+        "",
+    )])
+    .encode()
+    .unwrap();
+    // The outcome ends with the reason and an empty message's length.
+    let at = rejected.len() - 2;
+    let frame = from_newer(rejected, at, next(RejectReason::ALL.len()));
+    assert_eq!(
+        ServerMessage::decode(&frame).unwrap(),
+        ServerMessage::CommandResults(vec![CommandResult::rejected(id, RejectReason::Unknown, "")])
+    );
+
+    let error = ServerMessage::Error(ErrorFrame {
+        code: ErrorCode::ALL[0],
+        message: String::new(),
+    })
+    .encode()
+    .unwrap();
+    let at = error.len() - 2;
+    let frame = from_newer(error, at, next(ErrorCode::ALL.len()));
+    let ServerMessage::Error(decoded) = ServerMessage::decode(&frame).unwrap() else {
+        panic!("an error frame")
+    };
+    assert_eq!(decoded.code, ErrorCode::Unknown);
+
+    let drop = ServerMessage::Drop(DropDocs {
+        doc_ids: vec![doc(1)],
+        reason: DropReason::ALL[0],
+    })
+    .encode()
+    .unwrap();
+    let at = drop.len() - 1;
+    let frame = from_newer(drop, at, next(DropReason::ALL.len()));
+    assert_eq!(
+        ServerMessage::decode(&frame).unwrap(),
+        ServerMessage::Drop(DropDocs {
+            doc_ids: vec![doc(1)],
+            reason: DropReason::Unknown,
+        })
+    );
+
+    // Any index past the known ones, however large, and the fallback's own.
+    for index in [
+        u32::try_from(ViolationReason::ALL.len()).unwrap(),
+        1000,
+        u32::MAX,
+    ] {
+        let bytes = postcard::to_allocvec(&index).unwrap();
+        let read = |bytes: &[u8]| postcard::from_bytes::<ViolationReason>(bytes).unwrap();
+        assert_eq!(read(&bytes), ViolationReason::Unknown);
+        assert_eq!(
+            postcard::from_bytes::<EndReason>(&bytes).unwrap(),
+            EndReason::Unknown
+        );
+        assert_eq!(
+            postcard::from_bytes::<Refusal>(&bytes).unwrap(),
+            Refusal::Unknown
+        );
+    }
+    // In JSON (the phone's stored results, the API) an unknown code too.
+    assert_eq!(
+        serde_json::from_str::<RejectReason>("\"seat_taken_by_robot\"").unwrap(),
+        RejectReason::Unknown
+    );
+    // Nobody may send `unknown` on purpose as a known code.
+    assert!("unknown".parse::<RejectReason>().is_err());
+    assert!(!RejectReason::ALL.contains(&RejectReason::Unknown));
+}
+
+/// Kinds of document and messages are not codes: a newer one cannot be
+/// skipped inside a frame, so a frame holding one is refused whole, and the
+/// server never sends one to a device whose version lacks it (the
+/// negotiated `Version`).
+#[test]
+fn a_document_kind_a_build_does_not_know_fails_the_frame() {
+    let index = u32::try_from(DocKind::ALL.len()).unwrap();
+    let bytes = postcard::to_allocvec(&index).unwrap();
+    assert!(postcard::from_bytes::<DocKind>(&bytes).is_err());
+    assert_eq!(DocKind::FALLBACK, None);
 }
 
 /// The name of a client message's variant. Exhaustive: a new variant
@@ -480,6 +590,7 @@ fn server_variant(message: &ServerMessage) -> &'static str {
         ServerMessage::Pong { .. } => "pong",
         ServerMessage::Applied(_) => "applied",
         ServerMessage::Call(_) => "call",
+        ServerMessage::Protocol { .. } => "protocol",
     }
 }
 
@@ -495,6 +606,7 @@ const SERVER_VARIANTS: &[&str] = &[
     "pong",
     "applied",
     "call",
+    "protocol",
 ];
 
 fn hex(bytes: &[u8]) -> String {

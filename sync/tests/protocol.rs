@@ -327,3 +327,75 @@ proptest! {
         let _ = ServerMessage::decode(truncated);
     }
 }
+
+mod versions {
+    use fieldops_sync::call::{CallEvent, CallUpdate};
+    use fieldops_sync::ids::CallId;
+    use fieldops_sync::protocol::{MIN_PROTOCOL_VERSION, Version};
+
+    use super::*;
+
+    fn snapshot(kind: DocKind) -> ServerMessage {
+        ServerMessage::Snapshots(vec![Snapshot {
+            doc_id: DocId::new(),
+            kind,
+            seq: Cursor(1),
+            bytes: vec![1],
+        }])
+    }
+
+    #[test]
+    fn a_session_speaks_the_lower_version_and_refuses_the_too_old() {
+        assert_eq!(Version::negotiate(MIN_PROTOCOL_VERSION - 1), None);
+        assert_eq!(Version::negotiate(0), None);
+        assert_eq!(
+            Version::negotiate(MIN_PROTOCOL_VERSION).map(Version::get),
+            Some(MIN_PROTOCOL_VERSION)
+        );
+        assert_eq!(Version::negotiate(PROTOCOL_VERSION), Some(Version::CURRENT));
+        // A phone newer than the server is served at the server's version.
+        assert_eq!(Version::negotiate(u16::MAX), Some(Version::CURRENT));
+        // A phone hearing an older server speaks that server's version.
+        assert_eq!(Version::with_server(3).get(), 3);
+        assert_eq!(Version::with_server(u16::MAX), Version::CURRENT);
+    }
+
+    #[test]
+    fn nothing_a_version_lacks_is_admitted() {
+        let v2 = Version::negotiate(2).unwrap();
+        let v3 = Version::negotiate(3).unwrap();
+        let v4 = Version::negotiate(4).unwrap();
+        assert!(v2.admits_server(&snapshot(DocKind::Invoice)));
+        assert!(!v2.admits_server(&snapshot(DocKind::Journey)));
+        assert!(v3.admits_server(&snapshot(DocKind::Journey)));
+        let call = ServerMessage::Call(CallUpdate {
+            call_id: CallId::new(),
+            seq: 1,
+            event: CallEvent::Ringing,
+        });
+        assert!(!v3.admits_server(&call) && !v3.carries_calls());
+        assert!(v4.admits_server(&call));
+        let protocol = ServerMessage::Protocol { version: 5 };
+        assert!(!v4.admits_server(&protocol));
+        assert!(Version::CURRENT.admits_server(&protocol));
+        for kind in DocKind::ALL {
+            assert!(Version::CURRENT.knows_kind(*kind), "{kind}");
+        }
+
+        // A phone holds back the commands its server's version lacks.
+        let journey = ClientMessage::Commands(vec![Command {
+            id: CommandId::new(),
+            device_seq: 1,
+            issued_at_ms: 0,
+            body: CommandBody::SubmitJourney {
+                ticket_id: DocId::new(),
+                journey_id: DocId::new(),
+                version: 1,
+                started_at_ms: 0,
+                answers: Default::default(),
+            },
+        }]);
+        assert!(!v2.admits_client(&journey));
+        assert!(v3.admits_client(&journey));
+    }
+}

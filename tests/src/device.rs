@@ -27,6 +27,8 @@ pub struct Device {
     pub confirmed: HashMap<DocId, Vec<ChangeHash>>,
     pub cursor: u64,
     pub id: DeviceId,
+    /// The protocol version its Hello announces.
+    pub version: u16,
     /// Bytes of every binary frame received.
     pub bytes_in: usize,
     pub bytes_out: usize,
@@ -40,12 +42,24 @@ impl Device {
         token: &str,
         cursor: u64,
     ) -> (Self, Vec<ServerMessage>) {
+        Self::connect_speaking(addr, token, cursor, PROTOCOL_VERSION).await
+    }
+
+    /// [`Device::connect`] for an app built for protocol `version` (an
+    /// older app in the field, or one newer than the server).
+    pub async fn connect_speaking(
+        addr: std::net::SocketAddr,
+        token: &str,
+        cursor: u64,
+        version: u16,
+    ) -> (Self, Vec<ServerMessage>) {
         let mut device = Device {
             socket: Self::open(addr).await,
             docs: HashMap::new(),
             confirmed: HashMap::new(),
             cursor,
             id: DeviceId::new(),
+            version,
             bytes_in: 0,
             bytes_out: 0,
         };
@@ -66,7 +80,7 @@ impl Device {
 
     async fn hello(&mut self, token: &str) -> Vec<ServerMessage> {
         self.send(ClientMessage::Hello(Hello {
-            protocol_version: PROTOCOL_VERSION,
+            protocol_version: self.version,
             access_token: token.to_owned(),
             device_id: self.id,
             cursor: Cursor(self.cursor),

@@ -10,7 +10,7 @@ use automerge::sync::{self as am_sync, SyncDoc};
 use fieldops_sync::ids::{CommandId, DocId, DocKind};
 use fieldops_sync::protocol::{
     self, ClientMessage, Cursor, DocChanges, DocHeads, DocSync, ErrorCode, Hello, ServerMessage,
-    SyncBatch, close,
+    SyncBatch, Version, close,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -88,6 +88,8 @@ struct SyncConnection {
     shared: Arc<Shared>,
     ws: Ws,
     target: Cursor,
+    /// The protocol version the server speaks in this session.
+    version: Version,
     states: HashMap<DocId, am_sync::State>,
     in_flight: HashSet<CommandId>,
     /// Documents pushed and not yet answered, with the heads pushed.
@@ -157,13 +159,28 @@ impl SyncConnection {
                 }
             }
         };
-        tracing::debug!(session = %welcome.session, cursor = welcome.cursor.0, "sync session open");
+        // A server of version 5 or later says the session's version right
+        // after the Welcome (an older one refuses this build's Hello), and
+        // before anything is pushed: what it lacks is held back.
+        let version = loop {
+            match next_message(&mut ws).await? {
+                ServerMessage::Protocol { version } => break Version::with_server(version),
+                ServerMessage::Pong { .. } => continue,
+                _ => {
+                    return Err(
+                        CoreError::Protocol("expected Protocol after Welcome".into()).into(),
+                    );
+                }
+            }
+        };
+        tracing::debug!(session = %welcome.session, cursor = welcome.cursor.0, version = version.get(), "sync session open");
         // Online again: queued photos may go now.
         shared.upload_kick.notify_one();
         Ok(SyncConnection {
             shared: shared.clone(),
             ws,
             target: welcome.cursor,
+            version,
             states: HashMap::new(),
             in_flight: HashSet::new(),
             pushed: HashMap::new(),
@@ -242,8 +259,12 @@ impl SyncConnection {
                 })
             })
             .await?;
+        // Commands run in order: the first one the server's version lacks
+        // waits, and everything after it, until the server is updated.
+        let version = self.version;
         let fresh: Vec<_> = commands
             .into_iter()
+            .take_while(|c| version.get() >= c.body.since_protocol())
             .filter(|c| !self.in_flight.contains(&c.id))
             .collect();
         if !fresh.is_empty() {
@@ -261,7 +282,9 @@ impl SyncConnection {
                         if skip.contains(&id) {
                             continue;
                         }
-                        if let Some(mut loaded) = documents::load(conn, id)? {
+                        if let Some(mut loaded) = documents::load(conn, id)?
+                            && version.knows_kind(loaded.kind)
+                        {
                             let synced = loaded.synced_heads();
                             let changes = loaded.doc.save_after(&synced);
                             if !changes.is_empty() {
@@ -465,8 +488,8 @@ impl SyncConnection {
                 self.push().await?;
             }
             ServerMessage::Error(e) => return Err(error_frame(e)),
-            ServerMessage::Welcome(_) => {
-                return Err(CoreError::Protocol("unexpected Welcome".into()));
+            ServerMessage::Welcome(_) | ServerMessage::Protocol { .. } => {
+                return Err(CoreError::Protocol("a second Welcome or Protocol".into()));
             }
             ServerMessage::Pong { .. } => {}
             ServerMessage::Call(update) => {
@@ -481,6 +504,9 @@ impl SyncConnection {
 
     /// Sends the call signals waiting for the connection.
     async fn send_calls(&mut self) -> Result<()> {
+        if !self.version.carries_calls() {
+            return Ok(());
+        }
         for message in crate::calls::take_waiting(&self.shared) {
             send(&mut self.ws, &ClientMessage::Call(message)).await?;
         }

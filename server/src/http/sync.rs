@@ -248,9 +248,13 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
             return refuse(&mut socket, frame).await;
         }
     };
-    // Subscribed before the opening, so a call that rings meanwhile reaches it.
+    // Subscribed before the opening, so a call that rings meanwhile reaches
+    // it. A device too old for calls is not rung at all.
+    let takes_calls = session.version().carries_calls();
     let calls = state.calls.relay.subscribe();
-    crate::calls::ring_again(&state, &session.actor).await;
+    if takes_calls {
+        crate::calls::ring_again(&state, &session.actor).await;
+    }
     match session.opening().await {
         Ok(opening) => {
             if !send_all(&mut socket, &opening).await {
@@ -260,9 +264,13 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
         Err(Refused(frame)) => return refuse(&mut socket, frame).await,
     }
     let actor = session.actor.clone();
-    crate::calls::connected(&state, &actor).await;
+    if takes_calls {
+        crate::calls::connected(&state, &actor).await;
+    }
     serve(&state, socket, session, slices, calls).await;
-    crate::calls::disconnected(&state, &actor).await;
+    if takes_calls {
+        crate::calls::disconnected(&state, &actor).await;
+    }
 }
 
 /// The open session, until either side ends it.
@@ -327,7 +335,9 @@ async fn serve(
                 }
             }
             delivery = calls.recv() => match delivery {
-                Ok(delivery) if delivery.to.admits(&session.actor) => {
+                Ok(delivery)
+                    if delivery.to.admits(&session.actor) && session.version().carries_calls() =>
+                {
                     let message = ServerMessage::Call(delivery.update.clone());
                     if !send(&mut socket, &message).await {
                         return;

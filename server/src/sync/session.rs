@@ -8,8 +8,8 @@ use automerge::sync::{self as am_sync, SyncDoc as _};
 use fieldops_sync::docs::DocumentSchema as _;
 use fieldops_sync::ids::{DeviceId, DocId, DocKind};
 use fieldops_sync::protocol::{
-    self, Applied, ClientMessage, Cursor, DocChanges, DocSync, DropDocs, DropReason, ErrorCode,
-    ErrorFrame, Feed, ServerMessage, Snapshot, SyncBatch, Welcome, WriteRejected, limits,
+    Applied, ClientMessage, Cursor, DocChanges, DocSync, DropDocs, DropReason, ErrorCode,
+    ErrorFrame, Feed, ServerMessage, Snapshot, SyncBatch, Version, Welcome, WriteRejected, limits,
 };
 use fieldops_sync::rules::{Violation, ViolationReason, WriteError};
 
@@ -33,6 +33,9 @@ pub struct Session {
     pub actor: Actor,
     reader: Reader,
     device_id: DeviceId,
+    /// The protocol version the session speaks: nothing the device's
+    /// version lacks is sent to it.
+    version: Version,
     /// Everything in scope up to here has been sent.
     pub cursor: i64,
     /// Automerge sync states for peers that use `SyncBatch`.
@@ -79,12 +82,12 @@ impl Session {
                 &crate::t!("problem-sync-session-hello-first"),
             )));
         };
-        if hello.protocol_version != protocol::PROTOCOL_VERSION {
+        let Some(version) = Version::negotiate(hello.protocol_version) else {
             return Err(Refused(error(
                 ErrorCode::UnsupportedVersion,
                 &crate::t!("problem-sync-session-version"),
             )));
-        }
+        };
         let actor = match authenticate(&state, &hello.access_token).await {
             Ok(actor) => actor,
             Err(ApiError::Unauthorized(_)) if state.tokens.is_expired(&hello.access_token) => {
@@ -110,6 +113,7 @@ impl Session {
             actor,
             reader,
             device_id: hello.device_id,
+            version,
             cursor: i64::try_from(hello.cursor.0).unwrap_or(i64::MAX),
             sync_states: HashMap::new(),
             clock_skew_ms: None,
@@ -126,8 +130,36 @@ impl Session {
             server_time_ms: crate::db::now_ms(),
             cursor: Cursor(u64::try_from(current).unwrap_or_default()),
         })];
+        if self.version.announced() {
+            out.push(ServerMessage::Protocol {
+                version: self.version.get(),
+            });
+        }
         out.extend(self.catch_up().await.map_err(internal)?);
         Ok(out)
+    }
+
+    /// The protocol version the session speaks.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// `out` without what the session's version cannot decode. The frames
+    /// are built for the version (documents of kinds it lacks are left
+    /// out of the feed), so this drops nothing unless that failed.
+    fn admitted(&self, mut out: Vec<ServerMessage>) -> Vec<ServerMessage> {
+        out.retain(|message| {
+            let admitted = self.version.admits_server(message);
+            if !admitted {
+                tracing::error!(
+                    version = self.version.get(),
+                    ?message,
+                    "a frame the device's protocol version cannot read was not sent"
+                );
+            }
+            admitted
+        });
+        out
     }
 
     /// Everything in scope after the cursor, read from the database:
@@ -149,6 +181,9 @@ impl Session {
                 else {
                     continue;
                 };
+                if !self.version.knows_kind(kind) {
+                    continue;
+                }
                 let send = self.what_to_send(
                     row.deleted == 1,
                     row.in_pool == 1,
@@ -185,7 +220,7 @@ impl Session {
             frames.dropped(&id, &reason);
         }
         self.cursor = reached.max(settled).max(since);
-        Ok(frames.finish(self.cursor))
+        Ok(self.admitted(frames.finish(self.cursor)))
     }
 
     /// What a shared [`Slice`] of the live feed brings this session's
@@ -210,6 +245,9 @@ impl Session {
             let pool_exit =
                 self.reader.role == Role::Technician && since > 0 && doc.pool_exit_seq > since;
             if !pool_exit && !self.reader.sees(doc.kind, &doc.scope, &doc.users) {
+                continue;
+            }
+            if !self.version.knows_kind(doc.kind) {
                 continue;
             }
             let send = self.what_to_send(
@@ -243,7 +281,7 @@ impl Session {
         Some(if frames.is_empty() {
             vec![]
         } else {
-            frames.finish(self.cursor)
+            self.admitted(frames.finish(self.cursor))
         })
     }
 
@@ -305,13 +343,14 @@ impl Session {
                 },
             ),
         };
-        result.unwrap_or_else(|e| {
+        let out = result.unwrap_or_else(|e| {
             tracing::error!(error = ?e, "sync session");
             vec![ServerMessage::Error(error(
                 ErrorCode::Internal,
                 &crate::t!("problem-sync-session-failed"),
             ))]
-        })
+        });
+        self.admitted(out)
     }
 
     /// Updates [`Session::clock_skew_ms`] from a batch of commands and keeps

@@ -296,6 +296,9 @@ string_enum! {
         /// bytes (or its thumbnail's): upload them first.
         BytesMissing = "bytes_missing",
     }
+    /// A reason a newer server gave that this build does not know: the
+    /// change was refused all the same.
+    unknown Unknown = "unknown";
 }
 
 /// One refused field change.

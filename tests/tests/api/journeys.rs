@@ -8,7 +8,7 @@ use fieldops_core::photo::testing::synthetic_jpeg;
 use fieldops_sync::commands::{CommandBody, CommandOutcome, RejectReason};
 use fieldops_sync::ids::{DocId, DocKind};
 use fieldops_sync::journey::Answers;
-use fieldops_sync::protocol::ServerMessage;
+use fieldops_sync::protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use fieldops_sync::testing::sample_journey;
 use fieldops_tests::device::{Device, command};
 use fieldops_tests::fixtures::department_id;
@@ -22,6 +22,7 @@ on_both_backends!(
     a_customer_submits_and_the_ticket_is_routed_by_the_end_reached,
     a_phone_receives_journeys_and_submits_one_offline_by_command,
     a_customer_phone_walks_a_journey_offline_with_photos,
+    an_older_app_is_served_without_what_its_version_lacks,
 );
 
 async fn call(
@@ -768,6 +769,90 @@ async fn a_customer_phone_walks_a_journey_offline_with_photos(backend: Backend) 
     assert!(
         phone.tickets().get(form).is_err(),
         "the provisional ticket went"
+    );
+    app.stop().await;
+}
+
+fn journey_kinds(messages: &[ServerMessage]) -> usize {
+    messages
+        .iter()
+        .map(|m| match m {
+            ServerMessage::Snapshots(s) => s.iter().filter(|d| d.kind == DocKind::Journey).count(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Protocol negotiation (issue 25): journeys came with protocol 3, so an
+/// app of version 2 still in the field syncs everything else and is never
+/// sent a journey document (it could not read the frame), at catch-up or
+/// live; an app newer than the server is served at the server's version
+/// and told so.
+async fn an_older_app_is_served_without_what_its_version_lacks(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.login_as("admin").await;
+    let customer = app.login("customer@example.com", "customer123").await;
+    let field = department_id(&app, &admin, "Field Service").await;
+    published(&app, &admin, &field).await;
+    let addr = app.server.addr;
+
+    let (mut old, caught_up) = Device::connect_speaking(addr, &customer, 0, 2).await;
+    assert!(matches!(caught_up[0], ServerMessage::Welcome(_)));
+    assert_eq!(journey_kinds(&caught_up), 0, "{caught_up:?}");
+    assert!(
+        !caught_up
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Protocol { .. })),
+        "a version 2 app cannot read the Protocol frame"
+    );
+    let (_, v3) = Device::connect_speaking(addr, &customer, 0, 3).await;
+    assert_eq!(journey_kinds(&v3), 1, "{v3:?}");
+    let (mut newer, caught_up) =
+        Device::connect_speaking(addr, &customer, 0, PROTOCOL_VERSION + 1).await;
+    assert_eq!(
+        caught_up[1],
+        ServerMessage::Protocol {
+            version: PROTOCOL_VERSION
+        }
+    );
+    assert_eq!(journey_kinds(&caught_up), 1);
+
+    // Live: a second journey is published while both are connected; the
+    // newer app gets it, the old one's session skips it, and then the old
+    // app's own ticket reaches it as usual (deliveries keep commit order,
+    // so a journey frame would have come first).
+    published(&app, &admin, &field).await;
+    loop {
+        let message = newer.recv().await;
+        if journey_kinds(std::slice::from_ref(&message)) > 0 {
+            break;
+        }
+    }
+    let ticket_id = DocId::new();
+    old.send(ClientMessage::Commands(vec![command(
+        1,
+        CommandBody::CreateTicket {
+            ticket_id,
+            subject: "Printer offline".into(),
+            description: "It blinks red".into(),
+            category: "technical".into(),
+        },
+    )]))
+    .await;
+    let mut seen = Vec::new();
+    while !seen.iter().any(
+        |m| matches!(m, ServerMessage::Snapshots(s) if s.iter().any(|d| d.doc_id == ticket_id)),
+    ) {
+        seen.push(old.recv().await);
+    }
+    assert_eq!(journey_kinds(&seen), 0, "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|m| matches!(m, ServerMessage::CommandResults(r)
+            if matches!(r[0].outcome, CommandOutcome::Accepted { .. }))),
+        "{seen:?}"
     );
     app.stop().await;
 }

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use fieldops_sync::ids::{DeviceId, DocId, DocKind};
 use fieldops_sync::protocol::{
     ClientMessage, Cursor, DocChanges, DropReason, ErrorCode, FRAME_VERSION, Hello,
-    PROTOCOL_VERSION, ServerMessage, limits,
+    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, ServerMessage, limits,
 };
 use fieldops_tests::device::Device;
 use fieldops_tests::raw_socket::{Answers, BINARY, Opened, TEXT, open, rss_bytes};
@@ -262,7 +262,7 @@ async fn refused_sync_sessions_get_an_error_frame_and_a_close_code(backend: Back
     for (first, code) in [
         (hello("not-a-token"), ErrorCode::Unauthorized),
         (
-            hello_with(&tech, PROTOCOL_VERSION + 1),
+            hello_with(&tech, MIN_PROTOCOL_VERSION - 1),
             ErrorCode::UnsupportedVersion,
         ),
         (ping, ErrorCode::UnexpectedMessage),

@@ -327,9 +327,15 @@ async fn a_reconnect_with_nothing_new_is_one_round_trip(backend: Backend) {
     device.bytes_in = 0;
     device.bytes_out = 0;
     let messages = device.reconnect(w.app.server.addr, &w.tech1.0).await;
-    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages.len(), 3, "{messages:?}");
     assert!(matches!(messages[0], ServerMessage::Welcome(_)));
-    let ServerMessage::Feed(feed) = &messages[1] else {
+    assert_eq!(
+        messages[1],
+        ServerMessage::Protocol {
+            version: fieldops_sync::protocol::PROTOCOL_VERSION
+        }
+    );
+    let ServerMessage::Feed(feed) = &messages[2] else {
         panic!("{messages:?}")
     };
     assert!(feed.changed.is_empty());
