@@ -138,6 +138,10 @@ pub enum DecodeError {
     /// A field is longer than its limit.
     #[error(transparent)]
     Limit(#[from] LimitExceeded),
+    /// A compressed frame that is not one zstd frame declaring its size, or
+    /// that would be larger than the frame limit once decompressed.
+    #[error("bad compressed frame: {0}")]
+    Compressed(&'static str),
 }
 
 /// A field or collection over its hard limit.

@@ -399,3 +399,88 @@ mod versions {
         assert!(v3.admits_client(&journey));
     }
 }
+
+mod compression {
+    use fieldops_sync::protocol::{FRAME_COMPRESSED, Version};
+
+    use super::*;
+
+    /// A catch-up frame: many ticket-like documents, as a fresh phone gets.
+    fn catch_up() -> ServerMessage {
+        let snapshots = (0..200)
+            .map(|i| {
+                let mut ticket = fieldops_sync::testing::sample_ticket();
+                ticket.subject = format!("Ticket {i}: AC unit not cooling");
+                Snapshot {
+                    doc_id: DocId::new(),
+                    kind: DocKind::Ticket,
+                    seq: Cursor(i),
+                    bytes: ticket.to_document().unwrap().save(),
+                }
+            })
+            .collect();
+        ServerMessage::Snapshots(snapshots)
+    }
+
+    #[test]
+    fn large_server_frames_are_compressed_for_devices_that_read_them() {
+        let message = catch_up();
+        let plain = message.encode().unwrap();
+        let compressed = message.encode_for(Version::CURRENT).unwrap();
+        assert_eq!(compressed[0], FRAME_COMPRESSED);
+        assert!(
+            compressed.len() * 2 < plain.len(),
+            "{} bytes compressed, {} plain",
+            compressed.len(),
+            plain.len()
+        );
+        assert_eq!(ServerMessage::decode(&compressed).unwrap(), message);
+        // An app of version 4 gets the plain frame it can read.
+        let v4 = Version::negotiate(4).unwrap();
+        assert_eq!(message.encode_for(v4).unwrap(), plain);
+        // Small frames stay plain: a live change, a command's answer.
+        let pong = ServerMessage::Pong { nonce: 1 };
+        assert_eq!(
+            pong.encode_for(Version::CURRENT).unwrap(),
+            pong.encode().unwrap()
+        );
+    }
+
+    #[test]
+    fn compressed_frames_are_refused_when_they_lie_or_would_grow_too_large() {
+        let framed = |payload: Vec<u8>| [vec![FRAME_COMPRESSED], payload].concat();
+        let postcard_bytes = ServerMessage::Pong { nonce: 7 }.encode().unwrap()[1..].to_vec();
+        // Honest: decodes.
+        let honest = framed(zstd::bulk::compress(&postcard_bytes, 1).unwrap());
+        assert_eq!(
+            ServerMessage::decode(&honest).unwrap(),
+            ServerMessage::Pong { nonce: 7 }
+        );
+        // A bomb: 64 MiB of zeros in a few KiB, declaring its size.
+        let bomb = framed(zstd::bulk::compress(&vec![0; 64 << 20], 19).unwrap());
+        assert!(bomb.len() < limits::MAX_FRAME_BYTES);
+        assert!(matches!(
+            ServerMessage::decode(&bomb),
+            Err(DecodeError::Compressed(_))
+        ));
+        // No declared size (a streamed frame): refused, not guessed.
+        let mut streamed = Vec::new();
+        {
+            let mut encoder = zstd::stream::Encoder::new(&mut streamed, 1).unwrap();
+            std::io::Write::write_all(&mut encoder, &postcard_bytes).unwrap();
+            encoder.finish().unwrap();
+        }
+        assert!(matches!(
+            ServerMessage::decode(&framed(streamed)),
+            Err(DecodeError::Compressed(_))
+        ));
+        // Garbage and truncation.
+        assert!(ServerMessage::decode(&framed(vec![1, 2, 3])).is_err());
+        assert!(ServerMessage::decode(&honest[..honest.len() - 2]).is_err());
+        // Devices never compress: the server reads no compressed frame.
+        assert!(matches!(
+            ClientMessage::decode(&honest),
+            Err(DecodeError::UnsupportedVersion(FRAME_COMPRESSED))
+        ));
+    }
+}

@@ -10,7 +10,8 @@ use automerge::{AutoCommit, ChangeHash};
 use fieldops_sync::commands::{Command, CommandBody, CommandResult};
 use fieldops_sync::ids::{CommandId, DeviceId, DocId, DocKind};
 use fieldops_sync::protocol::{
-    ClientMessage, Cursor, DocChanges, Hello, PROTOCOL_VERSION, ServerMessage, limits,
+    ClientMessage, Cursor, DocChanges, FRAME_COMPRESSED, Hello, PROTOCOL_VERSION, ServerMessage,
+    limits,
 };
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::Message;
@@ -29,6 +30,8 @@ pub struct Device {
     pub id: DeviceId,
     /// The protocol version its Hello announces.
     pub version: u16,
+    /// Frames received compressed (`FRAME_COMPRESSED`).
+    pub compressed_frames: usize,
     /// Bytes of every binary frame received.
     pub bytes_in: usize,
     pub bytes_out: usize,
@@ -60,6 +63,7 @@ impl Device {
             cursor,
             id: DeviceId::new(),
             version,
+            compressed_frames: 0,
             bytes_in: 0,
             bytes_out: 0,
         };
@@ -133,6 +137,9 @@ impl Device {
             if let Message::Binary(frame) = message {
                 let arrived = Instant::now();
                 self.bytes_in += frame.len();
+                if frame.first() == Some(&FRAME_COMPRESSED) {
+                    self.compressed_frames += 1;
+                }
                 return (arrived, ServerMessage::decode(&frame).unwrap());
             }
         }

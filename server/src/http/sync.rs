@@ -18,7 +18,9 @@ use axum::extract::State;
 use axum::extract::ws::CloseFrame;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fieldops_sync::protocol::{ClientMessage, ErrorCode, ErrorFrame, ServerMessage, close, limits};
+use fieldops_sync::protocol::{
+    ClientMessage, ErrorCode, ErrorFrame, ServerMessage, Version, close, limits,
+};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_tungstenite::WebSocketStream;
@@ -99,16 +101,23 @@ pub async fn socket(
     Ok(upgrade.on_upgrade(move |io| crate::i18n::speaking(lang, run(state, io, unauthenticated))))
 }
 
-async fn send(socket: &mut Socket, message: &ServerMessage) -> bool {
-    send_all(socket, std::slice::from_ref(message)).await
+async fn send(socket: &mut Socket, version: Option<Version>, message: &ServerMessage) -> bool {
+    send_all(socket, version, std::slice::from_ref(message)).await
 }
 
 /// Sends `messages` in one write: the frames are queued, then flushed
 /// together (a live delivery is a `Snapshots` and a `Feed` frame; one
 /// write each cost a syscall and a wake-up of the device per frame).
-async fn send_all(socket: &mut Socket, messages: &[ServerMessage]) -> bool {
+///
+/// Frames are encoded for the session's protocol `version` (large ones are
+/// compressed for devices that read that); before a session exists, plain.
+async fn send_all(
+    socket: &mut Socket,
+    version: Option<Version>,
+    messages: &[ServerMessage],
+) -> bool {
     for message in messages {
-        match message.encode() {
+        match encode(version, message) {
             Ok(frame) => {
                 if socket.feed(Message::Binary(frame.into())).await.is_err() {
                     return false;
@@ -120,6 +129,16 @@ async fn send_all(socket: &mut Socket, messages: &[ServerMessage]) -> bool {
     socket.flush().await.is_ok()
 }
 
+fn encode(
+    version: Option<Version>,
+    message: &ServerMessage,
+) -> Result<Vec<u8>, fieldops_sync::error::EncodeError> {
+    match version {
+        Some(version) => message.encode_for(version),
+        None => message.encode(),
+    }
+}
+
 /// Ends a session the server refuses: an `Error` frame saying why, then
 /// the close code that goes with it.
 async fn refuse(socket: &mut Socket, frame: ErrorFrame) {
@@ -127,7 +146,7 @@ async fn refuse(socket: &mut Socket, frame: ErrorFrame) {
         code: close::after_error(frame.code).into(),
         reason: frame.code.as_str().into(),
     };
-    if send(socket, &ServerMessage::Error(frame)).await {
+    if send(socket, None, &ServerMessage::Error(frame)).await {
         let _ = socket.send(Message::Close(Some(closing))).await;
     }
 }
@@ -257,7 +276,7 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
     }
     match session.opening().await {
         Ok(opening) => {
-            if !send_all(&mut socket, &opening).await {
+            if !send_all(&mut socket, Some(session.version()), &opening).await {
                 return;
             }
         }
@@ -281,6 +300,7 @@ async fn serve(
     mut slices: tokio::sync::broadcast::Receiver<Live>,
     mut calls: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::calls::relay::Delivery>>,
 ) {
+    let version = Some(session.version());
     let mut ping = tokio::time::interval(Duration::from_secs(25));
     loop {
         tokio::select! {
@@ -289,13 +309,13 @@ async fn serve(
                 Incoming::Broken(frame) => return refuse(&mut socket, frame).await,
                 Incoming::Undecodable(frame) => {
                     // A frame we cannot read: say why and go on; the device decides.
-                    if !send(&mut socket, &ServerMessage::Error(frame)).await {
+                    if !send(&mut socket, version, &ServerMessage::Error(frame)).await {
                         return;
                     }
                 }
                 Incoming::Message(message) => {
                     let replies = session.handle(message).await;
-                    if !send_all(&mut socket, &replies).await {
+                    if !send_all(&mut socket, version, &replies).await {
                         return;
                     }
                 }
@@ -330,7 +350,7 @@ async fn serve(
                         }
                     },
                 };
-                if !send_all(&mut socket, &messages).await {
+                if !send_all(&mut socket, version, &messages).await {
                     return;
                 }
             }
@@ -339,7 +359,7 @@ async fn serve(
                     if delivery.to.admits(&session.actor) && session.version().carries_calls() =>
                 {
                     let message = ServerMessage::Call(delivery.update.clone());
-                    if !send(&mut socket, &message).await {
+                    if !send(&mut socket, version, &message).await {
                         return;
                     }
                 }
@@ -375,8 +395,8 @@ fn split_frames(mut body: &[u8]) -> Option<Vec<&[u8]>> {
 }
 
 /// Appends `message` as a length-prefixed frame.
-fn push_frame(out: &mut Vec<u8>, message: &ServerMessage) {
-    if let Ok(frame) = message.encode() {
+fn push_frame(out: &mut Vec<u8>, version: Option<Version>, message: &ServerMessage) {
+    if let Ok(frame) = encode(version, message) {
         out.extend_from_slice(&(frame.len() as u32).to_be_bytes());
         out.extend_from_slice(&frame);
     }
@@ -405,14 +425,18 @@ pub async fn batch(State(state): State<AppState>, body: Bytes) -> ApiResult<Resp
     let mut out = Vec::new();
     let mut session = match Session::open(state, first).await {
         Ok((session, opening)) => {
-            opening.iter().for_each(|m| push_frame(&mut out, m));
+            let version = Some(session.version());
+            opening
+                .iter()
+                .for_each(|m| push_frame(&mut out, version, m));
             session
         }
         Err(Refused(frame)) => {
-            push_frame(&mut out, &ServerMessage::Error(frame));
+            push_frame(&mut out, None, &ServerMessage::Error(frame));
             return Ok(frames_response(StatusCode::UNAUTHORIZED, out));
         }
     };
+    let version = Some(session.version());
     let mut wrote = false;
     for message in messages {
         wrote |= matches!(
@@ -423,14 +447,14 @@ pub async fn batch(State(state): State<AppState>, body: Bytes) -> ApiResult<Resp
             .handle(message)
             .await
             .iter()
-            .for_each(|m| push_frame(&mut out, m));
+            .for_each(|m| push_frame(&mut out, version, m));
     }
     if wrote {
         session
             .catch_up()
             .await?
             .iter()
-            .for_each(|m| push_frame(&mut out, m));
+            .for_each(|m| push_frame(&mut out, version, m));
     }
     Ok(frames_response(StatusCode::OK, out))
 }

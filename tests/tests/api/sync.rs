@@ -23,6 +23,7 @@ on_both_backends!(
     commands_run_once_and_in_order,
     a_shrinking_scope_drops_the_document,
     sync_works_over_plain_http,
+    a_large_catch_up_is_compressed_for_apps_that_read_it,
 );
 
 struct World {
@@ -614,4 +615,53 @@ async fn sync_works_over_plain_http(backend: Backend) {
         .unwrap();
     assert_eq!(bad.status(), 400);
     w.app.stop().await;
+}
+
+/// A fresh phone's catch-up of many documents travels compressed (about a
+/// third of the bytes) to an app of protocol 5 or later and plain to an
+/// older one; both end up with the same documents.
+async fn a_large_catch_up_is_compressed_for_apps_that_read_it(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let db = &app.server.state.db;
+    let mut tx = db.begin_write().await.unwrap();
+    for i in 0..300 {
+        let mut ticket = testing::sample_ticket();
+        ticket.subject = format!("Ticket {i}: AC unit not cooling");
+        let mut doc = ticket.to_document().unwrap();
+        sync::create(
+            &mut tx,
+            &DocId::new().to_string(),
+            DocKind::Ticket,
+            DocScope::default(),
+            &mut doc,
+            &[],
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let admin = app.login_as("admin").await;
+    let (new, _) = Device::connect(app.server.addr, &admin, 0).await;
+    let (old, _) = Device::connect_speaking(app.server.addr, &admin, 0, 4).await;
+    assert!(new.docs.len() >= 300, "{} documents", new.docs.len());
+    let ids = |d: &Device| {
+        let mut ids: Vec<DocId> = d.docs.keys().copied().collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&new), ids(&old));
+    assert!(new.compressed_frames > 0);
+    assert_eq!(
+        old.compressed_frames, 0,
+        "a version 4 app reads no compressed frame"
+    );
+    assert!(
+        new.bytes_in * 2 < old.bytes_in,
+        "{} bytes compressed, {} plain",
+        new.bytes_in,
+        old.bytes_in
+    );
+    app.stop().await;
 }
