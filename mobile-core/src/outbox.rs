@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use fieldops_sync::commands::{Command, CommandBody, CommandOutcome, CommandResult};
 use fieldops_sync::ids::{CommandId, DocId};
+use fieldops_sync::protocol::Version;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::documents;
@@ -205,6 +206,17 @@ pub(crate) fn unanswered(conn: &Connection, limit: usize) -> Result<Vec<Command>
     Ok(commands)
 }
 
+/// The commands of `unanswered` a server speaking `version` can read.
+/// Commands run in device order, so the first one it cannot read waits,
+/// with everything after it, until the server is updated (sending the later
+/// ones first would have them refused as out of order); they stay pending.
+pub(crate) fn sendable(unanswered: Vec<Command>, version: Version) -> Vec<Command> {
+    unanswered
+        .into_iter()
+        .take_while(|c| version.get() >= c.body.since_protocol())
+        .collect()
+}
+
 /// Marks commands as sent.
 pub(crate) fn mark_sending(conn: &Connection, ids: &[CommandId]) -> Result<()> {
     let mut stmt = conn.prepare_cached(
@@ -271,4 +283,48 @@ pub(crate) fn open_counts(conn: &Connection) -> Result<(u64, u64)> {
 pub(crate) fn clear(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM outbox", [])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use fieldops_sync::commands::CommandBody;
+    use fieldops_sync::ids::DocId;
+
+    use super::*;
+
+    fn command(seq: u64, body: CommandBody) -> Command {
+        Command {
+            id: CommandId::new(),
+            device_seq: seq,
+            issued_at_ms: 0,
+            body,
+        }
+    }
+
+    #[test]
+    fn an_older_server_gets_the_commands_before_the_first_it_cannot_read() {
+        let claim = || CommandBody::ClaimVisit {
+            visit_id: DocId::new(),
+        };
+        let journey = CommandBody::SubmitJourney {
+            ticket_id: DocId::new(),
+            journey_id: DocId::new(),
+            version: 1,
+            started_at_ms: 0,
+            answers: Default::default(),
+        };
+        let queue = vec![
+            command(1, claim()),
+            command(2, journey),
+            command(3, claim()),
+        ];
+        let seqs =
+            |commands: Vec<Command>| commands.iter().map(|c| c.device_seq).collect::<Vec<_>>();
+        // Journeys came with protocol 3: a server of version 2 is sent the
+        // claim before it, not the journey, nor the claim after it.
+        assert_eq!(seqs(sendable(queue.clone(), Version::with_server(2))), [1]);
+        assert_eq!(seqs(sendable(queue, Version::with_server(3))), [1, 2, 3]);
+    }
 }

@@ -248,23 +248,21 @@ impl SyncConnection {
     /// Pushes local changes (one `Changes` frame: per document, the changes
     /// since the heads the server confirmed), then the outbox.
     async fn push(&mut self) -> Result<()> {
+        let version = self.version;
         let commands = self
             .shared
-            .blocking(|shared| {
+            .blocking(move |shared| {
                 shared.store.write(|tx| {
                     let commands = outbox::unanswered(tx, protocol::limits::MAX_COMMANDS)?;
+                    let commands = outbox::sendable(commands, version);
                     let ids: Vec<CommandId> = commands.iter().map(|c| c.id).collect();
                     outbox::mark_sending(tx, &ids)?;
                     Ok(commands)
                 })
             })
             .await?;
-        // Commands run in order: the first one the server's version lacks
-        // waits, and everything after it, until the server is updated.
-        let version = self.version;
         let fresh: Vec<_> = commands
             .into_iter()
-            .take_while(|c| version.get() >= c.body.since_protocol())
             .filter(|c| !self.in_flight.contains(&c.id))
             .collect();
         if !fresh.is_empty() {
