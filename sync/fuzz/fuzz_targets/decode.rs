@@ -2,7 +2,10 @@
 //! whatever they accept must encode again (the encoder refuses nothing the
 //! decoder accepts).
 //!
-//! Run with `cargo +nightly fuzz run decode` from `sync/`; CI only builds it.
+//! A decoded batch of commands is validated as the server does before
+//! running it: validation answers any command with `Ok` or a field error.
+//!
+//! Run with `sync/fuzz/run` (stable Rust; see the script).
 
 #![no_main]
 
@@ -12,6 +15,11 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(message) = ClientMessage::decode(data) {
         assert!(message.encode().is_ok(), "a decoded client message must encode");
+        if let ClientMessage::Commands(commands) = &message {
+            for command in commands {
+                let _ = command.validate();
+            }
+        }
     }
     if let Ok(message) = ServerMessage::decode(data) {
         assert!(message.encode().is_ok(), "a decoded server message must encode");

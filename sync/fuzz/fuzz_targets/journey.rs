@@ -2,7 +2,7 @@
 //! the evaluator must never panic, on any bytes; a definition that passes
 //! validation must never lead a walk to a dead end.
 //!
-//! Run with `cargo +nightly fuzz run journey` from `sync/`; CI only builds it.
+//! Run with `sync/fuzz/run` (stable Rust; see the script).
 
 #![no_main]
 

@@ -31,6 +31,7 @@ mod live_feed;
 mod matrix;
 mod mobile;
 mod ops;
+mod phone_crashes;
 mod phone_proof;
 mod photo_queue;
 mod photos;
