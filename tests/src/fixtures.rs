@@ -2,6 +2,8 @@
 //! dates in the sites' calendar, a visit made over HTTP (its raw body, for
 //! tests that check the JSON; [`crate::client`] answers with view types).
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use crate::TestApp;
@@ -146,4 +148,22 @@ pub async fn sent_invoice(app: &TestApp, title: &str) -> String {
         assert_eq!(reply.status, 200, "{step}: {:?}", reply.body);
     }
     path
+}
+
+/// Per visit of a claim race: (quota, seats_taken, held assignments, claim audit records).
+pub async fn claim_audit(app: &TestApp, ids: &[String]) -> HashMap<String, (i64, i64, i64, i64)> {
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT v.id, v.technician_quota, v.seats_taken, \
+                (SELECT COUNT(*) FROM assignments a WHERE a.visit_id = v.id AND a.state = 'active'), \
+                (SELECT COUNT(*) FROM audit_log l WHERE l.entity_kind = 'visit' \
+                    AND l.entity_id = v.id AND l.action = 'visit.claimed') \
+         FROM visits v",
+    )
+    .fetch_all(app.server.state.db.pool())
+    .await
+    .unwrap();
+    rows.into_iter()
+        .filter(|r| ids.contains(&r.0))
+        .map(|(id, q, s, h, c)| (id, (q, s, h, c)))
+        .collect()
 }

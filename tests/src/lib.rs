@@ -435,13 +435,14 @@ pub async fn next_json(socket: &mut Socket, secs: u64) -> Value {
 }
 
 impl TestApp {
-    /// A second server instance on the same database (scale-out tests).
+    /// A second server instance on the same database and blob store, with
+    /// the same settings (scale-out tests).
     pub async fn spawn_peer(&self) -> RunningServer {
+        // The leader's settings (database, blob store, WhatsApp, job
+        // intervals), on an address of its own.
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: self.db.url.clone(),
-            blob_store: self.server.state.config.blob_store.clone(),
-            ..Config::default()
+            ..Config::clone(&self.server.state.config)
         };
         fieldops_server::start(AppState::build(config).await.unwrap())
             .await

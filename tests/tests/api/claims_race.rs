@@ -15,7 +15,7 @@ use fieldops_tests::device::Device;
 use fieldops_tests::{Backend, Reply, TestApp, on_both_backends};
 use serde_json::json;
 
-use fieldops_tests::fixtures::{demo_customer, new_visit};
+use fieldops_tests::fixtures::{claim_audit as audit, demo_customer, new_visit};
 
 on_both_backends!(
     five_hundred_claimers_never_pass_the_quota,
@@ -24,24 +24,6 @@ on_both_backends!(
 
 const VISITS: usize = 50;
 const CLAIMERS: usize = 500;
-
-/// Per visit of the race: (quota, seats_taken, held assignments, claim audit records).
-async fn audit(app: &TestApp, ids: &[String]) -> HashMap<String, (i64, i64, i64, i64)> {
-    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT v.id, v.technician_quota, v.seats_taken, \
-                (SELECT COUNT(*) FROM assignments a WHERE a.visit_id = v.id AND a.state = 'active'), \
-                (SELECT COUNT(*) FROM audit_log l WHERE l.entity_kind = 'visit' \
-                    AND l.entity_id = v.id AND l.action = 'visit.claimed') \
-         FROM visits v",
-    )
-    .fetch_all(app.server.state.db.pool())
-    .await
-    .unwrap();
-    rows.into_iter()
-        .filter(|r| ids.contains(&r.0))
-        .map(|(id, q, s, h, c)| (id, (q, s, h, c)))
-        .collect()
-}
 
 async fn five_hundred_claimers_never_pass_the_quota(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {

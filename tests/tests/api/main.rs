@@ -36,6 +36,7 @@ mod phone_proof;
 mod photo_queue;
 mod photos;
 mod ratings;
+mod scale_out;
 mod settings;
 mod sockets;
 mod sync;
