@@ -209,14 +209,24 @@ pub fn problem_response(
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, kind, title) = self.parts();
-        let retry_after = match &self {
+        // A database that dropped the connection is an outage to wait out
+        // (503, try again in a second), not a bug.
+        let this = match self {
+            ApiError::Internal(e) if crate::db::lost_connection_in(&e) => {
+                tracing::warn!(error = ?e, "the database connection was lost; answered 503");
+                ApiError::Unavailable
+            }
+            other => other,
+        };
+        let (status, kind, title) = this.parts();
+        let retry_after = match &this {
             ApiError::TooManyRequests {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            ApiError::Unavailable => Some(1),
             _ => None,
         };
-        let (detail, errors) = match self {
+        let (detail, errors) = match this {
             ApiError::BadRequest(d) => (Some(d), vec![]),
             ApiError::Validation(errors) => (None, errors),
             ApiError::Unauthorized(d) => (Some(d), vec![]),

@@ -114,7 +114,11 @@ impl TestDb {
                     .unwrap();
                 admin.close().await;
                 let sep = if base.contains('?') { '&' } else { '?' };
-                let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+                // Its connections carry the schema as their application name,
+                // so a fault test can cut exactly this server's connections.
+                let url = format!(
+                    "{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"
+                );
                 Some(Self {
                     url,
                     backend,
@@ -130,6 +134,24 @@ impl TestDb {
         let db = Db::connect(&self.url).await.unwrap();
         db.migrate().await.unwrap();
         db
+    }
+
+    /// Terminates every Postgres connection opened with this database's URL
+    /// (its servers' pools and listeners), as a database restart or a
+    /// failover would; returns how many. Not for SQLite.
+    pub async fn cut_connections(&self) -> i64 {
+        let schema = self.schema.as_ref().expect("a Postgres test database");
+        let admin = Db::connect(&postgres_base_url()).await.unwrap();
+        let cut: i64 = sqlx::query_scalar(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1",
+        )
+        .bind(schema)
+        .fetch_one(admin.pool())
+        .await
+        .unwrap();
+        admin.close().await;
+        cut
     }
 
     /// Drops the Postgres schema (the SQLite file goes with its directory).

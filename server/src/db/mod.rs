@@ -276,6 +276,35 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
+/// Whether `err` means the database could not be reached or dropped the
+/// connection (a restart, a failover, a network cut) rather than refusing
+/// the statement: the write did not happen, or did so atomically, and
+/// asking again shortly is the answer. Postgres says so with SQLSTATE
+/// class 08 (connection exception) and 57P01-57P03 (shutting down, not
+/// yet accepting connections).
+pub fn is_connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// Whether `err` (any error with its causes) is [`is_connection_lost`].
+pub fn lost_connection_in(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(is_connection_lost)
+    })
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern and wraps it in `%`.
 pub fn like_contains(needle: &str) -> String {
     let mut out = String::with_capacity(needle.len() + 2);

@@ -121,7 +121,7 @@ pub async fn project(tx: &mut Tx, db: &Db, detail: &Detail) -> anyhow::Result<Ve
             Ok(invoice.reconcile(doc)?)
         })
         .await
-        .map_err(|e| anyhow::anyhow!("projecting invoice {}: {e}", row.id))?;
+        .map_err(|e| e.context(format!("projecting invoice {}", row.id)))?;
     Ok(stored.changed.into_iter().collect())
 }
 

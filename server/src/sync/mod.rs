@@ -122,6 +122,18 @@ pub enum DocWriteError {
     Storage(#[from] anyhow::Error),
 }
 
+impl DocWriteError {
+    /// This error as the failure of a larger write described by `what`,
+    /// keeping a storage failure's own cause in the chain (so a lost
+    /// database connection still reads as one: `db::lost_connection_in`).
+    pub fn context(self, what: String) -> anyhow::Error {
+        match self {
+            DocWriteError::Storage(e) => e.context(what),
+            other => anyhow::Error::new(other).context(what),
+        }
+    }
+}
+
 impl From<sqlx::Error> for DocWriteError {
     fn from(e: sqlx::Error) -> Self {
         DocWriteError::Storage(e.into())

@@ -140,7 +140,7 @@ pub async fn visit(tx: &mut Tx, db: &Db, visit_id: &str) -> anyhow::Result<Vec<C
         },
     )
     .await
-    .map_err(|e| anyhow::anyhow!("projecting visit {visit_id}: {e}"))?;
+    .map_err(|e| e.context(format!("projecting visit {visit_id}")))?;
     // Whether the document already stands at the shared position.
     let mut moved = stored.changed.is_some();
     changed.extend(stored.changed);

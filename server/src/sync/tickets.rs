@@ -137,7 +137,7 @@ pub async fn project(tx: &mut Tx, db: &Db, ticket_id: &str) -> anyhow::Result<Ve
                 },
             )
             .await
-            .map_err(|e| anyhow::anyhow!("projecting ticket {ticket_id}: {e}"))?;
+            .map_err(|e| e.context(format!("projecting ticket {ticket_id}")))?;
             changed.extend(stored.changed);
             if before.department_id != scope.department_id
                 || before.customer_id != scope.customer_id

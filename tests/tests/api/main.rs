@@ -14,6 +14,7 @@ mod chat;
 mod claims_race;
 mod conformance;
 mod customers;
+mod db_faults;
 mod escalation;
 mod event_readers;
 mod field;
