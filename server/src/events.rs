@@ -202,6 +202,37 @@ pub struct EventBus {
     callers: Arc<CallerCache>,
 }
 
+/// How far before a lost connection the replay after it reaches back: an
+/// event's id is taken when it is recorded, a little before its commit and
+/// its notification.
+const REPLAY_MARGIN_MS: i64 = 5_000;
+
+/// The ids of the events a listener passed on lately, so an event heard by
+/// notification and read back by a replay goes out once.
+#[derive(Default)]
+struct RecentIds {
+    order: std::collections::VecDeque<String>,
+    set: std::collections::HashSet<String>,
+}
+
+impl RecentIds {
+    const KEEP: usize = 4096;
+
+    /// Records `id`; whether it was new.
+    fn first_time(&mut self, id: &str) -> bool {
+        if !self.set.insert(id.to_owned()) {
+            return false;
+        }
+        self.order.push_back(id.to_owned());
+        if self.order.len() > Self::KEEP
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
+}
+
 impl Event {
     /// Whether `actor` may receive this event: its audience includes them
     /// and, when it is sent to staff, their role may read its kind.
@@ -414,31 +445,94 @@ impl EventBus {
     }
 
     /// Passes on what `listener` (already listening) hears, until shutdown.
+    ///
+    /// Notifications sent while the connection is down (a database restart,
+    /// a failover, a cut) are lost with it, so after a reconnect the events
+    /// logged since shortly before the loss are read back from the log and
+    /// passed on, skipping those already heard.
     async fn listen(self, mut listener: PgListener, shutdown: CancellationToken) {
+        let mut heard = RecentIds::default();
         loop {
             let notification = tokio::select! {
                 () = shutdown.cancelled() => break,
                 n = listener.recv() => n,
             };
             match notification {
-                Ok(n) => match serde_json::from_str::<Notified>(n.payload()) {
-                    Ok(event) => self.heard(event.into()),
-                    // Too big to travel in the notification: its id did.
-                    Err(_) => match self.load(n.payload()).await {
-                        Ok(Some(event)) => self.heard(event),
-                        Ok(None) => {
-                            tracing::warn!(id = n.payload(), "notified of an unknown event")
-                        }
-                        Err(e) => tracing::warn!(error = %e, "loading a notified event"),
-                    },
-                },
-                // PgListener reconnects by itself on the next recv.
+                Ok(n) => {
+                    let event = match serde_json::from_str::<Notified>(n.payload()) {
+                        Ok(event) => Some(event.into()),
+                        // Too big to travel in the notification: its id did.
+                        Err(_) => match self.load(n.payload()).await {
+                            Ok(Some(event)) => Some(event),
+                            Ok(None) => {
+                                tracing::warn!(id = n.payload(), "notified of an unknown event");
+                                None
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "loading a notified event");
+                                None
+                            }
+                        },
+                    };
+                    if let Some(event) = event.filter(|e: &Event| heard.first_time(&e.id)) {
+                        self.heard(event);
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "event listener connection lost; reconnecting");
                     // Account events may be missed until it is back.
                     self.callers.forget_all();
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let lost_at = now_ms();
+                    self.reconnect(&mut listener, &shutdown).await;
+                    self.replay_since(lost_at - REPLAY_MARGIN_MS, &mut heard)
+                        .await;
                 }
+            }
+        }
+    }
+
+    /// LISTENs again, retrying until it works or the server shuts down.
+    async fn reconnect(&self, listener: &mut PgListener, shutdown: &CancellationToken) {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            match listener.listen(&self.channel).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(error = %e, "event listener still reconnecting"),
+            }
+        }
+    }
+
+    /// Passes on the logged events recorded after `from_ms` that were not
+    /// heard (recorded, then notified while the connection was down).
+    async fn replay_since(&self, from_ms: i64, heard: &mut RecentIds) {
+        // Event ids are UUIDv7, whose text sorts by the millisecond in its
+        // first 48 bits: this is below every id of `from_ms` and later.
+        let ms = u64::try_from(from_ms).unwrap_or_default();
+        let mut since = format!(
+            "{:08x}-{:04x}-0000-0000-000000000000",
+            ms >> 16,
+            ms & 0xffff
+        );
+        loop {
+            let events = match self.since(&since, 500).await {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(error = %e, "replaying events after a reconnect");
+                    return;
+                }
+            };
+            let full = events.len() == 500;
+            for event in events {
+                since.clone_from(&event.id);
+                if heard.first_time(&event.id) {
+                    self.heard(event);
+                }
+            }
+            if !full {
+                return;
             }
         }
     }

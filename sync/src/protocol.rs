@@ -857,6 +857,55 @@ impl ServerMessage {
         encode(self)
     }
 
+    /// This message as a device of `version` can read it. Before version 5
+    /// an app has no `Unknown` codes, so one a server holds (read from a
+    /// newer instance's stored answer or relayed signal during a rolling
+    /// update) becomes the nearest code that app knows: a refusal stays a
+    /// refusal, an ended call stays ended.
+    pub fn for_version(mut self, version: Version) -> Self {
+        use crate::call::{CallEvent, EndReason, Refusal};
+        use crate::commands::{CommandOutcome, RejectReason};
+        use crate::rules::ViolationReason;
+        if version.announced() {
+            return self;
+        }
+        match &mut self {
+            ServerMessage::CommandResults(results) => {
+                for result in results {
+                    if let CommandOutcome::Rejected { reason, .. } = &mut result.outcome
+                        && *reason == RejectReason::Unknown
+                    {
+                        *reason = RejectReason::Conflict;
+                    }
+                }
+            }
+            ServerMessage::Drop(drop) if drop.reason == DropReason::Unknown => {
+                drop.reason = DropReason::OutOfScope;
+            }
+            ServerMessage::WriteRejected(rejected) => {
+                for violation in &mut rejected.violations {
+                    if violation.reason == ViolationReason::Unknown {
+                        violation.reason = ViolationReason::Malformed;
+                    }
+                }
+            }
+            ServerMessage::Error(error) if error.code == ErrorCode::Unknown => {
+                error.code = ErrorCode::Internal;
+            }
+            ServerMessage::Call(update) => match &mut update.event {
+                CallEvent::Ended { reason } if *reason == EndReason::Unknown => {
+                    *reason = EndReason::Failed;
+                }
+                CallEvent::Refused { refusal, .. } if *refusal == Refusal::Unknown => {
+                    *refusal = Refusal::Internal;
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        self
+    }
+
     /// Encodes a frame for a session of `version`: compressed
     /// ([`FRAME_COMPRESSED`]) when the version reads that, the frame is
     /// large and compressing it saves bytes; plain otherwise.

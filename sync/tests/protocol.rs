@@ -398,6 +398,54 @@ mod versions {
         assert!(!v2.admits_client(&journey));
         assert!(v3.admits_client(&journey));
     }
+
+    #[test]
+    fn an_app_before_unknown_codes_is_sent_the_nearest_known_one() {
+        let id = CommandId::new();
+        let unknown = ServerMessage::CommandResults(vec![CommandResult::rejected(
+            id,
+            RejectReason::Unknown,
+            "Tidak bisa",
+        )]);
+        let v4 = Version::negotiate(4).unwrap();
+        assert_eq!(
+            unknown.clone().for_version(v4),
+            ServerMessage::CommandResults(vec![CommandResult::rejected(
+                id,
+                RejectReason::Conflict,
+                "Tidak bisa",
+            )])
+        );
+        // An app of 5 reads Unknown itself.
+        assert_eq!(unknown.clone().for_version(Version::CURRENT), unknown);
+        let error = ServerMessage::Error(ErrorFrame {
+            code: ErrorCode::Unknown,
+            message: String::new(),
+        });
+        assert!(matches!(
+            error.for_version(v4),
+            ServerMessage::Error(ErrorFrame {
+                code: ErrorCode::Internal,
+                ..
+            })
+        ));
+        let ended = ServerMessage::Call(CallUpdate {
+            call_id: CallId::new(),
+            seq: 3,
+            event: CallEvent::Ended {
+                reason: fieldops_sync::call::EndReason::Unknown,
+            },
+        });
+        assert!(matches!(
+            ended.for_version(v4),
+            ServerMessage::Call(CallUpdate {
+                event: CallEvent::Ended {
+                    reason: fieldops_sync::call::EndReason::Failed
+                },
+                ..
+            })
+        ));
+    }
 }
 
 mod compression {

@@ -11,7 +11,7 @@ use fieldops_sync::commands::{Command, CommandBody, CommandResult};
 use fieldops_sync::ids::{CommandId, DeviceId, DocId, DocKind};
 use fieldops_sync::protocol::{
     ClientMessage, Cursor, DocChanges, FRAME_COMPRESSED, Hello, PROTOCOL_VERSION, ServerMessage,
-    limits,
+    Version, limits,
 };
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::Message;
@@ -140,7 +140,27 @@ impl Device {
                 if frame.first() == Some(&FRAME_COMPRESSED) {
                     self.compressed_frames += 1;
                 }
-                return (arrived, ServerMessage::decode(&frame).unwrap());
+                let message = ServerMessage::decode(&frame).unwrap();
+                if let Some(older) = Version::negotiate(self.version).filter(|v| !v.announced()) {
+                    // What an app of that version could not read at all.
+                    assert_eq!(
+                        self.compressed_frames, 0,
+                        "a compressed frame to a version {} app",
+                        self.version
+                    );
+                    assert!(
+                        older.admits_server(&message),
+                        "{message:?} to a version {} app",
+                        self.version
+                    );
+                    assert_eq!(
+                        message.clone().for_version(older),
+                        message,
+                        "an Unknown code to a version {} app",
+                        self.version
+                    );
+                }
+                return (arrived, message);
             }
         }
     }

@@ -358,7 +358,8 @@ async fn serve(
                 Ok(delivery)
                     if delivery.to.admits(&session.actor) && session.version().carries_calls() =>
                 {
-                    let message = ServerMessage::Call(delivery.update.clone());
+                    let message = ServerMessage::Call(delivery.update.clone())
+                        .for_version(session.version());
                     if !send(&mut socket, version, &message).await {
                         return;
                     }

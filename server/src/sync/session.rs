@@ -144,10 +144,15 @@ impl Session {
         self.version
     }
 
-    /// `out` without what the session's version cannot decode. The frames
+    /// `out` as the session's version reads it ([`ServerMessage::for_version`]),
+    /// without what that version cannot decode at all. The frames
     /// are built for the version (documents of kinds it lacks are left
     /// out of the feed), so this drops nothing unless that failed.
-    fn admitted(&self, mut out: Vec<ServerMessage>) -> Vec<ServerMessage> {
+    fn admitted(&self, out: Vec<ServerMessage>) -> Vec<ServerMessage> {
+        let mut out: Vec<ServerMessage> = out
+            .into_iter()
+            .map(|message| message.for_version(self.version))
+            .collect();
         out.retain(|message| {
             let admitted = self.version.admits_server(message);
             if !admitted {

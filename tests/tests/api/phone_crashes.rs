@@ -53,6 +53,46 @@ fn next(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Runs the phone as a child until it has reported `kill_after` saved
+/// messages, kills it, and returns every message it reported saved (those
+/// printed before the kill and not yet read included).
+fn run_child(store: &std::path::Path, from: u64, kill_after: u64) -> Vec<(u64, String)> {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "phone_crashes::phone_crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_STORE, store)
+        .env(CHILD_FROM, from.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut saved = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("saved ") {
+            let (n, id) = rest.split_once(' ').unwrap();
+            saved.push((n.parse().unwrap(), id.to_owned()));
+            if saved.len() as u64 == kill_after {
+                child.kill().unwrap();
+                break;
+            }
+        }
+    }
+    child.wait().unwrap();
+    for line in lines.map_while(Result::ok) {
+        if let Some(rest) = line.strip_prefix("saved ") {
+            let (n, id) = rest.split_once(' ').unwrap();
+            saved.push((n.parse().unwrap(), id.to_owned()));
+        }
+    }
+    saved
+}
+
 async fn a_phone_killed_while_it_syncs_and_writes_loses_nothing(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -83,42 +123,15 @@ async fn a_phone_killed_while_it_syncs_and_writes_loses_nothing(backend: Backend
     let mut saved: Vec<(u64, String)> = Vec::new();
     for trial in 0..trials {
         let from = saved.last().map_or(0, |(n, _)| n + 1);
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "phone_crashes::phone_crash_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_STORE, &store)
-            .env(CHILD_FROM, from.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
         let kill_after = 20 + next(&mut seed) % 120;
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut reported = 0;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(rest) = line.strip_prefix("saved ") {
-                let (n, id) = rest.split_once(' ').unwrap();
-                saved.push((n.parse().unwrap(), id.to_owned()));
-                reported += 1;
-                if reported == kill_after {
-                    child.kill().unwrap();
-                    break;
-                }
-            }
-        }
-        child.wait().unwrap();
-        // Lines printed before the kill and not read yet were saved too.
-        for line in lines.map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("saved ") {
-                let (n, id) = rest.split_once(' ').unwrap();
-                saved.push((n.parse().unwrap(), id.to_owned()));
-            }
-        }
+        let store_path = store.clone();
+        // The child is driven with blocking reads, off the runtime that
+        // serves its sync session.
+        let reported =
+            tokio::task::spawn_blocking(move || run_child(&store_path, from, kill_after))
+                .await
+                .unwrap();
+        saved.extend(reported);
         // The store opens after the kill, with everything reported saved.
         let core = FieldopsCore::open(&store).unwrap_or_else(|e| {
             panic!("trial {trial} (seed {first_seed}): the store does not open: {e}")
