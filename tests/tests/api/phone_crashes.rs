@@ -22,7 +22,7 @@ use fieldops_tests::{Backend, TestApp, on_both_backends};
 on_both_backends!(a_phone_killed_while_it_syncs_and_writes_loses_nothing);
 
 const CHILD_STORE: &str = "FIELDOPS_PHONE_CRASH_STORE";
-const CHILD_FROM: &str = "FIELDOPS_PHONE_CRASH_FROM";
+const CHILD_TRIAL: &str = "FIELDOPS_PHONE_CRASH_TRIAL";
 
 /// The phone, run only as the child: live sync on, a chat message queued
 /// every few milliseconds, each reported once its write returned.
@@ -31,15 +31,18 @@ fn phone_crash_child() {
     let Ok(path) = std::env::var(CHILD_STORE) else {
         return;
     };
-    let from: u64 = std::env::var(CHILD_FROM).unwrap().parse().unwrap();
+    let trial: u64 = std::env::var(CHILD_TRIAL).unwrap().parse().unwrap();
     let core = FieldopsCore::open(&path).unwrap();
     core.sync().start().unwrap();
-    for n in from.. {
+    // Each run numbers its messages afresh under its trial: a message saved
+    // in the instant before a kill, and never reported, keeps a body of its
+    // own.
+    for n in 0.. {
         let entry = core
             .tickets()
-            .send_chat_message(None, &format!("crash {n}"))
+            .send_chat_message(None, &format!("crash {trial}.{n}"))
             .unwrap();
-        println!("saved {n} {}", entry.command_id);
+        println!("saved {trial}.{n} {}", entry.command_id);
         std::thread::sleep(Duration::from_millis(3));
     }
 }
@@ -56,7 +59,7 @@ fn next(state: &mut u64) -> u64 {
 /// Runs the phone as a child until it has reported `kill_after` saved
 /// messages, kills it, and returns every message it reported saved (those
 /// printed before the kill and not yet read included).
-fn run_child(store: &std::path::Path, from: u64, kill_after: u64) -> Vec<(u64, String)> {
+fn run_child(store: &std::path::Path, trial: u64, kill_after: u64) -> Vec<(String, String)> {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -65,7 +68,7 @@ fn run_child(store: &std::path::Path, from: u64, kill_after: u64) -> Vec<(u64, S
             "--test-threads=1",
         ])
         .env(CHILD_STORE, store)
-        .env(CHILD_FROM, from.to_string())
+        .env(CHILD_TRIAL, trial.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -76,7 +79,7 @@ fn run_child(store: &std::path::Path, from: u64, kill_after: u64) -> Vec<(u64, S
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("saved ") {
             let (n, id) = rest.split_once(' ').unwrap();
-            saved.push((n.parse().unwrap(), id.to_owned()));
+            saved.push((n.to_owned(), id.to_owned()));
             if saved.len() as u64 == kill_after {
                 child.kill().unwrap();
                 break;
@@ -87,7 +90,7 @@ fn run_child(store: &std::path::Path, from: u64, kill_after: u64) -> Vec<(u64, S
     for line in lines.map_while(Result::ok) {
         if let Some(rest) = line.strip_prefix("saved ") {
             let (n, id) = rest.split_once(' ').unwrap();
-            saved.push((n.parse().unwrap(), id.to_owned()));
+            saved.push((n.to_owned(), id.to_owned()));
         }
     }
     saved
@@ -120,15 +123,14 @@ async fn a_phone_killed_while_it_syncs_and_writes_loses_nothing(backend: Backend
         core.sync().now(SYNC).await.unwrap();
     }
 
-    let mut saved: Vec<(u64, String)> = Vec::new();
+    let mut saved: Vec<(String, String)> = Vec::new();
     for trial in 0..trials {
-        let from = saved.last().map_or(0, |(n, _)| n + 1);
         let kill_after = 20 + next(&mut seed) % 120;
         let store_path = store.clone();
         // The child is driven with blocking reads, off the runtime that
         // serves its sync session.
         let reported =
-            tokio::task::spawn_blocking(move || run_child(&store_path, from, kill_after))
+            tokio::task::spawn_blocking(move || run_child(&store_path, trial, kill_after))
                 .await
                 .unwrap();
         saved.extend(reported);
