@@ -167,23 +167,7 @@ async fn seeded(n: usize) -> (tempfile::TempDir, String, usize) {
     };
     let state = AppState::build(config).await.unwrap();
     fieldops_server::seed::demo(&state).await.unwrap();
-    let mut tx = state.db.begin_write().await.unwrap();
-    for i in 0..n {
-        let mut ticket = testing::sample_ticket();
-        ticket.subject = format!("Ticket {i}: AC unit not cooling");
-        let mut doc = ticket.to_document().unwrap();
-        sync::create(
-            &mut tx,
-            &DocId::new().to_string(),
-            DocKind::Ticket,
-            DocScope::default(),
-            &mut doc,
-            &[],
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    fieldops_tests::fixtures::seed_ticket_documents(&state.db, n).await;
     let admin = fieldops_server::db::users::by_email(state.db.pool(), "admin@example.com")
         .await
         .unwrap()

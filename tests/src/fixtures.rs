@@ -167,3 +167,28 @@ pub async fn claim_audit(app: &TestApp, ids: &[String]) -> HashMap<String, (i64,
         .map(|(id, q, s, h, c)| (id, (q, s, h, c)))
         .collect()
 }
+
+/// Stores `n` ten-field ticket documents straight through the sync store
+/// (no tickets behind them), as a large catch-up's payload; commits.
+pub async fn seed_ticket_documents(db: &fieldops_server::db::Db, n: usize) {
+    use fieldops_server::sync::{self, DocScope};
+    use fieldops_sync::docs::DocumentSchema as _;
+    use fieldops_sync::ids::{DocId, DocKind};
+    let mut tx = db.begin_write().await.unwrap();
+    for i in 0..n {
+        let mut ticket = fieldops_sync::testing::sample_ticket();
+        ticket.subject = format!("Ticket {i}: AC unit not cooling");
+        let mut doc = ticket.to_document().unwrap();
+        sync::create(
+            &mut tx,
+            &DocId::new().to_string(),
+            DocKind::Ticket,
+            DocScope::default(),
+            &mut doc,
+            &[],
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}

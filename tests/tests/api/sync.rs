@@ -624,24 +624,7 @@ async fn a_large_catch_up_is_compressed_for_apps_that_read_it(backend: Backend) 
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let db = &app.server.state.db;
-    let mut tx = db.begin_write().await.unwrap();
-    for i in 0..300 {
-        let mut ticket = testing::sample_ticket();
-        ticket.subject = format!("Ticket {i}: AC unit not cooling");
-        let mut doc = ticket.to_document().unwrap();
-        sync::create(
-            &mut tx,
-            &DocId::new().to_string(),
-            DocKind::Ticket,
-            DocScope::default(),
-            &mut doc,
-            &[],
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    fieldops_tests::fixtures::seed_ticket_documents(&app.server.state.db, 300).await;
     let admin = app.login_as("admin").await;
     let (new, _) = Device::connect(app.server.addr, &admin, 0).await;
     let (old, _) = Device::connect_speaking(app.server.addr, &admin, 0, 4).await;
