@@ -162,24 +162,6 @@ async fn killed_before_commit(backend: Backend) {
     assert_eq!(replayed, "", "nothing committed: the retry ran afresh");
 }
 
-/// A small deterministic generator (splitmix64): a trial's kill instants
-/// follow from its seed, so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low)
-    }
-}
-
 /// One writer's requests in a trial: what it sent and what was answered.
 #[derive(Default)]
 struct Sent {
@@ -250,7 +232,7 @@ async fn random_kills_during_a_write_burst(backend: Backend) {
     println!(
         "crash trials on {backend:?}: {trials} kills, replay with FIELDOPS_CRASH_SEED={seed} FIELDOPS_CRASH_TRIALS={trials}"
     );
-    let mut rng = Rng(seed);
+    let mut rng = fieldops_tests::SeededRng(seed);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

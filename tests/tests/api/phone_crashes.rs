@@ -47,15 +47,6 @@ fn phone_crash_child() {
     }
 }
 
-/// splitmix64: a trial's kill instants follow from its seed.
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Runs the phone as a child until it has reported `kill_after` saved
 /// messages, kills it, and returns every message it reported saved (those
 /// printed before the kill and not yet read included).
@@ -104,14 +95,14 @@ async fn a_phone_killed_while_it_syncs_and_writes_loses_nothing(backend: Backend
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(10);
-    let mut seed: u64 = std::env::var("FIELDOPS_PHONE_CRASH_SEED")
+    let seed: u64 = std::env::var("FIELDOPS_PHONE_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| jiff::Timestamp::now().as_nanosecond() as u64);
     println!(
         "phone crash trials on {backend:?}: replay with FIELDOPS_PHONE_CRASH_SEED={seed} FIELDOPS_PHONE_CRASH_TRIALS={trials}"
     );
-    let first_seed = seed;
+    let mut rng = fieldops_tests::SeededRng(seed);
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("phone.db");
     {
@@ -125,7 +116,7 @@ async fn a_phone_killed_while_it_syncs_and_writes_loses_nothing(backend: Backend
 
     let mut saved: Vec<(String, String)> = Vec::new();
     for trial in 0..trials {
-        let kill_after = 20 + next(&mut seed) % 120;
+        let kill_after = rng.between(20, 140);
         let store_path = store.clone();
         // The child is driven with blocking reads, off the runtime that
         // serves its sync session.
@@ -136,12 +127,12 @@ async fn a_phone_killed_while_it_syncs_and_writes_loses_nothing(backend: Backend
         saved.extend(reported);
         // The store opens after the kill, with everything reported saved.
         let core = FieldopsCore::open(&store).unwrap_or_else(|e| {
-            panic!("trial {trial} (seed {first_seed}): the store does not open: {e}")
+            panic!("trial {trial} (seed {seed}): the store does not open: {e}")
         });
         for (n, id) in &saved {
             assert!(
                 core.outbox().get(id.parse().unwrap()).is_ok(),
-                "trial {trial} (seed {first_seed}): message {n} was reported saved"
+                "trial {trial} (seed {seed}): message {n} was reported saved"
             );
         }
     }
@@ -167,12 +158,12 @@ async fn a_phone_killed_while_it_syncs_and_writes_loses_nothing(backend: Backend
     assert_eq!(
         unique.len(),
         bodies.len(),
-        "a message reached the server twice (seed {first_seed})"
+        "a message reached the server twice (seed {seed})"
     );
     for (n, _) in &saved {
         assert!(
             unique.contains(&format!("crash {n}")),
-            "message {n} was saved on the phone and never arrived (seed {first_seed})"
+            "message {n} was saved on the phone and never arrived (seed {seed})"
         );
     }
     println!(
