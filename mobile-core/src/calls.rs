@@ -32,7 +32,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
 use crate::shared::Shared;
-use crate::store::now_ms;
+use crate::store::{id_at, now_ms, opt_id_at};
 
 /// How long a signal waits for the live connection before it is dropped.
 pub(crate) const MAX_WAIT_MS: i64 = 30_000;
@@ -294,16 +294,14 @@ const COLUMNS: &str = "call_id, outgoing, peer_name, from_staff, ticket_id, medi
                        end_reason, created_at_ms, expires_at_ms, seen";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallInfo> {
-    let call_id: String = r.get(0)?;
-    let ticket_id: Option<String> = r.get(4)?;
     let media: String = r.get(5)?;
     let state: String = r.get(6)?;
     Ok(CallInfo {
-        call_id: call_id.parse().unwrap_or_default(),
+        call_id: id_at(r, 0)?,
         outgoing: r.get(1)?,
         peer_name: r.get(2)?,
         from_staff: r.get(3)?,
-        ticket_id: ticket_id.and_then(|t| t.parse().ok()),
+        ticket_id: opt_id_at(r, 4)?,
         media: media.parse().unwrap_or(Media::Audio),
         state: CallState::parse(&state),
         end_reason: r.get(7)?,

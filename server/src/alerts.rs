@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::auth::{Action, Actor};
 use crate::db::alerts::{self as db, AlertRow};
 use crate::db::{Tx, audit};
+use crate::events::{AlertDismissed, AlertRaised, Happened};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject_as};
 use fieldops_sync::commands::RejectReason;
 
@@ -35,10 +36,12 @@ pub async fn raise(
         return Ok(None);
     };
     tracing::warn!(kind, subject, detail, "alert for admins");
-    Ok(Some(Notice::staff(
-        "alert.raised",
-        json!({ "id": alert.id, "kind": kind, "subject": subject, "detail": detail }),
-    )))
+    Ok(Some(Notice::staff(Happened::AlertRaised(AlertRaised {
+        id: alert.id,
+        kind: kind.to_owned(),
+        subject: subject.to_owned(),
+        detail: detail.to_owned(),
+    }))))
 }
 
 /// The open alerts.
@@ -66,9 +69,11 @@ pub async fn dismiss(tx: &mut Tx, actor: &Actor, id: &str) -> ServiceResult<Aler
         json!({ "kind": alert.kind, "subject": alert.subject }),
     )
     .await?;
-    let data = json!({ "id": alert.id });
+    let dismissed = Happened::AlertDismissed(AlertDismissed {
+        id: alert.id.clone(),
+    });
     Ok(Applied {
         value: alert,
-        notices: vec![Notice::staff("alert.dismissed", data)],
+        notices: vec![Notice::staff(dismissed)],
     })
 }

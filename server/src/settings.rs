@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Action, Actor};
 use crate::db::{self, Db, Tx, audit, now_ms};
+use crate::events::{Happened, SettingsChanged};
 use crate::helpdesk::sla::{Calendar, SlaSettings, Target};
 use crate::service::{Applied, FieldError, Notice, ServiceError, ServiceResult, allow};
 
@@ -324,10 +325,9 @@ pub async fn update<G: Group>(
     .await?;
     Ok(Applied {
         value,
-        notices: vec![Notice::staff(
-            "settings.changed",
-            json!({ "group": G::NAME }),
-        )],
+        notices: vec![Notice::staff(Happened::SettingsChanged(SettingsChanged {
+            group: G::NAME,
+        }))],
     })
 }
 

@@ -33,13 +33,9 @@ use serde::Serialize;
 use crate::AppState;
 use crate::db::{Tx, idempotency};
 use crate::error::{ApiError, ApiResult};
-use crate::events::Audience;
 use crate::events::Notice;
 use crate::faults;
 use crate::sync::Changed;
-
-/// An event to record with the change.
-pub type RawEvent = (&'static str, Audience, serde_json::Value);
 
 /// What a change means outside its own rows.
 #[derive(Debug, Default)]
@@ -49,7 +45,8 @@ pub struct Effects {
     visits: Vec<String>,
     /// Documents already written in the transaction.
     changed: Vec<Changed>,
-    events: Vec<RawEvent>,
+    /// The events to record.
+    told: Vec<Notice>,
 }
 
 impl Effects {
@@ -57,44 +54,37 @@ impl Effects {
         Self::default()
     }
 
-    /// Live notices; the visits they name are re-projected.
+    /// Live notices; the visits they report a change of
+    /// ([`Happened::visit_id`](crate::events::Happened::visit_id)) are
+    /// re-projected.
     pub fn notices(notices: Vec<Notice>) -> Self {
         Self::none().with_notices(notices)
     }
 
-    /// Live notices about documents the change has already written
-    /// (nothing is re-projected for them).
+    /// Live notices about documents the change has already written, or
+    /// none (nothing is re-projected for them).
     pub fn told(notices: Vec<Notice>) -> Self {
-        Self::events(
-            notices
-                .into_iter()
-                .map(|n| (n.kind, n.audience, n.data))
-                .collect(),
-        )
-    }
-
-    pub fn events(events: Vec<RawEvent>) -> Self {
         Self {
-            events,
+            told: notices,
             ..Self::default()
         }
     }
 
+    /// [`Effects::notices`] added to these.
     pub fn with_notices(mut self, notices: Vec<Notice>) -> Self {
-        // Visit events name their visit; its document is re-projected.
         self.visits.extend(
             notices
                 .iter()
-                .filter_map(|n| n.data.get("visit_id").and_then(serde_json::Value::as_str))
+                .filter_map(|n| n.what.visit_id())
                 .map(str::to_owned),
         );
-        self.events
-            .extend(notices.into_iter().map(|n| (n.kind, n.audience, n.data)));
+        self.told.extend(notices);
         self
     }
 
-    pub fn with_events(mut self, events: impl IntoIterator<Item = RawEvent>) -> Self {
-        self.events.extend(events);
+    /// [`Effects::told`] added to these.
+    pub fn with_told(mut self, notices: impl IntoIterator<Item = Notice>) -> Self {
+        self.told.extend(notices);
         self
     }
 
@@ -102,7 +92,7 @@ impl Effects {
     pub fn and(mut self, other: Effects) -> Self {
         self.visits.extend(other.visits);
         self.changed.extend(other.changed);
-        self.events.extend(other.events);
+        self.told.extend(other.told);
         self
     }
 
@@ -119,17 +109,24 @@ impl Effects {
     }
 }
 
-/// Records one event and delivers it, as a change of its own.
+/// Records one event as it travels (kind and JSON data) and delivers it,
+/// as a change of its own: for tools and tests that speak the events' wire
+/// format. Services say what happened with [`Notice`]s in their
+/// [`Effects`]. Refuses a kind not in [`KINDS`](crate::events::KINDS).
 pub async fn publish(
     state: &AppState,
-    kind: &'static str,
-    audience: Audience,
+    kind: &str,
+    audience: crate::events::Audience,
     data: serde_json::Value,
 ) -> anyhow::Result<()> {
-    Work::begin(state)
-        .await?
-        .commit(Effects::events(vec![(kind, audience, data)]))
-        .await
+    let mut work = Work::begin(state).await?;
+    let recorded = state
+        .events
+        .record_raw(&mut work.tx, vec![(kind, audience, data)])
+        .await?;
+    work.commit(Effects::none()).await?;
+    state.events.deliver(recorded);
+    Ok(())
 }
 
 /// The `Idempotency-Key` a request holds while it runs (see
@@ -305,7 +302,7 @@ impl Work {
         let Effects {
             mut visits,
             mut changed,
-            mut events,
+            told: mut events,
         } = effects;
         visits.sort();
         visits.dedup();

@@ -75,6 +75,15 @@ macro_rules! uuid_id {
                 }
             }
         }
+
+        /// For ids read from storage as text (`#[sqlx(try_from = "String")]`).
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
     };
 }
 

@@ -12,7 +12,7 @@ use crate::auth::{Action, Actor};
 use crate::db::customers::{self, CustomerFields, CustomerRow};
 use crate::db::{Tx, audit, sessions, tickets, users};
 use crate::domain::{self, CreatedVia, GeoPoint, Status, Validator};
-use crate::events::Audience;
+use crate::events::{CustomerFacts, Happened, Notice};
 use crate::service::{ServiceError, taken};
 use crate::sync::{self, SignedOut};
 use crate::work::Effects;
@@ -73,23 +73,30 @@ fn validate(state: &AppState, input: &Input) -> Result<CustomerFields, ServiceEr
 }
 
 /// The event that tells the staff consoles.
-fn announced(kind: &'static str, row: &CustomerRow) -> Effects {
-    let data = json!({ "id": row.id, "name": row.name, "status": row.status });
-    let audience = Audience::Staff {
-        department_id: None,
-    };
-    Effects::events(vec![(kind, audience, data)])
+/// Audits a change of customer `row` and tells staff about it.
+async fn announced(
+    tx: &mut Tx,
+    actor: &Actor,
+    what: fn(CustomerFacts) -> Happened,
+    row: &CustomerRow,
+) -> Result<Effects, ServiceError> {
+    let what = what(row.into());
+    audit::record(
+        tx,
+        Some(&actor.user_id),
+        what.kind(),
+        "customer",
+        &row.id,
+        json!({}),
+    )
+    .await?;
+    Ok(Effects::told(vec![Notice::staff(what)]))
 }
 
 async fn load(tx: &mut Tx, id: &str) -> Result<CustomerRow, ServiceError> {
     customers::get(&mut **tx, id)
         .await?
         .ok_or_else(|| ServiceError::not_found("customer"))
-}
-
-async fn record(tx: &mut Tx, actor: &Actor, action: &str, id: &str) -> Result<(), ServiceError> {
-    audit::record(tx, Some(&actor.user_id), action, "customer", id, json!({})).await?;
-    Ok(())
 }
 
 /// CS create a customer record by hand (a phone call, a walk-in).
@@ -104,8 +111,7 @@ pub async fn create(
     let row = customers::insert(tx, &fields, CreatedVia::Manual, true)
         .await
         .map_err(taken("phone"))?;
-    record(tx, actor, "customer.created", &row.id).await?;
-    let effects = announced("customer.created", &row);
+    let effects = announced(tx, actor, Happened::CustomerCreated, &row).await?;
     Ok((row, effects))
 }
 
@@ -137,8 +143,7 @@ pub async fn update(
         .await
         .map_err(taken("phone"))?;
     tickets::rename_customer(tx, &row.id, &row.name).await?;
-    record(tx, actor, "customer.updated", &row.id).await?;
-    let effects = announced("customer.updated", &row);
+    let effects = announced(tx, actor, Happened::CustomerUpdated, &row).await?;
     Ok((row, effects))
 }
 
@@ -156,13 +161,12 @@ pub async fn set_status(
         return Ok((current, Effects::none()));
     }
     let row = customers::set_status(tx, &current.id, status).await?;
-    let action = if status == Status::Inactive {
-        "customer.deactivated"
+    let what = if status == Status::Inactive {
+        Happened::CustomerDeactivated
     } else {
-        "customer.restored"
+        Happened::CustomerRestored
     };
-    record(tx, actor, action, &row.id).await?;
-    let mut effects = announced(action, &row);
+    let mut effects = announced(tx, actor, what, &row).await?;
     // The customer's app account follows the record: switched off (signed
     // out everywhere) with it, back on with its restore.
     if let Some(account) = users::account_of_customer(&mut **tx, &row.id).await? {
@@ -177,7 +181,7 @@ pub async fn set_status(
         } else {
             sync::account_changed(&account)
         };
-        effects = effects.and(Effects::events(vec![ending]));
+        effects = effects.and(Effects::told(vec![ending]));
     }
     Ok((row, effects))
 }

@@ -16,7 +16,7 @@ use crate::db::customers::{self, CustomerFields, CustomerRow};
 use crate::db::users::{self, UserRow};
 use crate::db::{Tx, audit};
 use crate::domain::{CreatedVia, Role, Status};
-use crate::events::Audience;
+use crate::events::{CustomerMerged, CustomerRegistered, Happened, Notice};
 use crate::service::{ServiceError, reject_as, taken};
 use crate::sync::FeedPosition;
 use crate::work::{Effects, Work};
@@ -158,26 +158,29 @@ pub async fn register(tx: &mut Tx, new: NewCustomerAccount) -> Result<Registered
     )
     .await
     .map_err(taken("email"))?;
-    let data = json!({
-        "id": customer.id, "name": customer.name, "status": customer.status,
-        "phone_verified": customer.phone_verified(), "possible_duplicate_of": duplicate_of,
-    });
+    let registered = CustomerRegistered {
+        id: customer.id.clone(),
+        name: customer.name.clone(),
+        status: customer.status,
+        phone_verified: customer.phone_verified(),
+        possible_duplicate_of: duplicate_of,
+    };
+    let registered = Happened::CustomerRegistered(registered);
     audit::record(
         tx,
         Some(&user.id),
-        "customer.registered",
+        registered.kind(),
         "customer",
         &customer.id,
-        data.clone(),
+        registered
+            .data()
+            .map_err(|e| ServiceError::Internal(e.into()))?,
     )
     .await?;
-    let staff = Audience::Staff {
-        department_id: None,
-    };
     Ok(Registered {
         user,
         customer,
-        effects: Effects::events(vec![("customer.registered", staff, data)]),
+        effects: Effects::told(vec![Notice::staff(registered)]),
     })
 }
 
@@ -244,16 +247,17 @@ pub async fn merge(
     let merged = customers::get(&mut **tx, into)
         .await?
         .ok_or_else(|| ServiceError::not_found("customer"))?;
-    let staff = Audience::Staff {
-        department_id: None,
-    };
-    let data = json!({ "id": into, "from": from, "name": merged.name });
-    let mut effects = Effects::events(vec![("customer.merged", staff, data)])
+    let what = Happened::CustomerMerged(CustomerMerged {
+        id: into.to_owned(),
+        from: from.to_owned(),
+        name: merged.name.clone(),
+    });
+    let mut effects = Effects::told(vec![Notice::staff(what)])
         .with_changed(changed)
         .with_visits(moved.visit_ids);
     if let Some(user_id) = &moved.user_id {
         // What the account may read changed: its sessions reconnect.
-        effects = effects.with_events([crate::sync::account_changed(user_id)]);
+        effects = effects.with_told([crate::sync::account_changed(user_id)]);
     }
     Ok((merged, effects))
 }

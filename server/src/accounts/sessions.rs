@@ -122,7 +122,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Se
     if found.used_at.is_some() || !sessions::use_refresh(tx, &hash).await? {
         sessions::revoke(&mut **tx, &found.session_id, "refresh token reused").await?;
         let ended = signed_out(&found.user_id, SignedOut::Only(&found.session_id));
-        work.commit(Effects::events(vec![ended])).await?;
+        work.commit(Effects::told(vec![ended])).await?;
         tracing::warn!(session = %found.session_id, "refresh token reuse; session revoked");
         return Err(ServiceError::Unauthenticated(t!(
             "problem-auth-refresh-reused"
@@ -149,6 +149,6 @@ pub async fn sign_out(state: &AppState, actor: &Actor) -> Result<(), ServiceErro
     let mut work = Work::begin(state).await?;
     sessions::revoke(&mut **work.tx(), &actor.session_id, "logout").await?;
     let ended = signed_out(&actor.user_id, SignedOut::Only(&actor.session_id));
-    work.commit(Effects::events(vec![ended])).await?;
+    work.commit(Effects::told(vec![ended])).await?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::auth::{Action, Actor, password, tokens};
 use crate::db::users::{self, UserRow};
 use crate::db::{Backend, Tx, audit, departments, sessions};
 use crate::domain::{self, Presence, Role, Status, Validator};
-use crate::events::Audience;
+use crate::events::{Happened, Notice, StaffPresence};
 use crate::service::{ServiceError, taken};
 use crate::sync::{self, Reader, SignedOut, store};
 use crate::work::{Effects, Work};
@@ -214,7 +214,7 @@ pub async fn update(
     } else {
         vec![]
     };
-    Ok((row, Effects::events(events)))
+    Ok((row, Effects::told(events)))
 }
 
 /// Deactivates (its sessions end everywhere; nothing is erased) or
@@ -274,7 +274,7 @@ pub async fn set_status(
     } else {
         sync::account_changed(&target.id)
     };
-    Ok((row, Effects::events(vec![ending]).with_notices(released)))
+    Ok((row, Effects::told(vec![ending]).with_notices(released)))
 }
 
 /// Sets another account's password — `password`, or a new temporary one,
@@ -330,7 +330,7 @@ pub async fn reset_password(
     .await?;
     let ended = sync::signed_out(&target.id, SignedOut::All);
     // Never stored for a retry: the answer may hold a secret.
-    work.commit(Effects::events(vec![ended])).await?;
+    work.commit(Effects::told(vec![ended])).await?;
     Ok(temporary)
 }
 
@@ -367,11 +367,12 @@ pub async fn set_presence(
     crate::service::allow(actor, Action::SetPresence)?;
     let mut work = Work::begin(state).await?;
     users::set_presence(work.tx(), &actor.user_id, presence).await?;
-    let data = json!({ "user_id": actor.user_id, "name": actor.name, "presence": presence });
-    let staff = Audience::Staff {
-        department_id: None,
-    };
-    work.commit(Effects::events(vec![("staff.presence", staff, data)]))
+    let what = Happened::StaffPresence(StaffPresence {
+        user_id: actor.user_id.clone(),
+        name: actor.name.clone(),
+        presence,
+    });
+    work.commit(Effects::told(vec![Notice::staff(what)]))
         .await?;
     if presence == Presence::Available
         && let Err(e) = crate::helpdesk::assignment::drain(state).await

@@ -31,7 +31,6 @@ use fieldops_sync::call::{
     CallEvent, CallMessage, CallUpdate, Callee, EndReason, Media, Refusal, Signal,
 };
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -42,7 +41,7 @@ use crate::auth::policy::Action;
 use crate::db::calls::{self, CallRow};
 use crate::db::{Tx, now_ms};
 use crate::domain::{Actor, Presence, Role, Status, rfc3339};
-use crate::events::Audience;
+use crate::events::{Audience, Happened, Notice};
 use crate::i18n::Lang;
 use crate::keyed_locks::unpoisoned;
 use crate::work::{Effects, Work};
@@ -167,7 +166,7 @@ fn to_session(session_id: &str) -> Recipient {
 
 fn update(call: &CallRow, event: CallEvent) -> CallUpdate {
     CallUpdate {
-        call_id: call.id.parse().unwrap_or_default(),
+        call_id: call.id,
         seq: u32::try_from(call.version).unwrap_or(u32::MAX),
         event,
     }
@@ -175,32 +174,15 @@ fn update(call: &CallRow, event: CallEvent) -> CallUpdate {
 
 /// The event consoles hear on every change of a call, for the timelines.
 fn logged(call: &CallRow) -> Effects {
-    let data = json!({
-        "id": call.id,
-        "state": call.state,
-        "end_reason": call.end_reason,
-        "direction": call.direction,
-        "customer_id": call.customer_id,
-        "ticket_id": call.ticket_id,
-        "agent_id": call.agent_id,
-    });
-    let mut events = vec![(
-        "call.updated",
-        Audience::Staff {
-            department_id: call.department_id.clone(),
-        },
-        data.clone(),
-    )];
+    let updated = Happened::CallUpdated(call.into());
+    let staff = Audience::Staff {
+        department_id: call.department_id.clone(),
+    };
+    let mut told = vec![Notice::to(staff, updated.clone())];
     if let Some(agent) = &call.agent_id {
-        events.push((
-            "call.updated",
-            Audience::User {
-                user_id: agent.clone(),
-            },
-            data,
-        ));
+        told.push(Notice::user(agent, updated));
     }
-    Effects::events(events)
+    Effects::told(told)
 }
 
 async fn invite(
@@ -257,7 +239,7 @@ async fn invite(
         }
     };
     let mut call = CallRow {
-        id,
+        id: message.call_id,
         direction: direction.to_owned(),
         caller_id: actor.user_id.clone(),
         caller_session: actor.session_id.clone(),
@@ -319,7 +301,11 @@ async fn invite(
         _ => actor.name.clone(),
     };
     work.commit(logged(&call)).await?;
-    spawn_timer(state, &call.id, state.config.calls.ring_timeout_secs);
+    spawn_timer(
+        state,
+        &call.id.to_string(),
+        state.config.calls.ring_timeout_secs,
+    );
     spawn_pushes(state, &call, &caller_name);
     let ice_servers = ice::servers(&state.config.calls, &actor.user_id, now);
     let incoming = incoming(state, &call, &caller_name, now);
@@ -354,7 +340,7 @@ fn incoming(state: &AppState, call: &CallRow, caller_name: &str, now: i64) -> Ca
 fn spawn_pushes(state: &AppState, call: &CallRow, caller_name: &str) {
     let state = state.clone();
     let push = CallPush {
-        call_id: call.id.clone(),
+        call_id: call.id.to_string(),
         caller_name: caller_name.to_owned(),
         ticket_id: call.ticket_id.clone(),
         media: call.media.clone(),
@@ -693,7 +679,7 @@ fn relayed(call: &CallRow, from: Side, seq: u32, event: CallEvent) -> Delivery {
     Delivery {
         to: to_session(other),
         update: CallUpdate {
-            call_id: call.id.parse().unwrap_or_default(),
+            call_id: call.id,
             seq,
             event,
         },
@@ -860,7 +846,7 @@ pub async fn disconnected(state: &AppState, actor: &Actor) {
 
 async fn mark_lost(state: &AppState, actor: &Actor, lost_at: Option<i64>) -> anyhow::Result<()> {
     let live = calls::of_session(state.db.pool(), &actor.session_id).await?;
-    for id in live.into_iter().map(|c| c.id) {
+    for id in live.into_iter().map(|c| c.id.to_string()) {
         let mut work = Work::begin(state).await?;
         let Some(mut call) = calls::lock(work.tx(), state.db.backend(), &id).await? else {
             continue;
@@ -890,7 +876,7 @@ async fn mark_lost(state: &AppState, actor: &Actor, lost_at: Option<i64>) -> any
         work.commit(effects).await?;
         state.calls.relay.send(deliveries).await?;
         if call.state == CONNECTED && lost_at.is_some() {
-            spawn_timer(state, &call.id, state.config.calls.grace_secs);
+            spawn_timer(state, &call.id.to_string(), state.config.calls.grace_secs);
         }
     }
     Ok(())
@@ -932,7 +918,7 @@ impl From<calls::LogRow> for CallView {
             _ => 0,
         };
         CallView {
-            id: c.id,
+            id: c.id.to_string(),
             direction: c.direction,
             caller_id: c.caller_id,
             caller_name: row.caller_name,

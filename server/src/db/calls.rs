@@ -1,13 +1,17 @@
 //! Calls, the relay's overflow and devices' push tokens
 //! (`migrations/*/0022_calls.sql`; the rules are `crate::calls`').
 
+use fieldops_sync::call::CallId;
 use sqlx::{AnyExecutor, FromRow};
 
 use super::{Backend, Tx, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct CallRow {
-    pub id: String,
+    /// Stored as text; a row whose id is not one is an error, never a
+    /// fabricated id.
+    #[sqlx(try_from = "String")]
+    pub id: CallId,
     pub direction: String,
     pub caller_id: String,
     pub caller_session: String,
@@ -53,7 +57,7 @@ pub async fn insert(tx: &mut Tx, call: &CallRow) -> sqlx::Result<()> {
         "INSERT INTO calls ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
          $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
     )))
-    .bind(&call.id)
+    .bind(call.id.to_string())
     .bind(&call.direction)
     .bind(&call.caller_id)
     .bind(&call.caller_session)
@@ -116,7 +120,7 @@ pub async fn save(tx: &mut Tx, call: &CallRow) -> sqlx::Result<()> {
          rang_at = $11, answered_at = $12, ended_at = $13, caller_lost_at = $14, \
          callee_lost_at = $15 WHERE id = $1",
     )
-    .bind(&call.id)
+    .bind(call.id.to_string())
     .bind(&call.agent_id)
     .bind(&call.state)
     .bind(&call.end_reason)

@@ -21,7 +21,7 @@ use crate::auth::{Action, Actor};
 use crate::db::rotation::{self, Candidate, rotate};
 use crate::db::tickets::{self, AssignMethod};
 use crate::db::{Tx, audit, now_ms, users};
-use crate::events::Audience;
+use crate::events::{ConversationAssigned, Happened, Notice, RoundRobin, TicketAssigned};
 use crate::service::ServiceError;
 use crate::work::{Effects, Work};
 
@@ -153,18 +153,15 @@ async fn assign_next(tx: &mut Tx, state: &AppState) -> anyhow::Result<Option<Eff
     let synced = crate::sync::tickets::project(tx, &state.db, &ticket_id).await?;
     let mut effects = Effects::none().with_changed(synced);
     if let Some(t) = tickets::get(&mut **tx, &ticket_id).await? {
-        let data = serde_json::json!({
-            "ticket_id": t.id, "number": t.number, "assignee_id": agent.user_id, "method": "round_robin",
-        });
-        let department = Audience::Staff {
-            department_id: Some(t.department_id.clone()),
-        };
-        let agent = Audience::User {
-            user_id: agent.user_id.clone(),
-        };
-        effects = effects.with_events([
-            ("ticket.assigned", department, data.clone()),
-            ("ticket.assigned", agent, data),
+        let assigned = Happened::TicketAssigned(TicketAssigned::RoundRobin(RoundRobin {
+            ticket_id: t.id,
+            number: t.number,
+            assignee_id: agent.user_id.clone(),
+            method: "round_robin",
+        }));
+        effects = effects.with_told([
+            Notice::department(&t.department_id, assigned.clone()),
+            Notice::user(&agent.user_id, assigned),
         ]);
     }
     Ok(Some(effects))
@@ -217,12 +214,13 @@ pub async fn drain_conversations(state: &AppState) -> anyhow::Result<usize> {
         } else {
             Vec::new()
         };
-        let data = serde_json::json!({ "conversation_id": id, "customer_id": customer_id, "assignee_id": agent });
-        let to = Audience::User { user_id: agent };
-        work.commit(
-            Effects::events(vec![("conversation.assigned", to, data)]).and(Effects::told(told)),
-        )
-        .await?;
+        let assigned = Happened::ConversationAssigned(ConversationAssigned {
+            conversation_id: id,
+            customer_id,
+            assignee_id: agent.clone(),
+        });
+        work.commit(Effects::told(vec![Notice::user(&agent, assigned)]).with_told(told))
+            .await?;
         routed += 1;
     }
     Ok(routed)

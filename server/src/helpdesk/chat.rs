@@ -16,7 +16,7 @@ use crate::auth::{Action, Actor};
 use crate::db::chat::{self, ChatMessageRow};
 use crate::db::{Tx, audit, departments, users};
 use crate::domain;
-use crate::events::Audience;
+use crate::events::{Audience, Happened};
 use crate::i18n::Lang;
 use crate::service::{Applied, Notice, ServiceError, allow, reject_as};
 
@@ -91,8 +91,7 @@ pub async fn open(
 /// receive calls or messages"); the inbox still shows everything to whoever
 /// opens it.
 pub async fn notices(state: &AppState, customer_id: &str, m: &ChatMessageRow) -> Vec<Notice> {
-    let data =
-        serde_json::to_value(super::payloads::ChatMessageView::from(m.clone())).unwrap_or_default();
+    let message = Happened::ChatMessage(m.clone().into());
     let department_id = departments::by_name(&state.db, &state.config.ticket_default_department)
         .await
         .ok()
@@ -104,19 +103,9 @@ pub async fn notices(state: &AppState, customer_id: &str, m: &ChatMessageRow) ->
             tracing::warn!(error = %e, "reading who is on duty; the message waits in the inbox");
             Vec::new()
         });
-    let mut notices = vec![Notice {
-        kind: "chat.message",
-        audience: Audience::Customer {
-            customer_id: customer_id.to_owned(),
-        },
-        data: data.clone(),
-    }];
+    let mut notices = vec![Notice::customer(customer_id, message.clone())];
     if !on_duty.is_empty() {
-        notices.push(Notice {
-            kind: "chat.message",
-            audience: Audience::OnDuty { user_ids: on_duty },
-            data,
-        });
+        notices.push(Notice::to(Audience::OnDuty { user_ids: on_duty }, message));
     }
     notices
 }

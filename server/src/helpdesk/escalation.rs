@@ -15,7 +15,7 @@
 use crate::AppState;
 use crate::db::tickets::{self, Breach, TicketChanges};
 use crate::db::{audit, departments};
-use crate::events::Audience;
+use crate::events::{Happened, Notice, SlaBreached};
 use crate::work::{Effects, Work};
 
 /// Escalates every ticket whose deadline passed by `now`; returns how many
@@ -78,22 +78,21 @@ pub async fn check_breaches(state: &AppState, now: i64) -> anyhow::Result<usize>
         .await?;
         // The raised priority reaches the phones; the note is internal.
         let synced = crate::sync::tickets::project(tx, &state.db, &id).await?;
-        let data = serde_json::json!({
-            "ticket_id": id, "number": ticket.number, "breach": breach.as_str(),
-            "priority": raised, "department_id": ticket.department_id,
+        let breached = Happened::TicketSlaBreached(SlaBreached {
+            ticket_id: id.clone(),
+            number: ticket.number.clone(),
+            breach: breach.as_str(),
+            priority: raised,
+            department_id: ticket.department_id.clone(),
         });
-        let department = Audience::Staff {
-            department_id: Some(ticket.department_id.clone()),
-        };
-        let mut events = vec![("ticket.sla_breached", department, data.clone())];
+        let mut told = vec![Notice::department(&ticket.department_id, breached.clone())];
         if let Some(lead) = departments::get(&mut **tx, &ticket.department_id)
             .await?
             .and_then(|d| d.lead_user_id)
         {
-            let lead = Audience::User { user_id: lead };
-            events.push(("ticket.sla_breached", lead, data));
+            told.push(Notice::user(&lead, breached));
         }
-        work.commit(Effects::events(events).with_changed(synced))
+        work.commit(Effects::told(told).with_changed(synced))
             .await?;
         claimed += 1;
         tracing::info!(ticket = %ticket.number, breach = breach.as_str(), "SLA breached; escalated");

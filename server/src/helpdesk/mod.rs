@@ -13,7 +13,6 @@
 pub mod assignment;
 pub mod chat;
 pub mod escalation;
-pub mod payloads;
 pub mod sla;
 pub mod tickets;
 pub mod whatsapp;

@@ -27,7 +27,7 @@ use crate::auth::{Action, Actor};
 use crate::db::tickets::{self, MessageRow, NewTicket, TicketRow};
 use crate::db::{Tx, audit, blobs, customers, departments, now_ms, users};
 use crate::domain::{self, Priority, Role, TicketStatus};
-use crate::events::Audience;
+use crate::events::{Happened, TicketAssigned, TicketFacts, TicketMessage};
 use crate::service::FieldError;
 use crate::service::{Applied, Notice, ServiceError, allow, forbidden, reject_as};
 use crate::sync::{self, Changed};
@@ -130,7 +130,7 @@ pub async fn update(
     .await?;
     let synced = project(tx, state, &t.id).await?;
     Ok(Applied {
-        notices: notices("ticket.updated", &row),
+        notices: notices(Happened::TicketUpdated, &row),
         value: TicketChange {
             ticket: row,
             synced,
@@ -196,7 +196,10 @@ pub async fn assign(
     let row = load(tx, &t.id).await?;
     let synced = project(tx, state, &t.id).await?;
     Ok(Applied {
-        notices: notices("ticket.assigned", &row),
+        notices: notices(
+            |t| Happened::TicketAssigned(TicketAssigned::ByHand(t)),
+            &row,
+        ),
         value: TicketChange {
             ticket: row,
             synced,
@@ -211,8 +214,8 @@ async fn project(tx: &mut Tx, state: &AppState, id: &str) -> Result<Vec<Changed>
         .map_err(ServiceError::Internal)
 }
 
-fn notices(kind: &'static str, t: &TicketRow) -> Vec<Notice> {
-    sync::tickets::ticket_notices(kind, t)
+fn notices(what: fn(TicketFacts) -> Happened, t: &TicketRow) -> Vec<Notice> {
+    sync::tickets::ticket_notices(what, t)
 }
 
 /// A ticket as asked for, before validation.
@@ -388,7 +391,7 @@ pub async fn create(
     .await?;
     let synced = project(tx, state, &row.id).await?;
     Ok(Applied {
-        notices: notices("ticket.created", &row),
+        notices: notices(Happened::TicketCreated, &row),
         value: TicketChange {
             ticket: row,
             synced,
@@ -472,7 +475,7 @@ pub async fn attach(
     let row = tickets::touch(tx, &t.id).await?.unwrap_or(t);
     let synced = project(tx, state, &row.id).await?;
     Ok(Applied {
-        notices: notices("ticket.updated", &row),
+        notices: notices(Happened::TicketUpdated, &row),
         value: (
             true,
             TicketChange {
@@ -628,7 +631,7 @@ pub async fn set_status(
     .await?;
     let synced = project(tx, state, &t.id).await?;
     Ok(Applied {
-        notices: notices("ticket.updated", &row),
+        notices: notices(Happened::TicketUpdated, &row),
         value: TicketChange {
             ticket: row,
             synced,
@@ -690,25 +693,14 @@ pub async fn post_message(
     } else {
         project(tx, state, &t.id).await?
     };
-    let data = json!({
-        "ticket_id": t.id, "number": t.number,
-        "message": super::payloads::TicketMessageView::from(m.clone()),
+    let message = Happened::TicketMessage(TicketMessage {
+        ticket_id: t.id.clone(),
+        number: t.number.clone(),
+        message: m.clone().into(),
     });
-    let mut out = vec![Notice {
-        kind: "ticket.message",
-        audience: Audience::Staff {
-            department_id: Some(t.department_id.clone()),
-        },
-        data: data.clone(),
-    }];
+    let mut out = vec![Notice::department(&t.department_id, message.clone())];
     if !internal {
-        out.push(Notice {
-            kind: "ticket.message",
-            audience: Audience::Customer {
-                customer_id: t.customer_id.clone(),
-            },
-            data,
-        });
+        out.push(Notice::customer(&t.customer_id, message));
     }
     let ticket = tickets::get(&mut **tx, &t.id).await?.unwrap_or(t);
     Ok(Applied {

@@ -16,8 +16,8 @@ use crate::db::chat::{self, ConversationRow};
 use crate::db::customers;
 use crate::domain::{self, Role, rfc3339};
 use crate::error::{ApiError, ApiResult};
+pub use crate::events::messages::ChatMessageView;
 use crate::helpdesk::chat::{self as chat_service, Target};
-pub use crate::helpdesk::payloads::ChatMessageView;
 use crate::work::{Effects, Work};
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -146,6 +146,6 @@ pub async fn change_password(
         serde_json::json!({}),
     )
     .await?;
-    work.respond_empty(Effects::events(vec![ended]), StatusCode::NO_CONTENT)
+    work.respond_empty(Effects::told(vec![ended]), StatusCode::NO_CONTENT)
         .await
 }

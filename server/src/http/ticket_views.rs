@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use crate::db::tickets::{AssignmentRow, AttachmentRow, HistoryRow, ListStats, TicketRow};
 use crate::domain::{Priority, TicketStatus, rfc3339};
-pub use crate::helpdesk::payloads::TicketMessageView;
+pub use crate::events::messages::TicketMessageView;
 use crate::helpdesk::sla::Deadlines;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -32,7 +32,7 @@ use crate::db::blobs::{self, OwnerKind};
 use crate::db::invoices::{self as db, InvoiceRow, LineRow, NewInvoice, PaymentRow, Stamp};
 use crate::db::{Tx, audit, now_ms, visits, whatsapp};
 use crate::domain::{self, Validator};
-use crate::events::Audience;
+use crate::events::{Happened, InvoiceFacts};
 use crate::i18n::{Arg, Lang};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject_as};
 
@@ -339,7 +339,7 @@ pub async fn draft(
         state,
         actor,
         &id,
-        "invoice.drafted",
+        Happened::InvoiceDrafted,
         json!({ "visit_ids": visit_ids }),
     )
     .await
@@ -389,7 +389,7 @@ pub async fn credit_note(
         state,
         actor,
         &id,
-        "invoice.drafted",
+        Happened::InvoiceDrafted,
         json!({ "credits": original.id }),
     )
     .await
@@ -455,7 +455,7 @@ pub async fn edit(
         state,
         actor,
         id,
-        "invoice.updated",
+        Happened::InvoiceUpdated,
         json!({ "lines": edit.lines.is_some() }),
     )
     .await
@@ -489,7 +489,7 @@ pub async fn submit(
         &stamp,
     )
     .await?;
-    finish(tx, state, actor, id, "invoice.submitted", json!({})).await
+    finish(tx, state, actor, id, Happened::InvoiceSubmitted, json!({})).await
 }
 
 /// Sales return a submitted invoice to CS with a comment.
@@ -516,7 +516,7 @@ pub async fn return_to_draft(
         state,
         actor,
         id,
-        "invoice.returned",
+        Happened::InvoiceReturned,
         json!({ "comment": comment }),
     )
     .await
@@ -569,7 +569,7 @@ pub async fn approve(
         state,
         actor,
         id,
-        "invoice.approved",
+        Happened::InvoiceApproved,
         json!({ "number": number }),
     )
     .await
@@ -616,7 +616,7 @@ pub async fn send(
         body.push_str(&Lang::Id.text_with("wa-invoice-pdf", &[("link", Arg::Text(&link))]));
     }
     whatsapp::enqueue(tx, &invoice.customer_phone, &body).await?;
-    let mut applied = finish(tx, state, actor, id, "invoice.sent", json!({})).await?;
+    let mut applied = finish(tx, state, actor, id, Happened::InvoiceSent, json!({})).await?;
     if let Some(original) = &invoice.credits_id {
         let settled = settle(tx, state, actor, original).await?;
         applied.notices.extend(settled);
@@ -722,7 +722,7 @@ pub async fn submit_payment(
         state,
         actor,
         id,
-        "invoice.payment_submitted",
+        Happened::InvoicePaymentSubmitted,
         json!({ "payment_id": row.id, "amount": row.amount }),
     )
     .await?;
@@ -773,10 +773,10 @@ pub async fn check_payment(
         PaymentStatus::Rejected
     };
     db::check_payment(tx, payment_id, to, &actor.user_id, reason.as_deref()).await?;
-    let kind = if verified {
-        "invoice.payment_verified"
+    let kind: fn(InvoiceFacts) -> Happened = if verified {
+        Happened::InvoicePaymentVerified
     } else {
-        "invoice.payment_rejected"
+        Happened::InvoicePaymentRejected
     };
     finish_settled(
         tx,
@@ -823,7 +823,7 @@ pub async fn write_off(
         state,
         actor,
         id,
-        "invoice.written_off",
+        Happened::InvoiceWrittenOff,
         json!({ "amount": due, "reason": reason }),
     )
     .await
@@ -855,7 +855,7 @@ pub async fn void(
         state,
         actor,
         id,
-        "invoice.voided",
+        Happened::InvoiceVoided,
         json!({ "reason": reason }),
     )
     .await
@@ -979,7 +979,7 @@ async fn settle(
     db::transition(tx, id, invoice.status, to, &stamp).await?;
     if to == InvoiceStatus::Paid {
         // Announced only: every caller writes the document once, after.
-        return Ok(announce(tx, actor, id, "invoice.paid", json!({}))
+        return Ok(announce(tx, actor, id, Happened::InvoicePaid, json!({}))
             .await?
             .notices);
     }
@@ -994,7 +994,7 @@ async fn finish_settled(
     state: &AppState,
     actor: &Actor,
     id: &str,
-    kind: &'static str,
+    kind: fn(InvoiceFacts) -> Happened,
     detail: serde_json::Value,
 ) -> ServiceResult<InvoiceRow> {
     let mut notices = settle(tx, state, actor, id).await?;
@@ -1085,7 +1085,7 @@ async fn finish(
     state: &AppState,
     actor: &Actor,
     id: &str,
-    kind: &'static str,
+    kind: fn(InvoiceFacts) -> Happened,
     detail: serde_json::Value,
 ) -> ServiceResult<InvoiceRow> {
     let mut applied = announce(tx, actor, id, kind, detail).await?;
@@ -1101,26 +1101,17 @@ async fn announce(
     tx: &mut Tx,
     actor: &Actor,
     id: &str,
-    kind: &'static str,
+    kind: fn(InvoiceFacts) -> Happened,
     detail: serde_json::Value,
 ) -> ServiceResult<InvoiceRow> {
     let row = db::get(&mut **tx, id)
         .await?
         .ok_or_else(|| ServiceError::not_found("invoice"))?;
-    audit::record(tx, Some(&actor.user_id), kind, "invoice", id, detail).await?;
-    let data = json!({
-        "invoice_id": row.id, "kind": row.kind, "number": row.number,
-        "status": row.status, "customer_id": row.customer_id, "total": row.total,
-    });
-    let mut notices = vec![Notice::staff(kind, data.clone())];
+    let what = kind((&row).into());
+    audit::record(tx, Some(&actor.user_id), what.kind(), "invoice", id, detail).await?;
+    let mut notices = vec![Notice::staff(what.clone())];
     if row.status.is_issued() {
-        notices.push(Notice {
-            kind,
-            audience: Audience::Customer {
-                customer_id: row.customer_id.clone(),
-            },
-            data,
-        });
+        notices.push(Notice::customer(&row.customer_id, what));
     }
     Ok(Applied {
         value: row,
@@ -1137,14 +1128,7 @@ async fn sync_document(
 ) -> Result<Vec<Notice>, ServiceError> {
     let detail = Detail::read(tx, invoice).await?;
     let changed = crate::sync::invoices::project(tx, &state.db, &detail).await?;
-    Ok(crate::sync::wake_up(&changed)
-        .map(|(kind, audience, data)| Notice {
-            kind,
-            audience,
-            data,
-        })
-        .into_iter()
-        .collect())
+    Ok(crate::sync::wake_up(&changed).into_iter().collect())
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

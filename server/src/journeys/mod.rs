@@ -39,7 +39,7 @@ use crate::AppState;
 use crate::auth::{Action, Actor};
 use crate::db::journeys::{self as db, JourneyRow, ListRow, TicketJourneyRow, VersionRow};
 use crate::db::{Tx, audit, blobs, departments, new_id, now_ms};
-use crate::events::Notice;
+use crate::events::{Happened, JourneyVersion, Notice};
 use crate::helpdesk::tickets::{self as tickets, Draft, TicketChange};
 use crate::service::{Applied, FieldError, ServiceError, ServiceResult, allow, reject_as};
 use crate::sync::{self, Changed, DocScope};
@@ -108,8 +108,11 @@ fn title(definition: &Definition) -> (&str, &str) {
     (id, en)
 }
 
-fn notice(kind: &'static str, journey_id: &str, version: i64) -> Notice {
-    Notice::staff(kind, json!({ "id": journey_id, "version": version }))
+fn notice(what: fn(JourneyVersion) -> Happened, journey_id: &str, version: i64) -> Notice {
+    Notice::staff(what(JourneyVersion {
+        id: journey_id.to_owned(),
+        version,
+    }))
 }
 
 /// Every journey (admins).
@@ -166,7 +169,7 @@ pub async fn create(
     )
     .await?;
     Ok(Applied {
-        notices: vec![notice("journey.saved", &id, 1)],
+        notices: vec![notice(Happened::JourneySaved, &id, 1)],
         value: draft,
     })
 }
@@ -214,7 +217,7 @@ pub async fn save_draft(
     )
     .await?;
     Ok(Applied {
-        notices: vec![notice("journey.saved", id, saved.version)],
+        notices: vec![notice(Happened::JourneySaved, id, saved.version)],
         value: saved,
     })
 }
@@ -465,7 +468,7 @@ pub async fn publish(
         .await?
         .ok_or_else(|| ServiceError::not_found("journey"))?;
     Ok(Applied {
-        notices: vec![notice("journey.published", id, version.version)],
+        notices: vec![notice(Happened::JourneyPublished, id, version.version)],
         value: Published { version, synced },
     })
 }
@@ -507,7 +510,7 @@ pub async fn retire(
     )
     .await?;
     Ok(Applied {
-        notices: vec![notice("journey.retired", id, old.version)],
+        notices: vec![notice(Happened::JourneyRetired, id, old.version)],
         value: Published {
             version: old,
             synced,

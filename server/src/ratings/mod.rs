@@ -27,6 +27,7 @@ use crate::db::ratings::{self as db, RatingRow, RequestRow};
 use crate::db::visits::VisitRow;
 use crate::db::{Tx, attendance, audit, customers, now_ms, tickets, whatsapp};
 use crate::domain::{self, Role, Validator};
+use crate::events::{Happened, RatingSubmitted};
 use crate::i18n::{Arg, Lang};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, reject, reject_as};
 
@@ -359,13 +360,15 @@ pub async fn submit(
         json!({ "score": score, "via": via.as_str() }),
     )
     .await?;
-    let data = json!({
-        "visit_id": request.visit_id, "ticket_id": request.ticket_id,
-        "score": score, "via": via.as_str(),
+    let submitted = Happened::RatingSubmitted(RatingSubmitted {
+        visit_id: request.visit_id.clone(),
+        ticket_id: request.ticket_id.clone(),
+        score,
+        via: via.as_str(),
     });
     Ok(Applied {
         value: rating,
-        notices: vec![Notice::staff("rating.submitted", data)],
+        notices: vec![Notice::staff(submitted)],
     })
 }
 

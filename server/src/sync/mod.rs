@@ -61,7 +61,7 @@ use crate::AppState;
 use crate::auth::Actor;
 pub use crate::db::sync_store as store;
 use crate::db::{Db, Tx};
-use crate::events::Audience;
+use crate::events::{Happened, Notice, SyncChanged};
 pub use crate::scope::{DocScope, Reader};
 
 /// A UUID the server stored, for a document: a stored id that is not one
@@ -364,18 +364,19 @@ async fn changed_at(tx: &mut Tx, id: &str, seq: i64) -> sqlx::Result<Changed> {
 
 /// The event that wakes the live feed of every instance for `changed`, to
 /// record in the transaction that changed it; `None` when nothing did.
-pub fn wake_up(changed: &[Changed]) -> Option<(&'static str, Audience, serde_json::Value)> {
+pub fn wake_up(changed: &[Changed]) -> Option<Notice> {
     if changed.is_empty() {
         return None;
     }
-    let data = serde_json::json!({ "changed": changed });
-    Some((SYNC_EVENT, Audience::Internal, data))
+    Some(Notice::internal(Happened::SyncChanged(SyncChanged {
+        changed: changed.to_vec(),
+    })))
 }
 
 /// The event that ends an account's sync sessions because what it may read
 /// changed (role, departments, status); record it in the transaction that
 /// changed the account. Its devices reconnect under the new scope.
-pub fn account_changed(user_id: &str) -> (&'static str, Audience, serde_json::Value) {
+pub fn account_changed(user_id: &str) -> Notice {
     ending(Ending {
         user_id: user_id.to_owned(),
         ..Ending::default()
@@ -396,10 +397,7 @@ pub enum SignedOut<'a> {
 /// The event that closes the live sync sessions of device sessions that
 /// were just revoked; record it in the transaction that revoked them. Their
 /// devices must sign in again.
-pub fn signed_out(
-    user_id: &str,
-    which: SignedOut<'_>,
-) -> (&'static str, Audience, serde_json::Value) {
+pub fn signed_out(user_id: &str, which: SignedOut<'_>) -> Notice {
     let (session_id, keep_session_id) = match which {
         SignedOut::All => (None, None),
         SignedOut::Only(id) => (Some(id.to_owned()), None),
@@ -413,9 +411,8 @@ pub fn signed_out(
     })
 }
 
-fn ending(ending: Ending) -> (&'static str, Audience, serde_json::Value) {
-    let data = serde_json::to_value(ending).unwrap_or_default();
-    (ACCOUNT_EVENT, Audience::Internal, data)
+fn ending(ending: Ending) -> Notice {
+    Notice::internal(Happened::AccountChanged(ending))
 }
 
 /// What an [`ACCOUNT_EVENT`] says: which live sync sessions of an account end,
@@ -501,8 +498,12 @@ mod tests {
 
     #[test]
     fn an_ending_names_the_sessions_it_closes() {
-        let decode = |(_, _, data): (&str, Audience, serde_json::Value)| {
-            serde_json::from_value::<Ending>(data).unwrap()
+        let decode = |notice: Notice| {
+            assert_eq!(notice.what.kind(), ACCOUNT_EVENT);
+            match notice.what {
+                Happened::AccountChanged(ending) => ending,
+                other => panic!("not an account event: {other:?}"),
+            }
         };
         let changed = decode(account_changed("u1"));
         assert!(changed.ends("u1", "s1") && changed.ends("u1", "s2"));
@@ -516,6 +517,21 @@ mod tests {
         let but = decode(signed_out("u1", SignedOut::AllBut("s1")));
         assert!(!but.ends("u1", "s1") && but.ends("u1", "s2"));
         assert!(!but.ends("u2", "s2"));
+    }
+
+    #[test]
+    fn a_wake_up_is_the_kind_the_live_feed_listens_for() {
+        assert!(wake_up(&[]).is_none());
+        let changed = Changed {
+            doc_id: "d1".into(),
+            seq: 7,
+        };
+        let notice = wake_up(std::slice::from_ref(&changed)).unwrap();
+        assert_eq!(notice.what.kind(), SYNC_EVENT);
+        assert_eq!(
+            notice.what.data().unwrap(),
+            serde_json::json!({ "changed": [changed] })
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ use super::{Changed, DocScope, store, stored_uuid};
 use crate::auth::Actor;
 use crate::db::tickets::{self, MessageRow, TicketRow};
 use crate::db::{Backend, Db, Tx, audit, now_ms};
-use crate::events::Audience;
+use crate::events::{Happened, TicketFacts};
 use crate::service::Notice;
 
 /// Longest description a device may write, in characters (as over HTTP).
@@ -248,30 +248,14 @@ pub async fn after_device_write(
         json!({ "description": true, "via": "sync" }),
     )
     .await?;
-    Ok(Ok(ticket_notices("ticket.updated", &row)))
+    Ok(Ok(ticket_notices(Happened::TicketUpdated, &row)))
 }
 
 /// A ticket event for its department and its customer, with the fields
 /// every ticket event carries. The one builder of ticket notices.
-pub fn ticket_notices(kind: &'static str, t: &TicketRow) -> Vec<Notice> {
-    let data = json!({
-        "id": t.id, "number": t.number, "status": t.status, "priority": t.priority,
-        "assignee_id": t.assignee_id, "department_id": t.department_id,
-    });
+pub fn ticket_notices(what: fn(TicketFacts) -> Happened, t: &TicketRow) -> Vec<Notice> {
     vec![
-        Notice {
-            kind,
-            audience: Audience::Staff {
-                department_id: Some(t.department_id.clone()),
-            },
-            data: data.clone(),
-        },
-        Notice {
-            kind,
-            audience: Audience::Customer {
-                customer_id: t.customer_id.clone(),
-            },
-            data,
-        },
+        Notice::department(&t.department_id, what(t.into())),
+        Notice::customer(&t.customer_id, what(t.into())),
     ]
 }

@@ -4,12 +4,13 @@
 use fieldops_sync::commands::RejectReason;
 use serde_json::json;
 
-use super::{distance_m, ensure_not_closed, record_transition, visit_data, visit_not_found};
+use super::{distance_m, ensure_not_closed, record_transition, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::config::AttendanceConfig;
 use crate::db::attendance::{self, AttendanceRow, NewAttendance};
 use crate::db::visits::{self, VisitStatus};
 use crate::db::{Backend, Db, Tx, assignments, audit, now_ms};
+use crate::events::{Attendance, Happened};
 use crate::service::{Applied, Notice, ServiceResult, allow, reject, reject_as};
 
 /// Arriving or leaving.
@@ -160,9 +161,9 @@ pub async fn attend(
     let after = visits::get(&mut **tx, visit_id)
         .await?
         .ok_or_else(visit_not_found)?;
-    let (action, kind) = match direction {
-        Direction::In => ("visit.checked_in", "attendance.checked_in"),
-        Direction::Out => ("visit.checked_out", "attendance.checked_out"),
+    let (action, happened): (_, fn(Attendance) -> Happened) = match direction {
+        Direction::In => ("visit.checked_in", Happened::CheckedIn),
+        Direction::Out => ("visit.checked_out", Happened::CheckedOut),
     };
     audit::record(
         tx,
@@ -176,18 +177,19 @@ pub async fn attend(
         }),
     )
     .await?;
-    let mut data = visit_data(&after);
-    data["attendance_id"] = json!(record.id);
-    data["technician_id"] = json!(actor.user_id);
-    data["technician_name"] = json!(actor.name);
-    data["lat"] = json!(at.lat);
-    data["lon"] = json!(at.lon);
-    data["accuracy_m"] = json!(at.accuracy_m);
-    data["distance_m"] = json!(distance.round());
-    data["within_geofence"] = json!(distance <= radius);
-    data["device_time"] = json!(crate::domain::rfc3339(at.device_time_ms));
-    data["received_at"] = json!(crate::domain::rfc3339(received_at));
-    let mut notices = vec![Notice::staff(kind, data)];
+    let mut notices = vec![Notice::staff(happened(Attendance {
+        visit: (&after).into(),
+        attendance_id: record.id.clone(),
+        technician_id: actor.user_id.clone(),
+        technician_name: actor.name.clone(),
+        lat: at.lat,
+        lon: at.lon,
+        accuracy_m: at.accuracy_m,
+        distance_m: distance.round(),
+        within_geofence: distance <= radius,
+        device_time: crate::domain::rfc3339(at.device_time_ms),
+        received_at: crate::domain::rfc3339(received_at),
+    }))];
     notices.extend(record_transition(tx, &actor.user_id, &before, &after).await?);
     Ok(Applied {
         value: record,

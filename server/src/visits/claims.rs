@@ -6,12 +6,13 @@ use fieldops_sync::commands::RejectReason;
 use serde_json::json;
 
 use super::attendance::{Direction, fence_radius};
-use super::{ensure_not_closed, record_transition, visit_data, visit_not_found};
+use super::{ensure_not_closed, record_transition, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::config::AttendanceConfig;
 use crate::db::attendance::{self, NewAttendance};
 use crate::db::visits::{self, VisitRow, VisitStatus};
 use crate::db::{Backend, Tx, assignments, audit, is_unique_violation, now_ms};
+use crate::events::{AssignmentReleased, Happened, ReleasedBecause, Seat, SeatFreed};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject, reject_as};
 
 /// A granted or released seat.
@@ -92,11 +93,12 @@ pub async fn claim(
     )
     .await?;
     let mut notices = Vec::with_capacity(3);
-    let mut data = visit_data(&after);
-    data["assignment_id"] = json!(assignment_id);
-    data["technician_id"] = json!(actor.user_id);
-    data["technician_name"] = json!(actor.name);
-    notices.push(Notice::staff("visit.claimed", data));
+    notices.push(Notice::staff(Happened::VisitClaimed(Seat {
+        visit: (&after).into(),
+        assignment_id: assignment_id.clone(),
+        technician_id: actor.user_id.clone(),
+        technician_name: actor.name.clone(),
+    })));
     notices.extend(record_transition(tx, &actor.user_id, &before, &after).await?);
     Ok(Applied {
         value: SeatChange {
@@ -278,11 +280,12 @@ pub async fn release_deactivated(
             continue;
         }
         if held.on_site == 1 {
-            let mut data = visit_data(&visit);
-            data["assignment_id"] = json!(held.id);
-            data["technician_id"] = json!(held.technician_id);
-            data["technician_name"] = json!(held.technician_name);
-            notices.push(Notice::staff("visit.holder_deactivated", data));
+            notices.push(Notice::staff(Happened::VisitHolderDeactivated(Seat {
+                visit: (&visit).into(),
+                assignment_id: held.id,
+                technician_id: held.technician_id,
+                technician_name: held.technician_name,
+            })));
             continue;
         }
         let released = release(
@@ -378,17 +381,31 @@ async fn release(
         json!({ "assignment_id": assignment_id, "technician_id": technician_id, "reason": reason }),
     )
     .await?;
-    let mut data = visit_data(&after);
-    data["assignment_id"] = json!(assignment_id);
-    data["technician_id"] = json!(technician_id);
-    // A reason the server gave (a deactivation) is kept as a catalogue
-    // reference; the event says it in words.
-    data["reason"] = json!(reason.map(|r| crate::i18n::read(r, crate::i18n::current())));
-    let mut notices = vec![Notice::staff(action, data.clone())];
+    let freed = SeatFreed {
+        visit: (&after).into(),
+        assignment_id: assignment_id.clone(),
+        technician_id: technician_id.clone(),
+        // A reason the server gave (a deactivation) is kept as a catalogue
+        // reference; the event says it in words.
+        reason: reason.map(|r| crate::i18n::read(r, crate::i18n::current())),
+    };
+    let mut notices = Vec::with_capacity(3);
     if returned {
         // The technician's phone drops it from "my visits" and shows why.
-        data["kind"] = json!(kind);
-        notices.push(Notice::user("assignment.released", &technician_id, data));
+        let released = AssignmentReleased {
+            visit: freed.visit.clone(),
+            assignment_id: Some(freed.assignment_id.clone()),
+            technician_id: Some(technician_id.clone()),
+            reason: freed.reason.clone(),
+            kind: ReleasedBecause::Returned,
+        };
+        notices.push(Notice::staff(Happened::VisitReturnedToPool(freed)));
+        notices.push(Notice::user(
+            &technician_id,
+            Happened::AssignmentReleased(released),
+        ));
+    } else {
+        notices.push(Notice::staff(Happened::VisitWithdrawn(freed)));
     }
     notices.extend(record_transition(tx, &actor.user_id, &before, &after).await?);
     debug_assert!(

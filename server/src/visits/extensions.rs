@@ -4,10 +4,11 @@
 use fieldops_sync::commands::{EXTRA_DAYS, MAX_REASON_CHARS, RejectReason};
 use serde_json::json;
 
-use super::{ensure_not_closed, visit_data, visit_not_found};
+use super::{ensure_not_closed, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::db::extensions::{self, ExtensionRow};
 use crate::db::{Backend, Tx, assignments, audit, visits};
+use crate::events::Happened;
 use crate::service::{Applied, Notice, ServiceResult, allow, reject, reject_as};
 
 /// The longest a visit may be planned for, in days (the schema's bound).
@@ -15,14 +16,6 @@ pub const MAX_PLANNED_DAYS: i64 = 366;
 
 fn not_found() -> super::ServiceError {
     super::ServiceError::not_found("extension request")
-}
-
-fn ext_data(e: &ExtensionRow) -> serde_json::Value {
-    json!({
-        "extension_id": e.id, "visit_id": e.visit_id, "technician_id": e.technician_id,
-        "extra_days": e.extra_days, "reason": e.reason, "status": e.status,
-        "decision_note": e.decision_note,
-    })
 }
 
 /// Files a request on the acting technician's assignment.
@@ -80,7 +73,7 @@ pub async fn request(
         json!({ "extension_id": id, "extra_days": extra_days }),
     )
     .await?;
-    let notices = vec![Notice::staff("extension.requested", ext_data(&row))];
+    let notices = vec![Notice::staff(Happened::ExtensionRequested((&row).into()))];
     Ok(Applied {
         value: row,
         notices,
@@ -145,17 +138,17 @@ pub async fn decide(
         json!({ "extension_id": extension_id, "extra_days": ext.extra_days }),
     )
     .await?;
-    let kind = if approve {
-        "extension.approved"
+    let decided = if approve {
+        Happened::ExtensionApproved
     } else {
-        "extension.rejected"
+        Happened::ExtensionRejected
     };
     let mut notices = vec![
-        Notice::staff(kind, ext_data(&row)),
-        Notice::user(kind, &row.technician_id, ext_data(&row)),
+        Notice::staff(decided((&row).into())),
+        Notice::user(&row.technician_id, decided((&row).into())),
     ];
     if approve && let Some(after) = visits::get(&mut **tx, &visit.id).await? {
-        notices.push(Notice::staff("visit.updated", visit_data(&after)));
+        notices.push(Notice::staff(Happened::VisitUpdated((&after).into())));
     }
     Ok(Applied {
         value: row,

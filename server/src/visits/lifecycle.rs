@@ -4,12 +4,13 @@
 use fieldops_sync::commands::RejectReason;
 use serde_json::json;
 
-use super::{ensure_not_closed, parse_day, record_transition, visit_data, visit_not_found};
+use super::{ensure_not_closed, parse_day, record_transition, visit_not_found};
 use crate::auth::{Action, Actor};
 use crate::config::AttendanceConfig;
 use crate::db::visits::{self, VisitFields, VisitRow, VisitStatus};
 use crate::db::{Backend, Tx, assignments, audit, customers, departments, now_ms, tickets};
 use crate::domain::{self, GeoPoint, Site, Status, Validator};
+use crate::events::{AssignmentReleased, Happened, ReleasedBecause};
 use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject, reject_as};
 
 /// A visit as asked for; [`create`] and [`update`] validate it and check
@@ -201,7 +202,7 @@ pub async fn create(
         json!({ "technician_quota": fields.technician_quota, "ticket_id": fields.ticket_id }),
     )
     .await?;
-    let notices = vec![Notice::staff("visit.created", visit_data(&row))];
+    let notices = vec![Notice::staff(Happened::VisitCreated((&row).into()))];
     Ok(Applied {
         value: row,
         notices,
@@ -280,7 +281,7 @@ pub async fn update(
         json!({ "rescheduled": reschedule, "forced": force && reschedule && before.seats_taken > 0 }),
     )
     .await?;
-    let mut notices = vec![Notice::staff("visit.updated", visit_data(&after))];
+    let mut notices = vec![Notice::staff(Happened::VisitUpdated((&after).into()))];
     notices.extend(record_transition(tx, &actor.user_id, &before, &after).await?);
     Ok(Applied {
         value: after,
@@ -342,10 +343,17 @@ pub async fn cancel(
         .into_iter()
         .collect();
     for technician in &released {
-        let mut data = visit_data(&after);
-        data["kind"] = json!("cancelled");
-        data["reason"] = json!(reason);
-        notices.push(Notice::user("assignment.released", technician, data));
+        let released = AssignmentReleased {
+            visit: (&after).into(),
+            assignment_id: None,
+            technician_id: None,
+            reason: Some(reason.to_owned()),
+            kind: ReleasedBecause::Cancelled,
+        };
+        notices.push(Notice::user(
+            technician,
+            Happened::AssignmentReleased(released),
+        ));
     }
     Ok(Applied {
         value: after,

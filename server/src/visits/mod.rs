@@ -29,10 +29,11 @@ pub mod lifecycle;
 
 use fieldops_sync::commands::RejectReason;
 use geo::{Distance as _, Haversine, Point};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::db::visits::{VisitRow, VisitStatus};
 use crate::db::{Tx, audit};
+use crate::events::{Happened, StatusChanged};
 use crate::service::{Notice, ServiceError, reject, reject_as};
 use crate::sync::Changed;
 
@@ -47,20 +48,6 @@ pub async fn project(
         changed.extend(crate::sync::project::visit(tx, db, id.as_ref()).await?);
     }
     Ok(changed)
-}
-
-/// The fields of a visit that every visit event carries.
-pub fn visit_data(v: &VisitRow) -> Value {
-    json!({
-        "visit_id": v.id,
-        "title": v.title,
-        "status": v.status,
-        "technician_quota": v.technician_quota,
-        "seats_taken": v.seats_taken,
-        "emergency": v.emergency == 1,
-        "scheduled_start": v.scheduled_start,
-        "planned_days": v.planned_days,
-    })
 }
 
 /// Audits a status change and returns its notice; `None` when unchanged.
@@ -82,9 +69,12 @@ pub async fn record_transition(
         json!({ "from": before.status, "to": after.status }),
     )
     .await?;
-    let mut data = visit_data(after);
-    data["from"] = json!(before.status);
-    Ok(Some(Notice::staff("visit.status_changed", data)))
+    Ok(Some(Notice::staff(Happened::VisitStatusChanged(
+        StatusChanged {
+            visit: after.into(),
+            from: before.status,
+        },
+    ))))
 }
 
 /// Rejects a visit that is cancelled or done.

@@ -69,7 +69,7 @@ async fn services_return_typed_outcomes_and_notices(backend: Backend) {
         .unwrap();
     work.commit(Effects::none()).await.unwrap();
     assert_eq!(won.value.visit.status, VisitStatus::Assigned);
-    let kinds: Vec<&str> = won.notices.iter().map(|n| n.kind).collect();
+    let kinds: Vec<&str> = won.notices.iter().map(|n| n.what.kind()).collect();
     assert_eq!(kinds, ["visit.claimed", "visit.status_changed"]);
 
     for (who, expected) in [

@@ -30,7 +30,7 @@ use crate::AppState;
 use crate::db::customers::{self, CustomerFields};
 use crate::db::{Tx, audit, blobs, chat, whatsapp};
 use crate::domain::{CreatedVia, Status};
-use crate::events::Audience;
+use crate::events::{CustomerFacts, Happened, Notice, RegistrationDiffers};
 use crate::i18n::Arg;
 use crate::work::{Effects, Work};
 
@@ -221,7 +221,10 @@ async fn register(tx: &mut Tx, m: &Inbound, r: Registration) -> anyhow::Result<E
             if !differs.is_empty() {
                 return registration_differs(tx, m, row, differs).await;
             }
-            (row, "customer.updated")
+            (
+                row,
+                Happened::CustomerUpdated as fn(CustomerFacts) -> Happened,
+            )
         }
         None => {
             let fields = CustomerFields {
@@ -233,13 +236,20 @@ async fn register(tx: &mut Tx, m: &Inbound, r: Registration) -> anyhow::Result<E
                 location: None,
             };
             let row = customers::insert(tx, &fields, CreatedVia::Whatsapp, true).await?;
-            (row, "customer.created")
+            (
+                row,
+                Happened::CustomerCreated as fn(CustomerFacts) -> Happened,
+            )
         }
     };
+    let what = action(CustomerFacts {
+        created_via: Some(row.created_via),
+        ..(&row).into()
+    });
     audit::record(
         tx,
         None,
-        action,
+        what.kind(),
         "customer",
         &row.id,
         json!({ "via": "whatsapp", "message_id": m.message_id }),
@@ -247,11 +257,7 @@ async fn register(tx: &mut Tx, m: &Inbound, r: Registration) -> anyhow::Result<E
     .await?;
     let reply = t!("wa-register-done", name = &row.name);
     whatsapp::enqueue(tx, &m.phone, &reply).await?;
-    let data = json!({ "id": row.id, "name": row.name, "status": row.status, "created_via": row.created_via });
-    let staff = Audience::Staff {
-        department_id: None,
-    };
-    Ok(Effects::events(vec![(action, staff, data)]))
+    Ok(Effects::told(vec![Notice::staff(what)]))
 }
 
 /// What a repeated registration says differently from the record, field by
@@ -285,22 +291,23 @@ async fn registration_differs(
     row: customers::CustomerRow,
     differs: serde_json::Map<String, serde_json::Value>,
 ) -> anyhow::Result<Effects> {
-    let kind = "customer.registration_differs";
     audit::record(
         tx,
         None,
-        kind,
+        "customer.registration_differs",
         "customer",
         &row.id,
         json!({ "via": "whatsapp", "message_id": m.message_id, "differs": differs }),
     )
     .await?;
     whatsapp::enqueue(tx, &m.phone, &t!("wa-register-differs", name = &row.name)).await?;
-    let data = json!({ "id": row.id, "name": row.name, "phone": row.phone, "differs": differs });
-    let staff = Audience::Staff {
-        department_id: None,
-    };
-    Ok(Effects::events(vec![(kind, staff, data)]))
+    let what = Happened::CustomerRegistrationDiffers(RegistrationDiffers {
+        id: row.id,
+        name: row.name,
+        phone: row.phone,
+        differs,
+    });
+    Ok(Effects::told(vec![Notice::staff(what)]))
 }
 
 async fn into_chat(

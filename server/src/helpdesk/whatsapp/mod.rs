@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::AppState;
 use crate::db::{Tx, customers, now_ms, whatsapp};
-use crate::events::Audience;
+use crate::events::{Happened, Notice, WhatsappSent};
 use crate::work::{Effects, Work};
 
 /// How long a sender holds a message before another may retry it.
@@ -144,11 +144,12 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
                 let provider_id = reply["messages"][0]["id"].as_str();
                 let mut work = Work::begin(state).await?;
                 whatsapp::mark_sent(work.tx(), &msg.id, provider_id).await?;
-                let data = serde_json::json!({ "id": msg.id, "to": msg.to_phone, "attempts": msg.attempts });
-                let staff = Audience::Staff {
-                    department_id: None,
-                };
-                work.commit(Effects::events(vec![("whatsapp.sent", staff, data)]))
+                let sent_one = Happened::WhatsappSent(WhatsappSent {
+                    id: msg.id.clone(),
+                    to: msg.to_phone.clone(),
+                    attempts: msg.attempts,
+                });
+                work.commit(Effects::told(vec![Notice::staff(sent_one)]))
                     .await?;
                 sent += 1;
                 continue;

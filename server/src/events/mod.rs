@@ -25,6 +25,16 @@
 //! (`Actor::reads_staff_event`) — the same roles that may read the same
 //! thing over HTTP, so a technician, who is staff, never hears of a new
 //! customer's name or a WhatsApp recipient's number.
+//!
+//! What an event says is typed where it is said: a service returns
+//! [`Notice`]s of a [`Happened`] variant and its payload struct, and the
+//! bus writes its kind and JSON data once, here. Readers (consoles, the
+//! sync feed) receive the [`Event`] as it travels: kind and JSON.
+
+mod happened;
+pub mod messages;
+
+pub use happened::*;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,63 +90,10 @@ impl Audience {
     }
 }
 
-/// Every kind of event the server records. Each is judged by
-/// `Actor::reads_staff_event` when sent to staff; recording an unlisted kind
-/// fails the tests (a debug assertion), and the policy lets only admins read
-/// a kind it does not know.
-pub const KINDS: &[&str] = &[
-    "visit.created",
-    "visit.updated",
-    "visit.status_changed",
-    "visit.claimed",
-    "visit.withdrawn",
-    "visit.returned_to_pool",
-    "visit.holder_deactivated",
-    "assignment.released",
-    "attendance.checked_in",
-    "attendance.checked_out",
-    "extension.requested",
-    "extension.approved",
-    "extension.rejected",
-    "ticket.created",
-    "ticket.updated",
-    "ticket.assigned",
-    "ticket.message",
-    "ticket.sla_breached",
-    "chat.message",
-    "conversation.assigned",
-    "customer.created",
-    "customer.updated",
-    "customer.registration_differs",
-    "customer.deactivated",
-    "customer.restored",
-    "customer.registered",
-    "customer.merged",
-    "whatsapp.sent",
-    "invoice.drafted",
-    "invoice.updated",
-    "invoice.submitted",
-    "invoice.returned",
-    "invoice.approved",
-    "invoice.sent",
-    "invoice.payment_submitted",
-    "invoice.payment_verified",
-    "invoice.payment_rejected",
-    "invoice.written_off",
-    "invoice.paid",
-    "invoice.voided",
-    "rating.submitted",
-    "alert.raised",
-    "alert.dismissed",
-    "settings.changed",
-    "journey.saved",
-    "journey.published",
-    "journey.retired",
-    "staff.presence",
-    "call.updated",
-    crate::sync::SYNC_EVENT,
-    crate::sync::ACCOUNT_EVENT,
-];
+/// Every kind of event the server records ([`Happened::KINDS`]). Each is
+/// judged by `Actor::reads_staff_event` when sent to staff; the policy lets
+/// only admins read a kind it does not know.
+pub const KINDS: &[&str] = Happened::KINDS;
 
 /// Something that happened, for the people who may know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -153,36 +110,63 @@ pub struct Event {
     pub at: i64,
 }
 
-/// A live event for the unit of work to record with its change, as a
-/// service names it.
+/// A live event for the unit of work to record with its change: what
+/// happened, and who may hear of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
-    pub kind: &'static str,
     pub audience: Audience,
-    pub data: Value,
+    pub what: Happened,
 }
 
 impl Notice {
+    /// For `audience`.
+    pub fn to(audience: Audience, what: Happened) -> Self {
+        Self { audience, what }
+    }
+
     /// For every staff console and technician (the pool is everyone's).
-    pub fn staff(kind: &'static str, data: Value) -> Self {
-        Self {
-            kind,
-            audience: Audience::Staff {
+    pub fn staff(what: Happened) -> Self {
+        Self::to(
+            Audience::Staff {
                 department_id: None,
             },
-            data,
-        }
+            what,
+        )
+    }
+
+    /// For the staff of one department (and admins).
+    pub fn department(department_id: &str, what: Happened) -> Self {
+        Self::to(
+            Audience::Staff {
+                department_id: Some(department_id.to_owned()),
+            },
+            what,
+        )
     }
 
     /// For one account.
-    pub fn user(kind: &'static str, user_id: &str, data: Value) -> Self {
-        Self {
-            kind,
-            audience: Audience::User {
+    pub fn user(user_id: &str, what: Happened) -> Self {
+        Self::to(
+            Audience::User {
                 user_id: user_id.to_owned(),
             },
-            data,
-        }
+            what,
+        )
+    }
+
+    /// For the accounts of one customer.
+    pub fn customer(customer_id: &str, what: Happened) -> Self {
+        Self::to(
+            Audience::Customer {
+                customer_id: customer_id.to_owned(),
+            },
+            what,
+        )
+    }
+
+    /// For the server itself (sync wake-ups, ended sessions).
+    pub fn internal(what: Happened) -> Self {
+        Self::to(Audience::Internal, what)
     }
 }
 
@@ -343,16 +327,25 @@ impl EventBus {
     /// their NOTIFY, sent by the database at commit). Pass the result to
     /// [`EventBus::deliver`] once `tx` has committed; if it rolls back, the
     /// events never existed.
-    pub async fn record(
+    pub async fn record(&self, tx: &mut Tx, notices: Vec<Notice>) -> anyhow::Result<Recorded> {
+        let events = notices
+            .into_iter()
+            .map(|n| Ok((n.what.kind(), n.audience, n.what.data()?)))
+            .collect::<serde_json::Result<Vec<_>>>()?;
+        self.record_raw(tx, events).await
+    }
+
+    /// [`EventBus::record`] for events as they travel, kind and JSON (the
+    /// wire-level door of `crate::work::publish`). Refuses a kind not in
+    /// [`KINDS`].
+    pub async fn record_raw(
         &self,
         tx: &mut Tx,
-        events: Vec<(&str, Audience, serde_json::Value)>,
+        events: Vec<(&str, Audience, Value)>,
     ) -> anyhow::Result<Recorded> {
-        debug_assert!(
-            events.iter().all(|(kind, ..)| KINDS.contains(kind)),
-            "an event kind missing from events::KINDS: {:?}",
-            events.iter().map(|e| e.0).collect::<Vec<_>>()
-        );
+        if let Some((kind, ..)) = events.iter().find(|(kind, ..)| !KINDS.contains(kind)) {
+            anyhow::bail!("{kind:?} is not an event kind (events::KINDS)");
+        }
         if events.is_empty() {
             return Ok(Recorded::default());
         }

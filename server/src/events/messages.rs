@@ -1,5 +1,5 @@
-//! What the help desk's live events carry about messages: owned here, by the
-//! services that send them; the HTTP API answers with the same shapes.
+//! What the help desk's live events carry about messages (`chat.message`,
+//! `ticket.message`); the HTTP API answers with the same shapes.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -8,7 +8,7 @@ use crate::db::chat::ChatMessageRow;
 use crate::db::tickets::MessageRow;
 use crate::domain::rfc3339;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ChatMessageView {
     pub id: String,
     pub conversation_id: String,
@@ -42,7 +42,7 @@ impl From<ChatMessageRow> for ChatMessageView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TicketMessageView {
     pub id: String,
     pub author_id: Option<String>,
