@@ -15,7 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fieldops_server::sync::{self, DocScope};
@@ -28,45 +28,11 @@ use fieldops_sync::protocol::{
 };
 use fieldops_sync::testing;
 use fieldops_tests::bench;
-use fieldops_tests::process::ServerProcess;
+use fieldops_tests::process::{ServerProcess, server_binary};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket = fieldops_tests::Socket;
-
-/// The `fieldops` binary, built in this benchmark's own profile (release
-/// under `cargo bench`, debug under `cargo test`), unless
-/// `FIELDOPS_BENCH_SERVER_BIN` names one already built (CI passes the one its
-/// test step built, so a smoke run builds nothing more).
-fn server_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("FIELDOPS_BENCH_SERVER_BIN") {
-        return PathBuf::from(path);
-    }
-    // This executable is target/<profile dir>/deps/sync-<hash>.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()).unwrap() {
-        "debug" => "dev",
-        other => other,
-    };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--profile",
-            profile,
-            "--quiet",
-            "-p",
-            "fieldops-server",
-            "--bin",
-            "fieldops",
-        ])
-        .current_dir(&root)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    profile_dir.join("fieldops")
-}
 
 fn start_server(binary: &Path, database_url: &str) -> ServerProcess {
     ServerProcess::start(binary, database_url, &[], &[])

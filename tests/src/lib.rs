@@ -476,32 +476,46 @@ impl TestApp {
     /// An access token for an existing account, minted without a login
     /// (no password hashing): `(user_id, token)`.
     pub async fn token_for(&self, email: &str) -> (String, String) {
-        let state = &self.server.state;
-        let user = fieldops_server::db::users::by_email(state.db.pool(), email)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut tx = state.db.begin_write().await.unwrap();
-        let session = fieldops_server::db::sessions::create(&mut tx, &user.id, "test")
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        let token = state
-            .tokens
-            .issue_access(&user.id, &session, user.role)
-            .unwrap();
-        (user.id, token)
+        token_for(&self.server.state, email).await
     }
 
     /// Creates `n` technicians straight through the database layer (for
     /// load tests) and returns `(user_id, token)` for each.
     pub async fn quick_technicians(&self, n: usize, prefix: &str) -> Vec<(String, String)> {
-        use fieldops_server::db::users;
-        use fieldops_server::domain::Role;
-        let db = &self.server.state.db;
-        let mut ids = Vec::with_capacity(n);
-        let mut tx = db.begin_write().await.unwrap();
-        for i in 0..n {
+        technicians(&self.server.state, n, prefix).await
+    }
+}
+
+/// An access token for an existing account of `state`'s database, minted
+/// without a login (no password hashing): `(user_id, token)`. Valid on every
+/// server process on that database (the signing key is kept in it).
+pub async fn token_for(state: &AppState, email: &str) -> (String, String) {
+    let user = fieldops_server::db::users::by_email(state.db.pool(), email)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = state.db.begin_write().await.unwrap();
+    let session = fieldops_server::db::sessions::create(&mut tx, &user.id, "test")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let token = state
+        .tokens
+        .issue_access(&user.id, &session, user.role)
+        .unwrap();
+    (user.id, token)
+}
+
+/// Creates `n` technicians (`{prefix}-{i}@example.com`) straight through
+/// the database layer of `state` (for load tests), each with a device
+/// session: `(user_id, token)` for each.
+pub async fn technicians(state: &AppState, n: usize, prefix: &str) -> Vec<(String, String)> {
+    use fieldops_server::db::users;
+    use fieldops_server::domain::Role;
+    let mut emails = Vec::with_capacity(n);
+    for batch in (0..n).collect::<Vec<_>>().chunks(500) {
+        let mut tx = state.db.begin_write().await.unwrap();
+        for i in batch {
             let new = users::NewUser {
                 email: format!("{prefix}-{i}@example.com"),
                 name: format!("Teknisi {prefix} {i}"),
@@ -510,15 +524,15 @@ impl TestApp {
                 password_hash: "not-a-hash".into(),
                 customer_id: None,
             };
-            ids.push(users::insert(&mut tx, &new).await.unwrap().email);
+            emails.push(users::insert(&mut tx, &new).await.unwrap().email);
         }
         tx.commit().await.unwrap();
-        let mut out = Vec::with_capacity(n);
-        for email in ids {
-            out.push(self.token_for(&email).await);
-        }
-        out
     }
+    let mut out = Vec::with_capacity(n);
+    for email in emails {
+        out.push(token_for(state, &email).await);
+    }
+    out
 }
 
 /// What a phone core reports, as a channel a test can wait on.

@@ -4,8 +4,49 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+/// The `fieldops` binary, built in the calling benchmark's own profile (release
+/// under `cargo bench`, debug under `cargo test`), unless
+/// `FIELDOPS_BENCH_SERVER_BIN` names one already built (CI passes the one its
+/// test step built, so a smoke run builds nothing more).
+pub fn server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FIELDOPS_BENCH_SERVER_BIN") {
+        return PathBuf::from(path);
+    }
+    // A bench's executable is target/<profile dir>/deps/<bench>-<hash>.
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let profile = match profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a profile directory")
+    {
+        "debug" => "dev",
+        other => other,
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--profile",
+            profile,
+            "--quiet",
+            "-p",
+            "fieldops-server",
+            "--bin",
+            "fieldops",
+        ])
+        .current_dir(&root)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the fieldops binary failed");
+    profile_dir.join("fieldops")
+}
 
 /// A running `fieldops serve`; killed when dropped.
 #[derive(Debug)]
