@@ -9,6 +9,8 @@
 //!   time is printed).
 //! * A request retried with its `Idempotency-Key` on the other process is
 //!   answered with the first one's response, not applied twice.
+//! * A photo upload begun on one process is resumed on the other from the
+//!   offset the first stored, and both know the whole photo.
 //!
 //! Postgres only: SQLite is one instance by design. `FIELDOPS_SCALE_ROUNDS`
 //! sets the race's rounds (3). The in-process variant, with phones, uploads
@@ -220,6 +222,60 @@ async fn two_processes_share_claims_events_and_retries() {
     assert_eq!(retry.headers()["idempotent-replayed"], "true");
     let retry: Value = retry.json().await.unwrap();
     assert_eq!(retry["id"], first["id"], "the same customer, created once");
+
+    // An upload begun on A, its connection lost, resumed on B.
+    let (_, tech) = &technicians[0];
+    let bytes = fieldops_core::photo::testing::synthetic_jpeg(1200, 900, 7, 85);
+    let sha = fieldops_tests::photos::sha256_hex(&bytes);
+    let tus = |i: usize, method: reqwest::Method, path: &str| {
+        http.request(method, url(i, path))
+            .bearer_auth(tech)
+            .header("tus-resumable", "1.0.0")
+    };
+    let created = tus(0, reqwest::Method::POST, "/api/v1/uploads")
+        .header("upload-length", bytes.len().to_string())
+        .header(
+            "upload-metadata",
+            fieldops_tests::photos::metadata(&sha, None),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let half = bytes.len() / 2;
+    let patch = |i: usize, offset: usize, chunk: &[u8]| {
+        tus(i, reqwest::Method::PATCH, &location)
+            .header("upload-offset", offset.to_string())
+            .header("content-type", "application/offset+octet-stream")
+            .body(chunk.to_vec())
+    };
+    assert_eq!(
+        patch(0, 0, &bytes[..half]).send().await.unwrap().status(),
+        204
+    );
+    let head = tus(1, reqwest::Method::HEAD, &location)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.headers()["upload-offset"], half.to_string().as_str());
+    let rest = patch(1, half, &bytes[half..]).send().await.unwrap();
+    assert_eq!(rest.status(), 204);
+    for i in 0..2 {
+        let held = http
+            .get(url(i, &format!("/api/v1/blobs/{sha}")))
+            .bearer_auth(tech)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(held.status(), 200, "process {i} knows the photo");
+        let held: Value = held.json().await.unwrap();
+        assert_eq!(
+            (held["sha256"].as_str(), held["byte_size"].as_u64()),
+            (Some(sha.as_str()), Some(bytes.len() as u64)),
+            "process {i}'s view of the photo"
+        );
+    }
 
     drop(servers);
     audit.close().await;
