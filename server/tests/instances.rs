@@ -11,6 +11,8 @@
 //!   answered with the first one's response, not applied twice.
 //! * A photo upload begun on one process is resumed on the other from the
 //!   offset the first stored, and both know the whole photo.
+//! * Both run the WhatsApp outbox (every second): registrations arriving
+//!   through either get one confirmation each, never two.
 //!
 //! Postgres only: SQLite is one instance by design. `FIELDOPS_SCALE_ROUNDS`
 //! sets the race's rounds (3). The in-process variant, with phones, uploads
@@ -50,15 +52,19 @@ async fn prepared(db: &TestDb) -> (Vec<(String, String)>, String) {
 }
 
 /// A `fieldops serve` on `db` whose blob store is the directory `shared`
-/// (written into its TOML file).
-fn start(db: &TestDb, shared: &Path) -> ServerProcess {
+/// and whose WhatsApp sender talks to the stand-in at `whatsapp` (written
+/// into its TOML file).
+fn start(db: &TestDb, shared: &Path, whatsapp: &str) -> ServerProcess {
+    use fieldops_tests::whatsapp::{ACCESS_TOKEN, APP_SECRET};
     let config = shared.join("fieldops.toml");
     let blobs = shared.join("blobs");
-    std::fs::write(
-        &config,
-        format!("blob_dir = {:?}\n", blobs.to_str().unwrap()),
-    )
-    .unwrap();
+    let toml = format!(
+        "blob_dir = {:?}\nhelpdesk_job_interval_secs = 1\n\n[whatsapp]\n\
+         api_base_url = {whatsapp:?}\nphone_number_id = \"1098765\"\n\
+         access_token = {ACCESS_TOKEN:?}\napp_secret = {APP_SECRET:?}\n",
+        blobs.to_str().unwrap()
+    );
+    std::fs::write(&config, toml).unwrap();
     ServerProcess::start(
         Path::new(env!("CARGO_BIN_EXE_fieldops")),
         &db.url,
@@ -80,7 +86,11 @@ async fn two_processes_share_claims_events_and_retries() {
     };
     let (technicians, cs) = prepared(&db).await;
     let shared = tempfile::tempdir().unwrap();
-    let servers = [start(&db, shared.path()), start(&db, shared.path())];
+    let (whatsapp, mut sent, _) = fieldops_tests::whatsapp::stand_in().await;
+    let servers = [
+        start(&db, shared.path(), &whatsapp),
+        start(&db, shared.path(), &whatsapp),
+    ];
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -276,6 +286,47 @@ async fn two_processes_share_claims_events_and_retries() {
             "process {i}'s view of the photo"
         );
     }
+
+    // Registrations through either process: one confirmation each.
+    let count = 20;
+    for i in 0..count {
+        let from = format!("628137770{i:04}");
+        let payload = fieldops_tests::whatsapp::change(
+            "messages",
+            json!({
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "6281100000000", "phone_number_id": "1098765" },
+                "contacts": [{ "profile": { "name": "Pelanggan" }, "wa_id": from }],
+                "messages": [{
+                    "from": from, "id": format!("wamid.PROCESS{i}"), "timestamp": "1763800000",
+                    "type": "text", "text": { "body": format!("DAFTAR#Pelanggan {i}#Jl. Melati {i}#Bogor") },
+                }],
+            }),
+        );
+        let body = serde_json::to_vec(&payload).unwrap();
+        let delivered = http
+            .post(url(i, "/webhooks/whatsapp"))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", fieldops_tests::whatsapp::sign(&body))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delivered.status(), 200);
+    }
+    let mut to = Vec::new();
+    while to.len() < count {
+        let message = tokio::time::timeout(Duration::from_secs(30), sent.recv())
+            .await
+            .expect("a confirmation")
+            .unwrap();
+        to.push(message["to"].as_str().unwrap().to_owned());
+    }
+    // Both outboxes run every second: a second send would come within this.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(sent.try_recv().is_err(), "a message was sent twice");
+    let distinct: HashSet<&String> = to.iter().collect();
+    assert_eq!(distinct.len(), count, "{to:?}");
 
     drop(servers);
     audit.close().await;

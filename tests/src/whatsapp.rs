@@ -22,7 +22,7 @@ use crate::{Backend, TestApp};
 /// The app secret the stand-in's webhook deliveries are signed with.
 pub const APP_SECRET: &str = "stand-in-app-secret";
 /// The access token the server is configured with.
-const ACCESS_TOKEN: &str = "cloud-token";
+pub const ACCESS_TOKEN: &str = "cloud-token";
 
 #[derive(Clone)]
 struct Stand {
@@ -172,17 +172,10 @@ pub fn change(field: &str, value: Value) -> Value {
     })
 }
 
-/// A server whose WhatsApp sender talks to the stand-in, and the requests
-/// the stand-in received.
-pub async fn spawn(backend: Backend) -> Option<(TestApp, mpsc::UnboundedReceiver<Value>)> {
-    let (app, rx, _) = spawn_with_media(backend).await?;
-    Some((app, rx))
-}
-
-/// [`spawn`], and the media the stand-in serves.
-pub async fn spawn_with_media(
-    backend: Backend,
-) -> Option<(TestApp, mpsc::UnboundedReceiver<Value>, Media)> {
+/// The stand-in for the Cloud API on a loopback port: its Graph API base
+/// (`http://127.0.0.1:<port>/v21.0`), the requests it receives, and the
+/// media it serves.
+pub async fn stand_in() -> (String, mpsc::UnboundedReceiver<Value>, Media) {
     let (tx, rx) = mpsc::unbounded_channel();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -198,9 +191,24 @@ pub async fn spawn_with_media(
             base: format!("http://{addr}"),
         });
     tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}/v21.0"), rx, media)
+}
+
+/// A server whose WhatsApp sender talks to the stand-in, and the requests
+/// the stand-in received.
+pub async fn spawn(backend: Backend) -> Option<(TestApp, mpsc::UnboundedReceiver<Value>)> {
+    let (app, rx, _) = spawn_with_media(backend).await?;
+    Some((app, rx))
+}
+
+/// [`spawn`], and the media the stand-in serves.
+pub async fn spawn_with_media(
+    backend: Backend,
+) -> Option<(TestApp, mpsc::UnboundedReceiver<Value>, Media)> {
+    let (api_base_url, rx, media) = stand_in().await;
     let app = TestApp::spawn_with(backend, |c| {
         c.helpdesk_job_interval = Duration::from_millis(100);
-        c.whatsapp.api_base_url = format!("http://{addr}/v21.0");
+        c.whatsapp.api_base_url = api_base_url;
         c.whatsapp.phone_number_id = "1098765".into();
         c.whatsapp.access_token = Some(ACCESS_TOKEN.into());
         c.whatsapp.app_secret = Some(APP_SECRET.into());
