@@ -21,6 +21,7 @@ pub mod process;
 pub mod proxy;
 pub mod ratings;
 pub mod raw_socket;
+pub mod switch;
 pub mod ticket_load;
 pub mod webrtc;
 pub mod whatsapp;
