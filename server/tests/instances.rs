@@ -291,17 +291,10 @@ async fn two_processes_share_claims_events_and_retries() {
     let count = 20;
     for i in 0..count {
         let from = format!("628137770{i:04}");
-        let payload = fieldops_tests::whatsapp::change(
-            "messages",
-            json!({
-                "messaging_product": "whatsapp",
-                "metadata": { "display_phone_number": "6281100000000", "phone_number_id": "1098765" },
-                "contacts": [{ "profile": { "name": "Pelanggan" }, "wa_id": from }],
-                "messages": [{
-                    "from": from, "id": format!("wamid.PROCESS{i}"), "timestamp": "1763800000",
-                    "type": "text", "text": { "body": format!("DAFTAR#Pelanggan {i}#Jl. Melati {i}#Bogor") },
-                }],
-            }),
+        let payload = fieldops_tests::whatsapp::text_message(
+            &from,
+            &format!("wamid.PROCESS{i}"),
+            &format!("DAFTAR#Pelanggan {i}#Jl. Melati {i}#Bogor"),
         );
         let body = serde_json::to_vec(&payload).unwrap();
         let delivered = http

@@ -48,8 +48,8 @@ fn knob(name: &str, full: usize, smoke: usize) -> usize {
 }
 
 /// A database with the demo data and `accounts` technicians, each signed in
-/// on one device: their access tokens.
-async fn seeded(accounts: usize) -> (tempfile::TempDir, String, Vec<String>) {
+/// on one device: their access tokens, and one for CS.
+async fn seeded(accounts: usize) -> (tempfile::TempDir, String, Vec<String>, String) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/fleet.db", dir.path().display());
     let config = Config {
@@ -65,9 +65,10 @@ async fn seeded(accounts: usize) -> (tempfile::TempDir, String, Vec<String>) {
         .into_iter()
         .map(|(_, token)| token)
         .collect();
+    let (_, cs) = fieldops_tests::token_for(&state, "cs@example.com").await;
     state.shutdown.cancel();
     state.db.close().await;
-    (dir, url, tokens)
+    (dir, url, tokens, cs)
 }
 
 /// A sync session that has said `Hello` and read up to its first `Feed`.
@@ -149,32 +150,21 @@ fn live(
     })
 }
 
-/// CS's token and a visit in the pool every technician sees.
-async fn cs_and_pool_visit(http: &reqwest::Client, server: &ServerProcess) -> (String, String) {
-    let login: serde_json::Value = http
-        .post(server.url("/api/v1/auth/login"))
-        .json(&json!({ "email": "cs@example.com", "password": "cs123" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+/// A visit in the pool every technician sees.
+async fn pool_visit(http: &reqwest::Client, server: &ServerProcess, token: &str) -> String {
     let open: serde_json::Value = http
         .get(server.url("/api/v1/visits?status=open"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let visit = open["items"][0]["id"]
+    open["items"][0]["id"]
         .as_str()
         .expect("the demo has an open visit")
-        .to_owned();
-    (token, visit)
+        .to_owned()
 }
 
 struct Spread {
@@ -282,10 +272,10 @@ async fn main() {
     let accounts = phones.max(idle.div_ceil(per_account));
 
     let binary = server_binary();
-    let (_dir, url, tokens) = seeded(accounts).await;
+    let (_dir, url, tokens, cs) = seeded(accounts).await;
     let server = ServerProcess::start(&binary, &url, &[], &[]);
     let http = reqwest::Client::new();
-    let (cs, visit) = cs_and_pool_visit(&http, &server).await;
+    let visit = pool_visit(&http, &server, &cs).await;
 
     let one = open_phones(server.addr, &tokens[..1]).await;
     let floor = spread(&http, &server, &cs, &visit, one, changes).await;

@@ -172,6 +172,23 @@ pub fn change(field: &str, value: Value) -> Value {
     })
 }
 
+/// A webhook delivery of one text message `body` from `from`, as the Cloud
+/// API sends it to the business number the stand-in plays.
+pub fn text_message(from: &str, message_id: &str, body: &str) -> Value {
+    change(
+        "messages",
+        json!({
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "6281100000000", "phone_number_id": "1098765" },
+            "contacts": [{ "profile": { "name": "Pelanggan" }, "wa_id": from }],
+            "messages": [{
+                "from": from, "id": message_id, "timestamp": "1763800000",
+                "type": "text", "text": { "body": body },
+            }],
+        }),
+    )
+}
+
 /// The stand-in for the Cloud API on a loopback port: its Graph API base
 /// (`http://127.0.0.1:<port>/v21.0`), the requests it receives, and the
 /// media it serves.

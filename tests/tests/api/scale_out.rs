@@ -21,7 +21,6 @@ use fieldops_tests::device::{Device, command};
 use fieldops_tests::fixtures::{claim_audit, demo_customer, new_visit};
 use fieldops_tests::photos::{create, metadata, sha256_hex};
 use fieldops_tests::{Backend, TestApp, on_both_backends};
-use serde_json::json;
 
 on_both_backends!(
     claims_raced_through_two_instances_never_pass_the_quota,
@@ -322,7 +321,7 @@ async fn an_upload_started_on_one_instance_finishes_on_the_other(backend: Backen
 /// Both instances run the WhatsApp outbox: twenty registrations arriving
 /// at once get twenty confirmations, one each, and nothing more.
 async fn the_whatsapp_outbox_run_by_two_instances_sends_each_message_once(backend: Backend) {
-    use fieldops_tests::whatsapp::{change, deliver_signed};
+    use fieldops_tests::whatsapp::{deliver_signed, text_message};
     if backend == Backend::Sqlite {
         return;
     }
@@ -333,17 +332,10 @@ async fn the_whatsapp_outbox_run_by_two_instances_sends_each_message_once(backen
     let count = 20;
     for i in 0..count {
         let from = format!("628135550{i:04}");
-        let payload = change(
-            "messages",
-            json!({
-                "messaging_product": "whatsapp",
-                "metadata": { "display_phone_number": "6281100000000", "phone_number_id": "1098765" },
-                "contacts": [{ "profile": { "name": "Pelanggan" }, "wa_id": from }],
-                "messages": [{
-                    "from": from, "id": format!("wamid.SCALE{i}"), "timestamp": "1763800000",
-                    "type": "text", "text": { "body": format!("DAFTAR#Pelanggan {i}#Jl. Mawar {i}#Bandung") },
-                }],
-            }),
+        let payload = text_message(
+            &from,
+            &format!("wamid.SCALE{i}"),
+            &format!("DAFTAR#Pelanggan {i}#Jl. Mawar {i}#Bandung"),
         );
         assert_eq!(deliver_signed(&app, &payload).await, 200);
     }
