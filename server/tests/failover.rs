@@ -2,14 +2,15 @@
 //! PostgreSQL clusters this test makes with Debian's `initdb`,
 //! `pg_basebackup` and `pg_ctl`), the server connected to them through one
 //! address that follows the primary (a TCP forwarder standing for the
-//! failover manager's virtual IP). Mid-way through a stream of writes the
-//! primary is killed (`pg_ctl stop -m immediate`), the replica promoted and
-//! the address moved.
+//! failover manager's virtual IP). While four writers have requests in
+//! flight the primary is killed (`pg_ctl stop -m immediate`), the replica
+//! promoted and the address moved.
 //!
-//! Every write the server acknowledged is on the new primary; writes in the
-//! window answer 503 (or lose their connection) and succeed when retried
-//! with their `Idempotency-Key`, once; the server recovers without a
-//! restart. The window of refused writes is printed.
+//! Every write the server acknowledged is on the new primary; writes in
+//! flight answer 503 (or lose their connection), their retries with the same
+//! `Idempotency-Key` answer 409 while the first try's key lease lasts and
+//! then complete, each applied once; a new write is served again soon after
+//! the promotion, without a restart. The times are printed.
 //!
 //! The server's driver takes one host (sqlx has no `target_session_attrs`),
 //! which is why production puts the primary behind one moving address (see
@@ -21,6 +22,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use fieldops_server::{AppState, Config};
@@ -39,12 +42,14 @@ fn postgres_bin() -> Option<PathBuf> {
     versions.pop()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two distinct free ports (both held until both are known).
+fn two_free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
 }
 
 /// Runs a PostgreSQL tool: as the `postgres` account when this is root
@@ -89,7 +94,7 @@ fn cluster_dir(root: &Path, name: &str) -> PathBuf {
 struct Clusters {
     bin: PathBuf,
     dirs: Vec<PathBuf>,
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
 }
 
 impl Drop for Clusters {
@@ -131,9 +136,16 @@ fn start_cluster(bin: &Path, dir: &Path, port: u16) {
 }
 
 /// A primary that waits for its replica on every commit, and that replica.
+/// Each cluster is stopped when the result is dropped, also when a later
+/// step panics.
 fn primary_and_replica(bin: &Path, primary_port: u16, replica_port: u16) -> Clusters {
-    let root = tempfile::tempdir().unwrap();
-    let primary = cluster_dir(root.path(), "primary");
+    let mut clusters = Clusters {
+        bin: bin.to_owned(),
+        dirs: Vec::new(),
+        root: tempfile::tempdir().unwrap(),
+    };
+    let root = clusters.root.path().to_owned();
+    let primary = cluster_dir(&root, "primary");
     pg(
         bin,
         "initdb",
@@ -152,8 +164,9 @@ fn primary_and_replica(bin: &Path, primary_port: u16, replica_port: u16) -> Clus
     let mut settings = std::fs::read_to_string(primary.join("postgresql.conf")).unwrap();
     settings.push_str(conf);
     std::fs::write(primary.join("postgresql.conf"), settings).unwrap();
+    clusters.dirs.push(primary.clone());
     start_cluster(bin, &primary, primary_port);
-    let replica = cluster_dir(root.path(), "replica");
+    let replica = cluster_dir(&root, "replica");
     pg(
         bin,
         "pg_basebackup",
@@ -176,12 +189,9 @@ fn primary_and_replica(bin: &Path, primary_port: u16, replica_port: u16) -> Clus
     let mut settings = std::fs::read_to_string(replica.join("postgresql.conf")).unwrap();
     settings.push_str("synchronous_standby_names = ''\n");
     std::fs::write(replica.join("postgresql.conf"), settings).unwrap();
+    clusters.dirs.push(replica.clone());
     start_cluster(bin, &replica, replica_port);
-    Clusters {
-        bin: bin.to_owned(),
-        dirs: vec![primary, replica],
-        _root: root,
-    }
+    clusters
 }
 
 async fn until_replica_is_synchronous(primary_url: &str) {
@@ -201,16 +211,33 @@ async fn until_replica_is_synchronous(primary_url: &str) {
     panic!("the replica never became synchronous");
 }
 
+/// What one write went through.
+struct Written {
+    id: String,
+    /// When its first try failed (refused or cut), if one did.
+    first_failure: Option<Instant>,
+    /// Tries that failed before it was answered 201.
+    failures: usize,
+    /// Of those, the ones answered 409: an earlier try of the same key
+    /// still holds its lease.
+    in_progress: usize,
+    answered: Instant,
+}
+
 /// One customer created with its own idempotency key, retried until it is
-/// answered 201: (its id, whether a try failed first, when it was answered).
-async fn create_until_done(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    n: usize,
-) -> (String, bool, Instant) {
-    let mut failed = false;
+/// answered 201 (within a minute). Only a 503 (the database unreachable), a
+/// 409 `idempotency-in-progress` (its earlier try's lease) or a lost
+/// connection may come before; a `duplicate` would mean a retry applied
+/// twice.
+async fn create_until_done(http: &reqwest::Client, base: &str, token: &str, n: usize) -> Written {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut first_failure = None;
+    let (mut failures, mut in_progress) = (0, 0);
     loop {
+        assert!(
+            Instant::now() < deadline,
+            "write {n} not answered within a minute"
+        );
         let reply = http
             .post(format!("{base}/api/v1/customers"))
             .bearer_auth(token)
@@ -221,23 +248,30 @@ async fn create_until_done(
         match reply {
             Ok(r) if r.status() == 201 => {
                 let body: Value = r.json().await.unwrap();
-                return (
-                    body["id"].as_str().unwrap().to_owned(),
-                    failed,
-                    Instant::now(),
-                );
+                return Written {
+                    id: body["id"].as_str().unwrap().to_owned(),
+                    first_failure,
+                    failures,
+                    in_progress,
+                    answered: Instant::now(),
+                };
             }
             Ok(r) => {
                 let status = r.status().as_u16();
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                let problem = body["type"].as_str().unwrap_or_default();
                 assert!(
-                    matches!(status, 503 | 409),
-                    "a write during failover: {status} {}",
-                    r.text().await.unwrap_or_default()
+                    status == 503
+                        || (status == 409
+                            && problem == "urn:fieldops:problem:idempotency-in-progress"),
+                    "write {n} during the failover: {status} {body}"
                 );
+                in_progress += usize::from(status == 409);
             }
             Err(_) => {}
         }
-        failed = true;
+        first_failure.get_or_insert_with(Instant::now);
+        failures += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -252,7 +286,7 @@ async fn the_server_follows_a_promoted_replica_and_loses_nothing() {
         eprintln!("NOTICE: skipping the failover test: no PostgreSQL server binaries");
         return;
     };
-    let (primary_port, replica_port) = (free_port(), free_port());
+    let (primary_port, replica_port) = two_free_ports();
     let clusters = primary_and_replica(&bin, primary_port, replica_port);
     let primary: SocketAddr = format!("127.0.0.1:{primary_port}").parse().unwrap();
     let replica: SocketAddr = format!("127.0.0.1:{replica_port}").parse().unwrap();
@@ -275,41 +309,67 @@ async fn the_server_follows_a_promoted_replica_and_loses_nothing() {
         .build()
         .unwrap();
 
-    // Writes before, during and after the failover, one at a time, as a
-    // busy console makes them.
-    let before = 40;
-    let total = 120;
-    let mut acknowledged = Vec::with_capacity(total);
-    // When the last write that had to be retried was finally answered.
-    let mut window_end = None;
-    let mut failed_over_at = None;
-    for n in 0..total {
-        if n == before {
-            pg(
-                &bin,
-                "pg_ctl",
-                &[
-                    "-D",
-                    clusters.dirs[0].to_str().unwrap(),
-                    "stop",
-                    "-m",
-                    "immediate",
-                ],
-            );
-            failed_over_at = Some(Instant::now());
-            pg(
-                &bin,
-                "pg_ctl",
-                &["-D", clusters.dirs[1].to_str().unwrap(), "promote", "-w"],
-            );
-            address.switch_to(replica);
-        }
-        let (id, failed, answered) = create_until_done(&http, &base, &cs, n).await;
-        if failed {
-            window_end = Some(answered);
-        }
-        acknowledged.push(id);
+    // Four writers, each a stream of one-at-a-time writes, as busy consoles
+    // make them; the primary dies while their requests are in flight.
+    let writers = 4;
+    let per_writer = 40;
+    let total = writers * per_writer;
+    let done = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let (http, base, cs, done) = (http.clone(), base.clone(), cs.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut written = Vec::with_capacity(per_writer);
+                for i in 0..per_writer {
+                    written.push(create_until_done(&http, &base, &cs, w * per_writer + i).await);
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+                written
+            })
+        })
+        .collect();
+    while done.load(Ordering::SeqCst) < total / 4 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let failed_over_at = Instant::now();
+    let dirs = clusters.dirs.clone();
+    let bin_dir = bin.clone();
+    let promote = tokio::task::spawn_blocking(move || {
+        pg(
+            &bin_dir,
+            "pg_ctl",
+            &["-D", dirs[0].to_str().unwrap(), "stop", "-m", "immediate"],
+        );
+        pg(
+            &bin_dir,
+            "pg_ctl",
+            &["-D", dirs[1].to_str().unwrap(), "promote", "-w"],
+        );
+    });
+    promote.await.unwrap();
+    address.switch_to(replica);
+    let promoted_in = failed_over_at.elapsed();
+    // A write that starts now, with a key of its own.
+    let fresh = create_until_done(&http, &base, &cs, total).await;
+    let fresh_after = fresh.answered.saturating_duration_since(failed_over_at);
+    let mut written = Vec::with_capacity(total);
+    for task in tasks {
+        written.extend(task.await.unwrap());
+    }
+    written.push(fresh);
+    let acknowledged: Vec<&String> = written.iter().map(|w| &w.id).collect();
+    let failures: usize = written.iter().map(|w| w.failures).sum();
+    let in_progress: usize = written.iter().map(|w| w.in_progress).sum();
+    let hit: Vec<&Written> = written
+        .iter()
+        .filter(|w| w.first_failure.is_some())
+        .collect();
+    assert!(
+        !hit.is_empty(),
+        "no write was in flight or refused during the failover"
+    );
+    let first_refused = hit.iter().filter_map(|w| w.first_failure).min().unwrap();
+    let served_again = hit.iter().map(|w| w.answered).max().unwrap();
 
     // Everything acknowledged is on the promoted replica, once.
     let new_primary =
@@ -321,7 +381,7 @@ async fn the_server_follows_a_promoted_replica_and_loses_nothing() {
             .fetch_one(new_primary.pool())
             .await
             .unwrap();
-    assert_eq!(count, total as i64, "every acknowledged write, once");
+    assert_eq!(count, total as i64 + 1, "every acknowledged write, once");
     for id in &acknowledged {
         let found: Option<(String,)> = sqlx::query_as("SELECT id FROM customers WHERE id = $1")
             .bind(id)
@@ -331,14 +391,20 @@ async fn the_server_follows_a_promoted_replica_and_loses_nothing() {
         assert!(found.is_some(), "acknowledged customer {id} survived");
     }
     new_primary.close().await;
-    let failed_over_at = failed_over_at.unwrap();
-    let refused = window_end.map_or(Duration::ZERO, |end| {
-        end.saturating_duration_since(failed_over_at)
-    });
     println!(
-        "failover: primary killed, replica promoted and the address moved; writes refused for {:.0} ms, \
-         then served again without a restart; {total} acknowledged writes all on the new primary",
-        refused.as_secs_f64() * 1e3
+        "failover: primary killed with {writers} writers busy; replica promoted and the address moved \
+         in {:.0} ms; a new write answered {:.0} ms after the kill; {} writes in flight hit it \
+         ({failures} failed tries, {in_progress} of them 409 while their first try's key lease ran), \
+         the last answered {:.0} ms after its first refusal; {} acknowledged writes all on the new \
+         primary, once",
+        promoted_in.as_secs_f64() * 1e3,
+        fresh_after.as_secs_f64() * 1e3,
+        hit.len(),
+        served_again
+            .saturating_duration_since(first_refused)
+            .as_secs_f64()
+            * 1e3,
+        total + 1,
     );
     server.stop().await.unwrap();
     drop(clusters);

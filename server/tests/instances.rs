@@ -112,7 +112,11 @@ async fn two_processes_share_claims_events_and_retries() {
     let audit = db.connect().await;
     let technicians = Arc::new(technicians);
     for round in 0..rounds {
-        let day = format!("2032-02-{:02}", round + 1);
+        // A day of its own per round: nobody's schedule conflicts.
+        let day = jiff::civil::date(2032, 1, 1)
+            .checked_add(jiff::Span::new().days(round as i64))
+            .unwrap()
+            .to_string();
         let mut visits = Vec::with_capacity(VISITS);
         let mut quota = HashMap::new();
         for v in 0..VISITS {

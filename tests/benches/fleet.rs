@@ -11,9 +11,11 @@
 //!   time until the last phone had each change, and the same for a single
 //!   phone (the floor: one HTTP round trip, the commit and one frame).
 //! * **Idle sockets**: `FIELDOPS_BENCH_IDLE` sync sockets (10,000; ten per
-//!   account, each its own device) say `Hello`, take their initial sync and
-//!   then sit. The server's RSS before and after, per socket, and its CPU
-//!   over `FIELDOPS_BENCH_REST_SECS` (10) at rest.
+//!   account and device session, each its own device id) say `Hello`, take
+//!   their initial sync and then sit. The server's RSS before any phone and
+//!   with them, per socket, and its CPU over `FIELDOPS_BENCH_REST_SECS` (10)
+//!   at rest. Both processes need an open-files limit above the socket
+//!   count (`ulimit -n`; 20,000 on the machine the figures come from).
 //!
 //! The phones are thin protocol clients (tungstenite and the wire codec of
 //! `fieldops-sync`), not the whole phone core: a thousand SQLite stores
@@ -31,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fieldops_server::{AppState, Config};
-use fieldops_sync::ids::DeviceId;
+use fieldops_sync::ids::{DeviceId, DocId};
 use fieldops_sync::protocol::{ClientMessage, Cursor, Hello, PROTOCOL_VERSION, ServerMessage};
 use fieldops_tests::bench;
 use fieldops_tests::process::{ServerProcess, server_binary};
@@ -123,9 +125,11 @@ async fn open_phones(addr: SocketAddr, tokens: &[String]) -> Vec<fieldops_tests:
 }
 
 /// A live phone: reads every frame and reports, for each round the bench
-/// starts, when the first change of a document reached it.
+/// starts, when the first change of document `doc` reached it (frames
+/// about other documents, which a background job may send, do not count).
 fn live(
     mut socket: fieldops_tests::Socket,
+    doc: DocId,
     mut round: watch::Receiver<(u32, Instant)>,
     arrivals: mpsc::UnboundedSender<(u32, Duration)>,
 ) -> tokio::task::JoinHandle<()> {
@@ -135,10 +139,11 @@ fn live(
             let Message::Binary(frame) = message else {
                 continue;
             };
-            let changed = matches!(
-                ServerMessage::decode(&frame).unwrap(),
-                ServerMessage::SyncBatch(_) | ServerMessage::Snapshots(_)
-            );
+            let changed = match ServerMessage::decode(&frame).unwrap() {
+                ServerMessage::SyncBatch(batch) => batch.docs.iter().any(|d| d.doc_id == doc),
+                ServerMessage::Snapshots(snapshots) => snapshots.iter().any(|d| d.doc_id == doc),
+                _ => false,
+            };
             let (n, started) = *round.borrow_and_update();
             if changed && n > reported {
                 reported = n;
@@ -185,11 +190,12 @@ async fn spread(
     changes: u32,
 ) -> Spread {
     let count = phones.len();
+    let doc: DocId = visit.parse().unwrap();
     let (round_tx, round_rx) = watch::channel((0, Instant::now()));
     let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
     let readers: Vec<_> = phones
         .into_iter()
-        .map(|socket| live(socket, round_rx.clone(), arrivals_tx.clone()))
+        .map(|socket| live(socket, doc, round_rx.clone(), arrivals_tx.clone()))
         .collect();
     let mut spread = Spread {
         all: Vec::with_capacity(count * changes as usize),
@@ -276,6 +282,10 @@ async fn main() {
     let server = ServerProcess::start(&binary, &url, &[], &[]);
     let http = reqwest::Client::new();
     let visit = pool_visit(&http, &server, &cs).await;
+    // The server at rest with no phone yet: the idle sockets' baseline (the
+    // live phones' memory, once freed, is reused by what comes after).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let fresh = rss_mib(server.child.id());
 
     let one = open_phones(server.addr, &tokens[..1]).await;
     let floor = spread(&http, &server, &cs, &visit, one, changes).await;
@@ -323,11 +333,13 @@ async fn main() {
     let still_open = holders.iter().filter(|h| !h.is_finished()).count();
     assert_eq!(still_open, idle, "idle sockets the server closed");
     println!(
-        "idle sockets: {idle} opened in {:.1} s; server RSS {before:.0} → {after:.0} MiB \
-         (+{:.1} MiB, {:.1} KiB per socket); CPU at rest {:.2} % of a core over {:.0} s",
+        "idle sockets: {idle} opened in {:.1} s; server RSS {fresh:.0} MiB before any phone, \
+         {before:.0} MiB after the live phones left, {after:.0} MiB with the idle sockets \
+         (+{:.1} MiB over the fresh server, {:.1} KiB per socket); CPU at rest {:.2} % of a core \
+         over {:.0} s (one clock tick, 10 ms, is the floor)",
         connect_time.as_secs_f64(),
-        after - before,
-        (after - before) * 1024.0 / idle as f64,
+        after - fresh,
+        (after - fresh) * 1024.0 / idle as f64,
         cpu.as_secs_f64() / watched.elapsed().as_secs_f64() * 100.0,
         watched.elapsed().as_secs_f64(),
     );

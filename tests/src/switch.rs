@@ -35,13 +35,15 @@ impl TcpSwitch {
         let shared = Arc::clone(&target);
         let task = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = shared.lock().unwrap().upstream;
+                // Under one lock: a switch cannot fall between reading the
+                // upstream and registering the connection.
+                let mut target = shared.lock().unwrap();
+                let upstream = target.upstream;
                 let pipe = tokio::spawn(async move {
                     if let Ok(mut server) = TcpStream::connect(upstream).await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                     }
                 });
-                let mut target = shared.lock().unwrap();
                 target.connections.retain(|c| !c.is_finished());
                 target.connections.push(pipe.abort_handle());
             }

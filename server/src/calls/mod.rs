@@ -193,6 +193,11 @@ async fn invite(
     ticket_id: Option<Uuid>,
     media: Media,
 ) -> Result<Vec<Delivery>, Refused> {
+    // The wire lets a nil id through; stored, it would be an id nothing can
+    // read back (`CallRow` refuses it), so it is refused here.
+    if message.call_id.as_uuid().is_nil() {
+        return Err(Refused::new(Refusal::Invalid, "call-refused-invalid"));
+    }
     let id = message.call_id.to_string();
     let mut work = Work::begin(state).await?;
     if let Some(existing) = calls::get(&mut **work.tx(), &id).await? {

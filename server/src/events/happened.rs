@@ -141,7 +141,44 @@ impl Happened {
                 Some(&e.visit_id)
             }
             RatingSubmitted(e) => e.visit_id.as_deref(),
-            _ => None,
+            // Listed, not `_`: a new kind must say whether it names a visit.
+            TicketCreated(_)
+            | TicketUpdated(_)
+            | TicketAssigned(_)
+            | TicketMessage(_)
+            | TicketSlaBreached(_)
+            | ChatMessage(_)
+            | ConversationAssigned(_)
+            | CustomerCreated(_)
+            | CustomerUpdated(_)
+            | CustomerRegistrationDiffers(_)
+            | CustomerDeactivated(_)
+            | CustomerRestored(_)
+            | CustomerRegistered(_)
+            | CustomerMerged(_)
+            | WhatsappSent(_)
+            | InvoiceDrafted(_)
+            | InvoiceUpdated(_)
+            | InvoiceSubmitted(_)
+            | InvoiceReturned(_)
+            | InvoiceApproved(_)
+            | InvoiceSent(_)
+            | InvoicePaymentSubmitted(_)
+            | InvoicePaymentVerified(_)
+            | InvoicePaymentRejected(_)
+            | InvoiceWrittenOff(_)
+            | InvoicePaid(_)
+            | InvoiceVoided(_)
+            | AlertRaised(_)
+            | AlertDismissed(_)
+            | SettingsChanged(_)
+            | JourneySaved(_)
+            | JourneyPublished(_)
+            | JourneyRetired(_)
+            | StaffPresence(_)
+            | CallUpdated(_)
+            | SyncChanged(_)
+            | AccountChanged(_) => None,
         }
     }
 }
