@@ -168,17 +168,8 @@ async fn two_processes_share_claims_events_and_retries() {
             }
         }
         let took = started.elapsed();
-        let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT v.id, v.technician_quota, v.seats_taken, \
-                    (SELECT COUNT(*) FROM assignments a WHERE a.visit_id = v.id AND a.state = 'active'), \
-                    (SELECT COUNT(*) FROM audit_log l WHERE l.entity_kind = 'visit' \
-                        AND l.entity_id = v.id AND l.action = 'visit.claimed') \
-             FROM visits v",
-        )
-        .fetch_all(audit.pool())
-        .await
-        .unwrap();
-        for (id, q, seats, held, audited) in rows.into_iter().filter(|r| quota.contains_key(&r.0)) {
+        let db = fieldops_tests::fixtures::claim_audit_in(&audit, &visits).await;
+        for (id, (q, seats, held, audited)) in db {
             let won = winners.get(&id).map_or(0, HashSet::len) as i64;
             assert_eq!(
                 (won, q, seats, held, audited),
@@ -311,19 +302,8 @@ async fn two_processes_share_claims_events_and_retries() {
             .unwrap();
         assert_eq!(delivered.status(), 200);
     }
-    let mut to = Vec::new();
-    while to.len() < count {
-        let message = tokio::time::timeout(Duration::from_secs(30), sent.recv())
-            .await
-            .expect("a confirmation")
-            .unwrap();
-        to.push(message["to"].as_str().unwrap().to_owned());
-    }
-    // Both outboxes run every second: a second send would come within this.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(sent.try_recv().is_err(), "a message was sent twice");
-    let distinct: HashSet<&String> = to.iter().collect();
-    assert_eq!(distinct.len(), count, "{to:?}");
+    // Both outboxes run every second: a second send would come within 3 s.
+    fieldops_tests::whatsapp::each_sent_once(&mut sent, count, Duration::from_secs(3)).await;
 
     drop(servers);
     audit.close().await;

@@ -152,6 +152,14 @@ pub async fn sent_invoice(app: &TestApp, title: &str) -> String {
 
 /// Per visit of a claim race: (quota, seats_taken, held assignments, claim audit records).
 pub async fn claim_audit(app: &TestApp, ids: &[String]) -> HashMap<String, (i64, i64, i64, i64)> {
+    claim_audit_in(&app.server.state.db, ids).await
+}
+
+/// [`claim_audit`] read from `db` (a database several server processes share).
+pub async fn claim_audit_in(
+    db: &fieldops_server::db::Db,
+    ids: &[String],
+) -> HashMap<String, (i64, i64, i64, i64)> {
     let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT v.id, v.technician_quota, v.seats_taken, \
                 (SELECT COUNT(*) FROM assignments a WHERE a.visit_id = v.id AND a.state = 'active'), \
@@ -159,7 +167,7 @@ pub async fn claim_audit(app: &TestApp, ids: &[String]) -> HashMap<String, (i64,
                     AND l.entity_id = v.id AND l.action = 'visit.claimed') \
          FROM visits v",
     )
-    .fetch_all(app.server.state.db.pool())
+    .fetch_all(db.pool())
     .await
     .unwrap();
     rows.into_iter()

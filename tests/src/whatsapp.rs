@@ -189,6 +189,29 @@ pub fn text_message(from: &str, message_id: &str, body: &str) -> Value {
     )
 }
 
+/// Reads `count` messages the stand-in was asked to send, then waits `quiet`
+/// (longer than the senders' job interval) to show no second send comes:
+/// every recipient once. Their numbers, in the order they were sent.
+pub async fn each_sent_once(
+    sent: &mut mpsc::UnboundedReceiver<Value>,
+    count: usize,
+    quiet: Duration,
+) -> Vec<String> {
+    let mut to = Vec::with_capacity(count);
+    while to.len() < count {
+        let message = tokio::time::timeout(Duration::from_secs(30), sent.recv())
+            .await
+            .expect("a confirmation")
+            .unwrap();
+        to.push(message["to"].as_str().unwrap().to_owned());
+    }
+    tokio::time::sleep(quiet).await;
+    assert!(sent.try_recv().is_err(), "a message was sent twice");
+    let distinct: std::collections::HashSet<&String> = to.iter().collect();
+    assert_eq!(distinct.len(), count, "{to:?}");
+    to
+}
+
 /// The stand-in for the Cloud API on a loopback port: its Graph API base
 /// (`http://127.0.0.1:<port>/v21.0`), the requests it receives, and the
 /// media it serves.

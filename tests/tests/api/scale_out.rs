@@ -321,7 +321,7 @@ async fn an_upload_started_on_one_instance_finishes_on_the_other(backend: Backen
 /// Both instances run the WhatsApp outbox: twenty registrations arriving
 /// at once get twenty confirmations, one each, and nothing more.
 async fn the_whatsapp_outbox_run_by_two_instances_sends_each_message_once(backend: Backend) {
-    use fieldops_tests::whatsapp::{deliver_signed, text_message};
+    use fieldops_tests::whatsapp::{deliver_signed, each_sent_once, text_message};
     if backend == Backend::Sqlite {
         return;
     }
@@ -339,19 +339,8 @@ async fn the_whatsapp_outbox_run_by_two_instances_sends_each_message_once(backen
         );
         assert_eq!(deliver_signed(&app, &payload).await, 200);
     }
-    let mut to = Vec::new();
-    while to.len() < count {
-        let message = tokio::time::timeout(Duration::from_secs(20), sent.recv())
-            .await
-            .expect("a confirmation")
-            .unwrap();
-        to.push(message["to"].as_str().unwrap().to_owned());
-    }
-    // Both job loops run every 100 ms: a second send would come well within this.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(sent.try_recv().is_err(), "a message was sent twice");
-    let distinct: HashSet<&String> = to.iter().collect();
-    assert_eq!(distinct.len(), count, "{to:?}");
+    // Both job loops run every 100 ms: a second send would come well within 1.5 s.
+    each_sent_once(&mut sent, count, Duration::from_millis(1500)).await;
     peer.stop().await.unwrap();
     app.stop().await;
 }
