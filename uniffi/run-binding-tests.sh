@@ -49,6 +49,7 @@ need=()
 ls /usr/share/java/kotlinx-coroutines-core*.jar >/dev/null 2>&1 || need+=(libkotlinx-coroutines-java)
 if (( ${#need[@]} )); then
   sudo_=""; [[ $(id -u) -ne 0 ]] && sudo_="sudo"
+  $sudo_ apt-get update -qq >/dev/null 2>&1 || true
   $sudo_ apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 cp_jars="/usr/share/java/jna.jar"
