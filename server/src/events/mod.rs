@@ -33,6 +33,8 @@
 
 mod happened;
 pub mod messages;
+#[cfg(test)]
+mod wire_tests;
 
 pub use happened::*;
 
