@@ -84,20 +84,26 @@ pub async fn events(
     // Call refusals speak what every other answer on this socket speaks.
     let lang = crate::i18n::current();
     Ok(ws
-        .read_buffer_size(fieldops_sync::protocol::limits::SOCKET_READ_BUFFER_BYTES)
+        .read_buffer_size(super::sync::READ_BUFFER_BYTES)
         .max_message_size(MAX_CONSOLE_MESSAGE_BYTES)
         .max_frame_size(MAX_CONSOLE_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
             // The socket outlives the request's task: it keeps the request's
             // language (`Accept-Language`, else the account's) for the
             // reasons of its close frames.
-            crate::i18n::speaking(spoken, async move {
-                crate::calls::connected(&state, &actor).await;
-                let listening = Listening { live, calls, lang };
-                stream(&state, &actor, params.since, listening, socket).await;
-                crate::calls::disconnected(&state, &actor).await;
-                drop(slot);
-            })
+            // Boxed: a future passed to an async fn is kept twice in its
+            // state (rust-lang/rust#62958); inside, the rarely taken awaits
+            // are boxed too, so an open console costs its state, not theirs.
+            crate::i18n::speaking(
+                spoken,
+                Box::pin(async move {
+                    Box::pin(crate::calls::connected(&state, &actor)).await;
+                    let listening = Listening { live, calls, lang };
+                    stream(&state, &actor, params.since, listening, socket).await;
+                    Box::pin(crate::calls::disconnected(&state, &actor)).await;
+                    drop(slot);
+                }),
+            )
         }))
 }
 
@@ -244,7 +250,9 @@ async fn stream(
                     return;
                 }
                 Some(Ok(Message::Text(text))) => {
-                    if !call_signal(state, actor, lang, &text, &mut socket).await {
+                    // Boxed: a console's task would otherwise keep a call
+                    // signal's state for as long as the console is open.
+                    if !Box::pin(call_signal(state, actor, lang, &text, &mut socket)).await {
                         return;
                     }
                 }

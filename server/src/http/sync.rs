@@ -28,7 +28,9 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self as ws, Message};
 
 use super::sockets::Slot;
-use super::upgrade::{FirstMessage, RawSocket, RawUpgrade, read_first_message};
+use super::upgrade::{
+    FirstMessage, RawSocket, RawUpgrade, read_first_message, write_binary_frames,
+};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::auth::throttle::ClientAddr;
@@ -73,12 +75,19 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
 /// The sync socket once its `Hello` is read.
 type Socket = WebSocketStream<RawSocket>;
 
+/// The read buffer the server gives each socket it holds. tungstenite
+/// zero-fills it before its first read and keeps it for the socket's life,
+/// so it is memory every quiet phone costs; devices send small frames (a
+/// bigger one is read in several steps). A device, with one socket, reads
+/// with a larger one ([`limits::SOCKET_READ_BUFFER_BYTES`]).
+pub(super) const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// Its limits: a frame of up to [`limits::MAX_FRAME_BYTES`], in one
 /// WebSocket frame or several; a bigger one is refused on its header,
 /// before it is read.
 fn config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(limits::SOCKET_READ_BUFFER_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(Some(limits::MAX_FRAME_BYTES))
         .max_frame_size(Some(limits::MAX_FRAME_BYTES))
 }
@@ -98,35 +107,45 @@ pub async fn socket(
     // language (`Accept-Language`; else the account's, once `Hello` proves
     // whose it is).
     let lang = crate::i18n::chosen();
-    Ok(upgrade.on_upgrade(move |io| crate::i18n::speaking(lang, run(state, io, unauthenticated))))
+    // Boxed: a future passed to an async fn is kept twice in its state
+    // (rust-lang/rust#62958), and this one lives as long as the socket.
+    Ok(upgrade.on_upgrade(move |io| {
+        crate::i18n::speaking(lang, Box::pin(run(state, io, unauthenticated)))
+    }))
 }
 
 async fn send(socket: &mut Socket, version: Option<Version>, message: &ServerMessage) -> bool {
     send_all(socket, version, std::slice::from_ref(message)).await
 }
 
-/// Sends `messages` in one write: the frames are queued, then flushed
-/// together (a live delivery is a `Snapshots` and a `Feed` frame; one
-/// write each cost a syscall and a wake-up of the device per frame).
+/// Sends `messages` in one write: the frames are encoded, then written and
+/// flushed together (a live delivery is a `Snapshots` and a `Feed` frame;
+/// one write each cost a syscall and a wake-up of the device per frame).
 ///
 /// Frames are encoded for the session's protocol `version` (large ones are
 /// compressed for devices that read that); before a session exists, plain.
+/// They go straight to the connection ([`write_binary_frames`]), not
+/// through tungstenite's write buffer, which would keep the size of the
+/// largest write (a whole catch-up) for as long as the phone stays
+/// connected.
 async fn send_all(
     socket: &mut Socket,
     version: Option<Version>,
     messages: &[ServerMessage],
 ) -> bool {
-    for message in messages {
-        match encode(version, message) {
-            Ok(frame) => {
-                if socket.feed(Message::Binary(frame.into())).await.is_err() {
-                    return false;
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "encoding a server frame"),
-        }
+    let frames: Vec<Vec<u8>> = messages
+        .iter()
+        .filter_map(|message| {
+            encode(version, message)
+                .inspect_err(|e| tracing::error!(error = %e, "encoding a server frame"))
+                .ok()
+        })
+        .collect();
+    // Whatever tungstenite holds (a pong) goes first, whole.
+    if socket.flush().await.is_err() {
+        return false;
     }
-    socket.flush().await.is_ok()
+    write_binary_frames(socket.get_mut(), &frames).await.is_ok()
 }
 
 fn encode(
@@ -283,12 +302,14 @@ async fn run(state: AppState, io: RawSocket, unauthenticated: Slot) {
         Err(Refused(frame)) => return refuse(&mut socket, frame).await,
     }
     let actor = session.actor.clone();
+    // Boxed, as every rarely taken await here is: the task is as large as
+    // its largest state for as long as the phone stays connected.
     if takes_calls {
-        crate::calls::connected(&state, &actor).await;
+        Box::pin(crate::calls::connected(&state, &actor)).await;
     }
     serve(&state, socket, session, slices, calls).await;
     if takes_calls {
-        crate::calls::disconnected(&state, &actor).await;
+        Box::pin(crate::calls::disconnected(&state, &actor)).await;
     }
 }
 
@@ -314,7 +335,9 @@ async fn serve(
                     }
                 }
                 Incoming::Message(message) => {
-                    let replies = session.handle(message).await;
+                    // Boxed: the idle socket's task would otherwise be as
+                    // large as the largest command's state, for its whole life.
+                    let replies = Box::pin(session.handle(message)).await;
                     if !send_all(&mut socket, version, &replies).await {
                         return;
                     }
