@@ -24,6 +24,7 @@ use fieldops_sync::protocol::{
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self as ws, Message};
 
@@ -127,25 +128,28 @@ async fn send(socket: &mut Socket, version: Option<Version>, message: &ServerMes
 /// They go straight to the connection ([`write_binary_frames`]), not
 /// through tungstenite's write buffer, which would keep the size of the
 /// largest write (a whole catch-up) for as long as the phone stays
-/// connected.
+/// connected; each is encoded as it is copied out, so a catch-up is not
+/// held as frames and as their copy at once.
+///
+/// Never call it once a Close was sent or received: tungstenite's flush
+/// then succeeds without writing, and these frames would follow the Close.
+/// Not cancel-safe: dropped part way, it may leave half a frame on the
+/// wire (no caller races it against anything).
 async fn send_all(
     socket: &mut Socket,
     version: Option<Version>,
     messages: &[ServerMessage],
 ) -> bool {
-    let frames: Vec<Vec<u8>> = messages
-        .iter()
-        .filter_map(|message| {
-            encode(version, message)
-                .inspect_err(|e| tracing::error!(error = %e, "encoding a server frame"))
-                .ok()
-        })
-        .collect();
     // Whatever tungstenite holds (a pong) goes first, whole.
     if socket.flush().await.is_err() {
         return false;
     }
-    write_binary_frames(socket.get_mut(), &frames).await.is_ok()
+    let frames = messages.iter().filter_map(|message| {
+        encode(version, message)
+            .inspect_err(|e| tracing::error!(error = %e, "encoding a server frame"))
+            .ok()
+    });
+    write_binary_frames(socket.get_mut(), frames).await.is_ok()
 }
 
 fn encode(
@@ -205,6 +209,11 @@ async fn receive(socket: &mut Socket) -> Incoming {
                     max = max
                 );
                 return Incoming::Broken(error(ErrorCode::TooLarge, why));
+            }
+            // The client dropped the connection without a Close: gone,
+            // not broken (an Error frame would go to a dead socket).
+            Some(Err(ws::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
+                return Incoming::Closed;
             }
             Some(Err(ws::Error::Protocol(e))) => {
                 return Incoming::Broken(error(ErrorCode::Malformed, e.to_string()));

@@ -207,7 +207,9 @@ async fn read_some(
 }
 
 /// Writes `payloads` to `io` as unmasked binary WebSocket frames (a
-/// server's, RFC 6455 §5.2), in one write, and flushes.
+/// server's, RFC 6455 §5.2), in one write, and flushes. Each payload is
+/// dropped once copied: with a lazy iterator (encoding as it goes), what
+/// is held is the output growing and the payload being copied.
 ///
 /// Why not through tungstenite: its stream copies every frame into a write
 /// buffer that keeps its largest size for the life of the socket (a
@@ -216,11 +218,11 @@ async fn read_some(
 /// tungstenite's own buffer is empty (after a flush), so no frame is split.
 pub async fn write_binary_frames(
     io: &mut (impl AsyncWrite + Unpin),
-    payloads: &[Vec<u8>],
+    payloads: impl IntoIterator<Item = Vec<u8>>,
 ) -> std::io::Result<()> {
-    let len: usize = payloads.iter().map(|p| MAX_HEADER_BYTES + p.len()).sum();
-    let mut out = Vec::with_capacity(len);
+    let mut out = Vec::new();
     for payload in payloads {
+        out.reserve(MAX_HEADER_BYTES + payload.len());
         let header = FrameHeader {
             is_final: true,
             opcode: OpCode::Data(Data::Binary),
@@ -229,7 +231,7 @@ pub async fn write_binary_frames(
         header
             .format(payload.len() as u64, &mut out)
             .map_err(std::io::Error::other)?;
-        out.extend_from_slice(payload);
+        out.extend_from_slice(&payload);
     }
     io.write_all(&out).await?;
     io.flush().await
@@ -335,10 +337,10 @@ mod tests {
         let (mut server, client) = tokio::io::duplex(1 << 20);
         let written = payloads.clone();
         let writer = tokio::spawn(async move {
-            write_binary_frames(&mut server, &written[..3])
+            write_binary_frames(&mut server, written[..3].to_vec())
                 .await
                 .unwrap();
-            write_binary_frames(&mut server, &written[3..])
+            write_binary_frames(&mut server, written[3..].to_vec())
                 .await
                 .unwrap();
             server
