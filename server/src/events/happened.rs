@@ -526,25 +526,10 @@ pub struct SyncChanged {
     pub changed: Vec<Changed>,
 }
 
+/// Each kind's JSON is pinned in `wire_tests.rs`.
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-
-    fn visit() -> VisitFacts {
-        VisitFacts {
-            visit_id: "v1".into(),
-            title: "Service AC".into(),
-            status: VisitStatus::Assigned,
-            technician_quota: 2,
-            seats_taken: 1,
-            emergency: false,
-            scheduled_start: "2026-12-07T08:00:00+07:00".into(),
-            planned_days: 1,
-        }
-    }
 
     #[test]
     fn kinds_are_listed_once_each() {
@@ -552,70 +537,5 @@ mod tests {
         kinds.sort_unstable();
         kinds.dedup();
         assert_eq!(kinds.len(), Happened::KINDS.len());
-    }
-
-    #[test]
-    fn a_flattened_payload_is_one_object() {
-        let claimed = Happened::VisitClaimed(Seat {
-            visit: visit(),
-            assignment_id: "a1".into(),
-            technician_id: "u1".into(),
-            technician_name: "Budi".into(),
-        });
-        assert_eq!(claimed.kind(), "visit.claimed");
-        assert_eq!(
-            claimed.data().unwrap(),
-            json!({
-                "visit_id": "v1", "title": "Service AC", "status": "assigned",
-                "technician_quota": 2, "seats_taken": 1, "emergency": false,
-                "scheduled_start": "2026-12-07T08:00:00+07:00", "planned_days": 1,
-                "assignment_id": "a1", "technician_id": "u1", "technician_name": "Budi",
-            })
-        );
-        assert_eq!(claimed.visit_id(), Some("v1"));
-    }
-
-    #[test]
-    fn a_cancellation_names_no_seat() {
-        let released = Happened::AssignmentReleased(AssignmentReleased {
-            visit: visit(),
-            assignment_id: None,
-            technician_id: None,
-            reason: Some("Customer moved".into()),
-            kind: ReleasedBecause::Cancelled,
-        });
-        let data = released.data().unwrap();
-        assert_eq!(data["kind"], "cancelled");
-        assert!(data.get("assignment_id").is_none());
-        assert!(data.get("technician_id").is_none());
-    }
-
-    #[test]
-    fn the_round_robin_says_how_it_chose() {
-        let assigned = Happened::TicketAssigned(TicketAssigned::RoundRobin(RoundRobin {
-            ticket_id: "t1".into(),
-            number: "TKT-000001".into(),
-            assignee_id: "u2".into(),
-            method: "round_robin",
-        }));
-        assert_eq!(
-            assigned.data().unwrap(),
-            json!({ "ticket_id": "t1", "number": "TKT-000001", "assignee_id": "u2", "method": "round_robin" })
-        );
-        assert_eq!(assigned.visit_id(), None);
-    }
-
-    #[test]
-    fn a_rating_of_a_visit_names_it() {
-        let rating = |visit_id: Option<&str>| {
-            Happened::RatingSubmitted(RatingSubmitted {
-                visit_id: visit_id.map(str::to_owned),
-                ticket_id: None,
-                score: 5,
-                via: "link",
-            })
-        };
-        assert_eq!(rating(Some("v9")).visit_id(), Some("v9"));
-        assert_eq!(rating(None).visit_id(), None);
     }
 }

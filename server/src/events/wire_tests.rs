@@ -4,7 +4,10 @@
 //! `/api/v1/events` read these shapes: each kind's payload, built here from
 //! fixed values, must serialise to the line recorded for it in
 //! `server/tests/golden/events.txt`. A field may be added, never removed or
-//! changed; a kind may be added, never removed. Record additions with
+//! changed; a kind may be added, never removed. The codes of the enums
+//! events carry (statuses, priorities, presence) are recorded the same way,
+//! one line per variant: a code may be added, never renamed or removed.
+//! Record additions with
 //! `FIELDOPS_BLESS=1 cargo test -p fieldops-server --lib events::wire_tests`
 //! and review the diff: only added fields and lines are compatible.
 
@@ -259,6 +262,21 @@ fn samples() -> Vec<(&'static str, Happened)> {
             }),
         ),
         (
+            "chat.message#attachment",
+            ChatMessage(ChatMessageView {
+                id: "chat-2".into(),
+                conversation_id: "conversation-1".into(),
+                sender_id: Some("customer-1".into()),
+                sender_kind: "customer".into(),
+                body: String::new(),
+                client_id: None,
+                created_at: "2026-12-07T01:01:00Z".into(),
+                attachment_sha256: Some(
+                    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+                ),
+            }),
+        ),
+        (
             "conversation.assigned",
             ConversationAssigned(super::happened::ConversationAssigned {
                 conversation_id: "conversation-1".into(),
@@ -445,9 +463,51 @@ fn samples() -> Vec<(&'static str, Happened)> {
                 keep_session_id: None,
             }),
         ),
+        (
+            "account.changed#other_devices_signed_out",
+            AccountChanged(Ending {
+                user_id: "user-tech".into(),
+                signed_out: true,
+                session_id: None,
+                keep_session_id: Some("session-1".into()),
+            }),
+        ),
+        (
+            "account.changed#scope",
+            AccountChanged(Ending {
+                user_id: "user-tech".into(),
+                ..Ending::default()
+            }),
+        ),
     ]
 }
 
+/// Every code of the enums events carry, by Rust name: consoles switch on
+/// these strings, so a code may be added, never renamed or removed.
+fn codes() -> Vec<(String, Value)> {
+    fn each<T: serde::Serialize + std::fmt::Debug>(
+        name: &str,
+        all: &[T],
+        out: &mut Vec<(String, Value)>,
+    ) {
+        out.extend(
+            all.iter()
+                .map(|v| (format!("{name}::{v:?}"), serde_json::to_value(v).unwrap())),
+        );
+    }
+    let mut out = Vec::new();
+    each("VisitStatus", VisitStatus::ALL, &mut out);
+    each("TicketStatus", TicketStatus::ALL, &mut out);
+    each("Priority", Priority::ALL, &mut out);
+    each("Presence", Presence::ALL, &mut out);
+    each("Status", Status::ALL, &mut out);
+    each("CreatedVia", CreatedVia::ALL, &mut out);
+    each("InvoiceStatus", InvoiceStatus::ALL, &mut out);
+    each("InvoiceKind", InvoiceKind::ALL, &mut out);
+    out
+}
+
+/// What the golden file records: every sample's JSON, then every code.
 fn lines() -> Vec<(String, Value)> {
     samples()
         .into_iter()
@@ -460,13 +520,19 @@ fn lines() -> Vec<(String, Value)> {
             );
             (name.to_owned(), happened.data().unwrap())
         })
+        .chain(codes())
         .collect()
 }
 
 fn recorded() -> BTreeMap<String, Value> {
-    std::fs::read_to_string(GOLDEN)
-        .unwrap_or_default()
-        .lines()
+    // A missing file is recorded from scratch when blessing, and a failure
+    // otherwise: a test that compares against nothing proves nothing.
+    let text = match std::fs::read_to_string(GOLDEN) {
+        Ok(text) => text,
+        Err(_) if std::env::var_os("FIELDOPS_BLESS").is_some() => String::new(),
+        Err(e) => panic!("{GOLDEN}: {e}; record it with FIELDOPS_BLESS=1"),
+    };
+    text.lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| {
             let (name, json) = l.split_once(' ').unwrap();
@@ -531,7 +597,7 @@ fn every_event_says_what_it_was_recorded_saying() {
     }
     if std::env::var_os("FIELDOPS_BLESS").is_some() {
         let mut out = String::from(
-            "# Every event's JSON, pinned (server/src/events/wire_tests.rs): name, then the data.\n",
+            "# Every event's JSON and every code events carry, pinned (server/src/events/wire_tests.rs): name, then the JSON.\n",
         );
         for (name, json) in &now {
             out.push_str(&format!("{name} {json}\n"));
