@@ -29,9 +29,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use bytes::{Bytes, BytesMut};
+use fieldops_inbound::tus::{self, MetadataError};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -97,33 +96,22 @@ fn header_i64(headers: &HeaderMap, name: &'static str) -> ApiResult<i64> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|v| *v >= 0)
+        .and_then(tus::non_negative)
         .ok_or_else(|| ApiError::BadRequest(t!("problem-tus-header-not-integer", header = name)))
 }
 
-/// Parses `Upload-Metadata`: `key base64,key base64,key` (tus 1.0).
+/// `Upload-Metadata`'s pairs (`fieldops_inbound::tus`), or the problem
+/// naming the header.
 fn parse_metadata(raw: &str) -> ApiResult<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let mut it = pair.splitn(2, ' ');
-        let key = it.next().unwrap_or_default().to_owned();
-        let value = match it.next() {
-            None => String::new(),
-            Some(v) => STANDARD
-                .decode(v.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| {
-                    ApiError::field(
-                        "Upload-Metadata",
-                        t!("problem-tus-metadata-not-base64", key = &key),
-                    )
-                })?,
+    tus::metadata(raw).map_err(|e| {
+        let why = match &e {
+            MetadataError::TooLong { .. } => t!("problem-tus-metadata-too-long"),
+            MetadataError::BadKey { key } => t!("problem-tus-metadata-bad-key", key = key),
+            MetadataError::NotBase64 { key } => t!("problem-tus-metadata-not-base64", key = key),
+            MetadataError::Duplicate { key } => t!("problem-tus-metadata-duplicate", key = key),
         };
-        out.push((key, value));
-    }
-    Ok(out)
+        ApiError::field("Upload-Metadata", why)
+    })
 }
 
 async fn load(state: &AppState, actor: &Actor, id: &Uuid) -> ApiResult<uploads::UploadRow> {
@@ -188,12 +176,6 @@ pub async fn create(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    if raw_metadata.len() > 4096 {
-        return Err(ApiError::field(
-            "Upload-Metadata",
-            t!("problem-tus-metadata-too-long"),
-        ));
-    }
     let metadata = parse_metadata(&raw_metadata)?;
     let find = |key: &str| {
         metadata
@@ -507,17 +489,17 @@ mod tests {
 
     use super::*;
 
+    /// The grammar is `fieldops_inbound::tus`'s (tested there); here, that
+    /// a refusal names the header.
     #[test]
-    fn metadata_pairs_decode() {
-        let m = parse_metadata("sha256 YWJj, filename ZS5qcGc=,flag").unwrap();
+    fn a_refused_metadata_names_the_header() {
         assert_eq!(
-            m,
-            vec![
-                ("sha256".into(), "abc".into()),
-                ("filename".into(), "e.jpg".into()),
-                ("flag".into(), String::new())
-            ]
+            parse_metadata("sha256 YWJj").unwrap(),
+            vec![("sha256".into(), "abc".into())]
         );
-        assert!(parse_metadata("sha256 !!!").is_err());
+        let ApiError::Validation(fields) = parse_metadata("sha256 !!!").unwrap_err() else {
+            panic!("a field problem");
+        };
+        assert_eq!(fields[0].field, "Upload-Metadata");
     }
 }

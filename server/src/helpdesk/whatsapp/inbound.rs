@@ -47,20 +47,8 @@ pub struct Inbound {
     pub content: Content,
 }
 
-/// What a delivered message carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Content {
-    Text(String),
-    /// An image, by its Cloud API media id, and the caption under it.
-    Image {
-        media_id: String,
-        caption: Option<String>,
-    },
-    /// Something a person sent that fieldops does not keep: its Cloud API
-    /// type (`audio`, `video`, `document`, `sticker`, `location`,
-    /// `contacts`).
-    Unsupported(String),
-}
+/// What a delivered message carries, as the webhook parsed it.
+pub use fieldops_inbound::whatsapp::Content;
 
 /// What reaches a customer's conversation.
 enum Said {

@@ -1,5 +1,6 @@
-//! WhatsApp Cloud API: the registration message format and the sender that
-//! drains the persistent outbound queue (`db::whatsapp`) with retries.
+//! WhatsApp Cloud API: the registration message format (parsed by
+//! `fieldops_inbound::whatsapp`, worded here) and the sender that drains
+//! the persistent outbound queue (`db::whatsapp`) with retries.
 //!
 //! Outbound requests are `POST {api_base_url}/{phone_number_id}/messages` with
 //! `Authorization: Bearer {access_token}` and the Cloud API text body
@@ -17,6 +18,8 @@ pub mod status;
 
 use std::time::Duration;
 
+use fieldops_inbound::whatsapp::{RegistrationError, RegistrationField};
+
 use crate::AppState;
 use crate::db::{Tx, customers, now_ms, whatsapp};
 use crate::events::{Happened, Notice, WhatsappSent};
@@ -28,18 +31,14 @@ const LEASE_MS: i64 = 60_000;
 const BACKOFF_BASE_MS: i64 = 500;
 
 /// A registration text: `DAFTAR#<name>#<address>#<city>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Registration {
-    pub name: String,
-    pub address: String,
-    pub city: String,
-}
+pub use fieldops_inbound::whatsapp::Registration;
 
 /// What a registration-looking text turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     Registration(Registration),
-    /// Starts with `DAFTAR` but does not have the right fields.
+    /// Starts with `DAFTAR` but does not have the right fields: why, in
+    /// the language being spoken.
     BadRegistration(String),
     NotRegistration,
 }
@@ -49,38 +48,28 @@ pub fn registration_help() -> String {
     t!("wa-register-help")
 }
 
-/// Parses `DAFTAR#name#address#city` (case-insensitive keyword, fields trimmed).
+/// Parses `DAFTAR#name#address#city` (case-insensitive keyword, fields
+/// trimmed; `fieldops_inbound::whatsapp::registration`), wording what is
+/// wrong in the language being spoken.
 pub fn parse_registration(text: &str) -> Parsed {
-    let text = text.trim();
-    let mut parts = text.split('#').map(str::trim);
-    if !parts
-        .next()
-        .is_some_and(|k| k.eq_ignore_ascii_case("daftar"))
-    {
-        return Parsed::NotRegistration;
-    }
-    let fields: Vec<&str> = parts.collect();
-    let [name, address, city] = fields.as_slice() else {
-        return Parsed::BadRegistration(t!("wa-register-fields"));
-    };
-    let wrong = |field: String| {
-        move |problem: String| t!("wa-register-field", field = &field, problem = &problem)
-    };
-    let checks = [
-        crate::domain::line(name, 120).map_err(wrong(t!("wa-register-name"))),
-        crate::domain::bounded_text(address, 300).map_err(wrong(t!("wa-register-address"))),
-        crate::domain::line(city, 100).map_err(wrong(t!("wa-register-city"))),
-    ];
-    match checks {
-        [Ok(name), Ok(address), Ok(city)] => Parsed::Registration(Registration {
-            name,
-            address,
-            city,
-        }),
-        [a, b, c] => Parsed::BadRegistration(
-            [a, b, c]
+    match fieldops_inbound::whatsapp::registration(text) {
+        None => Parsed::NotRegistration,
+        Some(Ok(registration)) => Parsed::Registration(registration),
+        Some(Err(RegistrationError::FieldCount)) => {
+            Parsed::BadRegistration(t!("wa-register-fields"))
+        }
+        Some(Err(RegistrationError::Fields(refused))) => Parsed::BadRegistration(
+            refused
                 .into_iter()
-                .filter_map(Result::err)
+                .map(|(field, problem)| {
+                    let field = match field {
+                        RegistrationField::Name => t!("wa-register-name"),
+                        RegistrationField::Address => t!("wa-register-address"),
+                        RegistrationField::City => t!("wa-register-city"),
+                    };
+                    let problem = crate::i18n::describe(problem);
+                    t!("wa-register-field", field = &field, problem = &problem)
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
@@ -214,6 +203,8 @@ mod tests {
         );
     }
 
+    /// The parsing is `fieldops_inbound`'s (tested there); here, that each
+    /// outcome comes through, a refusal worded.
     #[test]
     fn registrations_parse() {
         assert_eq!(
@@ -224,20 +215,14 @@ mod tests {
                 city: "Bandung".into(),
             })
         );
-        assert!(matches!(
-            parse_registration("DAFTAR#Budi"),
-            Parsed::BadRegistration(_)
-        ));
-        assert!(matches!(
-            parse_registration("DAFTAR##x#y"),
-            Parsed::BadRegistration(_)
-        ));
+        for refused in ["DAFTAR#Budi", "DAFTAR##x#y"] {
+            assert!(
+                matches!(parse_registration(refused), Parsed::BadRegistration(ref why) if !why.is_empty()),
+                "{refused}"
+            );
+        }
         assert_eq!(
             parse_registration("Halo, printer saya rusak"),
-            Parsed::NotRegistration
-        );
-        assert_eq!(
-            parse_registration("DAFTARKAN saya"),
             Parsed::NotRegistration
         );
     }

@@ -10,57 +10,9 @@ use crate::alerts::{self, kind};
 use crate::db::{ratings, whatsapp};
 use crate::work::{Effects, Work};
 
-/// How far a message got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Delivery {
-    Sent,
-    Delivered,
-    Read,
-    Failed,
-}
-
-impl Delivery {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "sent" => Some(Self::Sent),
-            "delivered" => Some(Self::Delivered),
-            "read" => Some(Self::Read),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
-    }
-
-    /// How far along: a status only ever moves to a higher rank.
-    pub fn rank(self) -> i64 {
-        match self {
-            Self::Sent => 1,
-            Self::Delivered => 2,
-            Self::Read => 3,
-            Self::Failed => 4,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sent => "sent",
-            Self::Delivered => "delivered",
-            Self::Read => "read",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-/// One status of one message, as the webhook parsed it.
-#[derive(Debug, Clone)]
-pub struct StatusUpdate {
-    /// The Cloud API's message id (`wamid…`).
-    pub provider_id: String,
-    pub status: Delivery,
-    /// When Meta says it happened, Unix ms.
-    pub at: i64,
-    /// Meta's error title and details, for `failed`.
-    pub error: Option<String>,
-}
+/// How far a message got, one status of one message, and a template
+/// review: as the webhook parsed them (`fieldops_inbound::whatsapp`).
+pub use fieldops_inbound::whatsapp::{Delivery, Status as StatusUpdate, TemplateUpdate};
 
 /// Records a status; statuses of messages this server did not send, and
 /// ones behind what is recorded, are ignored.
@@ -71,7 +23,8 @@ pub async fn delivery(state: &AppState, u: StatusUpdate) -> anyhow::Result<()> {
         &u.provider_id,
         u.status.as_str(),
         u.status.rank(),
-        u.at,
+        // Meta gives the time; when it does not, now.
+        u.at_ms.unwrap_or_else(crate::db::now_ms),
         u.error.as_deref(),
     )
     .await?;
@@ -102,25 +55,6 @@ pub async fn undelivered(
         }
         None => Ok(None),
     }
-}
-
-/// A template review, as the webhook parsed it.
-#[derive(Debug, Clone)]
-pub enum TemplateUpdate {
-    /// `message_template_status_update`: APPROVED, REJECTED, PAUSED, ….
-    Status {
-        name: String,
-        language: String,
-        event: String,
-        reason: Option<String>,
-    },
-    /// `template_category_update`.
-    Category {
-        name: String,
-        language: String,
-        previous: String,
-        new: String,
-    },
 }
 
 /// Opens an alert for a template Meta no longer lets through as it was.
