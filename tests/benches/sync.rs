@@ -1,5 +1,6 @@
 //! Sync engine benchmark: prints initial-sync time and bytes for 1k/10k/50k
-//! documents, small-edit latency and bytes between two devices, the cost of a
+//! documents (to a raw-socket device, then through the phone core until its
+//! ticket list answers), small-edit latency and bytes between two devices, the cost of a
 //! no-change reconnect, server peak memory while serving 10k documents and
 //! change applications per second.
 //!
@@ -164,6 +165,7 @@ async fn initial_sync(binary: &Path, sizes: &[usize]) {
     println!("## Initial sync to a fresh device (SQLite, loopback)");
     println!("| tickets seeded | documents received | time | bytes received | server peak RSS |");
     println!("|---|---|---|---|---|");
+    let mut phones = Vec::new();
     for &n in sizes {
         let (_dir, url, held) = seeded(n).await;
         let server = start_server(binary, &url);
@@ -178,6 +180,68 @@ async fn initial_sync(binary: &Path, sizes: &[usize]) {
             device.bytes_in as f64 / 1_048_576.0,
             server.peak_rss_mib()
         );
+        phones.push((n, phone_core_initial_sync(server.addr, n, held).await));
+    }
+    println!();
+    println!(
+        "## The same initial sync through the phone core (its SQLite store, durable), until the lists answer"
+    );
+    println!(
+        "| tickets seeded | sync (catch-up stored) | then my tickets listed (parse + index) | in all | store on disk | peak RSS it added to the process |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (n, phone) in phones {
+        println!(
+            "| {n} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1} MiB | {:.0} MiB |",
+            phone.sync.as_secs_f64() * 1e3,
+            phone.list.as_secs_f64() * 1e3,
+            (phone.sync + phone.list).as_secs_f64() * 1e3,
+            phone.store_bytes as f64 / 1_048_576.0,
+            phone.peak_rss_mib,
+        );
+    }
+}
+
+struct PhoneSync {
+    sync: Duration,
+    list: Duration,
+    store_bytes: u64,
+    peak_rss_mib: f64,
+}
+
+/// A fresh phone core signs in as the demo admin, syncs once and lists
+/// the tickets: what a user waits for after installing the app. The
+/// sign-in is not timed.
+async fn phone_core_initial_sync(addr: SocketAddr, tickets: usize, held: usize) -> PhoneSync {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let core = fieldops_core::FieldopsCore::open(&path).unwrap();
+    core.auth()
+        .login(&format!("http://{addr}"), "admin@example.com", "admin123")
+        .await
+        .unwrap();
+    let rss_before = bench::reset_peak_rss();
+    let started = Instant::now();
+    core.sync().now(Duration::from_secs(600)).await.unwrap();
+    let sync = started.elapsed();
+    let started = Instant::now();
+    let listed = core.tickets().list(None).unwrap().len();
+    let list = started.elapsed();
+    assert_eq!(core.documents().count().unwrap() as usize, held);
+    assert!(
+        listed >= tickets,
+        "{listed} tickets listed of {tickets} seeded"
+    );
+    let store_bytes = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    PhoneSync {
+        sync,
+        list,
+        store_bytes,
+        peak_rss_mib: bench::peak_rss_mib() - rss_before,
     }
 }
 

@@ -45,3 +45,29 @@ pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
 }
+
+/// Peak resident memory (`VmHWM`) of the process whose status file is
+/// `status` (`/proc/<pid>/status`), in MiB.
+pub fn peak_rss_mib_at(status: &str) -> f64 {
+    let status = std::fs::read_to_string(status).expect("the process's status");
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/<pid>/status");
+    kb / 1024.0
+}
+
+/// Starts measuring this process's peak resident memory afresh (Linux:
+/// `5` to `/proc/self/clear_refs` resets `VmHWM` to the current RSS) and
+/// returns that RSS, in MiB: [`peak_rss_mib`] minus it is what the work
+/// after it took at most.
+pub fn reset_peak_rss() -> f64 {
+    std::fs::write("/proc/self/clear_refs", "5").expect("resetting VmHWM (Linux 4.0 or later)");
+    peak_rss_mib()
+}
+
+/// This process's peak resident memory, in MiB (since [`reset_peak_rss`]).
+pub fn peak_rss_mib() -> f64 {
+    peak_rss_mib_at("/proc/self/status")
+}

@@ -95,14 +95,7 @@ impl ServerProcess {
 
     /// Peak resident memory of the process, in MiB.
     pub fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("the process's status");
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM in /proc/<pid>/status");
-        kb / 1024.0
+        crate::bench::peak_rss_mib_at(&format!("/proc/{}/status", self.child.id()))
     }
 
     /// Waits for the process to end by itself; its exit status.
