@@ -19,7 +19,10 @@
 //!   1 MiB to bound what a cut costs. The chunk that completes the
 //!   upload is answered only after the whole is verified (hash, type, pixels,
 //!   a full decode) and stored; if verification fails the upload and all its
-//!   chunks are deleted and the answer is a 422 problem.
+//!   chunks are deleted and the answer is a 422 problem. That finishing runs
+//!   to the end even when its request is cut meanwhile, and an upload left
+//!   received but unfinished (a server stopped) is finished by the next
+//!   `HEAD` or empty `PATCH` at its end.
 //! * `DELETE /api/v1/uploads/{id}`: cancel.
 //!
 //! Every request except `OPTIONS` needs `Tus-Resumable: 1.0.0` (412
@@ -262,8 +265,18 @@ pub async fn offset(
     }
     // Wait for a PATCH in flight on this upload to save what it received.
     let upload = {
-        let _guard = state.upload_locks.lock(&id.to_string()).await;
-        load(&state, &actor, &id).await?
+        let guard = state.upload_locks.lock(&id.to_string()).await;
+        let upload = load(&state, &actor, &id).await?;
+        if upload.upload_offset == upload.upload_length && upload.completed_at.is_none() {
+            // Every byte arrived but the upload was never verified and
+            // stored (the request that sent the last chunk was cut while it
+            // was, or the server stopped): finish it now, so the offset
+            // this answers is one the client may trust as done.
+            complete(&state, &upload.id, None, guard).await?;
+            load(&state, &actor, &id).await?
+        } else {
+            upload
+        }
     };
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
@@ -324,7 +337,7 @@ async fn append_chunk(
 ) -> Result<Response, ApiError> {
     let id = *id;
     load(state, actor, &id).await?;
-    let _guard = state.upload_locks.lock(&id.to_string()).await;
+    let guard = state.upload_locks.lock(&id.to_string()).await;
     let upload = load(state, actor, &id).await?;
     if let Some(response) = tus_mismatch(headers) {
         return Ok(response);
@@ -378,6 +391,10 @@ async fn append_chunk(
         }
     }
     if received.is_empty() {
+        if from == upload.upload_length {
+            // All received, never finished (see `offset`): finish it.
+            complete(state, &upload.id, None, guard).await?;
+        }
         return Ok(done(from));
     }
     let received: Bytes = received.freeze();
@@ -398,18 +415,42 @@ async fn append_chunk(
     if offset < upload.upload_length {
         return Ok(done(offset));
     }
-    if let Err(err) = finish(state, &upload.id).await {
-        if !matches!(err, ApiError::Unprocessable { .. }) {
-            // A passing failure (storage down, a collection in progress): take
-            // the last chunk back so the client's retry of it is welcome.
-            let mut work = Work::begin(state).await?;
-            uploads::undo_part(work.tx(), &upload.id, from).await?;
-            work.commit(Effects::none()).await?;
-            state.blobs.delete_part(&upload.id, part).await?;
-        }
-        return Err(err);
-    }
+    complete(state, &upload.id, Some((from, part.to_owned())), guard).await?;
     Ok(done(offset))
+}
+
+/// Finishes a fully received upload ([`finish`]) to the end even if the
+/// request that asked for it is cut meanwhile: a client killed or cut
+/// off while its last chunk is verified would otherwise leave every byte
+/// received and nothing stored, with an offset that says "done". It runs
+/// in a task of its own that holds the upload's lock (`guard`) and speaks
+/// the request's language. When `last_part` (its offset and name) is
+/// given and finishing fails for a passing reason (storage down, a
+/// collection in progress), that chunk is taken back so the client's retry
+/// of it is welcome.
+async fn complete(
+    state: &AppState,
+    id: &str,
+    last_part: Option<(i64, String)>,
+    guard: tokio::sync::OwnedMutexGuard<()>,
+) -> ApiResult<()> {
+    let (state, id) = (state.clone(), id.to_owned());
+    let lang = crate::i18n::chosen();
+    let task = tokio::spawn(crate::i18n::speaking(lang, async move {
+        let _guard = guard;
+        let finished = finish(&state, &id).await;
+        if let (Err(err), Some((from, part))) = (&finished, last_part)
+            && !matches!(err, ApiError::Unprocessable { .. })
+        {
+            let mut work = Work::begin(&state).await?;
+            uploads::undo_part(work.tx(), &id, from).await?;
+            work.commit(Effects::none()).await?;
+            state.blobs.delete_part(&id, &part).await?;
+        }
+        finished
+    }));
+    task.await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("finishing an upload: {e}")))?
 }
 
 /// Assembles, verifies and stores a fully received upload.

@@ -16,6 +16,7 @@ on_both_backends!(
     uploads_belong_to_their_creator,
     downloads_need_scope_and_a_valid_signature,
     unreferenced_blobs_are_collected_after_the_grace_period,
+    an_upload_received_whole_but_never_stored_is_finished_when_asked_about,
 );
 
 /// Every file under `dir`, recursively.
@@ -551,5 +552,72 @@ async fn unreferenced_blobs_are_collected_after_the_grace_period(backend: Backen
         204
     );
     assert!(exists(dropped.sha256.clone()).await);
+    app.stop().await;
+}
+
+/// The state the phone crash trials found: every byte of an upload
+/// received, its offset at the length, but the verification and storing
+/// never done (the request that carried the last chunk was cut while they
+/// ran, which dropped the handler, or the server stopped). A client then
+/// reads "done" from HEAD, and until this was fixed the bytes were never
+/// stored: the photo could never be marked `stored` (`bytes_missing`,
+/// forever). Now the last chunk's finishing runs to the end in a task of its
+/// own, and a HEAD, or an empty PATCH at the end, finishes an upload left so.
+async fn an_upload_received_whole_but_never_stored_is_finished_when_asked_about(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let customer = app.login_as("customer").await;
+    let state = &app.server.state;
+    for (seed, ask) in [(31, Method::HEAD), (32, Method::PATCH)] {
+        let photo = normalised(seed);
+        let bytes = &photo.image;
+        let sha256 = photo.sha256.clone();
+        let created =
+            tus::create(&app, &customer, bytes.len(), &tus::metadata(&sha256, None)).await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        let location = created.headers["location"].to_str().unwrap().to_owned();
+        let id = location.rsplit('/').next().unwrap();
+        // Received whole and recorded, as the last PATCH does before it
+        // verifies: then nothing more, as when that request is cut.
+        let part = state
+            .blobs
+            .put_part(id, bytes.clone().into())
+            .await
+            .unwrap();
+        let mut work = fieldops_server::work::Work::begin(state).await.unwrap();
+        let len = bytes.len() as i64;
+        assert!(
+            fieldops_server::db::uploads::append_part(work.tx(), id, 0, len, &part)
+                .await
+                .unwrap()
+        );
+        work.commit(fieldops_server::work::Effects::none())
+            .await
+            .unwrap();
+        assert!(
+            blobs::get(state.db.pool(), &sha256)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let offset = if ask == Method::HEAD {
+            tus::head(&app, &customer, &location).await.unwrap()
+        } else {
+            let reply = tus::patch(&app, &customer, &location, bytes.len() as u64, &[]).await;
+            assert_eq!(reply.status, 204, "{:?}", reply.body);
+            tus::header_u64(&reply, "upload-offset")
+        };
+        assert_eq!(offset, bytes.len() as u64, "{ask}");
+        let blob = blobs::get(state.db.pool(), &sha256).await.unwrap();
+        assert_eq!(
+            blob.map(|b| (b.state, b.byte_size)),
+            Some(("stored".to_owned(), len)),
+            "{ask}: the bytes are stored"
+        );
+        // Asked again: the same answer, nothing stored twice.
+        assert_eq!(tus::head(&app, &customer, &location).await.unwrap(), offset);
+    }
     app.stop().await;
 }
