@@ -80,21 +80,23 @@ pub(crate) fn kind_of(conn: &Connection, id: DocId) -> Result<Option<DocKind>> {
 
 /// Loads and parses a document.
 pub(crate) fn load(conn: &Connection, id: DocId) -> Result<Option<Loaded>> {
+    // Cached statements here and below: a catch-up's first list loads and
+    // indexes every new document, and preparing each statement per
+    // document cost as much as the SQL itself.
     let row = conn
-        .query_row(
+        .prepare_cached(
             "SELECT kind, snapshot, changes, synced_heads, sync_state
              FROM documents WHERE doc_id = ?1",
-            [id.to_string()],
-            |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, Vec<u8>>(1)?,
-                    row.get::<_, Vec<u8>>(2)?,
-                    row.get::<_, Option<Vec<u8>>>(3)?,
-                    row.get::<_, Option<Vec<u8>>>(4)?,
-                ))
-            },
-        )
+        )?
+        .query_row([id.to_string()], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, Vec<u8>>(2)?,
+                row.get::<_, Option<Vec<u8>>>(3)?,
+                row.get::<_, Option<Vec<u8>>>(4)?,
+            ))
+        })
         .optional()?;
     let Some((kind, snapshot, changes, synced, sync_state)) = row else {
         return Ok(None);
@@ -115,17 +117,18 @@ pub(crate) fn load(conn: &Connection, id: DocId) -> Result<Option<Loaded>> {
 /// is stored as raw bytes, unparsed; one it has is merged.
 pub(crate) fn insert_snapshot(conn: &Connection, snapshot: &Snapshot, me: Me) -> Result<()> {
     let id = snapshot.doc_id.to_string();
-    let inserted = conn.execute(
-        "INSERT INTO documents (doc_id, kind, snapshot, server_seq, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (doc_id) DO NOTHING",
-        params![
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO documents (doc_id, kind, snapshot, server_seq, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (doc_id) DO NOTHING",
+        )?
+        .execute(params![
             id,
             snapshot.kind.as_str(),
             snapshot.bytes,
             snapshot.seq.0 as i64,
             now_ms()
-        ],
-    )?;
+        ])?;
     if inserted == 1 {
         return Ok(());
     }
@@ -439,13 +442,14 @@ pub(crate) fn reindex(
             IndexRow::unreadable(kind)
         }
     };
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO doc_index (doc_id, kind, title, status, sort_key, lat, lon, assigned_to_me, parent_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
             status = excluded.status, sort_key = excluded.sort_key, lat = excluded.lat,
             lon = excluded.lon, assigned_to_me = excluded.assigned_to_me, parent_id = excluded.parent_id",
-        params![
+    )?
+    .execute(params![
             id.to_string(),
             kind.as_str(),
             row.title,
@@ -455,12 +459,9 @@ pub(crate) fn reindex(
             row.lon,
             i64::from(row.assigned_to_me),
             row.parent_id
-        ],
-    )?;
-    conn.execute(
-        "UPDATE documents SET indexed = 1 WHERE doc_id = ?1",
-        [id.to_string()],
-    )?;
+        ])?;
+    conn.prepare_cached("UPDATE documents SET indexed = 1 WHERE doc_id = ?1")?
+        .execute([id.to_string()])?;
     Ok(())
 }
 
