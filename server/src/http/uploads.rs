@@ -458,6 +458,11 @@ async fn finish(state: &AppState, id: &str) -> ApiResult<()> {
     let upload = uploads::get(state.db.pool(), id)
         .await?
         .ok_or(ApiError::NotFound("upload"))?;
+    // Finished meanwhile by a request on another instance (the upload
+    // locks are per process): done is done.
+    if upload.completed_at.is_some() {
+        return Ok(());
+    }
     let parts = uploads::parts(state.db.pool(), id).await?;
     let mut expected = 0;
     for (start, size, _) in &parts {
@@ -467,6 +472,15 @@ async fn finish(state: &AppState, id: &str) -> ApiResult<()> {
             )));
         }
         expected += size;
+    }
+    // Chunks taken away under us (that other instance finished and
+    // cleaned up between our two reads) are a passing failure, never a
+    // hash mismatch that would discard a finished upload.
+    if expected != upload.upload_length {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "upload {id} holds {expected} of its {} bytes",
+            upload.upload_length
+        )));
     }
     let names: Vec<String> = parts.into_iter().map(|(_, _, name)| name).collect();
     let bytes = state
