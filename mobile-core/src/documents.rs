@@ -3,10 +3,13 @@
 //! [`Documents`] handle (`core.documents()`) for what is common to every
 //! kind: generic edits, presence, counts.
 //!
-//! A catch-up stores each snapshot's bytes without parsing them and marks
-//! the row unindexed; [`index_pending`] parses and indexes those rows when a
-//! list is first asked for. So a large catch-up costs I/O, and the parsing
-//! happens once, later, only for what is listed or opened.
+//! A catch-up stores each snapshot's bytes without parsing them. A server
+//! of protocol version 6 or later sends each document's list fields beside
+//! it ([`fieldops_sync::listing`]), and its index row is written from
+//! them: the document is parsed only when it is opened or edited. Without
+//! them the row is marked unindexed and [`index_pending`] parses and
+//! indexes it when a list is first asked for. Either way a large catch-up
+//! costs I/O, not Automerge.
 //!
 //! This module owns the `documents` and `doc_index` tables. The features
 //! read the index with their own queries (my visits, the pool, my tickets,
@@ -16,9 +19,10 @@
 use std::sync::Arc;
 
 use automerge::{AutoCommit, ChangeHash};
-use fieldops_sync::docs::{Document, DocumentSchema, Ticket, visit::AssignmentState};
+use fieldops_sync::docs::{Document, DocumentSchema, Ticket};
 use fieldops_sync::ids::{DocId, DocKind, UserId};
-use fieldops_sync::protocol::Snapshot;
+use fieldops_sync::listing::Listing;
+use fieldops_sync::protocol::{ListedSnapshot, Snapshot};
 use fieldops_sync::rules;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -114,8 +118,17 @@ pub(crate) fn load(conn: &Connection, id: DocId) -> Result<Option<Loaded>> {
 }
 
 /// Stores a snapshot from the server. A document the device does not have
-/// is stored as raw bytes, unparsed; one it has is merged.
-pub(crate) fn insert_snapshot(conn: &Connection, snapshot: &Snapshot, me: Me) -> Result<()> {
+/// is stored as raw bytes, unparsed, and indexed from `listing` when the
+/// server sent one (else when a list is first asked for); one it has is
+/// merged and indexed from what it holds. Returns whether it replaced a
+/// document created on this device (whose local edits are then changes
+/// to push).
+pub(crate) fn insert_snapshot(
+    conn: &Connection,
+    snapshot: &Snapshot,
+    listing: Option<&Listing>,
+    me: Me,
+) -> Result<bool> {
     let id = snapshot.doc_id.to_string();
     let inserted = conn
         .prepare_cached(
@@ -130,15 +143,19 @@ pub(crate) fn insert_snapshot(conn: &Connection, snapshot: &Snapshot, me: Me) ->
             now_ms()
         ])?;
     if inserted == 1 {
-        return Ok(());
+        if let Some(listing) = listing {
+            write_index_row(conn, snapshot.doc_id, snapshot.kind, listing, me)?;
+        }
+        return Ok(false);
     }
     if is_provisional(conn, snapshot.doc_id)? {
-        return replace_provisional(conn, snapshot, me);
+        replace_provisional(conn, snapshot, me)?;
+        return Ok(true);
     }
     // Already here: the bytes are changes (live path) or a whole document
     // (re-sent, or a projection replaced); either way they merge.
     let Some(mut loaded) = load(conn, snapshot.doc_id)? else {
-        return Ok(());
+        return Ok(false);
     };
     loaded.doc.load_incremental(&snapshot.bytes)?;
     // The server has what it had confirmed before plus what it just sent.
@@ -150,7 +167,8 @@ pub(crate) fn insert_snapshot(conn: &Connection, snapshot: &Snapshot, me: Me) ->
             server.get_heads()
         }
     };
-    store_changes(conn, snapshot.doc_id, &mut loaded, Some(&server_heads), me)
+    store_changes(conn, snapshot.doc_id, &mut loaded, Some(&server_heads), me)?;
+    Ok(false)
 }
 
 /// Whether a document was created on this device and not yet by the server.
@@ -433,15 +451,26 @@ pub(crate) fn reindex(
     doc: &AutoCommit,
     me: Me,
 ) -> Result<()> {
-    let row = match Document::hydrate(kind, doc) {
-        Ok(document) => IndexRow::of(&document, me),
+    let listing = match Document::hydrate(kind, doc) {
+        Ok(document) => Listing::of(&document),
         Err(error) => {
             // A document from a newer schema, or broken: keep it, list it
             // under its kind with an "unreadable" status.
             tracing::warn!(%id, %error, "document not indexable");
-            IndexRow::unreadable(kind)
+            Listing::unreadable(kind)
         }
     };
+    write_index_row(conn, id, kind, &listing, me)
+}
+
+/// Writes a document's index row from its listing and marks it indexed.
+fn write_index_row(
+    conn: &Connection,
+    id: DocId,
+    kind: DocKind,
+    listing: &Listing,
+    me: Me,
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO doc_index (doc_id, kind, title, status, sort_key, lat, lon, assigned_to_me, parent_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -450,16 +479,16 @@ pub(crate) fn reindex(
             lon = excluded.lon, assigned_to_me = excluded.assigned_to_me, parent_id = excluded.parent_id",
     )?
     .execute(params![
-            id.to_string(),
-            kind.as_str(),
-            row.title,
-            row.status,
-            row.sort_key,
-            row.lat,
-            row.lon,
-            i64::from(row.assigned_to_me),
-            row.parent_id
-        ])?;
+        id.to_string(),
+        kind.as_str(),
+        listing.title,
+        listing.status,
+        listing.sort_key,
+        listing.place.map(|p| p.lat),
+        listing.place.map(|p| p.lon),
+        i64::from(me.0.is_some_and(|me| listing.names(me))),
+        listing.parent.map(|p| p.to_string())
+    ])?;
     conn.prepare_cached("UPDATE documents SET indexed = 1 WHERE doc_id = ?1")?
         .execute([id.to_string()])?;
     Ok(())
@@ -483,106 +512,6 @@ pub(crate) fn index_pending(conn: &Connection, me: Me) -> Result<usize> {
 pub(crate) fn reindex_all(conn: &Connection, me: Me) -> Result<()> {
     conn.execute("UPDATE documents SET indexed = 0", [])?;
     index_pending(conn, me).map(|_| ())
-}
-
-struct IndexRow {
-    title: String,
-    status: String,
-    sort_key: String,
-    lat: Option<f64>,
-    lon: Option<f64>,
-    assigned_to_me: bool,
-    parent_id: Option<String>,
-}
-
-impl IndexRow {
-    fn unreadable(kind: DocKind) -> Self {
-        IndexRow {
-            title: kind.as_str().into(),
-            status: "unreadable".into(),
-            sort_key: String::new(),
-            lat: None,
-            lon: None,
-            assigned_to_me: false,
-            parent_id: None,
-        }
-    }
-
-    fn of(document: &Document, me: Me) -> Self {
-        let base = |title: String, status: &str, sort_key: String| IndexRow {
-            title,
-            status: status.into(),
-            sort_key,
-            lat: None,
-            lon: None,
-            assigned_to_me: false,
-            parent_id: None,
-        };
-        match document {
-            Document::Visit(v) => IndexRow {
-                lat: Some(v.site.lat),
-                lon: Some(v.site.lon),
-                assigned_to_me: me.0.is_some_and(|id| {
-                    v.assignments
-                        .iter()
-                        .any(|a| a.technician_id == id && a.state != AssignmentState::Released)
-                }),
-                parent_id: v.ticket_id.map(|t| t.to_string()),
-                ..base(
-                    v.title.clone(),
-                    v.status.as_str(),
-                    v.scheduled_start.to_string(),
-                )
-            },
-            Document::Ticket(t) => IndexRow {
-                assigned_to_me: me.0 == Some(t.customer_id),
-                ..base(
-                    if t.number.is_pending() {
-                        // Not numbered by the server yet.
-                        t.subject.clone()
-                    } else {
-                        format!("{} {}", t.number, t.subject)
-                    },
-                    t.status.as_str(),
-                    format!("{:020}", t.updated_at_ms),
-                )
-            },
-            Document::CheckIn(c) => IndexRow {
-                assigned_to_me: me.0 == Some(c.technician_id),
-                parent_id: Some(c.visit_id.to_string()),
-                lat: Some(c.lat),
-                lon: Some(c.lon),
-                ..base(
-                    c.direction.as_str().into(),
-                    c.direction.as_str(),
-                    format!("{:020}", c.device_time_ms),
-                )
-            },
-            Document::Photo(p) => IndexRow {
-                assigned_to_me: me.0 == Some(p.author_id),
-                parent_id: Some(p.owner.id.to_string()),
-                ..base(
-                    p.caption.clone(),
-                    p.upload_state.as_str(),
-                    format!("{:020}", p.taken_at_ms),
-                )
-            },
-            Document::StaffNotes(n) => IndexRow {
-                parent_id: Some(n.ticket_id.to_string()),
-                ..base(String::new(), "", String::new())
-            },
-            Document::Invoice(i) => base(
-                i.number.clone(),
-                i.status.as_str(),
-                format!("{:020}", i.sent_at_ms),
-            ),
-            Document::Journey(j) => base(
-                j.definition.title.id.clone(),
-                j.status.as_str(),
-                j.definition.title.id.clone(),
-            ),
-        }
-    }
 }
 
 /// Loads and hydrates a document of schema `S`.
@@ -793,14 +722,29 @@ impl<'a> Documents<'a> {
         })
     }
 
-    /// Stores snapshots as a catch-up would (raw bytes, parsed on first
-    /// read). For tests, benchmarks and the simulator; not for apps.
+    /// Stores snapshots as a catch-up from a server of protocol version 5
+    /// or older would (raw bytes, parsed on first read). For tests,
+    /// benchmarks and the simulator; not for apps.
     #[doc(hidden)]
     pub fn import_snapshots(&self, snapshots: &[Snapshot]) -> Result<()> {
         let me = Me::of(self.shared);
         self.shared.store.write(|tx| {
             for snapshot in snapshots {
-                insert_snapshot(tx, snapshot, me)?;
+                insert_snapshot(tx, snapshot, None, me)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Stores snapshots with their listings as a catch-up would (raw bytes,
+    /// indexed from the listings, parsed when opened). For tests and
+    /// benchmarks; not for apps.
+    #[doc(hidden)]
+    pub fn import_listed(&self, snapshots: &[ListedSnapshot]) -> Result<()> {
+        let me = Me::of(self.shared);
+        self.shared.store.write(|tx| {
+            for listed in snapshots {
+                insert_snapshot(tx, &listed.snapshot, listed.listing.as_ref(), me)?;
             }
             Ok(())
         })

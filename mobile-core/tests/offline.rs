@@ -6,10 +6,12 @@
 use std::sync::{Arc, Mutex};
 
 use fieldops_core::sync::commands::{CommandResult, RejectReason};
+use fieldops_core::sync::docs::Document;
 use fieldops_core::sync::docs::DocumentSchema;
 use fieldops_core::sync::docs::visit::VisitStatus;
 use fieldops_core::sync::ids::{DocId, DocKind, UserId};
-use fieldops_core::sync::protocol::{Cursor, Snapshot};
+use fieldops_core::sync::listing::Listing;
+use fieldops_core::sync::protocol::{Cursor, ListedSnapshot, Snapshot};
 use fieldops_core::sync::rules::Role;
 use fieldops_core::sync::testing::{sample_ticket, sample_visit};
 use fieldops_core::{
@@ -279,4 +281,88 @@ fn a_ticket_description_edit_follows_the_customer_rules() {
         other.tickets().set_description(id, "not mine"),
         Err(CoreError::Forbidden(_))
     ));
+}
+
+/// A catch-up from a server of protocol 6 brings each document's list
+/// fields: the lists answer from them without reading a document, and a
+/// document is read (and its row re-derived) once it is edited.
+#[test]
+fn documents_that_come_with_their_listing_are_listed_from_it_until_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = FieldopsCore::open(dir.path().join("store.db")).unwrap();
+    let me = UserId::new();
+    core.auth()
+        .sign_in_offline(account(me, Role::Technician))
+        .unwrap();
+    let mut held = sample_visit();
+    held.assignments[0].technician_id = me;
+    let ticket = sample_ticket();
+    let mut open = sample_visit();
+    open.status = VisitStatus::Open;
+    open.assignments.clear();
+    open.title = "Read, not listed".into();
+    let (held_id, ticket_id, unlisted_id) = (DocId::new(), DocId::new(), DocId::new());
+    let listed = |doc_id, kind, bytes, listing| ListedSnapshot {
+        snapshot: snapshot(doc_id, kind, bytes),
+        listing,
+    };
+    // The listings' titles say what their documents do not: if a list
+    // shows them, it was written from the listing, unread.
+    let mut ticket_listing = Listing::of(&Document::Ticket(ticket.clone()));
+    ticket_listing.title = "As the server listed it".into();
+    let mut held_listing = Listing::of(&Document::Visit(held.clone()));
+    held_listing.title = "Listed, not read".into();
+    core.documents()
+        .import_listed(&[
+            listed(
+                held_id,
+                DocKind::Visit,
+                held.to_document().unwrap().save(),
+                Some(held_listing),
+            ),
+            listed(
+                ticket_id,
+                DocKind::Ticket,
+                ticket.to_document().unwrap().save(),
+                Some(ticket_listing),
+            ),
+            // From a document stored before the server kept listings.
+            listed(
+                unlisted_id,
+                DocKind::Visit,
+                open.to_document().unwrap().save(),
+                None,
+            ),
+        ])
+        .unwrap();
+
+    let mine = core.visits().mine(None).unwrap();
+    assert_eq!(
+        mine.iter().map(|i| i.doc_id).collect::<Vec<_>>(),
+        [held_id],
+        "assigned to me, from the listing's people"
+    );
+    assert_eq!(mine[0].title, "Listed, not read");
+    assert_eq!(
+        mine[0].position,
+        Some(Position::new(held.site.lat, held.site.lon).unwrap())
+    );
+    let tickets = core.tickets().list(None).unwrap();
+    assert_eq!(tickets[0].title, "As the server listed it");
+    let pool = core.visits().pool(None).unwrap();
+    assert_eq!(
+        pool.iter()
+            .map(|i| (i.doc_id, i.title.as_str()))
+            .collect::<Vec<_>>(),
+        [(unlisted_id, "Read, not listed")],
+        "a document without a listing is read and indexed when listed"
+    );
+    assert_eq!(core.documents().count().unwrap(), 3);
+
+    core.visits().set_notes(held_id, "Valve replaced.").unwrap();
+    assert_eq!(
+        core.visits().mine(None).unwrap()[0].title,
+        held.title,
+        "an edited document's row comes from the document"
+    );
 }

@@ -65,8 +65,10 @@
 //! * The server answers [`Welcome`](protocol::Welcome) with the cursor the
 //!   catch-up will reach, then sends what changed in scope since the
 //!   device's cursor: whole compacted documents the device has never seen as
-//!   [`Snapshots`](protocol::ServerMessage::Snapshots) (the device stores the
-//!   bytes as they are and parses a document only when it is first read),
+//!   [`ListedSnapshots`](protocol::ServerMessage::ListedSnapshots), each with
+//!   its [`Listing`](listing::Listing) (the device stores the bytes as they
+//!   are, writes its list row from the listing, and parses a document only
+//!   when it is opened),
 //!   Automerge sync messages for documents it has, in
 //!   [`SyncBatch`](protocol::SyncBatch)es, and documents that left its
 //!   scope as `Drop`. A [`Feed`](protocol::Feed) frame closes the catch-up:
@@ -184,6 +186,7 @@ pub mod docs;
 pub mod error;
 pub mod ids;
 pub mod journey;
+pub mod listing;
 pub mod money;
 pub mod protocol;
 pub mod rules;

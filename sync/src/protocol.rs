@@ -25,6 +25,7 @@ use crate::call::{CallMessage, CallUpdate};
 use crate::commands::{Command, CommandResult};
 use crate::error::{ApplyError, DecodeError, EncodeError, LimitExceeded};
 use crate::ids::{DeviceId, DocId, DocKind};
+use crate::listing::Listing;
 use crate::rules::Violation;
 
 /// The session protocol spoken by this build, announced in [`Hello`]. The
@@ -42,8 +43,10 @@ use crate::rules::Violation;
 /// [`DropReason`], [`crate::rules::ViolationReason`], a call's end reason
 /// and refusal), the server says the session's version
 /// ([`ServerMessage::Protocol`]), and large server frames may be
-/// compressed ([`FRAME_COMPRESSED`]).
-pub const PROTOCOL_VERSION: u16 = 5;
+/// compressed ([`FRAME_COMPRESSED`]). 6: whole documents travel with their
+/// list fields ([`ServerMessage::ListedSnapshots`], [`crate::listing`]), so
+/// a device indexes them without parsing them.
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// The oldest [`PROTOCOL_VERSION`] a server of this build still serves; an
 /// older app is refused with `unsupported_version` (update the app).
@@ -105,6 +108,12 @@ impl Version {
         self.0 >= 5
     }
 
+    /// Whether whole documents travel with their list fields
+    /// ([`ServerMessage::ListedSnapshots`]; version 6 on).
+    pub const fn reads_listings(self) -> bool {
+        self.0 >= 6
+    }
+
     /// Whether `message` may be sent to a device of this version. A server
     /// filters documents of kinds the version lacks out of the frames it
     /// builds (they must leave the feed's `changed` lists too); this is the
@@ -113,6 +122,9 @@ impl Version {
         match message {
             ServerMessage::Snapshots(snapshots) => {
                 snapshots.iter().all(|s| self.knows_kind(s.kind))
+            }
+            ServerMessage::ListedSnapshots(listed) => {
+                self.reads_listings() && listed.iter().all(|l| self.knows_kind(l.snapshot.kind))
             }
             ServerMessage::SyncBatch(batch) => batch.docs.iter().all(|d| self.knows_kind(d.kind)),
             ServerMessage::WriteRejected(rejected) => self.knows_kind(rejected.kind),
@@ -252,6 +264,8 @@ pub mod limits {
     pub const MAX_FIELD_BYTES: usize = 64;
     /// Human text in [`ErrorFrame`](super::ErrorFrame).
     pub const MAX_MESSAGE_BYTES: usize = 1024;
+    /// People named in one [`Listing`](crate::listing::Listing).
+    pub const MAX_LISTING_PEOPLE: usize = 64;
     /// Server frames at least this long are compressed for devices that
     /// read compressed frames; shorter ones (a live change, a command's
     /// answer) would gain little for the work.
@@ -433,6 +447,18 @@ pub struct Snapshot {
     pub bytes: Vec<u8>,
 }
 
+/// A whole document and what the device's lists show of it, so a device
+/// that has never seen it writes its index row without parsing it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedSnapshot {
+    /// The document.
+    pub snapshot: Snapshot,
+    /// Its list fields as the server computed them from the same state;
+    /// `None` when the server has none on record (a document not written
+    /// since it learned to keep them): the device reads the document.
+    pub listing: Option<Listing>,
+}
+
 /// The feed has advanced.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Feed {
@@ -566,9 +592,26 @@ pub enum ServerMessage {
         /// The session's version.
         version: u16,
     },
+    /// Whole documents new to the device, each with its list fields
+    /// (version 6 on; older devices get [`ServerMessage::Snapshots`]).
+    ListedSnapshots(Vec<ListedSnapshot>),
 }
 
-fn limit(field: &'static str, len: usize, max: usize) -> Result<(), LimitExceeded> {
+impl ServerMessage {
+    /// The whole documents this message carries: those of
+    /// [`ServerMessage::Snapshots`] or [`ServerMessage::ListedSnapshots`],
+    /// none for any other message.
+    pub fn snapshots(&self) -> impl Iterator<Item = &Snapshot> {
+        let (plain, listed): (&[Snapshot], &[ListedSnapshot]) = match self {
+            ServerMessage::Snapshots(snapshots) => (snapshots, &[]),
+            ServerMessage::ListedSnapshots(listed) => (&[], listed),
+            _ => (&[], &[]),
+        };
+        plain.iter().chain(listed.iter().map(|l| &l.snapshot))
+    }
+}
+
+pub(crate) fn limit(field: &'static str, len: usize, max: usize) -> Result<(), LimitExceeded> {
     if len > max {
         Err(LimitExceeded { field, len, max })
     } else {
@@ -723,6 +766,16 @@ impl Limited for ServerMessage {
             ServerMessage::Snapshots(snapshots) => {
                 limit_each("snapshots", snapshots, MAX_SNAPSHOTS, |s| {
                     limit("snapshots.bytes", s.bytes.len(), MAX_SNAPSHOT_BYTES)
+                })
+            }
+            ServerMessage::ListedSnapshots(listed) => {
+                limit_each("listed_snapshots", listed, MAX_SNAPSHOTS, |l| {
+                    limit(
+                        "listed_snapshots.bytes",
+                        l.snapshot.bytes.len(),
+                        MAX_SNAPSHOT_BYTES,
+                    )?;
+                    l.listing.as_ref().map_or(Ok(()), Listing::check_limits)
                 })
             }
             ServerMessage::SyncBatch(batch) => check_sync_batch(batch),

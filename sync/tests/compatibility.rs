@@ -25,12 +25,14 @@ use fieldops_sync::call::{
 };
 use fieldops_sync::commands::{Attendance, Command, CommandBody, CommandResult, RejectReason};
 use fieldops_sync::ids::{
-    CallId, CommandId, ConversationId, DeviceId, DocId, DocKind, ItemId, MessageId,
+    CallId, CommandId, ConversationId, DeviceId, DocId, DocKind, ItemId, MessageId, UserId,
 };
 use fieldops_sync::journey::{Answer, Date, Slug};
+use fieldops_sync::listing::{Listing, Place};
 use fieldops_sync::protocol::{
     Applied, ClientMessage, Cursor, DocChanges, DocHeads, DocSync, DropDocs, DropReason, ErrorCode,
-    ErrorFrame, Feed, Hello, ServerMessage, Snapshot, SyncBatch, Welcome, WriteRejected,
+    ErrorFrame, Feed, Hello, ListedSnapshot, ServerMessage, Snapshot, SyncBatch, Welcome,
+    WriteRejected,
 };
 use fieldops_sync::rules::{Violation, ViolationReason};
 use uuid::Uuid;
@@ -392,6 +394,39 @@ fn server_messages() -> Vec<(String, ServerMessage)> {
             ServerMessage::Protocol { version: 5 },
         ),
         (
+            "listed_snapshots".to_owned(),
+            ServerMessage::ListedSnapshots(vec![
+                ListedSnapshot {
+                    snapshot: Snapshot {
+                        doc_id: doc(1),
+                        kind: DocKind::Visit,
+                        seq: Cursor(99),
+                        bytes: automerge_bytes(),
+                    },
+                    listing: Some(Listing {
+                        title: "Servis AC ruang rapat".into(),
+                        status: "open".into(),
+                        sort_key: "2026-12-08T09:00:00+07:00".into(),
+                        place: Some(Place {
+                            lat: -6.2251,
+                            lon: 106.8097,
+                        }),
+                        parent: Some(doc(2)),
+                        people: vec![UserId::from_uuid(id(3))],
+                    }),
+                },
+                ListedSnapshot {
+                    snapshot: Snapshot {
+                        doc_id: doc(4),
+                        kind: DocKind::Ticket,
+                        seq: Cursor(100),
+                        bytes: automerge_bytes(),
+                    },
+                    listing: None,
+                },
+            ]),
+        ),
+        (
             "applied".to_owned(),
             ServerMessage::Applied(vec![Applied {
                 doc_id: doc(1),
@@ -591,6 +626,7 @@ fn server_variant(message: &ServerMessage) -> &'static str {
         ServerMessage::Applied(_) => "applied",
         ServerMessage::Call(_) => "call",
         ServerMessage::Protocol { .. } => "protocol",
+        ServerMessage::ListedSnapshots(_) => "listed_snapshots",
     }
 }
 
@@ -607,6 +643,7 @@ const SERVER_VARIANTS: &[&str] = &[
     "applied",
     "call",
     "protocol",
+    "listed_snapshots",
 ];
 
 fn hex(bytes: &[u8]) -> String {

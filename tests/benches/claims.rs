@@ -388,9 +388,7 @@ async fn fan_out_sync(
             let (mut frames, mut arrived) = (vec![], None);
             loop {
                 let (at, message) = p.recv_unapplied().await;
-                if let ServerMessage::Snapshots(s) = &message
-                    && s.iter().any(|s| s.doc_id == visit)
-                {
+                if message.snapshots().any(|s| s.doc_id == visit) {
                     arrived = Some(at - sent);
                 }
                 let feed = matches!(message, ServerMessage::Feed(_));

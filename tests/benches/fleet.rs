@@ -139,10 +139,10 @@ fn live(
             let Message::Binary(frame) = message else {
                 continue;
             };
-            let changed = match ServerMessage::decode(&frame).unwrap() {
+            let message = ServerMessage::decode(&frame).unwrap();
+            let changed = match &message {
                 ServerMessage::SyncBatch(batch) => batch.docs.iter().any(|d| d.doc_id == doc),
-                ServerMessage::Snapshots(snapshots) => snapshots.iter().any(|d| d.doc_id == doc),
-                _ => false,
+                other => other.snapshots().any(|d| d.doc_id == doc),
             };
             let (n, started) = *round.borrow_and_update();
             if changed && n > reported {

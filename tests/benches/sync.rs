@@ -90,10 +90,9 @@ impl Device {
             if let Message::Binary(frame) = self.socket.next().await.unwrap().unwrap() {
                 self.bytes_in += frame.len();
                 let message = ServerMessage::decode(&frame).unwrap();
-                match &message {
-                    ServerMessage::Snapshots(s) => self.docs += s.len(),
-                    ServerMessage::Feed(f) => self.cursor = f.cursor.0,
-                    _ => {}
+                self.docs += message.snapshots().count();
+                if let ServerMessage::Feed(f) = &message {
+                    self.cursor = f.cursor.0;
                 }
                 return message;
             }
@@ -187,7 +186,7 @@ async fn initial_sync(binary: &Path, sizes: &[usize]) {
         "## The same initial sync through the phone core (its SQLite store, durable), until the lists answer"
     );
     println!(
-        "| tickets seeded | sync (catch-up stored) | then my tickets listed (parse + index) | in all | store on disk | peak RSS it added to the process |"
+        "| tickets seeded | sync (catch-up stored and indexed from its listings) | then my tickets listed | in all | store on disk | peak RSS it added to the process |"
     );
     println!("|---|---|---|---|---|---|");
     for (n, phone) in phones {
@@ -328,9 +327,7 @@ async fn edits_reconnect_and_throughput(binary: &Path) {
         }]))
         .await;
         loop {
-            if let ServerMessage::Snapshots(s) = b.recv().await
-                && s.iter().any(|s| s.doc_id == *visit_id)
-            {
+            if b.recv().await.snapshots().any(|s| s.doc_id == *visit_id) {
                 break;
             }
         }

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use automerge::{AutoCommit, ChangeHash};
 use fieldops_sync::commands::{Command, CommandBody, CommandResult};
+use fieldops_sync::docs::Document;
 use fieldops_sync::ids::{CommandId, DeviceId, DocId, DocKind};
+use fieldops_sync::listing::Listing;
 use fieldops_sync::protocol::{
     ClientMessage, Cursor, DocChanges, FRAME_COMPRESSED, Hello, PROTOCOL_VERSION, ServerMessage,
     Version, limits,
@@ -199,8 +201,14 @@ impl Device {
     /// Applies a server message to the local documents and cursor.
     pub fn apply(&mut self, message: &ServerMessage) {
         match message {
-            ServerMessage::Snapshots(snapshots) => {
-                for s in snapshots {
+            ServerMessage::Snapshots(_) | ServerMessage::ListedSnapshots(_) => {
+                let listings: Vec<Option<&Listing>> = match message {
+                    ServerMessage::ListedSnapshots(listed) => {
+                        listed.iter().map(|l| l.listing.as_ref()).collect()
+                    }
+                    _ => vec![],
+                };
+                for (i, s) in message.snapshots().enumerate() {
                     let (_, doc) = match self.docs.entry(s.doc_id) {
                         Entry::Occupied(entry) => {
                             let doc = entry.into_mut();
@@ -208,7 +216,20 @@ impl Device {
                             doc
                         }
                         Entry::Vacant(entry) => {
-                            entry.insert((s.kind, AutoCommit::load(&s.bytes).unwrap()))
+                            let doc = AutoCommit::load(&s.bytes).unwrap();
+                            // What a phone indexes the document by, unread,
+                            // must be what reading it would give.
+                            if let Some(listing) = listings.get(i).copied().flatten() {
+                                let document = Document::hydrate(s.kind, &doc).unwrap();
+                                assert_eq!(
+                                    listing,
+                                    &Listing::of(&document),
+                                    "the listing sent with {} {}",
+                                    s.kind,
+                                    s.doc_id
+                                );
+                            }
+                            entry.insert((s.kind, doc))
                         }
                     };
                     self.confirmed.insert(s.doc_id, doc.get_heads());

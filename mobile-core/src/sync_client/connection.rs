@@ -9,8 +9,8 @@ use std::time::Duration;
 use automerge::sync::{self as am_sync, SyncDoc};
 use fieldops_sync::ids::{CommandId, DocId, DocKind};
 use fieldops_sync::protocol::{
-    self, ClientMessage, Cursor, DocChanges, DocHeads, DocSync, ErrorCode, Hello, ServerMessage,
-    SyncBatch, Version, close,
+    self, ClientMessage, Cursor, DocChanges, DocHeads, DocSync, ErrorCode, Hello, ListedSnapshot,
+    ServerMessage, SyncBatch, Version, close,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -313,37 +313,58 @@ impl SyncConnection {
         Ok(())
     }
 
+    /// Stores whole documents from the server, indexed from their listings
+    /// where they came with one.
+    async fn store_snapshots(&mut self, snapshots: Vec<ListedSnapshot>) -> Result<()> {
+        let me = Me::of(&self.shared);
+        let ids: Vec<(DocId, DocKind)> = snapshots
+            .iter()
+            .map(|s| (s.snapshot.doc_id, s.snapshot.kind))
+            .collect();
+        let replaced_local = self
+            .shared
+            .blocking(move |shared| {
+                shared.store.write(|tx| {
+                    let mut replaced_local = false;
+                    for ListedSnapshot { snapshot, listing } in &snapshots {
+                        replaced_local |=
+                            documents::insert_snapshot(tx, snapshot, listing.as_ref(), me)?;
+                    }
+                    Ok(replaced_local)
+                })
+            })
+            .await?;
+        self.report.documents_received += ids.len() as u64;
+        for (doc_id, kind) in ids {
+            self.shared
+                .events
+                .emit(CoreEvent::DocumentChanged { doc_id, kind });
+        }
+        if replaced_local {
+            // An edit made before the server had the document is now a
+            // change on top of it.
+            self.push().await?;
+        }
+        Ok(())
+    }
+
     async fn handle(&mut self, message: ServerMessage) -> Result<()> {
         let shared = &self.shared;
         let me = Me::of(shared);
         match message {
             ServerMessage::Snapshots(snapshots) => {
-                let ids: Vec<(DocId, DocKind)> =
-                    snapshots.iter().map(|s| (s.doc_id, s.kind)).collect();
-                let replaced_local = shared
-                    .blocking(move |shared| {
-                        shared.store.write(|tx| {
-                            let mut replaced_local = false;
-                            for snapshot in &snapshots {
-                                replaced_local |= documents::is_provisional(tx, snapshot.doc_id)?;
-                                documents::insert_snapshot(tx, snapshot, me)?;
-                            }
-                            Ok(replaced_local)
+                self.store_snapshots(
+                    snapshots
+                        .into_iter()
+                        .map(|snapshot| ListedSnapshot {
+                            snapshot,
+                            listing: None,
                         })
-                    })
-                    .await?;
-                self.report.documents_received += ids.len() as u64;
-                for (doc_id, kind) in ids {
-                    shared
-                        .events
-                        .emit(CoreEvent::DocumentChanged { doc_id, kind });
-                }
-                if replaced_local {
-                    // An edit made before the server had the document is
-                    // now a change on top of it.
-                    self.push().await?;
-                }
+                        .collect(),
+                )
+                .await?;
             }
+            ServerMessage::ListedSnapshots(listed) => self.store_snapshots(listed).await?,
             ServerMessage::SyncBatch(batch) => {
                 let mut states = std::mem::take(&mut self.states);
                 let (states_back, replies, changed) = shared

@@ -336,6 +336,7 @@ mod tests {
         "0020_kpi.sql",
         "0021_journeys.sql",
         "0025_chat_images.sql",
+        "0026_listings.sql",
     ];
 
     fn migrations(backend: &str) -> std::collections::BTreeMap<String, String> {

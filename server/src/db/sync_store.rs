@@ -79,20 +79,33 @@ pub async fn changes_after(
     Ok(runs.concat())
 }
 
-pub async fn insert(
-    tx: &mut Tx,
-    id: &str,
-    kind: &str,
-    scope: &DocScope,
-    snapshot: &[u8],
-    heads: &str,
-    seq: i64,
-) -> sqlx::Result<()> {
+/// A new document's stored form.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDoc<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    /// Its `save()` bytes.
+    pub snapshot: &'a [u8],
+    /// Its heads, as [`crate::sync::heads_text`] writes them.
+    pub heads: &'a str,
+    /// Its listing (postcard bytes of [`fieldops_sync::listing::Listing`]).
+    pub listing: Option<&'a [u8]>,
+}
+
+/// Stores a new document at `seq`, readable by `scope`.
+pub async fn insert(tx: &mut Tx, doc: NewDoc<'_>, scope: &DocScope, seq: i64) -> sqlx::Result<()> {
+    let NewDoc {
+        id,
+        kind,
+        snapshot,
+        heads,
+        listing,
+    } = doc;
     let now = now_ms();
     sqlx::query(
         "INSERT INTO sync_documents (id, kind, customer_id, department_id, in_pool, snapshot, heads, seq, \
-                                     full_from_seq, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $9)",
+                                     full_from_seq, created_at, updated_at, listing) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $9, $10)",
     )
     .bind(id)
     .bind(kind)
@@ -103,16 +116,18 @@ pub async fn insert(
     .bind(heads)
     .bind(seq)
     .bind(now)
+    .bind(listing)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// Records a run of changes at `seq`.
+/// Records a run of changes at `seq`, and the document's listing after it.
 pub async fn append(
     tx: &mut Tx,
     id: &str,
     bytes: &[u8],
+    listing: Option<&[u8]>,
     heads: &str,
     seq: i64,
 ) -> sqlx::Result<()> {
@@ -123,12 +138,14 @@ pub async fn append(
         .execute(&mut **tx)
         .await?;
     sqlx::query(
-        "UPDATE sync_documents SET heads = $2, seq = $3, change_count = change_count + 1, updated_at = $4 WHERE id = $1",
+        "UPDATE sync_documents SET heads = $2, seq = $3, change_count = change_count + 1, updated_at = $4, \
+                listing = $5 WHERE id = $1",
     )
     .bind(id)
     .bind(heads)
     .bind(seq)
     .bind(now_ms())
+    .bind(listing)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -340,6 +357,8 @@ pub struct FeedRow {
     pub change_count: i64,
     pub in_pool: i64,
     pub snapshot: Vec<u8>,
+    /// The document's listing (postcard bytes of [`fieldops_sync::listing::Listing`]), if on record.
+    pub listing: Option<Vec<u8>>,
     /// When this reader's access was granted, for documents read by access.
     pub granted_seq: Option<i64>,
 }
@@ -413,7 +432,7 @@ pub async fn feed(
 ) -> sqlx::Result<Vec<FeedRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT d.id, d.kind, d.seq, d.deleted, d.full_from_seq, d.change_count, d.in_pool, d.snapshot, \
-                a.granted_seq \
+                d.listing, a.granted_seq \
          FROM sync_documents d \
          LEFT JOIN sync_doc_access a ON a.doc_id = d.id AND a.user_id = $3 \
          WHERE d.seq > $1 AND ({IN_SCOPE} \
@@ -528,6 +547,7 @@ pub struct FeedDocRow {
     pub in_pool: i64,
     pub deleted: i64,
     pub snapshot: Vec<u8>,
+    pub listing: Option<Vec<u8>>,
     pub seq: i64,
     pub full_from_seq: i64,
     pub pool_exit_seq: i64,
@@ -546,7 +566,7 @@ pub async fn snapshot(db: &super::Db) -> sqlx::Result<Tx> {
 /// Documents changed after feed position `from`, in order, at most `limit`.
 pub async fn feed_docs_after(tx: &mut Tx, from: i64, limit: i64) -> sqlx::Result<Vec<FeedDocRow>> {
     sqlx::query_as(
-        "SELECT id, kind, customer_id, department_id, in_pool, deleted, snapshot, seq, \
+        "SELECT id, kind, customer_id, department_id, in_pool, deleted, snapshot, listing, seq, \
                 full_from_seq, pool_exit_seq \
          FROM sync_documents WHERE seq > $1 ORDER BY seq LIMIT $2",
     )

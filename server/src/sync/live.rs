@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fieldops_sync::ids::{DocId, DocKind};
+use fieldops_sync::listing::Listing;
 use serde::Deserialize;
 use tokio::sync::broadcast::{
     self,
@@ -87,6 +88,8 @@ pub struct SliceDoc {
     pub pool_exit_seq: i64,
     pub scope: DocScope,
     pub snapshot: Vec<u8>,
+    /// Its listing, if on record (sent with the whole document).
+    pub listing: Option<Listing>,
     /// `(seq, bytes)` of the change runs after the snapshot, oldest first.
     pub runs: Vec<(i64, Vec<u8>)>,
     /// Users with access beyond their role, and when each was granted it.
@@ -288,6 +291,7 @@ async fn docs(
                 in_pool: row.in_pool == 1,
             },
             snapshot: row.snapshot,
+            listing: super::read_listing(row.listing.as_deref()),
             runs: runs_of.remove(&row.id).unwrap_or_default(),
             users,
             granted,

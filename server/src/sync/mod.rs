@@ -52,7 +52,9 @@ pub mod session;
 pub mod tickets;
 
 use automerge::AutoCommit;
+use fieldops_sync::docs::Document;
 use fieldops_sync::ids::DocKind;
+use fieldops_sync::listing::Listing;
 use fieldops_sync::protocol::{DropReason, close};
 use fieldops_sync::rules::{self, Actor as RuleActor, WriteError};
 use serde::{Deserialize, Serialize};
@@ -88,6 +90,28 @@ pub fn heads_text(doc: &mut AutoCommit) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// A document's listing as kept beside it (postcard bytes), computed from
+/// the state being stored: `None` when it cannot be read or would not fit
+/// the protocol's limits (devices then read the document to list it).
+fn listing_of(kind: DocKind, doc: &AutoCommit) -> Option<Vec<u8>> {
+    let listing = match Document::hydrate(kind, doc) {
+        Ok(document) => Listing::of(&document),
+        Err(error) => {
+            tracing::warn!(kind = kind.as_str(), %error, "stored a document it cannot list");
+            return None;
+        }
+    };
+    listing.check_limits().ok()?;
+    Some(listing.to_bytes())
+}
+
+/// A listing kept beside a document, read back; `None` when there is none
+/// (or, from a build whose listing this one cannot read, an unreadable one:
+/// the device then reads the document itself).
+pub fn read_listing(bytes: Option<&[u8]>) -> Option<Listing> {
+    Listing::from_bytes(bytes?)
 }
 
 /// Loads a stored document: snapshot plus runs.
@@ -163,11 +187,14 @@ pub async fn create(
     let seq = store::next_seq(tx).await?;
     store::insert(
         tx,
-        id,
-        kind.as_str(),
+        store::NewDoc {
+            id,
+            kind: kind.as_str(),
+            snapshot: &doc.save(),
+            heads: &heads_text(doc),
+            listing: listing_of(kind, doc).as_deref(),
+        },
         &scope,
-        &doc.save(),
-        &heads_text(doc),
         seq,
     )
     .await?;
@@ -270,7 +297,15 @@ pub async fn update_locked(
         .flat_map(|c| c.raw_bytes().to_vec())
         .collect();
     let seq = position.get(tx).await?;
-    store::append(tx, id, &new_changes, &heads_text(&mut doc), seq).await?;
+    store::append(
+        tx,
+        id,
+        &new_changes,
+        listing_of(kind, &doc).as_deref(),
+        &heads_text(&mut doc),
+        seq,
+    )
+    .await?;
     if row.change_count + 1 >= store::COMPACT_AFTER {
         store::compact(tx, id, &doc.save(), seq).await?;
     }

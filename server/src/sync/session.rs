@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use automerge::sync::{self as am_sync, SyncDoc as _};
 use fieldops_sync::docs::DocumentSchema as _;
 use fieldops_sync::ids::{DeviceId, DocId, DocKind};
+use fieldops_sync::listing::Listing;
 use fieldops_sync::protocol::{
     Applied, ClientMessage, Cursor, DocChanges, DocSync, DropDocs, DropReason, ErrorCode,
-    ErrorFrame, Feed, ServerMessage, Snapshot, SyncBatch, Version, Welcome, WriteRejected, limits,
+    ErrorFrame, Feed, ListedSnapshot, ServerMessage, Snapshot, SyncBatch, Version, Welcome,
+    WriteRejected, limits,
 };
 use fieldops_sync::rules::{Violation, ViolationReason, WriteError};
 
@@ -172,7 +174,7 @@ impl Session {
     pub async fn catch_up(&mut self) -> anyhow::Result<Vec<ServerMessage>> {
         let db = &self.state.db;
         let since = self.cursor;
-        let mut frames = FeedFrames::default();
+        let mut frames = FeedFrames::new(self.version);
         let mut reached = since;
         // Read first: every position up to it is committed before the feed
         // query runs, so the query sees all of them.
@@ -180,7 +182,7 @@ impl Session {
         loop {
             let rows = store::feed(db.pool(), &self.reader, reached, PAGE).await?;
             let full_page = rows.len() as i64 == PAGE;
-            for row in rows {
+            for mut row in rows {
                 reached = reached.max(row.seq);
                 let (Ok(doc_id), Ok(kind)) = (row.id.parse::<DocId>(), row.kind.parse::<DocKind>())
                 else {
@@ -195,7 +197,9 @@ impl Session {
                     row.full_from_seq,
                     row.granted_seq,
                 );
-                let bytes = match send {
+                let stored = row.listing.take();
+                let listing = || super::read_listing(stored.as_deref());
+                let (bytes, listing) = match send {
                     Delivery::Deleted => {
                         frames.deleted.push(doc_id);
                         continue;
@@ -205,16 +209,19 @@ impl Session {
                         continue;
                     }
                     Delivery::RunsAfterCursor => {
-                        store::changes_after(db.pool(), &row.id, since).await?
+                        (store::changes_after(db.pool(), &row.id, since).await?, None)
                     }
-                    Delivery::Whole if row.change_count > 0 => [
-                        row.snapshot,
-                        store::changes_after(db.pool(), &row.id, 0).await?,
-                    ]
-                    .concat(),
-                    Delivery::Whole => row.snapshot,
+                    Delivery::Whole if row.change_count > 0 => (
+                        [
+                            row.snapshot.as_slice(),
+                            &store::changes_after(db.pool(), &row.id, 0).await?,
+                        ]
+                        .concat(),
+                        listing(),
+                    ),
+                    Delivery::Whole => (row.snapshot, listing()),
                 };
-                frames.document(doc_id, kind, row.seq, bytes);
+                frames.document(doc_id, kind, row.seq, bytes, listing);
             }
             if !full_page {
                 break;
@@ -244,7 +251,7 @@ impl Session {
         }
         let docs = slice.docs.as_ref()?;
         let me = &self.reader.user_id;
-        let mut frames = FeedFrames::default();
+        let mut frames = FeedFrames::new(self.version);
         for doc in docs.iter().filter(|d| d.seq > since) {
             // The feed query's predicate, in memory.
             let pool_exit =
@@ -261,7 +268,7 @@ impl Session {
                 doc.full_from_seq,
                 doc.granted_seq(me),
             );
-            let bytes = match send {
+            let (bytes, listing) = match send {
                 Delivery::Deleted => {
                     frames.deleted.push(doc.doc_id);
                     continue;
@@ -270,10 +277,13 @@ impl Session {
                     frames.left_pool.push(doc.doc_id);
                     continue;
                 }
-                Delivery::RunsAfterCursor => doc.runs_after(since),
-                Delivery::Whole => [doc.snapshot.as_slice(), &doc.runs_after(0)].concat(),
+                Delivery::RunsAfterCursor => (doc.runs_after(since), None),
+                Delivery::Whole => (
+                    [doc.snapshot.as_slice(), &doc.runs_after(0)].concat(),
+                    doc.listing.clone(),
+                ),
             };
-            frames.document(doc.doc_id, doc.kind, doc.seq, bytes);
+            frames.document(doc.doc_id, doc.kind, doc.seq, bytes, listing);
         }
         for drop in slice
             .drops
@@ -625,8 +635,10 @@ enum Delivery {
 /// then drops by reason, then the `Feed` frame naming the new cursor.
 #[derive(Default)]
 struct FeedFrames {
+    /// Whether the device reads listings ([`Version::reads_listings`]).
+    listed: bool,
     out: Vec<ServerMessage>,
-    frame: Vec<Snapshot>,
+    frame: Vec<ListedSnapshot>,
     frame_bytes: usize,
     changed: Vec<DocId>,
     deleted: Vec<DocId>,
@@ -635,24 +647,54 @@ struct FeedFrames {
 }
 
 impl FeedFrames {
-    fn document(&mut self, doc_id: DocId, kind: DocKind, seq: i64, bytes: Vec<u8>) {
+    fn new(version: Version) -> Self {
+        FeedFrames {
+            listed: version.reads_listings(),
+            ..FeedFrames::default()
+        }
+    }
+
+    /// Document bytes for the device; `listing` with a whole document.
+    fn document(
+        &mut self,
+        doc_id: DocId,
+        kind: DocKind,
+        seq: i64,
+        bytes: Vec<u8>,
+        listing: Option<Listing>,
+    ) {
         if bytes.is_empty() {
             return;
         }
-        if self.frame_bytes + bytes.len() > FRAME_BUDGET
-            || self.frame.len() == limits::MAX_SNAPSHOTS
-        {
-            let full = std::mem::take(&mut self.frame);
-            self.out.push(ServerMessage::Snapshots(full));
-            self.frame_bytes = 0;
+        let listing = listing.filter(|_| self.listed);
+        let size = bytes.len() + listing.as_ref().map_or(0, Listing::wire_len);
+        if self.frame_bytes + size > FRAME_BUDGET || self.frame.len() == limits::MAX_SNAPSHOTS {
+            self.flush();
         }
-        self.frame_bytes += bytes.len();
+        self.frame_bytes += size;
         self.changed.push(doc_id);
-        self.frame.push(Snapshot {
-            doc_id,
-            kind,
-            seq: Cursor(u64::try_from(seq).unwrap_or_default()),
-            bytes,
+        self.frame.push(ListedSnapshot {
+            snapshot: Snapshot {
+                doc_id,
+                kind,
+                seq: Cursor(u64::try_from(seq).unwrap_or_default()),
+                bytes,
+            },
+            listing,
+        });
+    }
+
+    /// Ends the frame of documents being filled.
+    fn flush(&mut self) {
+        let frame = std::mem::take(&mut self.frame);
+        self.frame_bytes = 0;
+        if frame.is_empty() {
+            return;
+        }
+        self.out.push(if self.listed {
+            ServerMessage::ListedSnapshots(frame)
+        } else {
+            ServerMessage::Snapshots(frame.into_iter().map(|l| l.snapshot).collect())
         });
     }
 
@@ -674,9 +716,7 @@ impl FeedFrames {
     }
 
     fn finish(mut self, cursor: i64) -> Vec<ServerMessage> {
-        if !self.frame.is_empty() {
-            self.out.push(ServerMessage::Snapshots(self.frame));
-        }
+        self.flush();
         if !self.deleted.is_empty() {
             self.out.push(ServerMessage::Drop(DropDocs {
                 doc_ids: self.deleted,

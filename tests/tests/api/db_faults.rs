@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fieldops_sync::ids::DocId;
-use fieldops_sync::protocol::ServerMessage;
 use fieldops_tests::device::Device;
 use fieldops_tests::fixtures::{claim_audit, demo_customer, new_visit};
 use fieldops_tests::{Backend, Reply, TestApp, on_both_backends};
@@ -180,7 +179,7 @@ async fn a_live_session_survives_the_database_dropping_its_connections(backend: 
     // still deliver (their listeners reconnected).
     loop {
         let message = phone.recv().await;
-        if matches!(&message, ServerMessage::Snapshots(s) if s.iter().any(|d| d.doc_id == doc)) {
+        if message.snapshots().any(|d| d.doc_id == doc) {
             break;
         }
     }

@@ -542,20 +542,18 @@ async fn a_phone_receives_journeys_and_submits_one_offline_by_command(backend: B
     let (mut phone, caught_up) = Device::connect(app.server.addr, &customer, 0).await;
     let journey_docs: Vec<DocId> = caught_up
         .iter()
-        .flat_map(|m| match m {
-            ServerMessage::Snapshots(s) => s
-                .iter()
-                .filter(|d| d.kind == DocKind::Journey)
-                .map(|d| d.doc_id)
-                .collect(),
-            _ => vec![],
-        })
+        .flat_map(|m| m.snapshots())
+        .filter(|d| d.kind == DocKind::Journey)
+        .map(|d| d.doc_id)
         .collect();
     assert_eq!(journey_docs.len(), 1, "{caught_up:?}");
     let (_, tech_feed) = Device::connect(app.server.addr, &tech, 0).await;
-    assert!(!tech_feed.iter().any(
-        |m| matches!(m, ServerMessage::Snapshots(s) if s.iter().any(|d| d.kind == DocKind::Journey))
-    ));
+    assert!(
+        !tech_feed
+            .iter()
+            .flat_map(|m| m.snapshots())
+            .any(|d| d.kind == DocKind::Journey)
+    );
 
     // Submitted by command, as the phone's outbox sends it.
     let ticket_id = DocId::new();
@@ -776,11 +774,9 @@ async fn a_customer_phone_walks_a_journey_offline_with_photos(backend: Backend) 
 fn journey_kinds(messages: &[ServerMessage]) -> usize {
     messages
         .iter()
-        .map(|m| match m {
-            ServerMessage::Snapshots(s) => s.iter().filter(|d| d.kind == DocKind::Journey).count(),
-            _ => 0,
-        })
-        .sum()
+        .flat_map(|m| m.snapshots())
+        .filter(|d| d.kind == DocKind::Journey)
+        .count()
 }
 
 /// Protocol negotiation (issue 25): journeys came with protocol 3, so an
@@ -841,10 +837,12 @@ async fn an_older_app_is_served_without_what_its_version_lacks(backend: Backend)
         },
     )]))
     .await;
-    let mut seen = Vec::new();
-    while !seen.iter().any(
-        |m| matches!(m, ServerMessage::Snapshots(s) if s.iter().any(|d| d.doc_id == ticket_id)),
-    ) {
+    let mut seen: Vec<ServerMessage> = Vec::new();
+    while !seen
+        .iter()
+        .flat_map(|m| m.snapshots())
+        .any(|d| d.doc_id == ticket_id)
+    {
         seen.push(old.recv().await);
     }
     assert_eq!(journey_kinds(&seen), 0, "{seen:?}");

@@ -237,9 +237,9 @@ async fn a_change_on_one_instance_reaches_phones_on_another(backend: Backend) {
         .await
         .expect("the change reaches the other instance's phone");
     assert!(
-        live.iter().any(
-            |m| matches!(m, ServerMessage::Snapshots(s) if s.iter().any(|s| s.doc_id == visit))
-        ),
+        live.iter()
+            .flat_map(|m| m.snapshots())
+            .any(|s| s.doc_id == visit),
         "{live:?}"
     );
     assert!(phone.docs.contains_key(&visit), "in the pool on the phone");

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fieldops_sync::commands::{CommandBody, CommandOutcome, RejectReason};
-use fieldops_sync::protocol::ServerMessage;
 use fieldops_tests::device::{Device, command};
 use fieldops_tests::fixtures::{claim_audit, demo_customer, new_visit};
 use fieldops_tests::photos::{create, metadata, sha256_hex};
@@ -221,7 +220,7 @@ async fn a_change_on_one_instance_reaches_the_other_in_milliseconds(backend: Bac
         let doc: fieldops_sync::ids::DocId = id.parse().unwrap();
         loop {
             let (arrived, message) = phone.recv_unapplied().await;
-            let here = matches!(&message, ServerMessage::Snapshots(s) if s.iter().any(|d| d.doc_id == doc));
+            let here = message.snapshots().any(|d| d.doc_id == doc);
             phone.apply(&message);
             if here {
                 to_phone.push(arrived.saturating_duration_since(answered));

@@ -1,12 +1,15 @@
 //! The sync engine end to end: real devices (WebSocket clients speaking the
 //! protocol) against a real server, on SQLite and Postgres.
 
+use std::collections::HashMap;
+
 use automerge::AutoCommit;
 use fieldops_server::sync::{self, DocScope, store};
 use fieldops_server::work::{Effects, Work};
 use fieldops_sync::docs::DocumentSchema;
 use fieldops_sync::docs::visit::{Assignment, AssignmentState, Visit, VisitStatus};
 use fieldops_sync::ids::{AssignmentId, DocId, DocKind, UserId};
+use fieldops_sync::listing::Listing;
 use fieldops_sync::protocol::{ClientMessage, DropReason, ErrorCode, ServerMessage};
 use fieldops_sync::testing;
 use fieldops_tests::device::Device;
@@ -24,6 +27,7 @@ on_both_backends!(
     a_shrinking_scope_drops_the_document,
     sync_works_over_plain_http,
     a_large_catch_up_is_compressed_for_apps_that_read_it,
+    whole_documents_travel_with_their_listing,
 );
 
 struct World {
@@ -647,4 +651,77 @@ async fn a_large_catch_up_is_compressed_for_apps_that_read_it(backend: Backend) 
         old.bytes_in
     );
     app.stop().await;
+}
+
+/// The listings of `messages`' whole documents, by document; `None` for a
+/// document sent without one. Panics on a plain `Snapshots` frame.
+fn listings(messages: &[ServerMessage]) -> HashMap<DocId, Option<Listing>> {
+    let mut out = HashMap::new();
+    for message in messages {
+        match message {
+            ServerMessage::ListedSnapshots(listed) => {
+                for l in listed {
+                    out.insert(l.snapshot.doc_id, l.listing.clone());
+                }
+            }
+            ServerMessage::Snapshots(_) => panic!("a plain Snapshots frame: {message:?}"),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// An app of protocol 6 gets each whole document with its list fields,
+/// computed from the state it is sent at (the test device checks every
+/// listing it receives against the document it came with), so a phone
+/// indexes a catch-up without reading it; an older app gets plain
+/// snapshots, and a document the server has no listing for travels
+/// without one.
+async fn whole_documents_travel_with_their_listing(backend: Backend) {
+    let Some(w) = Box::pin(world(backend)).await else {
+        return;
+    };
+    let addr = w.app.server.addr;
+    let db = &w.app.server.state.db;
+    let (_, caught_up) = Device::connect(addr, &w.tech1.0, 0).await;
+    let listed = listings(&caught_up);
+    let visit = listed[&w.visit].as_ref().expect("the visit's listing");
+    assert!(visit.names(w.tech1.1.parse().unwrap()));
+    assert_eq!(visit.title, testing::sample_visit().title);
+
+    // Renamed by the server: a fresh phone sees the new title in its list.
+    let mut tx = db.begin_write().await.unwrap();
+    sync::write_as_server(&mut tx, db, &w.visit.to_string(), DocKind::Visit, |doc| {
+        let mut v = Visit::hydrate(doc)?;
+        v.title = "Ganti katup boiler".into();
+        v.reconcile(doc)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // A document stored before the server kept listings.
+    sqlx::query("UPDATE sync_documents SET listing = NULL WHERE id = $1")
+        .bind(w.ticket.to_string())
+        .execute(db.pool())
+        .await
+        .unwrap();
+
+    let (_, caught_up) = Device::connect(addr, &w.customer, 0).await;
+    let listed = listings(&caught_up);
+    assert_eq!(
+        listed[&w.visit].as_ref().map(|l| l.title.as_str()),
+        Some("Ganti katup boiler")
+    );
+    assert_eq!(listed[&w.ticket], None, "no listing on record");
+
+    let (old, caught_up) = Device::connect_speaking(addr, &w.customer, 0, 5).await;
+    assert!(
+        !caught_up
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ListedSnapshots(_))),
+        "{caught_up:?}"
+    );
+    assert!(old.docs.contains_key(&w.visit) && old.docs.contains_key(&w.ticket));
+    w.app.stop().await;
 }
