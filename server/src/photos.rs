@@ -237,11 +237,15 @@ pub async fn store_verified(
     let byte_size = store_inspected(state, &upload.sha256, bytes).await?;
     let mut work = Work::begin(state).await?;
     let tx = work.tx();
+    if !uploads::complete(tx, &upload.id).await? {
+        // Another instance finished it while we verified: it recorded
+        // the uploader and the audit row, once.
+        return Ok(());
+    }
     record_uploader(tx, &upload.sha256, &upload.user_id).await?;
     if let Some(thumbnail) = &upload.thumbnail_sha256 {
         blobs::link_thumbnail(tx, &upload.sha256, thumbnail, &upload.user_id).await?;
     }
-    uploads::complete(tx, &upload.id).await?;
     db::audit::record(
         tx,
         Some(&upload.user_id),

@@ -128,18 +128,25 @@ pub async fn parts(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Vec<(i64,
 }
 
 /// Marks an upload complete and forgets its chunks (their objects are deleted
-/// by the caller after the commit).
-pub async fn complete(tx: &mut Tx, id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("UPDATE uploads SET completed_at = $2, updated_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now_ms())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// by the caller after the commit); `false`, changing nothing, when it was
+/// already complete (finished meanwhile by another instance).
+pub async fn complete(tx: &mut Tx, id: &str) -> sqlx::Result<bool> {
+    let completed = sqlx::query(
+        "UPDATE uploads SET completed_at = $2, updated_at = $2 WHERE id = $1 AND completed_at IS NULL",
+    )
+    .bind(id)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if completed {
+        sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(completed)
 }
 
 /// Deletes an upload and its chunk records.

@@ -36,6 +36,7 @@ use bytes::{Bytes, BytesMut};
 use fieldops_inbound::tus::{self, MetadataError};
 use futures_util::StreamExt as _;
 use serde::Serialize;
+use tracing::Instrument as _;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -436,19 +437,22 @@ async fn complete(
 ) -> ApiResult<()> {
     let (state, id) = (state.clone(), id.to_owned());
     let lang = crate::i18n::chosen();
-    let task = tokio::spawn(crate::i18n::speaking(lang, async move {
-        let _guard = guard;
-        let finished = finish(&state, &id).await;
-        if let (Err(err), Some((from, part))) = (&finished, last_part)
-            && !matches!(err, ApiError::Unprocessable { .. })
-        {
-            let mut work = Work::begin(&state).await?;
-            uploads::undo_part(work.tx(), &id, from).await?;
-            work.commit(Effects::none()).await?;
-            state.blobs.delete_part(&id, &part).await?;
-        }
-        finished
-    }));
+    let task = tokio::spawn(
+        crate::i18n::speaking(lang, async move {
+            let _guard = guard;
+            let finished = finish(&state, &id).await;
+            if let (Err(err), Some((from, part))) = (&finished, last_part)
+                && !matches!(err, ApiError::Unprocessable { .. })
+            {
+                let mut work = Work::begin(&state).await?;
+                uploads::undo_part(work.tx(), &id, from).await?;
+                work.commit(Effects::none()).await?;
+                state.blobs.delete_part(&id, &part).await?;
+            }
+            finished
+        })
+        .instrument(tracing::Span::current()),
+    );
     task.await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("finishing an upload: {e}")))?
 }

@@ -104,6 +104,9 @@ impl fieldops_core::CoreListener for Told {
     }
 }
 
+/// How long one child may take to report the writes it is killed after.
+const CHILD_DEADLINE: Duration = Duration::from_secs(120);
+
 /// What a child reported saved: its number, the id, and the photo's hash.
 #[derive(Debug, Clone)]
 struct Saved {
@@ -153,6 +156,20 @@ fn run_child(
         let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
         text
     });
+    // A child that stalls is killed after a deadline, so a hang fails the
+    // trial instead of holding CI until its time limit.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let pid = child.id().to_string();
+    let watchdog = std::thread::spawn(move || {
+        let stalled = matches!(
+            finished.recv_timeout(CHILD_DEADLINE),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        if stalled {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+        stalled
+    });
     let mut saved = Vec::new();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     for line in lines.by_ref() {
@@ -164,9 +181,18 @@ fn run_child(
             }
         }
     }
+    // Told before the child is reaped, so its pid is never reused under
+    // the watchdog.
+    let _ = done.send(());
+    let stalled = watchdog.join().unwrap();
     let status = child.wait().unwrap();
     saved.extend(lines.map_while(Result::ok).filter_map(|l| saved_line(&l)));
     let said = said.join().unwrap();
+    assert!(
+        !stalled,
+        "trial {trial}: the phone was still short of {kill_after} writes after {CHILD_DEADLINE:?} ({} reported); killed:\n{said}",
+        saved.len()
+    );
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
         Some(9),
@@ -236,7 +262,10 @@ async fn drain(store: &std::path::Path) -> FieldopsCore {
     let core = FieldopsCore::open(store).unwrap();
     let mut last = None;
     for _ in 0..10 {
-        last = core.sync().now(SYNC).await.err();
+        last = match core.sync().now(SYNC).await {
+            Ok(report) => report.upload_error.map(|e| format!("upload: {e}")),
+            Err(e) => Some(format!("{e:?}")),
+        };
         let s = core.sync().status();
         let left = (
             s.pending_commands,

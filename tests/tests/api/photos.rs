@@ -602,6 +602,11 @@ async fn an_upload_received_whole_but_never_stored_is_finished_when_asked_about(
                 .is_none()
         );
 
+        // What a second instance reads before either finishes.
+        let stale = fieldops_server::db::uploads::get(state.db.pool(), id)
+            .await
+            .unwrap()
+            .unwrap();
         let offset = if ask == Method::HEAD {
             tus::head(&app, &customer, &location).await.unwrap()
         } else {
@@ -618,6 +623,19 @@ async fn an_upload_received_whole_but_never_stored_is_finished_when_asked_about(
         );
         // Asked again: the same answer, nothing stored twice.
         assert_eq!(tus::head(&app, &customer, &location).await.unwrap(), offset);
+        // That second instance finishing from what it read is done, not
+        // redone: one upload, one audit row.
+        fieldops_server::photos::store_verified(state, &stale, bytes.clone().into())
+            .await
+            .unwrap();
+        let audited: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM audit_log WHERE action = 'blob.uploaded' AND entity_id = $1",
+        )
+        .bind(&sha256)
+        .fetch_one(state.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(audited, 1, "{ask}");
     }
     app.stop().await;
 }
