@@ -7,20 +7,20 @@
 //! of protocol version 6 or later sends each document's list fields beside
 //! it ([`fieldops_sync::listing`]), and its index row is written from
 //! them: the document is parsed only when it is opened or edited. Without
-//! them the row is marked unindexed and [`index_pending`] parses and
-//! indexes it when a list is first asked for. Either way a large catch-up
-//! costs I/O, not Automerge.
+//! them the row is marked unindexed and the first list parses and indexes
+//! it. Either way a large catch-up costs I/O, not Automerge.
 //!
-//! This module owns the `documents` and `doc_index` tables. The features
-//! read the index with their own queries (my visits, the pool, my tickets,
-//! a ticket's photos) through [`list`], which maps the rows to
-//! [`ListItem`]s; every other statement on these tables is here.
+//! This module owns the `documents` table and, in [`index`], the
+//! `doc_index` table. The features read the index with their own queries
+//! (my visits, the pool, my tickets, a ticket's photos) through [`list`],
+//! which maps the rows to [`ListItem`]s; every other statement on these
+//! tables is here.
 
 use std::sync::Arc;
 
 use automerge::{AutoCommit, ChangeHash};
-use fieldops_sync::docs::{Document, DocumentSchema, Ticket};
-use fieldops_sync::ids::{DocId, DocKind, UserId};
+use fieldops_sync::docs::{DocumentSchema, Ticket};
+use fieldops_sync::ids::{DocId, DocKind};
 use fieldops_sync::listing::Listing;
 use fieldops_sync::protocol::{ListedSnapshot, Snapshot};
 use fieldops_sync::rules;
@@ -28,10 +28,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
-use crate::geo::Position;
 use crate::model::Account;
 use crate::shared::Shared;
 use crate::store::{Store, id_at, now_ms};
+
+mod index;
+
+pub use index::ListItem;
+use index::write_index_row;
+pub(crate) use index::{LIST_COLUMNS, Me, list, reindex, reindex_all};
 
 /// After this many appended changes a document is compacted into a new snapshot.
 const COMPACT_AFTER: i64 = 64;
@@ -432,88 +437,6 @@ pub(crate) fn with_local_changes(conn: &Connection) -> Result<Vec<DocId>> {
     Ok(ids)
 }
 
-/// Who "me" is, for the `assigned_to_me` column.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Me(pub(crate) Option<UserId>);
-
-impl Me {
-    /// The signed-in user of the core.
-    pub(crate) fn of(shared: &Shared) -> Me {
-        Me(shared.user_id())
-    }
-}
-
-/// Writes the index row of one document.
-pub(crate) fn reindex(
-    conn: &Connection,
-    id: DocId,
-    kind: DocKind,
-    doc: &AutoCommit,
-    me: Me,
-) -> Result<()> {
-    let listing = match Document::hydrate(kind, doc) {
-        Ok(document) => Listing::of(&document),
-        Err(error) => {
-            // A document from a newer schema, or broken: keep it, list it
-            // under its kind with an "unreadable" status.
-            tracing::warn!(%id, %error, "document not indexable");
-            Listing::unreadable(kind)
-        }
-    };
-    write_index_row(conn, id, kind, &listing, me)
-}
-
-/// Writes a document's index row from its listing and marks it indexed.
-fn write_index_row(
-    conn: &Connection,
-    id: DocId,
-    kind: DocKind,
-    listing: &Listing,
-    me: Me,
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO doc_index (doc_id, kind, title, status, sort_key, lat, lon, assigned_to_me, parent_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
-            status = excluded.status, sort_key = excluded.sort_key, lat = excluded.lat,
-            lon = excluded.lon, assigned_to_me = excluded.assigned_to_me, parent_id = excluded.parent_id",
-    )?
-    .execute(params![
-        id.to_string(),
-        kind.as_str(),
-        listing.title,
-        listing.status,
-        listing.sort_key,
-        listing.place.map(|p| p.lat),
-        listing.place.map(|p| p.lon),
-        i64::from(me.0.is_some_and(|me| listing.names(me))),
-        listing.parent.map(|p| p.to_string())
-    ])?;
-    conn.prepare_cached("UPDATE documents SET indexed = 1 WHERE doc_id = ?1")?
-        .execute([id.to_string()])?;
-    Ok(())
-}
-
-/// Parses and indexes every document stored unparsed; returns how many.
-pub(crate) fn index_pending(conn: &Connection, me: Me) -> Result<usize> {
-    let ids: Vec<DocId> = conn
-        .prepare("SELECT doc_id FROM documents WHERE indexed = 0")?
-        .query_map([], |row| id_at(row, 0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for &doc_id in &ids {
-        if let Some(loaded) = load(conn, doc_id)? {
-            reindex(conn, doc_id, loaded.kind, &loaded.doc, me)?;
-        }
-    }
-    Ok(ids.len())
-}
-
-/// Re-derives `assigned_to_me` for every visit (after a login as someone else).
-pub(crate) fn reindex_all(conn: &Connection, me: Me) -> Result<()> {
-    conn.execute("UPDATE documents SET indexed = 0", [])?;
-    index_pending(conn, me).map(|_| ())
-}
-
 /// Loads and hydrates a document of schema `S`.
 pub(crate) fn get_typed<S: DocumentSchema>(conn: &Connection, id: DocId) -> Result<S> {
     let loaded = load(conn, id)?.ok_or_else(|| CoreError::not_found(S::KIND))?;
@@ -547,74 +470,6 @@ pub(crate) fn delete_provisional(conn: &Connection, id: DocId) -> Result<()> {
 pub(crate) fn clear(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM documents", [])?;
     Ok(())
-}
-
-/// Parses and indexes what a catch-up stored unparsed, before a list.
-fn ensure_indexed(shared: &Shared) -> Result<()> {
-    let pending: bool = shared.store.read(|conn| {
-        Ok(conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM documents WHERE indexed = 0)",
-            [],
-            |r| r.get(0),
-        )?)
-    })?;
-    if pending {
-        let me = Me::of(shared);
-        shared.store.write(|tx| index_pending(tx, me))?;
-    }
-    Ok(())
-}
-
-/// A row of a list, from the materialised index.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListItem {
-    /// The document.
-    pub doc_id: DocId,
-    /// Title (visit title, ticket number and subject).
-    pub title: String,
-    /// Status code.
-    pub status: String,
-    /// Visit start date, or an update time for tickets.
-    pub sort_key: String,
-    /// Site position, for visits.
-    pub position: Option<Position>,
-    /// Distance from the position the list was asked for, metres.
-    pub distance_m: Option<f64>,
-    /// Created on this device and not yet confirmed by the server (a
-    /// ticket opened offline: no number yet).
-    pub pending: bool,
-}
-
-/// The columns a list query selects, in this order, for [`list`].
-pub(crate) const LIST_COLUMNS: &str = "doc_id, title, status, sort_key, lat, lon, provisional";
-
-/// Runs a feature's list query over `doc_index JOIN documents` (selecting
-/// [`LIST_COLUMNS`]), after indexing what is unindexed.
-pub(crate) fn list(
-    shared: &Shared,
-    sql: &str,
-    args: &[&dyn rusqlite::ToSql],
-) -> Result<Vec<ListItem>> {
-    ensure_indexed(shared)?;
-    shared.store.read(|conn| {
-        let mut stmt = conn.prepare(sql)?;
-        let rows = stmt
-            .query_map(args, |row| {
-                let lat: Option<f64> = row.get(4)?;
-                let lon: Option<f64> = row.get(5)?;
-                Ok(ListItem {
-                    doc_id: id_at(row, 0)?,
-                    title: row.get(1)?,
-                    status: row.get(2)?,
-                    sort_key: row.get(3)?,
-                    position: lat.zip(lon).and_then(|(a, o)| Position::new(a, o).ok()),
-                    distance_m: None,
-                    pending: row.get::<_, i64>(6)? == 1,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
-    })
 }
 
 /// A document of schema `S` from the reader connection.
