@@ -220,6 +220,13 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX calls_created ON calls (created_at_ms);
     "#,
+    // 7: whose each document is (a listing's people, comma-separated user
+    // ids), so "assigned to me" is re-derived for another user in SQL
+    // instead of by reading every document. NULL: not known (indexed
+    // before this version), read the document.
+    r#"
+    ALTER TABLE doc_index ADD COLUMN people TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

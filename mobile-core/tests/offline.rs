@@ -359,6 +359,36 @@ fn documents_that_come_with_their_listing_are_listed_from_it_until_edited() {
     );
     assert_eq!(core.documents().count().unwrap(), 3);
 
+    // Someone else signs in on this device, then the technician again:
+    // "mine" follows the user, from the rows, without reading a document.
+    core.auth()
+        .sign_in_offline(account(UserId::new(), Role::Technician))
+        .unwrap();
+    assert!(core.visits().mine(None).unwrap().is_empty());
+    core.auth()
+        .sign_in_offline(account(me, Role::Technician))
+        .unwrap();
+    let mine = core.visits().mine(None).unwrap();
+    assert_eq!(
+        mine.iter()
+            .map(|i| (i.doc_id, i.title.as_str()))
+            .collect::<Vec<_>>(),
+        [(held_id, "Listed, not read")]
+    );
+    // A row from a build that did not keep the people: that document is
+    // read at the next sign-in.
+    rusqlite::Connection::open(dir.path().join("store.db"))
+        .unwrap()
+        .execute(
+            "UPDATE doc_index SET people = NULL WHERE doc_id = ?1",
+            [held_id.to_string()],
+        )
+        .unwrap();
+    core.auth()
+        .sign_in_offline(account(me, Role::Technician))
+        .unwrap();
+    assert_eq!(core.visits().mine(None).unwrap()[0].title, held.title);
+
     core.visits().set_notes(held_id, "Valve replaced.").unwrap();
     assert_eq!(
         core.visits().mine(None).unwrap()[0].title,

@@ -56,11 +56,13 @@ pub(super) fn write_index_row(
     me: Me,
 ) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO doc_index (doc_id, kind, title, status, sort_key, lat, lon, assigned_to_me, parent_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO doc_index (doc_id, kind, title, status, sort_key, lat, lon, assigned_to_me,
+                               parent_id, people)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
             status = excluded.status, sort_key = excluded.sort_key, lat = excluded.lat,
-            lon = excluded.lon, assigned_to_me = excluded.assigned_to_me, parent_id = excluded.parent_id",
+            lon = excluded.lon, assigned_to_me = excluded.assigned_to_me,
+            parent_id = excluded.parent_id, people = excluded.people",
     )?
     .execute(params![
         id.to_string(),
@@ -71,7 +73,13 @@ pub(super) fn write_index_row(
         listing.place.map(|p| p.lat),
         listing.place.map(|p| p.lon),
         i64::from(me.0.is_some_and(|me| listing.names(me))),
-        listing.parent.map(|p| p.to_string())
+        listing.parent.map(|p| p.to_string()),
+        listing
+            .people
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     ])?;
     conn.prepare_cached("UPDATE documents SET indexed = 1 WHERE doc_id = ?1")?
         .execute([id.to_string()])?;
@@ -92,9 +100,21 @@ pub(crate) fn index_pending(conn: &Connection, me: Me) -> Result<usize> {
     Ok(ids.len())
 }
 
-/// Re-derives `assigned_to_me` for every visit (after a login as someone else).
+/// Re-derives `assigned_to_me` for every document (at sign-in: the user
+/// may have changed): in SQL from the rows' people, reading only the
+/// documents whose row does not say (indexed by an older build).
 pub(crate) fn reindex_all(conn: &Connection, me: Me) -> Result<()> {
-    conn.execute("UPDATE documents SET indexed = 0", [])?;
+    let user_id = me.0.map(|id| id.to_string());
+    conn.execute(
+        "UPDATE doc_index SET assigned_to_me = (?1 IS NOT NULL AND instr(people, ?1) > 0)
+         WHERE people IS NOT NULL",
+        [&user_id],
+    )?;
+    conn.execute(
+        "UPDATE documents SET indexed = 0
+         WHERE doc_id IN (SELECT doc_id FROM doc_index WHERE people IS NULL)",
+        [],
+    )?;
     index_pending(conn, me).map(|_| ())
 }
 
