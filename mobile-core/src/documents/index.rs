@@ -44,10 +44,14 @@ pub(crate) fn reindex(
             Listing::unreadable(kind)
         }
     };
-    write_index_row(conn, id, kind, &listing, me)
+    write_index_row(conn, id, kind, &listing, me)?;
+    conn.prepare_cached("UPDATE documents SET indexed = 1 WHERE doc_id = ?1")?
+        .execute([id.to_string()])?;
+    Ok(())
 }
 
-/// Writes a document's index row from its listing and marks it indexed.
+/// Writes a document's index row from its listing (the caller marks the
+/// document indexed).
 pub(super) fn write_index_row(
     conn: &Connection,
     id: DocId,
@@ -81,8 +85,6 @@ pub(super) fn write_index_row(
             .collect::<Vec<_>>()
             .join(",")
     ])?;
-    conn.prepare_cached("UPDATE documents SET indexed = 1 WHERE doc_id = ?1")?
-        .execute([id.to_string()])?;
     Ok(())
 }
 

@@ -137,15 +137,16 @@ pub(crate) fn insert_snapshot(
     let id = snapshot.doc_id.to_string();
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO documents (doc_id, kind, snapshot, server_seq, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (doc_id) DO NOTHING",
+            "INSERT INTO documents (doc_id, kind, snapshot, server_seq, updated_at_ms, indexed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (doc_id) DO NOTHING",
         )?
         .execute(params![
             id,
             snapshot.kind.as_str(),
             snapshot.bytes,
             snapshot.seq.0 as i64,
-            now_ms()
+            now_ms(),
+            i64::from(listing.is_some())
         ])?;
     if inserted == 1 {
         if let Some(listing) = listing {
