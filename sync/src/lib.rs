@@ -82,7 +82,7 @@
 //!   [`sync::State`](automerge::sync::State) per document. The outbox goes as
 //!   `Commands`, in `device_seq` order.
 //! * Then the session is **live**: each change the server stores reaches
-//!   the devices in scope as a `Snapshots` frame carrying just the new change
+//!   the devices in scope as a `ListedSnapshots` frame carrying just the new change
 //!   bytes (which `load_incremental` merges), followed by a `Feed` frame.
 //!
 //! The device stores a cursor only after it has durably stored everything

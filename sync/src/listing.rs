@@ -22,7 +22,16 @@ use crate::error::LimitExceeded;
 use crate::ids::{DocId, DocKind, UserId};
 use crate::protocol::{limit, limits};
 
-/// A document's list fields.
+/// The format of a listing kept beside a document ([`Listing::to_bytes`]).
+/// Bump it when what [`Listing::of`] computes changes (a title's form, a
+/// sort key's), so listings a server kept before are not sent beside ones
+/// computed the new way; their devices read those documents instead.
+pub const STORED_FORMAT: u8 = 1;
+
+/// A document's list fields. What [`Listing::of`] computes is part of the
+/// protocol: a phone shows a server's listing as it would its own. The
+/// wire form is fixed like every message's (a new field needs a new
+/// message variant and protocol version).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Listing {
     /// What a list shows first: a visit's title, a ticket's number and
@@ -163,15 +172,20 @@ impl Listing {
         limit("listing.people", self.people.len(), MAX_LISTING_PEOPLE)
     }
 
-    /// The listing as bytes to keep beside a document: its wire encoding.
+    /// The listing as bytes to keep beside a document: a format byte
+    /// ([`STORED_FORMAT`]), then its wire encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).unwrap_or_default()
+        postcard::to_extend(self, vec![STORED_FORMAT]).unwrap_or_default()
     }
 
     /// A listing kept with [`Listing::to_bytes`]; `None` when the bytes are
-    /// not one (a build whose listing this one cannot read).
+    /// not one of this build's format (kept by another build: the device
+    /// then reads the document).
     pub fn from_bytes(bytes: &[u8]) -> Option<Listing> {
-        postcard::from_bytes(bytes).ok()
+        match bytes.split_first() {
+            Some((&STORED_FORMAT, listing)) => postcard::from_bytes(listing).ok(),
+            _ => None,
+        }
     }
 
     /// About how many bytes the listing takes in a frame.
@@ -249,9 +263,15 @@ mod tests {
     #[test]
     fn a_listing_kept_beside_a_document_reads_back_as_it_was() {
         let listing = Listing::of(&Document::Visit(sample_visit()));
-        assert_eq!(Listing::from_bytes(&listing.to_bytes()), Some(listing));
+        assert_eq!(
+            Listing::from_bytes(&listing.to_bytes()),
+            Some(listing.clone())
+        );
         assert_eq!(Listing::from_bytes(&[0xff, 0xff, 0xff]), None);
         assert_eq!(Listing::from_bytes(&[]), None);
+        let mut other_format = listing.to_bytes();
+        other_format[0] = STORED_FORMAT + 1;
+        assert_eq!(Listing::from_bytes(&other_format), None);
     }
 
     #[test]

@@ -88,7 +88,8 @@ pub struct NewDoc<'a> {
     pub snapshot: &'a [u8],
     /// Its heads, as [`crate::sync::heads_text`] writes them.
     pub heads: &'a str,
-    /// Its listing (postcard bytes of [`fieldops_sync::listing::Listing`]).
+    /// Its listing ([`fieldops_sync::listing::Listing::to_bytes`]),
+    /// computed from the state stored.
     pub listing: Option<&'a [u8]>,
 }
 
@@ -104,8 +105,8 @@ pub async fn insert(tx: &mut Tx, doc: NewDoc<'_>, scope: &DocScope, seq: i64) ->
     let now = now_ms();
     sqlx::query(
         "INSERT INTO sync_documents (id, kind, customer_id, department_id, in_pool, snapshot, heads, seq, \
-                                     full_from_seq, created_at, updated_at, listing) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $9, $10)",
+                                     full_from_seq, created_at, updated_at, listing, listing_heads) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $9, $10, $11)",
     )
     .bind(id)
     .bind(kind)
@@ -117,6 +118,7 @@ pub async fn insert(tx: &mut Tx, doc: NewDoc<'_>, scope: &DocScope, seq: i64) ->
     .bind(seq)
     .bind(now)
     .bind(listing)
+    .bind(listing.map(|_| heads))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -139,13 +141,14 @@ pub async fn append(
         .await?;
     sqlx::query(
         "UPDATE sync_documents SET heads = $2, seq = $3, change_count = change_count + 1, updated_at = $4, \
-                listing = $5 WHERE id = $1",
+                listing = $5, listing_heads = $6 WHERE id = $1",
     )
     .bind(id)
     .bind(heads)
     .bind(seq)
     .bind(now_ms())
     .bind(listing)
+    .bind(listing.map(|_| heads))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -346,6 +349,11 @@ pub async fn record_drop(
     Ok(())
 }
 
+/// A document's listing (of `d`, `sync_documents`) as a column `listing`,
+/// only while it describes the document's current state: NULL when none is
+/// on record or a write since did not keep it.
+const CURRENT_LISTING: &str = "CASE WHEN d.listing_heads = d.heads THEN d.listing END AS listing";
+
 /// One document in a reader's feed.
 #[derive(Debug, Clone, FromRow)]
 pub struct FeedRow {
@@ -357,7 +365,8 @@ pub struct FeedRow {
     pub change_count: i64,
     pub in_pool: i64,
     pub snapshot: Vec<u8>,
-    /// The document's listing (postcard bytes of [`fieldops_sync::listing::Listing`]), if on record.
+    /// The document's listing ([`fieldops_sync::listing::Listing::to_bytes`]),
+    /// if one describes its current state ([`CURRENT_LISTING`]).
     pub listing: Option<Vec<u8>>,
     /// When this reader's access was granted, for documents read by access.
     pub granted_seq: Option<i64>,
@@ -432,7 +441,7 @@ pub async fn feed(
 ) -> sqlx::Result<Vec<FeedRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT d.id, d.kind, d.seq, d.deleted, d.full_from_seq, d.change_count, d.in_pool, d.snapshot, \
-                d.listing, a.granted_seq \
+                {CURRENT_LISTING}, a.granted_seq \
          FROM sync_documents d \
          LEFT JOIN sync_doc_access a ON a.doc_id = d.id AND a.user_id = $3 \
          WHERE d.seq > $1 AND ({IN_SCOPE} \
@@ -547,6 +556,7 @@ pub struct FeedDocRow {
     pub in_pool: i64,
     pub deleted: i64,
     pub snapshot: Vec<u8>,
+    /// As in [`FeedRow::listing`].
     pub listing: Option<Vec<u8>>,
     pub seq: i64,
     pub full_from_seq: i64,
@@ -565,11 +575,11 @@ pub async fn snapshot(db: &super::Db) -> sqlx::Result<Tx> {
 
 /// Documents changed after feed position `from`, in order, at most `limit`.
 pub async fn feed_docs_after(tx: &mut Tx, from: i64, limit: i64) -> sqlx::Result<Vec<FeedDocRow>> {
-    sqlx::query_as(
-        "SELECT id, kind, customer_id, department_id, in_pool, deleted, snapshot, listing, seq, \
-                full_from_seq, pool_exit_seq \
-         FROM sync_documents WHERE seq > $1 ORDER BY seq LIMIT $2",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT d.id, d.kind, d.customer_id, d.department_id, d.in_pool, d.deleted, d.snapshot, \
+                {CURRENT_LISTING}, d.seq, d.full_from_seq, d.pool_exit_seq \
+         FROM sync_documents d WHERE d.seq > $1 ORDER BY d.seq LIMIT $2"
+    )))
     .bind(from)
     .bind(limit)
     .fetch_all(&mut **tx)

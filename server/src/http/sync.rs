@@ -120,7 +120,7 @@ async fn send(socket: &mut Socket, version: Option<Version>, message: &ServerMes
 }
 
 /// Sends `messages` in one write: the frames are encoded, then written and
-/// flushed together (a live delivery is a `Snapshots` and a `Feed` frame;
+/// flushed together (a live delivery is a `ListedSnapshots` and a `Feed` frame;
 /// one write each cost a syscall and a wake-up of the device per frame).
 ///
 /// Frames are encoded for the session's protocol `version` (large ones are

@@ -107,11 +107,11 @@ fn listing_of(kind: DocKind, doc: &AutoCommit) -> Option<Vec<u8>> {
     Some(listing.to_bytes())
 }
 
-/// A listing kept beside a document, read back; `None` when there is none
-/// (or, from a build whose listing this one cannot read, an unreadable one:
-/// the device then reads the document itself).
+/// A listing kept beside a document, read back; `None` when there is none,
+/// or one this build cannot read or send (kept by another build): the
+/// device then reads the document itself.
 pub fn read_listing(bytes: Option<&[u8]>) -> Option<Listing> {
-    Listing::from_bytes(bytes?)
+    Listing::from_bytes(bytes?).filter(|listing| listing.check_limits().is_ok())
 }
 
 /// Loads a stored document: snapshot plus runs.

@@ -25,7 +25,7 @@ use crate::work::{Effects, Work};
 
 /// Documents per catch-up query.
 const PAGE: i64 = 2000;
-/// Bytes per `Snapshots` frame, well under the frame limit.
+/// Bytes per `ListedSnapshots` (or `Snapshots`) frame, well under the frame limit.
 const FRAME_BUDGET: usize = 4 * 1024 * 1024;
 
 /// An authenticated session.

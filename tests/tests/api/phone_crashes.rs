@@ -161,14 +161,18 @@ fn run_child(
     let (done, finished) = std::sync::mpsc::channel::<()>();
     let pid = child.id().to_string();
     let watchdog = std::thread::spawn(move || {
-        let stalled = matches!(
-            finished.recv_timeout(CHILD_DEADLINE),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-        );
-        if stalled {
-            let _ = Command::new("kill").args(["-9", &pid]).status();
+        use std::sync::mpsc::RecvTimeoutError;
+        let outcome = finished.recv_timeout(CHILD_DEADLINE);
+        // Timed out, or the reader panicked (the sender dropped): the
+        // child, not reaped yet, must not outlive the trial.
+        if matches!(
+            outcome,
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected)
+        ) && let Err(e) = Command::new("kill").args(["-9", &pid]).status()
+        {
+            eprintln!("killing the stalled phone {pid}: {e}");
         }
-        stalled
+        matches!(outcome, Err(RecvTimeoutError::Timeout))
     });
     let mut saved = Vec::new();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
