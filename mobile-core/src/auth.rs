@@ -50,6 +50,16 @@ impl<'a> Auth<'a> {
                 let device = format!("fieldops device {}", shared.device_id);
                 let session =
                     account::login(&shared.http, &base_url, &email, &password, &device).await?;
+                let user_id = session.account.user_id;
+                let switching = shared
+                    .store
+                    .read(account::load)?
+                    .is_some_and(|previous| previous.account.user_id != user_id);
+                if switching {
+                    // The previous user's live sync must not store what it
+                    // receives into the next user's wiped store.
+                    shared.stop_live();
+                }
                 let stored = session.clone();
                 shared
                     .blocking(move |shared| {
