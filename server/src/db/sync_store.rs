@@ -63,6 +63,27 @@ pub async fn get(ex: impl AnyExecutor<'_>, id: &str) -> sqlx::Result<Option<DocR
     .await
 }
 
+/// The change runs at feed positions in `(after_seq, upto_seq]`, oldest
+/// first, concatenated: what a feed row read at `upto_seq` holds after
+/// `after_seq`, leaving out runs a write stored since (they reach the
+/// reader with their own feed position).
+pub async fn changes_between(
+    ex: impl AnyExecutor<'_>,
+    id: &str,
+    after_seq: i64,
+    upto_seq: i64,
+) -> sqlx::Result<Vec<u8>> {
+    let runs: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT bytes FROM sync_changes WHERE doc_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+    )
+    .bind(id)
+    .bind(after_seq)
+    .bind(upto_seq)
+    .fetch_all(ex)
+    .await?;
+    Ok(runs.concat())
+}
+
 /// The change runs stored after the snapshot, oldest first, concatenated.
 pub async fn changes_after(
     ex: impl AnyExecutor<'_>,

@@ -197,6 +197,9 @@ impl Session {
                     row.full_from_seq,
                     row.granted_seq,
                 );
+                // The runs are read up to the row's position, so the bytes
+                // are the state its listing describes (a write committed
+                // since reaches the device with its own position).
                 let stored = row.listing.take();
                 let listing = || super::read_listing(stored.as_deref());
                 let (bytes, listing) = match send {
@@ -209,12 +212,13 @@ impl Session {
                         continue;
                     }
                     Delivery::RunsAfterCursor => {
-                        (store::changes_after(db.pool(), &row.id, since).await?, None)
+                        let runs = store::changes_between(db.pool(), &row.id, since, row.seq);
+                        (runs.await?, None)
                     }
                     Delivery::Whole if row.change_count > 0 => (
                         [
                             row.snapshot.as_slice(),
-                            &store::changes_after(db.pool(), &row.id, 0).await?,
+                            &store::changes_between(db.pool(), &row.id, 0, row.seq).await?,
                         ]
                         .concat(),
                         listing(),
