@@ -66,9 +66,10 @@
 //!
 //! One SQLite file ([`store`], WAL, `synchronous = FULL`) with the Automerge
 //! documents in the user's scope, stored as the server sent them (compacted
-//! snapshots, parsed on first read) plus incremental changes; a
+//! snapshots, parsed when opened or edited) plus incremental changes; a
 //! materialised index of what the app lists (my visits by start date, the
-//! pool by distance, my tickets by status); the outbox of commands, ordered
+//! pool by distance, my tickets by status), written from the listing the
+//! server sends beside each document; the outbox of commands, ordered
 //! by `device_seq` and keyed by the idempotency key; the feed cursor, the
 //! signed-in account and the photo upload queue. A damaged id in it is
 //! [`CoreError::StoreCorrupt`], never a made-up id.
