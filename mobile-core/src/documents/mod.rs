@@ -178,7 +178,7 @@ pub(crate) fn insert_snapshot(
 }
 
 /// Whether a document was created on this device and not yet by the server.
-pub(crate) fn is_provisional(conn: &Connection, id: DocId) -> Result<bool> {
+fn is_provisional(conn: &Connection, id: DocId) -> Result<bool> {
     Ok(conn
         .query_row(
             "SELECT provisional FROM documents WHERE doc_id = ?1",

@@ -90,14 +90,7 @@ pub async fn changes_after(
     id: &str,
     after_seq: i64,
 ) -> sqlx::Result<Vec<u8>> {
-    let runs: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT bytes FROM sync_changes WHERE doc_id = $1 AND seq > $2 ORDER BY seq",
-    )
-    .bind(id)
-    .bind(after_seq)
-    .fetch_all(ex)
-    .await?;
-    Ok(runs.concat())
+    changes_between(ex, id, after_seq, i64::MAX).await
 }
 
 /// A new document's stored form.
