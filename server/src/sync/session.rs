@@ -172,15 +172,18 @@ impl Session {
     /// Everything in scope after the cursor, read from the database:
     /// document bytes, drops, then a `Feed` frame naming the new cursor.
     pub async fn catch_up(&mut self) -> anyhow::Result<Vec<ServerMessage>> {
-        let db = &self.state.db;
         let since = self.cursor;
         let mut frames = FeedFrames::new(self.version);
         let mut reached = since;
-        // Read first: every position up to it is committed before the feed
-        // query runs, so the query sees all of them.
-        let settled = store::current_seq(db.pool()).await?;
+        // Every read below sees one moment, so a document's row, its runs
+        // and the drops agree (a compaction committing half-way cannot
+        // pair an old snapshot with none of its runs).
+        let mut tx = store::snapshot(&self.state.db).await?;
+        // Read first: every position up to it is committed in the snapshot,
+        // so the feed query sees all of them.
+        let settled = store::current_seq(&mut *tx).await?;
         loop {
-            let rows = store::feed(db.pool(), &self.reader, reached, PAGE).await?;
+            let rows = store::feed(&mut *tx, &self.reader, reached, PAGE).await?;
             let full_page = rows.len() as i64 == PAGE;
             for mut row in rows {
                 reached = reached.max(row.seq);
@@ -198,8 +201,7 @@ impl Session {
                     row.granted_seq,
                 );
                 // The runs are read up to the row's position, so the bytes
-                // are the state its listing describes (a write committed
-                // since reaches the device with its own position).
+                // are the state its listing describes.
                 let stored = row.listing.take();
                 let listing = || super::read_listing(stored.as_deref());
                 let (bytes, listing) = match send {
@@ -212,13 +214,13 @@ impl Session {
                         continue;
                     }
                     Delivery::RunsAfterCursor => {
-                        let runs = store::changes_between(db.pool(), &row.id, since, row.seq);
+                        let runs = store::changes_between(&mut *tx, &row.id, since, row.seq);
                         (runs.await?, None)
                     }
                     Delivery::Whole if row.change_count > 0 => (
                         [
                             row.snapshot.as_slice(),
-                            &store::changes_between(db.pool(), &row.id, 0, row.seq).await?,
+                            &store::changes_between(&mut *tx, &row.id, 0, row.seq).await?,
                         ]
                         .concat(),
                         listing(),
@@ -231,10 +233,12 @@ impl Session {
                 break;
             }
         }
-        for (id, seq, reason) in store::drops(db.pool(), &self.reader.user_id, since).await? {
+        for (id, seq, reason) in store::drops(&mut *tx, &self.reader.user_id, since).await? {
             reached = reached.max(seq);
             frames.dropped(&id, &reason);
         }
+        // Read only: nothing to keep.
+        tx.rollback().await?;
         self.cursor = reached.max(settled).max(since);
         Ok(self.admitted(frames.finish(self.cursor)))
     }
