@@ -68,10 +68,12 @@ impl<'a> Auth<'a> {
                             if previous.is_some_and(|p| p.account.user_id != stored.account.user_id)
                             {
                                 documents::clear(tx)?;
+                                documents::refused::clear(tx)?;
                                 outbox::clear(tx)?;
                                 photos::clear_queue(tx)?;
                                 store::clear_cursor(tx)?;
                                 shared.files.clear();
+                                shared.store.wiped();
                             }
                             account::save(tx, &stored)?;
                             documents::reindex_all(tx, Me(Some(stored.account.user_id)))

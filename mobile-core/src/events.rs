@@ -106,7 +106,9 @@ pub enum CoreEvent {
         reason: String,
     },
     /// The server refused local changes to a document; it was reset to the
-    /// server's version.
+    /// server's version (or removed, if the server never had it). The
+    /// device's version is kept until the user dismisses it:
+    /// [`Documents::refused`](crate::Documents::refused).
     WriteRejected {
         /// The document.
         doc_id: DocId,

@@ -109,7 +109,7 @@ mod visits;
 
 pub use auth::Auth;
 pub use calls::{CallInfo, CallState, Calls};
-pub use documents::{Documents, ListItem};
+pub use documents::{Documents, ListItem, RefusedDocument};
 pub use error::{CoreError, Result};
 pub use events::{CoreEvent, CoreListener, SyncState, SyncStatus};
 pub use facade::FieldopsCore;

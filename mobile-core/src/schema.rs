@@ -227,6 +227,22 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE doc_index ADD COLUMN people TEXT;
     "#,
+    // 8: the device's versions of documents the server refused, kept until
+    // the user dismisses them (`documents/refused.rs`).
+    r#"
+    CREATE TABLE refused_documents (
+        doc_id        TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        snapshot      BLOB NOT NULL,
+        violations    TEXT NOT NULL,
+        title         TEXT NOT NULL,
+        sort_key      TEXT NOT NULL,
+        parent_id     TEXT,
+        created_here  INTEGER NOT NULL CHECK (created_here IN (0, 1)),
+        refused_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX refused_documents_parent ON refused_documents (parent_id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use fieldops_sync::ids::DeviceId;
@@ -26,6 +27,9 @@ pub struct Store {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
     path: PathBuf,
+    /// Moves on when the store's data is wiped for another user
+    /// ([`Store::wiped`]); read and moved under the writer's lock.
+    generation: AtomicU64,
 }
 
 fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -69,6 +73,7 @@ impl Store {
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
                 path: path.clone(),
+                generation: AtomicU64::new(0),
             })
         };
         open().map_err(corrupt_or)
@@ -87,6 +92,38 @@ impl Store {
         let value = f(&tx)?;
         tx.commit()?;
         Ok(value)
+    }
+
+    /// The store's generation, for [`Store::write_in`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// [`Store::write`] on behalf of work that began in `generation` (a
+    /// sync session): refused with [`CoreError::NotLoggedIn`] if the store
+    /// was wiped for another user since, so nothing of the previous user's
+    /// lands in the next one's store, whatever was still in flight.
+    pub(crate) fn write_in<T>(
+        &self,
+        generation: u64,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut conn = lock(&self.writer);
+        if self.generation.load(Ordering::Acquire) != generation {
+            return Err(CoreError::NotLoggedIn);
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Marks the store wiped for another user: later [`Store::write_in`]
+    /// calls of an earlier generation are refused. Call it inside the
+    /// wiping [`Store::write`] (it holds the writer's lock, so no write of
+    /// the old generation can be between its check and its commit).
+    pub(crate) fn wiped(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Runs `f` on the reader connection, in one read transaction.

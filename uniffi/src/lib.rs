@@ -591,7 +591,9 @@ impl FieldopsClient {
             .free_space(Duration::from_secs(uploaded_before_secs))?)
     }
 
-    /// The photos of a ticket or visit (title: caption; status: upload state).
+    /// The photos of a ticket or visit (title: caption; status: upload
+    /// state, or `refused` for one the server turned down, kept until
+    /// dismissed).
     pub fn photos_of(&self, owner_id: String) -> Result<Vec<ListItemRecord>> {
         let items = self.inner.photos().of(parse_id("owner_id", &owner_id)?)?;
         Ok(items.into_iter().map(Into::into).collect())
@@ -606,6 +608,28 @@ impl FieldopsClient {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// The device's versions of documents the server refused (a photo past
+    /// a full ticket, notes on a visit taken away), latest first; kept until
+    /// dismissed.
+    pub fn refused_documents(&self) -> Result<Vec<RefusedDocumentRecord>> {
+        Ok(self
+            .inner
+            .documents()
+            .refused()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Forgets the device's refused version of a document; whether there
+    /// was one.
+    pub fn dismiss_refused(&self, id: String) -> Result<bool> {
+        Ok(self
+            .inner
+            .documents()
+            .dismiss_refused(parse_id("id", &id)?)?)
     }
 
     /// The device's file of a photo or thumbnail, by hash, if present.

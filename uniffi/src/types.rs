@@ -4,8 +4,8 @@
 use fieldops_core::sync::docs::{Invoice, Photo, Ticket, Visit};
 use fieldops_core::{
     Account, AttachedPhoto, AttendanceReceipt, CommandState, CoreEvent, ListItem, OutboxEntry,
-    PaymentReceipt, PaymentState, PaymentView, PhotoUpload, SyncReport, SyncState, SyncStatus,
-    UploadKind, UploadStatus,
+    PaymentReceipt, PaymentState, PaymentView, PhotoUpload, RefusedDocument, SyncReport, SyncState,
+    SyncStatus, UploadKind, UploadStatus,
 };
 
 /// The signed-in user.
@@ -55,6 +55,37 @@ impl From<ListItem> for ListItemRecord {
             lon: i.position.map(|p| p.lon),
             distance_m: i.distance_m,
             pending: i.pending,
+        }
+    }
+}
+
+/// The device's version of a document the server refused, kept until
+/// dismissed.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct RefusedDocumentRecord {
+    pub id: String,
+    /// `ticket`, `visit`, `photo`, ...
+    pub kind: String,
+    pub title: String,
+    /// The document it belongs to (a photo's ticket or visit).
+    pub parent_id: Option<String>,
+    /// What the server refused, as `field:reason`.
+    pub violations: Vec<String>,
+    /// Created on this device and never accepted: this copy is all there is.
+    pub created_here: bool,
+    pub refused_at_ms: i64,
+}
+
+impl From<RefusedDocument> for RefusedDocumentRecord {
+    fn from(r: RefusedDocument) -> Self {
+        RefusedDocumentRecord {
+            id: r.doc_id.to_string(),
+            kind: r.kind.as_str().to_owned(),
+            title: r.title,
+            parent_id: r.parent_id.map(|p| p.to_string()),
+            violations: r.violations,
+            created_here: r.created_here,
+            refused_at_ms: r.refused_at_ms,
         }
     }
 }

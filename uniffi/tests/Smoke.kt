@@ -69,6 +69,10 @@ fun main() {
                 phone.payInvoice("nope", 1000L, "", ByteArray(0), 0L)
             }
             if (pay.field != "invoice_id") throw AssertionError("field ${pay.field}")
+            val dismiss = expectError<FieldopsException.InvalidInput> { phone.dismissRefused("nope") }
+            if (dismiss.field != "id") throw AssertionError("field ${dismiss.field}")
+            if (phone.dismissRefused(visit)) throw AssertionError("nothing was refused")
+            if (phone.refusedDocuments().isNotEmpty()) throw AssertionError("refused?")
         }
     }
 

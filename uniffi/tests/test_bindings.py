@@ -298,6 +298,37 @@ def a_photo_attached_offline_is_uploaded_after_sync(server):
 
 
 @test
+def a_photo_past_a_full_ticket_is_kept_until_dismissed(server):
+    status, login = http(server, "POST", "/api/v1/auth/login",
+                         body={"email": "customer@example.com", "password": "customer123"})
+    assert status == 200, status
+    status, ticket = http(server, "POST", "/api/v1/tickets", login["access_token"],
+                          {"subject": "Atap bocor", "category": "technical"})
+    assert status == 201, status
+    phone = ffi.FieldopsClient.open(store_path("full-ticket.db"))
+    asyncio.run(phone.login(server.url, "customer@example.com", "customer123"))
+    # Six photos before syncing; a ticket takes five (the default).
+    for n in range(6):
+        phone.attach_photo(ffi.PhotoOwnerKind.TICKET, ticket["id"], png(320 + n, 240),
+                           f"Foto {n + 1}", int(time.time() * 1000) + n)
+    asyncio.run(phone.sync_now(30_000))
+    refused = phone.refused_documents()
+    assert len(refused) == 1, refused
+    kept = refused[0]
+    assert kept.kind == "photo" and kept.parent_id == ticket["id"] and kept.created_here, kept
+    assert kept.violations == ["owner:wrong_state"], kept
+    listed = phone.photos_of(ticket["id"])
+    assert len(listed) == 6, listed
+    assert [p.status for p in listed if p.id == kept.id] == ["refused"], listed
+    assert phone.photo(kept.id).caption == kept.title
+    assert phone.dismiss_refused(kept.id)
+    assert not phone.dismiss_refused(kept.id)
+    assert len(phone.photos_of(ticket["id"])) == 5
+    assert phone.refused_documents() == []
+    expect(ffi.FieldopsError.InvalidInput, phone.dismiss_refused, "nope")
+
+
+@test
 def a_customer_pays_an_invoice_offline(server):
     tokens = {}
     for who, password in (("sales", "sales123"), ("cs", "cs123")):

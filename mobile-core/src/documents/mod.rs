@@ -33,10 +33,12 @@ use crate::shared::Shared;
 use crate::store::{Store, id_at, now_ms};
 
 mod index;
+pub(crate) mod refused;
 
 pub use index::ListItem;
 use index::write_index_row;
 pub(crate) use index::{LIST_COLUMNS, Me, list, reindex, reindex_all};
+pub use refused::RefusedDocument;
 
 /// After this many appended changes a document is compacted into a new snapshot.
 const COMPACT_AFTER: i64 = 64;
@@ -576,6 +578,26 @@ impl<'a> Documents<'a> {
                 )
                 .optional()?)
         })
+    }
+
+    /// The device's versions of documents the server refused, kept until
+    /// dismissed, the latest first. Each document itself was reset to the
+    /// server's version (or removed, if the server never had it:
+    /// [`RefusedDocument::created_here`]).
+    pub fn refused(&self) -> Result<Vec<RefusedDocument>> {
+        self.shared.store.read(refused::all)
+    }
+
+    /// The device's refused version of a document of schema `S`, as it
+    /// was when the server refused it.
+    pub fn refused_copy<S: DocumentSchema>(&self, id: DocId) -> Result<S> {
+        self.shared.store.read(|conn| refused::copy(conn, id))
+    }
+
+    /// Forgets the device's refused version of a document (the user has
+    /// seen it); whether there was one.
+    pub fn dismiss_refused(&self, id: DocId) -> Result<bool> {
+        self.shared.store.write(|tx| refused::dismiss(tx, id))
     }
 
     /// Stores snapshots as a catch-up from a server of protocol version 5

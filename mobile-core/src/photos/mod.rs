@@ -418,17 +418,33 @@ impl<'a> Photos<'a> {
         Ok(announce(self.shared, prepared))
     }
 
-    /// A photo's metadata.
+    /// A photo's metadata; for a photo the server refused, the device's
+    /// version ([`Documents::refused`](crate::Documents::refused)).
     pub fn get(&self, id: DocId) -> Result<Photo> {
-        documents::get(self.shared, id)
+        match documents::get(self.shared, id) {
+            Err(CoreError::NotFound { .. }) => self
+                .shared
+                .store
+                .read(|conn| documents::refused::copy(conn, id)),
+            found => found,
+        }
     }
 
     /// Photos attached to a ticket or visit, as the list shows them
-    /// (title: caption; status: upload state).
+    /// (title: caption; status: upload state). A photo attached on this
+    /// device that the server refused (the ticket was full by the time it
+    /// synced) stays listed, with status `refused`, until the user
+    /// dismisses it ([`Documents::dismiss_refused`](crate::Documents::dismiss_refused)):
+    /// its files stay on the device meanwhile.
     pub fn of(&self, owner_id: DocId) -> Result<Vec<ListItem>> {
         let sql = format!(
             "SELECT {LIST_COLUMNS} FROM doc_index JOIN documents USING (doc_id)
-             WHERE doc_index.kind = 'photo' AND parent_id = ?1 ORDER BY sort_key, doc_id"
+             WHERE doc_index.kind = 'photo' AND parent_id = ?1
+             UNION ALL
+             SELECT doc_id, title, 'refused', sort_key, NULL, NULL, 0 FROM refused_documents
+             WHERE kind = 'photo' AND parent_id = ?1 AND created_here = 1
+               AND doc_id NOT IN (SELECT doc_id FROM documents)
+             ORDER BY sort_key, doc_id"
         );
         documents::list(self.shared, &sql, &[&owner_id.to_string()])
     }

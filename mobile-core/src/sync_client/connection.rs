@@ -13,6 +13,8 @@ use fieldops_sync::protocol::{
     ServerMessage, SyncBatch, Version, close,
 };
 use futures_util::{SinkExt, StreamExt};
+use rusqlite::Transaction;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -39,6 +41,12 @@ fn ws_url(base_url: &str) -> String {
         })
         .unwrap_or_else(|| base_url.to_owned());
     format!("{rest}/api/v1/sync")
+}
+
+/// A blocking-pool task's result: a task that did not finish (the runtime
+/// is shutting down) is [`CoreError::Closed`].
+fn joined<T>(result: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
+    result.map_err(|_| CoreError::Closed)?
 }
 
 async fn send(ws: &mut Ws, message: &ClientMessage) -> Result<()> {
@@ -96,10 +104,26 @@ struct SyncConnection {
     pushed: HashMap<DocId, Vec<automerge::ChangeHash>>,
     caught_up: bool,
     report: SyncReport,
+    /// The store's generation when the session opened: its writes are
+    /// refused once another user's sign-in wiped the store.
+    generation: u64,
+    /// A frame of documents being stored while the next frame is read.
+    storing: Option<Storing>,
+}
+
+/// Documents being stored on the blocking pool. A catch-up's two halves,
+/// reading and decoding frames and writing them to the store, then run on
+/// both cores at once instead of in turn; at most one frame is stored
+/// ahead, and anything else the server sends waits for it, so the store
+/// sees the frames in the order they came.
+struct Storing {
+    task: JoinHandle<Result<bool>>,
+    ids: Vec<(DocId, DocKind)>,
 }
 
 impl SyncConnection {
     async fn open(shared: &Arc<Shared>, session: &Session) -> Result<Self, ConnectionError> {
+        let generation = shared.store.generation();
         let url = ws_url(&session.account.base_url);
         let config = WebSocketConfig::default()
             .read_buffer_size(protocol::limits::SOCKET_READ_BUFFER_BYTES)
@@ -189,7 +213,27 @@ impl SyncConnection {
                 cursor: cursor.0,
                 ..SyncReport::default()
             },
+            generation,
+            storing: None,
         })
+    }
+
+    /// Starts a write of this session on the blocking pool (see
+    /// [`Store::write_in`](crate::store::Store::write_in)).
+    fn spawn_write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> JoinHandle<Result<T>> {
+        let (shared, generation) = (self.shared.clone(), self.generation);
+        tokio::task::spawn_blocking(move || shared.store.write_in(generation, f))
+    }
+
+    /// A write of this session, on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        joined(self.spawn_write(f).await)
     }
 
     async fn run(&mut self, one_shot: bool) -> Result<SyncReport> {
@@ -201,7 +245,7 @@ impl SyncConnection {
         let mut ping = tokio::time::interval(Duration::from_secs(25));
         ping.tick().await;
         loop {
-            if one_shot && self.caught_up && self.quiet().await? {
+            if one_shot && self.caught_up && self.storing.is_none() && self.quiet().await? {
                 let _ = self.ws.close(None).await;
                 self.finish_status();
                 return Ok(self.report.clone());
@@ -214,7 +258,10 @@ impl SyncConnection {
                     })?;
                     self.handle(message).await?;
                 }
-                _ = self.shared.kick.notified() => self.push().await?,
+                _ = self.shared.kick.notified() => {
+                    self.settle().await?;
+                    self.push().await?;
+                }
                 _ = self.shared.call_kick.notified() => self.send_calls().await?,
                 _ = ping.tick() => send(&mut self.ws, &ClientMessage::Ping { nonce: now_ms() as u64 }).await?,
             }
@@ -250,15 +297,12 @@ impl SyncConnection {
     async fn push(&mut self) -> Result<()> {
         let version = self.version;
         let commands = self
-            .shared
-            .blocking(move |shared| {
-                shared.store.write(|tx| {
-                    let commands = outbox::unanswered(tx, protocol::limits::MAX_COMMANDS)?;
-                    let commands = outbox::sendable(commands, version);
-                    let ids: Vec<CommandId> = commands.iter().map(|c| c.id).collect();
-                    outbox::mark_sending(tx, &ids)?;
-                    Ok(commands)
-                })
+            .write(move |tx| {
+                let commands = outbox::unanswered(tx, protocol::limits::MAX_COMMANDS)?;
+                let commands = outbox::sendable(commands, version);
+                let ids: Vec<CommandId> = commands.iter().map(|c| c.id).collect();
+                outbox::mark_sending(tx, &ids)?;
+                Ok(commands)
             })
             .await?;
         let fresh: Vec<_> = commands
@@ -313,27 +357,33 @@ impl SyncConnection {
         Ok(())
     }
 
-    /// Stores whole documents from the server, indexed from their listings
-    /// where they came with one.
+    /// Starts storing whole documents from the server, indexed from their
+    /// listings where they came with one, after the frame before them
+    /// ([`Storing`]); [`SyncConnection::settle`] finishes it.
     async fn store_snapshots(&mut self, snapshots: Vec<ListedSnapshot>) -> Result<()> {
+        self.settle().await?;
         let me = Me::of(&self.shared);
         let ids: Vec<(DocId, DocKind)> = snapshots
             .iter()
             .map(|s| (s.snapshot.doc_id, s.snapshot.kind))
             .collect();
-        let replaced_local = self
-            .shared
-            .blocking(move |shared| {
-                shared.store.write(|tx| {
-                    let mut replaced_local = false;
-                    for ListedSnapshot { snapshot, listing } in &snapshots {
-                        replaced_local |=
-                            documents::insert_snapshot(tx, snapshot, listing.as_ref(), me)?;
-                    }
-                    Ok(replaced_local)
-                })
-            })
-            .await?;
+        let task = self.spawn_write(move |tx| {
+            let mut replaced_local = false;
+            for ListedSnapshot { snapshot, listing } in &snapshots {
+                replaced_local |= documents::insert_snapshot(tx, snapshot, listing.as_ref(), me)?;
+            }
+            Ok(replaced_local)
+        });
+        self.storing = Some(Storing { task, ids });
+        Ok(())
+    }
+
+    /// Waits for the documents being stored, then tells the app.
+    async fn settle(&mut self) -> Result<()> {
+        let Some(Storing { task, ids }) = self.storing.take() else {
+            return Ok(());
+        };
+        let replaced_local = joined(task.await)?;
         self.report.documents_received += ids.len() as u64;
         for (doc_id, kind) in ids {
             self.shared
@@ -349,6 +399,12 @@ impl SyncConnection {
     }
 
     async fn handle(&mut self, message: ServerMessage) -> Result<()> {
+        if !matches!(
+            message,
+            ServerMessage::Snapshots(_) | ServerMessage::ListedSnapshots(_)
+        ) {
+            self.settle().await?;
+        }
         let shared = &self.shared;
         let me = Me::of(shared);
         match message {
@@ -367,20 +423,17 @@ impl SyncConnection {
             ServerMessage::ListedSnapshots(listed) => self.store_snapshots(listed).await?,
             ServerMessage::SyncBatch(batch) => {
                 let mut states = std::mem::take(&mut self.states);
-                let (states_back, replies, changed) = shared
-                    .blocking(move |shared| {
+                let (states_back, replies, changed) = self
+                    .write(move |tx| {
                         let mut replies = Vec::new();
                         let mut changed = Vec::new();
-                        shared.store.write(|tx| {
-                            for doc in &batch.docs {
-                                let (reply, did_change) = apply_sync(tx, &mut states, doc, me)?;
-                                replies.extend(reply);
-                                if did_change {
-                                    changed.push((doc.doc_id, doc.kind));
-                                }
+                        for doc in &batch.docs {
+                            let (reply, did_change) = apply_sync(tx, &mut states, doc, me)?;
+                            replies.extend(reply);
+                            if did_change {
+                                changed.push((doc.doc_id, doc.kind));
                             }
-                            Ok(())
-                        })?;
+                        }
                         Ok((states, replies, changed))
                     })
                     .await?;
@@ -403,16 +456,13 @@ impl SyncConnection {
                 shared.refresh_status();
             }
             ServerMessage::CommandResults(results) => {
-                let answered = shared
-                    .blocking(move |shared| {
-                        shared.store.write(|tx| {
-                            let mut answered = Vec::new();
-                            for result in &results {
-                                answered
-                                    .push((result.command_id, outbox::record_result(tx, result)?));
-                            }
-                            Ok(answered)
-                        })
+                let answered = self
+                    .write(move |tx| {
+                        let mut answered = Vec::new();
+                        for result in &results {
+                            answered.push((result.command_id, outbox::record_result(tx, result)?));
+                        }
+                        Ok(answered)
                     })
                     .await?;
                 for (id, entry) in answered {
@@ -428,9 +478,7 @@ impl SyncConnection {
             }
             ServerMessage::Feed(feed) => {
                 let cursor = feed.cursor;
-                shared
-                    .blocking(move |shared| shared.store.write(|tx| store::set_cursor(tx, cursor)))
-                    .await?;
+                self.write(move |tx| store::set_cursor(tx, cursor)).await?;
                 send(&mut self.ws, &ClientMessage::Ack { cursor }).await?;
                 self.report.cursor = self.report.cursor.max(cursor.0);
                 if cursor >= self.target && !self.caught_up {
@@ -442,9 +490,7 @@ impl SyncConnection {
             }
             ServerMessage::Drop(drop) => {
                 let ids = drop.doc_ids.clone();
-                shared
-                    .blocking(move |shared| shared.store.write(|tx| documents::delete(tx, &ids)))
-                    .await?;
+                self.write(move |tx| documents::delete(tx, &ids)).await?;
                 for id in &drop.doc_ids {
                     self.states.remove(id);
                     self.pushed.remove(id);
@@ -457,22 +503,24 @@ impl SyncConnection {
             ServerMessage::WriteRejected(rejected) => {
                 let (id, kind) = (rejected.doc_id, rejected.kind);
                 let bytes = rejected.snapshot;
-                shared
-                    .blocking(move |shared| {
-                        shared
-                            .store
-                            .write(|tx| documents::replace(tx, id, kind, &bytes, me))
-                    })
-                    .await?;
+                let violations: Vec<String> = rejected
+                    .violations
+                    .iter()
+                    .map(|v| format!("{}:{}", v.field, v.reason))
+                    .collect();
+                let kept = violations.clone();
+                self.write(move |tx| {
+                    // The device's version is kept before the server's
+                    // replaces it: nothing typed is lost.
+                    documents::refused::keep(tx, id, &kept, !bytes.is_empty())?;
+                    documents::replace(tx, id, kind, &bytes, me)
+                })
+                .await?;
                 self.states.remove(&id);
                 self.pushed.remove(&id);
                 shared.events.emit(CoreEvent::WriteRejected {
                     doc_id: id,
-                    violations: rejected
-                        .violations
-                        .iter()
-                        .map(|v| format!("{}:{}", v.field, v.reason))
-                        .collect(),
+                    violations,
                 });
                 shared
                     .events
@@ -492,16 +540,13 @@ impl SyncConnection {
                         (a.doc_id, heads, pushed)
                     })
                     .collect();
-                shared
-                    .blocking(move |shared| {
-                        shared.store.write(|tx| {
-                            for (id, heads, pushed) in &confirmed {
-                                documents::confirm(tx, *id, heads, pushed, me)?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .await?;
+                self.write(move |tx| {
+                    for (id, heads, pushed) in &confirmed {
+                        documents::confirm(tx, *id, heads, pushed, me)?;
+                    }
+                    Ok(())
+                })
+                .await?;
                 shared.refresh_status();
                 // Edits made while the push was in flight go now.
                 self.push().await?;

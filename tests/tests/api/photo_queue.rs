@@ -24,6 +24,7 @@ use serde_json::json;
 on_both_backends!(
     photos_attached_offline_upload_resumably_and_deduplicate,
     the_server_refuses_photo_documents_it_cannot_back,
+    a_photo_past_a_full_ticket_stays_on_the_phone_until_dismissed,
 );
 
 const SYNC: Duration = Duration::from_secs(30);
@@ -312,6 +313,97 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
 }
 
 /// A photo document as a device would make it.
+/// Seed 004 caps a ticket's images (here at 2). A customer attaches three
+/// to their ticket before the phone syncs: the server takes two and refuses
+/// the third, and the phone keeps it (its caption, its files, the rule it
+/// broke) listed beside the others as `refused`, across a restart, without
+/// pushing it again, until the customer dismisses it.
+async fn a_photo_past_a_full_ticket_stays_on_the_phone_until_dismissed(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.ticket_max_attachments = 2).await else {
+        return;
+    };
+    let customer = app.login_as("customer").await;
+    let cs = app.login_as("cs").await;
+    let ticket_id = ticket_for_photos(&app, &customer, "Atap bocor").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customer.db");
+    let phone = open_phone(&path).await;
+    phone
+        .auth()
+        .login(&app.url(""), "customer@example.com", "customer123")
+        .await
+        .unwrap();
+    phone.sync().now(SYNC).await.unwrap();
+
+    let taken = 1_767_225_600_000;
+    let attached: Vec<_> = ["Plafon", "Talang", "Dinding"]
+        .iter()
+        .zip(0..)
+        .map(|(caption, i)| {
+            let image = testing::synthetic_jpeg(900, 600, 40 + i, 90);
+            phone
+                .photos()
+                .attach(ticket(ticket_id), &image, caption, taken + i64::from(i))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(phone.photos().of(ticket_id).unwrap().len(), 3);
+    phone.sync().now(SYNC).await.unwrap();
+
+    let server_has = app
+        .get(&format!("/api/v1/tickets/{ticket_id}"), &cs)
+        .await
+        .body["attachments"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(server_has.len(), 2, "{server_has:?}");
+    let refused = phone.documents().refused().unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let kept = &refused[0];
+    let photo = attached
+        .iter()
+        .find(|a| a.photo_id == kept.doc_id)
+        .expect("the refused one is one of ours");
+    assert!(
+        !server_has.contains(&json!(photo.sha256)),
+        "the refused photo is the one the server lacks"
+    );
+    assert_eq!(kept.kind, DocKind::Photo);
+    assert_eq!(kept.parent_id, Some(ticket_id));
+    assert!(kept.created_here);
+    assert_eq!(kept.violations, vec!["owner:wrong_state".to_owned()]);
+    assert!(!phone.documents().contains(kept.doc_id).unwrap());
+
+    // Still there after a restart, listed with the others, its bytes on
+    // the device, and not pushed again.
+    drop(phone);
+    let phone = open_phone(&path).await;
+    phone.sync().now(SYNC).await.unwrap();
+    let listed = phone.photos().of(ticket_id).unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let shown = listed.iter().find(|p| p.doc_id == kept.doc_id).unwrap();
+    assert_eq!(shown.status, "refused");
+    assert_eq!(shown.title, kept.title);
+    let copy = phone.photos().get(kept.doc_id).unwrap();
+    assert_eq!(copy.sha256.as_str(), photo.sha256);
+    assert_eq!(copy.caption, kept.title);
+    assert_eq!(phone.photos().file(&photo.sha256), Some(photo.path.clone()));
+    assert_eq!(phone.sync().status().unsynced_documents, 0);
+    assert_eq!(phone.documents().refused().unwrap(), refused);
+
+    // Dismissed: gone from the list and the kept versions.
+    assert!(phone.documents().dismiss_refused(kept.doc_id).unwrap());
+    assert!(!phone.documents().dismiss_refused(kept.doc_id).unwrap());
+    assert_eq!(phone.photos().of(ticket_id).unwrap().len(), 2);
+    assert!(phone.documents().refused().unwrap().is_empty());
+    assert!(matches!(
+        phone.photos().get(kept.doc_id),
+        Err(CoreError::NotFound { .. })
+    ));
+    app.stop().await;
+}
+
 fn photo_doc(author: UserId, owner: DocId, sha: &str, thumb: &str, state: UploadState) -> Photo {
     Photo {
         sha256: sha.parse().unwrap(),
