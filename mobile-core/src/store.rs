@@ -256,4 +256,28 @@ mod tests {
         assert_eq!(store.device_id().unwrap(), id);
         assert_eq!(store.cursor().unwrap(), Cursor(42));
     }
+
+    #[test]
+    fn writes_of_an_earlier_generation_are_refused_once_the_store_was_wiped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store.db")).unwrap();
+        let before = store.generation();
+        store.write_in(before, |tx| set_cursor(tx, Cursor(5))).unwrap();
+        store
+            .write(|tx| {
+                clear_cursor(tx)?;
+                store.wiped();
+                Ok(())
+            })
+            .unwrap();
+        assert!(matches!(
+            store.write_in(before, |tx| set_cursor(tx, Cursor(9))),
+            Err(CoreError::NotLoggedIn)
+        ));
+        assert_eq!(store.cursor().unwrap(), Cursor(0), "nothing written");
+        store
+            .write_in(store.generation(), |tx| set_cursor(tx, Cursor(3)))
+            .unwrap();
+        assert_eq!(store.cursor().unwrap(), Cursor(3));
+    }
 }
