@@ -96,7 +96,7 @@ impl<'a> Invoices<'a> {
     /// one status (title: the number).
     pub fn list(&self, status: Option<InvoiceStatus>) -> Result<Vec<ListItem>> {
         let sql = format!(
-            "SELECT {LIST_COLUMNS} FROM doc_index JOIN documents USING (doc_id)
+            "SELECT {LIST_COLUMNS} FROM doc_index
              WHERE doc_index.kind = 'invoice' AND (?1 IS NULL OR status = ?1)
              ORDER BY sort_key DESC, doc_id DESC"
         );

@@ -242,6 +242,9 @@ const MIGRATIONS: &[&str] = &[
         refused_at_ms INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX refused_documents_parent ON refused_documents (parent_id);
+    -- Lists say which rows are provisional from this, without reading
+    -- the documents (documents/index.rs, LIST_COLUMNS).
+    CREATE INDEX documents_provisional ON documents (doc_id) WHERE provisional = 1;
     "#,
 ];
 

@@ -262,7 +262,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("store.db")).unwrap();
         let before = store.generation();
-        store.write_in(before, |tx| set_cursor(tx, Cursor(5))).unwrap();
+        store
+            .write_in(before, |tx| set_cursor(tx, Cursor(5)))
+            .unwrap();
         store
             .write(|tx| {
                 clear_cursor(tx)?;

@@ -46,7 +46,7 @@ impl<'a> Tickets<'a> {
     /// here and not yet numbered before all), optionally of one status.
     pub fn list(&self, status: Option<TicketStatus>) -> Result<Vec<ListItem>> {
         let sql = format!(
-            "SELECT {LIST_COLUMNS} FROM doc_index JOIN documents USING (doc_id)
+            "SELECT {LIST_COLUMNS} FROM doc_index
              WHERE doc_index.kind = 'ticket' AND (?1 IS NULL OR status = ?1)
              ORDER BY provisional DESC, sort_key DESC"
         );

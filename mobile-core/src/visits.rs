@@ -65,7 +65,7 @@ impl<'a> Visits<'a> {
                 .map_err(|e| CoreError::invalid("date", e))?;
         }
         let sql = format!(
-            "SELECT {LIST_COLUMNS} FROM doc_index JOIN documents USING (doc_id)
+            "SELECT {LIST_COLUMNS} FROM doc_index
              WHERE doc_index.kind = 'visit' AND assigned_to_me = 1 AND (?1 IS NULL OR sort_key = ?1)
              ORDER BY sort_key, title"
         );
@@ -75,7 +75,7 @@ impl<'a> Visits<'a> {
     /// Open visits I do not hold, nearest first when a position is given.
     pub fn pool(&self, from: Option<Position>) -> Result<Vec<ListItem>> {
         let sql = format!(
-            "SELECT {LIST_COLUMNS} FROM doc_index JOIN documents USING (doc_id)
+            "SELECT {LIST_COLUMNS} FROM doc_index
              WHERE doc_index.kind = 'visit' AND status = 'open' AND assigned_to_me = 0
              ORDER BY sort_key, title"
         );

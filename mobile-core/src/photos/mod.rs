@@ -438,7 +438,7 @@ impl<'a> Photos<'a> {
     /// its files stay on the device meanwhile.
     pub fn of(&self, owner_id: DocId) -> Result<Vec<ListItem>> {
         let sql = format!(
-            "SELECT {LIST_COLUMNS} FROM doc_index JOIN documents USING (doc_id)
+            "SELECT {LIST_COLUMNS} FROM doc_index
              WHERE doc_index.kind = 'photo' AND parent_id = ?1
              UNION ALL
              SELECT doc_id, title, 'refused', sort_key, NULL, NULL, 0 FROM refused_documents
