@@ -1,5 +1,8 @@
 //! Device-side figures for fieldops-core: time to apply a 1k-document
-//! catch-up, cold open time and memory with 10k documents in the store.
+//! catch-up, cold open time and memory with 10k documents in the store,
+//! and the store half of an initial sync of 50k tickets with their
+//! listings, then "my tickets" (the sync bench times the whole of it
+//! against a server; this one times the store alone, to profile it).
 //!
 //! `cargo bench -p fieldops-tests --bench device` (add `--profile dev` for a
 //! quick debug-build run; `FIELDOPS_BENCH_SMOKE=1` for a smoke run at 200
@@ -59,6 +62,70 @@ fn with_listings(snapshots: Vec<Snapshot>) -> Vec<ListedSnapshot> {
             }
         })
         .collect()
+}
+
+/// An initial sync's documents as a server of protocol 6 sends them: `n`
+/// tickets of `customer`, each with its listing (one document's bytes,
+/// fresh ids and titles: the store does not look inside).
+fn listed_tickets(n: usize, customer: UserId) -> Vec<ListedSnapshot> {
+    let mut ticket = sample_ticket();
+    ticket.customer_id = customer;
+    let bytes = ticket.to_document().unwrap().save();
+    let doc = AutoCommit::load(&bytes).unwrap();
+    let listing = Listing::of(&Document::hydrate(DocKind::Ticket, &doc).unwrap());
+    (0..n)
+        .map(|i| ListedSnapshot {
+            snapshot: Snapshot {
+                doc_id: DocId::new(),
+                kind: DocKind::Ticket,
+                seq: Cursor(i as u64 + 1),
+                bytes: bytes.clone(),
+            },
+            listing: Some(Listing {
+                title: format!("TKT-{i:06} Pompa bocor"),
+                ..listing.clone()
+            }),
+        })
+        .collect()
+}
+
+/// Stores an initial sync of `n` listed tickets in frames of 4,000 (a
+/// server's frame holds ~4,000 such tickets), then lists "my tickets";
+/// prints both times.
+fn initial_sync_store(n: usize) {
+    let customer = UserId::new();
+    let batch = listed_tickets(n, customer);
+    let dir = tempfile::tempdir().unwrap();
+    let core = FieldopsCore::open(dir.path().join("initial.db")).unwrap();
+    core.auth()
+        .sign_in_offline(Account {
+            base_url: "http://127.0.0.1:9".into(),
+            user_id: customer,
+            role: Role::Customer,
+            name: "Bench".into(),
+            email: "customer@example.com".into(),
+            department_ids: vec![],
+        })
+        .unwrap();
+    let start = Instant::now();
+    for frame in batch.chunks(4_000) {
+        core.documents().import_listed(frame).unwrap();
+    }
+    let stored = start.elapsed();
+    let start = Instant::now();
+    let listed = core.tickets().list(None).unwrap().len();
+    let list = start.elapsed();
+    assert_eq!(listed, n);
+    println!("initial sync, store half: {n} tickets with listings");
+    println!(
+        "  stored:                              {:>8.1} ms ({:.1} µs a document)",
+        stored.as_secs_f64() * 1e3,
+        stored.as_secs_f64() * 1e6 / n as f64
+    );
+    println!(
+        "  then my tickets ({listed:>6} rows):       {:>8.1} ms",
+        list.as_secs_f64() * 1e3
+    );
 }
 
 fn rss_mib() -> f64 {
@@ -169,4 +236,7 @@ fn main() {
         rss_after, rss_before
     );
     assert!(!visit.title.is_empty());
+    drop(core);
+
+    initial_sync_store(bench::size(50_000, 500));
 }
