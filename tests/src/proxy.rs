@@ -5,7 +5,8 @@
 //! bodies, kept-alive connections, WebSocket upgrades passed through) to count
 //! the bytes of `PATCH` bodies — the upload chunks — and to drop every
 //! connection once a given total has been forwarded: the device goes
-//! offline in the middle of a chunk. While offline it refuses connections.
+//! offline in the middle of a chunk — or to forward a chunk whole and lose
+//! the server's answer to it. While offline it refuses connections.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,6 +23,9 @@ struct State {
     patch_bytes: AtomicU64,
     /// Go offline once `patch_bytes` reaches this.
     cut_at: Mutex<Option<u64>>,
+    /// Lose the answer to the `PATCH` whose body reaches this many
+    /// `patch_bytes`, then go offline.
+    lose_answer_at: Mutex<Option<u64>>,
     /// `METHOD path` of every request forwarded.
     requests: Mutex<Vec<String>>,
     connections: Mutex<Vec<AbortHandle>>,
@@ -70,11 +74,12 @@ impl CutProxy {
                     let Ok(server) = TcpStream::connect(upstream).await else {
                         return;
                     };
-                    let (client_rd, mut client_wr) = client.into_split();
-                    let (mut server_rd, server_wr) = server.into_split();
+                    let (client_rd, client_wr) = client.into_split();
+                    let (server_rd, server_wr) = server.into_split();
+                    let mute = AtomicBool::new(false);
                     tokio::select! {
-                        _ = requests(client_rd, server_wr, &state) => {}
-                        _ = tokio::io::copy(&mut server_rd, &mut client_wr) => {}
+                        _ = requests(client_rd, server_wr, &state, &mute) => {}
+                        _ = answers(server_rd, client_wr, &mute) => {}
                     }
                 });
                 shared
@@ -109,6 +114,15 @@ impl CutProxy {
 
     pub fn clear_cut(&self) {
         *self.state.cut_at.lock().unwrap() = None;
+        *self.state.lose_answer_at.lock().unwrap() = None;
+    }
+
+    /// Forwards the `PATCH` whose body reaches `total` bytes (counted since
+    /// the start) whole, lets the server answer it, and drops the answer
+    /// instead of passing it on: the server did the work, the client never
+    /// hears of it. Then offline, like a cut.
+    pub fn lose_answer_at(&self, total: u64) {
+        *self.state.lose_answer_at.lock().unwrap() = Some(total);
     }
 
     /// `PATCH` body bytes forwarded so far.
@@ -135,12 +149,34 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Forwards the server's answers to the client until `mute` is set: then
+/// the next answer is dropped, and with it the connection.
+async fn answers(
+    mut server: tokio::net::tcp::OwnedReadHalf,
+    mut client: tokio::net::tcp::OwnedWriteHalf,
+    mute: &AtomicBool,
+) {
+    let mut tmp = vec![0u8; 64 * 1024];
+    loop {
+        match server.read(&mut tmp).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) if mute.load(Ordering::SeqCst) => return,
+            Ok(n) => {
+                if client.write_all(&tmp[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Forwards requests from the client, counting (and maybe cutting) `PATCH`
 /// bodies. Returns when either side closes or the cut happens.
 async fn requests(
     mut client: tokio::net::tcp::OwnedReadHalf,
     mut server: tokio::net::tcp::OwnedWriteHalf,
     state: &State,
+    mute: &AtomicBool,
 ) {
     let mut buf: Vec<u8> = Vec::new();
     let mut tmp = vec![0u8; 64 * 1024];
@@ -183,6 +219,12 @@ async fn requests(
         }
         let mut remaining = length;
         let counted = method == "PATCH";
+        let lose_answer = counted
+            && state
+                .lose_answer_at
+                .lock()
+                .unwrap()
+                .is_some_and(|at| state.patch_bytes.load(Ordering::SeqCst) + length >= at);
         while remaining > 0 {
             if buf.is_empty() {
                 match client.read(&mut tmp).await {
@@ -210,6 +252,13 @@ async fn requests(
             }
             buf.drain(..take as usize);
             remaining -= take;
+        }
+        if lose_answer {
+            *state.lose_answer_at.lock().unwrap() = None;
+            mute.store(true, Ordering::SeqCst);
+            // Offline for new connections; this one lives until the
+            // server has answered (into the void).
+            state.online.store(false, Ordering::SeqCst);
         }
     }
 }

@@ -25,6 +25,7 @@ on_both_backends!(
     photos_attached_offline_upload_resumably_and_deduplicate,
     the_server_refuses_photo_documents_it_cannot_back,
     a_photo_past_a_full_ticket_stays_on_the_phone_until_dismissed,
+    a_refusal_whose_answer_was_lost_is_reported_not_retried,
 );
 
 const SYNC: Duration = Duration::from_secs(30);
@@ -312,7 +313,6 @@ async fn photos_attached_offline_upload_resumably_and_deduplicate(backend: Backe
     app.stop().await;
 }
 
-/// A photo document as a device would make it.
 /// Seed 004 caps a ticket's images (here at 2). A customer attaches three
 /// to their ticket before the phone syncs: the server takes two and refuses
 /// the third, and the phone keeps it (its caption, its files, the rule it
@@ -404,6 +404,64 @@ async fn a_photo_past_a_full_ticket_stays_on_the_phone_until_dismissed(backend: 
     app.stop().await;
 }
 
+/// The server refuses bytes that do not match their hash, and forgets the
+/// upload. When its answer to the last chunk is lost, the phone's HEAD
+/// finds the upload gone, starts over, and this time hears the refusal and
+/// its reason: the upload is reported failed for good, not retried forever.
+async fn a_refusal_whose_answer_was_lost_is_reported_not_retried(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let proxy = CutProxy::start(app.server.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = open_phone(&dir.path().join("customer.db")).await;
+    phone
+        .auth()
+        .login(&proxy.url(), "customer@example.com", "customer123")
+        .await
+        .unwrap();
+    phone.sync().now(SYNC).await.unwrap();
+    let bytes = testing::synthetic_jpeg(600, 400, 51, 90);
+    let sha = phone.photos().queue_raw_upload(&bytes).unwrap();
+    // The file changed on the device after it was queued: same size,
+    // other bytes.
+    let path = phone.photos().file(&sha).unwrap();
+    let mut changed = bytes.clone();
+    for byte in changed.iter_mut().skip(100).step_by(97) {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&path, &changed).unwrap();
+
+    // The server takes the last chunk and refuses the whole, but its
+    // answer never reaches the phone.
+    proxy.lose_answer_at(bytes.len() as u64);
+    let report = phone.sync().now(SYNC).await;
+    assert!(
+        report.is_err() || report.as_ref().unwrap().upload_error.is_some(),
+        "{report:?}"
+    );
+    proxy.clear_cut();
+    proxy.set_online(true);
+    let report = phone.sync().now(SYNC).await.unwrap();
+    let row = phone
+        .photos()
+        .pending_uploads()
+        .unwrap()
+        .into_iter()
+        .find(|u| u.sha256 == sha)
+        .unwrap();
+    assert_eq!(row.status, UploadStatus::Failed, "{row:?} {report:?}");
+    let reason = row.last_error.unwrap_or_default();
+    assert!(reason.starts_with("hash-mismatch"), "{reason}");
+    assert_eq!(phone.sync().status().failed_uploads, 1);
+    // Not tried again.
+    let patches = proxy.count("PATCH", "/api/v1/uploads");
+    phone.sync().now(SYNC).await.unwrap();
+    assert_eq!(proxy.count("PATCH", "/api/v1/uploads"), patches);
+    app.stop().await;
+}
+
+/// A photo document as a device would make it.
 fn photo_doc(author: UserId, owner: DocId, sha: &str, thumb: &str, state: UploadState) -> Photo {
     Photo {
         sha256: sha.parse().unwrap(),
