@@ -60,8 +60,13 @@ impl<'a> Auth<'a> {
                     // receives into the next user's wiped store.
                     shared.stop_live();
                 }
+                // The new user is the one a session started from now on
+                // syncs as; one that started before is refused its writes
+                // once the wipe below moves the store's generation.
+                let previous = shared.session();
+                shared.set_session(Some(session.clone()));
                 let stored = session.clone();
-                shared
+                let saved = shared
                     .blocking(move |shared| {
                         shared.store.write(|tx| {
                             let previous = account::load(tx)?;
@@ -79,9 +84,13 @@ impl<'a> Auth<'a> {
                             documents::reindex_all(tx, Me(Some(stored.account.user_id)))
                         })
                     })
-                    .await?;
+                    .await;
+                if let Err(error) = saved {
+                    // Nothing changed on disk: the previous user stays.
+                    shared.set_session(previous);
+                    return Err(error);
+                }
                 let account = session.account.clone();
-                shared.set_session(Some(session));
                 shared.refresh_status();
                 Ok(account)
             })

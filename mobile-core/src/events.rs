@@ -108,7 +108,8 @@ pub enum CoreEvent {
     /// The server refused local changes to a document; it was reset to the
     /// server's version (or removed, if the server never had it). The
     /// device's version is kept until the user dismisses it:
-    /// [`Documents::refused`](crate::Documents::refused).
+    /// [`Documents::refused`](crate::Documents::refused) (so is a dropped
+    /// document's that held unsent edits).
     WriteRejected {
         /// The document.
         doc_id: DocId,

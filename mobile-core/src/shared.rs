@@ -145,9 +145,20 @@ impl Shared {
         }
         let renewed = account::refresh(&self.http, &session).await?;
         let stored = renewed.clone();
-        self.blocking(move |shared| shared.store.write(|tx| account::save(tx, &stored)))
-            .await?;
-        self.set_session(Some(renewed.clone()));
+        self.blocking(move |shared| {
+            shared.store.write(|tx| {
+                // Signed out, or in as someone else, while the refresh was
+                // on the network: their account stays as it is.
+                let current = account::load(tx)?;
+                if !current.is_some_and(|c| c.account.user_id == stored.account.user_id) {
+                    return Err(CoreError::NotLoggedIn);
+                }
+                account::save(tx, &stored)?;
+                shared.set_session(Some(stored));
+                Ok(())
+            })
+        })
+        .await?;
         Ok(renewed)
     }
 }

@@ -100,9 +100,11 @@ impl Store {
     }
 
     /// [`Store::write`] on behalf of work that began in `generation` (a
-    /// sync session): refused with [`CoreError::NotLoggedIn`] if the store
-    /// was wiped for another user since, so nothing of the previous user's
-    /// lands in the next one's store, whatever was still in flight.
+    /// sync session): refused if the store was wiped for another user
+    /// since, so nothing of the previous user's lands in the next one's
+    /// store, whatever was still in flight. The refusal is a passing
+    /// [`CoreError::Network`] failure: the live loop opens a new session,
+    /// as the user now signed in.
     pub(crate) fn write_in<T>(
         &self,
         generation: u64,
@@ -110,7 +112,9 @@ impl Store {
     ) -> Result<T> {
         let mut conn = lock(&self.writer);
         if self.generation.load(Ordering::Acquire) != generation {
-            return Err(CoreError::NotLoggedIn);
+            return Err(CoreError::Network(
+                "another user signed in on this device".into(),
+            ));
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
@@ -274,7 +278,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             store.write_in(before, |tx| set_cursor(tx, Cursor(9))),
-            Err(CoreError::NotLoggedIn)
+            Err(CoreError::Network(_))
         ));
         assert_eq!(store.cursor().unwrap(), Cursor(0), "nothing written");
         store

@@ -1,10 +1,12 @@
 //! What the server refused, kept: when the server turns down this device's
 //! changes to a document (`WriteRejected`), the document is reset to the
 //! server's version, and the device's own version is kept here, with what
-//! was refused, until the user dismisses it. A photo attached offline to a
-//! ticket that was full by the time it synced, or notes written on a visit
-//! that was reassigned meanwhile, are then still on the phone to be seen,
-//! copied or attached elsewhere: nothing a user saved disappears.
+//! was refused, until the user dismisses it; likewise when a document with
+//! edits the server never took leaves the device (`Drop`). A photo
+//! attached offline to a ticket that was full by the time it synced, or
+//! notes written on a visit that was reassigned meanwhile, are then still
+//! on the phone to be seen, copied or attached elsewhere: nothing a user
+//! saved disappears.
 //!
 //! The kept copy is outside `documents`: it is never pushed, edited or
 //! listed with the server's documents (a refused photo is listed beside its
@@ -41,23 +43,52 @@ pub struct RefusedDocument {
     pub refused_at_ms: i64,
 }
 
-/// Keeps the device's version of `id` before the server's replaces it.
-/// `server_has`: whether the server sent a version of its own. Nothing is
-/// kept for a document the device no longer holds.
+/// Keeps the device's version of `id` before the server's replaces it (or
+/// the document leaves the device), if it holds edits the server does not
+/// have. `server_has`: whether the server has a version of its own. A
+/// version kept before and not yet dismissed is merged into this one, with
+/// both refusals' reasons: a second refusal never loses the first's edits.
 pub(crate) fn keep(
     conn: &Connection,
     id: DocId,
     violations: &[String],
     server_has: bool,
 ) -> Result<()> {
+    let unsent: bool = conn
+        .query_row(
+            "SELECT local_changes = 1 OR provisional = 1 FROM documents WHERE doc_id = ?1",
+            [id.to_string()],
+            |row| row.get(0),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if !unsent {
+        return Ok(());
+    }
     let Some(loaded) = load(conn, id)? else {
         return Ok(());
     };
-    let listing = match Document::hydrate(loaded.kind, &loaded.doc) {
+    let mut doc = loaded.doc;
+    let mut violations = violations.to_vec();
+    let earlier: Option<(Vec<u8>, String)> = conn
+        .query_row(
+            "SELECT snapshot, violations FROM refused_documents WHERE doc_id = ?1 AND kind = ?2",
+            params![id.to_string(), loaded.kind.as_str()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    if let Some((bytes, reasons)) = earlier {
+        doc.merge(&mut AutoCommit::load(&bytes)?)?;
+        for reason in reasons.split('\n').filter(|r| !r.is_empty()) {
+            if !violations.iter().any(|v| v == reason) {
+                violations.push(reason.to_owned());
+            }
+        }
+    }
+    let listing = match Document::hydrate(loaded.kind, &doc) {
         Ok(document) => Listing::of(&document),
         Err(_) => Listing::unreadable(loaded.kind),
     };
-    let mut doc = loaded.doc;
     conn.execute(
         "INSERT INTO refused_documents (doc_id, kind, snapshot, violations, title, sort_key,
                                         parent_id, created_here, refused_at_ms)
@@ -137,4 +168,87 @@ pub(crate) fn dismiss(conn: &Connection, id: DocId) -> Result<bool> {
 pub(crate) fn clear(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM refused_documents", [])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use fieldops_sync::docs::Visit;
+    use fieldops_sync::testing::sample_visit;
+
+    use super::*;
+    use crate::store::Store;
+
+    /// Stores `doc` as the device's version of `id`, with unsent edits.
+    fn store_local(conn: &Connection, id: DocId, doc: &mut AutoCommit) {
+        conn.execute(
+            "INSERT INTO documents (doc_id, kind, snapshot, local_changes, updated_at_ms)
+             VALUES (?1, 'visit', ?2, 1, 0)
+             ON CONFLICT (doc_id) DO UPDATE SET snapshot = excluded.snapshot, changes = x'',
+                local_changes = 1",
+            params![id.to_string(), doc.save()],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_second_refusal_keeps_the_first_ones_edits_and_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store.db")).unwrap();
+        let id = DocId::new();
+        let mut server = sample_visit().to_document().unwrap();
+
+        // Refused once: notes written offline.
+        let mut first = server.fork();
+        let mut visit = Visit::hydrate(&first).unwrap();
+        visit.notes = "Panel diganti".into();
+        visit.reconcile(&mut first).unwrap();
+        store
+            .write(|tx| {
+                store_local(tx, id, &mut first);
+                keep(tx, id, &["notes:forbidden".into()], true)
+            })
+            .unwrap();
+
+        // Reset to the server's version, edited again, refused again.
+        let mut second = server.fork();
+        let mut visit = Visit::hydrate(&second).unwrap();
+        visit.title = "Ganti panel".into();
+        visit.reconcile(&mut second).unwrap();
+        store
+            .write(|tx| {
+                store_local(tx, id, &mut second);
+                keep(tx, id, &["document:out_of_scope".into()], true)
+            })
+            .unwrap();
+
+        let kept = store.read(all).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            kept[0].violations,
+            ["document:out_of_scope", "notes:forbidden"]
+        );
+        let copy: Visit = store.read(|conn| copy(conn, id)).unwrap();
+        assert_eq!(
+            (copy.notes.as_str(), copy.title.as_str()),
+            ("Panel diganti", "Ganti panel")
+        );
+
+        // A document without unsent edits has nothing to keep.
+        let other = DocId::new();
+        store
+            .write(|tx| {
+                store_local(tx, other, &mut server);
+                tx.execute(
+                    "UPDATE documents SET local_changes = 0 WHERE doc_id = ?1",
+                    [other.to_string()],
+                )?;
+                keep(tx, other, &["notes:forbidden".into()], true)
+            })
+            .unwrap();
+        assert_eq!(store.read(all).unwrap().len(), 1);
+        assert!(store.write(|tx| dismiss(tx, id)).unwrap());
+        assert!(store.read(all).unwrap().is_empty());
+    }
 }

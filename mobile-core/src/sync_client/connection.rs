@@ -60,8 +60,11 @@ async fn send(ws: &mut Ws, message: &ClientMessage) -> Result<()> {
 pub(super) async fn run_session(shared: &Arc<Shared>, one_shot: bool) -> Result<SyncReport> {
     let mut refreshed = false;
     loop {
+        // Before the session is read: a sign-in of another user that wipes
+        // the store after this point refuses this session's writes.
+        let generation = shared.store.generation();
         let session = shared.fresh_session(refreshed).await?;
-        match SyncConnection::open(shared, &session).await {
+        match SyncConnection::open(shared, &session, generation).await {
             Ok(mut s) => return s.run(one_shot).await,
             Err(ConnectionError::TokenExpired) if !refreshed => refreshed = true,
             Err(ConnectionError::TokenExpired) => {
@@ -122,8 +125,11 @@ struct Storing {
 }
 
 impl SyncConnection {
-    async fn open(shared: &Arc<Shared>, session: &Session) -> Result<Self, ConnectionError> {
-        let generation = shared.store.generation();
+    async fn open(
+        shared: &Arc<Shared>,
+        session: &Session,
+        generation: u64,
+    ) -> Result<Self, ConnectionError> {
         let url = ws_url(&session.account.base_url);
         let config = WebSocketConfig::default()
             .read_buffer_size(protocol::limits::SOCKET_READ_BUFFER_BYTES)
@@ -399,9 +405,14 @@ impl SyncConnection {
     }
 
     async fn handle(&mut self, message: ServerMessage) -> Result<()> {
+        // Everything that touches documents waits for the frame being
+        // stored; call signals and pongs need not.
         if !matches!(
             message,
-            ServerMessage::Snapshots(_) | ServerMessage::ListedSnapshots(_)
+            ServerMessage::Snapshots(_)
+                | ServerMessage::ListedSnapshots(_)
+                | ServerMessage::Call(_)
+                | ServerMessage::Pong { .. }
         ) {
             self.settle().await?;
         }
@@ -490,7 +501,17 @@ impl SyncConnection {
             }
             ServerMessage::Drop(drop) => {
                 let ids = drop.doc_ids.clone();
-                self.write(move |tx| documents::delete(tx, &ids)).await?;
+                // A document leaving the device with edits the server never
+                // took (a visit reassigned while its notes were written
+                // offline) is kept, like a refused one, until dismissed.
+                let why = vec![format!("document:{}", drop.reason.as_str())];
+                self.write(move |tx| {
+                    for &id in &ids {
+                        documents::refused::keep(tx, id, &why, true)?;
+                    }
+                    documents::delete(tx, &ids)
+                })
+                .await?;
                 for id in &drop.doc_ids {
                     self.states.remove(id);
                     self.pushed.remove(id);

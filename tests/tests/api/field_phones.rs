@@ -2,13 +2,15 @@
 //! own SQLite stores) against a real server. CS creates a visit with quota 2;
 //! three technicians claim, one of them offline; exactly two win and the
 //! third phone shows `quota_full`; check-ins inside and outside the fence;
-//! CS returns one technician to the emergency pool and a replacement claims
-//! (and receives the photos taken so far);
+//! CS returns one technician to the emergency pool (the notes they were
+//! writing offline stay on their phone, kept as refused) and a replacement
+//! claims (and receives the photos taken so far);
 //! an extension filed offline is approved and seen on the phone.
 
 use std::time::Duration;
 
 use fieldops_core::{CommandState, FieldopsCore, Position};
+use fieldops_sync::docs::Visit;
 use fieldops_sync::ids::DocId;
 use fieldops_tests::{Backend, TestApp, on_both_backends};
 use serde_json::json;
@@ -176,6 +178,9 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
+    // B writes notes offline meanwhile; they never reach the server.
+    let notes = "Pompa perlu diganti, menunggu suku cadang";
+    b.visits().set_notes(visit, notes).unwrap();
     let returned = app
         .post(
             &format!("/api/v1/assignments/{b_assignment}/return-to-pool"),
@@ -194,6 +199,23 @@ async fn three_phones_work_a_visit_end_to_end(backend: Backend) {
             .any(|i| i.doc_id == visit),
         "gone from B's visits"
     );
+    // What B typed is still on B's phone, with why it did not go through.
+    let kept = b.documents().refused().unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].doc_id, visit);
+    assert!(!kept[0].created_here);
+    assert!(
+        kept[0]
+            .violations
+            .iter()
+            .any(|v| v.starts_with("document:")),
+        "{kept:?}"
+    );
+    assert_eq!(
+        b.documents().refused_copy::<Visit>(visit).unwrap().notes,
+        notes
+    );
+    assert!(b.documents().dismiss_refused(visit).unwrap());
     assert!(
         !b.documents().contains(before.photo_id).unwrap(),
         "and the crew's photos A took went with it"
