@@ -150,7 +150,7 @@ impl Shared {
                 // Signed out, or in as someone else, while the refresh was
                 // on the network: their account stays as it is.
                 let current = account::load(tx)?;
-                if !current.is_some_and(|c| c.account.user_id == stored.account.user_id) {
+                if current.is_none_or(|c| c.account.user_id != stored.account.user_id) {
                     return Err(CoreError::NotLoggedIn);
                 }
                 account::save(tx, &stored)?;

@@ -169,12 +169,14 @@ impl AppState {
             shutdown.clone(),
         )
         .await?;
-        let live = sync::live::LiveFeed::start(db.clone(), &events, shutdown.clone()).await?;
+        let metrics = metrics::Metrics::default();
+        let live =
+            sync::live::LiveFeed::start(db.clone(), &events, metrics.clone(), shutdown.clone())
+                .await?;
         let relay =
             calls::relay::CallRelay::start(db.clone(), &config.database_url, shutdown.clone())
                 .await?;
         let push = Arc::new(calls::push::HttpPush::new(config.calls.push.clone()));
-        let metrics = metrics::Metrics::default();
         let claim_gate = visits::gate::ClaimGate::new(metrics.claim_gate_reads());
         let sockets = http::sockets::SocketSlots::new(config.sockets.clone());
         Ok(Self(Arc::new(Shared {

@@ -1,6 +1,8 @@
-//! Prometheus metrics: request counts and latencies per route, and the claim
-//! gate's reads, kept per app instance (no global registry, so tests can run
-//! many servers in one process).
+//! Prometheus metrics: request counts and latencies per route, the claim
+//! gate's reads, and where a device's document write spends its time on the
+//! way to the other devices (`sync_write_stage_seconds`), kept per app
+//! instance (no global registry, so tests can run many servers in one
+//! process).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,12 +33,53 @@ struct RouteLabels {
 
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    stage: &'static str,
+}
+
+/// A stage of a device's document write, from its frame to the other
+/// devices' frames ([`Metrics::sync_stage`]).
+#[derive(Debug, Clone, Copy)]
+pub enum SyncStage {
+    /// Whether the document is in the writer's scope (a read).
+    Scope,
+    /// Opening the write transaction.
+    Begin,
+    /// Locking the row, reading and loading the document, storing the
+    /// change run, its listing and feed position: the write but its rules.
+    LoadAndStore,
+    /// Applying the changes with the write rules checked.
+    Rules,
+    /// Recording the events, committing, waking the live feed.
+    Commit,
+    /// The live feed reading what changed (one snapshot, all sessions).
+    LiveRead,
+    /// One session choosing and framing what its device receives.
+    LiveFrames,
+}
+
+impl SyncStage {
+    fn label(self) -> &'static str {
+        match self {
+            SyncStage::Scope => "scope",
+            SyncStage::Begin => "begin",
+            SyncStage::LoadAndStore => "load_and_store",
+            SyncStage::Rules => "rules",
+            SyncStage::Commit => "commit",
+            SyncStage::LiveRead => "live_read",
+            SyncStage::LiveFrames => "live_frames",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
     requests: Family<RequestLabels, Counter>,
     latency: HistogramFamily,
     claim_gate_reads: Counter,
+    sync_stages: Family<StageLabels, Histogram, fn() -> Histogram>,
 }
 
 impl Default for Metrics {
@@ -57,11 +100,19 @@ impl Default for Metrics {
             "Reads of a visit with its holders made by the claim gate",
             claim_gate_reads.clone(),
         );
+        let sync_stages: Family<StageLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_01, 2.0, 16)));
+        registry.register(
+            "sync_write_stage_seconds",
+            "Time a device's document write spends in each stage on its way to the other devices",
+            sync_stages.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
             latency,
             claim_gate_reads,
+            sync_stages,
         }
     }
 }
@@ -70,6 +121,15 @@ impl Metrics {
     /// The counter the [claim gate](crate::visits::gate) adds its reads to.
     pub fn claim_gate_reads(&self) -> Counter {
         self.claim_gate_reads.clone()
+    }
+
+    /// Records the time a sync write spent in `stage`.
+    pub fn sync_stage(&self, stage: SyncStage, elapsed: std::time::Duration) {
+        self.sync_stages
+            .get_or_create(&StageLabels {
+                stage: stage.label(),
+            })
+            .observe(elapsed.as_secs_f64());
     }
 
     pub fn render(&self) -> String {

@@ -104,6 +104,36 @@ impl Device {
     }
 }
 
+/// `stage -> (seconds, count)` of the server's `sync_write_stage_seconds`
+/// histograms (its `/metrics`).
+async fn write_stages(addr: SocketAddr) -> std::collections::BTreeMap<String, (f64, u64)> {
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut stages = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("fieldops_sync_write_stage_seconds_") else {
+            continue;
+        };
+        let (Some((what, labels)), Some(value)) =
+            (rest.split_once("{stage=\""), line.rsplit(' ').next())
+        else {
+            continue;
+        };
+        let stage = labels.split('"').next().unwrap_or_default().to_owned();
+        let entry: &mut (f64, u64) = stages.entry(stage).or_default();
+        match what {
+            "sum" => entry.0 = value.parse().unwrap_or_default(),
+            "count" => entry.1 = value.parse().unwrap_or_default(),
+            _ => {}
+        }
+    }
+    stages
+}
+
 async fn login(addr: SocketAddr, email: &str, password: &str) -> (String, String) {
     let reply: serde_json::Value = reqwest::Client::new()
         .post(format!("http://{addr}/api/v1/auth/login"))
@@ -308,6 +338,7 @@ async fn edits_reconnect_and_throughput(binary: &Path) {
     let (visit_id, doc) = &mut visits[0];
     let mut latencies = Vec::new();
     let (mut out_bytes, mut in_bytes) = (0, 0);
+    let stages_before = write_stages(server.addr).await;
     for i in 0..edits {
         let before = doc.get_heads();
         let mut v = Visit::hydrate(doc).unwrap();
@@ -349,6 +380,23 @@ async fn edits_reconnect_and_throughput(binary: &Path) {
         out_bytes / edits,
         in_bytes / edits
     );
+    // Where the server's part of it goes: its stage timers over the edits.
+    let stages_after = write_stages(server.addr).await;
+    println!("\nServer stages of those edits (means over the edits' writes and slices):");
+    println!("| stage | mean | times per edit |");
+    println!("|---|---|---|");
+    for (stage, (seconds, count)) in &stages_after {
+        let (seconds_before, count_before) = stages_before.get(stage).copied().unwrap_or_default();
+        let n = count - count_before;
+        if n == 0 {
+            continue;
+        }
+        println!(
+            "| {stage} | {:.1} µs | {:.1} |",
+            (seconds - seconds_before) / n as f64 * 1e6,
+            n as f64 / edits as f64
+        );
+    }
 
     // A device that has everything reconnects.
     let (admin, _) = login(server.addr, "admin@example.com", "admin123").await;

@@ -354,7 +354,14 @@ async fn serve(
             },
             live = slices.recv() => {
                 let live = match live {
-                    Ok(Live::Slice(slice)) => session.live(&slice),
+                    Ok(Live::Slice(slice)) => {
+                        let started = std::time::Instant::now();
+                        let frames = session.live(&slice);
+                        state
+                            .metrics
+                            .sync_stage(crate::metrics::SyncStage::LiveFrames, started.elapsed());
+                        frames
+                    }
                     Ok(Live::Ended(ending))
                         if ending.ends(&session.actor.user_id, &session.actor.session_id) =>
                     {

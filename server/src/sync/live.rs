@@ -51,6 +51,7 @@ use tokio_util::sync::CancellationToken;
 use super::{ACCOUNT_EVENT, DocScope, Ending, SYNC_EVENT, store};
 use crate::db::Db;
 use crate::events::EventBus;
+use crate::metrics::{Metrics, SyncStage};
 
 /// At most this many documents in a shared slice; more, and sessions read
 /// their own feeds (a bulk import is not a live edit).
@@ -141,6 +142,7 @@ impl LiveFeed {
     pub async fn start(
         db: Db,
         events: &EventBus,
+        metrics: Metrics,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let (slices, _) = broadcast::channel(BACKLOG);
@@ -148,7 +150,7 @@ impl LiveFeed {
         // Subscribed before the first position is read: no wake-up falls between.
         let wakeups = events.subscribe();
         let from = store::current_seq(db.pool()).await?;
-        tokio::spawn(feed.clone().run(db, wakeups, from, shutdown));
+        tokio::spawn(feed.clone().run(db, wakeups, from, metrics, shutdown));
         Ok(feed)
     }
 
@@ -175,6 +177,7 @@ impl LiveFeed {
         db: Db,
         mut wakeups: broadcast::Receiver<crate::events::Event>,
         mut from: i64,
+        metrics: Metrics,
         shutdown: CancellationToken,
     ) {
         let mut tick = tokio::time::interval(TICK);
@@ -208,8 +211,10 @@ impl LiveFeed {
                 }
                 continue;
             }
+            let started = std::time::Instant::now();
             match read(&db, from).await {
                 Ok(Some(slice)) => {
+                    metrics.sync_stage(SyncStage::LiveRead, started.elapsed());
                     from = slice.to;
                     // Nobody listening is fine: no session is open.
                     let _ = self.slices.send(Live::Slice(Arc::new(slice)));

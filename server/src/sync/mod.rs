@@ -220,6 +220,8 @@ pub async fn tombstone(tx: &mut Tx, id: &str) -> anyhow::Result<Changed> {
 
 /// Applies `changes` from `actor` to document `id` inside `tx`, if the write
 /// rules allow them. Nothing is stored otherwise.
+/// The time spent in the rules and in the rest of the write is recorded in
+/// `metrics` ([`SyncStage`](crate::metrics::SyncStage)).
 pub async fn apply_changes(
     tx: &mut Tx,
     db: &Db,
@@ -227,11 +229,24 @@ pub async fn apply_changes(
     kind: DocKind,
     changes: &[u8],
     actor: &RuleActor,
+    metrics: &crate::metrics::Metrics,
 ) -> Result<Stored, DocWriteError> {
-    update(tx, db, id, kind, |doc| {
-        rules::apply_checked(doc, kind, changes, actor).map_err(DocWriteError::from)
+    use crate::metrics::SyncStage;
+    let started = std::time::Instant::now();
+    let mut rules_took = std::time::Duration::ZERO;
+    let stored = update(tx, db, id, kind, |doc| {
+        let checking = std::time::Instant::now();
+        let checked = rules::apply_checked(doc, kind, changes, actor);
+        rules_took = checking.elapsed();
+        checked.map_err(DocWriteError::from)
     })
-    .await
+    .await;
+    metrics.sync_stage(SyncStage::Rules, rules_took);
+    metrics.sync_stage(
+        SyncStage::LoadAndStore,
+        started.elapsed().saturating_sub(rules_took),
+    );
+    stored
 }
 
 /// Writes the server's own decision into document `id` inside `tx`.

@@ -3,6 +3,7 @@
 //! send what it returns.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 use automerge::sync::{self as am_sync, SyncDoc as _};
 use fieldops_sync::docs::DocumentSchema as _;
@@ -21,6 +22,7 @@ use crate::AppState;
 use crate::auth::{Actor, authenticate};
 use crate::domain::Role;
 use crate::error::ApiError;
+use crate::metrics::SyncStage;
 use crate::work::{Effects, Work};
 
 /// Documents per catch-up query.
@@ -408,8 +410,14 @@ impl Session {
         for doc in docs {
             let id = doc.doc_id.to_string();
             let mut work;
-            let result = if store::in_scope(self.state.db.pool(), &self.reader, &id).await? {
+            let metrics = &self.state.metrics;
+            let started = Instant::now();
+            let in_scope = store::in_scope(self.state.db.pool(), &self.reader, &id).await?;
+            metrics.sync_stage(SyncStage::Scope, started.elapsed());
+            let result = if in_scope {
+                let started = Instant::now();
                 work = Work::begin(&self.state).await?;
+                metrics.sync_stage(SyncStage::Begin, started.elapsed());
                 if doc.kind == DocKind::Photo {
                     photos::apply_device_changes(
                         work.tx(),
@@ -430,6 +438,7 @@ impl Session {
                         doc.kind,
                         &doc.changes,
                         &rule_actor,
+                        metrics,
                     )
                     .await
                 }
@@ -466,8 +475,10 @@ impl Session {
                         }
                     };
                     let changed = std::mem::take(&mut stored.changed);
+                    let started = Instant::now();
                     work.commit(Effects::told(notices).with_changed(changed))
                         .await?;
+                    metrics.sync_stage(SyncStage::Commit, started.elapsed());
                     let heads = stored.doc.get_heads().iter().map(|h| h.0).collect();
                     applied.push(Applied {
                         doc_id: doc.doc_id,

@@ -206,6 +206,28 @@ async fn offline_edits_converge_on_every_device(backend: Backend) {
         "{}",
         server.notes
     );
+    // The server timed each stage of those writes on their way (`/metrics`).
+    let metrics = w
+        .app
+        .call(reqwest::Method::GET, "/metrics", None, None)
+        .await;
+    let text = metrics.body.as_str().unwrap();
+    for stage in [
+        "scope",
+        "begin",
+        "load_and_store",
+        "rules",
+        "commit",
+        "live_read",
+        "live_frames",
+    ] {
+        assert!(
+            text.contains(&format!(
+                "fieldops_sync_write_stage_seconds_count{{stage=\"{stage}\"}}"
+            )),
+            "{stage}: {text}"
+        );
+    }
     w.app.stop().await;
 }
 
