@@ -79,7 +79,7 @@ pub(crate) fn keep(
         .optional()?;
     if let Some((bytes, reasons)) = earlier {
         doc.merge(&mut AutoCommit::load(&bytes)?)?;
-        for reason in reasons.split('\n').filter(|r| !r.is_empty()) {
+        for reason in split_reasons(&reasons) {
             if !violations.iter().any(|v| v == reason) {
                 violations.push(reason.to_owned());
             }
@@ -112,6 +112,11 @@ pub(crate) fn keep(
     Ok(())
 }
 
+/// The `field:reason`s kept in one column, a line each.
+fn split_reasons(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n').filter(|r| !r.is_empty())
+}
+
 const COLUMNS: &str = "doc_id, kind, title, parent_id, violations, created_here, refused_at_ms";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RefusedDocument> {
@@ -121,11 +126,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RefusedDocument> {
         kind: id_at(row, 1)?,
         title: row.get(2)?,
         parent_id: opt_id_at(row, 3)?,
-        violations: violations
-            .split('\n')
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        violations: split_reasons(&violations).map(str::to_owned).collect(),
         created_here: row.get::<_, i64>(5)? == 1,
         refused_at_ms: row.get(6)?,
     })

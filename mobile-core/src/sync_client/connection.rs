@@ -14,7 +14,6 @@ use fieldops_sync::protocol::{
 };
 use futures_util::{SinkExt, StreamExt};
 use rusqlite::Transaction;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -41,12 +40,6 @@ fn ws_url(base_url: &str) -> String {
         })
         .unwrap_or_else(|| base_url.to_owned());
     format!("{rest}/api/v1/sync")
-}
-
-/// A blocking-pool task's result: a task that did not finish (the runtime
-/// is shutting down) is [`CoreError::Closed`].
-fn joined<T>(result: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
-    result.map_err(|_| CoreError::Closed)?
 }
 
 async fn send(ws: &mut Ws, message: &ClientMessage) -> Result<()> {
@@ -110,18 +103,6 @@ struct SyncConnection {
     /// The store's generation when the session opened: its writes are
     /// refused once another user's sign-in wiped the store.
     generation: u64,
-    /// A frame of documents being stored while the next frame is read.
-    storing: Option<Storing>,
-}
-
-/// Documents being stored on the blocking pool. A catch-up's two halves,
-/// reading and decoding frames and writing them to the store, then run on
-/// both cores at once instead of in turn; at most one frame is stored
-/// ahead, and anything else the server sends waits for it, so the store
-/// sees the frames in the order they came.
-struct Storing {
-    task: JoinHandle<Result<bool>>,
-    ids: Vec<(DocId, DocKind)>,
 }
 
 impl SyncConnection {
@@ -220,26 +201,19 @@ impl SyncConnection {
                 ..SyncReport::default()
             },
             generation,
-            storing: None,
         })
     }
 
-    /// Starts a write of this session on the blocking pool (see
+    /// A write of this session, on the blocking pool (see
     /// [`Store::write_in`](crate::store::Store::write_in)).
-    fn spawn_write<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    ) -> JoinHandle<Result<T>> {
-        let (shared, generation) = (self.shared.clone(), self.generation);
-        tokio::task::spawn_blocking(move || shared.store.write_in(generation, f))
-    }
-
-    /// A write of this session, on the blocking pool.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        joined(self.spawn_write(f).await)
+        let (shared, generation) = (self.shared.clone(), self.generation);
+        tokio::task::spawn_blocking(move || shared.store.write_in(generation, f))
+            .await
+            .map_err(|_| CoreError::Closed)?
     }
 
     async fn run(&mut self, one_shot: bool) -> Result<SyncReport> {
@@ -251,7 +225,7 @@ impl SyncConnection {
         let mut ping = tokio::time::interval(Duration::from_secs(25));
         ping.tick().await;
         loop {
-            if one_shot && self.caught_up && self.storing.is_none() && self.quiet().await? {
+            if one_shot && self.caught_up && self.quiet().await? {
                 let _ = self.ws.close(None).await;
                 self.finish_status();
                 return Ok(self.report.clone());
@@ -264,10 +238,7 @@ impl SyncConnection {
                     })?;
                     self.handle(message).await?;
                 }
-                _ = self.shared.kick.notified() => {
-                    self.settle().await?;
-                    self.push().await?;
-                }
+                _ = self.shared.kick.notified() => self.push().await?,
                 _ = self.shared.call_kick.notified() => self.send_calls().await?,
                 _ = ping.tick() => send(&mut self.ws, &ClientMessage::Ping { nonce: now_ms() as u64 }).await?,
             }
@@ -363,33 +334,25 @@ impl SyncConnection {
         Ok(())
     }
 
-    /// Starts storing whole documents from the server, indexed from their
-    /// listings where they came with one, after the frame before them
-    /// ([`Storing`]); [`SyncConnection::settle`] finishes it.
+    /// Stores whole documents from the server, indexed from their listings
+    /// where they came with one. (Storing a frame while the next one is
+    /// read was tried and measured: no gain on two cores, see BENCHMARKS.)
     async fn store_snapshots(&mut self, snapshots: Vec<ListedSnapshot>) -> Result<()> {
-        self.settle().await?;
         let me = Me::of(&self.shared);
         let ids: Vec<(DocId, DocKind)> = snapshots
             .iter()
             .map(|s| (s.snapshot.doc_id, s.snapshot.kind))
             .collect();
-        let task = self.spawn_write(move |tx| {
-            let mut replaced_local = false;
-            for ListedSnapshot { snapshot, listing } in &snapshots {
-                replaced_local |= documents::insert_snapshot(tx, snapshot, listing.as_ref(), me)?;
-            }
-            Ok(replaced_local)
-        });
-        self.storing = Some(Storing { task, ids });
-        Ok(())
-    }
-
-    /// Waits for the documents being stored, then tells the app.
-    async fn settle(&mut self) -> Result<()> {
-        let Some(Storing { task, ids }) = self.storing.take() else {
-            return Ok(());
-        };
-        let replaced_local = joined(task.await)?;
+        let replaced_local = self
+            .write(move |tx| {
+                let mut replaced_local = false;
+                for ListedSnapshot { snapshot, listing } in &snapshots {
+                    replaced_local |=
+                        documents::insert_snapshot(tx, snapshot, listing.as_ref(), me)?;
+                }
+                Ok(replaced_local)
+            })
+            .await?;
         self.report.documents_received += ids.len() as u64;
         for (doc_id, kind) in ids {
             self.shared
@@ -405,17 +368,6 @@ impl SyncConnection {
     }
 
     async fn handle(&mut self, message: ServerMessage) -> Result<()> {
-        // Everything that touches documents waits for the frame being
-        // stored; call signals and pongs need not.
-        if !matches!(
-            message,
-            ServerMessage::Snapshots(_)
-                | ServerMessage::ListedSnapshots(_)
-                | ServerMessage::Call(_)
-                | ServerMessage::Pong { .. }
-        ) {
-            self.settle().await?;
-        }
         let shared = &self.shared;
         let me = Me::of(shared);
         match message {
