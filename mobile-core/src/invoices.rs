@@ -214,7 +214,7 @@ impl<'a> Invoices<'a> {
         let command = self.shared.store.write(|tx| {
             // Again in the write: two payments at once cannot both pass.
             check_open(tx, invoice_id, &invoice, amount)?;
-            photos::record(tx, &prepared)?;
+            photos::record(tx, &self.shared.files, &prepared)?;
             outbox::enqueue(tx, body(prepared.sha256().to_owned()))
         })?;
         let receipt = photos::announce(self.shared, prepared);

@@ -567,7 +567,7 @@ impl<'a> Journeys<'a> {
                 documents::insert_provisional(tx, form_id, DocKind::Ticket, &mut doc, me)?;
             }
             for photo in &prepared {
-                photos::record(tx, photo)?;
+                photos::record(tx, &self.shared.files, photo)?;
             }
             stored.command_id = Some(entry.command_id);
             stored.rejection = None;

@@ -43,6 +43,7 @@ use rusqlite::Connection;
 use crate::documents::{self, LIST_COLUMNS, ListItem, Me};
 use crate::error::{CoreError, Result, check_len};
 use crate::events::CoreEvent;
+use crate::files::PhotoFiles;
 use crate::photo;
 use crate::shared::Shared;
 use crate::store::id_at;
@@ -164,7 +165,10 @@ pub(crate) fn clear_queue(conn: &Connection) -> Result<()> {
 pub(crate) struct Prepared {
     photo: AttachedPhoto,
     doc: automerge::AutoCommit,
-    thumbnail_bytes: usize,
+    /// The files' bytes, written again by [`record`] if a pruning removed
+    /// a file of the same hash between the pipeline and the transaction.
+    image: Vec<u8>,
+    thumbnail: Vec<u8>,
     me: Me,
 }
 
@@ -186,7 +190,6 @@ pub(crate) struct SavedPhoto {
     byte_size: u64,
     width: u32,
     height: u32,
-    thumbnail_bytes: usize,
     /// The photo document, saved.
     doc: Vec<u8>,
     author: Option<fieldops_sync::ids::UserId>,
@@ -219,7 +222,6 @@ impl Prepared {
             byte_size: self.photo.byte_size,
             width: self.photo.width,
             height: self.photo.height,
-            thumbnail_bytes: self.thumbnail_bytes,
             doc: self.doc.save(),
             author: self.me.0,
         }
@@ -230,12 +232,13 @@ impl Prepared {
     pub(crate) fn restore(shared: &Shared, saved: &SavedPhoto) -> Result<Prepared> {
         let path = shared.files.path(&saved.sha256);
         let thumbnail_path = shared.files.path(&saved.thumbnail_sha256);
-        if !path.exists() || !thumbnail_path.exists() {
+        let (Ok(image), Ok(thumbnail)) = (std::fs::read(&path), std::fs::read(&thumbnail_path))
+        else {
             return Err(CoreError::invalid(
                 "images",
                 "a photo's file is gone from the device; attach it again",
             ));
-        }
+        };
         Ok(Prepared {
             photo: AttachedPhoto {
                 photo_id: saved.photo_id,
@@ -249,7 +252,8 @@ impl Prepared {
             },
             doc: automerge::AutoCommit::load(&saved.doc)
                 .map_err(|e| CoreError::StoreCorrupt(format!("a saved photo: {e}")))?,
-            thumbnail_bytes: saved.thumbnail_bytes,
+            image,
+            thumbnail,
             me: Me(saved.author),
         })
     }
@@ -326,14 +330,21 @@ pub(crate) fn prepare(
             thumbnail_path,
         },
         doc,
-        thumbnail_bytes: normalised.thumbnail.len(),
+        image: normalised.image,
+        thumbnail: normalised.thumbnail,
         me: Me(Some(account.user_id)),
     })
 }
 
 /// Stores a prepared photo's document and queues its two uploads, in `tx`.
-pub(crate) fn record(tx: &Connection, prepared: &Prepared) -> Result<()> {
+/// The files are there when it commits: the same picture's files, set
+/// aside with a refused photo the user dismissed, may have been pruned
+/// since the pipeline found them on disk; pruning removes files in a store
+/// transaction, so it cannot fall between this check and the commit.
+pub(crate) fn record(tx: &Connection, files: &PhotoFiles, prepared: &Prepared) -> Result<()> {
     let photo = &prepared.photo;
+    files.write(&photo.sha256, &prepared.image)?;
+    files.write(&photo.thumbnail_sha256, &prepared.thumbnail)?;
     documents::insert_local(
         tx,
         photo.photo_id,
@@ -346,7 +357,7 @@ pub(crate) fn record(tx: &Connection, prepared: &Prepared) -> Result<()> {
         &photo.thumbnail_sha256,
         photo.photo_id,
         UploadKind::Thumbnail,
-        prepared.thumbnail_bytes,
+        prepared.thumbnail.len(),
         None,
     )?;
     queue::queue(
@@ -369,6 +380,43 @@ pub(crate) fn announce(shared: &Shared, prepared: Prepared) -> AttachedPhoto {
     shared.after_write();
     shared.upload_kick.notify_one();
     prepared.photo
+}
+
+/// The server refused photo `id`, which it never had (taken on this
+/// device, attached to a ticket that was full by the time it synced):
+/// nothing on the server would name its bytes, so its files are not
+/// uploaded but marked failed with the refusal, unless another photo of
+/// mine waiting for its upload names the same bytes (the picture attached
+/// twice), which then owns the file. The files stay on the device while the
+/// refusal is kept ([`crate::documents::refused`]); [`prune`] removes them
+/// once it is dismissed.
+pub(crate) fn refused_before_upload(
+    conn: &Connection,
+    id: DocId,
+    violations: &[String],
+) -> Result<()> {
+    let files = queue::open_of(conn, id)?;
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut others = std::collections::HashMap::new();
+    for other in pending_of_mine(conn)? {
+        if other == id {
+            continue;
+        }
+        if let Ok(photo) = documents::get_typed::<Photo>(conn, other) {
+            others.insert(photo.sha256.as_str().to_owned(), other);
+            others.insert(photo.thumbnail_sha256.as_str().to_owned(), other);
+        }
+    }
+    let reason = format!("{}: {}", queue::DOCUMENT_REFUSED, violations.join(", "));
+    for sha256 in files {
+        match others.get(&sha256) {
+            Some(&owner) => queue::hand_over(conn, &sha256, owner)?,
+            None => queue::mark_failed(conn, &sha256, &reason)?,
+        }
+    }
+    Ok(())
 }
 
 /// My photos whose document still says `pending`.
@@ -414,7 +462,9 @@ impl<'a> Photos<'a> {
             ));
         }
         let prepared = prepare(self.shared, owner, image, caption, taken_at_ms)?;
-        self.shared.store.write(|tx| record(tx, &prepared))?;
+        self.shared
+            .store
+            .write(|tx| record(tx, &self.shared.files, &prepared))?;
         Ok(announce(self.shared, prepared))
     }
 

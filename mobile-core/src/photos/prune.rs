@@ -1,7 +1,8 @@
 //! Freeing the phone's storage: once a photo is on the server its full-size
 //! file need not stay on the device. Thumbnails stay (lists show them
 //! offline); a pruned original comes back with
-//! [`Photos::fetch`](super::Photos::fetch) when someone opens it.
+//! [`Photos::fetch`](super::Photos::fetch) when someone opens it. The files
+//! of a refused photo the user dismissed go too.
 
 use std::time::Duration;
 
@@ -40,8 +41,27 @@ pub(crate) fn prune(shared: &Shared, uploaded_before: Duration) -> Result<u64> {
             freed += shared.files.remove(&sha256);
         }
     }
+    freed += forget_refused(shared)?;
     if freed > 0 {
-        tracing::info!(bytes = freed, "uploaded photo files pruned");
+        tracing::info!(bytes = freed, "photo files pruned");
     }
     Ok(freed)
+}
+
+/// Removes the files of refused photos the user dismissed: the server never
+/// took them and nothing on the device shows them any more. Each goes in a
+/// store transaction that finds its row still set aside and forgets it: a
+/// photo of the same picture attached meanwhile has queued the file again
+/// (and keeps it), or is recorded after this and writes it again
+/// ([`super::record`]). A crash after the removal leaves a row the next pass
+/// forgets.
+fn forget_refused(shared: &Shared) -> Result<u64> {
+    shared.store.write(|tx| {
+        let mut freed = 0;
+        for sha256 in queue::refused_and_forgotten(tx)? {
+            freed += shared.files.remove(&sha256);
+            queue::forget_refused(tx, &sha256)?;
+        }
+        Ok(freed)
+    })
 }

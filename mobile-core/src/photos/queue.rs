@@ -150,6 +150,52 @@ pub(super) fn mark_failed(conn: &Connection, sha256: &str, reason: &str) -> Resu
     Ok(())
 }
 
+/// Files queued for photo `id` and not on the server yet.
+pub(super) fn open_of(conn: &Connection, id: DocId) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare("SELECT sha256 FROM photo_uploads WHERE photo_doc_id = ?1 AND state <> 'done'")?;
+    let rows = stmt.query_map([id.to_string()], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Another photo waiting for its upload names the same file: it owns the
+/// row from now on.
+pub(super) fn hand_over(conn: &Connection, sha256: &str, to: DocId) -> Result<()> {
+    conn.execute(
+        "UPDATE photo_uploads SET photo_doc_id = ?2, updated_at_ms = ?3 WHERE sha256 = ?1",
+        params![sha256, to.to_string(), now_ms()],
+    )?;
+    Ok(())
+}
+
+/// What a file's `last_error` starts with when it is not uploaded because
+/// the server refused its photo's document.
+pub(super) const DOCUMENT_REFUSED: &str = "document_refused";
+
+/// Files set aside with their refused photo, whose photo is on the device
+/// no more, not even as a kept refusal (the user dismissed it): nothing will
+/// upload or show them.
+pub(super) fn refused_and_forgotten(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT sha256 FROM photo_uploads
+         WHERE state = 'failed' AND last_error LIKE ?1 || ':%'
+           AND photo_doc_id NOT IN (SELECT doc_id FROM documents)
+           AND photo_doc_id NOT IN (SELECT doc_id FROM refused_documents)",
+    )?;
+    let rows = stmt.query_map([DOCUMENT_REFUSED], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Forgets a set-aside file's row (its file was removed), unless the same
+/// bytes were queued again meanwhile.
+pub(super) fn forget_refused(conn: &Connection, sha256: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM photo_uploads WHERE sha256 = ?1 AND state = 'failed'",
+        [sha256],
+    )?;
+    Ok(())
+}
+
 /// An attempt failed and will be retried.
 pub(super) fn note_retry(conn: &Connection, sha256: &str, error: &str) -> Result<()> {
     conn.execute(

@@ -23,6 +23,7 @@ use crate::documents::{self, Loaded, Me};
 use crate::error::{CoreError, Result};
 use crate::events::{CoreEvent, SyncState};
 use crate::outbox;
+use crate::photos;
 use crate::shared::Shared;
 use crate::store::{self, now_ms};
 
@@ -486,6 +487,9 @@ impl SyncConnection {
                     // The device's version is kept before the server's
                     // replaces it: nothing typed is lost.
                     documents::refused::keep(tx, id, &kept, !bytes.is_empty())?;
+                    if kind == DocKind::Photo && bytes.is_empty() {
+                        photos::refused_before_upload(tx, id, &kept)?;
+                    }
                     documents::replace(tx, id, kind, &bytes, me)
                 })
                 .await?;

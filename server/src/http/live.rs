@@ -277,3 +277,30 @@ async fn stream(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the state of the future `f` returns, without calling it.
+    fn future_bytes<'a, F>(
+        _: impl FnOnce(&'a AppState, &'a Actor, Option<String>, Listening, WebSocket) -> F,
+    ) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// An open console costs the server its event stream's state for as
+    /// long as the page stays open (see the sync session's twin test;
+    /// 1.7 KB today).
+    #[test]
+    fn a_console_event_stream_stays_small() {
+        let bytes = future_bytes(stream);
+        assert!(
+            bytes <= STREAM_BUDGET,
+            "the console event stream's state grew to {bytes} bytes (budget {STREAM_BUDGET}): \
+             box the big await that was added (Box::pin(…).await)"
+        );
+    }
+
+    const STREAM_BUDGET: usize = 2560;
+}

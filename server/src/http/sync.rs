@@ -507,3 +507,33 @@ fn frames_response(status: StatusCode, body: Vec<u8>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the state of the future `f` returns, without calling it.
+    fn future_bytes<A, B, C, F>(_: impl FnOnce(A, B, C) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Every quiet phone costs the server its session task's state for as
+    /// long as its socket stays open. An await of something big written
+    /// inline (a command, a call update, a catch-up) makes that state as big
+    /// as the biggest of them, for every socket: 35 KB each before they were
+    /// boxed, 350 MB for 10,000 phones. The fleet bench measures the memory;
+    /// this test catches the regression in the change that makes it. Most
+    /// of today's 4.5 KB is the open session itself (`serve`'s state: the
+    /// socket, the session, the feed's receivers, the ping timer).
+    #[test]
+    fn a_sync_session_task_stays_small() {
+        let bytes = future_bytes(run);
+        assert!(
+            bytes <= SESSION_TASK_BUDGET,
+            "the sync session's task state grew to {bytes} bytes (budget {SESSION_TASK_BUDGET}): \
+             box the big await that was added (Box::pin(…).await)"
+        );
+    }
+
+    const SESSION_TASK_BUDGET: usize = 5 * 1024;
+}

@@ -392,11 +392,43 @@ async fn a_photo_past_a_full_ticket_stays_on_the_phone_until_dismissed(backend: 
     assert_eq!(phone.sync().status().unsynced_documents, 0);
     assert_eq!(phone.documents().refused().unwrap(), refused);
 
-    // Dismissed: gone from the list and the kept versions.
+    // Its files are not uploaded (nothing on the server would name them):
+    // the queue shows them failed with the refusal, the server never got
+    // their bytes, and the other two photos' files are all on the server.
+    let queued = phone.photos().pending_uploads().unwrap();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    for upload in &queued {
+        assert_eq!(upload.photo_doc_id, kept.doc_id);
+        assert_eq!(upload.status, UploadStatus::Failed);
+        assert_eq!(
+            upload.last_error.as_deref(),
+            Some("document_refused: owner:wrong_state")
+        );
+        assert!(
+            blobs::get(app.server.state.db.pool(), &upload.sha256)
+                .await
+                .unwrap()
+                .is_none(),
+            "the refused photo's bytes were not sent"
+        );
+    }
+    assert_eq!(phone.sync().status().pending_uploads, 0);
+    assert_eq!(phone.sync().status().failed_uploads, 2);
+
+    // Dismissed: gone from the list and the kept versions, and its files
+    // leave the phone with the next upload pass.
     assert!(phone.documents().dismiss_refused(kept.doc_id).unwrap());
     assert!(!phone.documents().dismiss_refused(kept.doc_id).unwrap());
     assert_eq!(phone.photos().of(ticket_id).unwrap().len(), 2);
     assert!(phone.documents().refused().unwrap().is_empty());
+    phone.sync().now(SYNC).await.unwrap();
+    assert_eq!(phone.photos().file(&photo.sha256), None);
+    assert_eq!(phone.photos().file(&photo.thumbnail_sha256), None);
+    assert!(phone.photos().pending_uploads().unwrap().is_empty());
+    assert_eq!(phone.sync().status().failed_uploads, 0);
+    for other in attached.iter().filter(|a| a.photo_id != kept.doc_id) {
+        assert_eq!(phone.photos().file(&other.sha256), Some(other.path.clone()));
+    }
     assert!(matches!(
         phone.photos().get(kept.doc_id),
         Err(CoreError::NotFound { .. })
