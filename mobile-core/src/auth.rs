@@ -68,25 +68,39 @@ impl<'a> Auth<'a> {
                 let stored = session.clone();
                 let saved = shared
                     .blocking(move |shared| {
-                        shared.store.write(|tx| {
-                            let previous = account::load(tx)?;
-                            if previous.is_some_and(|p| p.account.user_id != stored.account.user_id)
-                            {
-                                documents::clear(tx)?;
-                                documents::refused::clear(tx)?;
-                                outbox::clear(tx)?;
-                                photos::clear_queue(tx)?;
-                                store::clear_cursor(tx)?;
+                        // The previous user's photo files go once the wipe
+                        // committed, before any other write (a photo the
+                        // new user attaches is recorded after): a wipe that
+                        // fails (a full disk) leaves their unsent photos
+                        // whole.
+                        let clear_files = |wiped: &bool| {
+                            if *wiped {
                                 shared.files.clear();
-                                shared.store.wiped();
                             }
-                            account::save(tx, &stored)?;
-                            documents::reindex_all(tx, Me(Some(stored.account.user_id)))
-                        })
+                        };
+                        shared.store.write_then(
+                            |tx| {
+                                let previous = account::load(tx)?;
+                                let wipe = previous
+                                    .is_some_and(|p| p.account.user_id != stored.account.user_id);
+                                if wipe {
+                                    documents::clear(tx)?;
+                                    documents::refused::clear(tx)?;
+                                    outbox::clear(tx)?;
+                                    photos::clear_queue(tx)?;
+                                    store::clear_cursor(tx)?;
+                                    shared.store.wiped();
+                                }
+                                account::save(tx, &stored)?;
+                                documents::reindex_all(tx, Me(Some(stored.account.user_id)))?;
+                                Ok(wipe)
+                            },
+                            clear_files,
+                        )
                     })
                     .await;
                 if let Err(error) = saved {
-                    // Nothing changed on disk: the previous user stays.
+                    // Nothing changed in the store: the previous user stays.
                     shared.set_session(previous);
                     return Err(error);
                 }

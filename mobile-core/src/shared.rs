@@ -71,6 +71,20 @@ impl Shared {
         *self.session.write().unwrap_or_else(|e| e.into_inner()) = session;
     }
 
+    /// Replaces the session with `renewed` (refreshed tokens) only if the
+    /// same user's session is still the one in use, in one step: a sign-in
+    /// that switched users meanwhile is never switched back.
+    fn renew_session(&self, renewed: Session) -> bool {
+        let mut current = self.session.write().unwrap_or_else(|e| e.into_inner());
+        let same = current
+            .as_ref()
+            .is_some_and(|c| c.account.user_id == renewed.account.user_id);
+        if same {
+            *current = Some(renewed);
+        }
+        same
+    }
+
     /// The signed-in account, if any.
     pub(crate) fn account(&self) -> Option<Account> {
         self.session().map(|s| s.account)
@@ -148,14 +162,17 @@ impl Shared {
         self.blocking(move |shared| {
             shared.store.write(|tx| {
                 // Signed out, or in as someone else, while the refresh was
-                // on the network: their account stays as it is.
+                // on the network: their account stays as it is. A sign-in
+                // switches the session in memory before its wipe reaches
+                // the store, so both must still be this user's.
                 let current = account::load(tx)?;
                 if current.is_none_or(|c| c.account.user_id != stored.account.user_id) {
                     return Err(CoreError::NotLoggedIn);
                 }
-                account::save(tx, &stored)?;
-                shared.set_session(Some(stored));
-                Ok(())
+                if !shared.renew_session(stored.clone()) {
+                    return Err(CoreError::NotLoggedIn);
+                }
+                account::save(tx, &stored)
             })
         })
         .await?;

@@ -94,6 +94,21 @@ impl Store {
         Ok(value)
     }
 
+    /// [`Store::write`], then `after` once the transaction committed, still
+    /// holding the writer: no other write falls between the commit and it.
+    pub(crate) fn write_then<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+        after: impl FnOnce(&T),
+    ) -> Result<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        after(&value);
+        Ok(value)
+    }
+
     /// The store's generation, for [`Store::write_in`].
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)

@@ -17,6 +17,7 @@ use std::time::Duration;
 use fieldops_core::sync::billing::InvoiceStatus;
 use fieldops_core::sync::docs::photo::{Owner, OwnerKind};
 use fieldops_core::sync::docs::ticket::TicketStatus;
+use fieldops_core::sync::docs::{Ticket, Visit};
 use fieldops_core::{CoreEvent, CoreListener, FieldopsCore, Position};
 
 pub use calls::{CallRecord, IceServerRecord};
@@ -621,6 +622,27 @@ impl FieldopsClient {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// The device's version of a visit the server refused or took away
+    /// (the notes as typed offline), as it was then; `NotFound` if none is
+    /// kept.
+    pub fn refused_visit(&self, id: String) -> Result<VisitRecord> {
+        let visit = self
+            .inner
+            .documents()
+            .refused_copy::<Visit>(parse_id("id", &id)?)?;
+        Ok(VisitRecord::new(id, visit))
+    }
+
+    /// The device's version of a ticket the server refused or took away;
+    /// `NotFound` if none is kept.
+    pub fn refused_ticket(&self, id: String) -> Result<TicketRecord> {
+        let ticket = self
+            .inner
+            .documents()
+            .refused_copy::<Ticket>(parse_id("id", &id)?)?;
+        Ok(TicketRecord::new(id, ticket))
     }
 
     /// Forgets the device's refused version of a document; whether there

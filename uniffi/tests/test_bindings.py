@@ -321,6 +321,15 @@ def a_photo_past_a_full_ticket_is_kept_until_dismissed(server):
     assert len(listed) == 6, listed
     assert [p.status for p in listed if p.id == kept.id] == ["refused"], listed
     assert phone.photo(kept.id).caption == kept.title
+    # Its files are not uploaded: the queue shows them failed with the refusal.
+    set_aside = [u for u in phone.pending_photo_uploads() if u.photo_id == kept.id]
+    assert len(set_aside) == 2, set_aside
+    assert all(u.status == ffi.UploadStatusRecord.FAILED for u in set_aside), set_aside
+    assert all(u.last_error == "document_refused: owner:wrong_state" for u in set_aside), set_aside
+    # A kept photo is not a kept visit or ticket.
+    expect(ffi.FieldopsError.NotFound, phone.refused_visit, kept.id)
+    expect(ffi.FieldopsError.NotFound, phone.refused_ticket, kept.id)
+    expect(ffi.FieldopsError.InvalidInput, phone.refused_visit, "nope")
     assert phone.dismiss_refused(kept.id)
     assert not phone.dismiss_refused(kept.id)
     assert len(phone.photos_of(ticket["id"])) == 5

@@ -43,6 +43,8 @@ pub(super) async fn download(
     .map_err(|stop| match stop {
         Stop::Retry(error) => error,
         Stop::Refused(code, detail) => CoreError::Network(format!("{code}: {detail}")),
+        // Only an upload's row is ever set aside.
+        Stop::SetAside => CoreError::Network("the download was stopped".into()),
     })?;
     match response.status() {
         StatusCode::OK => {}

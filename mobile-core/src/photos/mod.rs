@@ -29,6 +29,7 @@
 //! [`download`], freeing space in [`prune`]. This module and [`queue`] hold
 //! all of the feature's SQL.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -399,7 +400,7 @@ pub(crate) fn refused_before_upload(
     if files.is_empty() {
         return Ok(());
     }
-    let mut others = std::collections::HashMap::new();
+    let mut others = HashMap::new();
     for other in pending_of_mine(conn)? {
         if other == id {
             continue;
@@ -413,10 +414,40 @@ pub(crate) fn refused_before_upload(
     for sha256 in files {
         match others.get(&sha256) {
             Some(&owner) => queue::hand_over(conn, &sha256, owner)?,
-            None => queue::mark_failed(conn, &sha256, &reason)?,
+            None => queue::set_aside(conn, &sha256, &reason)?,
         }
     }
     Ok(())
+}
+
+/// The files photos kept on the device still name: a kept refused photo's
+/// (with its id) and every photo of mine (`None`).
+fn still_named(conn: &Connection) -> Result<HashMap<String, Option<DocId>>> {
+    let mut named = HashMap::new();
+    let mut stmt =
+        conn.prepare("SELECT doc_id FROM doc_index WHERE kind = 'photo' AND assigned_to_me = 1")?;
+    let mine: Vec<DocId> = stmt
+        .query_map([], |row| id_at(row, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in mine {
+        if let Ok(photo) = documents::get_typed::<Photo>(conn, id) {
+            named.insert(photo.sha256.as_str().to_owned(), None);
+            named.insert(photo.thumbnail_sha256.as_str().to_owned(), None);
+        }
+    }
+    for kept in documents::refused::all(conn)? {
+        if kept.kind != DocKind::Photo {
+            continue;
+        }
+        if let Ok(photo) = documents::refused::copy::<Photo>(conn, kept.doc_id) {
+            for sha256 in [photo.sha256, photo.thumbnail_sha256] {
+                named
+                    .entry(sha256.as_str().to_owned())
+                    .or_insert(Some(kept.doc_id));
+            }
+        }
+    }
+    Ok(named)
 }
 
 /// My photos whose document still says `pending`.

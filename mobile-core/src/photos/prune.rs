@@ -55,12 +55,28 @@ pub(crate) fn prune(shared: &Shared, uploaded_before: Duration) -> Result<u64> {
 /// (and keeps it), or is recorded after this and writes it again
 /// ([`super::record`]). A crash after the removal leaves a row the next pass
 /// forgets.
+///
+/// A file another photo on the device still names stays: one a kept
+/// refused photo names (the same picture attached twice to a full ticket)
+/// is set aside with that photo instead; one a photo of mine names (its
+/// thumbnail, shown offline) stays without a row.
 fn forget_refused(shared: &Shared) -> Result<u64> {
     shared.store.write(|tx| {
+        let forgotten = queue::refused_and_forgotten(tx)?;
+        if forgotten.is_empty() {
+            return Ok(0);
+        }
+        let named = super::still_named(tx)?;
         let mut freed = 0;
-        for sha256 in queue::refused_and_forgotten(tx)? {
-            freed += shared.files.remove(&sha256);
-            queue::forget_refused(tx, &sha256)?;
+        for sha256 in forgotten {
+            match named.get(&sha256) {
+                Some(&Some(kept)) => queue::hand_over(tx, &sha256, kept)?,
+                Some(None) => queue::forget_refused(tx, &sha256)?,
+                None => {
+                    freed += shared.files.remove(&sha256);
+                    queue::forget_refused(tx, &sha256)?;
+                }
+            }
         }
         Ok(freed)
     })

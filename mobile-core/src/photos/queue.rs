@@ -129,11 +129,16 @@ pub(super) fn state_of(conn: &Connection, sha256: &str) -> Result<Option<String>
         .optional()?)
 }
 
+// The worker's updates below touch a row only while it is open (pending or
+// uploading): one set aside meanwhile with its refused photo
+// ([`set_aside`]) stays so, whatever the upload in flight does.
+
 /// The server holds the file's bytes.
 pub(super) fn mark_done(conn: &Connection, sha256: &str) -> Result<()> {
     conn.execute(
         "UPDATE photo_uploads SET state = 'done', bytes_sent = bytes_total,
-            last_error = NULL, updated_at_ms = ?2 WHERE sha256 = ?1",
+            last_error = NULL, updated_at_ms = ?2
+         WHERE sha256 = ?1 AND state IN ('pending', 'uploading')",
         params![sha256, now_ms()],
     )?;
     Ok(())
@@ -144,6 +149,18 @@ pub(super) fn mark_failed(conn: &Connection, sha256: &str, reason: &str) -> Resu
     conn.execute(
         "UPDATE photo_uploads SET state = 'failed', upload_url = NULL,
             attempts = attempts + 1, last_error = ?2, updated_at_ms = ?3
+         WHERE sha256 = ?1 AND state IN ('pending', 'uploading')",
+        params![sha256, reason, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// The file is not to be uploaded: its photo was refused
+/// (`reason` starts with [`DOCUMENT_REFUSED`]).
+pub(super) fn set_aside(conn: &Connection, sha256: &str, reason: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE photo_uploads SET state = 'failed', upload_url = NULL, last_error = ?2,
+            updated_at_ms = ?3
          WHERE sha256 = ?1",
         params![sha256, reason, now_ms()],
     )?;
@@ -200,30 +217,31 @@ pub(super) fn forget_refused(conn: &Connection, sha256: &str) -> Result<()> {
 pub(super) fn note_retry(conn: &Connection, sha256: &str, error: &str) -> Result<()> {
     conn.execute(
         "UPDATE photo_uploads SET attempts = attempts + 1, last_error = ?2,
-            updated_at_ms = ?3 WHERE sha256 = ?1",
+            updated_at_ms = ?3 WHERE sha256 = ?1 AND state IN ('pending', 'uploading')",
         params![sha256, error, now_ms()],
     )?;
     Ok(())
 }
 
 /// Persists the server's upload URL and acknowledged offset of a file
-/// (`url: None`: start over), and the bytes `transmitted` since.
+/// (`url: None`: start over), and the bytes `transmitted` since; whether
+/// the row is still open.
 pub(super) fn save_progress(
     conn: &Connection,
     sha256: &str,
     url: Option<&str>,
     offset: u64,
     transmitted: u64,
-) -> Result<()> {
-    conn.execute(
+) -> Result<bool> {
+    let changed = conn.execute(
         "UPDATE photo_uploads SET upload_url = ?2, bytes_sent = ?3,
             bytes_transmitted = bytes_transmitted + ?4,
             state = CASE WHEN ?2 IS NULL THEN 'pending' ELSE 'uploading' END,
             updated_at_ms = ?5
-         WHERE sha256 = ?1",
+         WHERE sha256 = ?1 AND state IN ('pending', 'uploading')",
         params![sha256, url, offset as i64, transmitted as i64, now_ms()],
     )?;
-    Ok(())
+    Ok(changed > 0)
 }
 
 /// Full-size files uploaded at or before `cutoff_ms`, with their photo.

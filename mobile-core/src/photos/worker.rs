@@ -49,6 +49,9 @@ pub(super) enum Stop {
     Refused(String, String),
     /// Retry later.
     Retry(CoreError),
+    /// The file was set aside while it was being sent (the server refused
+    /// its photo): it is not uploaded.
+    SetAside,
 }
 
 impl From<CoreError> for Stop {
@@ -109,6 +112,10 @@ pub(crate) async fn upload_pass(shared: &Arc<Shared>) -> Result<PassReport> {
                     reason,
                     permanent: true,
                 });
+                shared.refresh_status();
+            }
+            Err(Stop::SetAside) => {
+                tracing::info!(sha256 = %row.sha256, "upload stopped: its photo was refused");
                 shared.refresh_status();
             }
             Err(Stop::Retry(error)) => {
@@ -213,22 +220,24 @@ fn unexpected(what: &str, status: StatusCode) -> Stop {
     )))
 }
 
-/// Persists the server's upload URL and acknowledged offset of a file.
+/// Persists the server's upload URL and acknowledged offset of a file;
+/// [`Stop::SetAside`] if it was set aside meanwhile.
 async fn save_progress(
     shared: &Arc<Shared>,
     sha256: &str,
     url: Option<String>,
     offset: u64,
     transmitted: u64,
-) -> Result<()> {
+) -> std::result::Result<(), Stop> {
     let sha = sha256.to_owned();
-    shared
+    let open = shared
         .blocking(move |shared| {
             shared
                 .store
                 .write(|tx| queue::save_progress(tx, &sha, url.as_deref(), offset, transmitted))
         })
-        .await
+        .await?;
+    if open { Ok(()) } else { Err(Stop::SetAside) }
 }
 
 /// Uploads one file to the end (or stops).
