@@ -6,9 +6,13 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::AppendHeaders;
+use fieldops_inbound::invoice::{
+    CheckPaymentRequest, CommentRequest, CreditNoteRequest, DraftRequest, EditRequest, LineRequest,
+    PaymentRequest,
+};
 use fieldops_sync::billing::{InvoiceKind, InvoiceStatus, LineKind, PaymentStatus};
 use fieldops_sync::money::Quantity;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -44,35 +48,6 @@ pub struct InvoiceListParams {
     pub cursor: Option<String>,
 }
 
-/// One line of an invoice as a client writes it.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LineRequest {
-    pub kind: LineKind,
-    pub description: String,
-    /// A decimal with at most three places, as a number or a string (`2.5`).
-    #[serde(deserialize_with = "decimal_text")]
-    #[schema(value_type = String, example = "2.5")]
-    pub quantity: String,
-    /// Whole rupiah per unit (IDR has no minor unit).
-    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
-    pub unit_price: i64,
-}
-
-/// A number or a string, as the text of a decimal.
-fn decimal_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Decimal {
-        Number(serde_json::Number),
-        Text(String),
-    }
-    Ok(match Decimal::deserialize(d)? {
-        Decimal::Number(n) => n.to_string(),
-        Decimal::Text(s) => s,
-    })
-}
-
 fn lines_of(lines: Vec<LineRequest>) -> Vec<service::LineInput> {
     lines
         .into_iter()
@@ -83,59 +58,6 @@ fn lines_of(lines: Vec<LineRequest>) -> Vec<service::LineInput> {
             unit_price: l.unit_price,
         })
         .collect()
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DraftRequest {
-    /// Done visits of one customer (and at most one ticket), not yet invoiced.
-    pub visit_ids: Vec<Uuid>,
-    pub lines: Vec<LineRequest>,
-    #[serde(default)]
-    pub notes: String,
-    /// The tax office's 17-digit tax-invoice number (Faktur Pajak), if issued.
-    pub tax_invoice_number: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EditRequest {
-    /// Replaces every line.
-    pub lines: Option<Vec<LineRequest>>,
-    pub notes: Option<String>,
-    /// `""` clears it.
-    pub tax_invoice_number: Option<String>,
-    /// The `version` you loaded; another is a 409 `version_mismatch`.
-    pub version: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CommentRequest {
-    /// Why: what sales want changed, why it is voided or written off.
-    #[serde(alias = "comment")]
-    pub reason: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentRequest {
-    /// Whole rupiah, at most what is due.
-    pub amount: i64,
-    /// SHA-256 (hex) of the receipt photo, uploaded first through
-    /// `/api/v1/uploads`. Required from customers.
-    pub proof_sha256: Option<String>,
-    /// The bank's reference. Required from CS when there is no photo.
-    #[serde(default)]
-    pub reference: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreditNoteRequest {
-    /// What is credited, priced like invoice lines.
-    pub lines: Vec<LineRequest>,
-    pub reason: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -639,14 +561,6 @@ pub async fn add_payment(
     };
     let body = respond(&actor, work, StatusCode::CREATED, applied).await?;
     Ok((StatusCode::CREATED, body))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckPaymentRequest {
-    /// `true`: the money arrived and counts; `false`: rejected, with a reason.
-    pub verified: bool,
-    pub reason: Option<String>,
 }
 
 /// Verify a submitted payment, or reject it with a reason (CS). Once

@@ -21,9 +21,12 @@
 
 pub mod pdf;
 
-use fieldops_sync::billing::{InvoiceKind, InvoiceStatus, LineKind, PaymentStatus, invoice_number};
+use fieldops_sync::billing::{
+    self, InvoiceKind, InvoiceStatus, LineDraft, LineKind, LineProblem, PaymentStatus,
+    invoice_number,
+};
 use fieldops_sync::commands::RejectReason;
-use fieldops_sync::money::{self, Currency, Money, MoneyError, Quantity, TaxRule, Totals};
+use fieldops_sync::money::{self, Currency, MoneyError, TaxRule, Totals};
 use serde_json::json;
 
 use crate::AppState;
@@ -39,8 +42,9 @@ use crate::service::{Applied, Notice, ServiceError, ServiceResult, allow, reject
 /// How long the PDF link in the WhatsApp message works.
 pub const PDF_LINK_DAYS: i64 = 30;
 
-/// At most this many lines on one invoice, and visits billed by one.
-pub const MAX_LINES: usize = 100;
+pub use fieldops_sync::billing::MAX_LINES;
+
+/// At most this many visits billed by one invoice.
 pub const MAX_VISITS: usize = 50;
 
 /// A line as a caller wrote it; checked by [`check_lines`].
@@ -103,69 +107,54 @@ pub enum ProofBytes {
     MayFollow,
 }
 
-/// Checks lines and prices them: the stored lines and the invoice totals.
-/// Every problem is reported at once, under `lines[i].field`.
+/// Checks lines and prices them ([`billing::price_lines`]): the stored
+/// lines and the invoice totals. Every problem is reported at once, under
+/// `lines[i].field`, in the caller's language.
 pub fn check_lines(
     lines: &[LineInput],
     rule: TaxRule,
 ) -> Result<(Vec<LineRow>, Totals), ServiceError> {
-    let mut v = Validator::new();
-    if lines.len() > MAX_LINES {
-        v.add(
-            "lines",
-            crate::t!("problem-invoice-too-many-lines", max = MAX_LINES),
-        );
-    }
-    let currency = Currency::Idr;
-    let mut rows = Vec::with_capacity(lines.len());
-    let mut subtotal = Some(Money::zero(currency));
-    let mut overflow = false;
-    for (i, line) in lines.iter().enumerate() {
-        let field = |name: &str| format!("lines[{i}].{name}");
-        let description = v.check(&field("description"), domain::line(&line.description, 200));
-        let quantity = line
-            .quantity
-            .parse::<Quantity>()
-            .map_err(|e| v.add(&field("quantity"), money_message(e)))
-            .ok();
-        let price = money::unit_price(line.unit_price, currency)
-            .map_err(|e| v.add(&field("unit_price"), money_message(e)))
-            .ok();
-        let (Some(quantity), Some(price)) = (quantity, price) else {
-            subtotal = None;
-            continue;
-        };
-        match quantity.times(price) {
-            Ok(amount) => {
-                if let Some(sum) = subtotal {
-                    subtotal = sum.checked_add(amount).ok();
-                    overflow |= subtotal.is_none();
-                }
-                rows.push(LineRow {
-                    kind: line.kind,
-                    description,
-                    quantity_milli: quantity.milli(),
-                    unit_price: price.amount(),
-                    amount: amount.amount(),
-                });
-            }
-            Err(e) => {
-                v.add(&field("amount"), money_message(e));
-                subtotal = None;
-            }
+    let drafts: Vec<LineDraft<'_>> = lines
+        .iter()
+        .map(|line| LineDraft {
+            kind: line.kind,
+            description: &line.description,
+            quantity: &line.quantity,
+            unit_price: line.unit_price,
+        })
+        .collect();
+    let (priced, totals) = billing::price_lines(&drafts, rule).map_err(|problems| {
+        let mut v = Validator::new();
+        for problem in problems {
+            v.add(&problem.field(), line_message(problem));
         }
-    }
-    if overflow {
-        v.add("lines", crate::t!("problem-invoice-total-too-large"));
-    }
-    v.finish()?;
-    let subtotal = subtotal.ok_or_else(|| {
-        ServiceError::field("lines", crate::t!("problem-invoice-total-too-large"))
+        v.finish().err().unwrap_or_else(|| {
+            ServiceError::field("lines", line_message(LineProblem::TotalTooLarge))
+        })
     })?;
-    let totals = rule
-        .totals(subtotal)
-        .map_err(|_| ServiceError::field("lines", crate::t!("problem-invoice-total-too-large")))?;
+    let rows = priced
+        .into_iter()
+        .map(|line| LineRow {
+            kind: line.kind,
+            description: line.description,
+            quantity_milli: line.quantity_milli,
+            unit_price: line.unit_price,
+            amount: line.amount,
+        })
+        .collect();
     Ok((rows, totals))
+}
+
+/// What is wrong with a line, for a person.
+fn line_message(problem: LineProblem) -> String {
+    match problem {
+        LineProblem::TooMany => crate::t!("problem-invoice-too-many-lines", max = MAX_LINES),
+        LineProblem::TotalTooLarge => crate::t!("problem-invoice-total-too-large"),
+        LineProblem::Description { problem, .. } => crate::i18n::describe(problem),
+        LineProblem::Quantity { problem, .. }
+        | LineProblem::UnitPrice { problem, .. }
+        | LineProblem::Amount { problem, .. } => money_message(problem),
+    }
 }
 
 /// What is wrong with an amount or a quantity, for a person.
